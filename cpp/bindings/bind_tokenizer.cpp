@@ -1,0 +1,268 @@
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "common.hpp"
+#include "tokenops/io/hf_tokenizer.hpp"
+#include "tokenops/io/tiktoken_file.hpp"
+#include "tokenops/text/parallel.hpp"
+#include "tokenops/tokenizer/encoding.hpp"
+#include "tokenops/tokenizer/hf.hpp"
+
+namespace tokenops::bindings {
+
+using tokenizer::Encoding;
+using tokenizer::Rank;
+using tokenizer::SpecialMask;
+// pybind11 holders cannot be shared_ptr<const T>; the core object is immutable regardless.
+using EncodingPtr = std::shared_ptr<Encoding>;
+
+namespace {
+
+SpecialMask make_mask(const Encoding& enc, const py::handle& allowed) {
+  SpecialMask mask(enc.specials().size(), 0);
+  if (allowed.is_none()) return mask;
+  std::unordered_set<std::string> names;
+  for (py::handle h : allowed) {
+    if (!PyUnicode_Check(h.ptr()))
+      throw py::type_error("special token names must be str, not " +
+                           std::string(Py_TYPE(h.ptr())->tp_name));
+    names.insert(h.cast<std::string>());
+  }
+  for (std::size_t k = 0; k < mask.size(); ++k) mask[k] = names.count(enc.specials()[k].text) ? 1 : 0;
+  return mask;
+}
+
+EncodingPtr from_tiktoken(const std::string& name, const std::string& pretok, py::bytes data,
+                          const py::dict& specials, const std::string& source) {
+  tokenizer::EncodingSpec spec;
+  spec.name = name;
+  spec.pretokenizer = tokenizer::pretokenizer_from_name(pretok);
+  std::vector<std::uint32_t> reserved;
+  for (auto item : specials) {
+    spec.specials.push_back({item.first.cast<std::string>(), item.second.cast<std::uint32_t>()});
+    reserved.push_back(spec.specials.back().id);
+  }
+  std::string_view content = data;
+  std::vector<io::RankEntry> entries;
+  {
+    py::gil_scoped_release release;
+    entries = io::parse_tiktoken_ranks(content, source, reserved);
+  }
+  spec.tokens.reserve(entries.size());
+  spec.ids.reserve(entries.size());
+  for (auto& e : entries) {
+    spec.tokens.push_back(std::move(e.bytes));
+    spec.ids.push_back(e.rank);
+  }
+  py::gil_scoped_release release;
+  return std::make_shared<Encoding>(std::move(spec));
+}
+
+EncodingPtr from_hf_json(const std::string& name, py::bytes data, const std::string& source) {
+  std::string_view content = data;
+  py::gil_scoped_release release;
+  io::HfBpeModel model = io::parse_hf_tokenizer_json(content, source);
+  return std::const_pointer_cast<Encoding>(tokenizer::encoding_from_hf(name, model));
+}
+
+py::bytes as_bytes(std::string_view s) { return py::bytes(s.data(), s.size()); }
+
+}  // namespace
+
+void bind_tokenizer(py::module_& m) {
+  py::class_<Encoding, EncodingPtr>(m, "CoreEncoding",
+                                    "Immutable native BPE encoding; thread-safe, GIL released.")
+      .def_static("from_tiktoken", &from_tiktoken, py::arg("name"), py::arg("pretokenizer"),
+                  py::arg("data"), py::arg("specials"), py::arg("source"))
+      .def_static("from_hf_json", &from_hf_json, py::arg("name"), py::arg("data"),
+                  py::arg("source"))
+      .def_property_readonly("name", &Encoding::name)
+      .def_property_readonly("pretokenizer",
+                             [](const Encoding& e) { return tokenizer::pretokenizer_name(e.pretokenizer()); })
+      .def_property_readonly("n_mergeable", &Encoding::n_mergeable)
+      .def_property_readonly("max_token_value", &Encoding::max_token_value)
+      .def_property_readonly("memory_bytes", &Encoding::memory_bytes)
+      .def_property_readonly("merge_mode", &Encoding::merge_mode)
+      .def_property_readonly("specials",
+                             [](const Encoding& e) {
+                               py::dict d;
+                               for (const auto& s : e.specials()) d[py::str(s.text)] = s.id;
+                               return d;
+                             })
+      .def("encode_ordinary",
+           [](const Encoding& e, const py::handle& text) {
+             Utf8 t(text);
+             std::vector<Rank> out;
+             {
+               py::gil_scoped_release release;
+               e.encode_ordinary(t.view(), out);
+             }
+             return to_list(out);
+           },
+           py::arg("text"))
+      .def("encode",
+           [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
+             Utf8 t(text);
+             SpecialMask mask = make_mask(e, allowed);
+             std::vector<Rank> out;
+             {
+               py::gil_scoped_release release;
+               e.encode(t.view(), mask, out);
+             }
+             return to_list(out);
+           },
+           py::arg("text"), py::arg("allowed"))
+      .def("encode_to_numpy",
+           [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
+             Utf8 t(text);
+             SpecialMask mask = make_mask(e, allowed);
+             std::vector<Rank> out;
+             {
+               py::gil_scoped_release release;
+               e.encode(t.view(), mask, out);
+             }
+             return to_numpy(std::move(out));
+           },
+           py::arg("text"), py::arg("allowed"))
+      .def("count",
+           [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
+             Utf8 t(text);
+             SpecialMask mask = make_mask(e, allowed);
+             py::gil_scoped_release release;
+             return e.count(t.view(), mask);
+           },
+           py::arg("text"), py::arg("allowed"))
+      .def("encode_batch",
+           [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
+              int num_threads) {
+             std::vector<Utf8> ts = utf8_list(texts);
+             SpecialMask mask = make_mask(e, allowed);
+             std::vector<std::vector<Rank>> outs(ts.size());
+             {
+               py::gil_scoped_release release;
+               text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
+                                  [&](std::size_t i) { e.encode(ts[i].view(), mask, outs[i]); });
+             }
+             py::list result(ts.size());
+             for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_list(outs[i]);
+             return result;
+           },
+           py::arg("texts"), py::arg("allowed"), py::arg("num_threads"))
+      .def("count_batch",
+           [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
+              int num_threads) {
+             std::vector<Utf8> ts = utf8_list(texts);
+             SpecialMask mask = make_mask(e, allowed);
+             std::vector<std::int64_t> counts(ts.size());
+             {
+               py::gil_scoped_release release;
+               text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
+                                  [&](std::size_t i) {
+                                    counts[i] = static_cast<std::int64_t>(e.count(ts[i].view(), mask));
+                                  });
+             }
+             return to_numpy(std::move(counts));
+           },
+           py::arg("texts"), py::arg("allowed"), py::arg("num_threads"))
+      .def("find_special",
+           [](const Encoding& e, const py::handle& text, const py::handle& candidates) -> py::object {
+             Utf8 t(text);
+             SpecialMask mask = make_mask(e, candidates);
+             Encoding::SpecialMatch match;
+             {
+               py::gil_scoped_release release;
+               match = e.find_special(t.view(), 0, &mask);
+             }
+             if (match.pos == std::string_view::npos) return py::none();
+             return py::str(e.specials()[match.index].text);
+           },
+           py::arg("text"), py::arg("candidates"),
+           "The first special token (among candidates) whose text occurs in text, or None.")
+      .def("truncate",
+           [](const Encoding& e, const py::handle& text, std::size_t max_tokens,
+              const py::handle& allowed, bool keep_end) {
+             Utf8 t(text);
+             SpecialMask mask = make_mask(e, allowed);
+             std::string_view v = t.view();
+             std::string_view kept;
+             {
+               py::gil_scoped_release release;
+               if (keep_end) kept = v.substr(e.truncate_suffix_start(v, max_tokens, mask));
+               else kept = v.substr(0, e.truncate_prefix(v, max_tokens, mask));
+             }
+             return py::str(kept.data(), kept.size());
+           },
+           py::arg("text"), py::arg("max_tokens"), py::arg("allowed"), py::arg("keep_end"))
+      .def("encode_single_piece",
+           [](const Encoding& e, py::bytes data) {
+             std::string_view v = data;
+             std::vector<Rank> out;
+             {
+               py::gil_scoped_release release;
+               e.encode_single_piece(v, out);
+             }
+             return to_list(out);
+           },
+           py::arg("data"))
+      .def("encode_single_token",
+           [](const Encoding& e, py::bytes data) {
+             std::string_view v = data;
+             Rank id = e.token_id(v);
+             if (id == tokenizer::kNoRank) throw py::key_error(py::repr(data).cast<std::string>());
+             return id;
+           },
+           py::arg("data"))
+      .def("decode_bytes",
+           [](const Encoding& e, const py::handle& tokens) {
+             std::vector<Rank> ids = to_ids(tokens);
+             std::string out;
+             {
+               py::gil_scoped_release release;
+               out = e.decode_bytes(ids.data(), ids.size());
+             }
+             return as_bytes(out);
+           },
+           py::arg("tokens"))
+      .def("decode_single_token_bytes",
+           [](const Encoding& e, std::int64_t id) {
+             if (id < 0 || id > 0xFFFFFFFFll || !e.has_token(static_cast<Rank>(id)))
+               throw py::key_error("Invalid token for decoding: " + std::to_string(id));
+             return as_bytes(e.token_bytes(static_cast<Rank>(id)));
+           },
+           py::arg("token"))
+      .def("decode_tokens_bytes",
+           [](const Encoding& e, const py::handle& tokens) {
+             std::vector<Rank> ids = to_ids(tokens);
+             py::list out(ids.size());
+             for (std::size_t i = 0; i < ids.size(); ++i) out[i] = as_bytes(e.token_bytes(ids[i]));
+             return out;
+           },
+           py::arg("tokens"))
+      .def("token_byte_values", [](const Encoding& e) {
+        std::vector<std::uint8_t> special(std::size_t(e.max_token_value()) + 1, 0);
+        for (const auto& s : e.specials()) special[s.id] = 1;
+        std::vector<std::string_view> all;
+        all.reserve(e.n_mergeable());
+        for (Rank id = 0; id <= e.max_token_value(); ++id)
+          if (e.has_token(id) && !special[id]) all.push_back(e.token_bytes(id));
+        std::sort(all.begin(), all.end());
+        py::list out(all.size());
+        for (std::size_t i = 0; i < all.size(); ++i) out[i] = as_bytes(all[i]);
+        return out;
+      });
+
+  py::class_<tokenizer::StreamDecoder>(m, "CoreStreamDecoder")
+      .def(py::init([](const EncodingPtr& e) { return tokenizer::StreamDecoder(e); }), py::arg("encoding"))
+      .def("push",
+           [](tokenizer::StreamDecoder& d, const py::handle& tokens) {
+             std::vector<Rank> ids = to_ids(tokens);
+             return as_bytes(d.push(ids.data(), ids.size()));
+           },
+           py::arg("tokens"))
+      .def("flush", [](tokenizer::StreamDecoder& d) { return as_bytes(d.flush()); })
+      .def_property_readonly("pending", &tokenizer::StreamDecoder::pending);
+}
+
+}  // namespace tokenops::bindings

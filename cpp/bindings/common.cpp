@@ -1,0 +1,88 @@
+#include "common.hpp"
+
+#include <string>
+
+namespace tokenops::bindings {
+
+Utf8::Utf8(const py::handle& obj, const char* what, long index) {
+  if (!PyUnicode_Check(obj.ptr())) {
+    std::string msg = std::string(what);
+    if (index >= 0) msg += "[" + std::to_string(index) + "]";
+    msg += " must be str, not " + std::string(Py_TYPE(obj.ptr())->tp_name);
+    throw py::type_error(msg);
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(obj.ptr(), &size);
+  if (data == nullptr) {
+    // Lone surrogates: re-encode through UTF-16 with replacement, exactly as tiktoken does.
+    PyErr_Clear();
+    py::object fixed = obj.attr("encode")("utf-16", "surrogatepass").attr("decode")("utf-16", "replace");
+    data = PyUnicode_AsUTF8AndSize(fixed.ptr(), &size);
+    if (data == nullptr) throw py::error_already_set();
+    keep_ = std::move(fixed);
+  }
+  view_ = std::string_view(data, static_cast<std::size_t>(size));
+}
+
+std::vector<Utf8> utf8_list(const py::handle& seq, const char* what) {
+  if (PyUnicode_Check(seq.ptr()) || PyBytes_Check(seq.ptr()))
+    throw py::type_error(std::string(what) + " must be a list of str, not a single " +
+                         Py_TYPE(seq.ptr())->tp_name);
+  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  std::vector<Utf8> out;
+  out.reserve(s.size());
+  long i = 0;
+  for (py::handle item : s) out.emplace_back(item, what, i++);
+  return out;
+}
+
+py::list to_list(const std::vector<std::uint32_t>& v) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(v.size()));
+  if (!list) throw py::error_already_set();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    PyObject* x = PyLong_FromUnsignedLong(v[i]);
+    if (!x) {
+      Py_DECREF(list);
+      throw py::error_already_set();
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), x);
+  }
+  return py::reinterpret_steal<py::list>(list);
+}
+
+std::vector<std::uint32_t> to_ids(const py::handle& seq, const char* what) {
+  std::vector<std::uint32_t> ids;
+  if (py::isinstance<py::array>(seq)) {
+    auto arr = py::reinterpret_borrow<py::array>(seq);
+    if (arr.ndim() != 1) throw py::value_error(std::string(what) + " must be 1-dimensional");
+    auto conv = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+    if (!conv) throw py::type_error(std::string(what) + " must hold integers");
+    ids.reserve(conv.size());
+    const std::int64_t* d = conv.data();
+    for (py::ssize_t i = 0; i < conv.size(); ++i) {
+      if (d[i] < 0 || d[i] > 0xFFFFFFFFll)
+        throw py::value_error(std::string(what) + "[" + std::to_string(i) + "] = " +
+                              std::to_string(d[i]) + " is not a valid token id");
+      ids.push_back(static_cast<std::uint32_t>(d[i]));
+    }
+    return ids;
+  }
+  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  ids.reserve(s.size());
+  long i = 0;
+  for (py::handle item : s) {
+    if (!PyLong_Check(item.ptr()))
+      throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be int, not " +
+                           Py_TYPE(item.ptr())->tp_name);
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(item.ptr(), &overflow);
+    if (overflow || v < 0 || v > 0xFFFFFFFFll)
+      throw py::value_error(std::string(what) + "[" + std::to_string(i) + "] = " +
+                            py::str(item).cast<std::string>() + " is not a valid token id");
+    ids.push_back(static_cast<std::uint32_t>(v));
+    ++i;
+  }
+  return ids;
+}
+
+}  // namespace tokenops::bindings

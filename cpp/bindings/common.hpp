@@ -1,0 +1,48 @@
+#pragma once
+// Helpers shared by the bind_*.cpp files (the only place that includes pybind11).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace tokenops::bindings {
+
+namespace py = pybind11;
+
+/// A UTF-8 view of a Python str. Lone surrogates (which have no UTF-8 form) are replaced by
+/// U+FFFD first, as tiktoken does. Keeps the replacement string alive while the view is used.
+class Utf8 {
+ public:
+  Utf8() = default;
+  explicit Utf8(const py::handle& obj, const char* what = "text", long index = -1);
+  std::string_view view() const noexcept { return view_; }
+
+ private:
+  py::object keep_;
+  std::string_view view_;
+};
+
+/// Converts a sequence of str into UTF-8 views (TypeError naming the first non-str index).
+std::vector<Utf8> utf8_list(const py::handle& seq, const char* what = "texts");
+
+/// vector<uint32_t> -> Python list[int].
+py::list to_list(const std::vector<std::uint32_t>& v);
+
+/// Moves a vector into a 1-D numpy array without copying (the capsule owns the buffer).
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+
+/// Reads a sequence of non-negative ints (list, tuple or numpy array) as token ids.
+std::vector<std::uint32_t> to_ids(const py::handle& seq, const char* what = "tokens");
+
+void bind_text(py::module_& m);
+void bind_tokenizer(py::module_& m);
+
+}  // namespace tokenops::bindings

@@ -1,0 +1,156 @@
+#pragma once
+// Encoding: an immutable byte-level BPE tokenizer (tiktoken rank-based BPE, or Hugging Face
+// merge-list BPE) with a hand-written pre-tokenizer and special tokens. Safe to share across
+// threads: every method is const and keeps its scratch space on the stack or in locals.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenops/tokenizer/byte_table.hpp"
+#include "tokenops/tokenizer/pretokenize.hpp"
+
+namespace tokenops::tokenizer {
+
+using Rank = std::uint32_t;
+constexpr Rank kNoRank = 0xFFFFFFFFu;
+
+struct SpecialToken {
+  std::string text;
+  Rank id;
+};
+
+/// Everything needed to build an Encoding. In rank mode (merges empty) the id of each mergeable
+/// token is also its merge priority, as in tiktoken. In merge mode (Hugging Face BPE), `merges`
+/// lists (left id, right id, result id) in priority order.
+struct EncodingSpec {
+  std::string name;
+  PreTokenizer pretokenizer = PreTokenizer::CL100K;
+  std::vector<std::string> tokens;  // bytes of each mergeable token
+  std::vector<Rank> ids;            // id of each mergeable token
+  std::vector<SpecialToken> specials;
+  std::vector<std::array<Rank, 3>> merges;
+  bool ignore_merges = false;  // HF: a piece that is itself a token is emitted without merging
+};
+
+/// Which special tokens `encode` may emit: one flag per entry of Encoding::specials().
+using SpecialMask = std::vector<std::uint8_t>;
+
+class Encoding {
+ public:
+  explicit Encoding(EncodingSpec spec);
+
+  const std::string& name() const noexcept { return name_; }
+  PreTokenizer pretokenizer() const noexcept { return pretok_; }
+  bool merge_mode() const noexcept { return merge_mode_; }
+  const std::vector<SpecialToken>& specials() const noexcept { return specials_; }
+  std::size_t n_mergeable() const noexcept { return n_mergeable_; }
+  Rank max_token_value() const noexcept { return max_token_; }
+  std::size_t memory_bytes() const noexcept;
+
+  // ---- encoding (text must be valid UTF-8; the binding guarantees it) ----
+  void encode_ordinary(std::string_view text, std::vector<Rank>& out) const;
+  /// Encodes text, emitting the special tokens allowed by `allowed` (others are plain text).
+  void encode(std::string_view text, const SpecialMask& allowed, std::vector<Rank>& out) const;
+  std::size_t count_ordinary(std::string_view text) const;
+  std::size_t count(std::string_view text, const SpecialMask& allowed) const;
+  /// BPE of raw bytes as one piece (no pre-tokenization, no special tokens).
+  void encode_single_piece(std::string_view bytes, std::vector<Rank>& out) const;
+  /// Id of a token given its exact bytes (mergeable or special); kNoRank when absent.
+  Rank token_id(std::string_view bytes) const noexcept;
+
+  /// Byte length of the longest prefix of `text` (a token-boundary cut on a UTF-8 character
+  /// boundary) whose encoding has at most max_tokens tokens.
+  std::size_t truncate_prefix(std::string_view text, std::size_t max_tokens,
+                              const SpecialMask& allowed) const;
+  /// Byte offset where the shortest suffix with at most max_tokens tokens starts (same rules).
+  std::size_t truncate_suffix_start(std::string_view text, std::size_t max_tokens,
+                                    const SpecialMask& allowed) const;
+
+  // ---- special tokens ----
+  struct SpecialMatch {
+    std::size_t pos = std::string_view::npos;  // npos: none found
+    std::size_t index = 0;                     // index into specials()
+  };
+  /// Leftmost occurrence at or after `from` of a special token whose mask flag is set
+  /// (all of them when mask is null).
+  SpecialMatch find_special(std::string_view text, std::size_t from,
+                            const SpecialMask* mask) const noexcept;
+
+  // ---- decoding ----
+  bool has_token(Rank id) const noexcept {
+    return id < dec_len_.size() && dec_len_[id] != kNoRank;
+  }
+  std::string_view token_bytes(Rank id) const;  // throws NotFound
+  std::string decode_bytes(const Rank* ids, std::size_t n) const;  // throws NotFound
+  /// Byte length of the decoding of ids without materialising it; throws NotFound.
+  std::size_t decoded_length(const Rank* ids, std::size_t n) const;
+
+ private:
+  template <class Emit>
+  void bpe(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  template <class Emit>
+  void bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  template <class Emit>
+  void bpe_large(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  template <class Emit>
+  void run_ordinary(std::string_view text, Emit&& emit) const;
+  template <class Emit>
+  void run_with_specials(std::string_view text, const SpecialMask& allowed, Emit&& emit) const;
+  template <PreTokenizer P, class Emit>
+  void run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) const;
+
+  // Priority and result of merging the adjacent tokens (a: bytes [p, p+la), id ta) and
+  // (b: bytes [p+la, p+la+lb), id tb). Returns kNoRank priority when they do not merge.
+  inline std::uint64_t pair(const unsigned char* p, std::size_t len, Rank ta, Rank tb) const noexcept;
+
+  std::string name_;
+  PreTokenizer pretok_;
+  bool merge_mode_ = false;
+  bool ignore_merges_ = false;
+  std::size_t n_mergeable_ = 0;
+  Rank max_token_ = 0;
+
+  ByteTable table_;                     // mergeable token bytes -> id
+  std::vector<std::uint8_t> whole_ok_;  // merge mode: a piece equal to token i encodes as [i]
+  std::array<Rank, 256> byte_id_{};     // id of each single-byte token
+  std::vector<Rank> pair2_;             // rank mode: id of each 2-byte token (65536 entries)
+
+  // merge mode: (left << 32 | right) -> (priority << 32 | result), open addressing
+  std::vector<std::uint64_t> merge_keys_;
+  std::vector<std::uint64_t> merge_vals_;
+  std::size_t merge_mask_ = 0;
+
+  std::vector<SpecialToken> specials_;
+  std::array<std::uint8_t, 256> special_first_{};  // first bytes of special tokens
+  std::vector<std::uint8_t> special_prefix2_ = std::vector<std::uint8_t>(65536, 0);
+  bool has_short_special_ = false;                 // a one-byte special token exists
+  int single_first_ = -1;                          // the only first byte, if there is one
+  std::vector<std::size_t> special_lengths_;       // distinct lengths, longest first
+  ByteTable special_table_;                        // special text -> index into specials_
+
+  std::string dec_bytes_;
+  std::vector<std::uint32_t> dec_off_;
+  std::vector<std::uint32_t> dec_len_;
+};
+
+/// Incremental decoder for token streams: returns text as soon as it forms complete UTF-8
+/// characters and holds back a trailing incomplete sequence until the next push or flush.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(std::shared_ptr<const Encoding> enc) : enc_(std::move(enc)) {}
+  /// Appends the bytes of `ids` and returns the bytes that are ready (complete characters).
+  std::string push(const Rank* ids, std::size_t n);
+  /// Returns whatever is held back (possibly an incomplete sequence) and resets.
+  std::string flush();
+  std::size_t pending() const noexcept { return pending_.size(); }
+
+ private:
+  std::shared_ptr<const Encoding> enc_;
+  std::string pending_;
+};
+
+}  // namespace tokenops::tokenizer

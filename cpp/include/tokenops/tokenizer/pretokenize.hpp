@@ -1,0 +1,321 @@
+#pragma once
+// Hand-written pre-tokenizers, one per pattern family of the supported encodings. No regex engine
+// and no backtracking: each function finds the end of the piece that starts at `pos` by the same
+// leftmost-first rules as the reference pattern, in time linear in the length of the piece. The
+// patterns (verbatim from tiktoken's openai_public.py and Meta's llama3 tokenizer.py):
+//
+//  R50K   '(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s
+//  CL100K '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
+//         |\s++$|\s*[\r\n]|\s+(?!\S)|\s
+//  LLAMA3 (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*
+//         |\s*[\r\n]+|\s+(?!\S)|\s+          (= CL100K without the \s++$ alternative)
+//  O200K  [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//         |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//         |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// The character classes come from tables pinned to the Unicode version of the reference regex
+// engine (text/unicode.hpp); tests/python/test_unicode_tables.py checks every code point.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tokenops/text/unicode.hpp"
+#include "tokenops/text/utf8.hpp"
+
+namespace tokenops::tokenizer {
+
+enum class PreTokenizer : std::uint8_t { R50K = 0, CL100K = 1, LLAMA3 = 2, O200K = 3 };
+
+/// Parses a family name ("r50k", "cl100k", "llama3", "o200k"); throws InvalidArgument otherwise.
+PreTokenizer pretokenizer_from_name(std::string_view name);
+const char* pretokenizer_name(PreTokenizer p) noexcept;
+
+namespace pretok {
+
+using text::kCrLf;
+using text::kLetter;
+using text::kLowerish;
+using text::kMark;
+using text::kNumber;
+using text::kSpace;
+using text::kUpperish;
+
+/// A cursor over valid UTF-8 that yields (class bits, byte length) of the code point at i.
+struct Text {
+  const unsigned char* s;
+  std::size_t n;
+
+  struct Char {
+    std::uint8_t cls;
+    std::uint8_t len;
+    char32_t cp;
+  };
+
+  inline Char at(std::size_t i) const noexcept {
+    unsigned char b = s[i];
+    if (b < 0x80) return {text::detail::kAsciiClass[b], 1, b};
+    int len;
+    char32_t cp = text::decode_utf8(s + i, len);
+    return {text::char_class(cp), static_cast<std::uint8_t>(len), cp};
+  }
+  inline std::uint8_t cls(std::size_t i) const noexcept { return i < n ? at(i).cls : 0; }
+};
+
+constexpr std::uint8_t kLN = kLetter | kNumber;
+
+// Punctuation-like: not \s, not \p{L}, not \p{N}.
+inline bool is_punct(std::uint8_t c) noexcept { return (c & (kSpace | kLN)) == 0; }
+
+inline bool is_s_ci(char32_t c) noexcept { return c == 's' || c == 'S' || c == 0x017F; }
+inline bool ieq(char32_t c, char lower) noexcept {
+  return c == static_cast<char32_t>(lower) || c == static_cast<char32_t>(lower - 32);
+}
+
+/// Length in bytes of a contraction at i (starting with '\''), or 0. `ci`: case-insensitive as
+/// in (?i:...), where 's' also matches U+017F LATIN SMALL LETTER LONG S (Unicode simple folding).
+inline std::size_t contraction(const Text& t, std::size_t i, bool ci) noexcept {
+  if (i + 1 >= t.n || t.s[i] != '\'') return 0;
+  Text::Char c1 = t.at(i + 1);
+  char32_t a = c1.cp;
+  if (ci) {
+    if (is_s_ci(a) || ieq(a, 'd') || ieq(a, 'm') || ieq(a, 't')) return 1 + c1.len;
+  } else if (a == 's' || a == 'd' || a == 'm' || a == 't') {
+    return 2;
+  }
+  std::size_t j = i + 1 + c1.len;
+  if (j >= t.n) return 0;
+  unsigned char b = t.s[j];  // second letter of ll/ve/re is ASCII in every case variant
+  if (ci) {
+    if ((ieq(a, 'l') && (b == 'l' || b == 'L')) || (ieq(a, 'v') && (b == 'e' || b == 'E')) ||
+        (ieq(a, 'r') && (b == 'e' || b == 'E')))
+      return j + 1 - i;
+  } else if ((a == 'l' && b == 'l') || (a == 'v' && b == 'e') || (a == 'r' && b == 'e')) {
+    return 3;
+  }
+  return 0;
+}
+
+/// End of the maximal run of characters whose class intersects `mask`, starting at i.
+inline std::size_t run(const Text& t, std::size_t i, std::uint8_t mask) noexcept {
+  while (i < t.n) {
+    unsigned char b = t.s[i];
+    if (b < 0x80) {
+      if (!(text::detail::kAsciiClass[b] & mask)) break;
+      ++i;
+      continue;
+    }
+    Text::Char c = t.at(i);
+    if (!(c.cls & mask)) break;
+    i += c.len;
+  }
+  return i;
+}
+
+/// Whitespace run starting at i (t.s[i] is whitespace): returns its end and, through the
+/// out-parameters, the start of its last character and the end of its last \r or \n (0 if none).
+inline std::size_t space_run(const Text& t, std::size_t i, std::size_t& last_start,
+                             std::size_t& last_crlf_end) noexcept {
+  last_crlf_end = 0;
+  last_start = i;
+  while (i < t.n) {
+    Text::Char c = t.at(i);
+    if (!(c.cls & kSpace)) break;
+    last_start = i;
+    i += c.len;
+    if (c.cls & kCrLf) last_crlf_end = i;
+  }
+  return i;
+}
+
+// ------------------------------------------------------------------------------------------
+// R50K (gpt2, r50k_base, p50k_base, p50k_edit)
+// ------------------------------------------------------------------------------------------
+inline std::size_t next_r50k(const Text& t, std::size_t pos) noexcept {
+  Text::Char c0 = t.at(pos);
+  if (c0.cp == '\'') {
+    if (std::size_t k = contraction(t, pos, false)) return pos + k;
+  }
+  std::size_t q = pos;
+  std::uint8_t cls = c0.cls;
+  if (c0.cp == ' ' && pos + 1 < t.n) {
+    std::uint8_t c1 = t.cls(pos + 1);
+    if (c1 & kLetter) return run(t, pos + 1, kLetter);
+    if (c1 & kNumber) return run(t, pos + 1, kNumber);
+    if (is_punct(c1)) {
+      q = pos + 1;
+      cls = c1;
+    }
+  }
+  if (cls & kLetter) return run(t, q, kLetter);
+  if (cls & kNumber) return run(t, q, kNumber);
+  if (is_punct(cls)) {
+    std::size_t i = q;
+    while (i < t.n) {
+      Text::Char c = t.at(i);
+      if (!is_punct(c.cls)) break;
+      i += c.len;
+    }
+    return i;
+  }
+  // Whitespace: \s++$ | \s+(?!\S) | \s
+  std::size_t last_start, crlf;
+  std::size_t j = space_run(t, pos, last_start, crlf);
+  if (j == t.n) return j;
+  if (last_start > pos) return last_start;
+  return pos + c0.len;
+}
+
+// ------------------------------------------------------------------------------------------
+// CL100K and LLAMA3
+// ------------------------------------------------------------------------------------------
+template <bool kEndRule>
+inline std::size_t next_cl100k(const Text& t, std::size_t pos) noexcept {
+  Text::Char c0 = t.at(pos);
+  if (c0.cp == '\'') {
+    if (std::size_t k = contraction(t, pos, true)) return pos + k;
+  }
+  if (c0.cls & kLetter) return run(t, pos + c0.len, kLetter);
+  if (!(c0.cls & (kLN | kCrLf)) && pos + c0.len < t.n) {
+    Text::Char c1 = t.at(pos + c0.len);
+    if (c1.cls & kLetter) return run(t, pos + c0.len + c1.len, kLetter);
+  }
+  if (c0.cls & kNumber) {
+    std::size_t i = pos + c0.len;
+    for (int k = 1; k < 3 && i < t.n; ++k) {
+      Text::Char c = t.at(i);
+      if (!(c.cls & kNumber)) break;
+      i += c.len;
+    }
+    return i;
+  }
+  std::size_t q = pos;
+  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
+  if (q != pos || is_punct(c0.cls)) {
+    std::size_t i = q;
+    while (i < t.n) {
+      Text::Char c = t.at(i);
+      if (!is_punct(c.cls)) break;
+      i += c.len;
+    }
+    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n')) ++i;
+    return i;
+  }
+  std::size_t last_start, crlf;
+  std::size_t j = space_run(t, pos, last_start, crlf);
+  if (kEndRule && j == t.n) return j;  // \s++$
+  if (crlf) return crlf;               // \s*[\r\n]
+  if (j == t.n) return j;              // \s+(?!\S) at the end
+  if (last_start > pos) return last_start;
+  return pos + c0.len;                 // \s
+}
+
+// ------------------------------------------------------------------------------------------
+// O200K (o200k_base, o200k_harmony)
+// ------------------------------------------------------------------------------------------
+constexpr std::uint8_t kPrefixExcluded = kLN | kCrLf;  // [^\r\n\p{L}\p{N}]
+
+/// (?i:'s|'t|'re|'ve|'m|'ll|'d)? at i.
+inline std::size_t o200k_suffix(const Text& t, std::size_t i) noexcept {
+  if (i < t.n && t.s[i] == '\'') return i + contraction(t, i, true);
+  return i;
+}
+
+/// [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+ then the suffix, from s; 0 = no match.
+inline std::size_t o200k_alt1(const Text& t, std::size_t s) noexcept {
+  std::size_t i = s;
+  std::size_t last_lower_end = 0;  // end of the last char in the upper run that is also lowerish
+  while (i < t.n) {
+    Text::Char c = t.at(i);
+    if (!(c.cls & kUpperish)) break;
+    i += c.len;
+    if (c.cls & kLowerish) last_lower_end = i;
+  }
+  if (i < t.n && (t.cls(i) & kLowerish)) return o200k_suffix(t, run(t, i, kLowerish));
+  if (last_lower_end) return o200k_suffix(t, last_lower_end);
+  return 0;
+}
+
+/// [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]* then the suffix, from s; 0 = no match.
+inline std::size_t o200k_alt2(const Text& t, std::size_t s) noexcept {
+  std::size_t i = run(t, s, kUpperish);
+  if (i == s) return 0;
+  return o200k_suffix(t, run(t, i, kLowerish));
+}
+
+inline std::size_t next_o200k(const Text& t, std::size_t pos) noexcept {
+  Text::Char c0 = t.at(pos);
+  // Alternatives 1 and 2, each first with the optional prefix character taken, then without it.
+  const bool can_prefix = !(c0.cls & kPrefixExcluded);
+  if ((c0.cls & (kUpperish | kLowerish)) || can_prefix) {
+    if (can_prefix)
+      if (std::size_t e = o200k_alt1(t, pos + c0.len)) return e;
+    if (std::size_t e = o200k_alt1(t, pos)) return e;
+    if (can_prefix)
+      if (std::size_t e = o200k_alt2(t, pos + c0.len)) return e;
+    if (std::size_t e = o200k_alt2(t, pos)) return e;
+  }
+  if (c0.cls & kNumber) {
+    std::size_t i = pos + c0.len;
+    for (int k = 1; k < 3 && i < t.n; ++k) {
+      Text::Char c = t.at(i);
+      if (!(c.cls & kNumber)) break;
+      i += c.len;
+    }
+    return i;
+  }
+  std::size_t q = pos;
+  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
+  if (q != pos || is_punct(c0.cls)) {
+    std::size_t i = q;
+    while (i < t.n) {
+      Text::Char c = t.at(i);
+      if (!is_punct(c.cls)) break;
+      i += c.len;
+    }
+    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || t.s[i] == '/')) ++i;
+    return i;
+  }
+  std::size_t last_start, crlf;
+  std::size_t j = space_run(t, pos, last_start, crlf);
+  if (crlf) return crlf;                    // \s*[\r\n]+
+  if (j == t.n) return j;                   // \s+(?!\S) at the end
+  if (last_start > pos) return last_start;  // \s+(?!\S)
+  return j;                                 // \s+
+}
+
+}  // namespace pretok
+
+/// End (byte offset) of the pre-token that starts at `pos` in valid UTF-8 text[0, n).
+inline std::size_t next_piece(PreTokenizer p, const unsigned char* s, std::size_t n,
+                              std::size_t pos) noexcept {
+  pretok::Text t{s, n};
+  switch (p) {
+    case PreTokenizer::R50K:
+      return pretok::next_r50k(t, pos);
+    case PreTokenizer::CL100K:
+      return pretok::next_cl100k<true>(t, pos);
+    case PreTokenizer::LLAMA3:
+      return pretok::next_cl100k<false>(t, pos);
+    case PreTokenizer::O200K:
+    default:
+      return pretok::next_o200k(t, pos);
+  }
+}
+
+/// Calls fn(begin, end) for every pre-token of valid UTF-8 text, in order.
+template <PreTokenizer P, class Fn>
+inline void for_each_piece(const unsigned char* s, std::size_t n, Fn&& fn) {
+  pretok::Text t{s, n};
+  std::size_t pos = 0;
+  while (pos < n) {
+    std::size_t end;
+    if constexpr (P == PreTokenizer::R50K) end = pretok::next_r50k(t, pos);
+    else if constexpr (P == PreTokenizer::CL100K) end = pretok::next_cl100k<true>(t, pos);
+    else if constexpr (P == PreTokenizer::LLAMA3) end = pretok::next_cl100k<false>(t, pos);
+    else end = pretok::next_o200k(t, pos);
+    fn(pos, end);
+    pos = end;
+  }
+}
+
+}  // namespace tokenops::tokenizer

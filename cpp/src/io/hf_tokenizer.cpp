@@ -1,0 +1,200 @@
+#include "tokenops/io/hf_tokenizer.hpp"
+
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/utf8.hpp"
+
+namespace tokenops::io {
+
+using nlohmann::json;
+
+const std::array<char32_t, 256>& byte_to_unicode_table() {
+  static const std::array<char32_t, 256> table = [] {
+    std::array<char32_t, 256> t{};
+    std::array<bool, 256> direct{};
+    for (int b = '!'; b <= '~'; ++b) direct[b] = true;
+    for (int b = 0xA1; b <= 0xAC; ++b) direct[b] = true;
+    for (int b = 0xAE; b <= 0xFF; ++b) direct[b] = true;
+    int n = 0;
+    for (int b = 0; b < 256; ++b) t[b] = direct[b] ? char32_t(b) : char32_t(256 + n++);
+    return t;
+  }();
+  return table;
+}
+
+namespace {
+
+std::unordered_map<char32_t, unsigned char> unicode_to_byte() {
+  std::unordered_map<char32_t, unsigned char> m;
+  const auto& t = byte_to_unicode_table();
+  for (int b = 0; b < 256; ++b) m[t[b]] = static_cast<unsigned char>(b);
+  return m;
+}
+
+// Maps a byte-level vocabulary string back to raw bytes; false if a character is not in the map.
+bool byte_level_decode(const std::string& s, const std::unordered_map<char32_t, unsigned char>& m,
+                       std::string& out) {
+  out.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    int len;
+    char32_t cp = text::decode_utf8(p + i, len);
+    auto it = m.find(cp);
+    if (it == m.end()) return false;
+    out.push_back(static_cast<char>(it->second));
+    i += len;
+  }
+  return true;
+}
+
+[[noreturn]] void unsupported(std::string_view source, const std::string& what) {
+  throw InvalidArgument(detail::concat(source, ": unsupported tokenizer.json: ", what,
+                                       " (tokenops loads byte-level BPE models: model.type "
+                                       "\"BPE\" with a ByteLevel pre-tokenizer)"));
+}
+
+bool is_null_or_empty(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return true;
+  if (j[key].is_string()) return j[key].get<std::string>().empty();
+  return false;
+}
+
+// Validates the pre-tokenizer: ByteLevel(use_regex) alone, or Sequence[Split(Regex), ByteLevel].
+void read_pre_tokenizer(const json& pt, std::string_view source, HfBpeModel& model) {
+  if (pt.is_null()) unsupported(source, "no pre_tokenizer");
+  const std::string type = pt.value("type", "");
+  auto check_byte_level = [&](const json& bl, bool want_regex) {
+    if (bl.value("add_prefix_space", false))
+      unsupported(source, "ByteLevel.add_prefix_space = true");
+    const bool use_regex = bl.value("use_regex", true);
+    if (use_regex != want_regex)
+      unsupported(source, want_regex ? "ByteLevel without its regex and no Split before it"
+                                      : "a Split pre-tokenizer followed by ByteLevel(use_regex)");
+  };
+  if (type == "ByteLevel") {
+    check_byte_level(pt, true);
+    model.split_pattern.clear();
+    return;
+  }
+  if (type == "Sequence") {
+    const json& list = pt.at("pretokenizers");
+    if (!list.is_array() || list.size() != 2)
+      unsupported(source, "a pre_tokenizer Sequence that is not [Split, ByteLevel]");
+    const json& split = list[0];
+    if (split.value("type", "") != "Split") unsupported(source, "first pre-tokenizer is not Split");
+    if (split.value("behavior", "") != "Isolated" || split.value("invert", false))
+      unsupported(source, "Split behavior other than Isolated");
+    const json& pat = split.at("pattern");
+    if (!pat.contains("Regex")) unsupported(source, "Split with a String pattern");
+    model.split_pattern = pat.at("Regex").get<std::string>();
+    if (list[1].value("type", "") != "ByteLevel")
+      unsupported(source, "second pre-tokenizer is not ByteLevel");
+    check_byte_level(list[1], false);
+    return;
+  }
+  unsupported(source, "pre_tokenizer type '" + type + "'");
+}
+
+}  // namespace
+
+HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view source) {
+  json root;
+  try {
+    root = json::parse(json_text.begin(), json_text.end());
+  } catch (const json::parse_error& e) {
+    throw InvalidArgument(detail::concat(source, ": not valid JSON: ", e.what()));
+  }
+  HfBpeModel model;
+  try {
+    if (!root.is_object() || !root.contains("model"))
+      throw InvalidArgument(detail::concat(source, ": no 'model' field; is this a tokenizer.json?"));
+    const json& m = root["model"];
+    const std::string type = m.value("type", "BPE");
+    if (type != "BPE") unsupported(source, "model.type '" + type + "'");
+    if (m.value("byte_fallback", false)) unsupported(source, "model.byte_fallback = true");
+    if (!m.value("dropout", json()).is_null()) unsupported(source, "model.dropout");
+    if (!is_null_or_empty(m, "continuing_subword_prefix"))
+      unsupported(source, "model.continuing_subword_prefix");
+    if (!is_null_or_empty(m, "end_of_word_suffix")) unsupported(source, "model.end_of_word_suffix");
+    if (root.contains("normalizer") && !root["normalizer"].is_null())
+      unsupported(source, "a normalizer");
+    model.ignore_merges = m.value("ignore_merges", false);
+    read_pre_tokenizer(root.value("pre_tokenizer", json()), source, model);
+
+    const json& vocab = m.at("vocab");
+    if (!vocab.is_object()) throw InvalidArgument(detail::concat(source, ": model.vocab is not an object"));
+    const auto inverse = unicode_to_byte();
+    std::unordered_map<std::string, std::uint32_t> ids;
+    ids.reserve(vocab.size() * 2);
+    std::string bytes;
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+      if (!it.value().is_number_unsigned())
+        throw InvalidArgument(detail::concat(source, ": model.vocab['", it.key(),
+                                             "'] is not a non-negative integer id"));
+      const auto id = it.value().get<std::uint32_t>();
+      if (!byte_level_decode(it.key(), inverse, bytes))
+        throw InvalidArgument(detail::concat(source, ": model.vocab key '", it.key(),
+                                             "' is not in the byte-level alphabet"));
+      ids.emplace(it.key(), id);
+      model.token_bytes.push_back(bytes);
+      model.token_ids.push_back(id);
+    }
+    // Added tokens become special tokens; the ones that also sit in the vocab (GPT-2's
+    // <|endoftext|>) are taken out of the mergeable set so each id has one meaning.
+    if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
+      for (const json& a : root["added_tokens"]) {
+        HfAddedToken t{a.at("content").get<std::string>(), a.at("id").get<std::uint32_t>(),
+                       a.value("special", false)};
+        model.added_tokens.push_back(t);
+      }
+    }
+    if (!model.added_tokens.empty()) {
+      std::vector<std::string> kb;
+      std::vector<std::uint32_t> ki;
+      for (std::size_t i = 0; i < model.token_ids.size(); ++i) {
+        bool taken = false;
+        for (const auto& a : model.added_tokens) taken |= (a.id == model.token_ids[i]);
+        if (!taken) {
+          kb.push_back(std::move(model.token_bytes[i]));
+          ki.push_back(model.token_ids[i]);
+        }
+      }
+      model.token_bytes.swap(kb);
+      model.token_ids.swap(ki);
+    }
+    const json& merges = m.at("merges");
+    if (!merges.is_array()) throw InvalidArgument(detail::concat(source, ": model.merges is not a list"));
+    model.merges.reserve(merges.size());
+    for (std::size_t k = 0; k < merges.size(); ++k) {
+      std::string a, b;
+      const json& e = merges[k];
+      if (e.is_string()) {
+        const std::string s = e.get<std::string>();
+        const std::size_t sp = s.find(' ', 1);
+        if (sp == std::string::npos)
+          throw InvalidArgument(detail::concat(source, ": model.merges[", k, "] = '", s,
+                                               "' is not 'left right'"));
+        a = s.substr(0, sp);
+        b = s.substr(sp + 1);
+      } else if (e.is_array() && e.size() == 2) {
+        a = e[0].get<std::string>();
+        b = e[1].get<std::string>();
+      } else {
+        throw InvalidArgument(detail::concat(source, ": model.merges[", k, "] has an unknown form"));
+      }
+      auto ia = ids.find(a), ib = ids.find(b), ir = ids.find(a + b);
+      if (ia == ids.end() || ib == ids.end() || ir == ids.end())
+        throw InvalidArgument(detail::concat(source, ": model.merges[", k, "] ('", a, "', '", b,
+                                             "') uses or makes a token missing from model.vocab"));
+      model.merges.push_back({ia->second, ib->second, ir->second});
+    }
+  } catch (const json::exception& e) {
+    throw InvalidArgument(detail::concat(source, ": malformed tokenizer.json: ", e.what()));
+  }
+  return model;
+}
+
+}  // namespace tokenops::io

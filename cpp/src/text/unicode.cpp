@@ -1,0 +1,73 @@
+#include "tokenops/text/unicode.hpp"
+
+#include <array>
+#include <cstdint>
+
+namespace tokenops::text {
+namespace {
+#include "unicode_data.inc"
+
+constexpr std::uint8_t class_of_category(GeneralCategory gc) {
+  switch (gc) {
+    case GeneralCategory::Lu:
+    case GeneralCategory::Lt:
+      return kLetter | kUpperish;
+    case GeneralCategory::Ll:
+      return kLetter | kLowerish;
+    case GeneralCategory::Lm:
+    case GeneralCategory::Lo:
+      return kLetter | kUpperish | kLowerish;
+    case GeneralCategory::Mn:
+    case GeneralCategory::Mc:
+    case GeneralCategory::Me:
+      return kMark | kUpperish | kLowerish;
+    case GeneralCategory::Nd:
+    case GeneralCategory::Nl:
+    case GeneralCategory::No:
+      return kNumber;
+    case GeneralCategory::Zs:
+    case GeneralCategory::Zl:
+    case GeneralCategory::Zp:
+      return kSpace;
+    default:
+      return 0;
+  }
+}
+
+constexpr std::array<std::uint8_t, 32> make_category_classes() {
+  std::array<std::uint8_t, 32> t{};
+  for (int i = 0; i < 30; ++i) t[i] = class_of_category(static_cast<GeneralCategory>(i));
+  return t;
+}
+constexpr auto kCategoryClass = make_category_classes();
+
+inline std::uint8_t raw_category(char32_t cp) noexcept {
+  if (cp > 0x10FFFF) return 0;
+  return kUnicodeStage2[(std::uint32_t(kUnicodeStage1[cp >> kUnicodeBlockShift])
+                         << kUnicodeBlockShift) |
+                        (cp & ((1u << kUnicodeBlockShift) - 1))];
+}
+
+// White_Space code points that are not Zs/Zl/Zp (PropList.txt): TAB..CR and NEL.
+inline bool is_control_space(char32_t cp) noexcept {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x85;
+}
+
+std::uint8_t compute_class(char32_t cp) noexcept {
+  std::uint8_t c = kCategoryClass[raw_category(cp)];
+  if (is_control_space(cp)) c |= kSpace;
+  if (cp == '\r' || cp == '\n') c |= kCrLf;
+  return c;
+}
+
+}  // namespace
+
+const char* unicode_version() noexcept { return TOKENOPS_UNICODE_VERSION; }
+
+GeneralCategory general_category(char32_t cp) noexcept {
+  return static_cast<GeneralCategory>(raw_category(cp));
+}
+
+std::uint8_t char_class(char32_t cp) noexcept { return compute_class(cp); }
+
+}  // namespace tokenops::text

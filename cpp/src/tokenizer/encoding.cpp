@@ -1,0 +1,596 @@
+#include "tokenops/tokenizer/encoding.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <unordered_set>
+
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/utf8.hpp"
+
+namespace tokenops::tokenizer {
+
+namespace {
+
+constexpr std::uint64_t kNoPair = ~std::uint64_t{0};
+constexpr std::size_t kSmallPiece = 64;  // pieces up to this many bytes use the O(n^2) merge
+
+inline std::uint64_t pack_pair(Rank priority, Rank result) {
+  return (std::uint64_t(priority) << 32) | result;
+}
+
+inline std::uint64_t hash_u64(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+// Emit adaptors: plain functors, or ones that can ask the encoder to stop after a piece.
+template <class E, class = void>
+struct can_stop : std::false_type {};
+template <class E>
+struct can_stop<E, std::void_t<decltype(std::declval<const E&>().stopped())>> : std::true_type {};
+
+struct Collect {
+  std::vector<Rank>* out;
+  void operator()(Rank r) const { out->push_back(r); }
+};
+struct Counter {
+  std::size_t n = 0;
+  void operator()(Rank) { ++n; }
+};
+
+}  // namespace
+
+const char* pretokenizer_name(PreTokenizer p) noexcept {
+  switch (p) {
+    case PreTokenizer::R50K:
+      return "r50k";
+    case PreTokenizer::CL100K:
+      return "cl100k";
+    case PreTokenizer::LLAMA3:
+      return "llama3";
+    case PreTokenizer::O200K:
+      return "o200k";
+  }
+  return "?";
+}
+
+PreTokenizer pretokenizer_from_name(std::string_view name) {
+  if (name == "r50k" || name == "gpt2") return PreTokenizer::R50K;
+  if (name == "cl100k") return PreTokenizer::CL100K;
+  if (name == "llama3") return PreTokenizer::LLAMA3;
+  if (name == "o200k") return PreTokenizer::O200K;
+  throw InvalidArgument(::tokenops::detail::concat("unknown pre-tokenizer '", name,
+                                       "'; known: r50k, cl100k, llama3, o200k"));
+}
+
+// ------------------------------------------------------------------------------------------
+// Construction and validation
+// ------------------------------------------------------------------------------------------
+Encoding::Encoding(EncodingSpec spec)
+    : name_(std::move(spec.name)),
+      pretok_(spec.pretokenizer),
+      merge_mode_(!spec.merges.empty()),
+      ignore_merges_(spec.ignore_merges),
+      n_mergeable_(spec.tokens.size()),
+      specials_(std::move(spec.specials)) {
+  TOKENOPS_CHECK(spec.tokens.size() == spec.ids.size(), InvalidArgument, "encoding '", name_,
+                 "': ", spec.tokens.size(), " tokens but ", spec.ids.size(), " ids");
+  TOKENOPS_CHECK(!spec.tokens.empty(), InvalidArgument, "encoding '", name_,
+                 "' has no mergeable tokens");
+  // Ids: unique, and the decode table.
+  Rank max_id = 0;
+  for (Rank id : spec.ids) max_id = std::max(max_id, id);
+  for (const auto& s : specials_) max_id = std::max(max_id, s.id);
+  TOKENOPS_CHECK(max_id < 0x7FFFFFFFu, InvalidArgument, "encoding '", name_, "': token id ",
+                 max_id, " is too large");
+  max_token_ = max_id;
+  dec_off_.assign(std::size_t(max_id) + 1, 0);
+  dec_len_.assign(std::size_t(max_id) + 1, kNoRank);
+  std::size_t total = 0;
+  for (const auto& t : spec.tokens) total += t.size();
+  for (const auto& s : specials_) total += s.text.size();
+  dec_bytes_.reserve(total);
+  auto add_decode = [&](Rank id, std::string_view bytes, const char* kind, std::size_t index) {
+    TOKENOPS_CHECK(dec_len_[id] == kNoRank, InvalidArgument, "encoding '", name_, "': ", kind,
+                   " #", index, " reuses token id ", id);
+    dec_off_[id] = static_cast<std::uint32_t>(dec_bytes_.size());
+    dec_len_[id] = static_cast<std::uint32_t>(bytes.size());
+    dec_bytes_.append(bytes);
+  };
+  std::vector<std::string_view> keys;
+  keys.reserve(spec.tokens.size());
+  for (std::size_t i = 0; i < spec.tokens.size(); ++i) {
+    TOKENOPS_CHECK(!spec.tokens[i].empty(), InvalidArgument, "encoding '", name_,
+                   "': mergeable token with id ", spec.ids[i], " has empty bytes");
+    add_decode(spec.ids[i], spec.tokens[i], "mergeable token", i);
+    keys.emplace_back(spec.tokens[i]);
+  }
+  {
+    // Duplicate byte strings would make the map ambiguous.
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(keys.size() * 2);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      TOKENOPS_CHECK(seen.insert(keys[i]).second, InvalidArgument, "encoding '", name_,
+                     "': the bytes of token id ", spec.ids[i], " appear twice in the vocabulary");
+    }
+  }
+  table_.build(keys, spec.ids);
+  for (int b = 0; b < 256; ++b) {
+    unsigned char c = static_cast<unsigned char>(b);
+    Rank id = table_.find(&c, 1);
+    TOKENOPS_CHECK(id != ByteTable::kMissing, InvalidArgument, "encoding '", name_,
+                   "': the vocabulary has no token for the single byte 0x", std::hex, b,
+                   "; byte-level BPE needs all 256 bytes");
+    byte_id_[b] = id;
+  }
+  // Special tokens.
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < specials_.size(); ++i) {
+      const auto& s = specials_[i];
+      TOKENOPS_CHECK(!s.text.empty(), InvalidArgument, "encoding '", name_,
+                     "': special token with id ", s.id, " has empty text");
+      TOKENOPS_CHECK(seen.insert(s.text).second, InvalidArgument, "encoding '", name_,
+                     "': special token '", s.text, "' is listed twice");
+      // Several special texts may share an id (o200k_harmony lists both <|endofprompt|> and
+      // <|reserved_200018|> as 200018); the first one listed is what decoding returns, as in
+      // tiktoken. A special id must not collide with a mergeable token.
+      bool shared = false;
+      for (std::size_t j = 0; j < i && !shared; ++j) shared = specials_[j].id == s.id;
+      if (!shared) add_decode(s.id, s.text, "special token", i);
+      const auto* q = reinterpret_cast<const unsigned char*>(s.text.data());
+      special_first_[q[0]] = 1;
+      if (s.text.size() == 1) has_short_special_ = true;
+      else special_prefix2_[q[0] | (q[1] << 8)] = 1;
+      if (std::find(special_lengths_.begin(), special_lengths_.end(), s.text.size()) ==
+          special_lengths_.end())
+        special_lengths_.push_back(s.text.size());
+    }
+    std::sort(special_lengths_.rbegin(), special_lengths_.rend());
+    std::vector<std::string_view> skeys;
+    std::vector<std::uint32_t> sidx;
+    for (std::size_t i = 0; i < specials_.size(); ++i) {
+      skeys.emplace_back(specials_[i].text);
+      sidx.push_back(static_cast<std::uint32_t>(i));
+    }
+    if (!skeys.empty()) special_table_.build(skeys, sidx);
+    int distinct = 0;
+    for (int b = 0; b < 256; ++b)
+      if (special_first_[b]) {
+        ++distinct;
+        single_first_ = b;
+      }
+    if (distinct != 1) single_first_ = -1;
+  }
+  if (!merge_mode_) {
+    pair2_.assign(65536, kNoRank);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].size() == 2) {
+        auto* q = reinterpret_cast<const unsigned char*>(keys[i].data());
+        pair2_[q[0] | (q[1] << 8)] = spec.ids[i];
+      }
+    }
+  } else {
+    std::size_t cap = 16;
+    while (cap < spec.merges.size() * 2 + 1) cap <<= 1;
+    merge_keys_.assign(cap, kNoPair);
+    merge_vals_.assign(cap, kNoPair);
+    merge_mask_ = cap - 1;
+    for (std::size_t m = 0; m < spec.merges.size(); ++m) {
+      const auto& [a, b, r] = spec.merges[m];
+      TOKENOPS_CHECK(has_token(a) && has_token(b) && has_token(r), InvalidArgument, "encoding '",
+                     name_, "': merge #", m, " refers to an unknown token id");
+      std::string ab(token_bytes(a));
+      ab += token_bytes(b);
+      TOKENOPS_CHECK(ab == token_bytes(r), InvalidArgument, "encoding '", name_, "': merge #", m,
+                     " (", a, ", ", b, ") does not produce the bytes of token ", r);
+      std::uint64_t key = (std::uint64_t(a) << 32) | b;
+      std::size_t i = hash_u64(key) & merge_mask_;
+      bool dup = false;
+      while (merge_keys_[i] != kNoPair) {
+        if (merge_keys_[i] == key) {
+          dup = true;  // keep the first (highest-priority) occurrence, as Hugging Face does
+          break;
+        }
+        i = (i + 1) & merge_mask_;
+      }
+      if (dup) continue;
+      merge_keys_[i] = key;
+      merge_vals_[i] = pack_pair(static_cast<Rank>(m), r);
+    }
+    // A piece that equals a token may be emitted directly only if merging its bytes gives it.
+    whole_ok_.assign(std::size_t(max_token_) + 1, 0);
+    std::vector<Rank> tmp;
+    for (std::size_t i = 0; i < spec.tokens.size(); ++i) {
+      const auto& t = spec.tokens[i];
+      tmp.clear();
+      if (t.size() == 1) {
+        whole_ok_[spec.ids[i]] = 1;
+        continue;
+      }
+      bpe(reinterpret_cast<const unsigned char*>(t.data()), t.size(), Collect{&tmp});
+      whole_ok_[spec.ids[i]] = (tmp.size() == 1 && tmp[0] == spec.ids[i]) ? 1 : 0;
+    }
+  }
+}
+
+std::size_t Encoding::memory_bytes() const noexcept {
+  return table_.memory_bytes() + whole_ok_.capacity() + pair2_.capacity() * sizeof(Rank) +
+         (merge_keys_.capacity() + merge_vals_.capacity()) * 8 + dec_bytes_.capacity() +
+         (dec_off_.capacity() + dec_len_.capacity()) * 4;
+}
+
+// ------------------------------------------------------------------------------------------
+// BPE
+// ------------------------------------------------------------------------------------------
+inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Rank ta,
+                                    Rank tb) const noexcept {
+  if (!merge_mode_) {
+    Rank r = len == 2 ? pair2_[p[0] | (p[1] << 8)] : table_.find(p, len);
+    return r == kNoRank ? kNoPair : pack_pair(r, r);
+  }
+  const std::uint64_t key = (std::uint64_t(ta) << 32) | tb;
+  std::size_t i = hash_u64(key) & merge_mask_;
+  for (;;) {
+    std::uint64_t k = merge_keys_[i];
+    if (k == key) return merge_vals_[i];
+    if (k == kNoPair) return kNoPair;
+    i = (i + 1) & merge_mask_;
+  }
+}
+
+template <class Emit>
+void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const {
+  std::uint32_t start[kSmallPiece + 1];
+  Rank tok[kSmallPiece];
+  std::uint64_t pr[kSmallPiece];
+  std::size_t m = len;
+  for (std::size_t i = 0; i < len; ++i) {
+    start[i] = static_cast<std::uint32_t>(i);
+    tok[i] = byte_id_[p[i]];
+  }
+  start[len] = static_cast<std::uint32_t>(len);
+  for (std::size_t k = 0; k + 1 < m; ++k) pr[k] = pair(p + k, 2, tok[k], tok[k + 1]);
+  while (m > 1) {
+    std::size_t best = 0;
+    std::uint64_t best_v = pr[0];
+    for (std::size_t k = 1; k + 1 < m; ++k) {
+      if (pr[k] < best_v) {
+        best_v = pr[k];
+        best = k;
+      }
+    }
+    if (best_v == kNoPair) break;
+    const std::size_t k = best;
+    tok[k] = static_cast<Rank>(best_v);
+    // Remove part k+1.
+    for (std::size_t j = k + 1; j < m; ++j) start[j] = start[j + 1];
+    for (std::size_t j = k + 1; j + 1 < m; ++j) tok[j] = tok[j + 1];
+    for (std::size_t j = k + 1; j + 2 < m; ++j) pr[j] = pr[j + 1];
+    --m;
+    if (k > 0) pr[k - 1] = pair(p + start[k - 1], start[k + 1] - start[k - 1], tok[k - 1], tok[k]);
+    if (k + 1 < m) pr[k] = pair(p + start[k], start[k + 2] - start[k], tok[k], tok[k + 1]);
+  }
+  for (std::size_t k = 0; k < m; ++k) emit(tok[k]);
+}
+
+template <class Emit>
+void Encoding::bpe_large(const unsigned char* p, std::size_t len, Emit&& emit) const {
+  // Linked list of parts with a binary min-heap of (priority << 32 | start): O(n log n), the
+  // same lowest-priority-then-leftmost order as the quadratic loop.
+  std::vector<std::uint32_t> next(len), prev(len);
+  std::vector<Rank> tok(len);
+  std::vector<std::uint64_t> cur(len, kNoPair);  // pair value of part i with its successor
+  std::vector<std::uint64_t> heap;
+  heap.reserve(len);
+  for (std::size_t i = 0; i < len; ++i) {
+    next[i] = static_cast<std::uint32_t>(i + 1);
+    prev[i] = static_cast<std::uint32_t>(i - 1);
+    tok[i] = byte_id_[p[i]];
+  }
+  auto push = [&](std::uint64_t v, std::size_t i) {
+    heap.push_back((v & 0xFFFFFFFF00000000ull) | i);
+    std::push_heap(heap.begin(), heap.end(), std::greater<>());
+  };
+  for (std::size_t i = 0; i + 1 < len; ++i) {
+    cur[i] = pair(p + i, 2, tok[i], tok[i + 1]);
+    if (cur[i] != kNoPair) heap.push_back((cur[i] & 0xFFFFFFFF00000000ull) | i);
+  }
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    const std::uint64_t top = heap.back();
+    heap.pop_back();
+    const std::size_t i = top & 0xFFFFFFFFu;
+    if ((cur[i] & 0xFFFFFFFF00000000ull) != (top & 0xFFFFFFFF00000000ull) || cur[i] == kNoPair)
+      continue;  // stale entry
+    const std::size_t j = next[i];
+    const std::size_t k = next[j];
+    tok[i] = static_cast<Rank>(cur[i]);
+    cur[j] = kNoPair;
+    next[i] = static_cast<std::uint32_t>(k);
+    if (k < len) {
+      prev[k] = static_cast<std::uint32_t>(i);
+      cur[i] = pair(p + i, next[k] - i, tok[i], tok[k]);
+      if (cur[i] != kNoPair) push(cur[i], i);
+    } else {
+      cur[i] = kNoPair;
+    }
+    if (i > 0) {
+      const std::size_t h = prev[i];
+      cur[h] = pair(p + h, next[i] - h, tok[h], tok[i]);
+      if (cur[h] != kNoPair) push(cur[h], h);
+    }
+  }
+  for (std::size_t i = 0; i < len; i = next[i]) emit(tok[i]);
+}
+
+template <class Emit>
+void Encoding::bpe(const unsigned char* p, std::size_t len, Emit&& emit) const {
+  if (len == 1) {
+    emit(byte_id_[p[0]]);
+  } else if (len <= kSmallPiece) {
+    bpe_small(p, len, emit);
+  } else {
+    bpe_large(p, len, emit);
+  }
+}
+
+template <PreTokenizer P, class Emit>
+void Encoding::run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) const {
+  pretok::Text t{s, n};
+  std::size_t pos = 0;
+  while (pos < n) {
+    std::size_t end;
+    if constexpr (P == PreTokenizer::R50K) end = pretok::next_r50k(t, pos);
+    else if constexpr (P == PreTokenizer::CL100K) end = pretok::next_cl100k<true>(t, pos);
+    else if constexpr (P == PreTokenizer::LLAMA3) end = pretok::next_cl100k<false>(t, pos);
+    else end = pretok::next_o200k(t, pos);
+    const unsigned char* piece = s + pos;
+    const std::size_t len = end - pos;
+    if (len == 1) {
+      emit(byte_id_[piece[0]]);
+    } else {
+      Rank id = table_.find(piece, len);
+      if (id != ByteTable::kMissing && (!merge_mode_ || ignore_merges_ || whole_ok_[id])) {
+        emit(id);
+      } else {
+        bpe(piece, len, emit);
+      }
+    }
+    pos = end;
+    if constexpr (can_stop<std::decay_t<Emit>>::value) {
+      if (emit.stopped()) return;
+    }
+  }
+}
+
+template <class Emit>
+void Encoding::run_ordinary(std::string_view text, Emit&& emit) const {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  switch (pretok_) {
+    case PreTokenizer::R50K:
+      run_pieces<PreTokenizer::R50K>(s, text.size(), emit);
+      break;
+    case PreTokenizer::CL100K:
+      run_pieces<PreTokenizer::CL100K>(s, text.size(), emit);
+      break;
+    case PreTokenizer::LLAMA3:
+      run_pieces<PreTokenizer::LLAMA3>(s, text.size(), emit);
+      break;
+    case PreTokenizer::O200K:
+      run_pieces<PreTokenizer::O200K>(s, text.size(), emit);
+      break;
+  }
+}
+
+template <class Emit>
+void Encoding::run_with_specials(std::string_view text, const SpecialMask& allowed,
+                                 Emit&& emit) const {
+  bool any = false;
+  for (auto a : allowed) any |= (a != 0);
+  if (!any || specials_.empty()) {
+    run_ordinary(text, emit);
+    return;
+  }
+  std::size_t start = 0;
+  for (;;) {
+    SpecialMatch m = find_special(text, start, &allowed);
+    const std::size_t end = m.pos == std::string_view::npos ? text.size() : m.pos;
+    // Each segment between special tokens is pre-tokenized on its own, as tiktoken does.
+    run_ordinary(text.substr(start, end - start), emit);
+    if (m.pos == std::string_view::npos) break;
+    if constexpr (can_stop<std::decay_t<Emit>>::value) {
+      if (emit.stopped()) return;
+    }
+    emit(specials_[m.index].id);
+    start = m.pos + specials_[m.index].text.size();
+    if constexpr (can_stop<std::decay_t<Emit>>::value) {
+      if (emit.stopped()) return;
+    }
+  }
+}
+
+Encoding::SpecialMatch Encoding::find_special(std::string_view text, std::size_t from,
+                                              const SpecialMask* mask) const noexcept {
+  SpecialMatch result;
+  if (specials_.empty()) return result;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = from;
+  while (i < n) {
+    if (single_first_ >= 0) {
+      const void* hit = std::memchr(s + i, single_first_, n - i);
+      if (!hit) break;
+      i = static_cast<const unsigned char*>(hit) - s;
+    } else if (!special_first_[s[i]]) {
+      ++i;
+      continue;
+    }
+    // Filter on the first two bytes, then look the candidate lengths up, longest first.
+    if (i + 1 < n && !special_prefix2_[s[i] | (s[i + 1] << 8)] && !has_short_special_) {
+      ++i;
+      continue;
+    }
+    for (std::size_t len : special_lengths_) {
+      if (len > n - i) continue;
+      std::uint32_t k = special_table_.find(s + i, len);
+      if (k != ByteTable::kMissing && (!mask || (*mask)[k])) {
+        result.pos = i;
+        result.index = k;
+        return result;
+      }
+    }
+    ++i;
+  }
+  return result;
+}
+
+// ------------------------------------------------------------------------------------------
+// Public encoding API
+// ------------------------------------------------------------------------------------------
+void Encoding::encode_ordinary(std::string_view text, std::vector<Rank>& out) const {
+  out.reserve(out.size() + text.size() / 4 + 4);
+  run_ordinary(text, Collect{&out});
+}
+
+void Encoding::encode(std::string_view text, const SpecialMask& allowed,
+                      std::vector<Rank>& out) const {
+  out.reserve(out.size() + text.size() / 4 + 4);
+  run_with_specials(text, allowed, Collect{&out});
+}
+
+std::size_t Encoding::count_ordinary(std::string_view text) const {
+  Counter c;
+  run_ordinary(text, c);
+  return c.n;
+}
+
+std::size_t Encoding::count(std::string_view text, const SpecialMask& allowed) const {
+  Counter c;
+  run_with_specials(text, allowed, c);
+  return c.n;
+}
+
+void Encoding::encode_single_piece(std::string_view bytes, std::vector<Rank>& out) const {
+  if (bytes.empty()) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  Rank id = table_.find(p, bytes.size());
+  if (id != ByteTable::kMissing && (!merge_mode_ || ignore_merges_ || whole_ok_[id])) {
+    out.push_back(id);
+    return;
+  }
+  bpe(p, bytes.size(), Collect{&out});
+}
+
+Rank Encoding::token_id(std::string_view bytes) const noexcept {
+  if (bytes.empty()) return kNoRank;
+  Rank id = table_.find(bytes);
+  if (id != ByteTable::kMissing) return id;
+  for (const auto& s : specials_)
+    if (s.text == bytes) return s.id;
+  return kNoRank;
+}
+
+namespace {
+// Records the byte end of every emitted token; stops once `limit` tokens are known.
+struct EndRecorder {
+  const std::vector<std::uint32_t>* lens;
+  std::vector<std::size_t>* ends;
+  std::size_t limit;
+  std::size_t pos = 0;
+  void operator()(Rank r) {
+    pos += (*lens)[r];
+    ends->push_back(pos);
+  }
+  bool stopped() const { return ends->size() >= limit; }
+};
+
+inline bool is_char_boundary(std::string_view text, std::size_t i) {
+  return i == 0 || i >= text.size() || (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+}
+}  // namespace
+
+std::size_t Encoding::truncate_prefix(std::string_view text, std::size_t max_tokens,
+                                      const SpecialMask& allowed) const {
+  if (max_tokens == 0 || text.empty()) return 0;
+  std::vector<std::size_t> ends;
+  EndRecorder rec{&dec_len_, &ends, max_tokens + 1};
+  run_with_specials(text, allowed, rec);
+  if (ends.size() <= max_tokens) return text.size();
+  // Candidate cuts: after token k-1 for k = max_tokens, max_tokens-1, ... on a char boundary,
+  // whose re-encoding (the last piece may tokenize differently once cut) still fits.
+  for (std::size_t k = max_tokens; k > 0; --k) {
+    const std::size_t cut = ends[k - 1];
+    if (!is_char_boundary(text, cut)) continue;
+    if (count(text.substr(0, cut), allowed) <= max_tokens) return cut;
+  }
+  return 0;
+}
+
+std::size_t Encoding::truncate_suffix_start(std::string_view text, std::size_t max_tokens,
+                                            const SpecialMask& allowed) const {
+  if (text.empty()) return 0;
+  if (max_tokens == 0) return text.size();
+  std::vector<std::size_t> ends;
+  EndRecorder rec{&dec_len_, &ends, static_cast<std::size_t>(-1)};
+  run_with_specials(text, allowed, rec);
+  const std::size_t total = ends.size();
+  if (total <= max_tokens) return 0;
+  for (std::size_t drop = total - max_tokens; drop < total; ++drop) {
+    const std::size_t start = ends[drop - 1];
+    if (!is_char_boundary(text, start)) continue;
+    if (count(text.substr(start), allowed) <= max_tokens) return start;
+  }
+  return text.size();
+}
+
+// ------------------------------------------------------------------------------------------
+// Decoding
+// ------------------------------------------------------------------------------------------
+std::string_view Encoding::token_bytes(Rank id) const {
+  TOKENOPS_CHECK(has_token(id), NotFound, "Invalid token for decoding: ", id);
+  return std::string_view(dec_bytes_).substr(dec_off_[id], dec_len_[id]);
+}
+
+std::size_t Encoding::decoded_length(const Rank* ids, std::size_t n) const {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    TOKENOPS_CHECK(has_token(ids[i]), NotFound, "Invalid token for decoding: ", ids[i]);
+    total += dec_len_[ids[i]];
+  }
+  return total;
+}
+
+std::string Encoding::decode_bytes(const Rank* ids, std::size_t n) const {
+  std::string out;
+  out.resize(decoded_length(ids, n));
+  char* w = out.data();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t l = dec_len_[ids[i]];
+    std::memcpy(w, dec_bytes_.data() + dec_off_[ids[i]], l);
+    w += l;
+  }
+  return out;
+}
+
+std::string StreamDecoder::push(const Rank* ids, std::size_t n) {
+  pending_ += enc_->decode_bytes(ids, n);
+  const std::size_t ready = text::complete_utf8_prefix(pending_);
+  std::string out = pending_.substr(0, ready);
+  pending_.erase(0, ready);
+  return out;
+}
+
+std::string StreamDecoder::flush() {
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
+
+}  // namespace tokenops::tokenizer

@@ -1,0 +1,45 @@
+#include "tokenops/tokenizer/hf.hpp"
+
+#include "tokenops/text/error.hpp"
+
+namespace tokenops::tokenizer {
+
+namespace {
+// Patterns as they appear in tokenizer.json files and tiktoken's openai_public.py.
+constexpr std::string_view kGpt2 =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kR50kPossessive =
+    R"('(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s)";
+constexpr std::string_view kCl100k =
+    R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s)";
+constexpr std::string_view kLlama3 =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kO200k =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+}  // namespace
+
+PreTokenizer pretokenizer_for_hf_pattern(std::string_view pattern) {
+  if (pattern.empty() || pattern == kGpt2 || pattern == kR50kPossessive) return PreTokenizer::R50K;
+  if (pattern == kCl100k) return PreTokenizer::CL100K;
+  if (pattern == kLlama3) return PreTokenizer::LLAMA3;
+  if (pattern == kO200k) return PreTokenizer::O200K;
+  throw InvalidArgument(::tokenops::detail::concat(
+      "unsupported pre-tokenizer regex '", pattern,
+      "': tokenops implements the GPT-2/r50k, cl100k, Llama-3 and o200k patterns by hand "
+      "(no regex engine at run time)"));
+}
+
+std::shared_ptr<const Encoding> encoding_from_hf(std::string name, const io::HfBpeModel& model) {
+  EncodingSpec spec;
+  spec.name = std::move(name);
+  spec.pretokenizer = pretokenizer_for_hf_pattern(model.split_pattern);
+  spec.tokens = model.token_bytes;
+  spec.ids = model.token_ids;
+  spec.merges.reserve(model.merges.size());
+  for (const auto& m : model.merges) spec.merges.push_back({m[0], m[1], m[2]});
+  spec.ignore_merges = model.ignore_merges;
+  for (const auto& a : model.added_tokens) spec.specials.push_back({a.content, a.id});
+  return std::make_shared<const Encoding>(std::move(spec));
+}
+
+}  // namespace tokenops::tokenizer

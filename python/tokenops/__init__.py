@@ -1,0 +1,34 @@
+"""tokenops: make LLM applications cheaper without making them worse.
+
+Exact token counting (tiktoken-identical BPE in C++), pricing, routing, compression, caching and
+governance. ``import tokenops`` is fast and needs no optional dependency; submodules that need
+pandas, matplotlib or scikit-learn import them when they are used.
+"""
+
+from __future__ import annotations
+
+from ._core import __version__
+from .tokenizer import (
+    Encoding,
+    StreamDecoder,
+    TokenCount,
+    count_messages,
+    count_tools,
+    encoding_for_model,
+    encoding_name_for_model,
+    get_encoding,
+    list_encoding_names,
+)
+
+__all__ = [
+    "Encoding",
+    "StreamDecoder",
+    "TokenCount",
+    "__version__",
+    "count_messages",
+    "count_tools",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
+    "list_encoding_names",
+]

@@ -1,0 +1,58 @@
+"""Where tokenops finds data files: an explicit path, then ``TOKENOPS_DATA_DIR``, then a
+``shared/data`` folder beside the checkout (development), then caches. Nothing here touches the
+network."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+DATA_ENV = "TOKENOPS_DATA_DIR"
+CACHE_ENV = "TOKENOPS_CACHE_DIR"
+
+
+def data_dir(required: bool = False) -> Path | None:
+    """The shared data directory.
+
+    Order: ``$TOKENOPS_DATA_DIR``; else ``../shared/data`` next to the checkout this package was
+    installed from (found by walking up from the package and from the working directory).
+    Returns None (or raises FileNotFoundError when ``required``) if nothing is found.
+    """
+    env = os.environ.get(DATA_ENV)
+    if env:
+        p = Path(env).expanduser()
+        if p.is_dir():
+            return p
+        raise FileNotFoundError(
+            f"{DATA_ENV}={env!r} is not a directory. Point it at the tokenops data folder "
+            "(the one holding tokenizers/, corpus/, pricing/ ...)."
+        )
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for parent in [start, *start.parents][:6]:
+            cand = parent / ".." / "shared" / "data"
+            if cand.is_dir():
+                return cand.resolve()
+            cand = parent / "shared" / "data"
+            if cand.is_dir():
+                return cand.resolve()
+    if required:
+        raise FileNotFoundError(
+            f"tokenops data directory not found: set {DATA_ENV} to the folder holding "
+            "tokenizers/, corpus/, pricing/, routing/ ... (in a checkout: ../shared/data)."
+        )
+    return None
+
+
+def cache_dir() -> Path:
+    """tokenops' own cache folder (``$TOKENOPS_CACHE_DIR`` or ``~/.cache/tokenops``)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "tokenops"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

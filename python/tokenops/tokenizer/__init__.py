@@ -1,0 +1,23 @@
+"""Exact byte-level BPE tokenization (tiktoken encodings, Llama-3, Hugging Face BPE)."""
+
+from .chat import TokenCount, count_messages, count_tools
+from .core import (
+    Encoding,
+    StreamDecoder,
+    encoding_for_model,
+    get_encoding,
+    list_encoding_names,
+)
+from .registry import encoding_name_for_model
+
+__all__ = [
+    "Encoding",
+    "StreamDecoder",
+    "TokenCount",
+    "count_messages",
+    "count_tools",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
+    "list_encoding_names",
+]

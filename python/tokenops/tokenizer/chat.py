@@ -1,0 +1,173 @@
+"""Token accounting for chat messages and tool (function) schemas.
+
+OpenAI models: the per-message and per-function constants published in the OpenAI cookbook
+("How to count tokens with tiktoken", sections 6 and 7) over the model's exact encoding. These are
+*estimates* of the prompt tokens the API bills: the formatting is not documented and may change.
+Models without a public tokenizer (Anthropic Claude, Google Gemini...) get an explicitly labelled
+*approximation* computed with o200k_base; use the provider's count-tokens endpoint for exact
+numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .core import Encoding, encoding_for_model, get_encoding
+
+REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
+
+# Cookbook section 7 constants: (func_init, prop_init, prop_key, enum_init, enum_item, func_end)
+_TOOL_CONSTANTS_O200K = (7, 3, 3, -3, 3, 12)  # published for gpt-4o, gpt-4o-mini
+_TOOL_CONSTANTS_CL100K = (10, 3, 3, -3, 3, 12)  # published for gpt-3.5-turbo, gpt-4
+
+_NON_OPENAI_PREFIXES = (
+    "claude", "anthropic/", "bedrock/anthropic", "gemini", "google/", "vertex_ai/", "mistral",
+    "command", "cohere/", "deepseek", "grok", "xai/",
+)
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A prompt-token count for messages and/or tools.
+
+    ``kind`` is ``"estimate"`` (OpenAI's published formula over the model's exact tokenizer) or
+    ``"approximation"`` (no public tokenizer for the model; counted with ``encoding``).
+    """
+
+    tokens: int
+    kind: str
+    model: str
+    encoding: str
+    per_message: tuple[int, ...] = ()
+    tools: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def exact(self) -> bool:
+        return False
+
+    def __int__(self) -> int:
+        return self.tokens
+
+    def __index__(self) -> int:
+        return self.tokens
+
+
+def _resolve(model: str) -> tuple[Encoding, str, str]:
+    if not isinstance(model, str):
+        raise TypeError(f"model must be str, not {type(model).__name__}")
+    low = model.lower()
+    if any(low.startswith(p) or ("/" + p) in low for p in _NON_OPENAI_PREFIXES):
+        return get_encoding("o200k_base"), "approximation", (
+            f"{model} has no public tokenizer; counted with o200k_base. Use the provider's "
+            "count-tokens API for billing-grade numbers."
+        )
+    try:
+        enc = encoding_for_model(model)
+    except KeyError:
+        raise KeyError(
+            f"no tokenizer is known for model {model!r}; pass an OpenAI model name "
+            "(gpt-4o, gpt-4.1, gpt-3.5-turbo...) or a claude-/gemini- name for an approximation"
+        ) from None
+    return enc, "estimate", "OpenAI cookbook formula over the model's exact encoding"
+
+
+def _per_message_constants(model: str) -> tuple[int, int]:
+    # gpt-3.5-turbo-0301 used 4 tokens per message and -1 per name; every later model 3 and 1.
+    if "gpt-3.5-turbo-0301" in model:
+        return 4, -1
+    return 3, 1
+
+
+def _value_text(value: Any, notes: list[str]) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        parts = []
+        for part in value:
+            if isinstance(part, Mapping) and part.get("type") in ("text", "input_text", "output_text"):
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, Mapping) and part.get("type") in ("image_url", "input_image", "image"):
+                notes.append("image parts are not counted (their cost depends on size and detail)")
+            else:
+                parts.append(json.dumps(part, ensure_ascii=False, separators=(",", ":")))
+        return "".join(parts)
+    if value is None:
+        return ""
+    notes.append("non-text message fields are counted as compact JSON (rough)")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def count_messages(messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o") -> TokenCount:
+    """Prompt tokens of a Chat Completions ``messages`` list (OpenAI cookbook formula)."""
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise TypeError("messages must be a list of dicts like {'role': 'user', 'content': '...'}")
+    enc, kind, note = _resolve(model)
+    per_msg, per_name = _per_message_constants(model)
+    notes: list[str] = [note]
+    counts = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
+        n = per_msg
+        for key, value in message.items():
+            n += enc.count_ordinary(_value_text(value, notes))
+            if key == "name":
+                n += per_name
+        counts.append(n)
+    total = sum(counts) + REPLY_PRIMING
+    return TokenCount(total, kind, model, enc.name, tuple(counts), 0, tuple(dict.fromkeys(notes)))
+
+
+def count_tools(
+    tools: Sequence[Mapping[str, Any]],
+    model: str = "gpt-4o",
+    messages: Sequence[Mapping[str, Any]] | None = None,
+) -> TokenCount:
+    """Prompt tokens added by a ``tools`` list (function schemas), plus ``messages`` if given,
+    with the cookbook's per-function and per-property constants."""
+    if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
+        raise TypeError("tools must be a list of {'type': 'function', 'function': {...}} dicts")
+    enc, kind, note = _resolve(model)
+    notes = [note]
+    if enc.name == "o200k_base":
+        func_init, prop_init, prop_key, enum_init, enum_item, func_end = _TOOL_CONSTANTS_O200K
+        if kind == "estimate" and not model.startswith(("gpt-4o", "openai/gpt-4o")):
+            notes.append("tool constants were published for gpt-4o/gpt-4o-mini; reused for this model")
+    else:
+        func_init, prop_init, prop_key, enum_init, enum_item, func_end = _TOOL_CONSTANTS_CL100K
+    n = 0
+    for i, tool in enumerate(tools):
+        fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
+        if not isinstance(fn, Mapping) or "name" not in fn:
+            raise ValueError(f"tools[{i}] has no function name (expected {{'function': {{'name': ...}}}})")
+        n += func_init
+        desc = str(fn.get("description", ""))
+        if desc.endswith("."):
+            desc = desc[:-1]
+        n += enc.count_ordinary(f"{fn['name']}:{desc}")
+        props = (fn.get("parameters") or {}).get("properties") or {}
+        if props:
+            n += prop_init
+            for key, spec in props.items():
+                n += prop_key
+                spec = spec or {}
+                if "enum" in spec:
+                    n += enum_init
+                    for item in spec["enum"]:
+                        n += enum_item + enc.count_ordinary(str(item))
+                p_desc = str(spec.get("description", ""))
+                if p_desc.endswith("."):
+                    p_desc = p_desc[:-1]
+                n += enc.count_ordinary(f"{key}:{spec.get('type', '')}:{p_desc}")
+    if tools:
+        n += func_end
+    msg = count_messages(messages, model) if messages is not None else None
+    total = n + (msg.tokens if msg else 0)
+    per_message = msg.per_message if msg else ()
+    if msg:
+        notes.extend(msg.notes)
+    return TokenCount(total, kind, model, enc.name, per_message, n, tuple(dict.fromkeys(notes)))

@@ -1,0 +1,394 @@
+"""The Encoding class: tiktoken's API over the native core, plus counting, truncation and
+streaming decoding."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, AbstractSet, Literal, NoReturn, Union
+
+from .. import _core
+from . import registry
+from .load import read_hf_json, read_rank_file
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
+DisallowedSpecial = Union[Literal["all"], Collection[str]]
+
+
+def _raise_disallowed_special_token(token: str) -> NoReturn:
+    # Same message as tiktoken so that code matching on it keeps working.
+    raise ValueError(
+        f"Encountered text corresponding to disallowed special token {token!r}.\n"
+        "If you want this text to be encoded as a special token, "
+        f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
+        f"If you want this text to be encoded as normal text, disable the check for this token "
+        f"by passing `disallowed_special=(enc.special_tokens_set - {{{token!r}}})`.\n"
+        "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+    )
+
+
+def _check_text(text: object) -> None:
+    if not isinstance(text, str):
+        raise TypeError(
+            f"text must be str, not {type(text).__name__}"
+            + (" (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, bytes) else "")
+        )
+
+
+class Encoding:
+    """A byte-level BPE encoding, token-for-token identical to its reference (tiktoken for the
+    OpenAI encodings and Llama-3, Hugging Face tokenizers for tokenizer.json models).
+
+    Thread-safe: one object may be shared by any number of threads; the heavy work runs in C++
+    with the GIL released.
+    """
+
+    def __init__(self, core: _core.CoreEncoding, *, source: str = "") -> None:
+        self._core = core
+        self.name: str = core.name
+        self.source = source
+        self._special_tokens: dict[str, int] = dict(core.specials)
+        self._special_token_values = frozenset(self._special_tokens.values())
+        self.max_token_value: int = core.max_token_value
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_tiktoken_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        pretokenizer: str = "cl100k",
+        special_tokens: dict[str, int] | None = None,
+    ) -> Encoding:
+        """Builds an encoding from a ``.tiktoken`` rank file and a pre-tokenizer family
+        (``"r50k"``, ``"cl100k"``, ``"llama3"`` or ``"o200k"``)."""
+        data = open(path, "rb").read()  # noqa: SIM115
+        core = _core.CoreEncoding.from_tiktoken(
+            name or os.path.basename(str(path)), pretokenizer, data, dict(special_tokens or {}),
+            str(path),
+        )
+        return cls(core, source=str(path))
+
+    @classmethod
+    def from_hf_tokenizer_json(cls, path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
+        """Loads a Hugging Face byte-level BPE ``tokenizer.json`` (merge-list BPE; GPT-2,
+        RoBERTa-style, Llama-3 HF...). Added tokens become special tokens."""
+        data = open(path, "rb").read()  # noqa: SIM115
+        core = _core.CoreEncoding.from_hf_json(name or str(path), data, str(path))
+        return cls(core, source=str(path))
+
+    def __repr__(self) -> str:
+        return f"<Encoding {self.name!r}>"
+
+    # ------------------------------------------------------------------ special-token policy
+    def _resolve_special(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial, text: str | None
+    ) -> AbstractSet[str]:
+        if allowed_special == "all":
+            allowed_special = self.special_tokens_set
+        if disallowed_special == "all":
+            disallowed_special = self.special_tokens_set - set(allowed_special)
+        if disallowed_special and text is not None:
+            found = self._core.find_special(text, disallowed_special)
+            if found is not None:
+                _raise_disallowed_special_token(found)
+        return allowed_special
+
+    # ------------------------------------------------------------------ encoding
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encodes text, treating special-token strings as ordinary text."""
+        _check_text(text)
+        return self._core.encode_ordinary(text)
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
+        """Encodes text into token ids with tiktoken's special-token semantics: text matching a
+        disallowed special token raises ValueError (all of them by default); allowed ones are
+        emitted as their special id."""
+        _check_text(text)
+        allowed = self._resolve_special(allowed_special, disallowed_special, text)
+        return self._core.encode(text, allowed or None)
+
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> npt.NDArray[np.uint32]:
+        """Like :meth:`encode` but returns a uint32 numpy array that owns the native buffer
+        (no copy)."""
+        _check_text(text)
+        allowed = self._resolve_special(allowed_special, disallowed_special, text)
+        return self._core.encode_to_numpy(text, allowed or None)
+
+    def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
+        """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
+        return self._core.encode_batch(text, None, int(num_threads))
+
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int = 0,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[list[int]]:
+        """Encodes many texts in parallel in C++; identical results for any ``num_threads``."""
+        allowed = self._resolve_special(allowed_special, disallowed_special, None)
+        disallowed = self._disallowed(allowed, disallowed_special)
+        if disallowed:
+            self._check_batch(text, disallowed)
+        return self._core.encode_batch(text, allowed or None, int(num_threads))
+
+    def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
+        if disallowed_special == "all":
+            return self.special_tokens_set - set(allowed)
+        return set(disallowed_special)
+
+    def _check_batch(self, texts: Sequence[str], disallowed: AbstractSet[str]) -> None:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("texts must be a list of str, not a single str")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"texts[{i}] must be str, not {type(t).__name__}")
+            found = self._core.find_special(t, disallowed)
+            if found is not None:
+                _raise_disallowed_special_token(found)
+
+    # ------------------------------------------------------------------ counting
+    def count(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> int:
+        """Number of tokens in ``text`` (== ``len(encode(text, ...))``) without building the
+        id list."""
+        _check_text(text)
+        allowed = self._resolve_special(allowed_special, disallowed_special, text)
+        return self._core.count(text, allowed or None)
+
+    def count_ordinary(self, text: str) -> int:
+        """Number of tokens of ``encode_ordinary(text)``."""
+        _check_text(text)
+        return self._core.count(text, None)
+
+    def count_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int = 0,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> npt.NDArray[np.int64]:
+        """Token counts of many texts, in parallel; returns an int64 numpy array."""
+        allowed = self._resolve_special(allowed_special, disallowed_special, None)
+        disallowed = self._disallowed(allowed, disallowed_special)
+        if disallowed:
+            self._check_batch(text, disallowed)
+        return self._core.count_batch(text, allowed or None, int(num_threads))
+
+    def truncate(
+        self,
+        text: str,
+        max_tokens: int,
+        *,
+        keep: Literal["start", "end"] = "start",
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> str:
+        """The longest prefix (``keep="start"``) or suffix (``keep="end"``) of ``text`` that
+        ends on a token boundary, is valid text, and encodes to at most ``max_tokens`` tokens."""
+        _check_text(text)
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+            raise TypeError(f"max_tokens must be int, not {type(max_tokens).__name__}")
+        if max_tokens < 0:
+            raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
+        if keep not in ("start", "end"):
+            raise ValueError(f"keep must be 'start' or 'end', got {keep!r}")
+        allowed = self._resolve_special(allowed_special, disallowed_special, text)
+        return self._core.truncate(text, max_tokens, allowed or None, keep == "end")
+
+    # ------------------------------------------------------------------ decoding
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """Concatenated bytes of the tokens (KeyError for an id not in the vocabulary)."""
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Decodes tokens into text; invalid UTF-8 is handled by ``errors`` (as bytes.decode)."""
+        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        return self._core.decode_single_token_bytes(token)
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        return self._core.decode_tokens_bytes(tokens)
+
+    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+        """Text and, per token, the index of the first character holding bytes of it
+        (tiktoken's definition)."""
+        token_bytes = self.decode_tokens_bytes(tokens)
+        text_len = 0
+        offsets = []
+        for token in token_bytes:
+            offsets.append(max(0, text_len - (0x80 <= token[0] < 0xC0)))
+            text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
+        text = b"".join(token_bytes).decode("utf-8", errors="strict")
+        return text, offsets
+
+    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace") -> list[str]:
+        return [self.decode(t, errors=errors) for t in batch]
+
+    def stream_decoder(self, errors: str = "replace") -> StreamDecoder:
+        """A decoder for token streams that never emits half a character."""
+        return StreamDecoder(self, errors=errors)
+
+    # ------------------------------------------------------------------ vocabulary
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """Id of the token whose bytes are exactly ``text_or_bytes`` (special tokens included);
+        KeyError if there is none."""
+        if isinstance(text_or_bytes, str):
+            text_or_bytes = text_or_bytes.encode("utf-8")
+        return self._core.encode_single_token(text_or_bytes)
+
+    def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
+        if isinstance(text_or_bytes, str):
+            text_or_bytes = text_or_bytes.encode("utf-8")
+        return self._core.encode_single_piece(text_or_bytes)
+
+    def token_byte_values(self) -> list[bytes]:
+        """All mergeable token byte strings, sorted."""
+        return self._core.token_byte_values()
+
+    @property
+    def eot_token(self) -> int:
+        for name in ("<|endoftext|>", "<|end_of_text|>"):
+            if name in self._special_tokens:
+                return self._special_tokens[name]
+        raise KeyError(f"encoding {self.name!r} has no end-of-text token")
+
+    @functools.cached_property
+    def special_tokens_set(self) -> set[str]:
+        return set(self._special_tokens)
+
+    def is_special_token(self, token: int) -> bool:
+        return token in self._special_token_values
+
+    @property
+    def n_vocab(self) -> int:
+        """``max_token_value + 1`` (as tiktoken)."""
+        return self.max_token_value + 1
+
+    @property
+    def pretokenizer(self) -> str:
+        return self._core.pretokenizer
+
+    @property
+    def memory_bytes(self) -> int:
+        """Approximate bytes held by the native tables."""
+        return self._core.memory_bytes
+
+    def __getstate__(self) -> object:
+        if _CACHE.get(self.name) is self:
+            return self.name
+        raise TypeError(
+            f"only registered encodings can be pickled; {self.name!r} was loaded from a file"
+        )
+
+    def __setstate__(self, value: object) -> None:
+        assert isinstance(value, str)
+        self.__dict__ = get_encoding(value).__dict__
+
+
+class StreamDecoder:
+    """Incremental decoding of a token stream (e.g. an LLM response arriving token by token):
+    ``push(ids)`` returns the text completed so far, holding back an incomplete UTF-8 sequence
+    until the tokens that complete it arrive; ``flush()`` returns what is left."""
+
+    def __init__(self, encoding: Encoding, errors: str = "replace") -> None:
+        self._dec = _core.CoreStreamDecoder(encoding._core)
+        self._errors = errors
+
+    def push(self, tokens: int | Iterable[int]) -> str:
+        if isinstance(tokens, int):
+            tokens = [tokens]
+        elif not isinstance(tokens, (list, tuple)):
+            tokens = list(tokens)
+        return self._dec.push(tokens).decode("utf-8", errors=self._errors)
+
+    def flush(self) -> str:
+        return self._dec.flush().decode("utf-8", errors=self._errors)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._dec.pending
+
+
+# ---------------------------------------------------------------------- registry access
+_CACHE: dict[str, Encoding] = {}
+_LOCK = threading.RLock()
+
+
+def list_encoding_names() -> list[str]:
+    return sorted(registry.ENCODINGS)
+
+
+def _build(name: str, path: str | os.PathLike[str] | None) -> Encoding:
+    d = registry.ENCODINGS[name]
+    if path is None:
+        hf = read_hf_json(d)
+        if hf is not None:
+            data, src = hf
+            enc = Encoding(_core.CoreEncoding.from_hf_json(name, data, src), source=src)
+            return enc
+    data, src = read_rank_file(d, path)
+    core = _core.CoreEncoding.from_tiktoken(name, d.pretokenizer, data, d.special_tokens, src)
+    if d.explicit_n_vocab is not None:
+        n = core.n_mergeable + len(set(d.special_tokens.values()))
+        if n != d.explicit_n_vocab or core.max_token_value != d.explicit_n_vocab - 1:
+            raise ValueError(
+                f"{src}: encoding {name!r} expects {d.explicit_n_vocab} tokens, the file gives "
+                f"{core.n_mergeable} ranks + {len(d.special_tokens)} special tokens"
+            )
+    return Encoding(core, source=src)
+
+
+def get_encoding(encoding_name: str, *, path: str | os.PathLike[str] | None = None) -> Encoding:
+    """The encoding with this name (``cl100k_base``, ``o200k_base``, ``llama3``...), loaded once
+    and cached. ``path`` overrides where its vocabulary file is read from. KeyError (listing the
+    known names) for an unknown name."""
+    if not isinstance(encoding_name, str):
+        raise TypeError(f"encoding name must be str, not {type(encoding_name).__name__}")
+    if encoding_name not in registry.ENCODINGS:
+        raise KeyError(
+            f"Unknown encoding {encoding_name!r}. Known encodings: "
+            f"{', '.join(list_encoding_names())}"
+        )
+    if path is not None:
+        return _build(encoding_name, path)
+    with _LOCK:
+        enc = _CACHE.get(encoding_name)
+        if enc is None:
+            enc = _build(encoding_name, None)
+            _CACHE[encoding_name] = enc
+        return enc
+
+
+def encoding_for_model(model_name: str) -> Encoding:
+    """The encoding a model uses (tiktoken's model map, plus provider prefixes such as
+    ``openai/`` and Llama-3 names). KeyError with close matches if unknown."""
+    return get_encoding(registry.encoding_name_for_model(model_name))

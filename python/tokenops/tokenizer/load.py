@@ -1,0 +1,126 @@
+"""Locating, verifying and (optionally) downloading vocabulary files.
+
+Search order for an encoding's file: an explicit path; ``$TOKENOPS_DATA_DIR/tokenizers/<file>``
+(or the ``../shared/data`` of a checkout); tiktoken's cache folder (``$TIKTOKEN_CACHE_DIR``,
+``$DATA_GYM_CACHE_DIR`` or ``<tmp>/data-gym-cache``, files named by the sha1 of the public URL);
+tokenops' cache folder, filled by a sha256-verified download from the URL tiktoken uses (only
+when a file is missing everywhere else, never at import, never when ``TOKENOPS_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from .._paths import cache_dir, data_dir, sha256_bytes
+from .registry import EncodingDef
+
+
+class VocabularyFileError(FileNotFoundError):
+    """A vocabulary file is missing or fails its sha256 check."""
+
+
+def tiktoken_cache_dir() -> Path:
+    for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def tiktoken_cache_key(url: str) -> str:
+    return hashlib.sha1(url.encode()).hexdigest()
+
+
+def _check(data: bytes, expected: str | tuple[str, ...] | None, where: Path) -> None:
+    if not expected:
+        return
+    allowed = (expected,) if isinstance(expected, str) else expected
+    actual = sha256_bytes(data)
+    if actual not in allowed:
+        raise VocabularyFileError(
+            f"{where} is corrupt or not the expected file: sha256 {actual}, expected "
+            f"{' or '.join(allowed)}. Delete it and fetch it again (see the tokenizers README "
+            "for the sources)."
+        )
+
+
+def _download(url: str, expected: str | None, dest: Path) -> bytes:
+    if os.environ.get("TOKENOPS_OFFLINE") == "1":
+        raise VocabularyFileError(f"TOKENOPS_OFFLINE=1: not downloading {url}")
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (public https URL)
+        data = resp.read()
+    _check(data, expected, Path(url))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, dest)
+    return data
+
+
+def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -> tuple[bytes, str]:
+    """Returns (file bytes, where it came from) for an encoding's rank file."""
+    looked: list[str] = []
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise VocabularyFileError(f"rank file {p} does not exist")
+        data = p.read_bytes()
+        return data, str(p)
+    ddir = data_dir()
+    if ddir is not None:
+        p = ddir / "tokenizers" / d.rank_file
+        looked.append(str(p))
+        if p.is_file():
+            data = p.read_bytes()
+            _check(data, d.sha256, p)
+            return data, str(p)
+    else:
+        looked.append("$TOKENOPS_DATA_DIR/tokenizers (TOKENOPS_DATA_DIR is not set)")
+    if d.url:
+        p = tiktoken_cache_dir() / tiktoken_cache_key(d.url)
+        looked.append(str(p))
+        if p.is_file():
+            data = p.read_bytes()
+            try:
+                _check(data, d.sha256, p)
+                return data, str(p)
+            except VocabularyFileError:
+                pass  # tiktoken itself would refetch a corrupt cache entry
+        p = cache_dir() / "encodings" / d.rank_file
+        looked.append(str(p))
+        if p.is_file():
+            data = p.read_bytes()
+            _check(data, d.sha256, p)
+            return data, str(p)
+        try:
+            return _download(d.url, d.sha256, p), d.url
+        except VocabularyFileError:
+            raise
+        except Exception as exc:  # network errors
+            looked.append(f"{d.url} (download failed: {exc})")
+    hint = d.license_note or (
+        f"Set TOKENOPS_DATA_DIR to a folder holding tokenizers/{d.rank_file}, pass path=..., or "
+        f"allow the one-time download from {d.url}."
+    )
+    raise VocabularyFileError(
+        f"no vocabulary file for encoding {d.name!r}. Looked in: " + "; ".join(looked) + ". " + hint
+    )
+
+
+def read_hf_json(d: EncodingDef) -> tuple[bytes, str] | None:
+    """The tokenizer.json of an encoding from the data directory, if there is one."""
+    if not d.hf_json:
+        return None
+    ddir = data_dir()
+    if ddir is None:
+        return None
+    p = ddir / "tokenizers" / d.hf_json
+    if not p.is_file():
+        return None
+    data = p.read_bytes()
+    _check(data, d.hf_json_sha256, p)
+    return data, str(p)

@@ -1,0 +1,248 @@
+"""Definitions of the built-in encodings (the same rank files, patterns and special tokens as
+tiktoken's ``tiktoken_ext/openai_public.py`` and Meta's Llama-3 ``tokenizer.py``) and the
+model-name -> encoding map (tiktoken ``model.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENDOFTEXT = "<|endoftext|>"
+FIM_PREFIX = "<|fim_prefix|>"
+FIM_MIDDLE = "<|fim_middle|>"
+FIM_SUFFIX = "<|fim_suffix|>"
+ENDOFPROMPT = "<|endofprompt|>"
+
+_BLOB = "https://openaipublic.blob.core.windows.net/encodings/"
+
+
+@dataclass(frozen=True)
+class EncodingDef:
+    """How to build one encoding."""
+
+    name: str
+    pretokenizer: str  # r50k | cl100k | llama3 | o200k
+    rank_file: str  # file name under <data>/tokenizers/
+    sha256: str | None  # expected sha256 of the rank file (None: not verified)
+    url: str | None  # public URL (tiktoken's), used for the cache key and the download
+    special_tokens: dict[str, int] = field(default_factory=dict)
+    explicit_n_vocab: int | None = None
+    hf_json: str | None = None  # optional tokenizer.json under <data>/tokenizers/ (merge mode)
+    hf_json_sha256: tuple[str, ...] = ()
+    license_note: str | None = None
+
+
+def _harmony_specials() -> dict[str, int]:
+    sp = {ENDOFTEXT: 199999, ENDOFPROMPT: 200018}
+    sp.update(
+        {
+            "<|startoftext|>": 199998,
+            "<|endoftext|>": 199999,
+            "<|reserved_200000|>": 200000,
+            "<|reserved_200001|>": 200001,
+            "<|return|>": 200002,
+            "<|constrain|>": 200003,
+            "<|reserved_200004|>": 200004,
+            "<|channel|>": 200005,
+            "<|start|>": 200006,
+            "<|end|>": 200007,
+            "<|message|>": 200008,
+            "<|reserved_200009|>": 200009,
+            "<|reserved_200010|>": 200010,
+            "<|reserved_200011|>": 200011,
+            "<|call|>": 200012,
+        }
+    )
+    sp.update({f"<|reserved_{i}|>": i for i in range(200013, 201088)})
+    return sp
+
+
+def _llama3_specials() -> dict[str, int]:
+    base = 128000
+    names = [
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        "<|reserved_special_token_0|>",
+        "<|reserved_special_token_1|>",
+        "<|finetune_right_pad_id|>",
+        "<|step_id|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eom_id|>",
+        "<|eot_id|>",
+        "<|python_tag|>",
+        "<|image|>",
+    ]
+    names += [f"<|reserved_special_token_{2 + i}|>" for i in range(256 - len(names))]
+    return {n: base + i for i, n in enumerate(names)}
+
+
+_R50K_SHA = "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
+_P50K_SHA = "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069"
+_CL100K_SHA = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+_O200K_SHA = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+
+ENCODINGS: dict[str, EncodingDef] = {
+    d.name: d
+    for d in [
+        EncodingDef(
+            "gpt2",
+            "r50k",
+            "r50k_base.tiktoken",
+            _R50K_SHA,
+            _BLOB + "r50k_base.tiktoken",
+            {ENDOFTEXT: 50256},
+            50257,
+            hf_json="gpt2/tokenizer.json",
+            hf_json_sha256=(
+                # ../shared/data copy (truncation set to null) and the upstream original
+                "f6ed3d307010c244c22aeffbde05f419cf277c23e64cf98b673cac5449cfeff5",
+                "df6e222d37a6b4f350054433e95477958a0a9da2de91ffcdb62f9d87314b3210",
+            ),
+        ),
+        EncodingDef(
+            "r50k_base", "r50k", "r50k_base.tiktoken", _R50K_SHA, _BLOB + "r50k_base.tiktoken",
+            {ENDOFTEXT: 50256}, 50257,
+        ),
+        EncodingDef(
+            "p50k_base", "r50k", "p50k_base.tiktoken", _P50K_SHA, _BLOB + "p50k_base.tiktoken",
+            {ENDOFTEXT: 50256}, 50281,
+        ),
+        EncodingDef(
+            "p50k_edit", "r50k", "p50k_base.tiktoken", _P50K_SHA, _BLOB + "p50k_base.tiktoken",
+            {ENDOFTEXT: 50256, FIM_PREFIX: 50281, FIM_MIDDLE: 50282, FIM_SUFFIX: 50283},
+        ),
+        EncodingDef(
+            "cl100k_base", "cl100k", "cl100k_base.tiktoken", _CL100K_SHA,
+            _BLOB + "cl100k_base.tiktoken",
+            {ENDOFTEXT: 100257, FIM_PREFIX: 100258, FIM_MIDDLE: 100259, FIM_SUFFIX: 100260,
+             ENDOFPROMPT: 100276},
+        ),
+        EncodingDef(
+            "o200k_base", "o200k", "o200k_base.tiktoken", _O200K_SHA,
+            _BLOB + "o200k_base.tiktoken", {ENDOFTEXT: 199999, ENDOFPROMPT: 200018},
+        ),
+        EncodingDef(
+            "o200k_harmony", "o200k", "o200k_base.tiktoken", _O200K_SHA,
+            _BLOB + "o200k_base.tiktoken", _harmony_specials(),
+        ),
+        EncodingDef(
+            "llama3",
+            "llama3",
+            "llama3/tokenizer.model",
+            "82e9d31979e92ab929cd544440f129d9ecd797b69e327f80f17e1c50d5551b55",
+            None,
+            _llama3_specials(),
+            128256,
+            license_note=(
+                "Llama-3's tokenizer.model is under the Meta Llama 3 Community License; tokenops "
+                "does not download it. Get it from meta-llama/llama-models (models/llama3/"
+                "tokenizer.model) and pass its path, or place it at "
+                "<TOKENOPS_DATA_DIR>/tokenizers/llama3/tokenizer.model."
+            ),
+        ),
+    ]
+}
+
+# tiktoken/model.py @ 0.14.0
+MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
+    "o1-": "o200k_base",
+    "o3-": "o200k_base",
+    "o4-mini-": "o200k_base",
+    "gpt-5": "o200k_base",
+    "gpt-4.5-": "o200k_base",
+    "gpt-4.1-": "o200k_base",
+    "chatgpt-4o-": "o200k_base",
+    "gpt-4o-": "o200k_base",
+    "gpt-4-": "cl100k_base",
+    "gpt-3.5-turbo-": "cl100k_base",
+    "gpt-35-turbo-": "cl100k_base",
+    "gpt-oss-": "o200k_harmony",
+    "ft:gpt-4o": "o200k_base",
+    "ft:gpt-4": "cl100k_base",
+    "ft:gpt-3.5-turbo": "cl100k_base",
+    "ft:davinci-002": "cl100k_base",
+    "ft:babbage-002": "cl100k_base",
+    # beyond tiktoken: open models with a public tiktoken-format vocabulary
+    "llama-3": "llama3",
+    "llama3": "llama3",
+    "meta-llama/llama-3": "llama3",
+    "meta-llama/meta-llama-3": "llama3",
+}
+
+MODEL_TO_ENCODING: dict[str, str] = {
+    "o1": "o200k_base",
+    "o3": "o200k_base",
+    "o4-mini": "o200k_base",
+    "gpt-5": "o200k_base",
+    "gpt-4.1": "o200k_base",
+    "gpt-4o": "o200k_base",
+    "gpt-4": "cl100k_base",
+    "gpt-3.5-turbo": "cl100k_base",
+    "gpt-3.5": "cl100k_base",
+    "gpt-35-turbo": "cl100k_base",
+    "davinci-002": "cl100k_base",
+    "babbage-002": "cl100k_base",
+    "text-embedding-ada-002": "cl100k_base",
+    "text-embedding-3-small": "cl100k_base",
+    "text-embedding-3-large": "cl100k_base",
+    "text-davinci-003": "p50k_base",
+    "text-davinci-002": "p50k_base",
+    "text-davinci-001": "r50k_base",
+    "text-curie-001": "r50k_base",
+    "text-babbage-001": "r50k_base",
+    "text-ada-001": "r50k_base",
+    "davinci": "r50k_base",
+    "curie": "r50k_base",
+    "babbage": "r50k_base",
+    "ada": "r50k_base",
+    "code-davinci-002": "p50k_base",
+    "code-davinci-001": "p50k_base",
+    "code-cushman-002": "p50k_base",
+    "code-cushman-001": "p50k_base",
+    "davinci-codex": "p50k_base",
+    "cushman-codex": "p50k_base",
+    "text-davinci-edit-001": "p50k_edit",
+    "code-davinci-edit-001": "p50k_edit",
+    "text-similarity-davinci-001": "r50k_base",
+    "text-similarity-curie-001": "r50k_base",
+    "text-similarity-babbage-001": "r50k_base",
+    "text-similarity-ada-001": "r50k_base",
+    "text-search-davinci-doc-001": "r50k_base",
+    "text-search-curie-doc-001": "r50k_base",
+    "text-search-babbage-doc-001": "r50k_base",
+    "text-search-ada-doc-001": "r50k_base",
+    "code-search-babbage-code-001": "r50k_base",
+    "code-search-ada-code-001": "r50k_base",
+    "gpt2": "gpt2",
+    "gpt-2": "gpt2",
+}
+
+
+def encoding_name_for_model(model_name: str) -> str:
+    """Name of the encoding a model uses; KeyError (listing the known names) if unknown.
+
+    Provider prefixes such as ``openai/``, ``azure/`` or ``openrouter/openai/`` are stripped.
+    """
+    if not isinstance(model_name, str):
+        raise TypeError(f"model name must be str, not {type(model_name).__name__}")
+    candidates = [model_name]
+    lowered = model_name.lower()
+    for prefix in ("openrouter/", "openai/", "azure/", "azure_ai/", "together_ai/"):
+        if lowered.startswith(prefix):
+            candidates.append(model_name[len(prefix):])
+            lowered = lowered[len(prefix):]
+    for name in candidates:
+        if name in MODEL_TO_ENCODING:
+            return MODEL_TO_ENCODING[name]
+        for prefix, enc in MODEL_PREFIX_TO_ENCODING.items():
+            if name.startswith(prefix) or name.lower().startswith(prefix):
+                return enc
+    import difflib
+
+    close = difflib.get_close_matches(model_name, list(MODEL_TO_ENCODING), n=5)
+    raise KeyError(
+        f"Could not map model {model_name!r} to an encoding. "
+        + (f"Close matches: {', '.join(close)}. " if close else "")
+        + f"Known encodings: {', '.join(sorted(ENCODINGS))}; use tokenops.get_encoding(name) "
+        "to choose one explicitly."
+    )

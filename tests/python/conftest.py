@@ -1,0 +1,19 @@
+"""Shared fixtures: the data directory (../shared/data by default) and reference peers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("TOKENOPS_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
+os.environ.setdefault("TOKENOPS_DATA_DIR", str(DATA))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.fail(f"shared data not found at {DATA}; set TOKENOPS_DATA_DIR")
+    return DATA
