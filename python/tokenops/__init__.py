@@ -8,6 +8,7 @@ pandas, matplotlib or scikit-learn import them when they are used.
 from __future__ import annotations
 
 from ._core import __version__
+from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_usage
 from .tokenizer import (
     Encoding,
     StreamDecoder,
@@ -21,6 +22,12 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "Catalog",
+    "CostBreakdown",
+    "Usage",
+    "cost",
+    "cost_batch",
+    "normalize_usage",
     "Encoding",
     "StreamDecoder",
     "TokenCount",
