@@ -8,6 +8,8 @@ pandas, matplotlib or scikit-learn import them when they are used.
 from __future__ import annotations
 
 from ._core import __version__
+from . import examples
+from .budget import Policy, Step, Workflow, simulate
 from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_usage
 from .tokenizer import (
     Encoding,
@@ -23,6 +25,11 @@ from .tokenizer import (
 
 __all__ = [
     "Catalog",
+    "Policy",
+    "Step",
+    "Workflow",
+    "examples",
+    "simulate",
     "CostBreakdown",
     "Usage",
     "cost",

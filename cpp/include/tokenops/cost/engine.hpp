@@ -11,7 +11,7 @@
 namespace tokenops::cost {
 
 /// Normalised usage: disjoint buckets (see Bucket). Build it from provider responses with the
-/// Python usage table (tokenops.cost.usage); counts must be >= 0.
+/// Python usage table (tokenops.pricing.usage); counts must be >= 0.
 struct Usage {
   std::array<std::int64_t, kNumBuckets> n{};
   std::int64_t input_total() const {
