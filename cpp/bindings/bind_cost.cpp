@@ -30,7 +30,7 @@ py::object price_dict(const cost::Price& p) {
   if (!p.set) return py::none();
   py::dict d;
   d["usd"] = p.usd;
-  d["atto"] = cost::atto_to_string(p.atto);  // exact USD per unit as a decimal string
+  d["exact"] = cost::atto_to_string(p.atto);  // exact USD per unit as a decimal string
   d["inexact"] = p.inexact;
   return d;
 }

@@ -217,7 +217,6 @@ Price make_price(double value, int scale_exp) {
   TOKENOPS_CHECK(std::isfinite(value), InvalidArgument, "price must be a finite number, got ", value);
   TOKENOPS_CHECK(value >= 0, InvalidArgument, "price must be >= 0, got ", value);
   p.set = true;
-  p.usd = value * std::pow(10.0, scale_exp);
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
   std::string_view s(buf, static_cast<std::size_t>(res.ptr - buf));
@@ -237,6 +236,10 @@ Price make_price(double value, int scale_exp) {
   int exp10 = 0;
   std::from_chars(s.data() + epos + 1 + (s[epos + 1] == '+' ? 1 : 0), s.data() + s.size(), exp10);
   // value = digits * 10^(exp10 - point_digits); atto = value * 10^(18 + scale_exp)
+  {
+    std::string dec = digits + "e" + std::to_string(exp10 - point_digits + scale_exp);
+    std::from_chars(dec.data(), dec.data() + dec.size(), p.usd);  // correctly rounded
+  }
   int shift = exp10 - point_digits + static_cast<int>(kAttoPerUsdExp) + scale_exp;
   i128 mant = 0;
   for (char c : digits) mant = mant * 10 + (c - '0');
