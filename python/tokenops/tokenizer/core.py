@@ -305,16 +305,13 @@ class Encoding:
         """Approximate bytes held by the native tables."""
         return self._core.memory_bytes
 
-    def __getstate__(self) -> object:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Registered encodings pickle by name (like tiktoken) and unpickle to the cached object.
         if _CACHE.get(self.name) is self:
-            return self.name
+            return (get_encoding, (self.name,))
         raise TypeError(
-            f"only registered encodings can be pickled; {self.name!r} was loaded from a file"
+            f"only registered encodings can be pickled; {self.name!r} was loaded from {self.source}"
         )
-
-    def __setstate__(self, value: object) -> None:
-        assert isinstance(value, str)
-        self.__dict__ = get_encoding(value).__dict__
 
 
 class StreamDecoder:
