@@ -139,7 +139,7 @@ def fmt_ratio(x: float | None) -> str:
     return "   n/a" if x is None else f"{x:6.2f}x"
 
 
-def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict) -> None:
+def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict, sections: set[str]) -> None:
     print(f"\n=== {enc_name} ===")
     ours = tokenops.get_encoding(enc_name)
     peers = load_peers(enc_name)
@@ -160,11 +160,21 @@ def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict) -> Non
                 valid[pname].add(cat)
             else:
                 print(f"  exactness gate: {pname} differs from tokenops on {cat}; excluded there")
-    # Single-thread encode.
+    res = results.setdefault(enc_name, {})
+    if "encode" in sections:
+        single_thread_encode(ours, peers, valid, texts, repeat, res)
+    if "count" in sections:
+        count_section(ours, peers, valid, texts, repeat, res)
+    if "batch" in sections:
+        batch_section(ours, peers, valid, texts, repeat, res)
+    if "adversarial" in sections:
+        adversarial_section(ours, peers, texts, corpus, repeat, res)
+
+
+def single_thread_encode(ours, peers, valid, texts, repeat, res) -> None:
     print(f"\nsingle-thread encode_ordinary (MB/s; ratio = tokenops / peer)")
     hdr = f"{'category':<14}{'MB':>6}{'tokenops':>10}" + "".join(f"{p:>22}" for p in peers)
     print(hdr)
-    res = results.setdefault(enc_name, {})
     for cat, text in texts.items():
         mb = len(text.encode()) / 1e6
         t_ours = best_time(lambda: ours.encode_ordinary(text), repeat)
@@ -178,7 +188,9 @@ def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict) -> Non
             res["encode"][cat][pname] = mb / t
             row += f"{mb / t:>12.1f} {fmt_ratio(t / t_ours):>9}"
         print(row)
-    # Count.
+
+
+def count_section(ours, peers, valid, texts, repeat, res) -> None:
     print(f"\ncount (MB/s): tokenops count vs tokenops encode and quicktok count")
     for cat, text in texts.items():
         mb = len(text.encode()) / 1e6
@@ -192,7 +204,9 @@ def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict) -> Non
             res["count"][cat]["quicktok-v1"] = mb / t_q
             row += f"  quicktok count {mb / t_q:8.1f} ({t_q / t_count:5.2f}x)"
         print(row)
-    # Batch.
+
+
+def batch_section(ours, peers, valid, texts, repeat, res) -> None:
     docs = [d for cat in ("prose", "code", "multilingual") for d in split_docs(texts[cat])]
     mb = sum(len(d.encode()) for d in docs) / 1e6
     print(f"\nencode_batch over {len(docs)} documents ({mb:.1f} MB), MB/s")
@@ -210,7 +224,9 @@ def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict) -> Non
             f"  {pname:<10} 1 thread {mb / p1:8.1f}   2 threads {mb / p2:8.1f}   "
             f"tokenops/peer: {p1 / t1:5.2f}x (1t) {p2 / t2:5.2f}x (2t)"
         )
-    # Adversarial per-byte time relative to prose.
+
+
+def adversarial_section(ours, peers, texts, corpus, repeat, res) -> None:
     prose = texts["prose"]
     prose_ns = best_time(lambda: ours.encode_ordinary(prose), repeat) / len(prose.encode()) * 1e9
     tk = peers.get("tiktoken")
@@ -282,12 +298,16 @@ def main() -> None:
     ap.add_argument("--encodings", default="cl100k_base,o200k_base")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", help="also write the figures to this JSON file")
+    ap.add_argument("--sections", default="encode,count,batch,adversarial,load",
+                    help="comma-separated subset of encode,count,batch,adversarial,load")
     args = ap.parse_args()
     corpus = data_dir(required=True) / "corpus"
     results: dict = {}
+    sections = set(args.sections.split(","))
     for name in args.encodings.split(","):
-        run_encoding(name, corpus, args.repeat, results)
-    results["load_memory"] = load_and_memory()
+        run_encoding(name, corpus, args.repeat, results, sections)
+    if "load" in sections:
+        results["load_memory"] = load_and_memory()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 
