@@ -4,9 +4,9 @@
 #include <atomic>
 #include <cstring>
 #include <type_traits>
-#include <unordered_set>
 
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/hash.hpp"
 #include "tokenops/text/utf8.hpp"
 
 namespace tokenops::tokenizer {
@@ -151,12 +151,10 @@ Encoding::Encoding(EncodingSpec spec)
   }
   {
     // Duplicate byte strings would make the map ambiguous.
-    std::unordered_set<std::string_view> seen;
-    seen.reserve(keys.size() * 2);
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      TOKENOPS_CHECK(seen.insert(keys[i]).second, InvalidArgument, "encoding '", name_,
-                     "': the bytes of token id ", spec.ids[i], " appear twice in the vocabulary");
-    }
+    const auto [dup, first] = text::find_duplicate(keys);
+    TOKENOPS_CHECK(dup == static_cast<std::size_t>(-1), InvalidArgument, "encoding '", name_,
+                   "': token ids ", spec.ids[first], " and ", spec.ids[dup],
+                   " have the same bytes");
   }
   table_.build(keys, spec.ids);
   for (int b = 0; b < 256; ++b) {
@@ -169,13 +167,16 @@ Encoding::Encoding(EncodingSpec spec)
   }
   // Special tokens.
   {
-    std::unordered_set<std::string_view> seen;
+    std::vector<std::string_view> texts;
+    for (const auto& s : specials_) texts.emplace_back(s.text);
+    const auto [dup, first] = text::find_duplicate(texts);
+    TOKENOPS_CHECK(dup == static_cast<std::size_t>(-1), InvalidArgument, "encoding '", name_,
+                   "': special token '", texts[dup == static_cast<std::size_t>(-1) ? 0 : dup],
+                   "' is listed twice");
     for (std::size_t i = 0; i < specials_.size(); ++i) {
       const auto& s = specials_[i];
       TOKENOPS_CHECK(!s.text.empty(), InvalidArgument, "encoding '", name_,
                      "': special token with id ", s.id, " has empty text");
-      TOKENOPS_CHECK(seen.insert(s.text).second, InvalidArgument, "encoding '", name_,
-                     "': special token '", s.text, "' is listed twice");
       // Several special texts may share an id (o200k_harmony lists both <|endofprompt|> and
       // <|reserved_200018|> as 200018); the first one listed is what decoding returns, as in
       // tiktoken. A special id must not collide with a mergeable token.
