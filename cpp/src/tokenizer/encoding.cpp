@@ -16,6 +16,15 @@ namespace {
 constexpr std::uint64_t kNoPair = ~std::uint64_t{0};
 constexpr std::size_t kSmallPiece = 64;  // pieces up to this many bytes use the O(n^2) merge
 
+// A three-byte UTF-8 sequence (U+0800..U+FFFF shape): CJK, Indic, Thai... characters. Their
+// tokens get a direct 256 KiB table, which keeps the BPE of unspaced scripts out of the big one.
+inline bool is_utf8_3(const unsigned char* q) {
+  return (q[0] & 0xF0) == 0xE0 && (q[1] & 0xC0) == 0x80 && (q[2] & 0xC0) == 0x80;
+}
+inline std::size_t utf8_3_index(const unsigned char* q) {
+  return (std::size_t(q[0] & 0x0F) << 12) | (std::size_t(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
+}
+
 inline std::uint64_t pack_pair(Rank priority, Rank result) {
   return (std::uint64_t(priority) << 32) | result;
 }
@@ -209,11 +218,11 @@ Encoding::Encoding(EncodingSpec spec)
   }
   if (!merge_mode_) {
     pair2_.assign(65536, kNoRank);
+    utf8_3_.assign(65536, kNoRank);
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i].size() == 2) {
-        auto* q = reinterpret_cast<const unsigned char*>(keys[i].data());
-        pair2_[q[0] | (q[1] << 8)] = spec.ids[i];
-      }
+      auto* q = reinterpret_cast<const unsigned char*>(keys[i].data());
+      if (keys[i].size() == 2) pair2_[q[0] | (q[1] << 8)] = spec.ids[i];
+      if (keys[i].size() == 3 && is_utf8_3(q)) utf8_3_[utf8_3_index(q)] = spec.ids[i];
     }
   } else {
     std::size_t cap = 16;
@@ -266,7 +275,8 @@ void Encoding::clear_thread_memo() noexcept {
 }
 
 std::size_t Encoding::memory_bytes() const noexcept {
-  return table_.memory_bytes() + whole_ok_.capacity() + pair2_.capacity() * sizeof(Rank) +
+  return table_.memory_bytes() + whole_ok_.capacity() +
+         (pair2_.capacity() + utf8_3_.capacity()) * sizeof(Rank) +
          (merge_keys_.capacity() + merge_vals_.capacity()) * 8 + dec_bytes_.capacity() +
          (dec_off_.capacity() + dec_len_.capacity()) * 4;
 }
@@ -280,6 +290,8 @@ inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Ran
     Rank r;
     if (len == 2) {
       r = pair2_[p[0] | (p[1] << 8)];
+    } else if (len == 3 && is_utf8_3(p)) {
+      r = utf8_3_[utf8_3_index(p)];
     } else {
       const ByteTable::Probe pr = table_.probe(p, len);
       if (!table_.may_contain(pr)) return kNoPair;

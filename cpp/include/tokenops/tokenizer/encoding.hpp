@@ -132,6 +132,7 @@ class Encoding {
   std::vector<std::uint8_t> whole_ok_;  // merge mode: a piece equal to token i encodes as [i]
   std::array<Rank, 256> byte_id_{};     // id of each single-byte token
   std::vector<Rank> pair2_;             // rank mode: id of each 2-byte token (65536 entries)
+  std::vector<Rank> utf8_3_;            // rank mode: id of each 3-byte UTF-8 character token
 
   // merge mode: (left << 32 | right) -> (priority << 32 | result), open addressing
   std::vector<std::uint64_t> merge_keys_;
