@@ -523,7 +523,14 @@ void Encoding::bpe_memo(const unsigned char* p, std::size_t len, std::uint64_t h
     bool same = true;
     for (std::uint32_t k = 0; k < e.n && same; ++k) {
       const std::uint32_t l = dec_len_[e.tok[k]];
-      same = off + l <= len && std::memcmp(dec_bytes_.data() + dec_off_[e.tok[k]], p + off, l) == 0;
+      const auto* tb = reinterpret_cast<const unsigned char*>(dec_bytes_.data()) + dec_off_[e.tok[k]];
+      if (off + l > len) {
+        same = false;
+      } else if (l <= 8) {
+        same = text::load_head(tb, l) == text::load_head(p + off, l);
+      } else {
+        same = std::memcmp(tb, p + off, l) == 0;
+      }
       off += l;
     }
     if (same && off == len) {

@@ -46,12 +46,13 @@ class ByteTable {
     return (filter_[b >> 6] >> (b & 63)) & 1u;
   }
 
-  std::uint32_t find(const Probe& pr, const unsigned char* p, std::size_t len) const noexcept {
+  [[gnu::always_inline]] std::uint32_t find(const Probe& pr, const unsigned char* p,
+                                            std::size_t len) const noexcept {
     std::size_t i = pr.hash & mask_;
     for (;;) {
       const Slot& s = slots_[i];
       if (s.len == len && s.head == pr.head) {
-        if (len <= 8 || std::memcmp(arena_.data() + tails_[i], p + 8, len - 8) == 0) return s.value;
+        if (len <= 8 || tail_equal(tails_[i], p + 8, len - 8)) return s.value;
       } else if (s.len == 0) {
         return kMissing;
       }
@@ -60,6 +61,11 @@ class ByteTable {
   }
   std::uint32_t find(const unsigned char* p, std::size_t len) const noexcept {
     return find(probe(p, len), p, len);
+  }
+  bool tail_equal(std::uint32_t off, const unsigned char* p, std::size_t n) const noexcept {
+    const unsigned char* a = arena_.data() + off;
+    if (n <= 8) return text::load_head(a, n) == text::load_head(p, n);
+    return std::memcmp(a, p, n) == 0;
   }
   std::uint32_t find(std::string_view s) const noexcept {
     return find(reinterpret_cast<const unsigned char*>(s.data()), s.size());
