@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tokenops/text/utf8.hpp"
+
 namespace tokenops::bindings {
 
 Utf8::Utf8(const py::handle& obj, const char* what, long index) {
@@ -33,6 +35,37 @@ std::vector<Utf8> utf8_list(const py::handle& seq, const char* what) {
   out.reserve(s.size());
   long i = 0;
   for (py::handle item : s) out.emplace_back(item, what, i++);
+  return out;
+}
+
+std::string_view StrRef::utf8(std::string& scratch) const {
+  if (ascii) return std::string_view(static_cast<const char*>(data), length);
+  scratch.clear();
+  text::append_ucs_as_utf8(scratch, data, length, unit_size);
+  return scratch;
+}
+
+std::vector<StrRef> str_refs(const py::handle& seq, const char* what) {
+  if (PyUnicode_Check(seq.ptr()) || PyBytes_Check(seq.ptr()))
+    throw py::type_error(std::string(what) + " must be a list of str, not a single " +
+                         Py_TYPE(seq.ptr())->tp_name);
+  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  std::vector<StrRef> out;
+  out.reserve(s.size());
+  long i = 0;
+  for (py::handle item : s) {
+    PyObject* o = item.ptr();
+    if (!PyUnicode_Check(o))
+      throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be str, not " +
+                           Py_TYPE(o)->tp_name);
+    StrRef r;
+    r.data = PyUnicode_DATA(o);
+    r.length = static_cast<std::size_t>(PyUnicode_GET_LENGTH(o));
+    r.unit_size = static_cast<int>(PyUnicode_KIND(o));
+    r.ascii = PyUnicode_IS_ASCII(o);
+    out.push_back(r);
+    ++i;
+  }
   return out;
 }
 

@@ -135,10 +135,14 @@ def test_invalid_token_ids(enc):
 
 def test_lone_surrogates_like_tiktoken(tk, enc):
     ref = tk("cl100k_base")
-    for s in ["\ud800", "a\udfffb", "😀\ud83d", "\ud83d\ude00"]:
+    cases = ["\ud800", "a\udfffb", "😀\ud83d", "\ud83d\ude00", "x\udc00\ud800y", "é\ud800", "中\udfff"]
+    for s in cases:
         assert enc.encode(s) == ref.encode(s)
         assert enc.encode_ordinary(s) == ref.encode_ordinary(s)
         assert enc.count(s) == len(ref.encode(s))
+    # The batch path transcodes Python's internal representation itself, in worker threads.
+    assert enc.encode_batch(cases, num_threads=2) == [ref.encode(s) for s in cases]
+    assert enc.count_batch(cases).tolist() == [len(ref.encode(s)) for s in cases]
 
 
 def test_bad_text_types(enc):

@@ -139,7 +139,8 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
         """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
-        return self._core.encode_batch(text, None, int(num_threads), self._ints)
+        result, _ = self._core.encode_batch(text, None, None, int(num_threads), self._ints)
+        return result
 
     def encode_batch(
         self,
@@ -149,27 +150,22 @@ class Encoding:
         allowed_special: AllowedSpecial = set(),  # noqa: B006
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
-        """Encodes many texts in parallel in C++; identical results for any ``num_threads``."""
+        """Encodes many texts in parallel in C++; identical results for any ``num_threads``.
+        Texts are converted, checked for disallowed special tokens and encoded in the worker
+        threads with the GIL released."""
         allowed = self._resolve_special(allowed_special, disallowed_special, None)
         disallowed = self._disallowed(allowed, disallowed_special)
-        if disallowed:
-            self._check_batch(text, disallowed)
-        return self._core.encode_batch(text, allowed or None, int(num_threads), self._ints)
+        result, bad = self._core.encode_batch(
+            text, allowed or None, disallowed or None, int(num_threads), self._ints
+        )
+        if bad is not None:
+            _raise_disallowed_special_token(bad)
+        return result
 
     def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
         if disallowed_special == "all":
             return self.special_tokens_set - set(allowed)
         return set(disallowed_special)
-
-    def _check_batch(self, texts: Sequence[str], disallowed: AbstractSet[str]) -> None:
-        if isinstance(texts, (str, bytes)):
-            raise TypeError("texts must be a list of str, not a single str")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] must be str, not {type(t).__name__}")
-            found = self._core.find_special(t, disallowed)
-            if found is not None:
-                _raise_disallowed_special_token(found)
 
     # ------------------------------------------------------------------ counting
     def count(
@@ -201,9 +197,10 @@ class Encoding:
         """Token counts of many texts, in parallel; returns an int64 numpy array."""
         allowed = self._resolve_special(allowed_special, disallowed_special, None)
         disallowed = self._disallowed(allowed, disallowed_special)
-        if disallowed:
-            self._check_batch(text, disallowed)
-        return self._core.count_batch(text, allowed or None, int(num_threads))
+        counts, bad = self._core.count_batch(text, allowed or None, disallowed or None, int(num_threads))
+        if bad is not None:
+            _raise_disallowed_special_token(bad)
+        return counts
 
     def truncate(
         self,
