@@ -129,6 +129,34 @@ inline std::size_t space_run(const Text& t, std::size_t i, std::size_t& last_sta
 }
 
 
+/// \p{N}{1,3} at pos (c0 is the number at pos).
+inline std::size_t digits_1_3(const Text& t, std::size_t pos, const Text::Char& c0) noexcept {
+  std::size_t i = pos + c0.len;
+  for (int k = 1; k < 3 && i < t.n; ++k) {
+    Text::Char c = t.at(i);
+    if (!(c.cls & kNumber)) break;
+    i += c.len;
+  }
+  return i;
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` then the trailing run of [\r\n] (plus '/' for o200k), or 0 when the
+/// alternative does not match at pos.
+template <bool kSlash>
+inline std::size_t punct_piece(const Text& t, std::size_t pos, const Text::Char& c0) noexcept {
+  std::size_t q = pos;
+  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
+  if (q == pos && !is_punct(c0.cls)) return 0;
+  std::size_t i = q;
+  while (i < t.n) {
+    Text::Char c = t.at(i);
+    if (!is_punct(c.cls)) break;
+    i += c.len;
+  }
+  while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || (kSlash && t.s[i] == '/'))) ++i;
+  return i;
+}
+
 // ------------------------------------------------------------------------------------------
 // ASCII fast paths. Each returns the end of the piece at pos when the decision only involves
 // ASCII bytes, and 0 when it meets a byte >= 0x80 (the general path then redoes the piece).
@@ -179,6 +207,32 @@ inline long ascii_contraction(const Text& t, std::size_t i, bool ci) noexcept {
     if (c & (kSpace | kLN)) break;
     ++i;
   }
+  return i;
+}
+
+/// ASCII \p{N}{1,3} at pos; 0 to bail.
+inline std::size_t ascii_digits_1_3(const Text& t, std::size_t pos) noexcept {
+  std::size_t i = pos + 1;
+  for (int k = 1; k < 3 && i < t.n; ++k) {
+    const std::uint8_t c = kByteClass[t.s[i]];
+    if (c == kNonAscii) return 0;
+    if (!(c & kNumber)) break;
+    ++i;
+  }
+  return i;
+}
+
+/// ASCII version of punct_piece: the piece end, 0 if the alternative does not match, or
+/// SIZE_MAX to bail.
+template <bool kSlash>
+inline std::size_t ascii_punct_piece(const Text& t, std::size_t pos, unsigned char b0,
+                                     std::uint8_t c0) noexcept {
+  std::size_t q = pos;
+  if (b0 == ' ' && pos + 1 < t.n && is_ascii_punct(kByteClass[t.s[pos + 1]])) q = pos + 1;
+  if (q == pos && !is_punct(c0)) return 0;
+  std::size_t i = ascii_punct_run(t, q);
+  if (i == 0) return static_cast<std::size_t>(-1);
+  while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || (kSlash && t.s[i] == '/'))) ++i;
   return i;
 }
 
@@ -302,24 +356,9 @@ inline std::size_t fast_cl100k(const Text& t, std::size_t pos) noexcept {
       return stop == kNonAscii ? 0 : e;
     }
   }
-  if (c0 & kNumber) {
-    std::size_t i = pos + 1;
-    for (int k = 1; k < 3 && i < t.n; ++k) {
-      const std::uint8_t c = kByteClass[t.s[i]];
-      if (c == kNonAscii) return 0;
-      if (!(c & kNumber)) break;
-      ++i;
-    }
-    return i;
-  }
-  std::size_t q = pos;
-  if (b0 == ' ' && pos + 1 < t.n && is_ascii_punct(kByteClass[t.s[pos + 1]])) q = pos + 1;
-  if (q != pos || is_punct(c0)) {
-    std::size_t i = ascii_punct_run(t, q);
-    if (i == 0) return 0;
-    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n')) ++i;
-    return i;
-  }
+  if (c0 & kNumber) return ascii_digits_1_3(t, pos);
+  if (std::size_t e = ascii_punct_piece<false>(t, pos, b0, c0))
+    return e == static_cast<std::size_t>(-1) ? 0 : e;
   std::size_t last_start, crlf;
   const std::size_t j = ascii_space_run(t, pos, last_start, crlf);
   if (j == 0) return 0;
@@ -342,27 +381,8 @@ inline std::size_t next_cl100k(const Text& t, std::size_t pos) noexcept {
     Text::Char c1 = t.at(pos + c0.len);
     if (c1.cls & kLetter) return run(t, pos + c0.len + c1.len, kLetter);
   }
-  if (c0.cls & kNumber) {
-    std::size_t i = pos + c0.len;
-    for (int k = 1; k < 3 && i < t.n; ++k) {
-      Text::Char c = t.at(i);
-      if (!(c.cls & kNumber)) break;
-      i += c.len;
-    }
-    return i;
-  }
-  std::size_t q = pos;
-  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
-  if (q != pos || is_punct(c0.cls)) {
-    std::size_t i = q;
-    while (i < t.n) {
-      Text::Char c = t.at(i);
-      if (!is_punct(c.cls)) break;
-      i += c.len;
-    }
-    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n')) ++i;
-    return i;
-  }
+  if (c0.cls & kNumber) return digits_1_3(t, pos, c0);
+  if (std::size_t e = punct_piece<false>(t, pos, c0)) return e;
   std::size_t last_start, crlf;
   std::size_t j = space_run(t, pos, last_start, crlf);
   if (kEndRule && j == t.n) return j;  // \s++$
@@ -443,24 +463,9 @@ inline std::size_t fast_o200k(const Text& t, std::size_t pos) noexcept {
       if (e) return e;
     }
   }
-  if (c0 & kNumber) {
-    std::size_t i = pos + 1;
-    for (int k = 1; k < 3 && i < t.n; ++k) {
-      const std::uint8_t c = kByteClass[t.s[i]];
-      if (c == kNonAscii) return 0;
-      if (!(c & kNumber)) break;
-      ++i;
-    }
-    return i;
-  }
-  std::size_t q = pos;
-  if (b0 == ' ' && pos + 1 < t.n && is_ascii_punct(kByteClass[t.s[pos + 1]])) q = pos + 1;
-  if (q != pos || is_punct(c0)) {
-    std::size_t i = ascii_punct_run(t, q);
-    if (i == 0) return 0;
-    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || t.s[i] == '/')) ++i;
-    return i;
-  }
+  if (c0 & kNumber) return ascii_digits_1_3(t, pos);
+  if (std::size_t e = ascii_punct_piece<true>(t, pos, b0, c0))
+    return e == static_cast<std::size_t>(-1) ? 0 : e;
   std::size_t last_start, crlf;
   const std::size_t j = ascii_space_run(t, pos, last_start, crlf);
   if (j == 0) return 0;
@@ -483,27 +488,8 @@ inline std::size_t next_o200k(const Text& t, std::size_t pos) noexcept {
       if (std::size_t e = o200k_alt2(t, pos + c0.len)) return e;
     if (std::size_t e = o200k_alt2(t, pos)) return e;
   }
-  if (c0.cls & kNumber) {
-    std::size_t i = pos + c0.len;
-    for (int k = 1; k < 3 && i < t.n; ++k) {
-      Text::Char c = t.at(i);
-      if (!(c.cls & kNumber)) break;
-      i += c.len;
-    }
-    return i;
-  }
-  std::size_t q = pos;
-  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
-  if (q != pos || is_punct(c0.cls)) {
-    std::size_t i = q;
-    while (i < t.n) {
-      Text::Char c = t.at(i);
-      if (!is_punct(c.cls)) break;
-      i += c.len;
-    }
-    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || t.s[i] == '/')) ++i;
-    return i;
-  }
+  if (c0.cls & kNumber) return digits_1_3(t, pos, c0);
+  if (std::size_t e = punct_piece<true>(t, pos, c0)) return e;
   std::size_t last_start, crlf;
   std::size_t j = space_run(t, pos, last_start, crlf);
   if (crlf) return crlf;                    // \s*[\r\n]+
