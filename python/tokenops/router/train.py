@@ -22,7 +22,7 @@ FAMILY_FEATURES: dict[str, FeatureConfig] = {
     "logistic": FeatureConfig(hash_bits=18, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
     "linear": FeatureConfig(hash_bits=18, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
     "mlp": FeatureConfig(hash_bits=12, word_ngrams=(1, 1), dense=True, dense_weight=1.0),
-    "mf": FeatureConfig(hash_bits=16, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
+    "mf": FeatureConfig(hash_bits=14, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
     "irt": FeatureConfig(hash_bits=16, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
     "knn": FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None),
 }
