@@ -92,18 +92,19 @@ void bind_tokenizer(py::module_& m) {
                                return d;
                              })
       .def("encode_ordinary",
-           [](const Encoding& e, const py::handle& text) {
+           [](const Encoding& e, const py::handle& text, const py::handle& int_cache) {
              Utf8 t(text);
              std::vector<Rank> out;
              {
                py::gil_scoped_release release;
                e.encode_ordinary(t.view(), out);
              }
-             return to_list(out);
+             return to_list(out, int_cache);
            },
-           py::arg("text"))
+           py::arg("text"), py::arg("int_cache") = py::none())
       .def("encode",
-           [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
+           [](const Encoding& e, const py::handle& text, const py::handle& allowed,
+              const py::handle& int_cache) {
              Utf8 t(text);
              SpecialMask mask = make_mask(e, allowed);
              std::vector<Rank> out;
@@ -111,9 +112,9 @@ void bind_tokenizer(py::module_& m) {
                py::gil_scoped_release release;
                e.encode(t.view(), mask, out);
              }
-             return to_list(out);
+             return to_list(out, int_cache);
            },
-           py::arg("text"), py::arg("allowed"))
+           py::arg("text"), py::arg("allowed"), py::arg("int_cache") = py::none())
       .def("encode_to_numpy",
            [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
              Utf8 t(text);
@@ -136,7 +137,7 @@ void bind_tokenizer(py::module_& m) {
            py::arg("text"), py::arg("allowed"))
       .def("encode_batch",
            [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
-              int num_threads) {
+              int num_threads, const py::handle& int_cache) {
              std::vector<Utf8> ts = utf8_list(texts);
              SpecialMask mask = make_mask(e, allowed);
              std::vector<std::vector<Rank>> outs(ts.size());
@@ -146,10 +147,11 @@ void bind_tokenizer(py::module_& m) {
                                   [&](std::size_t i) { e.encode(ts[i].view(), mask, outs[i]); });
              }
              py::list result(ts.size());
-             for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_list(outs[i]);
+             for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_list(outs[i], int_cache);
              return result;
            },
-           py::arg("texts"), py::arg("allowed"), py::arg("num_threads"))
+           py::arg("texts"), py::arg("allowed"), py::arg("num_threads"),
+           py::arg("int_cache") = py::none())
       .def("count_batch",
            [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
               int num_threads) {
@@ -206,6 +208,17 @@ void bind_tokenizer(py::module_& m) {
              return to_list(out);
            },
            py::arg("data"))
+      .def("encode_single_piece_reference",
+           [](const Encoding& e, py::bytes data) {
+             std::string_view v = data;
+             std::vector<Rank> out;
+             {
+               py::gil_scoped_release release;
+               e.encode_single_piece_reference(v, out);
+             }
+             return to_list(out);
+           },
+           py::arg("data"), "BPE of one piece with the plain heap merge (test oracle).")
       .def("encode_single_token",
            [](const Encoding& e, py::bytes data) {
              std::string_view v = data;
@@ -252,6 +265,9 @@ void bind_tokenizer(py::module_& m) {
         for (std::size_t i = 0; i < all.size(); ++i) out[i] = as_bytes(all[i]);
         return out;
       });
+
+  m.def("clear_bpe_memo", &Encoding::clear_thread_memo,
+        "Empties the calling thread's memo of BPE results (for cold-cache benchmarks).");
 
   py::class_<tokenizer::StreamDecoder>(m, "CoreStreamDecoder")
       .def(py::init([](const EncodingPtr& e) { return tokenizer::StreamDecoder(e); }), py::arg("encoding"))

@@ -36,14 +36,30 @@ std::vector<Utf8> utf8_list(const py::handle& seq, const char* what) {
   return out;
 }
 
-py::list to_list(const std::vector<std::uint32_t>& v) {
+py::list to_list(const std::vector<std::uint32_t>& v, const py::handle& cache) {
   PyObject* list = PyList_New(static_cast<Py_ssize_t>(v.size()));
   if (!list) throw py::error_already_set();
+  const bool cached = cache && PyList_CheckExact(cache.ptr());
+  const Py_ssize_t cache_n = cached ? PyList_GET_SIZE(cache.ptr()) : 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
-    PyObject* x = PyLong_FromUnsignedLong(v[i]);
-    if (!x) {
-      Py_DECREF(list);
-      throw py::error_already_set();
+    PyObject* x;
+    if (static_cast<Py_ssize_t>(v[i]) < cache_n) {
+      x = PyList_GET_ITEM(cache.ptr(), v[i]);
+      if (x == Py_None) {
+        x = PyLong_FromUnsignedLong(v[i]);
+        if (!x) {
+          Py_DECREF(list);
+          throw py::error_already_set();
+        }
+        PyList_SetItem(cache.ptr(), v[i], x);  // steals x, releases the None
+      }
+      Py_INCREF(x);
+    } else {
+      x = PyLong_FromUnsignedLong(v[i]);
+      if (!x) {
+        Py_DECREF(list);
+        throw py::error_already_set();
+      }
     }
     PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), x);
   }

@@ -28,8 +28,9 @@ class Utf8 {
 /// Converts a sequence of str into UTF-8 views (TypeError naming the first non-str index).
 std::vector<Utf8> utf8_list(const py::handle& seq, const char* what = "texts");
 
-/// vector<uint32_t> -> Python list[int].
-py::list to_list(const std::vector<std::uint32_t>& v);
+/// vector<uint32_t> -> Python list[int]. With `cache` (a list indexed by id holding None or the
+/// int object for that id, filled on demand), ints are shared instead of allocated per token.
+py::list to_list(const std::vector<std::uint32_t>& v, const py::handle& cache = py::handle());
 
 /// Moves a vector into a 1-D numpy array without copying (the capsule owns the buffer).
 template <class T>

@@ -56,6 +56,9 @@ class Encoding:
         self._special_tokens: dict[str, int] = dict(core.specials)
         self._special_token_values = frozenset(self._special_tokens.values())
         self.max_token_value: int = core.max_token_value
+        # Shared int objects for token ids, created on first use by the native list builder
+        # (allocating one Python int per token is a third of the cost of encode()).
+        self._ints: list[int | None] = [None] * (self.max_token_value + 1)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -105,7 +108,7 @@ class Encoding:
     def encode_ordinary(self, text: str) -> list[int]:
         """Encodes text, treating special-token strings as ordinary text."""
         _check_text(text)
-        return self._core.encode_ordinary(text)
+        return self._core.encode_ordinary(text, self._ints)
 
     def encode(
         self,
@@ -119,7 +122,7 @@ class Encoding:
         emitted as their special id."""
         _check_text(text)
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
-        return self._core.encode(text, allowed or None)
+        return self._core.encode(text, allowed or None, self._ints)
 
     def encode_to_numpy(
         self,
@@ -136,7 +139,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
         """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
-        return self._core.encode_batch(text, None, int(num_threads))
+        return self._core.encode_batch(text, None, int(num_threads), self._ints)
 
     def encode_batch(
         self,
@@ -151,7 +154,7 @@ class Encoding:
         disallowed = self._disallowed(allowed, disallowed_special)
         if disallowed:
             self._check_batch(text, disallowed)
-        return self._core.encode_batch(text, allowed or None, int(num_threads))
+        return self._core.encode_batch(text, allowed or None, int(num_threads), self._ints)
 
     def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
         if disallowed_special == "all":
@@ -302,16 +305,13 @@ class Encoding:
         """Approximate bytes held by the native tables."""
         return self._core.memory_bytes
 
-    def __getstate__(self) -> object:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Registered encodings pickle by name (like tiktoken) and unpickle to the cached object.
         if _CACHE.get(self.name) is self:
-            return self.name
+            return (get_encoding, (self.name,))
         raise TypeError(
-            f"only registered encodings can be pickled; {self.name!r} was loaded from a file"
+            f"only registered encodings can be pickled; {self.name!r} was loaded from {self.source}"
         )
-
-    def __setstate__(self, value: object) -> None:
-        assert isinstance(value, str)
-        self.__dict__ = get_encoding(value).__dict__
 
 
 class StreamDecoder:
