@@ -109,7 +109,7 @@ TEST(RouterFile, RejectsOtherVersionsAndMalformedFiles) {
   EXPECT_THROW(io::parse_router_file(ok.substr(0, 5), "short"), InvalidArgument);
   EXPECT_THROW(io::parse_router_file(ok.substr(0, ok.size() - 4), "truncated"), InvalidArgument);
   std::string garbage = ok;
-  garbage[10] = '!';
+  garbage[8] = '!';
   EXPECT_THROW(io::parse_router_file(garbage, "garbage"), InvalidArgument);
   // a NaN weight is refused at load
   f.tensors["b"].data[0] = std::nanf("");

@@ -1,6 +1,5 @@
 #include "tokenops/router/router.hpp"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -12,7 +11,6 @@ namespace tokenops::router {
 
 namespace {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 inline double sigmoid(double z) noexcept {
   return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
@@ -155,13 +153,16 @@ struct MlpHead final : Router::Head {
     std::size_t width = w0.cols();
     max_width = std::max(width, k);
     for (int l = 1;; ++l) {
-      auto it = f.tensors.find("W" + std::to_string(l));
+      std::string wname = "W", bname = "b";
+      wname += std::to_string(l);
+      bname += std::to_string(l);
+      auto it = f.tensors.find(wname);
       if (it == f.tensors.end()) break;
       TOKENOPS_CHECK(it->second.shape.size() == 2, InvalidArgument, "router tensor 'W", l,
                      "' must be 2-D");
       check_shape(it->second, it->first, width, it->second.cols());
-      const auto& bl = tensor(f, "b" + std::to_string(l));
-      check_shape(bl, "b" + std::to_string(l), it->second.cols(), 1);
+      const auto& bl = tensor(f, bname);
+      check_shape(bl, bname, it->second.cols(), 1);
       w.push_back(&it->second);
       b.push_back(&bl);
       width = it->second.cols();
@@ -289,9 +290,9 @@ struct IrtHead final : Router::Head {
 };
 
 struct KnnHead final : Router::Head {
-  RowMat keys;                  // N x E, rows L2-normalised
+  std::vector<float> keys;       // N x E, rows L2-normalised
   const io::RouterTensor* vals;  // N x M
-  std::size_t m, k, e;
+  std::size_t m, k, e, n;
   KnnHead(const io::RouterFile& f, const FeatureExtractor& fx, std::size_t m_) : m(m_) {
     TOKENOPS_CHECK(fx.sparse_dim() == 0 && fx.dense_dim() == 0 && fx.embedding_dim() > 0,
                    InvalidArgument, "a knn router works on the embedding block only");
@@ -299,29 +300,37 @@ struct KnnHead final : Router::Head {
     const auto& kt = tensor(f, "keys");
     TOKENOPS_CHECK(kt.shape.size() == 2 && kt.cols() == e && kt.rows() > 0, InvalidArgument,
                    "router tensor 'keys' must be (N x ", e, ")");
+    n = kt.rows();
     vals = &tensor(f, "values");
-    check_shape(*vals, "values", kt.rows(), m);
+    check_shape(*vals, "values", n, m);
     TOKENOPS_CHECK(f.knn_k >= 1, InvalidArgument, "knn_k must be >= 1, got ", f.knn_k);
-    k = std::min<std::size_t>(static_cast<std::size_t>(f.knn_k), kt.rows());
-    keys = Eigen::Map<const RowMat>(kt.data.data(), kt.rows(), e);
-    for (Eigen::Index r = 0; r < keys.rows(); ++r) {
-      const float nrm = keys.row(r).norm();
-      if (nrm > 0) keys.row(r) /= nrm;
+    k = std::min<std::size_t>(static_cast<std::size_t>(f.knn_k), n);
+    keys = kt.data;
+    for (std::size_t r = 0; r < n; ++r) normalise(keys.data() + r * e);
+  }
+  void normalise(float* v) const {
+    double ss = 0;
+    for (std::size_t j = 0; j < e; ++j) ss += double(v[j]) * v[j];
+    if (ss > 0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss));
+      for (std::size_t j = 0; j < e; ++j) v[j] *= inv;
     }
   }
   bool blockwise() const override { return true; }
   void forward_block(const float* q_emb, std::size_t rows, double* z, double* q) const override {
-    RowMat qm = Eigen::Map<const RowMat>(q_emb, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(e));
-    for (Eigen::Index r = 0; r < qm.rows(); ++r) {
-      const float nrm = qm.row(r).norm();
-      if (nrm > 0) qm.row(r) /= nrm;
-    }
-    const RowMat sims = qm * keys.transpose();  // rows x N
-    const std::size_t n = static_cast<std::size_t>(keys.rows());
+    std::vector<float> qv(e), sims(n);
     std::vector<std::uint32_t> order(n);
     for (std::size_t r = 0; r < rows; ++r) {
+      std::copy(q_emb + r * e, q_emb + (r + 1) * e, qv.begin());
+      normalise(qv.data());
+      for (std::size_t t = 0; t < n; ++t) {
+        const float* kr = keys.data() + t * e;
+        float acc = 0;
+        for (std::size_t j = 0; j < e; ++j) acc += qv[j] * kr[j];
+        sims[t] = acc;
+      }
       std::iota(order.begin(), order.end(), 0u);
-      const float* s = sims.data() + r * n;
+      const float* s = sims.data();
       std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
                         [s](std::uint32_t a, std::uint32_t b) {
                           return s[a] > s[b] || (s[a] == s[b] && a < b);

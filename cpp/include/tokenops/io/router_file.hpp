@@ -41,13 +41,13 @@ struct RouterFeatureSpec {
 struct RouterFile {
   int format_version = kRouterFormatVersion;
   std::string family;                // linear | mlp | mf | irt | knn
-  std::string task;                  // binary | nway
+  std::string task = "binary";       // binary | nway
   std::vector<std::string> models;   // output order of per-model heads
   std::vector<double> costs;         // USD per query (or per token) for N-way routing; may be empty
   int strong = -1, weak = -1;        // indices into models for the binary score
-  std::string output_link;           // sigmoid | identity (per-output link of the head)
-  std::string binary_score;          // single | diff | sigmoid_diff
-  std::string activation;            // mlp hidden activation: relu | tanh
+  std::string output_link = "sigmoid";  // sigmoid | identity (per-output link of the head)
+  std::string binary_score = "single";  // single | diff | sigmoid_diff
+  std::string activation = "relu";   // mlp hidden activation: relu | tanh
   int knn_k = 0;
   std::string description;           // what it was trained on (free text)
   RouterFeatureSpec features;
