@@ -12,7 +12,8 @@ pinned reference itself, one code point at a time, for each separate step:
 
   clean_text + handle_chinese_chars  BertNormalizer(strip_accents=False, lowercase=False)
   NFD                                normalizers.NFD()
-  accent filter (non-spacing marks)  normalizers.StripAccents()
+  accent filter (non-spacing marks)  BertNormalizer(strip_accents=True) without the other steps
+                                     (not normalizers.StripAccents, which also drops Mc/Me)
   lower-casing                       normalizers.Lowercase()
   whitespace / punctuation split     pre_tokenizers.BertPreTokenizer() on "a" + c + "a"
 
@@ -61,7 +62,10 @@ def main() -> None:
     clean = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False
     )
-    nfd, strip, lower = normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase()
+    nfd, lower = normalizers.NFD(), normalizers.Lowercase()
+    strip = normalizers.BertNormalizer(
+        clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False
+    )
     pre = pre_tokenizers.BertPreTokenizer()
     flags = [0] * 0x110000
     decomp: dict[int, str] = {}
@@ -87,11 +91,12 @@ def main() -> None:
                 assert d == hangul_nfd(cp), hex(cp)
             else:
                 decomp[cp] = d
-        s = strip.normalize_str(c)
-        if s == "":
-            f |= MARK
-        else:
-            assert s == c, hex(cp)
+        if d == c:  # marks that decompose are checked through their parts below
+            s = strip.normalize_str(c)
+            if s == "":
+                f |= MARK
+            else:
+                assert s == c, hex(cp)
         lo = lower.normalize_str(c)
         if lo != c:
             f |= LOWER
@@ -104,6 +109,10 @@ def main() -> None:
         else:
             assert len(parts) == 1, (hex(cp), parts)
         flags[cp] = f
+
+    for cp, d in decomp.items():  # NFD + filter of a decomposing char = filter of its parts
+        kept = "".join(ch for ch in d if not flags[ord(ch)] & MARK)
+        assert strip.normalize_str(chr(cp)) == kept, hex(cp)
 
     # Combining classes: unicodedata2's, kept only where the reference's NFD reorders by them.
     ccc: dict[int, int] = {}

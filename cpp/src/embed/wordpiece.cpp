@@ -194,6 +194,12 @@ WordPieceTokenizer::WordPieceTokenizer(const io::WordPieceSpec& spec) {
       max_cont_bytes_ = std::max(max_cont_bytes_, tok.size() - prefix.size());
     }
   }
+  for (const std::string& t : spec.added_tokens) {
+    auto it = first_.find(t);
+    if (it == first_.end() || t.empty()) continue;  // not in the vocabulary: nothing to match
+    added_.emplace_back(t, it->second);
+    added_first_byte_[static_cast<unsigned char>(t[0])] = true;
+  }
   auto special = [&](const std::string& t, const char* what) {
     auto it = first_.find(t);
     TOKENOPS_CHECK(it != first_.end(), InvalidArgument, "the ", what, " token \"", t,
@@ -254,6 +260,38 @@ void WordPieceTokenizer::encode_pieces(std::string_view text, std::vector<std::u
                                        std::size_t max_pieces) const {
   if (max_pieces == 0) return;
   const std::size_t base = out.size();
+  if (added_.empty()) {
+    encode_segment(text, out, base, max_pieces);
+    return;
+  }
+  // Split on added tokens first (leftmost-longest match in the raw text, as the reference does).
+  std::size_t seg = 0, i = 0;
+  while (i < text.size()) {
+    std::size_t best = 0;
+    std::uint32_t best_id = 0;
+    if (added_first_byte_[static_cast<unsigned char>(text[i])]) {
+      for (const auto& [tok, id] : added_) {
+        if (tok.size() > best && text.compare(i, tok.size(), tok) == 0) {
+          best = tok.size();
+          best_id = id;
+        }
+      }
+    }
+    if (best == 0) {
+      ++i;
+      continue;
+    }
+    if (!encode_segment(text.substr(seg, i - seg), out, base, max_pieces)) return;
+    out.push_back(best_id);
+    if (out.size() - base >= max_pieces) return;
+    i += best;
+    seg = i;
+  }
+  encode_segment(text.substr(seg), out, base, max_pieces);
+}
+
+bool WordPieceTokenizer::encode_segment(std::string_view text, std::vector<std::uint32_t>& out,
+                                        std::size_t base, std::size_t max_pieces) const {
   std::string word;
   std::size_t word_chars = 0;
   bool done = false;  // enough pieces: ignore the rest of the text
@@ -298,6 +336,7 @@ void WordPieceTokenizer::encode_pieces(std::string_view text, std::vector<std::u
     ns.finish();
     end_word();
   }
+  return !done;
 }
 
 std::vector<std::uint32_t> WordPieceTokenizer::encode(std::string_view text, std::size_t max_length) const {

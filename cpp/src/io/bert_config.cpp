@@ -118,6 +118,16 @@ WordPieceSpec parse_wordpiece_tokenizer_json(std::string_view json_text, std::st
     seen[id] = 1;
     s.vocab[id] = it.key();
   }
+  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+    for (const auto& a : j["added_tokens"]) {
+      const std::string content = get_string(a, "content", source, "");
+      if (content.empty()) continue;
+      if (get_bool(a, "normalized", source, false) || get_bool(a, "single_word", source, false) ||
+          get_bool(a, "lstrip", source, false) || get_bool(a, "rstrip", source, false))
+        unsupported(source, "added token \"" + content + "\" with normalized/single_word/lstrip/rstrip");
+      s.added_tokens.push_back(content);
+    }
+  }
   // Normalizer: BertNormalizer (the usual) or none.
   if (j.contains("normalizer") && !j["normalizer"].is_null()) {
     const json& n = j["normalizer"];
@@ -182,9 +192,15 @@ WordPieceSpec parse_vocab_txt(std::string_view vocab_text, std::string_view voca
     s.unk_token = get_string(c, "unk_token", config_source, s.unk_token);
     s.cls_token = get_string(c, "cls_token", config_source, s.cls_token);
     s.sep_token = get_string(c, "sep_token", config_source, s.sep_token);
+    for (const char* key : {"unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+      std::string t = get_string(c, key, config_source, "");
+      if (!t.empty()) s.added_tokens.push_back(t);
+    }
     if (c.contains("model_max_length") && c["model_max_length"].is_number_integer() &&
         c["model_max_length"].get<long long>() > 0 && c["model_max_length"].get<long long>() < (1ll << 40))
       s.model_max_length = static_cast<std::size_t>(c["model_max_length"].get<long long>());
+  } else {
+    s.added_tokens = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
   }
   return s;
 }
@@ -222,13 +238,29 @@ SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
   if (!pooling_config_json.empty()) {
     const std::string f = src + "/1_Pooling/config.json";
     json j = parse_json(pooling_config_json, f);
-    const bool mean = get_bool(j, "pooling_mode_mean_tokens", f, false);
-    const bool cls = get_bool(j, "pooling_mode_cls_token", f, false);
-    const bool mx = get_bool(j, "pooling_mode_max_tokens", f, false);
-    const bool sqrt_len = get_bool(j, "pooling_mode_mean_sqrt_len_tokens", f, false);
+    bool mean = false, cls = false, mx = false, sqrt_len = false;
+    if (j.contains("pooling_mode")) {  // sentence-transformers >= 6: "mean" | "cls" | "max" | [...]
+      json m = j["pooling_mode"];
+      if (m.is_array() && m.size() == 1) m = m[0];
+      TOKENOPS_CHECK(m.is_string(), InvalidArgument, f, ": pooling_mode ", m.dump(),
+                     " is not supported (one of \"mean\", \"cls\", \"max\")");
+      const std::string mode = m.get<std::string>();
+      mean = mode == "mean";
+      cls = mode == "cls";
+      mx = mode == "max";
+      TOKENOPS_CHECK(mean || cls || mx, InvalidArgument, f, ": pooling_mode \"", mode,
+                     "\" is not supported (one of \"mean\", \"cls\", \"max\")");
+    } else {
+      mean = get_bool(j, "pooling_mode_mean_tokens", f, false);
+      cls = get_bool(j, "pooling_mode_cls_token", f, false);
+      mx = get_bool(j, "pooling_mode_max_tokens", f, false);
+      sqrt_len = get_bool(j, "pooling_mode_mean_sqrt_len_tokens", f, false);
+    }
     TOKENOPS_CHECK(int(mean) + int(cls) + int(mx) == 1 && !sqrt_len, InvalidArgument, f,
                    ": exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, "
                    "pooling_mode_max_tokens must be true (combined and sqrt-length pooling are not supported)");
+    TOKENOPS_CHECK(get_bool(j, "include_prompt", f, true), InvalidArgument, f,
+                   ": include_prompt = false is not supported");
     s.pooling = mean ? PoolingMode::kMean : cls ? PoolingMode::kCls : PoolingMode::kMax;
   }
   return s;

@@ -76,6 +76,9 @@ class WordPieceTokenizer {
   using Map = std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>>;
 
   void wordpiece(std::string_view word, std::size_t n_chars, std::vector<std::uint32_t>& out) const;
+  /// Pieces of a text segment that holds no added token; returns false once max_pieces is hit.
+  bool encode_segment(std::string_view text, std::vector<std::uint32_t>& out, std::size_t base,
+                      std::size_t max_pieces) const;
 
   std::vector<std::string> vocab_;
   Map first_;   // pieces that start a word
@@ -83,6 +86,8 @@ class WordPieceTokenizer {
   std::size_t max_first_bytes_ = 0;
   std::size_t max_cont_bytes_ = 0;
   std::size_t max_chars_per_word_ = 100;
+  std::vector<std::pair<std::string, std::uint32_t>> added_;  // matched in raw text
+  bool added_first_byte_[256] = {};
   std::uint32_t cls_ = 0, sep_ = 0, unk_ = 0;
   BertNormalizerOptions norm_;
 };

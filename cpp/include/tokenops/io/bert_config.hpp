@@ -42,6 +42,9 @@ struct WordPieceSpec {
   std::optional<bool> strip_accents;  // unset: follows `lowercase`
   bool lowercase = true;
   std::size_t model_max_length = 0;   // 0: not given
+  /// Added tokens matched verbatim in the raw text before normalisation ([CLS], [MASK]...): the
+  /// text between them is tokenized on its own and a match becomes its id.
+  std::vector<std::string> added_tokens;
 };
 
 /// Parses a tokenizer.json whose model is WordPiece with a BertNormalizer (or none), a
