@@ -27,9 +27,12 @@ RowVec load_vector(const io::SafetensorsFile& f, const std::string& name, std::s
   return Eigen::Map<const RowVec>(s.data(), static_cast<Eigen::Index>(n));
 }
 
-// GEMM output columns per task: the unit of intra-op parallelism. Fixed, so that the arithmetic
-// (and hence every bit of the result) does not depend on the number of threads.
-constexpr Eigen::Index kColChunk = 128;
+// The units of intra-op parallelism. A GEMM over many tokens is split into blocks of kGemmRows
+// rows (each multiplies by the whole weight matrix); over few tokens, into blocks of kColChunk
+// output columns. The split depends only on the shapes, never on the thread count, so the
+// arithmetic (and every bit of the result) is the same for any number of threads.
+constexpr Eigen::Index kColChunk = 64;
+constexpr Eigen::Index kGemmRows = 128;
 constexpr Eigen::Index kRowChunk = 64;
 
 }  // namespace
@@ -85,22 +88,32 @@ enum class Epilogue { kBias, kBiasGelu, kBiasResidual };
 template <class Par>
 void linear(const RowMat& x, const RowMat& w, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
             Par& par) {
-  const Eigen::Index n = w.rows();
-  const Eigen::Index chunks = (n + kColChunk - 1) / kColChunk;
-  y.resize(x.rows(), n);
-  par(static_cast<std::size_t>(chunks), [&](std::size_t c) {
-    const Eigen::Index c0 = static_cast<Eigen::Index>(c) * kColChunk;
-    const Eigen::Index cn = std::min(kColChunk, n - c0);
-    auto out = y.middleCols(c0, cn);
-    out.noalias() = x * w.middleRows(c0, cn).transpose();
+  const Eigen::Index n = w.rows(), t = x.rows();
+  y.resize(t, n);
+  auto block = [&](Eigen::Index r0, Eigen::Index rn, Eigen::Index c0, Eigen::Index cn) {
+    auto out = y.block(r0, c0, rn, cn);
+    out.noalias() = x.middleRows(r0, rn) * w.middleRows(c0, cn).transpose();
     out.rowwise() += b.segment(c0, cn);
-    if (ep == Epilogue::kBiasResidual) out += residual->middleCols(c0, cn);
+    if (ep == Epilogue::kBiasResidual) out += residual->block(r0, c0, rn, cn);
     if (ep == Epilogue::kBiasGelu) {
       // GELU, exact erf form as in HF BERT: 0.5 * x * (1 + erf(x / sqrt(2))).
       auto a = out.array();
       a = 0.5f * a * (1.0f + (a * 0.70710678118654752f).erf());
     }
-  });
+  };
+  if (t >= 2 * kGemmRows) {
+    const Eigen::Index chunks = (t + kGemmRows - 1) / kGemmRows;
+    par(static_cast<std::size_t>(chunks), [&](std::size_t c) {
+      const Eigen::Index r0 = static_cast<Eigen::Index>(c) * kGemmRows;
+      block(r0, std::min(kGemmRows, t - r0), 0, n);
+    });
+  } else {
+    const Eigen::Index chunks = (n + kColChunk - 1) / kColChunk;
+    par(static_cast<std::size_t>(chunks), [&](std::size_t c) {
+      const Eigen::Index c0 = static_cast<Eigen::Index>(c) * kColChunk;
+      block(0, t, c0, std::min(kColChunk, n - c0));
+    });
+  }
 }
 
 template <class Par>
@@ -177,23 +190,26 @@ void forward_impl(const EncoderWeights& w, std::span<const std::vector<std::uint
     layer_norm(ws.x, lw.ln2_g, lw.ln2_b, eps, par);
   }
 
-  // Pooling (+ L2 normalisation, as torch.nn.functional.normalize: x / max(|x|, 1e-12)).
+  // Pooling (+ L2 normalisation, as torch.nn.functional.normalize: x / max(|x|, 1e-12)). Computed
+  // in an Eigen-aligned vector, not in place: Eigen's vectorised reductions peel differently for
+  // differently aligned buffers, and the caller's buffer must not change a single bit.
   par(n, [&](std::size_t i) {
     const Eigen::Index o = offset[i], len = offset[i + 1] - offset[i];
-    Eigen::Map<RowVec> dst(out[i], H);
+    RowVec v(H);
     auto rows = ws.x.middleRows(o, len);
     switch (w.pooling) {
       case io::PoolingMode::kMean:
-        dst = rows.colwise().sum() / static_cast<float>(len);
+        v = rows.colwise().sum() / static_cast<float>(len);
         break;
       case io::PoolingMode::kCls:
-        dst = rows.row(0);
+        v = rows.row(0);
         break;
       case io::PoolingMode::kMax:
-        dst = rows.colwise().maxCoeff();
+        v = rows.colwise().maxCoeff();
         break;
     }
-    if (w.normalize) dst /= std::max(dst.norm(), 1e-12f);
+    if (w.normalize) v /= std::max(v.norm(), 1e-12f);
+    std::copy(v.data(), v.data() + H, out[i]);
   });
 }
 

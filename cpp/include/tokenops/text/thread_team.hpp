@@ -61,7 +61,7 @@ class ThreadTeam {
     work();
     // Wait for the workers to leave this section (they may still be finishing a task).
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin > 4096) std::this_thread::yield();
+      if (spin > 256) std::this_thread::yield();  // a descheduled worker needs the core
     }
     if (error_) std::rethrow_exception(error_);
   }
@@ -87,7 +87,7 @@ class ThreadTeam {
     for (;;) {
       // Spin a little for the next section, then sleep.
       std::size_t gen = generation_.load(std::memory_order_acquire);
-      for (int spin = 0; gen == seen && spin < 20000; ++spin) {
+      for (int spin = 0; gen == seen && spin < 4000; ++spin) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
