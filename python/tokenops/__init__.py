@@ -8,6 +8,7 @@ pandas, matplotlib or scikit-learn import them when they are used.
 from __future__ import annotations
 
 from ._core import __version__
+from .embed import Embedder
 from .tokenizer import (
     Encoding,
     StreamDecoder,
@@ -21,6 +22,7 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "Embedder",
     "Encoding",
     "StreamDecoder",
     "TokenCount",
