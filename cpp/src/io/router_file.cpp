@@ -96,7 +96,7 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
   f.output_link = get_field<std::string>(cfg, "output_link", source, "sigmoid");
   check_one_of(f.output_link, {"sigmoid", "identity"}, "output_link", source);
   f.binary_score = get_field<std::string>(cfg, "binary_score", source, "single");
-  check_one_of(f.binary_score, {"single", "diff", "sigmoid_diff"}, "binary_score", source);
+  check_one_of(f.binary_score, {"single", "diff", "sigmoid_diff", "need"}, "binary_score", source);
   f.activation = get_field<std::string>(cfg, "activation", source, "relu");
   check_one_of(f.activation, {"relu", "tanh"}, "activation", source);
   f.knn_k = get_field<int>(cfg, "knn_k", source, 0);

@@ -96,6 +96,7 @@ struct Router::Head {
     forward(x, z, q);
     if (f.binary_score == "single") return q[0];
     if (f.binary_score == "diff") return q[f.strong] - q[f.weak];
+    if (f.binary_score == "need") return q[f.strong] * (1.0 - q[f.weak]);
     return sigmoid(z[f.strong] - z[f.weak]);
   }
   /// kNN works on whole blocks of queries; others are per prompt.
@@ -446,6 +447,7 @@ std::vector<double> Router::score(const Batch& batch, int num_threads) const {
     if (block) {
       s = file_.binary_score == "single" ? q[0]
           : file_.binary_score == "diff" ? q[file_.strong] - q[file_.weak]
+          : file_.binary_score == "need" ? q[file_.strong] * (1.0 - q[file_.weak])
                                          : 1.0 / (1.0 + std::exp(-(z[file_.strong] - z[file_.weak])));
     } else {
       s = head_->binary(x, file_, z, q);

@@ -228,6 +228,7 @@ def fit_router(
     embed: Any = None,
     costs: Sequence[float] | None = None,
     description: str = "",
+    binary_score: str | None = None,
     seed: int = 0,
     num_threads: int = 0,
     **hp: Any,
@@ -313,4 +314,9 @@ def fit_router(
         config["output_link"] = "identity"
         config["knn_k"] = int(hp.get("k", 20))
         tensors = {"keys": np.asarray(embeddings, np.float32), "values": np.where(mask, Qv, fill)}
+    if binary_score is not None:
+        if config["binary_score"] == "single" or (family == "mf" and binary_score != "sigmoid_diff"
+                                                  and config["output_link"] != "sigmoid"):
+            raise ValueError(f"binary_score={binary_score!r} does not apply to family {family!r}")
+        config["binary_score"] = binary_score
     return TrainedRouter(config, {k: np.asarray(v, np.float32) for k, v in tensors.items()}, embed)

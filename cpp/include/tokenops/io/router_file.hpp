@@ -46,7 +46,7 @@ struct RouterFile {
   std::vector<double> costs;         // USD per query (or per token) for N-way routing; may be empty
   int strong = -1, weak = -1;        // indices into models for the binary score
   std::string output_link = "sigmoid";  // sigmoid | identity (per-output link of the head)
-  std::string binary_score = "single";  // single | diff | sigmoid_diff
+  std::string binary_score = "single";  // single | diff | need | sigmoid_diff
   std::string activation = "relu";   // mlp hidden activation: relu | tanh
   int knn_k = 0;
   std::string description;           // what it was trained on (free text)

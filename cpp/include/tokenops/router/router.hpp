@@ -11,7 +11,8 @@
 //   knn    : q_m = mean of model m's quality over the k nearest training prompts (cosine on the
 //            embedding block)
 // Outputs q = link(z) (sigmoid or identity; IRT always sigmoid; kNN identity).
-// Binary score: single (q_0), diff (q_strong - q_weak) or sigmoid_diff (sigma(z_strong - z_weak)).
+// Binary score: single (q_0), diff (q_strong - q_weak), need (q_strong * (1 - q_weak): P(the
+// strong model succeeds where the weak one fails), or sigmoid_diff (sigma(z_strong - z_weak)).
 // N-way routing: argmax_m lambda * q_m - cost_m (ties: the lower index).
 #include <cstdint>
 #include <memory>
