@@ -39,7 +39,11 @@ def quantile_thresholds(scores: np.ndarray, num_results: int = 10) -> np.ndarray
         raise ValueError("scores must be a non-empty 1-D array")
     if not np.all(np.isfinite(s)):
         raise ValueError(f"scores hold {int(np.sum(~np.isfinite(s)))} NaN/inf values")
-    return np.quantile(s, np.linspace(0, 1, num_results + 1))
+    q = np.linspace(0, 1, num_results + 1)
+    # pandas' qcut nudges levels that are not exact in binary up by one ulp; do the same so the
+    # edges are bit-identical to pd.qcut(..., retbins=True)
+    np.putmask(q, num_results * q != np.arange(num_results + 1), np.nextafter(q, 1))
+    return np.quantile(s, q)
 
 
 def routellm_curve(scores: np.ndarray, q_strong: np.ndarray, q_weak: np.ndarray,
