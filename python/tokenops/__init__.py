@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._core import __version__
 from .embed import Embedder
+from .router import Router
 from .tokenizer import (
     Encoding,
     StreamDecoder,
@@ -23,6 +24,7 @@ from .tokenizer import (
 
 __all__ = [
     "Embedder",
+    "Router",
     "Encoding",
     "StreamDecoder",
     "TokenCount",
