@@ -8,6 +8,8 @@ pandas, matplotlib or scikit-learn import them when they are used.
 from __future__ import annotations
 
 from ._core import __version__
+from .embed import Embedder
+from .router import Router
 from .tokenizer import (
     Encoding,
     StreamDecoder,
@@ -21,6 +23,8 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "Embedder",
+    "Router",
     "Encoding",
     "StreamDecoder",
     "TokenCount",
