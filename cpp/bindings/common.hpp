@@ -28,8 +28,22 @@ class Utf8 {
 /// Converts a sequence of str into UTF-8 views (TypeError naming the first non-str index).
 std::vector<Utf8> utf8_list(const py::handle& seq, const char* what = "texts");
 
-/// vector<uint32_t> -> Python list[int].
-py::list to_list(const std::vector<std::uint32_t>& v);
+/// A str's code units, captured with the GIL held, readable without it while the caller keeps
+/// the sequence alive (str objects are immutable). ASCII strings are their own UTF-8; others are
+/// transcoded by `utf8()` on the worker thread, so batch calls do not serialise on the GIL.
+struct StrRef {
+  const void* data = nullptr;
+  std::size_t length = 0;
+  int unit_size = 1;
+  bool ascii = true;
+  /// The UTF-8 text; uses `scratch` when transcoding is needed.
+  std::string_view utf8(std::string& scratch) const;
+};
+std::vector<StrRef> str_refs(const py::handle& seq, const char* what = "texts");
+
+/// vector<uint32_t> -> Python list[int]. With `cache` (a list indexed by id holding None or the
+/// int object for that id, filled on demand), ints are shared instead of allocated per token.
+py::list to_list(const std::vector<std::uint32_t>& v, const py::handle& cache = py::handle());
 
 /// Moves a vector into a 1-D numpy array without copying (the capsule owns the buffer).
 template <class T>
@@ -44,7 +58,12 @@ std::vector<std::uint32_t> to_ids(const py::handle& seq, const char* what = "tok
 
 void bind_text(py::module_& m);
 void bind_tokenizer(py::module_& m);
+<<<<<<< HEAD
 void bind_cost(py::module_& m);
 void bind_budget(py::module_& m);
+=======
+void bind_router(py::module_& m);
+void bind_embed(py::module_& m);
+>>>>>>> main
 
 }  // namespace tokenops::bindings

@@ -7,10 +7,12 @@ pandas, matplotlib or scikit-learn import them when they are used.
 
 from __future__ import annotations
 
-from ._core import __version__
 from . import examples
+from ._core import __version__
 from .budget import Policy, Step, Workflow, simulate
+from .embed import Embedder
 from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_usage
+from .router import Router
 from .tokenizer import (
     Encoding,
     StreamDecoder,
@@ -24,6 +26,8 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "Embedder",
+    "Router",
     "Catalog",
     "Policy",
     "Step",

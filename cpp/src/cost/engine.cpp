@@ -241,7 +241,8 @@ void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out)
     }
   }
   // ---- _calculate_input_cost
-  std::int64_t text = v.text;  // text_tokens recomputed as prompt - cached - audio - creation - image
+  // text_tokens recomputed as prompt - cached - audio - creation - image, clamped at 0
+  std::int64_t text = std::max<std::int64_t>(0, v.text);
   double pc = static_cast<double>(text) * prompt_base;
   out.parts[kInputText] = static_cast<double>(text) * prompt_base;
   double cr = static_cast<double>(v.cache_hit) * cache_read;
@@ -374,7 +375,7 @@ LitellmTarget litellm_target(const Catalog& cat, std::string_view model) {
   } else if (p == "databricks" || p == "fireworks_ai") {
     t.route = LitellmRoute::Simple;
   } else if (p == "azure") {
-    t.route = f.has(kL_output_per_second) ? LitellmRoute::AzurePerSecond : LitellmRoute::GenericNoTier;
+    t.route = f.has(kL_output_per_second) ? LitellmRoute::AzurePerSecond : LitellmRoute::Generic;
   } else if (p == "perplexity") {
     t.route = LitellmRoute::Perplexity;
   } else if (p == "xai") {
@@ -384,7 +385,7 @@ LitellmTarget litellm_target(const Catalog& cat, std::string_view model) {
   } else if (p == "dashscope") {
     t.route = LitellmRoute::Dashscope;
   } else if (p == "azure_ai") {
-    t.route = LitellmRoute::GenericNoTier;
+    t.route = LitellmRoute::Generic;
     std::string lm = r.model_arg;
     for (auto& c : lm) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (contains(lm, "model-router") || contains(lm, "model_router")) {
@@ -475,8 +476,9 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
       break;
     }
     case LitellmRoute::Xai: {
-      LView x = v;  // completion_tokens + reasoning_tokens, completion details dropped
-      x.completion_tokens = v.completion_tokens + static_cast<double>(v.c_reasoning);
+      // total_tokens == prompt + completion ("already normalised"): completion_tokens kept as is,
+      // completion details dropped, so reasoning is billed at the output rate.
+      LView x = v;
       x.c_reasoning = x.c_audio = x.c_image = 0;
       generic(f, x, LTier::None, out);
       break;

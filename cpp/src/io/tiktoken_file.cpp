@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <unordered_map>
 
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/hash.hpp"
 
 namespace tokenops::io {
 
@@ -20,30 +20,40 @@ constexpr std::array<std::int8_t, 256> make_b64() {
 constexpr auto kB64 = make_b64();
 }  // namespace
 
-bool base64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  if (in.size() % 4 != 0 || in.empty()) return false;
+namespace {
+// Decodes into dst (capacity in.size() / 4 * 3); returns the length, or -1 if invalid.
+long base64_decode_raw(std::string_view in, unsigned char* dst) {
+  const std::size_t n = in.size();
+  if (n == 0 || n % 4 != 0) return -1;
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
   std::size_t pad = 0;
-  if (in.back() == '=') pad = (in.size() >= 2 && in[in.size() - 2] == '=') ? 2 : 1;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    const bool last = i + 4 == in.size();
-    std::uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) {
-      unsigned char c = static_cast<unsigned char>(in[i + k]);
-      int d;
-      if (c == '=' && last && k >= 4 - static_cast<int>(pad)) {
-        d = 0;
-      } else {
-        d = kB64[c];
-        if (d < 0) return false;
-      }
-      v = (v << 6) | static_cast<std::uint32_t>(d);
-    }
-    out.push_back(static_cast<char>((v >> 16) & 0xFF));
-    if (!(last && pad == 2)) out.push_back(static_cast<char>((v >> 8) & 0xFF));
-    if (!(last && pad >= 1)) out.push_back(static_cast<char>(v & 0xFF));
+  if (s[n - 1] == '=') pad = s[n - 2] == '=' ? 2 : 1;
+  unsigned char* w = dst;
+  for (std::size_t i = 0; i < n; i += 4) {
+    const bool last = i + 4 == n;
+    const int a = kB64[s[i]], b = kB64[s[i + 1]];
+    int c = kB64[s[i + 2]], d = kB64[s[i + 3]];
+    if (last && pad >= 1) d = (s[i + 3] == '=') ? 0 : -1;
+    if (last && pad == 2) c = (s[i + 2] == '=') ? 0 : -1;
+    if ((a | b | c | d) < 0) return -1;
+    const std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) |
+                            (std::uint32_t(c) << 6) | std::uint32_t(d);
+    *w++ = static_cast<unsigned char>(v >> 16);
+    if (!(last && pad == 2)) *w++ = static_cast<unsigned char>(v >> 8);
+    if (!(last && pad >= 1)) *w++ = static_cast<unsigned char>(v);
   }
+  return w - dst;
+}
+}  // namespace
+
+bool base64_decode(std::string_view in, std::string& out) {
+  out.resize(in.size() / 4 * 3 + 3);
+  const long len = base64_decode_raw(in, reinterpret_cast<unsigned char*>(out.data()));
+  if (len < 0) {
+    out.clear();
+    return false;
+  }
+  out.resize(static_cast<std::size_t>(len));
   return true;
 }
 
@@ -69,7 +79,14 @@ std::vector<RankEntry> parse_tiktoken_ranks(std::string_view content, std::strin
                    line.substr(0, std::min<std::size_t>(line.size(), 60)), "'");
     std::string_view b64 = line.substr(0, sp);
     std::string_view rank_s = line.substr(sp + 1);
-    TOKENOPS_CHECK(base64_decode(b64, decoded) && !decoded.empty(), InvalidArgument, source,
+    unsigned char buf[512];
+    long blen = -1;
+    if (b64.size() / 4 * 3 <= sizeof(buf)) {
+      blen = base64_decode_raw(b64, buf);
+    } else if (base64_decode(b64, decoded)) {
+      blen = 0;
+    }
+    TOKENOPS_CHECK(blen > 0 || (blen == 0 && !decoded.empty()), InvalidArgument, source,
                    " line ", line_no, ": invalid base64 token '",
                    b64.substr(0, std::min<std::size_t>(b64.size(), 60)), "'");
     std::uint32_t rank = 0;
@@ -77,7 +94,8 @@ std::vector<RankEntry> parse_tiktoken_ranks(std::string_view content, std::strin
     TOKENOPS_CHECK(ec == std::errc() && ptr == rank_s.data() + rank_s.size() && !rank_s.empty(),
                    InvalidArgument, source, " line ", line_no, ": rank '", rank_s,
                    "' is not a non-negative integer below 2^32");
-    entries.push_back({decoded, rank});
+    if (blen > 0) entries.push_back({std::string(reinterpret_cast<char*>(buf), static_cast<std::size_t>(blen)), rank});
+    else entries.push_back({decoded, rank});
     line_of.push_back(line_no);
   }
   TOKENOPS_CHECK(!entries.empty(), InvalidArgument, source, " holds no ranks (empty file?)");
@@ -109,12 +127,13 @@ std::vector<RankEntry> parse_tiktoken_ranks(std::string_view content, std::strin
     }
     expect = e.rank + 1;
   }
-  std::unordered_map<std::string_view, std::size_t> seen;
-  seen.reserve(entries.size() * 2);
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    auto [it, inserted] = seen.emplace(entries[i].bytes, i);
-    TOKENOPS_CHECK(inserted, InvalidArgument, source, " line ", line_of[i],
-                   ": duplicate token (same bytes as line ", line_of[it->second], ")");
+  {
+    std::vector<std::string_view> keys;
+    keys.reserve(entries.size());
+    for (const auto& e : entries) keys.emplace_back(e.bytes);
+    const auto [dup, first] = text::find_duplicate(keys);
+    TOKENOPS_CHECK(dup == static_cast<std::size_t>(-1), InvalidArgument, source, " line ",
+                   line_of[dup], ": duplicate token (same bytes as line ", line_of[first], ")");
   }
   if (order.front() != 0 || !std::is_sorted(order.begin(), order.end())) {
     std::vector<RankEntry> sorted;

@@ -72,6 +72,36 @@ void append_utf8(std::string& out, char32_t cp) {
   }
 }
 
+void append_ucs_as_utf8(std::string& out, const void* data, std::size_t length, int unit_size) {
+  auto unit = [&](std::size_t i) -> char32_t {
+    switch (unit_size) {
+      case 1:
+        return static_cast<const std::uint8_t*>(data)[i];
+      case 2:
+        return static_cast<const std::uint16_t*>(data)[i];
+      default:
+        return static_cast<const std::uint32_t*>(data)[i];
+    }
+  };
+  out.reserve(out.size() + length * (unit_size == 1 ? 2 : 3));
+  for (std::size_t i = 0; i < length; ++i) {
+    char32_t cp = unit(i);
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      if (cp <= 0xDBFF && i + 1 < length) {
+        const char32_t lo = unit(i + 1);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          ++i;
+          append_utf8(out, cp);
+          continue;
+        }
+      }
+      cp = 0xFFFD;
+    }
+    append_utf8(out, cp);
+  }
+}
+
 std::size_t complete_utf8_prefix(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t n = s.size();

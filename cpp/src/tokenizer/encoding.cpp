@@ -1,11 +1,12 @@
 #include "tokenops/tokenizer/encoding.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <type_traits>
-#include <unordered_set>
 
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/hash.hpp"
 #include "tokenops/text/utf8.hpp"
 
 namespace tokenops::tokenizer {
@@ -14,6 +15,15 @@ namespace {
 
 constexpr std::uint64_t kNoPair = ~std::uint64_t{0};
 constexpr std::size_t kSmallPiece = 64;  // pieces up to this many bytes use the O(n^2) merge
+
+// A three-byte UTF-8 sequence (U+0800..U+FFFF shape): CJK, Indic, Thai... characters. Their
+// tokens get a direct 256 KiB table, which keeps the BPE of unspaced scripts out of the big one.
+inline bool is_utf8_3(const unsigned char* q) {
+  return (q[0] & 0xF0) == 0xE0 && (q[1] & 0xC0) == 0x80 && (q[2] & 0xC0) == 0x80;
+}
+inline std::size_t utf8_3_index(const unsigned char* q) {
+  return (std::size_t(q[0] & 0x0F) << 12) | (std::size_t(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
+}
 
 inline std::uint64_t pack_pair(Rank priority, Rank result) {
   return (std::uint64_t(priority) << 32) | result;
@@ -33,6 +43,43 @@ template <class E, class = void>
 struct can_stop : std::false_type {};
 template <class E>
 struct can_stop<E, std::void_t<decltype(std::declval<const E&>().stopped())>> : std::true_type {};
+
+// Per-thread memo of BPE results for pieces that are not tokens themselves. Natural text repeats
+// its rare words; a hit skips the merge loop. Thread-local, so the shared Encoding stays
+// immutable and lock-free; each entry is tagged with the encoding's serial and verified against
+// the piece's bytes before use, so a hit is always exactly what the merge loop would produce.
+struct MemoEntry {
+  std::uint64_t hash = 0;
+  std::uint64_t serial = 0;
+  std::uint32_t len = 0;  // 0: empty
+  std::uint32_t n = 0;
+  std::uint32_t tok[10];
+};
+static_assert(sizeof(MemoEntry) == 64);
+constexpr std::size_t kMemoEntries = 4096;  // 256 KiB per thread
+
+// Pair-compatibility results (used by the chunked long-piece BPE), same tagging scheme.
+struct CompatEntry {
+  std::uint64_t key = ~std::uint64_t{0};  // a << 32 | b
+  std::uint64_t serial = 0;               // 0: empty
+  std::uint32_t n = 0;                    // tokens of BPE(bytes(a) + bytes(b)), if <= 6
+  std::uint32_t tok[6];
+};
+constexpr std::size_t kCompatEntries = 1024;
+
+struct ThreadScratch {
+  MemoEntry memo[kMemoEntries];
+  CompatEntry compat[kCompatEntries];
+};
+
+ThreadScratch& scratch() {
+  thread_local std::unique_ptr<ThreadScratch> s(new ThreadScratch());
+  return *s;
+}
+
+MemoEntry* thread_memo() { return scratch().memo; }
+
+std::atomic<std::uint64_t> g_next_serial{1};
 
 struct Collect {
   std::vector<Rank>* out;
@@ -73,6 +120,7 @@ PreTokenizer pretokenizer_from_name(std::string_view name) {
 // ------------------------------------------------------------------------------------------
 Encoding::Encoding(EncodingSpec spec)
     : name_(std::move(spec.name)),
+      serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)),
       pretok_(spec.pretokenizer),
       merge_mode_(!spec.merges.empty()),
       ignore_merges_(spec.ignore_merges),
@@ -112,12 +160,10 @@ Encoding::Encoding(EncodingSpec spec)
   }
   {
     // Duplicate byte strings would make the map ambiguous.
-    std::unordered_set<std::string_view> seen;
-    seen.reserve(keys.size() * 2);
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      TOKENOPS_CHECK(seen.insert(keys[i]).second, InvalidArgument, "encoding '", name_,
-                     "': the bytes of token id ", spec.ids[i], " appear twice in the vocabulary");
-    }
+    const auto [dup, first] = text::find_duplicate(keys);
+    TOKENOPS_CHECK(dup == static_cast<std::size_t>(-1), InvalidArgument, "encoding '", name_,
+                   "': token ids ", spec.ids[first], " and ", spec.ids[dup],
+                   " have the same bytes");
   }
   table_.build(keys, spec.ids);
   for (int b = 0; b < 256; ++b) {
@@ -130,13 +176,16 @@ Encoding::Encoding(EncodingSpec spec)
   }
   // Special tokens.
   {
-    std::unordered_set<std::string_view> seen;
+    std::vector<std::string_view> texts;
+    for (const auto& s : specials_) texts.emplace_back(s.text);
+    const auto [dup, first] = text::find_duplicate(texts);
+    TOKENOPS_CHECK(dup == static_cast<std::size_t>(-1), InvalidArgument, "encoding '", name_,
+                   "': special token '", texts[dup == static_cast<std::size_t>(-1) ? 0 : dup],
+                   "' is listed twice");
     for (std::size_t i = 0; i < specials_.size(); ++i) {
       const auto& s = specials_[i];
       TOKENOPS_CHECK(!s.text.empty(), InvalidArgument, "encoding '", name_,
                      "': special token with id ", s.id, " has empty text");
-      TOKENOPS_CHECK(seen.insert(s.text).second, InvalidArgument, "encoding '", name_,
-                     "': special token '", s.text, "' is listed twice");
       // Several special texts may share an id (o200k_harmony lists both <|endofprompt|> and
       // <|reserved_200018|> as 200018); the first one listed is what decoding returns, as in
       // tiktoken. A special id must not collide with a mergeable token.
@@ -169,11 +218,11 @@ Encoding::Encoding(EncodingSpec spec)
   }
   if (!merge_mode_) {
     pair2_.assign(65536, kNoRank);
+    utf8_3_.assign(65536, kNoRank);
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i].size() == 2) {
-        auto* q = reinterpret_cast<const unsigned char*>(keys[i].data());
-        pair2_[q[0] | (q[1] << 8)] = spec.ids[i];
-      }
+      auto* q = reinterpret_cast<const unsigned char*>(keys[i].data());
+      if (keys[i].size() == 2) pair2_[q[0] | (q[1] << 8)] = spec.ids[i];
+      if (keys[i].size() == 3 && is_utf8_3(q)) utf8_3_[utf8_3_index(q)] = spec.ids[i];
     }
   } else {
     std::size_t cap = 16;
@@ -219,8 +268,15 @@ Encoding::Encoding(EncodingSpec spec)
   }
 }
 
+void Encoding::clear_thread_memo() noexcept {
+  ThreadScratch& s = scratch();
+  for (auto& e : s.memo) e = MemoEntry{};
+  for (auto& e : s.compat) e = CompatEntry{};
+}
+
 std::size_t Encoding::memory_bytes() const noexcept {
-  return table_.memory_bytes() + whole_ok_.capacity() + pair2_.capacity() * sizeof(Rank) +
+  return table_.memory_bytes() + whole_ok_.capacity() +
+         (pair2_.capacity() + utf8_3_.capacity()) * sizeof(Rank) +
          (merge_keys_.capacity() + merge_vals_.capacity()) * 8 + dec_bytes_.capacity() +
          (dec_off_.capacity() + dec_len_.capacity()) * 4;
 }
@@ -231,7 +287,16 @@ std::size_t Encoding::memory_bytes() const noexcept {
 inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Rank ta,
                                     Rank tb) const noexcept {
   if (!merge_mode_) {
-    Rank r = len == 2 ? pair2_[p[0] | (p[1] << 8)] : table_.find(p, len);
+    Rank r;
+    if (len == 2) {
+      r = pair2_[p[0] | (p[1] << 8)];
+    } else if (len == 3 && is_utf8_3(p)) {
+      r = utf8_3_[utf8_3_index(p)];
+    } else {
+      const ByteTable::Probe pr = table_.probe(p, len);
+      if (!table_.may_contain(pr)) return kNoPair;
+      r = table_.find(pr, p, len);
+    }
     return r == kNoRank ? kNoPair : pack_pair(r, r);
   }
   const std::uint64_t key = (std::uint64_t(ta) << 32) | tb;
@@ -246,37 +311,42 @@ inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Ran
 
 template <class Emit>
 void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const {
-  std::uint32_t start[kSmallPiece + 1];
+  // Parts are identified by their start offset; end[i] is the end of the part starting at i and
+  // pr[i] the value of merging it with its successor (kNoPair if impossible or if i is no longer
+  // a part start). Each step takes the lowest (priority, position) pair, as tiktoken does.
+  std::uint32_t end[kSmallPiece], prev[kSmallPiece];
   Rank tok[kSmallPiece];
   std::uint64_t pr[kSmallPiece];
-  std::size_t m = len;
   for (std::size_t i = 0; i < len; ++i) {
-    start[i] = static_cast<std::uint32_t>(i);
+    end[i] = static_cast<std::uint32_t>(i + 1);
+    prev[i] = static_cast<std::uint32_t>(i - 1);
     tok[i] = byte_id_[p[i]];
   }
-  start[len] = static_cast<std::uint32_t>(len);
-  for (std::size_t k = 0; k + 1 < m; ++k) pr[k] = pair(p + k, 2, tok[k], tok[k + 1]);
-  while (m > 1) {
-    std::size_t best = 0;
-    std::uint64_t best_v = pr[0];
-    for (std::size_t k = 1; k + 1 < m; ++k) {
-      if (pr[k] < best_v) {
-        best_v = pr[k];
-        best = k;
-      }
-    }
+  for (std::size_t i = 0; i + 1 < len; ++i) pr[i] = pair(p + i, 2, tok[i], tok[i + 1]);
+  pr[len - 1] = kNoPair;
+  for (;;) {
+    std::uint64_t best_v = kNoPair;
+    for (std::size_t i = 0; i + 1 < len; ++i) best_v = std::min(best_v, pr[i]);
     if (best_v == kNoPair) break;
-    const std::size_t k = best;
-    tok[k] = static_cast<Rank>(best_v);
-    // Remove part k+1.
-    for (std::size_t j = k + 1; j < m; ++j) start[j] = start[j + 1];
-    for (std::size_t j = k + 1; j + 1 < m; ++j) tok[j] = tok[j + 1];
-    for (std::size_t j = k + 1; j + 2 < m; ++j) pr[j] = pr[j + 1];
-    --m;
-    if (k > 0) pr[k - 1] = pair(p + start[k - 1], start[k + 1] - start[k - 1], tok[k - 1], tok[k]);
-    if (k + 1 < m) pr[k] = pair(p + start[k], start[k + 2] - start[k], tok[k], tok[k + 1]);
+    std::size_t i = 0;
+    while (pr[i] != best_v) ++i;
+    const std::uint32_t j = end[i];  // right part
+    const std::uint32_t k = end[j];  // end of the merged part
+    tok[i] = static_cast<Rank>(best_v);
+    end[i] = k;
+    pr[j] = kNoPair;
+    if (k < len) {
+      prev[k] = static_cast<std::uint32_t>(i);
+      pr[i] = pair(p + i, end[k] - i, tok[i], tok[k]);
+    } else {
+      pr[i] = kNoPair;
+    }
+    if (i > 0) {
+      const std::uint32_t h = prev[i];
+      pr[h] = pair(p + h, k - h, tok[h], tok[i]);
+    }
   }
-  for (std::size_t k = 0; k < m; ++k) emit(tok[k]);
+  for (std::size_t i = 0; i < len; i = end[i]) emit(tok[i]);
 }
 
 template <class Emit>
@@ -330,6 +400,104 @@ void Encoding::bpe_large(const unsigned char* p, std::size_t len, Emit&& emit) c
   for (std::size_t i = 0; i < len; i = next[i]) emit(tok[i]);
 }
 
+bool Encoding::pair_encoding(Rank a, Rank b, std::vector<Rank>* out) const {
+  const std::uint64_t key = (std::uint64_t(a) << 32) | b;
+  CompatEntry& ce = scratch().compat[hash_u64(key) & (kCompatEntries - 1)];
+  if (ce.key == key && ce.serial == serial_ && ce.n > 0) {
+    if (out) out->assign(ce.tok, ce.tok + ce.n);
+    return ce.n == 2 && ce.tok[0] == a && ce.tok[1] == b;
+  }
+  const std::uint32_t la = dec_len_[a], lb = dec_len_[b];
+  std::vector<unsigned char> q(la + lb);
+  std::memcpy(q.data(), dec_bytes_.data() + dec_off_[a], la);
+  std::memcpy(q.data() + la, dec_bytes_.data() + dec_off_[b], lb);
+  std::vector<Rank> local;
+  std::vector<Rank>& res = out ? *out : local;
+  res.clear();
+  auto put = [&](Rank r) { res.push_back(r); };
+  if (la + lb <= kSmallPiece) bpe_small(q.data(), la + lb, put);
+  else bpe_large(q.data(), la + lb, put);
+  if (res.size() <= 6) {
+    ce.key = key;
+    ce.serial = serial_;
+    ce.n = static_cast<std::uint32_t>(res.size());
+    std::copy(res.begin(), res.end(), ce.tok);
+  }
+  return res.size() == 2 && res[0] == a && res[1] == b;
+}
+
+bool Encoding::compatible(Rank a, Rank b) const { return pair_encoding(a, b, nullptr); }
+
+template <class Emit>
+void Encoding::bpe_long(const unsigned char* p, std::size_t len, Emit&& emit) const {
+  // Chunked BPE for long pieces, exact by the pair-compatibility property of BPE: a token
+  // sequence is the BPE encoding of its bytes iff every adjacent pair (a, b) is compatible,
+  // i.e. BPE(bytes(a) + bytes(b)) == [a, b] (the merge order inside any span bounded by
+  // surviving boundaries equals the order of a run on that span alone; see
+  // docs/tokenizer.md). Each chunk is encoded on its own; where a chunk meets the output so
+  // far and the pair is incompatible, a window around the boundary is re-encoded and widened
+  // until its edges are compatible. Linear in practice; if a window ever grows past
+  // kMaxWindow bytes, the whole piece falls back to the O(n log n) heap merge.
+  constexpr std::size_t kChunk = kSmallPiece;
+  constexpr std::size_t kMaxWindow = 4096;
+  std::vector<Rank> out;
+  std::vector<std::uint32_t> start;  // start offset of each token in out
+  out.reserve(len / 2 + 4);
+  start.reserve(len / 2 + 4);
+  std::vector<Rank> chunk, window;
+  auto encode_span = [&](std::size_t a, std::size_t b, std::vector<Rank>& dst) {
+    dst.clear();
+    auto put = [&](Rank r) { dst.push_back(r); };
+    if (b - a <= kSmallPiece) bpe_small(p + a, b - a, put);
+    else bpe_large(p + a, b - a, put);
+  };
+  std::size_t pos = 0;
+  while (pos < len) {
+    const std::size_t cend = std::min(pos + kChunk, len);
+    encode_span(pos, cend, chunk);
+    std::size_t taken = 0;  // chunk tokens consumed by a boundary window
+    if (!out.empty() && !pair_encoding(out.back(), chunk.front(), &window)) {
+      // `window` now holds BPE of the two boundary tokens: the first window (r = s = 1).
+      std::size_t r = 1, s = 1;
+      for (;;) {
+        const std::size_t left = start[out.size() - r];
+        std::size_t right = pos;
+        for (std::size_t k = 0; k < s; ++k) right += dec_len_[chunk[k]];
+        if (right - left > kMaxWindow) {
+          bpe_large(p, len, emit);
+          return;
+        }
+        if (r > 1 || s > 1) encode_span(left, right, window);
+        const bool left_ok = r == out.size() || compatible(out[out.size() - r - 1], window.front());
+        const bool right_ok = s == chunk.size() || compatible(window.back(), chunk[s]);
+        if (left_ok && right_ok) {
+          out.resize(out.size() - r);
+          start.resize(start.size() - r);
+          std::size_t off = left;
+          for (Rank t : window) {
+            out.push_back(t);
+            start.push_back(static_cast<std::uint32_t>(off));
+            off += dec_len_[t];
+          }
+          taken = s;
+          break;
+        }
+        if (!left_ok && r < out.size()) ++r;
+        if (!right_ok && s < chunk.size()) ++s;
+      }
+    }
+    std::size_t off = pos;
+    for (std::size_t k = 0; k < taken; ++k) off += dec_len_[chunk[k]];
+    for (std::size_t k = taken; k < chunk.size(); ++k) {
+      out.push_back(chunk[k]);
+      start.push_back(static_cast<std::uint32_t>(off));
+      off += dec_len_[chunk[k]];
+    }
+    pos = cend;
+  }
+  for (Rank t : out) emit(t);
+}
+
 template <class Emit>
 void Encoding::bpe(const unsigned char* p, std::size_t len, Emit&& emit) const {
   if (len == 1) {
@@ -337,35 +505,102 @@ void Encoding::bpe(const unsigned char* p, std::size_t len, Emit&& emit) const {
   } else if (len <= kSmallPiece) {
     bpe_small(p, len, emit);
   } else {
-    bpe_large(p, len, emit);
+    bpe_long(p, len, emit);
   }
+}
+
+template <class Emit>
+void Encoding::bpe_memo(const unsigned char* p, std::size_t len, std::uint64_t hash,
+                        Emit&& emit) const {
+  if (len > kSmallPiece) {
+    bpe_long(p, len, emit);
+    return;
+  }
+  MemoEntry& e = thread_memo()[(hash >> 20) & (kMemoEntries - 1)];
+  if (e.hash == hash && e.len == len && e.serial == serial_) {
+    // Verify: the cached tokens must spell exactly this piece.
+    std::size_t off = 0;
+    bool same = true;
+    for (std::uint32_t k = 0; k < e.n && same; ++k) {
+      const std::uint32_t l = dec_len_[e.tok[k]];
+      const auto* tb = reinterpret_cast<const unsigned char*>(dec_bytes_.data()) + dec_off_[e.tok[k]];
+      if (off + l > len) {
+        same = false;
+      } else if (l <= 8) {
+        same = text::load_head(tb, l) == text::load_head(p + off, l);
+      } else {
+        same = std::memcmp(tb, p + off, l) == 0;
+      }
+      off += l;
+    }
+    if (same && off == len) {
+      for (std::uint32_t k = 0; k < e.n; ++k) emit(e.tok[k]);
+      return;
+    }
+  }
+  Rank buf[kSmallPiece];
+  std::uint32_t n = 0;
+  bpe_small(p, len, [&](Rank r) { buf[n++] = r; });
+  if (n <= 10) {
+    e.hash = hash;
+    e.serial = serial_;
+    e.len = static_cast<std::uint32_t>(len);
+    e.n = n;
+    std::memcpy(e.tok, buf, n * sizeof(Rank));
+  }
+  for (std::uint32_t k = 0; k < n; ++k) emit(buf[k]);
 }
 
 template <PreTokenizer P, class Emit>
 void Encoding::run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) const {
+  // Pre-tokenize a batch of pieces and prefetch their hash-table slots, then look them up:
+  // the table does not fit in L2, so overlapping the memory accesses matters more than
+  // anything else on large texts.
+  constexpr int kBatch = 16;
   pretok::Text t{s, n};
+  std::size_t starts[kBatch], lens[kBatch];
+  ByteTable::Probe probes[kBatch];
   std::size_t pos = 0;
   while (pos < n) {
-    std::size_t end;
-    if constexpr (P == PreTokenizer::R50K) end = pretok::next_r50k(t, pos);
-    else if constexpr (P == PreTokenizer::CL100K) end = pretok::next_cl100k<true>(t, pos);
-    else if constexpr (P == PreTokenizer::LLAMA3) end = pretok::next_cl100k<false>(t, pos);
-    else end = pretok::next_o200k(t, pos);
-    const unsigned char* piece = s + pos;
-    const std::size_t len = end - pos;
-    if (len == 1) {
-      emit(byte_id_[piece[0]]);
-    } else {
-      Rank id = table_.find(piece, len);
-      if (id != ByteTable::kMissing && (!merge_mode_ || ignore_merges_ || whole_ok_[id])) {
-        emit(id);
-      } else {
-        bpe(piece, len, emit);
+    int k = 0;
+    for (; k < kBatch && pos < n; ++k) {
+      std::size_t end;
+      if constexpr (P == PreTokenizer::R50K) end = pretok::next_r50k(t, pos);
+      else if constexpr (P == PreTokenizer::CL100K) end = pretok::next_cl100k<true>(t, pos);
+      else if constexpr (P == PreTokenizer::LLAMA3) end = pretok::next_cl100k<false>(t, pos);
+      else end = pretok::next_o200k(t, pos);
+      starts[k] = pos;
+      lens[k] = end - pos;
+      if (lens[k] > 2 || (merge_mode_ && lens[k] == 2)) {
+        probes[k] = table_.probe(s + pos, lens[k]);
+        table_.prefetch(probes[k]);
       }
+      pos = end;
     }
-    pos = end;
-    if constexpr (can_stop<std::decay_t<Emit>>::value) {
-      if (emit.stopped()) return;
+    for (int i = 0; i < k; ++i) {
+      const unsigned char* piece = s + starts[i];
+      const std::size_t len = lens[i];
+      if (len == 1) {
+        emit(byte_id_[piece[0]]);
+      } else if (len == 2 && !merge_mode_) {
+        const Rank r = pair2_[piece[0] | (piece[1] << 8)];
+        if (r != kNoRank) {
+          emit(r);
+        } else {
+          emit(byte_id_[piece[0]]);
+          emit(byte_id_[piece[1]]);
+        }
+      } else {
+        const Rank id = table_.find(probes[i], piece, len);
+        if (id != ByteTable::kMissing && (!merge_mode_ || ignore_merges_ || whole_ok_[id])) {
+          emit(id);
+        } else {
+          bpe_memo(piece, len, probes[i].hash, emit);
+        }
+      }
+      if constexpr (can_stop<std::decay_t<Emit>>::value) {
+        if (emit.stopped()) return;
+      }
     }
   }
 }
@@ -486,6 +721,13 @@ void Encoding::encode_single_piece(std::string_view bytes, std::vector<Rank>& ou
     return;
   }
   bpe(p, bytes.size(), Collect{&out});
+}
+
+void Encoding::encode_single_piece_reference(std::string_view bytes, std::vector<Rank>& out) const {
+  if (bytes.empty()) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() == 1) out.push_back(byte_id_[p[0]]);
+  else bpe_large(p, bytes.size(), Collect{&out});
 }
 
 Rank Encoding::token_id(std::string_view bytes) const noexcept {

@@ -110,7 +110,7 @@ class Catalog:
             raise ImportError("importlib.metadata is required") from e
         spec = find_spec("litellm")
         if spec is None or not spec.submodule_search_locations:
-            raise ImportError("litellm is not installed: pip install 'litellm==1.83.2' (or pass a JSON path)")
+            raise ImportError("litellm is not installed: pip install 'litellm==1.85.7' (or pass a JSON path)")
         root = Path(list(spec.submodule_search_locations)[0])
         path = root / "model_prices_and_context_window_backup.json"
         if not path.is_file():

@@ -56,6 +56,9 @@ class Encoding:
         self._special_tokens: dict[str, int] = dict(core.specials)
         self._special_token_values = frozenset(self._special_tokens.values())
         self.max_token_value: int = core.max_token_value
+        # Shared int objects for token ids, created on first use by the native list builder
+        # (allocating one Python int per token is a third of the cost of encode()).
+        self._ints: list[int | None] = [None] * (self.max_token_value + 1)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -105,7 +108,7 @@ class Encoding:
     def encode_ordinary(self, text: str) -> list[int]:
         """Encodes text, treating special-token strings as ordinary text."""
         _check_text(text)
-        return self._core.encode_ordinary(text)
+        return self._core.encode_ordinary(text, self._ints)
 
     def encode(
         self,
@@ -119,7 +122,7 @@ class Encoding:
         emitted as their special id."""
         _check_text(text)
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
-        return self._core.encode(text, allowed or None)
+        return self._core.encode(text, allowed or None, self._ints)
 
     def encode_to_numpy(
         self,
@@ -136,7 +139,8 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
         """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
-        return self._core.encode_batch(text, None, int(num_threads))
+        result, _ = self._core.encode_batch(text, None, None, int(num_threads), self._ints)
+        return result
 
     def encode_batch(
         self,
@@ -146,27 +150,22 @@ class Encoding:
         allowed_special: AllowedSpecial = set(),  # noqa: B006
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
-        """Encodes many texts in parallel in C++; identical results for any ``num_threads``."""
+        """Encodes many texts in parallel in C++; identical results for any ``num_threads``.
+        Texts are converted, checked for disallowed special tokens and encoded in the worker
+        threads with the GIL released."""
         allowed = self._resolve_special(allowed_special, disallowed_special, None)
         disallowed = self._disallowed(allowed, disallowed_special)
-        if disallowed:
-            self._check_batch(text, disallowed)
-        return self._core.encode_batch(text, allowed or None, int(num_threads))
+        result, bad = self._core.encode_batch(
+            text, allowed or None, disallowed or None, int(num_threads), self._ints
+        )
+        if bad is not None:
+            _raise_disallowed_special_token(bad)
+        return result
 
     def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
         if disallowed_special == "all":
             return self.special_tokens_set - set(allowed)
         return set(disallowed_special)
-
-    def _check_batch(self, texts: Sequence[str], disallowed: AbstractSet[str]) -> None:
-        if isinstance(texts, (str, bytes)):
-            raise TypeError("texts must be a list of str, not a single str")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] must be str, not {type(t).__name__}")
-            found = self._core.find_special(t, disallowed)
-            if found is not None:
-                _raise_disallowed_special_token(found)
 
     # ------------------------------------------------------------------ counting
     def count(
@@ -198,9 +197,10 @@ class Encoding:
         """Token counts of many texts, in parallel; returns an int64 numpy array."""
         allowed = self._resolve_special(allowed_special, disallowed_special, None)
         disallowed = self._disallowed(allowed, disallowed_special)
-        if disallowed:
-            self._check_batch(text, disallowed)
-        return self._core.count_batch(text, allowed or None, int(num_threads))
+        counts, bad = self._core.count_batch(text, allowed or None, disallowed or None, int(num_threads))
+        if bad is not None:
+            _raise_disallowed_special_token(bad)
+        return counts
 
     def truncate(
         self,
@@ -302,16 +302,13 @@ class Encoding:
         """Approximate bytes held by the native tables."""
         return self._core.memory_bytes
 
-    def __getstate__(self) -> object:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Registered encodings pickle by name (like tiktoken) and unpickle to the cached object.
         if _CACHE.get(self.name) is self:
-            return self.name
+            return (get_encoding, (self.name,))
         raise TypeError(
-            f"only registered encodings can be pickled; {self.name!r} was loaded from a file"
+            f"only registered encodings can be pickled; {self.name!r} was loaded from {self.source}"
         )
-
-    def __setstate__(self, value: object) -> None:
-        assert isinstance(value, str)
-        self.__dict__ = get_encoding(value).__dict__
 
 
 class StreamDecoder:

@@ -46,9 +46,13 @@ def _check(data: bytes, expected: str | tuple[str, ...] | None, where: Path) -> 
         )
 
 
+class _NotDownloaded(Exception):
+    pass
+
+
 def _download(url: str, expected: str | None, dest: Path) -> bytes:
     if os.environ.get("TOKENOPS_OFFLINE") == "1":
-        raise VocabularyFileError(f"TOKENOPS_OFFLINE=1: not downloading {url}")
+        raise _NotDownloaded(f"{url} (not downloaded: TOKENOPS_OFFLINE=1)")
     import urllib.request
 
     with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (public https URL)
@@ -99,8 +103,10 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
         try:
             return _download(d.url, d.sha256, p), d.url
         except VocabularyFileError:
-            raise
-        except Exception as exc:  # network errors
+            raise  # downloaded, but the sha256 does not match
+        except _NotDownloaded as exc:
+            looked.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 (network errors)
             looked.append(f"{d.url} (download failed: {exc})")
     hint = d.license_note or (
         f"Set TOKENOPS_DATA_DIR to a folder holding tokenizers/{d.rank_file}, pass path=..., or "

@@ -48,7 +48,7 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
 /// LiteLLM routes (which of its provider cost functions cost_per_token dispatches to).
 enum class LitellmRoute : std::uint8_t {
   Generic = 0,        // generic_cost_per_token with service_tier
-  GenericNoTier,      // anthropic, deepseek, azure, xai, azure_ai: service_tier not passed on
+  GenericNoTier,      // anthropic, deepseek: service_tier not passed on
   Vertex,             // google cost_per_token (128k handling, then generic)
   VertexNoTier,       // vertex models routed through cost_per_character (tier dropped)
   Simple,             // databricks / fireworks_ai: prompt*in, completion*out

@@ -54,4 +54,10 @@ void append_utf8(std::string& out, char32_t cp);
 /// complete single bytes so that callers never stall on them.
 std::size_t complete_utf8_prefix(std::string_view s) noexcept;
 
+/// Transcodes fixed-width code units (1, 2 or 4 bytes each, as in CPython's PEP 393 strings) to
+/// UTF-8, appending to out. A high surrogate followed by a low one becomes the astral character
+/// they encode and any other surrogate becomes U+FFFD: the result of Python's
+/// text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"), which tiktoken applies.
+void append_ucs_as_utf8(std::string& out, const void* data, std::size_t length, int unit_size);
+
 }  // namespace tokenops::text

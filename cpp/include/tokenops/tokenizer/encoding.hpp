@@ -51,6 +51,9 @@ class Encoding {
   Rank max_token_value() const noexcept { return max_token_; }
   std::size_t memory_bytes() const noexcept;
 
+  /// Empties the calling thread's memo of BPE results (benchmarks use it to time cold runs).
+  static void clear_thread_memo() noexcept;
+
   // ---- encoding (text must be valid UTF-8; the binding guarantees it) ----
   void encode_ordinary(std::string_view text, std::vector<Rank>& out) const;
   /// Encodes text, emitting the special tokens allowed by `allowed` (others are plain text).
@@ -59,6 +62,9 @@ class Encoding {
   std::size_t count(std::string_view text, const SpecialMask& allowed) const;
   /// BPE of raw bytes as one piece (no pre-tokenization, no special tokens).
   void encode_single_piece(std::string_view bytes, std::vector<Rank>& out) const;
+  /// The same with the plain O(n log n) heap merge for every length: the reference the chunked
+  /// long-piece algorithm is tested against.
+  void encode_single_piece_reference(std::string_view bytes, std::vector<Rank>& out) const;
   /// Id of a token given its exact bytes (mergeable or special); kNoRank when absent.
   Rank token_id(std::string_view bytes) const noexcept;
 
@@ -93,9 +99,16 @@ class Encoding {
   template <class Emit>
   void bpe(const unsigned char* p, std::size_t len, Emit&& emit) const;
   template <class Emit>
+  void bpe_memo(const unsigned char* p, std::size_t len, std::uint64_t hash, Emit&& emit) const;
+  template <class Emit>
   void bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const;
   template <class Emit>
   void bpe_large(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  template <class Emit>
+  void bpe_long(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  /// True when BPE of bytes(a) + bytes(b) is exactly [a, b]; stores that BPE in `out` if given.
+  bool pair_encoding(Rank a, Rank b, std::vector<Rank>* out) const;
+  bool compatible(Rank a, Rank b) const;
   template <class Emit>
   void run_ordinary(std::string_view text, Emit&& emit) const;
   template <class Emit>
@@ -108,6 +121,7 @@ class Encoding {
   inline std::uint64_t pair(const unsigned char* p, std::size_t len, Rank ta, Rank tb) const noexcept;
 
   std::string name_;
+  std::uint64_t serial_;  // process-unique identity, tags this encoding's entries in BPE memos
   PreTokenizer pretok_;
   bool merge_mode_ = false;
   bool ignore_merges_ = false;
@@ -118,6 +132,7 @@ class Encoding {
   std::vector<std::uint8_t> whole_ok_;  // merge mode: a piece equal to token i encodes as [i]
   std::array<Rank, 256> byte_id_{};     // id of each single-byte token
   std::vector<Rank> pair2_;             // rank mode: id of each 2-byte token (65536 entries)
+  std::vector<Rank> utf8_3_;            // rank mode: id of each 3-byte UTF-8 character token
 
   // merge mode: (left << 32 | right) -> (priority << 32 | result), open addressing
   std::vector<std::uint64_t> merge_keys_;

@@ -15,6 +15,7 @@
 //
 // The character classes come from tables pinned to the Unicode version of the reference regex
 // engine (text/unicode.hpp); tests/python/test_unicode_tables.py checks every code point.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -51,7 +52,7 @@ struct Text {
     char32_t cp;
   };
 
-  inline Char at(std::size_t i) const noexcept {
+  [[gnu::always_inline]] inline Char at(std::size_t i) const noexcept {
     unsigned char b = s[i];
     if (b < 0x80) return {text::detail::kAsciiClass[b], 1, b};
     int len;
@@ -127,10 +128,174 @@ inline std::size_t space_run(const Text& t, std::size_t i, std::size_t& last_sta
   return i;
 }
 
+
+/// \p{N}{1,3} at pos (c0 is the number at pos).
+inline std::size_t digits_1_3(const Text& t, std::size_t pos, const Text::Char& c0) noexcept {
+  std::size_t i = pos + c0.len;
+  for (int k = 1; k < 3 && i < t.n; ++k) {
+    Text::Char c = t.at(i);
+    if (!(c.cls & kNumber)) break;
+    i += c.len;
+  }
+  return i;
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` then the trailing run of [\r\n] (plus '/' for o200k), or 0 when the
+/// alternative does not match at pos.
+template <bool kSlash>
+inline std::size_t punct_piece(const Text& t, std::size_t pos, const Text::Char& c0) noexcept {
+  std::size_t q = pos;
+  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
+  if (q == pos && !is_punct(c0.cls)) return 0;
+  std::size_t i = q;
+  while (i < t.n) {
+    Text::Char c = t.at(i);
+    if (!is_punct(c.cls)) break;
+    i += c.len;
+  }
+  while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || (kSlash && t.s[i] == '/'))) ++i;
+  return i;
+}
+
+// ------------------------------------------------------------------------------------------
+// ASCII fast paths. Each returns the end of the piece at pos when the decision only involves
+// ASCII bytes, and 0 when it meets a byte >= 0x80 (the general path then redoes the piece).
+// ------------------------------------------------------------------------------------------
+constexpr std::uint8_t kNonAscii = 0x80;
+
+constexpr std::array<std::uint8_t, 256> make_byte_classes() {
+  std::array<std::uint8_t, 256> t{};
+  for (int b = 0; b < 256; ++b) t[b] = b < 128 ? text::detail::kAsciiClass[b] : kNonAscii;
+  return t;
+}
+inline constexpr std::array<std::uint8_t, 256> kByteClass = make_byte_classes();
+
+/// End of the run of ASCII bytes whose class intersects mask; sets `stop` to the class of the
+/// byte that ended it (kNonAscii for a non-ASCII byte, 0 at the end of the text).
+[[gnu::always_inline]] inline std::size_t ascii_run(const Text& t, std::size_t i, std::uint8_t mask,
+                                                    std::uint8_t& stop) noexcept {
+  while (i < t.n) {
+    const std::uint8_t c = kByteClass[t.s[i]];
+    if (!(c & mask)) {
+      stop = c;
+      return i;
+    }
+    ++i;
+  }
+  stop = 0;
+  return i;
+}
+
+inline bool is_ascii_punct(std::uint8_t c) noexcept { return c != kNonAscii && is_punct(c); }
+
+inline bool ascii_lower(unsigned char b) noexcept { return b >= 'a' && b <= 'z'; }
+inline bool ascii_upper(unsigned char b) noexcept { return b >= 'A' && b <= 'Z'; }
+
+/// Contraction at i (t.s[i] == '\''), ASCII only: returns its length, 0 if none, -1 to bail.
+inline long ascii_contraction(const Text& t, std::size_t i, bool ci) noexcept {
+  if (i + 1 >= t.n) return 0;
+  const unsigned char a = t.s[i + 1];
+  if (a >= 0x80) return ci ? -1 : 0;  // U+017F folds to 's' under (?i)
+  return static_cast<long>(contraction(t, i, ci));
+}
+
+/// Punctuation run ([^\s\p{L}\p{N}]+) from i over ASCII; returns 0 to bail.
+[[gnu::always_inline]] inline std::size_t ascii_punct_run(const Text& t, std::size_t i) noexcept {
+  while (i < t.n) {
+    const std::uint8_t c = kByteClass[t.s[i]];
+    if (c == kNonAscii) return 0;
+    if (c & (kSpace | kLN)) break;
+    ++i;
+  }
+  return i;
+}
+
+/// ASCII \p{N}{1,3} at pos; 0 to bail.
+inline std::size_t ascii_digits_1_3(const Text& t, std::size_t pos) noexcept {
+  std::size_t i = pos + 1;
+  for (int k = 1; k < 3 && i < t.n; ++k) {
+    const std::uint8_t c = kByteClass[t.s[i]];
+    if (c == kNonAscii) return 0;
+    if (!(c & kNumber)) break;
+    ++i;
+  }
+  return i;
+}
+
+/// ASCII version of punct_piece: the piece end, 0 if the alternative does not match, or
+/// SIZE_MAX to bail.
+template <bool kSlash>
+inline std::size_t ascii_punct_piece(const Text& t, std::size_t pos, unsigned char b0,
+                                     std::uint8_t c0) noexcept {
+  std::size_t q = pos;
+  if (b0 == ' ' && pos + 1 < t.n && is_ascii_punct(kByteClass[t.s[pos + 1]])) q = pos + 1;
+  if (q == pos && !is_punct(c0)) return 0;
+  std::size_t i = ascii_punct_run(t, q);
+  if (i == 0) return static_cast<std::size_t>(-1);
+  while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || (kSlash && t.s[i] == '/'))) ++i;
+  return i;
+}
+
+/// Whitespace run over ASCII from pos: returns its end, or 0 to bail (a non-ASCII byte follows,
+/// which could be whitespace). last_start / crlf_end as in space_run.
+[[gnu::always_inline]] inline std::size_t ascii_space_run(const Text& t, std::size_t pos,
+                                                          std::size_t& last_start,
+                                                          std::size_t& crlf_end) noexcept {
+  std::size_t i = pos;
+  crlf_end = 0;
+  while (i < t.n) {
+    const std::uint8_t c = kByteClass[t.s[i]];
+    if (c == kNonAscii) return 0;
+    if (!(c & kSpace)) break;
+    if (c & kCrLf) crlf_end = i + 1;
+    ++i;
+  }
+  last_start = i - 1;
+  return i;
+}
+
 // ------------------------------------------------------------------------------------------
 // R50K (gpt2, r50k_base, p50k_base, p50k_edit)
 // ------------------------------------------------------------------------------------------
+inline std::size_t fast_r50k(const Text& t, std::size_t pos) noexcept {
+  const unsigned char b0 = t.s[pos];
+  const std::uint8_t c0 = kByteClass[b0];
+  if (c0 == kNonAscii) return 0;
+  std::uint8_t stop;
+  if (b0 == '\'') {
+    if (std::size_t k = contraction(t, pos, false)) return pos + k;
+  }
+  std::size_t q = pos;
+  std::uint8_t cls = c0;
+  if (b0 == ' ' && pos + 1 < t.n) {
+    const std::uint8_t c1 = kByteClass[t.s[pos + 1]];
+    if (c1 == kNonAscii) return 0;
+    q = pos + 1;
+    cls = c1;
+    if (!(c1 & kLetter) && !(c1 & kNumber) && !is_punct(c1)) {
+      q = pos;
+      cls = c0;
+    }
+  }
+  if (cls & kLetter) {
+    const std::size_t e = ascii_run(t, q, kLetter, stop);
+    return stop == kNonAscii ? 0 : e;
+  }
+  if (cls & kNumber) {
+    const std::size_t e = ascii_run(t, q, kNumber, stop);
+    return stop == kNonAscii ? 0 : e;
+  }
+  if (is_punct(cls)) return ascii_punct_run(t, q);
+  std::size_t last_start, crlf;
+  const std::size_t j = ascii_space_run(t, pos, last_start, crlf);
+  if (j == 0) return 0;
+  if (j == t.n) return j;
+  if (last_start > pos) return last_start;
+  return pos + 1;
+}
+
 inline std::size_t next_r50k(const Text& t, std::size_t pos) noexcept {
+  if (std::size_t e = fast_r50k(t, pos)) return e;
   Text::Char c0 = t.at(pos);
   if (c0.cp == '\'') {
     if (std::size_t k = contraction(t, pos, false)) return pos + k;
@@ -169,7 +334,44 @@ inline std::size_t next_r50k(const Text& t, std::size_t pos) noexcept {
 // CL100K and LLAMA3
 // ------------------------------------------------------------------------------------------
 template <bool kEndRule>
+inline std::size_t fast_cl100k(const Text& t, std::size_t pos) noexcept {
+  const unsigned char b0 = t.s[pos];
+  const std::uint8_t c0 = kByteClass[b0];
+  if (c0 == kNonAscii) return 0;
+  std::uint8_t stop;
+  if (b0 == '\'') {
+    const long k = ascii_contraction(t, pos, true);
+    if (k < 0) return 0;
+    if (k > 0) return pos + static_cast<std::size_t>(k);
+  }
+  if (c0 & kLetter) {
+    const std::size_t e = ascii_run(t, pos + 1, kLetter, stop);
+    return stop == kNonAscii ? 0 : e;
+  }
+  if (!(c0 & (kLN | kCrLf)) && pos + 1 < t.n) {
+    const std::uint8_t c1 = kByteClass[t.s[pos + 1]];
+    if (c1 == kNonAscii) return 0;
+    if (c1 & kLetter) {
+      const std::size_t e = ascii_run(t, pos + 2, kLetter, stop);
+      return stop == kNonAscii ? 0 : e;
+    }
+  }
+  if (c0 & kNumber) return ascii_digits_1_3(t, pos);
+  if (std::size_t e = ascii_punct_piece<false>(t, pos, b0, c0))
+    return e == static_cast<std::size_t>(-1) ? 0 : e;
+  std::size_t last_start, crlf;
+  const std::size_t j = ascii_space_run(t, pos, last_start, crlf);
+  if (j == 0) return 0;
+  if (kEndRule && j == t.n) return j;
+  if (crlf) return crlf;
+  if (j == t.n) return j;
+  if (last_start > pos) return last_start;
+  return pos + 1;
+}
+
+template <bool kEndRule>
 inline std::size_t next_cl100k(const Text& t, std::size_t pos) noexcept {
+  if (std::size_t e = fast_cl100k<kEndRule>(t, pos)) return e;
   Text::Char c0 = t.at(pos);
   if (c0.cp == '\'') {
     if (std::size_t k = contraction(t, pos, true)) return pos + k;
@@ -179,27 +381,8 @@ inline std::size_t next_cl100k(const Text& t, std::size_t pos) noexcept {
     Text::Char c1 = t.at(pos + c0.len);
     if (c1.cls & kLetter) return run(t, pos + c0.len + c1.len, kLetter);
   }
-  if (c0.cls & kNumber) {
-    std::size_t i = pos + c0.len;
-    for (int k = 1; k < 3 && i < t.n; ++k) {
-      Text::Char c = t.at(i);
-      if (!(c.cls & kNumber)) break;
-      i += c.len;
-    }
-    return i;
-  }
-  std::size_t q = pos;
-  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
-  if (q != pos || is_punct(c0.cls)) {
-    std::size_t i = q;
-    while (i < t.n) {
-      Text::Char c = t.at(i);
-      if (!is_punct(c.cls)) break;
-      i += c.len;
-    }
-    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n')) ++i;
-    return i;
-  }
+  if (c0.cls & kNumber) return digits_1_3(t, pos, c0);
+  if (std::size_t e = punct_piece<false>(t, pos, c0)) return e;
   std::size_t last_start, crlf;
   std::size_t j = space_run(t, pos, last_start, crlf);
   if (kEndRule && j == t.n) return j;  // \s++$
@@ -242,7 +425,58 @@ inline std::size_t o200k_alt2(const Text& t, std::size_t s) noexcept {
   return o200k_suffix(t, run(t, i, kLowerish));
 }
 
+/// ASCII-only o200k letter alternatives from s: [A-Z]*[a-z]+ or [A-Z]+[a-z]*, then the
+/// contraction suffix. Returns 0 for no match, SIZE_MAX to bail.
+inline std::size_t fast_o200k_word(const Text& t, std::size_t s) noexcept {
+  constexpr std::size_t kBail = static_cast<std::size_t>(-1);
+  std::size_t i = s;
+  while (i < t.n && ascii_upper(t.s[i])) ++i;
+  if (i < t.n && t.s[i] >= 0x80) return kBail;
+  const std::size_t upper_end = i;
+  while (i < t.n && ascii_lower(t.s[i])) ++i;
+  if (i < t.n && t.s[i] >= 0x80) return kBail;
+  if (i == s) return 0;  // neither alternative matches here
+  // Both alternatives end at i when anything matched (no ASCII letter is both cases).
+  (void)upper_end;
+  if (i < t.n && t.s[i] == '\'') {
+    const long k = ascii_contraction(t, i, true);
+    if (k < 0) return kBail;
+    i += static_cast<std::size_t>(k);
+  }
+  return i;
+}
+
+inline std::size_t fast_o200k(const Text& t, std::size_t pos) noexcept {
+  constexpr std::size_t kBail = static_cast<std::size_t>(-1);
+  const unsigned char b0 = t.s[pos];
+  const std::uint8_t c0 = kByteClass[b0];
+  if (c0 == kNonAscii) return 0;
+  if (c0 & kLetter) {
+    const std::size_t e = fast_o200k_word(t, pos);
+    return e == kBail ? 0 : e;
+  }
+  if (!(c0 & kPrefixExcluded)) {
+    // Prefix candidate (space, punctuation, tab...): a word may follow it.
+    if (pos + 1 < t.n) {
+      const std::size_t e = fast_o200k_word(t, pos + 1);
+      if (e == kBail) return 0;
+      if (e) return e;
+    }
+  }
+  if (c0 & kNumber) return ascii_digits_1_3(t, pos);
+  if (std::size_t e = ascii_punct_piece<true>(t, pos, b0, c0))
+    return e == static_cast<std::size_t>(-1) ? 0 : e;
+  std::size_t last_start, crlf;
+  const std::size_t j = ascii_space_run(t, pos, last_start, crlf);
+  if (j == 0) return 0;
+  if (crlf) return crlf;
+  if (j == t.n) return j;
+  if (last_start > pos) return last_start;
+  return j;
+}
+
 inline std::size_t next_o200k(const Text& t, std::size_t pos) noexcept {
+  if (std::size_t e = fast_o200k(t, pos)) return e;
   Text::Char c0 = t.at(pos);
   // Alternatives 1 and 2, each first with the optional prefix character taken, then without it.
   const bool can_prefix = !(c0.cls & kPrefixExcluded);
@@ -254,27 +488,8 @@ inline std::size_t next_o200k(const Text& t, std::size_t pos) noexcept {
       if (std::size_t e = o200k_alt2(t, pos + c0.len)) return e;
     if (std::size_t e = o200k_alt2(t, pos)) return e;
   }
-  if (c0.cls & kNumber) {
-    std::size_t i = pos + c0.len;
-    for (int k = 1; k < 3 && i < t.n; ++k) {
-      Text::Char c = t.at(i);
-      if (!(c.cls & kNumber)) break;
-      i += c.len;
-    }
-    return i;
-  }
-  std::size_t q = pos;
-  if (c0.cp == ' ' && pos + 1 < t.n && is_punct(t.cls(pos + 1))) q = pos + 1;
-  if (q != pos || is_punct(c0.cls)) {
-    std::size_t i = q;
-    while (i < t.n) {
-      Text::Char c = t.at(i);
-      if (!is_punct(c.cls)) break;
-      i += c.len;
-    }
-    while (i < t.n && (t.s[i] == '\r' || t.s[i] == '\n' || t.s[i] == '/')) ++i;
-    return i;
-  }
+  if (c0.cls & kNumber) return digits_1_3(t, pos, c0);
+  if (std::size_t e = punct_piece<true>(t, pos, c0)) return e;
   std::size_t last_start, crlf;
   std::size_t j = space_run(t, pos, last_start, crlf);
   if (crlf) return crlf;                    // \s*[\r\n]+

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Tokenizer throughput: tokenops against every peer that installs from PyPI, in one run.
+
+    TOKENOPS_DATA_DIR=../shared/data python benchmarks/tokenizer.py [--encodings cl100k_base,o200k_base]
+
+Peers: tiktoken, quicktok-v1, bpe-openai, tokendagger (needs libpcre2-dev) and Hugging Face
+tokenizers (gpt2). Each peer first passes an exactness gate (ids identical to tokenops on the same
+text); a peer that differs is reported and left out of the ratios. Times are the minimum of
+--repeat runs (the machine is shared and noisy; ratios within one run are what to compare).
+Printed: MB/s and ratios for single-thread encode, count, encode_batch with 1 and 2 threads,
+per-byte time of each adversarial file relative to prose, and load time / memory of o200k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import tokenops
+from tokenops import _core
+from tokenops._paths import data_dir
+from tokenops.tokenizer import reference
+
+CATEGORIES = {
+    "prose": ["en_moby_dick.txt"],
+    "code": ["code_cpp.txt"],
+    "multilingual": ["multilingual_udhr.txt"],
+    "cjk": ["zh_classics_plain.txt"],
+    "json": ["json_gigatoken_benchmark_results.json", "zh_tang_poems.json"],
+    "emoji": ["unicode_emoji_test.txt"],
+}
+MAX_CHARS = 900_000  # bpe-openai refuses inputs of 1M characters or more
+
+
+def read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8")
+
+
+def best_time(fn, repeat: int) -> float:
+    best = float("inf")
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            # tokenops memoises BPE results per thread; start every run cold so that a repeat
+            # never benefits from the previous run over the same text.
+            _core.clear_bpe_memo()
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        gc.enable()
+    return best
+
+
+def load_peers(enc_name: str) -> dict[str, object]:
+    peers: dict[str, object] = {}
+    try:
+        peers["tiktoken"] = reference.tiktoken_encoding(enc_name)
+    except Exception as exc:  # noqa: BLE001
+        print(f"  tiktoken unavailable: {exc}")
+    try:
+        import quicktok
+
+        peers["quicktok-v1"] = quicktok.get_encoding(enc_name)
+    except Exception as exc:  # noqa: BLE001
+        print(f"  quicktok-v1 unavailable for {enc_name}: {exc}")
+    try:
+        import bpe_openai
+
+        peers["bpe-openai"] = bpe_openai.get_encoding(enc_name)
+    except Exception as exc:  # noqa: BLE001
+        print(f"  bpe-openai unavailable for {enc_name}: {exc}")
+    try:
+        import tokendagger
+
+        tk = reference.tiktoken_encoding(enc_name)
+        peers["tokendagger"] = tokendagger.Encoding(
+            enc_name, pat_str=tk._pat_str, mergeable_ranks=tk._mergeable_ranks,
+            special_tokens=tk._special_tokens,
+        )
+    except Exception as exc:  # noqa: BLE001
+        print(f"  tokendagger unavailable: {exc}")
+    if enc_name == "gpt2":
+        try:
+            from tokenizers import Tokenizer
+
+            hf = Tokenizer.from_file(str(data_dir(required=True) / "tokenizers/gpt2/tokenizer.json"))
+
+            class HF:
+                def encode_ordinary(self, text: str) -> list[int]:
+                    return hf.encode(text, add_special_tokens=False).ids
+
+                def encode_ordinary_batch(self, texts, num_threads=1):
+                    return [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
+
+            peers["hf-tokenizers"] = HF()
+        except Exception as exc:  # noqa: BLE001
+            print(f"  HF tokenizers unavailable: {exc}")
+    return peers
+
+
+def peer_encode(name: str, peer: object, text: str) -> list[int]:
+    return list(peer.encode_ordinary(text))  # type: ignore[attr-defined]
+
+
+def peer_count(name: str, peer: object):
+    if name == "quicktok-v1":
+        return lambda t: peer.count(t)  # type: ignore[attr-defined]
+    return None
+
+
+def peer_batch(name: str, peer: object, threads: int):
+    if name == "quicktok-v1":
+        return lambda docs: peer.encode_batch(docs, threads, False)  # type: ignore[attr-defined]
+    if name in ("tiktoken", "bpe-openai"):
+        return lambda docs: peer.encode_ordinary_batch(docs, num_threads=threads)  # type: ignore[attr-defined]
+    if name == "tokendagger":
+        return lambda docs: peer.encode_batch(docs, num_threads=threads)  # type: ignore[attr-defined]
+    return None
+
+
+def split_docs(text: str, size: int = 4000) -> list[str]:
+    docs, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        docs.append(text[start:end])
+        start = end
+    return docs
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "   n/a" if x is None else f"{x:6.2f}x"
+
+
+def run_encoding(enc_name: str, corpus: Path, repeat: int, results: dict, sections: set[str]) -> None:
+    print(f"\n=== {enc_name} ===")
+    ours = tokenops.get_encoding(enc_name)
+    peers = load_peers(enc_name)
+    texts = {
+        cat: "".join(read(corpus / f) for f in files)[:MAX_CHARS] for cat, files in CATEGORIES.items()
+    }
+    # Exactness gate.
+    valid: dict[str, set[str]] = {p: set() for p in peers}
+    for cat, text in texts.items():
+        ref = ours.encode_ordinary(text)
+        for pname, peer in peers.items():
+            try:
+                ok = peer_encode(pname, peer, text) == ref
+            except Exception as exc:  # noqa: BLE001
+                ok = False
+                print(f"  {pname} failed on {cat}: {exc}")
+            if ok:
+                valid[pname].add(cat)
+            else:
+                print(f"  exactness gate: {pname} differs from tokenops on {cat}; excluded there")
+    res = results.setdefault(enc_name, {})
+    if "encode" in sections:
+        single_thread_encode(ours, peers, valid, texts, repeat, res)
+    if "count" in sections:
+        count_section(ours, peers, valid, texts, repeat, res)
+    if "batch" in sections:
+        batch_section(ours, peers, valid, texts, repeat, res)
+    if "adversarial" in sections:
+        adversarial_section(ours, peers, texts, corpus, repeat, res)
+
+
+def single_thread_encode(ours, peers, valid, texts, repeat, res) -> None:
+    print(f"\nsingle-thread encode_ordinary (MB/s; ratio = tokenops / peer)")
+    hdr = f"{'category':<14}{'MB':>6}{'tokenops':>10}" + "".join(f"{p:>22}" for p in peers)
+    print(hdr)
+    for cat, text in texts.items():
+        mb = len(text.encode()) / 1e6
+        t_ours = best_time(lambda: ours.encode_ordinary(text), repeat)
+        row = f"{cat:<14}{mb:>6.2f}{mb / t_ours:>10.1f}"
+        res.setdefault("encode", {})[cat] = {"tokenops": mb / t_ours}
+        for pname, peer in peers.items():
+            if cat not in valid[pname]:
+                row += f"{'excluded':>22}"
+                continue
+            t = best_time(lambda: peer_encode(pname, peer, text), repeat)
+            res["encode"][cat][pname] = mb / t
+            row += f"{mb / t:>12.1f} {fmt_ratio(t / t_ours):>9}"
+        print(row)
+
+
+def count_section(ours, peers, valid, texts, repeat, res) -> None:
+    print(f"\ncount (MB/s): tokenops count vs tokenops encode and quicktok count")
+    for cat, text in texts.items():
+        mb = len(text.encode()) / 1e6
+        t_count = best_time(lambda: ours.count_ordinary(text), repeat)
+        t_enc = best_time(lambda: ours.encode_ordinary(text), repeat)
+        row = f"{cat:<14}count {mb / t_count:8.1f}  encode {mb / t_enc:8.1f}  count/encode {t_enc / t_count:5.2f}x"
+        res.setdefault("count", {})[cat] = {"tokenops": mb / t_count}
+        q = peers.get("quicktok-v1")
+        if q is not None and cat in valid["quicktok-v1"]:
+            t_q = best_time(lambda: q.count(text), repeat)  # type: ignore[attr-defined]
+            res["count"][cat]["quicktok-v1"] = mb / t_q
+            row += f"  quicktok count {mb / t_q:8.1f} ({t_q / t_count:5.2f}x)"
+        print(row)
+
+
+def batch_section(ours, peers, valid, texts, repeat, res) -> None:
+    docs = [d for cat in ("prose", "code", "multilingual") for d in split_docs(texts[cat])]
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    print(f"\nencode_batch over {len(docs)} documents ({mb:.1f} MB), MB/s")
+    t1 = best_time(lambda: ours.encode_ordinary_batch(docs, num_threads=1), repeat)
+    t2 = best_time(lambda: ours.encode_ordinary_batch(docs, num_threads=2), repeat)
+    print(f"  tokenops   1 thread {mb / t1:8.1f}   2 threads {mb / t2:8.1f}   scaling {t1 / t2:4.2f}x")
+    res["batch"] = {"tokenops": {"1": mb / t1, "2": mb / t2}}
+    for pname, peer in peers.items():
+        f1, f2 = peer_batch(pname, peer, 1), peer_batch(pname, peer, 2)
+        if f1 is None or not {"prose", "code", "multilingual"} <= valid[pname]:
+            continue
+        p1, p2 = best_time(lambda: f1(docs), repeat), best_time(lambda: f2(docs), repeat)
+        res["batch"][pname] = {"1": mb / p1, "2": mb / p2}
+        print(
+            f"  {pname:<10} 1 thread {mb / p1:8.1f}   2 threads {mb / p2:8.1f}   "
+            f"tokenops/peer: {p1 / t1:5.2f}x (1t) {p2 / t2:5.2f}x (2t)"
+        )
+
+
+def adversarial_section(ours, peers, texts, corpus, repeat, res) -> None:
+    prose = texts["prose"]
+    prose_ns = best_time(lambda: ours.encode_ordinary(prose), repeat) / len(prose.encode()) * 1e9
+    tk = peers.get("tiktoken")
+    tk_prose_ns = (
+        best_time(lambda: tk.encode_ordinary(prose), repeat) / len(prose.encode()) * 1e9  # type: ignore[attr-defined]
+        if tk is not None else None
+    )
+    print(f"\nadversarial inputs: per-byte time relative to prose "
+          f"(tokenops prose {prose_ns:.1f} ns/B" + (f", tiktoken {tk_prose_ns:.1f} ns/B)" if tk_prose_ns else ")"))
+    res["adversarial"] = {}
+    for f in sorted((corpus / "adversarial").iterdir()):
+        text = read(f)
+        n = len(text.encode())
+        ns = best_time(lambda: ours.encode_ordinary(text), max(1, repeat // 2)) / n * 1e9
+        row = f"  {f.name:<34} tokenops {ns:7.1f} ns/B = {ns / prose_ns:5.2f}x prose"
+        res["adversarial"][f.name] = ns / prose_ns
+        if tk is not None:
+            tns = best_time(lambda: tk.encode_ordinary(text), 1) / n * 1e9  # type: ignore[attr-defined]
+            row += f"   | tiktoken {tns:8.1f} ns/B = {tns / tk_prose_ns:6.2f}x its prose"
+        print(row)
+
+
+MEM_SNIPPET = r"""
+import os, sys, time, resource
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+which = sys.argv[1]
+if which == 'tokenops':
+    import tokenops
+    from tokenops.tokenizer.load import read_rank_file
+    from tokenops.tokenizer.registry import ENCODINGS
+    data, _ = read_rank_file(ENCODINGS['o200k_base'])
+    base = rss(); t0 = time.perf_counter()
+    e = tokenops.get_encoding('o200k_base')
+elif which == 'tiktoken':
+    import tiktoken
+    from tokenops.tokenizer import reference
+    reference.prime_tiktoken_cache()
+    base = rss(); t0 = time.perf_counter()
+    e = tiktoken.get_encoding('o200k_base')
+elif which == 'quicktok-v1':
+    import quicktok
+    base = rss(); t0 = time.perf_counter()
+    e = quicktok.get_encoding('o200k_base')
+e.encode_ordinary('warm up')
+dt = time.perf_counter() - t0
+print(f"{dt:.4f} {(rss() - base) / 1e6:.1f}")
+"""
+
+
+def load_and_memory() -> dict:
+    print("\no200k_base load time and resident memory (fresh process each; includes reading the file)")
+    out = {}
+    for which in ("tokenops", "tiktoken", "quicktok-v1"):
+        try:
+            r = subprocess.run([sys.executable, "-c", MEM_SNIPPET, which], capture_output=True,
+                               text=True, check=True, env=os.environ)
+            dt, mb = r.stdout.split()
+            out[which] = {"load_s": float(dt), "rss_mb": float(mb)}
+            print(f"  {which:<12} load {float(dt) * 1e3:7.1f} ms   memory +{float(mb):6.1f} MB")
+        except Exception as exc:  # noqa: BLE001
+            print(f"  {which}: unavailable ({exc})")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encodings", default="cl100k_base,o200k_base")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--json", help="also write the figures to this JSON file")
+    ap.add_argument("--sections", default="encode,count,batch,adversarial,load",
+                    help="comma-separated subset of encode,count,batch,adversarial,load")
+    args = ap.parse_args()
+    corpus = data_dir(required=True) / "corpus"
+    results: dict = {}
+    sections = set(args.sections.split(","))
+    for name in args.encodings.split(","):
+        run_encoding(name, corpus, args.repeat, results, sections)
+    if "load" in sections:
+        results["load_memory"] = load_and_memory()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

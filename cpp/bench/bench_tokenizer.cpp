@@ -1,0 +1,71 @@
+// Micro-benchmark of the native tokenizer without Python: bench_tokenizer <rank file> <pattern>
+// <text file> [repeat]. Prints MB/s for encode and count. Useful under perf/callgrind.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tokenops/io/tiktoken_file.hpp"
+#include "tokenops/tokenizer/encoding.hpp"
+
+using namespace tokenops;
+
+static std::string slurp(const char* path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s <rank file> <r50k|cl100k|llama3|o200k> <text> [repeat]\n", argv[0]);
+    return 2;
+  }
+  const int repeat = argc > 4 ? std::atoi(argv[4]) : 5;
+  tokenizer::EncodingSpec spec;
+  spec.name = "bench";
+  spec.pretokenizer = tokenizer::pretokenizer_from_name(argv[2]);
+  for (auto& e : io::parse_tiktoken_ranks(slurp(argv[1]), argv[1])) {
+    spec.tokens.push_back(e.bytes);
+    spec.ids.push_back(e.rank);
+  }
+  tokenizer::Encoding enc(std::move(spec));
+  const std::string text = slurp(argv[3]);
+  double best_enc = 1e9, best_cnt = 1e9, best_pre = 1e9;
+  std::size_t pieces = 0;
+  std::size_t n = 0;
+  for (int r = 0; r < repeat; ++r) {
+    std::vector<tokenizer::Rank> out;
+    auto t0 = std::chrono::steady_clock::now();
+    enc.encode_ordinary(text, out);
+    auto t1 = std::chrono::steady_clock::now();
+    n = enc.count_ordinary(text);
+    auto t2 = std::chrono::steady_clock::now();
+    pieces = 0;
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    switch (enc.pretokenizer()) {
+      case tokenizer::PreTokenizer::R50K:
+        tokenizer::for_each_piece<tokenizer::PreTokenizer::R50K>(s, text.size(), [&](std::size_t, std::size_t) { ++pieces; });
+        break;
+      case tokenizer::PreTokenizer::CL100K:
+        tokenizer::for_each_piece<tokenizer::PreTokenizer::CL100K>(s, text.size(), [&](std::size_t, std::size_t) { ++pieces; });
+        break;
+      case tokenizer::PreTokenizer::LLAMA3:
+        tokenizer::for_each_piece<tokenizer::PreTokenizer::LLAMA3>(s, text.size(), [&](std::size_t, std::size_t) { ++pieces; });
+        break;
+      case tokenizer::PreTokenizer::O200K:
+        tokenizer::for_each_piece<tokenizer::PreTokenizer::O200K>(s, text.size(), [&](std::size_t, std::size_t) { ++pieces; });
+        break;
+    }
+    auto t3 = std::chrono::steady_clock::now();
+    best_pre = std::min(best_pre, std::chrono::duration<double>(t3 - t2).count());
+    best_enc = std::min(best_enc, std::chrono::duration<double>(t1 - t0).count());
+    best_cnt = std::min(best_cnt, std::chrono::duration<double>(t2 - t1).count());
+  }
+  const double mb = text.size() / 1e6;
+  std::printf("%zu tokens %zu pieces  encode %.1f MB/s  count %.1f MB/s  pre-tokenize only %.1f MB/s\n",
+              n, pieces, mb / best_enc, mb / best_cnt, mb / best_pre);
+  return 0;
+}

@@ -1,0 +1,221 @@
+#include "tokenops/io/router_file.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "tokenops/text/error.hpp"
+
+namespace tokenops::io {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t kMaxHeader = 100u << 20;
+
+template <class T>
+T get_field(const json& j, const char* key, std::string_view source, const T& fallback,
+            bool required = false) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    TOKENOPS_CHECK(!required, InvalidArgument, source, ": router config lacks the field '", key,
+                   "'");
+    return fallback;
+  }
+  try {
+    return it->get<T>();
+  } catch (const json::exception& e) {
+    throw InvalidArgument(detail::concat(source, ": router config field '", key,
+                                         "' has the wrong type (", e.what(), ")"));
+  }
+}
+
+void check_one_of(const std::string& value, std::initializer_list<const char*> allowed,
+                  const char* field, std::string_view source) {
+  for (const char* a : allowed)
+    if (value == a) return;
+  std::string list;
+  for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+  throw InvalidArgument(detail::concat(source, ": router config field '", field, "' is '", value,
+                                       "'; expected one of ", list));
+}
+
+}  // namespace
+
+RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
+  TOKENOPS_CHECK(bytes.size() >= 8, InvalidArgument, source,
+                 ": not a router file (shorter than the 8-byte header length)");
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<unsigned char>(bytes[i]);
+  TOKENOPS_CHECK(header_len <= kMaxHeader && header_len <= bytes.size() - 8, InvalidArgument,
+                 source, ": not a router file (header length ", header_len,
+                 " does not fit in the file of ", bytes.size(), " bytes)");
+  json header;
+  try {
+    header = json::parse(bytes.substr(8, header_len));
+  } catch (const json::exception& e) {
+    throw InvalidArgument(detail::concat(source, ": router file header is not valid JSON (",
+                                         e.what(), ")"));
+  }
+  TOKENOPS_CHECK(header.is_object(), InvalidArgument, source,
+                 ": router file header must be a JSON object");
+  auto meta_it = header.find("__metadata__");
+  TOKENOPS_CHECK(meta_it != header.end() && meta_it->is_object(), InvalidArgument, source,
+                 ": safetensors file without tokenops router metadata (no __metadata__); is this "
+                 "a router file written by tokenops.router.save_router?");
+  const json& meta = *meta_it;
+  TOKENOPS_CHECK(meta.value("format", std::string()) == "tokenops-router", InvalidArgument,
+                 source, ": __metadata__.format is '", meta.value("format", std::string()),
+                 "', expected 'tokenops-router'");
+  const std::string version = meta.value("format_version", std::string());
+  TOKENOPS_CHECK(version == std::to_string(kRouterFormatVersion), InvalidArgument, source,
+                 ": router file format version '", version, "' is not supported; this tokenops "
+                 "reads version ", kRouterFormatVersion,
+                 ". Retrain the router or upgrade tokenops.");
+  json cfg;
+  try {
+    cfg = json::parse(meta.value("config", std::string("null")));
+  } catch (const json::exception& e) {
+    throw InvalidArgument(detail::concat(source, ": __metadata__.config is not valid JSON (",
+                                         e.what(), ")"));
+  }
+  TOKENOPS_CHECK(cfg.is_object(), InvalidArgument, source,
+                 ": __metadata__.config must be a JSON object");
+
+  RouterFile f;
+  f.format_version = kRouterFormatVersion;
+  f.family = get_field<std::string>(cfg, "family", source, "", true);
+  check_one_of(f.family, {"linear", "mlp", "mf", "irt", "knn"}, "family", source);
+  f.task = get_field<std::string>(cfg, "task", source, "binary");
+  check_one_of(f.task, {"binary", "nway"}, "task", source);
+  f.models = get_field<std::vector<std::string>>(cfg, "models", source, {}, true);
+  f.costs = get_field<std::vector<double>>(cfg, "costs", source, {});
+  f.strong = get_field<int>(cfg, "strong", source, -1);
+  f.weak = get_field<int>(cfg, "weak", source, -1);
+  f.output_link = get_field<std::string>(cfg, "output_link", source, "sigmoid");
+  check_one_of(f.output_link, {"sigmoid", "identity"}, "output_link", source);
+  f.binary_score = get_field<std::string>(cfg, "binary_score", source, "single");
+  check_one_of(f.binary_score, {"single", "diff", "sigmoid_diff", "need"}, "binary_score", source);
+  f.activation = get_field<std::string>(cfg, "activation", source, "relu");
+  check_one_of(f.activation, {"relu", "tanh"}, "activation", source);
+  f.knn_k = get_field<int>(cfg, "knn_k", source, 0);
+  f.description = get_field<std::string>(cfg, "description", source, "");
+  for (double c : f.costs)
+    TOKENOPS_CHECK(std::isfinite(c) && c >= 0, InvalidArgument, source,
+                   ": router config 'costs' must be finite and non-negative, got ", c);
+
+  auto fit = cfg.find("features");
+  TOKENOPS_CHECK(fit != cfg.end() && fit->is_object(), InvalidArgument, source,
+                 ": router config lacks the object 'features'");
+  const json& fj = *fit;
+  RouterFeatureSpec& fs = f.features;
+  fs.encoding = get_field<std::string>(fj, "encoding", source, "");
+  fs.hash_bits = get_field<int>(fj, "hash_bits", source, 0);
+  fs.word_ngram_min = get_field<int>(fj, "word_ngram_min", source, 0);
+  fs.word_ngram_max = get_field<int>(fj, "word_ngram_max", source, 0);
+  fs.char_ngram_min = get_field<int>(fj, "char_ngram_min", source, 0);
+  fs.char_ngram_max = get_field<int>(fj, "char_ngram_max", source, 0);
+  fs.dense = get_field<bool>(fj, "dense", source, false);
+  fs.dense_names = get_field<std::vector<std::string>>(fj, "dense_names", source, {});
+  fs.dense_mean = get_field<std::vector<float>>(fj, "dense_mean", source, {});
+  fs.dense_scale = get_field<std::vector<float>>(fj, "dense_scale", source, {});
+  fs.embedder = get_field<std::string>(fj, "embedder", source, "");
+  fs.embedding_dim = get_field<int>(fj, "embedding_dim", source, 0);
+
+  const std::size_t data_start = 8 + header_len;
+  const std::size_t data_len = bytes.size() - data_start;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    const json& t = it.value();
+    TOKENOPS_CHECK(t.is_object(), InvalidArgument, source, ": tensor '", it.key(),
+                   "' header entry must be an object");
+    const std::string dtype = t.value("dtype", std::string());
+    TOKENOPS_CHECK(dtype == "F32", InvalidArgument, source, ": tensor '", it.key(), "' has dtype '",
+                   dtype, "'; router files store F32");
+    RouterTensor tensor;
+    std::vector<std::uint64_t> offsets;
+    try {
+      tensor.shape = t.at("shape").get<std::vector<std::int64_t>>();
+      offsets = t.at("data_offsets").get<std::vector<std::uint64_t>>();
+    } catch (const json::exception& e) {
+      throw InvalidArgument(detail::concat(source, ": tensor '", it.key(),
+                                           "' lacks a valid shape/data_offsets (", e.what(), ")"));
+    }
+    TOKENOPS_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_len,
+                   InvalidArgument, source, ": tensor '", it.key(),
+                   "' data_offsets fall outside the file (truncated file?)");
+    std::uint64_t count = 1;
+    for (auto d : tensor.shape) {
+      TOKENOPS_CHECK(d >= 0 && d < (1ll << 40), InvalidArgument, source, ": tensor '", it.key(),
+                     "' has an invalid dimension ", d);
+      count *= static_cast<std::uint64_t>(d);
+      TOKENOPS_CHECK(count < (1ull << 40), InvalidArgument, source, ": tensor '", it.key(),
+                     "' is too large");
+    }
+    TOKENOPS_CHECK(offsets[1] - offsets[0] == count * 4, InvalidArgument, source, ": tensor '",
+                   it.key(), "' holds ", offsets[1] - offsets[0], " bytes but its shape needs ",
+                   count * 4);
+    tensor.data.resize(count);
+    const char* src = bytes.data() + data_start + offsets[0];
+    for (std::uint64_t i = 0; i < count; ++i) {
+      std::uint32_t u = 0;
+      for (int b = 3; b >= 0; --b) u = (u << 8) | static_cast<unsigned char>(src[4 * i + b]);
+      float v;
+      std::memcpy(&v, &u, 4);
+      TOKENOPS_CHECK(std::isfinite(v), InvalidArgument, source, ": tensor '", it.key(),
+                     "' holds a non-finite value (", v, ") at flat index ", i);
+      tensor.data[i] = v;
+    }
+    f.tensors.emplace(it.key(), std::move(tensor));
+  }
+  return f;
+}
+
+std::string serialize_router_file(const RouterFile& f) {
+  json fj = {{"encoding", f.features.encoding},
+             {"hash_bits", f.features.hash_bits},
+             {"word_ngram_min", f.features.word_ngram_min},
+             {"word_ngram_max", f.features.word_ngram_max},
+             {"char_ngram_min", f.features.char_ngram_min},
+             {"char_ngram_max", f.features.char_ngram_max},
+             {"dense", f.features.dense},
+             {"dense_names", f.features.dense_names},
+             {"dense_mean", f.features.dense_mean},
+             {"dense_scale", f.features.dense_scale},
+             {"embedder", f.features.embedder},
+             {"embedding_dim", f.features.embedding_dim}};
+  json cfg = {{"family", f.family},       {"task", f.task},
+              {"models", f.models},       {"costs", f.costs},
+              {"strong", f.strong},       {"weak", f.weak},
+              {"output_link", f.output_link}, {"binary_score", f.binary_score},
+              {"activation", f.activation}, {"knn_k", f.knn_k},
+              {"description", f.description}, {"features", fj}};
+  json header = json::object();
+  header["__metadata__"] = {{"format", "tokenops-router"},
+                            {"format_version", std::to_string(f.format_version)},
+                            {"config", cfg.dump()}};
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : f.tensors) {
+    const std::uint64_t n = t.data.size() * 4;
+    header[name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  std::string h = header.dump();
+  while ((h.size() + 8) % 8) h.push_back(' ');
+  std::string out;
+  out.reserve(8 + h.size() + offset);
+  std::uint64_t hl = h.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((hl >> (8 * i)) & 0xFF));
+  out += h;
+  for (const auto& [name, t] : f.tensors) {
+    for (float v : t.data) {
+      std::uint32_t u;
+      std::memcpy(&u, &v, 4);
+      for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>((u >> (8 * b)) & 0xFF));
+    }
+  }
+  return out;
+}
+
+}  // namespace tokenops::io

@@ -1,0 +1,96 @@
+"""Threshold calibration and cascades.
+
+* ``threshold_for_strong_share``: RouteLLM's calibration (routellm/calibrate_threshold.py): the
+  threshold is the (1 - share) quantile of the router's scores on the user's own logged prompts,
+  so that about ``share`` of that traffic goes to the strong model.
+* ``threshold_for_quality``: on labelled prompts, the highest threshold (fewest strong calls)
+  whose routed quality still meets a target.
+* ``simulate_cascade``: try models cheapest first and escalate when a verifier rejects the
+  answer; the verifier is the true correctness flipped with probability ``error_rate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+
+def threshold_for_strong_share(scores: Sequence[float], strong_share: float) -> float:
+    s = np.asarray(scores, dtype=np.float64)
+    if not 0.0 <= strong_share <= 1.0:
+        raise ValueError(f"strong_share must be in [0, 1], got {strong_share}")
+    if len(s) == 0 or not np.all(np.isfinite(s)):
+        raise ValueError("scores must be a non-empty array of finite values")
+    return float(np.quantile(s, 1.0 - strong_share))
+
+
+def threshold_for_quality(scores: Sequence[float], q_strong: Sequence[float],
+                          q_weak: Sequence[float], target: float) -> tuple[float, float, float]:
+    """(threshold, strong share, quality) with the fewest strong calls meeting ``target``
+    when routing score >= threshold to the strong model. Raises if even all-strong misses it."""
+    s = np.asarray(scores, float)
+    qs, qw = np.asarray(q_strong, float), np.asarray(q_weak, float)
+    if not (len(s) == len(qs) == len(qw)) or len(s) == 0:
+        raise ValueError("scores, q_strong and q_weak must be non-empty and of equal length")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores hold NaN/inf")
+    order = np.argsort(-s, kind="stable")
+    gain = (qs - qw)[order]
+    base = qw.sum()
+    n = len(s)
+    cum = base + np.concatenate([[0.0], np.cumsum(gain)])  # quality sum with top-k strong
+    ss = s[order]
+    for k in range(n + 1):
+        # only cut between distinct scores (a threshold cannot split ties)
+        if 0 < k < n and ss[k] == ss[k - 1]:
+            continue
+        if cum[k] / n >= target:
+            thr = float(np.inf) if k == 0 else float(ss[k - 1])
+            return thr, k / n, float(cum[k] / n)
+    raise ValueError(f"target quality {target} is above what always-strong reaches ({qs.mean():.4f})")
+
+
+@dataclass
+class CascadeResult:
+    error_rate: float
+    quality: float
+    cost: float
+    calls_per_query: float
+
+
+def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int],
+                     error_rate: float, seeds: int = 10) -> CascadeResult:
+    """Cascade over models in ``order`` (cheapest first): each model's answer is paid for, the
+    verifier accepts it when it is correct (0/1 quality >= 0.5), with its verdict flipped with
+    probability ``error_rate``; the last model's answer is always kept. Means over ``seeds``."""
+    Q = np.asarray(quality, float)
+    C = np.asarray(cost, float)
+    if not 0 <= error_rate <= 1:
+        raise ValueError(f"error_rate must be in [0, 1], got {error_rate}")
+    n = Q.shape[0]
+    res_q, res_c, res_k = [], [], []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        done = np.zeros(n, bool)
+        final_q = np.zeros(n)
+        total_c = np.zeros(n)
+        calls = np.zeros(n)
+        for j, m in enumerate(order):
+            active = ~done
+            total_c[active] += C[active, m]
+            calls[active] += 1
+            q = np.nan_to_num(Q[:, m], nan=0.0)
+            if j == len(order) - 1:
+                final_q[active] = q[active]
+                break
+            correct = q >= 0.5
+            flip = rng.random(n) < error_rate
+            accept = active & (correct ^ flip)
+            final_q[accept] = q[accept]
+            done |= accept
+        res_q.append(final_q.mean())
+        res_c.append(total_c.sum())
+        res_k.append(calls.mean())
+    return CascadeResult(error_rate, float(np.mean(res_q)), float(np.mean(res_c)), float(np.mean(res_k)))

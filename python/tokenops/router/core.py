@@ -1,0 +1,246 @@
+"""The Router: load a trained router file and score prompts in the C++ core (GIL released)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import _core
+
+DEFAULT_ROUTER_PATH = Path(__file__).resolve().parent / "data" / "default_router.safetensors"
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How prompts become router features (mirrors the C++ FeatureExtractor).
+
+    hash_bits: size of the hashed n-gram block (2**hash_bits buckets; 0 disables it).
+    word_ngrams / char_ngrams: inclusive n-gram ranges ((0, 0) disables).
+    dense: the length/structure signals (token count via ``encoding``, code fences, math,
+    digits, questions, multi-step markers, script shares...).
+    dense_weight: multiplies the standardised dense block (stored in the file's scale).
+    embedder / embedding_dim: the sentence embedder whose vectors are appended (None = none).
+    """
+
+    hash_bits: int = 18
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (0, 0)
+    dense: bool = True
+    dense_weight: float = 1.0
+    encoding: str | None = "o200k_base"
+    embedder: str | None = None
+    embedding_dim: int = 0
+
+    def extractor(self) -> Any:
+        enc = _encoding_core(self.encoding) if (self.dense and self.encoding) else None
+        return _core.CoreRouterFeatures(
+            self.hash_bits, self.word_ngrams[0], self.word_ngrams[1], self.char_ngrams[0],
+            self.char_ngrams[1], self.dense, enc)
+
+    @property
+    def uses_text(self) -> bool:
+        return self.hash_bits > 0 or self.dense
+
+
+def _encoding_core(name: str) -> Any:
+    from ..tokenizer import get_encoding
+
+    enc = get_encoding(name)
+    core = getattr(enc, "_core", None)
+    if core is None:
+        raise ValueError(f"encoding {name!r} has no native core")
+    return core
+
+
+def _check_prompts(prompts: Sequence[str], what: str = "prompts") -> list[str]:
+    if isinstance(prompts, (str, bytes)):
+        raise TypeError(f"{what} must be a list of str, not a single {type(prompts).__name__}")
+    out = list(prompts)
+    for i, p in enumerate(out):
+        if not isinstance(p, str):
+            raise TypeError(f"{what}[{i}] must be str, not {type(p).__name__}")
+    return out
+
+
+class Router:
+    """A trained router running in the C++ core.
+
+    ``score(prompts)`` returns one number per prompt, higher = the strong model is more likely
+    needed (for the shipped default router: P(the strong model is needed)). ``route(prompt,
+    threshold)`` picks the strong model when the score is >= threshold. N-way routers also give
+    per-model predicted quality (``predict_quality``) and ``route_nway`` (argmax lam*q - cost).
+    Routers whose file names an embedder need ``embed=`` (a callable texts -> (n, dim) float32)
+    or explicit ``embeddings=``.
+    """
+
+    def __init__(self, core: Any, source: str, embed: Callable[[list[str]], np.ndarray] | None = None):
+        self._core = core
+        self.source = source
+        self._embed = embed
+
+    # ---- loading ----
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "<bytes>", embed: Any = None) -> "Router":
+        data = bytes(data)
+        enc_name = _peek_encoding(data, source)
+        enc = _encoding_core(enc_name) if enc_name else None
+        core = _core.CoreRouter.from_bytes(data, source, enc)
+        router = cls(core, source, None)
+        router._attach_embedder(embed)
+        return router
+
+    @classmethod
+    def load(cls, path: str | Path, embed: Any = None, sha256: str | None = None) -> "Router":
+        """Loads a router file. ``embed`` is the embedder for routers with an embedding block
+        (an object with ``.embed(texts)`` or a callable); ``sha256`` verifies the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"router file not found: {path}")
+        data = path.read_bytes()
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            raise ValueError(f"{path}: sha256 mismatch (file changed or corrupted)")
+        return cls.from_bytes(data, str(path), embed)
+
+    @classmethod
+    def default(cls) -> "Router":
+        """The shipped binary router (P(strong model needed)); see ``default_router_card()``."""
+        if not DEFAULT_ROUTER_PATH.is_file():
+            raise FileNotFoundError(
+                f"the default router file is missing from the package ({DEFAULT_ROUTER_PATH}); "
+                "rebuild it with `python -m tokenops.router.build_default`")
+        return cls.load(DEFAULT_ROUTER_PATH)
+
+    def _attach_embedder(self, embed: Any) -> None:
+        if embed is None:
+            self._embed = None
+            return
+        if not self.needs_embedding:
+            self._embed = None
+            return
+        name = getattr(embed, "name", None)
+        if name is not None and name != self.embedder:
+            raise ValueError(
+                f"{self.source}: this router was trained on embeddings from {self.embedder!r} but "
+                f"the embedder given is {name!r}; load the matching embedder")
+        dim = getattr(embed, "dim", None)
+        if dim is not None and int(dim) != self.embedding_dim:
+            raise ValueError(f"{self.source}: router expects {self.embedding_dim}-dim embeddings, "
+                             f"embedder gives {dim}")
+        self._embed = embed.embed if hasattr(embed, "embed") else embed
+
+    # ---- properties ----
+    family = property(lambda self: self._core.family)
+    task = property(lambda self: self._core.task)
+    models = property(lambda self: list(self._core.models))
+    costs = property(lambda self: list(self._core.costs))
+    description = property(lambda self: self._core.description)
+    embedder = property(lambda self: self._core.embedder or None)
+    embedding_dim = property(lambda self: self._core.embedding_dim)
+    needs_embedding = property(lambda self: self._core.needs_embedding)
+
+    @property
+    def strong(self) -> str | None:
+        return self.models[self._core.strong] if self._core.strong >= 0 else None
+
+    @property
+    def weak(self) -> str | None:
+        return self.models[self._core.weak] if self._core.weak >= 0 else None
+
+    def __repr__(self) -> str:
+        return (f"Router(family={self.family!r}, task={self.task!r}, models={self.models}, "
+                f"embedder={self.embedder!r}, source={self.source!r})")
+
+    # ---- scoring ----
+    def _embeddings(self, prompts: list[str], embeddings: Any) -> np.ndarray | None:
+        if not self.needs_embedding:
+            return None
+        if embeddings is None:
+            if self._embed is None:
+                raise ValueError(
+                    f"this router needs embeddings from {self.embedder!r}: pass embed= to "
+                    "Router.load or embeddings= to this call")
+            embeddings = self._embed(prompts)
+        emb = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32))
+        return emb
+
+    def score(self, prompts: Sequence[str], *, embeddings: Any = None,
+              num_threads: int = 0) -> np.ndarray:
+        """Binary score per prompt (float64), higher = more likely to need the strong model."""
+        ps = _check_prompts(prompts)
+        return self._core.score(ps, self._embeddings(ps, embeddings), num_threads)
+
+    def predict_quality(self, prompts: Sequence[str], *, embeddings: Any = None,
+                        num_threads: int = 0) -> np.ndarray:
+        """Per-model predicted quality, shape (n, len(models)) (per-model routers only)."""
+        ps = _check_prompts(prompts)
+        if self._core.n_outputs != len(self.models):
+            raise ValueError("this router has a single binary output, not one per model")
+        return self._core.outputs(ps, self._embeddings(ps, embeddings), num_threads)
+
+    def route(self, prompt: str, threshold: float, *, embeddings: Any = None) -> str:
+        """Strong model name when score(prompt) >= threshold, else the weak model's."""
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be str, not {type(prompt).__name__}")
+        if not np.isfinite(threshold):
+            raise ValueError(f"threshold must be finite, got {threshold}")
+        if self.strong is None or self.weak is None:
+            raise ValueError("this router has no strong/weak pair; use route_nway")
+        s = float(self.score([prompt], embeddings=embeddings)[0])
+        return self.strong if s >= threshold else self.weak
+
+    def route_batch(self, prompts: Sequence[str], threshold: float, **kw: Any) -> list[str]:
+        s = self.score(prompts, **kw)
+        return [self.strong if v >= threshold else self.weak for v in s]  # type: ignore[misc]
+
+    def route_nway(self, prompts: Sequence[str], lam: float, costs: Sequence[float] | None = None,
+                   *, embeddings: Any = None, num_threads: int = 0) -> list[str]:
+        """Per prompt: argmax_m lam * q_m - cost_m (costs default to the file's)."""
+        ps = _check_prompts(prompts)
+        c = [] if costs is None else [float(x) for x in costs]
+        idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), num_threads)
+        models = self.models
+        return [models[i] for i in idx]
+
+
+def _peek_encoding(data: bytes, source: str) -> str | None:
+    """The tokenizer named in a router file's config (read before the core parses it fully)."""
+    import json
+    import struct
+
+    if len(data) < 8:
+        return None  # the core reports the precise error
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        return None
+    try:
+        header = json.loads(data[8:8 + n])
+        cfg = json.loads(header["__metadata__"]["config"])
+        name = cfg.get("features", {}).get("encoding") or None
+        return name if cfg.get("features", {}).get("dense") else None
+    except Exception:
+        return None
+
+
+def featurize(prompts: Sequence[str], cfg: FeatureConfig, *, num_threads: int = 0) -> tuple[Any, np.ndarray]:
+    """The C++ features of prompts for training: (scipy CSR hashed block, raw dense (n, D))."""
+    from scipy import sparse
+
+    ps = _check_prompts(prompts)
+    fx = cfg.extractor()
+    n = len(ps)
+    if cfg.hash_bits > 0:
+        indptr, indices, values = fx.sparse_batch(ps, num_threads)
+        X = sparse.csr_matrix((values, indices, indptr), shape=(n, 1 << cfg.hash_bits))
+        X.sum_duplicates()
+    else:
+        X = sparse.csr_matrix((n, 0), dtype=np.float32)
+    D = fx.dense_raw_batch(ps, num_threads) if cfg.dense else np.zeros((n, 0), np.float32)
+    return X, D
+
+
+def dense_signal_names() -> list[str]:
+    return list(_core.router_dense_signal_names())

@@ -1,0 +1,174 @@
+"""Loaders for the shipped routing outcome data (see shared/data/routing/README.md): RouteLLM's
+MMLU / GSM8K / MT-Bench evaluation files (GPT-4 vs Mixtral) and the RouterBench subset (ARC,
+MBPP, Winogrande x 11 models). Needs pandas."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+STRONG = "gpt-4-1106-preview"
+WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+ROUTELLM_BENCHMARKS = ("mmlu", "gsm8k", "mt-bench")
+ROUTERBENCH_TASKS = ("arc-challenge", "mbpp", "winogrande")
+_RB_FILES = {"arc-challenge": "arc_challenge", "mbpp": "mbpp", "winogrande": "winograde"}
+
+#: USD per 1M tokens (input, output), as stated in the data README (RouteLLM paper App. D).
+ROUTELLM_PRICES = {STRONG: (10.0, 30.0), WEAK: (0.24, 0.24)}
+#: RouterBench routers/common.py TOKEN_COSTS constants N (written N / 10_000_000 per token):
+#: (prompt, completion).
+ROUTERBENCH_TOKEN_COSTS = {
+    "mistralai/mixtral-8x7b-chat": (0.6, 0.6), "mistralai/mistral-7b-chat": (0.2, 0.2),
+    "meta/code-llama-instruct-34b-chat": (0.776, 0.776), "WizardLM/WizardLM-13B-V1.2": (0.3, 0.3),
+    "zero-one-ai/Yi-34B-Chat": (0.8, 0.8), "gpt-3.5-turbo-1106": (1.0, 2.0),
+    "claude-instant-v1": (0.8, 2.4), "claude-v1": (8.0, 24.0), "claude-v2": (8.0, 24.0),
+    "gpt-4-1106-preview": (10.0, 30.0), "meta/llama-2-70b-chat": (0.9, 0.9),
+}
+
+
+def _routing_dir(data_dir: str | Path | None = None) -> Path:
+    from .._paths import data_dir as _dd
+
+    base = Path(data_dir) if data_dir is not None else _dd(required=True)
+    d = base / "routing"
+    if not d.is_dir():
+        raise FileNotFoundError(f"routing data not found at {d}; set TOKENOPS_DATA_DIR")
+    return d
+
+
+@dataclass
+class PairBenchmark:
+    """One RouteLLM benchmark after decontamination (RouteLLM's benchmarks.py semantics).
+
+    prompts: what the router sees (MT-Bench: turn 1). q_strong / q_weak: per-prompt quality on
+    the benchmark's own scale (MMLU/GSM8K: 1.0/0.0 correct; MT-Bench: mean GPT-4 judge score of
+    both turns). scale: 100 for accuracy in percent, 1 for judge scores (RouteLLM's reporting).
+    """
+
+    name: str
+    prompts: list[str]
+    q_strong: np.ndarray
+    q_weak: np.ndarray
+    scale: float
+    ids: list = field(default_factory=list)
+    responses_strong: list[str] | None = None
+    responses_weak: list[str] | None = None
+    n_dropped: int = 0
+
+    @property
+    def quality01(self) -> np.ndarray:
+        """(n, 2) quality in [0, 1] for training (columns: strong, weak)."""
+        q = np.stack([self.q_strong, self.q_weak], axis=1).astype(np.float64)
+        return (q - 1.0) / 9.0 if self.name == "mt-bench" else q
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+def load_routellm(benchmark: str, data_dir: str | Path | None = None) -> PairBenchmark:
+    """Loads 'mmlu', 'gsm8k' or 'mt-bench', dropping the contaminated prompts as RouteLLM does."""
+    import pandas as pd
+
+    if benchmark not in ROUTELLM_BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {ROUTELLM_BENCHMARKS}")
+    root = _routing_dir(data_dir) / "routellm" / "routellm" / "evals"
+    if benchmark == "mmlu":
+        files = sorted((root / "mmlu" / "responses").glob("mmlu_*.csv"))
+        if len(files) != 57:
+            raise FileNotFoundError(f"expected 57 MMLU response files in {root / 'mmlu'}, found {len(files)}")
+        df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+        bad = pd.read_json(root / "mmlu" / "contaminated_prompts.jsonl", lines=True)["eval_prompt"]
+        n0 = len(df)
+        df = df[~df["prompt"].isin(bad.tolist())].reset_index(drop=True)
+        return PairBenchmark("mmlu", df["prompt"].tolist(), df[STRONG].astype(float).to_numpy(),
+                             df[WEAK].astype(float).to_numpy(), 100.0, list(range(len(df))),
+                             n_dropped=n0 - len(df))
+    if benchmark == "gsm8k":
+        df = pd.read_csv(root / "gsm8k" / "gsm8k_responses.csv")
+        bad = pd.read_json(root / "gsm8k" / "contaminated_prompts.jsonl", lines=True)["eval_prompt"]
+        n0 = len(df)
+        df = df[~df["prompt"].isin(bad.tolist())].reset_index(drop=True)
+        return PairBenchmark("gsm8k", df["prompt"].tolist(), df[STRONG].astype(float).to_numpy(),
+                             df[WEAK].astype(float).to_numpy(), 100.0, list(range(len(df))),
+                             df[STRONG + "_response"].fillna("").astype(str).tolist(),
+                             df[WEAK + "_response"].fillna("").astype(str).tolist(), n0 - len(df))
+    q = pd.read_json(root / "mt_bench" / "question.jsonl", lines=True)
+    j = pd.read_json(root / "mt_bench" / "judgements.jsonl", lines=True)
+    bad = pd.read_json(root / "mt_bench" / "contaminated_prompts.jsonl", lines=True)["eval_prompt"].tolist()
+    n0 = len(q)
+    t1, t2 = q["turns"].map(lambda t: t[0]), q["turns"].map(lambda t: t[1])
+    q = q[~(t1.isin(bad) | t2.isin(bad))].reset_index(drop=True)
+    counts = j.groupby(["question_id", "model"]).size()
+    if not (counts == 2).all():
+        raise ValueError("MT-Bench judgements: expected exactly 2 turns per (question, model)")
+    mean = j.groupby(["question_id", "model"])["score"].mean().unstack()
+    ids = q["question_id"].tolist()
+    return PairBenchmark("mt-bench", q["turns"].map(lambda t: t[0]).tolist(),
+                         mean.loc[ids, STRONG].to_numpy(float), mean.loc[ids, WEAK].to_numpy(float),
+                         1.0, ids, n_dropped=n0 - len(q))
+
+
+@dataclass
+class RouterBenchSplit:
+    """RouterBench rows (train or test) for one or more tasks."""
+
+    prompts: list[str]
+    tasks: np.ndarray          # eval_name per row
+    sample_ids: list[str]
+    models: list[str]
+    quality: np.ndarray        # (n, M) 0/1, NaN = missing
+    cost: np.ndarray           # (n, M) USD total_cost of that call
+    oracle: list[str]
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def subset(self, mask: np.ndarray) -> "RouterBenchSplit":
+        idx = np.flatnonzero(mask)
+        return RouterBenchSplit([self.prompts[i] for i in idx], self.tasks[idx],
+                                [self.sample_ids[i] for i in idx], self.models,
+                                self.quality[idx], self.cost[idx], [self.oracle[i] for i in idx])
+
+
+def _prompt_text(cell: str) -> str:
+    try:
+        v = ast.literal_eval(cell)
+    except (ValueError, SyntaxError):
+        return str(cell)
+    return "".join(v) if isinstance(v, list) else str(v)
+
+
+def load_routerbench(split: str, tasks: tuple[str, ...] = ROUTERBENCH_TASKS,
+                     data_dir: str | Path | None = None) -> RouterBenchSplit:
+    """Loads the shipped RouterBench subset ('train' or 'test'), RouterDC's split."""
+    import pandas as pd
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = _routing_dir(data_dir) / "routerbench_subset" / "datasets" / "routerbench_zs"
+    frames = []
+    for t in tasks:
+        if t not in _RB_FILES:
+            raise ValueError(f"unknown RouterBench task {t!r}; choose from {ROUTERBENCH_TASKS}")
+        frames.append(pd.read_csv(root / f"{_RB_FILES[t]}_{split}.csv", index_col=0))
+    df = pd.concat(frames, ignore_index=True)
+    models = [c.replace("|model_response", "") for c in df.columns if c.endswith("|model_response")]
+    return RouterBenchSplit(
+        prompts=df["prompt"].map(_prompt_text).tolist(),
+        tasks=df["eval_name"].to_numpy(str),
+        sample_ids=df["sample_id"].astype(str).tolist(),
+        models=models,
+        quality=df[models].to_numpy(float),
+        cost=df[[m + "|total_cost" for m in models]].to_numpy(float),
+        oracle=df["oracle_model_to_route_to"].astype(str).tolist(),
+    )
+
+
+def routerbench_token_costs(models: list[str]) -> np.ndarray:
+    """Per-model routing cost as RouterBench's routers use it: prompt + completion price per
+    token (its TOKEN_COSTS constants, N / 10_000_000)."""
+    return np.array([(ROUTERBENCH_TOKEN_COSTS[m][0] + ROUTERBENCH_TOKEN_COSTS[m][1]) / 10_000_000
+                     for m in models])

@@ -1,0 +1,253 @@
+"""Router evaluation under RouteLLM's and RouterBench's protocols (library functions behind the
+CLIs and notebooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import metrics as M
+from .data import PairBenchmark, RouterBenchSplit, routerbench_token_costs
+from .train import FAMILY_FEATURES, FeatureConfig, fit_router
+
+#: RouteLLM's best published APGR per benchmark (paper; the routers were trained on Chatbot Arena
+#: preference data plus augmentation, i.e. not in-domain cross-fitted).
+ROUTELLM_PUBLISHED = {
+    "mt-bench": [("RouteLLM best published (MF, D_arena+D_judge)", 0.802)],
+    "mmlu": [("RouteLLM best published (D_arena+D_MMLU)", 0.603)],
+    "gsm8k": [("RouteLLM best published", 0.622)],
+}
+
+#: in-domain hyper-parameters per benchmark size (chosen once, documented; not tuned per fold)
+DEFAULT_HP: dict[str, dict[str, Any]] = {
+    "logistic": {"C": 1.0},
+    "linear": {"alpha": 1.0},
+    "mlp": {"hidden": (32,), "alpha": 1e-2, "max_iter": 60},
+    "mf": {"dim": 16, "iters": 150, "lr": 0.01, "l2": 1e-4},
+    "irt": {"iters": 200, "lr": 0.02, "l2": 1e-4},
+    "knn": {"k": 20},
+}
+
+
+def fold_ids(prompts: Sequence[str], folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold of each row: unique prompts are shuffled with numpy's default_rng(seed) and dealt
+    round-robin into ``folds`` folds, so equal prompts always share a fold."""
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    uniq, inv = np.unique(np.asarray(prompts, dtype=object).astype(str), return_inverse=True)
+    if len(uniq) < folds:
+        raise ValueError(f"{len(uniq)} distinct prompts cannot fill {folds} folds")
+    perm = np.random.default_rng(seed).permutation(len(uniq))
+    fold_of_unique = np.empty(len(uniq), dtype=np.int64)
+    fold_of_unique[perm] = np.arange(len(uniq)) % folds
+    return fold_of_unique[inv]
+
+
+def crossfit_scores(bench: PairBenchmark, family: str, folds: int = 5, seed: int = 0, *,
+                    features: FeatureConfig | None = None, embeddings: np.ndarray | None = None,
+                    extra: tuple[list[str], np.ndarray] | None = None, progress: bool = False,
+                    **hp: Any) -> np.ndarray:
+    """Cross-fitted binary scores: each prompt is scored (by the C++ router) with a model trained
+    on the other folds only. ``extra`` = (prompts, quality01 (n, 2)) adds out-of-benchmark rows
+    to every fold's training set (never scored)."""
+    fid = fold_ids(bench.prompts, folds, seed)
+    Q = bench.quality01
+    params = {**DEFAULT_HP.get(family, {}), **hp}
+    scores = np.full(len(bench), np.nan)
+    it = range(folds)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=f"{bench.name} {family}")
+    for f in it:
+        tr, te = np.flatnonzero(fid != f), np.flatnonzero(fid == f)
+        ps = [bench.prompts[i] for i in tr]
+        q = Q[tr]
+        emb_tr = embeddings[tr] if embeddings is not None else None
+        if extra is not None:
+            ps = ps + list(extra[0])
+            q = np.vstack([q, extra[1]])
+        router = fit_router(family, ps, q, ["strong", "weak"], strong="strong", weak="weak",
+                            features=features, embeddings=emb_tr, seed=seed, **params).load()
+        emb_te = embeddings[te] if embeddings is not None else None
+        scores[te] = router.score([bench.prompts[i] for i in te], embeddings=emb_te)
+    return scores
+
+
+@dataclass
+class RouteLLMReport:
+    benchmark: str
+    rows: list[M.RouteLLMMetrics]
+    weak_quality: float
+    strong_quality: float
+    optimal_pct: np.ndarray
+    optimal_quality: np.ndarray
+    published: list[tuple[str, float]]
+
+    def table(self) -> Any:
+        import pandas as pd
+
+        recs = [{"method": r.method, "APGR (trapezoid, code)": r.apgr,
+                 "APGR (10-point mean, paper)": r.apgr_mean10, "CPT(20%)": r.cpt20,
+                 "CPT(50%)": r.cpt50, "CPT(80%)": r.cpt80} for r in self.rows]
+        for name, v in self.published:
+            recs.append({"method": name, "APGR (trapezoid, code)": v})
+        return pd.DataFrame(recs)
+
+    def cost_saving_at(self, method: str, fraction_of_strong: float = 0.95,
+                       cost_strong: float = 1.0, cost_weak: float = 0.0) -> dict[str, float]:
+        """Strong-call share needed to reach ``fraction_of_strong`` x the strong model's quality,
+        and the cost saving vs always-strong given per-query costs of each model."""
+        r = next(r for r in self.rows if r.method == method)
+        target = fraction_of_strong * self.strong_quality
+        share = 0.0 if self.weak_quality >= target else M.strong_share_for_quality(r.strong_pct, r.quality, target) / 100
+        cost = share * cost_strong + (1 - share) * cost_weak
+        return {"strong_share": share, "cost_saving": 1 - cost / cost_strong, "target_quality": target}
+
+    def plot(self, ax: Any = None) -> Any:
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        for r in self.rows:
+            ax.plot(r.strong_pct, r.quality, marker=".", label=r.method)
+        ax.plot(self.optimal_pct, self.optimal_quality, marker="x", label="optimal")
+        ax.axhline(self.weak_quality, color="grey", ls="--", label="always weak (Mixtral)")
+        ax.axhline(self.strong_quality, color="red", ls="--", label="always strong (GPT-4)")
+        ax.axhline(0.95 * self.strong_quality, color="red", ls=":", lw=0.8, label="95% of GPT-4")
+        ax.set_xlabel("Strong model calls (%)")
+        ax.set_ylabel("Quality")
+        ax.set_title(f"{self.benchmark} (in-domain, 5-fold cross-fit)")
+        ax.legend(fontsize=7)
+        return ax
+
+
+def routellm_report(bench: PairBenchmark, scores: dict[str, np.ndarray], num_results: int = 10,
+                    random_seeds: int = 10) -> RouteLLMReport:
+    """Metrics of each router's scores, plus the random router (averaged over seeds), and the
+    always-weak/strong and optimal references, with RouteLLM's published rows."""
+    sc = bench.scale
+    weak_q = float(bench.q_weak.mean() * sc)
+    strong_q = float(bench.q_strong.mean() * sc)
+    rows = []
+    for name, s in scores.items():
+        s = np.asarray(s, float)
+        if len(s) != len(bench):
+            raise ValueError(f"{name}: {len(s)} scores for {len(bench)} prompts")
+        _, pct, q = M.routellm_curve(s, bench.q_strong, bench.q_weak, num_results, sc)
+        rows.append(M.routellm_metrics(name, pct, q, weak_q, strong_q))
+    rand = []
+    for seed in range(random_seeds):
+        _, pct, q = M.routellm_curve(M.random_router_scores(len(bench), seed), bench.q_strong,
+                                     bench.q_weak, num_results, sc)
+        rand.append(M.routellm_metrics("random", pct, q, weak_q, strong_q))
+    avg = M.RouteLLMMetrics(
+        f"random (mean of {random_seeds} seeds)", *(float(np.mean([getattr(r, k) for r in rand]))
+                                                    for k in ("apgr", "apgr_mean10", "cpt20", "cpt50", "cpt80")),
+        np.mean([r.strong_pct for r in rand], axis=0), np.mean([r.quality for r in rand], axis=0))
+    rows.append(avg)
+    graded = bench.name == "mt-bench"
+    opt_pct = np.arange(0, 101, 10, dtype=float)
+    opt_q = np.array([M.optimal_quality(bench.q_strong, bench.q_weak, p / 100, graded) * sc for p in opt_pct])
+    return RouteLLMReport(bench.name, rows, weak_q, strong_q, opt_pct, opt_q,
+                          ROUTELLM_PUBLISHED.get(bench.name, []))
+
+
+# ------------------------------------------------------------------------------------------
+# RouterBench (N-way)
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class RouterBenchReport:
+    task: str
+    curves: dict[str, np.ndarray]   # name -> (k, 2) (total cost, performance)
+    aiq: dict[str, float]
+    models: list[str]
+
+    def table(self) -> Any:
+        import pandas as pd
+
+        rows = []
+        for name, c in self.curves.items():
+            best = c[np.argmax(c[:, 1])]
+            rows.append({"router": name, "AIQ": self.aiq[name], "max performance": best[1],
+                         "cost at max performance": best[0]})
+        return pd.DataFrame(rows).sort_values("AIQ", ascending=False).reset_index(drop=True)
+
+    def plot(self, ax: Any = None) -> Any:
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        for name, c in self.curves.items():
+            if name.startswith("model:"):
+                continue
+            h = M.nondecreasing_convex_hull(c)
+            ax.plot(h[:, 0], h[:, 1], marker=".", label=f"{name} (AIQ {self.aiq[name]:.3f})")
+        singles = [(n, c[0]) for n, c in self.curves.items() if n.startswith("model:")]
+        for n, p in singles:
+            ax.scatter([p[0]], [p[1]], s=12)
+            ax.annotate(n[6:].split("/")[-1], p, fontsize=6)
+        ax.set_xscale("symlog", linthresh=1e-3)
+        ax.set_xlabel("total cost on the test split (USD)")
+        ax.set_ylabel("performance")
+        ax.set_title(f"RouterBench {self.task}")
+        ax.legend(fontsize=7)
+        return ax
+
+
+def dedupe_sample_ids(split: RouterBenchSplit) -> RouterBenchSplit:
+    """RouterBench evaluates after drop_duplicates(subset=['sample_id'])."""
+    _, first = np.unique(np.asarray(split.sample_ids), return_index=True)
+    mask = np.zeros(len(split), bool)
+    mask[first] = True
+    return split.subset(mask)
+
+
+def routerbench_report(task: str, test: RouterBenchSplit, predicted: dict[str, np.ndarray],
+                       random_seeds: int = 10) -> RouterBenchReport:
+    """AIQ of each predictor's lambda sweep vs the Zero router (convex hull of the single
+    models), the Oracle and a random router, all on one task's deduplicated test rows."""
+    mask = test.tasks == task
+    t = dedupe_sample_ids(test.subset(mask))
+    keep = np.isin(np.asarray(test.sample_ids)[mask], t.sample_ids)
+    tok = routerbench_token_costs(t.models)
+    curves: dict[str, np.ndarray] = {}
+    idx = np.flatnonzero(mask)
+    # rows of `t` in order of first occurrence among the task's rows
+    _, first = np.unique(np.asarray(test.sample_ids)[idx], return_index=True)
+    order = np.sort(first)
+    for name, pred in predicted.items():
+        p = np.asarray(pred)[idx][order]
+        curves[name] = M.lambda_sweep(p, tok, t.quality, t.cost)
+    single = np.array([M.routing_point(np.full(len(t), m), t.quality, t.cost) for m in range(len(t.models))])
+    curves["Zero router (convex hull of single models)"] = single
+    orc = []
+    for i in range(len(t)):
+        name = t.oracle[i]
+        orc.append(t.models.index(name) if name in t.models else int(np.argmin(tok)))
+    ocost = np.array([t.cost[i, orc[i]] if t.oracle[i] in t.models else 0.0 for i in range(len(t))])
+    oq = np.array([t.quality[i, orc[i]] if t.oracle[i] in t.models else 0.0 for i in range(len(t))])
+    curves["Oracle"] = np.array([[ocost.sum(), np.nanmean(oq)]])
+    rpts = []
+    for s in range(random_seeds):
+        ch = np.random.default_rng(s).integers(0, len(t.models), len(t))
+        rpts.append(M.routing_point(ch, t.quality, t.cost))
+    curves[f"random (mean of {random_seeds} seeds)"] = np.array([np.mean(rpts, axis=0)])
+    for m, name in enumerate(t.models):
+        curves[f"model:{name}"] = single[m:m + 1]
+    names = list(curves)
+    vals = M.aiq([curves[n] for n in names])
+    return RouterBenchReport(task, curves, dict(zip(names, vals)), t.models)
+
+
+def fit_nway(family: str, train: RouterBenchSplit, *, embeddings: np.ndarray | None = None,
+             features: FeatureConfig | None = None, seed: int = 0, **hp: Any) -> Any:
+    """An N-way router trained on RouterBench train rows (per-model quality)."""
+    params = {**DEFAULT_HP.get(family, {}), **hp}
+    return fit_router(family, train.prompts, train.quality, train.models, task="nway",
+                      costs=list(routerbench_token_costs(train.models)), features=features,
+                      embeddings=embeddings, seed=seed,
+                      description="RouterBench subset train split (ARC, MBPP, Winogrande)", **params)

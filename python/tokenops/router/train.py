@@ -1,0 +1,322 @@
+"""Training routers in Python (numpy / scikit-learn) on per-query outcomes, exported to router
+files that the C++ core runs. Features always come from the C++ extractor, so training and
+inference see exactly the same numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .core import FeatureConfig, Router, dense_signal_names, featurize
+from ._file import router_file_bytes, save_router_file
+
+FAMILIES = ("logistic", "linear", "mlp", "mf", "irt", "knn")
+#: families that need sentence embeddings
+EMBEDDING_FAMILIES = ("knn",)
+
+#: default feature configuration per family (lexical; embedding families add the embedder)
+FAMILY_FEATURES: dict[str, FeatureConfig] = {
+    "logistic": FeatureConfig(hash_bits=18, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
+    "linear": FeatureConfig(hash_bits=18, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
+    "mlp": FeatureConfig(hash_bits=12, word_ngrams=(1, 1), dense=True, dense_weight=1.0),
+    "mf": FeatureConfig(hash_bits=14, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
+    "irt": FeatureConfig(hash_bits=16, word_ngrams=(1, 2), dense=True, dense_weight=0.3),
+    "knn": FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None),
+}
+
+
+@dataclass
+class TrainedRouter:
+    """A router's config and tensors, ready to save or to load into the C++ core."""
+
+    config: dict[str, Any]
+    tensors: dict[str, np.ndarray]
+    embed: Any = None
+
+    def to_bytes(self) -> bytes:
+        return router_file_bytes(self.config, self.tensors)
+
+    def save(self, path: str | Path) -> Path:
+        return save_router_file(path, self.config, self.tensors)
+
+    def load(self) -> Router:
+        return Router.from_bytes(self.to_bytes(), f"<trained {self.config['family']}>", self.embed)
+
+
+@dataclass
+class _Design:
+    """Training design matrix [hashed | standardised dense | embedding] plus its file config."""
+
+    Z: Any  # scipy CSR
+    features: dict[str, Any]
+
+
+def _design(prompts: Sequence[str], cfg: FeatureConfig, embeddings: np.ndarray | None,
+            stats: dict[str, Any] | None = None, num_threads: int = 0) -> _Design:
+    from scipy import sparse
+
+    X, D = featurize(prompts, cfg, num_threads=num_threads)
+    blocks = [X]
+    feat: dict[str, Any] = {
+        "encoding": (cfg.encoding or "") if cfg.dense else "",
+        "hash_bits": cfg.hash_bits,
+        "word_ngram_min": cfg.word_ngrams[0], "word_ngram_max": cfg.word_ngrams[1],
+        "char_ngram_min": cfg.char_ngrams[0], "char_ngram_max": cfg.char_ngrams[1],
+        "dense": cfg.dense, "dense_names": [], "dense_mean": [], "dense_scale": [],
+        "embedder": cfg.embedder or "", "embedding_dim": cfg.embedding_dim if cfg.embedder else 0,
+    }
+    if cfg.dense:
+        if stats is None:
+            mean = D.mean(axis=0).astype(np.float64)
+            std = D.std(axis=0).astype(np.float64)
+            std[std < 1e-6] = 1.0
+            scale = std / cfg.dense_weight
+        else:
+            mean, scale = np.asarray(stats["dense_mean"]), np.asarray(stats["dense_scale"])
+        feat["dense_names"] = dense_signal_names()
+        feat["dense_mean"] = [float(v) for v in np.float32(mean)]
+        feat["dense_scale"] = [float(v) for v in np.float32(scale)]
+        Dz = (D - np.float32(mean)) / np.float32(scale)
+        blocks.append(sparse.csr_matrix(Dz.astype(np.float32)))
+    if cfg.embedder:
+        if embeddings is None:
+            raise ValueError(f"feature config uses the embedder {cfg.embedder!r}: pass embeddings")
+        E = np.asarray(embeddings, dtype=np.float32)
+        if E.shape != (len(prompts), cfg.embedding_dim):
+            raise ValueError(f"embeddings have shape {E.shape}, expected "
+                             f"({len(prompts)}, {cfg.embedding_dim})")
+        if not np.all(np.isfinite(E)):
+            raise ValueError("embeddings hold NaN or inf")
+        blocks.append(sparse.csr_matrix(E))
+    Z = sparse.hstack(blocks, format="csr", dtype=np.float32)
+    return _Design(Z, feat)
+
+
+def _clean_quality(Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    Q = np.asarray(Q, dtype=np.float64)
+    if Q.ndim != 2:
+        raise ValueError(f"quality matrix must be (n_prompts, n_models), got shape {Q.shape}")
+    mask = np.isfinite(Q)
+    if np.any(Q[mask] < 0) or np.any(Q[mask] > 1):
+        raise ValueError("quality values must lie in [0, 1] (normalise judge scores first)")
+    return np.where(mask, Q, 0.0), mask
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+class _Adam:
+    def __init__(self, params: dict[str, np.ndarray], lr: float) -> None:
+        self.p, self.lr, self.t = params, lr, 0
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, grads: dict[str, np.ndarray]) -> None:
+        self.t += 1
+        b1, b2 = 0.9, 0.999
+        for k, g in grads.items():
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            mh = self.m[k] / (1 - b1 ** self.t)
+            vh = self.v[k] / (1 - b2 ** self.t)
+            self.p[k] -= self.lr * mh / (np.sqrt(vh) + 1e-8)
+
+
+def _fit_logistic(Z: Any, Qv: np.ndarray, mask: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    W = np.zeros((Z.shape[1], Qv.shape[1]), np.float64)
+    b = np.zeros(Qv.shape[1], np.float64)
+    for m in range(Qv.shape[1]):
+        rows = np.flatnonzero(mask[:, m])
+        q = Qv[rows, m]
+        Zm = Z[rows]
+        if np.all(q == q[0]) and q[0] in (0.0, 1.0):  # one class only: constant predictor
+            b[m] = 8.0 if q[0] == 1.0 else -8.0
+            continue
+        Xs = sparse.vstack([Zm, Zm], format="csr")
+        y = np.r_[np.ones(len(q)), np.zeros(len(q))]
+        w = np.r_[q, 1.0 - q]
+        keep = w > 0
+        clf = LogisticRegression(C=C, max_iter=3000, tol=1e-5)
+        clf.fit(Xs[keep], y[keep], sample_weight=w[keep])
+        W[:, m] = clf.coef_[0]
+        b[m] = clf.intercept_[0]
+    return W, b
+
+
+def _fit_mf(Z: Any, Qv: np.ndarray, mask: np.ndarray, pair: tuple[int, int] | None, dim: int,
+            l2: float, iters: int, lr: float, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n, F = Z.shape
+    M = Qv.shape[1]
+    p = {"W1": rng.normal(0, 0.1, (F, dim)), "P": rng.normal(0, 1.0, (M, dim)),
+         "w2": rng.normal(0, 1.0, dim), "b": np.zeros(M)}
+    opt = _Adam(p, lr)
+    ZT = Z.T.tocsr()
+    if pair is not None:
+        s, w = pair
+        both = mask[:, s] & mask[:, w]
+        y = np.where(both, (Qv[:, s] - Qv[:, w] + 1.0) / 2.0, 0.5)
+        wt = both / max(1, both.sum())
+    for _ in range(iters):
+        E = np.asarray(Z @ p["W1"])
+        nrm = np.maximum(np.linalg.norm(p["P"], axis=1, keepdims=True), 1e-12)
+        Pn = p["P"] / nrm
+        G = Pn * p["w2"]  # (M, d)
+        z = E @ G.T + p["b"]  # (n, M)
+        dz = np.zeros_like(z)
+        if pair is not None:
+            t = _sigmoid(z[:, s] - z[:, w])
+            g = (t - y) * wt
+            dz[:, s], dz[:, w] = g, -g
+        else:
+            t = _sigmoid(z)
+            dz = mask * (t - Qv) / np.maximum(1, mask.sum(axis=0))
+        dE = dz @ G
+        grads = {"W1": np.asarray(ZT @ dE) + l2 * p["W1"]}
+        EP = dz.T @ E  # (M, d): sum_i dz_im E_i
+        grads["w2"] = np.sum(EP * Pn, axis=0)
+        dPn = EP * p["w2"]
+        grads["P"] = (dPn - Pn * np.sum(Pn * dPn, axis=1, keepdims=True)) / nrm
+        grads["b"] = dz.sum(axis=0)
+        opt.step(grads)
+    return p
+
+
+def _fit_irt(Z: Any, Qv: np.ndarray, mask: np.ndarray, l2: float, iters: int, lr: float,
+             seed: int) -> dict[str, np.ndarray]:
+    n, F = Z.shape
+    M = Qv.shape[1]
+    base = np.clip((Qv * mask).sum(0) / np.maximum(1, mask.sum(0)), 0.02, 0.98)
+    p = {"W": np.zeros((F, 2)), "c": np.array([0.0, 0.5413]), "theta": np.log(base / (1 - base))}
+    opt = _Adam(p, lr)
+    ZT = Z.T.tocsr()
+    cnt = np.maximum(1, mask.sum())
+    for _ in range(iters):
+        y = np.asarray(Z @ p["W"]) + p["c"]
+        dif, pre = y[:, 0], y[:, 1]
+        a = np.logaddexp(0, pre)
+        z = a[:, None] * (p["theta"][None, :] - dif[:, None])
+        t = _sigmoid(z)
+        dz = mask * (t - Qv) / cnt
+        g_theta = (dz * a[:, None]).sum(0)
+        g_dif = -(dz * a[:, None]).sum(1)
+        g_a = (dz * (p["theta"][None, :] - dif[:, None])).sum(1)
+        g_pre = g_a * _sigmoid(pre)
+        dy = np.stack([g_dif, g_pre], axis=1)
+        opt.step({"W": np.asarray(ZT @ dy) + l2 * p["W"], "c": dy.sum(0), "theta": g_theta})
+    return p
+
+
+def fit_router(
+    family: str,
+    prompts: Sequence[str],
+    quality: np.ndarray,
+    models: Sequence[str],
+    *,
+    strong: str | None = None,
+    weak: str | None = None,
+    task: str = "binary",
+    features: FeatureConfig | None = None,
+    embeddings: np.ndarray | None = None,
+    embed: Any = None,
+    costs: Sequence[float] | None = None,
+    description: str = "",
+    binary_score: str | None = None,
+    seed: int = 0,
+    num_threads: int = 0,
+    **hp: Any,
+) -> TrainedRouter:
+    """Trains one router family on per-prompt outcomes.
+
+    quality: (n_prompts, n_models) in [0, 1] (NaN = unknown). For ``task="binary"`` give the
+    ``strong`` and ``weak`` model names; the router's score is then the predicted quality gain
+    of the strong model (logistic, linear, mlp, irt, knn) or RouteLLM's win rate (mf).
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown router family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if task not in ("binary", "nway"):
+        raise ValueError(f"task must be 'binary' or 'nway', got {task!r}")
+    ps = list(prompts)
+    models = list(models)
+    Qv, mask = _clean_quality(quality)
+    if Qv.shape != (len(ps), len(models)):
+        raise ValueError(f"quality has shape {Qv.shape}, expected ({len(ps)}, {len(models)})")
+    cfg = features or FAMILY_FEATURES[family]
+    if family == "knn":
+        if embeddings is None:
+            raise ValueError("the knn family needs embeddings (pass embeddings= from the embedder)")
+        if cfg.embedder is None:
+            raise ValueError("the knn family needs a FeatureConfig naming the embedder")
+    si = wi = -1
+    if task == "binary":
+        if strong is None or weak is None:
+            raise ValueError("a binary router needs strong= and weak= model names")
+        si, wi = models.index(strong), models.index(weak)
+    design = _design(ps, cfg, embeddings, num_threads=num_threads)
+    Z = design.Z
+    config: dict[str, Any] = {
+        "family": "linear" if family == "logistic" else family, "task": task, "models": models,
+        "costs": [float(c) for c in costs] if costs is not None else [],
+        "strong": si, "weak": wi, "output_link": "sigmoid", "binary_score": "diff",
+        "activation": "relu", "knn_k": 0, "description": description,
+        "features": design.features,
+    }
+    tensors: dict[str, np.ndarray] = {}
+    if family == "logistic":
+        W, b = _fit_logistic(Z, Qv, mask, hp.get("C", 1.0))
+        tensors = {"W": W, "b": b}
+    elif family == "linear":
+        from sklearn.linear_model import Ridge
+
+        alpha = hp.get("alpha", 1.0)
+        config["output_link"] = "identity"
+        if task == "binary":
+            both = mask[:, si] & mask[:, wi]
+            r = Ridge(alpha=alpha).fit(Z[both], Qv[both, si] - Qv[both, wi])
+            config["binary_score"] = "single"
+            tensors = {"W": r.coef_.reshape(-1, 1), "b": np.array([r.intercept_])}
+        else:
+            W = np.zeros((Z.shape[1], len(models)))
+            b = np.zeros(len(models))
+            for m in range(len(models)):
+                r = Ridge(alpha=alpha).fit(Z[mask[:, m]], Qv[mask[:, m], m])
+                W[:, m], b[m] = r.coef_, r.intercept_
+            tensors = {"W": W, "b": b}
+    elif family == "mlp":
+        from sklearn.neural_network import MLPRegressor
+
+        Y = np.where(mask, Qv, np.nanmean(np.where(mask, Qv, np.nan), axis=0))
+        reg = MLPRegressor(hidden_layer_sizes=tuple(hp.get("hidden", (64,))), alpha=hp.get("alpha", 1e-3),
+                           learning_rate_init=hp.get("lr", 1e-3), max_iter=hp.get("max_iter", 200),
+                           early_stopping=False, random_state=seed)
+        reg.fit(Z, Y)
+        config["output_link"] = "identity"
+        for i, (w, b) in enumerate(zip(reg.coefs_, reg.intercepts_)):
+            tensors[f"W{i}"] = w
+            tensors[f"b{i}"] = b
+    elif family == "mf":
+        p = _fit_mf(Z, Qv, mask, (si, wi) if task == "binary" else None, hp.get("dim", 16),
+                    hp.get("l2", 1e-4), hp.get("iters", 300), hp.get("lr", 0.01), seed)
+        config["binary_score"] = "sigmoid_diff"
+        tensors = {"W1": p["W1"], "P": p["P"], "w2": p["w2"], "b": p["b"]}
+    elif family == "irt":
+        p = _fit_irt(Z, Qv, mask, hp.get("l2", 1e-4), hp.get("iters", 300), hp.get("lr", 0.02), seed)
+        tensors = {"W": p["W"], "c": p["c"], "theta": p["theta"]}
+    elif family == "knn":
+        fill = np.nanmean(np.where(mask, Qv, np.nan), axis=0)
+        config["output_link"] = "identity"
+        config["knn_k"] = int(hp.get("k", 20))
+        tensors = {"keys": np.asarray(embeddings, np.float32), "values": np.where(mask, Qv, fill)}
+    if binary_score is not None:
+        if config["binary_score"] == "single" or (family == "mf" and binary_score != "sigmoid_diff"
+                                                  and config["output_link"] != "sigmoid"):
+            raise ValueError(f"binary_score={binary_score!r} does not apply to family {family!r}")
+        config["binary_score"] = binary_score
+    return TrainedRouter(config, {k: np.asarray(v, np.float32) for k, v in tensors.items()}, embed)

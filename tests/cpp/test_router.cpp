@@ -1,0 +1,266 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tokenops/io/router_file.hpp"
+#include "tokenops/router/features.hpp"
+#include "tokenops/router/router.hpp"
+#include "tokenops/text/error.hpp"
+
+using namespace tokenops;
+using router::Batch;
+using router::Router;
+
+namespace {
+
+io::RouterFeatureSpec lexical_spec(int bits = 10) {
+  io::RouterFeatureSpec s;
+  s.hash_bits = bits;
+  s.word_ngram_min = 1;
+  s.word_ngram_max = 2;
+  s.char_ngram_min = 3;
+  s.char_ngram_max = 4;
+  s.dense = true;
+  s.dense_names = router::dense_signal_names();
+  s.dense_mean.assign(s.dense_names.size(), 0.5f);
+  s.dense_scale.assign(s.dense_names.size(), 2.0f);
+  return s;
+}
+
+io::RouterTensor random_tensor(std::vector<std::int64_t> shape, std::mt19937& rng, float sd = 0.5f) {
+  io::RouterTensor t;
+  t.shape = shape;
+  std::size_t n = 1;
+  for (auto d : shape) n *= static_cast<std::size_t>(d);
+  std::normal_distribution<float> dist(0.0f, sd);
+  t.data.resize(n);
+  for (auto& v : t.data) v = dist(rng);
+  return t;
+}
+
+std::size_t dim_of(const io::RouterFeatureSpec& s) {
+  return (s.hash_bits ? (std::size_t{1} << s.hash_bits) : 0) + (s.dense ? s.dense_names.size() : 0) +
+         static_cast<std::size_t>(s.embedding_dim);
+}
+
+io::RouterFile linear_file(int k = 2) {
+  std::mt19937 rng(7);
+  io::RouterFile f;
+  f.family = "linear";
+  f.task = "binary";
+  f.models = {"strong", "weak"};
+  f.strong = 0;
+  f.weak = 1;
+  f.output_link = "sigmoid";
+  f.binary_score = k == 1 ? "single" : "diff";
+  f.features = lexical_spec();
+  const auto d = static_cast<std::int64_t>(dim_of(f.features));
+  f.tensors["W"] = random_tensor({d, k}, rng);
+  f.tensors["b"] = random_tensor({k}, rng);
+  return f;
+}
+
+const std::vector<std::string> kPrompts = {
+    "", "   ", "What is 2+2?", "Write a short poem about the sea.",
+    "Solve for x: 3x + 5 = 20. Explain each step.", "```python\ndef f(x):\n    return x*x\n```",
+    "東京の天気は？", "Привет, как дела?", "1. First do this\n2. Then that\nWhy?"};
+
+Batch batch_of(const std::vector<std::string>& ps) {
+  Batch b;
+  for (const auto& p : ps) b.texts.push_back(p);
+  return b;
+}
+
+}  // namespace
+
+TEST(RouterFile, RoundTripsThroughSafetensorsLayout) {
+  io::RouterFile f = linear_file();
+  f.description = "unit test";
+  f.costs = {1.0, 0.1};
+  const std::string bytes = io::serialize_router_file(f);
+  io::RouterFile g = io::parse_router_file(bytes, "mem");
+  EXPECT_EQ(g.family, "linear");
+  EXPECT_EQ(g.models, f.models);
+  EXPECT_EQ(g.costs, f.costs);
+  EXPECT_EQ(g.description, "unit test");
+  EXPECT_EQ(g.features.hash_bits, 10);
+  EXPECT_EQ(g.features.dense_names, router::dense_signal_names());
+  ASSERT_EQ(g.tensors.size(), 2u);
+  EXPECT_EQ(g.tensors.at("W").data, f.tensors.at("W").data);
+  EXPECT_EQ(g.tensors.at("W").shape, f.tensors.at("W").shape);
+}
+
+TEST(RouterFile, RejectsOtherVersionsAndMalformedFiles) {
+  io::RouterFile f = linear_file();
+  f.format_version = 2;
+  const std::string v2 = io::serialize_router_file(f);
+  try {
+    io::parse_router_file(v2, "v2.router");
+    FAIL() << "accepted a version-2 file";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("version '2' is not supported"), std::string::npos) << e.what();
+  }
+  f.format_version = 1;
+  std::string ok = io::serialize_router_file(f);
+  EXPECT_THROW(io::parse_router_file(ok.substr(0, 5), "short"), InvalidArgument);
+  EXPECT_THROW(io::parse_router_file(ok.substr(0, ok.size() - 4), "truncated"), InvalidArgument);
+  std::string garbage = ok;
+  garbage[8] = '!';
+  EXPECT_THROW(io::parse_router_file(garbage, "garbage"), InvalidArgument);
+  // a NaN weight is refused at load
+  f.tensors["b"].data[0] = std::nanf("");
+  EXPECT_THROW(io::parse_router_file(io::serialize_router_file(f), "nan"), InvalidArgument);
+  // an unknown family is refused
+  io::RouterFile h = linear_file();
+  h.family = "transformer";
+  EXPECT_THROW(io::parse_router_file(io::serialize_router_file(h), "fam"), InvalidArgument);
+}
+
+TEST(RouterFeatures, EmptyPromptHasDefinedFeatures) {
+  router::FeatureExtractor fx(lexical_spec(), nullptr);
+  router::SparseFeatures sp;
+  router::FeatureScratch scratch;
+  fx.sparse("", sp, scratch);
+  EXPECT_TRUE(sp.index.empty());
+  std::vector<float> d(fx.dense_dim());
+  fx.dense_raw("", d.data());
+  const auto& names = router::dense_signal_names();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(d[i])) << names[i];
+    EXPECT_EQ(d[i], names[i] == "empty" ? 1.0f : 0.0f) << names[i];
+  }
+}
+
+TEST(RouterFeatures, SignalsSeeStructure) {
+  router::FeatureExtractor fx(lexical_spec(), nullptr);
+  const auto& names = router::dense_signal_names();
+  auto get = [&](const std::string& text, const std::string& name) {
+    std::vector<float> d(fx.dense_dim());
+    fx.dense_raw(text, d.data());
+    return d[std::find(names.begin(), names.end(), name) - names.begin()];
+  };
+  EXPECT_GT(get("```\ncode\n```", "code_fences"), 0.0f);
+  EXPECT_EQ(get("plain words", "code_fences"), 0.0f);
+  EXPECT_FLOAT_EQ(get("a? b? c?", "questions"), std::log1p(3.0f));
+  EXPECT_GT(get("Solve the equation and calculate", "math_keywords"), 0.0f);
+  EXPECT_FLOAT_EQ(get("東京", "cjk_share"), 1.0f);
+  EXPECT_FLOAT_EQ(get("Привет", "cyrillic_share"), 1.0f);
+  EXPECT_GT(get("1. one\n2. two", "numbered_lines"), 0.0f);
+  EXPECT_FLOAT_EQ(get("12 ab", "digit_share"), 2.0f / 5.0f);
+}
+
+TEST(RouterFeatures, SparseBlockIsLengthNormalisedAndCaseInsensitive) {
+  router::FeatureExtractor fx(lexical_spec(), nullptr);
+  router::SparseFeatures a, b;
+  router::FeatureScratch s;
+  fx.sparse("Hello   World", a, s);
+  fx.sparse("hello world", b, s);
+  EXPECT_EQ(a.index, b.index);
+  EXPECT_EQ(a.value, b.value);
+  // word block: 2 unigrams + 1 bigram -> each +-1/sqrt(3)
+  EXPECT_NEAR(std::fabs(a.value[0]), 1.0 / std::sqrt(3.0), 1e-6);
+}
+
+TEST(Router, LinearScoreMatchesManualDotProduct) {
+  io::RouterFile f = linear_file();
+  const auto W = f.tensors["W"].data;
+  const auto bvec = f.tensors["b"].data;
+  Router r(f, nullptr);
+  const auto scores = r.score(batch_of(kPrompts), 1);
+  const auto& fx = r.features();
+  for (std::size_t i = 0; i < kPrompts.size(); ++i) {
+    router::SparseFeatures sp;
+    router::FeatureScratch sc;
+    fx.sparse(kPrompts[i], sp, sc);
+    std::vector<float> d(fx.dense_dim());
+    fx.dense(kPrompts[i], d.data());
+    double z[2] = {bvec[0], bvec[1]};
+    for (std::size_t j = 0; j < sp.index.size(); ++j)
+      for (int k = 0; k < 2; ++k) z[k] += double(sp.value[j]) * W[sp.index[j] * 2 + k];
+    for (std::size_t j = 0; j < d.size(); ++j)
+      for (int k = 0; k < 2; ++k) z[k] += double(d[j]) * W[(fx.sparse_dim() + j) * 2 + k];
+    const double expect = 1 / (1 + std::exp(-z[0])) - 1 / (1 + std::exp(-z[1]));
+    EXPECT_NEAR(scores[i], expect, 1e-5) << kPrompts[i];
+    EXPECT_TRUE(std::isfinite(scores[i]));
+  }
+}
+
+TEST(Router, IdenticalAcrossThreadCounts) {
+  Router r(linear_file(), nullptr);
+  std::vector<std::string> many;
+  for (int i = 0; i < 500; ++i) many.push_back(kPrompts[i % kPrompts.size()] + std::to_string(i * 7919));
+  const auto one = r.score(batch_of(many), 1);
+  for (int t : {2, 3, 8}) EXPECT_EQ(r.score(batch_of(many), t), one) << t << " threads";
+}
+
+TEST(Router, MatrixFactorisationFastPathEqualsTheFullForm) {
+  std::mt19937 rng(3);
+  io::RouterFile f;
+  f.family = "mf";
+  f.task = "binary";
+  f.models = {"strong", "weak", "other"};
+  f.strong = 0;
+  f.weak = 1;
+  f.output_link = "identity";  // outputs are the logits z_m
+  f.binary_score = "sigmoid_diff";
+  f.features = lexical_spec(8);
+  const auto d = static_cast<std::int64_t>(dim_of(f.features));
+  f.tensors["W1"] = random_tensor({d, 6}, rng);
+  f.tensors["P"] = random_tensor({3, 6}, rng, 2.0f);
+  f.tensors["w2"] = random_tensor({6}, rng);
+  f.tensors["b"] = random_tensor({3}, rng);
+  Router r(f, nullptr);
+  const auto s = r.score(batch_of(kPrompts), 1);
+  const auto z = r.outputs(batch_of(kPrompts), 1);
+  for (std::size_t i = 0; i < kPrompts.size(); ++i)
+    EXPECT_NEAR(s[i], 1 / (1 + std::exp(-(z[i * 3] - z[i * 3 + 1]))), 1e-5);
+}
+
+TEST(Router, KnnAveragesTheNearestNeighboursQuality) {
+  io::RouterFile f;
+  f.family = "knn";
+  f.task = "nway";
+  f.models = {"a", "b"};
+  f.output_link = "identity";
+  f.binary_score = "diff";
+  f.knn_k = 2;
+  f.features.embedder = "test-embedder";
+  f.features.embedding_dim = 2;
+  f.tensors["keys"] = {{4, 2}, {1, 0, 0, 1, -1, 0, 0.9f, 0.1f}};
+  f.tensors["values"] = {{4, 2}, {1, 0, 0, 1, 0.5f, 0.5f, 0, 0}};
+  Router r(f, nullptr);
+  Batch b = batch_of({"x", "y"});
+  std::vector<float> emb = {2, 0, 0, 3};  // nearest to row 0 + row 3; to row 1 + row 3
+  b.embeddings = emb.data();
+  b.embedding_rows = 2;
+  b.embedding_cols = 2;
+  const auto q = r.outputs(b, 1);
+  EXPECT_DOUBLE_EQ(q[0], 0.5);
+  EXPECT_DOUBLE_EQ(q[1], 0.0);
+  EXPECT_DOUBLE_EQ(q[2], 0.0);
+  EXPECT_DOUBLE_EQ(q[3], 0.5);
+  EXPECT_EQ(r.route(b, 1.0, {0.0, 0.1}, 2), (std::vector<std::int32_t>{0, 1}));
+  // wrong width, missing embeddings and NaN are clear errors
+  b.embedding_cols = 1;
+  EXPECT_THROW(r.outputs(b, 1), InvalidArgument);
+  b.embedding_cols = 2;
+  emb[1] = std::nanf("");
+  EXPECT_THROW(r.outputs(b, 1), InvalidArgument);
+  Batch none = batch_of({"x"});
+  EXPECT_THROW(r.outputs(none, 1), InvalidArgument);
+}
+
+TEST(Router, ShapeMismatchIsAClearError) {
+  io::RouterFile f = linear_file();
+  f.features.hash_bits = 11;  // weights were sized for 10 bits
+  try {
+    Router r(f, nullptr);
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'W'"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,81 @@
+"""count_messages / count_tools against the OpenAI cookbook's published worked examples."""
+
+from __future__ import annotations
+
+import pytest
+
+import tokenops
+
+COOKBOOK_MESSAGES = [
+    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
+    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},
+    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},
+    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."},
+]
+
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                    "unit": {"type": "string", "description": "The unit of temperature to return", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["location"],
+            },
+        },
+    }
+]
+WEATHER_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant that can answer to questions about the weather."},
+    {"role": "user", "content": "What's the weather like in San Francisco?"},
+]
+
+
+def test_cookbook_messages_example():
+    # Published: 129 prompt tokens for gpt-3.5-turbo / gpt-4 (cl100k), 124 for gpt-4o (o200k).
+    for model in ("gpt-3.5-turbo", "gpt-4-0613", "gpt-4"):
+        r = tokenops.count_messages(COOKBOOK_MESSAGES, model=model)
+        assert r.tokens == 129 and r.kind == "estimate" and r.encoding == "cl100k_base"
+    for model in ("gpt-4o", "gpt-4o-mini"):
+        r = tokenops.count_messages(COOKBOOK_MESSAGES, model=model)
+        assert r.tokens == 124 and r.encoding == "o200k_base"
+    assert len(r.per_message) == 6 and int(r) == 124
+
+
+def test_cookbook_tools_example():
+    # Published: 105 prompt tokens for gpt-3.5-turbo / gpt-4, 101 for gpt-4o / gpt-4o-mini.
+    for model in ("gpt-3.5-turbo", "gpt-4"):
+        assert tokenops.count_tools(WEATHER_TOOLS, model=model, messages=WEATHER_MESSAGES).tokens == 105
+    for model in ("gpt-4o", "gpt-4o-mini"):
+        r = tokenops.count_tools(WEATHER_TOOLS, model=model, messages=WEATHER_MESSAGES)
+        assert r.tokens == 101 and r.kind == "estimate"
+        assert r.tools == 101 - tokenops.count_messages(WEATHER_MESSAGES, model=model).tokens
+
+
+def test_models_without_public_tokenizer_are_labelled_approximations():
+    for model in ("claude-sonnet-4-5", "anthropic/claude-3-5-haiku", "gemini-2.5-pro", "vertex_ai/gemini-2.0-flash"):
+        r = tokenops.count_messages(WEATHER_MESSAGES, model=model)
+        assert r.kind == "approximation" and not r.exact
+        assert any("no public tokenizer" in n for n in r.notes)
+
+
+def test_content_parts_and_bad_input():
+    parts = [{"role": "user", "content": [{"type": "text", "text": "Describe"}, {"type": "image_url", "image_url": {"url": "x"}}]}]
+    r = tokenops.count_messages(parts, model="gpt-4o")
+    assert r.tokens == tokenops.count_messages([{"role": "user", "content": "Describe"}], model="gpt-4o").tokens
+    assert any("image" in n for n in r.notes)
+    with pytest.raises(TypeError):
+        tokenops.count_messages("hello", model="gpt-4o")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"messages\[0\]"):
+        tokenops.count_messages(["hello"], model="gpt-4o")  # type: ignore[list-item]
+    with pytest.raises(KeyError):
+        tokenops.count_messages(WEATHER_MESSAGES, model="some-unknown-model")
+    with pytest.raises(ValueError, match=r"tools\[0\]"):
+        tokenops.count_tools([{"type": "function"}], model="gpt-4o")

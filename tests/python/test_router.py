@@ -1,0 +1,409 @@
+"""Router: C++ scoring vs a numpy/pure-Python reference, bad input, thread invariance, metric
+definitions (RouteLLM, RouterBench AIQ) against brute-force oracles, calibration, cascades, CLI."""
+
+from __future__ import annotations
+
+import math
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pd = pytest.importorskip("pandas")
+
+from tokenops.router import FeatureConfig, Router, featurize  # noqa: E402
+from tokenops.router import calibrate, metrics  # noqa: E402
+from tokenops.router._file import router_file_bytes  # noqa: E402
+from tokenops.router.train import fit_router  # noqa: E402
+
+PROMPTS = [
+    "", "   ", "What is 2+2?", "Write a short poem about the sea.",
+    "Solve for x: 3x + 5 = 20. Explain each step.", "```python\ndef f(x):\n    return x*x\n```",
+    "東京の天気は？", "Привет, как дела?", "1. First do this\n2. Then that\nWhy?",
+    "Naïve café — émigré résumé", "a" * 3000,
+]
+
+# ---------------------------------------------------------------- pure-Python feature reference
+M64 = (1 << 64) - 1
+FNV_OFF, FNV_PRIME, GOLDEN = 0xCBF29CE484222325, 0x100000001B3, 0x9E3779B97F4A7C15
+
+
+def fmix64(k: int) -> int:
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & M64
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & M64
+    k ^= k >> 33
+    return k
+
+
+def fnv(bs: bytes) -> int:
+    h = FNV_OFF
+    for c in bs:
+        h = ((h ^ c) * FNV_PRIME) & M64
+    return h
+
+
+def ref_sparse(text: str, bits: int, wr: tuple[int, int], cr: tuple[int, int]) -> dict[int, float]:
+    b = text.encode()
+    out = bytearray()
+    pending = False
+    for c in b:
+        if c == 32 or 9 <= c <= 13:
+            pending = len(out) > 0
+            continue
+        if pending:
+            out.append(32)
+            pending = False
+        out.append(c + 32 if 65 <= c <= 90 else c)
+    t = bytes(out)
+    mask = (1 << bits) - 1
+    acc: dict[int, float] = {}
+
+    def add(h: int, v: float) -> None:
+        acc[h & mask] = acc.get(h & mask, 0.0) + (-v if h >> 63 else v)
+
+    isw = lambda c: c >= 0x80 or 48 <= c <= 57 or 97 <= c <= 122 or 65 <= c <= 90  # noqa: E731
+    words, i = [], 0
+    while i < len(t):
+        if not isw(t[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(t) and isw(t[j]):
+            j += 1
+        words.append(fmix64(fnv(t[i:j]) ^ ((0x5EED0001 * GOLDEN) & M64)))
+        i = j
+    if wr[0] > 0:
+        total = sum(max(0, len(words) - g + 1) for g in range(wr[0], wr[1] + 1))
+        for g in range(wr[0], wr[1] + 1):
+            for k in range(len(words) - g + 1):
+                h = words[k]
+                for j in range(1, g):
+                    h = fmix64((h * GOLDEN + words[k + j] + g) & M64)
+                add(h, 1 / math.sqrt(total))
+    if cr[0] > 0:
+        total = sum(max(0, len(t) - g + 1) for g in range(cr[0], cr[1] + 1))
+        for g in range(cr[0], cr[1] + 1):
+            seed = ((0x5EED0100 + g) * GOLDEN) & M64
+            for k in range(len(t) - g + 1):
+                x = int.from_bytes(t[k:k + g], "little")
+                add(fmix64(x ^ seed), 1 / math.sqrt(total))
+    return acc
+
+
+@pytest.mark.parametrize("cfg", [
+    FeatureConfig(hash_bits=12, word_ngrams=(1, 2), char_ngrams=(0, 0), dense=False),
+    FeatureConfig(hash_bits=10, word_ngrams=(1, 3), char_ngrams=(3, 5), dense=False),
+    FeatureConfig(hash_bits=8, word_ngrams=(0, 0), char_ngrams=(1, 8), dense=False),
+])
+def test_sparse_features_match_pure_python_reference(cfg):
+    X, _ = featurize(PROMPTS, cfg)
+    for i, p in enumerate(PROMPTS):
+        ref = ref_sparse(p, cfg.hash_bits, cfg.word_ngrams, cfg.char_ngrams)
+        row = X.getrow(i)
+        got = dict(zip(row.indices.tolist(), row.data.tolist()))
+        keys = set(ref) | set(got)
+        for k in keys:
+            assert got.get(k, 0.0) == pytest.approx(ref.get(k, 0.0), rel=1e-4, abs=2e-6), (p[:20], k)
+
+
+def test_dense_signals_count_tokens_with_the_tokenizer():
+    import tokenops
+
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=True, encoding="o200k_base")
+    _, D = featurize(PROMPTS, cfg)
+    names = tokenops.router.dense_signal_names()
+    enc = tokenops.get_encoding("o200k_base")
+    col = names.index("log_tokens")
+    for i, p in enumerate(PROMPTS):
+        assert D[i, col] == pytest.approx(math.log1p(enc.count(p, disallowed_special=())), rel=1e-6)
+    assert D[0, names.index("empty")] == 1 and D[2, names.index("empty")] == 0
+    assert D[2, names.index("questions")] == pytest.approx(math.log1p(1))
+
+
+def _toy(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    words = ["solve", "poem", "integral", "hello", "code", "story", "prove", "cat", "sum", "why"]
+    ps = [" ".join(rng.choice(words, rng.integers(1, 12))) + ("?" if i % 3 else "") for i in range(n)]
+    hard = np.array([("solve" in p or "integral" in p or "prove" in p) for p in ps], float)
+    qs = (rng.random(n) < 0.9).astype(float)
+    qw = (rng.random(n) < np.where(hard == 1, 0.3, 0.85)).astype(float)
+    return ps, np.stack([qs, qw], 1)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return _toy()
+
+
+@pytest.mark.parametrize("family", ["logistic", "linear", "mlp", "mf", "irt"])
+def test_cpp_scores_match_numpy_reference(family, toy):
+    ps, Q = toy
+    cfg = FeatureConfig(hash_bits=10, word_ngrams=(1, 2), dense=True, dense_weight=0.5)
+    hp = {"mlp": {"hidden": (8,), "max_iter": 50}, "mf": {"iters": 30, "dim": 4},
+          "irt": {"iters": 30}}.get(family, {})
+    tr = fit_router(family, ps, Q, ["s", "w"], strong="s", weak="w", features=cfg, **hp)
+    r = tr.load()
+    got = r.score(PROMPTS + ps[:20], num_threads=1)
+    # numpy reference from the same features and the stored weights
+    X, D = featurize(PROMPTS + ps[:20], cfg)
+    f = tr.config["features"]
+    Dz = (D - np.float32(f["dense_mean"])) / np.float32(f["dense_scale"])
+    Z = np.hstack([X.toarray(), Dz]).astype(np.float64)
+    T = {k: v.astype(np.float64) for k, v in tr.tensors.items()}
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    if family == "logistic":
+        q = sig(Z @ T["W"] + T["b"])
+        ref = q[:, 0] - q[:, 1]
+    elif family == "linear":
+        ref = (Z @ T["W"] + T["b"])[:, 0]
+    elif family == "mlp":
+        h = np.maximum(Z @ T["W0"] + T["b0"], 0)
+        q = h @ T["W1"] + T["b1"]
+        ref = q[:, 0] - q[:, 1]
+    elif family == "mf":  # RouteLLM: sigma(w2^T((v_s - v_w) ⊙ W1^T e))
+        P = T["P"] / np.linalg.norm(T["P"], axis=1, keepdims=True)
+        e = Z @ T["W1"]
+        ref = sig((e * (P[0] - P[1])) @ T["w2"] + T["b"][0] - T["b"][1])
+    else:
+        y = Z @ T["W"] + T["c"]
+        a = np.logaddexp(0, y[:, 1])
+        q = sig(a[:, None] * (T["theta"][None, :] - y[:, :1]))
+        ref = q[:, 0] - q[:, 1]
+    np.testing.assert_allclose(got, ref, atol=2e-5)
+    assert np.all(np.isfinite(got))
+
+
+def test_scores_identical_for_any_thread_count(toy):
+    ps, Q = toy
+    r = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w",
+                   features=FeatureConfig(hash_bits=10)).load()
+    many = [p + f" {i}" for i, p in enumerate(ps * 5)]
+    one = r.score(many, num_threads=1)
+    for t in (2, 4, 7):
+        assert np.array_equal(r.score(many, num_threads=t), one)
+
+
+def test_route_and_nway(toy):
+    ps, Q = toy
+    r = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w",
+                   features=FeatureConfig(hash_bits=10)).load()
+    s = r.score(["solve the integral", "hello cat"])
+    assert r.route("solve the integral", float(s[0])) == "s"
+    assert r.route("solve the integral", float(s[0]) + 1e-9) == "w"
+    n = fit_router("linear", ps, Q, ["s", "w"], task="nway", costs=[10.0, 0.1],
+                   features=FeatureConfig(hash_bits=10)).load()
+    assert n.predict_quality(ps[:3]).shape == (3, 2)
+    assert n.route_nway(ps[:4], lam=0.0) == ["w"] * 4           # cost only
+    assert set(n.route_nway(ps[:50], lam=1e6)) <= {"s", "w"}
+
+
+def test_empty_prompt_has_a_defined_finite_score(toy):
+    ps, Q = toy
+    r = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w").load()
+    s = r.score(["", " \n\t ", ""])
+    assert np.all(np.isfinite(s)) and s[0] == s[2]
+
+
+def test_bad_router_files_are_clear_errors(toy, tmp_path):
+    ps, Q = toy
+    tr = fit_router("linear", ps, Q, ["s", "w"], strong="s", weak="w",
+                    features=FeatureConfig(hash_bits=8))
+    bad = router_file_bytes(tr.config, tr.tensors, format_version=99)
+    with pytest.raises(ValueError, match="version '99' is not supported"):
+        Router.from_bytes(bad)
+    with pytest.raises(ValueError, match="not a router file"):
+        Router.from_bytes(b"abc")
+    data = tr.to_bytes()
+    with pytest.raises(ValueError):
+        Router.from_bytes(data[:-3])
+    (n,) = struct.unpack("<Q", data[:8])
+    hacked = data[:8] + data[8:8 + n].replace(b'"F32"', b'"F64"', 1) + data[8 + n:]
+    with pytest.raises(ValueError, match="F32"):
+        Router.from_bytes(hacked)
+    with pytest.raises(FileNotFoundError):
+        Router.load(tmp_path / "missing.safetensors")
+    p = tmp_path / "r.safetensors"
+    tr.save(p)
+    with pytest.raises(ValueError, match="sha256"):
+        Router.load(p, sha256="0" * 64)
+    assert Router.load(p).family == "linear"
+    with pytest.raises(ValueError, match="NaN"):
+        router_file_bytes(tr.config, {**tr.tensors, "b": np.array([np.nan], np.float32)})
+    with pytest.raises(TypeError):
+        Router.load(p).score("a single string")
+    with pytest.raises(TypeError):
+        Router.load(p).score(["ok", 3])
+
+
+class _FakeEmbedder:
+    def __init__(self, name="fake-embedder", dim=4):
+        self.name, self.dim = name, dim
+
+    def embed(self, texts):
+        rng = np.random.default_rng(len(texts))
+        return rng.normal(size=(len(texts), self.dim)).astype(np.float32)
+
+
+def test_embedding_routers_check_the_embedder(toy):
+    ps, Q = toy
+    emb = _FakeEmbedder()
+    E = emb.embed(ps)
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None,
+                        embedder="fake-embedder", embedding_dim=4)
+    tr = fit_router("knn", ps, Q, ["s", "w"], strong="s", weak="w", features=cfg, embeddings=E, k=5)
+    r = Router.from_bytes(tr.to_bytes(), embed=emb)
+    assert r.needs_embedding and r.embedder == "fake-embedder"
+    s = r.score(ps[:10])
+    assert np.all(np.isfinite(s))
+    # the kNN score is the mean gain over the 5 nearest training prompts (cosine)
+    En = E / np.linalg.norm(E, axis=1, keepdims=True)
+    q = emb.embed(ps[:10])
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    nn = np.argsort(-(qn @ En.T), axis=1, kind="stable")[:, :5]
+    np.testing.assert_allclose(s, (Q[:, 0] - Q[:, 1])[nn].mean(1), atol=1e-6)
+    with pytest.raises(ValueError, match="trained on embeddings from 'fake-embedder'"):
+        Router.from_bytes(tr.to_bytes(), embed=_FakeEmbedder(name="other"))
+    bare = Router.from_bytes(tr.to_bytes())
+    with pytest.raises(ValueError, match="needs embeddings"):
+        bare.score(["x"])
+    with pytest.raises(ValueError, match="shape"):
+        bare.score(["x"], embeddings=np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="non-finite"):
+        bare.score(["x"], embeddings=np.full((1, 4), np.nan, np.float32))
+
+
+# ---------------------------------------------------------------- metric definitions
+def test_quantile_thresholds_equal_pandas_qcut_bins():
+    for seed in range(10):
+        s = np.random.default_rng(seed).normal(size=1000 + seed)
+        _, bins = pd.qcut(pd.Series(s), 10, retbins=True)
+        np.testing.assert_array_equal(metrics.quantile_thresholds(s, 10), bins)
+
+
+def test_routellm_curve_endpoints_and_random_apgr():
+    rng = np.random.default_rng(0)
+    qs = (rng.random(20000) < 0.8).astype(float)
+    qw = (rng.random(20000) < 0.6).astype(float)
+    _, pct, q = metrics.routellm_curve(rng.random(20000), qs, qw, 10, 100.0)
+    assert pct[0] == 100.0 and pct[-1] == 0.0
+    assert q[0] == pytest.approx(qs.mean() * 100) and q[-1] == pytest.approx(qw.mean() * 100)
+    m = metrics.routellm_metrics("r", pct, q, qw.mean() * 100, qs.mean() * 100)
+    assert m.apgr == pytest.approx(0.5, abs=0.03)
+    # a perfect ranking beats random; the 10-point mean uses points 10..100%
+    _, pct2, q2 = metrics.routellm_curve(qs - qw, qs, qw, 10, 100.0)
+    assert metrics.routellm_metrics("o", pct2, q2, qw.mean() * 100, qs.mean() * 100).apgr > 0.75
+
+
+def test_optimal_quality_matches_brute_force():
+    rng = np.random.default_rng(2)
+    qs, qw = rng.integers(0, 2, 50).astype(float), rng.integers(0, 2, 50).astype(float)
+    for frac in (0.0, 0.1, 0.5, 1.0):
+        k = 50 * frac
+        gains = np.sum((qw == 0) & (qs == 1))
+        assert metrics.optimal_quality(qs, qw, frac, False) == pytest.approx((qw.sum() + min(k, gains)) / 50)
+    gs, gw = rng.uniform(1, 10, 30), rng.uniform(1, 10, 30)
+    for frac in (0.0, 0.3, 1.0):
+        k = int(30 * frac)
+        best = gw.copy()
+        idx = [i for i in np.argsort(-(gs - gw)) if gs[i] > gw[i]][:k]
+        best[idx] = gs[idx]
+        assert metrics.optimal_quality(gs, gw, frac, True) == pytest.approx(best.mean())
+
+
+def _routerbench_hull_oracle(points: np.ndarray) -> np.ndarray:
+    """Brute force of RouterBench's AIQ.py semantics: at each distinct x, the max of the point
+    values there and of every chord between points strictly on both sides; then keep the
+    non-decreasing prefix."""
+    pts = points[np.argsort(points[:, 0], kind="stable")]
+    xs = np.unique(pts[:, 0])
+    ys = []
+    for x in xs:
+        best = pts[pts[:, 0] == x, 1].max()
+        for a in pts:
+            for b in pts:
+                if a[0] < x < b[0]:
+                    best = max(best, a[1] + (b[1] - a[1]) * (x - a[0]) / (b[0] - a[0]))
+        ys.append(best)
+    keep = [0]
+    for i in range(1, len(xs)):
+        if ys[i] < ys[i - 1]:
+            break
+        keep.append(i)
+    return np.stack([xs[keep], np.array(ys)[keep]], 1)
+
+
+def test_aiq_hull_matches_routerbench_semantics():
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n = rng.integers(3, 14)
+        pts = np.stack([rng.integers(0, 8, n) / 4.0, rng.random(n)], 1)
+        got = metrics.nondecreasing_convex_hull(pts)
+        ref = _routerbench_hull_oracle(pts)
+        np.testing.assert_allclose(got, ref, atol=1e-12, err_msg=str(pts))
+
+
+def test_aiq_of_single_models_and_dominating_router():
+    zero = np.array([[1.0, 0.5], [3.0, 0.7], [10.0, 0.9]])
+    better = np.array([[1.0, 0.6], [2.0, 0.85], [4.0, 0.9]])
+    a0, a1 = metrics.aiq([zero, better])
+    assert a1 > a0
+    # hand computation for `better`: trapezoids 0.725 + 1.75 + 0.9*6 = 7.875 over max cost 10
+    assert a1 == pytest.approx((0.725 + 1.75 + 5.4) / 10)
+
+
+def test_lambda_sweep_uses_the_32_value_grid():
+    assert len(metrics.WILLINGNESS_TO_PAY) == 32
+    pred = np.array([[0.9, 0.5], [0.4, 0.6]])
+    tok = np.array([1e-6, 1e-7])
+    quality = np.array([[1.0, 0.0], [0.0, 1.0]])
+    cost = np.array([[2.0, 0.1], [2.0, 0.1]])
+    pts = metrics.lambda_sweep(pred, tok, quality, cost)
+    assert pts.shape == (32, 2)
+    assert tuple(pts[0]) == (0.2, 0.5)    # tiny lambda: cheapest model everywhere
+    assert tuple(pts[-1]) == (2.1, 1.0)   # huge lambda: best predicted model
+
+
+# ---------------------------------------------------------------- calibration and cascades
+def test_threshold_calibration():
+    s = np.random.default_rng(4).random(1000)
+    t = calibrate.threshold_for_strong_share(s, 0.3)
+    assert np.mean(s >= t) == pytest.approx(0.3, abs=0.002)
+    qs = np.ones(1000)
+    qw = (s < 0.5).astype(float)  # weak fails on high scores
+    thr, share, q = calibrate.threshold_for_quality(s, qs, qw, 0.9)
+    assert q >= 0.9 and share == pytest.approx(0.9 - qw.mean(), abs=0.0015)
+    with pytest.raises(ValueError):
+        calibrate.threshold_for_quality(s, qs * 0.5, qw * 0, 0.9)
+    with pytest.raises(ValueError):
+        calibrate.threshold_for_strong_share([0.1, np.nan], 0.5)
+
+
+def test_cascade_with_verifier_errors():
+    rng = np.random.default_rng(5)
+    Q = np.stack([(rng.random(2000) < 0.6), (rng.random(2000) < 0.9)], 1).astype(float)
+    C = np.tile([0.1, 1.0], (2000, 1))
+    perfect = calibrate.simulate_cascade(Q, C, [0, 1], 0.0)
+    assert perfect.quality == pytest.approx(np.mean(np.where(Q[:, 0] == 1, 1, Q[:, 1])))
+    assert perfect.cost == pytest.approx(2000 * 0.1 + (Q[:, 0] == 0).sum() * 1.0)
+    noisy = calibrate.simulate_cascade(Q, C, [0, 1], 0.2)
+    assert noisy.quality < perfect.quality
+
+
+def test_crossfit_cli_help_lists_the_families():
+    out = subprocess.run([sys.executable, "-m", "tokenops.router.crossfit", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for fam in ("logistic", "linear", "mlp", "mf", "irt", "knn"):
+        assert fam in out
+
+
+def test_default_router_scores_probabilities():
+    r = Router.default()
+    assert r.strong == "gpt-4-1106-preview"
+    s = r.score(["hi", "Prove that there are infinitely many primes.", ""])
+    assert np.all((s >= 0) & (s <= 1))
+    assert "trained on" in r.description

@@ -1,0 +1,382 @@
+"""The Encoding API: tiktoken-compatible semantics, counting, batching, truncation, streaming,
+loading, thread safety and bad input."""
+
+from __future__ import annotations
+
+import base64
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tokenops
+from tokenops.tokenizer import reference
+from tokenops.tokenizer.load import VocabularyFileError
+
+SAMPLES = [
+    "",
+    "hello world",
+    "Hello, World! It's 2026; we've   got  3.14159 apples\n\n and\t\ttabs  \n",
+    "naïve café — 東京タワー 👍🏽 مرحبا Привет",
+    "def f(x):\n    return x**2  # comment\n",
+    '{"key": [1, 2, {"nested": "value"}], "emoji": "🤖"}',
+    "<|endoftext|> is special; so is <|fim_prefix|> and <|endofprompt|>",
+]
+
+
+@pytest.fixture(scope="module")
+def tk():
+    pytest.importorskip("tiktoken")
+    yield reference.tiktoken_encoding
+    reference.cleanup()
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return tokenops.get_encoding("cl100k_base")
+
+
+def test_registry_names_and_models():
+    names = tokenops.list_encoding_names()
+    for n in ["gpt2", "r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony", "llama3"]:
+        assert n in names
+    assert tokenops.encoding_for_model("gpt-4o").name == "o200k_base"
+    assert tokenops.encoding_for_model("gpt-4o-2024-08-06").name == "o200k_base"
+    assert tokenops.encoding_for_model("openai/gpt-4.1-mini").name == "o200k_base"
+    assert tokenops.encoding_for_model("gpt-4-0613").name == "cl100k_base"
+    assert tokenops.encoding_for_model("gpt-3.5-turbo").name == "cl100k_base"
+    assert tokenops.encoding_for_model("text-davinci-003").name == "p50k_base"
+    assert tokenops.encoding_for_model("gpt-oss-120b").name == "o200k_harmony"
+    assert tokenops.get_encoding("cl100k_base") is tokenops.get_encoding("cl100k_base")
+
+
+def test_unknown_names_raise_keyerror_listing_known():
+    with pytest.raises(KeyError, match="cl100k_base"):
+        tokenops.get_encoding("cl200k_base")
+    with pytest.raises(KeyError, match="gpt-4o"):
+        tokenops.encoding_for_model("gpt-4oo")
+    with pytest.raises(TypeError):
+        tokenops.get_encoding(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base", "o200k_harmony", "r50k_base", "p50k_edit", "llama3"])
+def test_special_token_semantics_match_tiktoken(tk, name):
+    ours, ref = tokenops.get_encoding(name), tk(name)
+    assert ours.n_vocab == ref.n_vocab
+    assert ours.max_token_value == ref.max_token_value
+    assert ours.special_tokens_set == ref.special_tokens_set
+    if "<|endoftext|>" in ref.special_tokens_set:
+        assert ours.eot_token == ref.eot_token
+    else:  # llama3: tiktoken has no eot for it; ours answers <|end_of_text|>
+        assert ours.eot_token == ours.encode_single_token("<|end_of_text|>")
+    policies = [
+        {},
+        {"allowed_special": "all"},
+        {"disallowed_special": ()},
+        {"allowed_special": {"<|endoftext|>"}, "disallowed_special": ()},
+        {"allowed_special": {"<|endoftext|>"}},
+    ]
+    for text in SAMPLES:
+        for kw in policies:
+            try:
+                want = ref.encode(text, **kw)
+            except ValueError as exc:
+                with pytest.raises(ValueError) as got:
+                    ours.encode(text, **kw)
+                assert str(got.value) == str(exc)
+                continue
+            assert ours.encode(text, **kw) == want
+            assert ours.count(text, **kw) == len(want)
+            assert ours.encode_to_numpy(text, **kw).tolist() == want
+
+
+def test_harmony_shared_special_id_decodes_like_tiktoken(tk):
+    ours, ref = tokenops.get_encoding("o200k_harmony"), tk("o200k_harmony")
+    assert ours.decode_single_token_bytes(200018) == ref.decode_single_token_bytes(200018)
+    s = "<|endofprompt|><|reserved_200018|><|start|>user<|message|>hi<|end|>"
+    assert ours.encode(s, allowed_special="all") == ref.encode(s, allowed_special="all")
+
+
+def test_decode_family_matches_tiktoken(tk, enc):
+    ref = tk("cl100k_base")
+    for text in SAMPLES:
+        ids = enc.encode(text, disallowed_special=())
+        assert enc.decode(ids) == ref.decode(ids) == text
+        assert enc.decode_bytes(ids) == ref.decode_bytes(ids)
+        assert enc.decode_tokens_bytes(ids) == ref.decode_tokens_bytes(ids)
+        assert enc.decode_with_offsets(ids) == ref.decode_with_offsets(ids)
+    partial = enc.encode("👍")[:2]
+    assert enc.decode(partial) == ref.decode(partial)
+    assert enc.decode(partial, errors="ignore") == ""
+    assert enc.encode_single_token("hello") == ref.encode_single_token("hello")
+    assert enc.encode_single_token("<|endoftext|>") == 100257
+    with pytest.raises(KeyError):
+        enc.encode_single_token("definitely not one token")
+    assert enc.token_byte_values() == ref.token_byte_values()
+
+
+def test_invalid_token_ids(enc):
+    with pytest.raises(KeyError, match="Invalid token"):
+        enc.decode([15339, 100256])  # unassigned gap in cl100k
+    with pytest.raises(KeyError):
+        enc.decode_single_token_bytes(10**9)
+    with pytest.raises(ValueError, match="not a valid token id"):
+        enc.decode([-1])
+    with pytest.raises(TypeError):
+        enc.decode(["a"])  # type: ignore[list-item]
+    assert enc.decode(np.array([15339, 1917], dtype=np.int64)) == "hello world"
+
+
+def test_lone_surrogates_like_tiktoken(tk, enc):
+    ref = tk("cl100k_base")
+    cases = ["\ud800", "a\udfffb", "😀\ud83d", "\ud83d\ude00", "x\udc00\ud800y", "é\ud800", "中\udfff"]
+    for s in cases:
+        assert enc.encode(s) == ref.encode(s)
+        assert enc.encode_ordinary(s) == ref.encode_ordinary(s)
+        assert enc.count(s) == len(ref.encode(s))
+    # The batch path transcodes Python's internal representation itself, in worker threads.
+    assert enc.encode_batch(cases, num_threads=2) == [ref.encode(s) for s in cases]
+    assert enc.count_batch(cases).tolist() == [len(ref.encode(s)) for s in cases]
+
+
+def test_bad_text_types(enc):
+    for bad in [b"bytes", None, 3, ["list"]]:
+        with pytest.raises(TypeError):
+            enc.encode(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            enc.count(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
+        enc.encode_batch(["ok", 5])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        enc.count_batch("not a list")  # type: ignore[arg-type]
+
+
+def test_batch_identical_for_any_thread_count(data_dir, enc):
+    text = (data_dir / "corpus" / "multilingual_udhr.txt").read_text(encoding="utf-8")[:300_000]
+    docs = [text[i:i + 997] for i in range(0, len(text), 997)] + SAMPLES[:-1]
+    single = [enc.encode(d) for d in docs]
+    for threads in (1, 2, 3, 8):
+        assert enc.encode_batch(docs, num_threads=threads) == single
+        assert enc.encode_ordinary_batch(docs, num_threads=threads) == single
+        counts = enc.count_batch(docs, num_threads=threads)
+        assert counts.dtype == np.int64
+        assert counts.tolist() == [len(s) for s in single]
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode_batch(["fine", "<|endoftext|>"])
+    assert enc.encode_batch(["<|endoftext|>"], allowed_special="all") == [[100257]]
+    assert enc.encode_batch([]) == []
+    assert enc.count_batch([]).tolist() == []
+
+
+def test_encode_to_numpy_does_not_copy(enc):
+    arr = enc.encode_to_numpy("hello world " * 100)
+    assert arr.dtype == np.uint32 and arr.ndim == 1
+    assert not arr.flags.owndata  # the buffer belongs to the native vector (capsule)
+    assert arr.tolist() == enc.encode("hello world " * 100)
+
+
+def test_count_never_materialises_and_agrees(data_dir):
+    for name in ("cl100k_base", "o200k_base", "llama3", "gpt2"):
+        e = tokenops.get_encoding(name)
+        for fname in ("code_rust.txt", "zh_song_ci.json", "unicode_emoji_test.txt"):
+            text = (data_dir / "corpus" / fname).read_text(encoding="utf-8")[:100_000]
+            assert e.count_ordinary(text) == len(e.encode_ordinary(text))
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_truncate(name):
+    e = tokenops.get_encoding(name)
+    text = "Tokens cost money: 東京タワー 👍🏽 naïve café. " * 20 + "the end"
+    total = e.count(text)
+    for n in [0, 1, 2, 3, 5, 17, 50, total - 1, total, total + 10]:
+        head = e.truncate(text, n)
+        assert text.startswith(head)
+        assert e.count(head) <= n
+        if n >= total:
+            assert head == text
+        tail = e.truncate(text, n, keep="end")
+        assert text.endswith(tail)
+        assert e.count(tail) <= n
+        if n >= total:
+            assert tail == text
+    # Cuts happen at token boundaries: the kept prefix decodes from a prefix of the ids.
+    ids = e.encode(text)
+    head = e.truncate(text, 40)
+    assert e.encode(head) == ids[: len(e.encode(head))]
+    # A cut inside a multi-byte character backs off to a whole character.
+    multi = next(c for c in "👍🫠𝔘𓀀" if e.count(c) > 1)
+    assert e.truncate(multi, 1) == ""
+    assert e.truncate(multi + "a", e.count(multi)) == multi
+    with pytest.raises(ValueError):
+        e.truncate(text, -1)
+    with pytest.raises(ValueError):
+        e.truncate(text, 3, keep="middle")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        e.truncate(text, 2.5)  # type: ignore[arg-type]
+
+
+def test_stream_decoder_holds_back_incomplete_utf8(enc):
+    text = "Streaming: 東京 👍🏽 مرحبا — done."
+    ids = enc.encode(text)
+    dec = enc.stream_decoder()
+    pieces = [dec.push(i) for i in ids]
+    pieces.append(dec.flush())
+    assert "".join(pieces) == text
+    assert all("\ufffd" not in p for p in pieces)
+    assert any(p == "" for p in pieces)  # some tokens end inside a character
+    dec2 = enc.stream_decoder()
+    assert dec2.push(enc.encode("👍")[:2]) == ""
+    assert dec2.pending_bytes > 0
+    assert dec2.flush() == "\ufffd"
+
+
+def test_shared_encoder_thread_stress(data_dir):
+    enc = tokenops.get_encoding("o200k_base")
+    text = (data_dir / "corpus" / "en_shakespeare.txt").read_text(encoding="utf-8")
+    docs = [text[i:i + 5000] for i in range(0, 400_000, 5000)]
+    want = [enc.encode_ordinary(d) for d in docs]
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for j in range(len(docs)):
+                d = docs[(j + k) % len(docs)]
+                assert enc.encode_ordinary(d) == want[(j + k) % len(docs)]
+                assert enc.count_ordinary(d) == len(want[(j + k) % len(docs)])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+        assert not t.is_alive(), "thread hung"
+    assert not errors, errors[0]
+    with ThreadPoolExecutor(4) as ex:
+        assert list(ex.map(enc.encode_ordinary, docs)) == want
+
+
+def test_pickle_registered_encoding():
+    e = tokenops.get_encoding("o200k_base")
+    assert pickle.loads(pickle.dumps(e)) is e
+
+
+# ------------------------------------------------------------------ loading and bad files
+def _write_ranks(tmp_path: Path, lines: list[str]) -> Path:
+    p = tmp_path / "custom.tiktoken"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def _byte_lines(n: int = 256) -> list[str]:
+    return [f"{base64.b64encode(bytes([b])).decode()} {b}" for b in range(n)]
+
+
+def test_custom_rank_file_loads(tmp_path):
+    lines = _byte_lines() + [f"{base64.b64encode(b'ab').decode()} 256"]
+    e = tokenops.Encoding.from_tiktoken_file(_write_ranks(tmp_path, lines), pretokenizer="cl100k")
+    assert e.encode("abab") == [256, 256]
+    assert e.decode([256, 99]) == "abc"
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda ls: ls + ["!!!notbase64 256"], r"line 257: invalid base64"),
+        (lambda ls: ls + [f"{base64.b64encode(b'ab').decode()} 12x"], r"line 257: rank '12x'"),
+        (lambda ls: ls + [f"{base64.b64encode(b'ab').decode()} 255"], r"duplicate rank 255"),
+        (lambda ls: ls + [f"{base64.b64encode(b'ab').decode()} 300"], r"rank 300 leaves a gap"),
+        (lambda ls: ls + [f"{base64.b64encode(b'a').decode()} 256"], r"line 257: duplicate token"),
+        (lambda ls: ls + ["onlyonefield"], r"line 257: expected"),
+        (lambda ls: ls[1:] + [f"{base64.b64encode(b'ab').decode()} 0"], r"single byte 0x0"),
+        (lambda ls: [], r"holds no ranks"),
+    ],
+)
+def test_malformed_rank_files(tmp_path, mutate, match):
+    p = _write_ranks(tmp_path, mutate(_byte_lines()))
+    with pytest.raises(ValueError, match=match):
+        tokenops.Encoding.from_tiktoken_file(p)
+
+
+def test_unknown_pretokenizer(tmp_path):
+    with pytest.raises(ValueError, match="unknown pre-tokenizer"):
+        tokenops.Encoding.from_tiktoken_file(_write_ranks(tmp_path, _byte_lines()), pretokenizer="bert")
+
+
+def test_missing_file_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKENOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tt"))
+    monkeypatch.setenv("TOKENOPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TOKENOPS_OFFLINE", "1")
+    from tokenops.tokenizer.core import _build
+
+    with pytest.raises(VocabularyFileError) as exc:
+        _build("cl100k_base", None)
+    msg = str(exc.value)
+    assert str(tmp_path / "tokenizers" / "cl100k_base.tiktoken") in msg
+    assert "TOKENOPS_OFFLINE" in msg
+    with pytest.raises(FileNotFoundError):
+        tokenops.get_encoding("cl100k_base", path=tmp_path / "nope.tiktoken")
+    with pytest.raises(VocabularyFileError, match="Llama 3 Community License"):
+        _build("llama3", None)
+
+
+def test_corrupt_file_is_rejected(tmp_path, monkeypatch, data_dir):
+    (tmp_path / "tokenizers").mkdir()
+    src = (data_dir / "tokenizers" / "r50k_base.tiktoken").read_bytes()
+    (tmp_path / "tokenizers" / "r50k_base.tiktoken").write_bytes(src[:-20] + b"\n")
+    monkeypatch.setenv("TOKENOPS_DATA_DIR", str(tmp_path))
+    from tokenops.tokenizer.core import _build
+
+    with pytest.raises(VocabularyFileError, match="sha256"):
+        _build("r50k_base", None)
+
+
+def test_tiktoken_cache_folder_is_used(tmp_path, monkeypatch, data_dir):
+    from tokenops.tokenizer.core import _build
+    from tokenops.tokenizer.load import tiktoken_cache_key
+    from tokenops.tokenizer.registry import ENCODINGS
+
+    cache = tmp_path / "tt"
+    cache.mkdir()
+    (cache / tiktoken_cache_key(ENCODINGS["r50k_base"].url)).write_bytes(
+        (data_dir / "tokenizers" / "r50k_base.tiktoken").read_bytes()
+    )
+    monkeypatch.setenv("TOKENOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    monkeypatch.setenv("TOKENOPS_OFFLINE", "1")
+    e = _build("r50k_base", None)
+    assert str(cache) in e.source
+    assert e.encode("hello world") == [31373, 995]
+
+
+def test_malformed_tokenizer_json(tmp_path):
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        tokenops.Encoding.from_hf_tokenizer_json(bad)
+    bad.write_text('{"model": {"type": "WordPiece", "vocab": {}}}')
+    with pytest.raises(ValueError, match="WordPiece"):
+        tokenops.Encoding.from_hf_tokenizer_json(bad)
+
+
+def test_import_is_light_and_offline():
+    code = (
+        "import socket\n"
+        "def deny(*a, **k):\n    raise RuntimeError('network at import')\n"
+        "socket.socket.connect = deny\n"
+        "import sys, tokenops\n"
+        "heavy = [m for m in ('pandas', 'matplotlib', 'sklearn', 'torch', 'tiktoken') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
