@@ -227,3 +227,19 @@ TEST(GenaiPrices, TiersDatesAndMatchRules) {
   EXPECT_EQ(atto_to_string(price_exact(d, usage({{kInputText, 1000000}}), ServiceTier::Standard, after).total_atto), "3");
   EXPECT_THROW(parse_iso_date("2026-13-01", "when"), InvalidArgument);
 }
+
+TEST(Price, AttoToDoubleIsCorrectlyRounded) {
+  // Compare with the decimal string parsed by from_chars (correctly rounded) over many values.
+  std::uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 200000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    i128 a = static_cast<i128>(x >> (i % 40));
+    if (i % 3 == 0) a *= 1000003;
+    std::string s = atto_to_string(a);
+    double want = std::stod(s);
+    ASSERT_EQ(atto_to_double(a), want) << s;
+  }
+  EXPECT_EQ(atto_to_double(static_cast<i128>(37905500) * 1000000000ll), 0.0379055);
+}

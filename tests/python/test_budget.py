@@ -89,6 +89,7 @@ def test_policies_change_cost_as_expected(wf: Workflow) -> None:
     for r in (cached, routed, capped, summary):
         assert r.cost_per_completed_task < base.cost_per_completed_task
     assert capped.calls_per_task < base.calls_per_task
+    assert capped.completion_rate < base.completion_rate  # tasks that needed more iterations fail
     assert summary.tasks["context_peak"].max() < base.tasks["context_peak"].max()
     assert (summary.step_share()["step"] == "(summaries)").any()
     assert lastk.tasks["context_peak"].mean() < base.tasks["context_peak"].mean()

@@ -228,8 +228,14 @@ struct TaskRunner {
 
     for (std::size_t s = 0; s < S && completed; ++s) {
       const Step& st = wf.steps[s];
+      // `calls` is the number of iterations this task needs; a cap below it leaves the task
+      // unresolved (its calls are still paid for).
       std::int64_t iters = draw(rng, st.calls);
-      if (st.iteration_cap > 0) iters = std::min<std::int64_t>(iters, st.iteration_cap);
+      bool unresolved = false;
+      if (st.iteration_cap > 0 && iters > st.iteration_cap) {
+        iters = st.iteration_cap;
+        unresolved = true;
+      }
       int m = pick_model(st, rng);
       if (escalated >= 0) m = escalated;
       for (std::int64_t it = 0; it < iters && completed; ++it) {
@@ -284,6 +290,7 @@ struct TaskRunner {
           }
         }
       }
+      if (unresolved) completed = false;
     }
     res.cost[task] = cost_total;
     res.calls[task] = calls;

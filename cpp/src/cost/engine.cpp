@@ -141,6 +141,73 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
   return out;
 }
 
+// Fast path for batches: the rows applicable to (entry, tier, date) resolved once, then a total
+// per usage row without allocating. Marginal bands fall back to price_exact.
+struct ExactPlan {
+  const ModelEntry* e = nullptr;
+  const PriceRow* base = nullptr;
+  std::vector<const PriceRow*> cliffs;  // by threshold, descending
+  bool has_bands = false;
+  ServiceTier tier = ServiceTier::Standard;
+  std::int32_t date = 0;
+};
+
+namespace {
+
+ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
+  ExactPlan p;
+  p.e = &e;
+  p.tier = tier;
+  p.date = date;
+  for (const auto& r : e.rows) {
+    if (date < r.effective_from || date >= r.effective_to || r.tier != tier) continue;
+    if (r.mode == TierMode::Marginal) {
+      p.has_bands = true;
+    } else if (r.threshold == 0) {
+      if (!p.base || r.effective_from >= p.base->effective_from) p.base = &r;
+    } else {
+      p.cliffs.push_back(&r);
+    }
+  }
+  std::stable_sort(p.cliffs.begin(), p.cliffs.end(), [](const PriceRow* a, const PriceRow* b) {
+    return a->threshold > b->threshold || (a->threshold == b->threshold && a->effective_from > b->effective_from);
+  });
+  return p;
+}
+
+i128 plan_total(const ExactPlan& p, const Usage& u) {
+  if (p.has_bands || !p.base) return price_exact(*p.e, u, p.tier, p.date).total_atto;
+  for (int b = 0; b < kNumBuckets; ++b)
+    if (u.n[b] < 0) validate_usage(u);
+  const std::int64_t input_total = u.input_total();
+  const PriceRow* cliff = nullptr;
+  for (const PriceRow* r : p.cliffs)
+    if (input_total > r->threshold) {
+      cliff = r;
+      break;
+    }
+  i128 total = 0;
+  for (int b = 0; b < kNumBuckets; ++b) {
+    const std::int64_t units = u.n[b];
+    if (units == 0) continue;
+    const Price* pr = (cliff && cliff->prices[b].set) ? &cliff->prices[b]
+                      : p.base->prices[b].set          ? &p.base->prices[b]
+                                                       : nullptr;
+    if (!pr && b == kReasoning)
+      pr = (cliff && cliff->prices[kOutputText].set) ? &cliff->prices[kOutputText]
+           : p.base->prices[kOutputText].set         ? &p.base->prices[kOutputText]
+                                                     : nullptr;
+    if (!pr) {
+      if (b == kRequest) continue;
+      return price_exact(*p.e, u, p.tier, p.date).total_atto;  // raises the descriptive error
+    }
+    total += pr->atto * units;
+  }
+  return total;
+}
+
+}  // namespace
+
 // ------------------------------------------------------------------------------------------
 // mode = "litellm": a line-by-line mirror of litellm/litellm_core_utils/llm_cost_calc/utils.py
 // (generic_cost_per_token, _get_token_base_cost, _calculate_input_cost,
@@ -515,6 +582,11 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
         throw InvalidArgument(detail::concat("usage column '", bucket_name(b), "' row ", i, " is ", cols[b][i],
                                              "; token counts must be >= 0"));
   }
+  std::vector<ExactPlan> plans;
+  if (mode == Mode::Exact) {
+    plans.reserve(models.size());
+    for (const auto& m : models) plans.push_back(make_plan(cat.entry(m.index), tier, date));
+  }
   const std::size_t chunk = 8192;
   const std::size_t nchunks = (n + chunk - 1) / chunk;
   std::vector<i128> partial(nchunks, 0);
@@ -525,16 +597,17 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
     Usage u;
     for (std::size_t i = lo; i < hi; ++i) {
       for (int b = 0; b < kNumBuckets; ++b) u.n[b] = cols[b] ? cols[b][i] : 0;
-      const BatchModel& m = models[model_codes ? static_cast<std::size_t>(model_codes[i]) : 0];
+      const std::size_t code = model_codes ? static_cast<std::size_t>(model_codes[i]) : 0;
+      const BatchModel& m = models[code];
       if (mode == Mode::Litellm) {
         LitellmCost r = price_litellm(cat, m.target, u, tier);
         out_total[i] = r.total;
         if (out_prompt) out_prompt[i] = r.prompt;
         if (out_completion) out_completion[i] = r.completion;
       } else {
-        ExactCost r = price_exact(cat.entry(m.index), u, tier, date);
-        out_total[i] = atto_to_double(r.total_atto);
-        acc += r.total_atto;
+        const i128 t = plan_total(plans[code], u);
+        out_total[i] = atto_to_double(t);
+        acc += t;
       }
     }
     partial[c] = acc;
@@ -563,11 +636,41 @@ std::string atto_to_string(i128 atto) {
 }
 
 double atto_to_double(i128 atto) {
-  // Correctly rounded: parse the exact decimal string.
-  std::string s = atto_to_string(atto);
-  double d = 0;
-  std::from_chars(s.data(), s.data() + s.size(), d);
-  return d;
+  // Correctly rounded atto / 10^18: divide by 5^18 with enough quotient bits, round to 53 bits
+  // half-to-even using the remainder as sticky bit, then scale by 2^-18 (exact).
+  if (atto == 0) return 0.0;
+  const bool neg = atto < 0;
+  const u128 a = neg ? static_cast<u128>(-atto) : static_cast<u128>(atto);
+  auto bitlen = [](u128 x) {
+    int n = 0;
+    while (x) {
+      x >>= 1;
+      ++n;
+    }
+    return n;
+  };
+  constexpr u128 kFive18 = 3814697265625ull;  // 5^18, 42 bits
+  const int la = bitlen(a);
+  const int s = 62 - (la - 42);
+  if (s < 0 || la + s > 126) {  // beyond $1e13: exact decimal string path
+    std::string str = atto_to_string(atto);
+    double d = 0;
+    std::from_chars(str.data(), str.data() + str.size(), d);
+    return d;
+  }
+  const u128 num = a << s;
+  const u128 q = num / kFive18;
+  const bool sticky = (num % kFive18) != 0;
+  const int lq = bitlen(q);
+  const int drop = lq > 53 ? lq - 53 : 0;
+  u128 keep = q >> drop;
+  if (drop > 0) {
+    const u128 rem = q & ((static_cast<u128>(1) << drop) - 1);
+    const u128 half = static_cast<u128>(1) << (drop - 1);
+    if (rem > half || (rem == half && (sticky || (keep & 1)))) ++keep;
+  }
+  const double r = std::ldexp(static_cast<double>(keep), drop - s - 18);
+  return neg ? -r : r;
 }
 
 }  // namespace tokenops::cost

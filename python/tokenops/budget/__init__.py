@@ -409,6 +409,30 @@ def plot_comparison(df: Any, ax: Any = None) -> Any:
     return ax
 
 
+def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy | None = None,
+                    catalog: Catalog | None = None) -> Any:
+    """The workflow run deterministically on each model: calls, tokens and cost per task, with
+    the provider's prompt caching and without it."""
+    import pandas as pd
+
+    rows = []
+    for m in models:
+        base = policy or Policy()
+        on = simulate(workflow, model=m, n=1, deterministic=True, policy=base, catalog=catalog)
+        off = simulate(workflow, model=m, n=1, deterministic=True, policy=replace(base, cache="off"), catalog=catalog)
+        rows.append({"model": on.models[0], "calls": on.calls_per_task, "tokens": on.tokens_per_task,
+                     "cached_tokens": float(on.tasks["cache_read"].iloc[0]), "cost_no_cache": off.cost_per_task,
+                     "cost_with_cache": on.cost_per_task})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def policy_study(workflow: Workflow, model: str, policies: Mapping[str, Policy], *, n: int = 20_000, seed: int = 0,
+                 catalog: Catalog | None = None, num_threads: int = 0) -> dict[str, SimulationResult]:
+    """Runs the same Monte-Carlo tasks (same seed) under each policy."""
+    return {name: simulate(workflow, model=model, n=n, seed=seed, policy=p, catalog=catalog, num_threads=num_threads)
+            for name, p in policies.items()}
+
+
 # --------------------------------------------------------------------------------------------
 # simulate
 # --------------------------------------------------------------------------------------------
@@ -495,5 +519,5 @@ def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int =
 
 __all__ = [
     "Dist", "Policy", "SimulationResult", "Step", "Workflow", "compare", "const", "lognormal", "normal",
-    "plot_comparison", "poisson", "sim_model", "simulate", "uniform",
+    "plot_comparison", "poisson", "policy_study", "price_on_models", "sim_model", "simulate", "uniform",
 ]

@@ -208,9 +208,31 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
     if isinstance(model, str):
         names_list, codes = [model], None
     else:
-        marr = np.asarray(model, dtype=object)
-        if len(marr) != n:
-            raise ValueError(f"model has {len(marr)} rows, usage has {n}")
-        uniq, inv = np.unique(marr.astype(str), return_inverse=True)
-        names_list, codes = [str(x) for x in uniq], inv.astype(np.int32)
+        names_list, codes = _factorize(model, n)
     return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), num_threads, split)
+
+
+def _factorize(model: Any, n: int) -> tuple[list[str], Any]:
+    """(unique names, int32 code per row). A pandas Categorical is used as is; other sequences
+    are factorized with pandas when it is installed (fast), else numpy."""
+    cat = getattr(model, "cat", None)
+    if cat is not None and hasattr(cat, "codes"):  # Series with category dtype
+        model = model.values
+    if hasattr(model, "codes") and hasattr(model, "categories"):  # pandas.Categorical
+        codes = np.asarray(model.codes)
+        if len(codes) != n:
+            raise ValueError(f"model has {len(codes)} rows, usage has {n}")
+        if (codes < 0).any():
+            raise ValueError(f"model is missing at row {int(np.flatnonzero(codes < 0)[0])}")
+        return [str(c) for c in model.categories], codes.astype(np.int32)
+    if len(model) != n:
+        raise ValueError(f"model has {len(model)} rows, usage has {n}")
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is optional
+        uniq, inv = np.unique(np.asarray(model).astype(str), return_inverse=True)
+        return [str(x) for x in uniq], inv.astype(np.int32)
+    codes, uniq = pd.factorize(np.asarray(model, dtype=object))
+    if (codes < 0).any():
+        raise ValueError(f"model is missing at row {int(np.flatnonzero(codes < 0)[0])}")
+    return [str(x) for x in uniq], codes.astype(np.int32)

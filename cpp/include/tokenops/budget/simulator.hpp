@@ -64,7 +64,7 @@ struct RouteChoice {
 
 struct Step {
   std::string name;
-  Dist calls{Dist::Const, 1};  // iterations of this step per task (loops)
+  Dist calls{Dist::Const, 1};  // iterations this step needs per task (loops)
   Dist user_input;
   Dist retrieved;
   Dist tool_output;  // tool results fed to the call
@@ -75,7 +75,7 @@ struct Step {
   int max_retries = 0;
   bool dynamic_prefix = false;  // a timestamp before the static prefix: nothing is cacheable
   std::vector<RouteChoice> route;  // model mix for this step (empty: the workflow's default)
-  int iteration_cap = 0;           // 0: none
+  int iteration_cap = 0;           // 0: none; a task needing more iterations fails
 };
 
 enum class ContextPolicy : std::uint8_t { Stateless = 0, FullHistory, RollingSummary, LastK };
