@@ -2,10 +2,11 @@
 tokenops native core (C++). Use the `tokenops` package, not this module directly.
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CoreEncoding', 'CoreStreamDecoder', 'clear_bpe_memo', 'find_invalid_utf8', 'general_category', 'unicode_version']
+__all__: list[str] = ['CoreCatalog', 'CoreEmbedder', 'CoreEncoding', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'clear_bpe_memo', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
 class CoreEncoding:
     """
     Immutable native BPE encoding; thread-safe, GIL released.
@@ -85,10 +86,149 @@ class CoreStreamDecoder:
     @property
     def pending(self) -> int:
         ...
+class CoreRouterFeatures:
+    """
+    Router feature extractor (hashed n-grams + dense signals).
+    """
+    def __init__(self, hash_bits: typing.SupportsInt | typing.SupportsIndex, word_ngram_min: typing.SupportsInt | typing.SupportsIndex, word_ngram_max: typing.SupportsInt | typing.SupportsIndex, char_ngram_min: typing.SupportsInt | typing.SupportsIndex, char_ngram_max: typing.SupportsInt | typing.SupportsIndex, dense: bool, encoding: typing.Any = None) -> None:
+        ...
+    def dense_raw_batch(self, texts: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        Unstandardised dense signals, shape (n, len(router_dense_signal_names())).
+        """
+    def sparse_batch(self, texts: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
+        """
+        CSR parts (indptr, indices, values) of the hashed n-gram block; duplicates add up.
+        """
+    @property
+    def dense_dim(self) -> int:
+        ...
+    @property
+    def sparse_dim(self) -> int:
+        ...
+class CoreRouter:
+    """
+    Immutable native router; thread-safe, GIL released.
+    """
+    @staticmethod
+    def from_bytes(data: bytes, source: str, encoding: typing.Any = None) -> CoreRouter:
+        ...
+    def outputs(self, texts: typing.Any, embeddings: typing.Any = None, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def route(self, texts: typing.Any, lam: typing.SupportsFloat | typing.SupportsIndex, costs: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], embeddings: typing.Any = None, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int32]:
+        ...
+    def score(self, texts: typing.Any, embeddings: typing.Any = None, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def binary_score(self) -> str:
+        ...
+    @property
+    def costs(self) -> list[float]:
+        ...
+    @property
+    def description(self) -> str:
+        ...
+    @property
+    def embedder(self) -> str:
+        ...
+    @property
+    def embedding_dim(self) -> int:
+        ...
+    @property
+    def encoding_name(self) -> str:
+        ...
+    @property
+    def family(self) -> str:
+        ...
+    @property
+    def models(self) -> list[str]:
+        ...
+    @property
+    def n_outputs(self) -> int:
+        ...
+    @property
+    def needs_embedding(self) -> bool:
+        ...
+    @property
+    def strong(self) -> int:
+        ...
+    @property
+    def task(self) -> str:
+        ...
+    @property
+    def weak(self) -> int:
+        ...
+class CoreEmbedder:
+    @staticmethod
+    def load(path: str) -> CoreEmbedder:
+        ...
+    def embed(self, texts: typing.Any, batch_size: typing.SupportsInt | typing.SupportsIndex, num_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def id_to_token(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> str:
+        ...
+    def info(self) -> dict:
+        ...
+    def token_to_id(self, arg0: str) -> int:
+        ...
+    def tokenize(self, text: typing.Any) -> list:
+        ...
+    def tokenize_batch(self, texts: typing.Any) -> list:
+        ...
+    @property
+    def dim(self) -> int:
+        ...
+    @property
+    def max_tokens(self) -> int:
+        ...
+    @property
+    def vocab_size(self) -> int:
+        ...
+class CoreCatalog:
+    """
+    Immutable native price catalogue; thread-safe.
+    """
+    @staticmethod
+    def from_genai_json(data: bytes, source: str, checked_date: str) -> tuple:
+        ...
+    @staticmethod
+    def from_litellm_json(data: bytes, source: str, checked_date: str) -> tuple:
+        ...
+    def __len__(self) -> int:
+        ...
+    def close_matches(self, name: str, k: typing.SupportsInt | typing.SupportsIndex = 5) -> list[str]:
+        ...
+    def entry(self, index: typing.SupportsInt | typing.SupportsIndex) -> dict:
+        ...
+    def find_key(self, key: str) -> typing.Any:
+        ...
+    def keys(self) -> list:
+        ...
+    def litellm_target(self, name: str) -> dict:
+        ...
+    def price_batch(self, mode: str, names: collections.abc.Sequence[str], codes: typing.Any, columns: dict, n: typing.SupportsInt | typing.SupportsIndex, tier: str, date: typing.SupportsInt | typing.SupportsIndex, num_threads: typing.SupportsInt | typing.SupportsIndex = 0, split: bool = False) -> tuple[numpy.typing.NDArray[numpy.float64], typing.Any, typing.Any, str]:
+        ...
+    def price_exact(self, index: typing.SupportsInt | typing.SupportsIndex, counts: typing.Any, tier: str, date: typing.SupportsInt | typing.SupportsIndex) -> tuple[str, list, str]:
+        ...
+    def price_litellm(self, name: str, counts: typing.Any, tier: str) -> dict:
+        ...
+    def resolve(self, name: str) -> tuple[int, str]:
+        ...
+    @property
+    def checked_date(self) -> str:
+        ...
+    @property
+    def source(self) -> str:
+        ...
+def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_chars: bool = True, strip_accents: bool = True, lowercase: bool = True) -> str:
+    ...
+def bert_tables_source() -> str:
+    ...
 def clear_bpe_memo() -> None:
     """
     Empties the calling thread's memo of BPE results (for cold-cache benchmarks).
     """
+def cost_bucket_names() -> list:
+    ...
 def find_invalid_utf8(data: bytes) -> typing.Any:
     """
     Offset of the first byte that is not valid UTF-8, or None.
@@ -97,8 +237,17 @@ def general_category(codepoint: typing.SupportsInt | typing.SupportsIndex) -> st
     """
     Unicode general category of a code point, from the core's tables.
     """
+def parse_iso_date(date: str, field: str = 'date') -> int:
+    ...
+def router_dense_signal_names() -> list[str]:
+    """
+    Names of the router's dense length/structure signals, in order.
+    """
+def simulate_workflow(workflow: dict, models: list, n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, deterministic: bool, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    ...
 def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.
     """
+ROUTER_FORMAT_VERSION: int = 1
 __version__: str = '0.1.0'
