@@ -141,6 +141,7 @@ def test_entry_metadata_and_rows(snap: Catalog) -> None:
     info = snap.resolve("claude-sonnet-4-5")
     assert info.provider == "anthropic" and info.context_window >= 200_000 and info.supports_prompt_caching
     assert "LiteLLM v1.83.2" in info.source and info.checked_date == "2026-04-30"
+    assert snap.resolve("openai/gpt-4o").tokenizer == "o200k_base"
     tiers = {(r["tier"], r["threshold"]) for r in info.rows}
     assert ("standard", 0) in tiers and ("standard", 200_000) in tiers
     base = next(r for r in info.rows if r["tier"] == "standard" and r["threshold"] == 0)

@@ -284,7 +284,9 @@ namespace {
 MatchRule read_match(const json& j, const std::string& where) {
   if (!j.is_object() || j.size() != 1) throw RowProblem(where, where + " must be an object with one clause");
   MatchRule r;
-  const auto& [k, v] = *j.items().begin();
+  const auto first = j.begin();
+  const std::string k = first.key();
+  const json& v = first.value();
   if (k == "or" || k == "and") {
     r.kind = k == "or" ? MatchRule::Or : MatchRule::And;
     if (!v.is_array()) throw RowProblem(where, where + "." + k + " must be a list");

@@ -190,6 +190,8 @@ class Catalog:
 
     def _info(self, idx: int, how: str = "exact") -> ModelInfo:
         e = self._core.entry(idx)
+        if not e["tokenizer"]:
+            e["tokenizer"] = _tokenizer_for(e["key"])
         return ModelInfo(matched_by=how, **e)
 
     def close_matches(self, name: str, k: int = 5) -> list[str]:
@@ -210,6 +212,18 @@ class Catalog:
 
 
 _DEFAULT: Catalog | None = None
+
+
+def _tokenizer_for(key: str) -> str:
+    """The tokenops encoding for a model key where one is known ("" otherwise)."""
+    from ..tokenizer import encoding_name_for_model
+
+    for name in (key, key.rsplit("/", 1)[-1]):
+        try:
+            return str(encoding_name_for_model(name))
+        except (KeyError, ValueError):
+            continue
+    return ""
 
 
 def load_packaged(folder: Path) -> Catalog:
