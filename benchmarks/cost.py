@@ -77,7 +77,9 @@ def bench_pricing(n: int, litellm_rows: int) -> None:
     t_peer = time.perf_counter() - t0
     identical = bool(np.array_equal(res, lit_tok[:m]))
     peer_per_row = t_peer / m
-    print(f"== pricing {n:,} usage rows (4 models; litellm {litellm.__version__ if hasattr(litellm, '__version__') else ''})")
+    from importlib.metadata import version
+
+    print(f"== pricing {n:,} usage rows (4 models; litellm {version('litellm')})")
     print(f"  litellm.cost_per_token loop : {peer_per_row * 1e6:8.2f} us/row  ({m:,} rows in {t_peer:.1f} s)")
     print(f"  tokenops mode=litellm (all threads) : {t_lit / n * 1e9:8.1f} ns/row  ({t_lit * 1e3:.0f} ms)")
     print(f"  tokenops mode=litellm (1 thread)    : {t_lit1 / n * 1e9:8.1f} ns/row  ({t_lit1 * 1e3:.0f} ms)")
