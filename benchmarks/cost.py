@@ -37,11 +37,9 @@ def make_rows(n: int, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]
 
 def bench_pricing(n: int, litellm_rows: int) -> None:
     import litellm
-
+    import pandas as pd
     import tokenops
     from tokenops.pricing import Catalog
-
-    import pandas as pd
 
     cat = Catalog.from_installed_litellm()
     models, cols = make_rows(n)

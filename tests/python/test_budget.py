@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import tokenops
 from tokenops.budget import Policy, Step, Workflow, compare, lognormal, sim_model, simulate
 

@@ -11,9 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import tokenops
-from tokenops.pricing import API_SEMANTICS, BUCKETS, Catalog, Usage, cost_batch_exact_sum, normalize_usage
+from tokenops.pricing import (
+    API_SEMANTICS,
+    BUCKETS,
+    Catalog,
+    Usage,
+    cost_batch_exact_sum,
+    normalize_usage,
+)
 from tokenops.pricing.reports import disagreement_report, litellm_gaps_report
 
 

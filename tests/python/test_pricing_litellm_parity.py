@@ -10,25 +10,24 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # price from the bundled JSON, no network
 litellm = pytest.importorskip("litellm")
-from litellm.types.utils import Usage as LUsage  # noqa: E402
-
-import tokenops  # noqa: E402
-from tokenops.pricing import BUCKETS, Catalog  # noqa: E402
+import tokenops
+from litellm.types.utils import Usage as LUsage
+from tokenops.pricing import BUCKETS, Catalog
 
 # LiteLLM's provider lookup for these starts an OAuth device login (network): not a pricing path.
 _NEEDS_LOGIN = ("github_copilot", "chatgpt")
 
 GRID = [
-    dict(input_text=1200, output_text=300),  # plain
-    dict(input_text=4262, cache_read=4864, output_text=3197),  # cached (OpenAI)
-    dict(input_text=3, cache_write_5m=12304, output_text=550),  # cache write 5m (Anthropic)
-    dict(input_text=100, cache_write_5m=1000, cache_write_1h=2000, cache_read=500, output_text=50),  # 5m + 1h
-    dict(input_text=500, output_text=200, reasoning=1500),  # reasoning
-    dict(input_text=150_000, cache_read=60_000, output_text=2000, reasoning=100),  # > 128k / 200k
-    dict(input_text=210_000, output_text=1000),  # > 200k
-    dict(input_text=280_000, cache_read=1000, output_text=1000),  # > 272k / 256k
-    dict(input_text=100, input_audio=50, input_image=70, output_text=20, output_audio=30),  # audio / image
-    dict(input_text=0, output_text=0),  # empty
+    {"input_text": 1200, "output_text": 300},  # plain
+    {"input_text": 4262, "cache_read": 4864, "output_text": 3197},  # cached (OpenAI)
+    {"input_text": 3, "cache_write_5m": 12304, "output_text": 550},  # cache write 5m (Anthropic)
+    {"input_text": 100, "cache_write_5m": 1000, "cache_write_1h": 2000, "cache_read": 500, "output_text": 50},  # 5m + 1h
+    {"input_text": 500, "output_text": 200, "reasoning": 1500},  # reasoning
+    {"input_text": 150_000, "cache_read": 60_000, "output_text": 2000, "reasoning": 100},  # > 128k / 200k
+    {"input_text": 210_000, "output_text": 1000},  # > 200k
+    {"input_text": 280_000, "cache_read": 1000, "output_text": 1000},  # > 272k / 256k
+    {"input_text": 100, "input_audio": 50, "input_image": 70, "output_text": 20, "output_audio": 30},  # audio / image
+    {"input_text": 0, "output_text": 0},  # empty
 ]
 TIERS = [None, "flex", "priority", "batch"]
 
@@ -77,7 +76,7 @@ def test_every_chat_model_bit_for_bit(installed: Catalog) -> None:
         try:
             litellm.cost_per_token(model=k, prompt_tokens=1, completion_tokens=1)
             routable.append(k)
-        except Exception:
+        except Exception:  # noqa: BLE001 - LiteLLM raises bare Exception for unmapped models
             unroutable.append(k)
     # LiteLLM itself cannot cost a few of its own keys (its get_llm_provider rejects them).
     assert len(unroutable) < 0.03 * len(names), unroutable
@@ -120,10 +119,10 @@ def test_issue_9812_anthropic_cache_creation(installed: Catalog) -> None:
 
 
 @pytest.mark.parametrize("model,usage", [
-    ("gpt-4o", dict(input_text=1000, cache_read=1024, output_text=200)),
-    ("claude-sonnet-4-5", dict(input_text=10, cache_write_5m=2000, cache_read=3000, output_text=400)),
-    ("gemini/gemini-2.5-pro", dict(input_text=250_000, output_text=1000, reasoning=500)),
-    ("deepseek/deepseek-chat", dict(input_text=700, cache_read=300, output_text=50)),
+    ("gpt-4o", {"input_text": 1000, "cache_read": 1024, "output_text": 200}),
+    ("claude-sonnet-4-5", {"input_text": 10, "cache_write_5m": 2000, "cache_read": 3000, "output_text": 400}),
+    ("gemini/gemini-2.5-pro", {"input_text": 250_000, "output_text": 1000, "reasoning": 500}),
+    ("deepseek/deepseek-chat", {"input_text": 700, "cache_read": 300, "output_text": 50}),
 ])
 def test_completion_cost_on_model_response(installed: Catalog, model: str, usage: dict[str, int]) -> None:
     from litellm import ModelResponse

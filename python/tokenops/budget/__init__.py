@@ -18,8 +18,9 @@ everything after the static prefix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -115,7 +116,7 @@ class Workflow:
     context: str = "full_history"  # stateless | full_history | rolling_summary | last_k
     description: str = ""
 
-    def with_context(self, context: str) -> "Workflow":
+    def with_context(self, context: str) -> Workflow:
         return replace(self, context=context)
 
 
@@ -154,7 +155,7 @@ _CACHE_BY_PROVIDER: dict[str, dict[str, Any]] = {
 def _cache_family(provider: str, key: str) -> str | None:
     p = provider.lower()
     k = key.lower()
-    if "claude" in k and (p.startswith("bedrock") or p.startswith("vertex_ai") or p == "anthropic"):
+    if "claude" in k and (p.startswith(("bedrock", "vertex_ai")) or p == "anthropic"):
         return "anthropic"
     if p.startswith("vertex_ai") and "gemini" in k:
         return "gemini"

@@ -7,10 +7,11 @@ import gzip
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .._core import CoreCatalog
 
@@ -74,7 +75,7 @@ class Catalog:
     @classmethod
     def from_litellm(cls, source: str | os.PathLike[str] | bytes, *, name: str | None = None,
                      checked_date: str = "", strict: bool = False,
-                     provenance: dict[str, Any] | None = None) -> "Catalog":
+                     provenance: dict[str, Any] | None = None) -> Catalog:
         """From a LiteLLM ``model_prices_and_context_window.json`` (path or bytes).
 
         A malformed row is skipped and listed in ``.problems``; ``strict=True`` raises ValueError
@@ -99,7 +100,7 @@ class Catalog:
         return cat
 
     @classmethod
-    def from_installed_litellm(cls, strict: bool = False) -> "Catalog":
+    def from_installed_litellm(cls, strict: bool = False) -> Catalog:
         """The price JSON bundled inside the installed ``litellm`` package (its
         ``model_prices_and_context_window_backup.json``), i.e. what ``litellm.cost_per_token``
         prices with when ``LITELLM_LOCAL_MODEL_COST_MAP=True``."""
@@ -111,7 +112,7 @@ class Catalog:
         spec = find_spec("litellm")
         if spec is None or not spec.submodule_search_locations:
             raise ImportError("litellm is not installed: pip install 'litellm==1.85.7' (or pass a JSON path)")
-        root = Path(list(spec.submodule_search_locations)[0])
+        root = Path(next(iter(spec.submodule_search_locations)))
         path = root / "model_prices_and_context_window_backup.json"
         if not path.is_file():
             raise FileNotFoundError(f"installed litellm has no bundled price file at {path}")
@@ -120,7 +121,7 @@ class Catalog:
                                 provenance={"litellm_version": version})
 
     @classmethod
-    def from_snapshot(cls, data_dir: str | os.PathLike[str] | None = None, strict: bool = False) -> "Catalog":
+    def from_snapshot(cls, data_dir: str | os.PathLike[str] | None = None, strict: bool = False) -> Catalog:
         """The dated LiteLLM v1.83.2 snapshot in the shared data folder (``pricing/``)."""
         from .._paths import data_dir as _dd
 
@@ -132,7 +133,7 @@ class Catalog:
                                 provenance={"litellm_version": "1.83.2"})
 
     @classmethod
-    def from_genai_prices(cls, path: str | os.PathLike[str] | None = None, strict: bool = False) -> "Catalog":
+    def from_genai_prices(cls, path: str | os.PathLike[str] | None = None, strict: bool = False) -> Catalog:
         """pydantic genai-prices v2 ``data.json`` (default: the shared data folder's copy)."""
         if path is None:
             from .._paths import data_dir as _dd
@@ -152,7 +153,7 @@ class Catalog:
         return cat
 
     @classmethod
-    def default(cls) -> "Catalog":
+    def default(cls) -> Catalog:
         """The catalogue shipped in the package (see ``provenance``); cached per process."""
         global _DEFAULT
         if _DEFAULT is None:

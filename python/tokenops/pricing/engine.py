@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -141,9 +142,9 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
 
 def _provider_hint(model: str) -> str | None:
     m = model.lower()
-    if m.startswith("xai/") or m.startswith("grok"):
+    if m.startswith(("xai/", "grok")):
         return "xai"
-    if m.startswith("deepseek/") or m.startswith("deepseek-"):
+    if m.startswith(("deepseek/", "deepseek-")):
         return "deepseek"
     return None
 

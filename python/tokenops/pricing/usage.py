@@ -22,8 +22,9 @@ xai                         prompt_tokens ⊇ cached_tokens (text_tokens   compl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 BUCKETS: tuple[str, ...] = (
     "input_text",
