@@ -2,10 +2,11 @@
 tokenops native core (C++). Use the `tokenops` package, not this module directly.
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CoreEncoding', 'CoreStreamDecoder', 'clear_bpe_memo', 'find_invalid_utf8', 'general_category', 'unicode_version']
+__all__: list[str] = ['CoreEmbedder', 'CoreEncoding', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'clear_bpe_memo', 'find_invalid_utf8', 'general_category', 'router_dense_signal_names', 'unicode_version']
 class CoreEncoding:
     """
     Immutable native BPE encoding; thread-safe, GIL released.
@@ -85,6 +86,107 @@ class CoreStreamDecoder:
     @property
     def pending(self) -> int:
         ...
+class CoreRouterFeatures:
+    """
+    Router feature extractor (hashed n-grams + dense signals).
+    """
+    def __init__(self, hash_bits: typing.SupportsInt | typing.SupportsIndex, word_ngram_min: typing.SupportsInt | typing.SupportsIndex, word_ngram_max: typing.SupportsInt | typing.SupportsIndex, char_ngram_min: typing.SupportsInt | typing.SupportsIndex, char_ngram_max: typing.SupportsInt | typing.SupportsIndex, dense: bool, encoding: typing.Any = None) -> None:
+        ...
+    def dense_raw_batch(self, texts: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        Unstandardised dense signals, shape (n, len(router_dense_signal_names())).
+        """
+    def sparse_batch(self, texts: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.float32]]:
+        """
+        CSR parts (indptr, indices, values) of the hashed n-gram block; duplicates add up.
+        """
+    @property
+    def dense_dim(self) -> int:
+        ...
+    @property
+    def sparse_dim(self) -> int:
+        ...
+class CoreRouter:
+    """
+    Immutable native router; thread-safe, GIL released.
+    """
+    @staticmethod
+    def from_bytes(data: bytes, source: str, encoding: typing.Any = None) -> CoreRouter:
+        ...
+    def outputs(self, texts: typing.Any, embeddings: typing.Any = None, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def route(self, texts: typing.Any, lam: typing.SupportsFloat | typing.SupportsIndex, costs: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], embeddings: typing.Any = None, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int32]:
+        ...
+    def score(self, texts: typing.Any, embeddings: typing.Any = None, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def binary_score(self) -> str:
+        ...
+    @property
+    def costs(self) -> list[float]:
+        ...
+    @property
+    def description(self) -> str:
+        ...
+    @property
+    def embedder(self) -> str:
+        ...
+    @property
+    def embedding_dim(self) -> int:
+        ...
+    @property
+    def encoding_name(self) -> str:
+        ...
+    @property
+    def family(self) -> str:
+        ...
+    @property
+    def models(self) -> list[str]:
+        ...
+    @property
+    def n_outputs(self) -> int:
+        ...
+    @property
+    def needs_embedding(self) -> bool:
+        ...
+    @property
+    def strong(self) -> int:
+        ...
+    @property
+    def task(self) -> str:
+        ...
+    @property
+    def weak(self) -> int:
+        ...
+class CoreEmbedder:
+    @staticmethod
+    def load(path: str) -> CoreEmbedder:
+        ...
+    def embed(self, texts: typing.Any, batch_size: typing.SupportsInt | typing.SupportsIndex, num_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def id_to_token(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> str:
+        ...
+    def info(self) -> dict:
+        ...
+    def token_to_id(self, arg0: str) -> int:
+        ...
+    def tokenize(self, text: typing.Any) -> list:
+        ...
+    def tokenize_batch(self, texts: typing.Any) -> list:
+        ...
+    @property
+    def dim(self) -> int:
+        ...
+    @property
+    def max_tokens(self) -> int:
+        ...
+    @property
+    def vocab_size(self) -> int:
+        ...
+def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_chars: bool = True, strip_accents: bool = True, lowercase: bool = True) -> str:
+    ...
+def bert_tables_source() -> str:
+    ...
 def clear_bpe_memo() -> None:
     """
     Empties the calling thread's memo of BPE results (for cold-cache benchmarks).
@@ -97,8 +199,13 @@ def general_category(codepoint: typing.SupportsInt | typing.SupportsIndex) -> st
     """
     Unicode general category of a code point, from the core's tables.
     """
+def router_dense_signal_names() -> list[str]:
+    """
+    Names of the router's dense length/structure signals, in order.
+    """
 def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.
     """
+ROUTER_FORMAT_VERSION: int = 1
 __version__: str = '0.1.0'
