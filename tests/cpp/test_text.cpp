@@ -54,7 +54,7 @@ TEST(Unicode, CategoriesAndClasses) {
   EXPECT_TRUE(char_class(0x85) & kSpace);     // NEL
   EXPECT_FALSE(char_class(0x200B) & kSpace);  // zero-width space is not White_Space
   EXPECT_TRUE(char_class('\n') & kCrLf);
-  for (char32_t c = 0; c < 128; ++c) EXPECT_EQ(char_class_fast(c), char_class(c)) << c;
+  for (char32_t c = 0; c < 128; ++c) EXPECT_EQ(char_class_fast(c), char_class(c)) << static_cast<unsigned>(c);
 }
 
 TEST(Parallel, SameResultForAnyThreadCountAndRethrows) {
