@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import compress
 from ._core import __version__
 from .compress import CompressionResult, Compressor, compress_batch, pack, pack_chat
+from .embed import Embedder
 from .tokenizer import (
     Encoding,
     StreamDecoder,
@@ -29,6 +30,7 @@ __all__ = [
     "compress_batch",
     "pack",
     "pack_chat",
+    "Embedder",
     "Encoding",
     "StreamDecoder",
     "TokenCount",

@@ -1,0 +1,57 @@
+#pragma once
+// Internal: the weights and the forward pass of the BERT encoder (not a public header).
+#include <Eigen/Core>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "tokenops/io/bert_config.hpp"
+#include "tokenops/io/safetensors.hpp"
+#include "tokenops/text/thread_team.hpp"
+
+namespace tokenops::embed::internal {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowVec = Eigen::Matrix<float, 1, Eigen::Dynamic>;
+
+struct LayerWeights {
+  RowMat wqkv;  // [3H, H]: query, key, value stacked
+  RowVec bqkv;  // [3H]
+  RowMat wo;    // [H, H]
+  RowVec bo, ln1_g, ln1_b;
+  RowMat wi;    // [I, H]
+  RowVec bi;
+  RowMat wout;  // [H, I]
+  RowVec bout, ln2_g, ln2_b;
+};
+
+struct EncoderWeights {
+  io::BertConfig cfg;
+  std::shared_ptr<const io::SafetensorsFile> file;  // keeps the word embeddings mapped
+  std::span<const float> word;                      // [V, H], zero-copy from the mapping
+  RowMat pos;                                       // [P, H] (+ token type 0 folded in)
+  RowVec ln_g, ln_b;
+  std::vector<LayerWeights> layers;
+  io::PoolingMode pooling = io::PoolingMode::kMean;
+  bool normalize = false;
+
+  /// Reads and checks every tensor (names with or without a "bert." prefix).
+  static std::unique_ptr<EncoderWeights> load(std::shared_ptr<const io::SafetensorsFile> file,
+                                              const io::BertConfig& cfg);
+};
+
+/// Scratch buffers of one forward pass; reused across batches on one thread.
+struct Workspace {
+  RowMat x, qkv, ctx, tmp, inter, scores;
+};
+
+/// Encodes a batch of id sequences (each [CLS] ... [SEP]) packed without padding, writing one
+/// pooled (and, if configured, L2-normalised) row of width H per sequence to out[i].
+/// With a team, the GEMM column chunks and attention heads run in parallel; the partition into
+/// tasks is fixed, so the result is bit-identical with or without one.
+void forward(const EncoderWeights& w, std::span<const std::vector<std::uint32_t>* const> seqs,
+             std::span<float* const> out, Workspace& ws, text::ThreadTeam* team);
+
+}  // namespace tokenops::embed::internal

