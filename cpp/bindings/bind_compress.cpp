@@ -6,6 +6,7 @@
 
 #include "common.hpp"
 #include "tokenops/compress/compressor.hpp"
+#include "tokenops/compress/embedding.hpp"
 #include "tokenops/compress/info.hpp"
 #include "tokenops/compress/pack.hpp"
 #include "tokenops/compress/relevance.hpp"
@@ -112,7 +113,7 @@ py::dict to_dict(CompressResult&& r) {
   py::arg("rate") = 0.0, py::arg("target_tokens") = -1, py::arg("force_tokens"),               \
       py::arg("force_digits") = true, py::arg("force_entities") = false,                       \
       py::arg("force_code") = true, py::arg("drop_consecutive") = true, py::arg("json") = false, \
-      py::arg("protect"), py::arg("protect_spans"), py::arg("chunk_slack") = 1.15f,            \
+      py::arg("protect"), py::arg("protect_spans"), py::arg("chunk_slack") = 1.0f,            \
       py::arg("chunk_weight") = 1.0f, py::arg("position_weight") = 0.15f, py::arg("dedup") = true
 
 }  // namespace
@@ -150,7 +151,8 @@ void bind_compress(py::module_& m) {
                                         "Budgeted prompt compressor (immutable, thread-safe).")
       .def(py::init([](EncodingPtr enc, FreqPtr freq, BigramPtr bigram, float info_weight,
                        float bm25_weight, float bm25_sentence, float bm25_paragraph,
-                       float bm25_neighbour) {
+                       float bm25_neighbour, std::shared_ptr<embed::Embedder> embedder,
+                       float embed_weight, int embed_threads) {
              std::vector<compress::Weighted<compress::UnitScorer>> us;
              if (freq || bigram)
                us.push_back({std::make_shared<compress::SelfInformation>(freq, bigram), info_weight});
@@ -160,12 +162,16 @@ void bind_compress(py::module_& m) {
              bo.neighbour_weight = bm25_neighbour;
              std::vector<compress::Weighted<compress::ChunkScorer>> cs;
              cs.push_back({std::make_shared<compress::Bm25Relevance>(bo), bm25_weight});
+             if (embedder)
+               cs.push_back({std::make_shared<compress::EmbeddingRelevance>(embedder, embed_threads),
+                             embed_weight});
              return std::make_shared<Compressor>(enc, std::move(us), std::move(cs));
            }),
            py::arg("encoding"), py::arg("freq").none(true), py::arg("bigram").none(true),
            py::arg("info_weight") = 1.0f, py::arg("bm25_weight") = 1.0f,
            py::arg("bm25_sentence") = 0.5f, py::arg("bm25_paragraph") = 0.5f,
-           py::arg("bm25_neighbour") = 0.3f)
+           py::arg("bm25_neighbour") = 0.3f, py::arg("embedder").none(true) = nullptr,
+           py::arg("embed_weight") = 1.0f, py::arg("embed_threads") = 0)
       .def("compress",
            [](const Compressor& c, const py::handle& text, const py::handle& question, double rate,
               std::int64_t target_tokens, const py::handle& force_tokens, bool force_digits,

@@ -220,6 +220,9 @@ class Compressor:
       ``language`` refined by the bundled word-bigram model (``frequencies="wordfreq"``), the
       bigram model alone (``"bigram"``) or neither (``None``);
     * ``bm25_weight``: question-aware BM25 relevance of sentences and their lines;
+    * ``embed_weight``: cosine similarity between the question and each sentence with the
+      native sentence embedder (``embedder``: a :class:`tokenops.Embedder`, ``"default"`` for
+      all-MiniLM-L6-v2, or None to skip it);
     * near-duplicate chunks (SimHash) are dropped first when ``dedup`` is on (per call).
     """
 
@@ -235,10 +238,14 @@ class Compressor:
         bm25_sentence: float = 0.5,
         bm25_paragraph: float = 0.5,
         bm25_neighbour: float = 0.3,
+        embedder: Any = None,
+        embed_weight: float = 1.0,
+        embed_threads: int = 0,
     ) -> None:
         self.encoding = _resolve_encoding(model)
         self.model = model if isinstance(model, str) else self.encoding.name
-        for name, w in (("info_weight", info_weight), ("bm25_weight", bm25_weight)):
+        for name, w in (("info_weight", info_weight), ("bm25_weight", bm25_weight),
+                        ("embed_weight", embed_weight)):
             if not (isinstance(w, (int, float)) and w >= 0 and w == w and w != float("inf")):
                 raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
         if frequencies not in ("wordfreq", "bigram", None):
@@ -253,6 +260,13 @@ class Compressor:
         if frequencies == "bigram" and bg is None:
             raise ValueError("frequencies='bigram' needs the bigram model (bigram=True, English)")
         self.language = language
+        if embedder == "default":
+            from ..embed import Embedder
+
+            embedder = Embedder.load()
+        if embedder is not None and not hasattr(embedder, "_core"):
+            raise TypeError("embedder must be a tokenops.Embedder, 'default' or None")
+        self.embedder = embedder
         self._core = _core.CoreCompressor(
             self.encoding._core,
             freq,
@@ -262,6 +276,9 @@ class Compressor:
             bm25_sentence=float(bm25_sentence),
             bm25_paragraph=float(bm25_paragraph),
             bm25_neighbour=float(bm25_neighbour),
+            embedder=embedder._core if embedder is not None else None,
+            embed_weight=float(embed_weight),
+            embed_threads=int(embed_threads),
         )
 
     def count(self, text: str) -> int:
@@ -325,7 +342,7 @@ class Compressor:
         drop_consecutive: bool = True,
         structure: str | None = None,
         protect: Sequence[str] = (),
-        chunk_slack: float = 1.15,
+        chunk_slack: float = 1.0,
         chunk_weight: float = 1.0,
         position_weight: float = 0.15,
         dedup: bool = True,
@@ -361,7 +378,7 @@ class Compressor:
         drop_consecutive: bool = True,
         structure: str | None = None,
         protect: Sequence[str] = (),
-        chunk_slack: float = 1.15,
+        chunk_slack: float = 1.0,
         chunk_weight: float = 1.0,
         position_weight: float = 0.15,
         dedup: bool = True,

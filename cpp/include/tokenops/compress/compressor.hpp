@@ -36,7 +36,7 @@ struct CompressOptions {
   bool drop_consecutive = true;     // drop a force token equal to the previous kept unit
   bool json = false;                // structure-preserving mode for JSON input
   std::vector<std::pair<std::uint32_t, std::uint32_t>> protected_spans;  // byte ranges
-  float chunk_slack = 1.15f;        // coarse stage keeps up to this multiple of the budget
+  float chunk_slack = 1.0f;         // coarse stage keeps up to this multiple of the budget
   float chunk_weight = 1.0f;        // weight of the chunk priority in the unit scores
   float position_weight = 0.15f;    // prior for earlier chunks (question-aware mode)
   bool dedup = true;                // near-duplicate chunks are dropped first
