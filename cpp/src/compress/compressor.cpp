@@ -247,7 +247,9 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   } else if (opt.dedup) {
     double excess = static_cast<double>(total) - coarse_budget;
     for (std::size_t c = nc; c-- > 0 && excess > 0;) {
-      if (r.duplicate_of[c] >= 0 && !cmust[c]) {
+      // whole duplicates go while that does not undershoot the budget; the fine stage ranks
+      // the units of the rest last
+      if (r.duplicate_of[c] >= 0 && !cmust[c] && ccost[c] <= excess) {
         alive[c] = 0;
         excess -= ccost[c];
       }
@@ -279,7 +281,8 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     }
     item_of[k] = it;
     Item& I = items[it];
-    const float s = r.unit_scores[k] + opt.chunk_weight * std::max(cpri[u.chunk], 0.0f);
+    const float dup_penalty = r.duplicate_of[u.chunk] >= 0 ? 100.0f : 0.0f;
+    const float s = r.unit_scores[k] + opt.chunk_weight * std::max(cpri[u.chunk], 0.0f) - dup_penalty;
     I.score = std::max(I.score, s);
     I.cost += r.unit_tokens[k];
     I.alive |= alive[u.chunk] != 0;
@@ -288,8 +291,11 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   }
   for (std::size_t k = 0; k < n; ++k) {
     const Item& I = items[item_of[k]];
-    r.unit_scores[k] = I.forced ? kForced : r.unit_scores[k] + opt.chunk_weight * std::max(cpri[units[k].chunk], 0.0f);
-    (void)I;
+    const float dup_penalty = r.duplicate_of[units[k].chunk] >= 0 ? 100.0f : 0.0f;
+    r.unit_scores[k] = I.forced ? kForced
+                                : r.unit_scores[k] +
+                                      opt.chunk_weight * std::max(cpri[units[k].chunk], 0.0f) -
+                                      dup_penalty;
   }
 
   std::vector<std::uint8_t> sel(items.size(), 0);
@@ -341,68 +347,75 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     }
   };
 
-  // greedy fill on the estimated costs
-  std::size_t next = 0;
-  for (; next < cand.size(); ++next) {
-    const Item& I = items[cand[next]];
-    if (est + I.cost <= target) {
-      sel[cand[next]] = 1;
-      est += I.cost;
-    }
-  }
-  // exact adjustment with the target encoding
+  // The selection is a prefix of the candidates in score order. Per-unit counts miss merges
+  // across gaps (and dropped duplicates of force tokens), so the prefix length is found by
+  // secant steps on measured counts: each round assembles the text, counts it with the target
+  // encoding and moves the prefix by (target - achieved) / (achieved / estimated).
+  std::vector<double> cum(cand.size() + 1, 0.0);
+  for (std::size_t i = 0; i < cand.size(); ++i) cum[i + 1] = cum[i] + items[cand[i]].cost;
+  auto prefix_for = [&](double est_budget) {  // largest k with cum[k] <= est_budget
+    auto it = std::upper_bound(cum.begin(), cum.end(), est_budget);
+    return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, (it - cum.begin()) - 1));
+  };
+  auto set_prefix = [&](std::size_t k) {
+    for (std::size_t i = 0; i < cand.size(); ++i) sel[cand[i]] = i < k;
+  };
   const std::size_t tol = budget_tolerance(target);
   std::size_t achieved = 0;
-  for (int round = 0; round < 12; ++round) {
+  auto measure = [&]() {
     materialise();
     r.text = assemble(text, r.seg, r.kept);
     achieved = enc_->count_ordinary(r.text);
-    if (achieved > target) {
-      std::uint64_t need = achieved - target, freed = 0;
-      bool removed = false;
-      for (std::size_t i = cand.size(); i-- > 0 && freed < need;) {
-        if (!sel[cand[i]]) continue;
-        sel[cand[i]] = 0;
-        freed += std::max<std::uint64_t>(items[cand[i]].cost, 1);
-        removed = true;
+    std::uint64_t est_kept = 0;
+    for (std::size_t k = 0; k < n; ++k)
+      if (r.kept[k]) est_kept += r.unit_tokens[k];
+    return est_kept > 0 ? static_cast<double>(achieved) / static_cast<double>(est_kept) : 1.0;
+  };
+  std::size_t k = prefix_for(static_cast<double>(target) - static_cast<double>(est));
+  set_prefix(k);
+  for (int round = 0; round < 10; ++round) {
+    const double scale = std::clamp(measure(), 0.2, 5.0);
+    if (achieved <= target && target - achieved <= tol) break;
+    const double delta = (static_cast<double>(target) - static_cast<double>(achieved) - tol / 2.0) / scale;
+    std::size_t next = prefix_for(cum[k] + delta);
+    if (next == k) {
+      if (achieved > target) {
+        if (k == 0) break;
+        next = k - 1;
+      } else {
+        if (k == cand.size()) break;
+        next = k + 1;
       }
-      if (!removed) {
-        r.forced_over_budget = true;
-        break;
-      }
-      continue;
     }
-    if (target - achieved > tol) {
-      std::uint64_t room = target - achieved, added = 0;
-      for (std::uint32_t i : cand) {
-        if (sel[i] || added + items[i].cost > room) continue;
-        sel[i] = 1;
-        added += items[i].cost;
-        if (added >= room) break;
-      }
-      if (added == 0) break;
-      continue;
-    }
-    break;
+    k = next;
+    set_prefix(k);
   }
-  // the last round may have removed units: make sure the text matches the selection, and
   // never end above the target while something can still go
-  materialise();
-  r.text = assemble(text, r.seg, r.kept);
-  achieved = enc_->count_ordinary(r.text);
-  while (achieved > target) {
-    bool removed = false;
-    std::uint64_t need = achieved - target, freed = 0;
-    for (std::size_t i = cand.size(); i-- > 0 && freed < need;) {
-      if (!sel[cand[i]]) continue;
-      sel[cand[i]] = 0;
-      freed += std::max<std::uint64_t>(items[cand[i]].cost, 1);
-      removed = true;
+  measure();
+  while (achieved > target && k > 0) {
+    --k;
+    set_prefix(k);
+    measure();
+  }
+  // a large item at the boundary can leave room: fill it with smaller ones that fit
+  if (target > achieved + tol) {
+    const double scale = std::clamp(measure(), 0.2, 5.0);
+    double room = (static_cast<double>(target - achieved) - tol / 2.0) / scale, added = 0;
+    std::vector<std::uint32_t> extra;
+    for (std::size_t i = k; i < cand.size() && added < room; ++i) {
+      if (added + items[cand[i]].cost > room) continue;
+      sel[cand[i]] = 1;
+      extra.push_back(cand[i]);
+      added += items[cand[i]].cost;
     }
-    if (!removed) break;
-    materialise();
-    r.text = assemble(text, r.seg, r.kept);
-    achieved = enc_->count_ordinary(r.text);
+    if (!extra.empty()) {
+      measure();
+      while (achieved > target && !extra.empty()) {
+        sel[extra.back()] = 0;
+        extra.pop_back();
+        measure();
+      }
+    }
   }
   r.compressed_tokens = achieved;
   const std::size_t diff = achieved > target ? achieved - target : target - achieved;

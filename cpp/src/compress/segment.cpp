@@ -273,9 +273,10 @@ class Builder {
     if (s_.compare(i, 3, "```") == 0) {
       // a fence at the start of a line runs to the closing fence line (or the end)
       std::size_t close = s_.find("\n```", i + 3);
-      if (close == std::string_view::npos || close >= b) return b;
-      std::size_t eol = s_.find('\n', close + 4);
-      return (eol == std::string_view::npos || eol > b) ? b : eol;
+      if (close == std::string_view::npos || close + 4 > b) return b;
+      std::size_t end = close + 4;
+      while (end < b && s_[end] == '`') ++end;
+      return end;
     }
     std::size_t j = s_.find('`', i + 1);
     std::size_t nl = s_.find('\n', i + 1);
