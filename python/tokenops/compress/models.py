@@ -60,7 +60,7 @@ def bigram_model(path: str | os.PathLike[str] | None = None, *, sha256: str | No
     against ``sha256`` when one is given."""
     p = Path(path) if path is not None else BIGRAM_EN
     expected = sha256 if path is not None else BIGRAM_EN_SHA256
-    key = str(p.resolve())
+    key = f"{p.resolve()}:{expected}"
     with _LOCK:
         model = _BIGRAM.get(key)
         if model is not None:
