@@ -349,3 +349,16 @@ TEST(CompressPack, PicksRelevantPassagesUnderBudget) {
   EXPECT_EQ(all.selected.back(), 3u);
   EXPECT_THROW(pack(*enc, ps, "q", {1.0f}, o), InvalidArgument);
 }
+
+TEST(CompressSelector, WordsNeverTouchAcrossAGap) {
+  const std::string t = "a total of 1/4 * 32 = 8 teeth and 3 , 4 more";
+  Segmentation s = segment(t);
+  std::vector<std::uint8_t> kept(s.units.size(), 0);
+  for (std::size_t k = 0; k < s.units.size(); ++k) kept[k] = (s.units[k].flags & kHasDigit) ? 1 : 0;
+  EXPECT_EQ(assemble(t, s, kept), "1/4 32 8 3 4");
+  const std::string c = "東京は晴れ";
+  Segmentation sc = segment(c);
+  std::vector<std::uint8_t> kc(sc.units.size(), 1);
+  kc[2] = 0;
+  EXPECT_EQ(assemble(c, sc, kc), "東京晴れ");
+}

@@ -69,24 +69,26 @@ std::string assemble(std::string_view text, const Segmentation& seg,
   std::string out;
   out.reserve(text.size());
   std::int64_t prev = -1;
-  bool gap_ws = false;
   for (std::size_t k = 0; k < seg.units.size(); ++k) {
     const Unit& u = seg.units[k];
-    if (!kept[k]) {
-      gap_ws |= u.ws < u.start || u.kind == UnitKind::Newline;
-      continue;
-    }
+    if (!kept[k]) continue;
     if (prev == static_cast<std::int64_t>(k) - 1) {
       out.append(text.substr(u.ws, u.end - u.ws));
     } else {
       if (prev >= 0) {
-        if (u.ws < u.start) out.append(text.substr(u.ws, u.start - u.ws));
-        else if (gap_ws && word_like(u) && word_like(seg.units[prev])) out.push_back(' ');
+        // across a gap, two words never touch ("1/4" "32" must not become "1/432")
+        if (seg.units[prev].kind == UnitKind::Newline) {
+          // the line's first kept unit starts the line: no leftover indentation
+        } else if (u.ws < u.start) {
+          out.append(text.substr(u.ws, u.start - u.ws));
+        }
+        else if (word_like(u) && word_like(seg.units[prev])) {
+          out.push_back(' ');
+        }
       }
       out.append(content(text, u));
     }
     prev = static_cast<std::int64_t>(k);
-    gap_ws = false;
   }
   return out;
 }
@@ -215,13 +217,14 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
 
   // ---- coarse stage: chunks ----
   std::vector<std::uint64_t> ccost(nc, 0);
-  std::vector<std::uint8_t> cmust(nc, 0), alive(nc, 1);
+  std::vector<std::uint8_t> cmust(nc, 0), cforced(nc, 0), alive(nc, 1);
   for (std::size_t c = 0; c < nc; ++c) {
     const Chunk& ch = r.seg.chunks[c];
     bool only_newline = true;
     for (std::uint32_t k = ch.first; k < ch.last; ++k) {
       ccost[c] += r.unit_tokens[k];
       cmust[c] |= must[k];
+      cforced[c] |= forced[k] && !ftok[k];
       only_newline &= units[k].kind == UnitKind::Newline;
     }
     cmust[c] |= only_newline;
@@ -249,7 +252,9 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     for (std::size_t c = nc; c-- > 0 && excess > 0;) {
       // whole duplicates go while that does not undershoot the budget; the fine stage ranks
       // the units of the rest last
-      if (r.duplicate_of[c] >= 0 && !cmust[c] && ccost[c] <= excess) {
+      // (a duplicate holding digits, code or URLs stays: forced units are never dropped
+      // without a question)
+      if (r.duplicate_of[c] >= 0 && !cmust[c] && !cforced[c] && ccost[c] <= excess) {
         alive[c] = 0;
         excess -= ccost[c];
       }
@@ -264,6 +269,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     std::uint64_t cost = 0;
     bool forced = false;
     bool alive = false;
+    bool dead = false;  // outside the coarse stage's chunks
     std::uint32_t first = 0;
   };
   std::vector<Item> items;
@@ -289,20 +295,29 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     I.forced |= forced[k] != 0;
     if (must[k]) I.alive = true;
   }
+  // Items outside the chunks the coarse stage kept are candidates after every kept-chunk unit
+  // (forced or not), so that the budget's boundary is filled from the next-best chunks.
+  constexpr float kDeadPenalty = 50.0f;
+  for (auto& I : items) {
+    if (I.alive) continue;
+    I.score -= kDeadPenalty;
+    I.forced = false;
+    I.alive = true;
+    I.dead = true;
+  }
   for (std::size_t k = 0; k < n; ++k) {
     const Item& I = items[item_of[k]];
     const float dup_penalty = r.duplicate_of[units[k].chunk] >= 0 ? 100.0f : 0.0f;
     r.unit_scores[k] = I.forced ? kForced
                                 : r.unit_scores[k] +
                                       opt.chunk_weight * std::max(cpri[units[k].chunk], 0.0f) -
-                                      dup_penalty;
+                                      dup_penalty - (I.dead ? kDeadPenalty : 0.0f);
   }
 
   std::vector<std::uint8_t> sel(items.size(), 0);
   std::vector<std::uint32_t> cand;
   std::uint64_t est = 0;
   for (std::uint32_t i = 0; i < items.size(); ++i) {
-    if (!items[i].alive) continue;
     if (items[i].forced) {
       sel[i] = 1;
       est += items[i].cost;

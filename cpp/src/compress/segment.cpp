@@ -468,6 +468,18 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
     }
     k = run_end;
   }
+  // arithmetic between numbers stays whole: 1/4*32, 20+12=32, 3x4
+  for (std::size_t m = 1; m + 1 < n; ++m) {
+    if (u[m].kind != UnitKind::Punct || u[m].ws != u[m].start || u[m + 1].ws != u[m + 1].start)
+      continue;
+    if (!(u[m - 1].flags & kHasDigit) || !(u[m + 1].flags & kHasDigit)) continue;
+    std::string_view p = text_of(m);
+    if (p == "=" || p == "*" || p == "+" || p == "-" || p == "/" || p == "x" || p == "^" ||
+        p == ":" || p == "\xC3\x97" || p == "\xC3\xB7") {
+      dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
+      dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
+    }
+  }
   // numbers with their sign/currency/percent: $5, -3, 20%, 5°C
   for (std::size_t m = 0; m < n; ++m) {
     if (u[m].kind != UnitKind::Number) continue;

@@ -411,3 +411,13 @@ def ratio_accuracy(compressor: Compressor, texts: Sequence[str], rates: Sequence
                              achieved=r.compressed_tokens, error=r.compressed_tokens - r.target_tokens,
                              within_tolerance=r.within_tolerance, forced_over_budget=r.forced_over_budget))
     return pd.DataFrame(rows)
+
+
+def position_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Survival per (setting, method) x gold position, for position-controlled prompts."""
+    return df.groupby(["setting", "method", "gold_position"], sort=False)["survived"].mean().unstack()
+
+
+def speed_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean milliseconds per call and mean input tokens, per (dataset, method)."""
+    return df.groupby(["dataset", "method"], sort=False).agg(ms=("ms", "mean"), tokens=("original", "mean")).reset_index()
