@@ -164,29 +164,18 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   bool question = false;
   for (char c : opt.question) question |= !(c == ' ' || c == '\n' || c == '\t' || c == '\r');
   auto& cpri = r.chunk_scores;
-  if (question) {
-    for (const auto& ws : chunk_scorers_) {
-      if (ws.weight == 0) continue;
-      tmp.assign(nc, 0.0f);
-      ws.scorer->score_chunks(ctx, tmp);
-      float m = 0;
-      for (float x : tmp) m = std::max(m, x);
-      if (m > 0)
-        for (std::size_t c = 0; c < nc; ++c) cpri[c] += ws.weight * tmp[c] / m;
-    }
+  for (const auto& ws : chunk_scorers_) {
+    if (ws.weight == 0 || (!question && ws.scorer->needs_question())) continue;
+    tmp.assign(nc, 0.0f);
+    ws.scorer->score_chunks(ctx, tmp);
+    float m = 0;
+    for (float x : tmp) m = std::max(m, x);
+    if (m > 0)
+      for (std::size_t c = 0; c < nc; ++c) cpri[c] += ws.weight * tmp[c] / m;
+  }
+  if (question)
     for (std::size_t c = 0; c < nc; ++c)
       cpri[c] += opt.position_weight * (1.0f - static_cast<float>(c) / static_cast<float>(nc));
-  } else {
-    for (const auto& ws : chunk_scorers_) {
-      if (ws.weight == 0 || ws.scorer->needs_question()) continue;
-      tmp.assign(nc, 0.0f);
-      ws.scorer->score_chunks(ctx, tmp);
-      float m = 0;
-      for (float x : tmp) m = std::max(m, x);
-      if (m > 0)
-        for (std::size_t c = 0; c < nc; ++c) cpri[c] += ws.weight * tmp[c] / m;
-    }
-  }
   if (opt.dedup) {
     r.duplicate_of = find_duplicate_chunks(text, r.seg);
     for (std::size_t c = 0; c < nc; ++c)

@@ -292,17 +292,17 @@ class Compressor:
         self,
         rate: float | None,
         target_tokens: int | None,
-        force_tokens: Sequence[str],
-        force_digits: bool,
-        force_entities: bool,
-        force_code: bool,
-        drop_consecutive: bool,
-        structure: str | None,
-        protect: Sequence[str],
-        chunk_slack: float,
-        chunk_weight: float,
-        position_weight: float,
-        dedup: bool,
+        force_tokens: Sequence[str] = DEFAULT_FORCE_TOKENS,
+        force_digits: bool = True,
+        force_entities: bool = False,
+        force_code: bool = True,
+        drop_consecutive: bool = True,
+        structure: str | None = None,
+        protect: Sequence[str] = (),
+        chunk_slack: float = 1.0,
+        chunk_weight: float = 1.0,
+        position_weight: float = 0.15,
+        dedup: bool = True,
     ) -> dict[str, Any]:
         r, t = _check_budget(rate, target_tokens)
         if structure not in (None, "json"):
@@ -371,20 +371,11 @@ class Compressor:
         num_threads: int = 0,
         rate: float | None = None,
         target_tokens: int | None = None,
-        force_tokens: Sequence[str] = DEFAULT_FORCE_TOKENS,
-        force_digits: bool = True,
-        force_entities: bool = False,
-        force_code: bool = True,
-        drop_consecutive: bool = True,
-        structure: str | None = None,
-        protect: Sequence[str] = (),
-        chunk_slack: float = 1.0,
-        chunk_weight: float = 1.0,
-        position_weight: float = 0.15,
-        dedup: bool = True,
+        **options: Any,
     ) -> list[CompressionResult]:
         """Compresses many texts in parallel in C++ with the GIL released (``num_threads=0``:
-        all cores). Results are identical for any thread count."""
+        all cores). ``options`` are those of :meth:`compress`. Results are identical for any
+        thread count."""
         if isinstance(texts, (str, bytes)):
             raise TypeError("texts must be a list of str, not a single str")
         texts = list(texts)
@@ -392,9 +383,7 @@ class Compressor:
             if isinstance(questions, (str, bytes)):
                 raise TypeError("questions must be a list of str (one per text), not a single str")
             questions = list(questions)
-        kw = self._kwargs(rate, target_tokens, force_tokens, force_digits, force_entities, force_code,
-                          drop_consecutive, structure, protect, chunk_slack, chunk_weight,
-                          position_weight, dedup)
+        kw = self._kwargs(rate, target_tokens, **options)
         raws = self._core.compress_batch(texts, questions, num_threads=int(num_threads), **kw)
         return [self._result(t, r) for t, r in zip(texts, raws)]
 
