@@ -6,6 +6,7 @@
 
 #include "common.hpp"
 #include "tokenops/compress/compressor.hpp"
+#include "tokenops/compress/classifier.hpp"
 #include "tokenops/compress/embedding.hpp"
 #include "tokenops/compress/info.hpp"
 #include "tokenops/compress/pack.hpp"
@@ -23,6 +24,7 @@ using EncodingPtr = std::shared_ptr<tokenizer::Encoding>;
 using FreqPtr = std::shared_ptr<compress::FrequencyTable>;
 using BigramPtr = std::shared_ptr<compress::BigramModel>;
 using CompressorPtr = std::shared_ptr<Compressor>;
+using ClassifierPtr = std::shared_ptr<compress::TokenClassifier>;
 
 namespace {
 
@@ -147,15 +149,48 @@ void bind_compress(py::module_& m) {
       .def_property_readonly("n_words", &compress::BigramModel::n_words)
       .def_property_readonly("n_bigrams", &compress::BigramModel::n_bigrams);
 
+  py::class_<compress::TokenClassifier, ClassifierPtr>(
+      m, "CoreTokenClassifier", "BERT token-classification scorer (immutable, thread-safe).")
+      .def_static("load",
+                  [](const std::string& path, int keep_label) {
+                    py::gil_scoped_release release;
+                    return std::const_pointer_cast<compress::TokenClassifier>(
+                        compress::TokenClassifier::load(path, keep_label));
+                  },
+                  py::arg("path"), py::arg("keep_label") = 1)
+      .def_property_readonly("n_labels", &compress::TokenClassifier::n_labels)
+      .def_property_readonly("max_tokens", &compress::TokenClassifier::max_tokens)
+      .def("encode",
+           [](const compress::TokenClassifier& c, const py::handle& text) {
+             Utf8 t(text, "text");
+             return c.tokenizer().encode(t.view(), c.max_tokens());
+           },
+           py::arg("text"), "[CLS] word pieces [SEP] of text.")
+      .def("logits",
+           [](const compress::TokenClassifier& c, const py::handle& ids) {
+             std::vector<std::uint32_t> v = to_ids(ids, "ids");
+             std::vector<float> out;
+             {
+               py::gil_scoped_release release;
+               out = c.logits(v);
+             }
+             const auto rows = static_cast<py::ssize_t>(v.size());
+             const auto cols = static_cast<py::ssize_t>(c.n_labels());
+             return to_numpy(std::move(out)).reshape({rows, cols});
+           },
+           py::arg("ids"), "Logits [len(ids), n_labels] of one [CLS] ... [SEP] sequence.");
+
   py::class_<Compressor, CompressorPtr>(m, "CoreCompressor",
                                         "Budgeted prompt compressor (immutable, thread-safe).")
       .def(py::init([](EncodingPtr enc, FreqPtr freq, BigramPtr bigram, float info_weight,
                        float bm25_weight, float bm25_sentence, float bm25_paragraph,
                        float bm25_neighbour, std::shared_ptr<embed::Embedder> embedder,
-                       float embed_weight, int embed_threads) {
+                       float embed_weight, int embed_threads, ClassifierPtr classifier,
+                       float classifier_weight) {
              std::vector<compress::Weighted<compress::UnitScorer>> us;
              if (freq || bigram)
                us.push_back({std::make_shared<compress::SelfInformation>(freq, bigram), info_weight});
+             if (classifier) us.push_back({classifier, classifier_weight});
              compress::Bm25Options bo;
              bo.sentence_weight = bm25_sentence;
              bo.paragraph_weight = bm25_paragraph;
@@ -171,7 +206,8 @@ void bind_compress(py::module_& m) {
            py::arg("info_weight") = 1.0f, py::arg("bm25_weight") = 1.0f,
            py::arg("bm25_sentence") = 0.5f, py::arg("bm25_paragraph") = 0.5f,
            py::arg("bm25_neighbour") = 0.3f, py::arg("embedder").none(true) = nullptr,
-           py::arg("embed_weight") = 1.0f, py::arg("embed_threads") = 0)
+           py::arg("embed_weight") = 1.0f, py::arg("embed_threads") = 0,
+           py::arg("classifier").none(true) = nullptr, py::arg("classifier_weight") = 1.0f)
       .def("compress",
            [](const Compressor& c, const py::handle& text, const py::handle& question, double rate,
               std::int64_t target_tokens, const py::handle& force_tokens, bool force_digits,

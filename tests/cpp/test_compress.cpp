@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "tokenops/compress/classifier.hpp"
 #include "tokenops/compress/compressor.hpp"
 #include "tokenops/compress/info.hpp"
 #include "tokenops/compress/pack.hpp"
@@ -361,4 +362,24 @@ TEST(CompressSelector, WordsNeverTouchAcrossAGap) {
   std::vector<std::uint8_t> kc(sc.units.size(), 1);
   kc[2] = 0;
   EXPECT_EQ(assemble(c, sc, kc), "東京晴れ");
+}
+
+TEST(CompressClassifier, LoadsRunsAndScoresUnits) {
+  auto c = TokenClassifier::load(std::string(TOKENOPS_SOURCE_DIR) + "/tests/fixtures/compress/tiny_token_classifier");
+  EXPECT_EQ(c->n_labels(), 2u);
+  std::vector<std::uint32_t> ids = {2, 69, 3};
+  auto lg = c->logits(ids);
+  EXPECT_EQ(lg.size(), 6u);
+  const std::string t = std::string(kProse) + " " + kProse;
+  Segmentation s = segment(t);
+  std::vector<float> out;
+  c->score_units(ScoreContext{t, s, ""}, out);
+  ASSERT_EQ(out.size(), s.units.size());
+  for (float x : out) {
+    EXPECT_GE(x, 0.0f);
+    EXPECT_LE(x, 1.0f);
+  }
+  EXPECT_THROW(TokenClassifier::load("/nonexistent/model"), IoError);
+  EXPECT_THROW(TokenClassifier::load(std::string(TOKENOPS_SOURCE_DIR) + "/tests/fixtures/compress/tiny_token_classifier", 5),
+               InvalidArgument);
 }

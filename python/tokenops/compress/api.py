@@ -223,6 +223,9 @@ class Compressor:
     * ``embed_weight``: cosine similarity between the question and each sentence with the
       native sentence embedder (``embedder``: a :class:`tokenops.Embedder`, ``"default"`` for
       all-MiniLM-L6-v2, or None to skip it);
+    * ``classifier_weight``: keep-probability of each word from a BERT token-classification
+      model (``classifier``: a model directory such as LLMLingua-2's BERT checkpoints, run
+      natively; None to skip it);
     * near-duplicate chunks (SimHash) are dropped first when ``dedup`` is on (per call).
     """
 
@@ -241,11 +244,13 @@ class Compressor:
         embedder: Any = None,
         embed_weight: float = 1.0,
         embed_threads: int = 0,
+        classifier: Any = None,
+        classifier_weight: float = 1.0,
     ) -> None:
         self.encoding = _resolve_encoding(model)
         self.model = model if isinstance(model, str) else self.encoding.name
         for name, w in (("info_weight", info_weight), ("bm25_weight", bm25_weight),
-                        ("embed_weight", embed_weight)):
+                        ("embed_weight", embed_weight), ("classifier_weight", classifier_weight)):
             if not (isinstance(w, (int, float)) and w >= 0 and w == w and w != float("inf")):
                 raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
         if frequencies not in ("wordfreq", "bigram", None):
@@ -267,6 +272,9 @@ class Compressor:
         if embedder is not None and not hasattr(embedder, "_core"):
             raise TypeError("embedder must be a tokenops.Embedder, 'default' or None")
         self.embedder = embedder
+        if classifier is not None and not isinstance(classifier, _core.CoreTokenClassifier):
+            classifier = models.token_classifier(classifier)
+        self.classifier = classifier
         self._core = _core.CoreCompressor(
             self.encoding._core,
             freq,
@@ -279,6 +287,8 @@ class Compressor:
             embedder=embedder._core if embedder is not None else None,
             embed_weight=float(embed_weight),
             embed_threads=int(embed_threads),
+            classifier=classifier,
+            classifier_weight=float(classifier_weight),
         )
 
     def count(self, text: str) -> int:

@@ -82,3 +82,13 @@ def bigram_model(path: str | os.PathLike[str] | None = None, *, sha256: str | No
     with _LOCK:
         _BIGRAM[key] = model
     return model
+
+
+def token_classifier(path: str | os.PathLike[str], keep_label: int = 1) -> _core.CoreTokenClassifier:
+    """Loads a BERT token-classification model directory (Hugging Face
+    BertForTokenClassification: config.json, model.safetensors, tokenizer.json or vocab.txt),
+    such as LLMLingua-2's BERT checkpoints; ``keep_label`` is the label meaning "keep"."""
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"token-classifier directory {p} does not exist")
+    return _core.CoreTokenClassifier.load(str(p), int(keep_label))
