@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tokenops.compress import Compressor
 from tokenops.compress import evaluate as ev
 

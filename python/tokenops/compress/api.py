@@ -7,6 +7,7 @@ input, resolves the target model's tokenizer and wraps results in a dataclass.
 from __future__ import annotations
 
 import html
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ class CompressionResult:
     @property
     def units(self) -> list[Unit]:
         """Every unit with its text, kind, score, token count and whether it was kept."""
-        data, ws, start, end = self._byte_spans()
+        data, _ws, start, end = self._byte_spans()
         r = self._raw
         out = []
         for i in range(len(start)):
@@ -251,7 +252,7 @@ class Compressor:
         self.model = model if isinstance(model, str) else self.encoding.name
         for name, w in (("info_weight", info_weight), ("bm25_weight", bm25_weight),
                         ("embed_weight", embed_weight), ("classifier_weight", classifier_weight)):
-            if not (isinstance(w, (int, float)) and w >= 0 and w == w and w != float("inf")):
+            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
         if frequencies not in ("wordfreq", "bigram", None):
             raise ValueError("frequencies must be 'wordfreq', 'bigram' or None")
@@ -321,22 +322,22 @@ class Compressor:
             raise TypeError("force_tokens and protect must be lists of str, not a single str")
         if not (chunk_slack >= 1.0):
             raise ValueError(f"chunk_slack must be >= 1, got {chunk_slack}")
-        return dict(
-            rate=r,
-            target_tokens=t,
-            force_tokens=list(force_tokens),
-            force_digits=bool(force_digits),
-            force_entities=bool(force_entities),
-            force_code=bool(force_code),
-            drop_consecutive=bool(drop_consecutive),
-            json=structure == "json",
-            protect=list(protect),
-            protect_spans=[],
-            chunk_slack=float(chunk_slack),
-            chunk_weight=float(chunk_weight),
-            position_weight=float(position_weight),
-            dedup=bool(dedup),
-        )
+        return {
+            "rate": r,
+            "target_tokens": t,
+            "force_tokens": list(force_tokens),
+            "force_digits": bool(force_digits),
+            "force_entities": bool(force_entities),
+            "force_code": bool(force_code),
+            "drop_consecutive": bool(drop_consecutive),
+            "json": structure == "json",
+            "protect": list(protect),
+            "protect_spans": [],
+            "chunk_slack": float(chunk_slack),
+            "chunk_weight": float(chunk_weight),
+            "position_weight": float(position_weight),
+            "dedup": bool(dedup),
+        }
 
     def compress(
         self,

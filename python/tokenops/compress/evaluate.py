@@ -192,8 +192,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 OVERLAP_STOPWORDS = frozenset(
-    "a an the of in on at to for by with from is are was were be been and or what who whom when "
-    "where which why how did does do that this it its as".split()
+    ["a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "from", "is", "are", "was", "were", "be", "been", "and", "or", "what", "who", "whom", "when", "where", "which", "why", "how", "did", "does", "do", "that", "this", "it", "its", "as"]
 )
 
 
@@ -332,11 +331,11 @@ def run_survival(
                 t0 = time.perf_counter()
                 out = fn(it, target)
                 ms = (time.perf_counter() - t0) * 1e3
-                rows.append(dict(
-                    dataset=dataset, method=name, setting=label, item=idx, doc=it.doc_id,
-                    gold_position=it.gold_position, original=total, target=target,
-                    achieved=enc.count(out, disallowed_special=()), survived=survives(it.answers, out), ms=ms,
-                ))
+                rows.append({
+                    "dataset": dataset, "method": name, "setting": label, "item": idx, "doc": it.doc_id,
+                    "gold_position": it.gold_position, "original": total, "target": target,
+                    "achieved": enc.count(out, disallowed_special=()), "survived": survives(it.answers, out), "ms": ms,
+                })
     return pd.DataFrame(rows)
 
 
@@ -389,13 +388,13 @@ def gsm8k_number_retention(
     for r in ratios:
         res = compressor.compress(demos, rate=1.0 / r, force_digits=force_digits)
         trunc = base.truncate(demos, res.target_tokens)
-        rows.append(dict(
-            ratio=f"{r:g}x", target=res.target_tokens, achieved=res.compressed_tokens,
-            achieved_ratio=res.ratio, tokenops=number_retention(demos, res.text),
-            truncation=number_retention(demos, trunc),
-            random_drop=number_retention(demos, base.random_drop(demos, res.target_tokens)),
-            forced_over_budget=res.forced_over_budget,
-        ))
+        rows.append({
+            "ratio": f"{r:g}x", "target": res.target_tokens, "achieved": res.compressed_tokens,
+            "achieved_ratio": res.ratio, "tokenops": number_retention(demos, res.text),
+            "truncation": number_retention(demos, trunc),
+            "random_drop": number_retention(demos, base.random_drop(demos, res.target_tokens)),
+            "forced_over_budget": res.forced_over_budget,
+        })
     return pd.DataFrame(rows)
 
 
@@ -407,9 +406,9 @@ def ratio_accuracy(compressor: Compressor, texts: Sequence[str], rates: Sequence
     for rate in rates:
         for i, t in enumerate(texts):
             r = compressor.compress(t, rate=rate)
-            rows.append(dict(rate=rate, text=i, original=r.original_tokens, target=r.target_tokens,
-                             achieved=r.compressed_tokens, error=r.compressed_tokens - r.target_tokens,
-                             within_tolerance=r.within_tolerance, forced_over_budget=r.forced_over_budget))
+            rows.append({"rate": rate, "text": i, "original": r.original_tokens, "target": r.target_tokens,
+                             "achieved": r.compressed_tokens, "error": r.compressed_tokens - r.target_tokens,
+                             "within_tolerance": r.within_tolerance, "forced_over_budget": r.forced_over_budget})
     return pd.DataFrame(rows)
 
 

@@ -164,17 +164,14 @@ def pack_chat(
                 summary_text = prefix + default_compressor(model).compress(history, target_tokens=target).text
         if summary_text is not None:
             head = [{"role": summary_role, "content": summary_text}]
+            enc = _resolve_encoding(model)
             while tokens_of(keep, head) > budget and summary_text:
-                # trim the summary to the room left (exact counts, one pass per step)
-                enc = _resolve_encoding(model)
+                # trim the summary by the excess (exact counts; usually one step)
                 over = tokens_of(keep, head) - budget
-                summary_text = enc.decode(enc.encode_ordinary(summary_text)[: max(0, len(enc.encode_ordinary(summary_text)) - over)])
+                n = enc.count(summary_text, disallowed_special=())
+                summary_text = enc.truncate(summary_text, max(0, n - over), disallowed_special=())
                 head = [{"role": summary_role, "content": summary_text}] if summary_text else []
-    out: list[dict[str, Any]] = []
-    n_sys = len(system)
+    system_set = set(system)
     ordered = sorted(keep)
-    sys_part = [msgs[i] for i in ordered if i in set(system)]
-    rest = [msgs[i] for i in ordered if i not in set(system)]
-    out = sys_part + head + rest
-    del n_sys
+    out = [msgs[i] for i in ordered if i in system_set] + head + [msgs[i] for i in ordered if i not in system_set]
     return ChatPackResult(out, count_messages(out, model).tokens, original, dropped, summary_text)
