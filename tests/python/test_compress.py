@@ -240,6 +240,10 @@ def test_pack_and_lost_in_the_middle(data_dir: Path) -> None:
     assert 2 not in dup.selected and dup.duplicate_of[2] == 0
     emb = pack(["cats purr", "dogs bark"], "kittens", 100, extra_relevance=[0.9, 0.1])
     assert emb.selected
+    tiny = tokenops.Embedder.load(TINY_BERT)
+    with_emb = pack(["cats purr", "dogs bark", "birds sing"], "kittens", 4, embedder=tiny)
+    assert with_emb.total_tokens <= 4 and len(with_emb.selected) == 1
+    assert with_emb.relevance.max() > 0  # BM25 alone finds nothing for "kittens"
 
 
 def test_pack_chat() -> None:

@@ -46,6 +46,7 @@ def pack(
     extra_relevance: Sequence[float] | None = None,
     bm25_weight: float = 1.0,
     extra_weight: float = 1.0,
+    embedder: Any = None,
 ) -> PackResult:
     """Picks passages for ``question`` whose joined text fits ``budget`` tokens of ``model``.
 
@@ -53,7 +54,8 @@ def pack(
     cosine similarities, one per passage), de-duplicated with maximal marginal relevance
     (``mmr_lambda``: 1 = relevance only) and near-duplicate detection. ``reorder=True`` puts the
     most relevant passages at the start and the end of the prompt ("lost in the middle");
-    otherwise they keep their input order.
+    otherwise they keep their input order. ``embedder`` (a :class:`tokenops.Embedder`) adds the
+    cosine similarity between the question and each passage to ``extra_relevance``.
     """
     if isinstance(passages, (str, bytes)):
         raise TypeError("passages must be a list of str, not a single str")
@@ -63,9 +65,15 @@ def pack(
     if budget < 0:
         raise ValueError(f"budget must be >= 0 tokens, got {budget}")
     enc = _resolve_encoding(model)
+    passages = list(passages)
+    extra = [float(x) for x in extra_relevance] if extra_relevance is not None else []
+    if embedder is not None:
+        if not hasattr(embedder, "similarity"):
+            raise TypeError("embedder must be a tokenops.Embedder")
+        sims = [max(0.0, float(x)) for x in embedder.similarity(question, passages)[0]] if passages else []
+        extra = [a + b for a, b in zip(extra, sims)] if extra else sims
     raw = _core.compress_pack(
-        enc._core, list(passages), question, budget,
-        [float(x) for x in extra_relevance] if extra_relevance is not None else [],
+        enc._core, passages, question, budget, extra,
         mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
         extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
     )
