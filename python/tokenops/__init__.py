@@ -7,7 +7,9 @@ pandas, matplotlib or scikit-learn import them when they are used.
 
 from __future__ import annotations
 
+from . import compress
 from ._core import __version__
+from .compress import CompressionResult, Compressor, compress_batch, pack, pack_chat
 from .embed import Embedder
 from .router import Router
 from .tokenizer import (
@@ -23,6 +25,12 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "CompressionResult",
+    "Compressor",
+    "compress",
+    "compress_batch",
+    "pack",
+    "pack_chat",
     "Embedder",
     "Router",
     "Encoding",
