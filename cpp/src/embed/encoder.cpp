@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -20,6 +22,11 @@ using ConstRowMap = Eigen::Map<const RowMat>;
 RowMat load_matrix(const io::SafetensorsFile& f, const std::string& name, std::size_t rows, std::size_t cols) {
   auto s = f.f32(name, {rows, cols});
   return ConstRowMap(s.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+}
+
+// A PyTorch Linear weight [out, in], transposed to [in, out].
+RowMat load_linear(const io::SafetensorsFile& f, const std::string& name, std::size_t out, std::size_t in) {
+  return load_matrix(f, name, out, in).transpose();
 }
 
 RowVec load_vector(const io::SafetensorsFile& f, const std::string& name, std::size_t n) {
@@ -56,22 +63,22 @@ std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::S
   for (std::size_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string L = p + "encoder.layer." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.wqkv.resize(static_cast<Eigen::Index>(3 * H), static_cast<Eigen::Index>(H));
+    lw.wqkv.resize(static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(3 * H));
     lw.bqkv.resize(static_cast<Eigen::Index>(3 * H));
     const char* parts[] = {"query", "key", "value"};
     for (int k = 0; k < 3; ++k) {
-      lw.wqkv.middleRows(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
-          load_matrix(f, L + "attention.self." + parts[k] + ".weight", H, H);
+      lw.wqkv.middleCols(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
+          load_linear(f, L + "attention.self." + parts[k] + ".weight", H, H);
       lw.bqkv.segment(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
           load_vector(f, L + "attention.self." + parts[k] + ".bias", H);
     }
-    lw.wo = load_matrix(f, L + "attention.output.dense.weight", H, H);
+    lw.wo = load_linear(f, L + "attention.output.dense.weight", H, H);
     lw.bo = load_vector(f, L + "attention.output.dense.bias", H);
     lw.ln1_g = load_vector(f, L + "attention.output.LayerNorm.weight", H);
     lw.ln1_b = load_vector(f, L + "attention.output.LayerNorm.bias", H);
-    lw.wi = load_matrix(f, L + "intermediate.dense.weight", I, H);
+    lw.wi = load_linear(f, L + "intermediate.dense.weight", I, H);
     lw.bi = load_vector(f, L + "intermediate.dense.bias", I);
-    lw.wout = load_matrix(f, L + "output.dense.weight", H, I);
+    lw.wout = load_linear(f, L + "output.dense.weight", H, I);
     lw.bout = load_vector(f, L + "output.dense.bias", H);
     lw.ln2_g = load_vector(f, L + "output.LayerNorm.weight", H);
     lw.ln2_b = load_vector(f, L + "output.LayerNorm.bias", H);
@@ -85,14 +92,61 @@ namespace {
 // y = x * W^T + b (optionally + residual, optionally GELU), by fixed column chunks.
 enum class Epilogue { kBias, kBiasGelu, kBiasResidual };
 
+// Small-batch kernel: y[r, c0:c0+16*P] = x[r, :] * wt[:, c0:...] for R rows at once, with the
+// R x P accumulators held in vector registers and each 16-wide slice of a weight row loaded once
+// per R rows. The sum over k runs in order, so the result depends only on the shapes. GCC vector
+// extensions: AVX-512 with -march=native, plain SSE otherwise.
+typedef float v16f __attribute__((vector_size(64)));
+
+template <int R>
+void micro_kernel(const float* x, Eigen::Index ldx, Eigen::Index K, const float* wt, Eigen::Index ldw,
+                  float* y, Eigen::Index ldy) {
+  v16f acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = v16f{};
+  for (Eigen::Index k = 0; k < K; ++k) {
+    v16f w;
+    std::memcpy(&w, wt + k * ldw, sizeof(w));
+    for (int r = 0; r < R; ++r) acc[r] += x[r * ldx + k] * w;
+  }
+  for (int r = 0; r < R; ++r) std::memcpy(y + r * ldy, &acc[r], sizeof(v16f));
+}
+
+// y[r0:r0+rn, c0:c0+cn] = x[r0:r0+rn, :] * wt[:, c0:c0+cn] for few rows; cn a multiple of 16.
+void small_gemm(const RowMat& x, const RowMat& wt, RowMat& y, Eigen::Index r0, Eigen::Index rn, Eigen::Index c0,
+                Eigen::Index cn) {
+  const Eigen::Index T = r0 + rn, K = x.cols(), ldw = wt.cols(), ldy = y.cols();
+  for (Eigen::Index c = c0; c < c0 + cn; c += 16) {
+    Eigen::Index r = r0;
+    auto run = [&](auto rows) {
+      constexpr int R = decltype(rows)::value;
+      for (; r + R <= T; r += R) micro_kernel<R>(x.data() + r * K, K, K, wt.data() + c, ldw, y.data() + r * ldy + c, ldy);
+    };
+    if (rn <= 16) {  // one pass over the weights for a short text
+      run(std::integral_constant<int, 16>{});
+      run(std::integral_constant<int, 8>{});
+    } else {
+      run(std::integral_constant<int, 12>{});
+    }
+    run(std::integral_constant<int, 4>{});
+    run(std::integral_constant<int, 1>{});
+  }
+}
+
+// Rows up to which linear() uses the small-batch kernel instead of Eigen's GEMM (which packs
+// the weight matrix on every call: expensive when there are few rows to amortise it).
+constexpr Eigen::Index kSmallRows = 256;
+
 template <class Par>
-void linear(const RowMat& x, const RowMat& w, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
+void linear(const RowMat& x, const RowMat& wt, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
             Par& par) {
-  const Eigen::Index n = w.rows(), t = x.rows();
+  const Eigen::Index n = wt.cols(), t = x.rows();
   y.resize(t, n);
   auto block = [&](Eigen::Index r0, Eigen::Index rn, Eigen::Index c0, Eigen::Index cn) {
     auto out = y.block(r0, c0, rn, cn);
-    out.noalias() = x.middleRows(r0, rn) * w.middleRows(c0, cn).transpose();
+    if (rn <= kSmallRows && n % 16 == 0)
+      small_gemm(x, wt, y, r0, rn, c0, cn);
+    else
+      out.noalias() = x.middleRows(r0, rn) * wt.middleCols(c0, cn);
     out.rowwise() += b.segment(c0, cn);
     if (ep == Epilogue::kBiasResidual) out += residual->block(r0, c0, rn, cn);
     if (ep == Epilogue::kBiasGelu) {

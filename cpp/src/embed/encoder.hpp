@@ -16,14 +16,17 @@ namespace tokenops::embed::internal {
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using RowVec = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
+// Weights of the linear layers are stored transposed, [in, out] row-major (y = x * wt + b), so
+// that for each input feature the output features are contiguous: the layout both Eigen's GEMM
+// and the small-batch kernel stream best.
 struct LayerWeights {
-  RowMat wqkv;  // [3H, H]: query, key, value stacked
+  RowMat wqkv;  // [H, 3H]: query, key, value side by side
   RowVec bqkv;  // [3H]
   RowMat wo;    // [H, H]
   RowVec bo, ln1_g, ln1_b;
-  RowMat wi;    // [I, H]
+  RowMat wi;    // [H, I]
   RowVec bi;
-  RowMat wout;  // [H, I]
+  RowMat wout;  // [I, H]
   RowVec bout, ln2_g, ln2_b;
 };
 
