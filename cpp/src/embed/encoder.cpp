@@ -44,6 +44,20 @@ constexpr Eigen::Index kRowChunk = 64;
 
 }  // namespace
 
+void Linear::set(const RowMat& transposed) {
+  in = transposed.rows();
+  out = transposed.cols();
+  if (out % 16 != 0) {
+    wt = transposed;
+    return;
+  }
+  packed.resize(static_cast<std::size_t>(in * out));
+  float* dst = packed.data();
+  for (Eigen::Index p = 0; p < out; p += 16)
+    for (Eigen::Index k = 0; k < in; ++k)
+      for (Eigen::Index j = 0; j < 16; ++j) *dst++ = transposed(k, p + j);
+}
+
 std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::SafetensorsFile> file,
                                                      const io::BertConfig& cfg) {
   auto w = std::make_unique<EncoderWeights>();
@@ -63,22 +77,23 @@ std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::S
   for (std::size_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string L = p + "encoder.layer." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.wqkv.resize(static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(3 * H));
+    RowMat qkv(static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(3 * H));
     lw.bqkv.resize(static_cast<Eigen::Index>(3 * H));
     const char* parts[] = {"query", "key", "value"};
     for (int k = 0; k < 3; ++k) {
-      lw.wqkv.middleCols(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
+      qkv.middleCols(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
           load_linear(f, L + "attention.self." + parts[k] + ".weight", H, H);
       lw.bqkv.segment(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
           load_vector(f, L + "attention.self." + parts[k] + ".bias", H);
     }
-    lw.wo = load_linear(f, L + "attention.output.dense.weight", H, H);
+    lw.wqkv.set(qkv);
+    lw.wo.set(load_linear(f, L + "attention.output.dense.weight", H, H));
     lw.bo = load_vector(f, L + "attention.output.dense.bias", H);
     lw.ln1_g = load_vector(f, L + "attention.output.LayerNorm.weight", H);
     lw.ln1_b = load_vector(f, L + "attention.output.LayerNorm.bias", H);
-    lw.wi = load_linear(f, L + "intermediate.dense.weight", I, H);
+    lw.wi.set(load_linear(f, L + "intermediate.dense.weight", I, H));
     lw.bi = load_vector(f, L + "intermediate.dense.bias", I);
-    lw.wout = load_linear(f, L + "output.dense.weight", H, I);
+    lw.wout.set(load_linear(f, L + "output.dense.weight", H, I));
     lw.bout = load_vector(f, L + "output.dense.bias", H);
     lw.ln2_g = load_vector(f, L + "output.LayerNorm.weight", H);
     lw.ln2_b = load_vector(f, L + "output.LayerNorm.bias", H);
@@ -111,15 +126,16 @@ void micro_kernel(const float* x, Eigen::Index ldx, Eigen::Index K, const float*
   for (int r = 0; r < R; ++r) std::memcpy(y + r * ldy, &acc[r], sizeof(v16f));
 }
 
-// y[r0:r0+rn, c0:c0+cn] = x[r0:r0+rn, :] * wt[:, c0:c0+cn] for few rows; cn a multiple of 16.
-void small_gemm(const RowMat& x, const RowMat& wt, RowMat& y, Eigen::Index r0, Eigen::Index rn, Eigen::Index c0,
-                Eigen::Index cn) {
-  const Eigen::Index T = r0 + rn, K = x.cols(), ldw = wt.cols(), ldy = y.cols();
+// y[r0:r0+rn, c0:c0+cn] = x[r0:r0+rn, :] * W[:, c0:c0+cn] with W pre-packed; c0, cn multiples of 16.
+void packed_gemm(const RowMat& x, const Linear& w, RowMat& y, Eigen::Index r0, Eigen::Index rn, Eigen::Index c0,
+                 Eigen::Index cn) {
+  const Eigen::Index T = r0 + rn, K = x.cols(), ldy = y.cols();
   for (Eigen::Index c = c0; c < c0 + cn; c += 16) {
+    const float* panel = w.packed.data() + c * K;  // panel c / 16 starts at (c / 16) * K * 16
     Eigen::Index r = r0;
     auto run = [&](auto rows) {
       constexpr int R = decltype(rows)::value;
-      for (; r + R <= T; r += R) micro_kernel<R>(x.data() + r * K, K, K, wt.data() + c, ldw, y.data() + r * ldy + c, ldy);
+      for (; r + R <= T; r += R) micro_kernel<R>(x.data() + r * K, K, K, panel, 16, y.data() + r * ldy + c, ldy);
     };
     if (rn <= 16) {  // one pass over the weights for a short text
       run(std::integral_constant<int, 16>{});
@@ -132,21 +148,17 @@ void small_gemm(const RowMat& x, const RowMat& wt, RowMat& y, Eigen::Index r0, E
   }
 }
 
-// Rows up to which linear() uses the small-batch kernel instead of Eigen's GEMM (which packs
-// the weight matrix on every call: expensive when there are few rows to amortise it).
-constexpr Eigen::Index kSmallRows = 256;
-
 template <class Par>
-void linear(const RowMat& x, const RowMat& wt, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
+void linear(const RowMat& x, const Linear& w, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
             Par& par) {
-  const Eigen::Index n = wt.cols(), t = x.rows();
+  const Eigen::Index n = w.out, t = x.rows();
   y.resize(t, n);
   auto block = [&](Eigen::Index r0, Eigen::Index rn, Eigen::Index c0, Eigen::Index cn) {
     auto out = y.block(r0, c0, rn, cn);
-    if (rn <= kSmallRows && n % 16 == 0)
-      small_gemm(x, wt, y, r0, rn, c0, cn);
+    if (!w.packed.empty())
+      packed_gemm(x, w, y, r0, rn, c0, cn);
     else
-      out.noalias() = x.middleRows(r0, rn) * wt.middleCols(c0, cn);
+      out.noalias() = x.middleRows(r0, rn) * w.wt.middleCols(c0, cn);
     out.rowwise() += b.segment(c0, cn);
     if (ep == Epilogue::kBiasResidual) out += residual->block(r0, c0, rn, cn);
     if (ep == Epilogue::kBiasGelu) {
