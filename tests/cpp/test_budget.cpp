@@ -38,7 +38,6 @@ Workflow seed_workflow() {
 
 SimModel model(CacheSpec::Kind cache) {
   SimModel m;
-  m.name = "m";
   m.price[cost::kInputText] = 2.5e-6;
   m.price[cost::kCacheRead] = 1.25e-6;
   m.price[cost::kOutputText] = 1e-5;
