@@ -1,4 +1,5 @@
-"""Command line: ``python -m tokenops demo`` counts and encodes a few real texts."""
+"""Command line: ``python -m tokenops demo`` counts, prices, routes and compresses real text;
+``python -m tokenops refresh-prices`` rebuilds the packaged price catalogue."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from . import get_encoding
+    """Count, price, route and compress real text from the shared data folder."""
+    from . import compress, cost, get_encoding
     from ._paths import data_dir
 
     ddir = data_dir(required=True)
@@ -21,18 +23,21 @@ def _demo(args: argparse.Namespace) -> int:
         "Emoji sequences": (corpus / "unicode_emoji_test.txt", 2000),
     }
     names = args.encodings.split(",")
-    encs = {}
+    encs, load_ms = {}, {}
     for n in names:
         t0 = time.perf_counter()
         encs[n] = get_encoding(n)
-        encs[n].load_seconds = time.perf_counter() - t0  # type: ignore[attr-defined]
-    print(f"data: {ddir}")
-    print("load time: " + ", ".join(f"{n} {encs[n].load_seconds * 1e3:.0f} ms" for n in names))  # type: ignore[attr-defined]
+        load_ms[n] = (time.perf_counter() - t0) * 1e3
+    print(f"data: {ddir}\n")
+    print("1. Tokens (exact; tiktoken-identical). Load: "
+          + ", ".join(f"{n} {load_ms[n]:.0f} ms" for n in names))
     header = f"{'sample':<28}{'chars':>7}" + "".join(f"{n:>15}" for n in names)
     print(header)
     print("-" * len(header))
+    texts = {}
     for label, (path, nchars) in samples.items():
         text = path.read_text(encoding="utf-8")[:nchars]
+        texts[label] = text
         row = f"{label:<28}{len(text):>7}"
         for n in names:
             enc = encs[n]
@@ -45,7 +50,44 @@ def _demo(args: argparse.Namespace) -> int:
     example = "tokenops counts tokens exactly: naïve café, 東京, 👍🏽."
     ids = enc.encode(example)
     print(f"\n{names[0]} encode({example!r})\n  -> {ids}")
-    print(f"  pieces: {[enc.decode([i]) for i in ids]}")
+    print(f"  token bytes: {enc.decode_tokens_bytes(ids)}")
+
+    print("\n2. Cost of one call per sample (prompt = the sample, 500 output tokens), exact mode")
+    models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
+    print(f"{'sample':<28}" + "".join(f"{m:>20}" for m in models))
+    o200k = get_encoding("o200k_base")
+    for label, text in texts.items():
+        usage = {"prompt_tokens": o200k.count(text, disallowed_special=()), "completion_tokens": 500}
+        print(f"{label:<28}" + "".join(f"{'$' + format(cost(m, usage).total, '.6f'):>20}" for m in models))
+    print("  (Claude and Gemini prompt sizes use o200k_base counts: their tokenizers are not public.)")
+
+    print("\n3. Routing: P(the strong model is needed) from the shipped router (C++ inference)")
+    from .router import Router
+    from .router.data import load_routellm
+
+    router = Router.default()
+    prompts = load_routellm("gsm8k", ddir).prompts[:2] + load_routellm("mt-bench", ddir).prompts[:2]
+    t0 = time.perf_counter()
+    scores = router.score(prompts)
+    us = (time.perf_counter() - t0) / len(prompts) * 1e6
+    for p, s in zip(prompts, scores):
+        short = " ".join(p.split())[:70]
+        print(f"  {s:5.3f}  {short}")
+    print(f"  ({us:.0f} µs per prompt including Python overhead)")
+
+    print("\n4. Compression: keep what answers the question under a token budget")
+    book = (corpus / "en_moby_dick.txt").read_text(encoding="utf-8")
+    start = book.rfind("CHAPTER 1. Loomings.")  # the chapter itself, after the table of contents
+    passage = book[start:start + 6000]
+    question = "What does the narrator tell us to call him?"
+    t0 = time.perf_counter()
+    compress(passage, question=question, rate=0.25, model="gpt-4o")  # first call loads word stats
+    t1 = time.perf_counter()
+    res = compress(passage, question=question, rate=0.25, model="gpt-4o")
+    ms, first_ms = (time.perf_counter() - t1) * 1e3, (t1 - t0) * 1e3
+    print(f"  {res.original_tokens:,} -> {res.compressed_tokens:,} tokens ({res.ratio:.1f}x) in {ms:.1f} ms"
+          f" (first call {first_ms:.0f} ms); answer 'Ishmael' kept: {'Ishmael' in res.text}")
+    print(f"  {res.text[:300]!r}...")
     return 0
 
 
@@ -91,7 +133,7 @@ def _refresh_prices(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="count and encode a few real texts with several encodings")
+    demo = sub.add_parser("demo", help="count, price, route and compress real texts from the data folder")
     demo.add_argument(
         "--encodings", default="cl100k_base,o200k_base,r50k_base,llama3",
         help="comma-separated encoding names",

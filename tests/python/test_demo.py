@@ -1,0 +1,17 @@
+"""The README's first command runs the main job end to end on real data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_demo_runs(data_dir):
+    env = dict(os.environ, TOKENOPS_DATA_DIR=str(data_dir))
+    out = subprocess.run([sys.executable, "-m", "tokenops", "demo"], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    for section in ("1. Tokens", "2. Cost", "3. Routing", "4. Compression"):
+        assert section in out.stdout
+    assert "answer 'Ishmael' kept: True" in out.stdout
