@@ -207,5 +207,5 @@ def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.
     """
-ROUTER_FORMAT_VERSION: int = 1
+ROUTER_FORMAT_VERSION: int = 2
 __version__: str = '0.1.0'

@@ -14,7 +14,7 @@
 namespace tokenops::io {
 
 /// The router file format version this build reads and writes.
-inline constexpr int kRouterFormatVersion = 1;
+inline constexpr int kRouterFormatVersion = 2;  // 2: word hash of router/features.hpp
 
 struct RouterTensor {
   std::vector<std::int64_t> shape;
