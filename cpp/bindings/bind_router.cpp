@@ -164,6 +164,8 @@ void bind_router(py::module_& m) {
       .def_property_readonly("encoding_name", [](const Router& r) { return r.file().features.encoding; })
       .def_property_readonly("embedder", [](const Router& r) { return r.file().features.embedder; })
       .def_property_readonly("embedding_dim", [](const Router& r) { return r.file().features.embedding_dim; })
+      .def_property_readonly("embed_tail_chars",
+                             [](const Router& r) { return r.file().features.embed_tail_chars; })
       .def_property_readonly("n_outputs", &Router::n_outputs)
       .def_property_readonly("needs_embedding", &Router::needs_embedding)
       .def(

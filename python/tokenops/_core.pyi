@@ -129,6 +129,9 @@ class CoreRouter:
     def description(self) -> str:
         ...
     @property
+    def embed_tail_chars(self) -> int:
+        ...
+    @property
     def embedder(self) -> str:
         ...
     @property

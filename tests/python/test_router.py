@@ -509,3 +509,121 @@ def test_default_router_scores_probabilities():
     s = r.score(["hi", "Prove that there are infinitely many primes.", ""])
     assert np.all((s >= 0) & (s <= 1))
     assert "trained on" in r.description
+
+
+# ---------------------------------------------------------------- embedding tails, bootstrap, N-way
+class _RecordingEmbedder(_FakeEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed(self, texts):
+        self.seen += list(texts)
+        return np.array([[len(t), t.count("a"), t.count("?"), 1.0] for t in texts], np.float32)
+
+
+def test_router_embeds_the_prompt_tail_it_was_trained_on(toy):
+    ps, Q = toy
+    emb = _RecordingEmbedder()
+    long_ps = ["x" * 50 + p for p in ps]
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None,
+                        embedder="fake-embedder", embedding_dim=4, embed_tail_chars=12)
+    E = emb.embed([p[-12:] for p in long_ps])
+    tr = fit_router("knn", long_ps, Q, ["s", "w"], strong="s", weak="w", features=cfg,
+                    embeddings=E, k=3)
+    r = Router.from_bytes(tr.to_bytes(), embed=emb)
+    assert r.embed_tail_chars == 12
+    emb.seen.clear()
+    got = r.score(long_ps[:5])
+    assert emb.seen == [p[-12:] for p in long_ps[:5]]
+    assert r.embedding_texts(long_ps[:5]) == emb.seen
+    tails = list(emb.seen)
+    np.testing.assert_array_equal(got, r.score(long_ps[:5], embeddings=emb.embed(tails)))
+    bad = dict(tr.config, features=dict(tr.config["features"], embed_tail_chars=-1))
+    with pytest.raises(ValueError, match="embed_tail_chars"):
+        Router.from_bytes(router_file_bytes(bad, tr.tensors))
+
+
+def test_bootstrap_apgr_interval_brackets_the_point_estimate():
+    from tokenops.router.data import PairBenchmark
+    from tokenops.router.evaluation import bootstrap_apgr
+
+    rng = np.random.default_rng(3)
+    n = 300
+    qw = (rng.random(n) < 0.6).astype(float)
+    qs = np.maximum(qw, (rng.random(n) < 0.8).astype(float))
+    b = PairBenchmark("toy", [f"p{i}" for i in range(n)], qs, qw, 100.0)
+    good = (qs - qw) + 0.3 * rng.random(n)
+    a, lo, hi = bootstrap_apgr(b, good, n_boot=200)
+    assert lo <= a <= hi and a > 0.6 and hi - lo < 0.3
+    r, rlo, rhi = bootstrap_apgr(b, rng.random(n), n_boot=200)
+    assert rlo < 0.5 < rhi or abs(r - 0.5) < 0.1
+
+
+def test_routellm_published_rows_carry_the_papers_cpt():
+    from tokenops.router.evaluation import ROUTELLM_PUBLISHED
+
+    assert ROUTELLM_PUBLISHED["mt-bench"][0][1:] == (0.802, 13.40, 31.31)
+    assert ROUTELLM_PUBLISHED["mmlu"][0][1:] == (0.603, 35.40, 71.55)
+    assert ROUTELLM_PUBLISHED["gsm8k"][0][1:] == (0.622, 33.64, 63.26)
+
+
+def _toy_routerbench(n=240, seed=0):
+    from tokenops.router.data import RouterBenchSplit, ROUTERBENCH_TOKEN_COSTS
+
+    rng = np.random.default_rng(seed)
+    models = ["mistralai/mistral-7b-chat", "zero-one-ai/Yi-34B-Chat", "gpt-4-1106-preview"]
+    hard = rng.random(n) < 0.3
+    q = np.stack([(rng.random(n) < np.where(hard, 0.2, 0.8)), (rng.random(n) < np.where(hard, 0.4, 0.95)),
+                  (rng.random(n) < 0.97)], 1).astype(float)
+    per_tok = np.array([sum(ROUTERBENCH_TOKEN_COSTS[m]) for m in models])
+    cost = np.tile(per_tok * 1e-3, (n, 1))
+    ps = [("hard question " if h else "easy question ") + str(i) for i, h in enumerate(hard)]
+    E = np.stack([hard.astype(float), 1 - hard, rng.normal(size=n) * 0.1, np.ones(n)], 1).astype(np.float32)
+    split = RouterBenchSplit(ps, np.array(["arc-challenge"] * n), [f"arc.{i}" for i in range(n)], models,
+                             q, cost, ["gpt-4-1106-preview"] * n)
+    return split, E
+
+
+def test_nway_selection_uses_train_folds_and_beats_a_flat_router():
+    from tokenops.router import nway
+
+    train, E = _toy_routerbench()
+    cands = ["logistic[emb] C=1", "knn[emb] k=10"]
+    sel = nway.select_nway(train, E, "arc-challenge", folds=3, candidates=cands, scales=(1.0, 4.0))
+    assert sel.components and set(sel.components) <= set(cands)
+    assert len(sel.table) == (2 + 1) * 2
+    assert sel.cv_aiq >= max(r["cv_aiq"] for r in sel.table) - 1e-12
+    # the difficulty signal is real here, so the CV-chosen router beats the single models
+    assert sel.cv_aiq > sel.cv_zero_aiq
+    test, Et = _toy_routerbench(seed=1)
+    r = nway.fit_selected(sel.components, sel.scale, train, E, "arc-challenge")
+    P = r.predict_quality(test.prompts, Et)
+    assert P.shape == (len(test), 3) and np.all(np.isfinite(P))
+    g, lo, hi = nway.bootstrap_aiq_gain("arc-challenge", test, P, n_boot=50)
+    assert lo <= g <= hi
+
+
+def test_embedding_fixtures_match_the_live_embedder(data_dir):
+    """The committed float16 RouterBench/MT-Bench embeddings are what the embedder computes."""
+    from pathlib import Path
+
+    from tokenops.router import embedding
+    from tokenops.router.data import load_routellm, load_routerbench
+    from tokenops.router.nway import NWAY_TAIL_CHARS
+
+    try:
+        emb = embedding.load_embedder()
+    except (ImportError, FileNotFoundError, OSError) as e:
+        pytest.skip(f"embedder not installed: {e}")
+    fixtures = Path(__file__).resolve().parents[2] / "data" / "router" / "embeddings"
+    for prompts, tail in ((load_routerbench("test").prompts, NWAY_TAIL_CHARS),
+                          (load_routellm("mt-bench").prompts, 0)):
+        texts = embedding.embedding_texts(prompts, tail)
+        path = fixtures / f"{embedding.cache_key(texts, emb)}.npy"
+        assert path.is_file(), f"missing fixture {path.name}: run python -m tokenops.router.embedding --write {fixtures}"
+        F = np.load(path).astype(np.float32)
+        pick = np.random.default_rng(0).choice(len(texts), 6, replace=False)
+        live = emb.embed([texts[i] for i in pick])
+        cos = np.sum(F[pick] * live, 1) / (np.linalg.norm(F[pick], axis=1) * np.linalg.norm(live, axis=1))
+        assert np.all(cos > 0.999), cos

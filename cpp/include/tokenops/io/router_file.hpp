@@ -36,6 +36,7 @@ struct RouterFeatureSpec {
   std::vector<float> dense_mean, dense_scale;  // standardisation learned in training
   std::string embedder;            // embedder name ("" = no embedding block)
   int embedding_dim = 0;
+  int embed_tail_chars = 0;        // embed only the last N characters of a prompt (0 = all)
 };
 
 struct RouterFile {
