@@ -26,5 +26,8 @@ PYBIND11_MODULE(_core, m) {
   tokenops::bindings::bind_text(m);
   tokenops::bindings::bind_tokenizer(m);
   tokenops::bindings::bind_router(m);
+  tokenops::bindings::bind_compress(m);
   tokenops::bindings::bind_embed(m);
+  tokenops::bindings::bind_cost(m);
+  tokenops::bindings::bind_budget(m);
 }

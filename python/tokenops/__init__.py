@@ -7,8 +7,12 @@ pandas, matplotlib or scikit-learn import them when they are used.
 
 from __future__ import annotations
 
+from . import compress, examples
 from ._core import __version__
+from .budget import Policy, Step, Workflow, simulate
+from .compress import CompressionResult, Compressor, compress_batch, pack, pack_chat
 from .embed import Embedder
+from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_usage
 from .router import Router
 from .tokenizer import (
     Encoding,
@@ -23,8 +27,25 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "CompressionResult",
+    "Compressor",
+    "compress",
+    "compress_batch",
+    "pack",
+    "pack_chat",
     "Embedder",
     "Router",
+    "Catalog",
+    "Policy",
+    "Step",
+    "Workflow",
+    "examples",
+    "simulate",
+    "CostBreakdown",
+    "Usage",
+    "cost",
+    "cost_batch",
+    "normalize_usage",
     "Encoding",
     "StreamDecoder",
     "TokenCount",

@@ -49,6 +49,45 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refresh_prices(args: argparse.Namespace) -> int:
+    from .pricing.catalog import SNAPSHOT_NAME, refresh_default
+
+    version = None
+    label = None
+    checked = args.checked_date
+    if args.from_installed_litellm:
+        from importlib import metadata
+        from importlib.util import find_spec
+        from pathlib import Path
+
+        spec = find_spec("litellm")
+        if spec is None or not spec.submodule_search_locations:
+            print("litellm is not installed", file=sys.stderr)
+            return 2
+        version = metadata.version("litellm")
+        src = Path(list(spec.submodule_search_locations)[0]) / "model_prices_and_context_window_backup.json"
+        label = f"LiteLLM v{version} model_prices_and_context_window_backup.json (installed package)"
+    elif args.from_snapshot:
+        from ._paths import data_dir
+
+        ddir = data_dir(required=True)
+        assert ddir is not None
+        src = ddir / "pricing" / SNAPSHOT_NAME
+        version = "1.83.2"
+        label = ("LiteLLM v1.83.2 model_prices_and_context_window.json "
+                 "(git blob 35fa2206761449e9b63475b863b65e6d058f3ebd)")
+        checked = checked or "2026-04-30"
+    elif args.source:
+        src = args.source
+    else:
+        print("give a LiteLLM JSON path, --from-installed-litellm or --from-snapshot", file=sys.stderr)
+        return 2
+    prov = refresh_default(src, args.out, source_label=label, checked_date=checked, litellm_version=version)
+    print(f"wrote {prov['models']} models from {prov['source']} (checked {prov['checked_date']}) "
+          f"to {args.out or 'the package'}; sha256 {prov['file_sha256'][:16]}...")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated encoding names",
     )
     demo.set_defaults(func=_demo)
+    rp = sub.add_parser("refresh-prices", help="rebuild the packaged price catalogue from a newer LiteLLM JSON")
+    rp.add_argument("source", nargs="?", help="path to model_prices_and_context_window.json")
+    rp.add_argument("--from-installed-litellm", action="store_true", help="use the installed litellm's bundled JSON")
+    rp.add_argument("--from-snapshot", action="store_true", help="use the shared data snapshot (LiteLLM v1.83.2)")
+    rp.add_argument("--out", default=None, help="output folder (default: the package's pricing/data)")
+    rp.add_argument("--checked-date", default=None, help="ISO date the prices were checked (default: today)")
+    rp.set_defaults(func=_refresh_prices)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

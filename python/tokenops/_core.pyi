@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CoreEmbedder', 'CoreEncoding', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'clear_bpe_memo', 'find_invalid_utf8', 'general_category', 'router_dense_signal_names', 'unicode_version']
+__all__: list[str] = ['CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
 class CoreEncoding:
     """
     Immutable native BPE encoding; thread-safe, GIL released.
@@ -161,6 +161,61 @@ class CoreRouter:
     @property
     def weak(self) -> int:
         ...
+class CoreFrequencyTable:
+    """
+    Unigram word probabilities (immutable).
+    """
+    def __init__(self, words: typing.Any, freqs: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], floor: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+        ...
+    def __len__(self) -> int:
+        ...
+    def bits(self, arg0: typing.Any) -> float:
+        ...
+class CoreBigramModel:
+    """
+    Word-bigram model with absolute discounting.
+    """
+    def __init__(self, data: bytes, source: str) -> None:
+        ...
+    @property
+    def n_bigrams(self) -> int:
+        ...
+    @property
+    def n_words(self) -> int:
+        ...
+class CoreTokenClassifier:
+    """
+    BERT token-classification scorer (immutable, thread-safe).
+    """
+    @staticmethod
+    def load(path: str, keep_label: typing.SupportsInt | typing.SupportsIndex = 1) -> CoreTokenClassifier:
+        ...
+    def encode(self, text: typing.Any) -> list[int]:
+        """
+        [CLS] word pieces [SEP] of text.
+        """
+    def logits(self, ids: typing.Any) -> numpy.ndarray:
+        """
+        Logits [len(ids), n_labels] of one [CLS] ... [SEP] sequence.
+        """
+    @property
+    def max_tokens(self) -> int:
+        ...
+    @property
+    def n_labels(self) -> int:
+        ...
+class CoreCompressor:
+    """
+    Budgeted prompt compressor (immutable, thread-safe).
+    """
+    def __init__(self, encoding: CoreEncoding, freq: CoreFrequencyTable, bigram: CoreBigramModel, info_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, bm25_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, bm25_sentence: typing.SupportsFloat | typing.SupportsIndex = 0.5, bm25_paragraph: typing.SupportsFloat | typing.SupportsIndex = 0.5, bm25_neighbour: typing.SupportsFloat | typing.SupportsIndex = 0.30000001192092896, embedder: ... = None, embed_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, embed_threads: typing.SupportsInt | typing.SupportsIndex = 0, classifier: CoreTokenClassifier = None, classifier_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
+        ...
+    def compress(self, text: typing.Any, question: typing.Any, rate: typing.SupportsFloat | typing.SupportsIndex = 0.0, target_tokens: typing.SupportsInt | typing.SupportsIndex = -1, force_tokens: typing.Any, force_digits: bool = True, force_entities: bool = False, force_code: bool = True, drop_consecutive: bool = True, json: bool = False, protect: typing.Any, protect_spans: typing.Any, chunk_slack: typing.SupportsFloat | typing.SupportsIndex = 1.0, chunk_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, position_weight: typing.SupportsFloat | typing.SupportsIndex = 0.15000000596046448, dedup: bool = True) -> dict:
+        ...
+    def compress_batch(self, texts: typing.Any, questions: typing.Any, rate: typing.SupportsFloat | typing.SupportsIndex = 0.0, target_tokens: typing.SupportsInt | typing.SupportsIndex = -1, force_tokens: typing.Any, force_digits: bool = True, force_entities: bool = False, force_code: bool = True, drop_consecutive: bool = True, json: bool = False, protect: typing.Any, protect_spans: typing.Any, chunk_slack: typing.SupportsFloat | typing.SupportsIndex = 1.0, chunk_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, position_weight: typing.SupportsFloat | typing.SupportsIndex = 0.15000000596046448, dedup: bool = True, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
+        ...
+    def count(self, arg0: typing.Any) -> int:
+        ...
 class CoreEmbedder:
     @staticmethod
     def load(path: str) -> CoreEmbedder:
@@ -186,6 +241,42 @@ class CoreEmbedder:
     @property
     def vocab_size(self) -> int:
         ...
+class CoreCatalog:
+    """
+    Immutable native price catalogue; thread-safe.
+    """
+    @staticmethod
+    def from_genai_json(data: bytes, source: str, checked_date: str) -> tuple:
+        ...
+    @staticmethod
+    def from_litellm_json(data: bytes, source: str, checked_date: str) -> tuple:
+        ...
+    def __len__(self) -> int:
+        ...
+    def close_matches(self, name: str, k: typing.SupportsInt | typing.SupportsIndex = 5) -> list[str]:
+        ...
+    def entry(self, index: typing.SupportsInt | typing.SupportsIndex) -> dict:
+        ...
+    def find_key(self, key: str) -> typing.Any:
+        ...
+    def keys(self) -> list:
+        ...
+    def litellm_target(self, name: str) -> dict:
+        ...
+    def price_batch(self, mode: str, names: collections.abc.Sequence[str], codes: typing.Any, columns: dict, n: typing.SupportsInt | typing.SupportsIndex, tier: str, date: typing.SupportsInt | typing.SupportsIndex, num_threads: typing.SupportsInt | typing.SupportsIndex = 0, split: bool = False) -> tuple[numpy.typing.NDArray[numpy.float64], typing.Any, typing.Any, str]:
+        ...
+    def price_exact(self, index: typing.SupportsInt | typing.SupportsIndex, counts: typing.Any, tier: str, date: typing.SupportsInt | typing.SupportsIndex) -> tuple[str, list, str]:
+        ...
+    def price_litellm(self, name: str, counts: typing.Any, tier: str) -> dict:
+        ...
+    def resolve(self, name: str) -> tuple[int, str]:
+        ...
+    @property
+    def checked_date(self) -> str:
+        ...
+    @property
+    def source(self) -> str:
+        ...
 def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_chars: bool = True, strip_accents: bool = True, lowercase: bool = True) -> str:
     ...
 def bert_tables_source() -> str:
@@ -194,6 +285,16 @@ def clear_bpe_memo() -> None:
     """
     Empties the calling thread's memo of BPE results (for cold-cache benchmarks).
     """
+def compress_pack(encoding: CoreEncoding, passages: typing.Any, question: typing.Any, budget: typing.SupportsInt | typing.SupportsIndex, extra_relevance: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], mmr_lambda: typing.SupportsFloat | typing.SupportsIndex = 0.699999988079071, cost_power: typing.SupportsFloat | typing.SupportsIndex = 0.5, bm25_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, extra_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, reorder: bool = False, dedup: bool = True, separator: str = '\n\n') -> dict:
+    ...
+def compress_terms(text: typing.Any, drop_stopwords: bool = False) -> list[str]:
+    ...
+def compress_word_list(text: typing.Any) -> list[str]:
+    """
+    Lower-cased words of text per compress' segmentation, '<s>' at sentence starts.
+    """
+def cost_bucket_names() -> list:
+    ...
 def find_invalid_utf8(data: bytes) -> typing.Any:
     """
     Offset of the first byte that is not valid UTF-8, or None.
@@ -202,10 +303,14 @@ def general_category(codepoint: typing.SupportsInt | typing.SupportsIndex) -> st
     """
     Unicode general category of a code point, from the core's tables.
     """
+def parse_iso_date(date: str, field: str = 'date') -> int:
+    ...
 def router_dense_signal_names() -> list[str]:
     """
     Names of the router's dense length/structure signals, in order.
     """
+def simulate_workflow(workflow: dict, models: list, n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, deterministic: bool, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
+    ...
 def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.

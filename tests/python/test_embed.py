@@ -85,6 +85,10 @@ def test_minilm_matches_sentence_transformers(emb, parity_texts):
     diff = np.abs(got - want).max()
     assert diff <= 1e-4, diff
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    # One text per forward pass takes the small-batch GEMM kernel instead of Eigen's GEMM.
+    one = emb.embed(texts[:300], batch_size=1)
+    assert np.abs(one - want[:300]).max() <= 1e-4
+    assert ((one * want[:300]).sum(1)).min() >= 0.99999
 
 
 def test_other_bert_shape_loads_from_config(tiny, parity_texts):

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -22,6 +24,11 @@ RowMat load_matrix(const io::SafetensorsFile& f, const std::string& name, std::s
   return ConstRowMap(s.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
 }
 
+// A PyTorch Linear weight [out, in], transposed to [in, out].
+RowMat load_linear(const io::SafetensorsFile& f, const std::string& name, std::size_t out, std::size_t in) {
+  return load_matrix(f, name, out, in).transpose();
+}
+
 RowVec load_vector(const io::SafetensorsFile& f, const std::string& name, std::size_t n) {
   auto s = f.f32(name, {n});
   return Eigen::Map<const RowVec>(s.data(), static_cast<Eigen::Index>(n));
@@ -36,6 +43,20 @@ constexpr Eigen::Index kGemmRows = 128;
 constexpr Eigen::Index kRowChunk = 64;
 
 }  // namespace
+
+void Linear::set(const RowMat& transposed) {
+  in = transposed.rows();
+  out = transposed.cols();
+  if (out % 16 != 0) {
+    wt = transposed;
+    return;
+  }
+  packed.resize(static_cast<std::size_t>(in * out));
+  float* dst = packed.data();
+  for (Eigen::Index p = 0; p < out; p += 16)
+    for (Eigen::Index k = 0; k < in; ++k)
+      for (Eigen::Index j = 0; j < 16; ++j) *dst++ = transposed(k, p + j);
+}
 
 std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::SafetensorsFile> file,
                                                      const io::BertConfig& cfg) {
@@ -56,22 +77,23 @@ std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::S
   for (std::size_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string L = p + "encoder.layer." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.wqkv.resize(static_cast<Eigen::Index>(3 * H), static_cast<Eigen::Index>(H));
+    RowMat qkv(static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(3 * H));
     lw.bqkv.resize(static_cast<Eigen::Index>(3 * H));
     const char* parts[] = {"query", "key", "value"};
     for (int k = 0; k < 3; ++k) {
-      lw.wqkv.middleRows(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
-          load_matrix(f, L + "attention.self." + parts[k] + ".weight", H, H);
+      qkv.middleCols(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
+          load_linear(f, L + "attention.self." + parts[k] + ".weight", H, H);
       lw.bqkv.segment(k * static_cast<Eigen::Index>(H), static_cast<Eigen::Index>(H)) =
           load_vector(f, L + "attention.self." + parts[k] + ".bias", H);
     }
-    lw.wo = load_matrix(f, L + "attention.output.dense.weight", H, H);
+    lw.wqkv.set(qkv);
+    lw.wo.set(load_linear(f, L + "attention.output.dense.weight", H, H));
     lw.bo = load_vector(f, L + "attention.output.dense.bias", H);
     lw.ln1_g = load_vector(f, L + "attention.output.LayerNorm.weight", H);
     lw.ln1_b = load_vector(f, L + "attention.output.LayerNorm.bias", H);
-    lw.wi = load_matrix(f, L + "intermediate.dense.weight", I, H);
+    lw.wi.set(load_linear(f, L + "intermediate.dense.weight", I, H));
     lw.bi = load_vector(f, L + "intermediate.dense.bias", I);
-    lw.wout = load_matrix(f, L + "output.dense.weight", H, I);
+    lw.wout.set(load_linear(f, L + "output.dense.weight", H, I));
     lw.bout = load_vector(f, L + "output.dense.bias", H);
     lw.ln2_g = load_vector(f, L + "output.LayerNorm.weight", H);
     lw.ln2_b = load_vector(f, L + "output.LayerNorm.bias", H);
@@ -85,14 +107,58 @@ namespace {
 // y = x * W^T + b (optionally + residual, optionally GELU), by fixed column chunks.
 enum class Epilogue { kBias, kBiasGelu, kBiasResidual };
 
+// Small-batch kernel: y[r, c0:c0+16*P] = x[r, :] * wt[:, c0:...] for R rows at once, with the
+// R x P accumulators held in vector registers and each 16-wide slice of a weight row loaded once
+// per R rows. The sum over k runs in order, so the result depends only on the shapes. GCC vector
+// extensions: AVX-512 with -march=native, plain SSE otherwise.
+typedef float v16f __attribute__((vector_size(64)));
+
+template <int R>
+void micro_kernel(const float* x, Eigen::Index ldx, Eigen::Index K, const float* wt, Eigen::Index ldw,
+                  float* y, Eigen::Index ldy) {
+  v16f acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = v16f{};
+  for (Eigen::Index k = 0; k < K; ++k) {
+    v16f w;
+    std::memcpy(&w, wt + k * ldw, sizeof(w));
+    for (int r = 0; r < R; ++r) acc[r] += x[r * ldx + k] * w;
+  }
+  for (int r = 0; r < R; ++r) std::memcpy(y + r * ldy, &acc[r], sizeof(v16f));
+}
+
+// y[r0:r0+rn, c0:c0+cn] = x[r0:r0+rn, :] * W[:, c0:c0+cn] with W pre-packed; c0, cn multiples of 16.
+void packed_gemm(const RowMat& x, const Linear& w, RowMat& y, Eigen::Index r0, Eigen::Index rn, Eigen::Index c0,
+                 Eigen::Index cn) {
+  const Eigen::Index T = r0 + rn, K = x.cols(), ldy = y.cols();
+  for (Eigen::Index c = c0; c < c0 + cn; c += 16) {
+    const float* panel = w.packed.data() + c * K;  // panel c / 16 starts at (c / 16) * K * 16
+    Eigen::Index r = r0;
+    auto run = [&](auto rows) {
+      constexpr int R = decltype(rows)::value;
+      for (; r + R <= T; r += R) micro_kernel<R>(x.data() + r * K, K, K, panel, 16, y.data() + r * ldy + c, ldy);
+    };
+    if (rn <= 16) {  // one pass over the weights for a short text
+      run(std::integral_constant<int, 16>{});
+      run(std::integral_constant<int, 8>{});
+    } else {
+      run(std::integral_constant<int, 12>{});
+    }
+    run(std::integral_constant<int, 4>{});
+    run(std::integral_constant<int, 1>{});
+  }
+}
+
 template <class Par>
-void linear(const RowMat& x, const RowMat& w, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
+void linear(const RowMat& x, const Linear& w, const RowVec& b, RowMat& y, Epilogue ep, const RowMat* residual,
             Par& par) {
-  const Eigen::Index n = w.rows(), t = x.rows();
+  const Eigen::Index n = w.out, t = x.rows();
   y.resize(t, n);
   auto block = [&](Eigen::Index r0, Eigen::Index rn, Eigen::Index c0, Eigen::Index cn) {
     auto out = y.block(r0, c0, rn, cn);
-    out.noalias() = x.middleRows(r0, rn) * w.middleRows(c0, cn).transpose();
+    if (!w.packed.empty())
+      packed_gemm(x, w, y, r0, rn, c0, cn);
+    else
+      out.noalias() = x.middleRows(r0, rn) * w.wt.middleCols(c0, cn);
     out.rowwise() += b.segment(c0, cn);
     if (ep == Epilogue::kBiasResidual) out += residual->block(r0, c0, rn, cn);
     if (ep == Epilogue::kBiasGelu) {

@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the weights and the forward pass of the BERT encoder (not a public header).
 #include <Eigen/Core>
+#include <Eigen/StdVector>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,14 +17,25 @@ namespace tokenops::embed::internal {
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using RowVec = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
+// A linear layer's weight, transposed to [in, out] (y = x * wt + b). When `out` is a multiple of
+// 16 it is kept only pre-packed for the GEMM kernel: panels of 16 output columns, each panel
+// [in][16] contiguous, so the kernel streams the weights sequentially. Otherwise `wt` is kept
+// and Eigen's GEMM is used.
+struct Linear {
+  Eigen::Index in = 0, out = 0;
+  RowMat wt;  // [in, out], only when out % 16 != 0
+  std::vector<float, Eigen::aligned_allocator<float>> packed;  // [out / 16][in][16]
+  void set(const RowMat& transposed);
+};
+
 struct LayerWeights {
-  RowMat wqkv;  // [3H, H]: query, key, value stacked
+  Linear wqkv;  // [H, 3H]: query, key, value side by side
   RowVec bqkv;  // [3H]
-  RowMat wo;    // [H, H]
+  Linear wo;    // [H, H]
   RowVec bo, ln1_g, ln1_b;
-  RowMat wi;    // [I, H]
+  Linear wi;    // [H, I]
   RowVec bi;
-  RowMat wout;  // [H, I]
+  Linear wout;  // [I, H]
   RowVec bout, ln2_g, ln2_b;
 };
 

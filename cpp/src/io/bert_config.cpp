@@ -1,7 +1,6 @@
 #include "tokenops/io/bert_config.hpp"
 
 #include <nlohmann/json.hpp>
-#include <unordered_set>
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/utf8.hpp"

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Prompt-compression latency: tokenops (C++, CPU) on 3k..50k-token prompts, beside simple
+baselines run in the same process on the same inputs, and the published LLMLingua-2 latency.
+
+    python benchmarks/compression.py [--repeat 20] [--embedder]
+
+Prompts are LEval natural_question documents ($TOKENOPS_DATA_DIR/compression), cut to N
+tokens of gpt-4o's tokenizer (o200k_base); the budget is rate 0.33 (3x). Reported: median
+milliseconds per call and microseconds per input token (linear scaling = a flat us/token).
+
+Peers: LLMLingua-2 needs its 110M-355M-parameter classifier from a model hub, which this
+machine cannot reach, so it is NOT run here; its published latency (0.4-0.5 s per ~3k-token
+prompt on a V100 GPU, LLMLingua-2 paper / LLMLingua issue #175) is printed as a reference and
+labelled as such. Measured side by side: tokenops' truncation (a floor: one tokenizer pass)
+and the question-word-overlap sentence selector in Python (the evaluation baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from tokenops.compress import Compressor
+from tokenops.compress import evaluate as ev
+
+LLMLINGUA2_PUBLISHED_S = (0.4, 0.5)  # per ~3k-token prompt, V100 GPU (not measured here)
+
+
+def timeit(fn, repeat: int) -> float:
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--sizes", default="3000,10000,25000,50000")
+    ap.add_argument("--embedder", action="store_true", help="also time the question-aware path with the MiniLM embedder")
+    args = ap.parse_args()
+
+    comp = Compressor("gpt-4o")
+    enc = comp.encoding
+    items = ev.load_leval("natural_question")
+    corpus = "\n".join(it.context for it in items[::5])
+    question = items[0].question
+    base = ev.Baselines(enc)
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        text = enc.truncate(corpus, n, disallowed_special=())
+        n = enc.count(text, disallowed_special=())
+        target = round(n * 0.33)
+        r = {"tokens": n}
+        r["tokenops model-free"] = timeit(lambda t=text: comp.compress(t, rate=0.33), args.repeat)
+        r["tokenops +question (BM25)"] = timeit(lambda t=text: comp.compress(t, question, rate=0.33), args.repeat)
+        r["truncation"] = timeit(lambda t=text, b=target: base.truncate(t, b), args.repeat)
+        base._sent_cache.clear()
+        r["overlap selector (Python)"] = timeit(
+            lambda t=text, b=target: (base._sent_cache.clear(), base.overlap_selector(t, question, b)), max(3, args.repeat // 4)
+        )
+        rows.append(r)
+
+    cols = ["tokenops model-free", "tokenops +question (BM25)", "truncation", "overlap selector (Python)"]
+    print(f"{'tokens':>7} " + " ".join(f"{c:>27}" for c in cols) + f" {'us/token (model-free)':>22}")
+    for r in rows:
+        print(f"{r['tokens']:>7} " + " ".join(f"{r[c]:>24.2f} ms" for c in cols)
+              + f" {1e3 * r['tokenops model-free'] / r['tokens']:>22.3f}")
+    first = rows[0]
+    lo, hi = LLMLINGUA2_PUBLISHED_S
+    print(f"\n{first['tokens']}-token prompt: tokenops model-free {first['tokenops model-free']:.2f} ms; "
+          f"published LLMLingua-2 (GPU, not measured here) {lo * 1e3:.0f}-{hi * 1e3:.0f} ms -> "
+          f"{lo * 1e3 / first['tokenops model-free']:.0f}-{hi * 1e3 / first['tokenops model-free']:.0f}x")
+    print(f"overlap selector (Python) / tokenops +question: "
+          f"{first['overlap selector (Python)'] / first['tokenops +question (BM25)']:.1f}x")
+    last = rows[-1]
+    print(f"scaling {first['tokens']} -> {last['tokens']} tokens ({last['tokens'] / first['tokens']:.1f}x): "
+          f"time x{last['tokenops model-free'] / first['tokenops model-free']:.1f}")
+
+    if args.embedder:
+        import tokenops
+
+        emb = tokenops.Embedder.load()
+        ce = Compressor("gpt-4o", embedder=emb)
+        for r in rows[:2]:
+            text = enc.truncate(corpus, r["tokens"], disallowed_special=())
+            ms = timeit(lambda t=text: ce.compress(t, question, rate=0.33), max(2, args.repeat // 10))
+            print(f"question-aware with the MiniLM embedder (sentence cosine + BM25), {r['tokens']} tokens: {ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+// Binding of the cost module: the price catalogue, per-call pricing in both modes, and batch
+// pricing over numpy columns (GIL released).
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "common.hpp"
+#include "tokenops/cost/catalog.hpp"
+#include "tokenops/cost/engine.hpp"
+#include "tokenops/io/price_files.hpp"
+#include "tokenops/text/error.hpp"
+
+namespace tokenops::bindings {
+
+using cost::Catalog;
+using CatalogPtr = std::shared_ptr<Catalog>;
+
+namespace {
+
+cost::Usage to_usage(const py::handle& counts) {
+  cost::Usage u;
+  py::sequence s = py::reinterpret_borrow<py::sequence>(counts);
+  if (s.size() != static_cast<std::size_t>(cost::kNumBuckets))
+    throw py::value_error("usage must have " + std::to_string(cost::kNumBuckets) + " bucket counts");
+  for (int b = 0; b < cost::kNumBuckets; ++b) u.n[b] = s[static_cast<std::size_t>(b)].cast<std::int64_t>();
+  return u;
+}
+
+py::object price_dict(const cost::Price& p) {
+  if (!p.set) return py::none();
+  py::dict d;
+  d["usd"] = p.usd;
+  d["exact"] = cost::atto_to_string(p.atto);  // exact USD per unit as a decimal string
+  d["inexact"] = p.inexact;
+  return d;
+}
+
+py::dict entry_dict(const cost::ModelEntry& e) {
+  py::dict d;
+  d["key"] = e.key;
+  d["provider"] = e.provider;
+  d["mode"] = e.mode;
+  d["aliases"] = e.aliases;
+  d["context_window"] = e.context_window;
+  d["max_output"] = e.max_output;
+  d["modalities"] = e.modalities;
+  d["tokenizer"] = e.tokenizer;
+  d["deprecation_date"] = e.deprecation_date;
+  d["source"] = e.source;
+  d["checked_date"] = e.checked_date;
+  d["supports_prompt_caching"] = e.supports_prompt_caching;
+  py::list rows;
+  for (const auto& r : e.rows) {
+    py::dict rd;
+    rd["tier"] = cost::service_tier_name(r.tier);
+    rd["threshold"] = r.threshold;
+    rd["upper"] = r.upper;
+    rd["mode"] = r.mode == cost::TierMode::Cliff ? "cliff" : "marginal";
+    rd["label"] = r.label;
+    rd["effective_from"] = r.effective_from;
+    rd["effective_to"] = r.effective_to;
+    py::dict prices;
+    for (int b = 0; b < cost::kNumBuckets; ++b)
+      if (r.prices[b].set) prices[cost::bucket_name(b)] = price_dict(r.prices[b]);
+    rd["prices"] = prices;
+    rows.append(rd);
+  }
+  d["rows"] = rows;
+  py::dict lf;
+  for (int k = 0; k < cost::kNumLitellmFields; ++k)
+    if (e.litellm.has(k)) lf[cost::litellm_field_key(k)] = e.litellm.v[k];
+  d["litellm_fields"] = lf;
+  return d;
+}
+
+py::tuple make_catalog(io::PriceImport imp, const std::string& source, const std::string& checked) {
+  py::list problems;
+  for (const auto& p : imp.problems) problems.append(py::make_tuple(p.key, p.field, p.message));
+  CatalogPtr cat;
+  {
+    py::gil_scoped_release release;
+    cat = std::make_shared<Catalog>(std::move(imp.entries), source, checked);
+  }
+  return py::make_tuple(cat, problems);
+}
+
+const std::int64_t* column(const py::dict& cols, const char* name, std::size_t n,
+                           std::vector<py::array_t<std::int64_t>>& keep) {
+  if (!cols.contains(name)) return nullptr;
+  py::object obj = cols[name];
+  if (obj.is_none()) return nullptr;
+  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+  if (!arr) throw py::type_error(std::string("usage column '") + name + "' must be an integer array");
+  if (arr.ndim() != 1 || static_cast<std::size_t>(arr.size()) != n)
+    throw py::value_error(std::string("usage column '") + name + "' must be 1-D with " + std::to_string(n) + " rows");
+  keep.push_back(arr);
+  return keep.back().data();
+}
+
+}  // namespace
+
+void bind_cost(py::module_& m) {
+  py::class_<Catalog, CatalogPtr>(m, "CoreCatalog", "Immutable native price catalogue; thread-safe.")
+      .def_static(
+          "from_litellm_json",
+          [](py::bytes data, const std::string& source, const std::string& checked) {
+            std::string_view content = data;
+            io::PriceImport imp;
+            {
+              py::gil_scoped_release release;
+              imp = io::parse_litellm_prices(content, source, checked);
+            }
+            return make_catalog(std::move(imp), source, checked);
+          },
+          py::arg("data"), py::arg("source"), py::arg("checked_date"))
+      .def_static(
+          "from_genai_json",
+          [](py::bytes data, const std::string& source, const std::string& checked) {
+            std::string_view content = data;
+            io::PriceImport imp;
+            {
+              py::gil_scoped_release release;
+              imp = io::parse_genai_prices(content, source, checked);
+            }
+            return make_catalog(std::move(imp), source, checked);
+          },
+          py::arg("data"), py::arg("source"), py::arg("checked_date"))
+      .def("__len__", &Catalog::size)
+      .def_property_readonly("source", &Catalog::source)
+      .def_property_readonly("checked_date", &Catalog::checked_date)
+      .def("keys",
+           [](const Catalog& c) {
+             py::list out;
+             for (const auto& e : c.entries()) out.append(e.key);
+             return out;
+           })
+      .def("entry", [](const Catalog& c, std::size_t i) { return entry_dict(c.entry(i)); }, py::arg("index"))
+      .def("resolve",
+           [](const Catalog& c, const std::string& name) {
+             auto r = c.resolve(name);
+             return py::make_tuple(r.index, r.matched_by);
+           },
+           py::arg("name"))
+      .def("find_key",
+           [](const Catalog& c, const std::string& key) -> py::object {
+             auto r = c.find_key(key);
+             if (!r) return py::none();
+             return py::int_(*r);
+           },
+           py::arg("key"))
+      .def("close_matches", &Catalog::close_matches, py::arg("name"), py::arg("k") = 5)
+      .def("litellm_target",
+           [](const Catalog& c, const std::string& name) {
+             auto t = cost::litellm_target(c, name);
+             py::dict d;
+             d["route"] = cost::litellm_route_name(t.route);
+             d["index"] = t.route == cost::LitellmRoute::Unmapped ? py::object(py::none()) : py::object(py::int_(t.index));
+             d["provider"] = t.route_provider;
+             d["model_arg"] = t.model_arg;
+             return d;
+           },
+           py::arg("name"))
+      .def("price_exact",
+           [](const Catalog& c, std::size_t index, const py::handle& counts, const std::string& tier, std::int32_t date) {
+             cost::Usage u = to_usage(counts);
+             cost::ServiceTier st = cost::service_tier_from_name(tier);
+             const auto& e = c.entry(index);
+             cost::ExactCost r;
+             {
+               py::gil_scoped_release release;
+               r = cost::price_exact(e, u, st, date);
+             }
+             py::list lines;
+             for (const auto& l : r.lines)
+               lines.append(py::make_tuple(cost::bucket_name(l.bucket), l.units, cost::atto_to_string(l.price_atto),
+                                           cost::atto_to_string(l.cost_atto), l.row, l.note));
+             return py::make_tuple(cost::atto_to_string(r.total_atto), lines, r.row);
+           },
+           py::arg("index"), py::arg("counts"), py::arg("tier"), py::arg("date"))
+      .def("price_litellm",
+           [](const Catalog& c, const std::string& name, const py::handle& counts, const std::string& tier) {
+             cost::Usage u = to_usage(counts);
+             cost::ServiceTier st = cost::service_tier_from_name(tier);
+             cost::LitellmTarget t;
+             cost::LitellmCost r;
+             {
+               py::gil_scoped_release release;
+               t = cost::litellm_target(c, name);
+               r = cost::price_litellm(c, t, u, st);
+             }
+             py::dict parts;
+             for (int b = 0; b < cost::kNumBuckets; ++b)
+               if (!std::isnan(r.parts[b])) parts[cost::bucket_name(b)] = r.parts[b];
+             py::dict d;
+             d["prompt"] = r.prompt;
+             d["completion"] = r.completion;
+             d["total"] = r.total;
+             d["parts"] = parts;
+             d["tier"] = r.tier;
+             d["route"] = cost::litellm_route_name(t.route);
+             d["index"] = t.index;
+             d["provider"] = t.route_provider;
+             return d;
+           },
+           py::arg("name"), py::arg("counts"), py::arg("tier"))
+      .def(
+          "price_batch",
+          [](const Catalog& c, const std::string& mode, const std::vector<std::string>& names, const py::object& codes,
+             const py::dict& cols, std::size_t n, const std::string& tier, std::int32_t date, int num_threads,
+             bool split) {
+            cost::Mode md;
+            if (mode == "litellm") md = cost::Mode::Litellm;
+            else if (mode == "exact") md = cost::Mode::Exact;
+            else throw py::value_error("mode must be 'litellm' or 'exact', not '" + mode + "'");
+            cost::ServiceTier st = cost::service_tier_from_name(tier);
+            std::vector<cost::BatchModel> models;
+            for (const auto& nm : names) {
+              cost::BatchModel bm;
+              if (md == cost::Mode::Litellm) {
+                bm.target = cost::litellm_target(c, nm);
+                if (bm.target.route == cost::LitellmRoute::Unmapped)
+                  throw NotFound("LiteLLM cannot map model '" + nm + "'; close matches: " +
+                                 [&] {
+                                   std::string s;
+                                   for (auto& k : c.close_matches(nm, 5)) s += (s.empty() ? "" : ", ") + k;
+                                   return s;
+                                 }());
+              } else {
+                bm.index = c.resolve(nm).index;
+              }
+              models.push_back(std::move(bm));
+            }
+            py::array_t<std::int32_t> code_arr;
+            const std::int32_t* code_ptr = nullptr;
+            if (!codes.is_none()) {
+              code_arr = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(codes);
+              if (!code_arr || code_arr.ndim() != 1 || static_cast<std::size_t>(code_arr.size()) != n)
+                throw py::value_error("model codes must be a 1-D integer array with one code per row");
+              code_ptr = code_arr.data();
+            } else if (names.size() != 1) {
+              throw py::value_error("several models need a model code per row");
+            }
+            std::vector<py::array_t<std::int64_t>> keep;
+            keep.reserve(cost::kNumBuckets);
+            std::array<const std::int64_t*, cost::kNumBuckets> ptrs{};
+            for (int b = 0; b < cost::kNumBuckets; ++b) ptrs[b] = column(cols, cost::bucket_name(b), n, keep);
+            for (auto item : cols) {
+              std::string k = py::str(item.first);
+              cost::bucket_from_name(k);  // unknown column names raise ValueError listing buckets
+            }
+            std::vector<double> total(n), prompt(split ? n : 0), completion(split ? n : 0);
+            cost::i128 grand;
+            {
+              py::gil_scoped_release release;
+              grand = cost::price_batch(c, md, models, code_ptr, ptrs, n, st, date, num_threads, total.data(),
+                                        split ? prompt.data() : nullptr, split ? completion.data() : nullptr);
+            }
+            py::object p = split ? py::object(to_numpy(std::move(prompt))) : py::object(py::none());
+            py::object q = split ? py::object(to_numpy(std::move(completion))) : py::object(py::none());
+            return py::make_tuple(to_numpy(std::move(total)), p, q, cost::atto_to_string(grand));
+          },
+          py::arg("mode"), py::arg("names"), py::arg("codes"), py::arg("columns"), py::arg("n"), py::arg("tier"),
+          py::arg("date"), py::arg("num_threads") = 0, py::arg("split") = false);
+
+  m.def("cost_bucket_names", [] {
+    py::list out;
+    for (int b = 0; b < cost::kNumBuckets; ++b) out.append(cost::bucket_name(b));
+    return out;
+  });
+  m.def("parse_iso_date", [](const std::string& s, const std::string& field) { return cost::parse_iso_date(s, field); },
+        py::arg("date"), py::arg("field") = "date");
+}
+
+}  // namespace tokenops::bindings

@@ -1,0 +1,359 @@
+#include "tokenops/budget/simulator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/parallel.hpp"
+
+namespace tokenops::budget {
+
+using cost::kCacheRead;
+using cost::kCacheWrite1h;
+using cost::kCacheWrite5m;
+using cost::kInputText;
+using cost::kNumBuckets;
+using cost::kOutputText;
+using cost::kReasoning;
+
+double Dist::mean() const {
+  double m = 0;
+  switch (kind) {
+    case Const: m = a; break;
+    case Uniform: m = (a + b) / 2; break;
+    case Normal:
+    case LogNormal:
+    case Poisson: m = a; break;
+  }
+  return std::clamp(std::round(m), lo, hi);
+}
+
+namespace {
+
+std::uint64_t splitmix(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void check_dist(const Dist& d, const std::string& where) {
+  TOKENOPS_CHECK(std::isfinite(d.a) && std::isfinite(d.b) && !std::isnan(d.lo) && !std::isnan(d.hi), InvalidArgument,
+                 where, ": distribution parameters must be finite");
+  TOKENOPS_CHECK(d.lo <= d.hi, InvalidArgument, where, ": lo > hi");
+  TOKENOPS_CHECK(d.lo >= 0, InvalidArgument, where, ": token counts cannot be negative (lo = ", d.lo, ")");
+  if (d.kind == Dist::Uniform) TOKENOPS_CHECK(d.a <= d.b, InvalidArgument, where, ": uniform low > high");
+  if (d.kind == Dist::Normal || d.kind == Dist::LogNormal)
+    TOKENOPS_CHECK(d.b >= 0, InvalidArgument, where, ": standard deviation must be >= 0");
+  if (d.kind == Dist::LogNormal || d.kind == Dist::Poisson)
+    TOKENOPS_CHECK(d.a >= 0, InvalidArgument, where, ": mean must be >= 0");
+}
+
+}  // namespace
+
+Rng::Rng(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull + 0x8CB92BA72F3D8DD7ull);
+  s_ = splitmix(x);
+}
+
+std::uint64_t Rng::next() { return splitmix(s_); }
+
+double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+double Rng::normal() {
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  double u1 = uniform(), u2 = uniform();
+  if (u1 < 1e-300) u1 = 1e-300;
+  double r = std::sqrt(-2.0 * std::log(u1));
+  double th = 6.283185307179586 * u2;
+  spare_ = r * std::sin(th);
+  has_spare_ = true;
+  return r * std::cos(th);
+}
+
+std::int64_t Rng::sample(const Dist& d) {
+  double v = 0;
+  switch (d.kind) {
+    case Dist::Const: v = d.a; break;
+    case Dist::Uniform: v = d.a + (d.b - d.a) * uniform(); break;
+    case Dist::Normal: v = d.a + d.b * normal(); break;
+    case Dist::LogNormal: {
+      if (d.a <= 0) {
+        v = 0;
+        break;
+      }
+      // parameterised by the mean and sd of the distribution itself
+      double var = d.b * d.b, m2 = d.a * d.a;
+      double sigma2 = std::log1p(var / m2);
+      double mu = std::log(d.a) - sigma2 / 2;
+      v = std::exp(mu + std::sqrt(sigma2) * normal());
+      break;
+    }
+    case Dist::Poisson: {
+      if (d.a < 30) {
+        double L = std::exp(-d.a), p = 1.0;
+        std::int64_t k = 0;
+        do {
+          ++k;
+          p *= uniform();
+        } while (p > L);
+        v = static_cast<double>(k - 1);
+      } else {
+        v = d.a + std::sqrt(d.a) * normal();
+      }
+      break;
+    }
+  }
+  return static_cast<std::int64_t>(std::clamp(std::round(v), d.lo, d.hi));
+}
+
+namespace {
+
+struct CacheState {
+  bool valid = false;
+  std::uint64_t version = 0;
+  std::int64_t prompt_len = 0;
+  double last_time = -1e300;
+};
+
+struct TaskRunner {
+  const Workflow& wf;
+  const std::vector<SimModel>& models;
+  bool det;
+  SimResult& res;
+
+  int pick_model(const Step& st, Rng& rng) const {
+    if (st.route.empty()) return wf.default_model;
+    if (st.route.size() == 1) return st.route[0].model;
+    double tot = 0;
+    for (const auto& r : st.route) tot += r.weight;
+    if (det) {  // deterministic: the heaviest route
+      const RouteChoice* best = &st.route[0];
+      for (const auto& r : st.route)
+        if (r.weight > best->weight) best = &r;
+      return best->model;
+    }
+    double u = rng.uniform() * tot;
+    for (const auto& r : st.route) {
+      if (u < r.weight) return r.model;
+      u -= r.weight;
+    }
+    return st.route.back().model;
+  }
+
+  std::int64_t draw(Rng& rng, const Dist& d) const {
+    return det ? static_cast<std::int64_t>(d.mean()) : rng.sample(d);
+  }
+
+  void run(std::size_t task, std::uint64_t seed) {
+    Rng rng(seed, task);
+    const std::size_t S = wf.steps.size();
+    std::int64_t* tok = &res.tokens[task * SimResult::kTok];
+    double* scost = &res.step_cost[task * (S + 1)];
+    double cost_total = 0;
+    std::int64_t calls = 0, peak = 0;
+    const bool tracing = task == 0;
+
+    const std::int64_t P = draw(rng, wf.system_prompt) + draw(rng, wf.tool_schema);
+    std::int64_t H = 0;
+    std::deque<std::int64_t> turns;
+    std::uint64_t version = 1;
+    std::vector<CacheState> cache(models.size());
+    double now = 0;
+    std::int64_t task_tokens = 0;
+    int escalated = -1;
+    bool completed = true;
+
+    // One priced model call; returns its cost. `input_new` is the part of the prompt after P+H.
+    auto call = [&](int m, std::int64_t ctx, std::int64_t out, std::int64_t reasoning, bool dynamic_prefix,
+                    int step_idx, int iteration, int attempt, bool is_summary) {
+      const SimModel& sm = models[static_cast<std::size_t>(m)];
+      CacheState& cs = cache[static_cast<std::size_t>(m)];
+      std::int64_t match = 0;
+      if (!dynamic_prefix && cs.valid && now - cs.last_time <= sm.cache.ttl_seconds) {
+        match = (cs.version == version && wf.context != ContextPolicy::Stateless) ? std::min(cs.prompt_len, ctx)
+                                                                                  : std::min(P, ctx);
+      }
+      std::int64_t read = 0, write = 0;
+      switch (sm.cache.kind) {
+        case CacheSpec::None: break;
+        case CacheSpec::Automatic:
+          if (match >= sm.cache.min_tokens) read = (match / sm.cache.increment) * sm.cache.increment;
+          if (ctx >= sm.cache.min_tokens && !dynamic_prefix) {
+            cs = CacheState{true, version, ctx, now};
+          }
+          break;
+        case CacheSpec::Explicit:
+          if (match >= sm.cache.min_tokens) read = match;
+          if (ctx >= sm.cache.min_tokens && !dynamic_prefix) {
+            write = ctx - read;
+            cs = CacheState{true, version, ctx, now};
+          } else if (read > 0) {
+            cs.last_time = now;
+          }
+          break;
+      }
+      std::array<std::int64_t, kNumBuckets> n{};
+      n[kInputText] = ctx - read - write;
+      n[kCacheRead] = read;
+      n[sm.cache.write_1h ? kCacheWrite1h : kCacheWrite5m] = write;
+      n[kOutputText] = out;
+      n[kReasoning] = reasoning;
+      const auto& price = (sm.threshold > 0 && ctx > sm.threshold) ? sm.price_above : sm.price;
+      double c = 0;
+      for (int b = 0; b < kNumBuckets; ++b) {
+        tok[b] += n[b];
+        c += static_cast<double>(n[b]) * price[b];
+      }
+      cost_total += c;
+      scost[is_summary ? S : static_cast<std::size_t>(step_idx)] += c;
+      ++calls;
+      peak = std::max(peak, ctx);
+      task_tokens += ctx + out + reasoning;
+      if (tracing)
+        res.trace.push_back({step_idx, iteration, attempt, m, ctx, out + reasoning, read, write, c, is_summary});
+      now += sm.seconds_per_call + static_cast<double>(out + reasoning) / std::max(1.0, sm.output_tokens_per_second);
+    };
+
+    auto summarize = [&](int m, int step_idx) {
+      call(m, P + H, wf.summary_tokens, 0, false, step_idx, -1, 0, true);
+      H = wf.summary_tokens;
+      turns.assign(1, H);
+      ++version;
+    };
+
+    for (std::size_t s = 0; s < S && completed; ++s) {
+      const Step& st = wf.steps[s];
+      // `calls` is the number of iterations this task needs; a cap below it leaves the task
+      // unresolved (its calls are still paid for).
+      std::int64_t iters = draw(rng, st.calls);
+      bool unresolved = false;
+      if (st.iteration_cap > 0 && iters > st.iteration_cap) {
+        iters = st.iteration_cap;
+        unresolved = true;
+      }
+      int m = pick_model(st, rng);
+      if (escalated >= 0) m = escalated;
+      for (std::int64_t it = 0; it < iters && completed; ++it) {
+        for (int attempt = 0;; ++attempt) {
+          now += static_cast<double>(draw(rng, st.gap_seconds));
+          std::int64_t tool = draw(rng, st.tool_output);
+          if (wf.tool_truncate > 0) tool = std::min(tool, wf.tool_truncate);
+          const std::int64_t fresh = draw(rng, st.user_input) + draw(rng, st.retrieved) + tool;
+          std::int64_t out = draw(rng, st.output);
+          const std::int64_t reasoning = draw(rng, st.reasoning);
+          const double u = det ? 0.0 : rng.uniform();
+          std::int64_t ctx = P + (wf.context == ContextPolicy::Stateless ? 0 : H) + fresh;
+          if (wf.token_budget > 0 && escalated < 0 && task_tokens + ctx + out + reasoning > wf.token_budget) {
+            if (wf.on_budget == BudgetAction::Summarize && wf.context != ContextPolicy::Stateless &&
+                H > wf.summary_tokens) {
+              summarize(m, static_cast<int>(s));
+              ctx = P + H + fresh;
+            } else if (wf.on_budget == BudgetAction::Escalate && wf.escalate_model >= 0) {
+              escalated = wf.escalate_model;  // the stronger model finishes the task, unbudgeted
+              m = escalated;
+            } else {
+              completed = false;  // Stop (or nothing left to summarise)
+              break;
+            }
+          }
+          bool truncated = false;
+          if (wf.output_cap > 0 && out > wf.output_cap) {
+            out = wf.output_cap;
+            truncated = true;
+          }
+          call(m, ctx, out, reasoning, st.dynamic_prefix, static_cast<int>(s), static_cast<int>(it), attempt, false);
+          const bool ok = !truncated && (det || u < st.p_success);
+          if (wf.context != ContextPolicy::Stateless) {
+            const std::int64_t turn = fresh + out;
+            H += turn;
+            if (wf.context == ContextPolicy::LastK) {
+              turns.push_back(turn);
+              if (static_cast<int>(turns.size()) > wf.last_k) {
+                H -= turns.front();
+                turns.pop_front();
+                ++version;  // the window slid: everything after the static prefix changed
+              }
+            } else if (wf.context == ContextPolicy::RollingSummary && wf.summary_threshold > 0 &&
+                       H > wf.summary_threshold) {
+              summarize(m, static_cast<int>(s));
+            }
+          }
+          if (ok) break;
+          if (attempt >= st.max_retries) {
+            completed = false;
+            break;
+          }
+        }
+      }
+      if (unresolved) completed = false;
+    }
+    res.cost[task] = cost_total;
+    res.calls[task] = calls;
+    res.completed[task] = completed ? 1 : 0;
+    res.context_peak[task] = peak;
+  }
+};
+
+}  // namespace
+
+SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std::size_t n, std::uint64_t seed,
+                   bool deterministic, int num_threads) {
+  TOKENOPS_CHECK(!models.empty(), InvalidArgument, "simulate: no models");
+  TOKENOPS_CHECK(!wf.steps.empty(), InvalidArgument, "simulate: the workflow has no steps");
+  TOKENOPS_CHECK(n > 0 && n <= 100'000'000, InvalidArgument, "simulate: n must be in 1..1e8, got ", n);
+  check_dist(wf.system_prompt, "system_prompt");
+  check_dist(wf.tool_schema, "tool_schema");
+  auto check_model = [&](int m, const std::string& where) {
+    TOKENOPS_CHECK(m >= 0 && static_cast<std::size_t>(m) < models.size(), InvalidArgument, where,
+                   ": model index ", m, " out of range");
+  };
+  check_model(wf.default_model, "default model");
+  if (wf.on_budget == BudgetAction::Escalate) check_model(wf.escalate_model, "escalate_to");
+  TOKENOPS_CHECK(wf.last_k >= 0, InvalidArgument, "last_k must be >= 0");
+  for (const auto& st : wf.steps) {
+    const std::string w = "step '" + st.name + "'";
+    for (auto* d : {&st.calls, &st.user_input, &st.retrieved, &st.tool_output, &st.output, &st.reasoning, &st.gap_seconds})
+      check_dist(*d, w);
+    TOKENOPS_CHECK(st.p_success >= 0 && st.p_success <= 1, InvalidArgument, w, ": p_success must be in [0, 1], got ",
+                   st.p_success);
+    TOKENOPS_CHECK(st.max_retries >= 0, InvalidArgument, w, ": max_retries must be >= 0");
+    for (const auto& r : st.route) {
+      check_model(r.model, w);
+      TOKENOPS_CHECK(r.weight >= 0 && std::isfinite(r.weight), InvalidArgument, w, ": route weights must be >= 0");
+    }
+  }
+  for (const auto& m : models) {
+    for (int b = 0; b < kNumBuckets; ++b)
+      TOKENOPS_CHECK(std::isfinite(m.price[b]) && m.price[b] >= 0, InvalidArgument, "model '", m.name,
+                     "': price for ", cost::bucket_name(b), " must be finite and >= 0");
+    TOKENOPS_CHECK(m.cache.increment >= 1 && m.cache.min_tokens >= 0, InvalidArgument, "model '", m.name,
+                   "': bad cache spec");
+  }
+  SimResult res;
+  res.n = n;
+  res.n_steps = wf.steps.size();
+  res.tokens.assign(n * SimResult::kTok, 0);
+  res.cost.assign(n, 0.0);
+  res.step_cost.assign(n * (res.n_steps + 1), 0.0);
+  res.calls.assign(n, 0);
+  res.completed.assign(n, 0);
+  res.context_peak.assign(n, 0);
+  const std::size_t chunk = 256;
+  const std::size_t nchunks = (n + chunk - 1) / chunk;
+  text::parallel_for(nchunks, text::resolve_threads(num_threads, nchunks), [&](std::size_t c) {
+    TaskRunner runner{wf, models, deterministic, res};
+    // Only the chunk holding task 0 traces; other chunks never touch res.trace.
+    for (std::size_t t = c * chunk; t < std::min(n, (c + 1) * chunk); ++t) runner.run(t, seed);
+  });
+  std::uint64_t total = 0;
+  for (auto c : res.calls) total += static_cast<std::uint64_t>(c);
+  res.total_calls = total;
+  return res;
+}
+
+}  // namespace tokenops::budget

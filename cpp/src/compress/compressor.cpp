@@ -1,0 +1,452 @@
+#include "tokenops/compress/compressor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "tokenops/compress/redundancy.hpp"
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/parallel.hpp"
+
+namespace tokenops::compress {
+
+namespace {
+
+constexpr float kForced = std::numeric_limits<float>::infinity();
+
+bool word_like(const Unit& u) {
+  return u.kind == UnitKind::Word || u.kind == UnitKind::Number || u.kind == UnitKind::Url ||
+         u.kind == UnitKind::Code;
+}
+
+std::string_view content(std::string_view text, const Unit& u) {
+  return text.substr(u.start, u.end - u.start);
+}
+
+// Per-unit token counts: each token of the whole text's encoding is attributed to the unit
+// (whitespace included) holding its first byte, so the counts add up to the text's count.
+std::vector<std::uint32_t> unit_token_counts(const tokenizer::Encoding& enc,
+                                             const std::vector<tokenizer::Rank>& ids,
+                                             const Segmentation& seg) {
+  std::vector<std::uint32_t> cost(seg.units.size(), 0);
+  if (seg.units.empty()) return cost;
+  std::size_t pos = 0, k = 0;
+  for (tokenizer::Rank id : ids) {
+    while (k + 1 < seg.units.size() && seg.units[k].end <= pos) ++k;
+    ++cost[k];
+    pos += enc.token_bytes(id).size();
+  }
+  return cost;
+}
+
+}  // namespace
+
+std::size_t budget_tolerance(std::size_t target) noexcept {
+  return std::max<std::size_t>(5, static_cast<std::size_t>(std::floor(0.01 * target)));
+}
+
+std::vector<float> percentiles(const std::vector<float>& v) {
+  const std::size_t n = v.size();
+  std::vector<float> out(n, 0.5f);
+  if (n < 2) return out;
+  std::vector<std::uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0u);
+  std::stable_sort(idx.begin(), idx.end(), [&](std::uint32_t a, std::uint32_t b) { return v[a] < v[b]; });
+  if (v[idx.front()] == v[idx.back()]) return out;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j + 1 < n && v[idx[j + 1]] == v[idx[i]]) ++j;
+    const float r = static_cast<float>((i + j) * 0.5 / (n - 1));
+    for (std::size_t m = i; m <= j; ++m) out[idx[m]] = r;
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string assemble(std::string_view text, const Segmentation& seg,
+                     const std::vector<std::uint8_t>& kept) {
+  std::string out;
+  out.reserve(text.size());
+  std::int64_t prev = -1;
+  for (std::size_t k = 0; k < seg.units.size(); ++k) {
+    const Unit& u = seg.units[k];
+    if (!kept[k]) continue;
+    if (prev == static_cast<std::int64_t>(k) - 1) {
+      out.append(text.substr(u.ws, u.end - u.ws));
+    } else {
+      if (prev >= 0) {
+        // across a gap, two words never touch ("1/4" "32" must not become "1/432")
+        if (seg.units[prev].kind == UnitKind::Newline) {
+          // the line's first kept unit starts the line: no leftover indentation
+        } else if (u.ws < u.start) {
+          out.append(text.substr(u.ws, u.start - u.ws));
+        }
+        else if (word_like(u) && word_like(seg.units[prev])) {
+          out.push_back(' ');
+        }
+      }
+      out.append(content(text, u));
+    }
+    prev = static_cast<std::int64_t>(k);
+  }
+  return out;
+}
+
+Compressor::Compressor(std::shared_ptr<const tokenizer::Encoding> encoding,
+                       std::vector<Weighted<UnitScorer>> unit_scorers,
+                       std::vector<Weighted<ChunkScorer>> chunk_scorers)
+    : enc_(std::move(encoding)),
+      unit_scorers_(std::move(unit_scorers)),
+      chunk_scorers_(std::move(chunk_scorers)) {
+  TOKENOPS_CHECK(enc_ != nullptr, InvalidArgument, "Compressor needs an encoding");
+  for (const auto& s : unit_scorers_)
+    TOKENOPS_CHECK(s.scorer && std::isfinite(s.weight) && s.weight >= 0, InvalidArgument,
+                   "unit scorer weights must be finite and >= 0");
+  for (const auto& s : chunk_scorers_)
+    TOKENOPS_CHECK(s.scorer && std::isfinite(s.weight) && s.weight >= 0, InvalidArgument,
+                   "chunk scorer weights must be finite and >= 0");
+}
+
+CompressResult Compressor::compress(std::string_view text, const CompressOptions& opt) const {
+  const bool has_rate = opt.rate != 0.0;
+  const bool has_target = opt.target_tokens != -1;
+  TOKENOPS_CHECK(!(has_rate && has_target), InvalidArgument,
+                 "give either rate or target_tokens, not both");
+  if (has_rate)
+    TOKENOPS_CHECK(std::isfinite(opt.rate) && opt.rate > 0.0 && opt.rate <= 1.0, InvalidArgument,
+                   "rate must be in (0, 1] (the fraction of tokens to keep), got ", opt.rate);
+  if (has_target)
+    TOKENOPS_CHECK(opt.target_tokens > 0, InvalidArgument,
+                   "target_tokens must be a positive token count, got ", opt.target_tokens);
+  TOKENOPS_CHECK(std::isfinite(opt.chunk_slack) && opt.chunk_slack >= 1.0f, InvalidArgument,
+                 "chunk_slack must be >= 1, got ", opt.chunk_slack);
+
+  CompressResult r;
+  std::vector<tokenizer::Rank> ids;
+  enc_->encode_ordinary(text, ids);
+  const std::size_t total = ids.size();
+  r.original_tokens = total;
+  std::size_t target;
+  if (has_target) target = static_cast<std::size_t>(opt.target_tokens);
+  else target = static_cast<std::size_t>(std::llround((has_rate ? opt.rate : 0.5) * total));
+  target = std::max<std::size_t>(target, total == 0 ? 0 : 1);
+  r.target_tokens = target;
+
+  SegmentOptions so;
+  so.json = opt.json;
+  so.protected_spans = opt.protected_spans;
+  r.seg = segment(text, so);
+  const auto& units = r.seg.units;
+  const std::size_t n = units.size(), nc = r.seg.chunks.size();
+  r.unit_tokens = unit_token_counts(*enc_, ids, r.seg);
+  r.kept.assign(n, 1);
+  r.unit_scores.assign(n, 0.0f);
+  r.chunk_scores.assign(nc, 0.0f);
+  r.duplicate_of.assign(nc, -1);
+  if (target >= total) {  // nothing to do: the text comes back unchanged
+    r.text = std::string(text);
+    r.compressed_tokens = total;
+    r.within_tolerance = true;
+    return r;
+  }
+
+  // ---- scores ----
+  ScoreContext ctx{text, r.seg, opt.question};
+  std::vector<float> tmp;
+  for (const auto& ws : unit_scorers_) {
+    if (ws.weight == 0) continue;
+    tmp.assign(n, 0.0f);
+    ws.scorer->score_units(ctx, tmp);
+    std::vector<float> p = percentiles(tmp);
+    for (std::size_t k = 0; k < n; ++k) r.unit_scores[k] += ws.weight * p[k];
+  }
+  bool question = false;
+  for (char c : opt.question) question |= !(c == ' ' || c == '\n' || c == '\t' || c == '\r');
+  auto& cpri = r.chunk_scores;
+  for (const auto& ws : chunk_scorers_) {
+    if (ws.weight == 0 || (!question && ws.scorer->needs_question())) continue;
+    tmp.assign(nc, 0.0f);
+    ws.scorer->score_chunks(ctx, tmp);
+    float m = 0;
+    for (float x : tmp) m = std::max(m, x);
+    if (m > 0)
+      for (std::size_t c = 0; c < nc; ++c) cpri[c] += ws.weight * tmp[c] / m;
+  }
+  if (question)
+    for (std::size_t c = 0; c < nc; ++c)
+      cpri[c] += opt.position_weight * (1.0f - static_cast<float>(c) / static_cast<float>(nc));
+  if (opt.dedup) {
+    r.duplicate_of = find_duplicate_chunks(text, r.seg);
+    for (std::size_t c = 0; c < nc; ++c)
+      if (r.duplicate_of[c] >= 0) cpri[c] = -1.0f;
+  }
+
+  // ---- what must survive ----
+  auto is_force_token = [&](const Unit& u) {
+    if (u.kind == UnitKind::Newline) {
+      for (const auto& t : opt.force_tokens)
+        if (t == "\n") return true;
+      return false;
+    }
+    std::string_view c = content(text, u);
+    for (const auto& t : opt.force_tokens)
+      if (t == c) return true;
+    return false;
+  };
+  std::vector<std::uint8_t> ftok(n, 0), forced(n, 0), must(n, 0);
+  for (std::size_t k = 0; k < n; ++k) {
+    const Unit& u = units[k];
+    ftok[k] = is_force_token(u);
+    must[k] = (u.flags & (kProtected | kStructure)) != 0;
+    forced[k] = must[k] || ftok[k] || (opt.force_digits && (u.flags & kHasDigit)) ||
+                (opt.force_code && (u.kind == UnitKind::Url || u.kind == UnitKind::Code)) ||
+                (opt.force_entities && (u.flags & kEntity));
+  }
+
+  // ---- coarse stage: chunks ----
+  std::vector<std::uint64_t> ccost(nc, 0);
+  std::vector<std::uint8_t> cmust(nc, 0), cforced(nc, 0), alive(nc, 1);
+  for (std::size_t c = 0; c < nc; ++c) {
+    const Chunk& ch = r.seg.chunks[c];
+    bool only_newline = true;
+    for (std::uint32_t k = ch.first; k < ch.last; ++k) {
+      ccost[c] += r.unit_tokens[k];
+      cmust[c] |= must[k];
+      cforced[c] |= forced[k] && !ftok[k];
+      only_newline &= units[k].kind == UnitKind::Newline;
+    }
+    cmust[c] |= only_newline;
+  }
+  const double coarse_budget = static_cast<double>(target) * opt.chunk_slack;
+  if (question) {
+    std::vector<std::uint32_t> order(nc);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return cpri[a] > cpri[b]; });
+    double used = 0;
+    for (std::size_t c = 0; c < nc; ++c) {
+      alive[c] = cmust[c];
+      if (cmust[c]) used += ccost[c];
+    }
+    for (std::uint32_t c : order) {
+      if (alive[c]) continue;
+      if (used + ccost[c] <= coarse_budget) {
+        alive[c] = 1;
+        used += ccost[c];
+      }
+    }
+  } else if (opt.dedup) {
+    double excess = static_cast<double>(total) - coarse_budget;
+    for (std::size_t c = nc; c-- > 0 && excess > 0;) {
+      // whole duplicates go while that does not undershoot the budget; the fine stage ranks
+      // the units of the rest last
+      // (a duplicate holding digits, code or URLs stays: forced units are never dropped
+      // without a question)
+      if (r.duplicate_of[c] >= 0 && !cmust[c] && !cforced[c] && ccost[c] <= excess) {
+        alive[c] = 0;
+        excess -= ccost[c];
+      }
+    }
+  }
+
+  // ---- fine stage: items (atomic groups or single units) ----
+  std::vector<std::uint32_t> item_of(n);
+  std::vector<std::uint32_t> group_item(r.seg.n_groups, 0xFFFFFFFFu);
+  struct Item {
+    float score = -std::numeric_limits<float>::infinity();
+    std::uint64_t cost = 0;
+    bool forced = false;
+    bool alive = false;
+    bool dead = false;  // outside the coarse stage's chunks
+    std::uint32_t first = 0;
+  };
+  std::vector<Item> items;
+  items.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const Unit& u = units[k];
+    std::uint32_t it;
+    if (u.group != kNoGroup && group_item[u.group] != 0xFFFFFFFFu) {
+      it = group_item[u.group];
+    } else {
+      it = static_cast<std::uint32_t>(items.size());
+      items.emplace_back();
+      items.back().first = static_cast<std::uint32_t>(k);
+      if (u.group != kNoGroup) group_item[u.group] = it;
+    }
+    item_of[k] = it;
+    Item& I = items[it];
+    const float dup_penalty = r.duplicate_of[u.chunk] >= 0 ? 100.0f : 0.0f;
+    const float s = r.unit_scores[k] + opt.chunk_weight * std::max(cpri[u.chunk], 0.0f) - dup_penalty;
+    I.score = std::max(I.score, s);
+    I.cost += r.unit_tokens[k];
+    I.alive |= alive[u.chunk] != 0;
+    I.forced |= forced[k] != 0;
+    if (must[k]) I.alive = true;
+  }
+  // Items outside the chunks the coarse stage kept are candidates after every kept-chunk unit
+  // (forced or not), so that the budget's boundary is filled from the next-best chunks.
+  constexpr float kDeadPenalty = 50.0f;
+  for (auto& I : items) {
+    if (I.alive) continue;
+    I.score -= kDeadPenalty;
+    I.forced = false;
+    I.alive = true;
+    I.dead = true;
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const Item& I = items[item_of[k]];
+    const float dup_penalty = r.duplicate_of[units[k].chunk] >= 0 ? 100.0f : 0.0f;
+    r.unit_scores[k] = I.forced ? kForced
+                                : r.unit_scores[k] +
+                                      opt.chunk_weight * std::max(cpri[units[k].chunk], 0.0f) -
+                                      dup_penalty - (I.dead ? kDeadPenalty : 0.0f);
+  }
+
+  std::vector<std::uint8_t> sel(items.size(), 0);
+  std::vector<std::uint32_t> cand;
+  std::uint64_t est = 0;
+  for (std::uint32_t i = 0; i < items.size(); ++i) {
+    if (items[i].forced) {
+      sel[i] = 1;
+      est += items[i].cost;
+    } else {
+      cand.push_back(i);
+    }
+  }
+  std::stable_sort(cand.begin(), cand.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return items[a].score > items[b].score; });
+
+  auto materialise = [&]() {
+    for (std::size_t k = 0; k < n; ++k) r.kept[k] = sel[item_of[k]];
+    if (!opt.drop_consecutive) return;
+    // force tokens whose sentence lost every other unit go with it
+    for (std::size_t c = 0; c < nc; ++c) {
+      const Chunk& ch = r.seg.chunks[c];
+      bool other = false, any_ftok = false;
+      for (std::uint32_t k = ch.first; k < ch.last; ++k) {
+        if (!r.kept[k]) continue;
+        if (ftok[k] && units[k].kind != UnitKind::Newline && !must[k]) any_ftok = true;
+        else other = true;
+      }
+      if (any_ftok && !other)
+        for (std::uint32_t k = ch.first; k < ch.last; ++k)
+          if (!must[k]) r.kept[k] = 0;
+    }
+    // consecutive duplicates of force tokens
+    std::int64_t prev = -1;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!r.kept[k]) continue;
+      if (prev >= 0 && ftok[k] && ftok[prev] && !must[k]) {
+        const Unit& a = units[prev];
+        const Unit& b = units[k];
+        const bool same = (a.kind == UnitKind::Newline && b.kind == UnitKind::Newline) ||
+                          (a.kind != UnitKind::Newline && content(text, a) == content(text, b));
+        if (same) {
+          r.kept[k] = 0;
+          continue;
+        }
+      }
+      prev = static_cast<std::int64_t>(k);
+    }
+  };
+
+  // The selection is a prefix of the candidates in score order. Per-unit counts miss merges
+  // across gaps (and dropped duplicates of force tokens), so the prefix length is found by
+  // secant steps on measured counts: each round assembles the text, counts it with the target
+  // encoding and moves the prefix by (target - achieved) / (achieved / estimated).
+  std::vector<double> cum(cand.size() + 1, 0.0);
+  for (std::size_t i = 0; i < cand.size(); ++i) cum[i + 1] = cum[i] + items[cand[i]].cost;
+  auto prefix_for = [&](double est_budget) {  // largest k with cum[k] <= est_budget
+    auto it = std::upper_bound(cum.begin(), cum.end(), est_budget);
+    return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, (it - cum.begin()) - 1));
+  };
+  auto set_prefix = [&](std::size_t k) {
+    for (std::size_t i = 0; i < cand.size(); ++i) sel[cand[i]] = i < k;
+  };
+  const std::size_t tol = budget_tolerance(target);
+  std::size_t achieved = 0;
+  auto measure = [&]() {
+    materialise();
+    r.text = assemble(text, r.seg, r.kept);
+    achieved = enc_->count_ordinary(r.text);
+    std::uint64_t est_kept = 0;
+    for (std::size_t k = 0; k < n; ++k)
+      if (r.kept[k]) est_kept += r.unit_tokens[k];
+    return est_kept > 0 ? static_cast<double>(achieved) / static_cast<double>(est_kept) : 1.0;
+  };
+  std::size_t k = prefix_for(static_cast<double>(target) - static_cast<double>(est));
+  set_prefix(k);
+  for (int round = 0; round < 10; ++round) {
+    const double scale = std::clamp(measure(), 0.2, 5.0);
+    if (achieved <= target && target - achieved <= tol) break;
+    const double delta = (static_cast<double>(target) - static_cast<double>(achieved) - tol / 2.0) / scale;
+    std::size_t next = prefix_for(cum[k] + delta);
+    if (next == k) {
+      if (achieved > target) {
+        if (k == 0) break;
+        next = k - 1;
+      } else {
+        if (k == cand.size()) break;
+        next = k + 1;
+      }
+    }
+    k = next;
+    set_prefix(k);
+  }
+  // never end above the target while something can still go
+  measure();
+  while (achieved > target && k > 0) {
+    --k;
+    set_prefix(k);
+    measure();
+  }
+  // a large item at the boundary can leave room: fill it with smaller ones that fit
+  if (target > achieved + tol) {
+    const double scale = std::clamp(measure(), 0.2, 5.0);
+    double room = (static_cast<double>(target - achieved) - tol / 2.0) / scale, added = 0;
+    std::vector<std::uint32_t> extra;
+    for (std::size_t i = k; i < cand.size() && added < room; ++i) {
+      if (added + items[cand[i]].cost > room) continue;
+      sel[cand[i]] = 1;
+      extra.push_back(cand[i]);
+      added += items[cand[i]].cost;
+    }
+    if (!extra.empty()) {
+      measure();
+      while (achieved > target && !extra.empty()) {
+        sel[extra.back()] = 0;
+        extra.pop_back();
+        measure();
+      }
+    }
+  }
+  r.compressed_tokens = achieved;
+  const std::size_t diff = achieved > target ? achieved - target : target - achieved;
+  r.within_tolerance = diff <= tol;
+  if (achieved > target) {
+    bool any_free = false;
+    for (std::size_t k = 0; k < n; ++k) any_free |= r.kept[k] && !items[item_of[k]].forced;
+    r.forced_over_budget = !any_free;
+  }
+  return r;
+}
+
+std::vector<CompressResult> Compressor::compress_batch(const std::vector<std::string_view>& texts,
+                                                       const std::vector<std::string_view>& questions,
+                                                       const CompressOptions& options,
+                                                       int num_threads) const {
+  TOKENOPS_CHECK(questions.empty() || questions.size() == texts.size(), InvalidArgument,
+                 "questions must be empty or one per text: got ", questions.size(), " for ",
+                 texts.size(), " texts");
+  std::vector<CompressResult> out(texts.size());
+  text::parallel_for(texts.size(), text::resolve_threads(num_threads, texts.size()),
+                     [&](std::size_t i) {
+                       CompressOptions o = options;
+                       if (!questions.empty()) o.question = std::string(questions[i]);
+                       out[i] = compress(texts[i], o);
+                     });
+  return out;
+}
+
+}  // namespace tokenops::compress

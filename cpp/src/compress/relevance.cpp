@@ -1,0 +1,160 @@
+#include "tokenops/compress/relevance.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace tokenops::compress {
+
+namespace {
+
+constexpr std::string_view kStopwords[] = {
+    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+    "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
+    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
+    "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these",
+    "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+    "would", "you", "your", "yours", "'s", "s", "t", "does", "did", "many", "much", "name",
+    "tell", "according", "whose", "get", "got", "said", "also", "one"};
+
+bool ends_with(std::string_view s, std::string_view suf) {
+  return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
+}
+
+}  // namespace
+
+bool is_stopword(std::string_view w) noexcept {
+  for (auto s : kStopwords)
+    if (s == w) return true;
+  return false;
+}
+
+std::string light_stem(std::string_view w) {
+  std::string s(w);
+  if (ends_with(s, "'s")) s.resize(s.size() - 2);
+  for (unsigned char c : s)
+    if (c >= 0x80) return s;
+  const std::size_t n = s.size();
+  if (n > 4 && ends_with(s, "ies")) return s.substr(0, n - 3) + "y";
+  if (n > 4 && (ends_with(s, "sses") || ends_with(s, "xes") || ends_with(s, "ches") ||
+                ends_with(s, "shes")))
+    return s.substr(0, n - 2);
+  if (n > 3 && s.back() == 's' && !ends_with(s, "ss") && !ends_with(s, "us") && !ends_with(s, "is"))
+    return s.substr(0, n - 1);
+  if (n > 5 && ends_with(s, "ing")) return s.substr(0, n - 3);
+  if (n > 4 && ends_with(s, "ed") && !ends_with(s, "eed")) return s.substr(0, n - 2);
+  return s;
+}
+
+void unit_terms(std::string_view text, const Segmentation& seg, std::uint32_t first,
+                std::uint32_t last, bool drop_stopwords, std::vector<std::string>& out) {
+  std::string f;
+  for (std::uint32_t k = first; k < last; ++k) {
+    const Unit& u = seg.units[k];
+    if (u.kind != UnitKind::Word && u.kind != UnitKind::Number && u.kind != UnitKind::Char)
+      continue;
+    fold_case(text.substr(u.start, u.end - u.start), f);
+    if (drop_stopwords && is_stopword(f)) continue;
+    out.push_back(light_stem(f));
+  }
+}
+
+std::vector<std::string> text_terms(std::string_view text, bool drop_stopwords) {
+  Segmentation seg = segment(text);
+  std::vector<std::string> out;
+  unit_terms(text, seg, 0, static_cast<std::uint32_t>(seg.units.size()), drop_stopwords, out);
+  return out;
+}
+
+std::vector<float> bm25(const std::vector<std::string>& query,
+                        const std::vector<std::vector<std::string>>& docs, float k1, float b) {
+  std::vector<float> scores(docs.size(), 0.0f);
+  if (docs.empty() || query.empty()) return scores;
+  std::unordered_map<std::string_view, std::uint32_t> qid;
+  for (const auto& q : query) qid.try_emplace(q, static_cast<std::uint32_t>(qid.size()));
+  const std::size_t nq = qid.size();
+  std::vector<std::uint32_t> df(nq, 0), tf(nq, 0);
+  std::vector<std::uint32_t> seen(nq, 0xFFFFFFFFu);
+  double total_len = 0;
+  for (std::size_t d = 0; d < docs.size(); ++d) {
+    total_len += docs[d].size();
+    for (const auto& t : docs[d]) {
+      auto it = qid.find(t);
+      if (it != qid.end() && seen[it->second] != d) {
+        seen[it->second] = static_cast<std::uint32_t>(d);
+        ++df[it->second];
+      }
+    }
+  }
+  const double avgdl = std::max(total_len / docs.size(), 1.0);
+  const double n = static_cast<double>(docs.size());
+  std::vector<double> idf(nq);
+  for (std::size_t q = 0; q < nq; ++q) idf[q] = std::log((n - df[q] + 0.5) / (df[q] + 0.5) + 1.0);
+  // query term multiplicity
+  std::vector<std::uint32_t> qtf(nq, 0);
+  for (const auto& q : query) ++qtf[qid[q]];
+  for (std::size_t d = 0; d < docs.size(); ++d) {
+    std::fill(tf.begin(), tf.end(), 0u);
+    bool any = false;
+    for (const auto& t : docs[d]) {
+      auto it = qid.find(t);
+      if (it != qid.end()) {
+        ++tf[it->second];
+        any = true;
+      }
+    }
+    if (!any) continue;
+    const double norm = k1 * (1.0 - b + b * docs[d].size() / avgdl);
+    double s = 0;
+    for (std::size_t q = 0; q < nq; ++q)
+      if (tf[q]) s += qtf[q] * idf[q] * tf[q] * (k1 + 1.0) / (tf[q] + norm);
+    scores[d] = static_cast<float>(s);
+  }
+  return scores;
+}
+
+void Bm25Relevance::score_chunks(const ScoreContext& ctx, std::vector<float>& out) const {
+  const auto& seg = ctx.seg;
+  const std::size_t nc = seg.chunks.size();
+  out.assign(nc, 0.0f);
+  std::vector<std::string> query = text_terms(ctx.question, true);
+  if (query.empty()) query = text_terms(ctx.question, false);
+  if (query.empty() || nc == 0) return;
+  // sentences, and the lines they sit in (a newline unit separates lines)
+  std::vector<std::vector<std::string>> sent(nc);
+  std::vector<std::uint32_t> line_of(nc, 0);
+  std::vector<std::vector<std::string>> lines(1);
+  for (std::size_t c = 0; c < nc; ++c) {
+    const Chunk& ch = seg.chunks[c];
+    const bool newline = ch.last - ch.first == 1 && seg.units[ch.first].kind == UnitKind::Newline;
+    if (newline && !lines.back().empty()) lines.emplace_back();
+    unit_terms(ctx.text, seg, ch.first, ch.last, false, sent[c]);
+    line_of[c] = static_cast<std::uint32_t>(lines.size() - 1);
+    lines.back().insert(lines.back().end(), sent[c].begin(), sent[c].end());
+  }
+  std::vector<float> s = bm25(query, sent);
+  std::vector<float> p = bm25(query, lines);
+  auto normalise = [](std::vector<float>& v) {
+    float m = 0;
+    for (float x : v) m = std::max(m, x);
+    if (m > 0)
+      for (float& x : v) x /= m;
+  };
+  normalise(s);
+  normalise(p);
+  for (std::size_t c = 0; c < nc; ++c) {
+    float nb = 0;
+    if (c > 0) nb = std::max(nb, s[c - 1]);
+    if (c + 1 < nc) nb = std::max(nb, s[c + 1]);
+    out[c] = opt_.sentence_weight * std::max(s[c], opt_.neighbour_weight * nb) +
+             opt_.paragraph_weight * p[line_of[c]];
+  }
+}
+
+}  // namespace tokenops::compress

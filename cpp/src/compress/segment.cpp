@@ -1,0 +1,603 @@
+#include "tokenops/compress/segment.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "tokenops/io/json_spans.hpp"
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/unicode.hpp"
+#include "tokenops/text/utf8.hpp"
+
+namespace tokenops::compress {
+
+using text::GeneralCategory;
+
+bool is_unspaced_script(char32_t cp) noexcept {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) ||    // CJK unified ideographs
+         (cp >= 0x3400 && cp <= 0x4DBF) ||    // extension A
+         (cp >= 0x20000 && cp <= 0x323AF) ||  // extensions B..H
+         (cp >= 0xF900 && cp <= 0xFAFF) ||    // compatibility ideographs
+         (cp >= 0x3040 && cp <= 0x30FF) ||    // hiragana, katakana
+         (cp >= 0x31F0 && cp <= 0x31FF) ||    // katakana phonetic extensions
+         (cp >= 0xFF66 && cp <= 0xFF9F) ||    // half-width katakana
+         (cp >= 0x0E00 && cp <= 0x0EFF) ||    // Thai, Lao
+         (cp >= 0x0F00 && cp <= 0x0FFF) ||    // Tibetan
+         (cp >= 0x1000 && cp <= 0x109F) ||    // Myanmar
+         (cp >= 0x1780 && cp <= 0x17FF);      // Khmer
+}
+
+namespace {
+
+char32_t fold_cp(char32_t c) noexcept {
+  if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+  if (c >= 0x100 && c <= 0x17F) {
+    if (c == 0x130) return 'i';
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c & 1) ? c + 1 : c;
+    if (c == 0x178) return 0xFF;
+    if (c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17F) return c;
+    return (c & 1) ? c : c + 1;
+  }
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+  if (c >= 0x410 && c <= 0x42F) return c + 32;
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  if (c == 0x2019 || c == 0x2018) return '\'';
+  return c;
+}
+
+bool is_hspace(char32_t cp) noexcept {
+  if (cp == ' ' || cp == '\t' || cp == 0xFEFF || cp == 0x200B) return true;
+  if (cp < 0x80) return false;
+  return text::general_category(cp) == GeneralCategory::Zs;
+}
+
+bool is_newline(char32_t cp) noexcept {
+  return cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x85 || cp == 0x2028 ||
+         cp == 0x2029;
+}
+
+bool is_mark_like(char32_t cp) noexcept {
+  if (cp == 0x200D || cp == 0x200C || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+      (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F) ||
+      (cp >= 0xE0100 && cp <= 0xE01EF))
+    return true;
+  if (cp < 0x300) return false;
+  auto g = text::general_category(cp);
+  return g == GeneralCategory::Mn || g == GeneralCategory::Mc || g == GeneralCategory::Me;
+}
+
+bool is_alnum(char32_t cp) noexcept {
+  return (text::char_class_fast(cp) & (text::kLetter | text::kNumber)) != 0;
+}
+
+bool is_digit(char32_t cp) noexcept {
+  if (cp < 0x80) return cp >= '0' && cp <= '9';
+  return text::general_category(cp) == GeneralCategory::Nd;
+}
+
+bool is_upper(char32_t cp) noexcept {
+  if (cp < 0x80) return cp >= 'A' && cp <= 'Z';
+  auto g = text::general_category(cp);
+  return g == GeneralCategory::Lu || g == GeneralCategory::Lt;
+}
+
+bool is_lower(char32_t cp) noexcept {
+  if (cp < 0x80) return cp >= 'a' && cp <= 'z';
+  return text::general_category(cp) == GeneralCategory::Ll;
+}
+
+bool is_sentence_punct(char32_t cp) noexcept {
+  return cp == '.' || cp == '!' || cp == '?' || cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F ||
+         cp == 0xFF0E || cp == 0x0964 || cp == 0x06D4 || cp == 0x061F;
+}
+
+bool is_closer(char32_t cp) noexcept {
+  return cp == '"' || cp == '\'' || cp == ')' || cp == ']' || cp == 0x201D || cp == 0x2019 ||
+         cp == 0x300D || cp == 0x300F || cp == 0xFF09;
+}
+
+bool starts_with_ci(std::string_view s, std::size_t i, std::string_view prefix) {
+  if (s.size() - i < prefix.size()) return false;
+  for (std::size_t k = 0; k < prefix.size(); ++k) {
+    char c = s[i + k];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != prefix[k]) return false;
+  }
+  return true;
+}
+
+struct Cursor {
+  const unsigned char* p;
+  std::size_t n;
+  char32_t at(std::size_t i, int& len) const {
+    if (i >= n) {
+      len = 0;
+      return 0;
+    }
+    return text::decode_utf8(p + i, len);
+  }
+  char32_t at(std::size_t i) const {
+    int len;
+    return at(i, len);
+  }
+  // Code point ending just before i (i > 0).
+  char32_t before(std::size_t i) const {
+    if (i == 0) return 0;
+    std::size_t k = i - 1;
+    while (k > 0 && (p[k] & 0xC0) == 0x80) --k;
+    int len;
+    return text::decode_utf8(p + k, len);
+  }
+};
+
+class Builder {
+ public:
+  Builder(std::string_view text, Segmentation& out) : s_(text), out_(out) {
+    cur_.p = reinterpret_cast<const unsigned char*>(text.data());
+    cur_.n = text.size();
+  }
+
+  /// Segments bytes [a, b); structure: every unit gets kStructure (JSON outside string values);
+  /// json_string: inside a JSON string (escapes are atomic units).
+  void run(std::size_t a, std::size_t b, bool structure, bool json_string) {
+    std::size_t i = a;
+    const std::uint8_t base = structure ? kStructure : 0;
+    while (i < b) {
+      int len;
+      char32_t cp = cur_.at(i, len);
+      if (is_hspace(cp)) {
+        i += len;
+        continue;
+      }
+      if (json_string && cp == '\\' && i + 1 < b) {
+        std::size_t j = i + 2;
+        if (s_[i + 1] == 'u') {
+          j = std::min(b, i + 6);
+          // a surrogate pair \uD8xx\uDCxx stays together
+          if (j + 6 <= b && s_[j] == '\\' && s_[j + 1] == 'u') {
+            char h = s_[i + 2];
+            if ((h == 'd' || h == 'D') && (s_[i + 3] == '8' || s_[i + 3] == '9' ||
+                                           s_[i + 3] == 'a' || s_[i + 3] == 'A' ||
+                                           s_[i + 3] == 'b' || s_[i + 3] == 'B'))
+              j += 6;
+          }
+        }
+        emit(i, j, UnitKind::Punct, base);
+        if (s_[i + 1] == 'n') end_chunk();
+        i = j;
+        continue;
+      }
+      if (is_newline(cp)) {
+        std::size_t j = i + len, last = j;
+        while (j < b) {
+          int l2;
+          char32_t c2 = cur_.at(j, l2);
+          if (is_newline(c2)) {
+            j += l2;
+            last = j;
+          } else if (is_hspace(c2)) {
+            j += l2;
+          } else {
+            break;
+          }
+        }
+        end_chunk();
+        emit(i, last, UnitKind::Newline, base);
+        end_chunk();
+        i = last;
+        continue;
+      }
+      if (!structure && !json_string && cp == '`') {
+        std::size_t j = code_span(i, b);
+        if (j > i) {
+          const bool fence = s_.compare(i, 3, "```") == 0;
+          if (fence) end_chunk();
+          emit(i, j, UnitKind::Code, base);
+          if (fence) end_chunk();
+          i = j;
+          continue;
+        }
+      }
+      if (!structure && (starts_with_ci(s_, i, "http://") || starts_with_ci(s_, i, "https://") ||
+                         starts_with_ci(s_, i, "ftp://") || starts_with_ci(s_, i, "www."))) {
+        std::size_t j = url_end(i, b, json_string);
+        if (j > i + 4) {
+          emit(i, j, UnitKind::Url, base);
+          i = j;
+          continue;
+        }
+      }
+      if (is_unspaced_script(cp)) {
+        std::size_t j = absorb_marks(i + len, b);
+        emit(i, j, UnitKind::Char, base);
+        i = j;
+        continue;
+      }
+      if (is_alnum(cp) || is_mark_like(cp)) {
+        i = word(i, b, base, json_string);
+        continue;
+      }
+      // punctuation or symbol
+      std::size_t j = i + len;
+      if (cp < 0x80 && cp != '"' && cp != '\'' && cp != '(' && cp != ')') {
+        while (j < b && static_cast<unsigned char>(s_[j]) == cp) ++j;
+      }
+      j = absorb_marks(j, b);
+      emit(i, j, UnitKind::Punct, base);
+      if (is_sentence_punct(cp)) {
+        // The sentence ends here when whitespace, a closer or the end follows; for CJK full
+        // stops immediately.
+        std::size_t k = j;
+        while (k < b) {
+          int l3;
+          char32_t c3 = cur_.at(k, l3);
+          if (!is_closer(c3)) break;
+          k += l3;
+        }
+        char32_t nxt = cur_.at(k);
+        if (k >= b || is_hspace(nxt) || is_newline(nxt) || cp >= 0x3000) {
+          if (k > j) {
+            emit(j, k, UnitKind::Punct, base);
+            j = k;
+          }
+          out_.units.back().flags |= kSentenceEnd;
+          end_chunk();
+        }
+      }
+      i = j;
+    }
+  }
+
+  void end_chunk() { new_chunk_ = true; }
+
+ private:
+  std::size_t absorb_marks(std::size_t j, std::size_t b) const {
+    while (j < b) {
+      int l;
+      char32_t c = cur_.at(j, l);
+      if (c == 0x200D) {  // ZWJ joins the next character too
+        j += l;
+        if (j < b) {
+          cur_.at(j, l);
+          j += l;
+        }
+        continue;
+      }
+      if (!is_mark_like(c)) break;
+      j += l;
+    }
+    return j;
+  }
+
+  std::size_t code_span(std::size_t i, std::size_t b) const {
+    if (s_.compare(i, 3, "```") == 0) {
+      // a fence at the start of a line runs to the closing fence line (or the end)
+      std::size_t close = s_.find("\n```", i + 3);
+      if (close == std::string_view::npos || close + 4 > b) return b;
+      std::size_t end = close + 4;
+      while (end < b && s_[end] == '`') ++end;
+      return end;
+    }
+    std::size_t j = s_.find('`', i + 1);
+    std::size_t nl = s_.find('\n', i + 1);
+    if (j == std::string_view::npos || j >= b || (nl != std::string_view::npos && nl < j))
+      return i;
+    return j + 1;
+  }
+
+  std::size_t url_end(std::size_t i, std::size_t b, bool json_string) const {
+    std::size_t j = i;
+    int paren = 0;
+    while (j < b) {
+      int l;
+      char32_t c = cur_.at(j, l);
+      if (is_hspace(c) || is_newline(c) || c == '<' || c == '>' || c == '"' || c == '`' ||
+          (json_string && c == '\\'))
+        break;
+      if (c == '(') ++paren;
+      if (c == ')') --paren;
+      j += l;
+    }
+    // trailing punctuation belongs to the sentence, not the URL
+    while (j > i) {
+      char c = s_[j - 1];
+      if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '\'' ||
+          (c == ')' && paren < 0)) {
+        if (c == ')') ++paren;
+        --j;
+      } else {
+        break;
+      }
+    }
+    return j;
+  }
+
+  std::size_t word(std::size_t i, std::size_t b, std::uint8_t base, bool json_string) {
+    std::size_t j = i;
+    bool digit = false, at = false, dot = false;
+    while (j < b) {
+      int l;
+      char32_t c = cur_.at(j, l);
+      if ((is_alnum(c) && !is_unspaced_script(c)) || is_mark_like(c)) {
+        digit |= is_digit(c);
+        j += l;
+        continue;
+      }
+      if (j == i) break;
+      // connectors inside a word: it's, e-mail, snake_case, e.g, 3.14, 1,000, 10:30, 1/2, a@b
+      if (c == '\'' || c == 0x2019 || c == '-' || c == '_' || c == '.' || c == ',' || c == ':' ||
+          c == '/' || c == '@' || c == '+') {
+        if (json_string && c == '\\') break;
+        int l2;
+        char32_t prev = cur_.before(j);
+        char32_t next = cur_.at(j + l, l2);
+        if (l2 == 0 || !(is_alnum(next) && !is_unspaced_script(next))) break;
+        const bool digits = is_digit(prev) && is_digit(next);
+        if ((c == ',' || c == ':' || c == '/' || c == '+') && !digits) break;
+        if (c == '.' && !digits && !(is_alnum(prev) && is_alnum(next))) break;
+        at |= c == '@';
+        dot |= c == '.';
+        j += l;
+        continue;
+      }
+      break;
+    }
+    char32_t first = cur_.at(i);
+    UnitKind kind = is_digit(first) ? UnitKind::Number : UnitKind::Word;
+    if (at && dot) kind = UnitKind::Url;
+    std::uint8_t flags = base;
+    if (digit) flags |= kHasDigit;
+    if (is_upper(first)) flags |= kCapital;
+    emit(i, j, kind, flags);
+    return j;
+  }
+
+  void emit(std::size_t start, std::size_t end, UnitKind kind, std::uint8_t flags) {
+    if (new_chunk_ || out_.chunks.empty()) {
+      if (out_.chunks.empty() || out_.chunks.back().last > out_.chunks.back().first) {
+        Chunk c;
+        c.first = c.last = static_cast<std::uint32_t>(out_.units.size());
+        out_.chunks.push_back(c);
+      }
+      new_chunk_ = false;
+    }
+    Unit u;
+    u.ws = ws_;
+    u.start = static_cast<std::uint32_t>(start);
+    u.end = static_cast<std::uint32_t>(end);
+    u.kind = kind;
+    u.flags = flags;
+    u.chunk = static_cast<std::uint32_t>(out_.chunks.size() - 1);
+    out_.units.push_back(u);
+    out_.chunks.back().last = static_cast<std::uint32_t>(out_.units.size());
+    ws_ = static_cast<std::uint32_t>(end);
+  }
+
+  std::string_view s_;
+  Segmentation& out_;
+  Cursor cur_{};
+  std::uint32_t ws_ = 0;
+  bool new_chunk_ = true;
+};
+
+struct Dsu {
+  std::vector<std::uint32_t> parent;
+  explicit Dsu(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0u); }
+  std::uint32_t find(std::uint32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  void unite(std::uint32_t a, std::uint32_t b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  }
+};
+
+bool is_connector(std::string_view w) {
+  return w == "of" || w == "de" || w == "del" || w == "da" || w == "van" || w == "von" ||
+         w == "la" || w == "le" || w == "du" || w == "&" || w == "al" || w == "bin";
+}
+
+bool all_caps(std::string_view w, const Cursor& cur, std::size_t start) {
+  std::size_t letters = 0;
+  for (std::size_t i = start; i < start + w.size();) {
+    int l;
+    char32_t c = cur.at(i, l);
+    if (is_lower(c)) return false;
+    if (is_upper(c)) ++letters;
+    i += l;
+  }
+  return letters >= 2;
+}
+
+// Marks entity-like spans and numeric groups, joining them in the DSU.
+void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
+  Cursor cur{reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+  auto& u = seg.units;
+  const std::size_t n = u.size();
+  auto text_of = [&](std::size_t k) { return s.substr(u[k].start, u[k].end - u[k].start); };
+  auto chunk_start = [&](std::size_t k) {
+    // first word of a sentence/line (ignoring opening quotes, bullets, brackets)
+    std::size_t first = seg.chunks[u[k].chunk].first;
+    for (std::size_t m = first; m < k; ++m)
+      if (u[m].kind != UnitKind::Punct && u[m].kind != UnitKind::Newline) return false;
+    return true;
+  };
+  auto capword = [&](std::size_t k) {
+    if (u[k].kind != UnitKind::Word && u[k].kind != UnitKind::Number) return false;
+    if (u[k].flags & kStructure) return false;
+    if (u[k].flags & kCapital) return true;
+    // mixed case (iPhone, eBay) or letters with digits (GPT4, COVID19)
+    std::string_view w = text_of(k);
+    bool upper_inside = false;
+    for (std::size_t i = u[k].start + 1; i < u[k].end;) {
+      int l;
+      char32_t c = cur.at(i, l);
+      upper_inside |= is_upper(c);
+      i += l;
+    }
+    return upper_inside && !w.empty();
+  };
+  std::size_t k = 0;
+  while (k < n) {
+    if (!capword(k)) {
+      ++k;
+      continue;
+    }
+    std::size_t run_end = k + 1, caps = 1;
+    for (std::size_t m = k + 1; m < n; ++m) {
+      if (u[m].ws == u[m].start || u[m].chunk != u[k].chunk) break;  // needs a space before
+      if (capword(m)) {
+        ++caps;
+        run_end = m + 1;
+        continue;
+      }
+      std::string lw;
+      fold_case(text_of(m), lw);
+      if (is_connector(lw) && m + 1 < n && capword(m + 1) && u[m + 1].ws < u[m + 1].start) continue;
+      break;
+    }
+    const bool single_ok = !chunk_start(k) || all_caps(text_of(k), cur, u[k].start) ||
+                           (u[k].flags & kHasDigit) || !(u[k].flags & kCapital);
+    if (caps >= 2 || single_ok) {
+      for (std::size_t m = k; m < run_end; ++m) {
+        u[m].flags |= kEntity;
+        if (m > k) dsu.unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(m));
+      }
+    }
+    k = run_end;
+  }
+  // arithmetic between numbers stays whole: 1/4*32, 20+12=32, 3x4
+  for (std::size_t m = 1; m + 1 < n; ++m) {
+    if (u[m].kind != UnitKind::Punct || u[m].ws != u[m].start || u[m + 1].ws != u[m + 1].start)
+      continue;
+    if (!(u[m - 1].flags & kHasDigit) || !(u[m + 1].flags & kHasDigit)) continue;
+    std::string_view p = text_of(m);
+    if (p == "=" || p == "*" || p == "+" || p == "-" || p == "/" || p == "x" || p == "^" ||
+        p == ":" || p == "\xC3\x97" || p == "\xC3\xB7") {
+      dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
+      dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
+    }
+  }
+  // numbers with their sign/currency/percent: $5, -3, 20%, 5°C
+  for (std::size_t m = 0; m < n; ++m) {
+    if (u[m].kind != UnitKind::Number) continue;
+    if (m > 0 && u[m - 1].kind == UnitKind::Punct && u[m].ws == u[m].start) {
+      std::string_view p = text_of(m - 1);
+      if (p == "$" || p == "-" || p == "+" || p == "\xE2\x82\xAC" || p == "\xC2\xA3" ||
+          p == "\xC2\xA5" || p == "#" || p == "~")
+        dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
+    }
+    if (m + 1 < n && u[m + 1].kind == UnitKind::Punct && u[m + 1].ws == u[m + 1].start) {
+      std::string_view p = text_of(m + 1);
+      if (p == "%" || p == "\xC2\xB0" || p == "\xE2\x80\xB0")
+        dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
+    }
+  }
+}
+
+}  // namespace
+
+void fold_case(std::string_view word, std::string& out) {
+  out.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(word.data());
+  for (std::size_t i = 0; i < word.size();) {
+    unsigned char b = p[i];
+    if (b < 0x80) {
+      out.push_back(static_cast<char>((b >= 'A' && b <= 'Z') ? b + 32 : b));
+      ++i;
+      continue;
+    }
+    int len = text::utf8_seq_len(b);
+    if (i + len > word.size()) {  // defensive: copy a truncated tail as is
+      out.append(word.substr(i));
+      break;
+    }
+    char32_t c = text::decode_utf8(p + i, len);
+    text::append_utf8(out, fold_cp(c));
+    i += len;
+  }
+}
+
+Segmentation segment(std::string_view text, const SegmentOptions& options) {
+  TOKENOPS_CHECK(text.size() < 0xFFFFFFF0u, InvalidArgument, "text of ", text.size(),
+                 " bytes is too long to compress (limit 4 GiB); split it first");
+  Segmentation seg;
+  seg.units.reserve(text.size() / 4 + 8);
+  Builder b(text, seg);
+  if (options.json) {
+    std::vector<io::JsonStringSpan> spans = io::json_string_spans(text);
+    std::size_t pos = 0;
+    for (const auto& sp : spans) {
+      // The quote before a value and the value's contents are separate regions; keys are
+      // structure, quotes included.
+      if (sp.is_key) continue;
+      b.run(pos, sp.begin, /*structure=*/true, false);
+      b.run(sp.begin, sp.end, /*structure=*/false, /*json_string=*/true);
+      pos = sp.end;
+    }
+    b.run(pos, text.size(), true, false);
+  } else {
+    b.run(0, text.size(), false, false);
+  }
+  // Horizontal whitespace at the very end belongs to no unit: attach it to the last unit's
+  // content so that the units tile the text.
+  if (!seg.units.empty()) seg.units.back().end = static_cast<std::uint32_t>(text.size());
+  if (!seg.chunks.empty() && seg.chunks.back().last == seg.chunks.back().first)
+    seg.chunks.pop_back();
+
+  Dsu dsu(seg.units.size());
+  mark_entities(text, seg, dsu);
+  // user-protected spans: every overlapping unit is protected and they go together
+  for (const auto& [a, z] : options.protected_spans) {
+    TOKENOPS_CHECK(a <= z && z <= text.size(), InvalidArgument, "protected span [", a, ", ", z,
+                   ") is outside the text of ", text.size(), " bytes");
+    if (a == z) continue;
+    auto it = std::upper_bound(seg.units.begin(), seg.units.end(), a,
+                               [](std::uint32_t v, const Unit& u) { return v < u.end; });
+    std::uint32_t first = kNoGroup;
+    for (; it != seg.units.end() && it->start < z; ++it) {
+      if (it->end <= a) continue;
+      it->flags |= kProtected;
+      auto idx = static_cast<std::uint32_t>(it - seg.units.begin());
+      if (first == kNoGroup) first = idx;
+      else dsu.unite(first, idx);
+    }
+  }
+  // compact group ids: only multi-unit groups get one
+  std::vector<std::uint32_t> size(seg.units.size(), 0);
+  for (std::uint32_t k = 0; k < seg.units.size(); ++k) ++size[dsu.find(k)];
+  std::vector<std::uint32_t> id(seg.units.size(), kNoGroup);
+  std::uint32_t next = 0;
+  for (std::uint32_t k = 0; k < seg.units.size(); ++k) {
+    std::uint32_t r = dsu.find(k);
+    if (size[r] < 2) continue;
+    if (id[r] == kNoGroup) id[r] = next++;
+    seg.units[k].group = id[r];
+  }
+  seg.n_groups = next;
+  return seg;
+}
+
+std::vector<std::string> word_list(std::string_view text) {
+  Segmentation seg = segment(text);
+  std::vector<std::string> out;
+  out.reserve(seg.units.size());
+  std::string w;
+  for (const auto& c : seg.chunks) {
+    out.emplace_back("<s>");
+    for (std::uint32_t k = c.first; k < c.last; ++k) {
+      const Unit& u = seg.units[k];
+      if (u.kind == UnitKind::Number) {
+        out.emplace_back("<num>");
+      } else if (u.kind == UnitKind::Word || u.kind == UnitKind::Char) {
+        fold_case(text.substr(u.start, u.end - u.start), w);
+        out.push_back(w);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace tokenops::compress

@@ -1,0 +1,450 @@
+#include "tokenops/cost/catalog.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <regex>
+#include <set>
+
+#include "tokenops/text/error.hpp"
+
+namespace tokenops::cost {
+
+namespace {
+
+constexpr const char* kBucketNames[kNumBuckets] = {
+    "input_text",   "input_audio", "input_image",  "cache_read",   "cache_write_5m", "cache_write_1h",
+    "output_text",  "reasoning",   "output_audio", "output_image", "request",        "web_search"};
+
+constexpr const char* kLitellmKeys[kNumLitellmFields] = {
+    "input_cost_per_token",
+    "input_cost_per_token_flex",
+    "input_cost_per_token_priority",
+    "cache_creation_input_token_cost",
+    "cache_creation_input_token_cost_above_200k_tokens",
+    "cache_read_input_token_cost",
+    "cache_read_input_token_cost_above_200k_tokens",
+    "cache_read_input_token_cost_above_272k_tokens",
+    "cache_read_input_token_cost_flex",
+    "cache_read_input_token_cost_priority",
+    "cache_creation_input_token_cost_above_1hr",
+    "input_cost_per_character",
+    "input_cost_per_token_above_128k_tokens",
+    "input_cost_per_token_above_200k_tokens",
+    "input_cost_per_token_above_272k_tokens",
+    "input_cost_per_audio_token",
+    "input_cost_per_image_token",
+    "input_cost_per_image",
+    "input_cost_per_video_per_second",
+    "input_cost_per_token_batches",
+    "output_cost_per_token_batches",
+    "output_cost_per_token",
+    "output_cost_per_token_flex",
+    "output_cost_per_token_priority",
+    "output_cost_per_audio_token",
+    "output_cost_per_reasoning_token",
+    "output_cost_per_token_above_128k_tokens",
+    "output_cost_per_token_above_200k_tokens",
+    "output_cost_per_token_above_272k_tokens",
+    "output_cost_per_second",
+    "output_cost_per_image_token",
+    "citation_cost_per_token",
+    "input_cost_per_second",
+    "search_context_cost_per_query.search_context_size_low",
+    "search_context_cost_per_query.search_context_size_medium",
+    "search_context_cost_per_query.search_context_size_high",
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool ends_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
+
+// re.sub(r"-\d+$", "", s)
+std::string strip_trailing_number(std::string_view s) {
+  std::size_t i = s.size();
+  while (i > 0 && std::isdigit(static_cast<unsigned char>(s[i - 1]))) --i;
+  if (i < s.size() && i > 0 && s[i - 1] == '-') return std::string(s.substr(0, i - 1));
+  return std::string(s);
+}
+
+// re.sub(r"(:[^:]+){3}$", "", s)
+std::string strip_finetune(std::string_view s) {
+  std::size_t end = s.size();
+  for (int k = 0; k < 3; ++k) {
+    if (end == 0) return std::string(s);
+    std::size_t colon = s.rfind(':', end - 1);
+    if (colon == std::string_view::npos || colon + 1 >= end) return std::string(s);
+    end = colon;
+  }
+  return std::string(s.substr(0, end));
+}
+
+const std::set<std::string>& bedrock_cross_region_prefixes() {
+  static const std::set<std::string> s = {"us", "eu", "apac", "jp", "au", "ca", "global", "us-gov"};
+  return s;
+}
+
+bool is_aws_region(std::string_view s) {
+  // e.g. us-east-1, eu-central-1, ap-northeast-1, us-gov-west-1
+  if (s.size() < 9) return false;
+  if (!std::isdigit(static_cast<unsigned char>(s.back()))) return false;
+  return std::count(s.begin(), s.end(), '-') >= 2;
+}
+
+// LiteLLM's get_bedrock_base_model (routing prefixes, cross-region prefixes, regions).
+std::string bedrock_base_model(std::string_view m) {
+  std::string model(m);
+  for (const char* rp : {"bedrock/converse/", "bedrock/invoke/", "bedrock/", "converse/", "invoke/"}) {
+    if (starts_with(model, rp)) {
+      model = model.substr(std::strlen(rp));
+      break;
+    }
+  }
+  auto dot = model.find('.');
+  if (dot != std::string::npos && bedrock_cross_region_prefixes().count(model.substr(0, dot)))
+    return model.substr(dot + 1);
+  auto slash = model.find('/');
+  if (slash != std::string::npos && is_aws_region(model.substr(0, slash))) return model.substr(slash + 1);
+  return model;
+}
+
+std::string litellm_strip(std::string_view model, const std::string& provider) {
+  if (provider == "bedrock" || provider == "bedrock_converse") return bedrock_base_model(model);
+  if (provider == "vertex_ai" || provider == "gemini" || provider == "databricks")
+    return strip_trailing_number(model);
+  if (model.find("ft:") != std::string_view::npos) return strip_finetune(model);
+  return std::string(model);
+}
+
+bool litellm_provider_match(const std::string& entry_provider, const std::string& p) {
+  if (p.empty() || entry_provider == p) return true;
+  if (p == "vertex_ai" && starts_with(entry_provider, "vertex_ai")) return true;
+  if (p == "fireworks_ai" && starts_with(entry_provider, "fireworks_ai")) return true;
+  if (starts_with(p, "bedrock") && starts_with(entry_provider, "bedrock")) return true;
+  if (p == "litellm_proxy") return true;
+  if (p == "azure_ai" && (entry_provider == "azure" || entry_provider == "openai")) return true;
+  if (p == "github") return true;
+  return false;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+bool MatchRule::matches(std::string_view name) const {
+  switch (kind) {
+    case Equals: return name == value;
+    case StartsWith: return starts_with(name, value);
+    case EndsWith: return ends_with(name, value);
+    case Contains: return name.find(value) != std::string_view::npos;
+    case Regex: {
+      try {
+        return std::regex_search(std::string(name), std::regex(value));
+      } catch (const std::regex_error&) {
+        return false;
+      }
+    }
+    case Or:
+      for (const auto& c : children)
+        if (c.matches(name)) return true;
+      return false;
+    case And:
+      for (const auto& c : children)
+        if (!c.matches(name)) return false;
+      return !children.empty();
+  }
+  return false;
+}
+
+const char* bucket_name(int b) {
+  TOKENOPS_CHECK(b >= 0 && b < kNumBuckets, InvalidArgument, "bucket index ", b, " out of range");
+  return kBucketNames[b];
+}
+
+int bucket_from_name(std::string_view name) {
+  for (int b = 0; b < kNumBuckets; ++b)
+    if (name == kBucketNames[b]) return b;
+  std::string names;
+  for (int b = 0; b < kNumBuckets; ++b) names += std::string(b ? ", " : "") + kBucketNames[b];
+  throw InvalidArgument(detail::concat("unknown usage bucket '", name, "'; known buckets: ", names));
+}
+
+const char* service_tier_name(ServiceTier t) {
+  switch (t) {
+    case ServiceTier::Standard: return "standard";
+    case ServiceTier::Batch: return "batch";
+    case ServiceTier::Flex: return "flex";
+    case ServiceTier::Priority: return "priority";
+  }
+  return "standard";
+}
+
+ServiceTier service_tier_from_name(std::string_view name) {
+  if (name == "standard" || name == "default" || name == "auto" || name.empty()) return ServiceTier::Standard;
+  if (name == "batch" || name == "batches") return ServiceTier::Batch;
+  if (name == "flex") return ServiceTier::Flex;
+  if (name == "priority") return ServiceTier::Priority;
+  throw InvalidArgument(detail::concat("unknown service_tier '", name,
+                                       "'; use one of standard, batch, flex, priority"));
+}
+
+const char* litellm_field_key(int f) {
+  TOKENOPS_CHECK(f >= 0 && f < kNumLitellmFields, InvalidArgument, "field index ", f, " out of range");
+  return kLitellmKeys[f];
+}
+
+Price make_price(double value, int scale_exp) {
+  Price p;
+  TOKENOPS_CHECK(std::isfinite(value), InvalidArgument, "price must be a finite number, got ", value);
+  TOKENOPS_CHECK(value >= 0, InvalidArgument, "price must be >= 0, got ", value);
+  p.set = true;
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  std::string_view s(buf, static_cast<std::size_t>(res.ptr - buf));
+  // d[.ddd]e[+-]XX
+  std::size_t epos = s.find('e');
+  std::string digits;
+  int point_digits = 0;
+  bool after_point = false;
+  for (std::size_t i = 0; i < epos; ++i) {
+    if (s[i] == '.') {
+      after_point = true;
+      continue;
+    }
+    digits.push_back(s[i]);
+    if (after_point) ++point_digits;
+  }
+  int exp10 = 0;
+  std::from_chars(s.data() + epos + 1 + (s[epos + 1] == '+' ? 1 : 0), s.data() + s.size(), exp10);
+  // value = digits * 10^(exp10 - point_digits); atto = value * 10^(18 + scale_exp)
+  {
+    std::string dec = digits + "e" + std::to_string(exp10 - point_digits + scale_exp);
+    std::from_chars(dec.data(), dec.data() + dec.size(), p.usd);  // correctly rounded
+  }
+  int shift = exp10 - point_digits + static_cast<int>(kAttoPerUsdExp) + scale_exp;
+  i128 mant = 0;
+  for (char c : digits) mant = mant * 10 + (c - '0');
+  if (shift >= 0) {
+    TOKENOPS_CHECK(shift <= 20, InvalidArgument, "price ", value, " is too large");
+    for (int k = 0; k < shift; ++k) mant *= 10;
+    p.atto = mant;
+  } else {
+    i128 div = 1;
+    int k = 0;
+    for (; k < -shift && k < 38; ++k) div *= 10;
+    if (k < -shift) {
+      p.atto = 0;
+    } else {
+      i128 q = mant / div, r = mant % div;
+      if (2 * r > div || (2 * r == div && (q & 1))) ++q;  // round half to even
+      p.atto = q;
+    }
+    p.inexact = true;
+  }
+  return p;
+}
+
+std::int32_t parse_iso_date(std::string_view s, std::string_view field) {
+  int y = 0, m = 0, d = 0;
+  bool ok = s.size() >= 10 && s[4] == '-' && s[7] == '-';
+  if (ok) {
+    ok = std::from_chars(s.data(), s.data() + 4, y).ec == std::errc() &&
+         std::from_chars(s.data() + 5, s.data() + 7, m).ec == std::errc() &&
+         std::from_chars(s.data() + 8, s.data() + 10, d).ec == std::errc() && m >= 1 && m <= 12 &&
+         d >= 1 && d <= 31;
+  }
+  TOKENOPS_CHECK(ok, InvalidArgument, field, ": '", s, "' is not an ISO date (YYYY-MM-DD)");
+  // days_from_civil (Howard Hinnant)
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + static_cast<unsigned>(d) - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int>(doe) - 719468;
+}
+
+std::string litellm_route_provider(std::string_view p) {
+  if (starts_with(p, "vertex_ai")) return "vertex_ai";
+  if (p == "bedrock_converse") return "bedrock";
+  if (p == "ai21") return "ai21_chat";
+  if (p == "azure_text") return "azure";
+  if (p == "text-completion-openai") return "text-completion-openai";
+  return std::string(p);
+}
+
+Catalog::Catalog(std::vector<ModelEntry> entries, std::string source, std::string checked_date)
+    : entries_(std::move(entries)), source_(std::move(source)), checked_date_(std::move(checked_date)) {
+  by_key_.reserve(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto& e = entries_[i];
+    TOKENOPS_CHECK(by_key_.emplace(e.key, i).second, InvalidArgument, "duplicate catalogue key '",
+                   e.key, "'");
+    by_lower_.emplace(lower(e.key), i);
+  }
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    for (const auto& a : entries_[i].aliases) {
+      std::string la = lower(a);
+      if (!by_lower_.count(la)) by_alias_.emplace(la, i);
+    }
+}
+
+std::optional<std::size_t> Catalog::find_key(std::string_view key) const {
+  auto it = by_key_.find(std::string(key));
+  if (it != by_key_.end()) return it->second;
+  auto jt = by_lower_.find(lower(key));
+  if (jt != by_lower_.end()) return jt->second;
+  return std::nullopt;
+}
+
+std::optional<Match> Catalog::try_resolve(std::string_view name) const {
+  if (name.empty()) return std::nullopt;
+  if (auto it = by_key_.find(std::string(name)); it != by_key_.end()) return Match{it->second, "exact"};
+  const std::string ln = lower(name);
+  if (auto it = by_lower_.find(ln); it != by_lower_.end()) return Match{it->second, "case-insensitive"};
+  if (auto it = by_alias_.find(ln); it != by_alias_.end()) return Match{it->second, "alias"};
+
+  auto probe = [&](const std::string& cand) -> std::optional<std::size_t> {
+    if (auto it = by_lower_.find(cand); it != by_lower_.end()) return it->second;
+    if (auto it = by_alias_.find(cand); it != by_alias_.end()) return it->second;
+    return std::nullopt;
+  };
+  // Candidate rewrites, most specific first.
+  std::vector<std::string> cands;
+  std::string s = ln;
+  // provider/model -> model, also nested (openrouter/anthropic/x keeps its own key if present).
+  std::vector<std::string> stripped{s};
+  while (true) {
+    auto slash = stripped.back().find('/');
+    if (slash == std::string::npos) break;
+    stripped.push_back(stripped.back().substr(slash + 1));
+  }
+  for (const auto& base : stripped) {
+    cands.push_back(base);
+    std::string b = bedrock_base_model(base);
+    cands.push_back(b);
+    // Vertex "@version" -> "-version" and without it.
+    if (auto at = b.find('@'); at != std::string::npos) {
+      std::string v = b.substr(0, at);
+      cands.push_back(v + "-" + b.substr(at + 1));
+      cands.push_back(v);
+    }
+    // Bedrock "-v1:0" / ":0" suffixes and "anthropic." vendor prefix.
+    std::string nb = b;
+    if (auto colon = nb.rfind(':'); colon != std::string::npos) nb = nb.substr(0, colon);
+    if (ends_with(nb, "-v1") || ends_with(nb, "-v2")) nb = nb.substr(0, nb.size() - 3);
+    cands.push_back(nb);
+    for (const char* vendor : {"anthropic.", "meta.", "mistral.", "amazon.", "cohere.", "ai21.", "deepseek.", "openai.", "qwen."})
+      if (starts_with(nb, vendor)) cands.push_back(nb.substr(std::strlen(vendor)));
+  }
+  for (const auto& c : cands) {
+    if (c == ln) continue;
+    if (auto idx = probe(c)) return Match{*idx, "normalized:" + c};
+  }
+  // Match rules (genai-prices style), on the name and on the name without provider prefixes.
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    for (const auto& rule : entries_[i].match)
+      for (const auto& base : stripped)
+        if (rule.matches(base)) return Match{i, "match-rule"};
+  // Provider-qualified keys: "claude-3-7-sonnet-20250219" given as "anthropic.claude-..."
+  for (const auto& c : cands)
+    for (const char* pfx : {"anthropic/", "openai/", "gemini/", "xai/", "deepseek/", "mistral/"})
+      if (auto idx = probe(std::string(pfx) + c)) return Match{*idx, std::string("normalized:") + pfx + c};
+  return std::nullopt;
+}
+
+Match Catalog::resolve(std::string_view name) const {
+  TOKENOPS_CHECK(!name.empty(), InvalidArgument, "model name is empty");
+  if (auto m = try_resolve(name)) return *m;
+  auto close = close_matches(name, 5);
+  std::string list;
+  for (std::size_t i = 0; i < close.size(); ++i) list += (i ? ", " : "") + std::string("'") + close[i] + "'";
+  throw NotFound(detail::concat("unknown model '", name, "' in the price catalogue (", source_,
+                                "); close matches: ", list.empty() ? "none" : list,
+                                ". Pass a catalogue key, or add the model's prices to the catalogue."));
+}
+
+std::vector<std::string> Catalog::close_matches(std::string_view name, std::size_t k) const {
+  std::string ln = lower(name);
+  std::string base = ln.substr(ln.rfind('/') == std::string::npos ? 0 : ln.rfind('/') + 1);
+  std::vector<std::pair<double, std::size_t>> scored;
+  scored.reserve(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    std::string key = lower(entries_[i].key);
+    std::string kb = key.substr(key.rfind('/') == std::string::npos ? 0 : key.rfind('/') + 1);
+    double d = static_cast<double>(std::min(edit_distance(ln, key), edit_distance(base, kb)));
+    if (kb.find(base) != std::string::npos || base.find(kb) != std::string::npos) d -= 0.5;
+    d += 0.001 * static_cast<double>(key.size());  // prefer shorter (canonical) keys on ties
+    scored.emplace_back(d, i);
+  }
+  std::size_t n = std::min(k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(n), scored.end());
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(entries_[scored[i].second].key);
+  return out;
+}
+
+std::optional<std::size_t> Catalog::litellm_lookup(std::string_view model, const std::string& p) const {
+  std::string split, combined, stripped, combined_stripped;
+  std::string m(model);
+  if (!p.empty() && starts_with(m, p + "/")) {
+    split = m.substr(p.size() + 1);
+    combined = m;
+    stripped = litellm_strip(split, p);
+  } else {
+    split = m;
+    combined = p + "/" + m;
+    stripped = litellm_strip(m, p);
+  }
+  combined_stripped = p + "/" + stripped;
+  for (const std::string* cand : {&combined, &m, &combined_stripped, &stripped, &split}) {
+    auto idx = find_key(*cand);
+    if (idx && litellm_provider_match(entries_[*idx].provider, p)) return idx;
+  }
+  return std::nullopt;
+}
+
+Catalog::LitellmResolution Catalog::litellm_resolve(std::string_view name) const {
+  LitellmResolution r;
+  std::string n(name);
+  // The route provider: a known provider prefix, else the entry's own provider.
+  std::set<std::string> providers;
+  auto slash = n.find('/');
+  if (slash != std::string::npos) {
+    std::string prefix = n.substr(0, slash);
+    for (const auto& e : entries_)
+      if (litellm_route_provider(e.provider) == prefix || e.provider == prefix) {
+        r.route_provider = prefix;
+        break;
+      }
+  }
+  if (r.route_provider.empty()) {
+    auto idx = find_key(n);
+    if (!idx) return r;
+    r.route_provider = litellm_route_provider(entries_[*idx].provider);
+  }
+  r.model_arg = n;
+  if (r.route_provider == "vertex_ai" && slash != std::string::npos) r.model_arg = n.substr(slash + 1);
+  r.index = litellm_lookup(r.model_arg, r.route_provider);
+  return r;
+}
+
+}  // namespace tokenops::cost

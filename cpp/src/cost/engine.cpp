@@ -1,0 +1,676 @@
+#include "tokenops/cost/engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <mutex>
+
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/parallel.hpp"
+
+namespace tokenops::cost {
+
+namespace {
+
+bool contains(std::string_view s, std::string_view p) { return s.find(p) != std::string_view::npos; }
+
+}  // namespace
+
+void validate_usage(const Usage& u) {
+  for (int b = 0; b < kNumBuckets; ++b)
+    TOKENOPS_CHECK(u.n[b] >= 0, InvalidArgument, "usage field '", bucket_name(b), "' must be >= 0, got ",
+                   u.n[b]);
+}
+
+const char* litellm_route_name(LitellmRoute r) {
+  switch (r) {
+    case LitellmRoute::Generic: return "generic";
+    case LitellmRoute::GenericNoTier: return "generic(no service tier)";
+    case LitellmRoute::Vertex: return "vertex";
+    case LitellmRoute::VertexNoTier: return "vertex(cost_per_character)";
+    case LitellmRoute::Simple: return "simple";
+    case LitellmRoute::Perplexity: return "perplexity";
+    case LitellmRoute::Dashscope: return "dashscope";
+    case LitellmRoute::Xai: return "xai";
+    case LitellmRoute::Zero: return "zero";
+    case LitellmRoute::AzurePerSecond: return "azure(per second)";
+    case LitellmRoute::OtherPerSecond: return "per second";
+    case LitellmRoute::Unmapped: return "unmapped";
+  }
+  return "?";
+}
+
+// ------------------------------------------------------------------------------------------
+// mode = "exact"
+// ------------------------------------------------------------------------------------------
+
+ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std::int32_t date) {
+  validate_usage(u);
+  const std::int64_t input_total = u.input_total();
+  const PriceRow* base = nullptr;
+  const PriceRow* cliff = nullptr;
+  std::vector<const PriceRow*> bands;
+  std::vector<std::string> have_tiers;
+  for (const auto& r : e.rows) {
+    if (date < r.effective_from || date >= r.effective_to) continue;
+    std::string tn = service_tier_name(r.tier);
+    if (std::find(have_tiers.begin(), have_tiers.end(), tn) == have_tiers.end()) have_tiers.push_back(tn);
+    if (r.tier != tier) continue;
+    if (r.mode == TierMode::Marginal) {
+      bands.push_back(&r);
+    } else if (r.threshold == 0) {
+      if (!base || r.effective_from >= base->effective_from) base = &r;
+    } else if (input_total > r.threshold) {
+      if (!cliff || r.threshold > cliff->threshold ||
+          (r.threshold == cliff->threshold && r.effective_from >= cliff->effective_from))
+        cliff = &r;
+    }
+  }
+  if (!base && bands.empty()) {
+    std::string avail;
+    for (std::size_t i = 0; i < have_tiers.size(); ++i) avail += (i ? ", " : "") + have_tiers[i];
+    throw InvalidArgument(detail::concat("model '", e.key, "' has no ", service_tier_name(tier),
+                                         " price row", e.rows.empty() ? "" : " on that date",
+                                         " (available tiers: ", avail.empty() ? "none" : avail,
+                                         "); tokenops does not guess a price"));
+  }
+  std::sort(bands.begin(), bands.end(), [](auto* a, auto* b) { return a->threshold < b->threshold; });
+
+  ExactCost out;
+  out.row = cliff ? cliff->label : (base ? base->label : bands.front()->label);
+  auto price_of = [&](int b, std::string& row, std::string& note) -> const Price* {
+    if (cliff && cliff->prices[b].set) {
+      row = cliff->label;
+      return &cliff->prices[b];
+    }
+    if (base && base->prices[b].set) {
+      row = base->label;
+      if (cliff) note = "no long-context price for this bucket; base price used";
+      return &base->prices[b];
+    }
+    return nullptr;
+  };
+  for (int b = 0; b < kNumBuckets; ++b) {
+    const std::int64_t units = u.n[b];
+    if (units == 0) continue;
+    if (!bands.empty() && b != kRequest && b != kWebSearch) {
+      // Marginal bands: each bucket's units priced progressively through the bands.
+      int pb = b;
+      std::string note;
+      if (!bands.front()->prices[pb].set && b == kReasoning) {
+        pb = kOutputText;
+        note = "reasoning billed at the output rate";
+      }
+      if (!bands.front()->prices[pb].set && b == kCacheRead) {
+        pb = kInputText;
+        note = "no cache-read price in the bands; input rate used";
+      }
+      std::int64_t done = 0;
+      for (std::size_t k = 0; k < bands.size() && done < units; ++k) {
+        const PriceRow* r = bands[k];
+        std::int64_t hi = (k + 1 < bands.size()) ? bands[k + 1]->threshold : units;
+        if (r->upper > 0 && k + 1 == bands.size()) hi = std::max<std::int64_t>(units, r->upper);
+        hi = std::min(hi, units);
+        std::int64_t lo = std::max(done, r->threshold);
+        if (hi <= lo) continue;
+        TOKENOPS_CHECK(r->prices[pb].set, InvalidArgument, "model '", e.key, "' has no ", bucket_name(b),
+                       " price in band '", r->label, "'");
+        CostLine line{b, hi - lo, r->prices[pb].atto, r->prices[pb].atto * (hi - lo), r->label, note};
+        out.total_atto += line.cost_atto;
+        out.lines.push_back(std::move(line));
+        done = hi;
+      }
+      continue;
+    }
+    std::string row, note;
+    const Price* p = price_of(b, row, note);
+    if (!p && b == kReasoning) {
+      p = price_of(kOutputText, row, note);
+      note = "reasoning billed at the output rate";
+    }
+    if (!p && b == kRequest) continue;  // no per-request fee for this model
+    if (!p)
+      throw InvalidArgument(detail::concat(
+          "model '", e.key, "' has no ", bucket_name(b), " price (", service_tier_name(tier), " tier) but usage has ",
+          units, " ", bucket_name(b), " units; tokenops never prices them at $0. Add the price to the catalogue."));
+    CostLine line{b, units, p->atto, p->atto * units, row, note};
+    out.total_atto += line.cost_atto;
+    out.lines.push_back(std::move(line));
+  }
+  return out;
+}
+
+// Fast path for batches: the rows applicable to (entry, tier, date) resolved once, then a total
+// per usage row without allocating. Marginal bands fall back to price_exact.
+struct ExactPlan {
+  const ModelEntry* e = nullptr;
+  const PriceRow* base = nullptr;
+  std::vector<const PriceRow*> cliffs;  // by threshold, descending
+  bool has_bands = false;
+  ServiceTier tier = ServiceTier::Standard;
+  std::int32_t date = 0;
+};
+
+namespace {
+
+ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
+  ExactPlan p;
+  p.e = &e;
+  p.tier = tier;
+  p.date = date;
+  for (const auto& r : e.rows) {
+    if (date < r.effective_from || date >= r.effective_to || r.tier != tier) continue;
+    if (r.mode == TierMode::Marginal) {
+      p.has_bands = true;
+    } else if (r.threshold == 0) {
+      if (!p.base || r.effective_from >= p.base->effective_from) p.base = &r;
+    } else {
+      p.cliffs.push_back(&r);
+    }
+  }
+  std::stable_sort(p.cliffs.begin(), p.cliffs.end(), [](const PriceRow* a, const PriceRow* b) {
+    return a->threshold > b->threshold || (a->threshold == b->threshold && a->effective_from > b->effective_from);
+  });
+  return p;
+}
+
+i128 plan_total(const ExactPlan& p, const Usage& u) {
+  if (p.has_bands || !p.base) return price_exact(*p.e, u, p.tier, p.date).total_atto;
+  for (int b = 0; b < kNumBuckets; ++b)
+    if (u.n[b] < 0) validate_usage(u);
+  const std::int64_t input_total = u.input_total();
+  const PriceRow* cliff = nullptr;
+  for (const PriceRow* r : p.cliffs)
+    if (input_total > r->threshold) {
+      cliff = r;
+      break;
+    }
+  i128 total = 0;
+  for (int b = 0; b < kNumBuckets; ++b) {
+    const std::int64_t units = u.n[b];
+    if (units == 0) continue;
+    const Price* pr = (cliff && cliff->prices[b].set) ? &cliff->prices[b]
+                      : p.base->prices[b].set          ? &p.base->prices[b]
+                                                       : nullptr;
+    if (!pr && b == kReasoning)
+      pr = (cliff && cliff->prices[kOutputText].set) ? &cliff->prices[kOutputText]
+           : p.base->prices[kOutputText].set         ? &p.base->prices[kOutputText]
+                                                     : nullptr;
+    if (!pr) {
+      if (b == kRequest) continue;
+      return price_exact(*p.e, u, p.tier, p.date).total_atto;  // raises the descriptive error
+    }
+    total += pr->atto * units;
+  }
+  return total;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+// mode = "litellm": a line-by-line mirror of litellm/litellm_core_utils/llm_cost_calc/utils.py
+// (generic_cost_per_token, _get_token_base_cost, _calculate_input_cost,
+// calculate_cache_writing_cost), cost_calculator.cost_per_token's provider routing, and the
+// provider modules it dispatches to, for the pinned LiteLLM version.
+// ------------------------------------------------------------------------------------------
+
+namespace {
+
+enum class LTier { None, Flex, Priority };
+
+struct LView {  // LiteLLM's Usage object as derived from the canonical buckets
+  double prompt_tokens, completion_tokens;
+  std::int64_t cache_hit, cache_creation, cc_5m, cc_1h, text, audio, image;
+  std::int64_t c_text, c_reasoning, c_audio, c_image;
+  bool has_prompt_details, has_completion_details;
+  std::int64_t web_search;
+};
+
+LView make_view(const Usage& u) {
+  LView v{};
+  v.cache_hit = u.n[kCacheRead];
+  v.cc_5m = u.n[kCacheWrite5m];
+  v.cc_1h = u.n[kCacheWrite1h];
+  v.cache_creation = v.cc_5m + v.cc_1h;
+  v.audio = u.n[kInputAudio];
+  v.image = u.n[kInputImage];
+  v.text = u.n[kInputText];
+  v.prompt_tokens = static_cast<double>(u.input_total());
+  v.c_reasoning = u.n[kReasoning];
+  v.c_audio = u.n[kOutputAudio];
+  v.c_image = u.n[kOutputImage];
+  v.c_text = u.n[kOutputText];
+  v.completion_tokens = static_cast<double>(u.output_total());
+  v.has_prompt_details = v.cache_hit || v.cache_creation || v.audio || v.image;
+  v.has_completion_details = v.c_reasoning || v.c_audio || v.c_image;
+  v.web_search = u.n[kWebSearch];
+  return v;
+}
+
+// _get_cost_per_unit with the service-tier key: the tier's field if the tier key is one of
+// ModelInfoBase's, else (or when None) the base field. NaN = None.
+double tiered(const LitellmFields& f, int base, LTier t) {
+  int k = -1;
+  if (t == LTier::Flex) {
+    if (base == kL_input) k = kL_input_flex;
+    else if (base == kL_output) k = kL_output_flex;
+    else if (base == kL_cache_read) k = kL_cache_read_flex;
+  } else if (t == LTier::Priority) {
+    if (base == kL_input) k = kL_input_priority;
+    else if (base == kL_output) k = kL_output_priority;
+    else if (base == kL_cache_read) k = kL_cache_read_priority;
+  }
+  if (k >= 0 && f.has(k)) return f.v[k];
+  return f.v[base];
+}
+
+double or_default(double v, double d) { return std::isnan(v) ? d : v; }
+
+// model_info["input_cost_per_token"]: None -> 0 in ModelInfoBase.
+double base_input(const LitellmFields& f) { return f.has(kL_input) ? f.v[kL_input] : 0.0; }
+double base_output(const LitellmFields& f) { return f.has(kL_output) ? f.v[kL_output] : 0.0; }
+
+// calculate_cost_component: usage * cost when cost is set and usage > 0, else 0.0
+double component(double cost, std::int64_t usage) {
+  if (!std::isnan(cost) && usage > 0) return static_cast<double>(usage) * cost;
+  return 0.0;
+}
+
+void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out) {
+  // ModelInfoBase turns a missing input/output price into 0.
+  LitellmFields const& f = f0;
+  // ---- _get_token_base_cost
+  double prompt_base = or_default(tiered(f, kL_input, t), 0.0);
+  if (t == LTier::None) prompt_base = base_input(f);
+  double completion_base = or_default(tiered(f, kL_output, t), 0.0);
+  if (t == LTier::None) completion_base = base_output(f);
+  if (completion_base == 0.0 && f.has(kL_output_image_token)) completion_base = f.v[kL_output_image_token];
+  double cache_creation = or_default(f.v[kL_cache_creation], 0.0);
+  double cache_creation_1h = or_default(f.v[kL_cache_creation_above_1hr], 0.0);
+  double cache_read = or_default(tiered(f, kL_cache_read, t), 0.0);
+  // thresholds in sorted(reverse=True) order of their keys: 272k, 200k, 128k
+  struct Th { double th; int in, outk, cc, cr; const char* name; };
+  static const Th ths[] = {
+      {272000.0, kL_input_above_272k, kL_output_above_272k, -1, kL_cache_read_above_272k, "above_272k_tokens"},
+      {200000.0, kL_input_above_200k, kL_output_above_200k, kL_cache_creation_above_200k, kL_cache_read_above_200k,
+       "above_200k_tokens"},
+      {128000.0, kL_input_above_128k, kL_output_above_128k, -1, -1, "above_128k_tokens"}};
+  for (const auto& th : ths) {
+    if (!f.has(th.in)) continue;
+    if (v.prompt_tokens > th.th) {
+      prompt_base = f.v[th.in];
+      completion_base = or_default(f.v[th.outk], completion_base);
+      if (th.cc >= 0) cache_creation = or_default(f.v[th.cc], cache_creation);
+      if (th.cr >= 0) cache_read = or_default(f.v[th.cr], cache_read);
+      out.tier = th.name;
+      break;
+    }
+  }
+  // ---- _calculate_input_cost
+  // text_tokens recomputed as prompt - cached - audio - creation - image, clamped at 0
+  std::int64_t text = std::max<std::int64_t>(0, v.text);
+  double pc = static_cast<double>(text) * prompt_base;
+  out.parts[kInputText] = static_cast<double>(text) * prompt_base;
+  double cr = static_cast<double>(v.cache_hit) * cache_read;
+  pc += cr;
+  out.parts[kCacheRead] = cr;
+  if (v.audio) {
+    double c = component(tiered(f, kL_input_audio, t), v.audio);
+    pc += c;
+    out.parts[kInputAudio] = c;
+  }
+  if (v.image) {
+    double cost = f.has(kL_input_image_token) ? f.v[kL_input_image_token] : base_input(f);
+    double c = component(cost, v.image);
+    pc += c;
+    out.parts[kInputImage] = c;
+  }
+  if (v.cache_creation) {
+    double total = 0.0;
+    total += static_cast<double>(v.cc_5m) * cache_creation;
+    total += static_cast<double>(v.cc_1h) * cache_creation_1h;
+    pc += total;
+    out.parts[kCacheWrite5m] = static_cast<double>(v.cc_5m) * cache_creation;
+    out.parts[kCacheWrite1h] = static_cast<double>(v.cc_1h) * cache_creation_1h;
+  }
+  // ---- output
+  std::int64_t text_out;
+  bool is_total = false;
+  bool breakdown = v.c_image > 0 || v.c_audio > 0 || v.c_reasoning > 0;
+  if (breakdown) {
+    text_out = std::max<std::int64_t>(
+        0, static_cast<std::int64_t>(v.completion_tokens) - v.c_reasoning - v.c_audio - v.c_image);
+  } else {
+    text_out = static_cast<std::int64_t>(v.completion_tokens);
+    is_total = true;
+  }
+  double cc = static_cast<double>(text_out) * completion_base;
+  out.parts[kOutputText] = cc;
+  if (!is_total && v.c_audio > 0) {
+    double c = static_cast<double>(v.c_audio) * or_default(f.v[kL_output_audio], completion_base);
+    cc += c;
+    out.parts[kOutputAudio] = c;
+  }
+  if (!is_total && v.c_reasoning > 0) {
+    double c = static_cast<double>(v.c_reasoning) * or_default(f.v[kL_output_reasoning], completion_base);
+    cc += c;
+    out.parts[kReasoning] = c;
+  }
+  if (!is_total && v.c_image > 0) {
+    double c = static_cast<double>(v.c_image) * or_default(f.v[kL_output_image_token], completion_base);
+    cc += c;
+    out.parts[kOutputImage] = c;
+  }
+  out.prompt = pc;
+  out.completion = cc;
+}
+
+// vertex_ai/cost_calculator._handle_128k_pricing
+void vertex_128k(const LitellmFields& f, const LView& v, LitellmCost& out) {
+  if (v.prompt_tokens > 128000 && f.has(kL_input_above_128k)) {
+    out.prompt = v.prompt_tokens * f.v[kL_input_above_128k];
+    out.tier = "above_128k_tokens";
+  } else {
+    out.prompt = v.prompt_tokens * base_input(f);
+  }
+  if (v.completion_tokens > 128000 && f.has(kL_output_above_128k))
+    out.completion = v.completion_tokens * f.v[kL_output_above_128k];
+  else
+    out.completion = v.completion_tokens * base_output(f);
+}
+
+double dashscope_tiered(double tokens, const std::vector<LitellmTier>& tiers, int which, int fallback) {
+  auto get = [](const LitellmTier& t, int w) {
+    switch (w) {
+      case 0: return t.input;
+      case 1: return t.output;
+      case 2: return t.cache_read;
+      case 3: return t.reasoning;
+    }
+    return static_cast<double>(NAN);
+  };
+  auto cpt = [&](const LitellmTier& t) {
+    double c = get(t, which);
+    if (std::isnan(c) || c == 0.0) {
+      double fb = fallback >= 0 ? get(t, fallback) : NAN;
+      return std::isnan(fb) ? 0.0 : fb;
+    }
+    return c;
+  };
+  if (tiers.empty() || tokens <= 0) return 0.0;
+  std::vector<LitellmTier> sorted = tiers;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const LitellmTier& a, const LitellmTier& b) {
+    return (a.has_range ? a.lo : 0.0) < (b.has_range ? b.lo : 0.0);
+  });
+  double total = 0.0, processed = 0.0;
+  for (const auto& t : sorted) {
+    if (processed >= tokens) break;
+    if (!t.has_range) continue;
+    if (tokens <= t.lo) continue;
+    double start = std::max(t.lo, processed), end = std::min(t.hi, tokens);
+    if (end > start) {
+      total += (end - start) * cpt(t);
+      processed = end;
+    }
+  }
+  if (processed < tokens) total += (tokens - processed) * cpt(sorted.back());
+  return total;
+}
+
+}  // namespace
+
+LitellmTarget litellm_target(const Catalog& cat, std::string_view model) {
+  LitellmTarget t;
+  auto r = cat.litellm_resolve(model);
+  t.route_provider = r.route_provider;
+  t.model_arg = r.model_arg;
+  if (!r.index) return t;
+  t.index = *r.index;
+  const auto& p = r.route_provider;
+  const auto& f = cat.entry(t.index).litellm;
+  if (p == "vertex_ai") {
+    const std::string& m = r.model_arg;
+    bool by_token = contains(m, "claude") || contains(m, "llama") || contains(m, "mistral") ||
+                    contains(m, "jamba") || contains(m, "codestral") || contains(m, "gemma") ||
+                    contains(m, "gemini-2");
+    t.route = by_token ? LitellmRoute::Vertex : LitellmRoute::VertexNoTier;
+  } else if (p == "anthropic" || p == "deepseek") {
+    t.route = LitellmRoute::GenericNoTier;
+  } else if (p == "bedrock" || p == "openai" || p == "gemini") {
+    t.route = LitellmRoute::Generic;
+  } else if (p == "databricks" || p == "fireworks_ai") {
+    t.route = LitellmRoute::Simple;
+  } else if (p == "azure") {
+    t.route = f.has(kL_output_per_second) ? LitellmRoute::AzurePerSecond : LitellmRoute::Generic;
+  } else if (p == "perplexity") {
+    t.route = LitellmRoute::Perplexity;
+  } else if (p == "xai") {
+    t.route = LitellmRoute::Xai;
+  } else if (p == "lemonade") {
+    t.route = LitellmRoute::Zero;
+  } else if (p == "dashscope") {
+    t.route = LitellmRoute::Dashscope;
+  } else if (p == "azure_ai") {
+    t.route = LitellmRoute::Generic;
+    std::string lm = r.model_arg;
+    for (auto& c : lm) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (contains(lm, "model-router") || contains(lm, "model_router")) {
+      if (auto k = cat.find_key("azure_ai/model_router")) {
+        double v = cat.entry(*k).litellm.v[kL_input];
+        if (!std::isnan(v) && v > 0) t.router_flat_input = v;
+      }
+    }
+  } else {
+    bool priced = (f.has(kL_input) && f.v[kL_input] > 0) || (f.has(kL_output) && f.v[kL_output] > 0);
+    t.route = priced ? LitellmRoute::Generic : LitellmRoute::OtherPerSecond;
+  }
+  return t;
+}
+
+LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usage& u, ServiceTier tier) {
+  validate_usage(u);
+  LitellmCost out;
+  if (t.route == LitellmRoute::Unmapped && tier == ServiceTier::Batch && !t.route_provider.empty()) {
+    out.tier = "batch";  // batch_cost_calculator swallows get_model_info's error and returns (0, 0)
+    return out;
+  }
+  if (t.route == LitellmRoute::Unmapped)
+    throw NotFound(detail::concat("LiteLLM cannot map model '", t.model_arg.empty() ? "?" : t.model_arg,
+                                  "' (provider '", t.route_provider, "'): it raises \"This model isn't mapped yet\""));
+  const auto& f = cat.entry(t.index).litellm;
+  const LView v = make_view(u);
+  LTier lt = tier == ServiceTier::Flex ? LTier::Flex : tier == ServiceTier::Priority ? LTier::Priority : LTier::None;
+
+  if (tier == ServiceTier::Batch) {  // cost_calculator.batch_cost_calculator
+    double in_b = or_default(f.v[kL_input_batches], 0.0), in = base_input(f);
+    double out_b = or_default(f.v[kL_output_batches], 0.0), outp = base_output(f);
+    double pc = 0.0, cc = 0.0;
+    if (in_b != 0.0) {
+      pc = v.prompt_tokens * in_b;
+    } else if (in != 0.0) {
+      pc = static_cast<double>(static_cast<std::int64_t>(v.prompt_tokens) - v.cache_hit) * in / 2;
+      pc += component(f.v[kL_cache_read], v.cache_hit) / 2;
+    }
+    if (out_b != 0.0) cc = v.completion_tokens * out_b;
+    else if (outp != 0.0) cc = v.completion_tokens * outp / 2;
+    out.prompt = pc;
+    out.completion = cc;
+    out.tier = "batch";
+    out.total = pc + cc;
+    return out;
+  }
+
+  switch (t.route) {
+    case LitellmRoute::Generic: generic(f, v, lt, out); break;
+    case LitellmRoute::GenericNoTier: generic(f, v, LTier::None, out); break;
+    case LitellmRoute::Vertex:
+    case LitellmRoute::VertexNoTier:
+      if (f.has(kL_input_above_128k) || f.has(kL_output_above_128k))
+        vertex_128k(f, v, out);
+      else
+        generic(f, v, t.route == LitellmRoute::Vertex ? lt : LTier::None, out);
+      break;
+    case LitellmRoute::Simple:
+      out.prompt = v.prompt_tokens * base_input(f);
+      out.completion = v.completion_tokens * base_output(f);
+      break;
+    case LitellmRoute::Perplexity: {
+      out.prompt = v.prompt_tokens * base_input(f);
+      out.completion = v.completion_tokens * base_output(f);
+      if (v.c_reasoning > 0 && f.has(kL_output_reasoning))
+        out.completion += static_cast<double>(v.c_reasoning) * f.v[kL_output_reasoning];
+      if (v.web_search > 0 && f.has(kL_search_low))
+        out.completion += static_cast<double>(v.web_search) * (f.v[kL_search_low] / 1000);
+      break;
+    }
+    case LitellmRoute::Dashscope: {
+      double text = v.prompt_tokens - static_cast<double>(v.cache_hit);
+      double comp = v.completion_tokens - static_cast<double>(v.c_reasoning);
+      if (f.has_tiered && !f.tiered.empty()) {
+        out.prompt = dashscope_tiered(text, f.tiered, 0, -1) +
+                     dashscope_tiered(static_cast<double>(v.cache_hit), f.tiered, 2, 0);
+        out.completion = dashscope_tiered(comp, f.tiered, 1, -1) +
+                         dashscope_tiered(static_cast<double>(v.c_reasoning), f.tiered, 3, 1);
+      } else {
+        double in = or_default(f.v[kL_input], 0.0);
+        double cache = f.has(kL_cache_read) ? f.v[kL_cache_read] : in;
+        out.prompt = (text * in) + (static_cast<double>(v.cache_hit) * cache);
+        double o = or_default(f.v[kL_output], 0.0);
+        double r = f.has(kL_output_reasoning) ? f.v[kL_output_reasoning] : o;
+        out.completion = (comp * o) + (static_cast<double>(v.c_reasoning) * r);
+      }
+      break;
+    }
+    case LitellmRoute::Xai: {
+      // total_tokens == prompt + completion ("already normalised"): completion_tokens kept as is,
+      // completion details dropped, so reasoning is billed at the output rate.
+      LView x = v;
+      x.c_reasoning = x.c_audio = x.c_image = 0;
+      generic(f, x, LTier::None, out);
+      break;
+    }
+    case LitellmRoute::Zero:
+    case LitellmRoute::AzurePerSecond:
+    case LitellmRoute::OtherPerSecond:
+      out.prompt = 0.0;
+      out.completion = 0.0;
+      break;
+    case LitellmRoute::Unmapped: break;
+  }
+  if (!std::isnan(t.router_flat_input)) out.prompt += v.prompt_tokens * t.router_flat_input;
+  out.total = out.prompt + out.completion;
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// batch
+// ------------------------------------------------------------------------------------------
+
+i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& models,
+                 const std::int32_t* model_codes, const std::array<const std::int64_t*, kNumBuckets>& cols,
+                 std::size_t n, ServiceTier tier, std::int32_t date, int num_threads, double* out_total,
+                 double* out_prompt, double* out_completion) {
+  TOKENOPS_CHECK(!models.empty() || n == 0, InvalidArgument, "no models given");
+  // Validate once up front so errors name the first bad row deterministically.
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int32_t code = model_codes ? model_codes[i] : 0;
+    TOKENOPS_CHECK(code >= 0 && static_cast<std::size_t>(code) < models.size(), InvalidArgument,
+                   "model code at row ", i, " is ", code, "; expected 0..", models.size() - 1);
+    for (int b = 0; b < kNumBuckets; ++b)
+      if (cols[b] && cols[b][i] < 0)
+        throw InvalidArgument(detail::concat("usage column '", bucket_name(b), "' row ", i, " is ", cols[b][i],
+                                             "; token counts must be >= 0"));
+  }
+  std::vector<ExactPlan> plans;
+  if (mode == Mode::Exact) {
+    plans.reserve(models.size());
+    for (const auto& m : models) plans.push_back(make_plan(cat.entry(m.index), tier, date));
+  }
+  const std::size_t chunk = 8192;
+  const std::size_t nchunks = (n + chunk - 1) / chunk;
+  std::vector<i128> partial(nchunks, 0);
+  const std::size_t threads = text::resolve_threads(num_threads, nchunks);
+  text::parallel_for(nchunks, threads, [&](std::size_t c) {
+    const std::size_t lo = c * chunk, hi = std::min(n, lo + chunk);
+    i128 acc = 0;
+    Usage u;
+    for (std::size_t i = lo; i < hi; ++i) {
+      for (int b = 0; b < kNumBuckets; ++b) u.n[b] = cols[b] ? cols[b][i] : 0;
+      const std::size_t code = model_codes ? static_cast<std::size_t>(model_codes[i]) : 0;
+      const BatchModel& m = models[code];
+      if (mode == Mode::Litellm) {
+        LitellmCost r = price_litellm(cat, m.target, u, tier);
+        out_total[i] = r.total;
+        if (out_prompt) out_prompt[i] = r.prompt;
+        if (out_completion) out_completion[i] = r.completion;
+      } else {
+        const i128 t = plan_total(plans[code], u);
+        out_total[i] = atto_to_double(t);
+        acc += t;
+      }
+    }
+    partial[c] = acc;
+  });
+  i128 total = 0;
+  for (auto p : partial) total += p;
+  return total;
+}
+
+std::string atto_to_string(i128 atto) {
+  bool neg = atto < 0;
+  u128 a = neg ? static_cast<u128>(-atto) : static_cast<u128>(atto);
+  std::string digits;
+  do {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(a % 10)));
+    a /= 10;
+  } while (a);
+  while (digits.size() <= static_cast<std::size_t>(kAttoPerUsdExp)) digits.push_back('0');
+  std::reverse(digits.begin(), digits.end());
+  std::string ip = digits.substr(0, digits.size() - kAttoPerUsdExp);
+  std::string fp = digits.substr(digits.size() - kAttoPerUsdExp);
+  while (!fp.empty() && fp.back() == '0') fp.pop_back();
+  std::string s = (neg ? "-" : "") + ip;
+  if (!fp.empty()) s += "." + fp;
+  return s;
+}
+
+double atto_to_double(i128 atto) {
+  // Correctly rounded atto / 10^18: divide by 5^18 with enough quotient bits, round to 53 bits
+  // half-to-even using the remainder as sticky bit, then scale by 2^-18 (exact).
+  if (atto == 0) return 0.0;
+  const bool neg = atto < 0;
+  const u128 a = neg ? static_cast<u128>(-atto) : static_cast<u128>(atto);
+  auto bitlen = [](u128 x) {
+    int n = 0;
+    while (x) {
+      x >>= 1;
+      ++n;
+    }
+    return n;
+  };
+  constexpr u128 kFive18 = 3814697265625ull;  // 5^18, 42 bits
+  const int la = bitlen(a);
+  const int s = 62 - (la - 42);
+  if (s < 0 || la + s > 126) {  // beyond $1e13: exact decimal string path
+    std::string str = atto_to_string(atto);
+    double d = 0;
+    std::from_chars(str.data(), str.data() + str.size(), d);
+    return d;
+  }
+  const u128 num = a << s;
+  const u128 q = num / kFive18;
+  const bool sticky = (num % kFive18) != 0;
+  const int lq = bitlen(q);
+  const int drop = lq > 53 ? lq - 53 : 0;
+  u128 keep = q >> drop;
+  if (drop > 0) {
+    const u128 rem = q & ((static_cast<u128>(1) << drop) - 1);
+    const u128 half = static_cast<u128>(1) << (drop - 1);
+    if (rem > half || (rem == half && (sticky || (keep & 1)))) ++keep;
+  }
+  const double r = std::ldexp(static_cast<double>(keep), drop - s - 18);
+  return neg ? -r : r;
+}
+
+}  // namespace tokenops::cost

@@ -1,0 +1,437 @@
+#include "tokenops/io/price_files.hpp"
+
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "tokenops/text/error.hpp"
+
+namespace tokenops::io {
+
+using nlohmann::json;
+using namespace tokenops::cost;
+
+namespace {
+
+struct RowProblem : std::runtime_error {
+  std::string field;
+  RowProblem(std::string f, const std::string& msg) : std::runtime_error(msg), field(std::move(f)) {}
+};
+
+std::string type_name(const json& v) {
+  if (v.is_string()) return "string '" + v.get<std::string>() + "'";
+  return std::string(v.type_name());
+}
+
+double number(const json& v, const std::string& field) {
+  if (!v.is_number())
+    throw RowProblem(field, "field '" + field + "' must be a number, got " + type_name(v));
+  double d = v.get<double>();
+  if (!std::isfinite(d) || d < 0) throw RowProblem(field, "field '" + field + "' must be a finite price >= 0");
+  return d;
+}
+
+// LiteLLM base field -> bucket
+const std::map<std::string, int>& litellm_bucket_fields() {
+  static const std::map<std::string, int> m = {
+      {"input_cost_per_token", kInputText},
+      {"input_cost_per_audio_token", kInputAudio},
+      {"input_cost_per_image_token", kInputImage},
+      {"cache_read_input_token_cost", kCacheRead},
+      {"cache_creation_input_token_cost", kCacheWrite5m},
+      {"cache_creation_input_token_cost_above_1hr", kCacheWrite1h},
+      {"output_cost_per_token", kOutputText},
+      {"output_cost_per_reasoning_token", kReasoning},
+      {"output_cost_per_audio_token", kOutputAudio},
+      {"output_cost_per_image_token", kOutputImage},
+      {"input_cost_per_request", kRequest},
+  };
+  return m;
+}
+
+// Parses "200k" / "128" / "1m" -> tokens; throws RowProblem naming the field.
+std::int64_t parse_threshold(std::string_view t, const std::string& field) {
+  std::int64_t mult = 1;
+  std::string_view num = t;
+  if (!num.empty() && (num.back() == 'k' || num.back() == 'K')) {
+    mult = 1000;
+    num.remove_suffix(1);
+  } else if (!num.empty() && (num.back() == 'm' || num.back() == 'M')) {
+    mult = 1000000;
+    num.remove_suffix(1);
+  }
+  std::int64_t v = 0;
+  auto r = std::from_chars(num.data(), num.data() + num.size(), v);
+  if (num.empty() || r.ec != std::errc() || r.ptr != num.data() + num.size() || v <= 0)
+    throw RowProblem(field, "field '" + field + "': tier threshold '" + std::string(t) +
+                                "' does not parse (expected e.g. 200k or 128000)");
+  return v * mult;
+}
+
+ServiceTier tier_suffix(std::string& field) {
+  auto strip = [&](const char* suf) {
+    std::string s = suf;
+    if (field.size() > s.size() && field.compare(field.size() - s.size(), s.size(), s) == 0) {
+      field.resize(field.size() - s.size());
+      return true;
+    }
+    return false;
+  };
+  if (strip("_flex")) return ServiceTier::Flex;
+  if (strip("_priority")) return ServiceTier::Priority;
+  if (strip("_batches")) return ServiceTier::Batch;
+  return ServiceTier::Standard;
+}
+
+PriceRow& row_for(std::vector<PriceRow>& rows, ServiceTier tier, std::int64_t threshold) {
+  for (auto& r : rows)
+    if (r.tier == tier && r.threshold == threshold && r.mode == TierMode::Cliff) return r;
+  PriceRow r;
+  r.tier = tier;
+  r.threshold = threshold;
+  r.label = service_tier_name(tier);
+  if (threshold) r.label += " >" + std::to_string(threshold);
+  rows.push_back(std::move(r));
+  return rows.back();
+}
+
+void read_litellm_fields(const json& e, LitellmFields& f) {
+  for (int k = 0; k < kNumLitellmFields; ++k) {
+    std::string key = litellm_field_key(k);
+    auto dot = key.find('.');
+    const json* v = nullptr;
+    if (dot != std::string::npos) {
+      auto it = e.find(key.substr(0, dot));
+      if (it != e.end() && it->is_object()) {
+        auto jt = it->find(key.substr(dot + 1));
+        if (jt != it->end()) v = &*jt;
+      }
+    } else {
+      auto it = e.find(key);
+      if (it != e.end()) v = &*it;
+    }
+    if (!v || v->is_null()) continue;
+    f.v[k] = number(*v, key);
+    if (k == kL_input) f.input_is_int = v->is_number_integer();
+    if (k == kL_output) f.output_is_int = v->is_number_integer();
+  }
+  f.has_input = f.has(kL_input);
+  f.has_output = f.has(kL_output);
+  auto tp = e.find("tiered_pricing");
+  if (tp != e.end() && !tp->is_null()) {
+    if (!tp->is_array()) throw RowProblem("tiered_pricing", "field 'tiered_pricing' must be a list, got " + type_name(*tp));
+    f.has_tiered = true;
+    for (std::size_t i = 0; i < tp->size(); ++i) {
+      const json& t = (*tp)[i];
+      std::string where = "tiered_pricing[" + std::to_string(i) + "]";
+      if (!t.is_object()) throw RowProblem(where, where + " must be an object");
+      LitellmTier lt;
+      auto r = t.find("range");
+      if (r != t.end() && r->is_array() && r->size() == 2) {
+        lt.has_range = true;
+        lt.lo = number((*r)[0], where + ".range[0]");
+        lt.hi = number((*r)[1], where + ".range[1]");
+      }
+      auto get = [&](const char* k) {
+        auto it = t.find(k);
+        return (it == t.end() || it->is_null()) ? static_cast<double>(NAN) : number(*it, where + "." + k);
+      };
+      lt.input = get("input_cost_per_token");
+      lt.output = get("output_cost_per_token");
+      lt.cache_read = get("cache_read_input_token_cost");
+      lt.reasoning = get("output_cost_per_reasoning_token");
+      f.tiered.push_back(lt);
+    }
+  }
+}
+
+void build_litellm_rows(const json& e, ModelEntry& m) {
+  const auto& fields = litellm_bucket_fields();
+  for (auto it = e.begin(); it != e.end(); ++it) {
+    std::string key = it.key();
+    if (it->is_null()) continue;
+    if (key == "search_context_cost_per_query") {
+      if (!it->is_object()) throw RowProblem(key, "field '" + key + "' must be an object, got " + type_name(*it));
+      auto med = it->find("search_context_size_medium");
+      if (med != it->end() && !med->is_null()) {
+        PriceRow& r = row_for(m.rows, ServiceTier::Standard, 0);
+        r.prices[kWebSearch] = make_price(number(*med, key + ".search_context_size_medium"));
+      }
+      continue;
+    }
+    if (key.find("cost") == std::string::npos) continue;
+    std::string f = key;
+    ServiceTier tier = tier_suffix(f);
+    std::int64_t threshold = 0;
+    // "<base>_above_<N>_tokens" (the 1-hour cache write is "<...>_above_1hr", not a tier)
+    auto pos = f.rfind("_above_");
+    if (pos != std::string::npos && f.size() > 7 && f.compare(f.size() - 7, 7, "_tokens") == 0) {
+      std::string t = f.substr(pos + 7, f.size() - 7 - (pos + 7));
+      std::string base = f.substr(0, pos);
+      if (!fields.count(base)) continue;  // e.g. per-character or per-second tiers: not token buckets
+      threshold = parse_threshold(t, key);
+      f = base;
+    }
+    auto fb = fields.find(f);
+    if (fb == fields.end()) {
+      // Any other *cost* field must still be a number (or an object/list LiteLLM defines).
+      if (!it->is_number() && !it->is_object() && !it->is_array() && !it->is_boolean())
+        throw RowProblem(key, "field '" + key + "' must be a number, got " + type_name(*it));
+      continue;
+    }
+    double v = number(*it, key);
+    PriceRow& r = row_for(m.rows, tier, threshold);
+    r.prices[fb->second] = make_price(v);
+  }
+  // DashScope-style tiered_pricing: marginal bands.
+  if (m.litellm.has_tiered) {
+    for (const auto& t : m.litellm.tiered) {
+      if (!t.has_range) continue;
+      PriceRow r;
+      r.mode = TierMode::Marginal;
+      r.threshold = static_cast<std::int64_t>(t.lo);
+      r.upper = static_cast<std::int64_t>(t.hi);
+      r.label = "marginal " + std::to_string(r.threshold) + "-" + std::to_string(r.upper);
+      if (!std::isnan(t.input)) r.prices[kInputText] = make_price(t.input);
+      if (!std::isnan(t.output)) r.prices[kOutputText] = make_price(t.output);
+      if (!std::isnan(t.cache_read)) r.prices[kCacheRead] = make_price(t.cache_read);
+      if (!std::isnan(t.reasoning)) r.prices[kReasoning] = make_price(t.reasoning);
+      m.rows.push_back(std::move(r));
+    }
+    // When bands exist, the flat base row's token prices are superseded by the bands.
+    std::vector<PriceRow> kept;
+    for (auto& r : m.rows)
+      if (!(r.mode == TierMode::Cliff && r.threshold == 0 && r.tier == ServiceTier::Standard)) kept.push_back(std::move(r));
+    m.rows = std::move(kept);
+  }
+}
+
+std::vector<std::string> string_list(const json& e, const char* key) {
+  std::vector<std::string> out;
+  auto it = e.find(key);
+  if (it != e.end() && it->is_array())
+    for (const auto& s : *it)
+      if (s.is_string()) out.push_back(s.get<std::string>());
+  return out;
+}
+
+std::int64_t int_field(const json& e, const char* key) {
+  auto it = e.find(key);
+  if (it == e.end() || it->is_null()) return 0;
+  if (!it->is_number()) throw RowProblem(key, std::string("field '") + key + "' must be a number, got " + type_name(*it));
+  return static_cast<std::int64_t>(it->get<double>());
+}
+
+json parse_json(std::string_view text, std::string_view source) {
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    throw InvalidArgument(detail::concat(source, ": not valid JSON: ", e.what()));
+  }
+}
+
+}  // namespace
+
+PriceImport parse_litellm_prices(std::string_view text, std::string_view source, std::string_view checked_date) {
+  json doc = parse_json(text, source);
+  TOKENOPS_CHECK(doc.is_object(), InvalidArgument, source,
+                 ": a LiteLLM price file is a JSON object mapping model names to fields");
+  PriceImport out;
+  out.entries.reserve(doc.size());
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (it.key() == "sample_spec") continue;
+    ModelEntry m;
+    m.key = it.key();
+    try {
+      const json& e = *it;
+      if (!e.is_object()) throw RowProblem("", "entry must be an object, got " + type_name(e));
+      auto lp = e.find("litellm_provider");
+      if (lp == e.end() || !lp->is_string()) throw RowProblem("litellm_provider", "field 'litellm_provider' missing or not a string");
+      m.provider = lp->get<std::string>();
+      auto md = e.find("mode");
+      if (md != e.end() && md->is_string()) m.mode = md->get<std::string>();
+      m.context_window = int_field(e, "max_input_tokens");
+      if (!m.context_window) m.context_window = int_field(e, "max_tokens");
+      m.max_output = int_field(e, "max_output_tokens");
+      m.modalities = string_list(e, "supported_modalities");
+      for (auto& s : string_list(e, "supported_output_modalities")) m.modalities.push_back("output:" + s);
+      auto dd = e.find("deprecation_date");
+      if (dd != e.end() && dd->is_string()) m.deprecation_date = dd->get<std::string>();
+      auto pc = e.find("supports_prompt_caching");
+      m.supports_prompt_caching = pc != e.end() && pc->is_boolean() && pc->get<bool>();
+      m.source = std::string(source);
+      m.checked_date = std::string(checked_date);
+      read_litellm_fields(e, m.litellm);
+      build_litellm_rows(e, m);
+    } catch (const RowProblem& p) {
+      out.problems.push_back({m.key, p.field, p.what()});
+      continue;
+    } catch (const Error& p) {
+      out.problems.push_back({m.key, "", p.what()});
+      continue;
+    }
+    out.entries.push_back(std::move(m));
+  }
+  return out;
+}
+
+// --------------------------------------------------------------------------------------------
+// genai-prices
+// --------------------------------------------------------------------------------------------
+
+namespace {
+
+MatchRule read_match(const json& j, const std::string& where) {
+  if (!j.is_object() || j.size() != 1) throw RowProblem(where, where + " must be an object with one clause");
+  MatchRule r;
+  const auto first = j.begin();
+  const std::string k = first.key();
+  const json& v = first.value();
+  if (k == "or" || k == "and") {
+    r.kind = k == "or" ? MatchRule::Or : MatchRule::And;
+    if (!v.is_array()) throw RowProblem(where, where + "." + k + " must be a list");
+    for (std::size_t i = 0; i < v.size(); ++i) r.children.push_back(read_match(v[i], where + "." + k));
+    return r;
+  }
+  if (!v.is_string()) throw RowProblem(where, where + "." + k + " must be a string");
+  r.value = v.get<std::string>();
+  if (k == "equals") r.kind = MatchRule::Equals;
+  else if (k == "starts_with") r.kind = MatchRule::StartsWith;
+  else if (k == "ends_with") r.kind = MatchRule::EndsWith;
+  else if (k == "contains") r.kind = MatchRule::Contains;
+  else if (k == "regex") r.kind = MatchRule::Regex;
+  else throw RowProblem(where, where + ": unknown match clause '" + k + "'");
+  return r;
+}
+
+const std::map<std::string, std::pair<int, int>>& genai_fields() {  // field -> (bucket, scale exp)
+  static const std::map<std::string, std::pair<int, int>> m = {
+      {"input_mtok", {kInputText, -6}},         {"output_mtok", {kOutputText, -6}},
+      {"cache_read_mtok", {kCacheRead, -6}},    {"cache_write_mtok", {kCacheWrite5m, -6}},
+      {"cache_write_1h_mtok", {kCacheWrite1h, -6}}, {"input_audio_mtok", {kInputAudio, -6}},
+      {"output_audio_mtok", {kOutputAudio, -6}}, {"input_image_mtok", {kInputImage, -6}},
+      {"output_image_mtok", {kOutputImage, -6}}, {"output_reasoning_mtok", {kReasoning, -6}},
+      {"requests_kcount", {kRequest, -3}},      {"web_searches_kcount", {kWebSearch, -3}},
+  };
+  return m;
+}
+
+void add_genai_prices(const json& prices, std::int32_t from, std::int32_t to, ModelEntry& m, const std::string& where) {
+  if (!prices.is_object()) throw RowProblem(where, where + " must be an object");
+  const auto& fields = genai_fields();
+  auto make_row = [&](std::int64_t threshold) -> PriceRow& {
+    for (auto& r : m.rows)
+      if (r.threshold == threshold && r.effective_from == from) return r;
+    PriceRow r;
+    r.effective_from = from;
+    r.effective_to = to;
+    r.threshold = threshold;
+    r.label = threshold ? "standard >" + std::to_string(threshold) : "standard";
+    m.rows.push_back(r);
+    return m.rows.back();
+  };
+  make_row(0);
+  for (auto it = prices.begin(); it != prices.end(); ++it) {
+    auto f = fields.find(it.key());
+    if (f == fields.end()) continue;  // audio cache, video, citation: not modelled buckets
+    const std::string fw = where + "." + it.key();
+    if (it->is_object()) {
+      auto base = it->find("base");
+      auto tiers = it->find("tiers");
+      if (base == it->end() || tiers == it->end() || !tiers->is_array())
+        throw RowProblem(fw, fw + " must be a number or {base, tiers}");
+      make_row(0).prices[f->second.first] = make_price(number(*base, fw + ".base"), f->second.second);
+      for (std::size_t i = 0; i < tiers->size(); ++i) {
+        const json& t = (*tiers)[i];
+        auto st = t.find("start");
+        auto pr = t.find("price");
+        if (!t.is_object() || st == t.end() || pr == t.end())
+          throw RowProblem(fw, fw + ".tiers[" + std::to_string(i) + "] must be {start, price}");
+        if (!st->is_number_integer() || st->get<std::int64_t>() <= 0)
+          throw RowProblem(fw, fw + ".tiers[" + std::to_string(i) + "].start: tier threshold " + type_name(*st) +
+                                   " does not parse (expected a positive integer)");
+        make_row(st->get<std::int64_t>()).prices[f->second.first] =
+            make_price(number(*pr, fw + ".tiers.price"), f->second.second);
+      }
+    } else {
+      make_row(0).prices[f->second.first] = make_price(number(*it, fw), f->second.second);
+    }
+  }
+}
+
+}  // namespace
+
+PriceImport parse_genai_prices(std::string_view text, std::string_view source, std::string_view checked_date) {
+  json doc = parse_json(text, source);
+  TOKENOPS_CHECK(doc.is_array(), InvalidArgument, source, ": genai-prices data.json is a list of providers");
+  PriceImport out;
+  for (const auto& prov : doc) {
+    if (!prov.is_object() || !prov.contains("id") || !prov["id"].is_string() || !prov.contains("models")) {
+      out.problems.push_back({"?", "id", "provider without id/models skipped"});
+      continue;
+    }
+    const std::string pid = prov["id"].get<std::string>();
+    for (const auto& mj : prov["models"]) {
+      ModelEntry m;
+      m.key = pid + "/" + (mj.contains("id") && mj["id"].is_string() ? mj["id"].get<std::string>() : "?");
+      try {
+        if (!mj.is_object() || !mj.contains("id") || !mj["id"].is_string()) throw RowProblem("id", "model without a string id");
+        m.provider = pid;
+        m.mode = "chat";
+        m.source = std::string(source);
+        m.checked_date = std::string(checked_date);
+        m.context_window = mj.contains("context_window") && mj["context_window"].is_number()
+                               ? mj["context_window"].get<std::int64_t>()
+                               : 0;
+        if (mj.contains("match")) m.match.push_back(read_match(mj["match"], "match"));
+        m.aliases.push_back(mj["id"].get<std::string>());
+        const json& prices = mj["prices"];
+        if (prices.is_array()) {
+          // ConditionalPrice list: the last matching entry wins; date constraints become ranges.
+          std::vector<std::int32_t> starts;
+          for (const auto& cp : prices) {
+            const json& c = cp.contains("constraint") ? cp["constraint"] : json();
+            std::int32_t from = std::numeric_limits<std::int32_t>::min();
+            if (c.is_object() && c.contains("start_date")) {
+              if (!c["start_date"].is_string()) throw RowProblem("constraint.start_date", "constraint.start_date must be a date string");
+              from = parse_iso_date(c["start_date"].get<std::string>(), "constraint.start_date");
+            } else if (c.is_object()) {
+              continue;  // time-of-day discounts are not modelled; the unconstrained price applies
+            }
+            starts.push_back(from);
+          }
+          std::size_t k = 0;
+          for (const auto& cp : prices) {
+            const json& c = cp.contains("constraint") ? cp["constraint"] : json();
+            if (c.is_object() && !c.contains("start_date")) continue;
+            std::int32_t from = starts[k];
+            std::int32_t to = std::numeric_limits<std::int32_t>::max();
+            for (auto s : starts)
+              if (s > from && s < to) to = s;
+            add_genai_prices(cp["prices"], from, to, m, "prices[" + std::to_string(k) + "]");
+            ++k;
+          }
+        } else {
+          add_genai_prices(prices, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max(), m,
+                           "prices");
+        }
+      } catch (const RowProblem& p) {
+        out.problems.push_back({m.key, p.field, p.what()});
+        continue;
+      } catch (const Error& p) {
+        out.problems.push_back({m.key, "", p.what()});
+        continue;
+      }
+      bool dup = false;
+      for (const auto& prev : out.entries) dup = dup || prev.key == m.key;
+      if (dup) {
+        out.problems.push_back({m.key, "id", "duplicate model id; first definition kept"});
+        continue;
+      }
+      out.entries.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+}  // namespace tokenops::io

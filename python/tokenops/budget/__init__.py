@@ -1,0 +1,524 @@
+"""Agent-workflow cost simulator (C++ core ``tokenops::budget``).
+
+A :class:`Workflow` is a sequence of :class:`Step` s whose token counts are distributions. A
+:class:`Policy` says how it runs: context policy (stateless steps, full history resent, rolling
+summary, last-k turns, tool-result truncation), model per step (routing mix), iteration caps, a
+token budget (summarize / escalate / stop), batch vs real-time prices, output caps and prompt
+caching. :func:`simulate` runs it Monte-Carlo (seeded; identical for any thread count) or
+deterministically (every distribution at its mean) and returns a :class:`SimulationResult` with
+DataFrames and plots.
+
+Prefix caching follows each provider's documented behaviour: OpenAI caches automatically from
+1,024 tokens in 128-token increments; Anthropic reads what an explicit breakpoint wrote (5-minute
+or 1-hour TTL; writes cost 1.25x / 2x); Gemini caches implicitly; DeepSeek caches on disk in 64-token
+units. A cache expires when the gap between calls exceeds its TTL; a dynamic timestamp placed
+before the static prefix makes nothing cacheable; summarising or sliding a last-k window changes
+everything after the static prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
+
+import numpy as np
+
+from .._core import simulate_workflow
+from ..pricing.catalog import Catalog
+from ..pricing.usage import BUCKETS
+
+# --------------------------------------------------------------------------------------------
+# distributions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A token-count distribution; samples are rounded and clipped to [lo, hi]."""
+
+    kind: str = "const"
+    a: float = 0.0
+    b: float = 0.0
+    lo: float = 0.0
+    hi: float = 1e15
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "a": float(self.a), "b": float(self.b), "lo": float(self.lo), "hi": float(self.hi)}
+
+    @property
+    def mean(self) -> float:
+        m = (self.a + self.b) / 2 if self.kind == "uniform" else self.a
+        return float(min(max(round(m), self.lo), self.hi))
+
+
+def const(x: float) -> Dist:
+    return Dist("const", x)
+
+
+def uniform(low: float, high: float) -> Dist:
+    return Dist("uniform", low, high)
+
+
+def normal(mean: float, sd: float, lo: float = 0, hi: float = 1e15) -> Dist:
+    return Dist("normal", mean, sd, lo, hi)
+
+
+def lognormal(mean: float, sd: float, lo: float = 0, hi: float = 1e15) -> Dist:
+    """Log-normal with the given mean and standard deviation (of the distribution itself)."""
+    return Dist("lognormal", mean, sd, lo, hi)
+
+
+def poisson(mean: float, lo: float = 0, hi: float = 1e15) -> Dist:
+    return Dist("poisson", mean, 0, lo, hi)
+
+
+DistLike = Union[Dist, int, float]
+
+
+def _dist(x: DistLike, where: str) -> Dist:
+    if isinstance(x, Dist):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{where} must be a number or a Dist, not {type(x).__name__}")
+    if x < 0:
+        raise ValueError(f"{where} must be >= 0, got {x}")
+    return const(x)
+
+
+# --------------------------------------------------------------------------------------------
+# workflow and policy
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    calls: DistLike = 1
+    user_input: DistLike = 0
+    retrieved: DistLike = 0
+    tool_output: DistLike = 0
+    output: DistLike = 0
+    reasoning: DistLike = 0
+    gap_seconds: DistLike = 0
+    p_success: float = 1.0
+    max_retries: int = 0
+    light: bool = False  # a light step (routing candidates for a small model)
+    dynamic_prefix: bool = False  # a timestamp before the static prefix
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    steps: tuple[Step, ...]
+    system_prompt: DistLike = 0
+    tool_schema: DistLike = 0
+    context: str = "full_history"  # stateless | full_history | rolling_summary | last_k
+    description: str = ""
+
+    def with_context(self, context: str) -> Workflow:
+        return replace(self, context=context)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str = "baseline"
+    routing: Mapping[str, str | Mapping[str, float]] = field(default_factory=dict)  # step -> model or mix
+    route_light_to: str | None = None  # every Step.light step runs on this model
+    iteration_cap: int | Mapping[str, int] | None = None
+    token_budget: int | None = None
+    on_budget: str = "stop"  # summarize | escalate | stop
+    escalate_to: str | None = None
+    batch: bool = False  # batch-API prices (service_tier="batch")
+    output_cap: int | None = None
+    context: str | None = None  # overrides the workflow's context policy
+    summary_threshold: int = 30_000
+    summary_tokens: int = 1_500
+    last_k: int = 4
+    tool_truncate: int | None = None
+    cache: str = "auto"  # auto (provider behaviour) | off | 1h (Anthropic 1-hour writes)
+
+
+_CONTEXTS = ("stateless", "full_history", "rolling_summary", "last_k")
+
+# Prefix-cache behaviour per provider (documented minimums, increments and TTLs).
+_CACHE_BY_PROVIDER: dict[str, dict[str, Any]] = {
+    "openai": {"cache": "automatic", "cache_min_tokens": 1024, "cache_increment": 128, "cache_ttl_seconds": 300},
+    "azure": {"cache": "automatic", "cache_min_tokens": 1024, "cache_increment": 128, "cache_ttl_seconds": 300},
+    "anthropic": {"cache": "explicit", "cache_min_tokens": 1024, "cache_increment": 1, "cache_ttl_seconds": 300},
+    "gemini": {"cache": "automatic", "cache_min_tokens": 1024, "cache_increment": 1, "cache_ttl_seconds": 300},
+    "deepseek": {"cache": "automatic", "cache_min_tokens": 64, "cache_increment": 64, "cache_ttl_seconds": 3600},
+    "xai": {"cache": "automatic", "cache_min_tokens": 1024, "cache_increment": 1, "cache_ttl_seconds": 300},
+}
+
+
+def _cache_family(provider: str, key: str) -> str | None:
+    p = provider.lower()
+    k = key.lower()
+    if "claude" in k and (p.startswith(("bedrock", "vertex_ai")) or p == "anthropic"):
+        return "anthropic"
+    if p.startswith("vertex_ai") and "gemini" in k:
+        return "gemini"
+    for fam in _CACHE_BY_PROVIDER:
+        if p == fam or p.startswith(fam):
+            return fam
+    return None
+
+
+def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = "standard",
+              cache: str = "auto") -> dict[str, Any]:
+    """The simulator's view of a catalogue model: float64 USD per token per bucket (base row and
+    the first long-context cliff tier of ``service_tier``) and its provider's cache behaviour."""
+    cat = catalog if catalog is not None else Catalog.default()
+    info = cat.resolve(name)
+    rows = [r for r in info.rows if r["tier"] == service_tier and r["mode"] == "cliff"]
+    base = [r for r in rows if r["threshold"] == 0]
+    if not base:
+        tiers = sorted({r["tier"] for r in info.rows})
+        raise ValueError(f"model {info.key!r} has no {service_tier} prices (has: {', '.join(tiers) or 'none'})")
+    base_row = max(base, key=lambda r: r["effective_from"])
+    prices = base_row["prices"]
+    if "input_text" not in prices or "output_text" not in prices:
+        raise ValueError(f"model {info.key!r} lacks input/output token prices; cannot simulate it")
+
+    def vec(p: Mapping[str, Any], fallback: Mapping[str, Any]) -> list[float]:
+        out = []
+        for b in BUCKETS:
+            v = p.get(b) or fallback.get(b)
+            if v is None and b == "reasoning":
+                v = p.get("output_text") or fallback.get("output_text")
+            out.append(float(v["usd"]) if v else 0.0)
+        return out
+
+    spec: dict[str, Any] = {"name": info.key, "price": vec(prices, {}), "threshold": 0}
+    above = sorted((r for r in rows if r["threshold"] > 0), key=lambda r: r["threshold"])
+    if above:
+        spec["threshold"] = int(above[0]["threshold"])
+        spec["price_above"] = vec(above[0]["prices"], prices)
+    fam = _cache_family(info.provider, info.key)
+    if cache == "off" or fam is None or "cache_read" not in prices:
+        spec["cache"] = "none"
+    else:
+        spec.update(_CACHE_BY_PROVIDER[fam])
+        if fam == "anthropic" and "haiku" in info.key.lower():
+            spec["cache_min_tokens"] = 2048
+        if fam == "gemini" and "pro" in info.key.lower():
+            spec["cache_min_tokens"] = 2048
+        if spec["cache"] == "explicit":
+            want = "cache_write_1h" if cache == "1h" else "cache_write_5m"
+            if want not in prices:
+                raise ValueError(f"model {info.key!r} has no {want} price; cannot simulate explicit caching")
+            if cache == "1h":
+                spec["cache_write_1h"] = True
+                spec["cache_ttl_seconds"] = 3600
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+
+_TOKEN_COLS = ("input_text", "cache_read", "cache_write", "output_text", "reasoning")
+
+
+@dataclass
+class SimulationResult:
+    workflow: Workflow
+    policy: Policy
+    models: list[str]
+    n: int
+    seed: int
+    deterministic: bool
+    raw: dict[str, Any]
+
+    # ---- per-task frame
+    @property
+    def tasks(self) -> Any:
+        import pandas as pd
+
+        tok = self.raw["tokens"]
+        ix = {b: i for i, b in enumerate(BUCKETS)}
+        df = pd.DataFrame({
+            "cost": self.raw["cost"],
+            "completed": self.raw["completed"].astype(bool),
+            "calls": self.raw["calls"],
+            "input_text": tok[:, ix["input_text"]],
+            "cache_read": tok[:, ix["cache_read"]],
+            "cache_write": tok[:, ix["cache_write_5m"]] + tok[:, ix["cache_write_1h"]],
+            "output_text": tok[:, ix["output_text"]],
+            "reasoning": tok[:, ix["reasoning"]],
+            "context_peak": self.raw["context_peak"],
+        })
+        df["input_tokens"] = df["input_text"] + df["cache_read"] + df["cache_write"]
+        df["output_tokens"] = df["output_text"] + df["reasoning"]
+        df["total_tokens"] = df["input_tokens"] + df["output_tokens"]
+        return df
+
+    @property
+    def completion_rate(self) -> float:
+        return float(self.raw["completed"].mean())
+
+    @property
+    def cost_per_task(self) -> float:
+        return float(self.raw["cost"].mean())
+
+    @property
+    def cost_per_completed_task(self) -> float:
+        """Total spend (failed attempts included) divided by the number of completed tasks."""
+        done = int(self.raw["completed"].sum())
+        return float(self.raw["cost"].sum() / done) if done else float("inf")
+
+    @property
+    def calls_per_task(self) -> float:
+        return float(self.raw["calls"].mean())
+
+    @property
+    def tokens_per_task(self) -> float:
+        return float(self.tasks["total_tokens"].mean())
+
+    @property
+    def total_calls(self) -> int:
+        return int(self.raw["total_calls"])
+
+    def summary(self) -> Any:
+        """mean / p50 / p95 / p99 of tokens by type, calls and cost per task."""
+        import pandas as pd
+
+        df = self.tasks
+        cols = [*_TOKEN_COLS, "input_tokens", "output_tokens", "total_tokens", "calls", "cost"]
+        rows = {}
+        for c in cols:
+            v = df[c].to_numpy(dtype=float)
+            rows[c] = {"mean": v.mean(), "p50": np.percentile(v, 50), "p95": np.percentile(v, 95),
+                       "p99": np.percentile(v, 99)}
+        out = pd.DataFrame(rows).T
+        out.loc["cost_per_completed_task"] = [self.cost_per_completed_task] + [np.nan] * 3
+        return out
+
+    def step_share(self) -> Any:
+        """Mean cost per task by step (summaries separately) and its share of the total."""
+        import pandas as pd
+
+        names = [s.name for s in self.workflow.steps] + ["(summaries)"]
+        mean = self.raw["step_cost"].mean(axis=0)
+        tot = mean.sum()
+        df = pd.DataFrame({"step": names, "cost_per_task": mean, "share": mean / tot if tot else mean * 0})
+        return df[(df["cost_per_task"] > 0) | (df["step"] != "(summaries)")].reset_index(drop=True)
+
+    @property
+    def trace(self) -> Any:
+        """Every call of task 0, with the cumulative input (the compounding context)."""
+        import pandas as pd
+
+        cols = ["step", "iteration", "attempt", "model", "input_tokens", "output_tokens", "cache_read",
+                "cache_write", "cost", "summary"]
+        df = pd.DataFrame(self.raw["trace"], columns=cols)
+        names = [s.name for s in self.workflow.steps]
+        df["step"] = [names[i] for i in df["step"]]
+        df["model"] = [self.models[i] for i in df["model"]]
+        df.insert(0, "call", np.arange(1, len(df) + 1))
+        df["tokens"] = df["input_tokens"] + df["output_tokens"]
+        df["cumulative_input"] = df["input_tokens"].cumsum()
+        df["cumulative_tokens"] = df["tokens"].cumsum()
+        return df
+
+    def growth_fit(self) -> dict[str, float]:
+        """Least-squares fits of cumulative input vs call number: linear and quadratic R²."""
+        tr = self.trace
+        x = tr["call"].to_numpy(float)
+        y = tr["cumulative_input"].to_numpy(float)
+        out: dict[str, float] = {}
+        for deg, nm in ((1, "linear"), (2, "quadratic")):
+            coef = np.polyfit(x, y, deg)
+            resid = y - np.polyval(coef, x)
+            ss = ((y - y.mean()) ** 2).sum()
+            out[f"r2_{nm}"] = float(1 - (resid**2).sum() / ss) if ss else 1.0
+            if deg == 2:
+                out["quadratic_coef"] = float(coef[0])
+        return out
+
+    # ---- plots
+    def plot_cost_distribution(self, ax: Any = None, bins: int = 60) -> Any:
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+        ax.hist(self.raw["cost"], bins=bins, color="#4c72b0", alpha=0.85)
+        ax.axvline(self.cost_per_task, color="k", ls="--", lw=1, label=f"mean ${self.cost_per_task:.4f}")
+        ax.axvline(self.cost_per_completed_task, color="#c44e52", lw=1.5,
+                   label=f"per completed ${self.cost_per_completed_task:.4f}")
+        ax.set_xlabel("cost per task (USD)")
+        ax.set_ylabel("tasks")
+        ax.set_title(f"{self.workflow.name}: {self.policy.name}")
+        ax.legend(fontsize=8)
+        return ax
+
+    def plot_step_share(self, ax: Any = None) -> Any:
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+        df = self.step_share()
+        ax.barh(df["step"], df["share"] * 100, color="#55a868")
+        ax.set_xlabel("share of cost (%)")
+        ax.invert_yaxis()
+        return ax
+
+    def plot_cumulative_input(self, ax: Any = None, label: str | None = None) -> Any:
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+        tr = self.trace
+        ax.plot(tr["call"], tr["cumulative_input"] / 1000, marker="o", label=label or self.policy.name)
+        ax.set_xlabel("call")
+        ax.set_ylabel("cumulative input (k tokens)")
+        ax.legend(fontsize=8)
+        return ax
+
+
+def compare(results: Mapping[str, SimulationResult]) -> Any:
+    """One row per policy: cost per task and per completed task, completion rate, tokens."""
+    import pandas as pd
+
+    rows = []
+    for name, r in results.items():
+        t = r.tasks
+        rows.append({
+            "policy": name,
+            "cost_per_task": r.cost_per_task,
+            "cost_per_completed_task": r.cost_per_completed_task,
+            "p95_cost": float(np.percentile(r.raw["cost"], 95)),
+            "completion_rate": r.completion_rate,
+            "calls_per_task": r.calls_per_task,
+            "input_tokens": float(t["input_tokens"].mean()),
+            "cache_read": float(t["cache_read"].mean()),
+            "output_tokens": float(t["output_tokens"].mean()),
+        })
+    df = pd.DataFrame(rows).set_index("policy")
+    base = df["cost_per_completed_task"].iloc[0]
+    df["vs_first"] = df["cost_per_completed_task"] / base
+    return df
+
+
+def plot_comparison(df: Any, ax: Any = None) -> Any:
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    ax.barh(df.index, df["cost_per_completed_task"], color="#8172b2")
+    for i, v in enumerate(df["cost_per_completed_task"]):
+        ax.text(v, i, f" ${v:.4f}", va="center", fontsize=8)
+    ax.set_xlabel("cost per completed task (USD)")
+    ax.invert_yaxis()
+    return ax
+
+
+def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy | None = None,
+                    catalog: Catalog | None = None) -> Any:
+    """The workflow run deterministically on each model: calls, tokens and cost per task, with
+    the provider's prompt caching and without it."""
+    import pandas as pd
+
+    rows = []
+    for m in models:
+        base = policy or Policy()
+        on = simulate(workflow, model=m, n=1, deterministic=True, policy=base, catalog=catalog)
+        off = simulate(workflow, model=m, n=1, deterministic=True, policy=replace(base, cache="off"), catalog=catalog)
+        rows.append({"model": on.models[0], "calls": on.calls_per_task, "tokens": on.tokens_per_task,
+                     "cached_tokens": float(on.tasks["cache_read"].iloc[0]), "cost_no_cache": off.cost_per_task,
+                     "cost_with_cache": on.cost_per_task})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def policy_study(workflow: Workflow, model: str, policies: Mapping[str, Policy], *, n: int = 20_000, seed: int = 0,
+                 catalog: Catalog | None = None, num_threads: int = 0) -> dict[str, SimulationResult]:
+    """Runs the same Monte-Carlo tasks (same seed) under each policy."""
+    return {name: simulate(workflow, model=model, n=n, seed=seed, policy=p, catalog=catalog, num_threads=num_threads)
+            for name, p in policies.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# simulate
+# --------------------------------------------------------------------------------------------
+
+
+def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int = 10_000, seed: int = 0,
+             deterministic: bool = False, policy: Policy | None = None, catalog: Catalog | None = None,
+             num_threads: int = 0) -> SimulationResult:
+    """Runs ``n`` tasks of ``workflow`` on ``model`` under ``policy``.
+
+    ``deterministic=True`` puts every distribution at its mean and every call succeeds (one task
+    is enough). Monte-Carlo runs are reproducible from ``seed`` and identical for any
+    ``num_threads``.
+    """
+    if not isinstance(workflow, Workflow):
+        raise TypeError(f"workflow must be a tokenops.budget.Workflow, not {type(workflow).__name__}")
+    pol = policy or Policy()
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    context = pol.context or workflow.context
+    if context not in _CONTEXTS:
+        raise ValueError(f"context must be one of {', '.join(_CONTEXTS)}, not {context!r}")
+    if pol.on_budget not in ("summarize", "escalate", "stop"):
+        raise ValueError(f"on_budget must be summarize, escalate or stop, not {pol.on_budget!r}")
+    tier = "batch" if pol.batch else "standard"
+    default = model if isinstance(model, str) else model[0]
+    names: list[str] = []
+    specs: list[dict[str, Any]] = []
+
+    def index_of(name: str) -> int:
+        if name not in names:
+            specs.append(sim_model(name, catalog, service_tier=tier, cache=pol.cache))
+            names.append(name)
+        return names.index(name)
+
+    default_idx = index_of(default)
+    step_names = {s.name for s in workflow.steps}
+    for k in pol.routing:
+        if k not in step_names:
+            raise ValueError(f"routing names unknown step {k!r}; steps: {', '.join(sorted(step_names))}")
+    steps = []
+    for st in workflow.steps:
+        d: dict[str, Any] = {"name": st.name}
+        for f in ("calls", "user_input", "retrieved", "tool_output", "output", "reasoning", "gap_seconds"):
+            d[f] = _dist(getattr(st, f), f"step {st.name!r}.{f}").spec()
+        if not 0.0 <= st.p_success <= 1.0:
+            raise ValueError(f"step {st.name!r}.p_success must be in [0, 1], got {st.p_success}")
+        d["p_success"] = float(st.p_success)
+        d["max_retries"] = int(st.max_retries)
+        d["dynamic_prefix"] = bool(st.dynamic_prefix)
+        route = pol.routing.get(st.name)
+        if route is None and st.light and pol.route_light_to:
+            route = pol.route_light_to
+        if isinstance(route, str):
+            d["route"] = [(index_of(route), 1.0)]
+        elif isinstance(route, Mapping):
+            d["route"] = [(index_of(m), float(w)) for m, w in route.items()]
+        cap = pol.iteration_cap
+        if isinstance(cap, Mapping):
+            cap = cap.get(st.name)
+        d["iteration_cap"] = int(cap or 0)
+        steps.append(d)
+    wf = {
+        "system_prompt": _dist(workflow.system_prompt, "system_prompt").spec(),
+        "tool_schema": _dist(workflow.tool_schema, "tool_schema").spec(),
+        "steps": steps,
+        "context": context,
+        "summary_threshold": int(pol.summary_threshold),
+        "summary_tokens": int(pol.summary_tokens),
+        "last_k": int(pol.last_k),
+        "tool_truncate": int(pol.tool_truncate or 0),
+        "output_cap": int(pol.output_cap or 0),
+        "token_budget": int(pol.token_budget or 0),
+        "on_budget": pol.on_budget,
+        "escalate_model": index_of(pol.escalate_to) if pol.escalate_to else -1,
+        "default_model": default_idx,
+    }
+    raw = simulate_workflow(wf, specs, int(n), int(seed), bool(deterministic), int(num_threads))
+    return SimulationResult(workflow=workflow, policy=pol, models=list(names), n=int(n), seed=int(seed),
+                            deterministic=bool(deterministic), raw=raw)
+
+
+__all__ = [
+    "Dist", "Policy", "SimulationResult", "Step", "Workflow", "compare", "const", "lognormal", "normal",
+    "plot_comparison", "poisson", "policy_study", "price_on_models", "sim_model", "simulate", "uniform",
+]

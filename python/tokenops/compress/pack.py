@@ -1,0 +1,185 @@
+"""Context packing: ``pack`` chooses retrieved passages under a token budget; ``pack_chat`` fits a
+conversation into a budget, keeping the system prompt, the last turns and a summary slot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import _core
+from ..tokenizer import Encoding, count_messages
+from .api import _check_text, _resolve_encoding, default_compressor
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """Chosen passages (indices into the input, in output order) and their joined text."""
+
+    text: str
+    selected: list[int]
+    total_tokens: int
+    budget: int
+    relevance: np.ndarray  # per input passage (BM25 [+ extra], before MMR)
+    tokens: np.ndarray  # per input passage
+    duplicate_of: np.ndarray  # per input passage: index of the earlier near-duplicate, or -1
+
+    @property
+    def passages_kept(self) -> int:
+        return len(self.selected)
+
+
+def pack(
+    passages: Sequence[str],
+    question: str,
+    budget: int,
+    *,
+    model: str | Encoding = "gpt-4o",
+    mmr_lambda: float = 0.7,
+    cost_power: float = 0.5,
+    reorder: bool = False,
+    dedup: bool = True,
+    separator: str = "\n\n",
+    extra_relevance: Sequence[float] | None = None,
+    bm25_weight: float = 1.0,
+    extra_weight: float = 1.0,
+    embedder: Any = None,
+) -> PackResult:
+    """Picks passages for ``question`` whose joined text fits ``budget`` tokens of ``model``.
+
+    Passages are ranked by relevance per token (BM25, plus ``extra_relevance`` such as embedding
+    cosine similarities, one per passage), de-duplicated with maximal marginal relevance
+    (``mmr_lambda``: 1 = relevance only) and near-duplicate detection. ``reorder=True`` puts the
+    most relevant passages at the start and the end of the prompt ("lost in the middle");
+    otherwise they keep their input order. ``embedder`` (a :class:`tokenops.Embedder`) adds the
+    cosine similarity between the question and each passage to ``extra_relevance``.
+    """
+    if isinstance(passages, (str, bytes)):
+        raise TypeError("passages must be a list of str, not a single str")
+    question = _check_text(question, "question")
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise TypeError(f"budget must be an int number of tokens, not {type(budget).__name__}")
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0 tokens, got {budget}")
+    enc = _resolve_encoding(model)
+    passages = list(passages)
+    extra = [float(x) for x in extra_relevance] if extra_relevance is not None else []
+    if embedder is not None:
+        if not hasattr(embedder, "similarity"):
+            raise TypeError("embedder must be a tokenops.Embedder")
+        sims = [max(0.0, float(x)) for x in embedder.similarity(question, passages)[0]] if passages else []
+        extra = [a + b for a, b in zip(extra, sims)] if extra else sims
+    raw = _core.compress_pack(
+        enc._core, passages, question, budget, extra,
+        mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
+        extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
+    )
+    return PackResult(
+        text=raw["text"], selected=list(raw["selected"]), total_tokens=int(raw["total_tokens"]),
+        budget=budget, relevance=raw["relevance"], tokens=raw["tokens"], duplicate_of=raw["duplicate_of"],
+    )
+
+
+@dataclass(frozen=True)
+class ChatPackResult:
+    messages: list[dict[str, Any]]
+    tokens: int  # prompt tokens of `messages` (count_messages)
+    original_tokens: int
+    dropped: list[int]  # indices of input messages left out (summarised when a summary was made)
+    summary: str | None
+
+
+def pack_chat(
+    messages: Sequence[Mapping[str, Any]],
+    budget: int,
+    *,
+    model: str = "gpt-4o",
+    keep_last: int = 2,
+    summary: str | Callable[[list[Mapping[str, Any]]], str] | None = "extractive",
+    summary_tokens: int | None = None,
+    summary_role: str = "system",
+) -> ChatPackResult:
+    """Fits a chat history into ``budget`` prompt tokens (OpenAI's per-message accounting).
+
+    Keeps every system message, then as many of the most recent turns as fit (at least the last
+    ``keep_last`` messages), and fills a summary slot, placed after the system messages, for the
+    dropped middle: ``"extractive"`` compresses the dropped turns with :func:`compress` into the
+    room left (or ``summary_tokens``), a callable receives the dropped messages and returns a
+    summary, a str is used as is, None leaves no summary. Raises ValueError when the system
+    messages and the last ``keep_last`` messages alone exceed the budget.
+    """
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise TypeError(f"budget must be an int number of tokens, not {type(budget).__name__}")
+    if budget <= 0:
+        raise ValueError(f"budget must be a positive number of tokens, got {budget}")
+    if keep_last < 0:
+        raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+    msgs = [dict(m) for m in messages]
+    for i, m in enumerate(msgs):
+        if "role" not in m or "content" not in m:
+            raise ValueError(f"messages[{i}] needs 'role' and 'content'")
+    original = count_messages(msgs, model).tokens if msgs else 0
+    if original <= budget:
+        return ChatPackResult(msgs, original, original, [], None)
+
+    system = [i for i, m in enumerate(msgs) if m["role"] in ("system", "developer")]
+    others = [i for i in range(len(msgs)) if i not in set(system)]
+    forced_tail = others[-keep_last:] if keep_last else []
+    keep = set(system) | set(forced_tail)
+
+    def tokens_of(idx: set[int], extra: list[dict[str, Any]] | None = None) -> int:
+        chosen = [msgs[i] for i in sorted(idx)]
+        if extra:
+            chosen = extra + chosen
+        return count_messages(chosen, model).tokens if chosen else 0
+
+    if tokens_of(keep) > budget:
+        raise ValueError(
+            f"the system messages and the last {keep_last} messages need {tokens_of(keep)} tokens, "
+            f"over the budget of {budget}; raise the budget or lower keep_last"
+        )
+    reserve = 0
+    if summary is not None:
+        reserve = summary_tokens if summary_tokens is not None else max(32, budget // 8)
+    # most recent turns first, while they fit beside the summary reserve
+    for i in reversed(others):
+        if i in keep:
+            continue
+        if tokens_of(keep | {i}) + reserve <= budget:
+            keep.add(i)
+        else:
+            break
+    dropped = [i for i in range(len(msgs)) if i not in keep]
+    summary_text: str | None = None
+    head: list[dict[str, Any]] = []
+    if summary is not None and dropped:
+        if isinstance(summary, str) and summary != "extractive":
+            summary_text = summary
+        elif callable(summary):
+            summary_text = str(summary([msgs[i] for i in dropped]))
+        else:
+            history = "\n".join(f"{msgs[i]['role']}: {msgs[i]['content']}" for i in dropped
+                                if isinstance(msgs[i]["content"], str))
+            prefix = "Summary of the earlier conversation:\n"
+            room = budget - tokens_of(keep, [{"role": summary_role, "content": prefix}])
+            if room > 8 and history:
+                target = min(room, default_compressor(model).count(history))
+                summary_text = prefix + default_compressor(model).compress(history, target_tokens=target).text
+        if summary_text is not None:
+            head = [{"role": summary_role, "content": summary_text}]
+            enc = _resolve_encoding(model)
+            while tokens_of(keep, head) > budget and summary_text:
+                # trim the summary by the excess (exact counts; usually one step)
+                over = tokens_of(keep, head) - budget
+                n = enc.count(summary_text, disallowed_special=())
+                summary_text = enc.truncate(summary_text, max(0, n - over), disallowed_special=())
+                head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+    system_set = set(system)
+    ordered = sorted(keep)
+    out = [msgs[i] for i in ordered if i in system_set] + head + [msgs[i] for i in ordered if i not in system_set]
+    return ChatPackResult(out, count_messages(out, model).tokens, original, dropped, summary_text)

@@ -1,0 +1,293 @@
+"""Price catalogues: loading (LiteLLM JSON, the copy inside an installed ``litellm``, the shared
+snapshot, genai-prices), the packaged default catalogue with its provenance, and its refresh."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._core import CoreCatalog
+
+_PKG_DATA = Path(__file__).resolve().parent / "data"
+DEFAULT_FILE = "litellm_prices.json.gz"
+PROVENANCE_FILE = "provenance.json"
+SNAPSHOT_NAME = "litellm_model_prices_and_context_window.json"
+
+# Fields kept in the packaged catalogue (prices and the metadata tokenops reads).
+_KEEP_META = {
+    "litellm_provider", "mode", "max_tokens", "max_input_tokens", "max_output_tokens",
+    "supports_prompt_caching", "supported_modalities", "supported_output_modalities",
+    "deprecation_date", "tiered_pricing", "search_context_cost_per_query", "supports_reasoning",
+}
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One malformed catalogue row that was skipped (the rest of the catalogue is kept)."""
+
+    key: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    key: str
+    provider: str
+    mode: str
+    context_window: int
+    max_output: int
+    modalities: list[str]
+    tokenizer: str
+    deprecation_date: str
+    source: str
+    checked_date: str
+    supports_prompt_caching: bool
+    rows: list[dict[str, Any]]
+    litellm_fields: dict[str, float]
+    matched_by: str = "exact"
+    aliases: list[str] = field(default_factory=list)
+
+
+class Catalog:
+    """An immutable price catalogue (C++ ``CoreCatalog``) with its provenance.
+
+    Build one with :meth:`default`, :meth:`from_litellm`, :meth:`from_installed_litellm`,
+    :meth:`from_snapshot` or :meth:`from_genai_prices`.
+    """
+
+    def __init__(self, core: CoreCatalog, problems: list[tuple[str, str, str]], *, kind: str,
+                 provenance: dict[str, Any] | None = None) -> None:
+        self._core = core
+        self.problems: list[ImportProblem] = [ImportProblem(*p) for p in problems]
+        self.kind = kind
+        self.provenance: dict[str, Any] = dict(provenance or {})
+        self._keys: list[str] | None = None
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def from_litellm(cls, source: str | os.PathLike[str] | bytes, *, name: str | None = None,
+                     checked_date: str = "", strict: bool = False,
+                     provenance: dict[str, Any] | None = None) -> Catalog:
+        """From a LiteLLM ``model_prices_and_context_window.json`` (path or bytes).
+
+        A malformed row is skipped and listed in ``.problems``; ``strict=True`` raises ValueError
+        naming every bad row and field instead.
+        """
+        if isinstance(source, (bytes, bytearray)):
+            data, label = bytes(source), name or "<bytes>"
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise FileNotFoundError(f"LiteLLM price file not found: {path}")
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+            label = name or str(path)
+        core, problems = CoreCatalog.from_litellm_json(data, label, checked_date)
+        cat = cls(core, problems, kind="litellm", provenance={"source": label, "checked_date": checked_date,
+                                                               "sha256": hashlib.sha256(data).hexdigest(),
+                                                               **(provenance or {})})
+        if strict and cat.problems:
+            raise ValueError(cat._problem_text())
+        return cat
+
+    @classmethod
+    def from_installed_litellm(cls, strict: bool = False) -> Catalog:
+        """The price JSON bundled inside the installed ``litellm`` package (its
+        ``model_prices_and_context_window_backup.json``), i.e. what ``litellm.cost_per_token``
+        prices with when ``LITELLM_LOCAL_MODEL_COST_MAP=True``."""
+        try:
+            from importlib import metadata
+            from importlib.util import find_spec
+        except ImportError as e:  # pragma: no cover
+            raise ImportError("importlib.metadata is required") from e
+        spec = find_spec("litellm")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("litellm is not installed: pip install 'litellm==1.85.7' (or pass a JSON path)")
+        root = Path(next(iter(spec.submodule_search_locations)))
+        path = root / "model_prices_and_context_window_backup.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"installed litellm has no bundled price file at {path}")
+        version = metadata.version("litellm")
+        return cls.from_litellm(path, name=f"litellm {version} (installed) {path.name}", strict=strict,
+                                provenance={"litellm_version": version})
+
+    @classmethod
+    def from_snapshot(cls, data_dir: str | os.PathLike[str] | None = None, strict: bool = False) -> Catalog:
+        """The dated LiteLLM v1.83.2 snapshot in the shared data folder (``pricing/``)."""
+        from .._paths import data_dir as _dd
+
+        base = Path(data_dir) if data_dir is not None else _dd(required=True)
+        assert base is not None
+        path = base / "pricing" / SNAPSHOT_NAME
+        return cls.from_litellm(path, name=f"LiteLLM v1.83.2 snapshot ({SNAPSHOT_NAME})",
+                                checked_date="2026-04-30", strict=strict,
+                                provenance={"litellm_version": "1.83.2"})
+
+    @classmethod
+    def from_genai_prices(cls, path: str | os.PathLike[str] | None = None, strict: bool = False) -> Catalog:
+        """pydantic genai-prices v2 ``data.json`` (default: the shared data folder's copy)."""
+        if path is None:
+            from .._paths import data_dir as _dd
+
+            base = _dd(required=True)
+            assert base is not None
+            path = base / "pricing" / "genai_prices" / "data.json"
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"genai-prices data.json not found: {p}")
+        data = p.read_bytes()
+        core, problems = CoreCatalog.from_genai_json(data, f"genai-prices {p.name}", "2026-08-21")
+        cat = cls(core, problems, kind="genai-prices",
+                  provenance={"source": str(p), "sha256": hashlib.sha256(data).hexdigest()})
+        if strict and cat.problems:
+            raise ValueError(cat._problem_text())
+        return cat
+
+    @classmethod
+    def default(cls) -> Catalog:
+        """The catalogue shipped in the package (see ``provenance``); cached per process."""
+        global _DEFAULT
+        if _DEFAULT is None:
+            _DEFAULT = load_packaged(_PKG_DATA)
+        return _DEFAULT
+
+    # ---------------------------------------------------------------- queries
+    def __len__(self) -> int:
+        return len(self._core)
+
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = list(self._core.keys())
+        return self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self._core.resolve(name)
+            return True
+        except KeyError:
+            return False
+
+    def resolve(self, name: str) -> ModelInfo:
+        """The entry for a name users pass (``gpt-4o``, ``openai/gpt-4o``, ``anthropic/claude-…``,
+        Bedrock/Vertex/Azure forms). Unknown names raise KeyError listing close matches."""
+        if not isinstance(name, str):
+            raise TypeError(f"model must be a str, not {type(name).__name__}")
+        idx, how = self._core.resolve(name)
+        return self._info(idx, how)
+
+    def _info(self, idx: int, how: str = "exact") -> ModelInfo:
+        e = self._core.entry(idx)
+        if not e["tokenizer"]:
+            e["tokenizer"] = _tokenizer_for(e["key"])
+        return ModelInfo(matched_by=how, **e)
+
+    def close_matches(self, name: str, k: int = 5) -> list[str]:
+        return list(self._core.close_matches(name, k))
+
+    def entries(self) -> Iterator[ModelInfo]:
+        for i in range(len(self)):
+            yield self._info(i)
+
+    def _problem_text(self) -> str:
+        lines = [f"{len(self.problems)} malformed catalogue row(s):"]
+        lines += [f"  {p.key}: {p.message}" for p in self.problems[:50]]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        src = self.provenance.get("source", self.kind)
+        return f"Catalog({len(self)} models from {src!r}, {len(self.problems)} problems)"
+
+
+_DEFAULT: Catalog | None = None
+
+
+def _tokenizer_for(key: str) -> str:
+    """The tokenops encoding for a model key where one is known ("" otherwise)."""
+    from ..tokenizer import encoding_name_for_model
+
+    for name in (key, key.rsplit("/", 1)[-1]):
+        try:
+            return str(encoding_name_for_model(name))
+        except (KeyError, ValueError):
+            continue
+    return ""
+
+
+def load_packaged(folder: Path) -> Catalog:
+    """Loads a packaged catalogue folder (gzip JSON + provenance.json), verifying its sha256."""
+    prov_path = folder / PROVENANCE_FILE
+    data_path = folder / DEFAULT_FILE
+    if not prov_path.is_file() or not data_path.is_file():
+        raise FileNotFoundError(
+            f"packaged price catalogue missing in {folder}; regenerate it with "
+            "`python -m tokenops refresh-prices --from-snapshot`"
+        )
+    prov = json.loads(prov_path.read_text())
+    raw = data_path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != prov.get("file_sha256"):
+        raise ValueError(f"{data_path} sha256 {digest} does not match provenance.json; regenerate the catalogue")
+    return Catalog.from_litellm(gzip.decompress(raw), name=prov.get("source", "packaged"),
+                                checked_date=prov.get("checked_date", ""), provenance=prov)
+
+
+def compact_litellm(doc: dict[str, Any]) -> dict[str, Any]:
+    """Keeps only prices and the metadata tokenops reads (drops docs, flags, URLs)."""
+    out: dict[str, Any] = {}
+    for key, entry in doc.items():
+        if key == "sample_spec" or not isinstance(entry, dict):
+            continue
+        out[key] = {k: v for k, v in entry.items() if "cost" in k or k in _KEEP_META}
+    return out
+
+
+def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
+                    source_label: str | None = None, checked_date: str | None = None,
+                    litellm_version: str | None = None) -> dict[str, Any]:
+    """Rebuilds the packaged catalogue from a (newer) LiteLLM JSON and writes its provenance.
+
+    Every row must parse (a malformed row aborts the refresh, naming it). Returns the provenance.
+    """
+    src_path = Path(src)
+    raw = src_path.read_bytes()
+    doc = json.loads(raw)
+    # Validate with the same importer the package uses.
+    probe = Catalog.from_litellm(raw, name=str(src_path))
+    if probe.problems:
+        raise ValueError("refusing to ship a catalogue with malformed rows:\n" + probe._problem_text())
+    compact = compact_litellm(doc)
+    payload = json.dumps(compact, sort_keys=True, separators=(",", ":")).encode()
+    gz = gzip.compress(payload, compresslevel=9, mtime=0)
+    out = Path(out_dir) if out_dir is not None else _PKG_DATA
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEFAULT_FILE).write_bytes(gz)
+    prov = {
+        "source": source_label or f"LiteLLM model_prices_and_context_window.json ({src_path.name})",
+        "litellm_version": litellm_version,
+        "source_sha256": hashlib.sha256(raw).hexdigest(),
+        "checked_date": checked_date or date.today().isoformat(),
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "models": len(compact),
+        "file": DEFAULT_FILE,
+        "file_sha256": hashlib.sha256(gz).hexdigest(),
+        "license": "MIT (LiteLLM)",
+        "note": "Prices are facts as published by LiteLLM; tokenops keeps the prices and provenance only.",
+    }
+    (out / PROVENANCE_FILE).write_text(json.dumps(prov, indent=2) + "\n")
+    global _DEFAULT
+    _DEFAULT = None
+    return prov

@@ -1,0 +1,239 @@
+"""``tokenops.cost``: what a call costs, in two modes.
+
+``mode="exact"`` prices the normalised usage with tokenops' price rows in integer atto-USD
+(1e-18 USD) and returns an exact :class:`decimal.Decimal` total; it fixes LiteLLM's known bugs
+(see ``docs/cost.md``) and never returns a silent $0: a bucket with tokens but no price raises.
+
+``mode="litellm"`` reproduces ``litellm.cost_per_token`` / ``completion_cost`` bit for bit
+(float64, LiteLLM's operation order, its provider routing and its bugs) over the same price JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from .catalog import Catalog
+from .usage import BUCKETS, Usage, normalize_usage
+
+_MODES = ("litellm", "exact")
+_LATEST = 2**31 - 2  # "no date": the latest row (rows are open-ended unless dated)
+
+
+@dataclass(frozen=True)
+class CostLine:
+    bucket: str
+    units: int
+    price_per_unit: Decimal | float | None  # exact Decimal (exact mode) or float (litellm)
+    cost: Decimal | float
+    row: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """The cost of one call: total, its split by bucket, and which price row applied."""
+
+    model: str  # the catalogue key that priced it
+    requested: str  # the name that was passed
+    matched_by: str
+    mode: str
+    service_tier: str
+    total: float
+    total_exact: Decimal | None
+    prompt: float | None
+    completion: float | None
+    lines: list[CostLine]
+    row: str  # price row / tier label ("standard", "standard >200000", "above_200k_tokens"...)
+    route: str = ""  # litellm: which provider cost function LiteLLM dispatches to
+    usage: Usage | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def __float__(self) -> float:
+        return self.total
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {"bucket": ln.bucket, "units": ln.units, "price_per_unit": ln.price_per_unit,
+                 "cost": float(ln.cost), "row": ln.row, "note": ln.note}
+                for ln in self.lines
+            ]
+        )
+
+    def __str__(self) -> str:
+        tot = str(self.total_exact) if self.total_exact is not None else repr(self.total)
+        head = f"{self.requested} -> {self.model} [{self.mode}, {self.service_tier}, {self.row or 'base'}]: ${tot}"
+        body = "\n".join(f"  {ln.bucket:<15}{ln.units:>12,}  ${ln.cost}  {ln.note}".rstrip() for ln in self.lines)
+        return head + ("\n" + body if body else "")
+
+
+def _date_days(when: Any) -> int:
+    if when is None:
+        return _LATEST
+    if isinstance(when, str):
+        from .._core import parse_iso_date
+
+        return int(parse_iso_date(when, "date"))
+    if isinstance(when, _dt.datetime):
+        when = when.date()
+    if isinstance(when, _dt.date):
+        return (when - _dt.date(1970, 1, 1)).days
+    raise TypeError(f"date must be None, an ISO string or a datetime.date, not {type(when).__name__}")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        raise ValueError(f"mode must be 'litellm' or 'exact', not {mode!r}")
+    return mode
+
+
+def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = None, *,
+         service_tier: str = "standard", api: str | None = None, date: Any = None) -> CostBreakdown:
+    """Prices one call.
+
+    ``usage`` is a provider usage object or whole response (OpenAI Chat/Responses, Anthropic
+    Messages, Gemini/Vertex ``usageMetadata``, DeepSeek, xAI), a dict of tokenops buckets, or a
+    :class:`Usage`. ``service_tier`` is standard, batch, flex or priority. ``date`` selects the
+    price rows in effect on that day (default: the latest).
+    """
+    _check_mode(mode)
+    cat = catalog if catalog is not None else Catalog.default()
+    if not isinstance(model, str) or not model:
+        raise TypeError(f"model must be a non-empty str, not {model!r}")
+    info = None
+    provider = None
+    if mode == "exact":
+        info = cat.resolve(model)
+        provider = info.provider
+    u = normalize_usage(usage, api=api, provider=provider or _provider_hint(model))
+    counts = u.counts()
+    if mode == "exact":
+        assert info is not None
+        idx, how = cat._core.resolve(model)
+        total_s, lines, row = cat._core.price_exact(idx, counts, service_tier, _date_days(date))
+        total = Decimal(total_s)
+        cl = [CostLine(b, n, Decimal(p), Decimal(c), r, note) for b, n, p, c, r, note in lines]
+        prompt = float(sum((ln.cost for ln in cl if ln.bucket in BUCKETS[:6]), Decimal(0)))
+        completion = float(total) - prompt
+        return CostBreakdown(model=info.key, requested=model, matched_by=how, mode=mode, service_tier=service_tier,
+                             total=float(total), total_exact=total, prompt=prompt, completion=completion, lines=cl,
+                             row=row, usage=u, source=info.source)
+    try:
+        r = cat._core.price_litellm(model, counts, service_tier)
+    except KeyError as e:
+        close = cat.close_matches(model)
+        raise KeyError(f"{e.args[0] if e.args else model}; close matches: {close}") from None
+    key = cat._core.entry(int(r["index"]))["key"]
+    parts = r["parts"]
+    cl = [CostLine(b, counts[BUCKETS.index(b)], None, float(v)) for b, v in parts.items()]
+    return CostBreakdown(model=key, requested=model, matched_by="litellm", mode=mode, service_tier=service_tier,
+                         total=r["total"], total_exact=None, prompt=r["prompt"], completion=r["completion"],
+                         lines=cl, row=r["tier"], route=r["route"], usage=u, source=cat.provenance.get("source", ""))
+
+
+def _provider_hint(model: str) -> str | None:
+    m = model.lower()
+    if m.startswith(("xai/", "grok")):
+        return "xai"
+    if m.startswith(("deepseek/", "deepseek-")):
+        return "deepseek"
+    return None
+
+
+def cost_batch(model: str | Sequence[str] | Any, usage: Mapping[str, Any] | Any, mode: str = "exact",
+               catalog: Catalog | None = None, *, service_tier: str = "standard", date: Any = None,
+               num_threads: int = 0, split: bool = False) -> Any:
+    """Prices many calls in C++ (GIL released). ``usage`` maps bucket names to integer columns
+    (numpy arrays, pandas Series, or a DataFrame with bucket-named columns); ``model`` is one name
+    or one name per row. Returns a float64 numpy array of totals (USD), or with ``split=True`` a
+    tuple (total, prompt, completion) (litellm mode). ``.exact_total`` of the result frame is not
+    kept; use :func:`cost_batch_exact_sum` for the exact grand total.
+    """
+    total, prompt, completion, _ = _batch(model, usage, mode, catalog, service_tier, date, num_threads, split)
+    if split:
+        return total, prompt, completion
+    return total
+
+
+def cost_batch_exact_sum(model: Any, usage: Any, catalog: Catalog | None = None, *, service_tier: str = "standard",
+                         date: Any = None, num_threads: int = 0) -> Decimal:
+    """The exact grand total (Decimal USD) of :func:`cost_batch` in exact mode."""
+    return Decimal(_batch(model, usage, "exact", catalog, service_tier, date, num_threads, False)[3])
+
+
+def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_tier: str, date: Any,
+           num_threads: int, split: bool) -> tuple[Any, Any, Any, str]:
+    _check_mode(mode)
+    cat = catalog if catalog is not None else Catalog.default()
+    cols: dict[str, Any] = {}
+    if hasattr(usage, "columns") and hasattr(usage, "__getitem__"):  # DataFrame
+        names = [c for c in usage.columns if c in BUCKETS]
+        unknown = [c for c in usage.columns if c not in BUCKETS]
+        if unknown and not names:
+            raise ValueError(f"no usage bucket columns in {list(usage.columns)}; buckets are {', '.join(BUCKETS)}")
+        items = [(c, usage[c].to_numpy()) for c in names]
+    elif isinstance(usage, Mapping):
+        items = list(usage.items())
+    else:
+        raise TypeError("usage must be a mapping of bucket -> column or a DataFrame")
+    n = None
+    for k, v in items:
+        if k not in BUCKETS:
+            raise ValueError(f"unknown usage column {k!r}; buckets are {', '.join(BUCKETS)}")
+        arr = np.asarray(v)
+        if arr.ndim != 1:
+            raise ValueError(f"usage column {k!r} must be 1-D")
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)) or np.any(arr != np.floor(arr)):
+                bad = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.floor(arr)))[0])
+                raise ValueError(f"usage column {k!r} row {bad} = {arr[bad]!r} is not an integer token count")
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind not in "iu":
+            raise TypeError(f"usage column {k!r} must hold integers, not {arr.dtype}")
+        if n is None:
+            n = len(arr)
+        elif len(arr) != n:
+            raise ValueError(f"usage column {k!r} has {len(arr)} rows, expected {n}")
+        cols[k] = np.ascontiguousarray(arr, dtype=np.int64)
+    if n is None:
+        raise ValueError("usage has no columns")
+    if isinstance(model, str):
+        names_list, codes = [model], None
+    else:
+        names_list, codes = _factorize(model, n)
+    return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), num_threads, split)
+
+
+def _factorize(model: Any, n: int) -> tuple[list[str], Any]:
+    """(unique names, int32 code per row). A pandas Categorical is used as is; other sequences
+    are factorized with pandas when it is installed (fast), else numpy."""
+    cat = getattr(model, "cat", None)
+    if cat is not None and hasattr(cat, "codes"):  # Series with category dtype
+        model = model.values
+    if hasattr(model, "codes") and hasattr(model, "categories"):  # pandas.Categorical
+        codes = np.asarray(model.codes)
+        if len(codes) != n:
+            raise ValueError(f"model has {len(codes)} rows, usage has {n}")
+        if (codes < 0).any():
+            raise ValueError(f"model is missing at row {int(np.flatnonzero(codes < 0)[0])}")
+        return [str(c) for c in model.categories], codes.astype(np.int32)
+    if len(model) != n:
+        raise ValueError(f"model has {len(model)} rows, usage has {n}")
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is optional
+        uniq, inv = np.unique(np.asarray(model).astype(str), return_inverse=True)
+        return [str(x) for x in uniq], inv.astype(np.int32)
+    codes, uniq = pd.factorize(np.asarray(model, dtype=object))
+    if (codes < 0).any():
+        raise ValueError(f"model is missing at row {int(np.flatnonzero(codes < 0)[0])}")
+    return [str(x) for x in uniq], codes.astype(np.int32)

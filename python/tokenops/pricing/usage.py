@@ -1,0 +1,378 @@
+"""Usage normalisation: provider response ``usage`` objects -> tokenops' disjoint buckets.
+
+Every API reports tokens with its own containment rules (is ``cached`` part of ``prompt``? is
+reasoning part of ``completion``?). They are declared once, in :data:`API_SEMANTICS`; the
+normaliser only follows that table. Buckets (see :data:`BUCKETS`) are disjoint: input buckets add
+up to everything billed as input, output buckets to everything billed as output.
+
+==========================  ===========================================  ==========================================
+API                         input                                        output
+==========================  ===========================================  ==========================================
+openai_chat                 prompt_tokens ⊇ cached_tokens, audio_tokens  completion_tokens ⊇ reasoning, audio
+openai_responses            input_tokens ⊇ cached_tokens                 output_tokens ⊇ reasoning_tokens
+anthropic_messages          input_tokens + cache_read + cache_creation   output_tokens (thinking included)
+                            (cache_creation split 5m / 1h); server tools
+gemini                      promptTokenCount ⊇ cachedContentTokenCount;  candidatesTokenCount + thoughtsTokenCount
+                            + toolUsePromptTokenCount; AUDIO modality    (thoughts billed on top, as output)
+deepseek                    prompt_cache_hit + prompt_cache_miss         completion_tokens ⊇ reasoning_tokens
+xai                         prompt_tokens ⊇ cached_tokens (text_tokens   completion_tokens + reasoning_tokens
+                            includes cached); num_sources_used           (reasoning reported on top)
+==========================  ===========================================  ==========================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+BUCKETS: tuple[str, ...] = (
+    "input_text",
+    "input_audio",
+    "input_image",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output_text",
+    "reasoning",
+    "output_audio",
+    "output_image",
+    "request",
+    "web_search",
+)
+INPUT_BUCKETS = BUCKETS[:6]
+OUTPUT_BUCKETS = BUCKETS[6:10]
+
+
+@dataclass(frozen=True)
+class ApiSemantics:
+    """How one API reports usage. Paths are dotted (``prompt_tokens_details.cached_tokens``).
+
+    ``input_total``/``output_total`` include the ``*_inside`` parts; ``*_on_top`` parts are billed
+    in addition to the total. What remains of a total after its inside parts is text.
+    """
+
+    name: str
+    detect_any: tuple[str, ...]  # any of these top-level keys marks the shape
+    input_total: str | None
+    input_inside: Mapping[str, str] = field(default_factory=dict)
+    input_on_top: Mapping[str, str] = field(default_factory=dict)
+    output_total: str | None = None
+    output_inside: Mapping[str, str] = field(default_factory=dict)
+    output_on_top: Mapping[str, str] = field(default_factory=dict)
+    counts: Mapping[str, str] = field(default_factory=dict)  # request / web_search counts
+    cache_write_total: str | None = None  # all cache writes, split by cache_write_split
+    cache_write_split: tuple[str, str] | None = None  # (5m path, 1h path)
+    modality_details: str | None = None  # Gemini: list of {modality, tokenCount}
+    cached_modality_details: str | None = None
+    notes: str = ""
+
+
+API_SEMANTICS: dict[str, ApiSemantics] = {
+    "openai_chat": ApiSemantics(
+        name="openai_chat",
+        detect_any=("prompt_tokens", "completion_tokens"),
+        input_total="prompt_tokens",
+        input_inside={
+            "cache_read": "prompt_tokens_details.cached_tokens",
+            "input_audio": "prompt_tokens_details.audio_tokens",
+            "input_image": "prompt_tokens_details.image_tokens",
+        },
+        output_total="completion_tokens",
+        output_inside={
+            "reasoning": "completion_tokens_details.reasoning_tokens",
+            "output_audio": "completion_tokens_details.audio_tokens",
+            "output_image": "completion_tokens_details.image_tokens",
+        },
+        notes="OpenAI Chat Completions: cached and audio tokens are part of prompt_tokens; "
+        "reasoning and audio tokens are part of completion_tokens.",
+    ),
+    "openai_responses": ApiSemantics(
+        name="openai_responses",
+        detect_any=("input_tokens_details", "output_tokens_details"),
+        input_total="input_tokens",
+        input_inside={"cache_read": "input_tokens_details.cached_tokens"},
+        output_total="output_tokens",
+        output_inside={"reasoning": "output_tokens_details.reasoning_tokens"},
+        notes="OpenAI Responses API: cached ⊂ input_tokens, reasoning ⊂ output_tokens.",
+    ),
+    "anthropic_messages": ApiSemantics(
+        name="anthropic_messages",
+        detect_any=("cache_creation_input_tokens", "cache_read_input_tokens", "server_tool_use", "input_tokens"),
+        input_total="input_tokens",
+        input_on_top={"cache_read": "cache_read_input_tokens"},
+        cache_write_total="cache_creation_input_tokens",
+        cache_write_split=("cache_creation.ephemeral_5m_input_tokens", "cache_creation.ephemeral_1h_input_tokens"),
+        output_total="output_tokens",
+        counts={"web_search": "server_tool_use.web_search_requests"},
+        notes="Anthropic Messages: input_tokens excludes cache reads and writes, which are billed on top; "
+        "cache_creation splits writes into 5-minute and 1-hour TTLs; output_tokens includes thinking.",
+    ),
+    "gemini": ApiSemantics(
+        name="gemini",
+        detect_any=("promptTokenCount", "prompt_token_count", "candidatesTokenCount", "candidates_token_count"),
+        input_total="promptTokenCount",
+        input_inside={"cache_read": "cachedContentTokenCount"},
+        input_on_top={"input_text": "toolUsePromptTokenCount"},
+        output_total="candidatesTokenCount",
+        output_on_top={"reasoning": "thoughtsTokenCount"},
+        modality_details="promptTokensDetails",
+        cached_modality_details="cacheTokensDetails",
+        notes="Gemini / Vertex usageMetadata: cachedContentTokenCount ⊂ promptTokenCount; "
+        "toolUsePromptTokenCount and thoughtsTokenCount are billed on top (thoughts at the output rate); "
+        "AUDIO modality tokens go to input_audio, TEXT/IMAGE/VIDEO share the input rate.",
+    ),
+    "deepseek": ApiSemantics(
+        name="deepseek",
+        detect_any=("prompt_cache_hit_tokens", "prompt_cache_miss_tokens"),
+        input_total="prompt_tokens",
+        input_inside={"cache_read": "prompt_cache_hit_tokens"},
+        output_total="completion_tokens",
+        output_inside={"reasoning": "completion_tokens_details.reasoning_tokens"},
+        notes="DeepSeek: prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens; "
+        "reasoning ⊂ completion_tokens.",
+    ),
+    "xai": ApiSemantics(
+        name="xai",
+        detect_any=("num_sources_used",),
+        input_total="prompt_tokens",
+        input_inside={
+            "cache_read": "prompt_tokens_details.cached_tokens",
+            "input_audio": "prompt_tokens_details.audio_tokens",
+            "input_image": "prompt_tokens_details.image_tokens",
+        },
+        output_total="completion_tokens",
+        output_on_top={"reasoning": "completion_tokens_details.reasoning_tokens"},
+        counts={"web_search": "num_sources_used"},
+        notes="xAI: cached ⊂ prompt_tokens (prompt_tokens_details.text_tokens counts cached tokens too, "
+        "so it is ignored); reasoning_tokens are reported on top of completion_tokens; "
+        "num_sources_used counts Live Search sources.",
+    ),
+}
+
+_SNAKE = {  # Gemini Python SDK field names
+    "prompt_token_count": "promptTokenCount",
+    "candidates_token_count": "candidatesTokenCount",
+    "cached_content_token_count": "cachedContentTokenCount",
+    "thoughts_token_count": "thoughtsTokenCount",
+    "tool_use_prompt_token_count": "toolUsePromptTokenCount",
+    "total_token_count": "totalTokenCount",
+    "prompt_tokens_details": "promptTokensDetails",
+    "cache_tokens_details": "cacheTokensDetails",
+    "candidates_tokens_details": "candidatesTokensDetails",
+    "token_count": "tokenCount",
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Normalised usage (disjoint bucket counts). Build with :func:`normalize_usage`."""
+
+    input_text: int = 0
+    input_audio: int = 0
+    input_image: int = 0
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    output_text: int = 0
+    reasoning: int = 0
+    output_audio: int = 0
+    output_image: int = 0
+    request: int = 0
+    web_search: int = 0
+    api: str = "tokenops"
+
+    def __post_init__(self) -> None:
+        for b in BUCKETS:
+            _check_count(getattr(self, b), b)
+
+    def counts(self) -> list[int]:
+        return [getattr(self, b) for b in BUCKETS]
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(getattr(self, b) for b in INPUT_BUCKETS)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(getattr(self, b) for b in OUTPUT_BUCKETS)
+
+    def as_dict(self) -> dict[str, int]:
+        return {b: getattr(self, b) for b in BUCKETS}
+
+
+def _check_count(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        if hasattr(v, "__index__") and not isinstance(v, bool):  # numpy integers
+            v = int(v)
+        else:
+            raise TypeError(f"usage field '{name}' must be an integer token count, got {type(v).__name__} {v!r}")
+    if v < 0:
+        raise ValueError(f"usage field '{name}' must be >= 0, got {v}")
+    return int(v)
+
+
+def _to_dict(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return obj
+    for attr in ("model_dump", "dict", "to_dict"):
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            try:
+                return fn()
+            except TypeError:
+                continue
+    if hasattr(obj, "__dict__"):
+        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    raise TypeError(f"usage must be a dict or a provider usage object, not {type(obj).__name__}")
+
+
+def _get(d: Mapping[str, Any], path: str) -> Any:
+    cur: Any = d
+    for part in path.split("."):
+        if cur is None:
+            return None
+        if not isinstance(cur, Mapping):
+            cur = _to_dict(cur)
+        cur = cur.get(part)
+    return cur
+
+
+def _count(d: Mapping[str, Any], path: str | None) -> int:
+    if path is None:
+        return 0
+    v = _get(d, path)
+    if v is None:
+        return 0
+    return _check_count(v, path)
+
+
+def _unwrap(usage: Any) -> tuple[Mapping[str, Any], str | None]:
+    """Accepts a usage dict, a whole response dict, or an SDK object; returns (usage, hint)."""
+    d = _to_dict(usage)
+    if "usageMetadata" in d:
+        return _to_dict(d["usageMetadata"]), "gemini"
+    if "usage_metadata" in d:
+        return _to_dict(d["usage_metadata"]), "gemini"
+    if "usage" in d and isinstance(d.get("usage"), (Mapping, object)) and d.get("usage") is not None:
+        hint = None
+        if d.get("type") == "message":
+            hint = "anthropic_messages"
+        elif d.get("object") == "response":
+            hint = "openai_responses"
+        elif d.get("object") in ("chat.completion", "chat.completion.chunk"):
+            hint = "openai_chat"
+        return _to_dict(d["usage"]), hint
+    return d, None
+
+
+def detect_api(usage: Mapping[str, Any]) -> str:
+    """Names the API whose usage shape this is; ValueError listing the known shapes if none."""
+    keys = set(usage)
+    if keys & set(BUCKETS) and keys <= set(BUCKETS) | {"api"}:
+        return "tokenops"
+    for name in ("gemini", "deepseek", "xai", "openai_responses"):
+        if keys & set(API_SEMANTICS[name].detect_any):
+            return name
+    if "prompt_tokens" in keys or "completion_tokens" in keys:
+        return "openai_chat"
+    if "input_tokens" in keys or "output_tokens" in keys:
+        # Anthropic and the Responses API share input/output_tokens; without details they agree.
+        return "anthropic_messages" if "input_tokens_details" not in keys else "openai_responses"
+    raise ValueError(
+        f"unknown usage shape with keys {sorted(keys)}; known APIs: {', '.join(API_SEMANTICS)} "
+        f"(or tokenops buckets {', '.join(BUCKETS)}). Pass api=... to name it."
+    )
+
+
+def normalize_usage(usage: Any, api: str | None = None, provider: str | None = None) -> Usage:
+    """Converts a provider usage object (dict, SDK object, whole response) into :class:`Usage`.
+
+    ``api`` names the shape (a key of :data:`API_SEMANTICS`, or ``"tokenops"``); by default it is
+    detected from the keys, with ``provider`` (e.g. ``"xai"``) resolving OpenAI-compatible shapes.
+    """
+    if isinstance(usage, Usage):
+        return usage
+    d, hint = _unwrap(usage)
+    if api is None:
+        api = hint or detect_api(d)
+        if api == "openai_chat" and provider in API_SEMANTICS and provider in ("xai", "deepseek"):
+            api = provider
+    if api == "tokenops":
+        unknown = set(d) - set(BUCKETS) - {"api"}
+        if unknown:
+            raise ValueError(f"unknown usage fields {sorted(unknown)}; buckets are {', '.join(BUCKETS)}")
+        return Usage(**{k: _check_count(v, k) for k, v in d.items() if k != "api"})
+    if api not in API_SEMANTICS:
+        raise ValueError(f"unknown usage api {api!r}; known: {', '.join(API_SEMANTICS)}, tokenops")
+    spec = API_SEMANTICS[api]
+    if api == "gemini":
+        d = {_SNAKE.get(k, k): v for k, v in d.items()}
+    out = dict.fromkeys(BUCKETS, 0)
+
+    def inside(total_path: str | None, parts: Mapping[str, str], text_bucket: str, what: str) -> None:
+        total = _count(d, total_path)
+        rest = total
+        for bucket, path in parts.items():
+            n = _count(d, path)
+            if n > rest:
+                raise ValueError(
+                    f"usage field '{path}' ({n}) exceeds what is left of '{total_path}' ({rest}); "
+                    f"for {spec.name}, {path} is part of {total_path}"
+                )
+            out[bucket] += n
+            rest -= n
+        out[text_bucket] += rest
+
+    if spec.modality_details is not None:
+        _gemini_input(d, spec, out)
+    else:
+        inside(spec.input_total, spec.input_inside, "input_text", "input")
+    for bucket, path in spec.input_on_top.items():
+        out[bucket] += _count(d, path)
+    if spec.cache_write_total is not None:
+        total_w = _count(d, spec.cache_write_total)
+        w5 = w1 = None
+        if spec.cache_write_split is not None and _get(d, spec.cache_write_split[0].split(".")[0]) is not None:
+            w5 = _count(d, spec.cache_write_split[0])
+            w1 = _count(d, spec.cache_write_split[1])
+        if w5 is None or w1 is None:
+            out["cache_write_5m"] += total_w
+        else:
+            if total_w and w5 + w1 != total_w:
+                raise ValueError(
+                    f"usage '{spec.cache_write_split[0]}' + '{spec.cache_write_split[1]}' = {w5 + w1} "
+                    f"but '{spec.cache_write_total}' = {total_w}"
+                )
+            out["cache_write_5m"] += w5
+            out["cache_write_1h"] += w1
+    inside(spec.output_total, spec.output_inside, "output_text", "output")
+    for bucket, path in spec.output_on_top.items():
+        out[bucket] += _count(d, path)
+    for bucket, path in spec.counts.items():
+        out[bucket] += _count(d, path)
+    return Usage(**out, api=spec.name)
+
+
+def _gemini_input(d: Mapping[str, Any], spec: ApiSemantics, out: dict[str, int]) -> None:
+    total = _count(d, spec.input_total)
+    cached = _count(d, "cachedContentTokenCount")
+    if cached > total:
+        raise ValueError(f"usage 'cachedContentTokenCount' ({cached}) exceeds 'promptTokenCount' ({total})")
+
+    def audio_of(path: str | None) -> int:
+        details = _get(d, path) if path else None
+        n = 0
+        for i, item in enumerate(details or []):
+            item = _to_dict(item)
+            if str(item.get("modality", "")).upper() == "AUDIO":
+                n += _check_count(item.get("tokenCount", item.get("token_count", 0)) or 0, f"{path}[{i}].tokenCount")
+        return n
+
+    audio = audio_of(spec.modality_details)
+    cached_audio = audio_of(spec.cached_modality_details)
+    if audio > total or cached_audio > min(audio, cached):
+        raise ValueError("usage promptTokensDetails AUDIO counts are inconsistent with promptTokenCount")
+    out["cache_read"] += cached
+    out["input_audio"] += audio - cached_audio
+    out["input_text"] += total - cached - (audio - cached_audio)

@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include "tokenops/budget/simulator.hpp"
+#include "tokenops/text/error.hpp"
+
+using namespace tokenops;
+using namespace tokenops::budget;
+
+namespace {
+
+Dist c(double v) { return Dist{Dist::Const, v}; }
+
+Workflow seed_workflow() {
+  Workflow wf;
+  wf.system_prompt = c(2000);
+  wf.tool_schema = c(3000);
+  wf.context = ContextPolicy::Stateless;
+  auto step = [](const char* name, double calls, double user, double retrieved, double tool, double out, double reas) {
+    Step s;
+    s.name = name;
+    s.calls = c(calls);
+    s.user_input = c(user);
+    s.retrieved = c(retrieved);
+    s.tool_output = c(tool);
+    s.output = c(out);
+    s.reasoning = c(reas);
+    return s;
+  };
+  wf.steps = {step("planning", 1, 2400, 0, 0, 600, 0), step("tool_selection", 2, 4200, 0, 0, 800, 0),
+              step("retrieval", 3, 1000, 9000, 0, 1000, 0), step("troubleshooting", 4, 1000, 4000, 8500, 1000, 500),
+              step("validation_final", 2, 5000, 0, 0, 2000, 0)};
+  wf.steps[3].calls = Dist{Dist::Poisson, 4, 0, 1, 12};
+  wf.steps[3].tool_output = Dist{Dist::LogNormal, 8500, 4000};
+  wf.steps[3].p_success = 0.9;
+  wf.steps[3].max_retries = 2;
+  return wf;
+}
+
+SimModel model(CacheSpec::Kind cache) {
+  SimModel m;
+  m.price[cost::kInputText] = 2.5e-6;
+  m.price[cost::kCacheRead] = 1.25e-6;
+  m.price[cost::kOutputText] = 1e-5;
+  m.price[cost::kReasoning] = 1e-5;
+  m.price_above = m.price;
+  m.cache.kind = cache;
+  m.cache.increment = 128;
+  return m;
+}
+
+}  // namespace
+
+TEST(Simulator, DeterministicSeedExample) {
+  auto r = simulate(seed_workflow(), {model(CacheSpec::None)}, 1, 0, true, 1);
+  EXPECT_EQ(r.calls[0], 12);
+  std::int64_t tokens = 0;
+  for (auto t : r.tokens) tokens += t;
+  EXPECT_EQ(tokens, 180000);
+  ASSERT_EQ(r.trace.size(), 12u);
+  EXPECT_EQ(r.trace[0].input + r.trace[0].output, 8000);
+  EXPECT_EQ(r.trace[11].input + r.trace[11].output, 12000);
+}
+
+TEST(Simulator, FullHistoryCompoundsAndCachesIn128TokenIncrements) {
+  Workflow wf = seed_workflow();
+  wf.context = ContextPolicy::FullHistory;
+  auto r = simulate(wf, {model(CacheSpec::Automatic)}, 1, 0, true, 1);
+  ASSERT_EQ(r.trace.size(), 12u);
+  for (std::size_t i = 1; i < r.trace.size(); ++i) {
+    EXPECT_GT(r.trace[i].input, r.trace[i - 1].input);
+    EXPECT_EQ(r.trace[i].cache_read % 128, 0);
+    EXPECT_GT(r.trace[i].cache_read, 0);
+  }
+}
+
+TEST(Simulator, IdenticalForAnyThreadCountAndSeeded) {
+  Workflow wf = seed_workflow();
+  wf.context = ContextPolicy::FullHistory;
+  auto a = simulate(wf, {model(CacheSpec::Explicit)}, 3000, 42, false, 1);
+  auto b = simulate(wf, {model(CacheSpec::Explicit)}, 3000, 42, false, 4);
+  auto d = simulate(wf, {model(CacheSpec::Explicit)}, 3000, 43, false, 4);
+  EXPECT_EQ(a.cost, b.cost);
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.completed, b.completed);
+  EXPECT_NE(a.cost, d.cost);
+}
+
+TEST(Simulator, BadParametersNameTheProblem) {
+  Workflow wf = seed_workflow();
+  wf.steps[1].p_success = 1.5;
+  try {
+    simulate(wf, {model(CacheSpec::None)}, 10, 0, false, 1);
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("tool_selection"), std::string::npos);
+  }
+  Workflow w2 = seed_workflow();
+  w2.steps[0].output = Dist{Dist::Normal, 100, -1};
+  EXPECT_THROW(simulate(w2, {model(CacheSpec::None)}, 10, 0, false, 1), InvalidArgument);
+  EXPECT_THROW(simulate(seed_workflow(), {}, 10, 0, false, 1), InvalidArgument);
+}

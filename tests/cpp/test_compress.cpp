@@ -1,0 +1,385 @@
+// Tests of tokenops::compress: segmentation, scorers, the budgeted selector and pack().
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "tokenops/compress/classifier.hpp"
+#include "tokenops/compress/compressor.hpp"
+#include "tokenops/compress/info.hpp"
+#include "tokenops/compress/pack.hpp"
+#include "tokenops/compress/redundancy.hpp"
+#include "tokenops/compress/relevance.hpp"
+#include "tokenops/compress/segment.hpp"
+#include "tokenops/io/json_spans.hpp"
+#include "tokenops/io/ngram_file.hpp"
+#include "tokenops/io/tiktoken_file.hpp"
+#include "tokenops/text/error.hpp"
+#include "tokenops/text/utf8.hpp"
+
+using namespace tokenops;
+using namespace tokenops::compress;
+
+namespace {
+
+std::string data_dir() {
+  if (const char* d = std::getenv("TOKENOPS_DATA_DIR")) return d;
+  return std::string(TOKENOPS_SOURCE_DIR) + "/../shared/data";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open " + path + " (set TOKENOPS_DATA_DIR)");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::shared_ptr<const tokenizer::Encoding> o200k() {
+  static std::shared_ptr<const tokenizer::Encoding> enc = [] {
+    tokenizer::EncodingSpec spec;
+    spec.name = "o200k_base";
+    spec.pretokenizer = tokenizer::PreTokenizer::O200K;
+    for (auto& e : io::parse_tiktoken_ranks(read_file(data_dir() + "/tokenizers/o200k_base.tiktoken"), "o200k")) {
+      spec.tokens.push_back(std::move(e.bytes));
+      spec.ids.push_back(e.rank);
+    }
+    return std::make_shared<const tokenizer::Encoding>(std::move(spec));
+  }();
+  return enc;
+}
+
+std::string unit_text(std::string_view t, const Unit& u) { return std::string(t.substr(u.start, u.end - u.start)); }
+
+// A tiny frequency table: common words are cheap, the rest expensive.
+std::shared_ptr<const FrequencyTable> tiny_freq() {
+  return std::make_shared<const FrequencyTable>(
+      std::vector<std::string>{"the", "a", "of", "is", "and", "to", "in", "it", "was", "very"},
+      std::vector<double>{0.05, 0.03, 0.03, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01, 0.005});
+}
+
+Compressor make_compressor() {
+  std::vector<Weighted<UnitScorer>> us{{std::make_shared<SelfInformation>(tiny_freq(), nullptr), 1.0f}};
+  std::vector<Weighted<ChunkScorer>> cs{{std::make_shared<Bm25Relevance>(), 1.0f}};
+  return Compressor(o200k(), us, cs);
+}
+
+const char* kProse =
+    "The committee met on 12 March 2024 in Geneva. It was a very long meeting and the room was "
+    "warm. The budget of $4.5 million was approved by the members of the board. Everyone was "
+    "tired and the coffee was cold. Dr. Maria Lopez of the World Health Organization presented "
+    "the report on https://example.org/report?id=7 to the delegates. The weather in the city was "
+    "grey and it rained in the afternoon. The next meeting is planned for June.";
+
+}  // namespace
+
+TEST(CompressSegment, UnitsTileTheTextAndNeverSplitCharacters) {
+  const std::string t = "Hello, wörld! 東京は晴れ。 Café 3.14 and 1,000 — x\n\n  next line\ttab 👍🏽 end ";
+  Segmentation s = segment(t);
+  ASSERT_FALSE(s.units.empty());
+  EXPECT_EQ(s.units.front().ws, 0u);
+  for (std::size_t k = 0; k + 1 < s.units.size(); ++k) EXPECT_EQ(s.units[k].end, s.units[k + 1].ws);
+  EXPECT_EQ(s.units.back().end, t.size());
+  for (const auto& u : s.units) {
+    EXPECT_TRUE(text::is_valid_utf8(std::string_view(t).substr(u.start, u.end - u.start)));
+    EXPECT_TRUE(text::is_valid_utf8(std::string_view(t).substr(u.ws, u.start - u.ws)));
+  }
+  // CJK at character level, numbers whole, emoji with its modifier
+  std::vector<std::string> texts;
+  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
+  auto has = [&](const std::string& x) { return std::find(texts.begin(), texts.end(), x) != texts.end(); };
+  EXPECT_TRUE(has("東"));
+  EXPECT_TRUE(has("京"));
+  EXPECT_TRUE(has("3.14"));
+  EXPECT_TRUE(has("1,000"));
+  EXPECT_TRUE(has("wörld"));
+  EXPECT_TRUE(has("👍🏽"));
+}
+
+TEST(CompressSegment, UrlsCodeEntitiesAndGroups) {
+  const std::string t =
+      "See https://a.b/c?d=1. Then ```\ncode here\n``` and `x = 1` from New York City, $5 or 20%.";
+  Segmentation s = segment(t);
+  std::vector<std::string> texts;
+  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
+  auto find = [&](const std::string& x) {
+    auto it = std::find(texts.begin(), texts.end(), x);
+    EXPECT_NE(it, texts.end()) << x;
+    return static_cast<std::size_t>(it - texts.begin());
+  };
+  EXPECT_EQ(s.units[find("https://a.b/c?d=1")].kind, UnitKind::Url);
+  EXPECT_EQ(s.units[find("```\ncode here\n```")].kind, UnitKind::Code);
+  EXPECT_EQ(s.units[find("`x = 1`")].kind, UnitKind::Code);
+  const auto ny = find("New"), city = find("City");
+  EXPECT_TRUE(s.units[ny].flags & kEntity);
+  EXPECT_NE(s.units[ny].group, kNoGroup);
+  EXPECT_EQ(s.units[ny].group, s.units[city].group);
+  const auto dollar = find("$"), five = find("5");
+  EXPECT_EQ(s.units[dollar].group, s.units[five].group);
+  EXPECT_NE(s.units[dollar].group, kNoGroup);
+  EXPECT_EQ(s.units[find("20")].group, s.units[find("%")].group);
+}
+
+TEST(CompressSegment, JsonModeMarksStructureAndRejectsBadJson) {
+  const std::string t = R"({"name": "a long descriptive value here", "n": 3, "tags": ["x y z"]})";
+  SegmentOptions o;
+  o.json = true;
+  Segmentation s = segment(t, o);
+  for (const auto& u : s.units) {
+    const std::string x = unit_text(t, u);
+    if (x == "name" || x == "{" || x == ":" || x == "3" || x == "\"") {
+      EXPECT_TRUE(u.flags & kStructure) << x;
+    }
+    if (x == "descriptive") {
+      EXPECT_FALSE(u.flags & kStructure);
+    }
+  }
+  EXPECT_THROW(segment("{\"a\": }", o), InvalidArgument);
+  EXPECT_THROW(segment("[1, 2", o), InvalidArgument);
+  EXPECT_THROW(io::json_string_spans("{\"a\": \"\x01\"}"), InvalidArgument);
+  EXPECT_NO_THROW(io::json_string_spans(" [true, false, null, -1.5e3, \"\\u00e9\\n\"] "));
+}
+
+TEST(CompressSegment, ProtectedSpansJoinOneGroup) {
+  const std::string t = "keep this exact phrase please and drop others";
+  SegmentOptions o;
+  o.protected_spans = {{5, 22}};  // "this exact phrase"
+  Segmentation s = segment(t, o);
+  std::uint32_t g = kNoGroup;
+  int n = 0;
+  for (const auto& u : s.units) {
+    if (!(u.flags & kProtected)) continue;
+    ++n;
+    if (g == kNoGroup) g = u.group;
+    EXPECT_EQ(u.group, g);
+  }
+  EXPECT_EQ(n, 3);
+  o.protected_spans = {{5, 999}};
+  EXPECT_THROW(segment(t, o), InvalidArgument);
+}
+
+TEST(CompressInfo, FrequencyAndBigramBits) {
+  auto f = tiny_freq();
+  EXPECT_LT(f->bits("the"), f->bits("very"));
+  EXPECT_EQ(f->bits("zebra"), f->unknown_bits());
+  EXPECT_THROW(FrequencyTable({"a"}, {1.5}), InvalidArgument);
+  EXPECT_THROW(FrequencyTable({"a", "b"}, {0.1}), InvalidArgument);
+
+  const std::string model =
+      "tokenops-bigram 1\ndiscount 0.5\nunigrams 3\nnew\t10\t2\nyork\t5\t1\ncity\t4\t1\n"
+      "bigrams 2\n0\t1\t8\n1\t2\t3\n";
+  auto bg = std::make_shared<const BigramModel>(io::parse_bigram_model(model, "test"));
+  EXPECT_EQ(bg->n_words(), 3u);
+  EXPECT_EQ(bg->n_bigrams(), 2u);
+  // p(york | new) = (8 - 0.5)/10 + 0.5*2/10 * p_backoff
+  EXPECT_NEAR(bg->prob("new", "york", 0.001), 0.75 + 0.1 * 0.001, 1e-9);
+  EXPECT_NEAR(bg->prob("unknown", "york", 0.25), 0.25, 1e-12);
+  SelfInformation si(f, bg);
+  EXPECT_LT(si.word_bits("new", "york"), si.word_bits("<s>", "york"));
+  EXPECT_THROW(io::parse_bigram_model("tokenops-bigram 2\n", "x"), InvalidArgument);
+  EXPECT_THROW(io::parse_bigram_model("tokenops-bigram 1\ndiscount 0.5\nunigrams 1\na\t1\t1\nbigrams 1\n0\t5\t1\n", "x"),
+               InvalidArgument);
+}
+
+TEST(CompressRelevance, Bm25MatchesHandComputation) {
+  std::vector<std::vector<std::string>> docs = {{"cat", "sat"}, {"dog", "ran", "far"}, {"cat", "cat", "dog"}};
+  auto s = bm25({"cat"}, docs);
+  // idf(cat) = ln((3 - 2 + 0.5)/(2 + 0.5) + 1); avgdl = 8/3
+  const double idf = std::log(1.5 / 2.5 + 1.0), avg = 8.0 / 3.0;
+  auto expect = [&](double tf, double len) { return idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len / avg)); };
+  EXPECT_NEAR(s[0], expect(1, 2), 1e-5);
+  EXPECT_FLOAT_EQ(s[1], 0.0f);
+  EXPECT_NEAR(s[2], expect(2, 3), 1e-5);
+  EXPECT_EQ(light_stem("cities"), "city");
+  EXPECT_EQ(light_stem("running"), "runn");
+  EXPECT_EQ(light_stem("glass"), "glass");
+}
+
+TEST(CompressRedundancy, NearDuplicatesAreFound) {
+  const std::string a = "The quarterly report shows revenue growth of ten percent across all regions this year";
+  const std::string b = "The quarterly report shows revenue growth of ten percent across all regions this year!";
+  const std::string c = "Completely different text about the migration of birds over the northern sea";
+  auto d = find_duplicate_texts({a, c, b});
+  EXPECT_EQ(d[0], -1);
+  EXPECT_EQ(d[1], -1);
+  EXPECT_EQ(d[2], 0);
+}
+
+TEST(CompressSelector, HitsTargetWithinToleranceAndKeepsForcedUnits) {
+  Compressor c = make_compressor();
+  std::string text;
+  for (int i = 0; i < 6; ++i) text += std::string(kProse) + " Paragraph " + std::to_string(i) + " ends.\n";
+  const std::size_t total = c.count(text);
+  for (double rate : {0.7, 0.5, 0.33}) {
+    CompressOptions o;
+    o.rate = rate;
+    CompressResult r = c.compress(text, o);
+    EXPECT_EQ(r.original_tokens, total);
+    EXPECT_EQ(r.compressed_tokens, c.count(r.text));
+    EXPECT_LE(r.compressed_tokens, r.target_tokens) << rate;
+    EXPECT_TRUE(r.within_tolerance) << rate << " " << r.compressed_tokens << " vs " << r.target_tokens;
+    EXPECT_TRUE(text::is_valid_utf8(r.text));
+    // every digit-bearing word and the URL survive
+    for (const char* must : {"12", "2024", "4.5", "https://example.org/report?id=7"})
+      EXPECT_NE(r.text.find(must), std::string::npos) << must << " at rate " << rate;
+    // kept units appear in their original order
+    std::size_t pos = 0;
+    for (std::size_t k = 0; k < r.seg.units.size(); ++k) {
+      if (!r.kept[k]) continue;
+      const std::string u = unit_text(text, r.seg.units[k]);
+      const std::size_t at = r.text.find(u, pos);
+      ASSERT_NE(at, std::string::npos) << u;
+      pos = at + u.size();
+    }
+  }
+}
+
+TEST(CompressSelector, BudgetEdgeCases) {
+  Compressor c = make_compressor();
+  CompressOptions o;
+  o.target_tokens = 100000;
+  CompressResult r = c.compress(kProse, o);
+  EXPECT_EQ(r.text, kProse);
+  o.target_tokens = 0;
+  EXPECT_THROW(c.compress(kProse, o), InvalidArgument);
+  o.target_tokens = -5;
+  EXPECT_THROW(c.compress(kProse, o), InvalidArgument);
+  o.target_tokens = -1;
+  o.rate = 1.5;
+  EXPECT_THROW(c.compress(kProse, o), InvalidArgument);
+  o.rate = -0.1;
+  EXPECT_THROW(c.compress(kProse, o), InvalidArgument);
+  o.rate = 0.5;
+  o.target_tokens = 10;
+  EXPECT_THROW(c.compress(kProse, o), InvalidArgument);
+  CompressOptions e;
+  CompressResult empty = c.compress("", e);
+  EXPECT_EQ(empty.text, "");
+  EXPECT_EQ(empty.original_tokens, 0u);
+  // forced units alone over the budget: reported, never cut
+  CompressOptions tight;
+  tight.target_tokens = 3;
+  CompressResult f = c.compress("1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 and some words", tight);
+  EXPECT_TRUE(f.forced_over_budget);
+  for (const char* d : {"1", "9", "15"}) EXPECT_NE(f.text.find(d), std::string::npos);
+}
+
+TEST(CompressSelector, QuestionKeepsTheRelevantSentence) {
+  Compressor c = make_compressor();
+  CompressOptions o;
+  o.target_tokens = 30;
+  o.question = "What did Maria Lopez present to the delegates?";
+  CompressResult r = c.compress(kProse, o);
+  EXPECT_NE(r.text.find("Maria Lopez"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("presented"), std::string::npos) << r.text;
+}
+
+TEST(CompressSelector, JsonStaysValidAndDuplicatesGoFirst) {
+  Compressor c = make_compressor();
+  const std::string j =
+      R"({"title": "The annual report of the company", "body": "It was a very good year and the )"
+      R"(revenue of the company grew in all of the regions. \"Quoted\" words \u00e9 stay.", "n": [1, 2]})";
+  CompressOptions o;
+  o.json = true;
+  o.rate = 0.6;
+  CompressResult r = c.compress(j, o);
+  EXPECT_NO_THROW(io::json_string_spans(r.text)) << r.text;
+  EXPECT_LT(r.compressed_tokens, r.original_tokens);
+  EXPECT_NE(r.text.find("\"title\""), std::string::npos);
+
+  const std::string dup = std::string("Boilerplate footer text that repeats on every single page here.\n") +
+                          kProse + "\nBoilerplate footer text that repeats on every single page here.\n";
+  CompressOptions d;
+  d.rate = 0.8;
+  CompressResult rd = c.compress(dup, d);
+  int dups = 0;
+  for (auto x : rd.duplicate_of) dups += x >= 0;
+  EXPECT_EQ(dups, 1);
+  EXPECT_EQ(rd.text.find("Boilerplate"), rd.text.rfind("Boilerplate"));
+}
+
+TEST(CompressSelector, BatchIsIdenticalForAnyThreadCount) {
+  Compressor c = make_compressor();
+  std::vector<std::string> owned;
+  for (int i = 0; i < 9; ++i) owned.push_back(std::string(kProse).substr(0, 120 + 40 * i));
+  std::vector<std::string_view> texts(owned.begin(), owned.end());
+  std::vector<std::string_view> qs(texts.size(), "Who presented the report?");
+  CompressOptions o;
+  o.rate = 0.5;
+  auto a = c.compress_batch(texts, qs, o, 1);
+  auto b = c.compress_batch(texts, qs, o, 4);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].text, b[i].text);
+    EXPECT_EQ(a[i].kept, b[i].kept);
+    EXPECT_EQ(a[i].text, c.compress(texts[i], [&] { auto x = o; x.question = std::string(qs[i]); return x; }()).text);
+  }
+  EXPECT_THROW(c.compress_batch(texts, {"q"}, o, 2), InvalidArgument);
+}
+
+TEST(CompressPack, PicksRelevantPassagesUnderBudget) {
+  auto enc = o200k();
+  std::vector<std::string> owned = {
+      "Paris is the capital and largest city of France.",
+      "Bananas are a tropical fruit rich in potassium.",
+      "Paris is the capital and largest city of France.",  // duplicate
+      "The Eiffel Tower in Paris was completed in 1889.",
+      "Penguins live in the southern hemisphere.",
+  };
+  std::vector<std::string_view> ps(owned.begin(), owned.end());
+  PackOptions o;
+  o.budget = 30;
+  PackResult r = pack(*enc, ps, "What is the capital of France?", {}, o);
+  EXPECT_LE(r.total_tokens, 30u);
+  ASSERT_FALSE(r.selected.empty());
+  EXPECT_EQ(r.duplicate_of[2], 0);
+  EXPECT_EQ(std::count(r.selected.begin(), r.selected.end(), 2u), 0);
+  EXPECT_NE(std::find(r.selected.begin(), r.selected.end(), 0u), r.selected.end());
+  EXPECT_EQ(r.total_tokens, enc->count_ordinary(r.text));
+  // reordering puts the two best at the edges
+  o.budget = 1000;
+  o.reorder = true;
+  PackResult all = pack(*enc, ps, "Paris capital France Eiffel", {}, o);
+  ASSERT_GE(all.selected.size(), 3u);
+  EXPECT_EQ(all.selected.front(), 0u);
+  EXPECT_EQ(all.selected.back(), 3u);
+  EXPECT_THROW(pack(*enc, ps, "q", {1.0f}, o), InvalidArgument);
+}
+
+TEST(CompressSelector, WordsNeverTouchAcrossAGap) {
+  const std::string t = "a total of 1/4 * 32 = 8 teeth and 3 , 4 more";
+  Segmentation s = segment(t);
+  std::vector<std::uint8_t> kept(s.units.size(), 0);
+  for (std::size_t k = 0; k < s.units.size(); ++k) kept[k] = (s.units[k].flags & kHasDigit) ? 1 : 0;
+  EXPECT_EQ(assemble(t, s, kept), "1/4 32 8 3 4");
+  const std::string c = "東京は晴れ";
+  Segmentation sc = segment(c);
+  std::vector<std::uint8_t> kc(sc.units.size(), 1);
+  kc[2] = 0;
+  EXPECT_EQ(assemble(c, sc, kc), "東京晴れ");
+}
+
+TEST(CompressClassifier, LoadsRunsAndScoresUnits) {
+  auto c = TokenClassifier::load(std::string(TOKENOPS_SOURCE_DIR) + "/tests/fixtures/compress/tiny_token_classifier");
+  EXPECT_EQ(c->n_labels(), 2u);
+  std::vector<std::uint32_t> ids = {2, 69, 3};
+  auto lg = c->logits(ids);
+  EXPECT_EQ(lg.size(), 6u);
+  const std::string t = std::string(kProse) + " " + kProse;
+  Segmentation s = segment(t);
+  std::vector<float> out;
+  c->score_units(ScoreContext{t, s, ""}, out);
+  ASSERT_EQ(out.size(), s.units.size());
+  for (float x : out) {
+    EXPECT_GE(x, 0.0f);
+    EXPECT_LE(x, 1.0f);
+  }
+  EXPECT_THROW(TokenClassifier::load("/nonexistent/model"), IoError);
+  EXPECT_THROW(TokenClassifier::load(std::string(TOKENOPS_SOURCE_DIR) + "/tests/fixtures/compress/tiny_token_classifier", 5),
+               InvalidArgument);
+}

@@ -1,0 +1,245 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tokenops/cost/catalog.hpp"
+#include "tokenops/cost/engine.hpp"
+#include "tokenops/io/price_files.hpp"
+#include "tokenops/text/error.hpp"
+
+using namespace tokenops;
+using namespace tokenops::cost;
+
+namespace {
+
+const char* kPrices = R"({
+  "sample_spec": {"input_cost_per_token": "docs", "litellm_provider": "x"},
+  "gpt-5": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1.25e-06,
+            "output_cost_per_token": 1e-05, "cache_read_input_token_cost": 1.25e-07,
+            "input_cost_per_token_flex": 6.25e-07, "output_cost_per_token_flex": 5e-06,
+            "cache_read_input_token_cost_flex": 6.25e-08, "max_input_tokens": 272000},
+  "claude-3-7-sonnet-20250219": {"litellm_provider": "anthropic", "mode": "chat",
+            "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+            "cache_creation_input_token_cost": 3.75e-06, "cache_read_input_token_cost": 3e-07,
+            "supports_prompt_caching": true},
+  "claude-sonnet-4-5": {"litellm_provider": "anthropic", "mode": "chat",
+            "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+            "cache_creation_input_token_cost": 3.75e-06, "cache_read_input_token_cost": 3e-07,
+            "cache_creation_input_token_cost_above_1hr": 6e-06,
+            "input_cost_per_token_above_200k_tokens": 6e-06, "output_cost_per_token_above_200k_tokens": 2.25e-05,
+            "cache_read_input_token_cost_above_200k_tokens": 6e-07},
+  "anthropic.claude-3-5-sonnet-20240620-v1:0": {"litellm_provider": "bedrock", "mode": "chat",
+            "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05},
+  "bad-string": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": "0.000001"},
+  "bad-tier": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06,
+            "input_cost_per_token_above_abck_tokens": 2e-06},
+  "dashscope/qwen-flash": {"litellm_provider": "dashscope", "mode": "chat", "input_cost_per_token": 5e-08,
+            "output_cost_per_token": 4e-07, "tiered_pricing": [
+              {"input_cost_per_token": 5e-08, "output_cost_per_token": 4e-07, "range": [0, 256000.0]},
+              {"input_cost_per_token": 2.5e-07, "output_cost_per_token": 2e-06, "range": [256000.0, 1000000.0]}]}
+})";
+
+Catalog load() {
+  auto imp = io::parse_litellm_prices(kPrices, "test.json", "2026-04-30");
+  return Catalog(std::move(imp.entries), "test.json", "2026-04-30");
+}
+
+Usage usage(std::initializer_list<std::pair<int, std::int64_t>> kv) {
+  Usage u;
+  for (auto [b, n] : kv) u.n[b] = n;
+  return u;
+}
+
+}  // namespace
+
+TEST(Price, ExactDecimalFromShortestRepr) {
+  EXPECT_EQ(atto_to_string(make_price(2.5e-06).atto), "0.0000025");
+  EXPECT_EQ(atto_to_string(make_price(3.75e-08).atto), "0.0000000375");
+  EXPECT_FALSE(make_price(3.75e-08).inexact);
+  EXPECT_EQ(atto_to_string(make_price(2.5, -6).atto), "0.0000025");  // $2.50 per million
+  EXPECT_EQ(atto_to_string(make_price(0.01, -3).atto), "0.00001");   // $0.01 per thousand
+  EXPECT_THROW(make_price(-1.0), InvalidArgument);
+  EXPECT_EQ(atto_to_string(static_cast<i128>(54399) * 1000000000000ll), "0.054399");
+}
+
+TEST(Import, MalformedRowsAreSkippedAndNamed) {
+  auto imp = io::parse_litellm_prices(kPrices, "test.json", "");
+  EXPECT_EQ(imp.entries.size(), 5u);
+  ASSERT_EQ(imp.problems.size(), 2u);
+  std::string all = imp.problems[0].key + imp.problems[0].message + imp.problems[1].key + imp.problems[1].message;
+  EXPECT_NE(all.find("bad-string"), std::string::npos);
+  EXPECT_NE(all.find("input_cost_per_token"), std::string::npos);
+  EXPECT_NE(all.find("bad-tier"), std::string::npos);
+  EXPECT_NE(all.find("abck"), std::string::npos);
+  EXPECT_THROW(io::parse_litellm_prices("{not json", "x", ""), InvalidArgument);
+}
+
+TEST(Catalog, ResolvesUserNamesAndListsCloseMatches) {
+  Catalog c = load();
+  EXPECT_EQ(c.entry(c.resolve("gpt-5").index).key, "gpt-5");
+  EXPECT_EQ(c.entry(c.resolve("openai/gpt-5").index).key, "gpt-5");
+  EXPECT_EQ(c.entry(c.resolve("GPT-5").index).key, "gpt-5");
+  EXPECT_EQ(c.entry(c.resolve("anthropic/claude-3-7-sonnet-20250219").index).key, "claude-3-7-sonnet-20250219");
+  EXPECT_EQ(c.entry(c.resolve("bedrock/us-east-1/anthropic.claude-3-5-sonnet-20240620-v1:0").index).key,
+            "anthropic.claude-3-5-sonnet-20240620-v1:0");
+  EXPECT_EQ(c.entry(c.resolve("us.anthropic.claude-3-5-sonnet-20240620-v1:0").index).key,
+            "anthropic.claude-3-5-sonnet-20240620-v1:0");
+  EXPECT_EQ(c.entry(c.resolve("vertex_ai/claude-3-7-sonnet@20250219").index).key, "claude-3-7-sonnet-20250219");
+  try {
+    c.resolve("gpt-6");
+    FAIL() << "expected NotFound";
+  } catch (const NotFound& e) {
+    EXPECT_NE(std::string(e.what()).find("'gpt-5'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Exact, WorkedExamplesFromLitellmIssues) {
+  Catalog c = load();
+  // LiteLLM #15945: gpt-5, prompt 9126 (4864 cached), completion 3197.
+  auto r = price_exact(c.entry(*c.find_key("gpt-5")), usage({{kInputText, 9126 - 4864}, {kCacheRead, 4864}, {kOutputText, 3197}}),
+                       ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(r.total_atto), "0.0379055");
+  // LiteLLM #9812: Anthropic input 3, cache creation 12304, output 550.
+  auto a = price_exact(c.entry(*c.find_key("claude-3-7-sonnet-20250219")),
+                       usage({{kInputText, 3}, {kCacheWrite5m, 12304}, {kOutputText, 550}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(a.total_atto), "0.054399");
+}
+
+TEST(Exact, NeverASilentZero) {
+  Catalog c = load();
+  const auto& e = c.entry(*c.find_key("claude-3-7-sonnet-20250219"));
+  EXPECT_THROW(price_exact(e, usage({{kInputText, 10}, {kCacheWrite1h, 100}}), ServiceTier::Standard, 0), InvalidArgument);
+  EXPECT_THROW(price_exact(e, usage({{kInputText, 10}}), ServiceTier::Flex, 0), InvalidArgument);
+  Usage neg;
+  neg.n[kOutputText] = -1;
+  EXPECT_THROW(price_exact(e, neg, ServiceTier::Standard, 0), InvalidArgument);
+  // reasoning without its own price is billed at the output rate, with a note
+  auto r = price_exact(e, usage({{kReasoning, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(r.total_atto), "0.015");
+  EXPECT_FALSE(r.lines.at(0).note.empty());
+}
+
+TEST(Exact, LongContextCliffAndFlex) {
+  Catalog c = load();
+  const auto& s = c.entry(*c.find_key("claude-sonnet-4-5"));
+  auto lo = price_exact(s, usage({{kInputText, 200000}, {kOutputText, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(lo.total_atto), "0.615");  // 200k is not above 200k
+  auto hi = price_exact(s, usage({{kInputText, 200001}, {kOutputText, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(hi.total_atto), "1.222506");  // whole request repriced
+  auto w1h = price_exact(s, usage({{kCacheWrite1h, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(w1h.total_atto), "0.006");
+  const auto& g = c.entry(*c.find_key("gpt-5"));
+  auto flex = price_exact(g, usage({{kInputText, 1000000}}), ServiceTier::Flex, 0);
+  EXPECT_EQ(atto_to_string(flex.total_atto), "0.625");
+  // marginal bands (DashScope tiered_pricing)
+  const auto& q = c.entry(*c.find_key("dashscope/qwen-flash"));
+  auto m = price_exact(q, usage({{kInputText, 300000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(m.total_atto), "0.0238");  // 256k at 0.05/M + 44k at 0.25/M
+}
+
+TEST(Litellm, MirrorsOperationOrderBitForBit) {
+  Catalog c = load();
+  auto t = litellm_target(c, "gpt-5");
+  ASSERT_EQ(t.route, LitellmRoute::Generic);
+  auto r = price_litellm(c, t, usage({{kInputText, 9126 - 4864}, {kCacheRead, 4864}, {kOutputText, 3197}}),
+                         ServiceTier::Standard);
+  EXPECT_EQ(r.total, 0.03790550000000001);  // LiteLLM issue #15945, exactly as LiteLLM prints it
+  auto a = price_litellm(c, litellm_target(c, "claude-3-7-sonnet-20250219"),
+                         usage({{kInputText, 3}, {kCacheWrite5m, 12304}, {kOutputText, 550}}), ServiceTier::Standard);
+  EXPECT_EQ(a.total, 0.054399);
+  // LiteLLM prices 1-hour writes at $0 when the field is missing (a bug exact mode refuses).
+  auto z = price_litellm(c, litellm_target(c, "claude-3-7-sonnet-20250219"), usage({{kCacheWrite1h, 1000}}),
+                         ServiceTier::Standard);
+  EXPECT_EQ(z.total, 0.0);
+  EXPECT_THROW(price_litellm(c, litellm_target(c, "nope-model"), usage({{kInputText, 1}}), ServiceTier::Standard),
+               NotFound);
+}
+
+TEST(Batch, IdenticalForAnyThreadCount) {
+  Catalog c = load();
+  const std::size_t n = 50000;
+  std::vector<std::int64_t> in(n), cached(n), out(n);
+  std::vector<std::int32_t> codes(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    in[i] = static_cast<std::int64_t>((i * 7919) % 300000);
+    cached[i] = static_cast<std::int64_t>((i * 104729) % 5000);
+    out[i] = static_cast<std::int64_t>((i * 31) % 4000);
+    codes[i] = static_cast<std::int32_t>(i % 2);
+  }
+  std::array<const std::int64_t*, kNumBuckets> cols{};
+  cols[kInputText] = in.data();
+  cols[kCacheRead] = cached.data();
+  cols[kOutputText] = out.data();
+  for (Mode mode : {Mode::Litellm, Mode::Exact}) {
+    std::vector<BatchModel> models(2);
+    models[0].index = *c.find_key("gpt-5");
+    models[0].target = litellm_target(c, "gpt-5");
+    models[1].index = *c.find_key("claude-sonnet-4-5");
+    models[1].target = litellm_target(c, "claude-sonnet-4-5");
+    std::vector<double> t1(n), t4(n);
+    i128 g1 = price_batch(c, mode, models, codes.data(), cols, n, ServiceTier::Standard, 0, 1, t1.data(), nullptr, nullptr);
+    i128 g4 = price_batch(c, mode, models, codes.data(), cols, n, ServiceTier::Standard, 0, 4, t4.data(), nullptr, nullptr);
+    EXPECT_EQ(t1, t4);
+    EXPECT_TRUE(g1 == g4);
+    // per-row API agrees with the batch
+    Usage u;
+    u.n[kInputText] = in[123];
+    u.n[kCacheRead] = cached[123];
+    u.n[kOutputText] = out[123];
+    if (mode == Mode::Litellm)
+      EXPECT_EQ(t1[123], price_litellm(c, models[1].target, u, ServiceTier::Standard).total);
+    else
+      EXPECT_EQ(t1[123], atto_to_double(price_exact(c.entry(models[1].index), u, ServiceTier::Standard, 0).total_atto));
+  }
+  in[77] = -5;
+  std::vector<BatchModel> one(1);
+  one[0].target = litellm_target(c, "gpt-5");
+  std::vector<double> t(n);
+  EXPECT_THROW(price_batch(c, Mode::Litellm, one, nullptr, cols, n, ServiceTier::Standard, 0, 2, t.data(), nullptr, nullptr),
+               InvalidArgument);
+}
+
+TEST(GenaiPrices, TiersDatesAndMatchRules) {
+  const char* doc = R"([{"id": "anthropic", "models": [
+     {"id": "claude-opus-4-6", "match": {"or": [{"starts_with": "claude-opus-4-6"}, {"equals": "opus"}]},
+      "prices": {"input_mtok": {"base": 5, "tiers": [{"start": 200000, "price": 10}]}, "output_mtok": 25,
+                 "cache_write_1h_mtok": 10}},
+     {"id": "dated", "match": {"equals": "dated"},
+      "prices": [{"prices": {"input_mtok": 1, "output_mtok": 2}},
+                 {"constraint": {"start_date": "2026-03-13"}, "prices": {"input_mtok": 3, "output_mtok": 4}}]},
+     {"id": "broken", "prices": {"input_mtok": "cheap"}},
+     {"id": "badtier", "prices": {"input_mtok": {"base": 1, "tiers": [{"start": "200k", "price": 2}]}}}
+  ]}])";
+  auto imp = io::parse_genai_prices(doc, "genai", "");
+  ASSERT_EQ(imp.entries.size(), 2u);
+  ASSERT_EQ(imp.problems.size(), 2u);
+  EXPECT_NE(imp.problems[0].message.find("input_mtok"), std::string::npos);
+  EXPECT_NE(imp.problems[1].message.find("threshold"), std::string::npos);
+  Catalog c(std::move(imp.entries), "genai", "");
+  auto m = c.resolve("claude-opus-4-6-20260101");
+  EXPECT_EQ(m.matched_by, "match-rule");
+  const auto& e = c.entry(m.index);
+  EXPECT_EQ(atto_to_string(price_exact(e, usage({{kInputText, 200001}}), ServiceTier::Standard, 0).total_atto), "2.00001");
+  const auto& d = c.entry(c.resolve("dated").index);
+  const std::int32_t before = parse_iso_date("2026-01-01", "d"), after = parse_iso_date("2026-06-01", "d");
+  EXPECT_EQ(atto_to_string(price_exact(d, usage({{kInputText, 1000000}}), ServiceTier::Standard, before).total_atto), "1");
+  EXPECT_EQ(atto_to_string(price_exact(d, usage({{kInputText, 1000000}}), ServiceTier::Standard, after).total_atto), "3");
+  EXPECT_THROW(parse_iso_date("2026-13-01", "when"), InvalidArgument);
+}
+
+TEST(Price, AttoToDoubleIsCorrectlyRounded) {
+  // Compare with the decimal string parsed by from_chars (correctly rounded) over many values.
+  std::uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 200000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    i128 a = static_cast<i128>(x >> (i % 40));
+    if (i % 3 == 0) a *= 1000003;
+    std::string s = atto_to_string(a);
+    double want = std::stod(s);
+    ASSERT_EQ(atto_to_double(a), want) << s;
+  }
+  EXPECT_EQ(atto_to_double(static_cast<i128>(37905500) * 1000000000ll), 0.0379055);
+}

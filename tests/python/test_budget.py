@@ -1,0 +1,176 @@
+"""Workflow simulator: the seed example, compounding context, caching behaviour per provider,
+policies, determinism across threads, outputs and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tokenops
+from tokenops.budget import Policy, Step, Workflow, compare, lognormal, sim_model, simulate
+
+
+@pytest.fixture(scope="module")
+def wf() -> Workflow:
+    return tokenops.examples.support_workflow()
+
+
+def test_seed_example_deterministic(wf: Workflow) -> None:
+    r = tokenops.simulate(wf, model="gpt-4o", n=1, deterministic=True)
+    assert r.calls_per_task == 12
+    assert r.tokens_per_task == 180_000
+    tr = r.trace
+    per_call = (tr["input_tokens"] + tr["output_tokens"]).tolist()
+    assert per_call == [8000, 10000, 10000, 16000, 16000, 16000, 20000, 20000, 20000, 20000, 12000, 12000]
+    assert list(tr["step"].unique()) == ["planning", "tool_selection", "retrieval", "troubleshooting",
+                                         "validation_final"]
+    # priced at gpt-4o's exact rates: no caching below 1,024-token repeats... the static prefix repeats
+    assert r.cost_per_task == pytest.approx(float(tr["cost"].sum()))
+
+
+def test_full_history_grows_quadratically(wf: Workflow) -> None:
+    r = tokenops.simulate(wf.with_context("full_history"), model="gpt-4o", n=1, deterministic=True)
+    tr = r.trace
+    inputs = tr["input_tokens"].to_numpy()
+    assert np.all(np.diff(inputs) > 0)  # every call resends everything before it
+    cum = tr["cumulative_input"].to_numpy()
+    assert np.all(np.diff(cum, 2) > 0)  # convex: cumulative input grows faster than linearly
+    fit = r.growth_fit()
+    assert fit["r2_quadratic"] > 0.999 and fit["r2_quadratic"] > fit["r2_linear"] and fit["quadratic_coef"] > 0
+    stateless = tokenops.simulate(wf, model="gpt-4o", n=1, deterministic=True)
+    assert tr["cumulative_input"].iloc[-1] > 4 * stateless.trace["cumulative_input"].iloc[-1]
+
+
+def test_openai_caches_in_128_token_increments(wf: Workflow) -> None:
+    r = tokenops.simulate(wf.with_context("full_history"), model="gpt-4o", n=1, deterministic=True)
+    reads = r.trace["cache_read"].to_numpy()
+    assert reads[0] == 0 and np.all(reads[1:] > 0) and np.all(reads % 128 == 0)
+    off = tokenops.simulate(wf.with_context("full_history"), model="gpt-4o", n=1, deterministic=True,
+                            policy=Policy(cache="off"))
+    assert off.trace["cache_read"].sum() == 0 and off.cost_per_task > r.cost_per_task
+
+
+def test_anthropic_writes_then_reads_and_ttl_expiry() -> None:
+    steps = (Step("a", calls=3, user_input=3000, output=100, gap_seconds=10),)
+    w = Workflow("t", steps, system_prompt=2000, tool_schema=0, context="full_history")
+    r = simulate(w, model="claude-haiku-4-5", n=1, deterministic=True)
+    tr = r.trace
+    assert tr["cache_write"].iloc[0] == tr["input_tokens"].iloc[0]  # first call writes its prompt
+    assert tr["cache_read"].iloc[1] == tr["input_tokens"].iloc[0]  # next reads exactly that prefix
+    assert tr["cache_write"].iloc[1] == tr["input_tokens"].iloc[1] - tr["input_tokens"].iloc[0]
+    slow = Workflow("t", (Step("a", calls=3, user_input=3000, output=100, gap_seconds=400),),
+                    system_prompt=2000, context="full_history")
+    expired = simulate(slow, model="claude-haiku-4-5", n=1, deterministic=True)
+    assert expired.trace["cache_read"].sum() == 0  # 5-minute TTL lapsed between calls
+    hour = simulate(slow, model="claude-haiku-4-5", n=1, deterministic=True, policy=Policy(cache="1h"))
+    assert hour.trace["cache_read"].iloc[1:].min() > 0
+    # minimum cacheable length: Haiku needs 2,048 tokens
+    tiny = Workflow("t", (Step("a", calls=2, user_input=500, output=10),), system_prompt=1000, context="full_history")
+    assert simulate(tiny, model="claude-haiku-4-5", n=1, deterministic=True).trace["cache_read"].sum() == 0
+
+
+def test_dynamic_timestamp_breaks_the_prefix() -> None:
+    w = Workflow("t", (Step("a", calls=4, user_input=3000, output=100, dynamic_prefix=True),),
+                 system_prompt=2000, context="full_history")
+    assert simulate(w, model="gpt-4o", n=1, deterministic=True).trace["cache_read"].sum() == 0
+
+
+def test_policies_change_cost_as_expected(wf: Workflow) -> None:
+    full = wf.with_context("full_history")
+    base = simulate(full, model="claude-sonnet-4-5", n=4000, seed=3, policy=Policy(cache="off"))
+    cached = simulate(full, model="claude-sonnet-4-5", n=4000, seed=3)
+    routed = simulate(full, model="claude-sonnet-4-5", n=4000, seed=3,
+                      policy=Policy(route_light_to="claude-haiku-4-5", cache="off"))
+    capped = simulate(full, model="claude-sonnet-4-5", n=4000, seed=3,
+                      policy=Policy(iteration_cap={"troubleshooting": 2}, cache="off"))
+    summary = simulate(full, model="claude-sonnet-4-5", n=4000, seed=3,
+                       policy=Policy(context="rolling_summary", summary_threshold=30_000, cache="off"))
+    lastk = simulate(full, model="claude-sonnet-4-5", n=4000, seed=3, policy=Policy(context="last_k", last_k=2))
+    for r in (cached, routed, summary):
+        assert r.cost_per_completed_task < base.cost_per_completed_task
+    assert capped.calls_per_task < base.calls_per_task and capped.cost_per_task < base.cost_per_task
+    # a cap of 2 on a loop that needs Poisson(4) iterations fails most tasks: per completed task it backfires
+    assert capped.cost_per_completed_task > base.cost_per_completed_task
+    assert capped.completion_rate < base.completion_rate  # tasks that needed more iterations fail
+    assert summary.tasks["context_peak"].max() < base.tasks["context_peak"].max()
+    assert (summary.step_share()["step"] == "(summaries)").any()
+    assert lastk.tasks["context_peak"].mean() < base.tasks["context_peak"].mean()
+    assert "claude-haiku-4-5" in routed.models
+    df = compare({"base": base, "cached": cached, "routed": routed})
+    assert list(df.index) == ["base", "cached", "routed"] and df.loc["base", "vs_first"] == 1.0
+
+
+def test_budget_actions_and_output_cap(wf: Workflow) -> None:
+    full = wf.with_context("full_history")
+    stop = simulate(full, model="gpt-4o", n=2000, seed=1, policy=Policy(token_budget=300_000, on_budget="stop"))
+    free = simulate(full, model="gpt-4o", n=2000, seed=1)
+    assert stop.completion_rate < free.completion_rate
+    assert stop.cost_per_completed_task > stop.cost_per_task  # failed attempts are paid for
+    summ = simulate(full, model="gpt-4o", n=2000, seed=1,
+                    policy=Policy(token_budget=300_000, on_budget="summarize", summary_tokens=2000))
+    assert summ.completion_rate > stop.completion_rate
+    esc = simulate(full, model="gpt-4o-mini", n=2000, seed=1,
+                   policy=Policy(token_budget=200_000, on_budget="escalate", escalate_to="gpt-4o"))
+    assert "gpt-4o" in esc.models and esc.completion_rate == pytest.approx(free.completion_rate, abs=0.02)
+    capped = simulate(full, model="gpt-4o", n=2000, seed=1, policy=Policy(output_cap=1200))
+    assert capped.completion_rate < free.completion_rate
+
+
+def test_batch_prices(wf: Workflow) -> None:
+    rt = simulate(wf, model="gpt-4o", n=1, deterministic=True, policy=Policy(cache="off"))
+    bt = simulate(wf, model="gpt-4o", n=1, deterministic=True, policy=Policy(cache="off", batch=True))
+    assert bt.cost_per_task == pytest.approx(rt.cost_per_task / 2)
+    with pytest.raises(ValueError, match="batch"):
+        simulate(wf, model="claude-3-7-sonnet-20250219", n=1, policy=Policy(batch=True))
+
+
+def test_monte_carlo_reproducible_and_thread_independent(wf: Workflow) -> None:
+    full = wf.with_context("full_history")
+    a = simulate(full, model="claude-sonnet-4-5", n=5000, seed=7, num_threads=1)
+    b = simulate(full, model="claude-sonnet-4-5", n=5000, seed=7, num_threads=2)
+    c = simulate(full, model="claude-sonnet-4-5", n=5000, seed=8, num_threads=2)
+    assert np.array_equal(a.raw["cost"], b.raw["cost"]) and np.array_equal(a.raw["tokens"], b.raw["tokens"])
+    assert not np.array_equal(a.raw["cost"], c.raw["cost"])
+    s = a.summary()
+    assert list(s.columns) == ["mean", "p50", "p95", "p99"]
+    assert s.loc["cost", "p50"] <= s.loc["cost", "p95"] <= s.loc["cost", "p99"]
+    assert 0.7 < a.completion_rate < 1.0
+    share = a.step_share()
+    assert share["share"].sum() == pytest.approx(1.0)
+    assert share.set_index("step")["share"].idxmax() == "troubleshooting"
+
+
+def test_plots(wf: Workflow) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    r = simulate(wf, model="gpt-4o", n=500, seed=0)
+    assert r.plot_cost_distribution() is not None
+    assert r.plot_step_share() is not None
+    assert r.plot_cumulative_input() is not None
+
+
+def test_bad_input_names_the_problem(wf: Workflow) -> None:
+    with pytest.raises(ValueError, match="p_success"):
+        simulate(Workflow("x", (Step("s", p_success=1.5),)), model="gpt-4o", n=1)
+    with pytest.raises(ValueError, match="output"):
+        simulate(Workflow("x", (Step("s", output=-3),)), model="gpt-4o", n=1)
+    with pytest.raises(ValueError, match="standard deviation"):
+        simulate(Workflow("x", (Step("s", output=lognormal(100, -1)),)), model="gpt-4o", n=1)
+    with pytest.raises(ValueError, match="n must"):
+        simulate(wf, model="gpt-4o", n=0)
+    with pytest.raises(ValueError, match="context"):
+        simulate(wf, model="gpt-4o", n=1, policy=Policy(context="everything"))
+    with pytest.raises(ValueError, match="routing names unknown step"):
+        simulate(wf, model="gpt-4o", n=1, policy=Policy(routing={"plan": "gpt-4o-mini"}))
+    with pytest.raises(KeyError, match="close matches"):
+        simulate(wf, model="gpt-4o-mimi", n=1)
+    with pytest.raises(TypeError):
+        simulate("support", model="gpt-4o", n=1)  # type: ignore[arg-type]
+
+
+def test_sim_model_uses_catalogue_prices() -> None:
+    m = sim_model("claude-sonnet-4-5")
+    assert m["cache"] == "explicit" and m["threshold"] == 200_000
+    assert m["price"][0] == 3e-06 and m["price_above"][0] == 6e-06
+    o = sim_model("gpt-4o")
+    assert (o["cache"], o["cache_min_tokens"], o["cache_increment"]) == ("automatic", 1024, 128)

