@@ -118,12 +118,16 @@ void bind_router(py::module_& m) {
               });
             }
             std::vector<std::int64_t> indptr(n + 1, 0);
-            for (std::size_t i = 0; i < n; ++i) indptr[i + 1] = indptr[i] + static_cast<std::int64_t>(rows[i].index.size());
+            for (std::size_t i = 0; i < n; ++i) indptr[i + 1] = indptr[i] + static_cast<std::int64_t>(rows[i].size());
             std::vector<std::int32_t> indices(static_cast<std::size_t>(indptr[n]));
             std::vector<float> values(indices.size());
             for (std::size_t i = 0; i < n; ++i) {
-              std::copy(rows[i].index.begin(), rows[i].index.end(), indices.begin() + indptr[i]);
-              std::copy(rows[i].value.begin(), rows[i].value.end(), values.begin() + indptr[i]);
+              const auto& r = rows[i];
+              const auto at = static_cast<std::size_t>(indptr[i]);
+              for (std::size_t k = 0; k < r.size(); ++k) {
+                indices[at + k] = static_cast<std::int32_t>(r.index(k));
+                values[at + k] = r.value(k);
+              }
             }
             return py::make_tuple(to_numpy(std::move(indptr)), to_numpy(std::move(indices)),
                                   to_numpy(std::move(values)));
@@ -160,6 +164,8 @@ void bind_router(py::module_& m) {
       .def_property_readonly("encoding_name", [](const Router& r) { return r.file().features.encoding; })
       .def_property_readonly("embedder", [](const Router& r) { return r.file().features.embedder; })
       .def_property_readonly("embedding_dim", [](const Router& r) { return r.file().features.embedding_dim; })
+      .def_property_readonly("embed_tail_chars",
+                             [](const Router& r) { return r.file().features.embed_tail_chars; })
       .def_property_readonly("n_outputs", &Router::n_outputs)
       .def_property_readonly("needs_embedding", &Router::needs_embedding)
       .def(

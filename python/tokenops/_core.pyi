@@ -129,6 +129,9 @@ class CoreRouter:
     def description(self) -> str:
         ...
     @property
+    def embed_tail_chars(self) -> int:
+        ...
+    @property
     def embedder(self) -> str:
         ...
     @property
@@ -312,5 +315,5 @@ def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.
     """
-ROUTER_FORMAT_VERSION: int = 1
+ROUTER_FORMAT_VERSION: int = 2
 __version__: str = '0.1.0'

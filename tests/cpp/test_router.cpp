@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -96,15 +98,19 @@ TEST(RouterFile, RoundTripsThroughSafetensorsLayout) {
 
 TEST(RouterFile, RejectsOtherVersionsAndMalformedFiles) {
   io::RouterFile f = linear_file();
-  f.format_version = 2;
-  const std::string v2 = io::serialize_router_file(f);
-  try {
-    io::parse_router_file(v2, "v2.router");
-    FAIL() << "accepted a version-2 file";
-  } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("version '2' is not supported"), std::string::npos) << e.what();
+  for (int other : {io::kRouterFormatVersion - 1, io::kRouterFormatVersion + 1}) {
+    f.format_version = other;
+    const std::string bytes = io::serialize_router_file(f);
+    try {
+      io::parse_router_file(bytes, "other.router");
+      FAIL() << "accepted a version-" << other << " file";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("version '" + std::to_string(other) + "' is not supported"),
+                std::string::npos)
+          << e.what();
+    }
   }
-  f.format_version = 1;
+  f.format_version = io::kRouterFormatVersion;
   std::string ok = io::serialize_router_file(f);
   EXPECT_THROW(io::parse_router_file(ok.substr(0, 5), "short"), InvalidArgument);
   EXPECT_THROW(io::parse_router_file(ok.substr(0, ok.size() - 4), "truncated"), InvalidArgument);
@@ -125,7 +131,7 @@ TEST(RouterFeatures, EmptyPromptHasDefinedFeatures) {
   router::SparseFeatures sp;
   router::FeatureScratch scratch;
   fx.sparse("", sp, scratch);
-  EXPECT_TRUE(sp.index.empty());
+  EXPECT_EQ(sp.size(), 0u);
   std::vector<float> d(fx.dense_dim());
   fx.dense_raw("", d.data());
   const auto& names = router::dense_signal_names();
@@ -159,10 +165,78 @@ TEST(RouterFeatures, SparseBlockIsLengthNormalisedAndCaseInsensitive) {
   router::FeatureScratch s;
   fx.sparse("Hello   World", a, s);
   fx.sparse("hello world", b, s);
-  EXPECT_EQ(a.index, b.index);
-  EXPECT_EQ(a.value, b.value);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a.index(k), b.index(k));
+    EXPECT_EQ(a.value(k), b.value(k));
+  }
   // word block: 2 unigrams + 1 bigram -> each +-1/sqrt(3)
-  EXPECT_NEAR(std::fabs(a.value[0]), 1.0 / std::sqrt(3.0), 1e-6);
+  EXPECT_EQ(a.n_word, 3u);
+  EXPECT_NEAR(std::fabs(a.value(0)), 1.0 / std::sqrt(3.0), 1e-6);
+}
+
+TEST(RouterFeatures, WordUnigramsAreTheDocumentedWordHash) {
+  io::RouterFeatureSpec spec;
+  spec.hash_bits = 20;
+  spec.word_ngram_min = spec.word_ngram_max = 1;
+  router::FeatureExtractor fx(spec, nullptr);
+  router::SparseFeatures sp;
+  router::FeatureScratch s;
+  // words of 1, 8, 9 and 17 bytes exercise the tail and the full 8-byte chunks
+  fx.sparse("A, Abcdefgh; abcdefghi-ABCDEFGHIJKLMNOPQ café", sp, s);
+  const std::vector<std::string> words = {"a", "abcdefgh", "abcdefghi", "abcdefghijklmnopq", "café"};
+  ASSERT_EQ(sp.n_word, words.size());
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    const std::uint64_t h = router::word_hash(words[k]);
+    EXPECT_EQ(sp.index(k), static_cast<std::uint32_t>(h) & ((1u << 20) - 1)) << words[k];
+    EXPECT_EQ(sp.value(k) < 0, (h >> 63) != 0) << words[k];
+  }
+}
+
+TEST(RouterFeatures, OnePassEqualsSeparateCalls) {
+  router::FeatureExtractor fx(lexical_spec(), nullptr);
+  router::FeatureScratch s;
+  for (const auto& p : kPrompts) {
+    router::SparseFeatures a, b;
+    std::vector<float> d1(fx.dense_dim()), d2(fx.dense_dim());
+    fx.extract(p, &a, d1.data(), true, s);
+    fx.sparse(p, b, s);
+    fx.dense(p, d2.data());
+    ASSERT_EQ(a.size(), b.size()) << p;
+    for (std::size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a.code[k], b.code[k]);
+    EXPECT_EQ(d1, d2) << p;
+  }
+}
+
+TEST(RouterFeatures, SimdBitmapsEqualTheScalarReference) {
+  std::mt19937 rng(11);
+  for (std::size_t n : {0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000}) {
+    std::string s(n, '\0');
+    for (auto& ch : s) ch = static_cast<char>(rng() & 0xFF);
+    const std::size_t blocks = (n + 63) / 64;
+    std::vector<std::uint64_t> a(3 * blocks + 1, 7), b(3 * blocks + 1, 7);
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    router::detail::byte_bitmaps(p, n, a.data(), a.data() + blocks, a.data() + 2 * blocks);
+    router::detail::byte_bitmaps_scalar(p, n, b.data(), b.data() + blocks, b.data() + 2 * blocks);
+    EXPECT_EQ(a, b) << n;
+  }
+}
+
+TEST(RouterFeatures, TruncatedOrInvalidUtf8IsCountedNotOverread) {
+  // heap copies sized exactly, so that AddressSanitizer sees any read past the end
+  router::FeatureExtractor fx(lexical_spec(), nullptr);
+  router::FeatureScratch s;
+  for (std::string bad : {std::string("ab\xF0"), std::string("\xE6\x9D"), std::string("x \xC3"),
+                          std::string("\x80\x80 \xFF"), std::string("\xF0\x9F\x98")}) {
+    std::unique_ptr<char[]> buf(new char[bad.size()]);
+    std::memcpy(buf.get(), bad.data(), bad.size());
+    const std::string_view v(buf.get(), bad.size());
+    router::SparseFeatures sp;
+    std::vector<float> d(fx.dense_dim());
+    fx.extract(v, &sp, d.data(), false, s);
+    for (float x : d) EXPECT_TRUE(std::isfinite(x));
+    EXPECT_GT(sp.size(), 0u);
+  }
 }
 
 TEST(Router, LinearScoreMatchesManualDotProduct) {
@@ -179,8 +253,8 @@ TEST(Router, LinearScoreMatchesManualDotProduct) {
     std::vector<float> d(fx.dense_dim());
     fx.dense(kPrompts[i], d.data());
     double z[2] = {bvec[0], bvec[1]};
-    for (std::size_t j = 0; j < sp.index.size(); ++j)
-      for (int k = 0; k < 2; ++k) z[k] += double(sp.value[j]) * W[sp.index[j] * 2 + k];
+    for (std::size_t j = 0; j < sp.size(); ++j)
+      for (int k = 0; k < 2; ++k) z[k] += double(sp.value(j)) * W[sp.index(j) * 2 + k];
     for (std::size_t j = 0; j < d.size(); ++j)
       for (int k = 0; k < 2; ++k) z[k] += double(d[j]) * W[(fx.sparse_dim() + j) * 2 + k];
     const double expect = 1 / (1 + std::exp(-z[0])) - 1 / (1 + std::exp(-z[1]));

@@ -24,11 +24,14 @@ PROMPTS = [
     "Solve for x: 3x + 5 = 20. Explain each step.", "```python\ndef f(x):\n    return x*x\n```",
     "東京の天気は？", "Привет, как дела?", "1. First do this\n2. Then that\nWhy?",
     "Naïve café — émigré résumé", "a" * 3000,
+    "Supercalifragilisticexpialidocious antidisestablishmentarianism, 12345 x≤y ± 3² ÉCOLE",
+    "Step 1) compute the integral; then print(json) in Python\n  2. Why? ```js\nlet x = [1];\n```",
+    "مرحبا بالعالم ＡＢＣ ΑΒΓ δ 한국어？ e\u0301", "\t\n\r  \n",
 ]
 
 # ---------------------------------------------------------------- pure-Python feature reference
 M64 = (1 << 64) - 1
-FNV_OFF, FNV_PRIME, GOLDEN = 0xCBF29CE484222325, 0x100000001B3, 0x9E3779B97F4A7C15
+GOLDEN = 0x9E3779B97F4A7C15
 
 
 def fmix64(k: int) -> int:
@@ -40,11 +43,17 @@ def fmix64(k: int) -> int:
     return k
 
 
-def fnv(bs: bytes) -> int:
-    h = FNV_OFF
-    for c in bs:
-        h = ((h ^ c) * FNV_PRIME) & M64
-    return h
+WORD_SEED = (0x5EED0002 * GOLDEN) & M64
+
+
+def word_hash(w: bytes) -> int:
+    """features.hpp word_hash: 8-byte little-endian chunks folded through fmix64, then the
+    zero-padded tail and the length."""
+    h, i = WORD_SEED, 0
+    while i + 8 <= len(w):
+        h = fmix64(h ^ int.from_bytes(w[i:i + 8], "little"))
+        i += 8
+    return fmix64(h ^ int.from_bytes(w[i:], "little") ^ ((len(w) * GOLDEN) & M64))
 
 
 def ref_sparse(text: str, bits: int, wr: tuple[int, int], cr: tuple[int, int]) -> dict[int, float]:
@@ -75,7 +84,7 @@ def ref_sparse(text: str, bits: int, wr: tuple[int, int], cr: tuple[int, int]) -
         j = i
         while j < len(t) and isw(t[j]):
             j += 1
-        words.append(fmix64(fnv(t[i:j]) ^ ((0x5EED0001 * GOLDEN) & M64)))
+        words.append(word_hash(t[i:j]))
         i = j
     if wr[0] > 0:
         total = sum(max(0, len(words) - g + 1) for g in range(wr[0], wr[1] + 1))
@@ -109,6 +118,99 @@ def test_sparse_features_match_pure_python_reference(cfg):
         keys = set(ref) | set(got)
         for k in keys:
             assert got.get(k, 0.0) == pytest.approx(ref.get(k, 0.0), rel=1e-4, abs=2e-6), (p[:20], k)
+
+
+KEYWORDS = {
+    "code": "def class return function import include print var const let public void int struct "
+            "lambda python javascript java sql html css code program script algorithm implement "
+            "compile debug bug array regex api json loop",
+    "math": "solve equation calculate compute integral derivative probability prove sum product "
+            "percent percentage average ratio total area volume number value expression simplify "
+            "evaluate matrix theorem",
+    "multistep": "step steps first then next finally after before each explain why reason "
+                 "reasoning derive compare analyze justify therefore",
+    "creative": "write story poem essay blog email letter imagine pretend describe compose draft "
+                "character role roleplay persuasive creative",
+}
+
+
+def ref_dense(text: str) -> dict[str, float]:
+    """The dense signals as documented (features.hpp), without a tokenizer (estimated tokens)."""
+    import re
+    import unicodedata
+
+    b = text.encode()
+    cps = len(text)
+    c = max(cps, 1)
+    words = re.findall(rb"[A-Za-z0-9\x80-\xff]+", b)
+    groups = {g: 0 for g in KEYWORDS}
+    for w in words:
+        for g, kws in KEYWORDS.items():
+            groups[g] += w.lower().decode(errors="replace") in kws.split()
+    ascii_ = [ch for ch in text if ord(ch) < 128]
+    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
+    digits = sum("0" <= ch <= "9" for ch in text)
+    spaces = sum(ch in " \t\n\r\x0b\x0c" for ch in text)
+    nonascii_bytes = sum(x >= 0x80 for x in b)
+    punct = len(ascii_) - letters - digits - spaces
+
+    def in_ranges(cp, ranges):
+        return any(lo <= cp <= hi for lo, hi in ranges)
+
+    latin_r = [(0xC0, 0x24F), (0x1E00, 0x1EFF)]
+    cjk_r = [(0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF)]
+    cyr_r, ar_r = [(0x400, 0x52F)], [(0x600, 0x6FF), (0x750, 0x77F)]
+    math_r = [(0x2200, 0x22FF), (0x2070, 0x209F), (0x27C0, 0x27EF), (0x2980, 0x2AFF)]
+    latin = upper = cjk = cyr = ar = other = math_sym = 0
+    for ch in text:
+        cp = ord(ch)
+        if ch in "=+^*/<>%$\\" or cp in (0xB1, 0xD7, 0xF7, 0xB2, 0xB3) or in_ranges(cp, math_r):
+            math_sym += 1
+        if ch.isascii():
+            latin += ch.isalpha()
+            upper += "A" <= ch <= "Z"
+        elif in_ranges(cp, latin_r):
+            latin += 1
+            upper += unicodedata.category(ch) == "Lu"
+        elif in_ranges(cp, cjk_r):
+            cjk += 1
+        elif in_ranges(cp, cyr_r):
+            cyr += 1
+            upper += unicodedata.category(ch) == "Lu"
+        elif in_ranges(cp, ar_r):
+            ar += 1
+        elif unicodedata.category(ch).startswith("L"):
+            other += 1
+    fences = sum(1 for i in range(len(b)) if b[i:i + 3] == b"```" and (i == 0 or b[i - 1] != 96))
+    numbered = sum(1 for line in text.split("\n") if re.match(r"[ \t\r]*[0-9]+[.)]", line))
+    lg = math.log1p
+    return {
+        "log_tokens": lg(len(words) + 0.2 * digits + 0.3 * nonascii_bytes + 1.15 * punct),
+        "log_chars": lg(cps), "log_words": lg(len(words)),
+        "log_lines": lg(text.count("\n") + 1 if text else 0), "code_fences": lg(fences),
+        "code_symbol_share": sum(ch in ";{}()[]_#" for ch in text) / c,
+        "code_keywords": lg(groups["code"]), "math_symbols": lg(math_sym),
+        "math_keywords": lg(groups["math"]), "digit_share": digits / c,
+        "log_numbers": lg(len(re.findall(r"[0-9]+", text))),
+        "questions": lg(text.count("?") + text.count("\uff1f")),
+        "multistep_markers": lg(groups["multistep"]), "numbered_lines": lg(numbered),
+        "creative_keywords": lg(groups["creative"]), "latin_share": latin / c, "cjk_share": cjk / c,
+        "cyrillic_share": cyr / c, "arabic_share": ar / c, "other_script_share": other / c,
+        "upper_share": upper / c, "empty": float(spaces == cps),
+    }
+
+
+def test_dense_signals_match_pure_python_reference():
+    import tokenops
+
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=True, encoding=None)
+    _, D = featurize(PROMPTS, cfg)
+    names = tokenops.router.dense_signal_names()
+    for i, p in enumerate(PROMPTS):
+        ref = ref_dense(p)
+        assert sorted(ref) == sorted(names)
+        for j, name in enumerate(names):
+            assert D[i, j] == pytest.approx(ref[name], rel=1e-5, abs=1e-6), (p[:30], name)
 
 
 def test_dense_signals_count_tokens_with_the_tokenizer():
@@ -407,3 +509,121 @@ def test_default_router_scores_probabilities():
     s = r.score(["hi", "Prove that there are infinitely many primes.", ""])
     assert np.all((s >= 0) & (s <= 1))
     assert "trained on" in r.description
+
+
+# ---------------------------------------------------------------- embedding tails, bootstrap, N-way
+class _RecordingEmbedder(_FakeEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed(self, texts):
+        self.seen += list(texts)
+        return np.array([[len(t), t.count("a"), t.count("?"), 1.0] for t in texts], np.float32)
+
+
+def test_router_embeds_the_prompt_tail_it_was_trained_on(toy):
+    ps, Q = toy
+    emb = _RecordingEmbedder()
+    long_ps = ["x" * 50 + p for p in ps]
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None,
+                        embedder="fake-embedder", embedding_dim=4, embed_tail_chars=12)
+    E = emb.embed([p[-12:] for p in long_ps])
+    tr = fit_router("knn", long_ps, Q, ["s", "w"], strong="s", weak="w", features=cfg,
+                    embeddings=E, k=3)
+    r = Router.from_bytes(tr.to_bytes(), embed=emb)
+    assert r.embed_tail_chars == 12
+    emb.seen.clear()
+    got = r.score(long_ps[:5])
+    assert emb.seen == [p[-12:] for p in long_ps[:5]]
+    assert r.embedding_texts(long_ps[:5]) == emb.seen
+    tails = list(emb.seen)
+    np.testing.assert_array_equal(got, r.score(long_ps[:5], embeddings=emb.embed(tails)))
+    bad = dict(tr.config, features=dict(tr.config["features"], embed_tail_chars=-1))
+    with pytest.raises(ValueError, match="embed_tail_chars"):
+        Router.from_bytes(router_file_bytes(bad, tr.tensors))
+
+
+def test_bootstrap_apgr_interval_brackets_the_point_estimate():
+    from tokenops.router.data import PairBenchmark
+    from tokenops.router.evaluation import bootstrap_apgr
+
+    rng = np.random.default_rng(3)
+    n = 300
+    qw = (rng.random(n) < 0.6).astype(float)
+    qs = np.maximum(qw, (rng.random(n) < 0.8).astype(float))
+    b = PairBenchmark("toy", [f"p{i}" for i in range(n)], qs, qw, 100.0)
+    good = (qs - qw) + 0.3 * rng.random(n)
+    a, lo, hi = bootstrap_apgr(b, good, n_boot=200)
+    assert lo <= a <= hi and a > 0.6 and hi - lo < 0.3
+    r, rlo, rhi = bootstrap_apgr(b, rng.random(n), n_boot=200)
+    assert rlo < 0.5 < rhi or abs(r - 0.5) < 0.1
+
+
+def test_routellm_published_rows_carry_the_papers_cpt():
+    from tokenops.router.evaluation import ROUTELLM_PUBLISHED
+
+    assert ROUTELLM_PUBLISHED["mt-bench"][0][1:] == (0.802, 13.40, 31.31)
+    assert ROUTELLM_PUBLISHED["mmlu"][0][1:] == (0.603, 35.40, 71.55)
+    assert ROUTELLM_PUBLISHED["gsm8k"][0][1:] == (0.622, 33.64, 63.26)
+
+
+def _toy_routerbench(n=240, seed=0):
+    from tokenops.router.data import RouterBenchSplit, ROUTERBENCH_TOKEN_COSTS
+
+    rng = np.random.default_rng(seed)
+    models = ["mistralai/mistral-7b-chat", "zero-one-ai/Yi-34B-Chat", "gpt-4-1106-preview"]
+    hard = rng.random(n) < 0.3
+    q = np.stack([(rng.random(n) < np.where(hard, 0.2, 0.8)), (rng.random(n) < np.where(hard, 0.4, 0.95)),
+                  (rng.random(n) < 0.97)], 1).astype(float)
+    per_tok = np.array([sum(ROUTERBENCH_TOKEN_COSTS[m]) for m in models])
+    cost = np.tile(per_tok * 1e-3, (n, 1))
+    ps = [("hard question " if h else "easy question ") + str(i) for i, h in enumerate(hard)]
+    E = np.stack([hard.astype(float), 1 - hard, rng.normal(size=n) * 0.1, np.ones(n)], 1).astype(np.float32)
+    split = RouterBenchSplit(ps, np.array(["arc-challenge"] * n), [f"arc.{i}" for i in range(n)], models,
+                             q, cost, ["gpt-4-1106-preview"] * n)
+    return split, E
+
+
+def test_nway_selection_uses_train_folds_and_beats_a_flat_router():
+    from tokenops.router import nway
+
+    train, E = _toy_routerbench()
+    cands = ["logistic[emb] C=1", "knn[emb] k=10"]
+    sel = nway.select_nway(train, E, "arc-challenge", folds=3, candidates=cands, scales=(1.0, 4.0))
+    assert sel.components and set(sel.components) <= set(cands)
+    assert len(sel.table) == (2 + 1) * 2
+    assert sel.cv_aiq >= max(r["cv_aiq"] for r in sel.table) - 1e-12
+    # the difficulty signal is real here, so the CV-chosen router beats the single models
+    assert sel.cv_aiq > sel.cv_zero_aiq
+    test, Et = _toy_routerbench(seed=1)
+    r = nway.fit_selected(sel.components, sel.scale, train, E, "arc-challenge")
+    P = r.predict_quality(test.prompts, Et)
+    assert P.shape == (len(test), 3) and np.all(np.isfinite(P))
+    g, lo, hi = nway.bootstrap_aiq_gain("arc-challenge", test, P, n_boot=50)
+    assert lo <= g <= hi
+
+
+def test_embedding_fixtures_match_the_live_embedder(data_dir):
+    """The committed float16 RouterBench/MT-Bench embeddings are what the embedder computes."""
+    from pathlib import Path
+
+    from tokenops.router import embedding
+    from tokenops.router.data import load_routellm, load_routerbench
+    from tokenops.router.nway import NWAY_TAIL_CHARS
+
+    try:
+        emb = embedding.load_embedder()
+    except (ImportError, FileNotFoundError, OSError) as e:
+        pytest.skip(f"embedder not installed: {e}")
+    fixtures = Path(__file__).resolve().parents[2] / "data" / "router" / "embeddings"
+    for prompts, tail in ((load_routerbench("test").prompts, NWAY_TAIL_CHARS),
+                          (load_routellm("mt-bench").prompts, 0)):
+        texts = embedding.embedding_texts(prompts, tail)
+        path = fixtures / f"{embedding.cache_key(texts, emb)}.npy"
+        assert path.is_file(), f"missing fixture {path.name}: run python -m tokenops.router.embedding --write {fixtures}"
+        F = np.load(path).astype(np.float32)
+        pick = np.random.default_rng(0).choice(len(texts), 6, replace=False)
+        live = emb.embed([texts[i] for i in pick])
+        cos = np.sum(F[pick] * live, 1) / (np.linalg.norm(F[pick], axis=1) * np.linalg.norm(live, axis=1))
+        assert np.all(cos > 0.999), cos

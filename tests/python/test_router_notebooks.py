@@ -15,7 +15,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.mark.parametrize("name", ["router_slm_vs_frontier.ipynb", "router_nway_routerbench.ipynb"])
-def test_router_notebook_runs(name, data_dir, tmp_path):
+def test_router_notebook_runs(name, data_dir, tmp_path, monkeypatch):
+    # the checkout's precomputed embeddings (data/router/embeddings) instead of minutes of MiniLM
+    monkeypatch.setenv("TOKENOPS_FIXTURES_DIR", str(NOTEBOOKS.parent / "data"))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})

@@ -122,6 +122,9 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
   fs.dense_scale = get_field<std::vector<float>>(fj, "dense_scale", source, {});
   fs.embedder = get_field<std::string>(fj, "embedder", source, "");
   fs.embedding_dim = get_field<int>(fj, "embedding_dim", source, 0);
+  fs.embed_tail_chars = get_field<int>(fj, "embed_tail_chars", source, 0);
+  TOKENOPS_CHECK(fs.embed_tail_chars >= 0, InvalidArgument, source,
+                 ": features.embed_tail_chars must be >= 0, got ", fs.embed_tail_chars);
 
   const std::size_t data_start = 8 + header_len;
   const std::size_t data_len = bytes.size() - data_start;
@@ -184,7 +187,8 @@ std::string serialize_router_file(const RouterFile& f) {
              {"dense_mean", f.features.dense_mean},
              {"dense_scale", f.features.dense_scale},
              {"embedder", f.features.embedder},
-             {"embedding_dim", f.features.embedding_dim}};
+             {"embedding_dim", f.features.embedding_dim},
+             {"embed_tail_chars", f.features.embed_tail_chars}};
   json cfg = {{"family", f.family},       {"task", f.task},
               {"models", f.models},       {"costs", f.costs},
               {"strong", f.strong},       {"weak", f.weak},

@@ -1,6 +1,8 @@
 #include "tokenops/router/router.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -15,6 +17,22 @@ namespace {
 inline double sigmoid(double z) noexcept {
   return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
 }
+enum class BinaryKind { kSingle, kDiff, kNeed, kSigmoidDiff };
+inline BinaryKind binary_kind(const std::string& s) noexcept {
+  return s == "single" ? BinaryKind::kSingle
+         : s == "diff" ? BinaryKind::kDiff
+         : s == "need" ? BinaryKind::kNeed
+                       : BinaryKind::kSigmoidDiff;
+}
+/// The binary score from a head's pre-link values z and outputs q.
+inline double combine(BinaryKind k, int strong, int weak, const double* z, const double* q) noexcept {
+  switch (k) {
+    case BinaryKind::kSingle: return q[0];
+    case BinaryKind::kDiff: return q[strong] - q[weak];
+    case BinaryKind::kNeed: return q[strong] * (1.0 - q[weak]);
+    default: return sigmoid(z[strong] - z[weak]);
+  }
+}
 inline double softplus(double z) noexcept {
   return z > 30 ? z : std::log1p(std::exp(z));
 }
@@ -24,6 +42,7 @@ struct Input {
   const SparseFeatures* sparse = nullptr;
   const float* dense = nullptr;  // standardised, dense_dim() values
   const float* emb = nullptr;    // embedding_dim() values
+  float* work = nullptr;         // Head::work_size() floats of per-thread scratch
 };
 
 const io::RouterTensor& tensor(const io::RouterFile& f, const std::string& name) {
@@ -43,45 +62,75 @@ void check_shape(const io::RouterTensor& t, const std::string& name, std::size_t
                  ") but the feature config needs (", rows, " x ", cols, ")");
 }
 
+/// acc[0..W) += sign(code) * M[bucket(code), 0..W) over codes[lo, hi), for a compile-time W.
+/// Branch-free (the sign is random, a branch on it mispredicts half the time); two
+/// accumulators per output to break the floating-point add chain.
+template <std::size_t W>
+inline void gather_rows(const float* m, const std::uint32_t* code, std::size_t lo, std::size_t hi,
+                        float* out) noexcept {
+  float acc[2][W] = {};
+  const auto signed_row = [&](std::size_t i, float* a) {
+    const std::uint32_t c = code[i];
+    const float* row = m + static_cast<std::size_t>(c & 0x7FFFFFFFu) * W;
+    const std::uint32_t sign = c & 0x80000000u;
+    for (std::size_t j = 0; j < W; ++j) a[j] += std::bit_cast<float>(std::bit_cast<std::uint32_t>(row[j]) ^ sign);
+  };
+  std::size_t i = lo;
+  for (; i + 2 <= hi; i += 2) {
+    signed_row(i, acc[0]);
+    signed_row(i + 1, acc[1]);
+  }
+  if (i < hi) signed_row(i, acc[0]);
+  for (std::size_t j = 0; j < W; ++j) out[j] = acc[0][j] + acc[1][j];
+}
+
+/// y[0..w) += x^T M over a dense block (M row-major, rows x w), y not aliasing M or x.
+inline void dense_rows(const float* __restrict m, const float* __restrict x, std::size_t rows,
+                       std::size_t w, float* __restrict y) noexcept {
+  for (std::size_t k = 0; k < rows; ++k) {
+    const float v = x[k];
+    const float* row = m + k * w;
+    for (std::size_t j = 0; j < w; ++j) y[j] += v * row[j];
+  }
+}
+
 /// y = bias + M^T x over the full input (sparse | dense | emb); M is dim x width, row-major.
 struct LinearMap {
   const float* m = nullptr;
   const float* bias = nullptr;
   std::size_t width = 0, sparse_dim = 0, dense_dim = 0, emb_dim = 0;
 
-  void apply(const Input& x, float* y) const {
+  /// y must not alias the weights or the inputs.
+  void apply(const Input& x, float* __restrict y) const {
     if (bias)
       std::copy(bias, bias + width, y);
     else
       std::fill(y, y + width, 0.0f);
-    if (x.sparse) {
-      const std::size_t nnz = x.sparse->index.size();
-      const std::uint32_t* idx = x.sparse->index.data();
-      const float* val = x.sparse->value.data();
-      if (width == 1) {
-        float acc = 0;
-        for (std::size_t i = 0; i < nnz; ++i) acc += val[i] * m[idx[i]];
-        y[0] += acc;
+    if (x.sparse && x.sparse->size() > 0) {
+      const SparseFeatures& sp = *x.sparse;
+      const std::uint32_t* code = sp.code.data();
+      if (width <= 4) {
+        // signed sums per block (word, char), then one scale each
+        float sw[4] = {}, sc[4] = {};
+        switch (width) {
+          case 1: gather_rows<1>(m, code, 0, sp.n_word, sw); gather_rows<1>(m, code, sp.n_word, sp.size(), sc); break;
+          case 2: gather_rows<2>(m, code, 0, sp.n_word, sw); gather_rows<2>(m, code, sp.n_word, sp.size(), sc); break;
+          case 3: gather_rows<3>(m, code, 0, sp.n_word, sw); gather_rows<3>(m, code, sp.n_word, sp.size(), sc); break;
+          default: gather_rows<4>(m, code, 0, sp.n_word, sw); gather_rows<4>(m, code, sp.n_word, sp.size(), sc); break;
+        }
+        for (std::size_t j = 0; j < width; ++j) y[j] += sw[j] * sp.word_value + sc[j] * sp.char_value;
       } else {
-        for (std::size_t i = 0; i < nnz; ++i) {
-          const float* row = m + static_cast<std::size_t>(idx[i]) * width;
-          const float v = val[i];
+        for (std::size_t i = 0; i < sp.size(); ++i) {
+          const float* row = m + static_cast<std::size_t>(code[i] & 0x7FFFFFFFu) * width;
+          const float v = sp.value(i);
           for (std::size_t j = 0; j < width; ++j) y[j] += v * row[j];
         }
       }
     }
     const float* base = m + sparse_dim * width;
-    for (std::size_t k = 0; k < dense_dim; ++k) {
-      const float v = x.dense[k];
-      const float* row = base + k * width;
-      for (std::size_t j = 0; j < width; ++j) y[j] += v * row[j];
-    }
+    if (dense_dim) dense_rows(base, x.dense, dense_dim, width, y);
     base += dense_dim * width;
-    for (std::size_t k = 0; k < emb_dim; ++k) {
-      const float v = x.emb[k];
-      const float* row = base + k * width;
-      for (std::size_t j = 0; j < width; ++j) y[j] += v * row[j];
-    }
+    if (emb_dim) dense_rows(base, x.emb, emb_dim, width, y);
   }
 };
 
@@ -92,13 +141,13 @@ struct Router::Head {
   /// Pre-link values z (K of them) and outputs q = link(z).
   virtual void forward(const Input& x, double* z, double* q) const = 0;
   /// Binary score; the default goes through forward().
-  virtual double binary(const Input& x, const io::RouterFile& f, double* z, double* q) const {
+  virtual double binary(const Input& x, const io::RouterFile& f, BinaryKind kind, double* z,
+                        double* q) const {
     forward(x, z, q);
-    if (f.binary_score == "single") return q[0];
-    if (f.binary_score == "diff") return q[f.strong] - q[f.weak];
-    if (f.binary_score == "need") return q[f.strong] * (1.0 - q[f.weak]);
-    return sigmoid(z[f.strong] - z[f.weak]);
+    return combine(kind, f.strong, f.weak, z, q);
   }
+  /// Floats of scratch forward() needs in Input::work (allocated once per thread and chunk).
+  virtual std::size_t work_size() const { return 0; }
   /// kNN works on whole blocks of queries; others are per prompt.
   virtual bool blockwise() const { return false; }
   virtual void forward_block(const float*, std::size_t, double*, double*) const {}
@@ -125,14 +174,9 @@ struct LinearHead final : Router::Head {
   std::size_t k;
   LinearHead(const io::RouterFile& f, const FeatureExtractor& fx, std::size_t k_)
       : map(make_map(f, fx, "W", "b", k_)), sig(f.output_link == "sigmoid"), k(k_) {}
+  std::size_t work_size() const override { return k; }
   void forward(const Input& x, double* z, double* q) const override {
-    float y[64];
-    std::vector<float> big;
-    float* out = y;
-    if (k > 64) {
-      big.resize(k);
-      out = big.data();
-    }
+    float* out = x.work;
     map.apply(x, out);
     for (std::size_t j = 0; j < k; ++j) {
       z[j] = out[j];
@@ -179,15 +223,17 @@ struct MlpHead final : Router::Head {
     else
       for (std::size_t i = 0; i < n; ++i) h[i] = std::tanh(h[i]);
   }
+  std::size_t work_size() const override { return 2 * max_width; }
   void forward(const Input& x, double* z, double* q) const override {
-    std::vector<float> a(max_width), c(max_width);
-    first.apply(x, a.data());
+    float* a = x.work;
+    float* c = x.work + max_width;
+    first.apply(x, a);
     std::size_t width = first.width;
     for (std::size_t l = 0; l < w.size(); ++l) {
-      act(a.data(), width);
+      act(a, width);
       const std::size_t out = w[l]->cols();
       const float* bias = b[l]->data.data();
-      std::copy(bias, bias + out, c.begin());
+      std::copy(bias, bias + out, c);
       for (std::size_t i = 0; i < width; ++i) {
         const float v = a[i];
         if (v == 0) continue;
@@ -250,9 +296,10 @@ struct MfHead final : Router::Head {
       fast = LinearMap{u.data(), nullptr, 1, fx.sparse_dim(), fx.dense_dim(), fx.embedding_dim()};
     }
   }
+  std::size_t work_size() const override { return d; }
   void forward(const Input& x, double* z, double* q) const override {
-    std::vector<float> e(d);
-    proj.apply(x, e.data());
+    float* e = x.work;
+    proj.apply(x, e);
     for (std::size_t i = 0; i < m; ++i) {
       double acc = bias ? bias[i] : 0.0;
       for (std::size_t j = 0; j < d; ++j) acc += double(w2[j]) * v[i * d + j] * e[j];
@@ -260,8 +307,9 @@ struct MfHead final : Router::Head {
       q[i] = sig ? sigmoid(acc) : acc;
     }
   }
-  double binary(const Input& x, const io::RouterFile& f, double* z, double* q) const override {
-    if (u.empty()) return Head::binary(x, f, z, q);
+  double binary(const Input& x, const io::RouterFile& f, BinaryKind kind, double* z,
+                double* q) const override {
+    if (u.empty()) return Head::binary(x, f, kind, z, q);
     float s = 0;
     fast.apply(x, &s);
     const double b = bias ? double(bias[f.strong]) - bias[f.weak] : 0.0;
@@ -410,27 +458,34 @@ void Router::for_each(const Batch& batch, int num_threads, Fn&& fn) const {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   const std::size_t threads = text::resolve_threads(num_threads, chunks);
   const std::size_t e = features_.embedding_dim();
-  text::parallel_for(chunks, threads, [&](std::size_t c) {
-    const std::size_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+  const bool block = head_->blockwise();
+  std::atomic<std::size_t> next{0};
+  // one worker per thread, each with its own scratch (no allocation per prompt), pulling chunks
+  // of prompts; every result is written by index, so any thread count gives the same output
+  text::parallel_for(threads, threads, [&](std::size_t) {
     SparseFeatures sp;
     FeatureScratch scratch;
-    std::vector<float> dense(features_.dense_dim());
-    std::vector<double> z(n_out_ * (hi - lo)), q(n_out_ * (hi - lo));
-    if (head_->blockwise()) head_->forward_block(batch.embeddings + lo * e, hi - lo, z.data(), q.data());
-    for (std::size_t i = lo; i < hi; ++i) {
-      Input x;
-      if (!head_->blockwise()) {
-        if (features_.sparse_dim()) {
-          features_.sparse(batch.texts[i], sp, scratch);
-          x.sparse = &sp;
+    std::vector<float> dense(features_.dense_dim()), work(head_->work_size());
+    std::vector<double> z(n_out_ * kChunk), q(n_out_ * kChunk);
+    for (;;) {
+      const std::size_t c = next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= chunks) return;
+      const std::size_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+      if (block) head_->forward_block(batch.embeddings + lo * e, hi - lo, z.data(), q.data());
+      for (std::size_t i = lo; i < hi; ++i) {
+        Input x;
+        if (!block) {
+          const bool want_sparse = features_.sparse_dim() > 0, want_dense = features_.dense_dim() > 0;
+          if (want_sparse || want_dense)
+            features_.extract(batch.texts[i], want_sparse ? &sp : nullptr,
+                              want_dense ? dense.data() : nullptr, true, scratch);
+          if (want_sparse) x.sparse = &sp;
+          if (want_dense) x.dense = dense.data();
+          if (e) x.emb = batch.embeddings + i * e;
+          x.work = work.data();
         }
-        if (features_.dense_dim()) {
-          features_.dense(batch.texts[i], dense.data());
-          x.dense = dense.data();
-        }
-        if (e) x.emb = batch.embeddings + i * e;
+        fn(i, x, z.data() + (i - lo) * n_out_, q.data() + (i - lo) * n_out_);
       }
-      fn(i, x, z.data() + (i - lo) * n_out_, q.data() + (i - lo) * n_out_);
     }
   });
 }
@@ -442,16 +497,9 @@ std::vector<double> Router::score(const Batch& batch, int num_threads) const {
                  "outputs() or route() for N-way routing");
   std::vector<double> out(batch.texts.size());
   const bool block = head_->blockwise();
+  const BinaryKind kind = binary_kind(file_.binary_score);
   for_each(batch, num_threads, [&](std::size_t i, const Input& x, double* z, double* q) {
-    double s;
-    if (block) {
-      s = file_.binary_score == "single" ? q[0]
-          : file_.binary_score == "diff" ? q[file_.strong] - q[file_.weak]
-          : file_.binary_score == "need" ? q[file_.strong] * (1.0 - q[file_.weak])
-                                         : 1.0 / (1.0 + std::exp(-(z[file_.strong] - z[file_.weak])));
-    } else {
-      s = head_->binary(x, file_, z, q);
-    }
+    const double s = block ? combine(kind, file_.strong, file_.weak, z, q) : head_->binary(x, file_, kind, z, q);
     TOKENOPS_CHECK(std::isfinite(s), InvalidArgument, "router produced a non-finite score for prompt ",
                    i, "; its features or weights overflowed");
     out[i] = s;

@@ -1,8 +1,8 @@
 """``python -m tokenops.router.build_default``: retrains the shipped default router.
 
 Binary logistic router: score = P(the strong model is needed) = P(GPT-4 correct) * (1 - P(weak
-correct)), from two logistic heads, over hashed word 1-2-grams (2^16 buckets) + the dense length/structure signals, on
-ALL shipped outcome data: RouteLLM MMLU (14,037), GSM8K (1,307) and MT-Bench (72, judge scores
+correct)), from two logistic heads, over hashed word 1-2-grams (2^16 buckets) + the dense
+length/structure signals (token count estimated in the same pass, no tokenizer), on ALL shipped outcome data: RouteLLM MMLU (14,037), GSM8K (1,307) and MT-Bench (72, judge scores
 rescaled to [0, 1]) for gpt-4-1106-preview vs Mixtral-8x7B-Instruct, plus the RouterBench subset
 (ARC-Challenge, MBPP, Winogrande; train and test) for gpt-4-1106-preview vs mixtral-8x7b-chat.
 """
@@ -20,8 +20,8 @@ import numpy as np
 from .core import DEFAULT_ROUTER_PATH, FeatureConfig
 
 DEFAULT_FEATURES = FeatureConfig(hash_bits=16, word_ngrams=(1, 2), dense=True, dense_weight=0.3,
-                                 encoding="o200k_base")
-DESCRIPTION = ("tokenops default router v1: logistic P(strong needed) = P(GPT-4 correct) * "
+                                 encoding=None)
+DESCRIPTION = ("tokenops default router v2: logistic P(strong needed) = P(GPT-4 correct) * "
                "(1 - P(weak correct)) over hashed word 1-2-grams + length/structure signals; trained on "
                "RouteLLM MMLU+GSM8K+MT-Bench (GPT-4-1106 vs Mixtral-8x7B) and the RouterBench subset "
                "ARC/MBPP/Winogrande (GPT-4-1106 vs Mixtral-8x7B chat), all rows.")

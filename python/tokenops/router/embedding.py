@@ -1,16 +1,31 @@
 """Glue between the router and the native sentence embedder (``tokenops.Embedder``, issue 3).
 Embedding families (knn; mf/irt/linear/mlp with an embedding block) store the embedder's name
-and width in the router file; loading checks them."""
+and width in the router file; loading checks them.
+
+``embed_cached`` computes a list of texts' embeddings once: the result is kept under
+``tokenops._paths.cache_dir() / "embeddings"`` keyed by the sha256 of the embedder's files and
+the texts, so notebooks and CLIs that embed the same benchmark reuse it. Read-only fixture
+folders (``$TOKENOPS_FIXTURES_DIR/router/embeddings``, or ``data/router/embeddings`` of a
+checkout) are looked up first; ``python -m tokenops.router.embedding --write DIR`` regenerates
+the checkout's fixtures (float16) for the shipped RouterBench and MT-Bench prompts.
+"""
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .core import FeatureConfig
+from .core import FeatureConfig, embedding_texts
 
 EMBEDDER_NAME = "all-MiniLM-L6-v2"
+FIXTURES_ENV = "TOKENOPS_FIXTURES_DIR"
+_FINGERPRINTS: dict[str, str] = {}
 
 
 def load_embedder() -> Any:
@@ -29,10 +44,123 @@ def embed_prompts(prompts: Sequence[str], embedder: Any = None) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(emb.embed(list(prompts)), dtype=np.float32))
 
 
-def embedding_feature_config(dim: int = 384, name: str = EMBEDDER_NAME, lexical: bool = False) -> FeatureConfig:
-    """Embedding-only features (kNN), or embedding + the lexical/dense block (``lexical=True``)."""
+def _embedder_fingerprint(emb: Any) -> str:
+    """sha256 over the embedder's name and model files' contents (memoised per folder), so a
+    different model never hits the cache and the same model hits it on any machine."""
+    path = getattr(emb, "path", None)
+    key = f"{embedder_name(emb)}|{path}"
+    if key not in _FINGERPRINTS:
+        h = hashlib.sha256(embedder_name(emb).encode())
+        if path is not None:
+            p = Path(path)
+            for f in sorted(x for x in p.iterdir() if x.is_file()):
+                h.update(f.name.encode())
+                with open(f, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+        _FINGERPRINTS[key] = h.hexdigest()[:16]
+    return _FINGERPRINTS[key]
+
+
+def fixture_dirs() -> list[Path]:
+    """Read-only folders of precomputed embeddings: ``$TOKENOPS_FIXTURES_DIR/router/embeddings``
+    and ``data/router/embeddings`` of a checkout found above the working directory."""
+    out = []
+    env = os.environ.get(FIXTURES_ENV)
+    if env:
+        out.append(Path(env).expanduser() / "router" / "embeddings")
+    for parent in [Path.cwd(), *Path.cwd().parents][:6]:
+        cand = parent / "data" / "router" / "embeddings"
+        if cand.is_dir() and (parent / "pyproject.toml").is_file():
+            out.append(cand)
+            break
+    return [d for d in out if d.is_dir()]
+
+
+def cache_key(texts: Sequence[str], embedder: Any) -> str:
+    h = hashlib.sha256(_embedder_fingerprint(embedder).encode())
+    for t in texts:
+        b = t.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def embed_cached(prompts: Sequence[str], embedder: Any = None, cache_dir: str | Path | None = None,
+                 progress: bool = False, tail_chars: int = 0,
+                 fixtures: Sequence[str | Path] | None = None) -> np.ndarray:
+    """Embeddings (float32, (n, dim)) of ``embedding_texts(prompts, tail_chars)``, from a fixture
+    folder or the cache when present, else computed and cached. Entries are plain ``.npy`` files
+    named by the sha256 of the embedder's files and the texts; they can be deleted any time."""
+    from .._paths import cache_dir as _cache_dir
+
+    texts = embedding_texts(list(prompts), tail_chars)
+    emb = embedder or load_embedder()
+    key = cache_key(texts, emb)
+    folder = Path(cache_dir) if cache_dir is not None else _cache_dir() / "embeddings"
+    dirs = [Path(d) for d in fixtures] if fixtures is not None else fixture_dirs()
+    for d in [*dirs, folder]:
+        path = d / f"{key}.npy"
+        if path.is_file():
+            E = np.load(path)
+            if E.ndim == 2 and E.shape[0] == len(texts):
+                return np.ascontiguousarray(E, dtype=np.float32)
+    if progress:
+        from tqdm.auto import tqdm
+
+        parts = []
+        step = 256
+        for i in tqdm(range(0, len(texts), step), desc="embedding"):
+            parts.append(embed_prompts(texts[i:i + step], emb))
+        E = np.vstack(parts) if parts else np.zeros((0, int(emb.dim)), np.float32)
+    else:
+        E = embed_prompts(texts, emb)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{key}.tmp.npy"
+    np.save(tmp, E)
+    tmp.replace(folder / f"{key}.npy")
+    return E
+
+
+def embedding_feature_config(dim: int = 384, name: str = EMBEDDER_NAME, lexical: bool = False,
+                             dense: bool = False, tail_chars: int = 0) -> FeatureConfig:
+    """Embedding features: the embedding alone (kNN), with the dense length/structure signals
+    (``dense=True``), or with the hashed n-grams and dense signals (``lexical=True``)."""
     if lexical:
         return FeatureConfig(hash_bits=14, word_ngrams=(1, 2), dense=True, dense_weight=0.3,
-                             embedder=name, embedding_dim=dim)
-    return FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None,
-                         embedder=name, embedding_dim=dim)
+                             embedder=name, embedding_dim=dim, embed_tail_chars=tail_chars)
+    return FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=dense, dense_weight=0.3,
+                         encoding=None, embedder=name, embedding_dim=dim,
+                         embed_tail_chars=tail_chars)
+
+
+def _shipped_prompt_sets(data_dir: str | None = None) -> dict[str, tuple[list[str], int]]:
+    from .data import load_routellm, load_routerbench
+    from .nway import NWAY_TAIL_CHARS
+
+    return {
+        "routerbench-train": (load_routerbench("train", data_dir=data_dir).prompts, NWAY_TAIL_CHARS),
+        "routerbench-test": (load_routerbench("test", data_dir=data_dir).prompts, NWAY_TAIL_CHARS),
+        "mt-bench": (load_routellm("mt-bench", data_dir).prompts, 0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - needs the embedder
+    ap = argparse.ArgumentParser(prog="python -m tokenops.router.embedding", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--write", type=Path, required=True,
+                    help="fixture folder to (re)write, e.g. data/router/embeddings")
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args(argv)
+    emb = load_embedder()
+    args.write.mkdir(parents=True, exist_ok=True)
+    for name, (prompts, tail) in _shipped_prompt_sets(args.data_dir).items():
+        E = embed_cached(prompts, emb, tail_chars=tail, fixtures=[], progress=True)
+        key = cache_key(embedding_texts(prompts, tail), emb)
+        np.save(args.write / f"{key}.npy", E.astype(np.float16))
+        print(f"{name}: {E.shape} -> {args.write / (key + '.npy')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@
 namespace tokenops::io {
 
 /// The router file format version this build reads and writes.
-inline constexpr int kRouterFormatVersion = 1;
+inline constexpr int kRouterFormatVersion = 2;  // 2: word hash of router/features.hpp
 
 struct RouterTensor {
   std::vector<std::int64_t> shape;
@@ -36,6 +36,7 @@ struct RouterFeatureSpec {
   std::vector<float> dense_mean, dense_scale;  // standardisation learned in training
   std::string embedder;            // embedder name ("" = no embedding block)
   int embedding_dim = 0;
+  int embed_tail_chars = 0;        // embed only the last N characters of a prompt (0 = all)
 };
 
 struct RouterFile {

@@ -1,14 +1,18 @@
 #pragma once
 // Router features: what a prompt looks like to a router, computed in one pass over its bytes.
 //
-//  * sparse block (2^hash_bits buckets): hashed word n-grams (ASCII-lowercased runs of letters,
-//    digits and non-ASCII bytes) and hashed character n-grams (bytes of the lowercased text with
-//    whitespace runs collapsed to one space). Each occurrence adds sign(h) / sqrt(N) to bucket
-//    h mod 2^hash_bits, where N is the number of n-grams of that kind in the prompt (signed
-//    hashing as in scikit-learn's HashingVectorizer; the 1/sqrt(N) makes the block length-free
-//    and lets scoring stream without sorting).
+//  * sparse block (2^hash_bits buckets): hashed word n-grams and hashed character n-grams.
+//    Words are maximal runs of ASCII letters/digits and non-ASCII bytes, ASCII-lowercased; a
+//    word's hash folds its bytes in 8-byte little-endian chunks through fmix64 (see
+//    word_hash()), n-grams of words chain those hashes. Character n-grams are taken over the
+//    bytes of the lowercased text with whitespace runs collapsed to one space. Each occurrence
+//    adds sign(h) / sqrt(N) to bucket h mod 2^hash_bits, where N is the number of n-grams of
+//    that kind in the prompt (signed hashing as in scikit-learn's HashingVectorizer; the
+//    1/sqrt(N) makes the block length-free and lets scoring stream without sorting).
 //  * dense block: the length and structure signals named in dense_signal_names(), then
-//    standardised with the mean/scale stored in the router file.
+//    standardised with the mean/scale stored in the router file. `log_tokens` is the exact
+//    token count of the file's tokenizer when it names one, else estimate_tokens()'s estimate
+//    (same pass, no tokenizer; what the shipped routers use, to stay within a few µs).
 //  * embedding block: supplied by the caller (the native embedder), not computed here.
 #include <cstdint>
 #include <memory>
@@ -24,20 +28,31 @@ namespace tokenops::router {
 /// Names of the dense signals, in the order the extractor writes them.
 const std::vector<std::string>& dense_signal_names();
 
-/// One prompt's sparse block: (bucket, value) pairs; a bucket may repeat (values add up).
+/// One prompt's sparse block, allocation-free once warm: `code` is a buffer that only grows;
+/// its first size() entries are the n-gram occurrences (word n-grams first, then character
+/// n-grams), each `bucket | sign << 31`. A bucket may repeat (values add up).
 struct SparseFeatures {
-  std::vector<std::uint32_t> index;
-  std::vector<float> value;
-  void clear() {
-    index.clear();
-    value.clear();
+  std::vector<std::uint32_t> code;
+  std::size_t n_word = 0, n_char = 0;
+  float word_value = 0.0f, char_value = 0.0f;  // |value| of one word / character n-gram
+
+  std::size_t size() const noexcept { return n_word + n_char; }
+  std::uint32_t index(std::size_t k) const noexcept { return code[k] & 0x7FFFFFFFu; }
+  float value(std::size_t k) const noexcept {
+    const float v = k < n_word ? word_value : char_value;
+    return (code[k] >> 31) ? -v : v;
+  }
+  void clear() noexcept {
+    n_word = n_char = 0;
+    word_value = char_value = 0.0f;
   }
 };
 
-/// Per-call scratch space (reuse one per thread to avoid allocations).
+/// Per-thread scratch space (reuse one per thread; it only grows).
 struct FeatureScratch {
-  std::string text;
-  std::vector<std::uint64_t> words;
+  std::string text;                    // normalised text for character n-grams
+  std::vector<std::uint64_t> bits;     // byte-class bitmaps
+  std::vector<std::uint32_t> bounds;   // word starts and ends
 };
 
 /// Immutable feature extractor; thread-safe (all methods const, scratch kept by the caller).
@@ -54,8 +69,16 @@ class FeatureExtractor {
   /// Total feature width: sparse | dense | embedding.
   std::size_t dim() const noexcept { return sparse_dim() + dense_dim() + embedding_dim(); }
 
-  /// Hashed n-grams of `text` (valid UTF-8) into `out` (cleared first).
-  void sparse(std::string_view text, SparseFeatures& out, FeatureScratch& scratch) const;
+  /// One pass over `text` (UTF-8; invalid bytes are counted, never read past the end): the
+  /// sparse block into `*sparse` and the standardised (`standardise`) or raw dense signals into
+  /// dense[0 .. dense_dim()), each when non-null and enabled by the spec.
+  void extract(std::string_view text, SparseFeatures* sparse, float* dense, bool standardise,
+               FeatureScratch& scratch) const;
+
+  /// Hashed n-grams of `text` into `out`.
+  void sparse(std::string_view text, SparseFeatures& out, FeatureScratch& scratch) const {
+    extract(text, &out, nullptr, false, scratch);
+  }
   /// Raw (unstandardised) dense signals of `text` into out[0 .. dense_signal_names().size()).
   void dense_raw(std::string_view text, float* out) const;
   /// Standardised dense signals (what the heads see).
@@ -65,13 +88,29 @@ class FeatureExtractor {
   io::RouterFeatureSpec spec_;
   std::shared_ptr<const tokenizer::Encoding> encoding_;
   std::uint32_t mask_ = 0;
-  // open-addressing table of keyword hashes -> keyword group (0 = empty slot)
+  bool exact_tokens_ = false;
+  // keyword hashes -> keyword group in 2-way buckets (0 = empty slot); see the constructor
+  static constexpr int kKeywordBits = 9;
+  std::uint64_t kw_mult_ = 0;
   std::vector<std::uint64_t> kw_keys_;
   std::vector<std::uint8_t> kw_group_;
   int keyword_group(std::uint64_t word_hash) const noexcept;
+  void char_ngrams(std::string_view text, SparseFeatures& out, FeatureScratch& scratch) const;
 };
 
-/// 64-bit hash of bytes (FNV-1a followed by a murmur3 finaliser), seeded; stable across platforms.
-std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed) noexcept;
+/// The hash of one word's bytes (already lowercased), as the sparse block and the keyword
+/// table use it: h = seed; h = fmix64(h ^ chunk) for each full 8-byte little-endian chunk;
+/// then fmix64(h ^ tail ^ len * 0x9E3779B97F4A7C15) with the remaining 0-7 bytes zero-padded.
+std::uint64_t word_hash(std::string_view lowered_word) noexcept;
+
+namespace detail {
+/// Bit i of word[i / 64] / digit[i / 64] / high[i / 64]: byte i is a word byte (ASCII letter or
+/// digit, or >= 0x80) / an ASCII digit / >= 0x80; (n + 63) / 64 words each. byte_bitmaps uses
+/// SSE2 where the target has it; the scalar version is its reference (tests compare them).
+void byte_bitmaps(const unsigned char* p, std::size_t n, std::uint64_t* word, std::uint64_t* digit,
+                  std::uint64_t* high) noexcept;
+void byte_bitmaps_scalar(const unsigned char* p, std::size_t n, std::uint64_t* word,
+                         std::uint64_t* digit, std::uint64_t* high) noexcept;
+}  // namespace detail
 
 }  // namespace tokenops::router
