@@ -1,4 +1,5 @@
 #include "tokenops/router/features.hpp"
+#include "tokenops/text/hash.hpp"
 
 #include <algorithm>
 #include <array>
@@ -21,14 +22,7 @@ constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 constexpr std::uint64_t kWordSeed = 0x5eed0002ull * kGolden;
 constexpr std::uint64_t kCharSeed = 0x5eed0100ull;
 
-inline std::uint64_t fmix64(std::uint64_t k) noexcept {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ull;
-  k ^= k >> 33;
-  return k;
-}
+using text::fmix64;
 constexpr unsigned char lower(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c;
 }

@@ -29,14 +29,7 @@ inline std::uint64_t pack_pair(Rank priority, Rank result) {
   return (std::uint64_t(priority) << 32) | result;
 }
 
-inline std::uint64_t hash_u64(std::uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
+inline std::uint64_t hash_u64(std::uint64_t x) { return text::fmix64(x); }
 
 // Emit adaptors: plain functors, or ones that can ask the encoder to stop after a piece.
 template <class E, class = void>

@@ -35,6 +35,16 @@ inline std::uint64_t mix64(std::uint64_t x) noexcept {
   return x;
 }
 
+/// MurmurHash3's 64-bit finaliser: a bijective mixer for integer keys.
+inline std::uint64_t fmix64(std::uint64_t k) noexcept {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ull;
+  k ^= k >> 33;
+  return k;
+}
+
 /// Hash of p[0, len) given its head (load_head(p, len)).
 inline std::uint64_t hash_bytes(const unsigned char* p, std::size_t len, std::uint64_t head) noexcept {
   std::uint64_t h = head ^ (len * 0x9E3779B97F4A7C15ull);
