@@ -184,7 +184,8 @@ void bind_compress(py::module_& m) {
                                         "Budgeted prompt compressor (immutable, thread-safe).")
       .def(py::init([](EncodingPtr enc, FreqPtr freq, BigramPtr bigram, float info_weight,
                        float bm25_weight, float bm25_sentence, float bm25_paragraph,
-                       float bm25_neighbour, std::shared_ptr<embed::Embedder> embedder,
+                       float bm25_neighbour, std::uint32_t bm25_window,
+                       std::shared_ptr<embed::Embedder> embedder,
                        float embed_weight, int embed_threads, ClassifierPtr classifier,
                        float classifier_weight) {
              std::vector<compress::Weighted<compress::UnitScorer>> us;
@@ -195,6 +196,7 @@ void bind_compress(py::module_& m) {
              bo.sentence_weight = bm25_sentence;
              bo.paragraph_weight = bm25_paragraph;
              bo.neighbour_weight = bm25_neighbour;
+             bo.window_terms = bm25_window;
              std::vector<compress::Weighted<compress::ChunkScorer>> cs;
              cs.push_back({std::make_shared<compress::Bm25Relevance>(bo), bm25_weight});
              if (embedder)
@@ -205,7 +207,7 @@ void bind_compress(py::module_& m) {
            py::arg("encoding"), py::arg("freq").none(true), py::arg("bigram").none(true),
            py::arg("info_weight") = 1.0f, py::arg("bm25_weight") = 1.0f,
            py::arg("bm25_sentence") = 0.5f, py::arg("bm25_paragraph") = 0.5f,
-           py::arg("bm25_neighbour") = 0.3f, py::arg("embedder").none(true) = nullptr,
+           py::arg("bm25_neighbour") = 0.3f, py::arg("bm25_window") = 0u, py::arg("embedder").none(true) = nullptr,
            py::arg("embed_weight") = 1.0f, py::arg("embed_threads") = 0,
            py::arg("classifier").none(true) = nullptr, py::arg("classifier_weight") = 1.0f)
       .def("compress",

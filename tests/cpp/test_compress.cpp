@@ -200,6 +200,38 @@ TEST(CompressRelevance, Bm25MatchesHandComputation) {
   EXPECT_EQ(light_stem("glass"), "glass");
 }
 
+// One line of 40 sentences; the question's rare word sits in sentence 3 only. Scored whole, the
+// line gives every sentence the same paragraph score; with windows, sentences near the match
+// score above the far ones, and the matching sentence stays on top.
+TEST(CompressRelevance, Bm25WindowsSplitLongLines) {
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += i == 3 ? "The zeppelin landed near the old harbour wall today. "
+                   : "Workers painted the long fence beside the quiet road again. ";
+  Segmentation seg = segment(text);
+  ASSERT_EQ(seg.chunks.size(), 40u);
+  ScoreContext ctx{text, seg, "Where did the zeppelin land?"};
+  Bm25Options whole;
+  whole.sentence_weight = 0.0f;  // paragraph part only
+  whole.paragraph_weight = 1.0f;
+  Bm25Options win = whole;
+  win.window_terms = 40;  // 10 words a sentence: 4 sentences a window, 400 terms a line
+  std::vector<float> a, b;
+  Bm25Relevance(whole).score_chunks(ctx, a);
+  Bm25Relevance(win).score_chunks(ctx, b);
+  for (std::size_t c = 1; c < 40; ++c) EXPECT_FLOAT_EQ(a[c], a[0]);
+  EXPECT_GT(b[3], 0.0f);
+  EXPECT_GT(b[4], 0.0f);          // in a window with the match
+  EXPECT_FLOAT_EQ(b[30], 0.0f);   // no window holding it has the word
+  EXPECT_GE(b[3], b[30]);
+  // a short line is scored whole whatever the window size
+  Bm25Options big = win;
+  big.window_terms = 1000;
+  std::vector<float> c2;
+  Bm25Relevance(big).score_chunks(ctx, c2);
+  for (std::size_t c = 0; c < 40; ++c) EXPECT_FLOAT_EQ(c2[c], a[c]);
+}
+
 TEST(CompressRedundancy, NearDuplicatesAreFound) {
   const std::string a = "The quarterly report shows revenue growth of ten percent across all regions this year";
   const std::string b = "The quarterly report shows revenue growth of ten percent across all regions this year!";

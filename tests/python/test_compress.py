@@ -336,3 +336,22 @@ def test_token_classifier_scores_units_in_the_compressor() -> None:
     assert len({round(u.score, 4) for u in words}) > 10  # the model's probabilities vary per word
     same = Compressor("gpt-4o", classifier=CLASSIFIER, info_weight=0.0).compress(text, rate=0.5, dedup=False)
     assert same.text == r.text  # deterministic
+
+
+def test_bm25_window_scores_long_lines_in_windows() -> None:
+    # one line of 40 sentences, the question's rare word in sentence 3 only: with windows the
+    # sentences next to it outrank far ones; scored whole, the line adds the same to every one
+    sents = ["The zeppelin landed near the old harbour wall today. " if i == 3
+             else "Workers painted the long fence beside the quiet road again. " for i in range(40)]
+    text = "".join(sents)
+    q = "Where did the zeppelin land?"
+    whole = Compressor("gpt-4o", bm25_sentence=0.0, bm25_paragraph=1.0, info_weight=0.0)
+    win = Compressor("gpt-4o", bm25_sentence=0.0, bm25_paragraph=1.0, info_weight=0.0, bm25_window=40)
+    a = whole.compress(text, q, rate=0.3, position_weight=0.0, dedup=False).chunk_scores
+    b = win.compress(text, q, rate=0.3, position_weight=0.0, dedup=False).chunk_scores
+    assert len(set(a.round(6).tolist())) == 1
+    assert b[4] > 0 and b[30] == 0
+    with pytest.raises(ValueError, match="bm25_window"):
+        Compressor("gpt-4o", bm25_window=-1)
+    with pytest.raises(ValueError, match="bm25_window"):
+        Compressor("gpt-4o", bm25_window=2.5)  # type: ignore[arg-type]

@@ -139,7 +139,41 @@ void Bm25Relevance::score_chunks(const ScoreContext& ctx, std::vector<float>& ou
     lines.back().insert(lines.back().end(), sent[c].begin(), sent[c].end());
   }
   std::vector<float> s = bm25(query, sent);
-  std::vector<float> p = bm25(query, lines);
+  // A line far longer than a paragraph (a text whose layout is not carried by newlines, e.g. a
+  // scraped page on one line) is scored as overlapping windows of about `window_terms` terms
+  // (whole sentences, stride half a window), as in fixed-window passage retrieval; a sentence
+  // takes the best window holding it.
+  const std::size_t W = opt_.window_terms;
+  std::vector<std::vector<std::string>> pass;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> pass_span;  // chunk range [first, last)
+  for (std::size_t c0 = 0; c0 < nc;) {
+    std::size_t c1 = c0;
+    while (c1 < nc && line_of[c1] == line_of[c0]) ++c1;  // chunks of one line: [c0, c1)
+    const std::size_t len = lines[line_of[c0]].size();
+    if (W == 0 || len <= 2 * W) {
+      pass.push_back(lines[line_of[c0]]);
+      pass_span.emplace_back(static_cast<std::uint32_t>(c0), static_cast<std::uint32_t>(c1));
+    } else {
+      for (std::size_t a = c0; a < c1;) {
+        std::vector<std::string> w;
+        std::size_t b = a, next = c1;
+        while (b < c1 && w.size() < W) {
+          w.insert(w.end(), sent[b].begin(), sent[b].end());
+          ++b;
+          if (next == c1 && w.size() >= W / 2 && b < c1) next = b;
+        }
+        pass.push_back(std::move(w));
+        pass_span.emplace_back(static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b));
+        if (b >= c1) break;
+        a = std::max(next, a + 1);
+      }
+    }
+    c0 = c1;
+  }
+  std::vector<float> pw = bm25(query, pass);
+  std::vector<float> p(nc, 0.0f);
+  for (std::size_t i = 0; i < pass.size(); ++i)
+    for (std::uint32_t c = pass_span[i].first; c < pass_span[i].second; ++c) p[c] = std::max(p[c], pw[i]);
   auto normalise = [](std::vector<float>& v) {
     float m = 0;
     for (float x : v) m = std::max(m, x);
@@ -153,7 +187,7 @@ void Bm25Relevance::score_chunks(const ScoreContext& ctx, std::vector<float>& ou
     if (c > 0) nb = std::max(nb, s[c - 1]);
     if (c + 1 < nc) nb = std::max(nb, s[c + 1]);
     out[c] = opt_.sentence_weight * std::max(s[c], opt_.neighbour_weight * nb) +
-             opt_.paragraph_weight * p[line_of[c]];
+             opt_.paragraph_weight * p[c];
   }
 }
 

@@ -221,6 +221,9 @@ class Compressor:
       ``language`` refined by the bundled word-bigram model (``frequencies="wordfreq"``), the
       bigram model alone (``"bigram"``) or neither (``None``);
     * ``bm25_weight``: question-aware BM25 relevance of sentences and their lines;
+      ``bm25_window`` > 0 scores a line longer than twice that many terms as overlapping
+      windows of ``bm25_window`` terms (whole sentences, stride half a window), for texts whose
+      layout is not carried by newlines (transcripts); 0 (default) scores lines whole;
     * ``embed_weight``: cosine similarity between the question and each sentence with the
       native sentence embedder (``embedder``: a :class:`tokenops.Embedder`, ``"default"`` for
       all-MiniLM-L6-v2, or None to skip it);
@@ -242,6 +245,7 @@ class Compressor:
         bm25_sentence: float = 0.5,
         bm25_paragraph: float = 0.5,
         bm25_neighbour: float = 0.3,
+        bm25_window: int = 0,
         embedder: Any = None,
         embed_weight: float = 1.0,
         embed_threads: int = 0,
@@ -254,6 +258,8 @@ class Compressor:
                         ("embed_weight", embed_weight), ("classifier_weight", classifier_weight)):
             if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
+        if isinstance(bm25_window, bool) or not isinstance(bm25_window, int) or bm25_window < 0:
+            raise ValueError(f"bm25_window must be an int >= 0 (terms per window, 0 = off), got {bm25_window!r}")
         if frequencies not in ("wordfreq", "bigram", None):
             raise ValueError("frequencies must be 'wordfreq', 'bigram' or None")
         freq = models.frequency_table(language) if frequencies == "wordfreq" else None
@@ -285,6 +291,7 @@ class Compressor:
             bm25_sentence=float(bm25_sentence),
             bm25_paragraph=float(bm25_paragraph),
             bm25_neighbour=float(bm25_neighbour),
+            bm25_window=int(bm25_window),
             embedder=embedder._core if embedder is not None else None,
             embed_weight=float(embed_weight),
             embed_threads=int(embed_threads),

@@ -35,6 +35,11 @@ struct Bm25Options {
   float sentence_weight = 0.5f;   // sentence-level BM25 (normalised by its max)
   float paragraph_weight = 0.5f;  // BM25 of the line holding the sentence (normalised)
   float neighbour_weight = 0.3f;  // share of the best neighbouring sentence's score
+  /// Lines longer than 2x this many terms are scored as overlapping windows of this size
+  /// (whole sentences, stride half a window); 0 (default): lines are always scored whole.
+  /// Off by default: it helps transcripts without newlines and hurts single-line Wikipedia
+  /// pages (docs/compression.md).
+  std::uint32_t window_terms = 0;
 };
 
 class Bm25Relevance final : public ChunkScorer {
