@@ -304,39 +304,47 @@ inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Ran
 
 template <class Emit>
 void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const {
-  // Parts are identified by their start offset; end[i] is the end of the part starting at i and
-  // pr[i] the value of merging it with its successor (kNoPair if impossible or if i is no longer
-  // a part start). Each step takes the lowest (priority, position) pair, as tiktoken does.
+  // Parts are identified by their start offset; end[i] is the end of the part starting at i.
+  // key[i] = (priority << 32) | i for merging part i with its successor (kNoPair if impossible
+  // or if i is no longer a part start), so one vectorised min gives the lowest priority and,
+  // among equals, the leftmost position: tiktoken's order. res[i] is the merged token.
   std::uint32_t end[kSmallPiece], prev[kSmallPiece];
-  Rank tok[kSmallPiece];
-  std::uint64_t pr[kSmallPiece];
+  Rank tok[kSmallPiece], res[kSmallPiece];
+  std::uint64_t key[kSmallPiece];
+  auto set = [&](std::size_t i, std::uint64_t v) {
+    if (v == kNoPair) {
+      key[i] = kNoPair;
+    } else {
+      key[i] = (v & 0xFFFFFFFF00000000ull) | i;
+      res[i] = static_cast<Rank>(v);
+    }
+  };
   for (std::size_t i = 0; i < len; ++i) {
     end[i] = static_cast<std::uint32_t>(i + 1);
     prev[i] = static_cast<std::uint32_t>(i - 1);
     tok[i] = byte_id_[p[i]];
   }
-  for (std::size_t i = 0; i + 1 < len; ++i) pr[i] = pair(p + i, 2, tok[i], tok[i + 1]);
-  pr[len - 1] = kNoPair;
+  for (std::size_t i = 0; i + 1 < len; ++i) set(i, pair(p + i, 2, tok[i], tok[i + 1]));
+  key[len - 1] = kNoPair;
   for (;;) {
-    std::uint64_t best_v = kNoPair;
-    for (std::size_t i = 0; i + 1 < len; ++i) best_v = std::min(best_v, pr[i]);
-    if (best_v == kNoPair) break;
-    std::size_t i = 0;
-    while (pr[i] != best_v) ++i;
+    std::uint64_t best = kNoPair;
+    for (std::size_t i = 0; i + 1 < len; ++i) best = std::min(best, key[i]);
+    if (best == kNoPair) break;
+    const std::size_t i = best & 0xFFFFFFFFu;
     const std::uint32_t j = end[i];  // right part
     const std::uint32_t k = end[j];  // end of the merged part
-    tok[i] = static_cast<Rank>(best_v);
+    tok[i] = res[i];
     end[i] = k;
-    pr[j] = kNoPair;
+    key[j] = kNoPair;
     if (k < len) {
       prev[k] = static_cast<std::uint32_t>(i);
-      pr[i] = pair(p + i, end[k] - i, tok[i], tok[k]);
+      set(i, pair(p + i, end[k] - i, tok[i], tok[k]));
     } else {
-      pr[i] = kNoPair;
+      key[i] = kNoPair;
     }
     if (i > 0) {
       const std::uint32_t h = prev[i];
-      pr[h] = pair(p + h, k - h, tok[h], tok[i]);
+      set(h, pair(p + h, k - h, tok[h], tok[i]));
     }
   }
   for (std::size_t i = 0; i < len; i = end[i]) emit(tok[i]);
