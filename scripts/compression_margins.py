@@ -24,13 +24,11 @@ def main() -> None:
     ap.add_argument("--misses", action="store_true", help="list the items tokenops loses")
     a = ap.parse_args()
     comp = Compressor("gpt-4o", bm25_window=a.bm25_window)
-    base = ev.Baselines(comp.encoding)
     methods = {
         "tokenops": lambda it, b: comp.compress(it.context, it.question, target_tokens=b,
                                                 position_weight=a.position_weight).text,
-        "truncation": lambda it, b: base.truncate(it.context, b),
-        "overlap selector": lambda it, b: base.overlap_selector(it.context, it.question, b),
     }
+    methods.update((k, f) for k, f in ev.default_methods(comp).items() if k in ("truncation", "overlap selector"))
     sets = {
         "LEval natural_question": ev.load_leval("natural_question"),
         "LEval multidoc_qa": ev.load_leval("multidoc_qa"),

@@ -144,36 +144,41 @@ void Bm25Relevance::score_chunks(const ScoreContext& ctx, std::vector<float>& ou
   // (whole sentences, stride half a window), as in fixed-window passage retrieval; a sentence
   // takes the best window holding it.
   const std::size_t W = opt_.window_terms;
-  std::vector<std::vector<std::string>> pass;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> pass_span;  // chunk range [first, last)
-  for (std::size_t c0 = 0; c0 < nc;) {
-    std::size_t c1 = c0;
-    while (c1 < nc && line_of[c1] == line_of[c0]) ++c1;  // chunks of one line: [c0, c1)
-    const std::size_t len = lines[line_of[c0]].size();
-    if (W == 0 || len <= 2 * W) {
-      pass.push_back(lines[line_of[c0]]);
-      pass_span.emplace_back(static_cast<std::uint32_t>(c0), static_cast<std::uint32_t>(c1));
-    } else {
-      for (std::size_t a = c0; a < c1;) {
-        std::vector<std::string> w;
-        std::size_t b = a, next = c1;
-        while (b < c1 && w.size() < W) {
-          w.insert(w.end(), sent[b].begin(), sent[b].end());
-          ++b;
-          if (next == c1 && w.size() >= W / 2 && b < c1) next = b;
-        }
-        pass.push_back(std::move(w));
-        pass_span.emplace_back(static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b));
-        if (b >= c1) break;
-        a = std::max(next, a + 1);
-      }
-    }
-    c0 = c1;
-  }
-  std::vector<float> pw = bm25(query, pass);
   std::vector<float> p(nc, 0.0f);
-  for (std::size_t i = 0; i < pass.size(); ++i)
-    for (std::uint32_t c = pass_span[i].first; c < pass_span[i].second; ++c) p[c] = std::max(p[c], pw[i]);
+  if (W == 0) {
+    const std::vector<float> pl = bm25(query, lines);
+    for (std::size_t c = 0; c < nc; ++c) p[c] = pl[line_of[c]];
+  } else {
+    std::vector<std::vector<std::string>> pass;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> pass_span;  // chunk range [first, last)
+    for (std::size_t c0 = 0; c0 < nc;) {
+      std::size_t c1 = c0;
+      while (c1 < nc && line_of[c1] == line_of[c0]) ++c1;  // chunks of one line: [c0, c1)
+      const std::size_t len = lines[line_of[c0]].size();
+      if (len <= 2 * W) {
+        pass.push_back(lines[line_of[c0]]);
+        pass_span.emplace_back(static_cast<std::uint32_t>(c0), static_cast<std::uint32_t>(c1));
+      } else {
+        for (std::size_t a = c0; a < c1;) {
+          std::vector<std::string> w;
+          std::size_t b = a, next = c1;
+          while (b < c1 && w.size() < W) {
+            w.insert(w.end(), sent[b].begin(), sent[b].end());
+            ++b;
+            if (next == c1 && w.size() >= W / 2 && b < c1) next = b;
+          }
+          pass.push_back(std::move(w));
+          pass_span.emplace_back(static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b));
+          if (b >= c1) break;
+          a = std::max(next, a + 1);
+        }
+      }
+      c0 = c1;
+    }
+    const std::vector<float> pw = bm25(query, pass);
+    for (std::size_t i = 0; i < pass.size(); ++i)
+      for (std::uint32_t c = pass_span[i].first; c < pass_span[i].second; ++c) p[c] = std::max(p[c], pw[i]);
+  }
   auto normalise = [](std::vector<float>& v) {
     float m = 0;
     for (float x : v) m = std::max(m, x);
