@@ -287,3 +287,58 @@ TEST(EncodingSpec, RejectsBrokenVocabularies) {
   spec.specials.back().id = 256;
   EXPECT_NO_THROW(Encoding{spec});
 }
+
+namespace {
+// 256 byte tokens (ranks 0..255) followed by `extra` in rank order.
+std::shared_ptr<const Encoding> tiny_vocab(const std::vector<std::string>& extra) {
+  tokenizer::EncodingSpec spec;
+  spec.name = "tiny";
+  spec.pretokenizer = tokenizer::PreTokenizer::CL100K;
+  for (int b = 0; b < 256; ++b) {
+    spec.tokens.emplace_back(1, static_cast<char>(b));
+    spec.ids.push_back(static_cast<Rank>(b));
+  }
+  for (const auto& t : extra) {
+    spec.tokens.push_back(t);
+    spec.ids.push_back(static_cast<Rank>(spec.ids.size()));
+  }
+  return std::make_shared<const Encoding>(std::move(spec));
+}
+
+std::vector<Rank> single(const Encoding& e, const std::string& s, bool reference) {
+  std::vector<Rank> out;
+  if (reference) e.encode_single_piece_reference(s, out);
+  else e.encode_single_piece(s, out);
+  return out;
+}
+}  // namespace
+
+// Non-ASCII pieces start BPE from per-character tokens only where that equals merging from
+// bytes. These vocabularies break each of the two conditions on purpose (real ones never break
+// (B) on its own), so a start that ignored either guard would give a different answer.
+TEST(Encoding, CharacterStartGuardMultiCharRank) {
+  // (B): "bé" (256) outranks the merge that makes "é" (258). From bytes: "ab" (257) goes
+  // first, then "é": [ab, é]. Pre-merging "é" would make "bé" possible first: [a, bé].
+  auto e = tiny_vocab({"b\xC3\xA9", "ab", "\xC3\xA9"});
+  const std::string s = "ab\xC3\xA9";
+  EXPECT_EQ(single(*e, s, true), (std::vector<Rank>{257, 258}));
+  EXPECT_EQ(single(*e, s, false), single(*e, s, true));
+  std::vector<Rank> ids;
+  e->encode_ordinary(s, ids);
+  EXPECT_EQ(ids, (std::vector<Rank>{257, 258}));
+}
+
+TEST(Encoding, CharacterStartGuardPartialCharacterTokens) {
+  // (A): "\xA9b" (the tail of "é" plus "b", 256) merges before "é" (257): [0xC3, \xA9b].
+  auto e = tiny_vocab({"\xA9" "b", "\xC3\xA9"});
+  EXPECT_EQ(single(*e, "\xC3\xA9" "b", true), (std::vector<Rank>{0xC3, 256}));
+  EXPECT_EQ(single(*e, "\xC3\xA9" "b", false), single(*e, "\xC3\xA9" "b", true));
+  // ...and a token ending in a partial character: "a\xC3" (256) before "é" (257).
+  auto f = tiny_vocab({"a\xC3", "\xC3\xA9"});
+  EXPECT_EQ(single(*f, "a\xC3\xA9", true), (std::vector<Rank>{256, 0xA9}));
+  EXPECT_EQ(single(*f, "a\xC3\xA9", false), single(*f, "a\xC3\xA9", true));
+  // Where neither guard applies, the character start is used and still agrees.
+  EXPECT_EQ(single(*f, "b\xC3\xA9\xC3\xA9", false), (std::vector<Rank>{'b', 257, 257}));
+  // Invalid UTF-8 falls back to bytes.
+  EXPECT_EQ(single(*f, "\xC3\xC3\xA9", false), single(*f, "\xC3\xC3\xA9", true));
+}

@@ -210,3 +210,92 @@ def test_worst_case_inputs_complete_and_match(tk, enc_name):
         ids = ours.encode_to_numpy(text)
         assert ids.dtype == np.uint32
         assert ids.tolist() == ref.encode_ordinary(text), label
+
+
+def _complete_fragment(tok: bytes, rng: random.Random) -> str | None:
+    """A valid UTF-8 string containing `tok`: leading continuation bytes get a lead byte (and
+    middle bytes) in front, a trailing incomplete character gets its continuation bytes."""
+    i = 0
+    while i < len(tok) and tok[i] & 0xC0 == 0x80:
+        i += 1
+    for _ in range(20):
+        head = b""
+        if i == 1:
+            head = rng.choice([bytes([rng.randint(0xC2, 0xDF)]),
+                               bytes([rng.randint(0xE4, 0xE9), rng.randint(0x80, 0xBF)]),
+                               bytes([0xF0, rng.randint(0x90, 0xBF), rng.randint(0x80, 0xBF)])])
+        elif i == 2:
+            head = rng.choice([bytes([rng.randint(0xE4, 0xE9)]), bytes([0xF0, rng.randint(0x90, 0xBF)])])
+        elif i == 3:
+            head = b"\xf0"
+        body = head + tok
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason != "unexpected end of data":
+                continue  # the head did not fit these continuation bytes; try another
+        for _ in range(3):
+            body += bytes([rng.randint(0x80, 0xBF)])
+            try:
+                return body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.reason != "unexpected end of data":
+                    break
+    return None
+
+
+@pytest.mark.parametrize("enc_name", ["cl100k_base", "o200k_base"])
+def test_character_level_bpe_start_equals_byte_level_reference(enc_name):
+    """Non-ASCII pieces start BPE from per-character tokens where that is provably exact
+    (Encoding::build_char_starts). Exercise exactly the cases its guards exist for: every
+    vocabulary token that crosses a character boundary with a partial character, and tokens
+    spanning several non-ASCII characters, each completed to valid UTF-8 and put between random
+    neighbours (CJK, kana, Cyrillic, Devanagari, Latin, emoji), against the byte-level heap merge."""
+    enc = tokenops.get_encoding(enc_name)
+    core = enc._core
+    rng = random.Random(17)
+    pool = ("的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会"
+            "ありがとうございますカタカナーテスト" "привет мир" "नमस्ते दुनिया" "éàüßçñ" "abc XY"
+            "😀🙂👍🏽" "ქართული" "한국어" "ไทย" "עברית" "العربية")
+    crossing, multi = [], []
+    for t in enc.token_byte_values():
+        if all(b < 0x80 for b in t):
+            continue
+        try:
+            s = t.decode("utf-8")
+            if len(s) >= 2:
+                multi.append(t)
+        except UnicodeDecodeError:
+            if not (len(t) <= 3 and (t[0] & 0xC0 == 0x80 or len(t) == 1)):
+                crossing.append(t)
+    rng.shuffle(multi)
+    cases = crossing + multi[:4000]
+    checked = 0
+    for t in cases:
+        frag = _complete_fragment(t, rng)
+        if frag is None:
+            continue
+        for _ in range(3):
+            s = "".join(rng.choice(pool) for _ in range(rng.randint(0, 3))) + frag + \
+                "".join(rng.choice(pool) for _ in range(rng.randint(0, 3)))
+            b = s.encode("utf-8")
+            while len(b) > 64:
+                s = s[1:] if rng.random() < 0.5 and s[1:].find(frag) >= 0 else s[:-1]
+                if frag not in s:
+                    break
+                b = s.encode("utf-8")
+            if len(b) > 64 or len(b) < 2:
+                continue
+            assert core.encode_single_piece(b) == core.encode_single_piece_reference(b), (t, s)
+            checked += 1
+    for _ in range(20000):  # plain random non-ASCII runs
+        s = "".join(rng.choice(pool) for _ in range(rng.randint(1, 30)))
+        b = s.encode("utf-8")[:64]
+        while b and (b[-1] & 0xC0 == 0x80 or b[-1] >= 0xC0):
+            try:
+                b.decode("utf-8")
+                break
+            except UnicodeDecodeError:
+                b = b[:-1]
+        assert core.encode_single_piece(b) == core.encode_single_piece_reference(b), s
+    assert checked > 1000

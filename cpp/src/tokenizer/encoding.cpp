@@ -217,6 +217,7 @@ Encoding::Encoding(EncodingSpec spec)
       if (keys[i].size() == 2) pair2_[q[0] | (q[1] << 8)] = spec.ids[i];
       if (keys[i].size() == 3 && is_utf8_3(q)) utf8_3_[utf8_3_index(q)] = spec.ids[i];
     }
+    build_char_starts(keys, spec.ids);
   } else {
     std::size_t cap = 16;
     while (cap < spec.merges.size() * 2 + 1) cap <<= 1;
@@ -271,6 +272,7 @@ std::size_t Encoding::memory_bytes() const noexcept {
   return table_.memory_bytes() + whole_ok_.capacity() +
          (pair2_.capacity() + utf8_3_.capacity()) * sizeof(Rank) +
          (merge_keys_.capacity() + merge_vals_.capacity()) * 8 + dec_bytes_.capacity() +
+         char_start_.capacity() * sizeof(CharStart) + cross_keys_.capacity() * 8 +
          (dec_off_.capacity() + dec_len_.capacity()) * 4;
 }
 
@@ -304,12 +306,35 @@ inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Ran
 
 template <class Emit>
 void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const {
-  // Parts are identified by their start offset; end[i] is the end of the part starting at i.
-  // key[i] = (priority << 32) | i for merging part i with its successor (kNoPair if impossible
-  // or if i is no longer a part start), so one vectorised min gives the lowest priority and,
-  // among equals, the leftmost position: tiktoken's order. res[i] is the merged token.
+  // Non-ASCII pieces of a rank-mode vocabulary start from per-character tokens where that is
+  // provably the same as merging from bytes (see build_char_starts); everything else starts
+  // from bytes.
+  if (!char_start_.empty()) {
+    std::uint64_t any_high = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= len; i += 8) any_high |= text::load_head(p + i, 8);
+    if (i < len) any_high |= text::load_head(p + i, len - i);
+    if ((any_high & 0x8080808080808080ull) != 0 && bpe_chars(p, len, emit)) return;
+  }
   std::uint32_t end[kSmallPiece], prev[kSmallPiece];
-  Rank tok[kSmallPiece], res[kSmallPiece];
+  Rank tok[kSmallPiece];
+  for (std::size_t i = 0; i < len; ++i) {
+    end[i] = static_cast<std::uint32_t>(i + 1);
+    prev[i] = static_cast<std::uint32_t>(i - 1);
+    tok[i] = byte_id_[p[i]];
+  }
+  bpe_run(p, len, end, prev, tok, emit);
+}
+
+template <class Emit>
+void Encoding::bpe_run(const unsigned char* p, std::size_t len, std::uint32_t* end,
+                       std::uint32_t* prev, Rank* tok, Emit&& emit) const {
+  // Parts are identified by their start offset; end[i] is the end of the part starting at i
+  // (and prev[i] the start of the part before it, tok[i] its token) for every part start i.
+  // key[i] = (priority << 32) | i for merging part i with its successor (kNoPair if impossible
+  // or if i is not a part start), so one vectorised min gives the lowest priority and, among
+  // equals, the leftmost position: tiktoken's order. res[i] is the merged token.
+  Rank res[kSmallPiece];
   std::uint64_t key[kSmallPiece];
   auto set = [&](std::size_t i, std::uint64_t v) {
     if (v == kNoPair) {
@@ -319,13 +344,9 @@ void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) c
       res[i] = static_cast<Rank>(v);
     }
   };
-  for (std::size_t i = 0; i < len; ++i) {
-    end[i] = static_cast<std::uint32_t>(i + 1);
-    prev[i] = static_cast<std::uint32_t>(i - 1);
-    tok[i] = byte_id_[p[i]];
-  }
-  for (std::size_t i = 0; i + 1 < len; ++i) set(i, pair(p + i, 2, tok[i], tok[i + 1]));
-  key[len - 1] = kNoPair;
+  for (std::size_t i = 0; i < len; ++i) key[i] = kNoPair;
+  for (std::size_t i = 0; end[i] < len; i = end[i])
+    set(i, pair(p + i, end[end[i]] - i, tok[i], tok[end[i]]));
   for (;;) {
     std::uint64_t best = kNoPair;
     for (std::size_t i = 0; i + 1 < len; ++i) best = std::min(best, key[i]);
@@ -348,6 +369,315 @@ void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) c
     }
   }
   for (std::size_t i = 0; i < len; i = end[i]) emit(tok[i]);
+}
+
+namespace {
+// A character or a partial character as a 32-bit code: its bytes, little-endian, zero padded.
+// UTF-8 units of one to four bytes never contain a zero byte except the character U+0000 itself,
+// so the code is unambiguous.
+inline std::uint32_t unit_code(const unsigned char* q, std::size_t n) noexcept {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v |= std::uint32_t(q[i]) << (8 * i);
+  return v;
+}
+constexpr std::uint8_t kFollowsPartial = 1;   // the unit (or a prefix) comes right after a partial
+constexpr std::uint8_t kPrecedesPartial = 2;  // the unit (or a suffix) comes right before a partial
+inline std::uint64_t cross_key(std::uint32_t left, std::uint32_t right) noexcept {
+  return (std::uint64_t(left) << 32) | right;
+}
+}  // namespace
+
+bool Encoding::crosses(std::uint32_t left, std::uint32_t right) const noexcept {
+  const std::uint64_t key = cross_key(left, right);
+  std::size_t i = hash_u64(key) & cross_mask_;
+  for (;;) {
+    const std::uint64_t k = cross_keys_[i];
+    if (k == key) return true;
+    if (k == kNoPair) return false;
+    i = (i + 1) & cross_mask_;
+  }
+}
+
+template <class Emit>
+bool Encoding::bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) const {
+  // Decode the characters; invalid UTF-8 goes back to the byte-level start.
+  std::uint8_t clen[kSmallPiece];
+  std::uint32_t cpt[kSmallPiece];
+  bool raw[kSmallPiece];
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < len;) {
+    const unsigned char b = p[i];
+    std::size_t l;
+    std::uint32_t cp;
+    if (b < 0x80) {
+      l = 1;
+      cp = b;
+    } else if ((b & 0xE0) == 0xC0) {
+      if (i + 1 >= len || (p[i + 1] & 0xC0) != 0x80) return false;
+      cp = (std::uint32_t(b & 0x1F) << 6) | (p[i + 1] & 0x3F);
+      if (cp < 0x80) return false;
+      l = 2;
+    } else if ((b & 0xF0) == 0xE0) {
+      if (i + 2 >= len || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80) return false;
+      cp = (std::uint32_t(b & 0x0F) << 12) | (std::uint32_t(p[i + 1] & 0x3F) << 6) |
+           (p[i + 2] & 0x3F);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+      l = 3;
+    } else if ((b & 0xF8) == 0xF0) {
+      if (i + 3 >= len || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80 ||
+          (p[i + 3] & 0xC0) != 0x80)
+        return false;
+      cp = (std::uint32_t(b & 0x07) << 18) | (std::uint32_t(p[i + 1] & 0x3F) << 12) |
+           (std::uint32_t(p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
+      if (cp < 0x10000 || cp > 0x10FFFF) return false;
+      l = 4;
+    } else {
+      return false;
+    }
+    clen[m] = static_cast<std::uint8_t>(l);
+    cpt[m] = cp;
+    // Four-byte characters and characters without a safe solo merge start from bytes.
+    raw[m] = l == 4 || (l > 1 && char_start_[cp].n == 0);
+    ++m;
+    i += l;
+  }
+  // Boundary checks: a character next to a token that would take only part of it starts from
+  // bytes (see build_char_starts).
+  {
+    std::size_t off = 0;
+    for (std::size_t c = 0; c + 1 < m; ++c) {
+      const std::size_t e = c + 1;
+      const unsigned char* qc = p + off;
+      const unsigned char* qe = qc + clen[c];
+      off += clen[c];
+      if (clen[c] == 1 && clen[e] == 1) continue;
+      // A crossing pair needs c to end in a partial that some token continues with e (or its
+      // prefix), or e to start with a partial that some token puts after c (or its suffix).
+      const std::uint8_t fc = clen[c] == 4 ? 0x3 : clen[c] == 1 ? ascii_cross_[cpt[c]] : char_start_[cpt[c]].cross;
+      const std::uint8_t fe = clen[e] == 4 ? 0x3 : clen[e] == 1 ? ascii_cross_[cpt[e]] : char_start_[cpt[e]].cross;
+      const std::uint8_t lead =
+          (fe & kFollowsPartial) ? (clen[c] == 4 ? 0x7 : clen[c] == 1 ? 0 : char_start_[cpt[c]].lead) : 0;
+      const std::uint8_t tail =
+          (fc & kPrecedesPartial) ? (clen[e] == 4 ? 0x7 : clen[e] == 1 ? 0 : char_start_[cpt[e]].tail) : 0;
+      if ((lead | tail) == 0) continue;
+      const std::uint32_t ue = unit_code(qe, clen[e]);
+      for (std::size_t k = 1; k < clen[c]; ++k) {
+        if (!((lead >> (k - 1)) & 1)) continue;
+        const std::uint32_t sk = unit_code(qc + clen[c] - k, k);
+        if (crosses(sk, ue)) raw[c] = true;
+        const std::uint8_t etail = clen[e] == 4 ? 0x7 : clen[e] == 1 ? 0 : char_start_[cpt[e]].tail;
+        for (std::size_t j = 1; j < clen[e]; ++j)
+          if (((etail >> (j - 1)) & 1) && crosses(sk, unit_code(qe, j))) raw[c] = raw[e] = true;
+      }
+      if (tail != 0) {
+        const std::uint32_t uc = unit_code(qc, clen[c]);
+        for (std::size_t j = 1; j < clen[e]; ++j)
+          if (((tail >> (j - 1)) & 1) && crosses(uc, unit_code(qe, j))) raw[e] = true;
+      }
+    }
+  }
+  std::uint32_t end[kSmallPiece], prev[kSmallPiece];
+  Rank tok[kSmallPiece];
+  std::uint32_t last = ~std::uint32_t{0};
+  auto add = [&](std::size_t at, std::size_t n, Rank t) {
+    end[at] = static_cast<std::uint32_t>(at + n);
+    prev[at] = last;
+    tok[at] = t;
+    last = static_cast<std::uint32_t>(at);
+  };
+  std::size_t off = 0;
+  for (std::size_t c = 0; c < m; ++c) {
+    if (clen[c] == 1 || raw[c]) {
+      for (std::size_t b = 0; b < clen[c]; ++b) add(off + b, 1, byte_id_[p[off + b]]);
+    } else {
+      const CharStart& cs = char_start_[cpt[c]];
+      if (cs.n == 1) {
+        add(off, clen[c], cs.t0);
+      } else {
+        add(off, cs.len0, cs.t0);
+        add(off + cs.len0, clen[c] - cs.len0, cs.t1);
+      }
+    }
+    off += clen[c];
+  }
+  bpe_run(p, len, end, prev, tok, emit);
+  return true;
+}
+
+void Encoding::build_char_starts(const std::vector<std::string_view>& keys,
+                                 const std::vector<Rank>& ids) {
+  // BPE from bytes and BPE from per-character starts agree when, for every character c that
+  // starts pre-merged (its "solo" merges done, i.e. the BPE of c's bytes alone):
+  //  (A) no vocabulary token can cover part of c together with bytes of a neighbour at the
+  //      boundaries c actually has in the piece, so c's internal merges run undisturbed and any
+  //      merge across c's boundaries takes c whole; and
+  //  (B) every token spanning several characters that contains c whole has a larger rank than
+  //      every merge of c's solo run, so such a merge never becomes possible earlier than it
+  //      would have (while c is incomplete, the merge chosen has a rank <= c's next merge).
+  // Tokens are analysed as UTF-8 fragments: [continuation bytes][whole chars][incomplete char].
+  // (A) is kept as the set `cross_` of (left unit, right unit) pairs met at a boundary inside a
+  // token where one side is a partial character; the piece checks its own boundaries against it.
+  constexpr Rank kNone = kNoRank;
+  std::vector<Rank> min_multi(0x10000, kNone);
+  std::vector<std::uint64_t> pairs;
+  // Partials of one or two bytes, by unit code (enough for 2- and 3-byte characters).
+  std::vector<std::uint8_t> lead_seen(1 << 16, 0), tail_seen(1 << 16, 0);
+  auto cont = [](unsigned char x) { return (x & 0xC0) == 0x80; };
+  // kFollowsPartial / kPrecedesPartial per unit: ASCII bytes, 2-3-byte code points, and partial
+  // prefixes / suffixes (conservatively: a one- or two-byte partial marks every char it begins /
+  // ends; a longer one only concerns 4-byte chars, which always start from bytes).
+  ascii_cross_.fill(0);
+  std::vector<std::uint8_t> cp_cross(0x10000, 0), follow_prefix(1 << 16, 0), precede_suffix(1 << 16, 0);
+  auto cp_of = [](const unsigned char* u, std::size_t l) -> std::uint32_t {
+    if (l == 1) return u[0];
+    if (l == 2) return (std::uint32_t(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+    if (l == 3) return (std::uint32_t(u[0] & 0x0F) << 12) | (std::uint32_t(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+    return 0x110000;
+  };
+  auto mark = [&](const unsigned char* u, std::size_t l, std::uint8_t bit) {
+    const std::uint32_t cp = cp_of(u, l);
+    if (l == 1) ascii_cross_[cp] |= bit;
+    else if (cp < 0x10000) cp_cross[cp] |= bit;
+  };
+  auto mark_follow = [&](const unsigned char* u, std::size_t l) { mark(u, l, kFollowsPartial); };
+  auto mark_precede = [&](const unsigned char* u, std::size_t l) { mark(u, l, kPrecedesPartial); };
+  for (std::size_t t = 0; t < keys.size(); ++t) {
+    const auto* q = reinterpret_cast<const unsigned char*>(keys[t].data());
+    const std::size_t n = keys[t].size();
+    std::size_t i = 0;
+    while (i < n && cont(q[i])) ++i;
+    const std::size_t lead_len = i;
+    if (lead_len > 3) continue;  // never a substring of valid UTF-8
+    std::size_t first_full = n, last_full = n;  // offsets of the first and last whole chars
+    std::size_t n_full = 0, tail_at = n;
+    bool valid = true;
+    while (i < n) {
+      const unsigned char b = q[i];
+      const std::size_t l = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3
+                          : (b & 0xF8) == 0xF0 ? 4 : 0;
+      if (l == 0) { valid = false; break; }
+      std::size_t have = 1;
+      while (have < l && i + have < n && cont(q[i + have])) ++have;
+      if (have < l) {
+        if (i + have < n) { valid = false; break; }  // a non-continuation byte inside a char
+        tail_at = i;
+        break;
+      }
+      if (first_full == n) first_full = i;
+      last_full = i;
+      ++n_full;
+      i += l;
+    }
+    if (!valid) continue;
+    const std::size_t tail_len = n - tail_at;
+    const std::size_t units = (lead_len > 0) + n_full + (tail_len > 0);
+    if (units < 2) continue;  // inside one character: crosses no boundary
+    const Rank r = ids[t];
+    auto unit_len_at = [&](std::size_t at) {
+      const unsigned char b = q[at];
+      return std::size_t(b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : 4);
+    };
+    for (std::size_t at = lead_len; at < tail_at;) {
+      const std::size_t l = unit_len_at(at);
+      std::uint32_t cp = kNone;
+      if (l == 2) cp = (std::uint32_t(q[at] & 0x1F) << 6) | (q[at + 1] & 0x3F);
+      if (l == 3)
+        cp = (std::uint32_t(q[at] & 0x0F) << 12) | (std::uint32_t(q[at + 1] & 0x3F) << 6) |
+             (q[at + 2] & 0x3F);
+      if (cp != kNone) min_multi[cp] = std::min(min_multi[cp], r);
+      at += l;
+    }
+    if (lead_len > 0) {
+      // The unit after the leading partial: a whole char (marked by code point or ASCII byte)
+      // or an incomplete one (marked by prefix, expanded per character below).
+      if (n_full) {
+        const std::size_t l = unit_len_at(first_full);
+        mark_follow(q + first_full, l);
+      } else {
+        follow_prefix[unit_code(q + tail_at, std::min<std::size_t>(tail_len, 2)) & 0xFFFF] = 1;
+      }
+      const std::uint32_t left = unit_code(q, lead_len);
+      const std::uint32_t right = n_full ? unit_code(q + first_full, unit_len_at(first_full))
+                                         : unit_code(q + tail_at, tail_len);
+      pairs.push_back(cross_key(left, right));
+      if (lead_len <= 2) lead_seen[left & 0xFFFF] = 1;
+    }
+    if (tail_len > 0) {
+      if (n_full) mark_precede(q + last_full, unit_len_at(last_full));
+      else precede_suffix[unit_code(q, std::min<std::size_t>(lead_len, 2)) & 0xFFFF] = 1;
+      const std::uint32_t left = n_full ? unit_code(q + last_full, unit_len_at(last_full))
+                                        : unit_code(q, lead_len);
+      const std::uint32_t right = unit_code(q + tail_at, tail_len);
+      pairs.push_back(cross_key(left, right));
+      if (tail_len <= 2) tail_seen[right & 0xFFFF] = 1;
+    }
+  }
+  std::size_t cap = 64;
+  while (cap < pairs.size() * 2 + 1) cap <<= 1;
+  cross_keys_.assign(cap, kNoPair);
+  cross_mask_ = cap - 1;
+  for (std::uint64_t key : pairs) {
+    std::size_t i = hash_u64(key) & cross_mask_;
+    while (cross_keys_[i] != kNoPair && cross_keys_[i] != key) i = (i + 1) & cross_mask_;
+    cross_keys_[i] = key;
+  }
+  // Per character U+0080..U+FFFF: the solo BPE of its bytes and the largest rank it merges at.
+  char_start_.assign(0x10000, CharStart{});
+  for (std::uint32_t cp = 0x80; cp < 0x10000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    unsigned char b[3];
+    std::size_t l;
+    if (cp < 0x800) {
+      b[0] = static_cast<unsigned char>(0xC0 | (cp >> 6));
+      b[1] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+      l = 2;
+    } else {
+      b[0] = static_cast<unsigned char>(0xE0 | (cp >> 12));
+      b[1] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
+      b[2] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+      l = 3;
+    }
+    CharStart& cs = char_start_[cp];
+    cs.cross = cp_cross[cp];
+    for (std::size_t k = 1; k < l && k <= 2; ++k) {
+      if (follow_prefix[unit_code(b, k) & 0xFFFF]) cs.cross |= kFollowsPartial;
+      if (precede_suffix[unit_code(b + l - k, k) & 0xFFFF]) cs.cross |= kPrecedesPartial;
+    }
+    for (std::size_t k = 1; k < l && k <= 2; ++k) {
+      const std::uint32_t suf = unit_code(b + l - k, k);
+      if (lead_seen[suf & 0xFFFF]) cs.lead |= std::uint8_t(1u << (k - 1));
+      const std::uint32_t pre = unit_code(b, k);
+      if (tail_seen[pre & 0xFFFF]) cs.tail |= std::uint8_t(1u << (k - 1));
+    }
+    Rank rmax;
+    if (l == 2) {
+      const Rank r = pair2_[b[0] | (b[1] << 8)];
+      if (r == kNone) continue;  // no merge: starts from bytes anyway
+      cs.n = 1;
+      cs.t0 = r;
+      cs.len0 = 2;
+      rmax = r;
+    } else {
+      const Rank r01 = pair2_[b[0] | (b[1] << 8)];
+      const Rank r12 = pair2_[b[1] | (b[2] << 8)];
+      const Rank r012 = utf8_3_[utf8_3_index(b)];
+      if (r01 == kNone && r12 == kNone) continue;
+      if (r01 < r12) {
+        if (r012 != kNone) {
+          cs.n = 1; cs.t0 = r012; cs.len0 = 3; rmax = std::max(r01, r012);
+        } else {
+          cs.n = 2; cs.t0 = r01; cs.len0 = 2; cs.t1 = byte_id_[b[2]]; rmax = r01;
+        }
+      } else {
+        if (r012 != kNone) {
+          cs.n = 1; cs.t0 = r012; cs.len0 = 3; rmax = std::max(r12, r012);
+        } else {
+          cs.n = 2; cs.t0 = byte_id_[b[0]]; cs.len0 = 1; cs.t1 = r12; rmax = r12;
+        }
+      }
+    }
+    if (min_multi[cp] <= rmax) cs.n = 0;  // (B) fails: start from bytes
+  }
 }
 
 template <class Emit>
@@ -454,7 +784,14 @@ void Encoding::bpe_long(const unsigned char* p, std::size_t len, Emit&& emit) co
   };
   std::size_t pos = 0;
   while (pos < len) {
-    const std::size_t cend = std::min(pos + kChunk, len);
+    std::size_t cend = std::min(pos + kChunk, len);
+    // End chunks on a character start where possible (lets them take the per-character start).
+    for (std::size_t back = cend; back > pos + kChunk / 2 && back < len; --back) {
+      if ((p[back] & 0xC0) != 0x80) {
+        cend = back;
+        break;
+      }
+    }
     encode_span(pos, cend, chunk);
     std::size_t taken = 0;  // chunk tokens consumed by a boundary window
     if (!out.empty() && !pair_encoding(out.back(), chunk.front(), &window)) {

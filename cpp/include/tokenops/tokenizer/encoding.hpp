@@ -103,6 +103,15 @@ class Encoding {
   template <class Emit>
   void bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const;
   template <class Emit>
+  void bpe_run(const unsigned char* p, std::size_t len, std::uint32_t* end, std::uint32_t* prev,
+               Rank* tok, Emit&& emit) const;
+  /// Rank mode, valid UTF-8 of at most kSmallPiece bytes: BPE started from per-character
+  /// tokens where that is exact; false (nothing emitted) for invalid UTF-8.
+  template <class Emit>
+  bool bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  void build_char_starts(const std::vector<std::string_view>& keys, const std::vector<Rank>& ids);
+  bool crosses(std::uint32_t left, std::uint32_t right) const noexcept;
+  template <class Emit>
   void bpe_large(const unsigned char* p, std::size_t len, Emit&& emit) const;
   template <class Emit>
   void bpe_long(const unsigned char* p, std::size_t len, Emit&& emit) const;
@@ -133,6 +142,21 @@ class Encoding {
   std::array<Rank, 256> byte_id_{};     // id of each single-byte token
   std::vector<Rank> pair2_;             // rank mode: id of each 2-byte token (65536 entries)
   std::vector<Rank> utf8_3_;            // rank mode: id of each 3-byte UTF-8 character token
+
+  // Rank mode: BPE start of each character U+0080..U+FFFF (see build_char_starts).
+  struct CharStart {
+    Rank t0 = 0, t1 = 0;    // tokens of the character's solo BPE (t1 only when n == 2)
+    std::uint8_t n = 0;     // 1 or 2 tokens; 0: start from bytes (no solo merge, or unsafe)
+    std::uint8_t len0 = 0;  // byte length of t0
+    std::uint8_t lead = 0;  // bit k-1: its k-byte suffix begins a boundary-crossing token
+    std::uint8_t tail = 0;  // bit j-1: its j-byte prefix ends a boundary-crossing token
+    std::uint8_t cross = 0; // follows / precedes a partial character inside some token
+  };
+  std::array<std::uint8_t, 128> ascii_cross_{};  // the same for ASCII characters
+  std::vector<CharStart> char_start_;
+  // (left unit, right unit) pairs, one of them a partial character, adjacent inside a token.
+  std::vector<std::uint64_t> cross_keys_;
+  std::size_t cross_mask_ = 0;
 
   // merge mode: (left << 32 | right) -> (priority << 32 | result), open addressing
   std::vector<std::uint64_t> merge_keys_;
