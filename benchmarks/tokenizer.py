@@ -6,7 +6,8 @@
 Peers: tiktoken, quicktok-v1, bpe-openai, tokendagger (needs libpcre2-dev) and Hugging Face
 tokenizers (gpt2). Each peer first passes an exactness gate (ids identical to tokenops on the same
 text); a peer that differs is reported and left out of the ratios. Times are the minimum of
---repeat runs (the machine is shared and noisy; ratios within one run are what to compare).
+--repeat runs, the engines interleaved round by round (the machine is shared and noisy; ratios
+within one run are what to compare).
 Every timed run starts with cold caches (tokenops' BPE memo cleared, a fresh quicktok instance,
 whose piece cache otherwise makes a repeat over the same text up to 2x faster); --warm keeps all
 caches across repeats instead.
@@ -51,6 +52,27 @@ def read(path: Path) -> str:
 # engine's caches across the repeats instead (the same text again, e.g. a system prompt).
 WARM = False
 RESETS: list = []
+
+
+def best_times(fns: dict, repeat: int) -> dict:
+    """Min time of each function over `repeat` rounds, the engines interleaved round by round, so
+    a burst of load from a neighbour on the shared machine hits every engine alike instead of
+    one engine's whole series."""
+    best = {k: float("inf") for k in fns}
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for k, fn in fns.items():
+                if not WARM:
+                    _core.clear_bpe_memo()
+                    for reset in RESETS:
+                        reset()
+                t0 = time.perf_counter()
+                fn()
+                best[k] = min(best[k], time.perf_counter() - t0)
+    finally:
+        gc.enable()
+    return best
 
 
 def best_time(fn, repeat: int) -> float:
@@ -210,14 +232,19 @@ def single_thread_encode(ours, peers, valid, texts, repeat, res) -> None:
     print(hdr)
     for cat, text in texts.items():
         mb = len(text.encode()) / 1e6
-        t_ours = best_time(lambda: ours.encode_ordinary(text), repeat)
+        fns = {"tokenops": lambda: ours.encode_ordinary(text)}
+        for pname, peer in peers.items():
+            if cat in valid[pname]:
+                fns[pname] = (lambda pn, pr: lambda: peer_encode(pn, pr, text))(pname, peer)
+        times = best_times(fns, repeat)
+        t_ours = times["tokenops"]
         row = f"{cat:<14}{mb:>6.2f}{mb / t_ours:>10.1f}"
         res.setdefault("encode", {})[cat] = {"tokenops": mb / t_ours}
         for pname, peer in peers.items():
             if cat not in valid[pname]:
                 row += f"{'excluded':>22}"
                 continue
-            t = best_time(lambda: peer_encode(pname, peer, text), repeat)
+            t = times[pname]
             res["encode"][cat][pname] = mb / t
             row += f"{mb / t:>12.1f} {fmt_ratio(t / t_ours):>9}"
         print(row)
@@ -227,13 +254,16 @@ def count_section(ours, peers, valid, texts, repeat, res) -> None:
     print(f"\ncount (MB/s): tokenops count vs tokenops encode and quicktok count")
     for cat, text in texts.items():
         mb = len(text.encode()) / 1e6
-        t_count = best_time(lambda: ours.count_ordinary(text), repeat)
-        t_enc = best_time(lambda: ours.encode_ordinary(text), repeat)
+        q = peers.get("quicktok-v1")
+        fns = {"count": lambda: ours.count_ordinary(text), "encode": lambda: ours.encode_ordinary(text)}
+        if q is not None and cat in valid["quicktok-v1"]:
+            fns["quicktok"] = lambda: q.count(text)  # type: ignore[attr-defined]
+        times = best_times(fns, repeat)
+        t_count, t_enc = times["count"], times["encode"]
         row = f"{cat:<14}count {mb / t_count:8.1f}  encode {mb / t_enc:8.1f}  count/encode {t_enc / t_count:5.2f}x"
         res.setdefault("count", {})[cat] = {"tokenops": mb / t_count}
-        q = peers.get("quicktok-v1")
-        if q is not None and cat in valid["quicktok-v1"]:
-            t_q = best_time(lambda: q.count(text), repeat)  # type: ignore[attr-defined]
+        if "quicktok" in fns:
+            t_q = times["quicktok"]
             res["count"][cat]["quicktok-v1"] = mb / t_q
             row += f"  quicktok count {mb / t_q:8.1f} ({t_q / t_count:5.2f}x)"
         print(row)
@@ -260,25 +290,29 @@ def batch_section(ours, peers, valid, texts, repeat, res) -> None:
 
 
 def adversarial_section(ours, peers, texts, corpus, repeat, res) -> None:
+    # Each file is timed interleaved with the prose text it is compared with (best_times), so a
+    # burst of load from a neighbour cannot make a file look slow relative to a prose run
+    # measured minutes earlier.
     prose = texts["prose"]
-    prose_ns = best_time(lambda: ours.encode_ordinary(prose), repeat) / len(prose.encode()) * 1e9
+    pb = len(prose.encode())
     tk = peers.get("tiktoken")
-    tk_prose_ns = (
-        best_time(lambda: tk.encode_ordinary(prose), repeat) / len(prose.encode()) * 1e9  # type: ignore[attr-defined]
-        if tk is not None else None
-    )
-    print(f"\nadversarial inputs: per-byte time relative to prose "
-          f"(tokenops prose {prose_ns:.1f} ns/B" + (f", tiktoken {tk_prose_ns:.1f} ns/B)" if tk_prose_ns else ")"))
+    print(f"\nadversarial inputs: per-byte time relative to prose, each file timed interleaved with "
+          f"prose ({max(1, repeat // 2)} rounds)")
     res["adversarial"] = {}
     for f in sorted((corpus / "adversarial").iterdir()):
         text = read(f)
         n = len(text.encode())
-        ns = best_time(lambda: ours.encode_ordinary(text), max(1, repeat // 2)) / n * 1e9
-        row = f"  {f.name:<34} tokenops {ns:7.1f} ns/B = {ns / prose_ns:5.2f}x prose"
+        fns = {"prose": lambda: ours.encode_ordinary(prose), "file": lambda: ours.encode_ordinary(text)}
+        if tk is not None:
+            fns["tk prose"] = lambda: tk.encode_ordinary(prose)  # type: ignore[attr-defined]
+            fns["tk file"] = lambda: tk.encode_ordinary(text)  # type: ignore[attr-defined]
+        t = best_times(fns, max(1, repeat // 2))
+        prose_ns, ns = t["prose"] / pb * 1e9, t["file"] / n * 1e9
+        row = f"  {f.name:<34} tokenops {ns:7.1f} ns/B = {ns / prose_ns:5.2f}x prose ({prose_ns:.1f})"
         res["adversarial"][f.name] = ns / prose_ns
         if tk is not None:
-            tns = best_time(lambda: tk.encode_ordinary(text), 1) / n * 1e9  # type: ignore[attr-defined]
-            row += f"   | tiktoken {tns:8.1f} ns/B = {tns / tk_prose_ns:6.2f}x its prose"
+            tp, tns = t["tk prose"] / pb * 1e9, t["tk file"] / n * 1e9
+            row += f"   | tiktoken {tns:8.1f} ns/B = {tns / tp:6.2f}x its prose"
         print(row)
 
 
