@@ -76,20 +76,7 @@ def best_times(fns: dict, repeat: int) -> dict:
 
 
 def best_time(fn, repeat: int) -> float:
-    best = float("inf")
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            if not WARM:
-                _core.clear_bpe_memo()
-                for reset in RESETS:
-                    reset()
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-    finally:
-        gc.enable()
-    return best
+    return best_times({"fn": fn}, repeat)["fn"]
 
 
 def load_peers(enc_name: str) -> dict[str, object]:
