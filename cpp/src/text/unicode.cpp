@@ -41,7 +41,7 @@ constexpr std::array<std::uint8_t, 32> make_category_classes() {
 }
 constexpr auto kCategoryClass = make_category_classes();
 
-inline std::uint8_t raw_category(char32_t cp) noexcept {
+constexpr std::uint8_t raw_category(char32_t cp) noexcept {
   if (cp > 0x10FFFF) return 0;
   return kUnicodeStage2[(std::uint32_t(kUnicodeStage1[cp >> kUnicodeBlockShift])
                          << kUnicodeBlockShift) |
@@ -49,18 +49,30 @@ inline std::uint8_t raw_category(char32_t cp) noexcept {
 }
 
 // White_Space code points that are not Zs/Zl/Zp (PropList.txt): TAB..CR and NEL.
-inline bool is_control_space(char32_t cp) noexcept {
+constexpr bool is_control_space(char32_t cp) noexcept {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x85;
 }
 
-std::uint8_t compute_class(char32_t cp) noexcept {
+constexpr std::uint8_t compute_class(char32_t cp) noexcept {
   std::uint8_t c = kCategoryClass[raw_category(cp)];
   if (is_control_space(cp)) c |= kSpace;
   if (cp == '\r' || cp == '\n') c |= kCrLf;
   return c;
 }
 
+// Class bits of the whole BMP, computed at compile time (no static-initialisation order issue).
+constexpr std::array<std::uint8_t, 0x10000> make_bmp_classes() {
+  std::array<std::uint8_t, 0x10000> t{};
+  for (char32_t cp = 0; cp < 0x10000; ++cp) t[cp] = compute_class(cp);
+  return t;
+}
+constexpr std::array<std::uint8_t, 0x10000> kBmpClassTable = make_bmp_classes();
+
 }  // namespace
+
+namespace detail {
+const std::uint8_t* const kBmpClass = kBmpClassTable.data();
+}  // namespace detail
 
 const char* unicode_version() noexcept { return TOKENOPS_UNICODE_VERSION; }
 

@@ -48,9 +48,18 @@ constexpr std::array<std::uint8_t, 128> make_ascii_classes() {
 inline constexpr std::array<std::uint8_t, 128> kAsciiClass = make_ascii_classes();
 }  // namespace detail
 
+namespace detail {
+extern const std::uint8_t* const kBmpClass;  // char_class of U+0000..U+FFFF (64 KiB)
+}  // namespace detail
+
 /// char_class with the ASCII range answered from a constexpr array.
 inline std::uint8_t char_class_fast(char32_t cp) noexcept {
   return cp < 128 ? detail::kAsciiClass[cp] : char_class(cp);
+}
+
+/// char_class answered inline from a direct table for the BMP (CJK, Cyrillic, ... in one load).
+inline std::uint8_t char_class_bmp(char32_t cp) noexcept {
+  return cp < 0x10000 ? detail::kBmpClass[cp] : char_class(cp);
 }
 
 }  // namespace tokenops::text

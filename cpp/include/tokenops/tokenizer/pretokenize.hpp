@@ -57,7 +57,7 @@ struct Text {
     if (b < 0x80) return {text::detail::kAsciiClass[b], 1, b};
     int len;
     char32_t cp = text::decode_utf8(s + i, len);
-    return {text::char_class(cp), static_cast<std::uint8_t>(len), cp};
+    return {text::char_class_bmp(cp), static_cast<std::uint8_t>(len), cp};
   }
   inline std::uint8_t cls(std::size_t i) const noexcept { return i < n ? at(i).cls : 0; }
 };
