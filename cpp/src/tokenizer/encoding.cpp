@@ -401,39 +401,14 @@ bool Encoding::crosses(std::uint32_t left, std::uint32_t right) const noexcept {
 template <class Emit>
 bool Encoding::bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) const {
   // Decode the characters; invalid UTF-8 goes back to the byte-level start.
+  if (!text::is_valid_utf8(std::string_view(reinterpret_cast<const char*>(p), len))) return false;
   std::uint8_t clen[kSmallPiece];
   std::uint32_t cpt[kSmallPiece];
   bool raw[kSmallPiece];
   std::size_t m = 0;
   for (std::size_t i = 0; i < len;) {
-    const unsigned char b = p[i];
-    std::size_t l;
-    std::uint32_t cp;
-    if (b < 0x80) {
-      l = 1;
-      cp = b;
-    } else if ((b & 0xE0) == 0xC0) {
-      if (i + 1 >= len || (p[i + 1] & 0xC0) != 0x80) return false;
-      cp = (std::uint32_t(b & 0x1F) << 6) | (p[i + 1] & 0x3F);
-      if (cp < 0x80) return false;
-      l = 2;
-    } else if ((b & 0xF0) == 0xE0) {
-      if (i + 2 >= len || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80) return false;
-      cp = (std::uint32_t(b & 0x0F) << 12) | (std::uint32_t(p[i + 1] & 0x3F) << 6) |
-           (p[i + 2] & 0x3F);
-      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-      l = 3;
-    } else if ((b & 0xF8) == 0xF0) {
-      if (i + 3 >= len || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80 ||
-          (p[i + 3] & 0xC0) != 0x80)
-        return false;
-      cp = (std::uint32_t(b & 0x07) << 18) | (std::uint32_t(p[i + 1] & 0x3F) << 12) |
-           (std::uint32_t(p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
-      if (cp < 0x10000 || cp > 0x10FFFF) return false;
-      l = 4;
-    } else {
-      return false;
-    }
+    int l;
+    const std::uint32_t cp = text::decode_utf8(p + i, l);
     clen[m] = static_cast<std::uint8_t>(l);
     cpt[m] = cp;
     // Four-byte characters and characters without a safe solo merge start from bytes.
@@ -461,11 +436,11 @@ bool Encoding::bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) c
           (fc & kPrecedesPartial) ? (clen[e] == 4 ? 0x7 : clen[e] == 1 ? 0 : char_start_[cpt[e]].tail) : 0;
       if ((lead | tail) == 0) continue;
       const std::uint32_t ue = unit_code(qe, clen[e]);
+      const std::uint8_t etail = clen[e] == 4 ? 0x7 : clen[e] == 1 ? 0 : char_start_[cpt[e]].tail;
       for (std::size_t k = 1; k < clen[c]; ++k) {
         if (!((lead >> (k - 1)) & 1)) continue;
         const std::uint32_t sk = unit_code(qc + clen[c] - k, k);
         if (crosses(sk, ue)) raw[c] = true;
-        const std::uint8_t etail = clen[e] == 4 ? 0x7 : clen[e] == 1 ? 0 : char_start_[cpt[e]].tail;
         for (std::size_t j = 1; j < clen[e]; ++j)
           if (((etail >> (j - 1)) & 1) && crosses(sk, unit_code(qe, j))) raw[c] = raw[e] = true;
       }
@@ -528,33 +503,30 @@ void Encoding::build_char_starts(const std::vector<std::string_view>& keys,
   // ends; a longer one only concerns 4-byte chars, which always start from bytes).
   ascii_cross_.fill(0);
   std::vector<std::uint8_t> cp_cross(0x10000, 0), follow_prefix(1 << 16, 0), precede_suffix(1 << 16, 0);
-  auto cp_of = [](const unsigned char* u, std::size_t l) -> std::uint32_t {
-    if (l == 1) return u[0];
-    if (l == 2) return (std::uint32_t(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
-    if (l == 3) return (std::uint32_t(u[0] & 0x0F) << 12) | (std::uint32_t(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-    return 0x110000;
+  // Byte length of the character a lead byte starts; 0 for a continuation or invalid byte.
+  auto lead_len = [](unsigned char b) -> std::size_t {
+    return b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
   };
-  auto mark = [&](const unsigned char* u, std::size_t l, std::uint8_t bit) {
-    const std::uint32_t cp = cp_of(u, l);
+  // Marks the whole character at u (its sequence is complete: checked by the caller).
+  auto mark = [&](const unsigned char* u, std::uint8_t bit) {
+    int l;
+    const char32_t cp = text::decode_utf8(u, l);
     if (l == 1) ascii_cross_[cp] |= bit;
     else if (cp < 0x10000) cp_cross[cp] |= bit;
   };
-  auto mark_follow = [&](const unsigned char* u, std::size_t l) { mark(u, l, kFollowsPartial); };
-  auto mark_precede = [&](const unsigned char* u, std::size_t l) { mark(u, l, kPrecedesPartial); };
   for (std::size_t t = 0; t < keys.size(); ++t) {
     const auto* q = reinterpret_cast<const unsigned char*>(keys[t].data());
     const std::size_t n = keys[t].size();
     std::size_t i = 0;
     while (i < n && cont(q[i])) ++i;
-    const std::size_t lead_len = i;
-    if (lead_len > 3) continue;  // never a substring of valid UTF-8
+    const std::size_t n_lead = i;
+    if (n_lead > 3) continue;  // never a substring of valid UTF-8
     std::size_t first_full = n, last_full = n;  // offsets of the first and last whole chars
     std::size_t n_full = 0, tail_at = n;
     bool valid = true;
     while (i < n) {
       const unsigned char b = q[i];
-      const std::size_t l = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3
-                          : (b & 0xF8) == 0xF0 ? 4 : 0;
+      const std::size_t l = lead_len(b);
       if (l == 0) { valid = false; break; }
       std::size_t have = 1;
       while (have < l && i + have < n && cont(q[i + have])) ++have;
@@ -570,43 +542,34 @@ void Encoding::build_char_starts(const std::vector<std::string_view>& keys,
     }
     if (!valid) continue;
     const std::size_t tail_len = n - tail_at;
-    const std::size_t units = (lead_len > 0) + n_full + (tail_len > 0);
+    const std::size_t units = (n_lead > 0) + n_full + (tail_len > 0);
     if (units < 2) continue;  // inside one character: crosses no boundary
     const Rank r = ids[t];
-    auto unit_len_at = [&](std::size_t at) {
-      const unsigned char b = q[at];
-      return std::size_t(b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : 4);
-    };
-    for (std::size_t at = lead_len; at < tail_at;) {
-      const std::size_t l = unit_len_at(at);
-      std::uint32_t cp = kNone;
-      if (l == 2) cp = (std::uint32_t(q[at] & 0x1F) << 6) | (q[at + 1] & 0x3F);
-      if (l == 3)
-        cp = (std::uint32_t(q[at] & 0x0F) << 12) | (std::uint32_t(q[at + 1] & 0x3F) << 6) |
-             (q[at + 2] & 0x3F);
-      if (cp != kNone) min_multi[cp] = std::min(min_multi[cp], r);
-      at += l;
+    for (std::size_t at = n_lead; at < tail_at;) {
+      int l;
+      const char32_t cp = text::decode_utf8(q + at, l);
+      if (l > 1 && cp < 0x10000) min_multi[cp] = std::min(min_multi[cp], r);
+      at += static_cast<std::size_t>(l);
     }
-    if (lead_len > 0) {
+    if (n_lead > 0) {
       // The unit after the leading partial: a whole char (marked by code point or ASCII byte)
       // or an incomplete one (marked by prefix, expanded per character below).
       if (n_full) {
-        const std::size_t l = unit_len_at(first_full);
-        mark_follow(q + first_full, l);
+        mark(q + first_full, kFollowsPartial);
       } else {
         follow_prefix[unit_code(q + tail_at, std::min<std::size_t>(tail_len, 2)) & 0xFFFF] = 1;
       }
-      const std::uint32_t left = unit_code(q, lead_len);
-      const std::uint32_t right = n_full ? unit_code(q + first_full, unit_len_at(first_full))
+      const std::uint32_t left = unit_code(q, n_lead);
+      const std::uint32_t right = n_full ? unit_code(q + first_full, lead_len(q[first_full]))
                                          : unit_code(q + tail_at, tail_len);
       pairs.push_back(cross_key(left, right));
-      if (lead_len <= 2) lead_seen[left & 0xFFFF] = 1;
+      if (n_lead <= 2) lead_seen[left & 0xFFFF] = 1;
     }
     if (tail_len > 0) {
-      if (n_full) mark_precede(q + last_full, unit_len_at(last_full));
-      else precede_suffix[unit_code(q, std::min<std::size_t>(lead_len, 2)) & 0xFFFF] = 1;
-      const std::uint32_t left = n_full ? unit_code(q + last_full, unit_len_at(last_full))
-                                        : unit_code(q, lead_len);
+      if (n_full) mark(q + last_full, kPrecedesPartial);
+      else precede_suffix[unit_code(q, std::min<std::size_t>(n_lead, 2)) & 0xFFFF] = 1;
+      const std::uint32_t left = n_full ? unit_code(q + last_full, lead_len(q[last_full]))
+                                        : unit_code(q, n_lead);
       const std::uint32_t right = unit_code(q + tail_at, tail_len);
       pairs.push_back(cross_key(left, right));
       if (tail_len <= 2) tail_seen[right & 0xFFFF] = 1;
@@ -623,31 +586,21 @@ void Encoding::build_char_starts(const std::vector<std::string_view>& keys,
   }
   // Per character U+0080..U+FFFF: the solo BPE of its bytes and the largest rank it merges at.
   char_start_.assign(0x10000, CharStart{});
+  std::string utf8;
   for (std::uint32_t cp = 0x80; cp < 0x10000; ++cp) {
     if (cp >= 0xD800 && cp <= 0xDFFF) continue;
-    unsigned char b[3];
-    std::size_t l;
-    if (cp < 0x800) {
-      b[0] = static_cast<unsigned char>(0xC0 | (cp >> 6));
-      b[1] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-      l = 2;
-    } else {
-      b[0] = static_cast<unsigned char>(0xE0 | (cp >> 12));
-      b[1] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
-      b[2] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-      l = 3;
-    }
+    utf8.clear();
+    text::append_utf8(utf8, cp);
+    const auto* b = reinterpret_cast<const unsigned char*>(utf8.data());
+    const std::size_t l = utf8.size();
     CharStart& cs = char_start_[cp];
     cs.cross = cp_cross[cp];
-    for (std::size_t k = 1; k < l && k <= 2; ++k) {
-      if (follow_prefix[unit_code(b, k) & 0xFFFF]) cs.cross |= kFollowsPartial;
-      if (precede_suffix[unit_code(b + l - k, k) & 0xFFFF]) cs.cross |= kPrecedesPartial;
-    }
-    for (std::size_t k = 1; k < l && k <= 2; ++k) {
-      const std::uint32_t suf = unit_code(b + l - k, k);
-      if (lead_seen[suf & 0xFFFF]) cs.lead |= std::uint8_t(1u << (k - 1));
-      const std::uint32_t pre = unit_code(b, k);
-      if (tail_seen[pre & 0xFFFF]) cs.tail |= std::uint8_t(1u << (k - 1));
+    for (std::size_t k = 1; k < l; ++k) {  // its proper prefixes and suffixes (1 or 2 bytes)
+      const std::uint32_t pre = unit_code(b, k), suf = unit_code(b + l - k, k);
+      if (follow_prefix[pre]) cs.cross |= kFollowsPartial;
+      if (precede_suffix[suf]) cs.cross |= kPrecedesPartial;
+      if (lead_seen[suf]) cs.lead |= std::uint8_t(1u << (k - 1));
+      if (tail_seen[pre]) cs.tail |= std::uint8_t(1u << (k - 1));
     }
     Rank rmax;
     if (l == 2) {
