@@ -34,7 +34,10 @@ int main(int argc, char** argv) {
     spec.tokens.push_back(e.bytes);
     spec.ids.push_back(e.rank);
   }
+  const auto tl0 = std::chrono::steady_clock::now();
   tokenizer::Encoding enc(std::move(spec));
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tl0).count();
+  std::printf("build encoding (tables, rank file already parsed): %.1f ms\n", load_ms);
   const std::string text = slurp(argv[3]);
   double best_enc = 1e9, best_cnt = 1e9, best_pre = 1e9;
   std::size_t pieces = 0;
