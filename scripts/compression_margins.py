@@ -4,6 +4,8 @@ evaluation set, plus question-aware packing at 4x on position-controlled NQ.
     python scripts/compression_margins.py                     # defaults
     python scripts/compression_margins.py --bm25-window 64    # windowed paragraph BM25
     python scripts/compression_margins.py --misses            # per-item misses of tokenops
+    python scripts/compression_margins.py --embed-weight 1 --sets "LEval natural_question"
+                                                              # + MiniLM cosine (~8 min for NQ)
 
 Needs $TOKENOPS_DATA_DIR/compression (see docs/compression.md). About 20 s on 2 cores.
 """
@@ -22,8 +24,12 @@ def main() -> None:
     ap.add_argument("--bm25-window", type=int, default=0)
     ap.add_argument("--position-weight", type=float, default=0.15)
     ap.add_argument("--misses", action="store_true", help="list the items tokenops loses")
+    ap.add_argument("--embed-weight", type=float, default=0.0,
+                    help="add the native MiniLM cosine to BM25 with this weight (0: off, the default)")
+    ap.add_argument("--sets", default="", help="comma-separated subset of the evaluation sets")
     a = ap.parse_args()
-    comp = Compressor("gpt-4o", bm25_window=a.bm25_window)
+    emb = {"embedder": "default", "embed_weight": a.embed_weight} if a.embed_weight > 0 else {}
+    comp = Compressor("gpt-4o", bm25_window=a.bm25_window, **emb)
     methods = {
         "tokenops": lambda it, b: comp.compress(it.context, it.question, target_tokens=b,
                                                 position_weight=a.position_weight).text,
@@ -35,13 +41,17 @@ def main() -> None:
         "MeetingBank QA": ev.load_meetingbank(),
         "NQ 20 passages": ev.load_nq_positions(n_questions=60),
     }
+    if a.sets:
+        sets = {k: v for k, v in sets.items() if k in a.sets.split(",")}
     df = pd.concat([ev.run_survival(items, methods, ratios=(3, 5), dataset=name) for name, items in sets.items()],
                    ignore_index=True)
     pd.set_option("display.width", 200)
     print(ev.margin_table(df).round(3).to_string(index=False))
-    d4 = ev.run_survival(sets["NQ 20 passages"], {"pack": ev.pack_method()}, ratios=(4,), dataset="NQ 20 passages")
-    print("\npack at 4x, survival by gold position:")
-    print(ev.position_table(d4).round(3).to_string())
+    if "NQ 20 passages" in sets:
+        d4 = ev.run_survival(sets["NQ 20 passages"], {"pack": ev.pack_method()}, ratios=(4,),
+                             dataset="NQ 20 passages")
+        print("\npack at 4x, survival by gold position:")
+        print(ev.position_table(d4).round(3).to_string())
     if a.misses:
         for name, items in sets.items():
             for setting in ("3x", "5x"):
