@@ -23,6 +23,7 @@ Utf8::Utf8(const py::handle& obj, const char* what, long index) {
     if (data == nullptr) throw py::error_already_set();
     keep_ = std::move(fixed);
   }
+  if (!keep_) keep_ = py::reinterpret_borrow<py::object>(obj);  // the view lives in obj's UTF-8 cache
   view_ = std::string_view(data, static_cast<std::size_t>(size));
 }
 
@@ -45,15 +46,17 @@ std::string_view StrRef::utf8(std::string& scratch) const {
   return scratch;
 }
 
-std::vector<StrRef> str_refs(const py::handle& seq, const char* what) {
+std::vector<StrRef> str_refs(const py::handle& seq, py::tuple& keep, const char* what) {
   if (PyUnicode_Check(seq.ptr()) || PyBytes_Check(seq.ptr()))
     throw py::type_error(std::string(what) + " must be a list of str, not a single " +
                          Py_TYPE(seq.ptr())->tp_name);
-  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  PyObject* snapshot = PySequence_Tuple(seq.ptr());
+  if (snapshot == nullptr) throw py::error_already_set();
+  keep = py::reinterpret_steal<py::tuple>(snapshot);
   std::vector<StrRef> out;
-  out.reserve(s.size());
+  out.reserve(keep.size());
   long i = 0;
-  for (py::handle item : s) {
+  for (py::handle item : keep) {
     PyObject* o = item.ptr();
     if (!PyUnicode_Check(o))
       throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be str, not " +

@@ -29,7 +29,9 @@ class Utf8 {
 std::vector<Utf8> utf8_list(const py::handle& seq, const char* what = "texts");
 
 /// A str's code units, captured with the GIL held, readable without it while the caller keeps
-/// the sequence alive (str objects are immutable). ASCII strings are their own UTF-8; others are
+/// `keep` alive: a tuple snapshot of the sequence holding a reference to every str (str objects are
+/// immutable; the snapshot means another Python thread emptying the caller's list while the GIL is
+/// released cannot free a text a worker is reading). ASCII strings are their own UTF-8; others are
 /// transcoded by `utf8()` on the worker thread, so batch calls do not serialise on the GIL.
 struct StrRef {
   const void* data = nullptr;
@@ -39,7 +41,7 @@ struct StrRef {
   /// The UTF-8 text; uses `scratch` when transcoding is needed.
   std::string_view utf8(std::string& scratch) const;
 };
-std::vector<StrRef> str_refs(const py::handle& seq, const char* what = "texts");
+std::vector<StrRef> str_refs(const py::handle& seq, py::tuple& keep, const char* what = "texts");
 
 /// vector<uint32_t> -> Python list[int]. With `cache` (a list indexed by id holding None or the
 /// int object for that id, filled on demand), ints are shared instead of allocated per token.

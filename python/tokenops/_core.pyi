@@ -31,9 +31,9 @@ class CoreEncoding:
         ...
     def encode(self, text: typing.Any, allowed: typing.Any, int_cache: typing.Any = None) -> list:
         ...
-    def encode_batch(self, texts: typing.Any, allowed: typing.Any, disallowed: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex, int_cache: typing.Any = None) -> tuple[list, typing.Any]:
+    def encode_batch(self, texts: typing.Any, allowed: typing.Any, disallowed: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex, int_cache: typing.Any = None) -> tuple:
         """
-        Returns (token lists, None) or (_, the first disallowed special token found).
+        Returns (token lists, None) or (None, the first disallowed special token found).
         """
     def encode_ordinary(self, text: typing.Any, int_cache: typing.Any = None) -> list:
         ...

@@ -174,6 +174,58 @@ def test_batch_identical_for_any_thread_count(data_dir, enc):
     assert enc.count_batch([]).tolist() == []
 
 
+def test_batch_reports_the_first_disallowed_special_for_any_thread_count(enc):
+    # Workers find specials in any order; the error must name the lowest-index text's token.
+    docs = [f"document {i} " * 20 for i in range(600)]
+    docs[400] = "x <|fim_prefix|> y"
+    docs[450] = "<|endoftext|>"
+    for threads in (1, 2, 3):
+        with pytest.raises(ValueError, match=r"'<\|fim_prefix\|>'"):
+            enc.encode_batch(docs, num_threads=threads)
+        with pytest.raises(ValueError, match=r"'<\|fim_prefix\|>'"):
+            enc.count_batch(docs, num_threads=threads)
+    # Any iterable of str is accepted (it is snapshotted before the GIL is released).
+    assert enc.encode_batch(iter(["a b", "c"]), num_threads=2) == [enc.encode("a b"), enc.encode("c")]
+    assert enc.count_batch(("a b", "c"), num_threads=2).tolist() == [enc.count("a b"), enc.count("c")]
+
+
+def test_batch_survives_the_list_being_emptied_by_another_thread(enc):
+    # The texts exist only in the list; as soon as the call has read it, another thread empties the
+    # list and allocates new strings while the batch runs with the GIL released. The call works on
+    # a snapshot holding a reference to every text, so it never reads freed memory.
+    import threading
+
+    def make():
+        return ["".join(chr(0x4E00 + (i * 7 + k) % 20000) for k in range(300)) + f" {i}" for i in range(3000)]
+
+    read = threading.Event()
+
+    class Texts(list):
+        def __iter__(self):
+            yield from list.__iter__(self)
+            read.set()  # the call has taken every text
+
+    expected = enc.encode_batch(make(), num_threads=1)
+    for threads in (1, 2):
+        read.clear()
+        docs = Texts(make())
+        junk = []
+
+        def clobber():
+            read.wait(10)
+            docs.clear()
+            junk.extend("x" * 1500 + str(i) for i in range(3000))
+
+        t = threading.Thread(target=clobber)
+        t.start()
+        try:
+            got = enc.encode_batch(docs, num_threads=threads)
+        finally:
+            t.join()
+        assert read.is_set() and docs == [] and len(junk) == 3000
+        assert got == expected
+
+
 def test_encode_to_numpy_does_not_copy(enc):
     arr = enc.encode_to_numpy("hello world " * 100)
     assert arr.dtype == np.uint32 and arr.ndim == 1
