@@ -11,6 +11,7 @@
 #include "tokenops/io/hf_tokenizer.hpp"
 #include "tokenops/io/tiktoken_file.hpp"
 #include "tokenops/text/parallel.hpp"
+#include "tokenops/text/worker_pool.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 #include "tokenops/tokenizer/hf.hpp"
 
@@ -116,17 +117,20 @@ template <class Fn>
 void run_batch(const Encoding& e, const std::vector<StrRef>& refs, const SpecialMask& banned,
                int num_threads, BatchProblem& problem, Fn&& fn) {
   BatchText texts(e, refs, banned, problem);
-  text::parallel_for(refs.size(), text::resolve_threads(num_threads, refs.size()), [&](std::size_t i) {
+  text::PooledTeam lease(text::resolve_threads(num_threads, refs.size()));
+  lease.team().run(refs.size(), [&](std::size_t i) {
     std::string_view t;
     if (texts.get(i, t)) fn(i, t);
   });
 }
 
 // encode_batch. With one thread: encode everything, then build the Python lists. With more, the
-// calling thread encodes alongside the workers and, between its own texts, turns the texts finished
-// so far (by any thread) into Python lists with the GIL held, so that serial step overlaps the
-// workers' encoding instead of following it (it is ~10 ns per token, a sixth of the 1-thread time).
-// Which thread encodes or converts a text never changes its result.
+// calling thread encodes alongside the (pooled) workers and, after each of its own texts, turns the
+// texts finished so far by any thread into Python lists with the GIL held, so that serial step
+// overlaps the workers' encoding instead of following it (~10 ns per token, a sixth of the
+// 1-thread time). Which thread encodes or converts a text never changes its result.
+constexpr std::size_t kConvertChunkTokens = 1 << 15;
+
 py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const SpecialMask& mask,
                        const SpecialMask& banned, int num_threads, const py::handle& int_cache) {
   const std::size_t n = refs.size();
@@ -146,84 +150,49 @@ py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const
     return py::make_tuple(result, py::none());
   }
   BatchText texts(e, refs, banned, problem);
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> stopped{false};
   std::mutex ready_lock;
-  std::vector<std::size_t> ready;  // encoded, not yet converted
-  std::exception_ptr error;
-  std::mutex error_lock;
+  std::vector<std::size_t> ready, batch;  // encoded by a worker / by anyone, not yet converted
   std::vector<char> converted(n, 0);
-  auto fail = [&](std::exception_ptr ex) {
-    std::lock_guard<std::mutex> g(error_lock);
-    if (!error) error = ex;
-    stopped.store(true, std::memory_order_relaxed);
-    next.store(n, std::memory_order_relaxed);
-  };
-  auto encode_one = [&](std::size_t i) {
-    std::string_view t;
-    if (!texts.get(i, t)) return false;
-    e.encode(t, mask, outs[i]);
-    return true;
-  };
-  auto worker = [&] {
-    for (;;) {
-      std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n) return;
-      try {
-        if (encode_one(i)) {
-          std::lock_guard<std::mutex> g(ready_lock);
-          ready.push_back(i);
-        }
-      } catch (...) {
-        fail(std::current_exception());
-        return;
-      }
-    }
-  };
-  // With the GIL held: converts every text in `batch` (a list error stops the whole call).
-  auto convert = [&](std::vector<std::size_t>& batch) {
-    for (std::size_t i : batch) {
+  // With the GIL held: converts every text in `list` (an error stops the whole call).
+  auto convert = [&](std::vector<std::size_t>& list) {
+    for (std::size_t i : list) {
       result[i] = to_list(outs[i], int_cache);
       converted[i] = 1;
       std::vector<Rank>().swap(outs[i]);  // peak memory: ids live in one form at a time
     }
-    batch.clear();
+    list.clear();
   };
+  const std::thread::id caller = std::this_thread::get_id();
   {
     py::gil_scoped_release release;
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
-    try {
-      for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    } catch (...) {
-      fail(std::current_exception());
-    }
-    std::vector<std::size_t> batch;
-    while (!stopped.load(std::memory_order_relaxed)) {
-      std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n) break;
-      try {
-        if (encode_one(i)) batch.push_back(i);
-      } catch (...) {
-        fail(std::current_exception());
-        break;
+    text::PooledTeam lease(threads);
+    lease.team().run(n, [&](std::size_t i) {
+      std::string_view t;
+      const bool ok = texts.get(i, t);
+      if (ok) e.encode(t, mask, outs[i]);
+      if (std::this_thread::get_id() != caller) {
+        if (ok) {
+          std::lock_guard<std::mutex> g(ready_lock);
+          ready.push_back(i);
+        }
+        return;
       }
+      if (ok) batch.push_back(i);
       {
         std::lock_guard<std::mutex> g(ready_lock);
         batch.insert(batch.end(), ready.begin(), ready.end());
         ready.clear();
       }
-      if (batch.empty() || problem.index != kNone) continue;  // a problem discards the lists
+      if (problem.index != kNone) return;  // a problem discards the lists
+      std::size_t tokens = 0;
+      for (std::size_t j : batch) tokens += outs[j].size();
+      // Taking the GIL can wait for another busy Python thread (up to its switch interval), so
+      // convert in chunks of many tokens, not per text.
+      if (tokens < kConvertChunkTokens) return;
       py::gil_scoped_acquire acquire;
-      try {
-        convert(batch);
-      } catch (...) {
-        fail(std::current_exception());
-      }
-    }
-    for (auto& th : pool) th.join();
+      convert(batch);
+    });
   }
-  if (error) std::rethrow_exception(error);
   if (problem.index != kNone) return py::make_tuple(py::none(), problem.token());
   std::vector<std::size_t> rest;
   for (std::size_t i = 0; i < n; ++i)

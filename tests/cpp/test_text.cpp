@@ -1,12 +1,19 @@
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/parallel.hpp"
 #include "tokenops/text/unicode.hpp"
 #include "tokenops/text/utf8.hpp"
+#include "tokenops/text/worker_pool.hpp"
 
 using namespace tokenops;
 using namespace tokenops::text;
@@ -67,4 +74,68 @@ TEST(Parallel, SameResultForAnyThreadCountAndRethrows) {
                               if (i == 42) throw InvalidArgument("boom");
                             }),
                InvalidArgument);
+}
+
+TEST(PooledTeam, ReusesOneTeamPerSizeAndItsThreads) {
+  auto run_ids = [](ThreadTeam& team) {
+    std::set<std::thread::id> ids;
+    std::mutex m;
+    std::vector<int> out(4000);
+    team.run(out.size(), [&](std::size_t i) {
+      out[i] = static_cast<int>(i * 3 % 101);
+      std::lock_guard<std::mutex> g(m);
+      ids.insert(std::this_thread::get_id());
+    });
+    for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], static_cast<int>(i * 3 % 101));
+    return ids;
+  };
+  ThreadTeam* first = nullptr;
+  std::set<std::thread::id> seen;
+  for (int call = 0; call < 20; ++call) {
+    PooledTeam lease(3);
+    EXPECT_TRUE(lease.pooled());
+    EXPECT_EQ(lease.team().size(), 3u);
+    if (first == nullptr) first = &lease.team();
+    EXPECT_EQ(&lease.team(), first);  // the same team, so the same (warm) worker threads
+    for (auto id : run_ids(lease.team())) seen.insert(id);
+  }
+  // The caller plus at most the team's two workers ever ran tasks, over all 20 calls.
+  EXPECT_LE(seen.size(), 3u);
+  EXPECT_TRUE(seen.count(std::this_thread::get_id()));
+}
+
+TEST(PooledTeam, BusyTeamGivesTheConcurrentCallItsOwnAndErrorsPropagate) {
+  PooledTeam held(2);
+  ASSERT_TRUE(held.pooled());
+  PooledTeam other(2);  // the size-2 team is leased: this call gets a team of its own
+  EXPECT_FALSE(other.pooled());
+  std::atomic<int> sum{0};
+  other.team().run(100, [&](std::size_t i) { sum += static_cast<int>(i); });
+  EXPECT_EQ(sum.load(), 4950);
+  EXPECT_THROW(held.team().run(50,
+                               [](std::size_t i) {
+                                 if (i == 7) throw InvalidArgument("boom");
+                               }),
+               InvalidArgument);
+  sum = 0;
+  held.team().run(100, [&](std::size_t i) { sum += static_cast<int>(i); });  // still usable
+  EXPECT_EQ(sum.load(), 4950);
+  EXPECT_FALSE(PooledTeam(1).pooled());  // one thread: the caller alone
+}
+
+TEST(PooledTeam, WorksInAForkedChild) {
+  { PooledTeam warm(2); warm.team().run(10, [](std::size_t) {}); }  // the parent's team exists
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The parent's workers do not exist here; a lease must build a new team, not wait forever.
+    std::atomic<int> sum{0};
+    PooledTeam lease(2);
+    lease.team().run(100, [&](std::size_t i) { sum += static_cast<int>(i); });
+    _exit(sum.load() == 4950 && lease.pooled() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }

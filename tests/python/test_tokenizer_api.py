@@ -226,6 +226,38 @@ def test_batch_survives_the_list_being_emptied_by_another_thread(enc):
         assert got == expected
 
 
+def test_batch_worker_threads_are_reused_and_fork_safe(enc):
+    # Batch calls share a pooled team of worker threads; after fork() the child (which has none of
+    # the parent's threads) must build its own instead of waiting for workers that do not exist.
+    import os
+    import threading
+
+    docs = [f"line {i}: the quick brown fox jumps over the lazy dog" for i in range(2000)]
+    expected = [enc.encode(d) for d in docs]
+    before = threading.active_count()
+    for _ in range(5):
+        assert enc.encode_batch(docs, num_threads=2) == expected
+        assert enc.count_batch(docs, num_threads=2).tolist() == [len(x) for x in expected]
+    assert threading.active_count() == before  # native workers are not Python threads
+    pid = os.fork()
+    if pid == 0:  # child: exit status 0 only if both calls finish with the right answer
+        ok = enc.encode_batch(docs, num_threads=2) == expected and \
+            enc.count_batch(docs, num_threads=2).tolist() == [len(x) for x in expected]
+        os._exit(0 if ok else 1)
+    import time
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("batch call in a forked child hung")
+
+
 def test_encode_to_numpy_does_not_copy(enc):
     arr = enc.encode_to_numpy("hello world " * 100)
     assert arr.dtype == np.uint32 and arr.ndim == 1
