@@ -282,6 +282,34 @@ def batch_section(ours, peers, valid, texts, repeat, res) -> None:
             f"  {pname:<10} 1 thread {mb / p1:8.1f}   2 threads {mb / p2:8.1f}   "
             f"tokenops/peer: {p1 / t1:5.2f}x (1t) {p2 / t2:5.2f}x (2t)"
         )
+    small_batch_section(ours, peers, valid, texts, repeat, res)
+
+
+def small_batch_section(ours, peers, valid, texts, repeat, res) -> None:
+    # What a service does per request: count or encode a few dozen short messages. Thread start-up
+    # and cold per-thread caches dominate here, not throughput.
+    prose = texts["prose"]
+    msgs = [prose[i:i + 400] for i in range(0, 100 * 400, 400)]
+    print(f"\nsmall batch: {len(msgs)} messages of 400 characters, us per call (best of {repeat * 20})")
+    fns = {("tokenops", t): (lambda t: lambda: ours.encode_ordinary_batch(msgs, num_threads=t))(t)
+           for t in (1, 2)}
+    fns[("tokenops count", 2)] = lambda: ours.count_batch(msgs, num_threads=2)
+    fns[("tokenops count", 1)] = lambda: ours.count_batch(msgs, num_threads=1)
+    for pname, peer in peers.items():
+        if "prose" not in valid[pname]:
+            continue
+        for t in (1, 2):
+            f = peer_batch(pname, peer, t)
+            if f is not None:
+                fns[(pname, t)] = (lambda f: lambda: f(msgs))(f)
+    times = best_times(fns, repeat * 20)
+    res["small_batch_us"] = {f"{k[0]} {k[1]}t": v * 1e6 for k, v in times.items()}
+    for name in dict.fromkeys(k[0] for k in times):
+        a, b = times[(name, 1)], times[(name, 2)]
+        row = f"  {name:<15} 1 thread {a * 1e6:8.1f}   2 threads {b * 1e6:8.1f}   2t/1t speed {a / b:4.2f}x"
+        if name not in ("tokenops", "tokenops count"):
+            row += f"   tokenops/peer: {a / times[('tokenops', 1)]:5.2f}x (1t) {b / times[('tokenops', 2)]:5.2f}x (2t)"
+        print(row)
 
 
 def adversarial_section(ours, peers, texts, corpus, repeat, res) -> None:

@@ -44,11 +44,11 @@ int main(int argc, char** argv) {
   std::size_t n = 0;
   for (int r = 0; r < repeat; ++r) {
     std::vector<tokenizer::Rank> out;
-    if (cold) tokenizer::Encoding::clear_thread_memo();
+    if (cold) tokenizer::Encoding::clear_memos();
     auto t0 = std::chrono::steady_clock::now();
     enc.encode_ordinary(text, out);
     auto t1 = std::chrono::steady_clock::now();
-    if (cold) tokenizer::Encoding::clear_thread_memo();
+    if (cold) tokenizer::Encoding::clear_memos();
     auto t1b = std::chrono::steady_clock::now();
     n = enc.count_ordinary(text);
     auto t2 = std::chrono::steady_clock::now();

@@ -394,8 +394,9 @@ void bind_tokenizer(py::module_& m) {
         return out;
       });
 
-  m.def("clear_bpe_memo", &Encoding::clear_thread_memo,
-        "Empties the calling thread's memo of BPE results (for cold-cache benchmarks).");
+  m.def("clear_bpe_memo", &Encoding::clear_memos,
+        "Empties every thread's memo of BPE results, the batch workers' included (for cold-cache "
+        "benchmarks).");
 
   py::class_<tokenizer::StreamDecoder>(m, "CoreStreamDecoder")
       .def(py::init([](const EncodingPtr& e) { return tokenizer::StreamDecoder(e); }), py::arg("encoding"))

@@ -63,10 +63,23 @@ constexpr std::size_t kCompatEntries = 1024;
 struct ThreadScratch {
   MemoEntry memo[kMemoEntries];
   CompatEntry compat[kCompatEntries];
+  std::uint64_t generation = 0;  // of g_memo_generation when last emptied
+  void clear() noexcept {
+    for (auto& e : memo) e = MemoEntry{};
+    for (auto& e : compat) e = CompatEntry{};
+  }
 };
+
+// Bumped by clear_memos(); a thread whose scratch is older empties it before its next lookup.
+std::atomic<std::uint64_t> g_memo_generation{0};
 
 ThreadScratch& scratch() {
   thread_local std::unique_ptr<ThreadScratch> s(new ThreadScratch());
+  const std::uint64_t g = g_memo_generation.load(std::memory_order_relaxed);
+  if (s->generation != g) {
+    s->clear();
+    s->generation = g;
+  }
   return *s;
 }
 
@@ -262,10 +275,9 @@ Encoding::Encoding(EncodingSpec spec)
   }
 }
 
-void Encoding::clear_thread_memo() noexcept {
-  ThreadScratch& s = scratch();
-  for (auto& e : s.memo) e = MemoEntry{};
-  for (auto& e : s.compat) e = CompatEntry{};
+void Encoding::clear_memos() noexcept {
+  g_memo_generation.fetch_add(1, std::memory_order_relaxed);
+  scratch();  // the calling thread's, now
 }
 
 std::size_t Encoding::memory_bytes() const noexcept {

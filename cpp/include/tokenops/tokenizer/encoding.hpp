@@ -51,8 +51,9 @@ class Encoding {
   Rank max_token_value() const noexcept { return max_token_; }
   std::size_t memory_bytes() const noexcept;
 
-  /// Empties the calling thread's memo of BPE results (benchmarks use it to time cold runs).
-  static void clear_thread_memo() noexcept;
+  /// Empties every thread's memo of BPE results (benchmarks use it to time cold runs): the
+  /// calling thread's now, each other thread's (pooled batch workers) before its next lookup.
+  static void clear_memos() noexcept;
 
   // ---- encoding (text must be valid UTF-8; the binding guarantees it) ----
   void encode_ordinary(std::string_view text, std::vector<Rank>& out) const;
