@@ -8,6 +8,7 @@
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/parallel.hpp"
+#include "tokenops/text/worker_pool.hpp"
 
 namespace tokenops::router {
 
@@ -462,7 +463,8 @@ void Router::for_each(const Batch& batch, int num_threads, Fn&& fn) const {
   std::atomic<std::size_t> next{0};
   // one worker per thread, each with its own scratch (no allocation per prompt), pulling chunks
   // of prompts; every result is written by index, so any thread count gives the same output
-  text::parallel_for(threads, threads, [&](std::size_t) {
+  text::PooledTeam lease(threads);  // no thread start per call
+  lease.team().run(threads, [&](std::size_t) {
     SparseFeatures sp;
     FeatureScratch scratch;
     std::vector<float> dense(features_.dense_dim()), work(head_->work_size());

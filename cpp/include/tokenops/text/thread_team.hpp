@@ -1,7 +1,8 @@
 #pragma once
 // A team of worker threads that lives for one batch call and runs many short parallel sections
 // (an OpenMP-style "parallel for" without OpenMP). Each section hands out task indices from an
-// atomic counter; the caller works too and returns once every task is done. Workers spin briefly
+// atomic counter; the caller works too and returns once every task is done (workers that have not
+// joined a section by the time its tasks are all taken skip it). Workers spin briefly
 // between sections before sleeping, so back-to-back sections (one per layer of a network) cost
 // microseconds, not a thread start. Exceptions thrown by tasks are captured and rethrown once
 // from run(). Which thread runs a task never changes what the task computes, so results do not
@@ -27,7 +28,7 @@ class ThreadTeam {
   ~ThreadTeam() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
@@ -39,6 +40,9 @@ class ThreadTeam {
   std::size_t size() const noexcept { return workers_.size() + 1; }
 
   /// Calls fn(i) for every i in [0, n) across the team; returns when all calls have finished.
+  /// The caller works too and never waits for a worker that has not joined the section (one that
+  /// is asleep or descheduled): it closes the section once no task is left and waits only for the
+  /// workers inside it, so a loaded machine or a slow wake-up costs nothing on small sections.
   template <class Fn>
   void run(std::size_t n, Fn&& fn) {
     if (n == 0) return;
@@ -52,15 +56,18 @@ class ThreadTeam {
     n_ = n;
     error_ = nullptr;
     next_.store(0, std::memory_order_relaxed);
-    pending_.store(workers_.size(), std::memory_order_relaxed);
+    const std::size_t gen = generation_.load(std::memory_order_relaxed) + 1;
+    open_.store(gen, std::memory_order_seq_cst);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     wake_.notify_all();
     work();
-    // Wait for the workers to leave this section (they may still be finishing a task).
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    // Close the section: a worker that joins from now on sees it closed and leaves it untouched.
+    // (seq_cst on both sides: either the worker sees the close or this sees its `active_`.)
+    open_.store(0, std::memory_order_seq_cst);
+    for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
       if (spin > 256) std::this_thread::yield();  // a descheduled worker needs the core
     }
     if (error_) std::rethrow_exception(error_);
@@ -99,9 +106,10 @@ class ThreadTeam {
         gen = generation_.load(std::memory_order_acquire);
       }
       seen = gen;
-      if (stop_) return;
-      work();
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      if (stop_.load(std::memory_order_relaxed)) return;
+      active_.fetch_add(1, std::memory_order_seq_cst);
+      if (open_.load(std::memory_order_seq_cst) == gen) work();  // else: closed, or a later one
+      active_.fetch_sub(1, std::memory_order_release);
     }
   }
 
@@ -110,13 +118,14 @@ class ThreadTeam {
   std::condition_variable wake_;
   std::atomic<std::size_t> generation_{0};
   std::atomic<std::size_t> next_{0};
-  std::atomic<std::size_t> pending_{0};
+  std::atomic<std::size_t> open_{0};    // generation of the section taking workers; 0: closed
+  std::atomic<std::size_t> active_{0};  // workers inside a section
   std::size_t n_ = 0;
   void (*call_)(void*, std::size_t) = nullptr;
   void* fn_ = nullptr;
   std::mutex error_mutex_;
   std::exception_ptr error_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace tokenops::text
