@@ -113,6 +113,10 @@ std::int64_t Rng::sample(const Dist& d) {
 
 namespace {
 
+// A task drawing more calls than this (huge `calls`, or retries that never succeed) is a mistake
+// in the workflow; simulating it would run for hours and grow the trace without bound.
+constexpr std::int64_t kMaxCallsPerTask = 1'000'000;
+
 struct CacheState {
   bool valid = false;
   std::uint64_t version = 0;
@@ -212,6 +216,10 @@ struct TaskRunner {
       cost_total += c;
       scost[is_summary ? S : static_cast<std::size_t>(step_idx)] += c;
       ++calls;
+      TOKENOPS_CHECK(calls <= kMaxCallsPerTask, InvalidArgument, "simulate: a task made more than ",
+                     kMaxCallsPerTask, " model calls (step '",
+                     is_summary ? std::string("summary") : wf.steps[static_cast<std::size_t>(step_idx)].name,
+                     "'); check the steps' calls distributions, max_retries and p_success");
       peak = std::max(peak, ctx);
       task_tokens += ctx + out + reasoning;
       if (tracing)

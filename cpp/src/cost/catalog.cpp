@@ -425,6 +425,7 @@ std::optional<std::size_t> Catalog::litellm_lookup(std::string_view model, const
 Catalog::LitellmResolution Catalog::litellm_resolve(std::string_view name) const {
   LitellmResolution r;
   std::string n(name);
+  r.model_arg = n;  // also named by the "cannot map model" error when no provider matches
   // The route provider: a known provider prefix, else the entry's own provider.
   std::set<std::string> providers;
   auto slash = n.find('/');

@@ -1,7 +1,9 @@
 #include "tokenops/io/router_file.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tokenops/text/error.hpp"
@@ -29,6 +31,29 @@ T get_field(const json& j, const char* key, std::string_view source, const T& fa
     throw InvalidArgument(detail::concat(source, ": router config field '", key,
                                          "' has the wrong type (", e.what(), ")"));
   }
+}
+
+// Integer fields: nlohmann's get<int> wraps values beyond int (2^32 + 18 would read as 18) and a
+// float such as 1e308 converts with undefined behaviour, so a malformed file could load as a
+// different, valid-looking router. Only integers that fit in int are accepted.
+template <>
+int get_field<int>(const json& j, const char* key, std::string_view source, const int& fallback,
+                   bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    TOKENOPS_CHECK(!required, InvalidArgument, source, ": router config lacks the field '", key,
+                   "'");
+    return fallback;
+  }
+  const bool fits =
+      (it->is_number_unsigned() &&
+       it->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())) ||
+      (it->is_number_integer() && !it->is_number_unsigned() &&
+       it->get<std::int64_t>() >= std::numeric_limits<int>::min() &&
+       it->get<std::int64_t>() <= std::numeric_limits<int>::max());
+  TOKENOPS_CHECK(fits, InvalidArgument, source, ": router config field '", key,
+                 "' must be an integer that fits in 32 bits, got ", it->dump());
+  return static_cast<int>(it->get<std::int64_t>());
 }
 
 void check_one_of(const std::string& value, std::initializer_list<const char*> allowed,

@@ -201,6 +201,9 @@ class Usage:
         return {b: getattr(self, b) for b in BUCKETS}
 
 
+_MAX_COUNT = 2**63 - 1  # the core counts tokens in int64
+
+
 def _check_count(v: Any, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         if hasattr(v, "__index__") and not isinstance(v, bool):  # numpy integers
@@ -209,6 +212,8 @@ def _check_count(v: Any, name: str) -> int:
             raise TypeError(f"usage field '{name}' must be an integer token count, got {type(v).__name__} {v!r}")
     if v < 0:
         raise ValueError(f"usage field '{name}' must be >= 0, got {v}")
+    if v > _MAX_COUNT:
+        raise ValueError(f"usage field '{name}' = {v} is too large (at most 2**63 - 1 tokens)")
     return int(v)
 
 

@@ -199,16 +199,23 @@ class Router:
         """Strong model name when score(prompt) >= threshold, else the weak model's."""
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be str, not {type(prompt).__name__}")
+        self._check_route(threshold)
+        s = float(self.score([prompt], embeddings=embeddings)[0])
+        return self.strong if s >= threshold else self.weak  # type: ignore[return-value]
+
+    def route_batch(self, prompts: Sequence[str], threshold: float, **kw: Any) -> list[str]:
+        """``route`` for many prompts (one scoring call)."""
+        self._check_route(threshold)
+        s = self.score(prompts, **kw)
+        return [self.strong if v >= threshold else self.weak for v in s]  # type: ignore[misc]
+
+    def _check_route(self, threshold: float) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
+            raise TypeError(f"threshold must be a number, not {type(threshold).__name__}")
         if not np.isfinite(threshold):
             raise ValueError(f"threshold must be finite, got {threshold}")
         if self.strong is None or self.weak is None:
             raise ValueError("this router has no strong/weak pair; use route_nway")
-        s = float(self.score([prompt], embeddings=embeddings)[0])
-        return self.strong if s >= threshold else self.weak
-
-    def route_batch(self, prompts: Sequence[str], threshold: float, **kw: Any) -> list[str]:
-        s = self.score(prompts, **kw)
-        return [self.strong if v >= threshold else self.weak for v in s]  # type: ignore[misc]
 
     def route_nway(self, prompts: Sequence[str], lam: float, costs: Sequence[float] | None = None,
                    *, embeddings: Any = None, num_threads: int = 0) -> list[str]:

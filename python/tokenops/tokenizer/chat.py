@@ -149,13 +149,22 @@ def count_tools(
         if desc.endswith("."):
             desc = desc[:-1]
         n += enc.count_ordinary(f"{fn['name']}:{desc}")
-        props = (fn.get("parameters") or {}).get("properties") or {}
+        params = fn.get("parameters") or {}
+        if not isinstance(params, Mapping):
+            raise TypeError(f"tools[{i}] parameters must be a JSON-schema dict, not {type(params).__name__}")
+        props = params.get("properties") or {}
+        if not isinstance(props, Mapping):
+            raise TypeError(f"tools[{i}] parameters.properties must be a dict, not {type(props).__name__}")
         if props:
             n += prop_init
             for key, spec in props.items():
                 n += prop_key
                 spec = spec or {}
+                if not isinstance(spec, Mapping):
+                    raise TypeError(f"tools[{i}] property {key!r} must be a dict, not {type(spec).__name__}")
                 if "enum" in spec:
+                    if isinstance(spec["enum"], (str, bytes)) or not isinstance(spec["enum"], Sequence):
+                        raise TypeError(f"tools[{i}] property {key!r}: enum must be a list")
                     n += enum_init
                     for item in spec["enum"]:
                         n += enum_item + enc.count_ordinary(str(item))

@@ -41,6 +41,15 @@ def _check_text(text: object) -> None:
         )
 
 
+def _check_tokens(tokens: object) -> object:
+    # numpy arrays reach the core through a forcecast to int64, which would silently turn floats
+    # (1.7 -> 1), bools and digit strings into token ids; only integer arrays are token ids.
+    kind = getattr(getattr(tokens, "dtype", None), "kind", None)
+    if kind is not None and kind not in "iu":
+        raise TypeError(f"tokens must hold integers, not {tokens.dtype}")  # type: ignore[attr-defined]
+    return tokens
+
+
 class Encoding:
     """A byte-level BPE encoding, token-for-token identical to its reference (tiktoken for the
     OpenAI encodings and Llama-3, Hugging Face tokenizers for tokenizer.json models).
@@ -72,9 +81,17 @@ class Encoding:
     ) -> Encoding:
         """Builds an encoding from a ``.tiktoken`` rank file and a pre-tokenizer family
         (``"r50k"``, ``"cl100k"``, ``"llama3"`` or ``"o200k"``)."""
+        specials = dict(special_tokens or {})
+        for token, token_id in specials.items():
+            if not isinstance(token, str):
+                raise TypeError(f"special token names must be str, not {type(token).__name__}")
+            if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < 2**32:
+                raise ValueError(
+                    f"special token {token!r} has id {token_id!r}; ids must be ints in [0, 2**32)"
+                )
         data = open(path, "rb").read()  # noqa: SIM115
         core = _core.CoreEncoding.from_tiktoken(
-            name or os.path.basename(str(path)), pretokenizer, data, dict(special_tokens or {}),
+            name or os.path.basename(str(path)), pretokenizer, data, specials,
             str(path),
         )
         return cls(core, source=str(path))
@@ -221,22 +238,24 @@ class Encoding:
         if keep not in ("start", "end"):
             raise ValueError(f"keep must be 'start' or 'end', got {keep!r}")
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
+        # Any budget beyond the native size_t keeps the whole text (a str has fewer tokens).
+        max_tokens = min(max_tokens, 2**63 - 1)
         return self._core.truncate(text, max_tokens, allowed or None, keep == "end")
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """Concatenated bytes of the tokens (KeyError for an id not in the vocabulary)."""
-        return self._core.decode_bytes(tokens)
+        return self._core.decode_bytes(_check_tokens(tokens))
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
         """Decodes tokens into text; invalid UTF-8 is handled by ``errors`` (as bytes.decode)."""
-        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+        return self._core.decode_bytes(_check_tokens(tokens)).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         return self._core.decode_single_token_bytes(token)
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
-        return self._core.decode_tokens_bytes(tokens)
+        return self._core.decode_tokens_bytes(_check_tokens(tokens))
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
         """Text and, per token, the index of the first character holding bytes of it
@@ -324,7 +343,7 @@ class StreamDecoder:
         if isinstance(tokens, int):
             tokens = [tokens]
         elif not isinstance(tokens, (list, tuple)):
-            tokens = list(tokens)
+            tokens = list(_check_tokens(tokens))  # type: ignore[call-overload]
         return self._dec.push(tokens).decode("utf-8", errors=self._errors)
 
     def flush(self) -> str:

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -46,7 +47,16 @@ void parallel_for(std::size_t n, std::size_t threads, Fn&& fn) {
   };
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  // A thread that cannot be started (num_threads beyond the system's limit) is not an error: the
+  // threads already running share its work (results are the same for any thread count), and an
+  // exception escaping here would destroy joinable threads, which calls std::terminate.
+  for (std::size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   worker();
   for (auto& th : pool) th.join();
   if (first_error) std::rethrow_exception(first_error);

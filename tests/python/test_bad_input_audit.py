@@ -1,0 +1,217 @@
+"""Bad-input audit: each test reproduces a crash, hang, silent wrong result or unclear error that
+the audit found, and asserts the exception type and a useful message. Probes that can abort the
+interpreter run in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tokenops
+from tokenops import Catalog, Router
+from tokenops.router.core import DEFAULT_ROUTER_PATH
+
+
+def _run_isolated(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Runs code in a fresh interpreter (a crash shows as a negative return code)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, env=dict(os.environ),
+    )
+
+
+# ------------------------------------------------------------------------- error messages
+def test_invalid_utf8_in_a_price_file_gives_a_value_error_naming_the_file(tmp_path: Path) -> None:
+    # nlohmann's parse error quotes the offending bytes; turning that message into a Python str
+    # used to raise UnicodeDecodeError, losing the file name and the reason.
+    p = tmp_path / "prices.json"
+    p.write_bytes(b'{"m\xff": {"input_cost_per_token": 1e-6, "litellm_provider": "openai"}}')
+    with pytest.raises(ValueError, match=r"prices\.json: not valid JSON.*\\xff"):
+        Catalog.from_litellm(p)
+
+
+def test_invalid_utf8_in_a_router_header_gives_a_value_error() -> None:
+    data = struct.pack("<Q", 4) + b"\xff\xfe\x00{"
+    with pytest.raises(ValueError, match="router file header is not valid JSON"):
+        Router.from_bytes(data, "bad.router")
+
+
+def test_invalid_utf8_in_tokenizer_json_gives_a_value_error(tmp_path: Path) -> None:
+    p = tmp_path / "tokenizer.json"
+    p.write_bytes(b"\xff\xfe{")
+    with pytest.raises(ValueError, match="tokenizer.json: not valid JSON"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+def test_litellm_unmapped_model_is_named_in_the_error() -> None:
+    with pytest.raises(KeyError) as info:
+        tokenops.cost("no-such-model-xyz", {"input_text": 1}, mode="litellm")
+    assert "cannot map model 'no-such-model-xyz'" in info.value.args[0]
+
+
+# ------------------------------------------------------------------------- threads
+def test_count_batch_with_more_threads_than_the_system_allows_does_not_abort() -> None:
+    # text::parallel_for let std::system_error escape while threads were joinable ->
+    # std::terminate (SIGABRT). Address space is limited so thread creation fails early.
+    r = _run_isolated(
+        """
+        import resource, tokenops
+        enc = tokenops.get_encoding("cl100k_base")
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        counts = enc.count_batch(["a b"] * 3000, num_threads=3000)
+        print(int(counts.sum()))
+        """
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "6000"
+
+
+# ------------------------------------------------------------------------- budget simulator
+_SIM_PROBE = """
+import tokenops
+from tokenops import Step, Workflow, simulate
+from tokenops.budget import poisson
+try:
+    simulate(Workflow("w", (STEP,)), n=2, num_threads=1)
+except ValueError as e:
+    print("ValueError:", e)
+"""
+
+
+@pytest.mark.parametrize(
+    ("step", "expect"),
+    [
+        # poisson(1e300) is clipped to 1e15 calls: the task loop ran for hours.
+        ('Step("loop", calls=poisson(1e300), user_input=10, output=5)', "more than 1000000 model calls (step 'loop')"),
+        # p_success=0 with a billion retries: the same.
+        ('Step("flaky", p_success=0.0, max_retries=10**9, user_input=10)', "max_retries and p_success"),
+        # calls=1e300: the trace grew until std::bad_alloc (MemoryError).
+        ('Step("a", calls=1e300, user_input=10)', "model calls"),
+    ],
+)
+def test_simulate_with_unbounded_calls_raises_instead_of_hanging(step: str, expect: str) -> None:
+    try:
+        r = _run_isolated(_SIM_PROBE.replace("STEP", step), timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("simulate hung")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("ValueError:") and expect in r.stdout, r.stdout
+
+
+# ------------------------------------------------------------------------- tokenizer
+@pytest.fixture(scope="module")
+def enc() -> tokenops.Encoding:
+    return tokenops.get_encoding("cl100k_base")
+
+
+@pytest.mark.parametrize("arr", [np.array([1.7, 2.2]), np.array([True, False]), np.array(["1"])])
+def test_decode_rejects_non_integer_numpy_arrays(enc: tokenops.Encoding, arr: np.ndarray) -> None:
+    # These were force-cast to int64 and silently decoded (1.7 -> token 1).
+    with pytest.raises(TypeError, match="tokens must hold integers"):
+        enc.decode(arr)
+    with pytest.raises(TypeError, match="tokens must hold integers"):
+        enc.decode_bytes(arr)
+    with pytest.raises(TypeError, match="tokens must hold integers"):
+        enc.decode_tokens_bytes(arr)
+    with pytest.raises(TypeError, match="tokens must hold integers"):
+        enc.stream_decoder().push(arr)
+
+
+def test_decode_still_takes_integer_numpy_arrays(enc: tokenops.Encoding) -> None:
+    ids = enc.encode("hello world")
+    for dtype in (np.int64, np.uint32, np.int32):
+        assert enc.decode(np.array(ids, dtype=dtype)) == "hello world"
+
+
+def test_truncate_with_a_budget_beyond_64_bits_keeps_the_text(enc: tokenops.Encoding) -> None:
+    assert enc.truncate("hello world", 2**64) == "hello world"
+    assert enc.truncate("hello world", 2**70, keep="end") == "hello world"
+
+
+@pytest.mark.parametrize("bad", [-1, 2**40, "7"])
+def test_from_tiktoken_file_checks_special_token_ids(tmp_path: Path, bad: object) -> None:
+    p = tmp_path / "v.tiktoken"
+    p.write_bytes(b"YQ== 0\n")
+    with pytest.raises(ValueError, match=r"special token '<s>' has id .*ints in \[0, 2\*\*32\)"):
+        tokenops.Encoding.from_tiktoken_file(p, special_tokens={"<s>": bad})  # type: ignore[dict-item]
+
+
+# ------------------------------------------------------------------------- pricing
+def test_usage_count_beyond_int64_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"'input_text' = 9223372036854775808 is too large"):
+        tokenops.cost("gpt-4o", {"input_text": 2**63})
+    with pytest.raises(ValueError, match="too large"):
+        tokenops.cost("gpt-4o", {"input_text": 2**70}, mode="litellm")
+
+
+# ------------------------------------------------------------------------- router
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return Router.default()
+
+
+def test_route_batch_rejects_nan_threshold(router: Router) -> None:
+    # route() checked the threshold; route_batch silently routed everything to the weak model.
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        router.route_batch(["What is 2+2?"], float("nan"))
+
+
+@pytest.mark.parametrize("thr", ["0.5", None])
+def test_route_threshold_type_error_is_clear(router: Router, thr: object) -> None:
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        router.route("hi", thr)  # type: ignore[arg-type]
+
+
+def _router_with_config(**changes: object) -> bytes:
+    good = DEFAULT_ROUTER_PATH.read_bytes()
+    hlen = struct.unpack("<Q", good[:8])[0]
+    header = json.loads(good[8:8 + hlen])
+    cfg = json.loads(header["__metadata__"]["config"])
+    for path, value in changes.items():
+        d = cfg
+        keys = path.split("__")
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value
+    header["__metadata__"]["config"] = json.dumps(cfg)
+    raw = json.dumps(header).encode()
+    raw += b" " * ((8 - (len(raw) + 8) % 8) % 8)
+    return struct.pack("<Q", len(raw)) + raw + good[8 + hlen:]
+
+
+def test_router_file_integer_fields_do_not_wrap() -> None:
+    # 2**32 + 18 used to read as hash_bits = 18: a corrupt file loaded as a valid router.
+    data = _router_with_config(features__hash_bits=2**32 + 18)
+    with pytest.raises(ValueError, match=r"'hash_bits' must be an integer that fits in 32 bits, got 4294967314"):
+        Router.from_bytes(data, "r.router")
+    with pytest.raises(ValueError, match="'strong' must be an integer"):
+        Router.from_bytes(_router_with_config(strong=1e308), "r.router")
+
+
+def test_router_file_round_trip_still_loads() -> None:
+    r = Router.from_bytes(_router_with_config(), "r.router")
+    assert r.score(["hello"]).shape == (1,)
+
+
+# ------------------------------------------------------------------------- chat accounting
+@pytest.mark.parametrize(
+    ("function", "expect"),
+    [
+        ({"name": "f", "parameters": [1]}, "parameters must be a JSON-schema dict, not list"),
+        ({"name": "f", "parameters": {"properties": ["a"]}}, "parameters.properties must be a dict"),
+        ({"name": "f", "parameters": {"properties": {"a": "string"}}}, "property 'a' must be a dict, not str"),
+        ({"name": "f", "parameters": {"properties": {"a": {"enum": None}}}}, "property 'a': enum must be a list"),
+    ],
+)
+def test_count_tools_malformed_schema_is_a_type_error(function: dict, expect: str) -> None:
+    # These raised AttributeError ("'list' object has no attribute 'get'") or a bare TypeError.
+    with pytest.raises(TypeError, match=expect):
+        tokenops.count_tools([{"type": "function", "function": function}], model="gpt-4o")
