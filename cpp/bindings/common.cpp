@@ -51,7 +51,11 @@ std::vector<StrRef> str_refs(const py::handle& seq, py::tuple& keep, const char*
     throw py::type_error(std::string(what) + " must be a list of str, not a single " +
                          Py_TYPE(seq.ptr())->tp_name);
   PyObject* snapshot = PySequence_Tuple(seq.ptr());
-  if (snapshot == nullptr) throw py::error_already_set();
+  if (snapshot == nullptr) {
+    if (!PyErr_ExceptionMatches(PyExc_TypeError)) throw py::error_already_set();
+    PyErr_Clear();
+    throw py::type_error(std::string(what) + " must be a list of str, not " + Py_TYPE(seq.ptr())->tp_name);
+  }
   keep = py::reinterpret_steal<py::tuple>(snapshot);
   std::vector<StrRef> out;
   out.reserve(keep.size());
@@ -107,6 +111,17 @@ std::vector<std::uint32_t> to_ids(const py::handle& seq, const char* what) {
   if (py::isinstance<py::array>(seq)) {
     auto arr = py::reinterpret_borrow<py::array>(seq);
     if (arr.ndim() != 1) throw py::value_error(std::string(what) + " must be 1-dimensional");
+    const char kind = arr.dtype().kind();
+    if (kind != 'i' && kind != 'u')  // a float, bool or str array is not a list of ids
+      throw py::type_error(std::string(what) + " must hold integers, not dtype " +
+                           py::str(arr.dtype()).cast<std::string>());
+    if (kind == 'u' && arr.itemsize() == 8) {  // values >= 2**63 would wrap to negatives in int64
+      auto u = py::array_t<std::uint64_t, py::array::c_style>::ensure(arr);
+      for (py::ssize_t i = 0; i < u.size(); ++i)
+        if (u.data()[i] > 0xFFFFFFFFull)
+          throw py::value_error(std::string(what) + "[" + std::to_string(i) + "] = " +
+                                std::to_string(u.data()[i]) + " is not a valid token id");
+    }
     auto conv = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
     if (!conv) throw py::type_error(std::string(what) + " must hold integers");
     ids.reserve(conv.size());

@@ -67,11 +67,14 @@ def test_count_batch_with_more_threads_than_the_system_allows_does_not_abort() -
         enc = tokenops.get_encoding("cl100k_base")
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
         counts = enc.count_batch(["a b"] * 3000, num_threads=3000)
-        print(int(counts.sum()))
+        ids = enc.encode_batch(["a b"] * 3000, num_threads=3000)
+        from tokenops.router import Router
+        scores = Router.default().score(["a b"] * 96_000, num_threads=3000)
+        print(int(counts.sum()), sum(map(len, ids)), len(scores))
         """
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.strip() == "6000"
+    assert r.stdout.strip() == "6000 6000 96000"
 
 
 # ------------------------------------------------------------------------- budget simulator
@@ -215,3 +218,39 @@ def test_count_tools_malformed_schema_is_a_type_error(function: dict, expect: st
     # These raised AttributeError ("'list' object has no attribute 'get'") or a bare TypeError.
     with pytest.raises(TypeError, match=expect):
         tokenops.count_tools([{"type": "function", "function": function}], model="gpt-4o")
+
+
+def test_core_decode_checks_numpy_dtypes_and_uint64_range() -> None:
+    # The native layer itself (not only the Python wrapper) rejects non-integer arrays, and a
+    # uint64 id >= 2**63 is reported as itself, not as a wrapped negative number.
+    import numpy as np
+
+    core = tokenops.get_encoding("cl100k_base")._core
+    with pytest.raises(TypeError, match="must hold integers"):
+        core.decode_bytes(np.array([1.7, 2.2]))
+    with pytest.raises(ValueError, match=str(2**63 + 5)):
+        core.decode_bytes(np.array([1, 2**63 + 5], dtype=np.uint64))
+    assert core.decode_bytes(np.array([15339, 1917], dtype=np.uint16)) == b"hello world"
+
+
+@pytest.mark.parametrize("kwargs", [{"position_weight": float("nan")}, {"chunk_weight": float("inf")},
+                                    {"chunk_weight": -1.0}, {"chunk_slack": float("nan")}])
+def test_compress_rejects_non_finite_weights(kwargs) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        tokenops.compress("One sentence. Another one here.", rate=0.5, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"bm25_sentence": float("nan")}, {"bm25_paragraph": float("inf")},
+                                    {"bm25_neighbour": -0.5}, {"embed_threads": -5}])
+def test_compressor_rejects_bad_scorer_options(kwargs) -> None:
+    from tokenops.compress import Compressor
+
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        Compressor(**kwargs)
+
+
+def test_batch_of_none_names_the_argument() -> None:
+    enc = tokenops.get_encoding("cl100k_base")
+    for call in (enc.encode_batch, enc.count_batch, enc.encode_ordinary_batch):
+        with pytest.raises(TypeError, match="texts must be a list of str, not NoneType"):
+            call(None)  # type: ignore[arg-type]

@@ -212,6 +212,12 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
     return 0.5, -1
 
 
+def _check_weights(**weights: Any) -> None:
+    for name, w in weights.items():
+        if isinstance(w, bool) or not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
+
+
 class Compressor:
     """A reusable, thread-safe compressor for one target model and one scorer configuration.
 
@@ -254,10 +260,11 @@ class Compressor:
     ) -> None:
         self.encoding = _resolve_encoding(model)
         self.model = model if isinstance(model, str) else self.encoding.name
-        for name, w in (("info_weight", info_weight), ("bm25_weight", bm25_weight),
-                        ("embed_weight", embed_weight), ("classifier_weight", classifier_weight)):
-            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
+        _check_weights(info_weight=info_weight, bm25_weight=bm25_weight, bm25_sentence=bm25_sentence,
+                       bm25_paragraph=bm25_paragraph, bm25_neighbour=bm25_neighbour,
+                       embed_weight=embed_weight, classifier_weight=classifier_weight)
+        if isinstance(embed_threads, bool) or not isinstance(embed_threads, int) or embed_threads < 0:
+            raise ValueError(f"embed_threads must be an int >= 0 (0 = all cores), got {embed_threads!r}")
         if isinstance(bm25_window, bool) or not isinstance(bm25_window, int) or bm25_window < 0:
             raise ValueError(f"bm25_window must be an int >= 0 (terms per window, 0 = off), got {bm25_window!r}")
         if frequencies not in ("wordfreq", "bigram", None):
@@ -327,8 +334,9 @@ class Compressor:
             raise ValueError(f"structure must be None or 'json', got {structure!r}")
         if isinstance(force_tokens, str) or isinstance(protect, str):
             raise TypeError("force_tokens and protect must be lists of str, not a single str")
-        if not (chunk_slack >= 1.0):
-            raise ValueError(f"chunk_slack must be >= 1, got {chunk_slack}")
+        if not (isinstance(chunk_slack, (int, float)) and math.isfinite(chunk_slack) and chunk_slack >= 1.0):
+            raise ValueError(f"chunk_slack must be a finite number >= 1, got {chunk_slack!r}")
+        _check_weights(chunk_weight=chunk_weight, position_weight=position_weight)
         return {
             "rate": r,
             "target_tokens": t,

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -19,11 +20,21 @@ namespace tokenops::text {
 
 class ThreadTeam {
  public:
-  /// `threads` counts the calling thread; 0 or 1 = run everything on the caller.
+  /// `threads` counts the calling thread; 0 or 1 = run everything on the caller. Fewer workers
+  /// are started if the system refuses more threads (size() says how many).
   explicit ThreadTeam(std::size_t threads) {
     if (threads < 2) return;
     workers_.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t) workers_.emplace_back([this] { worker(); });
+    // A thread that cannot be started (beyond the system's limit) is not an error: the team is
+    // smaller, with the same results; an exception escaping here would leave running workers
+    // pointing at a team that never existed.
+    for (std::size_t t = 1; t < threads; ++t) {
+      try {
+        workers_.emplace_back([this] { worker(); });
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
   }
   ~ThreadTeam() {
     {
