@@ -290,7 +290,8 @@ def small_batch_section(ours, peers, valid, texts, repeat, res) -> None:
     # and cold per-thread caches dominate here, not throughput.
     prose = texts["prose"]
     msgs = [prose[i:i + 400] for i in range(0, 100 * 400, 400)]
-    print(f"\nsmall batch: {len(msgs)} messages of 400 characters, us per call (best of {repeat * 20})")
+    rounds = max(5, 2 * repeat)  # a cold round rebuilds quicktok (~0.7 s for o200k): keep it short
+    print(f"\nsmall batch: {len(msgs)} messages of 400 characters, us per call (best of {rounds})")
     fns = {("tokenops", t): (lambda t: lambda: ours.encode_ordinary_batch(msgs, num_threads=t))(t)
            for t in (1, 2)}
     fns[("tokenops count", 2)] = lambda: ours.count_batch(msgs, num_threads=2)
@@ -302,7 +303,7 @@ def small_batch_section(ours, peers, valid, texts, repeat, res) -> None:
             f = peer_batch(pname, peer, t)
             if f is not None:
                 fns[(pname, t)] = (lambda f: lambda: f(msgs))(f)
-    times = best_times(fns, repeat * 20)
+    times = best_times(fns, rounds)
     res["small_batch_us"] = {f"{k[0]} {k[1]}t": v * 1e6 for k, v in times.items()}
     for name in dict.fromkeys(k[0] for k in times):
         a, b = times[(name, 1)], times[(name, 2)]
