@@ -11,6 +11,7 @@
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/parallel.hpp"
 #include "tokenops/text/thread_team.hpp"
+#include "tokenops/text/worker_pool.hpp"
 #include "tokenops/text/utf8.hpp"
 
 namespace tokenops::embed {
@@ -190,10 +191,11 @@ void Embedder::run(std::span<const std::vector<std::uint32_t>> ids, float* out, 
       for (std::size_t b = next.fetch_add(1); b < n_batches; b = next.fetch_add(1)) run_batch(b, ws[w], nullptr);
     });
   } else {
-    // Few batches (e.g. one query): the threads share each forward pass.
-    text::ThreadTeam team(threads);
+    // Few batches (e.g. one query): the threads share each forward pass, on a pooled team (no
+    // thread start per call: a semantic-cache lookup embeds one query at a time).
+    text::PooledTeam lease(threads);
     internal::Workspace ws;
-    for (std::size_t b = 0; b < n_batches; ++b) run_batch(b, ws, &team);
+    for (std::size_t b = 0; b < n_batches; ++b) run_batch(b, ws, &lease.team());
   }
 }
 
