@@ -254,3 +254,125 @@ def test_batch_of_none_names_the_argument() -> None:
     for call in (enc.encode_batch, enc.count_batch, enc.encode_ordinary_batch):
         with pytest.raises(TypeError, match="texts must be a list of str, not NoneType"):
             call(None)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------- oversized native ints
+def test_oversized_num_threads_is_clamped_not_a_pybind11_error(enc: tokenops.Encoding, router: Router) -> None:
+    # Values beyond a C int reached pybind11 and failed with "incompatible function arguments".
+    big = 2**40
+    assert enc.encode_batch(["hello world"], num_threads=big) == [enc.encode("hello world")]
+    assert enc.encode_ordinary_batch(["hello world"], num_threads=big) == [enc.encode("hello world")]
+    assert list(enc.count_batch(["hello world"], num_threads=big)) == [2]
+    assert tokenops.cost_batch("gpt-4o", {"input_text": np.array([1000])}, num_threads=big).shape == (1,)
+    assert router.score(["hi"], num_threads=big).shape == (1,)
+    assert len(router.route_batch(["hi"], 0.5, num_threads=big)) == 1
+    assert len(tokenops.compress_batch(["One sentence. Another one."], rate=0.5, num_threads=big)) == 1
+    # negatives keep meaning "all cores", as 0 does
+    assert list(enc.count_batch(["hello world"], num_threads=-1)) == [2]
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "4"])
+def test_num_threads_of_the_wrong_type_is_a_type_error(enc: tokenops.Encoding, router: Router, bad: object) -> None:
+    with pytest.raises(TypeError, match="num_threads must be an int"):
+        enc.count_batch(["a"], num_threads=bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="num_threads must be an int"):
+        router.score(["a"], num_threads=bad)  # type: ignore[arg-type]
+
+
+def test_embedder_oversized_num_threads_and_batch_size() -> None:
+    e = tokenops.Embedder.load(Path(__file__).parents[1] / "fixtures" / "embed" / "tiny_bert")
+    assert e.embed(["hello"], batch_size=2**70, num_threads=2**40).shape[0] == 1
+
+
+@pytest.mark.parametrize(("seed", "err"), [(2**70, ValueError), (-1, ValueError), ("1", TypeError)])
+def test_simulate_seed_out_of_range_is_a_clear_error(seed: object, err: type) -> None:
+    from tokenops import Step, Workflow, simulate
+
+    with pytest.raises(err, match="seed must be an int"):
+        simulate(Workflow("w", (Step("a", user_input=10),)), n=2, seed=seed)  # type: ignore[arg-type]
+
+
+def test_simulate_takes_any_64_bit_seed_and_huge_num_threads() -> None:
+    from tokenops import Step, Workflow, simulate
+
+    r = simulate(Workflow("w", (Step("a", user_input=10),)), n=2, seed=2**64 - 1, num_threads=2**40)
+    assert r.n == 2
+
+
+def test_router_training_seed_out_of_range_is_a_value_error() -> None:
+    from tokenops.router.train import fit_router
+
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32\), got 1180591620717411303424"):
+        fit_router("logistic", ["a", "b"], np.array([[1.0, 0.0], [0.0, 1.0]]), ["s", "w"],
+                   strong="s", weak="w", seed=2**70)
+
+
+def test_compress_target_tokens_beyond_64_bits_keeps_the_text() -> None:
+    text = "One sentence here. Another sentence there."
+    assert tokenops.compress(text, target_tokens=2**70).text == text
+
+
+@pytest.mark.parametrize("token", [-1, 2**32, 2**70])
+def test_decode_single_token_bytes_out_of_range_names_the_id(enc: tokenops.Encoding, token: int) -> None:
+    with pytest.raises(KeyError, match=f"Invalid token for decoding: {token}"):
+        enc.decode_single_token_bytes(token)
+    with pytest.raises(TypeError, match="token must be an int, not str"):
+        enc.decode_single_token_bytes("5")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------- pack / pack_chat
+_PASSAGES = ["The cat sat on the mat.", "Dogs bark loudly at night.", "Cats like fish."]
+_CHAT = [{"role": "system", "content": "Be nice."}] + [
+    {"role": "user" if i % 2 == 0 else "assistant", "content": f"Message {i} about cats and dogs and more words."}
+    for i in range(20)
+]
+
+
+def test_pack_budget_beyond_64_bits_keeps_every_passage() -> None:
+    for budget in (2**63, 2**70):
+        assert tokenops.pack(_PASSAGES, "cat", budget).selected == [0, 1, 2]
+    assert tokenops.pack(_PASSAGES, "cat", np.int64(1000)).selected == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("kwargs", "err", "expect"), [
+    ({"passages": None}, TypeError, "passages must be a list of str, not NoneType"),
+    ({"separator": None}, TypeError, "separator must be str, not NoneType"),
+    ({"bm25_weight": float("nan")}, ValueError, "bm25_weight must be a finite number"),
+    ({"extra_weight": -1.0}, ValueError, "extra_weight must be a finite number >= 0"),
+    ({"extra_relevance": ["x", "y", "z"]}, TypeError, "extra_relevance must be a sequence of numbers"),
+])
+def test_pack_bad_arguments_are_named(kwargs: dict, err: type, expect: str) -> None:
+    # passages=None / separator=None gave "'NoneType' object is not iterable" and pybind11's
+    # "incompatible function arguments"; bm25_weight=nan silently selected nothing.
+    args = {"passages": _PASSAGES, "question": "cat", "budget": 50, **kwargs}
+    with pytest.raises(err, match=expect):
+        tokenops.pack(**args)
+
+
+def test_pack_separator_with_a_lone_surrogate_is_replaced_like_passages() -> None:
+    r = tokenops.pack(_PASSAGES, "cat", 1000, separator="\ud800")
+    assert r.text == "\ufffd".join(_PASSAGES)
+
+
+@pytest.mark.parametrize(("kwargs", "err", "expect"), [
+    ({"messages": [None]}, TypeError, r"messages\[0\] must be a dict"),
+    ({"messages": ["hi"]}, TypeError, r"messages\[0\] must be a dict"),
+    ({"keep_last": None}, TypeError, "keep_last must be an int"),
+    ({"keep_last": 1.5}, TypeError, "keep_last must be an int"),
+    ({"summary_tokens": -5}, ValueError, "summary_tokens must be >= 0"),
+    ({"summary_tokens": float("nan")}, TypeError, "summary_tokens must be an int"),
+    ({"summary": 5}, TypeError, "summary must be 'extractive', a str, a callable or None, not int"),
+    ({"summary": lambda dropped: None}, TypeError, "summary callable must return str, not NoneType"),
+    ({"summary_role": None}, TypeError, "summary_role must be str"),
+])
+def test_pack_chat_bad_arguments_are_named(kwargs: dict, err: type, expect: str) -> None:
+    # summary_tokens=-5 returned 154 tokens for a budget of 150; summary=5 and summary_role=None
+    # were silently accepted; a callable returning None put the text "None" in the prompt.
+    args = {"messages": _CHAT, "budget": 150, **kwargs}
+    with pytest.raises(err, match=expect):
+        tokenops.pack_chat(**args)
+
+
+def test_pack_chat_takes_numpy_and_huge_budgets() -> None:
+    assert tokenops.pack_chat(_CHAT, np.int64(150)).tokens <= 150
+    assert tokenops.pack_chat(_CHAT, 2**70).dropped == []

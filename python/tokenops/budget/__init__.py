@@ -24,6 +24,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._args import check_seed, check_threads
 from .._core import simulate_workflow
 from ..pricing.catalog import Catalog
 from ..pricing.usage import BUCKETS
@@ -453,8 +454,7 @@ def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int =
     pol = policy or Policy()
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     context = pol.context or workflow.context
     if context not in _CONTEXTS:
         raise ValueError(f"context must be one of {', '.join(_CONTEXTS)}, not {context!r}")
@@ -513,7 +513,7 @@ def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int =
         "escalate_model": index_of(pol.escalate_to) if pol.escalate_to else -1,
         "default_model": default_idx,
     }
-    raw = simulate_workflow(wf, specs, int(n), int(seed), bool(deterministic), int(num_threads))
+    raw = simulate_workflow(wf, specs, int(n), seed, bool(deterministic), check_threads(num_threads))
     return SimulationResult(workflow=workflow, policy=pol, models=list(names), n=int(n), seed=int(seed),
                             deterministic=bool(deterministic), raw=raw)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
+from .._args import as_int, check_threads
 from ..tokenizer import Encoding, encoding_for_model, get_encoding
 from . import models
 
@@ -196,19 +197,11 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
             raise ValueError(f"rate must be in (0, 1] (the fraction of tokens to keep), got {rate}")
         return rate, -1
     if target_tokens is not None:
-        if isinstance(target_tokens, bool) or not isinstance(target_tokens, int):
-            try:
-                import numpy as np
-
-                if isinstance(target_tokens, np.integer):
-                    target_tokens = int(target_tokens)
-                else:
-                    raise TypeError
-            except TypeError:
-                raise TypeError(f"target_tokens must be an int, not {type(target_tokens).__name__}") from None
+        target_tokens = as_int(target_tokens, "target_tokens")
         if target_tokens <= 0:
             raise ValueError(f"target_tokens must be a positive number of tokens, got {target_tokens}")
-        return 0.0, int(target_tokens)
+        # A budget at or above the text's size keeps it unchanged; the core takes int64.
+        return 0.0, min(target_tokens, 2**63 - 1)
     return 0.5, -1
 
 
@@ -265,6 +258,7 @@ class Compressor:
                        embed_weight=embed_weight, classifier_weight=classifier_weight)
         if isinstance(embed_threads, bool) or not isinstance(embed_threads, int) or embed_threads < 0:
             raise ValueError(f"embed_threads must be an int >= 0 (0 = all cores), got {embed_threads!r}")
+        embed_threads = check_threads(embed_threads, "embed_threads")
         if isinstance(bm25_window, bool) or not isinstance(bm25_window, int) or bm25_window < 0:
             raise ValueError(f"bm25_window must be an int >= 0 (terms per window, 0 = off), got {bm25_window!r}")
         if frequencies not in ("wordfreq", "bigram", None):
@@ -410,7 +404,7 @@ class Compressor:
                 raise TypeError("questions must be a list of str (one per text), not a single str")
             questions = list(questions)
         kw = self._kwargs(rate, target_tokens, **options)
-        raws = self._core.compress_batch(texts, questions, num_threads=int(num_threads), **kw)
+        raws = self._core.compress_batch(texts, questions, num_threads=check_threads(num_threads), **kw)
         return [self._result(t, r) for t, r in zip(texts, raws)]
 
     def _result(self, text: str, raw: dict[str, Any]) -> CompressionResult:

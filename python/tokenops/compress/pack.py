@@ -3,13 +3,23 @@ conversation into a budget, keeping the system prompt, the last turns and a summ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
+from .._args import as_int
 from ..tokenizer import Encoding, count_messages
-from .api import _check_text, _resolve_encoding, default_compressor
+from .api import _check_text, _check_weights, _resolve_encoding, default_compressor
+
+_INT64_MAX = 2**63 - 1
+
+
+def _check_budget(budget: object) -> int:
+    try:
+        return as_int(budget, "budget")
+    except TypeError:
+        raise TypeError(f"budget must be an int number of tokens, not {type(budget).__name__}") from None
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,23 +67,28 @@ def pack(
     otherwise they keep their input order. ``embedder`` (a :class:`tokenops.Embedder`) adds the
     cosine similarity between the question and each passage to ``extra_relevance``.
     """
-    if isinstance(passages, (str, bytes)):
-        raise TypeError("passages must be a list of str, not a single str")
+    if isinstance(passages, (str, bytes)) or not isinstance(passages, Iterable):
+        raise TypeError(f"passages must be a list of str, not {type(passages).__name__}")
     question = _check_text(question, "question")
-    if isinstance(budget, bool) or not isinstance(budget, int):
-        raise TypeError(f"budget must be an int number of tokens, not {type(budget).__name__}")
+    budget = _check_budget(budget)
     if budget < 0:
         raise ValueError(f"budget must be >= 0 tokens, got {budget}")
+    _check_weights(bm25_weight=bm25_weight, extra_weight=extra_weight)
+    # lone surrogates become U+FFFD, as in the passages themselves
+    separator = _check_text(separator, "separator").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     enc = _resolve_encoding(model)
     passages = list(passages)
-    extra = [float(x) for x in extra_relevance] if extra_relevance is not None else []
+    try:
+        extra = [float(x) for x in extra_relevance] if extra_relevance is not None else []
+    except (TypeError, ValueError):
+        raise TypeError("extra_relevance must be a sequence of numbers, one per passage") from None
     if embedder is not None:
         if not hasattr(embedder, "similarity"):
             raise TypeError("embedder must be a tokenops.Embedder")
         sims = [max(0.0, float(x)) for x in embedder.similarity(question, passages)[0]] if passages else []
         extra = [a + b for a, b in zip(extra, sims)] if extra else sims
     raw = _core.compress_pack(
-        enc._core, passages, question, budget, extra,
+        enc._core, passages, question, min(budget, _INT64_MAX), extra,
         mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
         extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
     )
@@ -113,12 +128,22 @@ def pack_chat(
     """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
-    if isinstance(budget, bool) or not isinstance(budget, int):
-        raise TypeError(f"budget must be an int number of tokens, not {type(budget).__name__}")
+    budget = _check_budget(budget)
     if budget <= 0:
         raise ValueError(f"budget must be a positive number of tokens, got {budget}")
+    keep_last = as_int(keep_last, "keep_last")
     if keep_last < 0:
         raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+    if summary_tokens is not None:
+        summary_tokens = as_int(summary_tokens, "summary_tokens")
+        if summary_tokens < 0:
+            raise ValueError(f"summary_tokens must be >= 0, got {summary_tokens}")
+    if summary is not None and not isinstance(summary, str) and not callable(summary):
+        raise TypeError(f"summary must be 'extractive', a str, a callable or None, not {type(summary).__name__}")
+    _check_text(summary_role, "summary_role")
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping):
+            raise TypeError(f"messages[{i}] must be a dict with 'role' and 'content', not {type(m).__name__}")
     msgs = [dict(m) for m in messages]
     for i, m in enumerate(msgs):
         if "role" not in m or "content" not in m:
@@ -161,7 +186,10 @@ def pack_chat(
         if isinstance(summary, str) and summary != "extractive":
             summary_text = summary
         elif callable(summary):
-            summary_text = str(summary([msgs[i] for i in dropped]))
+            made = summary([msgs[i] for i in dropped])
+            if not isinstance(made, str):
+                raise TypeError(f"the summary callable must return str, not {type(made).__name__}")
+            summary_text = made
         else:
             history = "\n".join(f"{msgs[i]['role']}: {msgs[i]['content']}" for i in dropped
                                 if isinstance(msgs[i]["content"], str))

