@@ -294,7 +294,7 @@ void bind_compress(py::module_& m) {
         [](EncodingPtr enc, const py::handle& passages, const py::handle& question,
            std::int64_t budget, const std::vector<float>& extra_relevance, float mmr_lambda,
            float cost_power, float bm25_weight, float extra_weight, bool reorder, bool dedup,
-           const std::string& separator) {
+           const py::handle& separator) {
           if (budget < 0) throw py::value_error("budget must be >= 0, got " + std::to_string(budget));
           std::vector<Utf8> ps = utf8_list(passages, "passages");
           Utf8 q(question, "question");
@@ -308,7 +308,7 @@ void bind_compress(py::module_& m) {
           o.extra_weight = extra_weight;
           o.reorder = reorder;
           o.dedup = dedup;
-          o.separator = separator;
+          o.separator = std::string(Utf8(separator, "separator").view());  // lone surrogates -> U+FFFD
           compress::PackResult r;
           {
             py::gil_scoped_release release;
@@ -326,7 +326,7 @@ void bind_compress(py::module_& m) {
         py::arg("encoding"), py::arg("passages"), py::arg("question"), py::arg("budget"),
         py::arg("extra_relevance"), py::arg("mmr_lambda") = 0.7f, py::arg("cost_power") = 0.5f,
         py::arg("bm25_weight") = 1.0f, py::arg("extra_weight") = 1.0f, py::arg("reorder") = false,
-        py::arg("dedup") = true, py::arg("separator") = "\n\n");
+        py::arg("dedup") = true, py::arg("separator") = py::str("\n\n"));
 }
 
 }  // namespace tokenops::bindings

@@ -9,6 +9,8 @@ import operator
 # The native side caps threads at the work size and starts fewer if the system refuses; beyond
 # this a request is certainly a mistake, so it is clamped rather than passed on.
 MAX_THREADS = 1024
+# Token counts and budgets are int64 in the core; a larger budget means "everything" anyway.
+INT64_MAX = 2**63 - 1
 
 
 def as_int(value: object, name: str) -> int:
@@ -21,9 +23,12 @@ def as_int(value: object, name: str) -> int:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
 
 
-def check_threads(num_threads: object, name: str = "num_threads") -> int:
-    """A thread count for the core: 0 (or negative) = all cores, clamped to MAX_THREADS."""
+def check_threads(num_threads: object, name: str = "num_threads", *, negative_ok: bool = True) -> int:
+    """A thread count for the core: 0 = all cores (so are negatives, unless ``negative_ok`` is
+    False: then ValueError), clamped to MAX_THREADS."""
     n = as_int(num_threads, name)
+    if n < 0 and not negative_ok:
+        raise ValueError(f"{name} must be >= 0 (0 = all cores), got {n}")
     return 0 if n < 0 else min(n, MAX_THREADS)
 
 

@@ -285,7 +285,7 @@ def clear_bpe_memo() -> None:
     """
     Empties every thread's memo of BPE results, the batch workers' included (for cold-cache benchmarks).
     """
-def compress_pack(encoding: CoreEncoding, passages: typing.Any, question: typing.Any, budget: typing.SupportsInt | typing.SupportsIndex, extra_relevance: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], mmr_lambda: typing.SupportsFloat | typing.SupportsIndex = 0.699999988079071, cost_power: typing.SupportsFloat | typing.SupportsIndex = 0.5, bm25_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, extra_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, reorder: bool = False, dedup: bool = True, separator: str = '\n\n') -> dict:
+def compress_pack(encoding: CoreEncoding, passages: typing.Any, question: typing.Any, budget: typing.SupportsInt | typing.SupportsIndex, extra_relevance: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], mmr_lambda: typing.SupportsFloat | typing.SupportsIndex = 0.699999988079071, cost_power: typing.SupportsFloat | typing.SupportsIndex = 0.5, bm25_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, extra_weight: typing.SupportsFloat | typing.SupportsIndex = 1.0, reorder: bool = False, dedup: bool = True, separator: typing.Any = '\n\n') -> dict:
     ...
 def compress_terms(text: typing.Any, drop_stopwords: bool = False) -> list[str]:
     ...

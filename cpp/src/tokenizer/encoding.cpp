@@ -516,8 +516,8 @@ void Encoding::build_char_starts(const std::vector<std::string_view>& keys,
   ascii_cross_.fill(0);
   std::vector<std::uint8_t> cp_cross(0x10000, 0), follow_prefix(1 << 16, 0), precede_suffix(1 << 16, 0);
   // Byte length of the character a lead byte starts; 0 for a continuation or invalid byte.
-  auto lead_len = [](unsigned char b) -> std::size_t {
-    return b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+  auto lead_len = [&](unsigned char b) -> std::size_t {
+    return cont(b) || b >= 0xF8 ? 0 : static_cast<std::size_t>(text::utf8_seq_len(b));
   };
   // Marks the whole character at u (its sequence is complete: checked by the caller).
   auto mark = [&](const unsigned char* u, std::uint8_t bit) {

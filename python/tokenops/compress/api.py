@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
-from .._args import as_int, check_threads
+from .._args import INT64_MAX, as_int, check_threads
 from ..tokenizer import Encoding, encoding_for_model, get_encoding
 from . import models
 
@@ -201,7 +201,7 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
         if target_tokens <= 0:
             raise ValueError(f"target_tokens must be a positive number of tokens, got {target_tokens}")
         # A budget at or above the text's size keeps it unchanged; the core takes int64.
-        return 0.0, min(target_tokens, 2**63 - 1)
+        return 0.0, min(target_tokens, INT64_MAX)
     return 0.5, -1
 
 
@@ -256,9 +256,7 @@ class Compressor:
         _check_weights(info_weight=info_weight, bm25_weight=bm25_weight, bm25_sentence=bm25_sentence,
                        bm25_paragraph=bm25_paragraph, bm25_neighbour=bm25_neighbour,
                        embed_weight=embed_weight, classifier_weight=classifier_weight)
-        if isinstance(embed_threads, bool) or not isinstance(embed_threads, int) or embed_threads < 0:
-            raise ValueError(f"embed_threads must be an int >= 0 (0 = all cores), got {embed_threads!r}")
-        embed_threads = check_threads(embed_threads, "embed_threads")
+        embed_threads = check_threads(embed_threads, "embed_threads", negative_ok=False)
         if isinstance(bm25_window, bool) or not isinstance(bm25_window, int) or bm25_window < 0:
             raise ValueError(f"bm25_window must be an int >= 0 (terms per window, 0 = off), got {bm25_window!r}")
         if frequencies not in ("wordfreq", "bigram", None):

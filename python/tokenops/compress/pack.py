@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
-from .._args import as_int
+from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
 from .api import _check_text, _check_weights, _resolve_encoding, default_compressor
-
-_INT64_MAX = 2**63 - 1
 
 
 def _check_budget(budget: object) -> int:
@@ -74,8 +72,7 @@ def pack(
     if budget < 0:
         raise ValueError(f"budget must be >= 0 tokens, got {budget}")
     _check_weights(bm25_weight=bm25_weight, extra_weight=extra_weight)
-    # lone surrogates become U+FFFD, as in the passages themselves
-    separator = _check_text(separator, "separator").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    _check_text(separator, "separator")
     enc = _resolve_encoding(model)
     passages = list(passages)
     try:
@@ -88,7 +85,7 @@ def pack(
         sims = [max(0.0, float(x)) for x in embedder.similarity(question, passages)[0]] if passages else []
         extra = [a + b for a, b in zip(extra, sims)] if extra else sims
     raw = _core.compress_pack(
-        enc._core, passages, question, min(budget, _INT64_MAX), extra,
+        enc._core, passages, question, min(budget, INT64_MAX), extra,
         mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
         extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
     )

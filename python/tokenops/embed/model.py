@@ -144,11 +144,9 @@ class Embedder:
         batch_size = as_int(batch_size, "batch_size")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if as_int(num_threads, "num_threads") < 0:
-            raise ValueError(f"num_threads must be >= 0 (0 = all cores), got {num_threads}")
         if not isinstance(texts, (list, tuple)):
             texts = list(texts)
-        return self._core.embed(texts, min(batch_size, 2**31), check_threads(num_threads))
+        return self._core.embed(texts, min(batch_size, 2**31), check_threads(num_threads, negative_ok=False))
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embeds one text: a float32 vector of shape (dim,)."""

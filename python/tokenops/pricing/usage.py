@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._args import INT64_MAX
+
 BUCKETS: tuple[str, ...] = (
     "input_text",
     "input_audio",
@@ -201,9 +203,6 @@ class Usage:
         return {b: getattr(self, b) for b in BUCKETS}
 
 
-_MAX_COUNT = 2**63 - 1  # the core counts tokens in int64
-
-
 def _check_count(v: Any, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         if hasattr(v, "__index__") and not isinstance(v, bool):  # numpy integers
@@ -212,7 +211,7 @@ def _check_count(v: Any, name: str) -> int:
             raise TypeError(f"usage field '{name}' must be an integer token count, got {type(v).__name__} {v!r}")
     if v < 0:
         raise ValueError(f"usage field '{name}' must be >= 0, got {v}")
-    if v > _MAX_COUNT:
+    if v > INT64_MAX:  # the core counts tokens in int64
         raise ValueError(f"usage field '{name}' = {v} is too large (at most 2**63 - 1 tokens)")
     return int(v)
 

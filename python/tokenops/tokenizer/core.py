@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, AbstractSet, Literal, NoReturn, Union
 
 from .. import _core
-from .._args import as_int, check_threads
+from .._args import INT64_MAX, as_int, check_threads
 from . import registry
 from .load import read_hf_json, read_rank_file
 
@@ -240,7 +240,7 @@ class Encoding:
             raise ValueError(f"keep must be 'start' or 'end', got {keep!r}")
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
         # Any budget beyond the native size_t keeps the whole text (a str has fewer tokens).
-        max_tokens = min(max_tokens, 2**63 - 1)
+        max_tokens = min(max_tokens, INT64_MAX)
         return self._core.truncate(text, max_tokens, allowed or None, keep == "end")
 
     # ------------------------------------------------------------------ decoding
