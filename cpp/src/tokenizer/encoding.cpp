@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cstring>
 #include <type_traits>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/hash.hpp"
@@ -15,6 +18,8 @@ namespace {
 
 constexpr std::uint64_t kNoPair = ~std::uint64_t{0};
 constexpr std::size_t kSmallPiece = 64;  // pieces up to this many bytes use the O(n^2) merge
+// Entries of bpe_parts' arrays: a piece's parts plus room for whole 8-lane blocks past them.
+constexpr std::size_t kPartsCap = kSmallPiece + 24;
 
 // A three-byte UTF-8 sequence (U+0800..U+FFFF shape): CJK, Indic, Thai... characters. Their
 // tokens get a direct 256 KiB table, which keeps the BPE of unspaced scripts out of the big one.
@@ -328,6 +333,17 @@ void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) c
     if (i < len) any_high |= text::load_head(p + i, len - i);
     if ((any_high & 0x8080808080808080ull) != 0 && bpe_chars(p, len, emit)) return;
   }
+  if (!merge_mode_) {
+    alignas(32) std::uint32_t pos[kPartsCap];
+    alignas(32) Rank tok[kPartsCap];
+    for (std::size_t i = 0; i < len; ++i) {
+      pos[i] = static_cast<std::uint32_t>(i);
+      tok[i] = byte_id_[p[i]];
+    }
+    pos[len] = static_cast<std::uint32_t>(len);
+    bpe_parts(p, pos, tok, len, emit);
+    return;
+  }
   std::uint32_t end[kSmallPiece], prev[kSmallPiece];
   Rank tok[kSmallPiece];
   for (std::size_t i = 0; i < len; ++i) {
@@ -336,6 +352,72 @@ void Encoding::bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) c
     tok[i] = byte_id_[p[i]];
   }
   bpe_run(p, len, end, prev, tok, emit);
+}
+
+template <class Emit>
+void Encoding::bpe_parts(const unsigned char* p, std::uint32_t* pos, Rank* tok, std::size_t m,
+                         Emit&& emit) const {
+  // tiktoken's loop on compact arrays: key[i] is the rank of parts i and i+1 merged (kNoRank
+  // if that is no token), which in rank mode is also the merged token. Each step merges the
+  // lowest rank, leftmost among equals, and closes the gap. pos, tok and key have kPartsCap
+  // entries, so whole 8-lane blocks past the live ones can be read and shifted; key keeps at
+  // least 8 kNoRank entries after its live ones, which never win the minimum.
+  alignas(32) Rank key[kPartsCap];
+  for (std::size_t i = 0; i + 1 < m; ++i)
+    key[i] = static_cast<Rank>(pair(p + pos[i], pos[i + 2] - pos[i], 0, 0));
+  for (std::size_t k = 0; k < 16; ++k) key[m - 1 + k] = kNoRank;
+  while (m > 1) {
+    const std::size_t n = m - 1;  // live keys
+    std::size_t b;
+#if defined(__AVX2__)
+    __m256i mn = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key));
+    for (std::size_t i = 8; i < n; i += 8)
+      mn = _mm256_min_epu32(mn, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + i)));
+    __m128i x = _mm_min_epu32(_mm256_castsi256_si128(mn), _mm256_extracti128_si256(mn, 1));
+    x = _mm_min_epu32(x, _mm_shuffle_epi32(x, 0x4E));
+    x = _mm_min_epu32(x, _mm_shuffle_epi32(x, 0xB1));
+    const Rank best = static_cast<Rank>(_mm_cvtsi128_si32(x));
+    if (best == kNoRank) break;
+    const __m256i bv = _mm256_set1_epi32(static_cast<int>(best));
+    for (std::size_t i = 0;; i += 8) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + i));
+      const unsigned mask = static_cast<unsigned>(
+          _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, bv))));
+      if (mask != 0) {
+        b = i + static_cast<std::size_t>(__builtin_ctz(mask));
+        break;
+      }
+    }
+    // Close the gap of part b + 1, 8 lanes at a time (ascending: each block is read before
+    // the next store can reach it).
+    auto shift = [](std::uint32_t* a, std::size_t from, std::size_t to) {
+      for (std::size_t i = from; i < to; i += 8)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + i),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 1)));
+    };
+#else
+    Rank best = kNoRank;
+    b = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (key[i] < best) {
+        best = key[i];
+        b = i;
+      }
+    }
+    if (best == kNoRank) break;
+    auto shift = [](std::uint32_t* a, std::size_t from, std::size_t to) {
+      for (std::size_t i = from; i < to + 8; ++i) a[i] = a[i + 1];
+    };
+#endif
+    tok[b] = best;
+    shift(pos, b + 1, m);      // pos[b + 1 .. m] -> pos[b + 1 .. m - 1]
+    shift(tok, b + 1, m - 1);
+    shift(key, b + 1, n);  // key[n - 1] takes the first kNoRank of the tail
+    --m;
+    key[b] = b + 1 < m ? static_cast<Rank>(pair(p + pos[b], pos[b + 2] - pos[b], 0, 0)) : kNoRank;
+    if (b > 0) key[b - 1] = static_cast<Rank>(pair(p + pos[b - 1], pos[b + 1] - pos[b - 1], 0, 0));
+  }
+  for (std::size_t i = 0; i < m; ++i) emit(tok[i]);
 }
 
 template <class Emit>
@@ -387,10 +469,23 @@ namespace {
 // A character or a partial character as a 32-bit code: its bytes, little-endian, zero padded.
 // UTF-8 units of one to four bytes never contain a zero byte except the character U+0000 itself,
 // so the code is unambiguous.
+// n is 1 to 4 (a character or a partial one).
 inline std::uint32_t unit_code(const unsigned char* q, std::size_t n) noexcept {
-  std::uint32_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v |= std::uint32_t(q[i]) << (8 * i);
-  return v;
+  switch (n) {
+    case 0:
+      return 0;
+    case 1:
+      return q[0];
+    case 2:
+      return std::uint32_t(q[0]) | (std::uint32_t(q[1]) << 8);
+    case 3:
+      return std::uint32_t(q[0]) | (std::uint32_t(q[1]) << 8) | (std::uint32_t(q[2]) << 16);
+    default: {
+      std::uint32_t v;
+      std::memcpy(&v, q, 4);
+      return v;
+    }
+  }
 }
 constexpr std::uint8_t kFollowsPartial = 1;   // the unit (or a prefix) comes right after a partial
 constexpr std::uint8_t kPrecedesPartial = 2;  // the unit (or a suffix) comes right before a partial
@@ -463,14 +558,12 @@ bool Encoding::bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) c
       }
     }
   }
-  std::uint32_t end[kSmallPiece], prev[kSmallPiece];
-  Rank tok[kSmallPiece];
-  std::uint32_t last = ~std::uint32_t{0};
-  auto add = [&](std::size_t at, std::size_t n, Rank t) {
-    end[at] = static_cast<std::uint32_t>(at + n);
-    prev[at] = last;
-    tok[at] = t;
-    last = static_cast<std::uint32_t>(at);
+  alignas(32) std::uint32_t pos[kPartsCap];
+  alignas(32) Rank tok[kPartsCap];
+  std::size_t parts = 0;
+  auto add = [&](std::size_t at, std::size_t, Rank t) {
+    pos[parts] = static_cast<std::uint32_t>(at);
+    tok[parts++] = t;
   };
   std::size_t off = 0;
   for (std::size_t c = 0; c < m; ++c) {
@@ -487,7 +580,8 @@ bool Encoding::bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) c
     }
     off += clen[c];
   }
-  bpe_run(p, len, end, prev, tok, emit);
+  pos[parts] = static_cast<std::uint32_t>(len);
+  bpe_parts(p, pos, tok, parts, emit);
   return true;
 }
 

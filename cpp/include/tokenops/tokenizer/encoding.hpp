@@ -106,6 +106,11 @@ class Encoding {
   template <class Emit>
   void bpe_run(const unsigned char* p, std::size_t len, std::uint32_t* end, std::uint32_t* prev,
                Rank* tok, Emit&& emit) const;
+  /// Rank mode: merges the m parts starting at pos[0..m) (pos[m] = the piece's length, tok[i]
+  /// the token of part i) in tiktoken's order; the arrays are kept compact (one entry per part).
+  template <class Emit>
+  void bpe_parts(const unsigned char* p, std::uint32_t* pos, Rank* tok, std::size_t m,
+                 Emit&& emit) const;
   /// Rank mode, valid UTF-8 of at most kSmallPiece bytes: BPE started from per-character
   /// tokens where that is exact; false (nothing emitted) for invalid UTF-8.
   template <class Emit>
