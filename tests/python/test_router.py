@@ -627,3 +627,17 @@ def test_embedding_fixtures_match_the_live_embedder(data_dir):
         live = emb.embed([texts[i] for i in pick])
         cos = np.sum(F[pick] * live, 1) / (np.linalg.norm(F[pick], axis=1) * np.linalg.norm(live, axis=1))
         assert np.all(cos > 0.999), cos
+
+
+def test_embeddings_passed_to_a_lexical_router_are_refused(toy):
+    """A lexical router would ignore them: saying so beats scoring as if they were used."""
+    ps, Q = toy
+    cfg = FeatureConfig(hash_bits=10, word_ngrams=(1, 2), dense=True)
+    r = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w", features=cfg).load()
+    assert not r.needs_embedding
+    E = np.zeros((3, 4), np.float32)
+    for call in (lambda: r.score(ps[:3], embeddings=E), lambda: r.predict_quality(ps[:3], embeddings=E),
+                 lambda: r.route(ps[0], 0.5, embeddings=E[:1])):
+        with pytest.raises(ValueError, match="does not use embeddings"):
+            call()
+    assert np.all(np.isfinite(r.score(ps[:3])))

@@ -172,6 +172,11 @@ class Router:
     # ---- scoring ----
     def _embeddings(self, prompts: list[str], embeddings: Any) -> np.ndarray | None:
         if not self.needs_embedding:
+            if embeddings is not None:
+                raise ValueError(
+                    f"{self.source}: this {self.family} router does not use embeddings (its "
+                    "features are lexical); drop embeddings=, or load a router trained with an "
+                    "embedding block")
             return None
         if embeddings is None:
             if self._embed is None:

@@ -74,7 +74,8 @@ def crossfit_scores(bench: PairBenchmark, family: str, folds: int = 5, seed: int
         router = fit_router(family, ps, q, ["strong", "weak"], strong="strong", weak="weak",
                             features=features, embeddings=emb_tr, seed=seed, **params).load()
         emb_te = embeddings[te] if embeddings is not None else None
-        scores[te] = router.score([bench.prompts[i] for i in te], embeddings=emb_te)
+        scores[te] = router.score([bench.prompts[i] for i in te],
+                                  embeddings=emb_te if router.needs_embedding else None)
     return scores
 
 

@@ -73,7 +73,8 @@ class NwayRouter:
     scale: float = 1.0
 
     def predict_quality(self, prompts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        P = np.mean([r.predict_quality(prompts, embeddings=embeddings) for r in self.components], axis=0)
+        P = np.mean([r.predict_quality(prompts, embeddings=embeddings if r.needs_embedding else None)
+                     for r in self.components], axis=0)
         return P * self.scale
 
 
@@ -120,7 +121,8 @@ def select_nway(train: RouterBenchSplit, E: np.ndarray, task: str, folds: int = 
             keep = np.zeros(len(train), bool)
             keep[a] = True
             r = _fit_component(name, train.subset(keep), E[a], seed)
-            P[b] = r.predict_quality([train.prompts[i] for i in b], embeddings=E[b])
+            P[b] = r.predict_quality([train.prompts[i] for i in b],
+                                     embeddings=E[b] if r.needs_embedding else None)
         oof[name] = P
     combos: list[tuple[str, ...]] = [(n,) for n in names] + list(itertools.combinations(names, 2))
     zero = routerbench_report(task, train, {}).aiq["Zero router (convex hull of single models)"]
