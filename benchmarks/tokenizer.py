@@ -256,13 +256,25 @@ def count_section(ours, peers, valid, texts, repeat, res) -> None:
         print(row)
 
 
+# Peers whose batch call returns numpy arrays rather than lists of Python ints: they are compared
+# with tokenops' encode_batch_to_numpy (same output form), the others with its list form.
+NUMPY_BATCH = {"quicktok-v1"}
+
+
+def _ours_for(pname: str) -> str:
+    return "tokenops numpy" if pname in NUMPY_BATCH else "tokenops"
+
+
 def batch_section(ours, peers, valid, texts, repeat, res) -> None:
     docs = [d for cat in ("prose", "code", "multilingual") for d in split_docs(texts[cat])]
     mb = sum(len(d.encode()) for d in docs) / 1e6
-    print(f"\nencode_batch over {len(docs)} documents ({mb:.1f} MB), MB/s")
+    print(f"\nencode_batch over {len(docs)} documents ({mb:.1f} MB), MB/s; quicktok returns numpy "
+          "arrays and is compared with encode_batch_to_numpy, the others with lists")
     # All engines and both thread counts interleaved round by round (best_times).
     fns = {("tokenops", 1): lambda: ours.encode_ordinary_batch(docs, num_threads=1),
-           ("tokenops", 2): lambda: ours.encode_ordinary_batch(docs, num_threads=2)}
+           ("tokenops", 2): lambda: ours.encode_ordinary_batch(docs, num_threads=2),
+           ("tokenops numpy", 1): lambda: ours.encode_batch_to_numpy(docs, num_threads=1, disallowed_special=()),
+           ("tokenops numpy", 2): lambda: ours.encode_batch_to_numpy(docs, num_threads=2, disallowed_special=())}
     for pname, peer in peers.items():
         f1, f2 = peer_batch(pname, peer, 1), peer_batch(pname, peer, 2)
         if f1 is None or f2 is None or not {"prose", "code", "multilingual"} <= valid[pname]:
@@ -270,17 +282,20 @@ def batch_section(ours, peers, valid, texts, repeat, res) -> None:
         fns[(pname, 1)] = (lambda f: lambda: f(docs))(f1)
         fns[(pname, 2)] = (lambda f: lambda: f(docs))(f2)
     times = best_times(fns, repeat)
-    t1, t2 = times[("tokenops", 1)], times[("tokenops", 2)]
-    print(f"  tokenops   1 thread {mb / t1:8.1f}   2 threads {mb / t2:8.1f}   scaling {t1 / t2:4.2f}x")
-    res["batch"] = {"tokenops": {"1": mb / t1, "2": mb / t2}}
+    res["batch"] = {}
+    for name in ("tokenops", "tokenops numpy"):
+        t1, t2 = times[(name, 1)], times[(name, 2)]
+        print(f"  {name:<14} 1 thread {mb / t1:8.1f}   2 threads {mb / t2:8.1f}   scaling {t1 / t2:4.2f}x")
+        res["batch"][name] = {"1": mb / t1, "2": mb / t2}
     for pname in peers:
         if (pname, 1) not in times:
             continue
         p1, p2 = times[(pname, 1)], times[(pname, 2)]
+        t1, t2 = times[(_ours_for(pname), 1)], times[(_ours_for(pname), 2)]
         res["batch"][pname] = {"1": mb / p1, "2": mb / p2}
         print(
-            f"  {pname:<10} 1 thread {mb / p1:8.1f}   2 threads {mb / p2:8.1f}   "
-            f"tokenops/peer: {p1 / t1:5.2f}x (1t) {p2 / t2:5.2f}x (2t)"
+            f"  {pname:<14} 1 thread {mb / p1:8.1f}   2 threads {mb / p2:8.1f}   "
+            f"{_ours_for(pname)}/peer: {p1 / t1:5.2f}x (1t) {p2 / t2:5.2f}x (2t)"
         )
     small_batch_section(ours, peers, valid, texts, repeat, res)
 
@@ -294,6 +309,8 @@ def small_batch_section(ours, peers, valid, texts, repeat, res) -> None:
     print(f"\nsmall batch: {len(msgs)} messages of 400 characters, us per call (best of {rounds})")
     fns = {("tokenops", t): (lambda t: lambda: ours.encode_ordinary_batch(msgs, num_threads=t))(t)
            for t in (1, 2)}
+    fns.update({("tokenops numpy", t): (lambda t: lambda: ours.encode_batch_to_numpy(msgs, num_threads=t, disallowed_special=()))(t)
+                for t in (1, 2)})
     fns[("tokenops count", 2)] = lambda: ours.count_batch(msgs, num_threads=2)
     fns[("tokenops count", 1)] = lambda: ours.count_batch(msgs, num_threads=1)
     for pname, peer in peers.items():
@@ -308,8 +325,9 @@ def small_batch_section(ours, peers, valid, texts, repeat, res) -> None:
     for name in dict.fromkeys(k[0] for k in times):
         a, b = times[(name, 1)], times[(name, 2)]
         row = f"  {name:<15} 1 thread {a * 1e6:8.1f}   2 threads {b * 1e6:8.1f}   2t/1t speed {a / b:4.2f}x"
-        if name not in ("tokenops", "tokenops count"):
-            row += f"   tokenops/peer: {a / times[('tokenops', 1)]:5.2f}x (1t) {b / times[('tokenops', 2)]:5.2f}x (2t)"
+        if not name.startswith("tokenops"):
+            o = _ours_for(name)
+            row += f"   {o}/peer: {a / times[(o, 1)]:5.2f}x (1t) {b / times[(o, 2)]:5.2f}x (2t)"
         print(row)
 
 

@@ -277,6 +277,27 @@ void bind_tokenizer(py::module_& m) {
            py::arg("texts"), py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"),
            py::arg("int_cache") = py::none(),
            "Returns (token lists, None) or (None, the first disallowed special token found).")
+      .def("encode_batch_to_numpy",
+           [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
+              const py::handle& disallowed, int num_threads) -> py::tuple {
+             py::tuple keep;
+             std::vector<StrRef> refs = str_refs(texts, keep);
+             SpecialMask mask = make_mask(e, allowed), banned = make_mask(e, disallowed);
+             std::vector<std::vector<Rank>> outs(refs.size());
+             BatchProblem problem;
+             {
+               py::gil_scoped_release release;
+               run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+                 e.encode(t, mask, outs[i]);
+               });
+             }
+             if (problem.index != kNone) return py::make_tuple(py::none(), problem.token());
+             py::list result(outs.size());
+             for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_numpy(std::move(outs[i]));
+             return py::make_tuple(result, py::none());
+           },
+           py::arg("texts"), py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"),
+           "Returns (uint32 arrays, None) or (None, the first disallowed special token found).")
       .def("count_batch",
            [](const Encoding& e, const py::handle& texts, const py::handle& allowed,
               const py::handle& disallowed, int num_threads) {

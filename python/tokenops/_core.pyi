@@ -35,6 +35,10 @@ class CoreEncoding:
         """
         Returns (token lists, None) or (None, the first disallowed special token found).
         """
+    def encode_batch_to_numpy(self, texts: typing.Any, allowed: typing.Any, disallowed: typing.Any, num_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+        """
+        Returns (uint32 arrays, None) or (None, the first disallowed special token found).
+        """
     def encode_ordinary(self, text: typing.Any, int_cache: typing.Any = None) -> list:
         ...
     def encode_single_piece(self, data: bytes) -> list:

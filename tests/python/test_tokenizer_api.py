@@ -164,6 +164,9 @@ def test_batch_identical_for_any_thread_count(data_dir, enc):
     for threads in (1, 2, 3, 8):
         assert enc.encode_batch(docs, num_threads=threads) == single
         assert enc.encode_ordinary_batch(docs, num_threads=threads) == single
+        arrays = enc.encode_batch_to_numpy(docs, num_threads=threads)
+        assert all(a.dtype == np.uint32 for a in arrays)
+        assert [a.tolist() for a in arrays] == single
         counts = enc.count_batch(docs, num_threads=threads)
         assert counts.dtype == np.int64
         assert counts.tolist() == [len(s) for s in single]
@@ -172,6 +175,12 @@ def test_batch_identical_for_any_thread_count(data_dir, enc):
     assert enc.encode_batch(["<|endoftext|>"], allowed_special="all") == [[100257]]
     assert enc.encode_batch([]) == []
     assert enc.count_batch([]).tolist() == []
+    assert enc.encode_batch_to_numpy([]) == []
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode_batch_to_numpy(["fine", "<|endoftext|>"])
+    assert [a.tolist() for a in enc.encode_batch_to_numpy(["<|endoftext|>"], allowed_special="all")] == [[100257]]
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
+        enc.encode_batch_to_numpy(["ok", 5])  # type: ignore[list-item]
 
 
 def test_batch_reports_the_first_disallowed_special_for_any_thread_count(enc):

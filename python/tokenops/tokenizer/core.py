@@ -180,6 +180,25 @@ class Encoding:
             _raise_disallowed_special_token(bad)
         return result
 
+    def encode_batch_to_numpy(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int = 0,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[npt.NDArray[np.uint32]]:
+        """Like :meth:`encode_batch` but returns one uint32 numpy array per text, each owning its
+        native buffer (no Python int is made: the form for dataset pipelines)."""
+        allowed = self._resolve_special(allowed_special, disallowed_special, None)
+        disallowed = self._disallowed(allowed, disallowed_special)
+        result, bad = self._core.encode_batch_to_numpy(
+            text, allowed or None, disallowed or None, check_threads(num_threads)
+        )
+        if bad is not None:
+            _raise_disallowed_special_token(bad)
+        return result
+
     def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
         if disallowed_special == "all":
             return self.special_tokens_set - set(allowed)
