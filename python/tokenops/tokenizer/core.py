@@ -171,8 +171,7 @@ class Encoding:
         """Encodes many texts in parallel in C++; identical results for any ``num_threads``.
         Texts are converted, checked for disallowed special tokens and encoded in the worker
         threads with the GIL released."""
-        allowed = self._resolve_special(allowed_special, disallowed_special, None)
-        disallowed = self._disallowed(allowed, disallowed_special)
+        allowed, disallowed = self._batch_specials(allowed_special, disallowed_special)
         result, bad = self._core.encode_batch(
             text, allowed or None, disallowed or None, check_threads(num_threads), self._ints
         )
@@ -190,14 +189,19 @@ class Encoding:
     ) -> list[npt.NDArray[np.uint32]]:
         """Like :meth:`encode_batch` but returns one uint32 numpy array per text, each owning its
         native buffer (no Python int is made: the form for dataset pipelines)."""
-        allowed = self._resolve_special(allowed_special, disallowed_special, None)
-        disallowed = self._disallowed(allowed, disallowed_special)
+        allowed, disallowed = self._batch_specials(allowed_special, disallowed_special)
         result, bad = self._core.encode_batch_to_numpy(
             text, allowed or None, disallowed or None, check_threads(num_threads)
         )
         if bad is not None:
             _raise_disallowed_special_token(bad)
         return result
+
+    def _batch_specials(self, allowed_special: AllowedSpecial,
+                        disallowed_special: DisallowedSpecial) -> tuple[AbstractSet[str], AbstractSet[str]]:
+        """(allowed, disallowed) special tokens of a batch call; the workers check the texts."""
+        allowed = self._resolve_special(allowed_special, disallowed_special, None)
+        return allowed, self._disallowed(allowed, disallowed_special)
 
     def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
         if disallowed_special == "all":
@@ -232,8 +236,7 @@ class Encoding:
         disallowed_special: DisallowedSpecial = "all",
     ) -> npt.NDArray[np.int64]:
         """Token counts of many texts, in parallel; returns an int64 numpy array."""
-        allowed = self._resolve_special(allowed_special, disallowed_special, None)
-        disallowed = self._disallowed(allowed, disallowed_special)
+        allowed, disallowed = self._batch_specials(allowed_special, disallowed_special)
         counts, bad = self._core.count_batch(text, allowed or None, disallowed or None, check_threads(num_threads))
         if bad is not None:
             _raise_disallowed_special_token(bad)
