@@ -251,7 +251,7 @@ def test_compressor_rejects_bad_scorer_options(kwargs) -> None:
 
 def test_batch_of_none_names_the_argument() -> None:
     enc = tokenops.get_encoding("cl100k_base")
-    for call in (enc.encode_batch, enc.count_batch, enc.encode_ordinary_batch):
+    for call in (enc.encode_batch, enc.count_batch, enc.encode_ordinary_batch, enc.encode_batch_to_numpy):
         with pytest.raises(TypeError, match="texts must be a list of str, not NoneType"):
             call(None)  # type: ignore[arg-type]
 
@@ -263,6 +263,7 @@ def test_oversized_num_threads_is_clamped_not_a_pybind11_error(enc: tokenops.Enc
     assert enc.encode_batch(["hello world"], num_threads=big) == [enc.encode("hello world")]
     assert enc.encode_ordinary_batch(["hello world"], num_threads=big) == [enc.encode("hello world")]
     assert list(enc.count_batch(["hello world"], num_threads=big)) == [2]
+    assert enc.encode_batch_to_numpy(["hello world"], num_threads=big)[0].tolist() == enc.encode("hello world")
     assert tokenops.cost_batch("gpt-4o", {"input_text": np.array([1000])}, num_threads=big).shape == (1,)
     assert router.score(["hi"], num_threads=big).shape == (1,)
     assert len(router.route_batch(["hi"], 0.5, num_threads=big)) == 1
