@@ -213,6 +213,31 @@ TEST(Encoding, LongPiecesMatchHeapReference) {
   }
 }
 
+TEST(Encoding, ShortPiecesMatchHeapReference) {
+  // Pieces of 2-64 bytes take the compact-array merge loop: ties between equal ranks (repeated
+  // letters), merges at the last pair, full 64-byte pieces and multi-byte characters.
+  std::mt19937 rng(11);
+  const std::vector<std::vector<std::string>> alphabets = {
+      {"a"}, {"a", "b"}, {"a", "b", "c", " "}, {"\xC3\xA9", "\xC3\xA8", "e", "t"},
+      {"\xE4\xBD\xA0", "\xE5\xA5\xBD", "\xE4\xB8\xAD"}, {"\xD0\xBF", "\xD1\x80", "\xD0\xB8", "\xD0\xB2"},
+      {"0", "1", "9"}, {"\xF0\x9F\x91\x8D", "!", "\xE2\x80\x8D"}};
+  for (const Encoding* e : {&cl100k(), &o200k()}) {
+    for (int t = 0; t < 4000; ++t) {
+      const std::size_t n = t % 13 == 0 ? 64 : 2 + rng() % 63;
+      const auto& a = alphabets[t % alphabets.size()];
+      std::string s;
+      while (s.size() < n) s += a[rng() % a.size()];
+      s.resize(n);  // may cut a character: raw bytes take the byte-level start
+      if (t % 5 == 0)
+        for (auto& c : s) c = static_cast<char>(rng() % 256);
+      std::vector<Rank> x, y;
+      e->encode_single_piece(s, x);
+      e->encode_single_piece_reference(s, y);
+      ASSERT_EQ(x, y) << "trial " << t << " length " << n;
+    }
+  }
+}
+
 TEST(Encoding, WorstCaseInputsFinish) {
   // Linear-time pre-tokenizers and the chunked long-piece BPE: these finish quickly and exactly
   // (the counts are the corpus goldens' for the same inputs).

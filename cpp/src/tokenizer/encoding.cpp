@@ -362,6 +362,10 @@ void Encoding::bpe_parts(const unsigned char* p, std::uint32_t* pos, Rank* tok, 
   // lowest rank, leftmost among equals, and closes the gap. pos, tok and key have kPartsCap
   // entries, so whole 8-lane blocks past the live ones can be read and shifted; key keeps at
   // least 8 kNoRank entries after its live ones, which never win the minimum.
+  if (m <= 1) {
+    if (m == 1) emit(tok[0]);
+    return;
+  }
   alignas(32) Rank key[kPartsCap];
   for (std::size_t i = 0; i + 1 < m; ++i)
     key[i] = static_cast<Rank>(pair(p + pos[i], pos[i + 2] - pos[i], 0, 0));
