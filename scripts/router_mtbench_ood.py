@@ -21,29 +21,24 @@ import warnings
 
 import numpy as np
 from scipy.stats import rankdata
-from tokenops.router.data import load_routellm, load_routerbench
+from tokenops.router.data import load_routellm, load_routerbench, pair_rows
 from tokenops.router.embedding import embed_cached, embedding_feature_config
-from tokenops.router.evaluation import DEFAULT_HP, crossfit_scores, routellm_report
+from tokenops.router.evaluation import crossfit_scores, out_of_domain_scores, routellm_report
 from tokenops.router.nway import routerbench_embeddings
-from tokenops.router.train import fit_router
 
-STRONG_WEAK = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
+FAMILIES = ("logistic", "linear", "mlp", "mf", "irt", "knn")
 
 
-def other_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
-    """GSM8K and RouterBench (train + test) prompts, their (strong, weak) quality and MiniLM
-    embeddings (full prompts for GSM8K, the nway prompt tails for RouterBench, as shipped)."""
-    g = load_routellm("gsm8k")
-    prompts, qs, embs = list(g.prompts), [g.quality01], [embed_cached(g.prompts)]
+def other_embeddings() -> np.ndarray:
+    """MiniLM embeddings of pair_rows(("gsm8k", "routerbench")), row for row: full prompts for
+    GSM8K, the shipped nway prompt-tail embeddings for RouterBench."""
+    parts = [embed_cached(load_routellm("gsm8k").prompts)]
     for split in ("train", "test"):
         rb = load_routerbench(split)
-        cols = [rb.models.index(m) for m in STRONG_WEAK]
-        q = rb.quality[:, cols]
-        ok = np.all(np.isfinite(q), axis=1)
-        prompts += [p for p, k in zip(rb.prompts, ok) if k]
-        qs.append(q[ok])
-        embs.append(routerbench_embeddings(rb)[ok])
-    return prompts, np.vstack(qs), np.vstack(embs)
+        ok = np.all(np.isfinite(rb.quality[:, [rb.models.index(m) for m in
+                                               ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")]]), axis=1)
+        parts.append(routerbench_embeddings(rb)[ok])
+    return np.vstack(parts)
 
 
 def main() -> None:
@@ -51,18 +46,17 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*converge.*")
     mt = load_routellm("mt-bench")
     emt = embed_cached(mt.prompts)
-    P, Q, X = other_rows()
+    P, Q, _ = pair_rows(("gsm8k", "routerbench"))
+    X = other_embeddings()
     emb_cfg = embedding_feature_config(X.shape[1])
     scores: dict[str, np.ndarray] = {}
-    for fam in ("logistic", "linear", "mlp", "mf", "irt", "knn"):
-        hp = DEFAULT_HP.get(fam, {})
+    for fam in FAMILIES:
         if fam != "knn":
-            r = fit_router(fam, P, Q, ["s", "w"], strong="s", weak="w", **hp).load()
-            scores[f"out-of-domain {fam} (lexical)"] = r.score(mt.prompts)
-        r = fit_router(fam, P, Q, ["s", "w"], strong="s", weak="w", features=emb_cfg, embeddings=X, **hp).load()
-        scores[f"out-of-domain {fam} (MiniLM)"] = r.score(mt.prompts, embeddings=emt)
+            scores[f"out-of-domain {fam} (lexical)"] = out_of_domain_scores(mt, fam, P, Q)
+        scores[f"out-of-domain {fam} (MiniLM)"] = out_of_domain_scores(
+            mt, fam, P, Q, features=emb_cfg, embeddings=X, bench_embeddings=emt)
     inside: dict[str, np.ndarray] = {}
-    for fam in ("logistic", "linear", "mlp", "mf", "irt", "knn"):
+    for fam in FAMILIES:
         extra = dict(features=emb_cfg, embeddings=emt) if fam == "knn" else {}
         inside[fam] = crossfit_scores(mt, fam, folds=5, seed=0, **extra)
         scores[f"in-domain {fam}"] = inside[fam]

@@ -641,3 +641,25 @@ def test_embeddings_passed_to_a_lexical_router_are_refused(toy):
         with pytest.raises(ValueError, match="does not use embeddings"):
             call()
     assert np.all(np.isfinite(r.score(ps[:3])))
+
+
+def test_pair_rows_and_out_of_domain_scores(data_dir):
+    from tokenops.router.data import load_routellm, pair_rows
+    from tokenops.router.evaluation import out_of_domain_scores
+
+    with pytest.raises(ValueError, match="unknown source"):
+        pair_rows(("gsm8k", "arena"))
+    P, Q, counts = pair_rows(("gsm8k", "routerbench"))
+    assert counts == {"routellm/gsm8k": 1307, "routerbench/train": 2217, "routerbench/test": 947}
+    assert len(P) == Q.shape[0] == sum(counts.values()) and Q.shape[1] == 2
+    assert np.all((Q >= 0) & (Q <= 1))
+    mt = load_routellm("mt-bench")
+    s = out_of_domain_scores(mt, "logistic", P, Q)
+    assert s.shape == (len(mt),) and np.all(np.isfinite(s))
+    # the same as fitting that router by hand and scoring MT-Bench with it
+    r = fit_router("logistic", P, Q, ["strong", "weak"], strong="strong", weak="weak", C=1.0).load()
+    np.testing.assert_allclose(s, r.score(mt.prompts))
+    # a source that holds the evaluation prompts is refused
+    P2, Q2, _ = pair_rows(("mt-bench", "gsm8k"))
+    with pytest.raises(ValueError, match="not out-of-domain"):
+        out_of_domain_scores(mt, "logistic", P2, Q2)

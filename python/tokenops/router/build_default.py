@@ -28,25 +28,9 @@ DESCRIPTION = ("tokenops default router v2: logistic P(strong needed) = P(GPT-4 
 
 
 def training_rows(data_dir: str | None = None) -> tuple[list[str], np.ndarray, dict[str, int]]:
-    from .data import load_routellm, load_routerbench
+    from .data import pair_rows
 
-    prompts: list[str] = []
-    qs: list[np.ndarray] = []
-    counts: dict[str, int] = {}
-    for name in ("mmlu", "gsm8k", "mt-bench"):
-        b = load_routellm(name, data_dir)
-        prompts += b.prompts
-        qs.append(b.quality01)
-        counts[f"routellm/{name}"] = len(b)
-    for split in ("train", "test"):
-        rb = load_routerbench(split, data_dir=data_dir)
-        cols = [rb.models.index("gpt-4-1106-preview"), rb.models.index("mistralai/mixtral-8x7b-chat")]
-        q = rb.quality[:, cols]
-        ok = np.all(np.isfinite(q), axis=1)
-        prompts += [p for p, k in zip(rb.prompts, ok) if k]
-        qs.append(q[ok])
-        counts[f"routerbench/{split}"] = int(ok.sum())
-    return prompts, np.vstack(qs), counts
+    return pair_rows(data_dir=data_dir)
 
 
 def build(out: Path = DEFAULT_ROUTER_PATH, data_dir: str | None = None, C: float = 1.0) -> dict:

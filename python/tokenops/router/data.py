@@ -172,3 +172,37 @@ def routerbench_token_costs(models: list[str]) -> np.ndarray:
     token (its TOKEN_COSTS constants, N / 10_000_000)."""
     return np.array([(ROUTERBENCH_TOKEN_COSTS[m][0] + ROUTERBENCH_TOKEN_COSTS[m][1]) / 10_000_000
                      for m in models])
+
+
+#: Sources of GPT-4-1106 vs Mixtral-8x7B outcome rows: RouteLLM's three benchmarks and the
+#: RouterBench subset (its gpt-4-1106-preview and mixtral-8x7b-chat columns, train + test).
+PAIR_SOURCES = (*ROUTELLM_BENCHMARKS, "routerbench")
+ROUTERBENCH_STRONG_WEAK = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
+
+
+def pair_rows(sources: tuple[str, ...] | list[str] = PAIR_SOURCES, data_dir: str | Path | None = None,
+              ) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """Prompts and (strong, weak) quality in [0, 1] from the named sources (see PAIR_SOURCES),
+    with the number of rows each gave. RouteLLM's contaminated prompts are dropped; RouterBench
+    rows missing either model's outcome are skipped."""
+    unknown = [s for s in sources if s not in PAIR_SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source(s) {unknown}; choose from {list(PAIR_SOURCES)}")
+    prompts: list[str] = []
+    qs: list[np.ndarray] = []
+    counts: dict[str, int] = {}
+    for name in sources:
+        if name == "routerbench":
+            for split in ("train", "test"):
+                rb = load_routerbench(split, data_dir=data_dir)
+                q = rb.quality[:, [rb.models.index(m) for m in ROUTERBENCH_STRONG_WEAK]]
+                ok = np.all(np.isfinite(q), axis=1)
+                prompts += [p for p, k in zip(rb.prompts, ok) if k]
+                qs.append(q[ok])
+                counts[f"routerbench/{split}"] = int(ok.sum())
+        else:
+            b = load_routellm(name, data_dir)
+            prompts += b.prompts
+            qs.append(b.quality01)
+            counts[f"routellm/{name}"] = len(b)
+    return prompts, (np.vstack(qs) if qs else np.zeros((0, 2))), counts

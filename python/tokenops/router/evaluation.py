@@ -79,6 +79,24 @@ def crossfit_scores(bench: PairBenchmark, family: str, folds: int = 5, seed: int
     return scores
 
 
+def out_of_domain_scores(bench: PairBenchmark, family: str, prompts: Sequence[str], quality01: np.ndarray, *,
+                         features: FeatureConfig | None = None, embeddings: np.ndarray | None = None,
+                         bench_embeddings: np.ndarray | None = None, seed: int = 0,
+                         **hp: Any) -> np.ndarray:
+    """Scores every prompt of ``bench`` with one router trained only on other rows (``prompts``,
+    ``quality01`` (n, 2) strong/weak, e.g. from :func:`tokenops.router.data.pair_rows`), as
+    RouteLLM's published routers were. Refuses training rows that are evaluation prompts."""
+    seen = set(bench.prompts)
+    shared = sum(p in seen for p in prompts)
+    if shared:
+        raise ValueError(f"{shared} training prompt(s) are {bench.name} evaluation prompts: "
+                         "that is not out-of-domain (leave the benchmark out of the sources)")
+    params = {**DEFAULT_HP.get(family, {}), **hp}
+    router = fit_router(family, list(prompts), quality01, ["strong", "weak"], strong="strong", weak="weak",
+                        features=features, embeddings=embeddings, seed=seed, **params).load()
+    return router.score(bench.prompts, embeddings=bench_embeddings if router.needs_embedding else None)
+
+
 @dataclass
 class RouteLLMReport:
     benchmark: str
