@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 from scipy.stats import rankdata
-from tokenops.router.data import load_routellm, load_routerbench, pair_rows
+from tokenops.router.data import load_routellm, load_routerbench, pair_rows, routerbench_pair
 from tokenops.router.embedding import embed_cached, embedding_feature_config
 from tokenops.router.evaluation import crossfit_scores, out_of_domain_scores, routellm_report
 from tokenops.router.nway import routerbench_embeddings
@@ -35,9 +35,7 @@ def other_embeddings() -> np.ndarray:
     parts = [embed_cached(load_routellm("gsm8k").prompts)]
     for split in ("train", "test"):
         rb = load_routerbench(split)
-        ok = np.all(np.isfinite(rb.quality[:, [rb.models.index(m) for m in
-                                               ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")]]), axis=1)
-        parts.append(routerbench_embeddings(rb)[ok])
+        parts.append(routerbench_embeddings(rb)[routerbench_pair(rb)[1]])
     return np.vstack(parts)
 
 

@@ -122,6 +122,18 @@ void run_batch(const Encoding& e, const std::vector<StrRef>& refs, const Special
   });
 }
 
+// Encodes every text of the batch (GIL released); `problem` says if one held a banned special.
+std::vector<std::vector<Rank>> encode_all(const Encoding& e, const std::vector<StrRef>& refs,
+                                          const SpecialMask& mask, const SpecialMask& banned,
+                                          int num_threads, BatchProblem& problem) {
+  std::vector<std::vector<Rank>> outs(refs.size());
+  py::gil_scoped_release release;
+  run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+    e.encode(t, mask, outs[i]);
+  });
+  return outs;
+}
+
 // encode_batch. With one thread: encode everything, then build the Python lists. With more, the
 // calling thread encodes alongside the (pooled) workers and, between its own texts, turns the
 // texts finished so far by any thread into Python lists (32k tokens at a time, GIL held), so that
@@ -132,21 +144,16 @@ constexpr std::size_t kConvertChunkTokens = 1 << 15;
 py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const SpecialMask& mask,
                        const SpecialMask& banned, int num_threads, const py::handle& int_cache) {
   const std::size_t n = refs.size();
-  std::vector<std::vector<Rank>> outs(n);
   BatchProblem problem;
   py::list result(n);
   const std::size_t threads = text::resolve_threads(num_threads, n);
   if (threads <= 1) {
-    {
-      py::gil_scoped_release release;
-      run_batch(e, refs, banned, 1, problem, [&](std::size_t i, std::string_view t) {
-        e.encode(t, mask, outs[i]);
-      });
-    }
+    std::vector<std::vector<Rank>> outs = encode_all(e, refs, mask, banned, 1, problem);
     if (problem.index != kNone) return py::make_tuple(py::none(), problem.token());
     for (std::size_t i = 0; i < n; ++i) result[i] = to_list(outs[i], int_cache);
     return py::make_tuple(result, py::none());
   }
+  std::vector<std::vector<Rank>> outs(n);
   BatchText texts(e, refs, banned, problem);
   std::mutex ready_lock;
   std::vector<std::size_t> ready;  // encoded by a worker, not yet handed to the caller
@@ -283,14 +290,8 @@ void bind_tokenizer(py::module_& m) {
              py::tuple keep;
              std::vector<StrRef> refs = str_refs(texts, keep);
              SpecialMask mask = make_mask(e, allowed), banned = make_mask(e, disallowed);
-             std::vector<std::vector<Rank>> outs(refs.size());
              BatchProblem problem;
-             {
-               py::gil_scoped_release release;
-               run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
-                 e.encode(t, mask, outs[i]);
-               });
-             }
+             std::vector<std::vector<Rank>> outs = encode_all(e, refs, mask, banned, num_threads, problem);
              if (problem.index != kNone) return py::make_tuple(py::none(), problem.token());
              py::list result(outs.size());
              for (std::size_t i = 0; i < outs.size(); ++i) result[i] = to_numpy(std::move(outs[i]));

@@ -427,8 +427,9 @@ void Encoding::bpe_parts(const unsigned char* p, std::uint32_t* pos, Rank* tok, 
 template <class Emit>
 void Encoding::bpe_run(const unsigned char* p, std::size_t len, std::uint32_t* end,
                        std::uint32_t* prev, Rank* tok, Emit&& emit) const {
-  // Parts are identified by their start offset; end[i] is the end of the part starting at i
-  // (and prev[i] the start of the part before it, tok[i] its token) for every part start i.
+  // Merge-list models (rank mode uses bpe_parts). Parts are identified by their start offset;
+  // end[i] is the end of the part starting at i (and prev[i] the start of the part before it,
+  // tok[i] its token) for every part start i.
   // key[i] = (priority << 32) | i for merging part i with its successor (kNoPair if impossible
   // or if i is not a part start), so one vectorised min gives the lowest priority and, among
   // equals, the leftmost position: tiktoken's order. res[i] is the merged token.
@@ -472,8 +473,7 @@ void Encoding::bpe_run(const unsigned char* p, std::size_t len, std::uint32_t* e
 namespace {
 // A character or a partial character as a 32-bit code: its bytes, little-endian, zero padded.
 // UTF-8 units of one to four bytes never contain a zero byte except the character U+0000 itself,
-// so the code is unambiguous.
-// n is 1 to 4 (a character or a partial one).
+// so the code is unambiguous. n is 0 to 4.
 inline std::uint32_t unit_code(const unsigned char* q, std::size_t n) noexcept {
   switch (n) {
     case 0:
@@ -565,21 +565,21 @@ bool Encoding::bpe_chars(const unsigned char* p, std::size_t len, Emit&& emit) c
   alignas(32) std::uint32_t pos[kPartsCap];
   alignas(32) Rank tok[kPartsCap];
   std::size_t parts = 0;
-  auto add = [&](std::size_t at, std::size_t, Rank t) {
+  auto add = [&](std::size_t at, Rank t) {  // a part starting at byte `at`
     pos[parts] = static_cast<std::uint32_t>(at);
     tok[parts++] = t;
   };
   std::size_t off = 0;
   for (std::size_t c = 0; c < m; ++c) {
     if (clen[c] == 1 || raw[c]) {
-      for (std::size_t b = 0; b < clen[c]; ++b) add(off + b, 1, byte_id_[p[off + b]]);
+      for (std::size_t b = 0; b < clen[c]; ++b) add(off + b, byte_id_[p[off + b]]);
     } else {
       const CharStart& cs = char_start_[cpt[c]];
       if (cs.n == 1) {
-        add(off, clen[c], cs.t0);
+        add(off, cs.t0);
       } else {
-        add(off, cs.len0, cs.t0);
-        add(off + cs.len0, clen[c] - cs.len0, cs.t1);
+        add(off, cs.t0);
+        add(off + cs.len0, cs.t1);
       }
     }
     off += clen[c];

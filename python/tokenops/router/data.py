@@ -180,6 +180,13 @@ PAIR_SOURCES = (*ROUTELLM_BENCHMARKS, "routerbench")
 ROUTERBENCH_STRONG_WEAK = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
 
 
+def routerbench_pair(split: RouterBenchSplit) -> tuple[np.ndarray, np.ndarray]:
+    """(strong, weak) quality of a RouterBench split's GPT-4-1106 and Mixtral-8x7B-chat columns and
+    the mask of rows where both are known (the rows pair_rows keeps, in order)."""
+    q = split.quality[:, [split.models.index(m) for m in ROUTERBENCH_STRONG_WEAK]]
+    return q, np.all(np.isfinite(q), axis=1)
+
+
 def pair_rows(sources: tuple[str, ...] | list[str] = PAIR_SOURCES, data_dir: str | Path | None = None,
               ) -> tuple[list[str], np.ndarray, dict[str, int]]:
     """Prompts and (strong, weak) quality in [0, 1] from the named sources (see PAIR_SOURCES),
@@ -195,8 +202,7 @@ def pair_rows(sources: tuple[str, ...] | list[str] = PAIR_SOURCES, data_dir: str
         if name == "routerbench":
             for split in ("train", "test"):
                 rb = load_routerbench(split, data_dir=data_dir)
-                q = rb.quality[:, [rb.models.index(m) for m in ROUTERBENCH_STRONG_WEAK]]
-                ok = np.all(np.isfinite(q), axis=1)
+                q, ok = routerbench_pair(rb)
                 prompts += [p for p, k in zip(rb.prompts, ok) if k]
                 qs.append(q[ok])
                 counts[f"routerbench/{split}"] = int(ok.sum())

@@ -11,7 +11,7 @@
 namespace tokenops::text {
 
 /// Little-endian packing of the first min(len, 8) bytes of p, zero padded; reads only [p, p+len).
-[[gnu::always_inline]] inline std::uint64_t load_head(const unsigned char* p, std::size_t len) noexcept {
+inline std::uint64_t load_head(const unsigned char* p, std::size_t len) noexcept {
   if (len >= 8) {
     std::uint64_t v;
     std::memcpy(&v, p, 8);

@@ -33,7 +33,7 @@ class ByteTable {
   /// Builds the table; keys must be distinct (checked by the caller).
   void build(const std::vector<std::string_view>& keys, const std::vector<std::uint32_t>& values);
 
-  [[gnu::always_inline]] Probe probe(const unsigned char* p, std::size_t len) const noexcept {
+  Probe probe(const unsigned char* p, std::size_t len) const noexcept {
     const std::uint64_t head = detail::load_head(p, len);
     return {head, detail::hash_bytes(p, len, head)};
   }

@@ -103,6 +103,7 @@ class Encoding {
   void bpe_memo(const unsigned char* p, std::size_t len, std::uint64_t hash, Emit&& emit) const;
   template <class Emit>
   void bpe_small(const unsigned char* p, std::size_t len, Emit&& emit) const;
+  /// Merge-list models: merges linked parts (end/prev/tok indexed by byte offset).
   template <class Emit>
   void bpe_run(const unsigned char* p, std::size_t len, std::uint32_t* end, std::uint32_t* prev,
                Rank* tok, Emit&& emit) const;
