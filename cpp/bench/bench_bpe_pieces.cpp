@@ -9,27 +9,20 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
-#include "tokenops/io/tiktoken_file.hpp"
+#include "bench_util.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 #include "tokenops/tokenizer/pretokenize.hpp"
 
 using namespace tokenops;
 using Clock = std::chrono::steady_clock;
 
-static std::string slurp(const char* path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using bench::slurp;
 
 static double ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -41,14 +34,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int repeat = argc > 4 ? std::max(1, std::atoi(argv[4])) : 5;
-  tokenizer::EncodingSpec spec;
-  spec.name = "bench";
-  spec.pretokenizer = tokenizer::pretokenizer_from_name(argv[2]);
-  for (auto& e : io::parse_tiktoken_ranks(slurp(argv[1]), argv[1])) {
-    spec.tokens.push_back(e.bytes);
-    spec.ids.push_back(e.rank);
-  }
-  tokenizer::Encoding enc(std::move(spec));
+  tokenizer::Encoding enc(bench::tiktoken_spec(argv[1], argv[2]));
   const std::string text = slurp(argv[3]);
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
 

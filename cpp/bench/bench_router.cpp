@@ -10,17 +10,12 @@
 #include <sstream>
 
 #include "tokenops/io/router_file.hpp"
-#include "tokenops/io/tiktoken_file.hpp"
+#include "bench_util.hpp"
 #include "tokenops/router/router.hpp"
 
 using namespace tokenops;
 
-static std::string slurp(const char* path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using bench::slurp;
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -37,14 +32,7 @@ int main(int argc, char** argv) {
                    file.features.encoding.c_str());
       return 2;
     }
-    tokenizer::EncodingSpec spec;
-    spec.name = file.features.encoding;
-    spec.pretokenizer = tokenizer::pretokenizer_from_name("o200k");
-    for (auto& e : io::parse_tiktoken_ranks(slurp(argv[4]), argv[4])) {
-      spec.tokens.push_back(e.bytes);
-      spec.ids.push_back(e.rank);
-    }
-    enc = std::make_shared<tokenizer::Encoding>(std::move(spec));
+    enc = std::make_shared<tokenizer::Encoding>(bench::tiktoken_spec(argv[4], "o200k", file.features.encoding));
   }
   router::Router r(std::move(file), enc);
   const std::string all = slurp(argv[2]);

@@ -6,18 +6,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "tokenops/io/tiktoken_file.hpp"
+#include "bench_util.hpp"
 #include "tokenops/text/parallel.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 
 using namespace tokenops;
 
-static std::string slurp(const char* path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using bench::slurp;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -27,13 +22,7 @@ int main(int argc, char** argv) {
   const int repeat = argc > 4 ? std::atoi(argv[4]) : 5;
   // Cold: every timed run starts with an empty BPE memo (as benchmarks/tokenizer.py does).
   const bool cold = !(argc > 5 && std::string(argv[5]) == "warm");
-  tokenizer::EncodingSpec spec;
-  spec.name = "bench";
-  spec.pretokenizer = tokenizer::pretokenizer_from_name(argv[2]);
-  for (auto& e : io::parse_tiktoken_ranks(slurp(argv[1]), argv[1])) {
-    spec.tokens.push_back(e.bytes);
-    spec.ids.push_back(e.rank);
-  }
+  tokenizer::EncodingSpec spec = bench::tiktoken_spec(argv[1], argv[2]);
   const auto tl0 = std::chrono::steady_clock::now();
   tokenizer::Encoding enc(std::move(spec));
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tl0).count();
