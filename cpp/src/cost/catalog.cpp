@@ -216,6 +216,7 @@ Price make_price(double value, int scale_exp) {
   Price p;
   TOKENOPS_CHECK(std::isfinite(value), InvalidArgument, "price must be a finite number, got ", value);
   TOKENOPS_CHECK(value >= 0, InvalidArgument, "price must be >= 0, got ", value);
+  if (value == 0) value = 0.0;  // -0.0 passes the check above; its sign must not reach the digits
   p.set = true;
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);

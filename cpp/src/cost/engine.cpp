@@ -21,6 +21,14 @@ void validate_usage(const Usage& u) {
   for (int b = 0; b < kNumBuckets; ++b)
     TOKENOPS_CHECK(u.n[b] >= 0, InvalidArgument, "usage field '", bucket_name(b), "' must be >= 0, got ",
                    u.n[b]);
+  // The input and output totals choose tiers and feed LiteLLM's formulas: they must fit too.
+  std::int64_t in = 0, out = 0;
+  for (int b = 0; b <= kCacheWrite1h; ++b)
+    TOKENOPS_CHECK(!__builtin_add_overflow(in, u.n[b], &in), InvalidArgument,
+                   "usage: the input token counts add up to more than 2^63 - 1");
+  for (int b : {kOutputText, kReasoning, kOutputAudio, kOutputImage})
+    TOKENOPS_CHECK(!__builtin_add_overflow(out, u.n[b], &out), InvalidArgument,
+                   "usage: the output token counts add up to more than 2^63 - 1");
 }
 
 const char* litellm_route_name(LitellmRoute r) {
@@ -177,8 +185,7 @@ ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
 
 i128 plan_total(const ExactPlan& p, const Usage& u) {
   if (p.has_bands || !p.base) return price_exact(*p.e, u, p.tier, p.date).total_atto;
-  for (int b = 0; b < kNumBuckets; ++b)
-    if (u.n[b] < 0) validate_usage(u);
+  validate_usage(u);
   const std::int64_t input_total = u.input_total();
   const PriceRow* cliff = nullptr;
   for (const PriceRow* r : p.cliffs)

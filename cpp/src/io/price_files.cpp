@@ -65,6 +65,11 @@ std::int64_t parse_threshold(std::string_view t, const std::string& field) {
   if (num.empty() || r.ec != std::errc() || r.ptr != num.data() + num.size() || v <= 0)
     throw RowProblem(field, "field '" + field + "': tier threshold '" + std::string(t) +
                                 "' does not parse (expected e.g. 200k or 128000)");
+  // Thresholds are token counts; anything past 10^15 tokens is a malformed file (and v * mult
+  // must not overflow).
+  if (v > 1000000000000000 / mult)
+    throw RowProblem(field, "field '" + field + "': tier threshold '" + std::string(t) +
+                                "' is too large (more than 10^15 tokens)");
   return v * mult;
 }
 

@@ -159,6 +159,11 @@ def cost_batch(model: str | Sequence[str] | Any, usage: Mapping[str, Any] | Any,
     tuple (total, prompt, completion) (litellm mode). ``.exact_total`` of the result frame is not
     kept; use :func:`cost_batch_exact_sum` for the exact grand total.
     """
+    if split and mode != "litellm":
+        # Only LiteLLM mode computes the prompt/completion split natively; exact mode would
+        # return zeros for both columns.
+        raise ValueError(f"cost_batch(split=True) needs mode='litellm' (got mode={mode!r}); "
+                         "for exact per-bucket costs call tokenops.cost per row")
     total, prompt, completion, _ = _batch(model, usage, mode, catalog, service_tier, date, num_threads, split)
     if split:
         return total, prompt, completion
