@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any, Mapping
@@ -10,6 +11,13 @@ from typing import Any, Mapping
 import numpy as np
 
 FORMAT = "tokenops-router"
+
+
+def _config_json(config: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(config, sort_keys=True, allow_nan=False)
+    except ValueError as exc:  # NaN/inf in a config value (costs, weights...): unreadable JSON
+        raise ValueError(f"router config holds NaN or inf ({exc}); refusing to write a router file") from exc
 
 
 def router_file_bytes(config: Mapping[str, Any], tensors: Mapping[str, np.ndarray],
@@ -22,7 +30,7 @@ def router_file_bytes(config: Mapping[str, Any], tensors: Mapping[str, np.ndarra
         "__metadata__": {
             "format": FORMAT,
             "format_version": str(version),
-            "config": json.dumps(config, sort_keys=True),
+            "config": _config_json(config),
         }
     }
     blobs = []
@@ -43,6 +51,22 @@ def router_file_bytes(config: Mapping[str, Any], tensors: Mapping[str, np.ndarra
 
 def save_router_file(path: str | Path, config: Mapping[str, Any],
                      tensors: Mapping[str, np.ndarray]) -> Path:
+    """Writes a router file. The bytes are loaded back first, so a router that would not load is
+    refused with the loader's error and never replaces an existing file; the write goes to a
+    temporary file renamed over `path`, so a failure midway leaves the old file intact."""
+    from .core import Router
+
     path = Path(path)
-    path.write_bytes(router_file_bytes(config, tensors))
+    data = router_file_bytes(config, tensors)
+    try:
+        Router.from_bytes(data, str(path))
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"refusing to write {path}: the router would not load: {exc}") from exc
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path

@@ -36,6 +36,9 @@ def training_rows(data_dir: str | None = None) -> tuple[list[str], np.ndarray, d
 def build(out: Path = DEFAULT_ROUTER_PATH, data_dir: str | None = None, C: float = 1.0) -> dict:
     from .train import fit_router
 
+    out = Path(out)
+    if out.suffix == ".json":  # the card goes to <out>.json: it would overwrite the router
+        raise ValueError(f"--out {out}: the router file must not end in .json (its card is written there)")
     prompts, q, counts = training_rows(data_dir)
     tr = fit_router("logistic", prompts, q, ["gpt-4-1106-preview", "weak (Mixtral-8x7B)"],
                     strong="gpt-4-1106-preview", weak="weak (Mixtral-8x7B)",
