@@ -366,10 +366,14 @@ class StreamDecoder:
         self._errors = errors
 
     def push(self, tokens: int | Iterable[int]) -> str:
-        if isinstance(tokens, int):
+        if getattr(tokens, "ndim", None) == 0:  # a numpy integer scalar (or 0-d array)
+            tokens = _check_tokens(tokens).reshape(1)  # type: ignore[attr-defined]
+        elif isinstance(tokens, int):
             tokens = [tokens]
+        elif hasattr(tokens, "dtype"):
+            tokens = _check_tokens(tokens)  # numpy arrays go to the core as they are (like decode)
         elif not isinstance(tokens, (list, tuple)):
-            tokens = list(_check_tokens(tokens))  # type: ignore[call-overload]
+            tokens = list(tokens)  # type: ignore[call-overload]
         return self._dec.push(tokens).decode("utf-8", errors=self._errors)
 
     def flush(self) -> str:

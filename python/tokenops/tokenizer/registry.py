@@ -236,6 +236,10 @@ def encoding_name_for_model(model_name: str) -> str:
             return MODEL_TO_ENCODING[name]
         for prefix, enc in MODEL_PREFIX_TO_ENCODING.items():
             if name.startswith(prefix) or name.lower().startswith(prefix):
+                # A prefix ending in a version digit must not match a longer number:
+                # "llama-3" is not "llama-30b" (LLaMA-1, another tokenizer).
+                if prefix[-1].isdigit() and name[len(prefix):len(prefix) + 1].isdigit():
+                    continue
                 return enc
     import difflib
 
