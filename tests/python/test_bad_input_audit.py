@@ -377,3 +377,94 @@ def test_pack_chat_bad_arguments_are_named(kwargs: dict, err: type, expect: str)
 def test_pack_chat_takes_numpy_and_huge_budgets() -> None:
     assert tokenops.pack_chat(_CHAT, np.int64(150)).tokens <= 150
     assert tokenops.pack_chat(_CHAT, 2**70).dropped == []
+
+
+# ------------------------------------------------------------------------- audit of 2026-12-05
+_OK_ROW = {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-6,
+           "output_cost_per_token": 2e-6}
+
+
+def test_a_negative_zero_price_costs_nothing() -> None:
+    # -0.0 passed the ">= 0" check and its sign was read as a digit: -$30 per token.
+    cat = Catalog.from_litellm(json.dumps({"m": dict(_OK_ROW, input_cost_per_token=-0.0)}).encode())
+    r = tokenops.cost("m", {"input_text": 1000, "output_text": 100}, catalog=cat)
+    assert str(r.total_exact) == "0.0002"
+
+
+def test_an_overflowing_tier_threshold_is_a_named_problem_not_a_negative_tier() -> None:
+    # 9223372036854775m * 10^6 wrapped to a negative threshold: every request got the long tier.
+    field = "input_cost_per_token_above_9223372036854775m_tokens"
+    cat = Catalog.from_litellm(json.dumps({"m": dict(_OK_ROW, **{field: 5e-6})}).encode())
+    assert [(p.key, p.field) for p in cat.problems] == [("m", field)]
+    assert "too large" in cat.problems[0].message
+    assert "m" not in cat
+
+
+def test_cost_batch_split_needs_litellm_mode() -> None:
+    # Exact mode returned zeros for the prompt and completion columns.
+    usage = {"input_text": [1000], "output_text": [100]}
+    with pytest.raises(ValueError, match="split=True.*litellm"):
+        tokenops.cost_batch("gpt-4o", usage, split=True)
+    total, prompt, completion = tokenops.cost_batch("gpt-4o", usage, split=True, mode="litellm")
+    assert prompt[0] > 0 and completion[0] > 0 and total[0] == pytest.approx(prompt[0] + completion[0])
+
+
+def test_saving_a_router_that_would_not_load_is_refused_and_keeps_the_old_file(tmp_path: Path) -> None:
+    # A NaN or negative cost was written into the config; Router.load then rejected the file,
+    # which had already replaced the user's good one.
+    from tokenops.router.train import fit_router
+
+    prompts = ["what is 2+2", "write a poem", "prove fermat", "hi there", "explain gravity", "sort a list"] * 3
+    q = np.random.RandomState(0).rand(len(prompts), 3)
+    path = tmp_path / "r.router"
+    fit_router("logistic", prompts, q, ["a", "b", "c"], task="nway", costs=[1, 2, 3]).save(path)
+    good = path.read_bytes()
+    for costs, expect in (([float("nan"), 1, 2], "NaN or inf"), ([-1, 1, 2], "would not load.*non-negative")):
+        with pytest.raises(ValueError, match=expect):
+            fit_router("logistic", prompts, q, ["a", "b", "c"], task="nway", costs=costs).save(path)
+        assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.router"]  # no temporary left behind
+    Router.load(path)
+
+
+def test_build_default_refuses_an_out_path_its_card_would_overwrite(tmp_path: Path) -> None:
+    from tokenops.router.build_default import build
+
+    with pytest.raises(ValueError, match=r"\.json"):
+        build(out=tmp_path / "router.json")
+    assert not any(tmp_path.iterdir())
+
+
+def test_stream_decoder_takes_numpy_arrays_and_scalars_like_decode() -> None:
+    # push() turned an array into numpy scalars, which the core rejected ("must be int").
+    enc = tokenops.get_encoding("cl100k_base")
+    text = "héllo wörld 👍"
+    ids = enc.encode_to_numpy(text)
+    dec = enc.stream_decoder()
+    assert "".join(dec.push(t) for t in ids) + dec.flush() == text
+    dec = enc.stream_decoder()
+    assert dec.push(ids) + dec.flush() == text
+    assert enc.stream_decoder().push(np.int64(ids[0])) == enc.decode([int(ids[0])])
+    with pytest.raises(TypeError, match="integers"):
+        enc.stream_decoder().push(np.array([1.5]))
+
+
+def test_input_counts_adding_up_past_int64_are_refused() -> None:
+    # Each bucket fit in int64 but their sum wrapped negative: the long-context tier was missed.
+    usage = {"input_text": 2**62, "cache_read": 2**62}
+    for mode in ("exact", "litellm"):
+        with pytest.raises(ValueError, match="add up to more than 2\\^63"):
+            tokenops.cost("claude-sonnet-4-5", usage, mode=mode)
+        with pytest.raises(ValueError, match="add up to more than 2\\^63"):
+            tokenops.cost_batch("claude-sonnet-4-5", {k: [v] for k, v in usage.items()}, mode=mode)
+    assert tokenops.cost("claude-sonnet-4-5", {"input_text": 2**62}).row == "standard >200000"
+
+
+def test_llama_3_prefix_does_not_claim_llama_30b() -> None:
+    from tokenops.tokenizer.registry import encoding_name_for_model
+
+    for name in ("llama-3", "llama-3.1-8b", "meta-llama/Meta-Llama-3-8B", "llama3-70b", "llama3.2"):
+        assert encoding_name_for_model(name) == "llama3"
+    for name in ("llama-30b", "llama-33b", "llama30b"):
+        with pytest.raises(KeyError):
+            encoding_name_for_model(name)

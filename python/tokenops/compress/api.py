@@ -368,7 +368,9 @@ class Compressor:
         """Compresses ``text`` to ``rate`` x its tokens or to ``target_tokens`` (default rate 0.5).
 
         With a ``question``, chunks are first ranked by relevance (question-aware coarse stage)
-        and words inside kept chunks are then chosen by score. ``protect`` lists substrings
+        and words inside kept chunks are then chosen by score; ``force_digits``/``force_code``/
+        ``force_entities`` then keep their units inside the kept chunks only (a passage judged
+        irrelevant goes whole, numbers included). ``protect`` lists substrings
         that are kept wherever they occur; ``structure="json"`` keeps JSON valid by shortening
         only string values. A budget at or above the text's size returns it unchanged.
         """
