@@ -468,3 +468,344 @@ def test_llama_3_prefix_does_not_claim_llama_30b() -> None:
     for name in ("llama-30b", "llama-33b", "llama30b"):
         with pytest.raises(KeyError):
             encoding_name_for_model(name)
+
+
+# --------------------------------------------------------------- tokenizer loading and specials
+def _byte_level_alphabet() -> list[str]:
+    """GPT-2's bytes_to_unicode: the printable stand-in of each byte, in byte order."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    extra = iter(range(256, 512))
+    return [chr(b) if b in keep else chr(next(extra)) for b in range(256)]
+
+
+def _tiny_hf_json(vocab_ids: dict, added: list | None = None) -> str:
+    """A minimal byte-level BPE tokenizer.json: the 256 bytes (ids 0-255), then ``vocab_ids``
+    (ids as given) and the merge 'a b' -> 'ab'."""
+    vocab = {ch: i for i, ch in enumerate(_byte_level_alphabet())}
+    vocab.update({k: v + 256 if isinstance(v, int) and 0 <= v < 2**31 else v for k, v in vocab_ids.items()
+                  if k not in vocab or k == "ab"})
+    return json.dumps({
+        "model": {"type": "BPE", "vocab": vocab, "merges": ["a b"]},
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "added_tokens": added or [],
+    })
+
+
+@pytest.mark.parametrize(("ab_id", "expect"), [
+    (2**32 + 5, "too large for a token id"),   # used to wrap to 5
+    (3.7, "not a non-negative integer id"),    # float ids
+    (-1, "not a non-negative integer id"),
+])
+def test_hf_vocab_ids_are_checked_not_wrapped(tmp_path: Path, ab_id: object, expect: str) -> None:
+    p = tmp_path / "tokenizer.json"
+    p.write_text(_tiny_hf_json({"a": 0, "b": 1, "ab": ab_id}))
+    with pytest.raises(ValueError, match=r"model\.vocab\['ab'\].*" + expect):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+@pytest.mark.parametrize(("eos_id", "expect"), [
+    (2**32 + 1, "added_tokens\\[0\\]\\.id .*too large for a token id"),  # wrapped to 1 (reused 'b')
+    (2.9, "added_tokens\\[0\\]\\.id .*not a non-negative integer id"),   # truncated to 2
+    (-3, "added_tokens\\[0\\]\\.id .*not a non-negative integer id"),
+    (2**31 - 2, "token id 2147483646 is too large"),  # dense decode tables: bad_alloc before
+])
+def test_hf_added_token_ids_are_checked(tmp_path: Path, eos_id: object, expect: str) -> None:
+    p = tmp_path / "tokenizer.json"
+    p.write_text(_tiny_hf_json({"a": 0, "b": 1, "ab": 2},
+                               [{"id": eos_id, "content": "<eos>", "special": True}]))
+    with pytest.raises(ValueError, match=expect):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+def test_hf_added_token_without_content_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "tokenizer.json"
+    p.write_text(_tiny_hf_json({"a": 0, "b": 1, "ab": 2}, [{"id": 3}]))
+    with pytest.raises(ValueError, match=r"added_tokens\[0\] needs a string 'content'"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+def test_hf_valid_tiny_file_still_loads(tmp_path: Path) -> None:
+    p = tmp_path / "tokenizer.json"
+    p.write_text(_tiny_hf_json({"a": 0, "b": 1, "ab": 2},
+                               [{"id": 70000, "content": "<eos>", "special": True}]))
+    e = tokenops.Encoding.from_hf_tokenizer_json(p)
+    assert e.encode("abab") == [258, 258]
+    assert e.decode(e.encode("x ab\u00e9")) == "x ab\u00e9"
+    assert e.encode("<eos>", allowed_special="all") == [70000]
+
+
+def test_a_sparse_huge_special_id_in_a_rank_file_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "tiny.tiktoken"
+    import base64
+
+    p.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256)))
+    with pytest.raises(ValueError, match="token id 2147483000 is too large"):
+        tokenops.Encoding.from_tiktoken_file(p, special_tokens={"<x>": 2_147_483_000})
+
+
+def test_get_encoding_with_path_checks_the_file_is_that_vocabulary(tmp_path: Path) -> None:
+    from tokenops.tokenizer.load import VocabularyFileError
+
+    ddir = Path(os.environ.get("TOKENOPS_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    r50k = ddir / "tokenizers" / "r50k_base.tiktoken"
+    if not r50k.is_file():
+        pytest.skip("no r50k_base.tiktoken")
+    # r50k's ranks under cl100k's name used to load, encoding text with the wrong vocabulary.
+    with pytest.raises(VocabularyFileError, match="is not the 'cl100k_base' vocabulary.*from_tiktoken_file"):
+        tokenops.get_encoding("cl100k_base", path=r50k)
+    assert tokenops.get_encoding("r50k_base", path=r50k).encode("hello world") == [31373, 995]
+    assert r50k.is_file()  # the user's file is left alone
+
+
+def test_disallowed_strings_that_are_not_special_tokens_raise_like_tiktoken(enc: tokenops.Encoding) -> None:
+    # tiktoken raises for any disallowed string the text holds; these were ignored.
+    for call in (lambda **k: enc.encode("foo bar", **k), lambda **k: enc.count("foo bar", **k),
+                 lambda **k: enc.encode_to_numpy("foo bar", **k), lambda **k: enc.truncate("foo bar", 1, **k),
+                 lambda **k: enc.encode_batch(["x", "foo bar"], **k), lambda **k: enc.count_batch(["foo bar"], **k),
+                 lambda **k: enc.encode_batch_to_numpy(iter(["foo bar"]), **k)):
+        with pytest.raises(ValueError, match="disallowed special token 'foo'"):
+            call(disallowed_special={"foo"})
+    # the leftmost disallowed string is the one named, special token or not
+    with pytest.raises(ValueError, match="token 'bar'"):
+        enc.encode("bar <|endoftext|>", disallowed_special={"bar", "<|endoftext|>"})
+    with pytest.raises(ValueError, match="token '<\\|endoftext\\|>'"):
+        enc.encode("<|endoftext|> bar", disallowed_special={"bar", "<|endoftext|>"})
+    assert enc.encode("x abc", disallowed_special={"foo"}) == [87, 40122]
+    # an iterator batch is read once and still encoded
+    assert enc.encode_batch(iter(["x abc"]), disallowed_special={"foo"}) == [[87, 40122]]
+
+
+@pytest.mark.parametrize("kwargs", [{"allowed_special": "abc"}, {"disallowed_special": "<|endoftext|>"},
+                                    {"allowed_special": None}])
+def test_a_str_special_policy_other_than_all_is_a_type_error(enc: tokenops.Encoding, kwargs: dict) -> None:
+    # A str was iterated as a set of characters ("<|endoftext|>" disallowed '<', '|', ...).
+    with pytest.raises(TypeError, match="'all' or a"):
+        enc.encode("x", **kwargs)
+    with pytest.raises(TypeError, match="'all' or a"):
+        enc.encode_batch(["x"], **kwargs)
+
+
+def test_empty_disallowed_string_is_refused(enc: tokenops.Encoding) -> None:
+    with pytest.raises(ValueError, match="empty string"):
+        enc.encode("x", disallowed_special={""})
+
+
+def test_count_tools_treats_a_null_description_as_absent() -> None:
+    with_none = [{"type": "function", "function": {"name": "f", "description": None,
+                                                   "parameters": {"type": "object", "properties": {
+                                                       "x": {"type": None, "description": None}}}}}]
+    without = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"x": {}}}}}]
+    assert tokenops.count_tools(with_none).tokens == tokenops.count_tools(without).tokens
+    with pytest.raises(TypeError, match="function name must be str"):
+        tokenops.count_tools([{"function": {"name": None}}])
+
+
+# ------------------------------------------------------------------------- router files and metrics
+def _router_with_offsets(offsets: dict[str, list[int]], extra: bytes = b"") -> bytes:
+    good = DEFAULT_ROUTER_PATH.read_bytes()
+    hlen = struct.unpack("<Q", good[:8])[0]
+    header = json.loads(good[8:8 + hlen])
+    for name, off in offsets.items():
+        header[name]["data_offsets"] = off
+    raw = json.dumps(header).encode()
+    raw += b" " * ((8 - (len(raw) + 8) % 8) % 8)
+    return struct.pack("<Q", len(raw)) + raw + good[8 + hlen:] + extra
+
+
+def test_router_file_tensors_must_not_overlap_or_leave_holes() -> None:
+    good = DEFAULT_ROUTER_PATH.read_bytes()
+    w_end = json.loads(good[8:8 + struct.unpack("<Q", good[:8])[0]])["W"]["data_offsets"][1]
+    # 'b' reading the last 8 bytes of 'W' loaded: two tensors sharing bytes
+    with pytest.raises(ValueError, match="tensor 'b' overlaps the previous tensor"):
+        Router.from_bytes(_router_with_offsets({"b": [w_end - 8, w_end]}), "r.router")
+    with pytest.raises(ValueError, match="hole in the data region before tensor 'b'"):
+        Router.from_bytes(_router_with_offsets({"b": [w_end + 8, w_end + 16]}, b"\0" * 8), "r.router")
+    with pytest.raises(ValueError, match="8 trailing bytes after the last tensor"):
+        Router.from_bytes(_router_with_offsets({}, b"\0" * 8), "r.router")
+    assert Router.from_bytes(_router_with_offsets({}), "r.router").score(["hi"]).shape == (1,)
+
+
+def test_router_metric_helpers_check_their_arguments() -> None:
+    from tokenops.router import calibrate, evaluation, metrics
+
+    qs, qw = np.array([1.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0])
+    for frac in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="strong_fraction must be in \\[0, 1\\]"):
+            metrics.optimal_quality(qs, qw, frac, False)
+    with pytest.raises(ValueError, match="one length"):
+        metrics.optimal_quality(qs, qw[:2], 0.5, True)
+    with pytest.raises(ValueError, match="negative total cost"):
+        metrics.aiq([np.array([[-1.0, 0.5], [2.0, 0.7]])])
+    with pytest.raises(ValueError, match="at least one curve"):
+        metrics.aiq([])
+    pred, tok = np.array([[0.5, 0.9], [np.nan, 0.2]]), np.array([1.0, 2.0])
+    q, c = np.array([[1.0, 1.0], [0.0, 1.0]]), np.array([[1.0, 2.0], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="pred_quality holds NaN"):
+        metrics.lambda_sweep(pred, tok, q, c)
+    with pytest.raises(ValueError, match="token_costs \\(models,\\)"):
+        metrics.lambda_sweep(np.nan_to_num(pred), tok[:1], q, c)
+    assert metrics.lambda_sweep(np.nan_to_num(pred), tok, q, c).shape == (32, 2)
+    with pytest.raises(ValueError, match="at least one model"):
+        calibrate.simulate_cascade(q, c, [], 0.1)
+    with pytest.raises(ValueError, match="outside \\[0, 2\\)"):
+        calibrate.simulate_cascade(q, c, [0, 2], 0.1)
+    with pytest.raises(ValueError, match="seeds must be >= 1"):
+        calibrate.simulate_cascade(q, c, [0, 1], 0.1, seeds=0)
+    assert calibrate.simulate_cascade(q, c, [0, 1], 0.0).quality == 1.0
+    with pytest.raises(TypeError, match="folds must be an int"):
+        evaluation.fold_ids(["a", "b", "c"], folds=2.5)  # type: ignore[arg-type]
+    rep = evaluation.RouteLLMReport("b", [], 0.5, 0.9, np.array([]), np.array([]), [])
+    with pytest.raises(KeyError, match="no method 'knn'"):
+        rep.cost_saving_at("knn")  # was a bare StopIteration
+
+
+# ------------------------------------------------------------------------- compression
+@pytest.mark.parametrize("text", ["x" * 4000, "Short intro. " + "ab" * 3000 + " tail words here",
+                                  "A hash: " + "0f" * 2000])
+def test_a_word_longer_than_the_budget_is_cut_not_dropped_whole(text: str) -> None:
+    # One 500-token "word" left nothing (0 tokens for a 100-token budget).
+    r = tokenops.compress(text, target_tokens=100, force_digits=False)
+    assert r.within_tolerance, r
+    assert 90 <= r.compressed_tokens <= 105
+    assert r.text and all(piece in text for piece in r.text.split())
+
+
+def test_natural_words_are_not_cut() -> None:
+    units = tokenops.compress("Donaudampfschifffahrtsgesellschaftskapitän ist ein Wort.", rate=0.9).units
+    assert "Donaudampfschifffahrtsgesellschaftskapitän" in [u.text for u in units]
+
+
+def test_units_of_a_text_with_a_surrogate_pair_are_not_garbled() -> None:
+    # "\ud83d\ude00" (two code points) is one 4-byte character to the core; the units were cut
+    # from a 6-byte surrogatepass encoding, shifting every later unit.
+    r = tokenops.compress("hello \ud83d\ude00 world and more words here \udc00 lone", rate=0.9)
+    assert [u.text for u in r.units] == ["hello", "\U0001F600", "world", "and", "more", "words",
+                                         "here", "\ufffd", "lone"]
+
+
+# ------------------------------------------------------------------------- pricing
+def test_exact_mode_bills_deepseeks_cache_hit_price() -> None:
+    # deepseek-coder lists only input_cost_per_token_cache_hit (no cache_read_input_token_cost).
+    row = dict(_OK_ROW, input_cost_per_token=1.4e-7, input_cost_per_token_cache_hit=1.4e-8)
+    cat = Catalog.from_litellm(json.dumps({"m": row}).encode())
+    r = tokenops.cost("m", {"input_text": 1000, "cache_read": 1000}, catalog=cat)
+    assert [(ln.bucket, str(ln.cost)) for ln in r.lines] == [("input_text", "0.00014"), ("cache_read", "0.000014")]
+    # cache_read_input_token_cost wins where both are listed
+    both = dict(row, cache_read_input_token_cost=2e-8)
+    cat = Catalog.from_litellm(json.dumps({"m": both}).encode())
+    assert str(tokenops.cost("m", {"cache_read": 1000}, catalog=cat).total_exact) == "0.00002"
+    # LiteLLM's own calculator reads only cache_read_input_token_cost: its $0 is reproduced
+    lit = tokenops.cost("deepseek/deepseek-coder", {"input_text": 1000, "cache_read": 1000}, mode="litellm")
+    assert dict((ln.bucket, ln.cost) for ln in lit.lines)["cache_read"] == 0.0
+
+
+def test_a_service_tier_without_the_long_context_row_says_so() -> None:
+    row = dict(_OK_ROW, input_cost_per_token=2e-6, input_cost_per_token_above_200k_tokens=4e-6,
+               input_cost_per_token_batches=1e-6, output_cost_per_token_batches=6e-6)
+    cat = Catalog.from_litellm(json.dumps({"m": row}).encode())
+    r = tokenops.cost("m", {"input_text": 300_000, "output_text": 10}, catalog=cat, service_tier="batch")
+    assert r.notes == ["the batch tier lists no price above 200000 input tokens (the standard tier does); "
+                       "batch base price used"]
+    assert tokenops.cost("m", {"input_text": 100_000}, catalog=cat, service_tier="batch").notes == []
+    assert tokenops.cost("m", {"input_text": 300_000}, catalog=cat).row == "standard >200000"
+
+
+def test_tiered_bands_that_do_not_start_at_zero_are_a_named_problem() -> None:
+    # tokens below the first band were priced by nothing: $0 for any small request.
+    row = dict(_OK_ROW, tiered_pricing=[{"range": [32000, 128000], "input_cost_per_token": 1e-6,
+                                         "output_cost_per_token": 2e-6}])
+    cat = Catalog.from_litellm(json.dumps({"m": row}).encode())
+    assert [(p.key, p.field) for p in cat.problems] == [("m", "tiered_pricing")]
+    assert "start at 32000" in cat.problems[0].message
+
+
+def test_litellm_mode_needs_a_litellm_catalogue() -> None:
+    try:
+        genai = Catalog.from_genai_prices()
+    except (FileNotFoundError, OSError):
+        pytest.skip("no genai-prices data")
+    # LiteLLM's calculator found no LiteLLM fields there and answered $0.
+    with pytest.raises(ValueError, match="needs a LiteLLM catalogue.*genai-prices"):
+        tokenops.cost("openai/gpt-4o", {"input_text": 1000}, catalog=genai, mode="litellm")
+    with pytest.raises(ValueError, match="needs a LiteLLM catalogue"):
+        tokenops.cost_batch("openai/gpt-4o", {"input_text": [1000]}, catalog=genai, mode="litellm")
+    assert tokenops.cost("openai/gpt-4o", {"input_text": 1000}, catalog=genai).total > 0
+
+
+def test_an_api_that_does_not_match_the_usage_is_refused() -> None:
+    # api="openai_chat" on an Anthropic usage read every bucket as 0: $0.
+    with pytest.raises(ValueError, match="none of the openai_chat fields.*input_tokens"):
+        tokenops.cost("gpt-4o", {"input_tokens": 1000, "output_tokens": 10}, api="openai_chat")
+    ok = tokenops.cost("gpt-4o", {"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010},
+                       api="openai_chat")
+    assert ok.total > 0
+
+
+def test_a_huge_model_name_is_refused_quickly() -> None:
+    # 16,000 "provider/" prefixes took seconds (every suffix rewritten, edit distances to 2,600 keys).
+    for mode in ("exact", "litellm"):
+        with pytest.raises(ValueError, match="model name is 32006 bytes long"):
+            tokenops.cost("a/" * 16000 + "gpt-4o", {"input_text": 1}, mode=mode)
+    with pytest.raises(ValueError, match="bytes long"):
+        tokenops.cost("\u00e9" * 300, {"input_text": 1})  # cut on a character boundary in the message
+
+
+# ------------------------------------------------------------------------- embedder, simulator
+def test_an_embedder_with_a_nan_weight_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "embed" / "tiny_bert"
+    shutil.copytree(src, tmp_path / "m")
+    st = tmp_path / "m" / "model.safetensors"
+    data = bytearray(st.read_bytes())
+    hlen = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + hlen])
+    name = next(k for k in header if k.endswith("LayerNorm.weight"))
+    at = 8 + hlen + header[name]["data_offsets"][0] + 4 * 3
+    data[at:at + 4] = struct.pack("<f", float("nan"))
+    st.write_bytes(bytes(data))
+    # every embedding came out NaN, silently
+    with pytest.raises(ValueError, match=f"tensor '{name}' holds a non-finite value.*flat index 3"):
+        tokenops.Embedder.load(tmp_path / "m")
+
+
+def test_cosine_similarity_of_huge_and_tiny_vectors() -> None:
+    from tokenops.embed import cosine_similarity
+
+    # 1e20**2 overflowed float32: the norms were inf and the similarity 0 instead of 1
+    for scale in (1e20, 1e-30, 1.0):
+        v = np.array([3.0, 4.0, 0.0]) * scale
+        assert cosine_similarity(v, v)[0, 0] == pytest.approx(1.0, abs=1e-6)
+        assert cosine_similarity(v, -v)[0, 0] == pytest.approx(-1.0, abs=1e-6)
+    assert cosine_similarity(np.zeros(3), np.ones(3))[0, 0] == 0.0
+
+
+def test_simulate_refuses_token_counts_past_int64() -> None:
+    from tokenops import Step, Workflow, simulate
+    from tokenops.budget import Dist
+
+    # 1e15 tokens per call over 20,000 calls of full history: the context wrapped negative
+    wf = Workflow("w", (Step("a", calls=20_000, user_input=10**15, output=10),))
+    with pytest.raises(ValueError, match="exceed 2\\^63 - 1"):
+        simulate(wf, n=1, deterministic=True)
+    with pytest.raises(ValueError, match="hi must be <= 1e15"):
+        simulate(Workflow("w", (Step("a", user_input=Dist("const", 5, 0, 0, 1e300)),)), n=1)
+
+
+@pytest.mark.parametrize(("policy", "expect"), [
+    ({"summary_tokens": -500}, "summary_tokens must be in \\[0"),   # grew the context it shrank
+    ({"last_k": 0}, "last_k must be in \\[1"),
+    ({"token_budget": -1}, "token_budget must be in \\[1"),
+    ({"output_cap": 2.5}, "output_cap must be an int"),
+    ({"cache": "on"}, "cache must be 'auto', 'off' or '1h'"),   # was ignored
+    ({"iteration_cap": {"nope": 3}}, "iteration_cap names unknown step 'nope'"),
+    ({"iteration_cap": -2}, "iteration_cap must be a positive int"),
+    ({"routing": {"a": {"gpt-4o": float("nan")}}}, "weights must be finite"),
+    ({"on_budget": "escalate", "token_budget": 100}, "needs escalate_to"),
+])
+def test_policy_values_are_checked(policy: dict, expect: str) -> None:
+    from tokenops import Policy, Step, Workflow, simulate
+
+    with pytest.raises((ValueError, TypeError), match=expect):
+        simulate(Workflow("w", (Step("a", user_input=10),)), n=1, policy=Policy(**policy))

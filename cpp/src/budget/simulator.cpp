@@ -38,11 +38,25 @@ std::uint64_t splitmix(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
+constexpr double kMaxSample = 1e15;
+
+// a + b for the per-task token tallies; InvalidArgument instead of a wrapped (negative) count.
+std::int64_t checked_add(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  TOKENOPS_CHECK(!__builtin_add_overflow(a, b, &r), InvalidArgument,
+                 "simulate: a task's token counts exceed 2^63 - 1; check the distributions' sizes and the "
+                 "calls per step");
+  return r;
+}
+
 void check_dist(const Dist& d, const std::string& where) {
   TOKENOPS_CHECK(std::isfinite(d.a) && std::isfinite(d.b) && !std::isnan(d.lo) && !std::isnan(d.hi), InvalidArgument,
                  where, ": distribution parameters must be finite");
   TOKENOPS_CHECK(d.lo <= d.hi, InvalidArgument, where, ": lo > hi");
   TOKENOPS_CHECK(d.lo >= 0, InvalidArgument, where, ": token counts cannot be negative (lo = ", d.lo, ")");
+  // Samples are clipped to [lo, hi] and become int64: hi bounds them (1e15 tokens is already
+  // far beyond any context window; past 2^63 the conversion is undefined).
+  TOKENOPS_CHECK(d.hi <= kMaxSample, InvalidArgument, where, ": hi must be <= 1e15 (got ", d.hi, ")");
   if (d.kind == Dist::Uniform) TOKENOPS_CHECK(d.a <= d.b, InvalidArgument, where, ": uniform low > high");
   if (d.kind == Dist::Normal || d.kind == Dist::LogNormal)
     TOKENOPS_CHECK(d.b >= 0, InvalidArgument, where, ": standard deviation must be >= 0");
@@ -210,7 +224,7 @@ struct TaskRunner {
       const auto& price = (sm.threshold > 0 && ctx > sm.threshold) ? sm.price_above : sm.price;
       double c = 0;
       for (int b = 0; b < kNumBuckets; ++b) {
-        tok[b] += n[b];
+        tok[b] = checked_add(tok[b], n[b]);
         c += static_cast<double>(n[b]) * price[b];
       }
       cost_total += c;
@@ -221,7 +235,7 @@ struct TaskRunner {
                      is_summary ? std::string("summary") : wf.steps[static_cast<std::size_t>(step_idx)].name,
                      "'); check the steps' calls distributions, max_retries and p_success");
       peak = std::max(peak, ctx);
-      task_tokens += ctx + out + reasoning;
+      task_tokens = checked_add(task_tokens, checked_add(ctx, checked_add(out, reasoning)));
       if (tracing)
         res.trace.push_back({step_idx, iteration, attempt, m, ctx, out + reasoning, read, write, c, is_summary});
       now += sm.seconds_per_call + static_cast<double>(out + reasoning) / std::max(1.0, sm.output_tokens_per_second);
@@ -251,12 +265,13 @@ struct TaskRunner {
           now += static_cast<double>(draw(rng, st.gap_seconds));
           std::int64_t tool = draw(rng, st.tool_output);
           if (wf.tool_truncate > 0) tool = std::min(tool, wf.tool_truncate);
-          const std::int64_t fresh = draw(rng, st.user_input) + draw(rng, st.retrieved) + tool;
+          const std::int64_t fresh = draw(rng, st.user_input) + draw(rng, st.retrieved) + tool;  // <= 3e15
           std::int64_t out = draw(rng, st.output);
           const std::int64_t reasoning = draw(rng, st.reasoning);
           const double u = det ? 0.0 : rng.uniform();
-          std::int64_t ctx = P + (wf.context == ContextPolicy::Stateless ? 0 : H) + fresh;
-          if (wf.token_budget > 0 && escalated < 0 && task_tokens + ctx + out + reasoning > wf.token_budget) {
+          std::int64_t ctx = checked_add(P + fresh, wf.context == ContextPolicy::Stateless ? 0 : H);
+          if (wf.token_budget > 0 && escalated < 0 &&
+              checked_add(task_tokens, checked_add(ctx, out + reasoning)) > wf.token_budget) {
             if (wf.on_budget == BudgetAction::Summarize && wf.context != ContextPolicy::Stateless &&
                 H > wf.summary_tokens) {
               summarize(m, static_cast<int>(s));
@@ -278,7 +293,7 @@ struct TaskRunner {
           const bool ok = !truncated && (det || u < st.p_success);
           if (wf.context != ContextPolicy::Stateless) {
             const std::int64_t turn = fresh + out;
-            H += turn;
+            H = checked_add(H, turn);
             if (wf.context == ContextPolicy::LastK) {
               turns.push_back(turn);
               if (static_cast<int>(turns.size()) > wf.last_k) {

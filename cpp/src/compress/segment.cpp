@@ -28,6 +28,10 @@ bool is_unspaced_script(char32_t cp) noexcept {
 
 namespace {
 
+// Longest word unit, in bytes: longer "words" are not language (natural words, even German
+// compounds and chemical names, stay below it) and are cut into pieces; see Segmenter::word.
+constexpr std::size_t kMaxWordBytes = 64;
+
 char32_t fold_cp(char32_t c) noexcept {
   if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
   if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
@@ -348,7 +352,28 @@ class Builder {
     std::uint8_t flags = base;
     if (digit) flags |= kHasDigit;
     if (is_upper(first)) flags |= kCapital;
-    emit(i, j, kind, flags);
+    if (j - i <= kMaxWordBytes) {
+      emit(i, j, kind, flags);
+      return j;
+    }
+    // A word longer than kMaxWordBytes (a hash, base64, a run of one letter...) is cut into
+    // pieces at character boundaries, so that a budget smaller than the word keeps part of it
+    // instead of nothing. Each piece has its own digit flag.
+    std::size_t p = i;
+    while (p < j) {
+      std::size_t q = p;
+      bool piece_digit = false;
+      while (q < j && q - p < kMaxWordBytes) {
+        int l;
+        const char32_t c = cur_.at(q, l);
+        piece_digit |= is_digit(c);
+        q += static_cast<std::size_t>(l);
+      }
+      std::uint8_t f = static_cast<std::uint8_t>(base | (piece_digit ? kHasDigit : 0));
+      if (p == i && (flags & kCapital)) f |= kCapital;
+      emit(p, q, kind, f);
+      p = q;
+    }
     return j;
   }
 

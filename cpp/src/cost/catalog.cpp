@@ -12,6 +12,20 @@ namespace tokenops::cost {
 
 namespace {
 
+// Longest model name looked up: catalogue keys are under 100 characters; a longer "name" is a
+// mistake (a prompt passed as the model...), and the rewrites and edit distances below grow
+// with its length.
+constexpr std::size_t kMaxModelName = 512;
+
+void check_name_length(std::string_view name) {
+  if (name.size() <= kMaxModelName) return;
+  std::size_t cut = 40;  // quote the start, cut on a UTF-8 character boundary
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  throw InvalidArgument(detail::concat("model name is ", name.size(), " bytes long (at most ",
+                                       kMaxModelName, "); is it a model name? It starts with '",
+                                       name.substr(0, cut), "...'"));
+}
+
 constexpr const char* kBucketNames[kNumBuckets] = {
     "input_text",   "input_audio", "input_image",  "cache_read",   "cache_write_5m", "cache_write_1h",
     "output_text",  "reasoning",   "output_audio", "output_image", "request",        "web_search"};
@@ -318,6 +332,7 @@ std::optional<std::size_t> Catalog::find_key(std::string_view key) const {
 
 std::optional<Match> Catalog::try_resolve(std::string_view name) const {
   if (name.empty()) return std::nullopt;
+  check_name_length(name);
   if (auto it = by_key_.find(std::string(name)); it != by_key_.end()) return Match{it->second, "exact"};
   const std::string ln = lower(name);
   if (auto it = by_lower_.find(ln); it != by_lower_.end()) return Match{it->second, "case-insensitive"};
@@ -384,6 +399,7 @@ Match Catalog::resolve(std::string_view name) const {
 }
 
 std::vector<std::string> Catalog::close_matches(std::string_view name, std::size_t k) const {
+  check_name_length(name);
   std::string ln = lower(name);
   std::string base = ln.substr(ln.rfind('/') == std::string::npos ? 0 : ln.rfind('/') + 1);
   std::vector<std::pair<double, std::size_t>> scored;
@@ -424,6 +440,7 @@ std::optional<std::size_t> Catalog::litellm_lookup(std::string_view model, const
 }
 
 Catalog::LitellmResolution Catalog::litellm_resolve(std::string_view name) const {
+  check_name_length(name);
   LitellmResolution r;
   std::string n(name);
   r.model_arg = n;  // also named by the "cannot map model" error when no provider matches

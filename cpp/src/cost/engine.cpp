@@ -60,10 +60,14 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
   const PriceRow* cliff = nullptr;
   std::vector<const PriceRow*> bands;
   std::vector<std::string> have_tiers;
+  std::int64_t standard_cliff = 0;  // the standard tier's long-context threshold that applies
   for (const auto& r : e.rows) {
     if (date < r.effective_from || date >= r.effective_to) continue;
     std::string tn = service_tier_name(r.tier);
     if (std::find(have_tiers.begin(), have_tiers.end(), tn) == have_tiers.end()) have_tiers.push_back(tn);
+    if (r.tier == ServiceTier::Standard && tier != ServiceTier::Standard && r.mode != TierMode::Marginal &&
+        r.threshold > 0 && input_total > r.threshold)
+      standard_cliff = std::max(standard_cliff, r.threshold);
     if (r.tier != tier) continue;
     if (r.mode == TierMode::Marginal) {
       bands.push_back(&r);
@@ -94,7 +98,15 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
     }
     if (base && base->prices[b].set) {
       row = base->label;
-      if (cliff) note = "no long-context price for this bucket; base price used";
+      if (cliff) {
+        note = "no long-context price for this bucket; base price used";
+      } else if (standard_cliff > 0) {
+        // e.g. Gemini's batch rows: the catalogue lists no batch price above 200k input tokens
+        // although the standard tier has one; the provider's bill may be higher.
+        note = detail::concat("the ", service_tier_name(tier), " tier lists no price above ",
+                              standard_cliff, " input tokens (the standard tier does); ",
+                              service_tier_name(tier), " base price used");
+      }
       return &base->prices[b];
     }
     return nullptr;

@@ -98,6 +98,19 @@ void read_pre_tokenizer(const json& pt, std::string_view source, HfBpeModel& mod
   unsupported(source, "pre_tokenizer type '" + type + "'");
 }
 
+// A token id: a JSON integer in [0, 2^32). nlohmann's get<uint32_t> would wrap 2^32 + 5 to 5,
+// truncate 3.7 to 3 and turn -1 into 4294967295.
+std::uint32_t token_id(const json& v, std::string_view source, const std::string& where) {
+  if (!v.is_number_unsigned())
+    throw InvalidArgument(detail::concat(source, ": ", where, " = ", v.dump(),
+                                         " is not a non-negative integer id"));
+  const auto id = v.get<std::uint64_t>();
+  if (id > 0xFFFFFFFFull)
+    throw InvalidArgument(detail::concat(source, ": ", where, " = ", id,
+                                         " is too large for a token id (ids are 32-bit)"));
+  return static_cast<std::uint32_t>(id);
+}
+
 }  // namespace
 
 HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view source) {
@@ -131,10 +144,7 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     ids.reserve(vocab.size() * 2);
     std::string bytes;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      if (!it.value().is_number_unsigned())
-        throw InvalidArgument(detail::concat(source, ": model.vocab['", it.key(),
-                                             "'] is not a non-negative integer id"));
-      const auto id = it.value().get<std::uint32_t>();
+      const auto id = token_id(it.value(), source, detail::concat("model.vocab['", it.key(), "']"));
       if (!byte_level_decode(it.key(), inverse, bytes))
         throw InvalidArgument(detail::concat(source, ": model.vocab key '", it.key(),
                                              "' is not in the byte-level alphabet"));
@@ -145,9 +155,15 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     // Added tokens become special tokens; the ones that also sit in the vocab (GPT-2's
     // <|endoftext|>) are taken out of the mergeable set so each id has one meaning.
     if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
+      std::size_t k = 0;
       for (const json& a : root["added_tokens"]) {
-        HfAddedToken t{a.at("content").get<std::string>(), a.at("id").get<std::uint32_t>(),
+        if (!a.is_object() || !a.contains("id") || !a.contains("content") || !a["content"].is_string())
+          throw InvalidArgument(detail::concat(source, ": added_tokens[", k,
+                                               "] needs a string 'content' and an 'id'"));
+        HfAddedToken t{a["content"].get<std::string>(),
+                       token_id(a["id"], source, detail::concat("added_tokens[", k, "].id")),
                        a.value("special", false)};
+        ++k;
         model.added_tokens.push_back(t);
       }
     }

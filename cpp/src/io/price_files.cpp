@@ -188,8 +188,26 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
     PriceRow& r = row_for(m.rows, tier, threshold);
     r.prices[fb->second] = make_price(v);
   }
+  // DeepSeek rows (and others copied from them) spell the cache-read price
+  // "input_cost_per_token_cache_hit", some without "cache_read_input_token_cost": that is the
+  // provider's price of a cache hit. (LiteLLM's calculator reads only the latter and bills such
+  // hits at $0; mode="litellm" reproduces that, the exact mode bills the listed price.)
+  auto hit = e.find("input_cost_per_token_cache_hit");
+  if (hit != e.end() && !hit->is_null()) {
+    const double v = number(*hit, "input_cost_per_token_cache_hit");
+    PriceRow& r = row_for(m.rows, ServiceTier::Standard, 0);
+    if (!r.prices[kCacheRead].set) r.prices[kCacheRead] = make_price(v);
+  }
   // DashScope-style tiered_pricing: marginal bands.
   if (m.litellm.has_tiered) {
+    // Marginal bands must start at token 0: tokens below the first band would be priced by no
+    // row (a silent $0 for a small request).
+    double first = -1;
+    for (const auto& t : m.litellm.tiered)
+      if (t.has_range && (first < 0 || t.lo < first)) first = t.lo;
+    if (first > 0)
+      throw RowProblem("tiered_pricing", detail::concat("tiered_pricing bands start at ", first,
+                                                        " tokens; no band prices the tokens below"));
     for (const auto& t : m.litellm.tiered) {
       if (!t.has_range) continue;
       PriceRow r;

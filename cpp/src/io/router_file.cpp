@@ -1,10 +1,13 @@
 #include "tokenops/io/router_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "tokenops/text/error.hpp"
 
@@ -153,6 +156,11 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
 
   const std::size_t data_start = 8 + header_len;
   const std::size_t data_len = bytes.size() - data_start;
+  struct Span {
+    std::uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Span> spans;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") continue;
     const json& t = it.value();
@@ -173,6 +181,7 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
     TOKENOPS_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_len,
                    InvalidArgument, source, ": tensor '", it.key(),
                    "' data_offsets fall outside the file (truncated file?)");
+    spans.push_back({offsets[0], offsets[1], it.key()});
     std::uint64_t count = 1;
     for (auto d : tensor.shape) {
       TOKENOPS_CHECK(d >= 0 && d < (1ll << 40), InvalidArgument, source, ": tensor '", it.key(),
@@ -197,6 +206,23 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
     }
     f.tensors.emplace(it.key(), std::move(tensor));
   }
+  // As safetensors: the tensors tile the data region exactly (no overlap, hole or trailing
+  // bytes), so no two tensors share bytes and nothing in the file goes unread.
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t cursor = 0;
+  for (const Span& sp : spans) {
+    TOKENOPS_CHECK(sp.begin >= cursor, InvalidArgument, source, ": tensor '", sp.name,
+                   "' overlaps the previous tensor (starts at byte ", sp.begin,
+                   ", previous ends at ", cursor, ")");
+    TOKENOPS_CHECK(sp.begin == cursor, InvalidArgument, source, ": hole in the data region before tensor '",
+                   sp.name, "' (bytes ", cursor, "..", sp.begin, " belong to no tensor)");
+    cursor = sp.end;
+  }
+  TOKENOPS_CHECK(cursor == data_len, InvalidArgument, source, ": ", data_len - cursor,
+                 " trailing bytes after the last tensor (the data region holds ", data_len,
+                 " bytes, the tensors cover ", cursor, ")");
   return f;
 }
 

@@ -254,10 +254,27 @@ std::span<const float> SafetensorsFile::f32(std::string_view name,
                  "' has dtype ", dtype_name(t.dtype), ", expected F32");
   TOKENOPS_CHECK(t.shape == expected_shape, InvalidArgument, source_, ": tensor '", name,
                  "' has shape ", shape_str(t.shape), ", expected ", shape_str(expected_shape));
+  std::span<const float> out;
   auto copy = aligned_copies_.find(name);
-  if (copy != aligned_copies_.end()) return {copy->second.data(), copy->second.size()};
-  if (t.numel() == 0) return {};
-  return {reinterpret_cast<const float*>(base_ + data_start_ + t.begin), t.numel()};
+  if (copy != aligned_copies_.end()) {
+    out = {copy->second.data(), copy->second.size()};
+  } else if (t.numel() != 0) {
+    out = {reinterpret_cast<const float*>(base_ + data_start_ + t.begin), t.numel()};
+  }
+  // A NaN or infinity in a weight makes every output NaN (or wrong) without an error; a
+  // corrupt or badly converted file is refused by name. (Exponent bits all ones = inf/NaN.)
+  std::size_t bad = out.size();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, &out[i], 4);
+    if ((u & 0x7F800000u) == 0x7F800000u) {
+      bad = i;
+      break;
+    }
+  }
+  TOKENOPS_CHECK(bad == out.size(), InvalidArgument, source_, ": tensor '", name,
+                 "' holds a non-finite value (", out.empty() ? 0.0f : out[bad], ") at flat index ", bad);
+  return out;
 }
 
 }  // namespace tokenops::io

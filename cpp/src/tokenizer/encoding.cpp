@@ -142,11 +142,15 @@ Encoding::Encoding(EncodingSpec spec)
   TOKENOPS_CHECK(!spec.tokens.empty(), InvalidArgument, "encoding '", name_,
                  "' has no mergeable tokens");
   // Ids: unique, and the decode table.
+  constexpr Rank kMaxTokenId = Rank{1} << 24;
   Rank max_id = 0;
   for (Rank id : spec.ids) max_id = std::max(max_id, id);
   for (const auto& s : specials_) max_id = std::max(max_id, s.id);
-  TOKENOPS_CHECK(max_id < 0x7FFFFFFFu, InvalidArgument, "encoding '", name_, "': token id ",
-                 max_id, " is too large");
+  // Decoding uses dense tables indexed by id (8 bytes per id up to the largest), so a sparse id
+  // near 2^31 would ask for 16 GiB. The largest real vocabularies hold ~260k ids.
+  TOKENOPS_CHECK(max_id < kMaxTokenId, InvalidArgument, "encoding '", name_, "': token id ",
+                 max_id, " is too large (ids must be below ", kMaxTokenId,
+                 "; decode tables are dense)");
   max_token_ = max_id;
   dec_off_.assign(std::size_t(max_id) + 1, 0);
   dec_len_.assign(std::size_t(max_id) + 1, kNoRank);

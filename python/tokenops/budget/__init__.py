@@ -440,6 +440,51 @@ def policy_study(workflow: Workflow, model: str, policies: Mapping[str, Policy],
 # --------------------------------------------------------------------------------------------
 
 
+def _policy_int(pol: Policy, name: str, *, minimum: int, optional: bool) -> None:
+    v = getattr(pol, name)
+    if v is None and optional:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"Policy.{name} must be an int{' or None' if optional else ''}, not {type(v).__name__}")
+    if not minimum <= v <= _MAX_TOKENS:
+        raise ValueError(f"Policy.{name} must be in [{minimum}, {_MAX_TOKENS:.0e}], got {v}")
+
+
+def _check_policy(pol: Policy, step_names: set[str]) -> None:
+    """Named errors for policy values the simulator would misread (a negative summary size
+    grew the context it should shrink; an unknown cache mode was ignored)."""
+    for name in ("token_budget", "output_cap", "tool_truncate"):
+        _policy_int(pol, name, minimum=1, optional=True)
+    _policy_int(pol, "summary_threshold", minimum=1, optional=False)
+    _policy_int(pol, "summary_tokens", minimum=0, optional=False)
+    _policy_int(pol, "last_k", minimum=1, optional=False)
+    caps = pol.iteration_cap if isinstance(pol.iteration_cap, Mapping) else {"*": pol.iteration_cap}
+    for step, cap in caps.items():
+        if step != "*" and step not in step_names:
+            raise ValueError(f"iteration_cap names unknown step {step!r}; steps: {', '.join(sorted(step_names))}")
+        if cap is None:
+            continue
+        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+            raise ValueError(f"iteration_cap must be a positive int (or None for no cap), got {cap!r}")
+    if pol.cache not in ("auto", "off", "1h"):
+        raise ValueError(f"Policy.cache must be 'auto', 'off' or '1h', not {pol.cache!r}")
+    if pol.on_budget == "escalate" and not pol.escalate_to:
+        raise ValueError("on_budget='escalate' needs escalate_to (the model to escalate to)")
+    for step, route in pol.routing.items():
+        if isinstance(route, Mapping):
+            w = [float(x) for x in route.values()]
+            if not w or not all(np.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+                raise ValueError(f"routing[{step!r}] weights must be finite, >= 0 and not all 0, got {dict(route)}")
+        elif not isinstance(route, str):
+            raise TypeError(f"routing[{step!r}] must be a model name or a {{model: weight}} mix, "
+                            f"not {type(route).__name__}")
+
+
+# Largest token count a policy or distribution may name: the simulator adds counts over calls
+# and tasks in int64, so counts stay far below 2^63.
+_MAX_TOKENS = 10**15
+
+
 def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int = 10_000, seed: int = 0,
              deterministic: bool = False, policy: Policy | None = None, catalog: Catalog | None = None,
              num_threads: int = 0) -> SimulationResult:
@@ -460,6 +505,7 @@ def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int =
         raise ValueError(f"context must be one of {', '.join(_CONTEXTS)}, not {context!r}")
     if pol.on_budget not in ("summarize", "escalate", "stop"):
         raise ValueError(f"on_budget must be summarize, escalate or stop, not {pol.on_budget!r}")
+    _check_policy(pol, {s.name for s in workflow.steps})
     tier = "batch" if pol.batch else "standard"
     default = model if isinstance(model, str) else model[0]
     names: list[str] = []

@@ -112,7 +112,7 @@ class CompressionResult:
 
     def _byte_spans(self) -> tuple[bytes, Any, Any, Any]:
         r = self._raw
-        return self.source.encode("utf-8", "surrogatepass"), r["unit_ws"], r["unit_start"], r["unit_end"]
+        return _core_bytes(self.source), r["unit_ws"], r["unit_start"], r["unit_end"]
 
     @property
     def units(self) -> list[Unit]:
@@ -176,6 +176,15 @@ class CompressionResult:
             display(HTML(self.render_html(show_scores=True)))
         except ImportError:  # pragma: no cover
             print(self.text)
+
+
+def _core_bytes(text: str) -> bytes:
+    """The UTF-8 the core compressed (the unit offsets index it): a surrogate pair written as two
+    code points is the one character it stands for, a lone surrogate is U+FFFD."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
 
 
 def _check_text(text: object, what: str = "text") -> str:

@@ -72,11 +72,16 @@ def cosine_similarity(a: Any, b: Any) -> np.ndarray:
     x, y = _as_matrix(a, "a"), _as_matrix(b, "b")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"dimension mismatch: a has {x.shape[1]} columns, b has {y.shape[1]}")
-    xn = np.linalg.norm(x, axis=1, keepdims=True)
-    yn = np.linalg.norm(y, axis=1, keepdims=True)
-    x = x / np.where(xn == 0, 1, xn)
-    y = y / np.where(yn == 0, 1, yn)
-    return (x @ y.T).astype(np.float32, copy=False)
+    return (_unit_rows(x) @ _unit_rows(y).T).astype(np.float32, copy=False)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero). Each row is first divided by its
+    largest magnitude, so float32 squares neither overflow (1e20) nor underflow (1e-30)."""
+    m = np.max(np.abs(x), axis=1, keepdims=True)
+    x = x / np.where(m == 0, 1, m)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(n == 0, 1, n)
 
 
 class Embedder:

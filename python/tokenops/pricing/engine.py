@@ -97,6 +97,19 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
+def _catalog_for(mode: str, catalog: Catalog | None) -> Catalog:
+    cat = catalog if catalog is not None else Catalog.default()
+    if mode == "litellm" and cat.kind != "litellm":
+        # LiteLLM's calculator reads LiteLLM's fields; on another catalogue every price is absent
+        # and it would answer $0.
+        raise ValueError(
+            f"mode='litellm' reproduces LiteLLM's cost calculator and needs a LiteLLM catalogue "
+            f"(Catalog.default(), from_litellm, from_installed_litellm); this one is {cat.kind!r}: "
+            "use mode='exact'"
+        )
+    return cat
+
+
 def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = None, *,
          service_tier: str = "standard", api: str | None = None, date: Any = None) -> CostBreakdown:
     """Prices one call.
@@ -107,7 +120,7 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     price rows in effect on that day (default: the latest).
     """
     _check_mode(mode)
-    cat = catalog if catalog is not None else Catalog.default()
+    cat = _catalog_for(mode, catalog)
     if not isinstance(model, str) or not model:
         raise TypeError(f"model must be a non-empty str, not {model!r}")
     info = None
@@ -127,7 +140,8 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
         completion = float(total) - prompt
         return CostBreakdown(model=info.key, requested=model, matched_by=how, mode=mode, service_tier=service_tier,
                              total=float(total), total_exact=total, prompt=prompt, completion=completion, lines=cl,
-                             row=row, usage=u, source=info.source)
+                             row=row, usage=u, source=info.source,
+                             notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
     try:
         r = cat._core.price_litellm(model, counts, service_tier)
     except KeyError as e:
@@ -179,7 +193,7 @@ def cost_batch_exact_sum(model: Any, usage: Any, catalog: Catalog | None = None,
 def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_tier: str, date: Any,
            num_threads: int, split: bool) -> tuple[Any, Any, Any, str]:
     _check_mode(mode)
-    cat = catalog if catalog is not None else Catalog.default()
+    cat = _catalog_for(mode, catalog)
     cols: dict[str, Any] = {}
     if hasattr(usage, "columns") and hasattr(usage, "__getitem__"):  # DataFrame
         names = [c for c in usage.columns if c in BUCKETS]

@@ -289,6 +289,15 @@ def detect_api(usage: Mapping[str, Any]) -> str:
     )
 
 
+def _top_level_fields(spec: ApiSemantics) -> set[str]:
+    """The top-level usage keys an API's semantics read."""
+    paths = [spec.input_total, spec.output_total, spec.cache_write_total, spec.modality_details,
+             spec.cached_modality_details, *spec.detect_any, *spec.input_inside.values(),
+             *spec.input_on_top.values(), *spec.output_inside.values(), *spec.output_on_top.values(),
+             *spec.counts.values(), *(spec.cache_write_split or ())]
+    return {p.split(".")[0] for p in paths if p}
+
+
 def normalize_usage(usage: Any, api: str | None = None, provider: str | None = None) -> Usage:
     """Converts a provider usage object (dict, SDK object, whole response) into :class:`Usage`.
 
@@ -312,6 +321,12 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     spec = API_SEMANTICS[api]
     if api == "gemini":
         d = {_SNAKE.get(k, k): v for k, v in d.items()}
+    if d and not set(d) & _top_level_fields(spec):
+        # e.g. api="openai_chat" on an Anthropic usage: every bucket would read 0 ($0)
+        raise ValueError(
+            f"usage has none of the {api} fields ({', '.join(sorted(_top_level_fields(spec)))}); "
+            f"got keys {sorted(d)}. Is it another API's usage? Leave api=None to detect it."
+        )
     out = dict.fromkeys(BUCKETS, 0)
 
     def inside(total_path: str | None, parts: Mapping[str, str], text_bucket: str, what: str) -> None:

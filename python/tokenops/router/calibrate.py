@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .._args import as_int
+
 
 def threshold_for_strong_share(scores: Sequence[float], strong_share: float) -> float:
     s = np.asarray(scores, dtype=np.float64)
@@ -69,6 +71,17 @@ def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int]
     C = np.asarray(cost, float)
     if not 0 <= error_rate <= 1:
         raise ValueError(f"error_rate must be in [0, 1], got {error_rate}")
+    if Q.ndim != 2 or C.shape != Q.shape:
+        raise ValueError(f"quality and cost must be (n, models) arrays of one shape, got {Q.shape} and {C.shape}")
+    order = [as_int(m, "order item") for m in order]
+    if not order:
+        raise ValueError("order must name at least one model column")
+    bad = [m for m in order if not 0 <= m < Q.shape[1]]
+    if bad:
+        raise ValueError(f"order holds model columns {bad} outside [0, {Q.shape[1]})")
+    seeds = as_int(seeds, "seeds")
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
     n = Q.shape[0]
     res_q, res_c, res_k = [], [], []
     for seed in range(seeds):

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._args import as_int, check_seed
 from . import metrics as M
 from .data import PairBenchmark, RouterBenchSplit, routerbench_token_costs
 from .train import FAMILY_FEATURES, FeatureConfig, fit_router
@@ -36,6 +37,8 @@ DEFAULT_HP: dict[str, dict[str, Any]] = {
 def fold_ids(prompts: Sequence[str], folds: int = 5, seed: int = 0) -> np.ndarray:
     """Fold of each row: unique prompts are shuffled with numpy's default_rng(seed) and dealt
     round-robin into ``folds`` folds, so equal prompts always share a fold."""
+    folds = as_int(folds, "folds")
+    seed = check_seed(seed)
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
     uniq, inv = np.unique(np.asarray(prompts, dtype=object).astype(str), return_inverse=True)
@@ -122,7 +125,13 @@ class RouteLLMReport:
                        cost_strong: float = 1.0, cost_weak: float = 0.0) -> dict[str, float]:
         """Strong-call share needed to reach ``fraction_of_strong`` x the strong model's quality,
         and the cost saving vs always-strong given per-query costs of each model."""
-        r = next(r for r in self.rows if r.method == method)
+        r = next((r for r in self.rows if r.method == method), None)
+        if r is None:
+            raise KeyError(f"no method {method!r} in this report; it has {[r.method for r in self.rows]}")
+        if not (np.isfinite(fraction_of_strong) and fraction_of_strong > 0):
+            raise ValueError(f"fraction_of_strong must be a positive number, got {fraction_of_strong!r}")
+        if not (np.isfinite(cost_strong) and cost_strong > 0) or not (np.isfinite(cost_weak) and cost_weak >= 0):
+            raise ValueError(f"cost_strong must be > 0 and cost_weak >= 0, got {cost_strong!r} and {cost_weak!r}")
         target = fraction_of_strong * self.strong_quality
         share = 0.0 if self.weak_quality >= target else M.strong_share_for_quality(r.strong_pct, r.quality, target) / 100
         cost = share * cost_strong + (1 - share) * cost_weak

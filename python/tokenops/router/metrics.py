@@ -97,6 +97,11 @@ def optimal_quality(q_strong: np.ndarray, q_weak: np.ndarray, strong_fraction: f
     questions with the largest positive gain go to the strong model. Same scale as inputs."""
     qs, qw = np.asarray(q_strong, float), np.asarray(q_weak, float)
     n = len(qs)
+    if qs.ndim != 1 or qs.shape != qw.shape or n == 0:
+        raise ValueError(f"q_strong and q_weak must be non-empty 1-D arrays of one length, got "
+                         f"shapes {qs.shape} and {qw.shape}")
+    if isinstance(strong_fraction, bool) or not np.isfinite(strong_fraction) or not 0 <= strong_fraction <= 1:
+        raise ValueError(f"strong_fraction must be in [0, 1], got {strong_fraction!r}")
     if not graded:
         gains = np.sum((qw == 0) & (qs == 1))
         return float((np.sum(qw == 1) + min(n * strong_fraction, gains)) / n)
@@ -171,7 +176,12 @@ def nondecreasing_convex_hull(points: np.ndarray) -> np.ndarray:
 def aiq(curves: Sequence[np.ndarray]) -> list[float]:
     """RouterBench calc_AIQ for routers compared together: each curve is an (n, 2) array of
     (total_cost, performance) points."""
+    if len(curves) == 0:
+        raise ValueError("aiq needs at least one curve")
     hulls = [nondecreasing_convex_hull(c) for c in curves]
+    for i, c in enumerate(curves):
+        if np.min(np.asarray(c, float)[:, 0]) < 0:
+            raise ValueError(f"curve {i} has a negative total cost (costs must be >= 0)")
     max_x = max(float(h[:, 0].max()) for h in hulls)
     if max_x <= 0:
         raise ValueError("AIQ needs a positive cost")
@@ -202,6 +212,15 @@ def lambda_sweep(pred_quality: np.ndarray, token_costs: np.ndarray, quality: np.
                  cost: np.ndarray, grid: Sequence[float] = WILLINGNESS_TO_PAY) -> np.ndarray:
     """RouterBench routing: for each lambda, argmax_m lambda*q_hat_m - cost_m (first max on
     ties, as pandas idxmax), then the (total cost, performance) point; shape (len(grid), 2)."""
+    pq, tc = np.asarray(pred_quality, float), np.asarray(token_costs, float)
+    q, c = np.asarray(quality, float), np.asarray(cost, float)
+    if pq.ndim != 2 or tc.shape != (pq.shape[1],) or q.shape != pq.shape or c.shape != pq.shape:
+        raise ValueError(f"pred_quality, quality and cost must be (n, models) arrays of one shape and "
+                         f"token_costs (models,), got {pq.shape}, {q.shape}, {c.shape} and {tc.shape}")
+    for name, a in (("pred_quality", pq), ("token_costs", tc), ("grid", np.asarray(grid, float))):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} holds NaN or inf")
+    pred_quality, token_costs, quality, cost = pq, tc, q, c
     pts = []
     for lam in grid:
         choice = np.argmax(lam * pred_quality - token_costs[None, :], axis=1)

@@ -122,6 +122,12 @@ def count_messages(messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o")
     return TokenCount(total, kind, model, enc.name, tuple(counts), 0, tuple(dict.fromkeys(notes)))
 
 
+def _schema_text(value: Any) -> str:
+    """A schema field as the text the cookbook counts; a JSON null (None) is an absent field,
+    not the word "None"."""
+    return "" if value is None else str(value)
+
+
 def count_tools(
     tools: Sequence[Mapping[str, Any]],
     model: str = "gpt-4o",
@@ -144,8 +150,10 @@ def count_tools(
         fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
         if not isinstance(fn, Mapping) or "name" not in fn:
             raise ValueError(f"tools[{i}] has no function name (expected {{'function': {{'name': ...}}}})")
+        if not isinstance(fn["name"], str):
+            raise TypeError(f"tools[{i}] function name must be str, not {type(fn['name']).__name__}")
         n += func_init
-        desc = str(fn.get("description", ""))
+        desc = _schema_text(fn.get("description"))
         if desc.endswith("."):
             desc = desc[:-1]
         n += enc.count_ordinary(f"{fn['name']}:{desc}")
@@ -168,10 +176,10 @@ def count_tools(
                     n += enum_init
                     for item in spec["enum"]:
                         n += enum_item + enc.count_ordinary(str(item))
-                p_desc = str(spec.get("description", ""))
+                p_desc = _schema_text(spec.get("description"))
                 if p_desc.endswith("."):
                     p_desc = p_desc[:-1]
-                n += enc.count_ordinary(f"{key}:{spec.get('type', '')}:{p_desc}")
+                n += enc.count_ordinary(f"{key}:{_schema_text(spec.get('type'))}:{p_desc}")
     if tools:
         n += func_end
     msg = count_messages(messages, model) if messages is not None else None

@@ -34,6 +34,13 @@ def _raise_disallowed_special_token(token: str) -> NoReturn:
     )
 
 
+def _check_all(policy: str, name: str) -> None:
+    """A str special-token policy must be "all" (any other str would be read as its characters)."""
+    if policy != "all":
+        raise TypeError(f"{name} must be 'all' or a set of strings, not the str {policy!r} "
+                        f"(write {{{policy!r}}})")
+
+
 def _check_text(text: object) -> None:
     if not isinstance(text, str):
         raise TypeError(
@@ -109,18 +116,56 @@ class Encoding:
         return f"<Encoding {self.name!r}>"
 
     # ------------------------------------------------------------------ special-token policy
-    def _resolve_special(
-        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial, text: str | None
-    ) -> AbstractSet[str]:
-        if allowed_special == "all":
+    def _special_sets(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
+    ) -> tuple[AbstractSet[str], AbstractSet[str], AbstractSet[str]]:
+        """(allowed, disallowed special tokens, disallowed strings that are not special tokens).
+
+        As tiktoken: "all" or a collection of strings each; a disallowed string raises when the
+        text holds it, special token or not; a falsy ``disallowed_special`` disables the check.
+        Unlike tiktoken, a str other than "all" is a TypeError (tiktoken raises for
+        ``allowed_special`` and checks each character of a ``disallowed_special`` str)."""
+        if isinstance(allowed_special, str):
+            _check_all(allowed_special, "allowed_special")
             allowed_special = self.special_tokens_set
-        if disallowed_special == "all":
-            disallowed_special = self.special_tokens_set - set(allowed_special)
-        if disallowed_special and text is not None:
-            found = self._core.find_special(text, disallowed_special)
+        elif allowed_special is None:
+            raise TypeError("allowed_special must be 'all' or a set of special-token strings, not None")
+        if isinstance(disallowed_special, str):
+            _check_all(disallowed_special, "disallowed_special")
+            specials = self.special_tokens_set
+            return allowed_special, (specials - set(allowed_special) if allowed_special else specials), frozenset()
+        if not disallowed_special:
+            return allowed_special, frozenset(), frozenset()
+        disallowed = set(disallowed_special)
+        for s in disallowed:
+            if not isinstance(s, str):
+                raise TypeError(f"disallowed_special must hold str, not {type(s).__name__}")
+            if not s:
+                raise ValueError("disallowed_special holds an empty string (it would match every text)")
+        extra = disallowed - self.special_tokens_set
+        return allowed_special, disallowed - extra, extra
+
+    def _first_disallowed(self, text: str, banned: AbstractSet[str], extra: AbstractSet[str]) -> str | None:
+        """The leftmost disallowed string in ``text``, or None."""
+        found = self._core.find_special(text, banned) if banned else None
+        if extra:
+            best = text.find(found) if found is not None else -1
+            for s in extra:
+                i = text.find(s)
+                if i != -1 and (best == -1 or i < best):
+                    best, found = i, s
+        return found
+
+    def _resolve_special(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial, text: str
+    ) -> AbstractSet[str]:
+        """The allowed special tokens for ``text``; raises if it holds a disallowed string."""
+        allowed, banned, extra = self._special_sets(allowed_special, disallowed_special)
+        if banned or extra:
+            found = self._first_disallowed(text, banned, extra)
             if found is not None:
                 _raise_disallowed_special_token(found)
-        return allowed_special
+        return allowed
 
     # ------------------------------------------------------------------ encoding
     def encode_ordinary(self, text: str) -> list[int]:
@@ -171,7 +216,7 @@ class Encoding:
         """Encodes many texts in parallel in C++; identical results for any ``num_threads``.
         Texts are converted, checked for disallowed special tokens and encoded in the worker
         threads with the GIL released."""
-        allowed, disallowed = self._batch_specials(allowed_special, disallowed_special)
+        text, allowed, disallowed = self._batch_specials(text, allowed_special, disallowed_special)
         result, bad = self._core.encode_batch(
             text, allowed or None, disallowed or None, check_threads(num_threads), self._ints
         )
@@ -189,7 +234,7 @@ class Encoding:
     ) -> list[npt.NDArray[np.uint32]]:
         """Like :meth:`encode_batch` but returns one uint32 numpy array per text, each owning its
         native buffer (no Python int is made: the form for dataset pipelines)."""
-        allowed, disallowed = self._batch_specials(allowed_special, disallowed_special)
+        text, allowed, disallowed = self._batch_specials(text, allowed_special, disallowed_special)
         result, bad = self._core.encode_batch_to_numpy(
             text, allowed or None, disallowed or None, check_threads(num_threads)
         )
@@ -197,16 +242,25 @@ class Encoding:
             _raise_disallowed_special_token(bad)
         return result
 
-    def _batch_specials(self, allowed_special: AllowedSpecial,
-                        disallowed_special: DisallowedSpecial) -> tuple[AbstractSet[str], AbstractSet[str]]:
-        """(allowed, disallowed) special tokens of a batch call; the workers check the texts."""
-        allowed = self._resolve_special(allowed_special, disallowed_special, None)
-        return allowed, self._disallowed(allowed, disallowed_special)
-
-    def _disallowed(self, allowed: AbstractSet[str], disallowed_special: DisallowedSpecial) -> AbstractSet[str]:
-        if disallowed_special == "all":
-            return self.special_tokens_set - set(allowed)
-        return set(disallowed_special)
+    def _batch_specials(
+        self, text: Sequence[str], allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
+    ) -> tuple[Sequence[str], AbstractSet[str], AbstractSet[str]]:
+        """(texts, allowed, disallowed) special tokens of a batch call; the workers check the texts for
+        disallowed special tokens. Disallowed strings that are not special tokens (rare) are
+        checked here, text by text, so the first offending text is reported as without them."""
+        allowed, banned, extra = self._special_sets(allowed_special, disallowed_special)
+        if extra and not isinstance(text, (str, bytes)):
+            try:
+                text = tuple(text)  # an iterator is read once, here
+            except TypeError:
+                return text, allowed, banned  # the core names the problem
+            for t in text:
+                if isinstance(t, str):
+                    found = self._first_disallowed(t, banned, extra)
+                    if found is not None:
+                        _raise_disallowed_special_token(found)
+            return text, allowed, frozenset()
+        return text, allowed, banned
 
     # ------------------------------------------------------------------ counting
     def count(
@@ -236,7 +290,7 @@ class Encoding:
         disallowed_special: DisallowedSpecial = "all",
     ) -> npt.NDArray[np.int64]:
         """Token counts of many texts, in parallel; returns an int64 numpy array."""
-        allowed, disallowed = self._batch_specials(allowed_special, disallowed_special)
+        text, allowed, disallowed = self._batch_specials(text, allowed_special, disallowed_special)
         counts, bad = self._core.count_batch(text, allowed or None, disallowed or None, check_threads(num_threads))
         if bad is not None:
             _raise_disallowed_special_token(bad)

@@ -73,6 +73,12 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
         if not p.is_file():
             raise VocabularyFileError(f"rank file {p} does not exist")
         data = p.read_bytes()
+        if d.sha256 and sha256_bytes(data) != d.sha256:
+            raise VocabularyFileError(
+                f"{p} is not the {d.name!r} vocabulary: sha256 {sha256_bytes(data)}, expected "
+                f"{d.sha256}. To load a different vocabulary, use "
+                "Encoding.from_tiktoken_file(path, name=..., pretokenizer=...)"
+            )
         return data, str(p)
     ddir = data_dir()
     if ddir is not None:
