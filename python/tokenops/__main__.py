@@ -124,7 +124,8 @@ def _refresh_prices(args: argparse.Namespace) -> int:
     else:
         print("give a LiteLLM JSON path, --from-installed-litellm or --from-snapshot", file=sys.stderr)
         return 2
-    prov = refresh_default(src, args.out, source_label=label, checked_date=checked, litellm_version=version)
+    prov = refresh_default(src, args.out, source_label=label, checked_date=checked, litellm_version=version,
+                           allow_shrink=args.allow_shrink)
     print(f"wrote {prov['models']} models from {prov['source']} (checked {prov['checked_date']}) "
           f"to {args.out or 'the package'}; sha256 {prov['file_sha256'][:16]}...")
     return 0
@@ -145,9 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--from-snapshot", action="store_true", help="use the shared data snapshot (LiteLLM v1.83.2)")
     rp.add_argument("--out", default=None, help="output folder (default: the package's pricing/data)")
     rp.add_argument("--checked-date", default=None, help="ISO date the prices were checked (default: today)")
+    rp.add_argument("--allow-shrink", action="store_true",
+                    help="accept a source with fewer than half the models of the catalogue it replaces")
     rp.set_defaults(func=_refresh_prices)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError, KeyError, OSError) as e:
+        # A user mistake (a missing file, a bad date, a malformed source): one line, exit 2.
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"tokenops {args.command}: error: {msg}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -243,3 +243,14 @@ TEST(Price, AttoToDoubleIsCorrectlyRounded) {
   }
   EXPECT_EQ(atto_to_double(static_cast<i128>(37905500) * 1000000000ll), 0.0379055);
 }
+
+TEST(Dates, OnlyRealIsoDatesParse) {
+  EXPECT_EQ(parse_iso_date("1970-01-01", "d"), 0);
+  EXPECT_EQ(parse_iso_date("2024-02-29", "d"), parse_iso_date("2024-02-28", "d") + 1);
+  EXPECT_EQ(parse_iso_date("2000-03-01", "d"), parse_iso_date("2000-02-29", "d") + 1);
+  for (const char* bad : {"2O26-09-01", "2025-02-30", "2025-02-29", "1900-02-29", "2025-04-31", "2025-13-01",
+                          "2025-00-10", "2025-01-00", "2025-01-01junk", "2025-01-01T00:00:00Z", "2025-1-01",
+                          " 2025-01-01", "+025-01-01", "2025-01-+1", "0000-01-01", ""}) {
+    EXPECT_THROW(parse_iso_date(bad, "d"), InvalidArgument) << bad;
+  }
+}

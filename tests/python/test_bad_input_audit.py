@@ -94,10 +94,10 @@ except ValueError as e:
     [
         # poisson(1e300) is clipped to 1e15 calls: the task loop ran for hours.
         ('Step("loop", calls=poisson(1e300), user_input=10, output=5)', "more than 1000000 model calls (step 'loop')"),
-        # p_success=0 with a billion retries: the same.
-        ('Step("flaky", p_success=0.0, max_retries=10**9, user_input=10)', "max_retries and p_success"),
-        # calls=1e300: the trace grew until std::bad_alloc (MemoryError).
-        ('Step("a", calls=1e300, user_input=10)', "model calls"),
+        # p_success=0 with a billion retries: the same (now refused before the run).
+        ('Step("flaky", p_success=0.0, max_retries=10**9, user_input=10)', "max_retries must be in [0, 1000]"),
+        # calls=1e300: the trace grew until std::bad_alloc (MemoryError); now refused up front.
+        ('Step("a", calls=1e300, user_input=10)', "calls must be in [0, 1e+15]"),
     ],
 )
 def test_simulate_with_unbounded_calls_raises_instead_of_hanging(step: str, expect: str) -> None:
@@ -163,7 +163,7 @@ def router() -> Router:
 
 def test_route_batch_rejects_nan_threshold(router: Router) -> None:
     # route() checked the threshold; route_batch silently routed everything to the weak model.
-    with pytest.raises(ValueError, match="threshold must be finite"):
+    with pytest.raises(ValueError, match="threshold is NaN"):
         router.route_batch(["What is 2+2?"], float("nan"))
 
 
@@ -809,3 +809,319 @@ def test_policy_values_are_checked(policy: dict, expect: str) -> None:
 
     with pytest.raises((ValueError, TypeError), match=expect):
         simulate(Workflow("w", (Step("a", user_input=10),)), n=1, policy=Policy(**policy))
+
+
+# ------------------------------------------------------------------------- audit, third round
+def test_cost_batch_frame_refuses_a_column_that_looks_like_a_count() -> None:
+    # A misspelt bucket column was dropped without a word: its tokens cost $0.
+    import pandas as pd
+
+    for col, hint in (("output_token", "did you mean 'output_text'"), ("prompt_tokens", "not a usage bucket"),
+                      ("cached_tokens", "not a usage bucket")):
+        df = pd.DataFrame({"input_text": [100, 200], col: [10, 20]})
+        with pytest.raises(ValueError, match=hint):
+            tokenops.cost_batch("gpt-4o", df)
+    # Columns unrelated to usage (a model name, a latency) are still ignored.
+    df = pd.DataFrame({"input_text": [100, 200], "model": ["gpt-4o", "gpt-4o"], "latency_ms": [5, 6]})
+    np.testing.assert_array_equal(tokenops.cost_batch("gpt-4o", df),
+                                  tokenops.cost_batch("gpt-4o", {"input_text": np.array([100, 200])}))
+
+
+@pytest.mark.parametrize("bad", ["2O26-09-01", "2025-02-30", "2025-02-29", "2025-01-01junk",
+                                 "2025-1-01", "2025-04-31", "0000-01-01"])
+def test_price_dates_must_exist(bad: str) -> None:
+    # The parser read "2O26" as year 2 and "2025-02-30" as March 2: old price rows were chosen.
+    with pytest.raises(ValueError, match="not an ISO date"):
+        tokenops.cost("gpt-4o", {"input_text": 10}, date=bad)
+    with pytest.raises(ValueError, match="not an ISO date"):
+        tokenops.cost_batch("gpt-4o", {"input_text": np.array([10])}, date=bad)
+
+
+def test_a_leap_day_is_a_date() -> None:
+    import datetime
+
+    a = tokenops.cost("gpt-4o", {"input_text": 10}, date="2024-02-29")
+    b = tokenops.cost("gpt-4o", {"input_text": 10}, date=datetime.date(2024, 2, 29))
+    assert a.total_exact == b.total_exact
+
+
+def test_genai_price_file_with_an_impossible_start_date_names_the_row(tmp_path: Path, data_dir: Path) -> None:
+    text = (data_dir / "pricing" / "genai_prices" / "data.json").read_text(encoding="utf-8")
+    assert '"start_date":"2026-09-01"' in text
+    p = tmp_path / "data.json"
+    p.write_text(text.replace('"start_date":"2026-09-01"', '"start_date":"2026-09-31"'), encoding="utf-8")
+    cat = Catalog.from_genai_prices(p)
+    assert any("2026-09-31" in pr.message for pr in cat.problems)
+
+
+def _litellm_file(path: Path, n: int) -> Path:
+    path.write_text(json.dumps({f"m{i}": dict(_OK_ROW) for i in range(n)}))
+    return path
+
+
+def test_refresh_refuses_an_empty_or_shrunken_source_and_keeps_the_catalogue(tmp_path: Path) -> None:
+    from tokenops.pricing.catalog import load_packaged, refresh_default
+
+    out = tmp_path / "cat"
+    refresh_default(_litellm_file(tmp_path / "full.json", 10), out, checked_date="2026-01-02")
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    (tmp_path / "empty.json").write_text("{}")
+    with pytest.raises(ValueError, match="no model rows"):
+        refresh_default(tmp_path / "empty.json", out)
+    with pytest.raises(ValueError, match="refusing to drop more than half"):
+        refresh_default(_litellm_file(tmp_path / "small.json", 3), out)
+    with pytest.raises(ValueError, match="not an ISO date"):
+        refresh_default(tmp_path / "full.json", out, checked_date="notadate")
+    (tmp_path / "list.json").write_text("[]")
+    with pytest.raises(ValueError, match="JSON object"):
+        refresh_default(tmp_path / "list.json", out)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # nothing lost, no temp files
+    prov = refresh_default(tmp_path / "small.json", out, allow_shrink=True)
+    assert prov["models"] == 3 and len(load_packaged(out)) == 3
+
+
+def test_refresh_prices_cli_reports_mistakes_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "empty.json").write_text("{}")
+    cases = [
+        ([str(tmp_path / "empty.json")], "no model rows"),
+        ([str(tmp_path / "missing.json")], "No such file"),
+        ([str(_litellm_file(tmp_path / "ok.json", 2)), "--checked-date", "notadate"], "not an ISO date"),
+    ]
+    for args, msg in cases:
+        r = subprocess.run([sys.executable, "-m", "tokenops", "refresh-prices", *args, "--out", str(tmp_path / "o")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and msg in r.stderr and "refresh-prices: error" in r.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_usage_stores_python_ints() -> None:
+    # numpy int64 counts were kept; their sums wrapped past 2**63 with only a RuntimeWarning.
+    from tokenops.pricing import Usage
+
+    u = Usage(input_text=np.int64(2**62), output_text=np.int64(2**62))
+    assert type(u.input_text) is int and u.input_tokens + u.output_tokens == 2**63
+
+
+@pytest.mark.parametrize("col", [np.array([2**63], dtype=np.uint64), np.array([2.0**64]),
+                                 np.array([5, 2**70], dtype=object)])
+def test_cost_batch_counts_beyond_int64_are_refused(col: np.ndarray) -> None:
+    # uint64 and float columns were cast to int64 and wrapped (a negative or tiny count).
+    with pytest.raises(ValueError, match="too large"):
+        tokenops.cost_batch("gpt-4o", {"input_text": col})
+
+
+def test_cost_batch_model_argument_is_checked() -> None:
+    with pytest.raises(TypeError, match="model must be a model name"):
+        tokenops.cost_batch(None, {"input_text": np.array([5])})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lone surrogate"):
+        tokenops.cost_batch(["gpt-4o\ud800"], {"input_text": np.array([5])})
+
+
+def test_model_names_that_cannot_cross_to_the_core() -> None:
+    cat = Catalog.default()
+    for name, msg in (("gpt-4o\ud800", "lone surrogate"), ("gpt-4o\x00-mini", "NUL"), ("", "empty")):
+        with pytest.raises(ValueError, match=msg):
+            tokenops.cost(name, {"input_text": 1})
+        with pytest.raises(ValueError, match=msg):
+            cat.resolve(name)
+        assert name not in cat
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        cat.close_matches("gpt-4o", k=-1)
+    with pytest.raises(TypeError, match="service_tier must be a str"):
+        tokenops.cost("gpt-4o", {"input_text": 1}, service_tier=None)  # type: ignore[arg-type]
+    assert len(cat.close_matches("gpt-4o", k=np.int64(2))) == 2
+
+
+def test_litellm_token_limits_are_whole_counts() -> None:
+    # A negative max_input_tokens was kept; 1e300 was cast to int64 (undefined behaviour).
+    for value in (-5, 1e300, 12.5):
+        cat = Catalog.from_litellm(json.dumps({"m": dict(_OK_ROW, max_input_tokens=value)}).encode())
+        assert [(p.key, p.field) for p in cat.problems] == [("m", "max_input_tokens")]
+        assert "whole token count" in cat.problems[0].message
+    cat = Catalog.from_litellm(json.dumps({"m": dict(_OK_ROW, max_output_tokens=8192.0)}).encode())
+    assert not cat.problems and cat.resolve("m").max_output == 8192
+
+
+def test_simulate_takes_one_model_name() -> None:
+    from tokenops import Step, Workflow, simulate
+
+    wf = Workflow("w", (Step("a", user_input=10),))
+    for model in (["gpt-4o", "gpt-4o-mini"], []):
+        with pytest.raises(TypeError, match="one model name"):
+            simulate(wf, model=model, n=1)  # type: ignore[arg-type]
+    from tokenops.budget import price_on_models
+
+    with pytest.raises(ValueError, match="at least one model"):
+        price_on_models(wf, [])
+    assert list(price_on_models(wf, "gpt-4o").index) == ["gpt-4o"]
+
+
+def test_step_values_are_checked() -> None:
+    from tokenops import Step, Workflow, simulate
+
+    for retries, err, msg in ((2.5, TypeError, "max_retries must be an int"),
+                              (10**20, ValueError, r"max_retries must be in \[0, 1000\]"),
+                              (-1, ValueError, "max_retries must be in")):
+        with pytest.raises(err, match=msg):
+            simulate(Workflow("w", (Step("a", max_retries=retries),)), n=1)
+    with pytest.raises(ValueError, match="user_input must be in"):
+        simulate(Workflow("w", (Step("a", user_input=float("nan")),)), n=1)
+    # numpy integers are numbers
+    a = simulate(Workflow("w", (Step("a", calls=np.int64(3), user_input=np.int64(100)),)), n=1, deterministic=True)
+    b = simulate(Workflow("w", (Step("a", calls=3, user_input=100),)), n=1, deterministic=True)
+    assert a.cost_per_task == b.cost_per_task > 0
+
+
+def test_growth_fit_needs_a_trace_it_can_fit() -> None:
+    from tokenops import Step, Workflow, simulate
+
+    short = simulate(Workflow("w", (Step("a", calls=3, user_input=100),)), n=1, deterministic=True)
+    with pytest.raises(ValueError, match="at least 4 calls"):
+        short.growth_fit()
+    flat = simulate(Workflow("w", (Step("a", calls=6, output=10),), context="stateless"), n=1, deterministic=True)
+    fit = flat.growth_fit()  # no input at all: nothing to fit, not a perfect fit
+    assert np.isnan(fit["r2_linear"]) and np.isnan(fit["r2_quadratic"])
+
+
+def test_compare_has_no_ratio_to_a_policy_that_completes_nothing() -> None:
+    from tokenops import Step, Workflow, simulate
+    from tokenops.budget import compare
+
+    failing = simulate(Workflow("w", (Step("a", user_input=100, p_success=0.0),)), n=20)
+    ok = simulate(Workflow("w", (Step("a", user_input=100),)), n=20)
+    df = compare({"failing": failing, "ok": ok})
+    assert np.isinf(df.loc["failing", "cost_per_completed_task"])
+    assert df["vs_first"].isna().all()  # was 0.0x for "ok": infinitely cheaper than nothing
+    with pytest.raises(ValueError, match="at least one"):
+        compare({})
+
+
+_P = ["what is 2+2", "prove fermat's last theorem", "hello", "write a poem", "sort a list"]
+_Q = np.array([[1, 1], [1, 0], [1, 1], [1, 0.5], [0, 0]], float)
+
+
+def test_fit_router_arguments_are_checked() -> None:
+    from tokenops.router.train import fit_router
+
+    def fit(family: str = "logistic", prompts: object = _P, quality: np.ndarray = _Q, **kw: object) -> object:
+        kw.setdefault("strong", "s")
+        kw.setdefault("weak", "w")
+        return fit_router(family, prompts, quality, ["s", "w"], **kw)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="not one string"):
+        fit(prompts="abcde")  # trained on five one-letter prompts
+    with pytest.raises(TypeError, match=r"prompts\[1\] must be a str"):
+        fit(prompts=["a", None, "c", "d", "e"])
+    with pytest.raises(TypeError, match="unknown hyper-parameter 'aplha'.*did you mean 'alpha'"):
+        fit("linear", aplha=2.0)  # was ignored: trained with alpha=1
+    with pytest.raises(TypeError, match="unknown hyper-parameter 'k'"):
+        fit("logistic", k=5)
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
+        fit("logistic", C=0)
+    with pytest.raises(ValueError, match="must be a positive int"):
+        fit("irt", iters=2.5)
+    with pytest.raises(ValueError, match="strong='gpt' is not one of the models"):
+        fit(strong="gpt")
+    with pytest.raises(ValueError, match="different models"):
+        fit(weak="s")
+    inf = _Q.copy()
+    inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"quality\[0, 0\] is inf"):
+        fit(quality=inf)  # was read as "unknown"
+    empty = _Q.copy()
+    empty[:, 1] = np.nan
+    for family in ("logistic", "irt", "mf"):
+        with pytest.raises(ValueError, match="known quality for both"):
+            fit(family, quality=empty)
+        with pytest.raises(ValueError, match="have no known quality"):
+            fit_router(family, _P, empty, ["s", "w"], task="nway")
+    with pytest.warns(Warning):  # sklearn: not converged in 3 iterations
+        one = fit("mlp", hidden=4, max_iter=3).load().score(["hi"])
+        two = fit("mlp", hidden=(4,), max_iter=3).load().score(["hi"])
+    np.testing.assert_array_equal(one, two)
+
+
+def test_an_infinite_threshold_routes_everything_to_the_weak_model(router: Router) -> None:
+    from tokenops.router.calibrate import threshold_for_quality
+
+    thr, share, _ = threshold_for_quality([0.2, 0.9], [1.0, 1.0], [1.0, 1.0], 0.9)
+    assert thr == np.inf and share == 0.0
+    assert router.route("What is 2+2?", thr) == router.weak
+    assert router.route_batch(["a", "b"], -np.inf) == [router.strong, router.strong]
+
+
+def test_router_load_sha256_is_case_insensitive(tmp_path: Path) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(DEFAULT_ROUTER_PATH.read_bytes()).hexdigest()
+    assert Router.load(DEFAULT_ROUTER_PATH, sha256=digest.upper()).strong is not None
+    with pytest.raises(ValueError, match="64 hex digits"):
+        Router.load(DEFAULT_ROUTER_PATH, sha256="abc")
+    with pytest.raises(ValueError, match="does not match"):
+        Router.load(DEFAULT_ROUTER_PATH, sha256="0" * 64)
+
+
+def _with_fewer_layers(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    cfg = json.loads((dst / "config.json").read_text())
+    assert cfg["num_hidden_layers"] == 2
+    cfg["num_hidden_layers"] = 1
+    (dst / "config.json").write_text(json.dumps(cfg))
+    return dst
+
+
+def test_a_config_with_fewer_layers_than_the_weights_is_refused(tmp_path: Path) -> None:
+    # The embedder ran the first layer only: different vectors, no error.
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    with pytest.raises(ValueError, match="num_hidden_layers = 1.*more layers"):
+        tokenops.Embedder.load(_with_fewer_layers(fixtures / "embed" / "tiny_bert", tmp_path / "e"))
+    from tokenops.compress import models
+
+    with pytest.raises(ValueError, match="num_hidden_layers = 1.*more layers"):
+        models.token_classifier(_with_fewer_layers(fixtures / "compress" / "tiny_token_classifier", tmp_path / "c"))
+
+
+def test_chat_counts_treat_null_as_absent() -> None:
+    base = tokenops.count_messages([{"role": "user", "content": "hi"}])
+    # name: None added the per-name token; a null text part counted the word "None".
+    assert tokenops.count_messages([{"role": "user", "content": "hi", "name": None}]).tokens == base.tokens
+    parts = [{"type": "text", "text": "hi"}, {"type": "text", "text": None}]
+    assert tokenops.count_messages([{"role": "user", "content": parts}]).tokens == base.tokens
+    with pytest.raises(TypeError, match=r"messages\[1\]\['content'\] must be text or JSON"):
+        tokenops.count_messages([{"role": "user", "content": "a"}, {"role": "user", "content": b"x"}])
+    with pytest.raises(TypeError, match=r"messages\[0\]\['content'\] must be text or JSON"):
+        tokenops.count_messages([{"role": "user", "content": {"a", "b"}}])
+    with pytest.raises(TypeError, match=r"messages\[0\]\['content'\]\[0\].text must be a str"):
+        tokenops.count_messages([{"role": "user", "content": [{"type": "text", "text": 5}]}])
+
+
+def test_tool_enum_values_are_counted_as_json() -> None:
+    enc = tokenops.get_encoding("o200k_base")
+
+    def tools(enum: list[object]) -> list[dict[str, object]]:
+        return [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
+            "x": {"type": "string", "enum": enum}}}}}]
+
+    a = tokenops.count_tools(tools(["a", None, True])).tools
+    b = tokenops.count_tools(tools(["a", "b", "c"])).tools
+    # null and true reach the model as JSON (not "None"/"True")
+    assert a - b == enc.count("null") + enc.count("true") - 2 * enc.count("b")
+
+
+def test_integer_arguments_accept_numpy_integers() -> None:
+    enc = tokenops.get_encoding("cl100k_base")
+    assert enc.truncate("hello world foo", np.int64(2)) == enc.truncate("hello world foo", 2)
+    with pytest.raises(TypeError, match="encode_single_token takes str or bytes"):
+        enc.encode_single_token(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lone surrogate"):
+        enc.encode_single_token("\ud800")
+    assert enc.encode_single_token(bytearray(b"hello")) == enc.encode_single_token("hello")
+    text = " ".join(["alpha beta gamma delta."] * 40)
+    from tokenops.compress import Compressor
+
+    a = Compressor(bm25_window=np.int64(8)).compress(text, question="gamma", target_tokens=40)
+    b = Compressor(bm25_window=8).compress(text, question="gamma", target_tokens=40)
+    assert a.text == b.text

@@ -134,6 +134,9 @@ std::shared_ptr<const TokenClassifier> TokenClassifier::load(const std::string& 
     y.ln2_b = vector(f, L + "output.LayerNorm.bias", H);
     w.layers.push_back(std::move(y));
   }
+  const std::string extra = p + "encoder.layer." + std::to_string(cfg.num_hidden_layers) + ".attention.self.query.weight";
+  TOKENOPS_CHECK(!f.contains(extra), InvalidArgument, model_dir, ": config.json num_hidden_layers = ",
+                 cfg.num_hidden_layers, " but model.safetensors holds more layers (", extra, ")");
   const auto& ci = f.info("classifier.weight");
   TOKENOPS_CHECK(ci.shape.size() == 2 && ci.shape[1] == H && ci.shape[0] >= 2, InvalidArgument,
                  model_dir, ": classifier.weight must be [n_labels >= 2, hidden_size]");

@@ -279,15 +279,22 @@ Price make_price(double value, int scale_exp) {
 }
 
 std::int32_t parse_iso_date(std::string_view s, std::string_view field) {
+  // Exactly YYYY-MM-DD: ten characters, digits where digits belong, a day that exists in that
+  // month (leap years included). "2O26-09-01", "2025-02-30" and "2025-01-01junk" are refused.
   int y = 0, m = 0, d = 0;
-  bool ok = s.size() >= 10 && s[4] == '-' && s[7] == '-';
-  if (ok) {
-    ok = std::from_chars(s.data(), s.data() + 4, y).ec == std::errc() &&
-         std::from_chars(s.data() + 5, s.data() + 7, m).ec == std::errc() &&
-         std::from_chars(s.data() + 8, s.data() + 10, d).ec == std::errc() && m >= 1 && m <= 12 &&
-         d >= 1 && d <= 31;
+  bool ok = s.size() == 10 && s[4] == '-' && s[7] == '-';
+  for (std::size_t i = 0; ok && i < s.size(); ++i) {
+    if (i != 4 && i != 7) ok = s[i] >= '0' && s[i] <= '9';
   }
-  TOKENOPS_CHECK(ok, InvalidArgument, field, ": '", s, "' is not an ISO date (YYYY-MM-DD)");
+  if (ok) {
+    y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    m = (s[5] - '0') * 10 + (s[6] - '0');
+    d = (s[8] - '0') * 10 + (s[9] - '0');
+    static constexpr int kDays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    ok = y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= kDays[m - 1] && !(m == 2 && d == 29 && !leap);
+  }
+  TOKENOPS_CHECK(ok, InvalidArgument, field, ": '", s, "' is not an ISO date (YYYY-MM-DD) that exists");
   // days_from_civil (Howard Hinnant)
   y -= m <= 2;
   const int era = (y >= 0 ? y : y - 399) / 400;

@@ -99,6 +99,11 @@ std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::S
     lw.ln2_b = load_vector(f, L + "output.LayerNorm.bias", H);
     w->layers.push_back(std::move(lw));
   }
+  // A config.json that names fewer layers than the weights hold would run a truncated model
+  // (different embeddings, no error): refuse it.
+  const std::string extra = p + "encoder.layer." + std::to_string(cfg.num_hidden_layers) + ".attention.self.query.weight";
+  TOKENOPS_CHECK(!f.contains(extra), InvalidArgument, "config num_hidden_layers = ", cfg.num_hidden_layers,
+                 " but the weights hold more layers (", extra, "); the config does not belong to these weights");
   return w;
 }
 

@@ -1,6 +1,7 @@
 #include "tokenops/io/price_files.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -242,7 +243,12 @@ std::int64_t int_field(const json& e, const char* key) {
   auto it = e.find(key);
   if (it == e.end() || it->is_null()) return 0;
   if (!it->is_number()) throw RowProblem(key, std::string("field '") + key + "' must be a number, got " + type_name(*it));
-  return static_cast<std::int64_t>(it->get<double>());
+  // A token limit: a whole number in [0, 10^15]. (Casting a larger double to int64 is undefined;
+  // a negative limit is meaningless.)
+  const double v = it->get<double>();
+  if (!(v >= 0 && v <= 1e15) || v != std::floor(v))
+    throw RowProblem(key, detail::concat("field '", key, "' must be a whole token count in [0, 1e15], got ", it->dump()));
+  return static_cast<std::int64_t>(v);
 }
 
 json parse_json(std::string_view text, std::string_view source) {

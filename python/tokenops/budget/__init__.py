@@ -80,11 +80,11 @@ DistLike = Union[Dist, int, float]
 def _dist(x: DistLike, where: str) -> Dist:
     if isinstance(x, Dist):
         return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{where} must be a number or a Dist, not {type(x).__name__}")
-    if x < 0:
-        raise ValueError(f"{where} must be >= 0, got {x}")
-    return const(x)
+    if not 0 <= x <= _MAX_TOKENS:  # NaN fails too
+        raise ValueError(f"{where} must be in [0, {_MAX_TOKENS:.0e}], got {x}")
+    return const(float(x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,6 +326,9 @@ class SimulationResult:
     def growth_fit(self) -> dict[str, float]:
         """Least-squares fits of cumulative input vs call number: linear and quadratic R²."""
         tr = self.trace
+        if len(tr) < 4:
+            # A quadratic passes through any 3 points: R² = 1 would say nothing.
+            raise ValueError(f"growth_fit needs a trace of at least 4 calls, this one has {len(tr)}")
         x = tr["call"].to_numpy(float)
         y = tr["cumulative_input"].to_numpy(float)
         out: dict[str, float] = {}
@@ -333,7 +336,8 @@ class SimulationResult:
             coef = np.polyfit(x, y, deg)
             resid = y - np.polyval(coef, x)
             ss = ((y - y.mean()) ** 2).sum()
-            out[f"r2_{nm}"] = float(1 - (resid**2).sum() / ss) if ss else 1.0
+            # No input at all: nothing grows, R² is undefined (NaN), not a perfect fit.
+            out[f"r2_{nm}"] = float(1 - (resid**2).sum() / ss) if ss else float("nan")
             if deg == 2:
                 out["quadratic_coef"] = float(coef[0])
         return out
@@ -379,8 +383,12 @@ def compare(results: Mapping[str, SimulationResult]) -> Any:
     """One row per policy: cost per task and per completed task, completion rate, tokens."""
     import pandas as pd
 
+    if not results:
+        raise ValueError("compare needs at least one SimulationResult")
     rows = []
     for name, r in results.items():
+        if not isinstance(r, SimulationResult):
+            raise TypeError(f"results[{name!r}] must be a SimulationResult, not {type(r).__name__}")
         t = r.tasks
         rows.append({
             "policy": name,
@@ -395,7 +403,10 @@ def compare(results: Mapping[str, SimulationResult]) -> Any:
         })
     df = pd.DataFrame(rows).set_index("policy")
     base = df["cost_per_completed_task"].iloc[0]
-    df["vs_first"] = df["cost_per_completed_task"] / base
+    # The first policy is the reference; if it completes nothing (inf) or costs nothing, a ratio
+    # to it means nothing: NaN rather than 0.0x.
+    ok = np.isfinite(base) and base > 0
+    df["vs_first"] = df["cost_per_completed_task"] / base if ok else np.nan
     return df
 
 
@@ -417,6 +428,11 @@ def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy
     the provider's prompt caching and without it."""
     import pandas as pd
 
+    if isinstance(models, str):
+        models = [models]
+    models = list(models)
+    if not models:
+        raise ValueError("price_on_models needs at least one model name")
     rows = []
     for m in models:
         base = policy or Policy()
@@ -483,9 +499,11 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
 # Largest token count a policy or distribution may name: the simulator adds counts over calls
 # and tasks in int64, so counts stay far below 2^63.
 _MAX_TOKENS = 10**15
+# Retries of one step call: beyond this a task could run for ever (each retry is a call).
+_MAX_RETRIES = 1000
 
 
-def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int = 10_000, seed: int = 0,
+def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: int = 0,
              deterministic: bool = False, policy: Policy | None = None, catalog: Catalog | None = None,
              num_threads: int = 0) -> SimulationResult:
     """Runs ``n`` tasks of ``workflow`` on ``model`` under ``policy``.
@@ -507,7 +525,12 @@ def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int =
         raise ValueError(f"on_budget must be summarize, escalate or stop, not {pol.on_budget!r}")
     _check_policy(pol, {s.name for s in workflow.steps})
     tier = "batch" if pol.batch else "standard"
-    default = model if isinstance(model, str) else model[0]
+    if not isinstance(model, str):
+        # A list used to run on its first name only, silently; an empty one raised IndexError.
+        raise TypeError(f"model must be one model name (str), not {type(model).__name__}; to mix models "
+                        "use Policy(routing={step: {model: weight}}) or route_light_to, to compare "
+                        "models use price_on_models(workflow, models) or one simulate() per model")
+    default = model
     names: list[str] = []
     specs: list[dict[str, Any]] = []
 
@@ -530,6 +553,10 @@ def simulate(workflow: Workflow, model: str | Sequence[str] = "gpt-4o", n: int =
         if not 0.0 <= st.p_success <= 1.0:
             raise ValueError(f"step {st.name!r}.p_success must be in [0, 1], got {st.p_success}")
         d["p_success"] = float(st.p_success)
+        if isinstance(st.max_retries, bool) or not isinstance(st.max_retries, (int, np.integer)):
+            raise TypeError(f"step {st.name!r}.max_retries must be an int, not {type(st.max_retries).__name__}")
+        if not 0 <= st.max_retries <= _MAX_RETRIES:
+            raise ValueError(f"step {st.name!r}.max_retries must be in [0, {_MAX_RETRIES}], got {st.max_retries}")
         d["max_retries"] = int(st.max_retries)
         d["dynamic_prefix"] = bool(st.dynamic_prefix)
         route = pol.routing.get(st.name)

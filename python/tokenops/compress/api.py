@@ -266,7 +266,7 @@ class Compressor:
                        bm25_paragraph=bm25_paragraph, bm25_neighbour=bm25_neighbour,
                        embed_weight=embed_weight, classifier_weight=classifier_weight)
         embed_threads = check_threads(embed_threads, "embed_threads", negative_ok=False)
-        if isinstance(bm25_window, bool) or not isinstance(bm25_window, int) or bm25_window < 0:
+        if isinstance(bm25_window, bool) or not hasattr(bm25_window, "__index__") or bm25_window < 0:
             raise ValueError(f"bm25_window must be an int >= 0 (terms per window, 0 = off), got {bm25_window!r}")
         if frequencies not in ("wordfreq", "bigram", None):
             raise ValueError("frequencies must be 'wordfreq', 'bigram' or None")

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._args import as_int
 from .._core import CoreCatalog
 
 _PKG_DATA = Path(__file__).resolve().parent / "data"
@@ -173,7 +174,7 @@ class Catalog:
         return iter(self.keys())
 
     def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
+        if not isinstance(name, str) or _name_problem(name):
             return False
         try:
             self._core.resolve(name)
@@ -184,8 +185,7 @@ class Catalog:
     def resolve(self, name: str) -> ModelInfo:
         """The entry for a name users pass (``gpt-4o``, ``openai/gpt-4o``, ``anthropic/claude-…``,
         Bedrock/Vertex/Azure forms). Unknown names raise KeyError listing close matches."""
-        if not isinstance(name, str):
-            raise TypeError(f"model must be a str, not {type(name).__name__}")
+        check_model_name(name)
         idx, how = self._core.resolve(name)
         return self._info(idx, how)
 
@@ -196,7 +196,12 @@ class Catalog:
         return ModelInfo(matched_by=how, **e)
 
     def close_matches(self, name: str, k: int = 5) -> list[str]:
-        return list(self._core.close_matches(name, k))
+        """Up to ``k`` catalogue keys closest to ``name``."""
+        check_model_name(name)
+        k = as_int(k, "k")
+        if k < 0:
+            raise ValueError(f"k must be >= 0, got {k}")
+        return list(self._core.close_matches(name, min(k, 1000)))
 
     def entries(self) -> Iterator[ModelInfo]:
         for i in range(len(self)):
@@ -213,6 +218,29 @@ class Catalog:
 
 
 _DEFAULT: Catalog | None = None
+
+
+def _name_problem(name: str) -> str:
+    if not name:
+        return "is empty"
+    if "\x00" in name:
+        return "contains a NUL character"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
+    return ""
+
+
+def check_model_name(name: object) -> str:
+    """``name`` if it can be a model name: TypeError for non-strings, ValueError for an empty
+    name, a NUL or a lone surrogate (which the core could not read back)."""
+    if not isinstance(name, str):
+        raise TypeError(f"model must be a str, not {type(name).__name__}")
+    problem = _name_problem(name)
+    if problem:
+        raise ValueError(f"model name {name!r} {problem}")
+    return name
 
 
 def _tokenizer_for(key: str) -> str:
@@ -257,24 +285,44 @@ def compact_litellm(doc: dict[str, Any]) -> dict[str, Any]:
 
 def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
                     source_label: str | None = None, checked_date: str | None = None,
-                    litellm_version: str | None = None) -> dict[str, Any]:
+                    litellm_version: str | None = None, allow_shrink: bool = False) -> dict[str, Any]:
     """Rebuilds the packaged catalogue from a (newer) LiteLLM JSON and writes its provenance.
 
-    Every row must parse (a malformed row aborts the refresh, naming it). Returns the provenance.
+    Every row must parse (a malformed row aborts the refresh, naming it). A source with no model
+    rows is refused, and so is one with fewer than half the models of the catalogue it would
+    replace unless ``allow_shrink=True`` (a truncated download must not wipe the prices). Both
+    files are written to temporary names first and renamed into place. Returns the provenance.
     """
+    if checked_date is not None:
+        checked_date = _iso_date_arg(checked_date, "checked_date")
     src_path = Path(src)
     raw = src_path.read_bytes()
-    doc = json.loads(raw)
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{src_path} is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{src_path} must hold a JSON object of model rows, not {type(doc).__name__}")
     # Validate with the same importer the package uses.
     probe = Catalog.from_litellm(raw, name=str(src_path))
     if probe.problems:
         raise ValueError("refusing to ship a catalogue with malformed rows:\n" + probe._problem_text())
     compact = compact_litellm(doc)
+    if not compact or len(probe) == 0:
+        raise ValueError(f"{src_path} has no model rows; refusing to replace the price catalogue with an empty one")
+    out = Path(out_dir) if out_dir is not None else _PKG_DATA
+    if not allow_shrink:
+        try:
+            old_n = len(load_packaged(out))
+        except (OSError, ValueError, KeyError):
+            old_n = 0  # nothing (readable) there yet
+        if len(compact) * 2 < old_n:
+            raise ValueError(f"{src_path} has {len(compact)} models, the catalogue in {out} has {old_n}; "
+                             "refusing to drop more than half of it (pass allow_shrink=True / --allow-shrink "
+                             "if that is intended)")
     payload = json.dumps(compact, sort_keys=True, separators=(",", ":")).encode()
     gz = gzip.compress(payload, compresslevel=9, mtime=0)
-    out = Path(out_dir) if out_dir is not None else _PKG_DATA
     out.mkdir(parents=True, exist_ok=True)
-    (out / DEFAULT_FILE).write_bytes(gz)
     prov = {
         "source": source_label or f"LiteLLM model_prices_and_context_window.json ({src_path.name})",
         "litellm_version": litellm_version,
@@ -287,7 +335,25 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         "license": "MIT (LiteLLM)",
         "note": "Prices are facts as published by LiteLLM; tokenops keeps the prices and provenance only.",
     }
-    (out / PROVENANCE_FILE).write_text(json.dumps(prov, indent=2) + "\n")
+    tmp_data = out / (DEFAULT_FILE + ".tmp")
+    tmp_prov = out / (PROVENANCE_FILE + ".tmp")
+    tmp_data.write_bytes(gz)
+    tmp_prov.write_text(json.dumps(prov, indent=2) + "\n")
+    os.replace(tmp_data, out / DEFAULT_FILE)
+    os.replace(tmp_prov, out / PROVENANCE_FILE)
     global _DEFAULT
     _DEFAULT = None
     return prov
+
+
+def _iso_date_arg(value: Any, what: str) -> str:
+    """``value`` if it is a real YYYY-MM-DD date, else ValueError naming ``what``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be an ISO date string (YYYY-MM-DD), not {type(value).__name__}")
+    try:
+        ok = len(value) == 10 and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)")
+    return value

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .._args import check_threads
-from .catalog import Catalog
+from .._args import INT64_MAX, check_threads
+from .catalog import Catalog, check_model_name
 from .usage import BUCKETS, Usage, normalize_usage
 
 _MODES = ("litellm", "exact")
@@ -91,6 +92,12 @@ def _date_days(when: Any) -> int:
     raise TypeError(f"date must be None, an ISO string or a datetime.date, not {type(when).__name__}")
 
 
+def _check_tier(service_tier: Any) -> None:
+    if not isinstance(service_tier, str):
+        raise TypeError(f"service_tier must be a str (standard, batch, flex, priority), not "
+                        f"{type(service_tier).__name__}")
+
+
 def _check_mode(mode: str) -> str:
     if mode not in _MODES:
         raise ValueError(f"mode must be 'litellm' or 'exact', not {mode!r}")
@@ -120,9 +127,9 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     price rows in effect on that day (default: the latest).
     """
     _check_mode(mode)
+    _check_tier(service_tier)
     cat = _catalog_for(mode, catalog)
-    if not isinstance(model, str) or not model:
-        raise TypeError(f"model must be a non-empty str, not {model!r}")
+    check_model_name(model)
     info = None
     provider = None
     if mode == "exact":
@@ -193,6 +200,7 @@ def cost_batch_exact_sum(model: Any, usage: Any, catalog: Catalog | None = None,
 def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_tier: str, date: Any,
            num_threads: int, split: bool) -> tuple[Any, Any, Any, str]:
     _check_mode(mode)
+    _check_tier(service_tier)
     cat = _catalog_for(mode, catalog)
     cols: dict[str, Any] = {}
     if hasattr(usage, "columns") and hasattr(usage, "__getitem__"):  # DataFrame
@@ -200,6 +208,8 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
         unknown = [c for c in usage.columns if c not in BUCKETS]
         if unknown and not names:
             raise ValueError(f"no usage bucket columns in {list(usage.columns)}; buckets are {', '.join(BUCKETS)}")
+        for c in unknown:
+            _refuse_usage_like_column(c)
         items = [(c, usage[c].to_numpy()) for c in names]
     elif isinstance(usage, Mapping):
         items = list(usage.items())
@@ -212,11 +222,24 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
         arr = np.asarray(v)
         if arr.ndim != 1:
             raise ValueError(f"usage column {k!r} must be 1-D")
+        if arr.dtype.kind == "O" and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr):
+            # Python ints too large for int64 land in an object array: name the first one.
+            big = [i for i, x in enumerate(arr) if not -INT64_MAX - 1 <= x <= INT64_MAX]
+            if big:
+                raise ValueError(f"usage column {k!r} row {big[0]} = {arr[big[0]]} is too large "
+                                 "(at most 2**63 - 1 tokens)")
+            arr = arr.astype(np.int64)
         if arr.dtype.kind == "f":
             if not np.all(np.isfinite(arr)) or np.any(arr != np.floor(arr)):
                 bad = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.floor(arr)))[0])
                 raise ValueError(f"usage column {k!r} row {bad} = {arr[bad]!r} is not an integer token count")
+            if np.any(arr >= 2.0**63):  # the cast to int64 would wrap
+                bad = int(np.flatnonzero(arr >= 2.0**63)[0])
+                raise ValueError(f"usage column {k!r} row {bad} = {arr[bad]!r} is too large (at most 2**63 - 1 tokens)")
             arr = arr.astype(np.int64)
+        elif arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and len(arr) and arr.max() > INT64_MAX:
+            bad = int(np.flatnonzero(arr > INT64_MAX)[0])
+            raise ValueError(f"usage column {k!r} row {bad} = {arr[bad]} is too large (at most 2**63 - 1 tokens)")
         elif arr.dtype.kind not in "iu":
             raise TypeError(f"usage column {k!r} must hold integers, not {arr.dtype}")
         if n is None:
@@ -228,9 +251,30 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
         raise ValueError("usage has no columns")
     if isinstance(model, str):
         names_list, codes = [model], None
+    elif model is None or not hasattr(model, "__len__"):
+        raise TypeError(f"model must be a model name or one name per row, not {type(model).__name__}")
     else:
         names_list, codes = _factorize(model, n)
+    for nm in names_list:
+        check_model_name(nm)
     return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), check_threads(num_threads), split)
+
+
+_USAGE_WORDS = ("token", "input", "output", "prompt", "completion", "cache", "cached", "reasoning",
+                "audio", "image", "request", "search")
+
+
+def _refuse_usage_like_column(col: Any) -> None:
+    """A DataFrame may carry other columns (model, latency, ...), but one whose name looks like a
+    token count (``prompt_tokens``, ``output_token``) would be priced at $0 without a word: refuse."""
+    name = str(col)
+    low = name.lower()
+    close = difflib.get_close_matches(low, BUCKETS, n=1, cutoff=0.6)
+    if close or any(w in low for w in _USAGE_WORDS):
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"usage column {name!r} is not a usage bucket{hint}; it would be priced at $0. "
+                         f"Rename it to one of {', '.join(BUCKETS)} or drop it "
+                         "(other columns, such as a model name, are ignored)")
 
 
 def _factorize(model: Any, n: int) -> tuple[list[str], Any]:

@@ -186,7 +186,9 @@ class Usage:
 
     def __post_init__(self) -> None:
         for b in BUCKETS:
-            _check_count(getattr(self, b), b)
+            # Stored as a Python int: a numpy int64 kept here would wrap (with only a warning)
+            # when totals are summed.
+            object.__setattr__(self, b, _check_count(getattr(self, b), b))
 
     def counts(self) -> list[int]:
         return [getattr(self, b) for b in BUCKETS]

@@ -110,8 +110,14 @@ class Router:
         if not path.is_file():
             raise FileNotFoundError(f"router file not found: {path}")
         data = path.read_bytes()
-        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-            raise ValueError(f"{path}: sha256 mismatch (file changed or corrupted)")
+        if sha256 is not None:
+            want = sha256.strip().lower() if isinstance(sha256, str) else sha256
+            if not isinstance(want, str) or len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
+                raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
+            got = hashlib.sha256(data).hexdigest()
+            if got != want:
+                raise ValueError(f"{path}: sha256 {got} does not match the expected {want} "
+                                 "(file changed or corrupted)")
         return cls.from_bytes(data, str(path), embed)
 
     @classmethod
@@ -218,8 +224,10 @@ class Router:
     def _check_route(self, threshold: float) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
             raise TypeError(f"threshold must be a number, not {type(threshold).__name__}")
-        if not np.isfinite(threshold):
-            raise ValueError(f"threshold must be finite, got {threshold}")
+        if np.isnan(threshold):
+            # +inf (never the strong model, as threshold_for_quality returns when the weak model
+            # alone meets the target) and -inf (always the strong model) are meaningful; NaN is not.
+            raise ValueError("threshold is NaN; give a number (+inf routes everything to the weak model)")
         if self.strong is None or self.weak is None:
             raise ValueError("this router has no strong/weak pair; use route_nway")
 

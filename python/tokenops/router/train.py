@@ -4,9 +4,11 @@ inference see exactly the same numbers."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
@@ -102,7 +104,10 @@ def _clean_quality(Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Q = np.asarray(Q, dtype=np.float64)
     if Q.ndim != 2:
         raise ValueError(f"quality matrix must be (n_prompts, n_models), got shape {Q.shape}")
-    mask = np.isfinite(Q)
+    if np.any(np.isinf(Q)):
+        i, j = (int(x) for x in np.argwhere(np.isinf(Q))[0])
+        raise ValueError(f"quality[{i}, {j}] is {Q[i, j]}; quality lies in [0, 1] (NaN marks an unknown outcome)")
+    mask = ~np.isnan(Q)
     if np.any(Q[mask] < 0) or np.any(Q[mask] > 1):
         raise ValueError("quality values must lie in [0, 1] (normalise judge scores first)")
     return np.where(mask, Q, 0.0), mask
@@ -240,6 +245,54 @@ def _single_threaded_blas(fn: Any) -> Any:
     return wrapper
 
 
+# The hyper-parameters each family reads (anything else passed to fit_router is a typo).
+_HYPER_PARAMS: dict[str, dict[str, str]] = {
+    "logistic": {"C": "pos"},
+    "linear": {"alpha": "pos0"},
+    "mlp": {"hidden": "layers", "alpha": "pos0", "lr": "pos", "max_iter": "count"},
+    "mf": {"dim": "count", "l2": "pos0", "iters": "count", "lr": "pos"},
+    "irt": {"l2": "pos0", "iters": "count", "lr": "pos"},
+    "knn": {"k": "count"},
+}
+
+
+def _check_hyper_params(family: str, hp: Mapping[str, Any]) -> None:
+    known = _HYPER_PARAMS.get(family, {})
+    for name, value in hp.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            takes = ", ".join(known) or "none"
+            raise TypeError(f"fit_router got an unknown hyper-parameter {name!r} for family {family!r}{hint}; "
+                            f"it takes: {takes}")
+        kind = known[name]
+        if kind == "layers":
+            sizes = (value,) if isinstance(value, (int, np.integer)) else value
+            ok = (isinstance(sizes, (tuple, list)) and len(sizes) > 0
+                  and all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 1 for h in sizes))
+        elif kind == "count":
+            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= value <= 10**7
+        else:
+            ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+                  and np.isfinite(value) and (value > 0 or (kind == "pos0" and value == 0)))
+        if not ok:
+            want = {"layers": "a tuple of positive ints", "count": "a positive int",
+                    "pos": "a finite number > 0", "pos0": "a finite number >= 0"}[kind]
+            raise ValueError(f"hyper-parameter {name}={value!r} for family {family!r} must be {want}")
+
+
+def _layers(value: Any) -> tuple[int, ...]:
+    return (int(value),) if isinstance(value, (int, np.integer)) else tuple(int(h) for h in value)
+
+
+def _model_index(models: list[str], name: Any, role: str) -> int:
+    if name in models:
+        return models.index(name)
+    close = difflib.get_close_matches(str(name), models, n=3)
+    hint = f"; close: {', '.join(close)}" if close else ""
+    raise ValueError(f"{role}={name!r} is not one of the models ({', '.join(models)}){hint}")
+
+
 @_single_threaded_blas
 def fit_router(
     family: str,
@@ -271,8 +324,20 @@ def fit_router(
     if task not in ("binary", "nway"):
         raise ValueError(f"task must be 'binary' or 'nway', got {task!r}")
     seed = check_seed(seed, 2**32)  # sklearn's random_state range
+    _check_hyper_params(family, hp)
+    if isinstance(prompts, (str, bytes)):
+        raise TypeError("prompts must be a sequence of prompt strings, not one string (it would train on characters)")
     ps = list(prompts)
+    bad = next((i for i, p in enumerate(ps) if not isinstance(p, str)), None)
+    if bad is not None:
+        raise TypeError(f"prompts[{bad}] must be a str, not {type(ps[bad]).__name__}")
+    if isinstance(models, (str, bytes)):
+        raise TypeError("models must be a sequence of model names, not one string")
     models = list(models)
+    if not all(isinstance(m, str) for m in models) or len(set(models)) != len(models):
+        raise ValueError(f"models must be distinct names (str), got {models!r}")
+    if len(ps) < 2 or not models:
+        raise ValueError(f"fit_router needs at least 2 prompts and 1 model, got {len(ps)} and {len(models)}")
     Qv, mask = _clean_quality(quality)
     if Qv.shape != (len(ps), len(models)):
         raise ValueError(f"quality has shape {Qv.shape}, expected ({len(ps)}, {len(models)})")
@@ -286,7 +351,18 @@ def fit_router(
     if task == "binary":
         if strong is None or weak is None:
             raise ValueError("a binary router needs strong= and weak= model names")
-        si, wi = models.index(strong), models.index(weak)
+        si, wi = _model_index(models, strong, "strong"), _model_index(models, weak, "weak")
+        if si == wi:
+            raise ValueError(f"strong and weak must be different models, both are {strong!r}")
+        both = int((mask[:, si] & mask[:, wi]).sum())
+        if both < 2:
+            raise ValueError(f"only {both} prompt(s) have known quality for both {strong!r} and {weak!r}; "
+                             "a binary router needs at least 2")
+    else:
+        empty = [m for j, m in enumerate(models) if not mask[:, j].any()]
+        if empty:
+            raise ValueError(f"model(s) {', '.join(map(repr, empty))} have no known quality (all NaN); "
+                             "drop them or give outcomes")
     design = _design(ps, cfg, embeddings, num_threads=num_threads)
     Z = design.Z
     config: dict[str, Any] = {
@@ -321,7 +397,7 @@ def fit_router(
         from sklearn.neural_network import MLPRegressor
 
         Y = np.where(mask, Qv, np.nanmean(np.where(mask, Qv, np.nan), axis=0))
-        reg = MLPRegressor(hidden_layer_sizes=tuple(hp.get("hidden", (64,))), alpha=hp.get("alpha", 1e-3),
+        reg = MLPRegressor(hidden_layer_sizes=_layers(hp.get("hidden", (64,))), alpha=hp.get("alpha", 1e-3),
                            learning_rate_init=hp.get("lr", 1e-3), max_iter=hp.get("max_iter", 200),
                            early_stopping=False, random_state=seed)
         reg.fit(Z, Y)

@@ -82,23 +82,35 @@ def _per_message_constants(model: str) -> tuple[int, int]:
     return 3, 1
 
 
-def _value_text(value: Any, notes: list[str]) -> str:
+def _value_text(value: Any, notes: list[str], where: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         parts = []
-        for part in value:
+        for j, part in enumerate(value):
             if isinstance(part, Mapping) and part.get("type") in ("text", "input_text", "output_text"):
-                parts.append(str(part.get("text", "")))
+                text = part.get("text")
+                if text is None:  # a JSON null text is empty, not the word "None"
+                    text = ""
+                if not isinstance(text, str):
+                    raise TypeError(f"{where}[{j}].text must be a str, not {type(text).__name__}")
+                parts.append(text)
             elif isinstance(part, Mapping) and part.get("type") in ("image_url", "input_image", "image"):
                 notes.append("image parts are not counted (their cost depends on size and detail)")
             else:
-                parts.append(json.dumps(part, ensure_ascii=False, separators=(",", ":")))
+                parts.append(_json_text(part, f"{where}[{j}]"))
         return "".join(parts)
     if value is None:
         return ""
     notes.append("non-text message fields are counted as compact JSON (rough)")
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _json_text(value, where)
+
+
+def _json_text(value: Any, where: str) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{where} must be text or JSON-serialisable data ({e})") from None
 
 
 def count_messages(messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o") -> TokenCount:
@@ -114,7 +126,9 @@ def count_messages(messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o")
             raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
         n = per_msg
         for key, value in message.items():
-            n += enc.count_ordinary(_value_text(value, notes))
+            if value is None:  # a JSON null field (name: null, content: null with tool calls) is absent
+                continue
+            n += enc.count_ordinary(_value_text(value, notes, f"messages[{i}][{key!r}]"))
             if key == "name":
                 n += per_name
         counts.append(n)
@@ -175,7 +189,9 @@ def count_tools(
                         raise TypeError(f"tools[{i}] property {key!r}: enum must be a list")
                     n += enum_init
                     for item in spec["enum"]:
-                        n += enum_item + enc.count_ordinary(str(item))
+                        # A non-string enum value (null, true, 3) reaches the model as JSON.
+                        text = item if isinstance(item, str) else _json_text(item, f"tools[{i}] property {key!r} enum item")
+                        n += enum_item + enc.count_ordinary(text)
                 p_desc = _schema_text(spec.get("description"))
                 if p_desc.endswith("."):
                     p_desc = p_desc[:-1]

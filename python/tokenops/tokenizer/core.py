@@ -7,7 +7,7 @@ import functools
 import os
 import threading
 from collections.abc import Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, AbstractSet, Literal, NoReturn, Union
+from typing import TYPE_CHECKING, Any, AbstractSet, Literal, NoReturn, Union
 
 from .. import _core
 from .._args import INT64_MAX, as_int, check_threads
@@ -93,10 +93,11 @@ class Encoding:
         for token, token_id in specials.items():
             if not isinstance(token, str):
                 raise TypeError(f"special token names must be str, not {type(token).__name__}")
-            if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < 2**32:
+            if isinstance(token_id, bool) or not hasattr(token_id, "__index__") or not 0 <= token_id < 2**32:
                 raise ValueError(
                     f"special token {token!r} has id {token_id!r}; ids must be ints in [0, 2**32)"
                 )
+            specials[token] = int(token_id)
         data = open(path, "rb").read()  # noqa: SIM115
         core = _core.CoreEncoding.from_tiktoken(
             name or os.path.basename(str(path)), pretokenizer, data, specials,
@@ -308,8 +309,7 @@ class Encoding:
         """The longest prefix (``keep="start"``) or suffix (``keep="end"``) of ``text`` that
         ends on a token boundary, is valid text, and encodes to at most ``max_tokens`` tokens."""
         _check_text(text)
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-            raise TypeError(f"max_tokens must be int, not {type(max_tokens).__name__}")
+        max_tokens = as_int(max_tokens, "max_tokens")  # numpy integers too
         if max_tokens < 0:
             raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
         if keep not in ("start", "end"):
@@ -360,14 +360,10 @@ class Encoding:
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """Id of the token whose bytes are exactly ``text_or_bytes`` (special tokens included);
         KeyError if there is none."""
-        if isinstance(text_or_bytes, str):
-            text_or_bytes = text_or_bytes.encode("utf-8")
-        return self._core.encode_single_token(text_or_bytes)
+        return self._core.encode_single_token(_token_bytes(text_or_bytes, "encode_single_token"))
 
     def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
-        if isinstance(text_or_bytes, str):
-            text_or_bytes = text_or_bytes.encode("utf-8")
-        return self._core.encode_single_piece(text_or_bytes)
+        return self._core.encode_single_piece(_token_bytes(text_or_bytes, "_encode_single_piece"))
 
     def token_byte_values(self) -> list[bytes]:
         """All mergeable token byte strings, sorted."""
@@ -492,3 +488,16 @@ def encoding_for_model(model_name: str) -> Encoding:
     """The encoding a model uses (tiktoken's model map, plus provider prefixes such as
     ``openai/`` and Llama-3 names). KeyError with close matches if unknown."""
     return get_encoding(registry.encoding_name_for_model(model_name))
+
+
+def _token_bytes(value: Any, fn: str) -> bytes:
+    """str (as UTF-8) or bytes-like for the single-token look-ups; a named error otherwise."""
+    if isinstance(value, str):
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{fn}: the text holds a lone surrogate at index {e.start}; "
+                             "pass bytes for tokens that are not valid UTF-8") from None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{fn} takes str or bytes, not {type(value).__name__}")

@@ -11,11 +11,15 @@
 
 namespace tokenops::text {
 
-/// Number of worker threads to use: `requested` if > 0, else the hardware concurrency.
+/// Number of worker threads to use: `requested` if > 0, else the hardware concurrency; never
+/// more than the work items, nor more than 4 threads per core (at least 8). The work is CPU-bound,
+/// so more threads only cost memory: a thousand 8 MiB stacks could exhaust a limited address
+/// space, and a thread that then cannot allocate its thread-local data aborts the process.
 inline std::size_t resolve_threads(int requested, std::size_t work_items) {
-  std::size_t t = requested > 0 ? static_cast<std::size_t>(requested)
-                                : std::max(1u, std::thread::hardware_concurrency());
-  return std::max<std::size_t>(1, std::min(t, work_items));
+  const std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t cap = std::max<std::size_t>(8, 4 * hw);
+  std::size_t t = requested > 0 ? static_cast<std::size_t>(requested) : hw;
+  return std::max<std::size_t>(1, std::min({t, work_items, cap}));
 }
 
 /// Calls fn(i) for every i in [0, n), with dynamic work distribution across `threads` threads.
