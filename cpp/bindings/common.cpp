@@ -138,11 +138,18 @@ std::vector<std::uint32_t> to_ids(const py::handle& seq, const char* what) {
   ids.reserve(s.size());
   long i = 0;
   for (py::handle item : s) {
-    if (!PyLong_Check(item.ptr()))
-      throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be int, not " +
-                           Py_TYPE(item.ptr())->tp_name);
+    py::object as_int;  // numpy integers (and other __index__ types) become Python ints, as in tiktoken
+    py::handle value = item;
+    if (!PyLong_Check(item.ptr())) {
+      if (!PyIndex_Check(item.ptr()))
+        throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be int, not " +
+                             Py_TYPE(item.ptr())->tp_name);
+      as_int = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
+      if (!as_int) throw py::error_already_set();
+      value = as_int;
+    }
     int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(item.ptr(), &overflow);
+    long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
     if (overflow || v < 0 || v > 0xFFFFFFFFll)
       throw py::value_error(std::string(what) + "[" + std::to_string(i) + "] = " +
                             py::str(item).cast<std::string>() + " is not a valid token id");

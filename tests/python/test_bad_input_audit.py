@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -339,7 +340,7 @@ def test_pack_budget_beyond_64_bits_keeps_every_passage() -> None:
     ({"passages": None}, TypeError, "passages must be a list of str, not NoneType"),
     ({"separator": None}, TypeError, "separator must be str, not NoneType"),
     ({"bm25_weight": float("nan")}, ValueError, "bm25_weight must be a finite number"),
-    ({"extra_weight": -1.0}, ValueError, "extra_weight must be a finite number >= 0"),
+    ({"extra_weight": -1.0}, ValueError, r"extra_weight must be a finite number in \[0, 1e\+30\]"),
     ({"extra_relevance": ["x", "y", "z"]}, TypeError, "extra_relevance must be a sequence of numbers"),
 ])
 def test_pack_bad_arguments_are_named(kwargs: dict, err: type, expect: str) -> None:
@@ -800,7 +801,7 @@ def test_simulate_refuses_token_counts_past_int64() -> None:
     ({"output_cap": 2.5}, "output_cap must be an int"),
     ({"cache": "on"}, "cache must be 'auto', 'off' or '1h'"),   # was ignored
     ({"iteration_cap": {"nope": 3}}, "iteration_cap names unknown step 'nope'"),
-    ({"iteration_cap": -2}, "iteration_cap must be a positive int"),
+    ({"iteration_cap": -2}, "iteration_cap must be an int in"),
     ({"routing": {"a": {"gpt-4o": float("nan")}}}, "weights must be finite"),
     ({"on_budget": "escalate", "token_budget": 100}, "needs escalate_to"),
 ])
@@ -1125,3 +1126,391 @@ def test_integer_arguments_accept_numpy_integers() -> None:
     a = Compressor(bm25_window=np.int64(8)).compress(text, question="gamma", target_tokens=40)
     b = Compressor(bm25_window=8).compress(text, question="gamma", target_tokens=40)
     assert a.text == b.text
+
+
+# ------------------------------------------------------------------------- audit, fourth round
+def _wf(**step: object) -> object:
+    from tokenops import Step, Workflow
+
+    return Workflow("w", (Step("a", **{"calls": 3, "user_input": 100, "output": 50, **step}),))
+
+
+@pytest.mark.parametrize(("policy", "err", "msg"), [
+    ({"batch": "no"}, TypeError, "Policy.batch must be a bool"),  # was truthy: batch prices
+    ({"route_light_to": ["gpt-4o-mini"]}, TypeError, "route_light_to must be a model name"),  # ignored
+    ({"route_light_to": 5}, TypeError, "route_light_to must be a model name"),
+    ({"last_k": 2**40}, ValueError, r"Policy.last_k must be in \[1, 2147483647\]"),  # raw pybind cast error
+    ({"iteration_cap": 2**40}, ValueError, r"iteration_cap must be an int in \[1, 2147483647\]"),
+    ({"routing": [("a", "gpt-4o-mini")]}, TypeError, "Policy.routing must be a mapping"),  # AttributeError
+    ({"routing": {"a": {"gpt-4o-mini": "x"}}}, TypeError, "weight for 'gpt-4o-mini' must be a number"),
+])
+def test_policy_types_are_checked(policy: dict, err: type, msg: str) -> None:
+    from tokenops import Policy, simulate
+
+    with pytest.raises(err, match=msg):
+        simulate(_wf(light=True), n=2, policy=Policy(**policy))
+
+
+def test_simulate_arguments_are_checked() -> None:
+    from tokenops import Policy, Step, Workflow, simulate
+    from tokenops.budget import policy_study, sim_model
+
+    with pytest.raises(TypeError, match="policy must be a tokenops.budget.Policy"):
+        simulate(_wf(), n=2, policy="cheap")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 1e\+08\]"):
+        simulate(_wf(), n=10**20)
+    with pytest.raises(TypeError, match=r"workflow.steps\[0\] must be a tokenops.budget.Step"):
+        simulate(Workflow("w", ("a",)), n=2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="p_success must be a number in"):
+        simulate(_wf(p_success=None), n=2)
+    with pytest.raises(TypeError, match="light must be a bool"):
+        simulate(_wf(light="yes"), n=2)
+    with pytest.raises(TypeError, match="policies must be a mapping"):
+        policy_study(_wf(), "gpt-4o", [Policy()], n=2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cache must be 'auto', 'off' or '1h'"):
+        sim_model("gpt-4o", cache="bogus")  # was treated as "auto"
+    light = simulate(_wf(light=True), n=2, policy=Policy(route_light_to="gpt-4o-mini"))
+    assert light.models == ["gpt-4o", "gpt-4o-mini"]
+    assert Step("a").light is False
+
+
+def test_survival_answers_must_be_a_list() -> None:
+    from tokenops.compress import evaluate as ev
+
+    # "Paris" was matched character by character: it "survived" in a text about Lyon.
+    with pytest.raises(TypeError, match="answers must be a list of str, not str"):
+        ev.survives("Paris", "The capital of France is Lyon.")  # type: ignore[arg-type]
+    it = ev.QAItem("The capital of France is Lyon. " * 5, "What is the capital?", "Paris", 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="answers must be a list of str"):
+        ev.run_survival([it], {"all": lambda it, b: it.context})
+    assert not ev.survives(["Paris"], "The capital of France is Lyon.")
+
+
+def test_survival_helpers_check_their_arguments(data_dir: Path) -> None:
+    from tokenops.compress import evaluate as ev
+
+    with pytest.raises(ValueError, match=r"positions must be ints in 1..n_docs \(20\), got 0"):
+        ev.load_nq_positions(n_questions=1, positions=(0, 25), root=data_dir / "compression")
+    it = ev.QAItem("Lyon is a city. Paris is the capital. " * 20, "What is the capital?", ["Paris"], 0)
+    m = {"tokenops": lambda it, b: it.context, "truncation": lambda it, b: "", "overlap selector": lambda it, b: ""}
+    for bad in (0, float("nan"), 0.5):
+        with pytest.raises(ValueError, match="ratios must be finite numbers >= 1"):
+            ev.run_survival([it], m, ratios=(bad,))
+    empty = ev.run_survival([], m)
+    assert ev.summarize(empty).empty  # was KeyError 'original'
+    with pytest.raises(ValueError, match="no rows to compare"):
+        ev.margin_table(empty)
+    with pytest.raises(ValueError, match="no gold_position"):
+        ev.position_table(ev.run_survival([it], m, ratios=(2,)))
+    with pytest.raises(ValueError, match=r"method\(s\) \['nope'\] are not in the run"):
+        ev.margin_table(ev.run_survival([it], m, ratios=(2,)), method="nope")
+
+
+def test_pack_chat_keeps_tool_calls_with_their_replies() -> None:
+    call = {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function", "function": {
+        "name": "f", "arguments": json.dumps({"x": "a " * 40})}}]}
+    msgs = [{"role": "user", "content": "hello there " * 30}, call,
+            {"role": "tool", "tool_call_id": "1", "content": "result"}, {"role": "user", "content": "q"}]
+    r = tokenops.pack_chat(msgs, 60, keep_last=1, summary=None)
+    # The tool reply was kept without the call that asked for it (the API rejects that).
+    assert [m["role"] for m in r.messages] == ["user"] and r.dropped == [0, 1, 2]
+    unit_and_tail = tokenops.count_messages(msgs[1:]).tokens
+    assert unit_and_tail < tokenops.count_messages(msgs).tokens
+    r = tokenops.pack_chat(msgs, unit_and_tail, keep_last=1, summary=None)
+    assert [m["role"] for m in r.messages] == ["assistant", "tool", "user"] and r.dropped == [0]
+    r = tokenops.pack_chat(msgs, unit_and_tail, keep_last=2, summary=None)  # the tail reaches into the unit
+    assert [m["role"] for m in r.messages] == ["assistant", "tool", "user"]
+    with pytest.raises(ValueError, match=r"the last 2 messages \(with the tool calls they answer\) need"):
+        tokenops.pack_chat(msgs, unit_and_tail - 1, keep_last=2, summary=None)
+
+
+def test_pack_chat_empty_summary_adds_nothing() -> None:
+    msgs = [{"role": "user", "content": "hello there " * 30}, {"role": "assistant", "content": "ok " * 30},
+            {"role": "user", "content": "q"}]
+    r = tokenops.pack_chat(msgs, 60, summary="")
+    assert all(m["role"] != "system" for m in r.messages) and r.summary is None
+    assert r.tokens == tokenops.pack_chat(msgs, 60, summary=None).tokens
+
+
+def test_compress_options_are_checked_and_numpy_numbers_accepted() -> None:
+    text = "hello world how are you. The cat sat on the mat. " * 4
+    # 1e40 overflowed float32: every unit scored inf.
+    with pytest.raises(ValueError, match=r"position_weight must be a finite number in \[0, 1e\+30\]"):
+        tokenops.compress(text, question="cat", position_weight=1e40)
+    with pytest.raises(ValueError, match="info_weight must be a finite number"):
+        tokenops.Compressor(info_weight=1e40)
+    base = tokenops.compress(text, rate=0.5)
+    assert tokenops.compress(text, rate=np.float32(0.5)).text == base.text
+    assert tokenops.compress(text, rate=0.5, chunk_slack=np.float32(2.0)).text == \
+        tokenops.compress(text, rate=0.5, chunk_slack=2.0).text
+    assert tokenops.compress(text, rate=0.5, force_tokens=None).text == tokenops.compress(text, rate=0.5, force_tokens=[]).text
+    assert tokenops.compress(text, rate=0.5, protect=None).text == base.text
+    with pytest.raises(TypeError, match="chunk_slack must be a number"):
+        tokenops.compress(text, chunk_slack="2")  # type: ignore[arg-type]
+    c = tokenops.Compressor(bm25_window=2**40)  # was a raw pybind error; longer than any text
+    assert c.compress(text, question="cat", rate=0.5).text
+
+
+def _nway_router() -> object:
+    from tokenops.router.core import FeatureConfig
+    from tokenops.router.train import fit_router
+
+    rng = np.random.default_rng(0)
+    ps = [f"prompt {i}" for i in range(40)]
+    cfg = FeatureConfig(hash_bits=0, dense=False, embedder="t", embedding_dim=4)
+    return fit_router("logistic", ps, (rng.random((40, 3)) > .5) * 1.0, ["a", "b", "c"], task="nway",
+                      costs=[1.0, 2.0, 3.0], features=cfg, embeddings=rng.random((40, 4))).load()
+
+
+def test_route_nway_and_embeddings_are_numbers() -> None:
+    r = _nway_router()
+    e = np.random.default_rng(1).random((1, 4))
+    with pytest.raises(TypeError, match="lam must be a number"):
+        r.route_nway(["x"], "1.0", embeddings=e)
+    with pytest.raises(TypeError, match="costs must be a sequence of numbers"):
+        r.route_nway(["x"], 1.0, costs="123", embeddings=e)  # read as [1, 2, 3]
+    with pytest.raises(TypeError, match=r"costs\[1\] must be a number"):
+        r.route_nway(["x"], 1.0, costs=[1, "2", 3], embeddings=e)
+    for bad in (np.array([[1 + 5j] * 4]), np.array([["0.5"] * 4]), np.ones((1, 4), bool)):
+        with pytest.raises(TypeError, match="embeddings must be a numeric"):
+            r.predict_quality(["x"], embeddings=bad)
+    assert r.route_nway(["x"], np.float32(1.0), costs=np.array([1.0, 2.0, 3.0]), embeddings=e)[0] in ("a", "b", "c")
+
+
+def test_embed_cache_recomputes_bad_entries(tmp_path: Path) -> None:
+    from tokenops.router.embedding import cache_key, embed_cached
+
+    emb = tokenops.Embedder.load(Path(__file__).resolve().parents[1] / "fixtures" / "embed" / "tiny_bert")
+    good = emb.embed(["hi 3"])
+    np.save(tmp_path / f"{cache_key(['hi 3'], emb)}.npy", np.ones((1, emb.dim + 1), np.float32))  # wrong width
+    np.testing.assert_allclose(embed_cached(["hi 3"], emb, cache_dir=tmp_path, fixtures=[]), good, atol=1e-6)
+    (tmp_path / f"{cache_key(['hi 4'], emb)}.npy").write_bytes(b"\x93NUMPY garbage")  # unreadable
+    assert embed_cached(["hi 4"], emb, cache_dir=tmp_path, fixtures=[]).shape == (1, emb.dim)
+    nan = np.full((1, emb.dim), np.nan, np.float32)
+    np.save(tmp_path / f"{cache_key(['hi 5'], emb)}.npy", nan)
+    assert np.isfinite(embed_cached(["hi 5"], emb, cache_dir=tmp_path, fixtures=[])).all()
+
+
+def test_router_report_helpers_check_their_arguments(data_dir: Path) -> None:
+    from tokenops.router import data as d
+    from tokenops.router import evaluation as ev
+    from tokenops.router import nway
+
+    b = d.load_routellm("gsm8k", data_dir)
+    s = np.random.default_rng(0).random(len(b))
+    with pytest.raises(ValueError, match="never reaches 5 x the strong model's quality"):
+        ev.routellm_report(b, {"x": s}).cost_saving_at("x", fraction_of_strong=5)  # was NaN
+    with pytest.raises(ValueError, match="num_results must be an int >= 1"):
+        ev.routellm_report(b, {"x": s}, num_results=0)  # ZeroDivisionError
+    with pytest.raises(ValueError, match="n_boot must be an int >= 1"):
+        ev.bootstrap_apgr(b, s, n_boot=0)  # IndexError
+    with pytest.raises(ValueError, match=r"level must be a number in \(0, 1\)"):
+        ev.bootstrap_apgr(b, s, n_boot=5, level=1.5)
+    t = d.load_routerbench("test", data_dir=data_dir)
+    with pytest.raises(ValueError, match="unknown task 'arc'; this split has arc-challenge"):
+        ev.routerbench_report("arc", t, {})
+    with pytest.raises(ValueError, match=r"predicted\['x'\] has shape \(5, 11\)"):
+        ev.routerbench_report("mbpp", t, {"x": np.zeros((5, len(t.models)))})  # IndexError
+    with pytest.raises(ValueError, match="n_boot must be an int >= 1"):
+        nway.bootstrap_aiq_gain("mbpp", t, np.zeros((len(t), len(t.models))), n_boot=0)
+    # one name is one task / source, not its characters
+    assert set(d.load_routerbench("test", tasks="mbpp", data_dir=data_dir).tasks) == {"mbpp"}
+    assert list(d.pair_rows("gsm8k", data_dir)[2]) == ["routellm/gsm8k"]
+    with pytest.raises(KeyError, match="no RouterBench token cost for model"):
+        d.routerbench_token_costs(["gpt-4o"])
+
+
+def _cli(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ))
+
+
+def test_router_evaluate_cli_reports_bad_score_files(tmp_path: Path, data_dir: Path) -> None:
+    import pandas as pd
+    from tokenops.router.data import load_routellm
+
+    b = load_routellm("gsm8k", data_dir)
+    s = np.random.default_rng(0).random(len(b))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    pd.DataFrame({"prompt": b.prompts + b.prompts, "score": [*s, *(1 - s)]}).to_csv(tmp_path / "dup.csv", index=False)
+    pd.DataFrame({"prompt": b.prompts, "score": s}).to_csv(tmp_path / "a" / "x.csv", index=False)
+    pd.DataFrame({"prompt": b.prompts, "score": 1 - s}).to_csv(tmp_path / "b" / "x.csv", index=False)
+    (tmp_path / "empty.csv").write_text("")
+    pd.DataFrame({"prompt": b.prompts, "score": ["abc", *s[1:]]}).to_csv(tmp_path / "str.csv", index=False)
+    cases = [
+        ([str(tmp_path / "dup.csv")], "has two different scores"),  # the last one won
+        ([str(tmp_path / "a" / "x.csv"), str(tmp_path / "b" / "x.csv")], "both named 'x'"),  # one row shown
+        ([str(tmp_path / "missing.csv")], "No such file"),
+        ([str(tmp_path / "empty.csv")], "the file is empty"),
+        ([str(tmp_path / "str.csv")], "row 2: score 'abc' is not a finite number"),
+    ]
+    for files, msg in cases:
+        r = _cli("tokenops.router.evaluate", "--benchmark", "gsm8k", "--data-dir", str(data_dir), "--scores", *files)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_router_crossfit_cli_checks_arguments_before_training(tmp_path: Path) -> None:
+    r = _cli("tokenops.router.crossfit", "--benchmark", "mt-bench", "--router", "logistic", "--folds", "1",
+             "--out", str(tmp_path / "s.csv"))
+    assert r.returncode == 2 and "--folds must be >= 2" in r.stderr
+    r = _cli("tokenops.router.crossfit", "--benchmark", "mt-bench", "--router", "logistic",
+             "--out", str(tmp_path / "nowhere" / "s.csv"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_catalog_checked_date_is_a_date() -> None:
+    with pytest.raises(ValueError, match="checked_date 'yesterday' is not an ISO date"):
+        Catalog.from_litellm(b"{}", checked_date="yesterday")
+    with pytest.raises(TypeError, match="checked_date must be an ISO date string"):
+        Catalog.from_litellm(b"{}", checked_date=None)  # type: ignore[arg-type]
+    assert Catalog.from_litellm(b"{}", checked_date="2026-01-02").provenance["checked_date"] == "2026-01-02"
+
+
+def test_tokenizer_loader_and_decode_arguments(tmp_path: Path) -> None:
+    enc = tokenops.get_encoding("cl100k_base")
+    p = tmp_path / "v.tiktoken"
+    p.write_bytes(b"YQ== 0\nYg== 1\n")
+    with pytest.raises(TypeError, match="pretokenizer must be a str"):
+        tokenops.Encoding.from_tiktoken_file(p, pretokenizer=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="name must be a str"):
+        tokenops.Encoding.from_tiktoken_file(p, name=5)  # type: ignore[arg-type]
+    # numpy ints inside a list decode, as in tiktoken
+    ids = enc.encode("Hello world")
+    assert enc.decode(list(np.array(ids))) == "Hello world"
+    assert enc.decode_batch([list(np.array(ids, dtype=np.uint32))]) == ["Hello world"]
+    with pytest.raises(TypeError, match=r"must be int, not float"):
+        enc.decode([9906.0])  # type: ignore[list-item]
+    assert tokenops.encoding_name_for_model("GPT-4o") == tokenops.encoding_name_for_model("gpt-4o")
+
+
+def test_similarity_takes_arrays_of_text() -> None:
+    import pandas as pd
+
+    emb = tokenops.Embedder.load(Path(__file__).resolve().parents[1] / "fixtures" / "embed" / "tiny_bert")
+    want = emb.similarity(["hello", "world"], "hello")
+    np.testing.assert_allclose(emb.similarity(np.array(["hello", "world"]), "hello"), want, atol=1e-6)
+    np.testing.assert_allclose(emb.similarity(pd.Series(["hello", "world"]), "hello"), want, atol=1e-6)
+    with pytest.raises(TypeError, match="bytes; decode it"):
+        emb.similarity(b"hello", "hello")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="array of texts must be 1-D"):
+        emb.similarity(np.array([["1"] * emb.dim]), "hi")  # digit strings became a vector
+
+
+# ------------------------------------------------------------------------- loader fuzzing
+_DEEP = "[" * 100_000 + "1" + "]" * 100_000  # 200 KB; dump() of it in an error message overflowed the stack
+_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _safetensors_with_header(path: Path, edit: object) -> bytes:
+    data = path.read_bytes()
+    hlen = struct.unpack("<Q", data[:8])[0]
+    text = edit(data[8:8 + hlen].decode())  # type: ignore[operator]
+    raw = text.encode()
+    raw += b" " * ((8 - (len(raw) + 8) % 8) % 8)
+    return struct.pack("<Q", len(raw)) + raw + data[8 + hlen:]
+
+
+def _deep_cases(tmp: Path) -> list[tuple[str, str]]:
+    """(code that loads a file whose bad field is nested 100,000 deep, expected message)."""
+    cases = []
+    cfg_router = tmp / "deep.router"
+    good = DEFAULT_ROUTER_PATH.read_bytes()
+    hlen = struct.unpack("<Q", good[:8])[0]
+    header = json.loads(good[8:8 + hlen])
+    cfg = json.loads(header["__metadata__"]["config"])
+    cfg["knn_k"] = "__DEEP__"
+    header["__metadata__"]["config"] = json.dumps(cfg).replace('"__DEEP__"', _DEEP)
+    raw = json.dumps(header).encode()
+    raw += b" " * ((8 - (len(raw) + 8) % 8) % 8)
+    cfg_router.write_bytes(struct.pack("<Q", len(raw)) + raw + good[8 + hlen:])
+    cases.append((f"tokenops.Router.load({str(cfg_router)!r})", "knn_k"))
+    hf = tmp / "deep_tokenizer.json"
+    hf.write_text('{"model":{"type":"BPE","vocab":{"a":' + _DEEP + '},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}')
+    cases.append((f"tokenops.Encoding.from_hf_tokenizer_json({str(hf)!r})", "an array of 1 items"))
+    import shutil
+
+    for name, edit, msg in (
+        ("config", lambda d: (d / "config.json").write_text(
+            (d / "config.json").read_text().replace('"hidden_size": 32', '"hidden_size": ' + _DEEP)), "hidden_size"),
+        ("shape", lambda d: (d / "model.safetensors").write_bytes(_safetensors_with_header(
+            d / "model.safetensors", lambda h: h.replace('"shape":[', '"shape":[' + _DEEP + ",", 1))), "shape entry"),
+    ):
+        d = tmp / f"emb_{name}"
+        shutil.copytree(_FIXTURES / "embed" / "tiny_bert", d)
+        assert '"hidden_size": 32' in (d / "config.json").read_text()
+        edit(d)
+        cases.append((f"tokenops.Embedder.load({str(d)!r})", msg))
+    return cases
+
+
+def test_deeply_nested_values_in_loaded_files_are_named_not_a_crash(tmp_path: Path) -> None:
+    for code, msg in _deep_cases(tmp_path):
+        r = _run_isolated(f"""
+            import tokenops
+            try:
+                {code}
+                print("loaded")
+            except ValueError as e:
+                print("ValueError:", str(e)[:300])
+            """)
+        assert r.returncode == 0, (code, r.returncode, r.stderr[-500:])  # was SIGSEGV (-11)
+        assert r.stdout.startswith("ValueError:") and msg in r.stdout and "[[[[" not in r.stdout, (code, r.stdout)
+
+
+def test_numbers_beyond_double_are_value_errors_naming_the_file(tmp_path: Path) -> None:
+    # nlohmann's out_of_range.406 escaped as a bare RuntimeError without the file name.
+    hf = tmp_path / "t.json"
+    hf.write_text('{"model":{"type":"BPE","vocab":{"a":1e400},"merges":[]}}')
+    with pytest.raises(ValueError, match=r"t\.json: not valid JSON: .*number overflow"):
+        tokenops.Encoding.from_hf_tokenizer_json(hf)
+    with pytest.raises(ValueError, match="prices.json: not valid JSON: .*number overflow"):
+        Catalog.from_litellm(b'{"m": {"input_cost_per_token": 1e400}}', name="prices.json")
+    g = tmp_path / "data.json"
+    g.write_text('[{"id": "p", "models": [{"id": "m", "prices": {"input_mtok": -1e400}}]}]')
+    with pytest.raises(ValueError, match=r"data\.json: not valid JSON"):
+        Catalog.from_genai_prices(g)
+
+
+def test_router_metadata_and_dtype_must_be_strings() -> None:
+    good = DEFAULT_ROUTER_PATH.read_bytes()
+    for edit, msg in ((lambda h: h.replace('"format":"tokenops-router"', '"format":1'), r"__metadata__.format must be a string, got 1"),
+                      (lambda h: h.replace('"format_version":"', '"format_version":["', 1).replace('","config"', '"],"config"', 1)
+                       if '"format_version":"' in h else h, "format_version must be a string"),
+                      (lambda h: h.replace('"dtype":"F32"', '"dtype":5', 1), r"has dtype 5; router files store \"F32\""),
+                      # a fractional shape was truncated (2.7 -> 2)
+                      (lambda h: re.sub(r'"shape":\[(\d+)', lambda m: f'"shape":[{m.group(1)}.7', h, count=1),
+                       r"shape entries must be non-negative integers, got \d+\.7")):
+        data = _safetensors_with_header(DEFAULT_ROUTER_PATH, edit)
+        assert data != good
+        with pytest.raises(ValueError, match=msg):
+            Router.from_bytes(data, "r.router")
+
+
+def test_genai_price_entries_of_the_wrong_shape_are_named_rows(tmp_path: Path) -> None:
+    g = tmp_path / "data.json"
+    g.write_text(json.dumps([{"id": "p", "models": [
+        {"id": "a", "prices": [5]},  # was a RuntimeError (json type_error.305)
+        {"id": "b"},  # no prices: const operator[] on a missing key (undefined behaviour)
+        {"id": "c", "context_window": 1e300, "prices": {"input_mtok": 1, "output_mtok": 2}},  # UB cast
+        {"id": "d", "prices": {"input_mtok": 1, "output_mtok": 2}},
+    ]}]))
+    cat = Catalog.from_genai_prices(g)
+    probs = {p.key: p.message for p in cat.problems}
+    assert "must be an object" in probs["p/a"] and "without prices" in probs["p/b"]
+    assert "whole token count" in probs["p/c"]
+    assert "p/d" in cat and len(cat) == 1
+
+
+def test_compress_json_with_many_small_strings_is_not_quadratic() -> None:
+    # 30,000 one-letter strings (120 KB): the budget search stepped down one candidate at a time,
+    # re-counting the whole text each step: 106 s. A subprocess guards against a hang.
+    text = "[" + ",".join(['"x"'] * 30_000) + ",1]"
+    r = _run_isolated(f"""
+        import json, tokenops
+        text = {text!r}
+        res = tokenops.compress(text, structure="json", rate=0.5)
+        json.loads(res.text)
+        print(res.compressed_tokens <= res.target_tokens + 5, res.original_tokens)
+        """, timeout=90)
+    assert r.returncode == 0 and r.stdout.split()[0] == "True", r.stderr[-500:]

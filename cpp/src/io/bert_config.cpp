@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_preview.hpp"
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/utf8.hpp"
 
@@ -29,14 +30,14 @@ std::size_t get_size(const json& j, const char* key, std::string_view source, bo
   }
   const json& v = j[key];
   TOKENOPS_CHECK(v.is_number_integer() && v.get<long long>() >= 0, InvalidArgument, source,
-                 ": field \"", key, "\" must be a non-negative integer, got ", v.dump());
+                 ": field \"", key, "\" must be a non-negative integer, got ", json_preview(v));
   return static_cast<std::size_t>(v.get<long long>());
 }
 
 bool get_bool(const json& j, const char* key, std::string_view source, bool fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   TOKENOPS_CHECK(j[key].is_boolean(), InvalidArgument, source, ": field \"", key,
-                 "\" must be true or false, got ", j[key].dump());
+                 "\" must be true or false, got ", json_preview(j[key]));
   return j[key].get<bool>();
 }
 
@@ -46,7 +47,7 @@ std::string get_string(const json& j, const char* key, std::string_view source, 
   if (v.is_object() && v.contains("content") && v["content"].is_string())  // AddedToken form
     return v["content"].get<std::string>();
   TOKENOPS_CHECK(v.is_string(), InvalidArgument, source, ": field \"", key, "\" must be a string, got ",
-                 v.dump());
+                 json_preview(v));
   return v.get<std::string>();
 }
 
@@ -241,7 +242,7 @@ SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
     if (j.contains("pooling_mode")) {  // sentence-transformers >= 6: "mean" | "cls" | "max" | [...]
       json m = j["pooling_mode"];
       if (m.is_array() && m.size() == 1) m = m[0];
-      TOKENOPS_CHECK(m.is_string(), InvalidArgument, f, ": pooling_mode ", m.dump(),
+      TOKENOPS_CHECK(m.is_string(), InvalidArgument, f, ": pooling_mode ", json_preview(m),
                      " is not supported (one of \"mean\", \"cls\", \"max\")");
       const std::string mode = m.get<std::string>();
       mean = mode == "mean";

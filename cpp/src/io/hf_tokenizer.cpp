@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "json_preview.hpp"
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/utf8.hpp"
 
@@ -102,7 +103,7 @@ void read_pre_tokenizer(const json& pt, std::string_view source, HfBpeModel& mod
 // truncate 3.7 to 3 and turn -1 into 4294967295.
 std::uint32_t token_id(const json& v, std::string_view source, const std::string& where) {
   if (!v.is_number_unsigned())
-    throw InvalidArgument(detail::concat(source, ": ", where, " = ", v.dump(),
+    throw InvalidArgument(detail::concat(source, ": ", where, " = ", json_preview(v),
                                          " is not a non-negative integer id"));
   const auto id = v.get<std::uint64_t>();
   if (id > 0xFFFFFFFFull)
@@ -117,7 +118,7 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
   json root;
   try {
     root = json::parse(json_text.begin(), json_text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax errors, and numbers beyond double (1e400)
     throw InvalidArgument(detail::concat(source, ": not valid JSON: ", e.what()));
   }
   HfBpeModel model;

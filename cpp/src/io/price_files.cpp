@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "json_preview.hpp"
 #include "tokenops/text/error.hpp"
 
 namespace tokenops::io {
@@ -247,14 +248,14 @@ std::int64_t int_field(const json& e, const char* key) {
   // a negative limit is meaningless.)
   const double v = it->get<double>();
   if (!(v >= 0 && v <= 1e15) || v != std::floor(v))
-    throw RowProblem(key, detail::concat("field '", key, "' must be a whole token count in [0, 1e15], got ", it->dump()));
+    throw RowProblem(key, detail::concat("field '", key, "' must be a whole token count in [0, 1e15], got ", json_preview(*it)));
   return static_cast<std::int64_t>(v);
 }
 
 json parse_json(std::string_view text, std::string_view source) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax errors, and numbers beyond double (1e400)
     throw InvalidArgument(detail::concat(source, ": not valid JSON: ", e.what()));
   }
 }
@@ -409,16 +410,19 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
         m.mode = "chat";
         m.source = std::string(source);
         m.checked_date = std::string(checked_date);
-        m.context_window = mj.contains("context_window") && mj["context_window"].is_number()
-                               ? mj["context_window"].get<std::int64_t>()
-                               : 0;
+        m.context_window = int_field(mj, "context_window");
         if (mj.contains("match")) m.match.push_back(read_match(mj["match"], "match"));
         m.aliases.push_back(mj["id"].get<std::string>());
-        const json& prices = mj["prices"];
+        auto prices_it = mj.find("prices");  // (const operator[] on a missing key is undefined)
+        if (prices_it == mj.end()) throw RowProblem("prices", "model without prices");
+        const json& prices = *prices_it;
         if (prices.is_array()) {
           // ConditionalPrice list: the last matching entry wins; date constraints become ranges.
           std::vector<std::int32_t> starts;
           for (const auto& cp : prices) {
+            if (!cp.is_object() || !cp.contains("prices"))
+              throw RowProblem("prices", "each entry of a prices list must be an object with \"prices\", got " +
+                                             json_preview(cp));
             const json& c = cp.contains("constraint") ? cp["constraint"] : json();
             std::int32_t from = std::numeric_limits<std::int32_t>::min();
             if (c.is_object() && c.contains("start_date")) {
@@ -448,6 +452,9 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
         out.problems.push_back({m.key, p.field, p.what()});
         continue;
       } catch (const Error& p) {
+        out.problems.push_back({m.key, "", p.what()});
+        continue;
+      } catch (const json::exception& p) {  // a value of an unexpected JSON type
         out.problems.push_back({m.key, "", p.what()});
         continue;
       }

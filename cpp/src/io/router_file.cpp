@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "json_preview.hpp"
 #include "tokenops/text/error.hpp"
 
 namespace tokenops::io {
@@ -55,7 +56,7 @@ int get_field<int>(const json& j, const char* key, std::string_view source, cons
        it->get<std::int64_t>() >= std::numeric_limits<int>::min() &&
        it->get<std::int64_t>() <= std::numeric_limits<int>::max());
   TOKENOPS_CHECK(fits, InvalidArgument, source, ": router config field '", key,
-                 "' must be an integer that fits in 32 bits, got ", it->dump());
+                 "' must be an integer that fits in 32 bits, got ", json_preview(*it));
   return static_cast<int>(it->get<std::int64_t>());
 }
 
@@ -93,10 +94,18 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
                  ": safetensors file without tokenops router metadata (no __metadata__); is this "
                  "a router file written by tokenops.router.save_router?");
   const json& meta = *meta_it;
-  TOKENOPS_CHECK(meta.value("format", std::string()) == "tokenops-router", InvalidArgument,
-                 source, ": __metadata__.format is '", meta.value("format", std::string()),
+  // safetensors metadata values are strings; anything else is named, not a json type_error.
+  auto meta_string = [&](const char* key) {
+    auto f = meta.find(key);
+    if (f == meta.end()) return std::string();
+    TOKENOPS_CHECK(f->is_string(), InvalidArgument, source, ": __metadata__.", key,
+                   " must be a string, got ", json_preview(*f));
+    return f->get<std::string>();
+  };
+  const std::string format = meta_string("format");
+  TOKENOPS_CHECK(format == "tokenops-router", InvalidArgument, source, ": __metadata__.format is '", format,
                  "', expected 'tokenops-router'");
-  const std::string version = meta.value("format_version", std::string());
+  const std::string version = meta_string("format_version");
   TOKENOPS_CHECK(version == std::to_string(kRouterFormatVersion), InvalidArgument, source,
                  ": router file format version '", version, "' is not supported; this tokenops "
                  "reads version ", kRouterFormatVersion,
@@ -166,12 +175,23 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
     const json& t = it.value();
     TOKENOPS_CHECK(t.is_object(), InvalidArgument, source, ": tensor '", it.key(),
                    "' header entry must be an object");
-    const std::string dtype = t.value("dtype", std::string());
-    TOKENOPS_CHECK(dtype == "F32", InvalidArgument, source, ": tensor '", it.key(), "' has dtype '",
-                   dtype, "'; router files store F32");
+    auto dt = t.find("dtype");
+    TOKENOPS_CHECK(dt != t.end() && dt->is_string() && dt->get<std::string>() == "F32", InvalidArgument, source,
+                   ": tensor '", it.key(), "' has dtype ", dt == t.end() ? std::string("(none)") : json_preview(*dt),
+                   "; router files store \"F32\"");
     RouterTensor tensor;
     std::vector<std::uint64_t> offsets;
     try {
+      // Whole numbers only: get<> would truncate 2.7 to 2 and cast 1e300 (undefined behaviour).
+      for (const char* key : {"shape", "data_offsets"}) {
+        const json& arr = t.at(key);
+        TOKENOPS_CHECK(arr.is_array(), InvalidArgument, source, ": tensor '", it.key(), "' ", key,
+                       " must be a list of integers, got ", json_preview(arr));
+        for (const auto& v : arr)
+          TOKENOPS_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0),
+                         InvalidArgument, source, ": tensor '", it.key(), "' ", key,
+                         " entries must be non-negative integers, got ", json_preview(v));
+      }
       tensor.shape = t.at("shape").get<std::vector<std::int64_t>>();
       offsets = t.at("data_offsets").get<std::vector<std::uint64_t>>();
     } catch (const json::exception& e) {

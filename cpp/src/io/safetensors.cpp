@@ -11,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "json_preview.hpp"
 #include "tokenops/text/error.hpp"
 
 namespace tokenops::io {
@@ -164,7 +165,7 @@ void SafetensorsFile::parse() {
     std::size_t numel = 1;
     for (const auto& d : v["shape"]) {
       TOKENOPS_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<long long>() >= 0),
-                     InvalidArgument, where(), " has a shape entry that is not a non-negative integer: ", d.dump());
+                     InvalidArgument, where(), " has a shape entry that is not a non-negative integer: ", json_preview(d));
       auto dim = d.get<std::uint64_t>();
       TOKENOPS_CHECK(mul_ok(numel, static_cast<std::size_t>(dim), numel), InvalidArgument, where(),
                      " has a shape whose element count overflows");
@@ -172,7 +173,7 @@ void SafetensorsFile::parse() {
     }
     for (const auto& o : v["data_offsets"])
       TOKENOPS_CHECK(o.is_number_unsigned() || (o.is_number_integer() && o.get<long long>() >= 0),
-                     InvalidArgument, where(), " has a data offset that is not a non-negative integer: ", o.dump());
+                     InvalidArgument, where(), " has a data offset that is not a non-negative integer: ", json_preview(o));
     t.begin = static_cast<std::size_t>(v["data_offsets"][0].get<std::uint64_t>());
     t.end = static_cast<std::size_t>(v["data_offsets"][1].get<std::uint64_t>());
     TOKENOPS_CHECK(t.begin <= t.end, InvalidArgument, where(), " has data_offsets [", t.begin, ", ",

@@ -170,6 +170,8 @@ def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = 
               cache: str = "auto") -> dict[str, Any]:
     """The simulator's view of a catalogue model: float64 USD per token per bucket (base row and
     the first long-context cliff tier of ``service_tier``) and its provider's cache behaviour."""
+    if cache not in ("auto", "off", "1h"):
+        raise ValueError(f"cache must be 'auto', 'off' or '1h', not {cache!r}")
     cat = catalog if catalog is not None else Catalog.default()
     info = cat.resolve(name)
     rows = [r for r in info.rows if r["tier"] == service_tier and r["mode"] == "cliff"]
@@ -447,6 +449,8 @@ def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy
 def policy_study(workflow: Workflow, model: str, policies: Mapping[str, Policy], *, n: int = 20_000, seed: int = 0,
                  catalog: Catalog | None = None, num_threads: int = 0) -> dict[str, SimulationResult]:
     """Runs the same Monte-Carlo tasks (same seed) under each policy."""
+    if not isinstance(policies, Mapping):
+        raise TypeError(f"policies must be a mapping name -> Policy, not {type(policies).__name__}")
     return {name: simulate(workflow, model=model, n=n, seed=seed, policy=p, catalog=catalog, num_threads=num_threads)
             for name, p in policies.items()}
 
@@ -456,38 +460,59 @@ def policy_study(workflow: Workflow, model: str, policies: Mapping[str, Policy],
 # --------------------------------------------------------------------------------------------
 
 
-def _policy_int(pol: Policy, name: str, *, minimum: int, optional: bool) -> None:
+def _policy_int(pol: Policy, name: str, *, minimum: int, optional: bool, maximum: int | None = None) -> None:
     v = getattr(pol, name)
     if v is None and optional:
         return
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"Policy.{name} must be an int{' or None' if optional else ''}, not {type(v).__name__}")
-    if not minimum <= v <= _MAX_TOKENS:
-        raise ValueError(f"Policy.{name} must be in [{minimum}, {_MAX_TOKENS:.0e}], got {v}")
+    top = _MAX_TOKENS if maximum is None else maximum
+    if not minimum <= v <= top:
+        shown = f"{top:.0e}" if top == _MAX_TOKENS else str(top)
+        raise ValueError(f"Policy.{name} must be in [{minimum}, {shown}], got {v}")
 
 
 def _check_policy(pol: Policy, step_names: set[str]) -> None:
     """Named errors for policy values the simulator would misread (a negative summary size
     grew the context it should shrink; an unknown cache mode was ignored)."""
+    if not isinstance(pol, Policy):
+        raise TypeError(f"policy must be a tokenops.budget.Policy, not {type(pol).__name__}")
     for name in ("token_budget", "output_cap", "tool_truncate"):
         _policy_int(pol, name, minimum=1, optional=True)
     _policy_int(pol, "summary_threshold", minimum=1, optional=False)
     _policy_int(pol, "summary_tokens", minimum=0, optional=False)
-    _policy_int(pol, "last_k", minimum=1, optional=False)
+    _policy_int(pol, "last_k", minimum=1, optional=False, maximum=_MAX_INT32)
+    if not isinstance(pol.batch, (bool, np.bool_)):
+        # "no" is truthy: it priced every call at batch rates.
+        raise TypeError(f"Policy.batch must be a bool, not {type(pol.batch).__name__}")
+    if pol.route_light_to is not None and not isinstance(pol.route_light_to, str):
+        # A list or a number was ignored: the light steps stayed on the default model.
+        raise TypeError(f"Policy.route_light_to must be a model name (str) or None, not "
+                        f"{type(pol.route_light_to).__name__}")
+    if pol.escalate_to is not None and not isinstance(pol.escalate_to, str):
+        raise TypeError(f"Policy.escalate_to must be a model name (str) or None, not {type(pol.escalate_to).__name__}")
+    if not isinstance(pol.routing, Mapping):
+        raise TypeError(f"Policy.routing must be a mapping step -> model name or {{model: weight}}, not "
+                        f"{type(pol.routing).__name__}")
     caps = pol.iteration_cap if isinstance(pol.iteration_cap, Mapping) else {"*": pol.iteration_cap}
     for step, cap in caps.items():
         if step != "*" and step not in step_names:
             raise ValueError(f"iteration_cap names unknown step {step!r}; steps: {', '.join(sorted(step_names))}")
         if cap is None:
             continue
-        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
-            raise ValueError(f"iteration_cap must be a positive int (or None for no cap), got {cap!r}")
+        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or not 1 <= cap <= _MAX_INT32:
+            raise ValueError(f"iteration_cap must be an int in [1, {_MAX_INT32}] (or None for no cap), got {cap!r}")
     if pol.cache not in ("auto", "off", "1h"):
         raise ValueError(f"Policy.cache must be 'auto', 'off' or '1h', not {pol.cache!r}")
     if pol.on_budget == "escalate" and not pol.escalate_to:
         raise ValueError("on_budget='escalate' needs escalate_to (the model to escalate to)")
     for step, route in pol.routing.items():
         if isinstance(route, Mapping):
+            for m, x in route.items():
+                if not isinstance(m, str):
+                    raise TypeError(f"routing[{step!r}] model names must be str, got {m!r}")
+                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"routing[{step!r}] weight for {m!r} must be a number, not {type(x).__name__}")
             w = [float(x) for x in route.values()]
             if not w or not all(np.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
                 raise ValueError(f"routing[{step!r}] weights must be finite, >= 0 and not all 0, got {dict(route)}")
@@ -501,6 +526,10 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
 _MAX_TOKENS = 10**15
 # Retries of one step call: beyond this a task could run for ever (each retry is a call).
 _MAX_RETRIES = 1000
+# Counts the core reads as a C int (last_k, iteration caps).
+_MAX_INT32 = 2**31 - 1
+# Tasks per simulate() call (the result holds one row per task).
+_MAX_TASKS = 10**8
 
 
 def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: int = 0,
@@ -514,9 +543,14 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
     """
     if not isinstance(workflow, Workflow):
         raise TypeError(f"workflow must be a tokenops.budget.Workflow, not {type(workflow).__name__}")
-    pol = policy or Policy()
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    pol = Policy() if policy is None else policy
+    if not isinstance(pol, Policy):
+        raise TypeError(f"policy must be a tokenops.budget.Policy, not {type(pol).__name__}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= _MAX_TASKS:
+        raise ValueError(f"n must be an integer in [1, {_MAX_TASKS:.0e}], got {n!r}")
+    for i, st in enumerate(workflow.steps):
+        if not isinstance(st, Step):
+            raise TypeError(f"workflow.steps[{i}] must be a tokenops.budget.Step, not {type(st).__name__}")
     seed = check_seed(seed)
     context = pol.context or workflow.context
     if context not in _CONTEXTS:
@@ -550,8 +584,13 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
         d: dict[str, Any] = {"name": st.name}
         for f in ("calls", "user_input", "retrieved", "tool_output", "output", "reasoning", "gap_seconds"):
             d[f] = _dist(getattr(st, f), f"step {st.name!r}.{f}").spec()
-        if not 0.0 <= st.p_success <= 1.0:
-            raise ValueError(f"step {st.name!r}.p_success must be in [0, 1], got {st.p_success}")
+        if (isinstance(st.p_success, (bool, np.bool_))
+                or not isinstance(st.p_success, (int, float, np.integer, np.floating))
+                or not 0.0 <= st.p_success <= 1.0):
+            raise ValueError(f"step {st.name!r}.p_success must be a number in [0, 1], got {st.p_success!r}")
+        for flag in ("light", "dynamic_prefix"):
+            if not isinstance(getattr(st, flag), (bool, np.bool_)):
+                raise TypeError(f"step {st.name!r}.{flag} must be a bool, not {type(getattr(st, flag)).__name__}")
         d["p_success"] = float(st.p_success)
         if isinstance(st.max_retries, bool) or not isinstance(st.max_retries, (int, np.integer)):
             raise TypeError(f"step {st.name!r}.max_retries must be an int, not {type(st.max_retries).__name__}")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -199,7 +200,7 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
     if rate is not None and target_tokens is not None:
         raise ValueError("give either rate or target_tokens, not both")
     if rate is not None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        if not _is_real(rate):
             raise TypeError(f"rate must be a float in (0, 1], not {type(rate).__name__}")
         rate = float(rate)
         if not (0.0 < rate <= 1.0):
@@ -214,10 +215,19 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
     return 0.5, -1
 
 
+# Scores are float32 in the core: a weight beyond this overflowed every score to inf.
+_MAX_WEIGHT = 1e30
+
+
+def _is_real(x: Any) -> bool:
+    """A real number (numpy floats and ints included), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and type(x).__name__ != "bool_"
+
+
 def _check_weights(**weights: Any) -> None:
     for name, w in weights.items():
-        if isinstance(w, bool) or not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
+        if not (_is_real(w) and math.isfinite(w) and 0 <= w <= _MAX_WEIGHT):
+            raise ValueError(f"{name} must be a finite number in [0, {_MAX_WEIGHT:g}], got {w!r}")
 
 
 class Compressor:
@@ -268,6 +278,8 @@ class Compressor:
         embed_threads = check_threads(embed_threads, "embed_threads", negative_ok=False)
         if isinstance(bm25_window, bool) or not hasattr(bm25_window, "__index__") or bm25_window < 0:
             raise ValueError(f"bm25_window must be an int >= 0 (terms per window, 0 = off), got {bm25_window!r}")
+        # The core counts terms in 32 bits; a window longer than any text is the same as 2**32 - 1.
+        bm25_window = min(int(bm25_window), 2**32 - 1)
         if frequencies not in ("wordfreq", "bigram", None):
             raise ValueError("frequencies must be 'wordfreq', 'bigram' or None")
         freq = models.frequency_table(language) if frequencies == "wordfreq" else None
@@ -333,10 +345,17 @@ class Compressor:
         r, t = _check_budget(rate, target_tokens)
         if structure not in (None, "json"):
             raise ValueError(f"structure must be None or 'json', got {structure!r}")
+        force_tokens = [] if force_tokens is None else force_tokens
+        protect = [] if protect is None else protect
         if isinstance(force_tokens, str) or isinstance(protect, str):
             raise TypeError("force_tokens and protect must be lists of str, not a single str")
-        if not (isinstance(chunk_slack, (int, float)) and math.isfinite(chunk_slack) and chunk_slack >= 1.0):
-            raise ValueError(f"chunk_slack must be a finite number >= 1, got {chunk_slack!r}")
+        for what, seq in (("force_tokens", force_tokens), ("protect", protect)):
+            if not isinstance(seq, Iterable):
+                raise TypeError(f"{what} must be a list of str (or None), not {type(seq).__name__}")
+        if not _is_real(chunk_slack):
+            raise TypeError(f"chunk_slack must be a number >= 1, not {type(chunk_slack).__name__}")
+        if not (math.isfinite(chunk_slack) and chunk_slack >= 1.0):
+            raise ValueError(f"chunk_slack must be a finite number >= 1, got {float(chunk_slack)!r}")
         _check_weights(chunk_weight=chunk_weight, position_weight=position_weight)
         return {
             "rate": r,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import random
 import re
 import string
@@ -58,8 +59,20 @@ def normalize_answer(s: str) -> str:
 
 def survives(answers: Sequence[str], context: str, *, normalized_context: str | None = None) -> bool:
     """True when any normalised answer is a substring of the normalised context."""
+    answers = _answer_list(answers)
     ctx = normalized_context if normalized_context is not None else normalize_answer(context)
     return any(normalize_answer(a) and normalize_answer(a) in ctx for a in answers)
+
+
+def _answer_list(answers: Any) -> list[str]:
+    # A single str would be iterated per character: "Paris" matched any context with a "p".
+    if isinstance(answers, (str, bytes)) or not isinstance(answers, Iterable):
+        raise TypeError(f"answers must be a list of str, not {type(answers).__name__}")
+    out = list(answers)
+    bad = next((a for a in out if not isinstance(a, str)), None)
+    if bad is not None:
+        raise TypeError(f"answers must be a list of str; got an item of type {type(bad).__name__}")
+    return out
 
 
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
@@ -123,6 +136,12 @@ def load_nq_positions(
     each of ``positions`` among ``n_docs`` passages; distractors are other questions' gold
     passages that do not contain the answer (an approximation of lost-in-the-middle's
     retrieved distractors)."""
+    if isinstance(n_docs, bool) or not isinstance(n_docs, int) or n_docs < 1:
+        raise ValueError(f"n_docs must be a positive int, got {n_docs!r}")
+    for pos in positions:
+        if isinstance(pos, bool) or not isinstance(pos, int) or not 1 <= pos <= n_docs:
+            # 0 put the gold passage last (pool[:-1]), 25 of 20 put it last too, labelled 0 / 25.
+            raise ValueError(f"positions must be ints in 1..n_docs ({n_docs}), got {pos!r}")
     rows = []
     with gzip.open(_root(root) / "nq_open_oracle" / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
         for line in f:
@@ -306,6 +325,16 @@ def run_survival(
 
     enc = _resolve_encoding(model)
     items = list(items)
+    for r in ratios:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or r < 1:
+            raise ValueError(f"ratios must be finite numbers >= 1 (a compression ratio), got {r!r}")
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+            raise ValueError(f"budgets must be positive ints (tokens), got {b!r}")
+    for i, it in enumerate(items):
+        if not isinstance(it, QAItem):
+            raise TypeError(f"items[{i}] must be a QAItem, not {type(it).__name__}")
+        _answer_list(it.answers)
     settings: list[tuple[str, float | None, int | None]] = [(f"{r:g}x", r, None) for r in ratios]
     settings += [(f"{b // 1000}k" if b % 1000 == 0 else str(b), None, b) for b in budgets]
     rows = []
@@ -336,7 +365,11 @@ def run_survival(
                     "gold_position": it.gold_position, "original": total, "target": target,
                     "achieved": enc.count(out, disallowed_special=()), "survived": survives(it.answers, out), "ms": ms,
                 })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=_RUN_COLUMNS)
+
+
+_RUN_COLUMNS = ["dataset", "method", "setting", "item", "doc", "gold_position", "original", "target",
+                "achieved", "survived", "ms"]
 
 
 def summarize(df: pd.DataFrame, by: Sequence[str] = ("dataset", "setting", "method")) -> pd.DataFrame:
@@ -367,7 +400,12 @@ def margin_table(df: pd.DataFrame, method: str = "tokenops",
                  baselines: Sequence[str] = ("truncation", "overlap selector")) -> pd.DataFrame:
     """Survival of ``method`` minus the better of ``baselines`` per (dataset, setting); the
     issue's target is >= +0.05 at 3x and 5x."""
+    if df.empty:
+        raise ValueError("no rows to compare: no item was answerable (or no items were given)")
     t = survival_table(df)
+    missing = [m for m in (method, *baselines) if m not in t.columns]
+    if missing:
+        raise ValueError(f"method(s) {missing} are not in the run; it has {list(t.columns)}")
     best = t[list(baselines)].max(axis=1)
     out = t[[method]].copy()
     out["best baseline"] = best
@@ -414,6 +452,8 @@ def ratio_accuracy(compressor: Compressor, texts: Sequence[str], rates: Sequence
 
 def position_table(df: pd.DataFrame) -> pd.DataFrame:
     """Survival per (setting, method) x gold position, for position-controlled prompts."""
+    if len(df) and df["gold_position"].isna().all():
+        raise ValueError("the items have no gold_position (build them with load_nq_positions)")
     return df.groupby(["setting", "method", "gold_position"], sort=False)["survived"].mean().unstack()
 
 

@@ -120,8 +120,9 @@ def pack_chat(
     ``keep_last`` messages), and fills a summary slot, placed after the system messages, for the
     dropped middle: ``"extractive"`` compresses the dropped turns with :func:`compress` into the
     room left (or ``summary_tokens``), a callable receives the dropped messages and returns a
-    summary, a str is used as is, None leaves no summary. Raises ValueError when the system
-    messages and the last ``keep_last`` messages alone exceed the budget.
+    summary, a str is used as is, None (or "") leaves no summary. An assistant message with
+    ``tool_calls`` and the ``tool`` replies after it are kept or dropped together. Raises
+    ValueError when the system messages and the last ``keep_last`` messages alone exceed the budget.
     """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
@@ -151,7 +152,25 @@ def pack_chat(
 
     system = [i for i, m in enumerate(msgs) if m["role"] in ("system", "developer")]
     others = [i for i in range(len(msgs)) if i not in set(system)]
-    forced_tail = others[-keep_last:] if keep_last else []
+    # An assistant message that calls tools and the tool replies after it are kept or dropped
+    # together: a tool reply without its call (or a call without its replies) is rejected by
+    # the chat APIs.
+    unit_of: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    current = None
+    for i in others:
+        m = msgs[i]
+        if m["role"] in ("tool", "function") and current is not None:
+            unit_of[i] = current
+        else:
+            current = i if m["role"] == "assistant" and (m.get("tool_calls") or m.get("function_call")) else None
+            unit_of[i] = i
+        members.setdefault(unit_of[i], []).append(i)
+
+    def whole(idx: Iterable[int]) -> set[int]:
+        return {j for i in idx for j in members[unit_of[i]]}
+
+    forced_tail = sorted(whole(others[-keep_last:])) if keep_last else []
     keep = set(system) | set(forced_tail)
 
     def tokens_of(idx: set[int], extra: list[dict[str, Any]] | None = None) -> int:
@@ -162,7 +181,8 @@ def pack_chat(
 
     if tokens_of(keep) > budget:
         raise ValueError(
-            f"the system messages and the last {keep_last} messages need {tokens_of(keep)} tokens, "
+            f"the system messages and the last {keep_last} messages"
+            f"{' (with the tool calls they answer)' if len(forced_tail) > keep_last else ''} need {tokens_of(keep)} tokens, "
             f"over the budget of {budget}; raise the budget or lower keep_last"
         )
     reserve = 0
@@ -172,8 +192,9 @@ def pack_chat(
     for i in reversed(others):
         if i in keep:
             continue
-        if tokens_of(keep | {i}) + reserve <= budget:
-            keep.add(i)
+        unit = whole([i])
+        if tokens_of(keep | unit) + reserve <= budget:
+            keep |= unit
         else:
             break
     dropped = [i for i in range(len(msgs)) if i not in keep]
@@ -181,12 +202,12 @@ def pack_chat(
     head: list[dict[str, Any]] = []
     if summary is not None and dropped:
         if isinstance(summary, str) and summary != "extractive":
-            summary_text = summary
+            summary_text = summary or None  # "" is no summary, not an empty system message
         elif callable(summary):
             made = summary([msgs[i] for i in dropped])
             if not isinstance(made, str):
                 raise TypeError(f"the summary callable must return str, not {type(made).__name__}")
-            summary_text = made
+            summary_text = made or None
         else:
             history = "\n".join(f"{msgs[i]['role']}: {msgs[i]['content']}" for i in dropped
                                 if isinstance(msgs[i]["content"], str))

@@ -181,6 +181,19 @@ class Embedder:
     def _vectors(self, x: TextsOrVectors, name: str) -> np.ndarray:
         if isinstance(x, str):
             return self.embed([x])
+        if isinstance(x, (bytes, bytearray)):
+            raise TypeError(f"{name} is bytes; decode it to str first")
+        kind = getattr(getattr(x, "dtype", None), "kind", None)
+        if kind in ("U", "S", "O"):
+            # numpy / pandas arrays of text are texts, not vectors ("1" must not become 1.0)
+            arr = np.asarray(x, dtype=object)
+            if arr.ndim != 1:
+                raise ValueError(f"{name}: an array of texts must be 1-D, got shape {arr.shape}")
+            bad = next((t for t in arr if not isinstance(t, str)), None)
+            if bad is not None:
+                raise TypeError(f"{name} holds {type(bad).__name__} items; give str texts or numeric vectors")
+            texts = [str(t) for t in arr]
+            return self.embed(texts) if texts else np.zeros((0, self.dim), dtype=np.float32)
         if isinstance(x, np.ndarray):
             return x
         if isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x):

@@ -82,6 +82,10 @@ class Catalog:
         A malformed row is skipped and listed in ``.problems``; ``strict=True`` raises ValueError
         naming every bad row and field instead.
         """
+        if checked_date != "":
+            checked_date = _iso_date_arg(checked_date, "checked_date")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
         if isinstance(source, (bytes, bytearray)):
             data, label = bytes(source), name or "<bytes>"
         else:

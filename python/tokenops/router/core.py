@@ -190,8 +190,11 @@ class Router:
                     f"this router needs embeddings from {self.embedder!r}: pass embed= to "
                     "Router.load or embeddings= to this call")
             embeddings = self._embed(embedding_texts(prompts, self.embed_tail_chars))
-        emb = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32))
-        return emb
+        arr = np.asarray(embeddings)
+        if arr.dtype.kind not in "iuf":
+            # complex parts were dropped, strings parsed as numbers, bools read as 0/1
+            raise TypeError(f"embeddings must be a numeric (float) array, not dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
     def score(self, prompts: Sequence[str], *, embeddings: Any = None,
               num_threads: int = 0) -> np.ndarray:
@@ -235,7 +238,19 @@ class Router:
                    *, embeddings: Any = None, num_threads: int = 0) -> list[str]:
         """Per prompt: argmax_m lam * q_m - cost_m (costs default to the file's)."""
         ps = _check_prompts(prompts)
-        c = [] if costs is None else [float(x) for x in costs]
+        if isinstance(lam, (bool, np.bool_)) or not isinstance(lam, (int, float, np.integer, np.floating)):
+            raise TypeError(f"lam must be a number, not {type(lam).__name__}")
+        if costs is None:
+            c: list[float] = []
+        else:
+            if isinstance(costs, (str, bytes)) or not hasattr(costs, "__len__"):
+                # "123" was read as the costs [1, 2, 3]
+                raise TypeError(f"costs must be a sequence of numbers (one per model), not {type(costs).__name__}")
+            c = []
+            for i, x in enumerate(costs):
+                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"costs[{i}] must be a number, not {type(x).__name__}")
+                c.append(float(x))
         idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), check_threads(num_threads))
         models = self.models
         return [models[i] for i in idx]

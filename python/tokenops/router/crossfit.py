@@ -23,13 +23,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="CSV path (columns: prompt, score)")
     ap.add_argument("--data-dir", default=None, help="tokenops data folder (default: $TOKENOPS_DATA_DIR)")
     args = ap.parse_args(argv)
+    if args.folds < 2:
+        ap.error(f"--folds must be >= 2, got {args.folds}")
+    if not 0 <= args.seed < 2**32:
+        ap.error(f"--seed must be in [0, 2**32), got {args.seed}")
+    from pathlib import Path
+
+    out_dir = Path(args.out).resolve().parent
+    if not out_dir.is_dir():  # checked before minutes of training, not after
+        ap.error(f"--out: the folder {out_dir} does not exist")
 
     import pandas as pd
 
     from .data import load_routellm
     from .evaluation import crossfit_scores
 
-    bench = load_routellm(args.benchmark, args.data_dir)
+    try:
+        bench = load_routellm(args.benchmark, args.data_dir)
+    except (OSError, ValueError) as e:
+        print(f"{ap.prog}: error: {e}", file=sys.stderr)
+        return 2
     emb = None
     if args.router == "knn":
         from .embedding import embed_prompts

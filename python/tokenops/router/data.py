@@ -148,6 +148,8 @@ def load_routerbench(split: str, tasks: tuple[str, ...] = ROUTERBENCH_TASKS,
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if isinstance(tasks, str):
+        tasks = (tasks,)  # one task name, not its characters
     root = _routing_dir(data_dir) / "routerbench_subset" / "datasets" / "routerbench_zs"
     frames = []
     for t in tasks:
@@ -170,6 +172,11 @@ def load_routerbench(split: str, tasks: tuple[str, ...] = ROUTERBENCH_TASKS,
 def routerbench_token_costs(models: list[str]) -> np.ndarray:
     """Per-model routing cost as RouterBench's routers use it: prompt + completion price per
     token (its TOKEN_COSTS constants, N / 10_000_000)."""
+    if isinstance(models, str):
+        models = [models]
+    unknown = [m for m in models if m not in ROUTERBENCH_TOKEN_COSTS]
+    if unknown:
+        raise KeyError(f"no RouterBench token cost for model(s) {unknown}; known: {sorted(ROUTERBENCH_TOKEN_COSTS)}")
     return np.array([(ROUTERBENCH_TOKEN_COSTS[m][0] + ROUTERBENCH_TOKEN_COSTS[m][1]) / 10_000_000
                      for m in models])
 
@@ -192,6 +199,8 @@ def pair_rows(sources: tuple[str, ...] | list[str] = PAIR_SOURCES, data_dir: str
     """Prompts and (strong, weak) quality in [0, 1] from the named sources (see PAIR_SOURCES),
     with the number of rows each gave. RouteLLM's contaminated prompts are dropped; RouterBench
     rows missing either model's outcome are skipped."""
+    if isinstance(sources, str):
+        sources = (sources,)  # one source name, not its characters
     unknown = [s for s in sources if s not in PAIR_SOURCES]
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; choose from {list(PAIR_SOURCES)}")

@@ -102,8 +102,15 @@ def embed_cached(prompts: Sequence[str], embedder: Any = None, cache_dir: str | 
     for d in [*dirs, folder]:
         path = d / f"{key}.npy"
         if path.is_file():
-            E = np.load(path)
-            if E.ndim == 2 and E.shape[0] == len(texts):
+            # A cache entry that does not read back as this embedder's (n, dim) finite floats is
+            # ignored and recomputed (entries can be deleted any time; a bad one must not train).
+            try:
+                E = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError):
+                continue
+            dim = getattr(emb, "dim", None)
+            if (E.ndim == 2 and E.shape[0] == len(texts) and (dim is None or E.shape[1] == int(dim))
+                    and E.dtype.kind == "f" and np.isfinite(E).all()):
                 return np.ascontiguousarray(E, dtype=np.float32)
     if progress:
         from tqdm.auto import tqdm

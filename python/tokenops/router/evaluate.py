@@ -29,22 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     from .data import load_routellm
     from .evaluation import routellm_report
 
-    bench = load_routellm(args.benchmark, args.data_dir)
-    scores = {}
-    for spec in args.scores:
-        name, _, path = spec.rpartition("=")
-        name = name or Path(path).stem
-        df = pd.read_csv(path)
-        if not {"prompt", "score"} <= set(df.columns):
-            raise SystemExit(f"{path}: needs columns 'prompt' and 'score'")
-        lookup = dict(zip(df["prompt"].astype(str), df["score"].astype(float)))
-        missing = [p for p in bench.prompts if p not in lookup]
-        if missing:
-            raise SystemExit(f"{path}: {len(missing)} of {len(bench)} {args.benchmark} prompts have no score")
-        s = np.array([lookup[p] for p in bench.prompts])
-        if not np.all(np.isfinite(s)):
-            raise SystemExit(f"{path}: scores hold NaN/inf")
-        scores[name] = s
+    try:
+        bench = load_routellm(args.benchmark, args.data_dir)
+        scores = {}
+        for spec in args.scores:
+            name, _, path = spec.rpartition("=")
+            name = name or Path(path).stem
+            if name in scores:
+                raise ValueError(f"two score files are both named {name!r}; name them with NAME=path")
+            scores[name] = _read_scores(path, bench.prompts, args.benchmark)
+    except (OSError, ValueError) as e:
+        print(f"{ap.prog}: error: {e}", file=sys.stderr)
+        return 2
     rep = routellm_report(bench, scores)
     print(f"{args.benchmark}: {len(bench)} prompts after decontamination ({bench.n_dropped} dropped); "
           f"weak {rep.weak_quality:.3f}, strong {rep.strong_quality:.3f}. Routers trained in-domain "
@@ -52,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     with pd.option_context("display.max_columns", None, "display.width", 200):
         print(rep.table().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for name in scores:
-        cs = rep.cost_saving_at(name)
+        try:
+            cs = rep.cost_saving_at(name)
+        except ValueError as e:
+            print(f"{name}: {e}")
+            continue
         print(f"{name}: reaches 95% of strong quality with {cs['strong_share'] * 100:.1f}% strong calls")
     if args.plot:
         import matplotlib
@@ -62,6 +62,37 @@ def main(argv: list[str] | None = None) -> int:
         ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"saved {args.plot}")
     return 0
+
+
+def _read_scores(path: str, prompts: list[str], benchmark: str) -> "np.ndarray":
+    """One finite score per benchmark prompt from a CSV (prompt, score); ValueError naming the
+    file and the row for anything else."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as e:
+        raise ValueError(f"{path}: not a CSV file ({e})") from None
+    if not {"prompt", "score"} <= set(df.columns):
+        raise ValueError(f"{path}: needs columns 'prompt' and 'score', has {list(df.columns)}")
+    num = pd.to_numeric(df["score"], errors="coerce")
+    bad = np.flatnonzero(num.isna().to_numpy() | ~np.isfinite(num.to_numpy(dtype=float, na_value=np.nan)))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"{path}: row {i + 2}: score {df['score'].iloc[i]!r} is not a finite number")
+    lookup: dict[str, float] = {}
+    for prompt, score in zip(df["prompt"].astype(str), num.astype(float)):
+        if prompt in lookup and lookup[prompt] != score:
+            raise ValueError(f"{path}: the prompt {prompt[:60]!r} has two different scores "
+                             f"({lookup[prompt]} and {score})")
+        lookup[prompt] = score
+    missing = [p for p in prompts if p not in lookup]
+    if missing:
+        raise ValueError(f"{path}: {len(missing)} of {len(prompts)} {benchmark} prompts have no score")
+    return np.array([lookup[p] for p in prompts])
 
 
 if __name__ == "__main__":

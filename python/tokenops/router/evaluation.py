@@ -134,6 +134,9 @@ class RouteLLMReport:
             raise ValueError(f"cost_strong must be > 0 and cost_weak >= 0, got {cost_strong!r} and {cost_weak!r}")
         target = fraction_of_strong * self.strong_quality
         share = 0.0 if self.weak_quality >= target else M.strong_share_for_quality(r.strong_pct, r.quality, target) / 100
+        if not np.isfinite(share):
+            raise ValueError(f"{method} never reaches {fraction_of_strong:g} x the strong model's quality "
+                             f"({target:.4g}; its best is {float(np.max(r.quality)):.4g})")
         cost = share * cost_strong + (1 - share) * cost_weak
         return {"strong_share": share, "cost_saving": 1 - cost / cost_strong, "target_quality": target}
 
@@ -159,6 +162,8 @@ def routellm_report(bench: PairBenchmark, scores: dict[str, np.ndarray], num_res
                     random_seeds: int = 10) -> RouteLLMReport:
     """Metrics of each router's scores, plus the random router (averaged over seeds), and the
     always-weak/strong and optimal references, with RouteLLM's published rows."""
+    num_results = _positive_int(num_results, "num_results")
+    random_seeds = _positive_int(random_seeds, "random_seeds")
     sc = bench.scale
     weak_q = float(bench.q_weak.mean() * sc)
     strong_q = float(bench.q_strong.mean() * sc)
@@ -194,6 +199,9 @@ def bootstrap_apgr(bench: PairBenchmark, scores: np.ndarray, n_boot: int = 1000,
     s = np.asarray(scores, float)
     if len(s) != len(bench):
         raise ValueError(f"{len(s)} scores for {len(bench)} prompts")
+    n_boot = _positive_int(n_boot, "n_boot")
+    num_results = _positive_int(num_results, "num_results")
+    _check_level(level)
     sc = bench.scale
     rng = np.random.default_rng(seed)
 
@@ -209,8 +217,21 @@ def bootstrap_apgr(bench: PairBenchmark, scores: np.ndarray, n_boot: int = 1000,
         if bench.q_strong[idx].mean() == bench.q_weak[idx].mean():
             continue  # PGR undefined on this resample
         vals.append(one(idx))
+    if not vals:
+        raise ValueError(f"none of the {n_boot} resamples has a quality gap between the models (PGR undefined)")
     lo, hi = np.quantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(full), float(lo), float(hi)
+
+
+def _positive_int(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    return int(v)
+
+
+def _check_level(level: Any) -> None:
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -268,7 +289,15 @@ def routerbench_report(task: str, test: RouterBenchSplit, predicted: dict[str, n
                        random_seeds: int = 10) -> RouterBenchReport:
     """AIQ of each predictor's lambda sweep vs the Zero router (convex hull of the single
     models), the Oracle and a random router, all on one task's deduplicated test rows."""
+    random_seeds = _positive_int(random_seeds, "random_seeds")
     mask = test.tasks == task
+    if not mask.any():
+        raise ValueError(f"unknown task {task!r}; this split has {', '.join(sorted(set(map(str, test.tasks))))}")
+    for name, pred in predicted.items():
+        shape = np.shape(pred)
+        if len(shape) != 2 or shape != (len(test), len(test.models)):
+            raise ValueError(f"predicted[{name!r}] has shape {shape}; expected one row per row of the split "
+                             f"and one column per model: ({len(test)}, {len(test.models)})")
     t = dedupe_sample_ids(test.subset(mask))
     keep = np.isin(np.asarray(test.sample_ids)[mask], t.sample_ids)
     tok = routerbench_token_costs(t.models)

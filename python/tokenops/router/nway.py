@@ -144,9 +144,16 @@ def bootstrap_aiq_gain(task: str, test: RouterBenchSplit, pred: np.ndarray, n_bo
     """AIQ(router) - AIQ(Zero router) on the task's deduplicated test rows, and a percentile
     bootstrap interval over those rows (prompts resampled with replacement)."""
     from . import metrics as M
-    from .evaluation import dedupe_sample_ids
+    from .evaluation import _check_level, _positive_int, dedupe_sample_ids
 
+    n_boot = _positive_int(n_boot, "n_boot")
+    _check_level(level)
     mask = test.tasks == task
+    if not mask.any():
+        raise ValueError(f"unknown task {task!r}; this split has {', '.join(sorted(set(map(str, test.tasks))))}")
+    if np.shape(pred) != (len(test), len(test.models)):
+        raise ValueError(f"pred has shape {np.shape(pred)}; expected ({len(test)}, {len(test.models)}): "
+                         "one row per row of the split, one column per model")
     idx = np.flatnonzero(mask)
     _, first = np.unique(np.asarray(test.sample_ids)[idx], return_index=True)
     order = np.sort(first)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, AbstractSet, Literal, NoReturn, Union
 
 from .. import _core
@@ -89,6 +89,14 @@ class Encoding:
     ) -> Encoding:
         """Builds an encoding from a ``.tiktoken`` rank file and a pre-tokenizer family
         (``"r50k"``, ``"cl100k"``, ``"llama3"`` or ``"o200k"``)."""
+        if not isinstance(pretokenizer, str):
+            raise TypeError(f"pretokenizer must be a str ({', '.join(_PRETOKENIZERS)}), "
+                            f"not {type(pretokenizer).__name__}")
+        if pretokenizer not in _PRETOKENIZERS:
+            raise ValueError(f"unknown pre-tokenizer {pretokenizer!r}; known: {', '.join(_PRETOKENIZERS)}")
+        _check_name(name)
+        if special_tokens is not None and not isinstance(special_tokens, Mapping):
+            raise TypeError(f"special_tokens must be a dict str -> id, not {type(special_tokens).__name__}")
         specials = dict(special_tokens or {})
         for token, token_id in specials.items():
             if not isinstance(token, str):
@@ -109,6 +117,7 @@ class Encoding:
     def from_hf_tokenizer_json(cls, path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
         """Loads a Hugging Face byte-level BPE ``tokenizer.json`` (merge-list BPE; GPT-2,
         RoBERTa-style, Llama-3 HF...). Added tokens become special tokens."""
+        _check_name(name)
         data = open(path, "rb").read()  # noqa: SIM115
         core = _core.CoreEncoding.from_hf_json(name or str(path), data, str(path))
         return cls(core, source=str(path))
@@ -501,3 +510,11 @@ def _token_bytes(value: Any, fn: str) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{fn} takes str or bytes, not {type(value).__name__}")
+
+
+_PRETOKENIZERS = ("r50k", "gpt2", "cl100k", "llama3", "o200k")
+
+
+def _check_name(name: Any) -> None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")

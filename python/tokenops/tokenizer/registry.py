@@ -218,6 +218,9 @@ MODEL_TO_ENCODING: dict[str, str] = {
 }
 
 
+_MODEL_TO_ENCODING_LOWER: dict[str, str] = {}
+
+
 def encoding_name_for_model(model_name: str) -> str:
     """Name of the encoding a model uses; KeyError (listing the known names) if unknown.
 
@@ -234,6 +237,9 @@ def encoding_name_for_model(model_name: str) -> str:
     for name in candidates:
         if name in MODEL_TO_ENCODING:
             return MODEL_TO_ENCODING[name]
+        # Prefixes match in any case ("GPT-4o-mini"); so do exact names ("GPT-4o").
+        if name.lower() in _MODEL_TO_ENCODING_LOWER:
+            return _MODEL_TO_ENCODING_LOWER[name.lower()]
         for prefix, enc in MODEL_PREFIX_TO_ENCODING.items():
             if name.startswith(prefix) or name.lower().startswith(prefix):
                 # A prefix ending in a version digit must not match a longer number:
@@ -250,3 +256,6 @@ def encoding_name_for_model(model_name: str) -> str:
         + f"Known encodings: {', '.join(sorted(ENCODINGS))}; use tokenops.get_encoding(name) "
         "to choose one explicitly."
     )
+
+
+_MODEL_TO_ENCODING_LOWER.update({k.lower(): v for k, v in MODEL_TO_ENCODING.items()})
