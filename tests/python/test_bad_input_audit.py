@@ -1514,3 +1514,20 @@ def test_compress_json_with_many_small_strings_is_not_quadratic() -> None:
         print(res.compressed_tokens <= res.target_tokens + 5, res.original_tokens)
         """, timeout=90)
     assert r.returncode == 0 and r.stdout.split()[0] == "True", r.stderr[-500:]
+
+
+def test_pack_chat_on_a_long_history_keeps_the_most_recent_turns() -> None:
+    # Counting the whole kept list for every candidate message made this quadratic (43 s for
+    # 8,000 messages); the per-message counts are now summed. Same selection rule as before.
+    msgs = [{"role": "system", "content": "be brief"}] + [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"message number {i} about things"}
+        for i in range(3000)]
+    total = tokenops.count_messages(msgs).tokens
+    r = tokenops.pack_chat(msgs, total // 2, summary=None)
+    assert r.tokens == tokenops.count_messages(r.messages).tokens <= total // 2
+    kept = [i for i in range(len(msgs)) if i not in set(r.dropped)]
+    assert kept[0] == 0 and kept[1:] == list(range(kept[1], len(msgs)))  # system + a recent suffix
+    # the next older message would not have fit (summary=None reserves nothing)
+    assert r.tokens + tokenops.count_messages([msgs[kept[1] - 1]]).per_message[0] > total // 2
+    s = tokenops.pack_chat(msgs, total // 2)
+    assert s.tokens <= total // 2 and s.summary and s.messages[1]["content"] == s.summary
