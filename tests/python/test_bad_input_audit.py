@@ -1531,3 +1531,29 @@ def test_pack_chat_on_a_long_history_keeps_the_most_recent_turns() -> None:
     assert r.tokens + tokenops.count_messages([msgs[kept[1] - 1]]).per_message[0] > total // 2
     s = tokenops.pack_chat(msgs, total // 2)
     assert s.tokens <= total // 2 and s.summary and s.messages[1]["content"] == s.summary
+
+
+@pytest.mark.parametrize("edit", [
+    lambda j: j["post_processor"]["single"][0]["SpecialToken"].pop("id"),  # read through a missing key (UB)
+    lambda j: j["post_processor"].pop("single"),
+    lambda j: j["post_processor"].update({"type": "BertProcessing", "cls": [], "sep": []}),  # element 0 of []
+    lambda j: j.update({"normalizer": 5}),  # .value() on a number: a json type_error RuntimeError
+    lambda j: j.update({"pre_tokenizer": [1]}),
+])
+def test_embedder_tokenizer_json_of_the_wrong_shape_is_a_value_error(tmp_path: Path, edit: object) -> None:
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(_FIXTURES / "embed" / "tiny_bert", d)
+    j = json.loads((d / "tokenizer.json").read_text())
+    edit(j)  # type: ignore[operator]
+    (d / "tokenizer.json").write_text(json.dumps(j))
+    r = _run_isolated(f"""
+        import tokenops
+        try:
+            tokenops.Embedder.load({str(d)!r})
+            print("loaded")
+        except ValueError as e:
+            print("ValueError:", str(e)[:200])
+        """)
+    assert r.returncode == 0 and r.stdout.startswith("ValueError:") and "tokenizer.json" in r.stdout, (r.stdout, r.stderr[-300:])

@@ -22,6 +22,17 @@ json parse_json(std::string_view text, std::string_view source) {
   }
 }
 
+// Runs a parser body; a JSON value of an unexpected type or a missing element (json::exception
+// from .at() / .value() / get<>) becomes an InvalidArgument naming the file, not a RuntimeError.
+template <class F>
+auto json_guard(std::string_view source, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const json::exception& e) {
+    throw InvalidArgument(detail::concat(source, ": unexpected JSON content (", e.what(), ")"));
+  }
+}
+
 std::size_t get_size(const json& j, const char* key, std::string_view source, bool required,
                      std::size_t fallback = 0) {
   if (!j.contains(key) || j[key].is_null()) {
@@ -60,6 +71,7 @@ std::string get_string(const json& j, const char* key, std::string_view source, 
 }  // namespace
 
 BertConfig parse_bert_config(std::string_view json_text, std::string_view source) {
+  return json_guard(source, [&]() -> BertConfig {
   json j = parse_json(json_text, source);
   TOKENOPS_CHECK(j.is_object(), InvalidArgument, source, ": expected a JSON object");
   BertConfig c;
@@ -91,9 +103,11 @@ BertConfig parse_bert_config(std::string_view json_text, std::string_view source
                      c.vocab_size > 0 && c.max_position_embeddings >= 2 && c.type_vocab_size > 0,
                  InvalidArgument, source, ": sizes must be positive (and max_position_embeddings >= 2)");
   return c;
+  });
 }
 
 WordPieceSpec parse_wordpiece_tokenizer_json(std::string_view json_text, std::string_view source) {
+  return json_guard(source, [&]() -> WordPieceSpec {
   json j = parse_json(json_text, source);
   TOKENOPS_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), InvalidArgument, source,
                  ": no \"model\" object");
@@ -151,25 +165,27 @@ WordPieceSpec parse_wordpiece_tokenizer_json(std::string_view json_text, std::st
     if (type == "BertProcessing") {
       TOKENOPS_CHECK(p.contains("cls") && p["cls"].is_array() && p.contains("sep") && p["sep"].is_array(),
                      InvalidArgument, source, ": post_processor needs cls and sep");
-      s.cls_token = p["cls"][0].get<std::string>();
-      s.sep_token = p["sep"][0].get<std::string>();
+      s.cls_token = p.at("cls").at(0).get<std::string>();
+      s.sep_token = p.at("sep").at(0).get<std::string>();
     } else if (type == "TemplateProcessing") {
-      const json& single = p["single"];
+      const json& single = p.at("single");
       TOKENOPS_CHECK(single.is_array() && single.size() == 3 && single[0].contains("SpecialToken") &&
                          single[1].contains("Sequence") && single[2].contains("SpecialToken"),
                      InvalidArgument, source,
                      ": post_processor.single must be [SpecialToken, Sequence A, SpecialToken]");
-      s.cls_token = single[0]["SpecialToken"]["id"].get<std::string>();
-      s.sep_token = single[2]["SpecialToken"]["id"].get<std::string>();
+      s.cls_token = single.at(0).at("SpecialToken").at("id").get<std::string>();
+      s.sep_token = single.at(2).at("SpecialToken").at("id").get<std::string>();
     } else {
       unsupported(source, "post_processor.type \"" + type + "\"");
     }
   }
   return s;
+  });
 }
 
 WordPieceSpec parse_vocab_txt(std::string_view vocab_text, std::string_view vocab_source,
                               std::string_view tokenizer_config_json, std::string_view config_source) {
+  return json_guard(config_source, [&]() -> WordPieceSpec {
   WordPieceSpec s;
   text::require_valid_utf8(vocab_text, "vocab.txt");
   std::size_t pos = 0;
@@ -203,11 +219,13 @@ WordPieceSpec parse_vocab_txt(std::string_view vocab_text, std::string_view voca
     s.added_tokens = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
   }
   return s;
+  });
 }
 
 SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
                                      std::string_view modules_json, std::string_view pooling_config_json,
                                      std::string_view source) {
+  return json_guard(source, [&]() -> SentenceConfig {
   SentenceConfig s;
   const std::string src(source);
   if (!sentence_bert_config_json.empty()) {
@@ -264,6 +282,7 @@ SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
     s.pooling = mean ? PoolingMode::kMean : cls ? PoolingMode::kCls : PoolingMode::kMax;
   }
   return s;
+  });
 }
 
 }  // namespace tokenops::io

@@ -222,14 +222,15 @@ class Baselines:
     def __init__(self, encoding: Encoding, seed: int = 0) -> None:
         self.enc = encoding
         self.seed = seed
-        self._sent_cache: dict[int, tuple[list[str], list[int], list[set[str]]]] = {}
-        self._word_cache: dict[int, tuple[list[str], list[int]]] = {}
+        # keyed by the text itself: a hash key could collide and return another text's sentences
+        self._sent_cache: dict[str, tuple[list[str], list[int], list[set[str]]]] = {}
+        self._word_cache: dict[str, tuple[list[str], list[int]]] = {}
 
     def truncate(self, text: str, budget: int) -> str:
         return self.enc.truncate(text, budget, disallowed_special=())
 
     def _sentences(self, text: str) -> tuple[list[str], list[int], list[set[str]]]:
-        key = hash(text)
+        key = text
         if key not in self._sent_cache:
             sents = split_sentences(text)
             counts = [int(c) for c in self.enc.count_batch(sents, disallowed_special=())]
@@ -255,7 +256,7 @@ class Baselines:
 
     def random_drop(self, text: str, budget: int, seed: int | None = None) -> str:
         """Drop random words (seeded) until the budget is met."""
-        key = hash(text)
+        key = text
         if key not in self._word_cache:
             words = text.split(" ")
             counts = [int(c) for c in self.enc.count_batch([" " + w for w in words], disallowed_special=())]
@@ -338,14 +339,14 @@ def run_survival(
     settings: list[tuple[str, float | None, int | None]] = [(f"{r:g}x", r, None) for r in ratios]
     settings += [(f"{b // 1000}k" if b % 1000 == 0 else str(b), None, b) for b in budgets]
     rows = []
-    norm_cache: dict[int, tuple[int, str]] = {}
+    norm_cache: dict[str, tuple[int, str]] = {}  # keyed by the context itself (a hash could collide)
     it_iter: Iterable[QAItem] = items
     if progress:
         from tqdm.auto import tqdm
 
         it_iter = tqdm(items, desc=dataset or "items")
     for idx, it in enumerate(it_iter):
-        key = hash(it.context)
+        key = it.context
         if key not in norm_cache:
             norm_cache[key] = (enc.count(it.context, disallowed_special=()), normalize_answer(it.context))
         total, nctx = norm_cache[key]
