@@ -20,6 +20,15 @@ bool word_like(const Unit& u) {
          u.kind == UnitKind::Code;
 }
 
+// Whether the dropped text between two kept units held whitespace (so they were separate tokens).
+bool gap_has_space(std::string_view text, std::uint32_t from, std::uint32_t to) {
+  for (std::uint32_t i = from; i < to && i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') return true;
+  }
+  return false;
+}
+
 std::string_view content(std::string_view text, const Unit& u) {
   return text.substr(u.start, u.end - u.start);
 }
@@ -81,8 +90,8 @@ std::string assemble(std::string_view text, const Segmentation& seg,
           // the line's first kept unit starts the line: no leftover indentation
         } else if (u.ws < u.start) {
           out.append(text.substr(u.ws, u.start - u.ws));
-        }
-        else if (word_like(u) && word_like(seg.units[prev])) {
+        } else if (word_like(u) && (word_like(seg.units[prev]) || gap_has_space(text, seg.units[prev].end, u.start))) {
+          // "2024." [dropped " :"] "0" must not become "2024.0", another number
           out.push_back(' ');
         }
       }
