@@ -415,3 +415,31 @@ TEST(CompressClassifier, LoadsRunsAndScoresUnits) {
   EXPECT_THROW(TokenClassifier::load(std::string(TOKENOPS_SOURCE_DIR) + "/tests/fixtures/compress/tiny_token_classifier", 5),
                InvalidArgument);
 }
+
+TEST(CompressSegment, StrayAndUnclosedFencesDoNotSwallowTheText) {
+  auto code_units = [](const std::string& t) {
+    Segmentation s = segment(t);
+    std::vector<std::string> out;
+    for (const auto& u : s.units)
+      if (u.kind == UnitKind::Code) out.push_back(unit_text(t, u));
+    return out;
+  };
+  // a stray ``` in prose is punctuation
+  EXPECT_TRUE(code_units("Use ``` to start a fence. The council met.\nIt rained.").empty());
+  // an unclosed fence at a line start is only its own line
+  EXPECT_EQ(code_units("Intro.\n```python\nx = 1\nmore text"), std::vector<std::string>{"```python"});
+  // ```inline``` closes on the same line; LaTeX-style `` quotes '' stay two-byte units
+  EXPECT_EQ(code_units("Run ```ls -l``` now."), std::vector<std::string>{"```ls -l```"});
+  EXPECT_EQ(code_units("called `` Handmaids '' , into `` Gilead ''"), (std::vector<std::string>{"``", "``"}));
+  // digits of unspaced scripts and inside URLs carry the digit flag
+  const std::string t = "ค่า ๑๒๓ at https://e.com/?id=42";
+  Segmentation s = segment(t);
+  bool thai_digit = false, url_digit = false;
+  for (const auto& u : s.units) {
+    const std::string x = unit_text(t, u);
+    if (x == "๑") thai_digit = (u.flags & kHasDigit) != 0;
+    if (u.kind == UnitKind::Url) url_digit = (u.flags & kHasDigit) != 0;
+  }
+  EXPECT_TRUE(thai_digit);
+  EXPECT_TRUE(url_digit);
+}

@@ -22,7 +22,8 @@ _FRAGMENTS = [
     "- item one\n- item two", "| a | b |\n|---|---|\n| 1 | 2 |", "<p>html <b>bold</b></p>",
     "3/4 10:30 -5e3 1,234.56 2024-01-01", "Why? Because!", "\n\n", "\t", "\r\n",
     "supercalifragilisticexpialidocious" * 3, "The quick brown fox jumps over the lazy dog.",
-    "Numbers: 7, 8, 9 and 42.", "\"quoted\" and 'single'",
+    "Numbers: 7, 8, 9 and 42.", "\"quoted\" and 'single'", "called `` Handmaids '' , into", "Use ``` here",
+    "๑๒๓ ၁၂၃ ១២៣", "see https://example.com/item?id=12345 now",
 ]
 _text = st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=12), min_size=1, max_size=40).map(" ".join)
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -142,3 +143,56 @@ def test_kept_units_across_a_gap_do_not_fuse_into_another_number(comp: Compresso
     text = "The committee met on 12 March 2024 in Geneva. :0"
     res = comp.compress(text, rate=0.25)
     assert "2024.0" not in res.text and ev.number_retention(text, res.text) == 1.0
+
+
+@_SETTINGS
+@given(passages=st.lists(_text, min_size=0, max_size=15), budget=st.integers(0, 400), reorder=st.booleans(),
+       question=st.sampled_from(["Where did the committee meet?", "budget", "東京", ""]))
+def test_pack_invariants(passages: list[str], budget: int, reorder: bool, question: str) -> None:
+    passages = [p.encode("utf-8", "replace").decode("utf-8") for p in passages]
+    r = tokenops.pack(passages, question, budget, reorder=reorder)
+    assert len(set(r.selected)) == len(r.selected) and all(0 <= i < len(passages) for i in r.selected)
+    assert r.text == "\n\n".join(passages[i] for i in r.selected)
+    enc = tokenops.encoding_for_model("gpt-4o")
+    assert r.total_tokens == enc.count(r.text, disallowed_special=()) <= budget
+    if not reorder:
+        assert r.selected == sorted(r.selected)
+    assert not any(r.duplicate_of[i] >= 0 for i in r.selected)  # a near-duplicate is never kept
+
+
+def test_property_fuzz_findings(comp: Compressor) -> None:
+    filler = "The council approved the budget after a long meeting about the river. " * 30
+    # a stray ``` in prose forced the rest of the text as code: nothing could be cut
+    r = comp.compress("Use ``` to start a fence. " + filler, rate=0.3)
+    assert not r.forced_over_budget and r.compressed_tokens <= r.target_tokens
+    # an unclosed fence at a line start is only its own line
+    r = comp.compress("```python\n" + filler, rate=0.3)
+    assert not r.forced_over_budget and r.text.startswith("```python")
+    # a number given as a force token keeps the protection of a number
+    text = "The answer is 42. The sky is blue and wide. " * 10
+    assert comp.compress(text, rate=0.2, force_tokens=["42"]).text.count("42") == 10
+    # digits of unspaced scripts are digits
+    for digits in ("๑๒๓", "໑໒໓", "༡༢༣", "၁၂၃", "១២៣"):
+        t = f"The value is {digits} and the weather was grey and wet all day long. " * 5
+        assert comp.compress(t, rate=0.3).text.count(digits) == 5, digits
+    # URLs with digits survive force_digits even with force_code off
+    t = "See https://example.com/item?id=12345 and call 555 now. " * 10
+    assert comp.compress(t, rate=0.3, force_code=False).text.count("12345") == 10
+    # protect= strings match without their edge whitespace
+    r = comp.compress("Alpha beta gamma delta. " * 20, rate=0.3, protect=["gamma "])
+    assert r.text.count("gamma") == 20
+    with pytest.raises(ValueError, match="non-space text"):
+        comp.compress("Alpha beta", rate=0.5, protect=["  "])
+    # text that already fits comes back whole and counts as within tolerance (documented)
+    r = comp.compress("The council approved the budget.", target_tokens=500)
+    assert r.text == "The council approved the budget." and r.within_tolerance
+
+
+def test_pack_chat_order_and_tiny_budgets() -> None:
+    msgs = [{"role": "user", "content": "hello there " * 30}, {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "ok"}, {"role": "system", "content": "From now on answer in French."},
+            {"role": "user", "content": "q"}]
+    r = tokenops.pack_chat(msgs, 60, summary=None)
+    assert [m["role"] for m in r.messages] == ["user", "assistant", "system", "user"]  # not hoisted
+    with pytest.raises(ValueError, match="at least 3 tokens"):
+        tokenops.pack_chat(msgs, 2, keep_last=0)

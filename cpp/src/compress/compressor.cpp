@@ -203,14 +203,17 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
       if (t == c) return true;
     return false;
   };
-  std::vector<std::uint8_t> ftok(n, 0), forced(n, 0), must(n, 0);
+  // hard: kept for what the unit is (protected, structure, a number, code, an entity); a force
+  // token that is only a force token ("." "\n") may still go with its sentence or as a repeat.
+  std::vector<std::uint8_t> ftok(n, 0), forced(n, 0), must(n, 0), hard(n, 0);
   for (std::size_t k = 0; k < n; ++k) {
     const Unit& u = units[k];
     ftok[k] = is_force_token(u);
     must[k] = (u.flags & (kProtected | kStructure)) != 0;
-    forced[k] = must[k] || ftok[k] || (opt.force_digits && (u.flags & kHasDigit)) ||
-                (opt.force_code && (u.kind == UnitKind::Url || u.kind == UnitKind::Code)) ||
-                (opt.force_entities && (u.flags & kEntity));
+    hard[k] = must[k] || (opt.force_digits && (u.flags & kHasDigit)) ||
+              (opt.force_code && (u.kind == UnitKind::Url || u.kind == UnitKind::Code)) ||
+              (opt.force_entities && (u.flags & kEntity));
+    forced[k] = hard[k] || ftok[k];
   }
 
   // ---- coarse stage: chunks ----
@@ -222,7 +225,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     for (std::uint32_t k = ch.first; k < ch.last; ++k) {
       ccost[c] += r.unit_tokens[k];
       cmust[c] |= must[k];
-      cforced[c] |= forced[k] && !ftok[k];
+      cforced[c] |= hard[k];
       only_newline &= units[k].kind == UnitKind::Newline;
     }
     cmust[c] |= only_newline;
@@ -335,18 +338,18 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
       bool other = false, any_ftok = false;
       for (std::uint32_t k = ch.first; k < ch.last; ++k) {
         if (!r.kept[k]) continue;
-        if (ftok[k] && units[k].kind != UnitKind::Newline && !must[k]) any_ftok = true;
+        if (ftok[k] && units[k].kind != UnitKind::Newline && !hard[k]) any_ftok = true;
         else other = true;
       }
       if (any_ftok && !other)
         for (std::uint32_t k = ch.first; k < ch.last; ++k)
-          if (!must[k]) r.kept[k] = 0;
+          if (!hard[k]) r.kept[k] = 0;
     }
     // consecutive duplicates of force tokens
     std::int64_t prev = -1;
     for (std::size_t k = 0; k < n; ++k) {
       if (!r.kept[k]) continue;
-      if (prev >= 0 && ftok[k] && ftok[prev] && !must[k]) {
+      if (prev >= 0 && ftok[k] && ftok[prev] && !hard[k]) {
         const Unit& a = units[prev];
         const Unit& b = units[k];
         const bool same = (a.kind == UnitKind::Newline && b.kind == UnitKind::Newline) ||

@@ -192,11 +192,11 @@ class Builder {
         continue;
       }
       if (!structure && !json_string && cp == '`') {
-        std::size_t j = code_span(i, b);
+        bool fence = false;
+        std::size_t j = code_span(i, b, fence);
         if (j > i) {
-          const bool fence = s_.compare(i, 3, "```") == 0;
           if (fence) end_chunk();
-          emit(i, j, UnitKind::Code, base);
+          emit(i, j, UnitKind::Code, digit_flag(i, j, base));
           if (fence) end_chunk();
           i = j;
           continue;
@@ -206,14 +206,15 @@ class Builder {
                          starts_with_ci(s_, i, "ftp://") || starts_with_ci(s_, i, "www."))) {
         std::size_t j = url_end(i, b, json_string);
         if (j > i + 4) {
-          emit(i, j, UnitKind::Url, base);
+          emit(i, j, UnitKind::Url, digit_flag(i, j, base));
           i = j;
           continue;
         }
       }
       if (is_unspaced_script(cp)) {
         std::size_t j = absorb_marks(i + len, b);
-        emit(i, j, UnitKind::Char, base);
+        // Thai, Lao, Tibetan, Myanmar, Khmer digits are characters of unspaced scripts: still digits
+        emit(i, j, UnitKind::Char, static_cast<std::uint8_t>(base | (is_digit(cp) ? kHasDigit : 0)));
         i = j;
         continue;
       }
@@ -273,20 +274,69 @@ class Builder {
     return j;
   }
 
-  std::size_t code_span(std::size_t i, std::size_t b) const {
-    if (s_.compare(i, 3, "```") == 0) {
-      // a fence at the start of a line runs to the closing fence line (or the end)
-      std::size_t close = s_.find("\n```", i + 3);
-      if (close == std::string_view::npos || close + 4 > b) return b;
-      std::size_t end = close + 4;
-      while (end < b && s_[end] == '`') ++end;
-      return end;
+  // A fence: three or more backticks at the start of a line (after at most 3 spaces).
+  bool at_line_start(std::size_t i) const {
+    std::size_t k = i;
+    while (k > 0 && s_[k - 1] == ' ' && i - k < 3) --k;
+    return k == 0 || s_[k - 1] == '\n';
+  }
+
+  // End of the code span starting at i (i itself when there is none); `block` says whether it
+  // is a fenced block (its own chunk).
+  std::size_t code_span(std::size_t i, std::size_t b, bool& block) const {
+    block = false;
+    std::size_t n = 0;
+    while (i + n < b && s_[i + n] == '`') ++n;
+    if (n >= 3) {
+      // a block runs to its closing fence line
+      std::size_t close = s_.find("\n```", i + n);
+      if (close != std::string_view::npos && close + 4 <= b) {
+        std::size_t end = close + 4;
+        while (end < b && s_[end] == '`') ++end;
+        block = true;
+        return end;
+      }
+      // an unclosed fence at a line start is only its own line (running it to the end forced
+      // the rest of the text: nothing could be cut)
+      if (at_line_start(i)) {
+        std::size_t nl = s_.find('\n', i + n);
+        block = true;
+        return (nl == std::string_view::npos || nl > b) ? b : nl;
+      }
     }
-    std::size_t j = s_.find('`', i + 1);
-    std::size_t nl = s_.find('\n', i + 1);
-    if (j == std::string_view::npos || j >= b || (nl != std::string_view::npos && nl < j))
-      return i;
-    return j + 1;
+    if (n < 3) {
+      // `code` to the next backtick on the same line (LaTeX-style `` quotes '' make a two-byte unit)
+      std::size_t j = s_.find('`', i + 1);
+      std::size_t nl = s_.find('\n', i + 1);
+      if (j == std::string_view::npos || j >= b || (nl != std::string_view::npos && nl < j)) return i;
+      return j + 1;
+    }
+    // ```inline``` mid-line: closed by a run of the same length on the same line; otherwise a
+    // stray "```" in prose is punctuation, not the start of a block
+    std::size_t j = i + n;
+    while (j < b && s_[j] != '\n') {
+      if (s_[j] != '`') {
+        ++j;
+        continue;
+      }
+      std::size_t m = 0;
+      while (j + m < b && s_[j + m] == '`') ++m;
+      if (m == n) return j + m;
+      j += m;
+    }
+    return i;
+  }
+
+  // `base` plus kHasDigit when [i, j) holds a digit (URLs and code keep their numbers under
+  // force_digits even with force_code off).
+  std::uint8_t digit_flag(std::size_t i, std::size_t j, std::uint8_t base) const {
+    for (std::size_t k = i; k < j;) {
+      int l;
+      const char32_t c = cur_.at(k, l);
+      if (is_digit(c)) return static_cast<std::uint8_t>(base | kHasDigit);
+      k += static_cast<std::size_t>(l > 0 ? l : 1);
+    }
+    return base;
   }
 
   std::size_t url_end(std::size_t i, std::size_t b, bool json_string) const {

@@ -224,6 +224,17 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and type(x).__name__ != "bool_"
 
 
+def _protect_spans(protect: Iterable[Any]) -> list[Any]:
+    """Protected strings without their edge whitespace: the spacing between kept units is
+    normalised, so "gamma " could never come back verbatim; "gamma" does."""
+    out = []
+    for p in protect:
+        if isinstance(p, str) and p and not p.strip():
+            raise ValueError("protect strings must hold non-space text, got a whitespace-only string")
+        out.append(p.strip() if isinstance(p, str) else p)
+    return out
+
+
 def _check_weights(**weights: Any) -> None:
     for name, w in weights.items():
         if not (_is_real(w) and math.isfinite(w) and 0 <= w <= _MAX_WEIGHT):
@@ -366,7 +377,7 @@ class Compressor:
             "force_code": bool(force_code),
             "drop_consecutive": bool(drop_consecutive),
             "json": structure == "json",
-            "protect": list(protect),
+            "protect": _protect_spans(protect),
             "protect_spans": [],
             "chunk_slack": float(chunk_slack),
             "chunk_weight": float(chunk_weight),

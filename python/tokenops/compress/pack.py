@@ -117,10 +117,11 @@ def pack_chat(
     """Fits a chat history into ``budget`` prompt tokens (OpenAI's per-message accounting).
 
     Keeps every system message, then as many of the most recent turns as fit (at least the last
-    ``keep_last`` messages), and fills a summary slot, placed after the system messages, for the
+    ``keep_last`` messages), and fills a summary slot, placed after the leading system messages, for the
     dropped middle: ``"extractive"`` compresses the dropped turns with :func:`compress` into the
     room left (or ``summary_tokens``), a callable receives the dropped messages and returns a
-    summary, a str is used as is, None (or "") leaves no summary. An assistant message with
+    summary, a str is used as is, None (or "") leaves no summary. Kept messages keep their input
+    order. An assistant message with
     ``tool_calls`` and the ``tool`` replies after it are kept or dropped together. Raises
     ValueError when the system messages and the last ``keep_last`` messages alone exceed the budget.
     """
@@ -181,9 +182,12 @@ def pack_chat(
     per = counted.per_message
     priming = counted.tokens - sum(per)
 
+    if budget < priming:
+        # even an empty request costs the reply priming
+        raise ValueError(f"budget must be at least {priming} tokens (the reply priming every chat request pays), "
+                         f"got {budget}")
+
     def tokens_of(idx: set[int], extra: list[dict[str, Any]] | None = None) -> int:
-        if not idx and not extra:
-            return 0
         n = sum(per[i] for i in idx) + priming
         if extra:
             n += sum(count_messages(extra, model).per_message)
@@ -199,7 +203,7 @@ def pack_chat(
     if summary is not None:
         reserve = summary_tokens if summary_tokens is not None else max(32, budget // 8)
     # most recent turns first, while they fit beside the summary reserve
-    kept_tokens = tokens_of(keep) if keep else priming
+    kept_tokens = tokens_of(keep)
     for i in reversed(others):
         if i in keep:
             continue
@@ -238,7 +242,12 @@ def pack_chat(
                 n = enc.count(summary_text, disallowed_special=())
                 summary_text = enc.truncate(summary_text, max(0, n - over), disallowed_special=())
                 head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+    # Kept messages stay in their input order (a system message in mid-conversation is not moved
+    # before the turns it followed); the summary goes after the leading system messages.
     system_set = set(system)
+    lead = 0
+    while lead < len(msgs) and lead in system_set:
+        lead += 1
     ordered = sorted(keep)
-    out = [msgs[i] for i in ordered if i in system_set] + head + [msgs[i] for i in ordered if i not in system_set]
+    out = [msgs[i] for i in ordered if i < lead] + head + [msgs[i] for i in ordered if i >= lead]
     return ChatPackResult(out, count_messages(out, model).tokens, original, dropped, summary_text)
