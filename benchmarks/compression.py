@@ -3,6 +3,7 @@
 baselines run in the same process on the same inputs, and the published LLMLingua-2 latency.
 
     python benchmarks/compression.py [--repeat 20] [--embedder]
+    python benchmarks/compression.py --scaling      # adversarial sizes: JSON arrays, long chats
 
 Prompts are LEval natural_question documents ($TOKENOPS_DATA_DIR/compression), cut to N
 tokens of gpt-4o's tokenizer (o200k_base); the budget is rate 0.33 (3x). Reported: median
@@ -42,7 +43,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--sizes", default="3000,10000,25000,50000")
     ap.add_argument("--embedder", action="store_true", help="also time the question-aware path with the MiniLM embedder")
+    ap.add_argument("--scaling", action="store_true",
+                    help="only time inputs that were once quadratic: compress(structure='json') on arrays of "
+                         "short strings and pack_chat on long histories (linear = flat time per item)")
     args = ap.parse_args()
+    if args.scaling:
+        scaling(max(3, args.repeat // 4))
+        return
 
     comp = Compressor("gpt-4o")
     enc = comp.encoding
@@ -90,6 +97,27 @@ def main() -> None:
             text = enc.truncate(corpus, r["tokens"], disallowed_special=())
             ms = timeit(lambda t=text: ce.compress(t, question, rate=0.33), max(2, args.repeat // 10))
             print(f"question-aware with the MiniLM embedder (sentence cosine + BM25), {r['tokens']} tokens: {ms:.0f} ms")
+
+
+def scaling(repeat: int) -> None:
+    """Time per item at growing sizes for the two paths that were quadratic before 2026-12-06
+    (the budget search re-counted the whole text per candidate; pack_chat re-counted the kept
+    messages per candidate). Re-run at commit 578f06f for the old figures."""
+    import tokenops
+
+    print("compress(structure='json', rate=0.5) on [\"x\", ..., 1]")
+    for n in (2_000, 8_000, 30_000):
+        text = "[" + ",".join(['"x"'] * n) + ",1]"
+        ms = timeit(lambda t=text: tokenops.compress(t, structure="json", rate=0.5), repeat)
+        print(f"  {n:>7,} strings ({len(text) / 1e3:6.0f} KB): {ms:9.1f} ms  {1e3 * ms / n:7.2f} us/string")
+    print("pack_chat(history, half its tokens, summary=None)")
+    for n in (500, 2_000, 8_000):
+        msgs = [{"role": "system", "content": "be brief"}] + [
+            {"role": "user" if i % 2 == 0 else "assistant", "content": f"message number {i} about things"}
+            for i in range(n)]
+        budget = tokenops.count_messages(msgs).tokens // 2
+        ms = timeit(lambda m=msgs, b=budget: tokenops.pack_chat(m, b, summary=None), repeat)
+        print(f"  {n:>7,} messages: {ms:9.1f} ms  {1e3 * ms / n:7.2f} us/message")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ seeds, token ids), so oversized or mistyped values get a clear error instead of 
 
 from __future__ import annotations
 
+import numbers
 import operator
 
 # The native side caps threads at the work size and starts fewer if the system refuses; beyond
@@ -38,3 +39,23 @@ def check_seed(seed: object, limit: int = 2**64) -> int:
     if not 0 <= s < limit:
         raise ValueError(f"seed must be an integer in [0, 2**{limit.bit_length() - 1}), got {s}")
     return s
+
+
+def is_real(value: object) -> bool:
+    """A real number: a Python or numpy int or float, not a bool (numpy registers its integer
+    and floating types as numbers.Real; numpy.bool_ is not one)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value: object) -> bool:
+    """A Python or numpy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(value: object, name: str) -> int:
+    """``value`` as an int >= 1: TypeError for non-integers, ValueError below 1."""
+    n = as_int(value, name)
+    if n < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {n!r}")
+    return n
+

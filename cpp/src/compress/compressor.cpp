@@ -454,9 +454,8 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     if (!extra.empty()) {
       measure();
       if (achieved > target) {
-        const std::vector<std::uint32_t> all = extra;
-        shrink_to_fit(all.size(), [&](std::size_t m) {
-          for (std::size_t i = 0; i < all.size(); ++i) sel[all[i]] = i < m;
+        shrink_to_fit(extra.size(), [&](std::size_t m) {
+          for (std::size_t i = 0; i < extra.size(); ++i) sel[extra[i]] = i < m;
         });
       }
     }

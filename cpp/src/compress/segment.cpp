@@ -274,7 +274,7 @@ class Builder {
     return j;
   }
 
-  // A fence: three or more backticks at the start of a line (after at most 3 spaces).
+  // Whether i starts a line (after at most 3 spaces of indentation), where a fence may open.
   bool at_line_start(std::size_t i) const {
     std::size_t k = i;
     while (k > 0 && s_[k - 1] == ' ' && i - k < 3) --k;
@@ -287,29 +287,27 @@ class Builder {
     block = false;
     std::size_t n = 0;
     while (i + n < b && s_[i + n] == '`') ++n;
-    if (n >= 3) {
-      // a block runs to its closing fence line
-      std::size_t close = s_.find("\n```", i + n);
-      if (close != std::string_view::npos && close + 4 <= b) {
-        std::size_t end = close + 4;
-        while (end < b && s_[end] == '`') ++end;
-        block = true;
-        return end;
-      }
-      // an unclosed fence at a line start is only its own line (running it to the end forced
-      // the rest of the text: nothing could be cut)
-      if (at_line_start(i)) {
-        std::size_t nl = s_.find('\n', i + n);
-        block = true;
-        return (nl == std::string_view::npos || nl > b) ? b : nl;
-      }
-    }
     if (n < 3) {
       // `code` to the next backtick on the same line (LaTeX-style `` quotes '' make a two-byte unit)
       std::size_t j = s_.find('`', i + 1);
       std::size_t nl = s_.find('\n', i + 1);
       if (j == std::string_view::npos || j >= b || (nl != std::string_view::npos && nl < j)) return i;
       return j + 1;
+    }
+    // a block runs to its closing fence line
+    std::size_t close = s_.find("\n```", i + n);
+    if (close != std::string_view::npos && close + 4 <= b) {
+      std::size_t end = close + 4;
+      while (end < b && s_[end] == '`') ++end;
+      block = true;
+      return end;
+    }
+    // an unclosed fence at a line start is only its own line (running it to the end forced
+    // the rest of the text: nothing could be cut)
+    if (at_line_start(i)) {
+      std::size_t nl = s_.find('\n', i + n);
+      block = true;
+      return (nl == std::string_view::npos || nl > b) ? b : nl;
     }
     // ```inline``` mid-line: closed by a run of the same length on the same line; otherwise a
     // stray "```" in prose is punctuation, not the start of a block

@@ -24,7 +24,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .._args import check_seed, check_threads
+from .._args import check_seed, check_threads, is_int, is_real
 from .._core import simulate_workflow
 from ..pricing.catalog import Catalog
 from ..pricing.usage import BUCKETS
@@ -80,7 +80,7 @@ DistLike = Union[Dist, int, float]
 def _dist(x: DistLike, where: str) -> Dist:
     if isinstance(x, Dist):
         return x
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+    if not is_real(x):
         raise TypeError(f"{where} must be a number or a Dist, not {type(x).__name__}")
     if not 0 <= x <= _MAX_TOKENS:  # NaN fails too
         raise ValueError(f"{where} must be in [0, {_MAX_TOKENS:.0e}], got {x}")
@@ -170,7 +170,7 @@ def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = 
               cache: str = "auto") -> dict[str, Any]:
     """The simulator's view of a catalogue model: float64 USD per token per bucket (base row and
     the first long-context cliff tier of ``service_tier``) and its provider's cache behaviour."""
-    if cache not in ("auto", "off", "1h"):
+    if cache not in _CACHE_MODES:
         raise ValueError(f"cache must be 'auto', 'off' or '1h', not {cache!r}")
     cat = catalog if catalog is not None else Catalog.default()
     info = cat.resolve(name)
@@ -464,7 +464,7 @@ def _policy_int(pol: Policy, name: str, *, minimum: int, optional: bool, maximum
     v = getattr(pol, name)
     if v is None and optional:
         return
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+    if not is_int(v):
         raise TypeError(f"Policy.{name} must be an int{' or None' if optional else ''}, not {type(v).__name__}")
     top = _MAX_TOKENS if maximum is None else maximum
     if not minimum <= v <= top:
@@ -475,8 +475,6 @@ def _policy_int(pol: Policy, name: str, *, minimum: int, optional: bool, maximum
 def _check_policy(pol: Policy, step_names: set[str]) -> None:
     """Named errors for policy values the simulator would misread (a negative summary size
     grew the context it should shrink; an unknown cache mode was ignored)."""
-    if not isinstance(pol, Policy):
-        raise TypeError(f"policy must be a tokenops.budget.Policy, not {type(pol).__name__}")
     for name in ("token_budget", "output_cap", "tool_truncate"):
         _policy_int(pol, name, minimum=1, optional=True)
     _policy_int(pol, "summary_threshold", minimum=1, optional=False)
@@ -500,9 +498,9 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
             raise ValueError(f"iteration_cap names unknown step {step!r}; steps: {', '.join(sorted(step_names))}")
         if cap is None:
             continue
-        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or not 1 <= cap <= _MAX_INT32:
+        if not is_int(cap) or not 1 <= cap <= _MAX_INT32:
             raise ValueError(f"iteration_cap must be an int in [1, {_MAX_INT32}] (or None for no cap), got {cap!r}")
-    if pol.cache not in ("auto", "off", "1h"):
+    if pol.cache not in _CACHE_MODES:
         raise ValueError(f"Policy.cache must be 'auto', 'off' or '1h', not {pol.cache!r}")
     if pol.on_budget == "escalate" and not pol.escalate_to:
         raise ValueError("on_budget='escalate' needs escalate_to (the model to escalate to)")
@@ -511,7 +509,7 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
             for m, x in route.items():
                 if not isinstance(m, str):
                     raise TypeError(f"routing[{step!r}] model names must be str, got {m!r}")
-                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                if not is_real(x):
                     raise TypeError(f"routing[{step!r}] weight for {m!r} must be a number, not {type(x).__name__}")
             w = [float(x) for x in route.values()]
             if not w or not all(np.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
@@ -521,6 +519,8 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
                             f"not {type(route).__name__}")
 
 
+# Policy.cache / sim_model(cache=): provider behaviour, no caching, Anthropic 1-hour writes.
+_CACHE_MODES = ("auto", "off", "1h")
 # Largest token count a policy or distribution may name: the simulator adds counts over calls
 # and tasks in int64, so counts stay far below 2^63.
 _MAX_TOKENS = 10**15
@@ -546,7 +546,7 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
     pol = Policy() if policy is None else policy
     if not isinstance(pol, Policy):
         raise TypeError(f"policy must be a tokenops.budget.Policy, not {type(pol).__name__}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= _MAX_TASKS:
+    if not is_int(n) or not 1 <= n <= _MAX_TASKS:
         raise ValueError(f"n must be an integer in [1, {_MAX_TASKS:.0e}], got {n!r}")
     for i, st in enumerate(workflow.steps):
         if not isinstance(st, Step):
@@ -584,15 +584,13 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
         d: dict[str, Any] = {"name": st.name}
         for f in ("calls", "user_input", "retrieved", "tool_output", "output", "reasoning", "gap_seconds"):
             d[f] = _dist(getattr(st, f), f"step {st.name!r}.{f}").spec()
-        if (isinstance(st.p_success, (bool, np.bool_))
-                or not isinstance(st.p_success, (int, float, np.integer, np.floating))
-                or not 0.0 <= st.p_success <= 1.0):
+        if not is_real(st.p_success) or not 0.0 <= st.p_success <= 1.0:
             raise ValueError(f"step {st.name!r}.p_success must be a number in [0, 1], got {st.p_success!r}")
         for flag in ("light", "dynamic_prefix"):
             if not isinstance(getattr(st, flag), (bool, np.bool_)):
                 raise TypeError(f"step {st.name!r}.{flag} must be a bool, not {type(getattr(st, flag)).__name__}")
         d["p_success"] = float(st.p_success)
-        if isinstance(st.max_retries, bool) or not isinstance(st.max_retries, (int, np.integer)):
+        if not is_int(st.max_retries):
             raise TypeError(f"step {st.name!r}.max_retries must be an int, not {type(st.max_retries).__name__}")
         if not 0 <= st.max_retries <= _MAX_RETRIES:
             raise ValueError(f"step {st.name!r}.max_retries must be in [0, {_MAX_RETRIES}], got {st.max_retries}")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import html
 import math
-import numbers
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
-from .._args import INT64_MAX, as_int, check_threads
+from .._args import INT64_MAX, as_int, check_threads, is_real
 from ..tokenizer import Encoding, encoding_for_model, get_encoding
 from . import models
 
@@ -200,7 +199,7 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
     if rate is not None and target_tokens is not None:
         raise ValueError("give either rate or target_tokens, not both")
     if rate is not None:
-        if not _is_real(rate):
+        if not is_real(rate):
             raise TypeError(f"rate must be a float in (0, 1], not {type(rate).__name__}")
         rate = float(rate)
         if not (0.0 < rate <= 1.0):
@@ -219,11 +218,6 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> tuple[float,
 _MAX_WEIGHT = 1e30
 
 
-def _is_real(x: Any) -> bool:
-    """A real number (numpy floats and ints included), not a bool."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and type(x).__name__ != "bool_"
-
-
 def _protect_spans(protect: Iterable[Any]) -> list[Any]:
     """Protected strings without their edge whitespace: the spacing between kept units is
     normalised, so "gamma " could never come back verbatim; "gamma" does."""
@@ -237,7 +231,7 @@ def _protect_spans(protect: Iterable[Any]) -> list[Any]:
 
 def _check_weights(**weights: Any) -> None:
     for name, w in weights.items():
-        if not (_is_real(w) and math.isfinite(w) and 0 <= w <= _MAX_WEIGHT):
+        if not (is_real(w) and math.isfinite(w) and 0 <= w <= _MAX_WEIGHT):
             raise ValueError(f"{name} must be a finite number in [0, {_MAX_WEIGHT:g}], got {w!r}")
 
 
@@ -363,7 +357,7 @@ class Compressor:
         for what, seq in (("force_tokens", force_tokens), ("protect", protect)):
             if not isinstance(seq, Iterable):
                 raise TypeError(f"{what} must be a list of str (or None), not {type(seq).__name__}")
-        if not _is_real(chunk_slack):
+        if not is_real(chunk_slack):
             raise TypeError(f"chunk_slack must be a number >= 1, not {type(chunk_slack).__name__}")
         if not (math.isfinite(chunk_slack) and chunk_slack >= 1.0):
             raise ValueError(f"chunk_slack must be a finite number >= 1, got {float(chunk_slack)!r}")

@@ -153,7 +153,8 @@ def pack_chat(
         return ChatPackResult(msgs, original, original, [], None)
 
     system = [i for i, m in enumerate(msgs) if m["role"] in ("system", "developer")]
-    others = [i for i in range(len(msgs)) if i not in set(system)]
+    system_set = set(system)
+    others = [i for i in range(len(msgs)) if i not in system_set]
     # An assistant message that calls tools and the tool replies after it are kept or dropped
     # together: a tool reply without its call (or a call without its replies) is rejected by
     # the chat APIs.
@@ -173,7 +174,7 @@ def pack_chat(
         return {j for i in idx for j in members[unit_of[i]]}
 
     forced_tail = sorted(whole(others[-keep_last:])) if keep_last else []
-    keep = set(system) | set(forced_tail)
+    keep = system_set | set(forced_tail)
 
     # The chat count is a sum of per-message counts plus the reply priming, so a subset's count
     # is a sum of the per-message counts measured once (counting the whole kept list for every
@@ -244,7 +245,6 @@ def pack_chat(
                 head = [{"role": summary_role, "content": summary_text}] if summary_text else []
     # Kept messages stay in their input order (a system message in mid-conversation is not moved
     # before the turns it followed); the summary goes after the leading system messages.
-    system_set = set(system)
     lead = 0
     while lead < len(msgs) and lead in system_set:
         lead += 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._args import as_int
-from .._core import CoreCatalog
+from .._core import CoreCatalog, parse_iso_date
 
 _PKG_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_FILE = "litellm_prices.json.gz"
@@ -351,13 +351,12 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
 
 
 def _iso_date_arg(value: Any, what: str) -> str:
-    """``value`` if it is a real YYYY-MM-DD date, else ValueError naming ``what``."""
+    """``value`` if it is a real YYYY-MM-DD date (checked by the core's parser, the one that
+    reads price-row dates), else ValueError naming ``what``."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be an ISO date string (YYYY-MM-DD), not {type(value).__name__}")
     try:
-        ok = len(value) == 10 and date.fromisoformat(value).isoformat() == value
+        parse_iso_date(value, what)
     except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)")
+        raise ValueError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)") from None
     return value

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import _core
-from .._args import check_threads
+from .._args import check_threads, is_real
 
 DEFAULT_ROUTER_PATH = Path(__file__).resolve().parent / "data" / "default_router.safetensors"
 
@@ -225,7 +225,7 @@ class Router:
         return [self.strong if v >= threshold else self.weak for v in s]  # type: ignore[misc]
 
     def _check_route(self, threshold: float) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
+        if not is_real(threshold):
             raise TypeError(f"threshold must be a number, not {type(threshold).__name__}")
         if np.isnan(threshold):
             # +inf (never the strong model, as threshold_for_quality returns when the weak model
@@ -238,7 +238,7 @@ class Router:
                    *, embeddings: Any = None, num_threads: int = 0) -> list[str]:
         """Per prompt: argmax_m lam * q_m - cost_m (costs default to the file's)."""
         ps = _check_prompts(prompts)
-        if isinstance(lam, (bool, np.bool_)) or not isinstance(lam, (int, float, np.integer, np.floating)):
+        if not is_real(lam):
             raise TypeError(f"lam must be a number, not {type(lam).__name__}")
         if costs is None:
             c: list[float] = []
@@ -248,7 +248,7 @@ class Router:
                 raise TypeError(f"costs must be a sequence of numbers (one per model), not {type(costs).__name__}")
             c = []
             for i, x in enumerate(costs):
-                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                if not is_real(x):
                     raise TypeError(f"costs[{i}] must be a number, not {type(x).__name__}")
                 c.append(float(x))
         idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), check_threads(num_threads))

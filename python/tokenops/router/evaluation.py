@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._args import as_int, check_seed
+from .._args import as_int, check_seed, is_real, positive_int
 from . import metrics as M
 from .data import PairBenchmark, RouterBenchSplit, routerbench_token_costs
 from .train import FAMILY_FEATURES, FeatureConfig, fit_router
@@ -162,8 +162,8 @@ def routellm_report(bench: PairBenchmark, scores: dict[str, np.ndarray], num_res
                     random_seeds: int = 10) -> RouteLLMReport:
     """Metrics of each router's scores, plus the random router (averaged over seeds), and the
     always-weak/strong and optimal references, with RouteLLM's published rows."""
-    num_results = _positive_int(num_results, "num_results")
-    random_seeds = _positive_int(random_seeds, "random_seeds")
+    num_results = positive_int(num_results, "num_results")
+    random_seeds = positive_int(random_seeds, "random_seeds")
     sc = bench.scale
     weak_q = float(bench.q_weak.mean() * sc)
     strong_q = float(bench.q_strong.mean() * sc)
@@ -199,8 +199,8 @@ def bootstrap_apgr(bench: PairBenchmark, scores: np.ndarray, n_boot: int = 1000,
     s = np.asarray(scores, float)
     if len(s) != len(bench):
         raise ValueError(f"{len(s)} scores for {len(bench)} prompts")
-    n_boot = _positive_int(n_boot, "n_boot")
-    num_results = _positive_int(num_results, "num_results")
+    n_boot = positive_int(n_boot, "n_boot")
+    num_results = positive_int(num_results, "num_results")
     _check_level(level)
     sc = bench.scale
     rng = np.random.default_rng(seed)
@@ -223,14 +223,8 @@ def bootstrap_apgr(bench: PairBenchmark, scores: np.ndarray, n_boot: int = 1000,
     return float(full), float(lo), float(hi)
 
 
-def _positive_int(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    return int(v)
-
-
 def _check_level(level: Any) -> None:
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)) or not 0 < level < 1:
+    if not is_real(level) or not 0 < level < 1:
         raise ValueError(f"level must be a number in (0, 1), got {level!r}")
 
 
@@ -289,7 +283,7 @@ def routerbench_report(task: str, test: RouterBenchSplit, predicted: dict[str, n
                        random_seeds: int = 10) -> RouterBenchReport:
     """AIQ of each predictor's lambda sweep vs the Zero router (convex hull of the single
     models), the Oracle and a random router, all on one task's deduplicated test rows."""
-    random_seeds = _positive_int(random_seeds, "random_seeds")
+    random_seeds = positive_int(random_seeds, "random_seeds")
     mask = test.tasks == task
     if not mask.any():
         raise ValueError(f"unknown task {task!r}; this split has {', '.join(sorted(set(map(str, test.tasks))))}")

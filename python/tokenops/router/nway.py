@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._args import positive_int
 from .data import ROUTERBENCH_TASKS, RouterBenchSplit, routerbench_token_costs
 from .evaluation import fold_ids, routerbench_report
 
@@ -144,9 +145,9 @@ def bootstrap_aiq_gain(task: str, test: RouterBenchSplit, pred: np.ndarray, n_bo
     """AIQ(router) - AIQ(Zero router) on the task's deduplicated test rows, and a percentile
     bootstrap interval over those rows (prompts resampled with replacement)."""
     from . import metrics as M
-    from .evaluation import _check_level, _positive_int, dedupe_sample_ids
+    from .evaluation import _check_level, dedupe_sample_ids
 
-    n_boot = _positive_int(n_boot, "n_boot")
+    n_boot = positive_int(n_boot, "n_boot")
     _check_level(level)
     mask = test.tasks == task
     if not mask.any():

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._args import check_seed
+from .._args import check_seed, is_int, is_real
 from .core import FeatureConfig, Router, dense_signal_names, featurize
 from ._file import router_file_bytes, save_router_file
 
@@ -267,14 +267,12 @@ def _check_hyper_params(family: str, hp: Mapping[str, Any]) -> None:
                             f"it takes: {takes}")
         kind = known[name]
         if kind == "layers":
-            sizes = (value,) if isinstance(value, (int, np.integer)) else value
-            ok = (isinstance(sizes, (tuple, list)) and len(sizes) > 0
-                  and all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 1 for h in sizes))
+            sizes = (value,) if is_int(value) else value
+            ok = isinstance(sizes, (tuple, list)) and len(sizes) > 0 and all(is_int(h) and h >= 1 for h in sizes)
         elif kind == "count":
-            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= value <= 10**7
+            ok = is_int(value) and 1 <= value <= 10**7
         else:
-            ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-                  and np.isfinite(value) and (value > 0 or (kind == "pos0" and value == 0)))
+            ok = is_real(value) and np.isfinite(value) and (value > 0 or (kind == "pos0" and value == 0))
         if not ok:
             want = {"layers": "a tuple of positive ints", "count": "a positive int",
                     "pos": "a finite number > 0", "pos0": "a finite number >= 0"}[kind]
@@ -282,7 +280,7 @@ def _check_hyper_params(family: str, hp: Mapping[str, Any]) -> None:
 
 
 def _layers(value: Any) -> tuple[int, ...]:
-    return (int(value),) if isinstance(value, (int, np.integer)) else tuple(int(h) for h in value)
+    return (int(value),) if is_int(value) else tuple(int(h) for h in value)
 
 
 def _model_index(models: list[str], name: Any, role: str) -> int:

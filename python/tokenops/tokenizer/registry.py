@@ -218,7 +218,8 @@ MODEL_TO_ENCODING: dict[str, str] = {
 }
 
 
-_MODEL_TO_ENCODING_LOWER: dict[str, str] = {}
+# Exact names match in any case ("GPT-4o"), as the prefixes below do ("GPT-4o-mini").
+_MODEL_TO_ENCODING_LOWER: dict[str, str] = {k.lower(): v for k, v in MODEL_TO_ENCODING.items()}
 
 
 def encoding_name_for_model(model_name: str) -> str:
@@ -235,9 +236,6 @@ def encoding_name_for_model(model_name: str) -> str:
             candidates.append(model_name[len(prefix):])
             lowered = lowered[len(prefix):]
     for name in candidates:
-        if name in MODEL_TO_ENCODING:
-            return MODEL_TO_ENCODING[name]
-        # Prefixes match in any case ("GPT-4o-mini"); so do exact names ("GPT-4o").
         if name.lower() in _MODEL_TO_ENCODING_LOWER:
             return _MODEL_TO_ENCODING_LOWER[name.lower()]
         for prefix, enc in MODEL_PREFIX_TO_ENCODING.items():
@@ -257,5 +255,3 @@ def encoding_name_for_model(model_name: str) -> str:
         "to choose one explicitly."
     )
 
-
-_MODEL_TO_ENCODING_LOWER.update({k.lower(): v for k, v in MODEL_TO_ENCODING.items()})
