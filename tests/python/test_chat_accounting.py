@@ -79,3 +79,18 @@ def test_content_parts_and_bad_input():
         tokenops.count_messages(WEATHER_MESSAGES, model="some-unknown-model")
     with pytest.raises(ValueError, match=r"tools\[0\]"):
         tokenops.count_tools([{"type": "function"}], model="gpt-4o")
+
+
+def test_open_models_with_their_own_chat_template_are_approximations():
+    # Llama-3 has an exact public tokenizer, but its chat template is not OpenAI's: the cookbook
+    # constants are a guess for it, so the count was mislabelled an "estimate".
+    for model in ("llama-3-8b", "meta-llama/Meta-Llama-3-8B-Instruct"):
+        r = tokenops.count_messages(WEATHER_MESSAGES, model=model)
+        assert r.kind == "approximation" and r.encoding == "llama3"
+        assert any("chat template" in n for n in r.notes)
+        assert not any("cookbook formula over the model's exact encoding" in n for n in r.notes)
+        t = tokenops.count_tools(WEATHER_TOOLS, model=model, messages=WEATHER_MESSAGES)
+        assert t.kind == "approximation" and any("renders tools" in n for n in t.notes)
+    # OpenAI models keep the estimate label
+    assert tokenops.count_messages(WEATHER_MESSAGES, model="gpt-oss-120b").kind == "estimate"
+    assert tokenops.count_tools(WEATHER_TOOLS, model="gpt-4o").kind == "estimate"

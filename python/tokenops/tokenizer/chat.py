@@ -5,7 +5,8 @@ OpenAI models: the per-message and per-function constants published in the OpenA
 *estimates* of the prompt tokens the API bills: the formatting is not documented and may change.
 Models without a public tokenizer (Anthropic Claude, Google Gemini...) get an explicitly labelled
 *approximation* computed with o200k_base; use the provider's count-tokens endpoint for exact
-numbers.
+numbers. Open models with a public vocabulary but their own chat template (Llama-3) are counted
+with their exact encoding and the cookbook constants, also labelled an *approximation*.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
 _TOOL_CONSTANTS_O200K = (7, 3, 3, -3, 3, 12)  # published for gpt-4o, gpt-4o-mini
 _TOOL_CONSTANTS_CL100K = (10, 3, 3, -3, 3, 12)  # published for gpt-3.5-turbo, gpt-4
 
+# Encodings of OpenAI models, whose chat format the cookbook formula describes.
+_OPENAI_ENCODINGS = frozenset({"o200k_base", "o200k_harmony", "cl100k_base", "p50k_base", "p50k_edit",
+                               "r50k_base", "gpt2"})
+
 _NON_OPENAI_PREFIXES = (
     "claude", "anthropic/", "bedrock/anthropic", "gemini", "google/", "vertex_ai/", "mistral",
     "command", "cohere/", "deepseek", "grok", "xai/",
@@ -34,7 +39,8 @@ class TokenCount:
     """A prompt-token count for messages and/or tools.
 
     ``kind`` is ``"estimate"`` (OpenAI's published formula over the model's exact tokenizer) or
-    ``"approximation"`` (no public tokenizer for the model; counted with ``encoding``).
+    ``"approximation"`` (no public tokenizer for the model, counted with ``encoding``; or a model
+    whose chat template is not OpenAI's, such as Llama-3).
     """
 
     tokens: int
@@ -72,6 +78,15 @@ def _resolve(model: str) -> tuple[Encoding, str, str]:
             f"no tokenizer is known for model {model!r}; pass an OpenAI model name "
             "(gpt-4o, gpt-4.1, gpt-3.5-turbo...) or a claude-/gemini- name for an approximation"
         ) from None
+    if enc.name not in _OPENAI_ENCODINGS:
+        # An open model with a public vocabulary (Llama-3): the text tokens are exact, but its chat
+        # template (<|start_header_id|>role<|end_header_id|>...<|eot_id|>) is not OpenAI's, so the
+        # cookbook's per-message constants are a guess for it.
+        return enc, "approximation", (
+            f"{model} uses its own chat template; message text counted with its exact encoding "
+            f"({enc.name}) plus OpenAI's cookbook per-message constants, which that template does "
+            "not follow. Apply the model's chat template for exact numbers."
+        )
     return enc, "estimate", "OpenAI cookbook formula over the model's exact encoding"
 
 
@@ -159,6 +174,9 @@ def count_tools(
             notes.append("tool constants were published for gpt-4o/gpt-4o-mini; reused for this model")
     else:
         func_init, prop_init, prop_key, enum_init, enum_item, func_end = _TOOL_CONSTANTS_CL100K
+    if enc.name not in _OPENAI_ENCODINGS:
+        notes.append(f"tool schemas counted with OpenAI's cookbook constants; {model} renders tools "
+                     "with its own chat template")
     n = 0
     for i, tool in enumerate(tools):
         fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
