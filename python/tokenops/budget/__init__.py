@@ -14,6 +14,13 @@ or 1-hour TTL; writes cost 1.25x / 2x); Gemini caches implicitly; DeepSeek cache
 units. A cache expires when the gap between calls exceeds its TTL; a dynamic timestamp placed
 before the static prefix makes nothing cacheable; summarising or sliding a last-k window changes
 everything after the static prefix.
+
+Known limitation (the fix is in the C++ core): with explicit (Anthropic) caching every call
+cache-writes its whole prompt beyond what it read, a breakpoint at the end of the prompt. Where the
+next call cannot read that material (``stateless`` steps reread only the static prefix; a full
+``last_k`` window slides every call) the writes are wasted and the cost is over-stated: the
+support workflow, stateless, on claude-sonnet-4-5 prices at $0.656 with caching against about
+$0.578 with a breakpoint after the static prefix; ``last_k`` with caching costs more than without.
 """
 
 from __future__ import annotations
@@ -34,15 +41,54 @@ from ..pricing.usage import BUCKETS
 # --------------------------------------------------------------------------------------------
 
 
+_DIST_KINDS = ("const", "uniform", "normal", "lognormal", "poisson")
+
+
 @dataclass(frozen=True)
 class Dist:
-    """A token-count distribution; samples are rounded and clipped to [lo, hi]."""
+    """A token-count distribution; samples are rounded and clipped to [lo, hi].
+
+    Checked when made (ValueError naming the parameter): counts cannot be negative, so a negative
+    constant, uniform low or mean (which the clipping turned into a silent 0) is refused, as are
+    a constant outside [lo, hi], a negative standard deviation and bounds outside [0, 1e15].
+    """
 
     kind: str = "const"
     a: float = 0.0
     b: float = 0.0
     lo: float = 0.0
     hi: float = 1e15
+
+    def __post_init__(self) -> None:
+        if self.kind not in _DIST_KINDS:
+            raise ValueError(f"Dist kind must be one of {', '.join(_DIST_KINDS)}, not {self.kind!r}")
+        for name in ("a", "b", "lo", "hi"):
+            v = getattr(self, name)
+            if not is_real(v):
+                raise TypeError(f"{self.kind} distribution: {name} must be a number, not {type(v).__name__}")
+        if not (np.isfinite(self.a) and np.isfinite(self.b)):
+            raise ValueError(f"{self.kind} distribution: parameters must be finite, got {self.a!r}, {self.b!r}")
+        if not 0 <= self.lo <= self.hi:  # NaN fails too
+            raise ValueError(f"{self.kind} distribution: need 0 <= lo <= hi (token counts cannot be negative), "
+                             f"got lo={self.lo!r}, hi={self.hi!r}")
+        if self.hi > _MAX_TOKENS:
+            raise ValueError(f"{self.kind} distribution: hi must be <= 1e15 (got {self.hi!r})")
+        if self.kind == "const":
+            if not self.lo <= self.a <= self.hi:
+                raise ValueError(f"const distribution: the value must be in [{self.lo:g}, {self.hi:g}] "
+                                 f"(token counts cannot be negative), got {self.a!r}")
+        elif self.kind == "uniform":
+            if self.a < 0:
+                raise ValueError(f"uniform distribution: low must be >= 0 (token counts cannot be negative), "
+                                 f"got {self.a!r}")
+            if self.a > self.b:
+                raise ValueError(f"uniform distribution: low > high ({self.a!r} > {self.b!r})")
+        else:
+            if self.a < 0:
+                raise ValueError(f"{self.kind} distribution: mean must be >= 0 (token counts cannot be negative), "
+                                 f"got {self.a!r}")
+            if self.kind in ("normal", "lognormal") and self.b < 0:
+                raise ValueError(f"{self.kind} distribution: standard deviation must be >= 0, got {self.b!r}")
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "a": float(self.a), "b": float(self.b), "lo": float(self.lo), "hi": float(self.hi)}
@@ -137,7 +183,9 @@ class Policy:
     summary_tokens: int = 1_500
     last_k: int = 4
     tool_truncate: int | None = None
-    cache: str = "auto"  # auto (provider behaviour) | off | 1h (Anthropic 1-hour writes)
+    # auto (provider behaviour) | off | 1h (Anthropic 1-hour writes: for the run's models with
+    # explicit caching; the others keep their automatic caching; ValueError if none has it)
+    cache: str = "auto"
 
 
 _CONTEXTS = ("stateless", "full_history", "rolling_summary", "last_k")
@@ -169,7 +217,10 @@ def _cache_family(provider: str, key: str) -> str | None:
 def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = "standard",
               cache: str = "auto") -> dict[str, Any]:
     """The simulator's view of a catalogue model: float64 USD per token per bucket (base row and
-    the first long-context cliff tier of ``service_tier``) and its provider's cache behaviour."""
+    the first long-context cliff tier of ``service_tier``) and its provider's cache behaviour.
+
+    ``cache="1h"`` (Anthropic 1-hour cache writes) raises ValueError for a model whose caching is
+    not explicit (OpenAI, Gemini... cache automatically, with no 1-hour write to buy)."""
     if cache not in _CACHE_MODES:
         raise ValueError(f"cache must be 'auto', 'off' or '1h', not {cache!r}")
     cat = catalog if catalog is not None else Catalog.default()
@@ -199,6 +250,13 @@ def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = 
         spec["threshold"] = int(above[0]["threshold"])
         spec["price_above"] = vec(above[0]["prices"], prices)
     fam = _cache_family(info.provider, info.key)
+    if cache == "1h" and (fam is None or "cache_read" not in prices
+                          or _CACHE_BY_PROVIDER[fam]["cache"] != "explicit"):
+        how = "has no prompt caching" if fam is None or "cache_read" not in prices else \
+            f"caches automatically ({fam})"
+        raise ValueError(f"cache='1h' (1-hour cache writes) needs a model with explicit caching "
+                         f"(Anthropic Claude); {info.key!r} {how}, so a 1-hour write cannot be priced "
+                         "for it: use cache='auto' (or 'off')")
     if cache == "off" or fam is None or "cache_read" not in prices:
         spec["cache"] = "none"
     else:
@@ -570,7 +628,15 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
 
     def index_of(name: str) -> int:
         if name not in names:
-            specs.append(sim_model(name, catalog, service_tier=tier, cache=pol.cache))
+            if pol.cache == "1h":
+                # 1-hour writes for the models that have them (a Claude/GPT routing mix keeps
+                # GPT's automatic caching); ValueError below if no model of the run has them.
+                spec = sim_model(name, catalog, service_tier=tier, cache="auto")
+                if spec["cache"] == "explicit":
+                    spec = sim_model(name, catalog, service_tier=tier, cache="1h")
+            else:
+                spec = sim_model(name, catalog, service_tier=tier, cache=pol.cache)
+            specs.append(spec)
             names.append(name)
         return names.index(name)
 
@@ -623,6 +689,10 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
         "escalate_model": index_of(pol.escalate_to) if pol.escalate_to else -1,
         "default_model": default_idx,
     }
+    if pol.cache == "1h" and not any(sp.get("cache_write_1h") for sp in specs):
+        # It was accepted and ignored: the result priced 5-minute or automatic caching.
+        raise ValueError(f"Policy(cache='1h') asks for 1-hour cache writes, but no model of this run has "
+                         f"explicit caching (Anthropic Claude): {', '.join(names)}. Use cache='auto'.")
     raw = simulate_workflow(wf, specs, int(n), seed, bool(deterministic), check_threads(num_threads))
     return SimulationResult(workflow=workflow, policy=pol, models=list(names), n=int(n), seed=int(seed),
                             deterministic=bool(deterministic), raw=raw)
