@@ -331,9 +331,10 @@ _CHAT = [{"role": "system", "content": "Be nice."}] + [
 
 
 def test_pack_budget_beyond_64_bits_keeps_every_passage() -> None:
+    # (fill_irrelevant: "Dogs bark loudly at night." has no relevance to "cat")
     for budget in (2**63, 2**70):
-        assert tokenops.pack(_PASSAGES, "cat", budget).selected == [0, 1, 2]
-    assert tokenops.pack(_PASSAGES, "cat", np.int64(1000)).selected == [0, 1, 2]
+        assert tokenops.pack(_PASSAGES, "cat", budget, fill_irrelevant=True).selected == [0, 1, 2]
+    assert tokenops.pack(_PASSAGES, "cat", np.int64(1000), fill_irrelevant=True).selected == [0, 1, 2]
 
 
 @pytest.mark.parametrize(("kwargs", "err", "expect"), [
@@ -352,8 +353,11 @@ def test_pack_bad_arguments_are_named(kwargs: dict, err: type, expect: str) -> N
 
 
 def test_pack_separator_with_a_lone_surrogate_is_replaced_like_passages() -> None:
-    r = tokenops.pack(_PASSAGES, "cat", 1000, separator="\ud800")
+    r = tokenops.pack(_PASSAGES, "cat", 1000, separator="\ud800", fill_irrelevant=True)
     assert r.text == "\ufffd".join(_PASSAGES)
+    # the same when packing leaves out the passage unrelated to the question
+    r = tokenops.pack(_PASSAGES + ["Cats \ud800 nap."], "cat", 1000, separator="\ud800")
+    assert r.text == "\ufffd".join([_PASSAGES[0], _PASSAGES[2], "Cats \ufffd nap."])
 
 
 @pytest.mark.parametrize(("kwargs", "err", "expect"), [

@@ -355,3 +355,60 @@ def test_bm25_window_scores_long_lines_in_windows() -> None:
         Compressor("gpt-4o", bm25_window=-1)
     with pytest.raises(ValueError, match="bm25_window"):
         Compressor("gpt-4o", bm25_window=2.5)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------- tester findings (fix-d)
+def _rome_chat() -> list[dict[str, str]]:
+    return [{"role": "system", "content": "sys"}] + [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": "Tell me about Rome, part %d. " % i * 5}
+        for i in range(40)
+    ]
+
+
+def test_pack_chat_takes_every_model_count_messages_takes() -> None:
+    # The extractive summary resolved the model with compress's map: KeyError for a Claude name
+    # that count_messages counts (as a labelled approximation over o200k_base).
+    msgs = _rome_chat()
+    counted = tokenops.count_messages(msgs, model="claude-sonnet-4-5")
+    out = pack_chat(msgs, budget=500, model="claude-sonnet-4-5")
+    assert out.summary and out.tokens <= 500 and out.original_tokens == counted.tokens
+    assert out.kind == "approximation" and any("no public tokenizer" in n for n in out.notes)
+    assert out.tokens == tokenops.count_messages(out.messages, model="claude-sonnet-4-5").tokens
+    # same encoding (o200k_base) as gpt-4o, so the same packing; only the label differs
+    gpt = pack_chat(msgs, budget=500, model="gpt-4o")
+    assert gpt.messages == out.messages and gpt.kind == "estimate"
+    fits = pack_chat(msgs[:3], budget=10_000, model="gemini-2.5-pro")
+    assert fits.dropped == [] and fits.kind == "approximation"
+    with pytest.raises(KeyError, match="no tokenizer is known"):
+        pack_chat(msgs, budget=500, model="no-such-model-xyz")
+
+
+def test_compress_batch_takes_none_for_a_row_without_a_question(comp: Compressor) -> None:
+    texts = [PROSE * 3, PROSE * 2 + "Who presented the report?\n", PROSE]
+    qs = [None, "Who presented the report?", None]
+    single = [comp.compress(t, q, rate=0.4) for t, q in zip(texts, qs)]
+    for threads in (1, 3):
+        batch = comp.compress_batch(texts, qs, rate=0.4, num_threads=threads)
+        assert [r.text for r in batch] == [r.text for r in single]
+        assert [r.compressed_tokens for r in batch] == [r.compressed_tokens for r in single]
+    assert [r.text for r in compress_batch(texts, qs, rate=0.4)] == [r.text for r in single]
+    # all None is the same as no questions
+    assert [r.text for r in comp.compress_batch(texts, [None] * 3, rate=0.4)] == \
+        [r.text for r in comp.compress_batch(texts, None, rate=0.4)]
+    # an empty list used to mean "no questions" for any number of texts
+    with pytest.raises(ValueError, match="one entry per text"):
+        comp.compress_batch(texts, [], rate=0.4)
+    with pytest.raises(TypeError, match="must be str"):
+        comp.compress_batch(texts, [None, 3, None], rate=0.4)  # type: ignore[list-item]
+
+
+def test_pack_spends_no_tokens_on_passages_unrelated_to_the_question() -> None:
+    passages = ["Paris is the capital of France.", "Bananas are yellow.", "France borders Spain."]
+    r = pack(passages, "What is the capital of France?", 100)
+    assert r.relevance[1] == 0 and r.selected == [0, 2] and "Bananas" not in r.text
+    assert r.total_tokens == tokenops.encoding_for_model("gpt-4o").count(r.text)
+    filled = pack(passages, "What is the capital of France?", 100, fill_irrelevant=True)
+    assert filled.selected == [0, 1, 2]
+    # no passage relates to the question: nothing to rank by, the passages are taken as they fit
+    assert pack(passages, "", 100).selected == [0, 1, 2]
+    assert pack(passages, "zebra", 100).selected == [0, 1, 2]

@@ -184,7 +184,16 @@ def _core_bytes(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
+        return _core_text(text).encode("utf-8")
+
+
+def _core_text(text: str) -> str:
+    """``text`` as the core reads it (see :func:`_core_bytes`)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _check_text(text: object, what: str = "text") -> str:
@@ -419,7 +428,7 @@ class Compressor:
     def compress_batch(
         self,
         texts: Sequence[str],
-        questions: Sequence[str] | None = None,
+        questions: Sequence[str | None] | None = None,
         *,
         num_threads: int = 0,
         rate: float | None = None,
@@ -427,8 +436,10 @@ class Compressor:
         **options: Any,
     ) -> list[CompressionResult]:
         """Compresses many texts in parallel in C++ with the GIL released (``num_threads=0``:
-        all cores). ``options`` are those of :meth:`compress`. Results are identical for any
-        thread count."""
+        all cores). ``questions``: one per text, None for a text without a question (as
+        ``compress(text, None)``), or None for none at all. ``options`` are those of
+        :meth:`compress`. Results are identical for any thread count and to one
+        :meth:`compress` per text."""
         if isinstance(texts, (str, bytes)):
             raise TypeError("texts must be a list of str, not a single str")
         texts = list(texts)
@@ -436,6 +447,12 @@ class Compressor:
             if isinstance(questions, (str, bytes)):
                 raise TypeError("questions must be a list of str (one per text), not a single str")
             questions = list(questions)
+            if len(questions) != len(texts):
+                # (an empty list used to mean "no questions" for any number of texts)
+                raise ValueError(f"questions must have one entry per text (None for no question): got "
+                                 f"{len(questions)} for {len(texts)} texts")
+            # None is no question, as in compress(): the core reads an empty question the same way.
+            questions = ["" if q is None else q for q in questions]
         kw = self._kwargs(rate, target_tokens, **options)
         raws = self._core.compress_batch(texts, questions, num_threads=check_threads(num_threads), **kw)
         return [self._result(t, r) for t, r in zip(texts, raws)]
@@ -495,7 +512,7 @@ def compress(
 
 def compress_batch(
     texts: Sequence[str],
-    questions: Sequence[str] | None = None,
+    questions: Sequence[str | None] | None = None,
     rate: float | None = None,
     target_tokens: int | None = None,
     model: str | Encoding = "gpt-4o",
@@ -504,7 +521,8 @@ def compress_batch(
     num_threads: int = 0,
     **options: Any,
 ) -> list[CompressionResult]:
-    """Batch version of :func:`compress` (parallel C++, GIL released)."""
+    """Batch version of :func:`compress` (parallel C++, GIL released). ``questions`` holds one
+    question per text, None where a text has none."""
     return default_compressor(model, language).compress_batch(
         texts, questions, rate=rate, target_tokens=target_tokens, num_threads=num_threads, **options
     )

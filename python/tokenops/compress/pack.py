@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .. import _core
 from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
-from .api import _check_text, _check_weights, _resolve_encoding, default_compressor
+from ..tokenizer.chat import _resolve as _resolve_chat_model
+from .api import _check_text, _check_weights, _core_text, _resolve_encoding, default_compressor
 
 
 def _check_budget(budget: object) -> int:
@@ -55,6 +56,7 @@ def pack(
     bm25_weight: float = 1.0,
     extra_weight: float = 1.0,
     embedder: Any = None,
+    fill_irrelevant: bool = False,
 ) -> PackResult:
     """Picks passages for ``question`` whose joined text fits ``budget`` tokens of ``model``.
 
@@ -64,6 +66,12 @@ def pack(
     most relevant passages at the start and the end of the prompt ("lost in the middle");
     otherwise they keep their input order. ``embedder`` (a :class:`tokenops.Embedder`) adds the
     cosine similarity between the question and each passage to ``extra_relevance``.
+
+    Passages with no relevance to the question (relevance <= 0: no question term, no positive
+    extra relevance) are left out even when budget remains, so no tokens are spent on them;
+    ``fill_irrelevant=True`` fills the leftover budget with them (the former behaviour). When no
+    passage relates to the question (an empty question, say) there is nothing to rank by and
+    passages are taken as they fit, as before.
     """
     if isinstance(passages, (str, bytes)) or not isinstance(passages, Iterable):
         raise TypeError(f"passages must be a list of str, not {type(passages).__name__}")
@@ -89,9 +97,24 @@ def pack(
         mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
         extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
     )
+    selected, text, total = list(raw["selected"]), raw["text"], int(raw["total_tokens"])
+    rel = raw["relevance"]
+    if not bool(fill_irrelevant) and len(rel) and float(rel.max()) > 0:
+        # The core fills leftover budget with whatever fits; a passage sharing nothing with the
+        # question ("Bananas are yellow." for a question about France) costs tokens for nothing.
+        kept = [i for i in selected if rel[i] > 0]
+        if len(kept) < len(selected):
+            while True:  # (a shorter join cannot grow, but the budget is a promise: check it)
+                # (joined as the core joins: a lone surrogate is U+FFFD)
+                text = _core_text(separator).join(_core_text(passages[i]) for i in kept)
+                total = enc.count_ordinary(text)
+                if total <= budget or not kept:
+                    break
+                kept.remove(min(kept, key=lambda i: rel[i]))
+            selected = kept
     return PackResult(
-        text=raw["text"], selected=list(raw["selected"]), total_tokens=int(raw["total_tokens"]),
-        budget=budget, relevance=raw["relevance"], tokens=raw["tokens"], duplicate_of=raw["duplicate_of"],
+        text=text, selected=selected, total_tokens=total,
+        budget=budget, relevance=rel, tokens=raw["tokens"], duplicate_of=raw["duplicate_of"],
     )
 
 
@@ -102,6 +125,8 @@ class ChatPackResult:
     original_tokens: int
     dropped: list[int]  # indices of input messages left out (summarised when a summary was made)
     summary: str | None
+    kind: str = "estimate"  # count_messages' label: "estimate" or "approximation" (no public tokenizer)
+    notes: tuple[str, ...] = ()  # count_messages' notes for the packed messages
 
 
 def pack_chat(
@@ -115,6 +140,10 @@ def pack_chat(
     summary_role: str = "system",
 ) -> ChatPackResult:
     """Fits a chat history into ``budget`` prompt tokens (OpenAI's per-message accounting).
+
+    Tokens are counted as :func:`tokenops.count_messages` counts them for ``model``: the same
+    encoding (o200k_base for models without a public tokenizer, such as Claude or Gemini) and the
+    same ``kind`` ("estimate" or "approximation") and ``notes`` on the result.
 
     Keeps every system message, then as many of the most recent turns as fit (at least the last
     ``keep_last`` messages), and fills a summary slot, placed after the leading system messages, for the
@@ -147,10 +176,13 @@ def pack_chat(
     for i, m in enumerate(msgs):
         if "role" not in m or "content" not in m:
             raise ValueError(f"messages[{i}] needs 'role' and 'content'")
+    # The model -> encoding resolution of count_messages (a claude-/gemini- name is an
+    # approximation over o200k_base), also for the summary's compression and trimming.
+    enc, kind, note = _resolve_chat_model(model)
     counted = count_messages(msgs, model) if msgs else None
     original = counted.tokens if counted else 0
     if original <= budget:
-        return ChatPackResult(msgs, original, original, [], None)
+        return ChatPackResult(msgs, original, original, [], None, kind, counted.notes if counted else (note,))
 
     system = [i for i, m in enumerate(msgs) if m["role"] in ("system", "developer")]
     system_set = set(system)
@@ -232,11 +264,11 @@ def pack_chat(
             prefix = "Summary of the earlier conversation:\n"
             room = budget - tokens_of(keep, [{"role": summary_role, "content": prefix}])
             if room > 8 and history:
-                target = min(room, default_compressor(model).count(history))
-                summary_text = prefix + default_compressor(model).compress(history, target_tokens=target).text
+                compressor = default_compressor(enc)
+                target = min(room, compressor.count(history))
+                summary_text = prefix + compressor.compress(history, target_tokens=target).text
         if summary_text is not None:
             head = [{"role": summary_role, "content": summary_text}]
-            enc = _resolve_encoding(model)
             while tokens_of(keep, head) > budget and summary_text:
                 # trim the summary by the excess (exact counts; usually one step)
                 over = tokens_of(keep, head) - budget
@@ -250,4 +282,5 @@ def pack_chat(
         lead += 1
     ordered = sorted(keep)
     out = [msgs[i] for i in ordered if i < lead] + head + [msgs[i] for i in ordered if i >= lead]
-    return ChatPackResult(out, count_messages(out, model).tokens, original, dropped, summary_text)
+    final = count_messages(out, model)
+    return ChatPackResult(out, final.tokens, original, dropped, summary_text, final.kind, final.notes)
