@@ -272,6 +272,160 @@ def test_batch_accepts_dataframe_and_rejects_bad_columns(snap: Catalog) -> None:
         tokenops.cost_batch("no-such-model-xyz", {"input_text": np.array([5])}, catalog=snap)
 
 
+# ------------------------------------------------------------------ breakdown lines
+
+LINE_GRID = [
+    {"input_text": 1200, "output_text": 300},
+    {"input_text": 4262, "cache_read": 4864, "output_text": 3197},
+    {"input_text": 100, "cache_write_5m": 1000, "cache_write_1h": 2000, "cache_read": 500, "output_text": 50},
+    {"input_text": 500, "output_text": 200, "reasoning": 1500},
+    {"input_text": 150_000, "cache_read": 60_000, "output_text": 2000, "reasoning": 100},
+    {"input_text": 280_000, "cache_read": 1000, "output_text": 1000},
+    {"input_text": 100, "input_audio": 50, "input_image": 70, "output_text": 20, "output_audio": 30, "output_image": 5},
+    {"input_text": 10, "output_text": 5, "reasoning": 7, "web_search": 2, "request": 1},
+]
+LINE_TIERS = ("standard", "batch", "flex", "priority")
+
+
+def _litellm_rate(fields: dict[str, float], bucket: str) -> float:
+    """LiteLLM generic_cost_per_token's per-token price of a bucket (standard tier, no long-context
+    tier): written out here from LiteLLM's source, independently of the C++ mirror."""
+    inp = fields.get("input_cost_per_token", 0.0)
+    out = fields.get("output_cost_per_token", 0.0) or fields.get("output_cost_per_image_token", 0.0)
+    return {
+        "input_text": inp, "cache_read": fields.get("cache_read_input_token_cost", 0.0),
+        "cache_write_5m": fields.get("cache_creation_input_token_cost", 0.0),
+        "cache_write_1h": fields.get("cache_creation_input_token_cost_above_1hr", 0.0),
+        "input_audio": fields.get("input_cost_per_audio_token", 0.0),
+        "input_image": fields.get("input_cost_per_image_token", inp), "output_text": out,
+        "reasoning": fields.get("output_cost_per_reasoning_token", out),
+        "output_audio": fields.get("output_cost_per_audio_token", out),
+        "output_image": fields.get("output_cost_per_image_token", out),
+    }[bucket]
+
+
+@pytest.mark.parametrize("mode", ["exact", "litellm"])
+def test_lines_add_up_to_the_total_and_count_what_they_price(snap: Catalog, mode: str) -> None:
+    checked = priced_per_bucket = 0
+    for key in snap.keys()[::3]:
+        for g in LINE_GRID:
+            u = Usage(**g)
+            for tier in LINE_TIERS:
+                try:
+                    r = tokenops.cost(key, u, mode=mode, catalog=snap, service_tier=tier)
+                except KeyError:  # LiteLLM cannot map it: refused, never $0
+                    assert mode == "litellm" and snap._core.litellm_target(key)["route"] == "unmapped"
+                    continue
+                except ValueError as e:  # exact mode: a bucket with tokens and no price
+                    assert mode == "exact" and "price" in str(e), e
+                    continue
+                checked += 1
+                where = (key, g, tier, [(ln.bucket, ln.units, ln.cost) for ln in r.lines])
+                if mode == "exact":
+                    assert sum((ln.cost for ln in r.lines), Decimal(0)) == r.total_exact, where
+                    units = dict.fromkeys(BUCKETS, 0)
+                    for ln in r.lines:
+                        units[ln.bucket] += ln.units
+                    # every token in exactly one line; a request without a per-request fee has none
+                    assert all(units[b] == getattr(u, b) for b in BUCKETS if b != "request" or units[b]), where
+                    continue
+                assert abs(sum(float(ln.cost) for ln in r.lines) - r.total) <= 1e-12 * abs(r.total), where
+                assert r.lines or r.total == 0.0, where
+                fine = {ln.bucket: ln for ln in r.lines if ln.bucket in BUCKETS}
+                whole = {ln.bucket: ln for ln in r.lines if ln.bucket in ("prompt", "completion")}
+                assert len(fine) + len(whole) == len(r.lines), where
+                for b, ln in fine.items():
+                    if b != "output_text":
+                        assert ln.units == getattr(u, b), where
+                if "prompt" in whole:  # the whole prompt side (or a flat price on every prompt token)
+                    assert whole["prompt"].units == u.input_tokens, where
+                if "completion" in whole:
+                    assert whole["completion"].units == u.output_tokens, where
+                    continue
+                # per-bucket lines (LiteLLM's generic calculator): output_text holds what it prices
+                # at the text rate, i.e. every output token not priced on its own line
+                out_lines = [ln for b, ln in fine.items() if b in BUCKETS[6:10]]
+                assert sum(ln.units for ln in out_lines) == u.output_tokens or not out_lines, where
+                if tier == "standard" and r.row == "" and "prompt" not in whole:
+                    fields = snap.resolve(r.model).litellm_fields  # the entry LiteLLM priced
+                    for b, ln in fine.items():  # units x LiteLLM's price for that bucket
+                        if b not in ("request", "web_search"):
+                            assert ln.cost == pytest.approx(ln.units * _litellm_rate(fields, b), rel=1e-12,
+                                                            abs=0), where
+                            priced_per_bucket += 1
+    assert checked > (10_000 if mode == "litellm" else 2_000), checked
+    assert mode == "exact" or priced_per_bucket > 5_000
+
+
+def test_litellm_lines_name_what_they_price(snap: Catalog) -> None:
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+             "prompt_tokens_details": {"cached_tokens": 400}}
+    r = tokenops.cost("gpt-4o", usage, mode="litellm", catalog=snap, service_tier="batch")
+    f = snap.resolve("gpt-4o").litellm_fields
+    assert r.total == 1000 * f["input_cost_per_token_batches"] + 100 * f["output_cost_per_token_batches"] > 0
+    frame = r.to_frame()
+    assert list(frame["bucket"]) == ["prompt", "completion"] and list(frame["units"]) == [1000, 100]
+    assert frame["cost"].sum() == pytest.approx(r.total, rel=1e-12)
+    assert frame["note"][0] == "LiteLLM batch: input_cost_per_token_batches"
+    half = tokenops.cost("claude-sonnet-4-5", usage, mode="litellm", catalog=snap, service_tier="batch")
+    assert half.total == 600 * 0.000003 / 2 + 400 * 0.0000003 / 2 + 100 * 0.000015 / 2
+    assert [ln.units for ln in half.lines] == [1000, 100] and "half the real-time price" in half.lines[0].note
+    assert sum(ln.cost for ln in half.lines) == pytest.approx(half.total, rel=1e-12)
+    xai = tokenops.cost("xai/grok-3-mini", {"prompt_tokens": 1000, "completion_tokens": 100,
+                                            "completion_tokens_details": {"reasoning_tokens": 500}},
+                        mode="litellm", catalog=snap)
+    out = next(ln for ln in xai.lines if ln.bucket == "output_text")
+    rate = snap.resolve("xai/grok-3-mini").litellm_fields["output_cost_per_token"]
+    assert (out.units, out.cost) == (600, 600 * rate)  # reasoning on top, priced at the output rate
+    assert "500 reasoning" in out.note
+    assert sum(ln.cost for ln in xai.lines) == pytest.approx(xai.total, rel=1e-12)
+
+
+@pytest.mark.parametrize("model", ["jamba-1.5-large", "j2-ultra", "azure/gpt-35-turbo-instruct-0914"])
+@pytest.mark.parametrize("tier", LINE_TIERS)
+def test_litellm_unmapped_model_raises_in_every_tier(snap: Catalog, model: str, tier: str) -> None:
+    usage = {"input_text": 300_000, "output_text": 2000}
+    with pytest.raises(KeyError) as one:
+        tokenops.cost(model, usage, mode="litellm", catalog=snap, service_tier=tier)
+    with pytest.raises(KeyError) as many:
+        tokenops.cost_batch(model, {k: [v] for k, v in usage.items()}, mode="litellm", catalog=snap,
+                            service_tier=tier)
+    msg = one.value.args[0]
+    assert msg == many.value.args[0]
+    assert f"cannot map model '{model}'" in msg and "mode='exact'" in msg
+    close = msg.split("close matches LiteLLM can price: ")[1]
+    assert f"'{model}'" not in close  # the name that failed is not offered as its own match
+    for name in eval(close):  # noqa: S307 - a list literal we wrote
+        assert snap._core.litellm_target(name)["route"] != "unmapped"
+    if tier == "standard":  # the catalogue prices it: exact mode works
+        assert tokenops.cost(model, usage, catalog=snap).total > 0
+
+
+def test_litellm_usage_with_cache_writes_is_split(snap: Catalog) -> None:
+    # LiteLLM's Usage (its Anthropic adapter): prompt_tokens = input + cache writes + cache reads.
+    usage = {"prompt_tokens": 3000, "completion_tokens": 100, "total_tokens": 3100,
+             "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 1500,
+             "prompt_tokens_details": {"cached_tokens": 1500}}
+    u = normalize_usage(usage)
+    assert u.api == "openai_chat"
+    assert (u.input_text, u.cache_read, u.cache_write_5m, u.cache_write_1h) == (500, 1500, 1000, 0)
+    r = tokenops.cost("claude-sonnet-4-5", usage, catalog=snap)
+    assert r.total_exact == 500 * Decimal("0.000003") + 1500 * Decimal("0.0000003") + 1000 * Decimal("0.00000375") \
+        + 100 * Decimal("0.000015")
+    split = dict(usage, prompt_tokens_details={"cached_tokens": 1500, "cache_creation_tokens": 1000,
+                                               "cache_creation_token_details": {"ephemeral_5m_input_tokens": 400,
+                                                                                "ephemeral_1h_input_tokens": 600}})
+    s = normalize_usage(split)
+    assert (s.input_text, s.cache_write_5m, s.cache_write_1h) == (500, 400, 600)
+    with pytest.raises(ValueError, match="must add up to all cache writes"):
+        normalize_usage(dict(split, cache_creation_input_tokens=900,
+                             prompt_tokens_details=dict(split["prompt_tokens_details"], cache_creation_tokens=900)))
+    with pytest.raises(ValueError, match="disagree"):
+        normalize_usage(dict(usage, cache_read_input_tokens=1400))
+    with pytest.raises(ValueError, match="cache_creation_input_tokens.*exceeds what is left of 'prompt_tokens'"):
+        normalize_usage({"prompt_tokens": 3, "completion_tokens": 5, "cache_creation_input_tokens": 100})
+
+
 # ------------------------------------------------------------------ reports
 
 

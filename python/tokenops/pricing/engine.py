@@ -149,17 +149,122 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
                              total=float(total), total_exact=total, prompt=prompt, completion=completion, lines=cl,
                              row=row, usage=u, source=info.source,
                              notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
+    target = cat._core.litellm_target(model)
+    if target["route"] == "unmapped":
+        raise _litellm_unmapped(cat, model, target, service_tier)
+    r = cat._core.price_litellm(model, counts, service_tier)
+    entry = cat._core.entry(int(r["index"]))
+    cl = _litellm_lines(r, u, target, entry["litellm_fields"])
+    return CostBreakdown(model=entry["key"], requested=model, matched_by="litellm", mode=mode,
+                         service_tier=service_tier, total=r["total"], total_exact=None, prompt=r["prompt"],
+                         completion=r["completion"], lines=cl, row=r["tier"], route=r["route"], usage=u,
+                         source=cat.provenance.get("source", ""),
+                         notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
+
+
+def _litellm_unmapped(cat: Catalog, model: str, target: Mapping[str, Any], service_tier: str) -> KeyError:
+    """The KeyError for a name LiteLLM's ``cost_per_token`` cannot map (it raises "This model isn't
+    mapped yet"). LiteLLM's batch path swallows that error and answers $0; tokenops raises in every
+    tier, from ``cost`` and ``cost_batch`` alike."""
+    provider = target.get("provider") or ""
+    where = f"provider {provider!r}" if provider else "no provider matches it"
+    msg = (f"LiteLLM cannot map model {model!r} ({where}): its cost_per_token raises "
+           "\"This model isn't mapped yet\", so mode='litellm' has no LiteLLM price to reproduce")
+    if service_tier == "batch":
+        msg += " (for batch, LiteLLM's batch_cost_calculator swallows that error and answers $0; tokenops does not)"
+    same = {model.lower()}
     try:
-        r = cat._core.price_litellm(model, counts, service_tier)
-    except KeyError as e:
-        close = cat.close_matches(model)
-        raise KeyError(f"{e.args[0] if e.args else model}; close matches: {close}") from None
-    key = cat._core.entry(int(r["index"]))["key"]
-    parts = r["parts"]
-    cl = [CostLine(b, counts[BUCKETS.index(b)], None, float(v)) for b, v in parts.items()]
-    return CostBreakdown(model=key, requested=model, matched_by="litellm", mode=mode, service_tier=service_tier,
-                         total=r["total"], total_exact=None, prompt=r["prompt"], completion=r["completion"],
-                         lines=cl, row=r["tier"], route=r["route"], usage=u, source=cat.provenance.get("source", ""))
+        info = cat.resolve(model)
+    except KeyError:
+        info = None
+    if info is not None:
+        same.add(info.key.lower())
+        msg += f". The catalogue lists it as {info.key!r} (provider {info.provider!r})"
+        msg += f", but LiteLLM looks it up under provider {provider!r}" if provider else ""
+        msg += ": price it with mode='exact'"
+    # Suggest only names LiteLLM can map, never the name that failed.
+    close = [k for k in cat.close_matches(model, 25)
+             if k.lower() not in same and cat._core.litellm_target(k)["route"] != "unmapped"][:5]
+    msg += f"; close matches LiteLLM can price: {close}" if close else "; no close match LiteLLM can price"
+    return KeyError(msg)
+
+
+# LiteLLM routes that price the prompt and the completion each as a whole (no per-bucket parts).
+_WHOLE_ROUTE_NOTES = {
+    "simple": "LiteLLM prices every token of this side at the base price (no cache, reasoning or audio rates)",
+    "vertex": "LiteLLM Vertex _handle_128k_pricing: every token of this side at one price (cache, reasoning "
+              "and audio rates ignored)",
+    "vertex(cost_per_character)": "LiteLLM Vertex _handle_128k_pricing: every token of this side at one price "
+                                  "(cache, reasoning and audio rates ignored)",
+    "dashscope": "LiteLLM DashScope: this side priced through its tiered bands (cache reads and reasoning "
+                 "at their band rates)",
+    "perplexity": "LiteLLM Perplexity: every token of this side at the base price",
+    "zero": "LiteLLM's cost_per_token prices this model at $0 per token",
+    "azure(per second)": "LiteLLM's cost_per_token prices this model per second, not per token: $0 for tokens",
+    "per second": "LiteLLM's cost_per_token prices this model per second/unit, not per token: $0 for tokens",
+}
+
+
+def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
+                   fields: Mapping[str, float]) -> list[CostLine]:
+    """Breakdown lines of a LiteLLM-mode price whose costs add up to the total and whose units are
+    the tokens each line prices. Where LiteLLM's generic calculator ran, one line per bucket; where
+    LiteLLM prices a side as a whole (batch, Vertex 128k, simple, per-second...), one ``prompt`` and
+    one ``completion`` line carrying all the tokens of that side."""
+    parts: Mapping[str, float] = r["parts"]
+    tier = r["tier"]
+    n = u.as_dict()
+    lines: list[CostLine] = []
+    if not parts:
+        prompt, completion = r["prompt"], r["completion"]
+        if tier == "batch":  # cost_calculator.batch_cost_calculator
+            half = "half the real-time price"
+            p_note = ("LiteLLM batch: input_cost_per_token_batches" if "input_cost_per_token_batches" in fields
+                      else f"LiteLLM batch: {half} (cache reads at half the cache-read price)")
+            c_note = ("LiteLLM batch: output_cost_per_token_batches" if "output_cost_per_token_batches" in fields
+                      else f"LiteLLM batch: {half}")
+            return [CostLine("prompt", u.input_tokens, None, prompt, tier, p_note),
+                    CostLine("completion", u.output_tokens, None, completion, tier, c_note)]
+        note = _WHOLE_ROUTE_NOTES.get(r["route"], f"LiteLLM {r['route']} path: this side priced as a whole")
+        if r["route"] == "perplexity":
+            extra = []
+            rate = fields.get("output_cost_per_reasoning_token")
+            if u.reasoning and rate is not None:
+                extra.append(CostLine("reasoning", u.reasoning, rate, u.reasoning * rate, tier,
+                                      "LiteLLM Perplexity bills reasoning tokens a second time, at "
+                                      "output_cost_per_reasoning_token, on top of completion_tokens"))
+            low = fields.get("search_context_cost_per_query.search_context_size_low")
+            if u.web_search and low is not None:
+                extra.append(CostLine("web_search", u.web_search, low / 1000, u.web_search * (low / 1000), tier,
+                                      "LiteLLM Perplexity: search_context_size_low / 1000 per search"))
+            completion -= sum(float(ln.cost) for ln in extra)
+            return [CostLine("prompt", u.input_tokens, None, prompt, tier, note),
+                    CostLine("completion", u.output_tokens, None, completion, tier, note), *extra]
+        return [CostLine("prompt", u.input_tokens, None, prompt, tier, note),
+                CostLine("completion", u.output_tokens, None, completion, tier, note)]
+    for b in BUCKETS[:6]:
+        if b in parts and (n[b] or parts[b]):
+            note = "LiteLLM prices these at $0" if n[b] and not parts[b] else ""
+            lines.append(CostLine(b, n[b], None, parts[b], tier, note))
+    arg = str(target.get("model_arg", "")).lower()
+    if target.get("provider") == "azure_ai" and ("model-router" in arg or "model_router" in arg):
+        # LiteLLM adds azure_ai/model_router's input price for every prompt token, on top.
+        flat = r["prompt"] - sum(float(ln.cost) for ln in lines)
+        if flat:
+            lines.append(CostLine("prompt", u.input_tokens, None, flat, tier,
+                                  "LiteLLM azure_ai model-router: flat price per prompt token, on top"))
+    breakdown = [b for b in ("reasoning", "output_audio", "output_image") if b in parts]
+    text_units = u.output_tokens - sum(n[b] for b in breakdown)
+    if "output_text" in parts and (text_units or parts["output_text"]):
+        folded = [f"{n[b]} {b}" for b in ("reasoning", "output_audio", "output_image") if b not in breakdown and n[b]]
+        note = (f"includes {', '.join(folded)} tokens, which LiteLLM's {r['route']} path prices at the output "
+                "text rate") if folded else ""
+        if text_units and not parts["output_text"]:
+            note = "LiteLLM prices these at $0"
+        lines.append(CostLine("output_text", text_units, None, parts["output_text"], tier, note))
+    for b in breakdown:
+        lines.append(CostLine(b, n[b], None, parts[b], tier, ""))
+    return lines
 
 
 def _provider_hint(model: str) -> str | None:
@@ -257,6 +362,10 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
         names_list, codes = _factorize(model, n)
     for nm in names_list:
         check_model_name(nm)
+        if mode == "litellm":
+            target = cat._core.litellm_target(nm)
+            if target["route"] == "unmapped":
+                raise _litellm_unmapped(cat, nm, target, service_tier)
     return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), check_threads(num_threads), split)
 
 

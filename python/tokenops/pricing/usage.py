@@ -9,6 +9,8 @@ up to everything billed as input, output buckets to everything billed as output.
 API                         input                                        output
 ==========================  ===========================================  ==========================================
 openai_chat                 prompt_tokens ⊇ cached_tokens, audio_tokens  completion_tokens ⊇ reasoning, audio
+(and LiteLLM ``Usage``)     image_tokens, cache_creation_tokens (split
+                            5m / 1h by cache_creation_token_details)
 openai_responses            input_tokens ⊇ cached_tokens                 output_tokens ⊇ reasoning_tokens
 anthropic_messages          input_tokens + cache_read + cache_creation   output_tokens (thinking included)
                             (cache_creation split 5m / 1h); server tools
@@ -65,6 +67,10 @@ class ApiSemantics:
     counts: Mapping[str, str] = field(default_factory=dict)  # request / web_search counts
     cache_write_total: str | None = None  # all cache writes, split by cache_write_split
     cache_write_split: tuple[str, str] | None = None  # (5m path, 1h path)
+    cache_write_inside: bool = False  # cache writes are part of input_total (else billed on top)
+    # path -> top-level key that carries the same count (LiteLLM's Usage sets both, and its
+    # constructor lets the top-level key win); when both are present they must agree.
+    same_as: Mapping[str, str] = field(default_factory=dict)
     modality_details: str | None = None  # Gemini: list of {modality, tokenCount}
     cached_modality_details: str | None = None
     notes: str = ""
@@ -80,6 +86,16 @@ API_SEMANTICS: dict[str, ApiSemantics] = {
             "input_audio": "prompt_tokens_details.audio_tokens",
             "input_image": "prompt_tokens_details.image_tokens",
         },
+        cache_write_total="prompt_tokens_details.cache_creation_tokens",
+        cache_write_split=(
+            "prompt_tokens_details.cache_creation_token_details.ephemeral_5m_input_tokens",
+            "prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens",
+        ),
+        cache_write_inside=True,
+        same_as={
+            "prompt_tokens_details.cached_tokens": "cache_read_input_tokens",
+            "prompt_tokens_details.cache_creation_tokens": "cache_creation_input_tokens",
+        },
         output_total="completion_tokens",
         output_inside={
             "reasoning": "completion_tokens_details.reasoning_tokens",
@@ -87,7 +103,11 @@ API_SEMANTICS: dict[str, ApiSemantics] = {
             "output_image": "completion_tokens_details.image_tokens",
         },
         notes="OpenAI Chat Completions: cached and audio tokens are part of prompt_tokens; "
-        "reasoning and audio tokens are part of completion_tokens.",
+        "reasoning and audio tokens are part of completion_tokens. LiteLLM's Usage (any provider, "
+        "e.g. its Anthropic adapter) has the same shape: prompt_tokens also contains the cache writes "
+        "(prompt_tokens_details.cache_creation_tokens = top-level cache_creation_input_tokens, split "
+        "5m/1h by prompt_tokens_details.cache_creation_token_details) and the cache reads "
+        "(cached_tokens = top-level cache_read_input_tokens).",
     ),
     "openai_responses": ApiSemantics(
         name="openai_responses",
@@ -296,8 +316,42 @@ def _top_level_fields(spec: ApiSemantics) -> set[str]:
     paths = [spec.input_total, spec.output_total, spec.cache_write_total, spec.modality_details,
              spec.cached_modality_details, *spec.detect_any, *spec.input_inside.values(),
              *spec.input_on_top.values(), *spec.output_inside.values(), *spec.output_on_top.values(),
-             *spec.counts.values(), *(spec.cache_write_split or ())]
+             *spec.counts.values(), *(spec.cache_write_split or ()), *spec.same_as.values()]
     return {p.split(".")[0] for p in paths if p}
+
+
+def _count_same(d: Mapping[str, Any], spec: ApiSemantics, path: str | None) -> int:
+    """``_count`` that also reads the key :attr:`ApiSemantics.same_as` names for ``path``."""
+    alt = spec.same_as.get(path) if path is not None else None
+    if alt is None:
+        return _count(d, path)
+    a, b = _get(d, path), _get(d, alt)  # type: ignore[arg-type]
+    if b is None:
+        return _count(d, path)
+    nb = _check_count(b, alt)
+    if a is not None and _check_count(a, path) != nb:  # type: ignore[arg-type]
+        raise ValueError(f"usage '{path}' ({a}) and '{alt}' ({b}) disagree; for {spec.name} they count "
+                         "the same tokens")
+    return nb
+
+
+def _cache_writes(d: Mapping[str, Any], spec: ApiSemantics) -> tuple[int, int]:
+    """(5-minute, 1-hour) cache writes. Without a 5m/1h split every write is a 5-minute write."""
+    assert spec.cache_write_total is not None
+    total = _count_same(d, spec, spec.cache_write_total)
+    split = spec.cache_write_split
+    if split is None or _get(d, split[0].rsplit(".", 1)[0]) is None:
+        return total, 0
+    w5, w1 = _count(d, split[0]), _count(d, split[1])
+    # A split with a zero total is taken as is in Anthropic's usage (writes billed on top); where the
+    # writes are part of the prompt total (LiteLLM's Usage) the split must match the total exactly.
+    if (total or spec.cache_write_inside) and w5 + w1 != total:
+        where = f"'{spec.cache_write_total}'"
+        if spec.cache_write_total in spec.same_as:
+            where += f" / '{spec.same_as[spec.cache_write_total]}'"
+        raise ValueError(f"usage '{split[0]}' + '{split[1]}' = {w5 + w1} but {where} = {total}; "
+                         "the 5-minute and 1-hour writes must add up to all cache writes")
+    return w5, w1
 
 
 def normalize_usage(usage: Any, api: str | None = None, provider: str | None = None) -> Usage:
@@ -330,16 +384,25 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
             f"got keys {sorted(d)}. Is it another API's usage? Leave api=None to detect it."
         )
     out = dict.fromkeys(BUCKETS, 0)
+    writes: dict[str, int] = {}
+    if spec.cache_write_total is not None:
+        writes["cache_write_5m"], writes["cache_write_1h"] = _cache_writes(d, spec)
 
-    def inside(total_path: str | None, parts: Mapping[str, str], text_bucket: str, what: str) -> None:
+    def inside(total_path: str | None, parts: Mapping[str, str], text_bucket: str,
+               extra: Mapping[str, int] | None = None) -> None:
         total = _count(d, total_path)
         rest = total
-        for bucket, path in parts.items():
-            n = _count(d, path)
+        named = [(b, f"'{p}'", _count_same(d, spec, p)) for b, p in parts.items()]
+        if extra:  # cache writes inside the prompt total (LiteLLM's Usage)
+            w = f"'{spec.cache_write_total}'"
+            if spec.cache_write_total in spec.same_as:
+                w += f" / '{spec.same_as[spec.cache_write_total]}'"
+            named += [(b, f"{w} ({b})", n) for b, n in extra.items() if n]
+        for bucket, label, n in named:
             if n > rest:
                 raise ValueError(
-                    f"usage field '{path}' ({n}) exceeds what is left of '{total_path}' ({rest}); "
-                    f"for {spec.name}, {path} is part of {total_path}"
+                    f"usage field {label} ({n}) exceeds what is left of '{total_path}' ({rest}); "
+                    f"for {spec.name}, it is part of {total_path}"
                 )
             out[bucket] += n
             rest -= n
@@ -348,26 +411,13 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     if spec.modality_details is not None:
         _gemini_input(d, spec, out)
     else:
-        inside(spec.input_total, spec.input_inside, "input_text", "input")
+        inside(spec.input_total, spec.input_inside, "input_text", writes if spec.cache_write_inside else None)
     for bucket, path in spec.input_on_top.items():
         out[bucket] += _count(d, path)
-    if spec.cache_write_total is not None:
-        total_w = _count(d, spec.cache_write_total)
-        w5 = w1 = None
-        if spec.cache_write_split is not None and _get(d, spec.cache_write_split[0].split(".")[0]) is not None:
-            w5 = _count(d, spec.cache_write_split[0])
-            w1 = _count(d, spec.cache_write_split[1])
-        if w5 is None or w1 is None:
-            out["cache_write_5m"] += total_w
-        else:
-            if total_w and w5 + w1 != total_w:
-                raise ValueError(
-                    f"usage '{spec.cache_write_split[0]}' + '{spec.cache_write_split[1]}' = {w5 + w1} "
-                    f"but '{spec.cache_write_total}' = {total_w}"
-                )
-            out["cache_write_5m"] += w5
-            out["cache_write_1h"] += w1
-    inside(spec.output_total, spec.output_inside, "output_text", "output")
+    if not spec.cache_write_inside:
+        for bucket, n in writes.items():
+            out[bucket] += n
+    inside(spec.output_total, spec.output_inside, "output_text")
     for bucket, path in spec.output_on_top.items():
         out[bucket] += _count(d, path)
     for bucket, path in spec.counts.items():
