@@ -217,11 +217,10 @@ def test_cache_1h_on_a_model_without_1h_writes_raises(wf: Workflow) -> None:
     assert hour.trace.loc[hour.trace["model"] == "claude-haiku-4-5", "cache_read"].iloc[1:].min() > 0
 
 
-@pytest.mark.xfail(strict=True, reason="needs the C++ simulator (cpp/src/budget/simulator.cpp): explicit "
-                   "cache writes should stop where the next call can no longer read")
 def test_stateless_anthropic_caching_writes_only_what_a_later_call_reads(wf: Workflow) -> None:
-    # Every stateless call rereads only the 5,000-token static prefix, yet each wrote all its new
-    # material at 1.25x ($0.656 with caching vs about $0.578 with a breakpoint after the prefix).
+    # Every stateless call rereads only the 5,000-token static prefix; before the breakpoint
+    # followed what the next call resends, each wrote all its new material at 1.25x ($0.656
+    # with caching vs $0.578 with the breakpoint after the prefix).
     r = simulate(wf, "claude-sonnet-4-5", n=1, deterministic=True)
     writes = r.trace["cache_write"].tolist()
     assert writes[0] == 5_000 and sum(writes[1:]) == 0

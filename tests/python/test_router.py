@@ -254,7 +254,9 @@ def test_cpp_scores_match_numpy_reference(family, toy):
     # numpy reference from the same features and the stored weights
     X, D = featurize(PROMPTS + ps[:20], cfg)
     f = tr.config["features"]
-    Dz = (D - np.float32(f["dense_mean"])) / np.float32(f["dense_scale"])
+    # the scorer clips each dense signal to its training range, then standardises
+    Dc = np.clip(D, np.float32(f["dense_min"]), np.float32(f["dense_max"]))
+    Dz = (Dc - np.float32(f["dense_mean"])) / np.float32(f["dense_scale"])
     Z = np.hstack([X.toarray(), Dz]).astype(np.float64)
     T = {k: v.astype(np.float64) for k, v in tr.tensors.items()}
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
@@ -340,6 +342,34 @@ def test_bad_router_files_are_clear_errors(toy, tmp_path):
         Router.load(p).score("a single string")
     with pytest.raises(TypeError):
         Router.load(p).score(["ok", 3])
+
+
+def test_dense_clip_range_is_checked_and_applied(toy):
+    ps, Q = toy
+    tr = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w",
+                    features=FeatureConfig(hash_bits=8, dense=True))
+    f = tr.config["features"]
+    names = f["dense_names"]
+    assert len(f["dense_min"]) == len(f["dense_max"]) == len(names)
+    assert all(lo <= hi for lo, hi in zip(f["dense_min"], f["dense_max"]))
+    # a signal constant in training (no Cyrillic in the toy prompts) has no effect on the score
+    i = names.index("cyrillic_share")
+    assert f["dense_min"][i] == f["dense_max"][i] == 0.0
+    r = tr.load()
+    cyr, lat = r.score(["Привет мир как дела", "Privet mir kak dela"])
+    assert 0.0 < cyr < 1.0 and abs(cyr - lat) < 0.5
+
+    def with_features(**kw):
+        cfg = {**tr.config, "features": {**f, **kw}}
+        return router_file_bytes(cfg, tr.tensors)
+
+    with pytest.raises(ValueError, match="min <= max"):
+        Router.from_bytes(with_features(dense_min=[1.0] * len(names), dense_max=[0.0] * len(names)))
+    with pytest.raises(ValueError, match="both be absent or have"):
+        Router.from_bytes(with_features(dense_min=[0.0], dense_max=[1.0]))
+    # files written before the range existed load and score without clipping
+    old = Router.from_bytes(with_features(dense_min=[], dense_max=[]))
+    assert np.all(np.isfinite(old.score(ps[:5])))
 
 
 class _FakeEmbedder:
@@ -483,6 +513,11 @@ def test_threshold_calibration():
         calibrate.threshold_for_quality(s, qs * 0.5, qw * 0, 0.9)
     with pytest.raises(ValueError):
         calibrate.threshold_for_strong_share([0.1, np.nan], 0.5)
+    # a zero share sends nothing strong (the top quantile, max(s), would still send 1/n)
+    assert not np.any(s >= calibrate.threshold_for_strong_share(s, 0.0))
+    assert np.all(s >= calibrate.threshold_for_strong_share(s, 1.0))
+    with pytest.raises(ValueError, match=r"q_strong\[3\] is nan"):
+        calibrate.threshold_for_quality(s[:5], [1, 1, 1, np.nan, 1], qw[:5], 0.9)
 
 
 def test_cascade_with_verifier_errors():
@@ -509,6 +544,29 @@ def test_default_router_scores_probabilities():
     s = r.score(["hi", "Prove that there are infinitely many primes.", ""])
     assert np.all((s >= 0) & (s <= 1))
     assert "trained on" in r.description
+
+
+def test_default_router_nway_without_costs_says_so():
+    with pytest.raises(ValueError, match="stores no per-model costs: pass costs"):
+        Router.default().route_nway(["hi"], 1.0)
+    assert Router.default().route_nway(["hi"], 1.0, costs=[1.0, 0.0]) == ["weak (Mixtral-8x7B)"]
+
+
+def test_default_router_does_not_extrapolate_scripts_it_never_saw():
+    # Trained almost only on English: a Chinese, Japanese, Korean, Thai or Russian request scores
+    # like its English counterpart instead of being pinned to ~0 (the shipped router before
+    # dense signals were clipped to their training range gave 0.0000 to every CJK prompt).
+    r = Router.default()
+    pairs = [("证明根号2是无理数。", "Prove that sqrt(2) is irrational."),
+             ("请写一个Python函数来解析JSON", "Write a Python function to parse JSON"),
+             ("東京の天気は？", "What's the weather in Tokyo?"),
+             ("안녕하세요 오늘 날씨", "Hello, what is the weather today"),
+             ("ช่วยพิสูจน์ว่ารากที่สองของ 2 เป็นจำนวนอตรรกยะ", "Prove that the square root of 2 is irrational"),
+             ("Докажите, что корень из 2 иррационален.", "Prove that the root of 2 is irrational.")]
+    other = r.score([a for a, _ in pairs])
+    english = r.score([b for _, b in pairs])
+    assert np.all(other > 0.02), other
+    assert np.all(np.abs(other - english) < 0.35), (other, english)
 
 
 # ---------------------------------------------------------------- embedding tails, bootstrap, N-way

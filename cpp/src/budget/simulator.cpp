@@ -186,9 +186,12 @@ struct TaskRunner {
     int escalated = -1;
     bool completed = true;
 
-    // One priced model call; returns its cost. `input_new` is the part of the prompt after P+H.
-    auto call = [&](int m, std::int64_t ctx, std::int64_t out, std::int64_t reasoning, bool dynamic_prefix,
-                    int step_idx, int iteration, int attempt, bool is_summary) {
+    // One priced model call; returns its cost. `reusable` is the prefix of the prompt that the
+    // next call will send unchanged: explicit (Anthropic) caching puts its breakpoint there, so
+    // it writes only what a later call can read (the static prefix when the context is stateless,
+    // or is about to slide or be summarised; the whole prompt while it only grows).
+    auto call = [&](int m, std::int64_t ctx, std::int64_t reusable, std::int64_t out, std::int64_t reasoning,
+                    bool dynamic_prefix, int step_idx, int iteration, int attempt, bool is_summary) {
       const SimModel& sm = models[static_cast<std::size_t>(m)];
       CacheState& cs = cache[static_cast<std::size_t>(m)];
       std::int64_t match = 0;
@@ -205,15 +208,17 @@ struct TaskRunner {
             cs = CacheState{true, version, ctx, now};
           }
           break;
-        case CacheSpec::Explicit:
+        case CacheSpec::Explicit: {
           if (match >= sm.cache.min_tokens) read = match;
-          if (ctx >= sm.cache.min_tokens && !dynamic_prefix) {
-            write = ctx - read;
-            cs = CacheState{true, version, ctx, now};
+          const std::int64_t bp = std::min(reusable, ctx);  // the cache breakpoint
+          if (bp >= sm.cache.min_tokens && bp > read && !dynamic_prefix) {
+            write = bp - read;
+            cs = CacheState{true, version, bp, now};
           } else if (read > 0) {
             cs.last_time = now;
           }
           break;
+        }
       }
       std::array<std::int64_t, kNumBuckets> n{};
       n[kInputText] = ctx - read - write;
@@ -242,7 +247,7 @@ struct TaskRunner {
     };
 
     auto summarize = [&](int m, int step_idx) {
-      call(m, P + H, wf.summary_tokens, 0, false, step_idx, -1, 0, true);
+      call(m, P + H, P, wf.summary_tokens, 0, false, step_idx, -1, 0, true);  // H is replaced next
       H = wf.summary_tokens;
       turns.assign(1, H);
       ++version;
@@ -289,7 +294,19 @@ struct TaskRunner {
             out = wf.output_cap;
             truncated = true;
           }
-          call(m, ctx, out, reasoning, st.dynamic_prefix, static_cast<int>(s), static_cast<int>(it), attempt, false);
+          // What the next call resends unchanged (see `call`): the context after this call's turn
+          // is appended, unless that turn makes the window slide or triggers a summary.
+          std::int64_t reusable = ctx;
+          if (wf.context == ContextPolicy::Stateless) {
+            reusable = P;
+          } else if (wf.context == ContextPolicy::LastK) {
+            if (static_cast<int>(turns.size()) >= wf.last_k) reusable = P;
+          } else if (wf.context == ContextPolicy::RollingSummary && wf.summary_threshold > 0 &&
+                     checked_add(H, fresh + out) > wf.summary_threshold) {
+            reusable = P;
+          }
+          call(m, ctx, reusable, out, reasoning, st.dynamic_prefix, static_cast<int>(s), static_cast<int>(it),
+               attempt, false);
           const bool ok = !truncated && (det || u < st.p_success);
           if (wf.context != ContextPolicy::Stateless) {
             const std::int64_t turn = fresh + out;

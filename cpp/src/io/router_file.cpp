@@ -157,6 +157,8 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
   fs.dense_names = get_field<std::vector<std::string>>(fj, "dense_names", source, {});
   fs.dense_mean = get_field<std::vector<float>>(fj, "dense_mean", source, {});
   fs.dense_scale = get_field<std::vector<float>>(fj, "dense_scale", source, {});
+  fs.dense_min = get_field<std::vector<float>>(fj, "dense_min", source, {});
+  fs.dense_max = get_field<std::vector<float>>(fj, "dense_max", source, {});
   fs.embedder = get_field<std::string>(fj, "embedder", source, "");
   fs.embedding_dim = get_field<int>(fj, "embedding_dim", source, 0);
   fs.embed_tail_chars = get_field<int>(fj, "embed_tail_chars", source, 0);
@@ -257,6 +259,8 @@ std::string serialize_router_file(const RouterFile& f) {
              {"dense_names", f.features.dense_names},
              {"dense_mean", f.features.dense_mean},
              {"dense_scale", f.features.dense_scale},
+             {"dense_min", f.features.dense_min},
+             {"dense_max", f.features.dense_max},
              {"embedder", f.features.embedder},
              {"embedding_dim", f.features.embedding_dim},
              {"embed_tail_chars", f.features.embed_tail_chars}};

@@ -236,6 +236,16 @@ FeatureExtractor::FeatureExtractor(const io::RouterFeatureSpec& spec,
                          spec_.dense_scale[i] > 0,
                      InvalidArgument, "router features: dense standardisation for '", names[i],
                      "' must be finite with a positive scale");
+    TOKENOPS_CHECK((spec_.dense_min.empty() && spec_.dense_max.empty()) ||
+                       (spec_.dense_min.size() == names.size() && spec_.dense_max.size() == names.size()),
+                   InvalidArgument, "router features: dense_min/dense_max must both be absent or have ",
+                   names.size(), " entries");
+    for (std::size_t i = 0; i < spec_.dense_min.size(); ++i)
+      TOKENOPS_CHECK(std::isfinite(spec_.dense_min[i]) && std::isfinite(spec_.dense_max[i]) &&
+                         spec_.dense_min[i] <= spec_.dense_max[i],
+                     InvalidArgument, "router features: dense range for '", names[i],
+                     "' must be finite with min <= max, got [", spec_.dense_min[i], ", ",
+                     spec_.dense_max[i], "]");
     TOKENOPS_CHECK(spec_.encoding.empty() || encoding_ != nullptr, InvalidArgument,
                    "router features: the router needs the tokenizer '", spec_.encoding,
                    "' for its token-count signal, but none was given");
@@ -405,8 +415,12 @@ void finish_dense(std::string_view text, const Counts& c, const tokenizer::Encod
   f[kUpperShare] = static_cast<double>(c.field[fUpper] + c.upper_na) / cc;
   f[kEmpty] = cps == c.field[fSpace] ? 1.0 : 0.0;
   for (int k = 0; k < kNumDense; ++k) dense[k] = static_cast<float>(f[k]);
-  if (stdz)
+  if (stdz) {
+    if (!stdz->dense_min.empty())
+      for (int k = 0; k < kNumDense; ++k)
+        dense[k] = std::min(std::max(dense[k], stdz->dense_min[k]), stdz->dense_max[k]);
     for (int k = 0; k < kNumDense; ++k) dense[k] = (dense[k] - stdz->dense_mean[k]) / stdz->dense_scale[k];
+  }
 }
 
 }  // namespace

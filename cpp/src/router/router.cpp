@@ -530,6 +530,9 @@ std::vector<std::int32_t> Router::route(const Batch& batch, double lambda,
   TOKENOPS_CHECK(std::isfinite(lambda) && lambda >= 0, InvalidArgument,
                  "lambda (willingness to pay) must be finite and >= 0, got ", lambda);
   const std::vector<double>& c = costs.empty() ? file_.costs : costs;
+  TOKENOPS_CHECK(!c.empty() || !costs.empty() || n_out_ == 0, InvalidArgument,
+                 "this router file stores no per-model costs: pass costs (one per model, ", n_out_,
+                 ")");
   TOKENOPS_CHECK(c.size() == n_out_, InvalidArgument, "need one cost per model (", n_out_,
                  "), got ", c.size());
   for (double v : c)

@@ -15,12 +15,12 @@ units. A cache expires when the gap between calls exceeds its TTL; a dynamic tim
 before the static prefix makes nothing cacheable; summarising or sliding a last-k window changes
 everything after the static prefix.
 
-Known limitation (the fix is in the C++ core): with explicit (Anthropic) caching every call
-cache-writes its whole prompt beyond what it read, a breakpoint at the end of the prompt. Where the
-next call cannot read that material (``stateless`` steps reread only the static prefix; a full
-``last_k`` window slides every call) the writes are wasted and the cost is over-stated: the
-support workflow, stateless, on claude-sonnet-4-5 prices at $0.656 with caching against about
-$0.578 with a breakpoint after the static prefix; ``last_k`` with caching costs more than without.
+Explicit (Anthropic) caching puts its breakpoint where the next call stops resending the same
+prompt, so a call writes only what a later call can read: the static prefix when the context is
+``stateless``, when a full ``last_k`` window is about to slide, when a summary follows (and for the
+summary call itself); the whole prompt while the history only grows (``full_history``, a
+``rolling_summary`` below its threshold). (A breakpoint always at the end of the prompt priced the
+support workflow, stateless, on claude-sonnet-4-5 at $0.656 instead of $0.578.)
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ def threshold_for_strong_share(scores: Sequence[float], strong_share: float) -> 
         raise ValueError(f"strong_share must be in [0, 1], got {strong_share}")
     if len(s) == 0 or not np.all(np.isfinite(s)):
         raise ValueError("scores must be a non-empty array of finite values")
+    if strong_share == 0.0:
+        return float(np.inf)  # route() sends score >= threshold: none (the top quantile would send 1/n)
     return float(np.quantile(s, 1.0 - strong_share))
 
 
@@ -36,8 +38,10 @@ def threshold_for_quality(scores: Sequence[float], q_strong: Sequence[float],
     qs, qw = np.asarray(q_strong, float), np.asarray(q_weak, float)
     if not (len(s) == len(qs) == len(qw)) or len(s) == 0:
         raise ValueError("scores, q_strong and q_weak must be non-empty and of equal length")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scores hold NaN/inf")
+    for name, a in (("scores", s), ("q_strong", qs), ("q_weak", qw)):
+        if not np.all(np.isfinite(a)):
+            i = int(np.flatnonzero(~np.isfinite(a))[0])
+            raise ValueError(f"{name}[{i}] is {a[i]}; {name} must be finite")
     order = np.argsort(-s, kind="stable")
     gain = (qs - qw)[order]
     base = qw.sum()

@@ -50,6 +50,9 @@ class TrainedRouter:
         return Router.from_bytes(self.to_bytes(), f"<trained {self.config['family']}>", self.embed)
 
 
+_DENSE_CLIP_SD = 4.0  # dense signals are clipped to mean +- this many deviations (and the range)
+
+
 @dataclass
 class _Design:
     """Training design matrix [hashed | standardised dense | embedding] plus its file config."""
@@ -59,7 +62,7 @@ class _Design:
 
 
 def _design(prompts: Sequence[str], cfg: FeatureConfig, embeddings: np.ndarray | None,
-            stats: dict[str, Any] | None = None, num_threads: int = 0) -> _Design:
+            num_threads: int = 0) -> _Design:
     from scipy import sparse
 
     X, D = featurize(prompts, cfg, num_threads=num_threads)
@@ -70,20 +73,29 @@ def _design(prompts: Sequence[str], cfg: FeatureConfig, embeddings: np.ndarray |
         "word_ngram_min": cfg.word_ngrams[0], "word_ngram_max": cfg.word_ngrams[1],
         "char_ngram_min": cfg.char_ngrams[0], "char_ngram_max": cfg.char_ngrams[1],
         "dense": cfg.dense, "dense_names": [], "dense_mean": [], "dense_scale": [],
+        "dense_min": [], "dense_max": [],
         "embedder": cfg.embedder or "", "embedding_dim": cfg.embedding_dim if cfg.embedder else 0,
         "embed_tail_chars": cfg.embed_tail_chars if cfg.embedder else 0,
     }
     if cfg.dense:
-        if stats is None:
-            mean = D.mean(axis=0).astype(np.float64)
-            std = D.std(axis=0).astype(np.float64)
-            std[std < 1e-6] = 1.0
-            scale = std / cfg.dense_weight
-        else:
-            mean, scale = np.asarray(stats["dense_mean"]), np.asarray(stats["dense_scale"])
+        # Each signal is clipped to the training rows' range, narrowed to mean +- 4 standard
+        # deviations, here and by the scorer: a router sees no value it was not fitted on (an
+        # all-CJK prompt for a router trained on English would otherwise sit hundreds of
+        # deviations out and saturate the score), and a handful of outlying rows cannot dictate
+        # a signal's weight. A signal constant in training (e.g. no Cyrillic) has no effect.
+        D = np.asarray(D, dtype=np.float32)
+        mean, std = D.mean(axis=0, dtype=np.float64), D.std(axis=0, dtype=np.float64)
+        lo = np.float32(np.maximum(D.min(axis=0), mean - _DENSE_CLIP_SD * std))
+        hi = np.float32(np.minimum(D.max(axis=0), mean + _DENSE_CLIP_SD * std))
+        hi = np.maximum(hi, lo)
+        D = np.clip(D, lo, hi)  # standardised with the unclipped moments: |z| <= 4 * dense_weight
+        std[std < 1e-6] = 1.0
+        scale = std / cfg.dense_weight
         feat["dense_names"] = dense_signal_names()
         feat["dense_mean"] = [float(v) for v in np.float32(mean)]
         feat["dense_scale"] = [float(v) for v in np.float32(scale)]
+        feat["dense_min"] = [float(v) for v in lo]
+        feat["dense_max"] = [float(v) for v in hi]
         Dz = (D - np.float32(mean)) / np.float32(scale)
         blocks.append(sparse.csr_matrix(Dz.astype(np.float32)))
     if cfg.embedder:

@@ -34,6 +34,10 @@ struct RouterFeatureSpec {
   bool dense = false;              // the length/structure signals
   std::vector<std::string> dense_names;  // must equal the extractor's list (checked at load)
   std::vector<float> dense_mean, dense_scale;  // standardisation learned in training
+  // Range of each raw dense signal in the training rows: a prompt's signals are clipped to it
+  // before standardising, so a prompt unlike any training row (an all-CJK one for a router
+  // trained on English) is not extrapolated. Empty in files written before it existed: no clip.
+  std::vector<float> dense_min, dense_max;
   std::string embedder;            // embedder name ("" = no embedding block)
   int embedding_dim = 0;
   int embed_tail_chars = 0;        // embed only the last N characters of a prompt (0 = all)
