@@ -242,6 +242,26 @@ def test_real_litellm_usage_exact_mode_bills_cache_writes(installed: Catalog) ->
         assert float(r.total_exact) == pytest.approx(want, rel=1e-12), label  # LiteLLM agrees here
 
 
+def test_real_litellm_usage_web_searches(installed: Catalog) -> None:
+    # LiteLLM's Anthropic adapter keeps server_tool_use.web_search_requests on its Usage:
+    # cost_per_token leaves the searches out (mode="litellm" follows it), completion_cost adds
+    # them, and so does the exact mode (it used to drop them silently).
+    from litellm import ModelResponse
+    from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+    model = "claude-sonnet-4-5"
+    usage = AnthropicConfig().calculate_usage(
+        {"input_tokens": 1000, "output_tokens": 100, "server_tool_use": {"web_search_requests": 2}}, None)
+    assert tokenops.cost(model, usage, mode="litellm", catalog=installed).total == \
+        sum(litellm.cost_per_token(model=model, usage_object=usage))
+    r = tokenops.cost(model, usage, catalog=installed)
+    assert r.usage.web_search == 2
+    assert float(r.total_exact) == pytest.approx(
+        litellm.completion_cost(completion_response=ModelResponse(model=model, usage=usage), model=model),
+        rel=1e-12)
+    assert r.total_exact > Decimal(str(sum(litellm.cost_per_token(model=model, usage_object=usage))))
+
+
 def test_litellm_answers_zero_for_unmapped_batch_models_tokenops_raises(installed: Catalog) -> None:
     # LiteLLM's batch_cost_calculator swallows "This model isn't mapped yet" and answers $0;
     # at the standard tier the same model raises. tokenops raises in both (documented deviation).

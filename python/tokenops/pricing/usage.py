@@ -102,6 +102,9 @@ API_SEMANTICS: dict[str, ApiSemantics] = {
             "output_audio": "completion_tokens_details.audio_tokens",
             "output_image": "completion_tokens_details.image_tokens",
         },
+        # LiteLLM's Usage carries Anthropic's (and OpenAI's) built-in web searches here;
+        # litellm.cost_per_token ignores them (completion_cost adds them), the exact mode bills them.
+        counts={"web_search": "server_tool_use.web_search_requests"},
         notes="OpenAI Chat Completions: cached and audio tokens are part of prompt_tokens; "
         "reasoning and audio tokens are part of completion_tokens. LiteLLM's Usage (any provider, "
         "e.g. its Anthropic adapter) has the same shape: prompt_tokens also contains the cache writes "
