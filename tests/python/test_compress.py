@@ -383,6 +383,21 @@ def test_pack_chat_takes_every_model_count_messages_takes() -> None:
         pack_chat(msgs, budget=500, model="no-such-model-xyz")
 
 
+def test_compress_and_pack_take_models_without_a_public_tokenizer() -> None:
+    # A Claude/Gemini name is counted as count_messages counts it (o200k_base), labelled.
+    text = PROSE * 3
+    claude = tokenops.compress(text, rate=0.4, model="claude-sonnet-4-5")
+    o200k = tokenops.compress(text, rate=0.4, model="o200k_base")
+    assert claude.text == o200k.text and claude.compressed_tokens == o200k.compressed_tokens
+    assert any("no public tokenizer" in n for n in claude.notes) and o200k.notes == ()
+    assert tokenops.compress(text, rate=0.4, model="gpt-4o").notes == ()
+    passages = ["Paris is the capital of France.", "Bananas are yellow.", "France borders Spain."]
+    p = tokenops.pack(passages, "What is the capital of France?", budget=50, model="gemini-2.5-pro")
+    assert 0 in p.selected and any("no public tokenizer" in n for n in p.notes)
+    with pytest.raises(KeyError, match="unknown model or encoding 'no-such-model-xyz'"):
+        tokenops.compress(text, rate=0.4, model="no-such-model-xyz")
+
+
 def test_compress_batch_takes_none_for_a_row_without_a_question(comp: Compressor) -> None:
     texts = [PROSE * 3, PROSE * 2 + "Who presented the report?\n", PROSE]
     qs = [None, "Who presented the report?", None]

@@ -27,21 +27,37 @@ UNIT_KINDS = ("word", "number", "punct", "newline", "char", "url", "code")
 FLAG_NAMES = {1: "digit", 2: "capital", 4: "entity", 8: "structure", 16: "sentence_end", 32: "protected"}
 
 
-def _resolve_encoding(model: str | Encoding) -> Encoding:
+def _resolve_model(model: str | Encoding) -> tuple[Encoding, str | None]:
+    """The encoding that counts ``model``'s tokens, and a note when that is only an approximation:
+    models without a public tokenizer (Claude, Gemini...) are counted with o200k_base, as
+    :func:`tokenops.count_messages` counts them."""
     if isinstance(model, Encoding):
-        return model
+        return model, None
     if not isinstance(model, str):
         raise TypeError(f"model must be a model name (str) or an Encoding, not {type(model).__name__}")
     try:
-        return encoding_for_model(model)
+        return encoding_for_model(model), None
     except KeyError:
-        try:
-            return get_encoding(model)
-        except (KeyError, ValueError):
-            raise KeyError(
-                f"unknown model or encoding {model!r}: pass a model name such as 'gpt-4o' or an "
-                "encoding name such as 'o200k_base' (tokenops.list_encoding_names())"
-            ) from None
+        pass
+    try:
+        return get_encoding(model), None
+    except (KeyError, ValueError):
+        pass
+    from ..tokenizer.chat import _resolve as _resolve_chat_model
+
+    try:
+        enc, kind, note = _resolve_chat_model(model)
+    except KeyError:
+        raise KeyError(
+            f"unknown model or encoding {model!r}: pass a model name such as 'gpt-4o', a claude-/gemini- "
+            "name (counted approximately with o200k_base) or an encoding name such as 'o200k_base' "
+            "(tokenops.list_encoding_names())"
+        ) from None
+    return enc, (note if kind == "approximation" else None)
+
+
+def _resolve_encoding(model: str | Encoding) -> Encoding:
+    return _resolve_model(model)[0]
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,8 @@ class CompressionResult:
     model: str
     source: str = field(repr=False)
     _raw: dict[str, Any] = field(repr=False, compare=False)
+    #: e.g. that the counts are an approximation (a model without a public tokenizer)
+    notes: tuple[str, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -284,7 +302,7 @@ class Compressor:
         classifier: Any = None,
         classifier_weight: float = 1.0,
     ) -> None:
-        self.encoding = _resolve_encoding(model)
+        self.encoding, self.token_note = _resolve_model(model)
         self.model = model if isinstance(model, str) else self.encoding.name
         _check_weights(info_weight=info_weight, bm25_weight=bm25_weight, bm25_sentence=bm25_sentence,
                        bm25_paragraph=bm25_paragraph, bm25_neighbour=bm25_neighbour,
@@ -468,6 +486,7 @@ class Compressor:
             model=self.model,
             source=text,
             _raw=raw,
+            notes=(self.token_note,) if self.token_note else (),
         )
 
 

@@ -11,7 +11,7 @@ from .. import _core
 from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
 from ..tokenizer.chat import _resolve as _resolve_chat_model
-from .api import _check_text, _check_weights, _core_text, _resolve_encoding, default_compressor
+from .api import _check_text, _check_weights, _core_text, _resolve_model, default_compressor
 
 
 def _check_budget(budget: object) -> int:
@@ -35,6 +35,7 @@ class PackResult:
     relevance: np.ndarray  # per input passage (BM25 [+ extra], before MMR)
     tokens: np.ndarray  # per input passage
     duplicate_of: np.ndarray  # per input passage: index of the earlier near-duplicate, or -1
+    notes: tuple[str, ...] = ()  # e.g. that the counts are an approximation (no public tokenizer)
 
     @property
     def passages_kept(self) -> int:
@@ -81,7 +82,7 @@ def pack(
         raise ValueError(f"budget must be >= 0 tokens, got {budget}")
     _check_weights(bm25_weight=bm25_weight, extra_weight=extra_weight)
     _check_text(separator, "separator")
-    enc = _resolve_encoding(model)
+    enc, token_note = _resolve_model(model)
     passages = list(passages)
     try:
         extra = [float(x) for x in extra_relevance] if extra_relevance is not None else []
@@ -115,6 +116,7 @@ def pack(
     return PackResult(
         text=text, selected=selected, total_tokens=total,
         budget=budget, relevance=rel, tokens=raw["tokens"], duplicate_of=raw["duplicate_of"],
+        notes=(token_note,) if token_note else (),
     )
 
 
