@@ -227,3 +227,27 @@ def test_stateless_anthropic_caching_writes_only_what_a_later_call_reads(wf: Wor
     # and caching never makes a sliding last-k window dearer than no caching
     lk = price_on_models(wf.with_context("last_k"), ["claude-sonnet-4-5"]).iloc[0]
     assert lk["cost_with_cache"] <= lk["cost_no_cache"]
+
+
+def test_rolling_summary_call_reads_the_prompt_cached_before_it() -> None:
+    # The call that pushes the history over the threshold is resent whole by the summary call that
+    # follows, so it caches its prompt and the summary reads all of it.
+    w = Workflow("t", (Step("a", calls=6, user_input=3000, output=500, gap_seconds=10),),
+                 system_prompt=4000, context="rolling_summary")
+    r = simulate(w, "claude-sonnet-4-5", n=1, deterministic=True,
+                 policy=Policy(summary_threshold=9000, summary_tokens=1500))
+    tr = r.trace.reset_index(drop=True)
+    k = int(np.flatnonzero(tr["summary"].to_numpy())[0])
+    before, summary = tr.iloc[k - 1], tr.iloc[k]
+    assert before["cache_read"] + before["cache_write"] == before["input_tokens"]  # all cached
+    assert summary["cache_read"] == before["input_tokens"]
+    # and the summary call writes nothing past the static prefix (its history is replaced)
+    assert summary["cache_write"] == 0
+
+
+def test_price_on_models_with_1h_cache_prices_other_providers_with_their_own_caching() -> None:
+    w = Workflow("t", (Step("a", calls=3, user_input=3000, output=100, gap_seconds=400),), system_prompt=2000)
+    t = price_on_models(w, ["claude-opus-4-5", "gpt-4o"], policy=Policy(cache="1h"))
+    assert list(t["cache_mode"]) == ["1h", "auto"]
+    auto = price_on_models(w, ["gpt-4o"]).iloc[0]
+    assert t.loc["gpt-4o", "cost_with_cache"] == auto["cost_with_cache"]

@@ -427,3 +427,13 @@ def test_pack_spends_no_tokens_on_passages_unrelated_to_the_question() -> None:
     # no passage relates to the question: nothing to rank by, the passages are taken as they fit
     assert pack(passages, "", 100).selected == [0, 1, 2]
     assert pack(passages, "zebra", 100).selected == [0, 1, 2]
+    # the irrelevant passage is no candidate at all: MMR had ranked it above a redundant relevant
+    # one, which then no longer fitted (dropping it after the selection left budget unused)
+    a = ("The capital of France is Paris, a large city on the Seine river with many museums and "
+         "famous old bridges.")
+    a2 = "The capital city on the Seine river with many museums and famous old bridges and large parks is lovely."
+    q = "What is the capital of France?"
+    for budget in range(44, 49):
+        r = pack([a, a2, "Zebras run."], q, budget)
+        assert r.selected == pack([a, a2], q, budget).selected == [0, 1], budget
+        assert r.total_tokens <= budget

@@ -454,3 +454,22 @@ def test_bucket_names_match_core() -> None:
     from tokenops import _core
 
     assert tuple(_core.cost_bucket_names()) == BUCKETS
+
+
+def test_another_apis_usage_under_api_openai_chat_is_refused_not_zero() -> None:
+    # An Anthropic usage carries cache_read_input_tokens / cache_creation_input_tokens, which
+    # LiteLLM's Usage also has; they must not make it pass for an OpenAI Chat usage ($0).
+    anth = {"input_tokens": 1200, "output_tokens": 300, "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0, "server_tool_use": {"web_search_requests": 1}}
+    with pytest.raises(ValueError, match="none of the openai_chat fields"):
+        tokenops.cost("claude-sonnet-4-5", anth, api="openai_chat")
+    assert tokenops.cost("claude-sonnet-4-5", anth).total > 0
+
+
+def test_a_cache_write_split_without_values_is_unsplit() -> None:
+    u = {"prompt_tokens": 15021, "completion_tokens": 393, "cache_creation_input_tokens": 3000,
+         "prompt_tokens_details": {"cached_tokens": 12000, "cache_creation_tokens": 3000,
+                                   "cache_creation_token_details": {"ephemeral_5m_input_tokens": None,
+                                                                    "ephemeral_1h_input_tokens": None}}}
+    r = tokenops.cost("claude-opus-4-5", u)
+    assert (r.usage.cache_write_5m, r.usage.cache_write_1h, r.usage.input_text) == (3000, 0, 21)

@@ -367,9 +367,11 @@ def test_dense_clip_range_is_checked_and_applied(toy):
         Router.from_bytes(with_features(dense_min=[1.0] * len(names), dense_max=[0.0] * len(names)))
     with pytest.raises(ValueError, match="both be absent or have"):
         Router.from_bytes(with_features(dense_min=[0.0], dense_max=[1.0]))
-    # files written before the range existed load and score without clipping
+    # files written before the range existed load and score without clipping: a prompt outside
+    # the training range (no Cyrillic in training) scores differently from the clipped router
     old = Router.from_bytes(with_features(dense_min=[], dense_max=[]))
     assert np.all(np.isfinite(old.score(ps[:5])))
+    assert old.score(["Привет мир как дела"])[0] != cyr
 
 
 class _FakeEmbedder:

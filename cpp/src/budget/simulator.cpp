@@ -294,17 +294,13 @@ struct TaskRunner {
             out = wf.output_cap;
             truncated = true;
           }
-          // What the next call resends unchanged (see `call`): the context after this call's turn
-          // is appended, unless that turn makes the window slide or triggers a summary.
+          // What the next call resends unchanged (see `call`): this whole prompt (the history
+          // only grows; a summary call that follows resends it too), unless the context is
+          // stateless or this call's turn makes the last-k window slide.
           std::int64_t reusable = ctx;
-          if (wf.context == ContextPolicy::Stateless) {
+          if (wf.context == ContextPolicy::Stateless ||
+              (wf.context == ContextPolicy::LastK && static_cast<int>(turns.size()) >= wf.last_k))
             reusable = P;
-          } else if (wf.context == ContextPolicy::LastK) {
-            if (static_cast<int>(turns.size()) >= wf.last_k) reusable = P;
-          } else if (wf.context == ContextPolicy::RollingSummary && wf.summary_threshold > 0 &&
-                     checked_add(H, fresh + out) > wf.summary_threshold) {
-            reusable = P;
-          }
           call(m, ctx, reusable, out, reasoning, st.dynamic_prefix, static_cast<int>(s), static_cast<int>(it),
                attempt, false);
           const bool ok = !truncated && (det || u < st.p_success);

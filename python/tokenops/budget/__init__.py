@@ -17,9 +17,9 @@ everything after the static prefix.
 
 Explicit (Anthropic) caching puts its breakpoint where the next call stops resending the same
 prompt, so a call writes only what a later call can read: the static prefix when the context is
-``stateless``, when a full ``last_k`` window is about to slide, when a summary follows (and for the
-summary call itself); the whole prompt while the history only grows (``full_history``, a
-``rolling_summary`` below its threshold). (A breakpoint always at the end of the prompt priced the
+``stateless``, when a full ``last_k`` window is about to slide, and for a summary call (the history
+it summarises is replaced); the whole prompt while the history only grows (``full_history``,
+``rolling_summary``, whose summary call resends the prompt before it). (A breakpoint always at the end of the prompt priced the
 support workflow, stateless, on claude-sonnet-4-5 at $0.656 instead of $0.578.)
 """
 
@@ -485,7 +485,9 @@ def plot_comparison(df: Any, ax: Any = None) -> Any:
 def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy | None = None,
                     catalog: Catalog | None = None) -> Any:
     """The workflow run deterministically on each model: calls, tokens and cost per task, with
-    the provider's prompt caching and without it."""
+    the provider's prompt caching and without it. With ``Policy(cache="1h")`` a model without
+    explicit caching (OpenAI, Gemini...) is priced with its own automatic caching
+    (``cache_mode`` says which mode each row used)."""
     import pandas as pd
 
     if isinstance(models, str):
@@ -496,11 +498,13 @@ def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy
     rows = []
     for m in models:
         base = policy or Policy()
+        if base.cache == "1h" and sim_model(m, catalog)["cache"] != "explicit":
+            base = replace(base, cache="auto")  # no 1-hour writes to buy for this model
         on = simulate(workflow, model=m, n=1, deterministic=True, policy=base, catalog=catalog)
         off = simulate(workflow, model=m, n=1, deterministic=True, policy=replace(base, cache="off"), catalog=catalog)
         rows.append({"model": on.models[0], "calls": on.calls_per_task, "tokens": on.tokens_per_task,
                      "cached_tokens": float(on.tasks["cache_read"].iloc[0]), "cost_no_cache": off.cost_per_task,
-                     "cost_with_cache": on.cost_per_task})
+                     "cost_with_cache": on.cost_per_task, "cache_mode": base.cache})
     return pd.DataFrame(rows).set_index("model")
 
 

@@ -11,7 +11,7 @@ from .. import _core
 from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
 from ..tokenizer.chat import _resolve as _resolve_chat_model
-from .api import _check_text, _check_weights, _core_text, _resolve_model, default_compressor
+from .api import _check_text, _check_weights, _resolve_model, default_compressor
 
 
 def _check_budget(budget: object) -> int:
@@ -93,26 +93,25 @@ def pack(
             raise TypeError("embedder must be a tokenops.Embedder")
         sims = [max(0.0, float(x)) for x in embedder.similarity(question, passages)[0]] if passages else []
         extra = [a + b for a, b in zip(extra, sims)] if extra else sims
-    raw = _core.compress_pack(
-        enc._core, passages, question, min(budget, INT64_MAX), extra,
-        mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
-        extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
-    )
+    def run(items: list[str], extra_rel: list[float]) -> dict[str, Any]:
+        return _core.compress_pack(
+            enc._core, items, question, min(budget, INT64_MAX), extra_rel,
+            mmr_lambda=float(mmr_lambda), cost_power=float(cost_power), bm25_weight=float(bm25_weight),
+            extra_weight=float(extra_weight), reorder=bool(reorder), dedup=bool(dedup), separator=separator,
+        )
+
+    raw = run(passages, extra)
     selected, text, total = list(raw["selected"]), raw["text"], int(raw["total_tokens"])
     rel = raw["relevance"]
-    if not bool(fill_irrelevant) and len(rel) and float(rel.max()) > 0:
+    if not bool(fill_irrelevant) and len(rel) and float(rel.max()) > 0 and any(rel[i] <= 0 for i in selected):
         # The core fills leftover budget with whatever fits; a passage sharing nothing with the
         # question ("Bananas are yellow." for a question about France) costs tokens for nothing.
-        kept = [i for i in selected if rel[i] > 0]
-        if len(kept) < len(selected):
-            while True:  # (a shorter join cannot grow, but the budget is a promise: check it)
-                # (joined as the core joins: a lone surrogate is U+FFFD)
-                text = _core_text(separator).join(_core_text(passages[i]) for i in kept)
-                total = enc.count_ordinary(text)
-                if total <= budget or not kept:
-                    break
-                kept.remove(min(kept, key=lambda i: rel[i]))
-            selected = kept
+        # Pack again over the relevant passages only (dropping the irrelevant ones after the
+        # selection could leave out a relevant one that MMR had ranked below them).
+        idx = [i for i in range(len(passages)) if rel[i] > 0]
+        sub = run([passages[i] for i in idx], [extra[i] for i in idx] if extra else [])
+        selected = [idx[j] for j in sub["selected"]]
+        text, total = sub["text"], int(sub["total_tokens"])
     return PackResult(
         text=text, selected=selected, total_tokens=total,
         budget=budget, relevance=rel, tokens=raw["tokens"], duplicate_of=raw["duplicate_of"],

@@ -314,12 +314,11 @@ def detect_api(usage: Mapping[str, Any]) -> str:
     )
 
 
-def _top_level_fields(spec: ApiSemantics) -> set[str]:
-    """The top-level usage keys an API's semantics read."""
-    paths = [spec.input_total, spec.output_total, spec.cache_write_total, spec.modality_details,
-             spec.cached_modality_details, *spec.detect_any, *spec.input_inside.values(),
-             *spec.input_on_top.values(), *spec.output_inside.values(), *spec.output_on_top.values(),
-             *spec.counts.values(), *(spec.cache_write_split or ()), *spec.same_as.values()]
+def _primary_fields(spec: ApiSemantics) -> set[str]:
+    """The top-level keys that carry an API's main counts (a usage of that API has one of them);
+    secondary keys shared with other APIs (LiteLLM's copies of Anthropic's cache fields,
+    server_tool_use) do not make another API's usage this one."""
+    paths = [spec.input_total, spec.output_total, spec.modality_details, *spec.detect_any]
     return {p.split(".")[0] for p in paths if p}
 
 
@@ -343,7 +342,10 @@ def _cache_writes(d: Mapping[str, Any], spec: ApiSemantics) -> tuple[int, int]:
     assert spec.cache_write_total is not None
     total = _count_same(d, spec, spec.cache_write_total)
     split = spec.cache_write_split
-    if split is None or _get(d, split[0].rsplit(".", 1)[0]) is None:
+    if split is None or _get(d, split[0].rsplit(".", 1)[0]) is None or \
+            (_get(d, split[0]) is None and _get(d, split[1]) is None):
+        # no split, or a split object holding no values (LiteLLM bills such writes at $0; they
+        # are 5-minute writes here, in both modes)
         return total, 0
     w5, w1 = _count(d, split[0]), _count(d, split[1])
     # A split with a zero total is taken as is in Anthropic's usage (writes billed on top); where the
@@ -380,10 +382,10 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     spec = API_SEMANTICS[api]
     if api == "gemini":
         d = {_SNAKE.get(k, k): v for k, v in d.items()}
-    if d and not set(d) & _top_level_fields(spec):
+    if d and not set(d) & _primary_fields(spec):
         # e.g. api="openai_chat" on an Anthropic usage: every bucket would read 0 ($0)
         raise ValueError(
-            f"usage has none of the {api} fields ({', '.join(sorted(_top_level_fields(spec)))}); "
+            f"usage has none of the {api} fields ({', '.join(sorted(_primary_fields(spec)))}); "
             f"got keys {sorted(d)}. Is it another API's usage? Leave api=None to detect it."
         )
     out = dict.fromkeys(BUCKETS, 0)
