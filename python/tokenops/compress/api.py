@@ -491,18 +491,16 @@ class Compressor:
 
 
 _DEFAULT: dict[tuple[Any, str], Compressor] = {}
-_DEFAULT_LOCK = threading.Lock()
+_DEFAULT_LOCK = threading.RLock()
 
 
 def default_compressor(model: str | Encoding = "gpt-4o", language: str = "en") -> Compressor:
     """The process-wide default Compressor for a model and language (built once)."""
     key = (model if isinstance(model, str) else id(model), language)
-    with _DEFAULT_LOCK:
+    with _DEFAULT_LOCK:  # held while building: threads asking at once build one
         c = _DEFAULT.get(key)
-    if c is None:
-        c = Compressor(model, language=language)
-        with _DEFAULT_LOCK:
-            _DEFAULT.setdefault(key, c)
+        if c is None:
+            c = _DEFAULT[key] = Compressor(model, language=language)
     return c
 
 

@@ -15,7 +15,7 @@ from .. import _core
 BIGRAM_EN = Path(__file__).resolve().parent / "data" / "bigram_en.txt.gz"
 BIGRAM_EN_SHA256 = "77fe0626900475990a9a02abfbc26bcccf6ea09a0b264bd01cef7c6303a6458c"
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _FREQ: dict[tuple[str, str], _core.CoreFrequencyTable] = {}
 _BIGRAM: dict[str, _core.CoreBigramModel] = {}
 
@@ -29,10 +29,14 @@ def frequency_table(language: str = "en", wordlist: str = "best") -> _core.CoreF
     if not isinstance(language, str):
         raise TypeError(f"language must be str, not {type(language).__name__}")
     key = (language, wordlist)
-    with _LOCK:
+    with _LOCK:  # held while building: threads asking at once build it once
         table = _FREQ.get(key)
-        if table is not None:
-            return table
+        if table is None:
+            table = _FREQ[key] = _build_frequency_table(language, wordlist)
+        return table
+
+
+def _build_frequency_table(language: str, wordlist: str) -> _core.CoreFrequencyTable:
     try:
         import wordfreq
     except ImportError as e:  # pragma: no cover - exercised only without the extra
@@ -48,10 +52,7 @@ def frequency_table(language: str = "en", wordlist: str = "best") -> _core.CoreF
             f"{', '.join(sorted(available))}"
         )
     freqs = wordfreq.get_frequency_dict(language, wordlist=wordlist)
-    table = _core.CoreFrequencyTable(list(freqs.keys()), list(freqs.values()))
-    with _LOCK:
-        _FREQ[key] = table
-    return table
+    return _core.CoreFrequencyTable(list(freqs.keys()), list(freqs.values()))
 
 
 def bigram_model(path: str | os.PathLike[str] | None = None, *, sha256: str | None = None) -> _core.CoreBigramModel:
@@ -61,10 +62,14 @@ def bigram_model(path: str | os.PathLike[str] | None = None, *, sha256: str | No
     p = Path(path) if path is not None else BIGRAM_EN
     expected = sha256 if path is not None else BIGRAM_EN_SHA256
     key = f"{p.resolve()}:{expected}"
-    with _LOCK:
+    with _LOCK:  # held while building: threads asking at once build it once
         model = _BIGRAM.get(key)
-        if model is not None:
-            return model
+        if model is None:
+            model = _BIGRAM[key] = _load_bigram(p, expected)
+        return model
+
+
+def _load_bigram(p: Path, expected: str | None) -> _core.CoreBigramModel:
     if not p.is_file():
         raise FileNotFoundError(
             f"bigram model {p} not found; run scripts/train_compress_ngram.py --out {p} to create it"
@@ -78,10 +83,7 @@ def bigram_model(path: str | os.PathLike[str] | None = None, *, sha256: str | No
                 "from another version; reinstall tokenops or retrain it"
             )
     data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    model = _core.CoreBigramModel(data, str(p))
-    with _LOCK:
-        _BIGRAM[key] = model
-    return model
+    return _core.CoreBigramModel(data, str(p))
 
 
 def token_classifier(path: str | os.PathLike[str], keep_label: int = 1) -> _core.CoreTokenClassifier:
