@@ -120,7 +120,7 @@ void bind_budget(py::module_& m) {
         }
         budget::SimResult r;
         {
-          py::gil_scoped_release release;
+          GilRelease release;
           r = budget::simulate(wf, models, n, seed, deterministic, num_threads);
         }
         py::dict out;

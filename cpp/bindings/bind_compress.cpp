@@ -126,7 +126,7 @@ void bind_compress(py::module_& m) {
       .def(py::init([](const py::handle& words, const std::vector<double>& freqs, double floor) {
              std::vector<std::string> w;
              for (const auto& u : utf8_list(words, "words")) w.emplace_back(u.view());
-             py::gil_scoped_release release;
+             GilRelease release;
              return std::make_shared<compress::FrequencyTable>(w, freqs, floor);
            }),
            py::arg("words"), py::arg("freqs"), py::arg("floor") = 0.0)
@@ -142,7 +142,7 @@ void bind_compress(py::module_& m) {
                                                "Word-bigram model with absolute discounting.")
       .def(py::init([](py::bytes data, const std::string& source) {
              std::string_view v = data;
-             py::gil_scoped_release release;
+             GilRelease release;
              return std::make_shared<compress::BigramModel>(io::parse_bigram_model(v, source));
            }),
            py::arg("data"), py::arg("source"))
@@ -153,7 +153,7 @@ void bind_compress(py::module_& m) {
       m, "CoreTokenClassifier", "BERT token-classification scorer (immutable, thread-safe).")
       .def_static("load",
                   [](const std::string& path, int keep_label) {
-                    py::gil_scoped_release release;
+                    GilRelease release;
                     return std::const_pointer_cast<compress::TokenClassifier>(
                         compress::TokenClassifier::load(path, keep_label));
                   },
@@ -171,7 +171,7 @@ void bind_compress(py::module_& m) {
              std::vector<std::uint32_t> v = to_ids(ids, "ids");
              std::vector<float> out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                out = c.logits(v);
              }
              const auto rows = static_cast<py::ssize_t>(v.size());
@@ -224,7 +224,7 @@ void bind_compress(py::module_& m) {
                                       protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
              CompressResult r;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                CompressOptions opt = resolve(o, t.view());
                opt.question = std::string(q.view());
                r = c.compress(t.view(), opt);
@@ -251,7 +251,7 @@ void bind_compress(py::module_& m) {
                                       protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
              std::vector<CompressResult> rs(ts.size());
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
                                   [&](std::size_t i) {
                                     CompressOptions opt = resolve(o, ts[i].view());
@@ -267,7 +267,7 @@ void bind_compress(py::module_& m) {
            py::arg("num_threads") = 0)
       .def("count", [](const Compressor& c, const py::handle& text) {
         Utf8 t(text, "text");
-        py::gil_scoped_release release;
+        GilRelease release;
         return c.count(t.view());
       });
 
@@ -276,7 +276,7 @@ void bind_compress(py::module_& m) {
           Utf8 t(text, "text");
           std::vector<std::string> words;
           {
-            py::gil_scoped_release release;
+            GilRelease release;
             words = compress::word_list(t.view());
           }
           return words;
@@ -311,7 +311,7 @@ void bind_compress(py::module_& m) {
           o.separator = std::string(Utf8(separator, "separator").view());  // lone surrogates -> U+FFFD
           compress::PackResult r;
           {
-            py::gil_scoped_release release;
+            GilRelease release;
             r = compress::pack(*enc, views, q.view(), extra_relevance, o);
           }
           py::dict d;

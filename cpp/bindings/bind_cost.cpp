@@ -78,7 +78,7 @@ py::tuple make_catalog(io::PriceImport imp, const std::string& source, const std
   for (const auto& p : imp.problems) problems.append(py::make_tuple(p.key, p.field, p.message));
   CatalogPtr cat;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     cat = std::make_shared<Catalog>(std::move(imp.entries), source, checked);
   }
   return py::make_tuple(cat, problems);
@@ -107,7 +107,7 @@ void bind_cost(py::module_& m) {
             std::string_view content = data;
             io::PriceImport imp;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               imp = io::parse_litellm_prices(content, source, checked);
             }
             return make_catalog(std::move(imp), source, checked);
@@ -119,7 +119,7 @@ void bind_cost(py::module_& m) {
             std::string_view content = data;
             io::PriceImport imp;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               imp = io::parse_genai_prices(content, source, checked);
             }
             return make_catalog(std::move(imp), source, checked);
@@ -167,7 +167,7 @@ void bind_cost(py::module_& m) {
              const auto& e = c.entry(index);
              cost::ExactCost r;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                r = cost::price_exact(e, u, st, date);
              }
              py::list lines;
@@ -184,7 +184,7 @@ void bind_cost(py::module_& m) {
              cost::LitellmTarget t;
              cost::LitellmCost r;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                t = cost::litellm_target(c, name);
                r = cost::price_litellm(c, t, u, st);
              }
@@ -251,7 +251,7 @@ void bind_cost(py::module_& m) {
             std::vector<double> total(n), prompt(split ? n : 0), completion(split ? n : 0);
             cost::i128 grand;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               grand = cost::price_batch(c, md, models, code_ptr, ptrs, n, st, date, num_threads, total.data(),
                                         split ? prompt.data() : nullptr, split ? completion.data() : nullptr);
             }

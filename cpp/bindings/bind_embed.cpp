@@ -42,7 +42,7 @@ void bind_embed(py::module_& m) {
       .def_static(
           "load",
           [](const std::string& path) {
-            py::gil_scoped_release release;
+            GilRelease release;
             return std::const_pointer_cast<Embedder>(Embedder::load(path));
           },
           py::arg("path"))
@@ -76,7 +76,7 @@ void bind_embed(py::module_& m) {
             for (const auto& u : owned) views.push_back(u.view());
             std::vector<float> out;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               out = e.embed(views, embed::EmbedOptions{batch_size, num_threads});
             }
             return as_matrix(std::move(out), views.size(), e.dim());
@@ -88,7 +88,7 @@ void bind_embed(py::module_& m) {
             Utf8 u(text, "text");
             std::vector<std::uint32_t> ids;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               ids = e.tokenize(u.view());
             }
             return to_list(ids);
@@ -100,7 +100,7 @@ void bind_embed(py::module_& m) {
             std::vector<Utf8> owned = utf8_list(texts, "texts");
             std::vector<std::vector<std::uint32_t>> ids(owned.size());
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               for (std::size_t i = 0; i < owned.size(); ++i) ids[i] = e.tokenize(owned[i].view());
             }
             py::list out(ids.size());

@@ -56,7 +56,7 @@ RouterPtr router_from_bytes(py::bytes data, const std::string& source, const py:
   std::string_view content = data;
   EncodingPtr enc;
   if (!encoding.is_none()) enc = encoding.cast<EncodingPtr>();
-  py::gil_scoped_release release;
+  GilRelease release;
   io::RouterFile file = io::parse_router_file(content, source);
   return std::make_shared<Router>(std::move(file), enc);
 }
@@ -111,7 +111,7 @@ void bind_router(py::module_& m) {
             const std::size_t n = in.batch.texts.size();
             std::vector<router::SparseFeatures> rows(n);
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               text::parallel_for(n, text::resolve_threads(num_threads, n), [&](std::size_t i) {
                 router::FeatureScratch scratch;
                 fx.sparse(in.batch.texts[i], rows[i], scratch);
@@ -141,7 +141,7 @@ void bind_router(py::module_& m) {
             const std::size_t n = in.batch.texts.size(), d = router::dense_signal_names().size();
             std::vector<float> out(n * d);
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               text::parallel_for(n, text::resolve_threads(num_threads, n),
                                  [&](std::size_t i) { fx.dense_raw(in.batch.texts[i], out.data() + i * d); });
             }
@@ -174,7 +174,7 @@ void bind_router(py::module_& m) {
             BatchInput in(texts, embeddings);
             std::vector<double> out;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               out = r.score(in.batch, num_threads);
             }
             return to_numpy(std::move(out));
@@ -186,7 +186,7 @@ void bind_router(py::module_& m) {
             BatchInput in(texts, embeddings);
             std::vector<double> out;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               out = r.outputs(in.batch, num_threads);
             }
             return to_numpy_2d(std::move(out), in.batch.texts.size(), r.n_outputs());
@@ -199,7 +199,7 @@ void bind_router(py::module_& m) {
             BatchInput in(texts, embeddings);
             std::vector<std::int32_t> out;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               out = r.route(in.batch, lam, costs, num_threads);
             }
             return to_numpy(std::move(out));

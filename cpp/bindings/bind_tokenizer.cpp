@@ -50,7 +50,7 @@ EncodingPtr from_tiktoken(const std::string& name, const std::string& pretok, py
   std::string_view content = data;
   std::vector<io::RankEntry> entries;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     entries = io::parse_tiktoken_ranks(content, source, reserved);
   }
   spec.tokens.reserve(entries.size());
@@ -59,13 +59,13 @@ EncodingPtr from_tiktoken(const std::string& name, const std::string& pretok, py
     spec.tokens.push_back(std::move(e.bytes));
     spec.ids.push_back(e.rank);
   }
-  py::gil_scoped_release release;
+  GilRelease release;
   return std::make_shared<Encoding>(std::move(spec));
 }
 
 EncodingPtr from_hf_json(const std::string& name, py::bytes data, const std::string& source) {
   std::string_view content = data;
-  py::gil_scoped_release release;
+  GilRelease release;
   io::HfBpeModel model = io::parse_hf_tokenizer_json(content, source);
   return std::const_pointer_cast<Encoding>(tokenizer::encoding_from_hf(name, model));
 }
@@ -127,7 +127,7 @@ std::vector<std::vector<Rank>> encode_all(const Encoding& e, const std::vector<S
                                           const SpecialMask& mask, const SpecialMask& banned,
                                           int num_threads, BatchProblem& problem) {
   std::vector<std::vector<Rank>> outs(refs.size());
-  py::gil_scoped_release release;
+  GilRelease release;
   run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
     e.encode(t, mask, outs[i]);
   });
@@ -169,7 +169,7 @@ py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const
   };
   const std::thread::id caller = std::this_thread::get_id();
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     text::PooledTeam lease(threads);
     lease.team().run(n, [&](std::size_t i) {
       std::string_view t;
@@ -195,6 +195,7 @@ py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const
       // Taking the GIL can wait for another busy Python thread (up to its switch interval), so
       // convert in chunks of many tokens, not per text. A problem discards the lists.
       if (problem.index != kNone || batch_tokens < kConvertChunkTokens) return;
+      GilRelease::park_if_finalizing();  // (see GilRelease)
       py::gil_scoped_acquire acquire;
       convert(batch);
       batch_tokens = 0;
@@ -234,7 +235,7 @@ void bind_tokenizer(py::module_& m) {
              Utf8 t(text);
              std::vector<Rank> out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                e.encode_ordinary(t.view(), out);
              }
              return to_list(out, int_cache);
@@ -247,7 +248,7 @@ void bind_tokenizer(py::module_& m) {
              SpecialMask mask = make_mask(e, allowed);
              std::vector<Rank> out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                e.encode(t.view(), mask, out);
              }
              return to_list(out, int_cache);
@@ -259,7 +260,7 @@ void bind_tokenizer(py::module_& m) {
              SpecialMask mask = make_mask(e, allowed);
              std::vector<Rank> out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                e.encode(t.view(), mask, out);
              }
              return to_numpy(std::move(out));
@@ -269,7 +270,7 @@ void bind_tokenizer(py::module_& m) {
            [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
              Utf8 t(text);
              SpecialMask mask = make_mask(e, allowed);
-             py::gil_scoped_release release;
+             GilRelease release;
              return e.count(t.view(), mask);
            },
            py::arg("text"), py::arg("allowed"))
@@ -308,7 +309,7 @@ void bind_tokenizer(py::module_& m) {
              std::vector<std::int64_t> counts(refs.size());
              BatchProblem problem;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
                  counts[i] = static_cast<std::int64_t>(e.count(t, mask));
                });
@@ -323,7 +324,7 @@ void bind_tokenizer(py::module_& m) {
              SpecialMask mask = make_mask(e, candidates);
              Encoding::SpecialMatch match;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                match = e.find_special(t.view(), 0, &mask);
              }
              if (match.pos == std::string_view::npos) return py::none();
@@ -339,7 +340,7 @@ void bind_tokenizer(py::module_& m) {
              std::string_view v = t.view();
              std::string_view kept;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                if (keep_end) kept = v.substr(e.truncate_suffix_start(v, max_tokens, mask));
                else kept = v.substr(0, e.truncate_prefix(v, max_tokens, mask));
              }
@@ -351,7 +352,7 @@ void bind_tokenizer(py::module_& m) {
              std::string_view v = data;
              std::vector<Rank> out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                e.encode_single_piece(v, out);
              }
              return to_list(out);
@@ -362,7 +363,7 @@ void bind_tokenizer(py::module_& m) {
              std::string_view v = data;
              std::vector<Rank> out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                e.encode_single_piece_reference(v, out);
              }
              return to_list(out);
@@ -381,7 +382,7 @@ void bind_tokenizer(py::module_& m) {
              std::vector<Rank> ids = to_ids(tokens);
              std::string out;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                out = e.decode_bytes(ids.data(), ids.size());
              }
              return as_bytes(out);

@@ -1,6 +1,8 @@
 #include "common.hpp"
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "tokenops/text/utf8.hpp"
 
@@ -74,6 +76,27 @@ std::vector<StrRef> str_refs(const py::handle& seq, py::tuple& keep, const char*
     ++i;
   }
   return out;
+}
+
+namespace {
+unsigned long g_main_thread = 0;  // PyThread_get_thread_ident() of threading.main_thread()
+
+bool interpreter_finalizing() noexcept {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+}  // namespace
+
+void GilRelease::init_main_thread() {
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+}
+
+void GilRelease::park_if_finalizing() noexcept {
+  if (!interpreter_finalizing() || PyThread_get_thread_ident() == g_main_thread) return;
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(24));  // the process is exiting
 }
 
 py::list to_list(const std::vector<std::uint32_t>& v, const py::handle& cache) {

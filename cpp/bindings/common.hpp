@@ -12,6 +12,34 @@ namespace tokenops::bindings {
 
 namespace py = pybind11;
 
+/// Releases the GIL for a scope, like py::gil_scoped_release, except at interpreter shutdown: a
+/// daemon thread still inside a call when Python finalizes would be ended by CPython with
+/// pthread_exit when it asks for the GIL back, and that forced unwind through a noexcept
+/// destructor aborts the process ("terminate called without an active exception"; pybind11
+/// #2215). Such a thread waits for the process to exit instead, as CPython 3.14 does with its
+/// own threads. The main thread, which runs the finalization, takes the GIL back as usual.
+class GilRelease {
+ public:
+  GilRelease() noexcept : state_(PyEval_SaveThread()) {}
+  // noexcept(false): a thread that checked just before the shutdown began, and then waited for
+  // the GIL, is still ended by pthread_exit; its forced unwind must be able to leave here (the
+  // pybind11 dispatcher rethrows it) instead of terminating the process.
+  ~GilRelease() noexcept(false) {
+    park_if_finalizing();
+    PyEval_RestoreThread(state_);
+  }
+  GilRelease(const GilRelease&) = delete;
+  GilRelease& operator=(const GilRelease&) = delete;
+
+  /// Call before taking the GIL on a thread that released it (see above).
+  static void park_if_finalizing() noexcept;
+  /// Records the interpreter's main thread (module initialisation, GIL held).
+  static void init_main_thread();
+
+ private:
+  PyThreadState* state_;
+};
+
 /// A UTF-8 view of a Python str. Lone surrogates (which have no UTF-8 form) are replaced by
 /// U+FFFD first, as tiktoken does. Keeps the replacement string alive while the view is used.
 class Utf8 {

@@ -37,6 +37,7 @@ PYBIND11_MODULE(_core, m) {
       set_error(PyExc_RuntimeError, e.what());
     }
   });
+  tokenops::bindings::GilRelease::init_main_thread();
   tokenops::bindings::bind_text(m);
   tokenops::bindings::bind_tokenizer(m);
   tokenops::bindings::bind_router(m);

@@ -9,6 +9,9 @@
 // depend on the team size.
 #include <atomic>
 #include <condition_variable>
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
 #include <cstddef>
 #include <exception>
 #include <mutex>
@@ -74,23 +77,41 @@ class ThreadTeam {
       generation_.store(gen, std::memory_order_release);
     }
     wake_.notify_all();
-    work();
-    // Close the section: a worker that joins from now on sees it closed and leaves it untouched.
-    // (seq_cst on both sides: either the worker sees the close or this sees its `active_`.)
-    open_.store(0, std::memory_order_seq_cst);
-    for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
-      if (spin > 256) std::this_thread::yield();  // a descheduled worker needs the core
+    try {
+      work();
+    } catch (...) {
+      // Only a thread being ended gets here (pthread_exit's forced unwind, which work() passes
+      // on): the workers still inside the section use this stack frame, so wait for them first.
+      close();
+      throw;
     }
+    close();
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  // Close the section: a worker that joins from now on sees it closed and leaves it untouched.
+  // (seq_cst on both sides: either the worker sees the close or this sees its `active_`.)
+  void close() noexcept {
+    open_.store(0, std::memory_order_seq_cst);
+    for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
+      if (spin > 256) std::this_thread::yield();  // a descheduled worker needs the core
+    }
+  }
+
   void work() {
     for (;;) {
       std::size_t i = next_.fetch_add(1, std::memory_order_relaxed);
       if (i >= n_) return;
       try {
         call_(fn_, i);
+#if defined(__GLIBCXX__)
+      } catch (abi::__forced_unwind&) {
+        // pthread_exit / pthread_cancel ending this thread (an embedding runtime shutting down):
+        // not a task error; it must continue (swallowing it aborts the process).
+        next_.store(n_, std::memory_order_relaxed);
+        throw;
+#endif
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex_);
         if (!error_) error_ = std::current_exception();
