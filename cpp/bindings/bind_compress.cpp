@@ -250,15 +250,18 @@ void bind_compress(py::module_& m) {
                                       force_entities, force_code, drop_consecutive, json, protect,
                                       protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
              std::vector<CompressResult> rs(ts.size());
+             Interrupts intr;  // Ctrl-C stops the batch between texts
              {
                GilRelease release;
                text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
                                   [&](std::size_t i) {
+                                    if (intr.stop()) return;
                                     CompressOptions opt = resolve(o, ts[i].view());
                                     if (!qs.empty()) opt.question = std::string(qs[i].view());
                                     rs[i] = c.compress(ts[i].view(), opt);
                                   });
              }
+             intr.raise_if_stopped();
              py::list out(rs.size());
              for (std::size_t i = 0; i < rs.size(); ++i) out[i] = to_dict(std::move(rs[i]));
              return out;

@@ -111,12 +111,14 @@ struct BatchText {
 
 // Runs fn(i, utf8 text) over the batch on num_threads threads; texts are transcoded to UTF-8 in
 // the workers and checked for disallowed special tokens first (then fn is skipped).
+// Called with the GIL released; Ctrl-C stops it between texts (`intr`, raised by the caller).
 template <class Fn>
 void run_batch(const Encoding& e, const std::vector<StrRef>& refs, const SpecialMask& banned,
-               int num_threads, BatchProblem& problem, Fn&& fn) {
+               int num_threads, BatchProblem& problem, Interrupts& intr, Fn&& fn) {
   BatchText texts(e, refs, banned, problem);
   text::PooledTeam lease(text::resolve_threads(num_threads, refs.size()));
   lease.team().run(refs.size(), [&](std::size_t i) {
+    if (intr.stop()) return;
     std::string_view t;
     if (texts.get(i, t)) fn(i, t);
   });
@@ -127,10 +129,14 @@ std::vector<std::vector<Rank>> encode_all(const Encoding& e, const std::vector<S
                                           const SpecialMask& mask, const SpecialMask& banned,
                                           int num_threads, BatchProblem& problem) {
   std::vector<std::vector<Rank>> outs(refs.size());
-  GilRelease release;
-  run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
-    e.encode(t, mask, outs[i]);
-  });
+  Interrupts intr;
+  {
+    GilRelease release;
+    run_batch(e, refs, banned, num_threads, problem, intr, [&](std::size_t i, std::string_view t) {
+      e.encode(t, mask, outs[i]);
+    });
+  }
+  intr.raise_if_stopped();
   return outs;
 }
 
@@ -168,10 +174,12 @@ py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const
     list.clear();
   };
   const std::thread::id caller = std::this_thread::get_id();
+  Interrupts intr;
   {
     GilRelease release;
     text::PooledTeam lease(threads);
     lease.team().run(n, [&](std::size_t i) {
+      if (intr.stop()) return;
       std::string_view t;
       const bool ok = texts.get(i, t);
       if (ok) e.encode(t, mask, outs[i]);
@@ -201,6 +209,7 @@ py::tuple encode_batch(const Encoding& e, const std::vector<StrRef>& refs, const
       batch_tokens = 0;
     });
   }
+  intr.raise_if_stopped();
   if (problem.index != kNone) return py::make_tuple(py::none(), problem.token());
   // Every encoded text is in exactly one of: converted, `batch`, or `ready` (workers' last ones).
   batch.insert(batch.end(), ready.begin(), ready.end());
@@ -308,12 +317,14 @@ void bind_tokenizer(py::module_& m) {
              SpecialMask mask = make_mask(e, allowed), banned = make_mask(e, disallowed);
              std::vector<std::int64_t> counts(refs.size());
              BatchProblem problem;
+             Interrupts intr;
              {
                GilRelease release;
-               run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+               run_batch(e, refs, banned, num_threads, problem, intr, [&](std::size_t i, std::string_view t) {
                  counts[i] = static_cast<std::int64_t>(e.count(t, mask));
                });
              }
+             intr.raise_if_stopped();
              return py::make_tuple(to_numpy(std::move(counts)), problem.token());
            },
            py::arg("texts"), py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"),

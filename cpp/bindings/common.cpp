@@ -94,6 +94,27 @@ void GilRelease::init_main_thread() {
   g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 }
 
+Interrupts::Interrupts()
+    : main_(PyThread_get_thread_ident() == g_main_thread),
+      caller_(std::this_thread::get_id()),
+      next_(std::chrono::steady_clock::now() + std::chrono::milliseconds(100)) {}
+
+bool Interrupts::stop() {
+  if (stopped_.load(std::memory_order_relaxed)) return true;
+  if (!main_ || std::this_thread::get_id() != caller_) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_) return false;
+  next_ = now + std::chrono::milliseconds(100);
+  GilRelease::park_if_finalizing();
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) stopped_.store(true, std::memory_order_relaxed);  // error stays set
+  return stopped_.load(std::memory_order_relaxed);
+}
+
+void Interrupts::raise_if_stopped() const {
+  if (stopped_.load(std::memory_order_relaxed)) throw py::error_already_set();
+}
+
 void GilRelease::park_if_finalizing() noexcept {
   if (!interpreter_finalizing() || PyThread_get_thread_ident() == g_main_thread) return;
   for (;;) std::this_thread::sleep_for(std::chrono::hours(24));  // the process is exiting

@@ -4,8 +4,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace tokenops::bindings {
@@ -38,6 +41,25 @@ class GilRelease {
 
  private:
   PyThreadState* state_;
+};
+
+/// Lets a long batch that runs with the GIL released notice Ctrl-C (Jupyter's "interrupt"): the
+/// calling thread, when it is the main thread (the only one Python runs signal handlers on),
+/// checks for signals between tasks every 100 ms, taking the GIL briefly; once a handler raised,
+/// the tasks left are skipped and raise_if_stopped() raises its exception (KeyboardInterrupt).
+class Interrupts {
+ public:
+  Interrupts();  // GIL held
+  /// Between tasks, from any thread of the batch (GIL released): true once the batch must stop.
+  bool stop();
+  /// GIL held, after the batch: raises the signal handler's exception if it stopped the batch.
+  void raise_if_stopped() const;
+
+ private:
+  bool main_;
+  std::thread::id caller_;
+  std::chrono::steady_clock::time_point next_;
+  std::atomic<bool> stopped_{false};
 };
 
 /// A UTF-8 view of a Python str. Lone surrogates (which have no UTF-8 form) are replaced by
