@@ -505,3 +505,21 @@ def test_interpreter_exits_cleanly_with_a_daemon_thread_inside_a_call(what: str,
     for _ in range(3):
         r = subprocess.run([sys.executable, str(script), what], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+
+
+def test_objects_travel_to_worker_processes_or_say_why_not(tmp_path) -> None:
+    # multiprocessing (spawn) pickles what it sends: a Router goes by value, the default Catalog
+    # and an Embedder by reference; a Compressor or a custom Catalog says what to do instead.
+    r = tokenops.Router.default()
+    r2 = pickle.loads(pickle.dumps(r))
+    texts = ["Prove that sqrt(2) is irrational.", "hi"]
+    np.testing.assert_array_equal(r2.score(texts), r.score(texts))
+    assert pickle.loads(pickle.dumps(tokenops.Catalog.default())) is tokenops.Catalog.default()
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(tokenops.Compressor("gpt-4o"))
+    emb = tokenops.Embedder.load()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(emb)).embed(texts), emb.embed(texts))
+    custom = tokenops.Catalog.from_snapshot() if hasattr(tokenops.Catalog, "from_snapshot") else None
+    if custom is not None:
+        with pytest.raises(TypeError, match="only Catalog.default"):
+            pickle.dumps(custom)

@@ -475,6 +475,10 @@ class Compressor:
         raws = self._core.compress_batch(texts, questions, num_threads=check_threads(num_threads), **kw)
         return [self._result(t, r) for t, r in zip(texts, raws)]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("a Compressor cannot be pickled (it holds native scorer tables); create it in "
+                        "each process (tokenops.Compressor(...)), or call tokenops.compress there")
+
     def _result(self, text: str, raw: dict[str, Any]) -> CompressionResult:
         return CompressionResult(
             text=raw["text"],

@@ -107,6 +107,11 @@ class Embedder:
         p = default_model_path() if path is None else Path(os.fspath(path)).expanduser()
         return cls(_core.CoreEmbedder.load(str(p)), p)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by its model directory (as tiktoken pickles a registered encoding by name):
+        # the receiving process loads the same files.
+        return (Embedder.load, (str(self._path),))
+
     @property
     def dim(self) -> int:
         """Width of the embeddings (384 for all-MiniLM-L6-v2)."""

@@ -168,6 +168,12 @@ class Catalog:
                 _DEFAULT = load_packaged(_PKG_DATA)
             return _DEFAULT
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self is _DEFAULT:
+            return (Catalog.default, ())  # by reference, like a registered tiktoken encoding
+        raise TypeError("only Catalog.default() can be pickled (by reference); build this catalogue "
+                        "again in the receiving process (the Catalog.from_... call that made it)")
+
     # ---------------------------------------------------------------- queries
     def __len__(self) -> int:
         return len(self._core)

@@ -99,8 +99,16 @@ class Router:
         enc = _encoding_core(enc_name) if enc_name else None
         core = _core.CoreRouter.from_bytes(data, source, enc)
         router = cls(core, source, None)
+        router._bytes = data  # for pickling (multiprocessing): a router travels by value
         router._attach_embedder(embed)
         return router
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        data = getattr(self, "_bytes", None)
+        if data is None:
+            raise TypeError("this Router was not made from router-file bytes, so it cannot be pickled; "
+                            "load it in each process (Router.load(path) / Router.default())")
+        return (_router_from_bytes, (data, self.source, self._embed))
 
     @classmethod
     def load(cls, path: str | Path, embed: Any = None, sha256: str | None = None) -> "Router":
@@ -254,6 +262,11 @@ class Router:
         idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), check_threads(num_threads))
         models = self.models
         return [models[i] for i in idx]
+
+
+def _router_from_bytes(data: bytes, source: str, embed: Any) -> Router:
+    """Unpickles a Router (see Router.__reduce__)."""
+    return Router.from_bytes(data, source, embed)
 
 
 def _peek_encoding(data: bytes, source: str) -> str | None:
