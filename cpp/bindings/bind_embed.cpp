@@ -1,5 +1,7 @@
 // Binding of the embed module: tokenops._core.CoreEmbedder and the BERT normalizer (for tests).
+#include <algorithm>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common.hpp"
@@ -74,11 +76,19 @@ void bind_embed(py::module_& m) {
             std::vector<std::string_view> views;
             views.reserve(owned.size());
             for (const auto& u : owned) views.push_back(u.view());
-            std::vector<float> out;
+            // Embedded 64 texts at a time, so Ctrl-C is seen within seconds (results do not
+            // depend on how the texts are split into calls).
+            constexpr std::size_t kChunk = 64;
+            std::vector<float> out(views.size() * e.dim());
+            Interrupts intr;
             {
               GilRelease release;
-              out = e.embed(views, embed::EmbedOptions{batch_size, num_threads});
+              const std::span<const std::string_view> all(views);
+              for (std::size_t a = 0; a < views.size() && !intr.stop(); a += kChunk)
+                e.embed(all.subspan(a, std::min(kChunk, views.size() - a)), out.data() + a * e.dim(),
+                        embed::EmbedOptions{batch_size, num_threads});
             }
+            intr.raise_if_stopped();
             return as_matrix(std::move(out), views.size(), e.dim());
           },
           py::arg("texts"), py::arg("batch_size"), py::arg("num_threads"))
