@@ -45,6 +45,11 @@ T get(const py::dict& d, const char* k, T def) {
 
 void bind_budget(py::module_& m) {
   m.def(
+      "check_distribution",
+      [](const py::dict& spec, const std::string& where) { budget::check_dist(to_dist(spec, where), where); },
+      py::arg("spec"), py::arg("where"),
+      "ValueError naming `where` for a distribution the simulator refuses (see budget::check_dist).");
+  m.def(
       "simulate_workflow",
       [](const py::dict& wfd, const py::list& modeld, std::size_t n, std::uint64_t seed, bool deterministic,
          int num_threads) {

@@ -111,17 +111,23 @@ struct BatchText {
 
 // Runs fn(i, utf8 text) over the batch on num_threads threads; texts are transcoded to UTF-8 in
 // the workers and checked for disallowed special tokens first (then fn is skipped).
-// Called with the GIL released; Ctrl-C stops it between texts (`intr`, raised by the caller).
+// Called with the GIL held; releases it while the batch runs. Ctrl-C stops the batch between
+// texts and raises here.
 template <class Fn>
 void run_batch(const Encoding& e, const std::vector<StrRef>& refs, const SpecialMask& banned,
-               int num_threads, BatchProblem& problem, Interrupts& intr, Fn&& fn) {
-  BatchText texts(e, refs, banned, problem);
-  text::PooledTeam lease(text::resolve_threads(num_threads, refs.size()));
-  lease.team().run(refs.size(), [&](std::size_t i) {
-    if (intr.stop()) return;
-    std::string_view t;
-    if (texts.get(i, t)) fn(i, t);
-  });
+               int num_threads, BatchProblem& problem, Fn&& fn) {
+  Interrupts intr;
+  {
+    GilRelease release;
+    BatchText texts(e, refs, banned, problem);
+    text::PooledTeam lease(text::resolve_threads(num_threads, refs.size()));
+    lease.team().run(refs.size(), [&](std::size_t i) {
+      if (intr.stop()) return;
+      std::string_view t;
+      if (texts.get(i, t)) fn(i, t);
+    });
+  }
+  intr.raise_if_stopped();
 }
 
 // Encodes every text of the batch (GIL released); `problem` says if one held a banned special.
@@ -129,14 +135,9 @@ std::vector<std::vector<Rank>> encode_all(const Encoding& e, const std::vector<S
                                           const SpecialMask& mask, const SpecialMask& banned,
                                           int num_threads, BatchProblem& problem) {
   std::vector<std::vector<Rank>> outs(refs.size());
-  Interrupts intr;
-  {
-    GilRelease release;
-    run_batch(e, refs, banned, num_threads, problem, intr, [&](std::size_t i, std::string_view t) {
-      e.encode(t, mask, outs[i]);
-    });
-  }
-  intr.raise_if_stopped();
+  run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+    e.encode(t, mask, outs[i]);
+  });
   return outs;
 }
 
@@ -317,14 +318,9 @@ void bind_tokenizer(py::module_& m) {
              SpecialMask mask = make_mask(e, allowed), banned = make_mask(e, disallowed);
              std::vector<std::int64_t> counts(refs.size());
              BatchProblem problem;
-             Interrupts intr;
-             {
-               GilRelease release;
-               run_batch(e, refs, banned, num_threads, problem, intr, [&](std::size_t i, std::string_view t) {
-                 counts[i] = static_cast<std::int64_t>(e.count(t, mask));
-               });
-             }
-             intr.raise_if_stopped();
+             run_batch(e, refs, banned, num_threads, problem, [&](std::size_t i, std::string_view t) {
+               counts[i] = static_cast<std::int64_t>(e.count(t, mask));
+             });
              return py::make_tuple(to_numpy(std::move(counts)), problem.token());
            },
            py::arg("texts"), py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"),

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
+__all__: list[str] = ['CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'check_distribution', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
 class CoreEncoding:
     """
     Immutable native BPE encoding; thread-safe, GIL released.
@@ -285,6 +285,10 @@ def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_cha
     ...
 def bert_tables_source() -> str:
     ...
+def check_distribution(spec: dict, where: str) -> None:
+    """
+    ValueError naming `where` for a distribution the simulator refuses (see budget::check_dist).
+    """
 def clear_bpe_memo() -> None:
     """
     Empties every thread's memo of BPE results, the batch workers' included (for cold-cache benchmarks).

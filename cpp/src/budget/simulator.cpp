@@ -49,22 +49,35 @@ std::int64_t checked_add(std::int64_t a, std::int64_t b) {
   return r;
 }
 
+}  // namespace
+
 void check_dist(const Dist& d, const std::string& where) {
-  TOKENOPS_CHECK(std::isfinite(d.a) && std::isfinite(d.b) && !std::isnan(d.lo) && !std::isnan(d.hi), InvalidArgument,
-                 where, ": distribution parameters must be finite");
-  TOKENOPS_CHECK(d.lo <= d.hi, InvalidArgument, where, ": lo > hi");
-  TOKENOPS_CHECK(d.lo >= 0, InvalidArgument, where, ": token counts cannot be negative (lo = ", d.lo, ")");
+  TOKENOPS_CHECK(std::isfinite(d.a) && std::isfinite(d.b), InvalidArgument, where,
+                 ": parameters must be finite, got ", d.a, ", ", d.b);
+  TOKENOPS_CHECK(d.lo >= 0 && d.lo <= d.hi, InvalidArgument, where,  // (NaN fails too)
+                 ": need 0 <= lo <= hi (token counts cannot be negative), got lo=", d.lo, ", hi=", d.hi);
   // Samples are clipped to [lo, hi] and become int64: hi bounds them (1e15 tokens is already
   // far beyond any context window; past 2^63 the conversion is undefined).
   TOKENOPS_CHECK(d.hi <= kMaxSample, InvalidArgument, where, ": hi must be <= 1e15 (got ", d.hi, ")");
-  if (d.kind == Dist::Uniform) TOKENOPS_CHECK(d.a <= d.b, InvalidArgument, where, ": uniform low > high");
-  if (d.kind == Dist::Normal || d.kind == Dist::LogNormal)
-    TOKENOPS_CHECK(d.b >= 0, InvalidArgument, where, ": standard deviation must be >= 0");
-  if (d.kind == Dist::LogNormal || d.kind == Dist::Poisson)
-    TOKENOPS_CHECK(d.a >= 0, InvalidArgument, where, ": mean must be >= 0");
+  // Parameters outside the counts' range would be clipped to lo or hi, silently (const(-1000)
+  // became 0 tokens): refused.
+  switch (d.kind) {
+    case Dist::Const:
+      TOKENOPS_CHECK(d.lo <= d.a && d.a <= d.hi, InvalidArgument, where, ": the value must be in [", d.lo,
+                     ", ", d.hi, "] (token counts cannot be negative), got ", d.a);
+      break;
+    case Dist::Uniform:
+      TOKENOPS_CHECK(d.a >= 0, InvalidArgument, where,
+                     ": low must be >= 0 (token counts cannot be negative), got ", d.a);
+      TOKENOPS_CHECK(d.a <= d.b, InvalidArgument, where, ": low > high (", d.a, " > ", d.b, ")");
+      break;
+    default:
+      TOKENOPS_CHECK(d.a >= 0, InvalidArgument, where,
+                     ": mean must be >= 0 (token counts cannot be negative), got ", d.a);
+      if (d.kind != Dist::Poisson)
+        TOKENOPS_CHECK(d.b >= 0, InvalidArgument, where, ": standard deviation must be >= 0, got ", d.b);
+  }
 }
-
-}  // namespace
 
 Rng::Rng(std::uint64_t seed, std::uint64_t stream) {
   std::uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull + 0x8CB92BA72F3D8DD7ull);

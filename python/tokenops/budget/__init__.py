@@ -19,8 +19,9 @@ Explicit (Anthropic) caching puts its breakpoint where the next call stops resen
 prompt, so a call writes only what a later call can read: the static prefix when the context is
 ``stateless``, when a full ``last_k`` window is about to slide, and for a summary call (the history
 it summarises is replaced); the whole prompt while the history only grows (``full_history``,
-``rolling_summary``, whose summary call resends the prompt before it). (A breakpoint always at the end of the prompt priced the
-support workflow, stateless, on claude-sonnet-4-5 at $0.656 instead of $0.578.)
+``rolling_summary``, whose summary call resends the prompt before it). A breakpoint always at the
+end of the prompt priced the support workflow (stateless) on claude-sonnet-4-5 at $0.656 instead
+of $0.578: ``price_on_models(tokenops.examples.support_workflow(), ["claude-sonnet-4-5"])``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, Union
 import numpy as np
 
 from .._args import check_seed, check_threads, is_int, is_real
-from .._core import simulate_workflow
+from .._core import check_distribution, simulate_workflow
 from ..pricing.catalog import Catalog
 from ..pricing.usage import BUCKETS
 
@@ -66,29 +67,8 @@ class Dist:
             v = getattr(self, name)
             if not is_real(v):
                 raise TypeError(f"{self.kind} distribution: {name} must be a number, not {type(v).__name__}")
-        if not (np.isfinite(self.a) and np.isfinite(self.b)):
-            raise ValueError(f"{self.kind} distribution: parameters must be finite, got {self.a!r}, {self.b!r}")
-        if not 0 <= self.lo <= self.hi:  # NaN fails too
-            raise ValueError(f"{self.kind} distribution: need 0 <= lo <= hi (token counts cannot be negative), "
-                             f"got lo={self.lo!r}, hi={self.hi!r}")
-        if self.hi > _MAX_TOKENS:
-            raise ValueError(f"{self.kind} distribution: hi must be <= 1e15 (got {self.hi!r})")
-        if self.kind == "const":
-            if not self.lo <= self.a <= self.hi:
-                raise ValueError(f"const distribution: the value must be in [{self.lo:g}, {self.hi:g}] "
-                                 f"(token counts cannot be negative), got {self.a!r}")
-        elif self.kind == "uniform":
-            if self.a < 0:
-                raise ValueError(f"uniform distribution: low must be >= 0 (token counts cannot be negative), "
-                                 f"got {self.a!r}")
-            if self.a > self.b:
-                raise ValueError(f"uniform distribution: low > high ({self.a!r} > {self.b!r})")
-        else:
-            if self.a < 0:
-                raise ValueError(f"{self.kind} distribution: mean must be >= 0 (token counts cannot be negative), "
-                                 f"got {self.a!r}")
-            if self.kind in ("normal", "lognormal") and self.b < 0:
-                raise ValueError(f"{self.kind} distribution: standard deviation must be >= 0, got {self.b!r}")
+        # the core's check, the one the simulator applies (named errors, nothing clipped silently)
+        check_distribution(self.spec(), f"{self.kind} distribution")
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "a": float(self.a), "b": float(self.b), "lo": float(self.lo), "hi": float(self.hi)}
@@ -221,6 +201,13 @@ def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = 
 
     ``cache="1h"`` (Anthropic 1-hour cache writes) raises ValueError for a model whose caching is
     not explicit (OpenAI, Gemini... cache automatically, with no 1-hour write to buy)."""
+    return _sim_model(name, catalog, service_tier, cache, strict=True)
+
+
+def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str, *,
+               strict: bool) -> dict[str, Any]:
+    """``sim_model``; with ``strict=False``, ``cache="1h"`` on a model without explicit caching
+    keeps its provider's caching (a run or table mixing Claude with other models)."""
     if cache not in _CACHE_MODES:
         raise ValueError(f"cache must be 'auto', 'off' or '1h', not {cache!r}")
     cat = catalog if catalog is not None else Catalog.default()
@@ -254,6 +241,8 @@ def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = 
                           or _CACHE_BY_PROVIDER[fam]["cache"] != "explicit"):
         how = "has no prompt caching" if fam is None or "cache_read" not in prices else \
             f"caches automatically ({fam})"
+        if not strict:
+            return _sim_model(name, catalog, service_tier, "auto", strict=True)
         raise ValueError(f"cache='1h' (1-hour cache writes) needs a model with explicit caching "
                          f"(Anthropic Claude); {info.key!r} {how}, so a 1-hour write cannot be priced "
                          "for it: use cache='auto' (or 'off')")
@@ -498,7 +487,7 @@ def price_on_models(workflow: Workflow, models: Sequence[str], *, policy: Policy
     rows = []
     for m in models:
         base = policy or Policy()
-        if base.cache == "1h" and sim_model(m, catalog)["cache"] != "explicit":
+        if base.cache == "1h" and not _sim_model(m, catalog, "standard", "1h", strict=False).get("cache_write_1h"):
             base = replace(base, cache="auto")  # no 1-hour writes to buy for this model
         on = simulate(workflow, model=m, n=1, deterministic=True, policy=base, catalog=catalog)
         off = simulate(workflow, model=m, n=1, deterministic=True, policy=replace(base, cache="off"), catalog=catalog)
@@ -632,15 +621,9 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
 
     def index_of(name: str) -> int:
         if name not in names:
-            if pol.cache == "1h":
-                # 1-hour writes for the models that have them (a Claude/GPT routing mix keeps
-                # GPT's automatic caching); ValueError below if no model of the run has them.
-                spec = sim_model(name, catalog, service_tier=tier, cache="auto")
-                if spec["cache"] == "explicit":
-                    spec = sim_model(name, catalog, service_tier=tier, cache="1h")
-            else:
-                spec = sim_model(name, catalog, service_tier=tier, cache=pol.cache)
-            specs.append(spec)
+            # cache="1h": 1-hour writes for the models that have them (a Claude/GPT routing mix
+            # keeps GPT's automatic caching); ValueError below if no model of the run has them.
+            specs.append(_sim_model(name, catalog, tier, pol.cache, strict=False))
             names.append(name)
         return names.index(name)
 

@@ -202,16 +202,7 @@ def _core_bytes(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return _core_text(text).encode("utf-8")
-
-
-def _core_text(text: str) -> str:
-    """``text`` as the core reads it (see :func:`_core_bytes`)."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
 
 
 def _check_text(text: object, what: str = "text") -> str:

@@ -149,9 +149,7 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
                              total=float(total), total_exact=total, prompt=prompt, completion=completion, lines=cl,
                              row=row, usage=u, source=info.source,
                              notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
-    target = cat._core.litellm_target(model)
-    if target["route"] == "unmapped":
-        raise _litellm_unmapped(cat, model, target, service_tier)
+    target = _litellm_target(cat, model, service_tier)
     r = cat._core.price_litellm(model, counts, service_tier)
     entry = cat._core.entry(int(r["index"]))
     cl = _litellm_lines(r, u, target, entry["litellm_fields"])
@@ -160,6 +158,14 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
                          completion=r["completion"], lines=cl, row=r["tier"], route=r["route"], usage=u,
                          source=cat.provenance.get("source", ""),
                          notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
+
+
+def _litellm_target(cat: Catalog, model: str, service_tier: str) -> Mapping[str, Any]:
+    """How LiteLLM routes ``model``; the KeyError of :func:`_litellm_unmapped` if it cannot."""
+    target = cat._core.litellm_target(model)
+    if target["route"] == "unmapped":
+        raise _litellm_unmapped(cat, model, target, service_tier)
+    return target
 
 
 def _litellm_unmapped(cat: Catalog, model: str, target: Mapping[str, Any], service_tier: str) -> KeyError:
@@ -226,8 +232,8 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
             return [CostLine("prompt", u.input_tokens, None, prompt, tier, p_note),
                     CostLine("completion", u.output_tokens, None, completion, tier, c_note)]
         note = _WHOLE_ROUTE_NOTES.get(r["route"], f"LiteLLM {r['route']} path: this side priced as a whole")
+        extra: list[CostLine] = []
         if r["route"] == "perplexity":
-            extra = []
             rate = fields.get("output_cost_per_reasoning_token")
             if u.reasoning and rate is not None:
                 extra.append(CostLine("reasoning", u.reasoning, rate, u.reasoning * rate, tier,
@@ -238,10 +244,8 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
                 extra.append(CostLine("web_search", u.web_search, low / 1000, u.web_search * (low / 1000), tier,
                                       "LiteLLM Perplexity: search_context_size_low / 1000 per search"))
             completion -= sum(float(ln.cost) for ln in extra)
-            return [CostLine("prompt", u.input_tokens, None, prompt, tier, note),
-                    CostLine("completion", u.output_tokens, None, completion, tier, note), *extra]
         return [CostLine("prompt", u.input_tokens, None, prompt, tier, note),
-                CostLine("completion", u.output_tokens, None, completion, tier, note)]
+                CostLine("completion", u.output_tokens, None, completion, tier, note), *extra]
     for b in BUCKETS[:6]:
         if b in parts and (n[b] or parts[b]):
             note = "LiteLLM prices these at $0" if n[b] and not parts[b] else ""
@@ -253,10 +257,11 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
         if flat:
             lines.append(CostLine("prompt", u.input_tokens, None, flat, tier,
                                   "LiteLLM azure_ai model-router: flat price per prompt token, on top"))
-    breakdown = [b for b in ("reasoning", "output_audio", "output_image") if b in parts]
+    output_parts = ("reasoning", "output_audio", "output_image")  # inside completion_tokens
+    breakdown = [b for b in output_parts if b in parts]
     text_units = u.output_tokens - sum(n[b] for b in breakdown)
     if "output_text" in parts and (text_units or parts["output_text"]):
-        folded = [f"{n[b]} {b}" for b in ("reasoning", "output_audio", "output_image") if b not in breakdown and n[b]]
+        folded = [f"{n[b]} {b}" for b in output_parts if b not in breakdown and n[b]]
         note = (f"includes {', '.join(folded)} tokens, which LiteLLM's {r['route']} path prices at the output "
                 "text rate") if folded else ""
         if text_units and not parts["output_text"]:
@@ -363,9 +368,7 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
     for nm in names_list:
         check_model_name(nm)
         if mode == "litellm":
-            target = cat._core.litellm_target(nm)
-            if target["route"] == "unmapped":
-                raise _litellm_unmapped(cat, nm, target, service_tier)
+            _litellm_target(cat, nm, service_tier)
     return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), check_threads(num_threads), split)
 
 

@@ -337,6 +337,12 @@ def _count_same(d: Mapping[str, Any], spec: ApiSemantics, path: str | None) -> i
     return nb
 
 
+def _field_name(spec: ApiSemantics, path: str) -> str:
+    """``'path'``, with the top-level key that carries the same count (``same_as``) if any."""
+    alt = spec.same_as.get(path)
+    return f"'{path}'" + (f" / '{alt}'" if alt else "")
+
+
 def _cache_writes(d: Mapping[str, Any], spec: ApiSemantics) -> tuple[int, int]:
     """(5-minute, 1-hour) cache writes. Without a 5m/1h split every write is a 5-minute write."""
     assert spec.cache_write_total is not None
@@ -351,9 +357,7 @@ def _cache_writes(d: Mapping[str, Any], spec: ApiSemantics) -> tuple[int, int]:
     # A split with a zero total is taken as is in Anthropic's usage (writes billed on top); where the
     # writes are part of the prompt total (LiteLLM's Usage) the split must match the total exactly.
     if (total or spec.cache_write_inside) and w5 + w1 != total:
-        where = f"'{spec.cache_write_total}'"
-        if spec.cache_write_total in spec.same_as:
-            where += f" / '{spec.same_as[spec.cache_write_total]}'"
+        where = _field_name(spec, spec.cache_write_total)
         raise ValueError(f"usage '{split[0]}' + '{split[1]}' = {w5 + w1} but {where} = {total}; "
                          "the 5-minute and 1-hour writes must add up to all cache writes")
     return w5, w1
@@ -399,9 +403,7 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         rest = total
         named = [(b, f"'{p}'", _count_same(d, spec, p)) for b, p in parts.items()]
         if extra:  # cache writes inside the prompt total (LiteLLM's Usage)
-            w = f"'{spec.cache_write_total}'"
-            if spec.cache_write_total in spec.same_as:
-                w += f" / '{spec.same_as[spec.cache_write_total]}'"
+            w = _field_name(spec, spec.cache_write_total)  # type: ignore[arg-type]
             named += [(b, f"{w} ({b})", n) for b, n in extra.items() if n]
         for bucket, label, n in named:
             if n > rest:

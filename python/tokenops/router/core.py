@@ -108,7 +108,7 @@ class Router:
         if data is None:
             raise TypeError("this Router was not made from router-file bytes, so it cannot be pickled; "
                             "load it in each process (Router.load(path) / Router.default())")
-        return (_router_from_bytes, (data, self.source, self._embed))
+        return (Router.from_bytes, (data, self.source, self._embed))
 
     @classmethod
     def load(cls, path: str | Path, embed: Any = None, sha256: str | None = None) -> "Router":
@@ -262,11 +262,6 @@ class Router:
         idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), check_threads(num_threads))
         models = self.models
         return [models[i] for i in idx]
-
-
-def _router_from_bytes(data: bytes, source: str, embed: Any) -> Router:
-    """Unpickles a Router (see Router.__reduce__)."""
-    return Router.from_bytes(data, source, embed)
 
 
 def _peek_encoding(data: bytes, source: str) -> str | None:

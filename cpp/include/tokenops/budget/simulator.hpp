@@ -22,6 +22,11 @@ struct Dist {
   double mean() const;  // the value used in deterministic mode (rounded)
 };
 
+/// InvalidArgument ("<where>: ...") for a distribution the simulator cannot sample honestly:
+/// non-finite parameters, bounds outside [0, 1e15], or parameters that clipping to [lo, hi] would
+/// silently change (a negative constant, uniform low or mean; a constant outside [lo, hi]).
+void check_dist(const Dist& d, const std::string& where);
+
 /// Counter-based RNG (SplitMix64 stream), cheap to seed per task.
 class Rng {
  public:
