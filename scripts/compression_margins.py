@@ -48,10 +48,12 @@ def main() -> None:
     pd.set_option("display.width", 200)
     print(ev.margin_table(df).round(3).to_string(index=False))
     if "NQ 20 passages" in sets:
-        d4 = ev.run_survival(sets["NQ 20 passages"], {"pack": ev.pack_method()}, ratios=(4,),
-                             dataset="NQ 20 passages")
+        d4 = ev.run_survival(sets["NQ 20 passages"],
+                             {"pack": ev.pack_method(), "pack, fill_irrelevant": ev.pack_method(fill_irrelevant=True)},
+                             ratios=(4,), dataset="NQ 20 passages")
         print("\npack at 4x, survival by gold position:")
         print(ev.position_table(d4).round(3).to_string())
+        print("mean packed tokens:", d4.groupby("method", sort=False)["achieved"].mean().round(1).to_dict())
     if a.misses:
         for name, items in sets.items():
             for setting in ("3x", "5x"):

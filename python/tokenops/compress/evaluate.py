@@ -294,13 +294,14 @@ def default_methods(
     }
 
 
-def pack_method(model: str = "gpt-4o", *, reorder: bool = True) -> Method:
+def pack_method(model: str = "gpt-4o", *, reorder: bool = True, fill_irrelevant: bool = False) -> Method:
     """Question-aware packing of the item's passages (position-controlled NQ)."""
 
     def run(it: QAItem, budget: int) -> str:
         if it.passages is None:
             raise ValueError("pack_method needs items with passages")
-        return pack(it.passages, it.question, budget, model=model, reorder=reorder, separator="\n").text
+        return pack(it.passages, it.question, budget, model=model, reorder=reorder, separator="\n",
+                    fill_irrelevant=fill_irrelevant).text
 
     return run
 
