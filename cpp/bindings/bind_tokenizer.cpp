@@ -264,6 +264,33 @@ void bind_tokenizer(py::module_& m) {
              return to_list(out, int_cache);
            },
            py::arg("text"), py::arg("allowed"), py::arg("int_cache") = py::none())
+      .def("encode_with_unstable",
+           [](const Encoding& e, const py::handle& text, const py::handle& allowed,
+              const py::handle& int_cache) {
+             Utf8 t(text);
+             SpecialMask mask = make_mask(e, allowed);
+             Encoding::Unstable r;
+             {
+               GilRelease release;
+               r = e.encode_with_unstable(t.view(), mask);
+             }
+             py::list completions(r.completions.size());
+             for (std::size_t i = 0; i < r.completions.size(); ++i)
+               completions[i] = to_list(r.completions[i], int_cache);
+             return py::make_tuple(to_list(r.tokens, int_cache), completions);
+           },
+           py::arg("text"), py::arg("allowed"), py::arg("int_cache") = py::none())
+      .def("encode_bytes",
+           [](const Encoding& e, py::bytes data, const py::handle& int_cache) {
+             std::string_view v = data;
+             std::vector<Rank> out;
+             {
+               GilRelease release;
+               e.encode_bytes(v, out);
+             }
+             return to_list(out, int_cache);
+           },
+           py::arg("data"), py::arg("int_cache") = py::none())
       .def("encode_to_numpy",
            [](const Encoding& e, const py::handle& text, const py::handle& allowed) {
              Utf8 t(text);

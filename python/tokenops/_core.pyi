@@ -39,6 +39,8 @@ class CoreEncoding:
         """
         Returns (uint32 arrays, None) or (None, the first disallowed special token found).
         """
+    def encode_bytes(self, data: bytes, int_cache: typing.Any = None) -> list:
+        ...
     def encode_ordinary(self, text: typing.Any, int_cache: typing.Any = None) -> list:
         ...
     def encode_single_piece(self, data: bytes) -> list:
@@ -50,6 +52,8 @@ class CoreEncoding:
     def encode_single_token(self, data: bytes) -> int:
         ...
     def encode_to_numpy(self, text: typing.Any, allowed: typing.Any) -> numpy.typing.NDArray[numpy.uint32]:
+        ...
+    def encode_with_unstable(self, text: typing.Any, allowed: typing.Any, int_cache: typing.Any = None) -> tuple[list, list]:
         ...
     def find_special(self, text: typing.Any, candidates: typing.Any) -> typing.Any:
         """

@@ -3,6 +3,7 @@
 // Vocabulary files come from $TOKENOPS_DATA_DIR (default: ../shared/data beside the checkout).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -22,6 +23,7 @@ using namespace tokenops;
 using tokenizer::Encoding;
 using tokenizer::PreTokenizer;
 using tokenizer::Rank;
+using tokenizer::SpecialMask;
 
 namespace {
 
@@ -366,4 +368,31 @@ TEST(Encoding, CharacterStartGuardPartialCharacterTokens) {
   EXPECT_EQ(single(*f, "b\xC3\xA9\xC3\xA9", false), (std::vector<Rank>{'b', 257, 257}));
   // Invalid UTF-8 falls back to bytes.
   EXPECT_EQ(single(*f, "\xC3\xC3\xA9", false), single(*f, "\xC3\xC3\xA9", true));
+}
+
+TEST(Encoding, UnstableTailAndBytes) {
+  // tiktoken's docstring: gpt2 (r50k) "hello fanta" -> ([31373], [(277, 4910), (5113, 265), ..., (8842,)]).
+  const auto u = r50k().encode_with_unstable("hello fanta", SpecialMask(1, 0));
+  EXPECT_EQ(u.tokens, (std::vector<Rank>{31373}));
+  for (const auto& want : {std::vector<Rank>{277, 4910}, std::vector<Rank>{5113, 265}, std::vector<Rank>{8842}})
+    EXPECT_NE(std::find(u.completions.begin(), u.completions.end(), want), u.completions.end());
+  EXPECT_TRUE(std::is_sorted(u.completions.begin(), u.completions.end()));
+  for (const auto& c : u.completions) {
+    std::string s = r50k().decode_bytes(c.data(), c.size());
+    EXPECT_EQ(s.rfind(" fanta", 0), 0u) << s;
+  }
+  // Ending with an allowed special token: nothing is unstable.
+  const auto v = cl100k().encode_with_unstable("hi<|endoftext|>", SpecialMask{1, 0});
+  EXPECT_EQ(v.tokens, (std::vector<Rank>{6151, 100257}));
+  EXPECT_TRUE(v.completions.empty());
+  EXPECT_THROW(cl100k().encode_with_unstable(std::string(2000, 'a'), SpecialMask(2, 0)), InvalidArgument);
+  // tiktoken's test_encode_bytes, and invalid bytes round-trip.
+  std::vector<Rank> out;
+  cl100k().encode_bytes(" \xec\x8b\xa4\xed", out);
+  EXPECT_EQ(out, (std::vector<Rank>{62085}));
+  for (std::string raw : {std::string("\x80\x80\x80"), std::string("ab \xe4\xb8"), std::string("\xff")}) {
+    out.clear();
+    cl100k().encode_bytes(raw, out);
+    EXPECT_EQ(cl100k().decode_bytes(out.data(), out.size()), raw);
+  }
 }

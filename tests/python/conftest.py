@@ -17,3 +17,21 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.fail(f"shared data not found at {DATA}; set TOKENOPS_DATA_DIR")
     return DATA
+
+
+@pytest.fixture(scope="module")
+def tk():
+    """tiktoken's Encoding for a name (built once per module from the shared rank files), or a skip
+    when tiktoken is not installed."""
+    pytest.importorskip("tiktoken")
+    from tokenops.tokenizer import reference
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = reference.tiktoken_encoding(name)
+        return cache[name]
+
+    yield get
+    reference.cleanup()

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import tokenops
-from tokenops.tokenizer import reference
 from tokenops.tokenizer.load import VocabularyFileError
 
 SAMPLES = [
@@ -28,13 +27,6 @@ SAMPLES = [
     '{"key": [1, 2, {"nested": "value"}], "emoji": "🤖"}',
     "<|endoftext|> is special; so is <|fim_prefix|> and <|endofprompt|>",
 ]
-
-
-@pytest.fixture(scope="module")
-def tk():
-    pytest.importorskip("tiktoken")
-    yield reference.tiktoken_encoding
-    reference.cleanup()
 
 
 @pytest.fixture(scope="module")

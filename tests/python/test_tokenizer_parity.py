@@ -15,24 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tokenops
-from tokenops.tokenizer import reference
 
 ENCODINGS = ["r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony", "llama3", "gpt2"]
-
-
-@pytest.fixture(scope="module")
-def tk():
-    tiktoken = pytest.importorskip("tiktoken")
-    del tiktoken
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = reference.tiktoken_encoding(name)
-        return cache[name]
-
-    yield get
-    reference.cleanup()
 
 
 def _corpus_files(data_dir):

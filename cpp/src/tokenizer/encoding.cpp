@@ -1135,6 +1135,11 @@ void Encoding::encode_single_piece_reference(std::string_view bytes, std::vector
   else bpe_large(p, bytes.size(), Collect{&out});
 }
 
+void Encoding::byte_pair_encode(std::string_view bytes, std::vector<Rank>& out) const {
+  if (bytes.empty()) return;
+  bpe(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), Collect{&out});
+}
+
 Rank Encoding::token_id(std::string_view bytes) const noexcept {
   if (bytes.empty()) return kNoRank;
   Rank id = table_.find(bytes);

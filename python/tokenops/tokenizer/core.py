@@ -194,6 +194,40 @@ class Encoding:
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
         return self._core.encode(text, allowed or None, self._ints)
 
+    def encode_with_unstable(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> tuple[list[int], list[list[int]]]:
+        """tiktoken's ``encode_with_unstable``: the tokens that no text appended later can change,
+        and every token sequence the rest can start with once text follows (for token healing
+        and constrained completion). The completions are sorted and unique (tiktoken returns
+        them in hash-set order)::
+
+            stable, completions = enc.encode_with_unstable(text)
+            assert text.encode().startswith(enc.decode_bytes(stable))
+            assert all(enc.decode_bytes(stable + c).startswith(text.encode()) for c in completions)
+
+        The completions are found by re-encoding the unstable tail once per byte and per token
+        that continues it, as tiktoken does; a tail over 1,024 bytes (one huge last piece) raises
+        ValueError instead of running for minutes."""
+        _check_text(text)
+        allowed = self._resolve_special(allowed_special, disallowed_special, text)
+        stable, completions = self._core.encode_with_unstable(text, allowed or None, self._ints)
+        return stable, completions
+
+    def _encode_bytes(self, text: bytes) -> list[int]:
+        """tiktoken's ``_encode_bytes``: encodes bytes that may hold invalid UTF-8 (a stream cut
+        mid-character). The valid prefix is encoded as text; its last piece's tokens and the
+        bytes after it are encoded together by plain BPE."""
+        if isinstance(text, (bytearray, memoryview)):
+            text = bytes(text)
+        if not isinstance(text, bytes):
+            raise TypeError(f"_encode_bytes expects bytes, not {type(text).__name__}")
+        return self._core.encode_bytes(text, self._ints)
+
     def encode_to_numpy(
         self,
         text: str,
@@ -355,8 +389,18 @@ class Encoding:
         text = b"".join(token_bytes).decode("utf-8", errors="strict")
         return text, offsets
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace") -> list[str]:
+    def decode_batch(
+        self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int = 8
+    ) -> list[str]:
+        """Decodes each token list. ``num_threads`` is accepted for tiktoken compatibility;
+        decoding is one native copy per list, faster than handing lists to threads."""
+        check_threads(num_threads)
         return [self.decode(t, errors=errors) for t in batch]
+
+    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+        """Bytes of each token list (``num_threads`` as in ``decode_batch``)."""
+        check_threads(num_threads)
+        return [self.decode_bytes(t) for t in batch]
 
     def stream_decoder(self, errors: str = "replace") -> StreamDecoder:
         """A decoder for token streams that never emits half a character."""

@@ -68,6 +68,24 @@ class Encoding {
   void encode_single_piece_reference(std::string_view bytes, std::vector<Rank>& out) const;
   /// Id of a token given its exact bytes (mergeable or special); kNoRank when absent.
   Rank token_id(std::string_view bytes) const noexcept;
+  /// BPE of raw bytes with no pre-tokenizer and no whole-token shortcut (tiktoken's
+  /// byte_pair_encode): what a piece would encode to if the pre-tokenizer left it whole.
+  void byte_pair_encode(std::string_view bytes, std::vector<Rank>& out) const;
+
+  /// tiktoken's encode_with_unstable (cpp/src/tokenizer/unstable.cpp): the tokens that stay the
+  /// same whatever text is appended, and every token sequence the unstable rest could start with
+  /// once more text follows (sorted, without repeats). `text` is valid UTF-8.
+  struct Unstable {
+    std::vector<Rank> tokens;
+    std::vector<std::vector<Rank>> completions;
+  };
+  Unstable encode_with_unstable(std::string_view text, const SpecialMask& allowed) const;
+  /// tiktoken's _encode_bytes: encodes bytes that may end in (or hold) invalid UTF-8. The valid
+  /// prefix is encoded as text; the tokens of its last piece and the bytes after it are re-encoded
+  /// together by byte_pair_encode.
+  void encode_bytes(std::string_view bytes, std::vector<Rank>& out) const;
+  /// Mergeable token ids ordered by their bytes (built on first use, thread-safe).
+  const std::vector<Rank>& tokens_by_bytes() const;
 
   /// Byte length of the longest prefix of `text` (a token-boundary cut on a UTF-8 character
   /// boundary) whose encoding has at most max_tokens tokens.
@@ -181,6 +199,13 @@ class Encoding {
   std::string dec_bytes_;
   std::vector<std::uint32_t> dec_off_;
   std::vector<std::uint32_t> dec_len_;
+
+  // Unstable-token support (unstable.cpp).
+  std::size_t last_piece_tokens(std::string_view text, const SpecialMask& allowed) const;
+  std::size_t widen_over_spaces(const std::vector<Rank>& tokens, std::size_t last) const;
+  struct Lazy;
+  static std::shared_ptr<Lazy> make_lazy();
+  std::shared_ptr<Lazy> lazy_ = make_lazy();  // its contents are built on first use  // built in the constructor; its contents on first use
 };
 
 /// Incremental decoder for token streams: returns text as soon as it forms complete UTF-8
