@@ -438,15 +438,9 @@ void bind_tokenizer(py::module_& m) {
            },
            py::arg("tokens"))
       .def("token_byte_values", [](const Encoding& e) {
-        std::vector<std::uint8_t> special(std::size_t(e.max_token_value()) + 1, 0);
-        for (const auto& s : e.specials()) special[s.id] = 1;
-        std::vector<std::string_view> all;
-        all.reserve(e.n_mergeable());
-        for (Rank id = 0; id <= e.max_token_value(); ++id)
-          if (e.has_token(id) && !special[id]) all.push_back(e.token_bytes(id));
-        std::sort(all.begin(), all.end());
-        py::list out(all.size());
-        for (std::size_t i = 0; i < all.size(); ++i) out[i] = as_bytes(all[i]);
+        const std::vector<Rank>& sorted = e.tokens_by_bytes();
+        py::list out(sorted.size());
+        for (std::size_t i = 0; i < sorted.size(); ++i) out[i] = as_bytes(e.token_bytes(sorted[i]));
         return out;
       });
 

@@ -63,7 +63,7 @@ std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask
   return piece.size();
 }
 
-std::size_t Encoding::widen_over_spaces(const std::vector<Rank>& tokens, std::size_t last) const {
+std::size_t Encoding::widen_over_spaces(const Rank* tokens, std::size_t n, std::size_t last) const {
   // tiktoken's "quick and dirty fix" for unstable splits of whitespace (cl100k's \s*[\r\n]+ can
   // turn "\n" + " " into "\n \n"): when the last piece starts with a token of spaces, tabs and
   // newlines only, the run of such tokens before it is unstable too.
@@ -73,8 +73,8 @@ std::size_t Encoding::widen_over_spaces(const std::vector<Rank>& tokens, std::si
     const std::string_view b = token_bytes(t);
     return std::all_of(b.begin(), b.end(), [](char c) { return c == ' ' || c == '\n' || c == '\t'; });
   };
-  if (last > 0 && all_space(tokens[tokens.size() - last]))
-    while (last < tokens.size() && all_space(tokens[tokens.size() - last - 1])) ++last;
+  if (last > 0 && all_space(tokens[n - last]))
+    while (last < n && all_space(tokens[n - last - 1])) ++last;
   return last;
 }
 
@@ -95,7 +95,7 @@ Encoding::Unstable Encoding::encode_with_unstable(std::string_view text,
   encode(text, allowed, r.tokens);
   std::size_t last = last_piece_tokens(text, allowed);
   if (last == 0) return r;  // empty, or ends with a special token: nothing is unstable
-  last = widen_over_spaces(r.tokens, last);
+  last = widen_over_spaces(r.tokens.data(), r.tokens.size(), last);
   const std::size_t keep = r.tokens.size() - last;
   const std::string unstable = decode_bytes(r.tokens.data() + keep, last);
   TOKENOPS_CHECK(unstable.size() <= kMaxUnstableBytes, InvalidArgument,
@@ -104,8 +104,7 @@ Encoding::Unstable Encoding::encode_with_unstable(std::string_view text,
                  "); completions are found by re-encoding it once per byte and candidate token, "
                  "which takes too long for a piece this long. Pass a shorter suffix of the text "
                  "or use encode()");
-  r.tokens.resize(keep);
-  if (unstable.empty()) return r;
+  r.tokens.resize(keep);  // (the unstable bytes are never empty: tokens have bytes)
 
   const std::vector<Rank>& sorted = tokens_by_bytes();
   const std::string_view all(dec_bytes_);
@@ -173,20 +172,19 @@ void Encoding::encode_bytes(std::string_view bytes, std::vector<Rank>& out) cons
     encode_ordinary(bytes, out);
     return;
   }
-  const std::size_t valid = invalid;  // Rust's Utf8Error::valid_up_to
+  // `invalid` is Rust's Utf8Error::valid_up_to: the valid prefix ends there.
   const std::size_t before = out.size();
-  encode_ordinary(bytes.substr(0, valid), out);
-  std::size_t last = last_piece_tokens(bytes.substr(0, valid), SpecialMask(specials_.size(), 0));
-  std::vector<Rank> mine(out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
-  last = widen_over_spaces(mine, last);
+  encode_ordinary(bytes.substr(0, invalid), out);
+  std::size_t last = last_piece_tokens(bytes.substr(0, invalid), SpecialMask(specials_.size(), 0));
+  last = widen_over_spaces(out.data() + before, out.size() - before, last);
   std::string rest;
-  if (!mine.empty() && last > 0) {
+  if (last > 0) {
     // The tokens of the last valid piece and the bytes after it, re-encoded together (what a
     // model sees when UTF-8 was cut mid-character).
-    rest = decode_bytes(mine.data() + mine.size() - last, last);
+    rest = decode_bytes(out.data() + out.size() - last, last);
     out.resize(out.size() - last);
   }
-  rest.append(bytes.substr(valid));
+  rest.append(bytes.substr(invalid));
   encode_single_piece(rest, out);  // the token itself if it is one, else its BPE
 }
 

@@ -215,8 +215,7 @@ class Encoding:
         ValueError instead of running for minutes."""
         _check_text(text)
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
-        stable, completions = self._core.encode_with_unstable(text, allowed or None, self._ints)
-        return stable, completions
+        return self._core.encode_with_unstable(text, allowed or None, self._ints)
 
     def _encode_bytes(self, text: bytes) -> list[int]:
         """tiktoken's ``_encode_bytes``: encodes bytes that may hold invalid UTF-8 (a stream cut
@@ -392,8 +391,8 @@ class Encoding:
     def decode_batch(
         self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int = 8
     ) -> list[str]:
-        """Decodes each token list. ``num_threads`` is accepted for tiktoken compatibility;
-        decoding is one native copy per list, faster than handing lists to threads."""
+        """Decodes each token list. ``num_threads`` is accepted (and checked) for tiktoken
+        compatibility; the lists are decoded one after another, each in one native call."""
         check_threads(num_threads)
         return [self.decode(t, errors=errors) for t in batch]
 

@@ -202,10 +202,10 @@ class Encoding {
 
   // Unstable-token support (unstable.cpp).
   std::size_t last_piece_tokens(std::string_view text, const SpecialMask& allowed) const;
-  std::size_t widen_over_spaces(const std::vector<Rank>& tokens, std::size_t last) const;
+  std::size_t widen_over_spaces(const Rank* tokens, std::size_t n, std::size_t last) const;
   struct Lazy;
   static std::shared_ptr<Lazy> make_lazy();
-  std::shared_ptr<Lazy> lazy_ = make_lazy();  // its contents are built on first use  // built in the constructor; its contents on first use
+  std::shared_ptr<Lazy> lazy_ = make_lazy();  // its contents are built on first use
 };
 
 /// Incremental decoder for token streams: returns text as soon as it forms complete UTF-8
