@@ -45,6 +45,13 @@ INTERRUPT_CASES = {
         "__import__('tiktoken').get_encoding('cl100k_base'))[1])",
     "tokenops compress_batch (60 x 300k chars, 2 threads)":
         "lambda: tokenops.compress_batch([big[:300_000]] * 60, rate=0.5, num_threads=2)",
+    "tokenops cost_batch (40M rows, exact, 2 threads)":
+        "(lambda np: (lambda u: lambda: tokenops.cost_batch('gpt-4o', u, num_threads=2))("
+        "{'input_text': np.full(40_000_000, 1000), 'output_text': np.full(40_000_000, 200)}))("
+        "__import__('numpy'))",
+    "tokenops Router.default().score (4M prompts, 2 threads)":
+        "(lambda r, ps: lambda: r.score(ps, num_threads=2))(tokenops.Router.default(), "
+        "[big[i:i + 300] for i in range(0, 300 * 10_000, 300)] * 400)",
     "tokenops Embedder.embed (3,000 texts of ~200 tokens)":
         "(lambda e: lambda: e.embed([('The whale swam across the ocean number %d. ' % i) * 20 "
         "for i in range(3000)]))(tokenops.Embedder.load())",

@@ -110,13 +110,16 @@ void bind_router(py::module_& m) {
             BatchInput in(texts, py::none());
             const std::size_t n = in.batch.texts.size();
             std::vector<router::SparseFeatures> rows(n);
+            Interrupts intr;
             {
               GilRelease release;
               text::parallel_for(n, text::resolve_threads(num_threads, n), [&](std::size_t i) {
+                if (intr.stop()) return;
                 router::FeatureScratch scratch;
                 fx.sparse(in.batch.texts[i], rows[i], scratch);
               });
             }
+            intr.raise_if_stopped();
             std::vector<std::int64_t> indptr(n + 1, 0);
             for (std::size_t i = 0; i < n; ++i) indptr[i + 1] = indptr[i] + static_cast<std::int64_t>(rows[i].size());
             std::vector<std::int32_t> indices(static_cast<std::size_t>(indptr[n]));
@@ -140,11 +143,14 @@ void bind_router(py::module_& m) {
             BatchInput in(texts, py::none());
             const std::size_t n = in.batch.texts.size(), d = router::dense_signal_names().size();
             std::vector<float> out(n * d);
+            Interrupts intr;
             {
               GilRelease release;
-              text::parallel_for(n, text::resolve_threads(num_threads, n),
-                                 [&](std::size_t i) { fx.dense_raw(in.batch.texts[i], out.data() + i * d); });
+              text::parallel_for(n, text::resolve_threads(num_threads, n), [&](std::size_t i) {
+                if (!intr.stop()) fx.dense_raw(in.batch.texts[i], out.data() + i * d);
+              });
             }
+            intr.raise_if_stopped();
             return to_numpy_2d(std::move(out), n, d);
           },
           py::arg("texts"), py::arg("num_threads") = 0,
@@ -173,10 +179,12 @@ void bind_router(py::module_& m) {
           [](const Router& r, const py::handle& texts, const py::handle& embeddings, int num_threads) {
             BatchInput in(texts, embeddings);
             std::vector<double> out;
+            Interrupts intr;
             {
               GilRelease release;
-              out = r.score(in.batch, num_threads);
+              out = r.score(in.batch, num_threads, [&] { return intr.stop(); });
             }
+            intr.raise_if_stopped();
             return to_numpy(std::move(out));
           },
           py::arg("texts"), py::arg("embeddings") = py::none(), py::arg("num_threads") = 0)
@@ -185,10 +193,12 @@ void bind_router(py::module_& m) {
           [](const Router& r, const py::handle& texts, const py::handle& embeddings, int num_threads) {
             BatchInput in(texts, embeddings);
             std::vector<double> out;
+            Interrupts intr;
             {
               GilRelease release;
-              out = r.outputs(in.batch, num_threads);
+              out = r.outputs(in.batch, num_threads, [&] { return intr.stop(); });
             }
+            intr.raise_if_stopped();
             return to_numpy_2d(std::move(out), in.batch.texts.size(), r.n_outputs());
           },
           py::arg("texts"), py::arg("embeddings") = py::none(), py::arg("num_threads") = 0)
@@ -198,10 +208,12 @@ void bind_router(py::module_& m) {
              const py::handle& embeddings, int num_threads) {
             BatchInput in(texts, embeddings);
             std::vector<std::int32_t> out;
+            Interrupts intr;
             {
               GilRelease release;
-              out = r.route(in.batch, lam, costs, num_threads);
+              out = r.route(in.batch, lam, costs, num_threads, [&] { return intr.stop(); });
             }
+            intr.raise_if_stopped();
             return to_numpy(std::move(out));
           },
           py::arg("texts"), py::arg("lam"), py::arg("costs"), py::arg("embeddings") = py::none(),

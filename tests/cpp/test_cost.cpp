@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,22 @@ TEST(Batch, IdenticalForAnyThreadCount) {
     i128 g4 = price_batch(c, mode, models, codes.data(), cols, n, ServiceTier::Standard, 0, 4, t4.data(), nullptr, nullptr);
     EXPECT_EQ(t1, t4);
     EXPECT_TRUE(g1 == g4);
+    // A stop hook that never fires changes nothing; one that fires at once leaves the rows
+    // unpriced (the bindings raise KeyboardInterrupt instead of returning them).
+    std::vector<double> ts(n, -1.0);
+    int asked = 0;
+    i128 gs = price_batch(c, mode, models, codes.data(), cols, n, ServiceTier::Standard, 0, 1, ts.data(), nullptr,
+                          nullptr, [&] { ++asked; return false; });
+    EXPECT_EQ(ts, t1);
+    EXPECT_TRUE(gs == g1);
+    EXPECT_GT(asked, 1);  // asked between chunks, not once per call
+    std::fill(ts.begin(), ts.end(), -1.0);
+    for (int threads : {1, 3}) {
+      gs = price_batch(c, mode, models, codes.data(), cols, n, ServiceTier::Standard, 0, threads, ts.data(),
+                       nullptr, nullptr, [] { return true; });
+      EXPECT_TRUE(gs == 0) << threads;
+      EXPECT_EQ(std::count(ts.begin(), ts.end(), -1.0), static_cast<long>(n)) << threads;
+    }
     // per-row API agrees with the batch
     Usage u;
     u.n[kInputText] = in[123];

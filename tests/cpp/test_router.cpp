@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -269,6 +270,22 @@ TEST(Router, IdenticalAcrossThreadCounts) {
   for (int i = 0; i < 500; ++i) many.push_back(kPrompts[i % kPrompts.size()] + std::to_string(i * 7919));
   const auto one = r.score(batch_of(many), 1);
   for (int t : {2, 3, 8}) EXPECT_EQ(r.score(batch_of(many), t), one) << t << " threads";
+}
+
+TEST(Router, StopHookIsAskedBetweenChunks) {
+  // The bindings' Ctrl-C check: asked between chunks of prompts, from any thread of the batch.
+  Router r(linear_file(), nullptr);
+  std::vector<std::string> many;
+  for (int i = 0; i < 500; ++i) many.push_back(kPrompts[i % kPrompts.size()] + std::to_string(i));
+  const auto all = r.score(batch_of(many), 1);
+  std::atomic<int> asked{0};
+  EXPECT_EQ(r.score(batch_of(many), 2, [&] { ++asked; return false; }), all);
+  EXPECT_GT(asked.load(), 1);
+  // Stopping after the third question leaves the later chunks unscored (zeros).
+  int calls = 0;
+  const auto part = r.score(batch_of(many), 1, [&] { return ++calls > 3; });
+  EXPECT_EQ(std::count(part.begin(), part.end(), 0.0), static_cast<long>(many.size() - 3 * 32));
+  for (std::size_t i = 0; i < 3 * 32; ++i) EXPECT_EQ(part[i], all[i]) << i;
 }
 
 TEST(Router, MatrixFactorisationFastPathEqualsTheFullForm) {

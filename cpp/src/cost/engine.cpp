@@ -589,7 +589,7 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
 i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& models,
                  const std::int32_t* model_codes, const std::array<const std::int64_t*, kNumBuckets>& cols,
                  std::size_t n, ServiceTier tier, std::int32_t date, int num_threads, double* out_total,
-                 double* out_prompt, double* out_completion) {
+                 double* out_prompt, double* out_completion, const text::StopFn& stop) {
   TOKENOPS_CHECK(!models.empty() || n == 0, InvalidArgument, "no models given");
   // Validate once up front so errors name the first bad row deterministically.
   for (std::size_t i = 0; i < n; ++i) {
@@ -611,6 +611,7 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
   std::vector<i128> partial(nchunks, 0);
   const std::size_t threads = text::resolve_threads(num_threads, nchunks);
   text::parallel_for(nchunks, threads, [&](std::size_t c) {
+    if (stop && stop()) return;  // the caller discards the partial results
     const std::size_t lo = c * chunk, hi = std::min(n, lo + chunk);
     i128 acc = 0;
     Usage u;

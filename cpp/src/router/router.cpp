@@ -452,7 +452,7 @@ void Router::check_batch(const Batch& batch) const {
 }
 
 template <class Fn>
-void Router::for_each(const Batch& batch, int num_threads, Fn&& fn) const {
+void Router::for_each(const Batch& batch, int num_threads, const text::StopFn& stop, Fn&& fn) const {
   check_batch(batch);
   const std::size_t n = batch.texts.size();
   constexpr std::size_t kChunk = 32;
@@ -471,7 +471,7 @@ void Router::for_each(const Batch& batch, int num_threads, Fn&& fn) const {
     std::vector<double> z(n_out_ * kChunk), q(n_out_ * kChunk);
     for (;;) {
       const std::size_t c = next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= chunks) return;
+      if (c >= chunks || (stop && stop())) return;
       const std::size_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
       if (block) head_->forward_block(batch.embeddings + lo * e, hi - lo, z.data(), q.data());
       for (std::size_t i = lo; i < hi; ++i) {
@@ -492,7 +492,7 @@ void Router::for_each(const Batch& batch, int num_threads, Fn&& fn) const {
   });
 }
 
-std::vector<double> Router::score(const Batch& batch, int num_threads) const {
+std::vector<double> Router::score(const Batch& batch, int num_threads, const text::StopFn& stop) const {
   TOKENOPS_CHECK((file_.binary_score == "single" && n_out_ == 1) ||
                      (file_.strong >= 0 && file_.weak >= 0),
                  InvalidArgument, "this router has no binary score (no strong/weak pair); use "
@@ -500,7 +500,7 @@ std::vector<double> Router::score(const Batch& batch, int num_threads) const {
   std::vector<double> out(batch.texts.size());
   const bool block = head_->blockwise();
   const BinaryKind kind = binary_kind(file_.binary_score);
-  for_each(batch, num_threads, [&](std::size_t i, const Input& x, double* z, double* q) {
+  for_each(batch, num_threads, stop, [&](std::size_t i, const Input& x, double* z, double* q) {
     const double s = block ? combine(kind, file_.strong, file_.weak, z, q) : head_->binary(x, file_, kind, z, q);
     TOKENOPS_CHECK(std::isfinite(s), InvalidArgument, "router produced a non-finite score for prompt ",
                    i, "; its features or weights overflowed");
@@ -509,10 +509,10 @@ std::vector<double> Router::score(const Batch& batch, int num_threads) const {
   return out;
 }
 
-std::vector<double> Router::outputs(const Batch& batch, int num_threads) const {
+std::vector<double> Router::outputs(const Batch& batch, int num_threads, const text::StopFn& stop) const {
   std::vector<double> out(batch.texts.size() * n_out_);
   const bool block = head_->blockwise();
-  for_each(batch, num_threads, [&](std::size_t i, const Input& x, double* z, double* q) {
+  for_each(batch, num_threads, stop, [&](std::size_t i, const Input& x, double* z, double* q) {
     if (!block) head_->forward(x, z, q);
     for (std::size_t j = 0; j < n_out_; ++j) {
       TOKENOPS_CHECK(std::isfinite(q[j]), InvalidArgument,
@@ -524,7 +524,8 @@ std::vector<double> Router::outputs(const Batch& batch, int num_threads) const {
 }
 
 std::vector<std::int32_t> Router::route(const Batch& batch, double lambda,
-                                        const std::vector<double>& costs, int num_threads) const {
+                                        const std::vector<double>& costs, int num_threads,
+                                        const text::StopFn& stop) const {
   TOKENOPS_CHECK(n_out_ == file_.models.size(), InvalidArgument,
                  "N-way routing needs a per-model router (this one has a single binary output)");
   TOKENOPS_CHECK(std::isfinite(lambda) && lambda >= 0, InvalidArgument,
@@ -538,7 +539,7 @@ std::vector<std::int32_t> Router::route(const Batch& batch, double lambda,
   for (double v : c)
     TOKENOPS_CHECK(std::isfinite(v) && v >= 0, InvalidArgument,
                    "costs must be finite and non-negative, got ", v);
-  const std::vector<double> q = outputs(batch, num_threads);
+  const std::vector<double> q = outputs(batch, num_threads, stop);
   std::vector<std::int32_t> out(batch.texts.size());
   for (std::size_t i = 0; i < out.size(); ++i) {
     std::int32_t best = 0;

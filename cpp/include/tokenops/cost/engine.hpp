@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/cost/catalog.hpp"
 
 namespace tokenops::cost {
@@ -97,7 +98,7 @@ struct BatchModel {
 i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& models,
                  const std::int32_t* model_codes, const std::array<const std::int64_t*, kNumBuckets>& cols,
                  std::size_t n, ServiceTier tier, std::int32_t date, int num_threads, double* out_total,
-                 double* out_prompt, double* out_completion);
+                 double* out_prompt, double* out_completion, const text::StopFn& stop = {});
 
 /// i128 atto-USD -> decimal string "0.054399" (exact) and -> nearest float64.
 std::string atto_to_string(i128 atto);

@@ -22,6 +22,7 @@
 
 #include "tokenops/io/router_file.hpp"
 #include "tokenops/router/features.hpp"
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 
 namespace tokenops::router {
@@ -48,20 +49,22 @@ class Router {
   bool needs_embedding() const noexcept { return features_.embedding_dim() > 0; }
 
   /// Binary scores (higher = the strong model is more likely needed), one per prompt.
-  std::vector<double> score(const Batch& batch, int num_threads) const;
+  /// `stop` (optional) is asked between chunks of prompts; once it says true the call returns
+  /// early with unspecified values for the prompts not reached (the caller discards them).
+  std::vector<double> score(const Batch& batch, int num_threads, const text::StopFn& stop = {}) const;
   /// Per-output values q (n x K, row-major): per-model predicted quality for N-way routers.
-  std::vector<double> outputs(const Batch& batch, int num_threads) const;
+  std::vector<double> outputs(const Batch& batch, int num_threads, const text::StopFn& stop = {}) const;
   /// N-way decision per prompt: argmax_m lambda * q_m - costs[m] (costs: one per model; empty =
   /// the file's costs).
   std::vector<std::int32_t> route(const Batch& batch, double lambda, const std::vector<double>& costs,
-                                  int num_threads) const;
+                                  int num_threads, const text::StopFn& stop = {}) const;
 
   struct Head;  // family-specific inference (defined in router.cpp)
 
  private:
   void check_batch(const Batch& batch) const;
   template <class Fn>
-  void for_each(const Batch& batch, int num_threads, Fn&& fn) const;
+  void for_each(const Batch& batch, int num_threads, const text::StopFn& stop, Fn&& fn) const;
 
   io::RouterFile file_;
   std::shared_ptr<const tokenizer::Encoding> encoding_;

@@ -5,6 +5,7 @@
 // (thread_team.hpp), which also starts fewer threads if the system refuses more.
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <thread>
 
 #include "tokenops/text/thread_team.hpp"
@@ -21,6 +22,10 @@ inline std::size_t resolve_threads(int requested, std::size_t work_items) {
   std::size_t t = requested > 0 ? static_cast<std::size_t>(requested) : hw;
   return std::max<std::size_t>(1, std::min({t, work_items, cap}));
 }
+
+/// Asked between chunks of a long batch (from any of its threads); true once the caller wants the
+/// batch abandoned (the bindings' Ctrl-C check). Empty: never stop.
+using StopFn = std::function<bool()>;
 
 /// Calls fn(i) for every i in [0, n), with dynamic work distribution across `threads` threads.
 template <class Fn>
