@@ -45,6 +45,11 @@ INTERRUPT_CASES = {
         "__import__('tiktoken').get_encoding('cl100k_base'))[1])",
     "tokenops compress_batch (60 x 300k chars, 2 threads)":
         "lambda: tokenops.compress_batch([big[:300_000]] * 60, rate=0.5, num_threads=2)",
+    "tokenops compress (13 MB, one text)":
+        "(lambda t: lambda: tokenops.compress(t, rate=0.3))(big * 4)",
+    "tokenops pack (30,000 passages)":
+        "(lambda ps: lambda: tokenops.pack(ps, 'Who is Pierre and Natasha?', budget=1_000_000))("
+        "[big[i * 500:(i + 1) * 500] for i in range(6000)] * 5)",
     "tokenops cost_batch (40M rows, exact, 2 threads)":
         "(lambda np: (lambda u: lambda: tokenops.cost_batch('gpt-4o', u, num_threads=2))("
         "{'input_text': np.full(40_000_000, 1000), 'output_text': np.full(40_000_000, 200)}))("

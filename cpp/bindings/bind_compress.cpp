@@ -1,5 +1,7 @@
 // Binding of tokenops::compress: scorer models, the Compressor and pack(). Inputs are converted
 // with the GIL held, the work runs with it released.
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "tokenops/compress/info.hpp"
 #include "tokenops/compress/pack.hpp"
 #include "tokenops/compress/relevance.hpp"
+#include "tokenops/compress/segment.hpp"
 #include "tokenops/io/ngram_file.hpp"
 #include "tokenops/text/parallel.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
@@ -41,8 +44,22 @@ Options make_options(double rate, std::int64_t target_tokens, const py::handle& 
   o.opt.rate = rate;
   o.opt.target_tokens = target_tokens;
   o.opt.force_tokens.clear();
-  for (const auto& t : utf8_list(force_tokens, "force_tokens"))
-    o.opt.force_tokens.emplace_back(t.view());
+  for (const auto& t : utf8_list(force_tokens, "force_tokens")) {
+    // A force token is matched against whole units (a word, a number, a punctuation mark, "\n"):
+    // one that is several units (or none) could never match, which would be silent.
+    const std::string_view v = t.view();
+    if (v != "\n") {
+      const compress::Segmentation seg = compress::segment(v);
+      if (seg.units.size() != 1 || seg.units[0].start != 0 || seg.units[0].end != v.size() ||
+          v.back() == ' ' || v.back() == '\t' ||
+          seg.units[0].kind == compress::UnitKind::Newline)
+        throw py::value_error(
+            "force token " + py::repr(py::str(v.data(), v.size())).cast<std::string>() +
+            " is not one word, number or punctuation mark (or \"\\n\"), so it could never match "
+            "a unit of the text; use protect=[...] to keep a phrase");
+    }
+    o.opt.force_tokens.emplace_back(v);
+  }
   o.opt.force_digits = force_digits;
   o.opt.force_entities = force_entities;
   o.opt.force_code = force_code;
@@ -223,12 +240,15 @@ void bind_compress(py::module_& m) {
                                       force_entities, force_code, drop_consecutive, json, protect,
                                       protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
              CompressResult r;
+             Interrupts intr;  // Ctrl-C: seen between stages and embedding / classifier batches
              {
                GilRelease release;
                CompressOptions opt = resolve(o, t.view());
                opt.question = std::string(q.view());
+               opt.stop = [&] { return intr.stop(); };
                r = c.compress(t.view(), opt);
              }
+             intr.raise_if_stopped();
              return to_dict(std::move(r));
            },
            py::arg("text"), py::arg("question").none(true), TOKENOPS_COMPRESS_ARGS)
@@ -295,7 +315,7 @@ void bind_compress(py::module_& m) {
 
   m.def("compress_pack",
         [](EncodingPtr enc, const py::handle& passages, const py::handle& question,
-           std::int64_t budget, const std::vector<float>& extra_relevance, float mmr_lambda,
+           std::int64_t budget, const std::vector<double>& extra, float mmr_lambda,
            float cost_power, float bm25_weight, float extra_weight, bool reorder, bool dedup,
            const py::handle& separator) {
           if (budget < 0) throw py::value_error("budget must be >= 0, got " + std::to_string(budget));
@@ -312,11 +332,22 @@ void bind_compress(py::module_& m) {
           o.reorder = reorder;
           o.dedup = dedup;
           o.separator = std::string(Utf8(separator, "separator").view());  // lone surrogates -> U+FFFD
+          std::vector<float> extra_relevance(extra.size());
+          for (std::size_t i = 0; i < extra.size(); ++i) {
+            if (std::isfinite(extra[i]) && std::fabs(extra[i]) > std::numeric_limits<float>::max())
+              throw py::value_error("extra relevance at index " + std::to_string(i) + " is " +
+                                    py::repr(py::float_(extra[i])).cast<std::string>() +
+                                    ", outside the float32 range the packer computes in");
+            extra_relevance[i] = static_cast<float>(extra[i]);
+          }
           compress::PackResult r;
+          Interrupts intr;  // Ctrl-C: seen before each pick
+          o.stop = [&] { return intr.stop(); };
           {
             GilRelease release;
             r = compress::pack(*enc, views, q.view(), extra_relevance, o);
           }
+          intr.raise_if_stopped();
           py::dict d;
           d["selected"] = to_list(r.selected);
           d["relevance"] = to_numpy(std::move(r.relevance));

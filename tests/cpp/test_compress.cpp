@@ -381,6 +381,29 @@ TEST(CompressPack, PicksRelevantPassagesUnderBudget) {
   EXPECT_EQ(all.selected.front(), 0u);
   EXPECT_EQ(all.selected.back(), 3u);
   EXPECT_THROW(pack(*enc, ps, "q", {1.0f}, o), InvalidArgument);
+  // the stop hook (Ctrl-C) is asked before each pick: never firing changes nothing, firing at
+  // once picks nothing
+  int asked = 0;
+  o.stop = [&] { ++asked; return false; };
+  EXPECT_EQ(pack(*enc, ps, "Paris capital France Eiffel", {}, o).selected, all.selected);
+  EXPECT_GT(asked, 1);
+  o.stop = [] { return true; };
+  EXPECT_TRUE(pack(*enc, ps, "Paris capital France Eiffel", {}, o).selected.empty());
+}
+
+TEST(CompressSelector, StopHookIsAskedBetweenStages) {
+  Compressor c = make_compressor();
+  std::string text;
+  for (int i = 0; i < 6; ++i) text += std::string(kProse) + " Paragraph " + std::to_string(i) + " ends.\n";
+  CompressOptions o;
+  o.rate = 0.5;
+  const CompressResult plain = c.compress(text, o);
+  int asked = 0;
+  o.stop = [&] { ++asked; return false; };
+  EXPECT_EQ(c.compress(text, o).text, plain.text);
+  EXPECT_GT(asked, 1);
+  o.stop = [] { return true; };
+  EXPECT_NE(c.compress(text, o).text, plain.text);  // abandoned early (the bindings raise)
 }
 
 TEST(CompressSelector, WordsNeverTouchAcrossAGap) {

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -437,3 +438,72 @@ def test_pack_spends_no_tokens_on_passages_unrelated_to_the_question() -> None:
         r = pack([a, a2, "Zebras run."], q, budget)
         assert r.selected == pack([a, a2], q, budget).selected == [0, 1], budget
         assert r.total_tokens <= budget
+
+
+def test_signs_and_currencies_stay_with_their_numbers() -> None:
+    filler = "The weather was quite pleasant and many people went outside to enjoy the park. "
+    for s in ("The low was −40 degrees.", "A loss of -$5 today.", "A loss of $-7 today.",
+              "Change −3.5% today.", "Price 5€ today.", "Cost ₹300 now.", "Range 10–20 pages."):
+        number = next(w for w in s.split() if any(c.isdigit() for c in w)).rstrip(".")
+        for rate in (0.3, 0.08):
+            out = compress(filler * 3 + s + " " + filler * 10, rate=rate).text
+            assert number in out, (s, rate, out)
+
+
+def test_user_perceived_characters_are_never_split() -> None:
+    units = compress("🇺🇸 flag and 🇩🇪🇫🇷 flags", rate=1.0).units
+    assert [u.text for u in units if u.kind == "punct"] == ["🇺🇸", "🇩🇪", "🇫🇷"]
+    assert [u.text for u in compress("คำ ຄຳ", rate=1.0).units] == ["คำ", "ຄຳ"]  # Thai / Lao SARA AM
+    assert [u.text for u in compress("ស្រី ស", rate=1.0).units] == ["ស្រី", "ស"]  # Khmer coeng + consonant
+    # words longer than 64 bytes are cut into pieces, never before a combining mark or inside a
+    # conjunct (virama + consonant)
+    for word in ("a\u0301" * 200, "क्ष" * 40, "e\u0301\u0323" * 100):
+        for u in compress(word, rate=1.0).units:
+            assert not unicodedata.combining(u.text[0]) and u.text[0] not in "\u094d", (word[:4], u.text[:4])
+            assert u.text[-1] != "\u094d"
+        out = compress(word + " filler words here", rate=0.3).text
+        assert not unicodedata.combining(out[0])
+
+
+def test_long_punctuation_runs_are_cut_not_dropped() -> None:
+    for text in ("!" * 200, "," * 500, "." * 100_000, "-" * 3000):
+        r = compress(text, rate=0.5)
+        assert 0 < r.compressed_tokens <= r.original_tokens, text[:3]
+        assert set(r.text) == {text[0]}
+        assert r.within_tolerance, (text[:3], r.compressed_tokens, r.target_tokens)
+
+
+def test_force_tokens_must_be_single_units() -> None:
+    text = "Anna Pavlovna spoke. " * 20
+    assert compress(text, rate=0.5, force_tokens=[".", "\n", "Anna", "??"]).text
+    for bad in ("Anna Pavlovna", "", " .", ". ", "\n\n", "e.g. x"):
+        with pytest.raises(ValueError, match="protect"):
+            compress(text, rate=0.5, force_tokens=[bad])
+    kept = compress(text, rate=0.3, protect=["Anna Pavlovna"]).text
+    assert kept.count("Anna Pavlovna") == 20
+
+
+def test_pack_chat_summary_reads_content_lists_and_tool_calls() -> None:
+    msgs = [
+        {"role": "system", "content": "You are a bank assistant."},
+        {"role": "user", "content": [{"type": "text", "text": "My account number is 12345 and my name is Zed Quill. " * 5}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup_account", "arguments": '{"id": 12345}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "balance 99"},
+        {"role": "assistant", "content": "Noted. " * 60},
+        {"role": "user", "content": "What is my account number?"},
+    ]
+    r = pack_chat(msgs, 150, keep_last=1)
+    assert r.summary and "12345" in r.summary and r.tokens <= 150
+    assert "lookup_account" in r.summary
+
+
+def test_pack_is_fast_on_many_passages_and_checks_extra_relevance_range(data_dir: Path) -> None:
+    text = (data_dir / "corpus" / "en_war_and_peace.txt").read_text(encoding="utf-8")
+    ps = [text[i * 500:(i + 1) * 500] for i in range(3000)]
+    r = pack(ps, "Who is Pierre and Natasha?", budget=100_000)
+    assert len(r.selected) > 500 and r.total_tokens <= 100_000
+    # the MMR choice is a deterministic function of the inputs
+    assert pack(ps, "Who is Pierre and Natasha?", budget=100_000).selected == r.selected
+    with pytest.raises(ValueError, match="float32 range"):
+        pack(ps[:3], "q", 100, extra_relevance=[1.0, -1e308, 0.0])

@@ -161,9 +161,12 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   }
 
   // ---- scores ----
-  ScoreContext ctx{text, r.seg, opt.question};
+  const auto stopped = [&] { return opt.stop && opt.stop(); };
+  if (stopped()) return r;
+  ScoreContext ctx{text, r.seg, opt.question, opt.stop ? &opt.stop : nullptr};
   std::vector<float> tmp;
   for (const auto& ws : unit_scorers_) {
+    if (stopped()) return r;
     if (ws.weight == 0) continue;
     tmp.assign(n, 0.0f);
     ws.scorer->score_units(ctx, tmp);
@@ -174,6 +177,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   for (char c : opt.question) question |= !(c == ' ' || c == '\n' || c == '\t' || c == '\r');
   auto& cpri = r.chunk_scores;
   for (const auto& ws : chunk_scorers_) {
+    if (stopped()) return r;
     if (ws.weight == 0 || (!question && ws.scorer->needs_question())) continue;
     tmp.assign(nc, 0.0f);
     ws.scorer->score_chunks(ctx, tmp);

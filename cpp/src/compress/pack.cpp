@@ -13,27 +13,27 @@ namespace tokenops::compress {
 
 namespace {
 
-using Tf = std::unordered_map<std::string, float>;
+// A passage's term-frequency vector, L2-normalised: (term id, weight), sorted by term id.
+using SparseVec = std::vector<std::pair<std::uint32_t, float>>;
 
-Tf unit_vector(const std::vector<std::string>& terms) {
-  Tf tf;
-  for (const auto& t : terms) tf[t] += 1.0f;
-  double n = 0;
-  for (auto& [_, v] : tf) n += double(v) * v;
-  const float inv = n > 0 ? static_cast<float>(1.0 / std::sqrt(n)) : 0.0f;
-  for (auto& [_, v] : tf) v *= inv;
-  return tf;
-}
-
-float cosine(const Tf& a, const Tf& b) {
-  const Tf& s = a.size() < b.size() ? a : b;
-  const Tf& l = a.size() < b.size() ? b : a;
-  float dot = 0;
-  for (const auto& [k, v] : s) {
-    auto it = l.find(k);
-    if (it != l.end()) dot += v * it->second;
+SparseVec unit_vector(const std::vector<std::string>& terms,
+                      std::unordered_map<std::string, std::uint32_t>& ids) {
+  std::vector<std::uint32_t> t;
+  t.reserve(terms.size());
+  for (const auto& s : terms) t.push_back(ids.try_emplace(s, static_cast<std::uint32_t>(ids.size())).first->second);
+  std::sort(t.begin(), t.end());
+  SparseVec v;
+  for (std::size_t k = 0; k < t.size();) {
+    std::size_t e = k;
+    while (e < t.size() && t[e] == t[k]) ++e;
+    v.emplace_back(t[k], static_cast<float>(e - k));
+    k = e;
   }
-  return dot;
+  double n = 0;
+  for (auto& [_, w] : v) n += double(w) * w;
+  const float inv = n > 0 ? static_cast<float>(1.0 / std::sqrt(n)) : 0.0f;
+  for (auto& [_, w] : v) w *= inv;
+  return v;
 }
 
 }  // namespace
@@ -74,38 +74,65 @@ PackResult pack(const tokenizer::Encoding& enc, const std::vector<std::string_vi
   }
   if (opt.dedup) r.duplicate_of = find_duplicate_texts(passages);
 
-  std::vector<Tf> vec(n);
-  for (std::size_t i = 0; i < n; ++i) vec[i] = unit_vector(terms[i]);
+  // Term vectors and an inverted index (postings in passage order): after each pick, the cosine
+  // of every passage sharing a term with it is summed over the pick's terms in term-id order,
+  // touching only those passages (was: a hash-map cosine with every passage, per pick).
+  std::unordered_map<std::string, std::uint32_t> term_ids;
+  std::vector<SparseVec> vec(n);
+  for (std::size_t i = 0; i < n; ++i) vec[i] = unit_vector(terms[i], term_ids);
+  std::vector<std::vector<std::pair<std::uint32_t, float>>> postings(term_ids.size());
+  for (std::size_t i = 0; i < n; ++i)
+    for (const auto& [t, w] : vec[i]) postings[t].emplace_back(static_cast<std::uint32_t>(i), w);
   const std::size_t sep = opt.separator.empty() ? 0 : enc.count_ordinary(opt.separator);
   double mean_cost = 0;
   for (auto t : r.tokens) mean_cost += t;
   mean_cost = std::max(mean_cost / n, 1.0);
+  std::vector<double> scale(n);
+  for (std::size_t i = 0; i < n; ++i)
+    scale[i] = std::pow(std::max(r.tokens[i], 1u) / mean_cost, opt.cost_power);
 
+  // Candidates in passage order (ties go to the first); a passage leaves once chosen or once it
+  // no longer fits (the room only shrinks).
+  std::vector<std::uint32_t> alive;
+  for (std::size_t i = 0; i < n; ++i)
+    if (r.duplicate_of[i] < 0) alive.push_back(static_cast<std::uint32_t>(i));
   std::vector<std::uint8_t> chosen(n, 0);
-  std::vector<float> max_sim(n, 0.0f);
-  std::vector<std::uint32_t> picked;
+  std::vector<float> max_sim(n, 0.0f), dot(n, 0.0f);
+  std::vector<std::uint32_t> picked, touched;
   std::size_t used = 0;
-  for (;;) {
+  while (!alive.empty()) {
+    if (opt.stop && opt.stop()) break;  // the caller raises; the partial pick is discarded
     std::int64_t best = -1;
     double best_v = -1e300;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (chosen[i] || r.duplicate_of[i] >= 0) continue;
+    std::size_t live = 0;
+    for (std::uint32_t i : alive) {
       const std::size_t add = r.tokens[i] + (picked.empty() ? 0 : sep);
       if (used + add > opt.budget) continue;
+      alive[live++] = i;
       const double mmr = opt.mmr_lambda * r.relevance[i] - (1.0 - opt.mmr_lambda) * max_sim[i];
-      const double scale = std::pow(std::max(r.tokens[i], 1u) / mean_cost, opt.cost_power);
-      const double v = mmr >= 0 ? mmr / scale : mmr * scale;
+      const double v = mmr >= 0 ? mmr / scale[i] : mmr * scale[i];
       if (v > best_v) {
         best_v = v;
         best = static_cast<std::int64_t>(i);
       }
     }
+    alive.resize(live);
     if (best < 0) break;
     chosen[best] = 1;
     used += r.tokens[best] + (picked.empty() ? 0 : sep);
     picked.push_back(static_cast<std::uint32_t>(best));
-    for (std::size_t i = 0; i < n; ++i)
-      if (!chosen[i]) max_sim[i] = std::max(max_sim[i], cosine(vec[i], vec[best]));
+    alive.erase(std::find(alive.begin(), alive.end(), static_cast<std::uint32_t>(best)));
+    for (const auto& [t, wb] : vec[best])
+      for (const auto& [i, wi] : postings[t]) {
+        if (chosen[i]) continue;
+        if (dot[i] == 0.0f) touched.push_back(i);
+        dot[i] += wb * wi;
+      }
+    for (std::uint32_t i : touched) {
+      max_sim[i] = std::max(max_sim[i], dot[i]);
+      dot[i] = 0.0f;
+    }
+    touched.clear();
   }
 
   auto order_and_join = [&]() {

@@ -31,6 +31,7 @@ namespace {
 // Longest word unit, in bytes: longer "words" are not language (natural words, even German
 // compounds and chemical names, stay below it) and are cut into pieces; see Segmenter::word.
 constexpr std::size_t kMaxWordBytes = 64;
+constexpr std::size_t kMaxPunctRun = 16;
 
 char32_t fold_cp(char32_t c) noexcept {
   if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -61,6 +62,10 @@ bool is_newline(char32_t cp) noexcept {
 }
 
 bool is_mark_like(char32_t cp) noexcept {
+  // Thai / Lao SARA AM are letters (Lo) but grapheme-extending (SpacingMark); Hangul medial
+  // vowel and final consonant jamo continue the syllable their initial starts.
+  if (cp == 0x0E33 || cp == 0x0EB3 || (cp >= 0x1160 && cp <= 0x11FF) || (cp >= 0xD7B0 && cp <= 0xD7FF))
+    return true;
   if (cp == 0x200D || cp == 0x200C || (cp >= 0xFE00 && cp <= 0xFE0F) ||
       (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F) ||
       (cp >= 0xE0100 && cp <= 0xE01EF))
@@ -69,6 +74,15 @@ bool is_mark_like(char32_t cp) noexcept {
   auto g = text::general_category(cp);
   return g == GeneralCategory::Mn || g == GeneralCategory::Mc || g == GeneralCategory::Me;
 }
+
+// Joins the character after it into one user-perceived character: ZWJ (emoji sequences) and
+// the viramas that form conjuncts (UAX #29 GB9c's InCB=Linker; Khmer coeng, Myanmar stacker).
+bool joins_next(char32_t cp) noexcept {
+  return cp == 0x200D || cp == 0x094D || cp == 0x09CD || cp == 0x0ACD || cp == 0x0B4D ||
+         cp == 0x0C4D || cp == 0x0D4D || cp == 0x17D2 || cp == 0x1039;
+}
+
+bool is_regional_indicator(char32_t cp) noexcept { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }
 
 bool is_alnum(char32_t cp) noexcept {
   return (text::char_class_fast(cp) & (text::kLetter | text::kNumber)) != 0;
@@ -222,10 +236,15 @@ class Builder {
         i = word(i, b, base, json_string);
         continue;
       }
-      // punctuation or symbol
+      // punctuation or symbol; a run of one ASCII mark is one unit of at most kMaxPunctRun bytes
+      // (a longer run is cut, so a budget smaller than the run keeps part of it; runs of ASCII
+      // punctuation take several characters per token); a flag (two regional indicators) stays whole
       std::size_t j = i + len;
       if (cp < 0x80 && cp != '"' && cp != '\'' && cp != '(' && cp != ')') {
-        while (j < b && static_cast<unsigned char>(s_[j]) == cp) ++j;
+        while (j < b && j - i < kMaxPunctRun && static_cast<unsigned char>(s_[j]) == cp) ++j;
+      } else if (is_regional_indicator(cp)) {
+        int l2;
+        if (is_regional_indicator(cur_.at(j, l2)) && j < b) j += static_cast<std::size_t>(l2);
       }
       j = absorb_marks(j, b);
       emit(i, j, UnitKind::Punct, base);
@@ -256,11 +275,12 @@ class Builder {
   void end_chunk() { new_chunk_ = true; }
 
  private:
-  std::size_t absorb_marks(std::size_t j, std::size_t b) const {
-    while (j < b) {
+  // End of the marks (and joined characters) after j, at most `cap` code points of them.
+  std::size_t absorb_marks(std::size_t j, std::size_t b, std::size_t cap = SIZE_MAX) const {
+    for (std::size_t taken = 0; j < b && taken < cap; ++taken) {
       int l;
       char32_t c = cur_.at(j, l);
-      if (c == 0x200D) {  // ZWJ joins the next character too
+      if (joins_next(c)) {  // ZWJ or a virama joins the next character too
         j += l;
         if (j < b) {
           cur_.at(j, l);
@@ -406,7 +426,8 @@ class Builder {
     }
     // A word longer than kMaxWordBytes (a hash, base64, a run of one letter...) is cut into
     // pieces at character boundaries, so that a budget smaller than the word keeps part of it
-    // instead of nothing. Each piece has its own digit flag.
+    // instead of nothing. A cut never strands a combining mark or a conjunct's second half (up
+    // to 30 of them, the stream-safe limit, follow their base). Each piece has its own digit flag.
     std::size_t p = i;
     while (p < j) {
       std::size_t q = p;
@@ -416,6 +437,11 @@ class Builder {
         const char32_t c = cur_.at(q, l);
         piece_digit |= is_digit(c);
         q += static_cast<std::size_t>(l);
+        if (joins_next(c) && q < j) {
+          piece_digit |= is_digit(cur_.at(q, l));
+          q += static_cast<std::size_t>(l);
+        }
+        q = absorb_marks(q, j, 30);
       }
       std::uint8_t f = static_cast<std::uint8_t>(base | (piece_digit ? kHasDigit : 0));
       if (p == i && (flags & kCapital)) f |= kCapital;
@@ -548,23 +574,38 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
     if (!(u[m - 1].flags & kHasDigit) || !(u[m + 1].flags & kHasDigit)) continue;
     std::string_view p = text_of(m);
     if (p == "=" || p == "*" || p == "+" || p == "-" || p == "/" || p == "x" || p == "^" ||
-        p == ":" || p == "\xC3\x97" || p == "\xC3\xB7") {
+        p == ":" || p == "\xC3\x97" || p == "\xC3\xB7" || p == "\xE2\x88\x92" /* − */ ||
+        p == "\xE2\x80\x93" /* – */) {
       dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
       dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
     }
   }
-  // numbers with their sign/currency/percent: $5, -3, 20%, 5°C
+  // numbers with their sign/currency/percent: $5, -3, −3 (U+2212), -$5, $-5, 20%, 5°C, 5€
+  auto one_cp = [&](std::size_t k, char32_t& cp) {
+    int l;
+    cp = cur.at(u[k].start, l);
+    return l > 0 && u[k].start + static_cast<std::uint32_t>(l) == u[k].end;
+  };
+  auto is_currency = [&](std::size_t k) {
+    char32_t cp;
+    return one_cp(k, cp) && (cp == '$' || (cp >= 0x80 && text::general_category(cp) == GeneralCategory::Sc));
+  };
+  auto is_sign = [&](std::size_t k) {
+    char32_t cp;
+    return one_cp(k, cp) && (cp == '-' || cp == '+' || cp == '#' || cp == '~' || cp == 0x2212 ||
+                             cp == 0xB1 || cp == 0xFE63 || cp == 0xFF0D || cp == 0xFF0B);
+  };
   for (std::size_t m = 0; m < n; ++m) {
     if (u[m].kind != UnitKind::Number) continue;
-    if (m > 0 && u[m - 1].kind == UnitKind::Punct && u[m].ws == u[m].start) {
-      std::string_view p = text_of(m - 1);
-      if (p == "$" || p == "-" || p == "+" || p == "\xE2\x82\xAC" || p == "\xC2\xA3" ||
-          p == "\xC2\xA5" || p == "#" || p == "~")
-        dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
+    // up to two prefixes, each touching what follows it: a sign and a currency in either order
+    for (std::size_t k = m, steps = 0; k > 0 && steps < 2; --k, ++steps) {
+      if (u[k - 1].kind != UnitKind::Punct || u[k].ws != u[k].start) break;
+      if (!is_sign(k - 1) && !is_currency(k - 1)) break;
+      dsu.unite(static_cast<std::uint32_t>(k - 1), static_cast<std::uint32_t>(m));
     }
     if (m + 1 < n && u[m + 1].kind == UnitKind::Punct && u[m + 1].ws == u[m + 1].start) {
       std::string_view p = text_of(m + 1);
-      if (p == "%" || p == "\xC2\xB0" || p == "\xE2\x80\xB0")
+      if (p == "%" || p == "\xC2\xB0" || p == "\xE2\x80\xB0" || is_currency(m + 1))
         dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
     }
   }

@@ -130,6 +130,34 @@ class ChatPackResult:
     notes: tuple[str, ...] = ()  # count_messages' notes for the packed messages
 
 
+def _summary_source(m: Mapping[str, Any]) -> str:
+    """What the extractive summary reads of a message: its text (a str, or the text parts of an
+    OpenAI-style content list) and the tool / function calls it makes."""
+    c = m.get("content")
+    parts: list[str] = []
+    if isinstance(c, str):
+        parts.append(c)
+    elif isinstance(c, Sequence) and not isinstance(c, (bytes, bytearray)):
+        for p in c:
+            if isinstance(p, str):
+                parts.append(p)
+            elif isinstance(p, Mapping):
+                t = p.get("text")  # {"type": "text" / "input_text" / "output_text", "text": ...}
+                if isinstance(t, Mapping):  # Assistants API: {"text": {"value": ...}}
+                    t = t.get("value")
+                if isinstance(t, str):
+                    parts.append(t)
+    calls = list(m.get("tool_calls") or [])
+    if m.get("function_call"):
+        calls.append({"function": m["function_call"]})
+    for call in calls:
+        fn = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
+            args = fn.get("arguments")
+            parts.append(f"{fn['name']}({args if isinstance(args, str) else ''})")
+    return " ".join(p for p in parts if p)
+
+
 def pack_chat(
     messages: Sequence[Mapping[str, Any]],
     budget: int,
@@ -260,8 +288,8 @@ def pack_chat(
                 raise TypeError(f"the summary callable must return str, not {type(made).__name__}")
             summary_text = made or None
         else:
-            history = "\n".join(f"{msgs[i]['role']}: {msgs[i]['content']}" for i in dropped
-                                if isinstance(msgs[i]["content"], str))
+            lines = ((msgs[i]["role"], _summary_source(msgs[i])) for i in dropped)
+            history = "\n".join(f"{role}: {text}" for role, text in lines if text)
             prefix = "Summary of the earlier conversation:\n"
             room = budget - tokens_of(keep, [{"role": summary_role, "content": prefix}])
             if room > 8 and history:

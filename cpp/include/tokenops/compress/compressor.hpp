@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/compress/scorer.hpp"
 #include "tokenops/compress/segment.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
@@ -40,6 +41,8 @@ struct CompressOptions {
   float chunk_weight = 1.0f;        // weight of the chunk priority in the unit scores
   float position_weight = 0.15f;    // prior for earlier chunks (question-aware mode)
   bool dedup = true;                // near-duplicate chunks are dropped first
+  text::StopFn stop;                // asked between stages and embedding batches (Ctrl-C): once
+                                    // true, compress returns early and the caller discards it
 };
 
 struct CompressResult {

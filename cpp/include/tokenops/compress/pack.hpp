@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 
 namespace tokenops::compress {
@@ -24,6 +25,7 @@ struct PackOptions {
   bool reorder = false;             // most relevant at the edges
   bool dedup = true;                // skip near-duplicate passages
   std::string separator = "\n\n";
+  text::StopFn stop;                // asked before each pick (Ctrl-C); empty: never stop
 };
 
 struct PackResult {

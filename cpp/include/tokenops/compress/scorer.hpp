@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/compress/segment.hpp"
 
 namespace tokenops::compress {
@@ -16,6 +17,7 @@ struct ScoreContext {
   std::string_view text;
   const Segmentation& seg;
   std::string_view question;
+  const text::StopFn* stop = nullptr;  // a long scorer asks it between batches (may be null)
 };
 
 class UnitScorer {
