@@ -50,6 +50,8 @@ INTERRUPT_CASES = {
     "tokenops pack (30,000 passages)":
         "(lambda ps: lambda: tokenops.pack(ps, 'Who is Pierre and Natasha?', budget=1_000_000))("
         "[big[i * 500:(i + 1) * 500] for i in range(6000)] * 5)",
+    "tokenops simulate (support workflow, 3M tasks)":
+        "(lambda w: lambda: tokenops.simulate(w, n=3_000_000))(tokenops.examples.support_workflow())",
     "tokenops cost_batch (40M rows, exact, 2 threads)":
         "(lambda np: (lambda u: lambda: tokenops.cost_batch('gpt-4o', u, num_threads=2))("
         "{'input_text': np.full(40_000_000, 1000), 'output_text': np.full(40_000_000, 200)}))("

@@ -124,10 +124,12 @@ void bind_budget(py::module_& m) {
           models.push_back(std::move(sm));
         }
         budget::SimResult r;
+        Interrupts intr;  // Ctrl-C: seen between chunks of 256 tasks
         {
           GilRelease release;
-          r = budget::simulate(wf, models, n, seed, deterministic, num_threads);
+          r = budget::simulate(wf, models, n, seed, deterministic, num_threads, [&] { return intr.stop(); });
         }
+        intr.raise_if_stopped();
         py::dict out;
         auto tokens = to_numpy(std::move(r.tokens));
         out["tokens"] = tokens.reshape({static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(budget::SimResult::kTok)});

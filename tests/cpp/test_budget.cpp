@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tokenops/budget/simulator.hpp"
 #include "tokenops/text/error.hpp"
 
@@ -83,6 +85,13 @@ TEST(Simulator, IdenticalForAnyThreadCountAndSeeded) {
   EXPECT_EQ(a.tokens, b.tokens);
   EXPECT_EQ(a.completed, b.completed);
   EXPECT_NE(a.cost, d.cost);
+  // the stop hook (Ctrl-C) is asked between chunks of tasks: never firing changes nothing
+  int asked = 0;
+  auto s = simulate(wf, {model(CacheSpec::Explicit)}, 3000, 42, false, 1, [&] { ++asked; return false; });
+  EXPECT_EQ(s.cost, a.cost);
+  EXPECT_GT(asked, 1);
+  auto z = simulate(wf, {model(CacheSpec::Explicit)}, 3000, 42, false, 2, [] { return true; });
+  EXPECT_EQ(std::count(z.calls.begin(), z.calls.end(), 0), 3000);
 }
 
 TEST(Simulator, BadParametersNameTheProblem) {

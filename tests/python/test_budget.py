@@ -166,6 +166,15 @@ def test_bad_input_names_the_problem(wf: Workflow) -> None:
         simulate(wf, model="gpt-4o-mimi", n=1)
     with pytest.raises(TypeError):
         simulate("support", model="gpt-4o", n=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="name must be a non-empty str"):
+        simulate(Workflow("x", (Step(5),)), model="gpt-4o", n=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="repeats the step name 's'"):
+        simulate(Workflow("x", (Step("s"), Step("s"))), model="gpt-4o", n=1)
+    with pytest.raises(ValueError, match="needs token_budget"):
+        simulate(wf, model="gpt-4o", n=1, policy=Policy(on_budget="escalate", escalate_to="gpt-4o-mini"))
+    with pytest.raises(ValueError, match="smaller than summary_threshold"):
+        simulate(wf, model="gpt-4o", n=1,
+                 policy=Policy(context="rolling_summary", summary_threshold=100, summary_tokens=5000))
 
 
 def test_sim_model_uses_catalogue_prices() -> None:

@@ -131,6 +131,9 @@ def test_bad_usage_names_the_field() -> None:
     ("claude-3-7-sonnet@20250219", "claude-3-7-sonnet-20250219"),
     ("azure/gpt-4o", "azure/gpt-4o"),
     ("gemini/gemini-2.5-pro", "gemini/gemini-2.5-pro"),
+    # a provider-prefixed regional key is that key, not the base model its region prefix hides
+    ("bedrock/eu.anthropic.claude-3-5-haiku-20241022-v1:0", "eu.anthropic.claude-3-5-haiku-20241022-v1:0"),
+    ("bedrock/converse/au.anthropic.claude-sonnet-4-5-20250929-v1:0", "au.anthropic.claude-sonnet-4-5-20250929-v1:0"),
 ])
 def test_lookup_by_the_names_users_pass(snap: Catalog, name: str, key: str) -> None:
     assert snap.resolve(name).key == key
@@ -473,3 +476,27 @@ def test_a_cache_write_split_without_values_is_unsplit() -> None:
                                                                     "ephemeral_1h_input_tokens": None}}}
     r = tokenops.cost("claude-opus-4-5", u)
     assert (r.usage.cache_write_5m, r.usage.cache_write_1h, r.usage.input_text) == (3000, 0, 21)
+
+
+def test_genai_time_of_day_price_is_labelled_not_silently_discounted(data_dir: Path) -> None:
+    genai = Catalog.from_genai_prices(data_dir / "pricing" / "genai_prices" / "data.json", strict=True)
+    r = tokenops.cost("deepseek/deepseek-reasoner", {"input_text": 10**6, "output_text": 10**6}, catalog=genai)
+    # the 00:30-16:30 UTC (standard) price, not the off-peak discount (0.135 / 0.55 per Mtok)
+    assert str(r.total_exact) == "2.74"
+    assert all("time of day is not modelled" in line.row for line in r.lines)
+
+
+def test_litellm_mode_refuses_counts_a_float64_cannot_hold(snap: Catalog) -> None:
+    with pytest.raises(ValueError, match="2\\^53"):
+        tokenops.cost("gpt-4o", {"output_text": 2**63 - 1}, mode="litellm", catalog=snap)
+    with pytest.raises(ValueError, match="row 1"):
+        tokenops.cost_batch("gpt-4o", {"output_text": np.array([5, 2**60])}, mode="litellm", catalog=snap)
+    assert tokenops.cost("gpt-4o", {"output_text": 2**63 - 1}, catalog=snap).total_exact > 0
+
+
+def test_mixed_usage_and_non_str_batch_model_names_are_refused(snap: Catalog) -> None:
+    with pytest.raises(ValueError, match="mixes tokenops bucket names"):
+        tokenops.cost("gpt-4o", {"input_text": 1, "prompt_tokens": 2}, catalog=snap)
+    for names in ([b"gpt-4o", "gpt-4o"], [1, 2]):
+        with pytest.raises(TypeError, match="row 0"):
+            tokenops.cost_batch(names, {"input_text": np.array([1, 2])}, catalog=snap)

@@ -273,3 +273,42 @@ def test_litellm_answers_zero_for_unmapped_batch_models_tokenops_raises(installe
         with pytest.raises(KeyError, match=r"cannot map model .+jamba-1\.5-large"):
             tokenops.cost("jamba-1.5-large", {"input_text": 300_000, "output_text": 2000}, mode="litellm",
                           catalog=installed, service_tier=tier)
+
+
+def test_bedrock_region_prefixed_names_price_as_their_regional_key(installed: Catalog) -> None:
+    # "bedrock/eu.anthropic.claude-..." is LiteLLM's cross-region inference name: cost_per_token
+    # prices it with the regional key "eu.anthropic.claude-...", not the base model's price.
+    regions = ("us.", "eu.", "apac.", "au.", "jp.", "global.", "ca.", "us-gov.")
+    keys = [k for k, v in litellm.model_cost.items()
+            if v.get("mode") == "chat" and str(v.get("litellm_provider", "")).startswith("bedrock")
+            and k.startswith(regions)]
+    assert len(keys) > 50
+    u = {"input_text": 1000, "output_text": 100}
+    compared = 0
+    for k in keys:
+        name = "bedrock/" + k
+        assert installed.resolve(name).key in (name, k), name  # some also have a bedrock/ key
+        try:
+            want = litellm.cost_per_token(model=name, prompt_tokens=1000, completion_tokens=100)
+        except Exception:  # noqa: BLE001 - names LiteLLM cannot route
+            continue
+        got = tokenops.cost(name, u, mode="litellm", catalog=installed)
+        assert (got.prompt, got.completion) == want, name
+        compared += 1
+    assert compared > 50
+
+
+def test_xai_usage_with_reasoning_folded_in_by_litellm(installed: Catalog) -> None:
+    # LiteLLM's Usage for xAI folds reasoning into completion_tokens (total = prompt + completion);
+    # xAI's own usage reports it on top. Both must price the same 100 + 1000 output tokens.
+    folded = {"prompt_tokens": 100, "completion_tokens": 1100, "total_tokens": 1200,
+              "completion_tokens_details": {"reasoning_tokens": 1000}}
+    raw = {"prompt_tokens": 100, "completion_tokens": 100, "total_tokens": 1200,
+           "completion_tokens_details": {"reasoning_tokens": 1000}}
+    m = "xai/grok-3-mini"
+    for usage in (folded, raw):
+        want = sum(litellm.cost_per_token(model=m, usage_object=LUsage(**usage)))
+        assert tokenops.cost(m, usage, catalog=installed, mode="litellm").total == want
+        exact = tokenops.cost(m, LUsage(**usage), catalog=installed)
+        assert (exact.usage.output_text, exact.usage.reasoning) == (100, 1000)
+        assert float(exact.total_exact) == pytest.approx(want, rel=1e-12)

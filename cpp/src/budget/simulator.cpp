@@ -351,7 +351,7 @@ struct TaskRunner {
 }  // namespace
 
 SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std::size_t n, std::uint64_t seed,
-                   bool deterministic, int num_threads) {
+                   bool deterministic, int num_threads, const text::StopFn& stop) {
   TOKENOPS_CHECK(!models.empty(), InvalidArgument, "simulate: no models");
   TOKENOPS_CHECK(!wf.steps.empty(), InvalidArgument, "simulate: the workflow has no steps");
   TOKENOPS_CHECK(n > 0 && n <= 100'000'000, InvalidArgument, "simulate: n must be in 1..1e8, got ", n);
@@ -395,6 +395,7 @@ SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std:
   const std::size_t chunk = 256;
   const std::size_t nchunks = (n + chunk - 1) / chunk;
   text::parallel_for(nchunks, text::resolve_threads(num_threads, nchunks), [&](std::size_t c) {
+    if (stop && stop()) return;
     TaskRunner runner{wf, models, deterministic, res};
     // Only the chunk holding task 0 traces; other chunks never touch res.trace.
     for (std::size_t t = c * chunk; t < std::min(n, (c + 1) * chunk); ++t) runner.run(t, seed);

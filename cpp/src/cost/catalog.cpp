@@ -360,8 +360,11 @@ std::optional<Match> Catalog::try_resolve(std::string_view name) const {
     if (slash == std::string::npos) break;
     stripped.push_back(stripped.back().substr(slash + 1));
   }
+  // Every name with provider prefixes stripped is tried as it is before any rewrite of a longer
+  // one: "bedrock/eu.anthropic.claude-..." is the regional key "eu.anthropic.claude-...", not the
+  // base model that stripping the inference-profile prefix from the whole name gives.
+  cands = stripped;
   for (const auto& base : stripped) {
-    cands.push_back(base);
     std::string b = bedrock_base_model(base);
     cands.push_back(b);
     // Vertex "@version" -> "-version" and without it.
@@ -468,7 +471,14 @@ Catalog::LitellmResolution Catalog::litellm_resolve(std::string_view name) const
     r.route_provider = litellm_route_provider(entries_[*idx].provider);
   }
   r.model_arg = n;
-  if (r.route_provider == "vertex_ai" && slash != std::string::npos) r.model_arg = n.substr(slash + 1);
+  if (r.route_provider == "vertex_ai" && slash != std::string::npos) {
+    r.model_arg = n.substr(slash + 1);
+  } else if (slash != std::string::npos && !by_key_.count(n) && by_key_.count(n.substr(slash + 1))) {
+    // cost_per_token looks the model up before routing: a "provider/key" that is no key itself
+    // but whose rest is one is priced as that key ("bedrock/eu.anthropic..." -> the regional
+    // "eu.anthropic..." entry, not its base model)
+    r.model_arg = n.substr(slash + 1);
+  }
   r.index = litellm_lookup(r.model_arg, r.route_provider);
   return r;
 }

@@ -31,6 +31,19 @@ void validate_usage(const Usage& u) {
                    "usage: the output token counts add up to more than 2^63 - 1");
 }
 
+// LiteLLM's Usage holds prompt/completion totals as Python ints that its calculators turn into
+// floats; beyond 2^53 a float64 no longer holds every count (and casting one back to int64
+// overflowed into a negative cost). Exact mode has no such limit.
+namespace {
+void validate_litellm_range(const Usage& u) {
+  validate_usage(u);
+  constexpr std::int64_t kMaxExactDouble = std::int64_t{1} << 53;
+  TOKENOPS_CHECK(u.input_total() <= kMaxExactDouble && u.output_total() <= kMaxExactDouble, InvalidArgument,
+                 "litellm mode computes in float64 as LiteLLM does: input or output tokens above 2^53 (",
+                 kMaxExactDouble, ") are out of its range; use mode='exact'");
+}
+}  // namespace
+
 const char* litellm_route_name(LitellmRoute r) {
   switch (r) {
     case LitellmRoute::Generic: return "generic";
@@ -488,7 +501,7 @@ LitellmTarget litellm_target(const Catalog& cat, std::string_view model) {
 }
 
 LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usage& u, ServiceTier tier) {
-  validate_usage(u);
+  validate_litellm_range(u);
   LitellmCost out;
   if (t.route == LitellmRoute::Unmapped && tier == ServiceTier::Batch && !t.route_provider.empty()) {
     out.tier = "batch";  // batch_cost_calculator swallows get_model_info's error and returns (0, 0)
@@ -596,10 +609,20 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
     const std::int32_t code = model_codes ? model_codes[i] : 0;
     TOKENOPS_CHECK(code >= 0 && static_cast<std::size_t>(code) < models.size(), InvalidArgument,
                    "model code at row ", i, " is ", code, "; expected 0..", models.size() - 1);
-    for (int b = 0; b < kNumBuckets; ++b)
-      if (cols[b] && cols[b][i] < 0)
-        throw InvalidArgument(detail::concat("usage column '", bucket_name(b), "' row ", i, " is ", cols[b][i],
+    Usage u;
+    for (int b = 0; b < kNumBuckets; ++b) {
+      u.n[b] = cols[b] ? cols[b][i] : 0;
+      if (u.n[b] < 0)
+        throw InvalidArgument(detail::concat("usage column '", bucket_name(b), "' row ", i, " is ", u.n[b],
                                              "; token counts must be >= 0"));
+    }
+    if (mode == Mode::Litellm) {
+      try {
+        validate_litellm_range(u);
+      } catch (const InvalidArgument& e) {
+        throw InvalidArgument(detail::concat("row ", i, ": ", e.what()));
+      }
+    }
   }
   std::vector<ExactPlan> plans;
   if (mode == Mode::Exact) {

@@ -418,31 +418,49 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
         const json& prices = *prices_it;
         if (prices.is_array()) {
           // ConditionalPrice list: the last matching entry wins; date constraints become ranges.
-          std::vector<std::int32_t> starts;
-          for (const auto& cp : prices) {
+          // A time-of-day entry (DeepSeek's: the standard price from 00:30 to 16:30 UTC over an
+          // off-peak price the rest of the day) matches every date, so it wins over every entry
+          // before it; tokenops prices without a time of day, so its price is taken all day and
+          // the rows say so in their label (the price outside the window is never used).
+          struct Cand {
+            std::size_t index;
+            std::int32_t from;
+            std::string window;  // "HH:MM:SSZ-HH:MM:SSZ" for a time-of-day entry
+          };
+          std::vector<Cand> cands;
+          for (std::size_t i = 0; i < prices.size(); ++i) {
+            const json& cp = prices[i];
             if (!cp.is_object() || !cp.contains("prices"))
               throw RowProblem("prices", "each entry of a prices list must be an object with \"prices\", got " +
                                              json_preview(cp));
             const json& c = cp.contains("constraint") ? cp["constraint"] : json();
             std::int32_t from = std::numeric_limits<std::int32_t>::min();
+            std::string window;
             if (c.is_object() && c.contains("start_date")) {
               if (!c["start_date"].is_string()) throw RowProblem("constraint.start_date", "constraint.start_date must be a date string");
               from = parse_iso_date(c["start_date"].get<std::string>(), "constraint.start_date");
-            } else if (c.is_object()) {
-              continue;  // time-of-day discounts are not modelled; the unconstrained price applies
+            } else if (c.is_object() && (c.contains("start_time") || c.contains("end_time"))) {
+              auto t = [&](const char* k) {
+                if (!c.contains(k) || !c[k].is_string())
+                  throw RowProblem(std::string("constraint.") + k, std::string("constraint.") + k + " must be a time string");
+                return c[k].get<std::string>();
+              };
+              window = t("start_time") + "-" + t("end_time");
+              cands.clear();
+            } else if (!c.is_null()) {
+              throw RowProblem("constraint", "unknown price constraint " + json_preview(c));
             }
-            starts.push_back(from);
+            cands.push_back({i, from, window});
           }
-          std::size_t k = 0;
-          for (const auto& cp : prices) {
-            const json& c = cp.contains("constraint") ? cp["constraint"] : json();
-            if (c.is_object() && !c.contains("start_date")) continue;
-            std::int32_t from = starts[k];
+          for (const auto& cd : cands) {
             std::int32_t to = std::numeric_limits<std::int32_t>::max();
-            for (auto s : starts)
-              if (s > from && s < to) to = s;
-            add_genai_prices(cp["prices"], from, to, m, "prices[" + std::to_string(k) + "]");
-            ++k;
+            for (const auto& o : cands)
+              if (o.from > cd.from && o.from < to) to = o.from;
+            const std::size_t before = m.rows.size();
+            add_genai_prices(prices[cd.index]["prices"], cd.from, to, m, "prices[" + std::to_string(cd.index) + "]");
+            if (!cd.window.empty())
+              for (std::size_t r = before; r < m.rows.size(); ++r)
+                m.rows[r].label += " (the " + cd.window + " price, all day: time of day is not modelled)";
           }
         } else {
           add_genai_prices(prices, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max(), m,

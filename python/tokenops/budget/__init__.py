@@ -555,6 +555,10 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
         raise ValueError(f"Policy.cache must be 'auto', 'off' or '1h', not {pol.cache!r}")
     if pol.on_budget == "escalate" and not pol.escalate_to:
         raise ValueError("on_budget='escalate' needs escalate_to (the model to escalate to)")
+    if pol.on_budget != "stop" and pol.token_budget is None:
+        # on_budget says what happens when the token budget is reached: without one it never acts
+        raise ValueError(f"on_budget={pol.on_budget!r} needs token_budget (the per-task budget it acts on)")
+
     for step, route in pol.routing.items():
         if isinstance(route, Mapping):
             for m, x in route.items():
@@ -599,9 +603,16 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
         raise TypeError(f"policy must be a tokenops.budget.Policy, not {type(pol).__name__}")
     if not is_int(n) or not 1 <= n <= _MAX_TASKS:
         raise ValueError(f"n must be an integer in [1, {_MAX_TASKS:.0e}], got {n!r}")
+    seen: set[str] = set()
     for i, st in enumerate(workflow.steps):
         if not isinstance(st, Step):
             raise TypeError(f"workflow.steps[{i}] must be a tokenops.budget.Step, not {type(st).__name__}")
+        if not isinstance(st.name, str) or not st.name:
+            raise TypeError(f"workflow.steps[{i}].name must be a non-empty str, not {st.name!r}")
+        if st.name in seen:
+            # routing, iteration caps and the per-step report are keyed by name
+            raise ValueError(f"workflow.steps[{i}] repeats the step name {st.name!r}; step names must be unique")
+        seen.add(st.name)
     seed = check_seed(seed)
     context = pol.context or workflow.context
     if context not in _CONTEXTS:
@@ -609,6 +620,11 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
     if pol.on_budget not in ("summarize", "escalate", "stop"):
         raise ValueError(f"on_budget must be summarize, escalate or stop, not {pol.on_budget!r}")
     _check_policy(pol, {s.name for s in workflow.steps})
+    if (context == "rolling_summary" or pol.on_budget == "summarize") and pol.summary_tokens >= pol.summary_threshold:
+        # every summary would be larger than the history it replaces
+        raise ValueError(f"Policy.summary_tokens ({pol.summary_tokens}) must be smaller than summary_threshold "
+                         f"({pol.summary_threshold}) with context 'rolling_summary' or on_budget='summarize': a "
+                         "summary replaces the history above the threshold")
     tier = "batch" if pol.batch else "standard"
     if not isinstance(model, str):
         # A list used to run on its first name only, silently; an empty one raised IndexError.

@@ -401,15 +401,26 @@ def _factorize(model: Any, n: int) -> tuple[list[str], Any]:
             raise ValueError(f"model has {len(codes)} rows, usage has {n}")
         if (codes < 0).any():
             raise ValueError(f"model is missing at row {int(np.flatnonzero(codes < 0)[0])}")
-        return [str(c) for c in model.categories], codes.astype(np.int32)
+        return _str_names(model.categories, codes), codes.astype(np.int32)
     if len(model) != n:
         raise ValueError(f"model has {len(model)} rows, usage has {n}")
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is optional
-        uniq, inv = np.unique(np.asarray(model).astype(str), return_inverse=True)
-        return [str(x) for x in uniq], inv.astype(np.int32)
+        uniq, inv = np.unique(np.asarray(model, dtype=object), return_inverse=True)
+        return _str_names(uniq, inv), inv.astype(np.int32)
     codes, uniq = pd.factorize(np.asarray(model, dtype=object))
     if (codes < 0).any():
         raise ValueError(f"model is missing at row {int(np.flatnonzero(codes < 0)[0])}")
-    return [str(x) for x in uniq], codes.astype(np.int32)
+    return _str_names(uniq, codes), codes.astype(np.int32)
+
+
+def _str_names(uniq: Any, codes: Any) -> list[str]:
+    """The unique model names, each a str (a bytes or int name is a TypeError naming its first
+    row, as cost() raises, instead of an unknown-model error for its str() form)."""
+    out = list(uniq)
+    for i, x in enumerate(out):
+        if not isinstance(x, str):
+            row = int(np.flatnonzero(np.asarray(codes) == i)[0])
+            raise TypeError(f"model names must be str; row {row} holds {type(x).__name__} {x!r}")
+    return out

@@ -18,14 +18,16 @@ gemini                      promptTokenCount ⊇ cachedContentTokenCount;  candi
                             + toolUsePromptTokenCount; AUDIO modality    (thoughts billed on top, as output)
 deepseek                    prompt_cache_hit + prompt_cache_miss         completion_tokens ⊇ reasoning_tokens
 xai                         prompt_tokens ⊇ cached_tokens (text_tokens   completion_tokens + reasoning_tokens
-                            includes cached); num_sources_used           (reasoning reported on top)
+                            includes cached); num_sources_used           (reasoning reported on top; LiteLLM's
+                                                                         Usage folds it in: total_tokens =
+                                                                         prompt + completion tells them apart)
 ==========================  ===========================================  ==========================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._args import INT64_MAX
@@ -300,6 +302,10 @@ def detect_api(usage: Mapping[str, Any]) -> str:
     keys = set(usage)
     if keys & set(BUCKETS) and keys <= set(BUCKETS) | {"api"}:
         return "tokenops"
+    if keys & set(BUCKETS):
+        # {"input_text": 1, "prompt_tokens": 2} read as openai_chat ignored input_text
+        raise ValueError(f"usage mixes tokenops bucket names {sorted(keys & set(BUCKETS))} with other fields "
+                         f"{sorted(keys - set(BUCKETS) - {'api'})}; give either buckets or one API's usage")
     for name in ("gemini", "deepseek", "xai", "openai_responses"):
         if keys & set(API_SEMANTICS[name].detect_any):
             return name
@@ -386,6 +392,8 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     spec = API_SEMANTICS[api]
     if api == "gemini":
         d = {_SNAKE.get(k, k): v for k, v in d.items()}
+    if api == "xai":
+        spec = _xai_spec(d, spec)
     if d and not set(d) & _primary_fields(spec):
         # e.g. api="openai_chat" on an Anthropic usage: every bucket would read 0 ($0)
         raise ValueError(
@@ -430,6 +438,27 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     for bucket, path in spec.counts.items():
         out[bucket] += _count(d, path)
     return Usage(**out, api=spec.name)
+
+
+def _xai_spec(d: Mapping[str, Any], spec: ApiSemantics) -> ApiSemantics:
+    """xAI's own usage reports reasoning on top of completion_tokens; LiteLLM's Usage for xAI has
+    folded it in (total_tokens == prompt_tokens + completion_tokens then, which is how LiteLLM's
+    xAI cost calculator tells the two apart). Live Search sources: LiteLLM stores them in
+    prompt_tokens_details.web_search_requests, xAI in num_sources_used (LiteLLM's order); a
+    server_tool_use.web_search_requests count is read when neither is there."""
+    prompt, completion = _count(d, "prompt_tokens"), _count(d, "completion_tokens")
+    total = _get(d, "total_tokens")
+    folded = total is not None and _check_count(total, "total_tokens") == prompt + completion
+    counts = dict(spec.counts)
+    for path in ("prompt_tokens_details.web_search_requests", "num_sources_used",
+                 "server_tool_use.web_search_requests"):
+        if _get(d, path) is not None:
+            counts["web_search"] = path
+            break
+    if folded:
+        return replace(spec, output_inside={**spec.output_inside, **spec.output_on_top}, output_on_top={},
+                       counts=counts)
+    return replace(spec, counts=counts)
 
 
 def _gemini_input(d: Mapping[str, Any], spec: ApiSemantics, out: dict[str, int]) -> None:

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/cost/catalog.hpp"
 
 namespace tokenops::budget {
@@ -131,7 +132,9 @@ struct SimResult {
 
 /// Runs `n` tasks. `deterministic` replaces every distribution by its mean and every probability
 /// by its expectation's outcome (success). Throws InvalidArgument naming a bad parameter.
+/// `stop` (optional, Ctrl-C) is asked between chunks of 256 tasks; once it says true the tasks
+/// not reached stay zero (the caller discards the result).
 SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std::size_t n, std::uint64_t seed,
-                   bool deterministic, int num_threads);
+                   bool deterministic, int num_threads, const text::StopFn& stop = {});
 
 }  // namespace tokenops::budget
