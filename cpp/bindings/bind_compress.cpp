@@ -15,6 +15,7 @@
 #include "tokenops/compress/relevance.hpp"
 #include "tokenops/compress/segment.hpp"
 #include "tokenops/io/ngram_file.hpp"
+#include "tokenops/text/error.hpp"
 #include "tokenops/text/parallel.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 
@@ -276,9 +277,14 @@ void bind_compress(py::module_& m) {
                text::parallel_for(ts.size(), text::resolve_threads(num_threads, ts.size()),
                                   [&](std::size_t i) {
                                     if (intr.stop()) return;
-                                    CompressOptions opt = resolve(o, ts[i].view());
-                                    if (!qs.empty()) opt.question = std::string(qs[i].view());
-                                    rs[i] = c.compress(ts[i].view(), opt);
+                                    try {
+                                      CompressOptions opt = resolve(o, ts[i].view());
+                                      if (!qs.empty()) opt.question = std::string(qs[i].view());
+                                      rs[i] = c.compress(ts[i].view(), opt);
+                                    } catch (const ::tokenops::InvalidArgument& e) {  // name the text
+                                      throw ::tokenops::InvalidArgument(
+                                          ::tokenops::detail::concat("texts[", i, "]: ", e.what()));
+                                    }
                                   });
              }
              intr.raise_if_stopped();

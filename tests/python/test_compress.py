@@ -507,3 +507,10 @@ def test_pack_is_fast_on_many_passages_and_checks_extra_relevance_range(data_dir
     assert pack(ps, "Who is Pierre and Natasha?", budget=100_000).selected == r.selected
     with pytest.raises(ValueError, match="float32 range"):
         pack(ps[:3], "q", 100, extra_relevance=[1.0, -1e308, 0.0])
+
+
+def test_batch_errors_name_the_text_and_deep_json_says_depth() -> None:
+    with pytest.raises(ValueError, match=r"texts\[1\]: invalid JSON"):
+        compress_batch(['{"a": "b c"}', "oops"], structure="json", rate=0.5)
+    with pytest.raises(ValueError, match="deeper than 512 levels"):
+        compress("[" * 1000 + '"x"' + "]" * 1000, rate=0.5, structure="json")

@@ -213,8 +213,10 @@ def test_bad_input(emb):
         emb.embed("just one")
     with pytest.raises(ValueError, match="batch_size"):
         emb.embed(["a"], batch_size=0)
-    with pytest.raises(ValueError, match="num_threads"):
-        emb.embed(["a"], num_threads=-1)
+    # a negative thread count means all cores, as in every other batch call
+    np.testing.assert_array_equal(emb.embed(["a"], num_threads=-1), emb.embed(["a"], num_threads=1))
+    with pytest.raises(TypeError, match="must be a str, a list of str"):
+        emb.similarity(None, ["x"])
     with pytest.raises(TypeError, match="num_threads"):
         emb.embed(["a"], num_threads=1.5)
     # Lone surrogates have no UTF-8 form: replaced by U+FFFD (which BERT drops), like tiktoken.

@@ -500,3 +500,15 @@ def test_mixed_usage_and_non_str_batch_model_names_are_refused(snap: Catalog) ->
     for names in ([b"gpt-4o", "gpt-4o"], [1, 2]):
         with pytest.raises(TypeError, match="row 0"):
             tokenops.cost_batch(names, {"input_text": np.array([1, 2])}, catalog=snap)
+
+
+def test_prices_default_to_todays_row_not_one_dated_ahead(data_dir: Path) -> None:
+    import datetime as dt
+
+    genai = Catalog.from_genai_prices(data_dir / "pricing" / "genai_prices" / "data.json")
+    u = {"input_text": 10**6}
+    m = "google/gemini-3.6-flash"  # 0.75 / Mtok, 1.5 from 2027-01-01 in this data
+    assert str(tokenops.cost(m, u, catalog=genai, date="2026-06-01").total_exact) == "0.75"
+    assert str(tokenops.cost(m, u, catalog=genai, date="2027-06-01").total_exact) == "1.5"
+    today = dt.datetime.now(dt.timezone.utc).date()
+    assert tokenops.cost(m, u, catalog=genai).total_exact == tokenops.cost(m, u, catalog=genai, date=today).total_exact

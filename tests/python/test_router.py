@@ -139,6 +139,10 @@ def ref_dense(text: str) -> dict[str, float]:
     import re
     import unicodedata
 
+    white_space = set(" \t\n\x0b\x0c\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | {
+        chr(c) for c in range(0x2000, 0x200B)}
+    if all(ch in white_space for ch in text):
+        text = ""  # a prompt of Unicode White_Space only has the empty prompt's signals
     b = text.encode()
     cps = len(text)
     c = max(cps, 1)
@@ -222,7 +226,9 @@ def test_dense_signals_count_tokens_with_the_tokenizer():
     enc = tokenops.get_encoding("o200k_base")
     col = names.index("log_tokens")
     for i, p in enumerate(PROMPTS):
-        assert D[i, col] == pytest.approx(math.log1p(enc.count(p, disallowed_special=())), rel=1e-6)
+        blank = not p.strip(" \t\n\r\x0b\x0c")  # a blank prompt has the empty prompt's signals
+        want = 0 if blank else enc.count(p, disallowed_special=())
+        assert D[i, col] == pytest.approx(math.log1p(want), rel=1e-6)
     assert D[0, names.index("empty")] == 1 and D[2, names.index("empty")] == 0
     assert D[2, names.index("questions")] == pytest.approx(math.log1p(1))
 
@@ -342,6 +348,13 @@ def test_bad_router_files_are_clear_errors(toy, tmp_path):
         Router.load(p).score("a single string")
     with pytest.raises(TypeError):
         Router.load(p).score(["ok", 3])
+    with pytest.raises(TypeError, match="bytes, not int"):
+        Router.from_bytes(300_000_000)  # not 300 MB of zero bytes first
+    with pytest.raises(IsADirectoryError):
+        Router.load(tmp_path)
+    cfg = {**tr.config, "features": {**tr.config["features"], "encoding": "bogus", "dense": True}}
+    with pytest.raises(ValueError, match="encoding 'bogus'"):
+        Router.from_bytes(router_file_bytes(cfg, tr.tensors), "my.router")
 
 
 def test_dense_clip_range_is_checked_and_applied(toy):
@@ -546,6 +559,13 @@ def test_default_router_scores_probabilities():
     s = r.score(["hi", "Prove that there are infinitely many primes.", ""])
     assert np.all((s >= 0) & (s <= 1))
     assert "trained on" in r.description
+
+
+def test_blank_prompts_score_as_the_empty_prompt():
+    r = Router.default()
+    s = r.score(["", " ", "\n", "\n\n", "\u3000", "\xa0", " \t\r\n", "\u2028", "hi", "\u200b"])
+    assert len(set(s[:8].tolist())) == 1  # every White_Space-only prompt has the empty prompt's features
+    assert s[8] != s[0] and s[9] != s[0]  # content (and U+200B, which is not White_Space) is not blank
 
 
 def test_default_router_nway_without_costs_says_so():

@@ -89,7 +89,11 @@ class Scanner {
     }
   }
   void value(int depth) {
-    if (depth > 512) fail("nesting deeper than 512");
+    if (depth > 512)
+      throw InvalidArgument(detail::concat("JSON nested deeper than 512 levels at byte ", i_,
+                                           ": over the structure-preserving mode's depth limit (the "
+                                           "JSON may be valid); pass structure=None to compress it "
+                                           "as plain text"));
     const char c = peek();
     if (c == '{') {
       ++i_;

@@ -13,6 +13,7 @@
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/unicode.hpp"
+#include "tokenops/text/utf8.hpp"
 
 namespace tokenops::router {
 
@@ -425,8 +426,34 @@ void finish_dense(std::string_view text, const Counts& c, const tokenizer::Encod
 
 }  // namespace
 
+namespace {
+// True when the text is only Unicode White_Space (or empty): such a prompt has no content, and
+// all of them get the empty prompt's features (a lone "\n" or NBSP scored differently).
+bool is_blank(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char b = p[i];
+    if (b < 0x80) {
+      if (!(b == ' ' || (b >= 0x09 && b <= 0x0D))) return false;
+      ++i;
+      continue;
+    }
+    const auto l = static_cast<std::size_t>(text::utf8_seq_len(b));
+    if (l < 2 || i + l > s.size() || !text::is_valid_utf8(s.substr(i, l))) return false;
+    int len;
+    const char32_t c = text::decode_utf8(p + i, len);
+    if (!(c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+          c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000))
+      return false;
+    i += l;
+  }
+  return true;
+}
+}  // namespace
+
 void FeatureExtractor::extract(std::string_view text, SparseFeatures* sparse, float* dense,
                                bool standardise, FeatureScratch& scratch) const {
+  if (is_blank(text)) text = std::string_view();
   const bool want_dense = dense != nullptr && spec_.dense;
   const bool want_words = sparse != nullptr && spec_.word_ngram_max > 0 && mask_ != 0;
   const bool want_chars = sparse != nullptr && spec_.char_ngram_max > 0 && mask_ != 0;

@@ -144,8 +144,9 @@ class Embedder:
         """Embeds texts: a float32 array of shape (len(texts), dim), one row per text.
 
         ``batch_size`` texts go through the network together (sorted by length, packed without
-        padding); ``num_threads=0`` uses all cores. Results are identical for any
-        ``num_threads``. Non-str items raise TypeError naming their index.
+        padding); ``num_threads=0`` (or a negative count, as in the other batch calls) uses all
+        cores. Results are identical for any ``num_threads``. Non-str items raise TypeError naming
+        their index.
         """
         if isinstance(texts, (str, bytes)):
             raise TypeError(
@@ -156,7 +157,7 @@ class Embedder:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not isinstance(texts, (list, tuple)):
             texts = list(texts)
-        return self._core.embed(texts, min(batch_size, 2**31), check_threads(num_threads, negative_ok=False))
+        return self._core.embed(texts, min(batch_size, 2**31), check_threads(num_threads))
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embeds one text: a float32 vector of shape (dim,)."""
@@ -186,6 +187,8 @@ class Embedder:
     def _vectors(self, x: TextsOrVectors, name: str) -> np.ndarray:
         if isinstance(x, str):
             return self.embed([x])
+        if x is None or isinstance(x, (int, float, bool)):
+            raise TypeError(f"{name} must be a str, a list of str or an array of vectors, not {type(x).__name__}")
         if isinstance(x, (bytes, bytearray)):
             raise TypeError(f"{name} is bytes; decode it to str first")
         kind = getattr(getattr(x, "dtype", None), "kind", None)

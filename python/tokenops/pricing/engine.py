@@ -24,7 +24,6 @@ from .catalog import Catalog, check_model_name
 from .usage import BUCKETS, Usage, normalize_usage
 
 _MODES = ("litellm", "exact")
-_LATEST = 2**31 - 2  # "no date": the latest row (rows are open-ended unless dated)
 
 
 @dataclass(frozen=True)
@@ -78,9 +77,16 @@ class CostBreakdown:
         return head + ("\n" + body if body else "")
 
 
+def today_days() -> int:
+    """Today's date (UTC) as days since 1970-01-01: the day prices default to."""
+    return (_dt.datetime.now(_dt.timezone.utc).date() - _dt.date(1970, 1, 1)).days
+
+
 def _date_days(when: Any) -> int:
     if when is None:
-        return _LATEST
+        # today's prices: a catalogue row that only takes effect later (genai-prices dates some
+        # announced changes ahead) must not price today's traffic
+        return today_days()
     if isinstance(when, str):
         from .._core import parse_iso_date
 
@@ -124,7 +130,7 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     ``usage`` is a provider usage object or whole response (OpenAI Chat/Responses, Anthropic
     Messages, Gemini/Vertex ``usageMetadata``, DeepSeek, xAI), a dict of tokenops buckets, or a
     :class:`Usage`. ``service_tier`` is standard, batch, flex or priority. ``date`` selects the
-    price rows in effect on that day (default: the latest).
+    price rows in effect on that day (default: today, UTC).
     """
     _check_mode(mode)
     _check_tier(service_tier)

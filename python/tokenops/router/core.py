@@ -94,9 +94,16 @@ class Router:
     # ---- loading ----
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "<bytes>", embed: Any = None) -> "Router":
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            # bytes(300_000_000) would allocate that many zero bytes before failing
+            raise TypeError(f"data must be the router file's bytes, not {type(data).__name__}")
         data = bytes(data)
         enc_name = _peek_encoding(data, source)
-        enc = _encoding_core(enc_name) if enc_name else None
+        try:
+            enc = _encoding_core(enc_name) if enc_name else None
+        except KeyError as e:
+            raise ValueError(f"{source}: the router file names the encoding {enc_name!r}, which tokenops "
+                             f"does not know ({e.args[0] if e.args else e})") from None
         core = _core.CoreRouter.from_bytes(data, source, enc)
         router = cls(core, source, None)
         router._bytes = data  # for pickling (multiprocessing): a router travels by value
@@ -115,6 +122,8 @@ class Router:
         """Loads a router file. ``embed`` is the embedder for routers with an embedding block
         (an object with ``.embed(texts)`` or a callable); ``sha256`` verifies the file."""
         path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"router path is a directory, not a router file: {path}")
         if not path.is_file():
             raise FileNotFoundError(f"router file not found: {path}")
         data = path.read_bytes()
