@@ -94,3 +94,27 @@ def test_open_models_with_their_own_chat_template_are_approximations():
     # OpenAI models keep the estimate label
     assert tokenops.count_messages(WEATHER_MESSAGES, model="gpt-oss-120b").kind == "estimate"
     assert tokenops.count_tools(WEATHER_TOOLS, model="gpt-4o").kind == "estimate"
+
+
+def test_model_name_case_media_parts_and_int_comparison():
+    m = [{"role": "user", "content": "hi", "name": "bob"}]
+    assert tokenops.count_messages(m, model="GPT-3.5-Turbo-0301") == tokenops.count_messages(m, model="gpt-3.5-turbo-0301").tokens
+    t_lower = tokenops.count_tools(WEATHER_TOOLS, model="gpt-4o")
+    t_upper = tokenops.count_tools(WEATHER_TOOLS, model="GPT-4o")
+    assert t_upper.tokens == t_lower.tokens and t_upper.notes == t_lower.notes
+    # gpt-oss (o200k_harmony) uses the o200k tool constants, like gpt-4o
+    assert tokenops.count_tools(WEATHER_TOOLS, model="gpt-oss-20b").tokens == t_lower.tokens
+    # base64 audio / file payloads are media, not text
+    audio = [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGR" + "A" * 3995, "format": "wav"}}]}]
+    r = tokenops.count_messages(audio, model="gpt-4o")
+    assert r.tokens == tokenops.count_messages([{"role": "user", "content": ""}], model="gpt-4o").tokens
+    assert any("input_audio parts are not counted" in n for n in r.notes)
+    calls = [{"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function",
+              "function": {"name": "f", "arguments": "{}"}}]}]
+    assert any("rough" in n for n in tokenops.count_messages(calls, model="gpt-4o").notes)
+    # the cookbook pattern: compare a count with an int
+    c = tokenops.count_messages(COOKBOOK_MESSAGES, model="gpt-4")
+    assert c == 129 and c != 128 and c <= 129 and c > 128
+    assert c != 129.0  # not a float
+    with pytest.raises(TypeError):
+        c < "129"  # noqa: B015

@@ -247,11 +247,16 @@ def test_pack_and_lost_in_the_middle(data_dir: Path) -> None:
     assert with_emb.relevance.max() > 0  # BM25 alone finds nothing for "kittens"
 
 
-def test_pack_chat() -> None:
+def _chat(turns: int, question: str, answer: str) -> list[dict[str, str]]:
     msgs = [{"role": "system", "content": "You are a helpful assistant."}]
-    for i in range(30):
-        msgs.append({"role": "user", "content": f"Question {i}: tell me about topic number {i} in detail please."})
-        msgs.append({"role": "assistant", "content": f"Answer {i}: " + "some detailed explanation " * 10})
+    for i in range(turns):
+        msgs.append({"role": "user", "content": question.format(i=i)})
+        msgs.append({"role": "assistant", "content": f"Answer {i}: " + answer})
+    return msgs
+
+
+def test_pack_chat() -> None:
+    msgs = _chat(30, "Question {i}: tell me about topic number {i} in detail please.", "some detailed explanation " * 10)
     full = tokenops.count_messages(msgs).tokens
     out = pack_chat(msgs, 400)
     assert out.tokens <= 400 and out.original_tokens == full
@@ -514,3 +519,14 @@ def test_batch_errors_name_the_text_and_deep_json_says_depth() -> None:
         compress_batch(['{"a": "b c"}', "oops"], structure="json", rate=0.5)
     with pytest.raises(ValueError, match="deeper than 512 levels"):
         compress("[" * 1000 + '"x"' + "]" * 1000, rate=0.5, structure="json")
+
+
+def test_pack_chat_just_over_budget_drops_little_for_its_summary() -> None:
+    msgs = _chat(20, "Question {i}: what about topic {i}?", "a fairly short reply " * 3)
+    full = tokenops.count_messages(msgs).tokens
+    r = pack_chat(msgs, full - 1)
+    assert r.tokens <= full - 1
+    assert len(r.dropped) <= 2, (len(r.dropped), r.summary)
+    # far over the budget the summary still gets its room
+    small = pack_chat(msgs, full // 3)
+    assert small.summary and small.tokens <= full // 3

@@ -515,3 +515,29 @@ def test_objects_travel_to_worker_processes_or_say_why_not(tmp_path) -> None:
     if custom is not None:
         with pytest.raises(TypeError, match="only Catalog.default"):
             pickle.dumps(custom)
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base", "llama3"])
+def test_extending_tiktoken_recipe_works_from_our_attributes(tk, name):
+    # tiktoken's README "Extending tiktoken": a tiktoken.Encoding built from another encoding's
+    # _pat_str, _mergeable_ranks and _special_tokens
+    import tiktoken
+
+    tk(name)  # primes tiktoken's cache / skips without tiktoken
+    ours = tokenops.get_encoding(name)
+    theirs = tiktoken.Encoding(name=f"ext_{name}", pat_str=ours._pat_str, mergeable_ranks=ours._mergeable_ranks,
+                               special_tokens={**ours._special_tokens, "<|im_start|>": ours.n_vocab + 10})
+    for text in SAMPLES:
+        assert theirs.encode_ordinary(text) == ours.encode_ordinary(text) == ours._encode_only_native_bpe(text)
+
+
+def test_token_containers_and_paths_get_clear_errors(enc, tmp_path):
+    for bad in (None, 5, "abc", b"abc"):
+        with pytest.raises(TypeError, match="list of int token ids"):
+            enc.decode(bad)
+    with pytest.raises(TypeError, match=r"batch\[0\]"):
+        enc.decode_batch([None])
+    with pytest.raises(TypeError, match="batch must be a list"):
+        enc.decode_batch("abc")
+    with pytest.raises(VocabularyFileError, match="is a directory"):
+        tokenops.get_encoding("cl100k_base", path=tmp_path)

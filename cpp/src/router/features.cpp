@@ -453,7 +453,7 @@ bool is_blank(std::string_view s) noexcept {
 
 void FeatureExtractor::extract(std::string_view text, SparseFeatures* sparse, float* dense,
                                bool standardise, FeatureScratch& scratch) const {
-  if (is_blank(text)) text = std::string_view();
+  if (is_blank(text)) text = text.substr(0, 0);  // (keeps a non-null data pointer for memchr)
   const bool want_dense = dense != nullptr && spec_.dense;
   const bool want_words = sparse != nullptr && spec_.word_ngram_max > 0 && mask_ != 0;
   const bool want_chars = sparse != nullptr && spec_.char_ngram_max > 0 && mask_ != 0;
@@ -558,7 +558,7 @@ void FeatureExtractor::extract(std::string_view text, SparseFeatures* sparse, fl
           if (numbered_line(p, i, n)) ++c.numbered;
           q = i < n ? std::memchr(p + i, '\n', n - i) : nullptr;
         }
-      for (const void* q = std::memchr(p, '`', n); q != nullptr;) {
+      for (const void* q = n ? std::memchr(p, '`', n) : nullptr; q != nullptr;) {
         const std::size_t i = static_cast<std::size_t>(static_cast<const unsigned char*>(q) - p);
         if (i + 2 < n && p[i + 1] == '`' && p[i + 2] == '`' && (i == 0 || p[i - 1] != '`')) ++c.fences;
         q = i + 1 < n ? std::memchr(p + i + 1, '`', n - i - 1) : nullptr;

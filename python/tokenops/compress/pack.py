@@ -177,7 +177,8 @@ def pack_chat(
     Keeps every system message, then as many of the most recent turns as fit (at least the last
     ``keep_last`` messages), and fills a summary slot, placed after the leading system messages, for the
     dropped middle: ``"extractive"`` compresses the dropped turns with :func:`compress` into the
-    room left (or ``summary_tokens``), a callable receives the dropped messages and returns a
+    room left (or ``summary_tokens``; by default up to max(32, budget / 8) tokens are set aside
+    for it, but never more than half of what must be dropped anyway), a callable receives the dropped messages and returns a
     summary, a str is used as is, None (or "") leaves no summary. Kept messages keep their input
     order. An assistant message with
     ``tool_calls`` and the ``tool`` replies after it are kept or dropped together. Raises
@@ -261,21 +262,33 @@ def pack_chat(
             f"{' (with the tool calls they answer)' if len(forced_tail) > keep_last else ''} need {tokens_of(keep)} tokens, "
             f"over the budget of {budget}; raise the budget or lower keep_last"
         )
+
+    def fill(reserve: int) -> set[int]:
+        # most recent turns first, while they fit beside the summary reserve
+        kept, kept_tokens = set(keep), tokens_of(keep)
+        for i in reversed(others):
+            if i in kept:
+                continue
+            unit = whole([i]) - kept
+            add = sum(per[j] for j in unit)
+            if kept_tokens + add + reserve <= budget:
+                kept |= unit
+                kept_tokens += add
+            else:
+                break
+        return kept
+
     reserve = 0
     if summary is not None:
-        reserve = summary_tokens if summary_tokens is not None else max(32, budget // 8)
-    # most recent turns first, while they fit beside the summary reserve
-    kept_tokens = tokens_of(keep)
-    for i in reversed(others):
-        if i in keep:
-            continue
-        unit = whole([i]) - keep
-        add = sum(per[j] for j in unit)
-        if kept_tokens + add + reserve <= budget:
-            keep |= unit
-            kept_tokens += add
+        if summary_tokens is not None:
+            reserve = summary_tokens
         else:
-            break
+            # max(32, budget / 8), but never more than half of what has to go anyway: a chat just
+            # over its budget loses a turn or two, not six turns to make room for their summary
+            kept0 = fill(0)
+            must_drop = sum(per[i] for i in range(len(msgs)) if i not in kept0)
+            reserve = min(max(32, budget // 8), must_drop // 2)
+    keep = fill(reserve)
     dropped = [i for i in range(len(msgs)) if i not in keep]
     summary_text: str | None = None
     head: list[dict[str, Any]] = []

@@ -61,6 +61,40 @@ class TokenCount:
     def __index__(self) -> int:
         return self.tokens
 
+    # A count compares with an int by its tokens (count_messages(m) == 129, count <= budget); with
+    # another TokenCount field by field, as a dataclass does.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TokenCount):
+            return (self.tokens, self.kind, self.model, self.encoding, self.per_message, self.tools,
+                    self.notes) == (other.tokens, other.kind, other.model, other.encoding,
+                                    other.per_message, other.tools, other.notes)
+        if isinstance(other, int) and not isinstance(other, bool):
+            return self.tokens == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.tokens)
+
+    def __lt__(self, other: object) -> bool:
+        return self.tokens < _as_count(other)
+
+    def __le__(self, other: object) -> bool:
+        return self.tokens <= _as_count(other)
+
+    def __gt__(self, other: object) -> bool:
+        return self.tokens > _as_count(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.tokens >= _as_count(other)
+
+
+def _as_count(other: object) -> int:
+    if isinstance(other, TokenCount):
+        return other.tokens
+    if isinstance(other, int) and not isinstance(other, bool):
+        return other
+    raise TypeError(f"a TokenCount compares with an int or a TokenCount, not {type(other).__name__}")
+
 
 def _resolve(model: str) -> tuple[Encoding, str, str]:
     if not isinstance(model, str):
@@ -92,7 +126,7 @@ def _resolve(model: str) -> tuple[Encoding, str, str]:
 
 def _per_message_constants(model: str) -> tuple[int, int]:
     # gpt-3.5-turbo-0301 used 4 tokens per message and -1 per name; every later model 3 and 1.
-    if "gpt-3.5-turbo-0301" in model:
+    if "gpt-3.5-turbo-0301" in model.lower():  # model names match in any case, as in encoding_for_model
         return 4, -1
     return 3, 1
 
@@ -112,7 +146,12 @@ def _value_text(value: Any, notes: list[str], where: str) -> str:
                 parts.append(text)
             elif isinstance(part, Mapping) and part.get("type") in ("image_url", "input_image", "image"):
                 notes.append("image parts are not counted (their cost depends on size and detail)")
+            elif isinstance(part, Mapping) and part.get("type") in ("input_audio", "audio", "file", "input_file"):
+                # base64 media is billed by duration / pages, not as its text: counting the
+                # payload's characters gave hundreds of thousands of tokens for a recording
+                notes.append(f"{part['type']} parts are not counted (billed by their media, not as text)")
             else:
+                notes.append("non-text message fields are counted as compact JSON (rough)")
                 parts.append(_json_text(part, f"{where}[{j}]"))
         return "".join(parts)
     if value is None:
@@ -168,9 +207,9 @@ def count_tools(
         raise TypeError("tools must be a list of {'type': 'function', 'function': {...}} dicts")
     enc, kind, note = _resolve(model)
     notes = [note]
-    if enc.name == "o200k_base":
+    if enc.name in ("o200k_base", "o200k_harmony"):
         func_init, prop_init, prop_key, enum_init, enum_item, func_end = _TOOL_CONSTANTS_O200K
-        if kind == "estimate" and not model.startswith(("gpt-4o", "openai/gpt-4o")):
+        if kind == "estimate" and not model.lower().startswith(("gpt-4o", "openai/gpt-4o")):
             notes.append("tool constants were published for gpt-4o/gpt-4o-mini; reused for this model")
     else:
         func_init, prop_init, prop_key, enum_init, enum_item, func_end = _TOOL_CONSTANTS_CL100K

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, AbstractSet, Literal, NoReturn, Union
 from .. import _core
 from .._args import INT64_MAX, as_int, check_threads
 from . import registry
+from .registry import PATTERNS
 from .load import read_hf_json, read_rank_file
 
 if TYPE_CHECKING:
@@ -49,13 +50,24 @@ def _check_text(text: object) -> None:
         )
 
 
-def _check_tokens(tokens: object) -> object:
+def _check_tokens(tokens: object, what: str = "tokens") -> object:
+    if not hasattr(tokens, "dtype") and (tokens is None or isinstance(tokens, (str, bytes, bytearray)) or not (
+            hasattr(tokens, "__len__") and hasattr(tokens, "__getitem__"))):
+        raise TypeError(f"{what} must be a list of int token ids (or an integer array), not "
+                        f"{type(tokens).__name__}")
     # numpy arrays reach the core through a forcecast to int64, which would silently turn floats
     # (1.7 -> 1), bools and digit strings into token ids; only integer arrays are token ids.
     kind = getattr(getattr(tokens, "dtype", None), "kind", None)
     if kind is not None and kind not in "iu":
         raise TypeError(f"tokens must hold integers, not {tokens.dtype}")  # type: ignore[attr-defined]
     return tokens
+
+
+def _check_batch(batch: object) -> None:
+    if batch is None or isinstance(batch, (str, bytes, bytearray)) or not hasattr(batch, "__iter__"):
+        raise TypeError(f"batch must be a list of token lists, not {type(batch).__name__}")
+    for i, t in enumerate(batch):
+        _check_tokens(t, f"batch[{i}]")
 
 
 class Encoding:
@@ -104,11 +116,11 @@ class Encoding:
                 )
             specials[token] = int(token_id)
         data = open(path, "rb").read()  # noqa: SIM115
+        where = os.fsdecode(path)
         core = _core.CoreEncoding.from_tiktoken(
-            name or os.path.basename(str(path)), pretokenizer, data, specials,
-            str(path),
+            name or os.path.basename(where), pretokenizer, data, specials, where,
         )
-        return cls(core, source=str(path))
+        return cls(core, source=where)
 
     @classmethod
     def from_hf_tokenizer_json(cls, path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
@@ -116,8 +128,9 @@ class Encoding:
         RoBERTa-style, Llama-3 HF...). Added tokens become special tokens."""
         _check_name(name)
         data = open(path, "rb").read()  # noqa: SIM115
-        core = _core.CoreEncoding.from_hf_json(name or str(path), data, str(path))
-        return cls(core, source=str(path))
+        where = os.fsdecode(path)
+        core = _core.CoreEncoding.from_hf_json(name or where, data, where)
+        return cls(core, source=where)
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
@@ -394,11 +407,13 @@ class Encoding:
         """Decodes each token list. ``num_threads`` is accepted (and checked) for tiktoken
         compatibility; the lists are decoded one after another, each in one native call."""
         check_threads(num_threads)
+        _check_batch(batch)
         return [self.decode(t, errors=errors) for t in batch]
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
         """Bytes of each token list (``num_threads`` as in ``decode_batch``)."""
         check_threads(num_threads)
+        _check_batch(batch)
         return [self.decode_bytes(t) for t in batch]
 
     def stream_decoder(self, errors: str = "replace") -> StreamDecoder:
@@ -440,6 +455,33 @@ class Encoding:
     @property
     def pretokenizer(self) -> str:
         return self._core.pretokenizer
+
+    # tiktoken's private attributes that its "Extending tiktoken" recipe and other libraries read
+    @property
+    def _pat_str(self) -> str:
+        """The pre-tokenizer regex this encoding implements (tiktoken's spelling of it)."""
+        return PATTERNS[self._core.pretokenizer]
+
+    @functools.cached_property
+    def _mergeable_ranks(self) -> dict[bytes, int]:
+        """{token bytes: rank} as tiktoken holds it (ranks are the ids of a rank-file encoding)."""
+        if self._core.merge_mode:
+            raise AttributeError(f"encoding {self.name!r} is merge-list BPE (tokenizer.json): its ids "
+                                 "are not tiktoken ranks")
+        specials = self._special_token_values
+        ranks: dict[bytes, int] = {}
+        for i in range(self.max_token_value + 1):
+            if i in specials:
+                continue
+            try:
+                ranks[self._core.decode_single_token_bytes(i)] = i
+            except KeyError:  # an id no token has
+                continue
+        return ranks
+
+    def _encode_only_native_bpe(self, text: str) -> list[int]:
+        """tiktoken's regex + BPE path without special-token handling: ``encode_ordinary``."""
+        return self.encode_ordinary(text)
 
     @property
     def memory_bytes(self) -> int:

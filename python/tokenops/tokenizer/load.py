@@ -70,6 +70,8 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
     looked: list[str] = []
     if path is not None:
         p = Path(path)
+        if p.is_dir():
+            raise VocabularyFileError(f"rank file {p} is a directory; pass the path of the .tiktoken file")
         if not p.is_file():
             raise VocabularyFileError(f"rank file {p} does not exist")
         data = p.read_bytes()

@@ -16,15 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .load import read_rank_file, tiktoken_cache_key
-from .registry import ENCODINGS
+from .registry import ENCODINGS, PATTERNS
 
-LLAMA3_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-R50K_PATTERN = (
-    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-)
+LLAMA3_PATTERN = PATTERNS["llama3"]
+R50K_PATTERN = PATTERNS["r50k"]
 
 _primed: Path | None = None
 
