@@ -448,7 +448,8 @@ def test_pack_spends_no_tokens_on_passages_unrelated_to_the_question() -> None:
 def test_signs_and_currencies_stay_with_their_numbers() -> None:
     filler = "The weather was quite pleasant and many people went outside to enjoy the park. "
     for s in ("The low was −40 degrees.", "A loss of -$5 today.", "A loss of $-7 today.",
-              "Change −3.5% today.", "Price 5€ today.", "Cost ₹300 now.", "Range 10–20 pages."):
+              "Change −3.5% today.", "Price 5€ today.", "Cost ₹300 now.", "Range 10–20 pages.",
+              "Host 2001:db8::1 today.", "Power 2**10 today."):
         number = next(w for w in s.split() if any(c.isdigit() for c in w)).rstrip(".")
         for rate in (0.3, 0.08):
             out = compress(filler * 3 + s + " " + filler * 10, rate=rate).text

@@ -573,8 +573,10 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
       continue;
     if (!(u[m - 1].flags & kHasDigit) || !(u[m + 1].flags & kHasDigit)) continue;
     std::string_view p = text_of(m);
-    if (p == "=" || p == "*" || p == "+" || p == "-" || p == "/" || p == "x" || p == "^" ||
-        p == ":" || p == "\xC3\x97" || p == "\xC3\xB7" || p == "\xE2\x88\x92" /* − */ ||
+    // one operator, or a run of one (2001:db8::1, 2**10, 10//3)
+    const bool ascii_op = p.find_first_not_of(p[0]) == std::string_view::npos &&
+                          std::string_view("=*+-/x^:").find(p[0]) != std::string_view::npos;
+    if (ascii_op || p == "\xC3\x97" || p == "\xC3\xB7" || p == "\xE2\x88\x92" /* − */ ||
         p == "\xE2\x80\x93" /* – */) {
       dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
       dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
