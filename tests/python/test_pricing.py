@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -512,3 +513,20 @@ def test_prices_default_to_todays_row_not_one_dated_ahead(data_dir: Path) -> Non
     assert str(tokenops.cost(m, u, catalog=genai, date="2027-06-01").total_exact) == "1.5"
     today = dt.datetime.now(dt.timezone.utc).date()
     assert tokenops.cost(m, u, catalog=genai).total_exact == tokenops.cost(m, u, catalog=genai, date=today).total_exact
+
+
+def test_price_files_with_unreachable_names_or_sub_atto_prices_are_problems(tmp_path: Path) -> None:
+    p = tmp_path / "prices.json"
+    p.write_text(json.dumps({
+        "": {"litellm_provider": "openai", "input_cost_per_token": 1e-6},
+        "a\u0000b": {"litellm_provider": "openai", "input_cost_per_token": 1e-6},
+        "tiny": {"litellm_provider": "openai", "input_cost_per_token": 1e-25, "output_cost_per_token": 1e-6},
+        "ok": {"litellm_provider": "openai", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+    }), encoding="utf-8")
+    cat = Catalog.from_litellm(p)
+    assert len(cat) == 1 and {pr.key for pr in cat.problems} == {"", "a\u0000b", "tiny"}
+    assert any("below 1e-18" in pr.message for pr in cat.problems)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a float16 column warned "overflow encountered in cast"
+        out = tokenops.cost_batch("ok", {"input_text": np.array([3, 5], dtype=np.float16)}, catalog=cat)
+    assert list(out) == [3e-06, 5e-06]

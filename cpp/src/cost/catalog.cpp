@@ -274,6 +274,9 @@ Price make_price(double value, int scale_exp) {
       p.atto = q;
     }
     p.inexact = true;
+    // a positive price below the atto-USD resolution would be billed at $0 in exact mode
+    TOKENOPS_CHECK(mant == 0 || p.atto != 0, InvalidArgument, "price ", value,
+                   " is positive but below 1e-18 USD per unit (the resolution of exact prices)");
   }
   return p;
 }

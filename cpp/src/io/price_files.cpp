@@ -274,6 +274,9 @@ PriceImport parse_litellm_prices(std::string_view text, std::string_view source,
     m.key = it.key();
     try {
       const json& e = *it;
+      // a name no lookup can take (model names are non-empty, without NUL)
+      if (m.key.empty() || m.key.find('\0') != std::string::npos)
+        throw RowProblem("", "model name is empty or contains NUL; no lookup can reach it");
       if (!e.is_object()) throw RowProblem("", "entry must be an object, got " + type_name(e));
       auto lp = e.find("litellm_provider");
       if (lp == e.end() || !lp->is_string()) throw RowProblem("litellm_provider", "field 'litellm_provider' missing or not a string");

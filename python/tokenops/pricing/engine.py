@@ -346,6 +346,7 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
                                  "(at most 2**63 - 1 tokens)")
             arr = arr.astype(np.int64)
         if arr.dtype.kind == "f":
+            arr = arr.astype(np.float64, copy=False)  # float16 / float32 overflowed comparing with 2**63
             if not np.all(np.isfinite(arr)) or np.any(arr != np.floor(arr)):
                 bad = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.floor(arr)))[0])
                 raise ValueError(f"usage column {k!r} row {bad} = {arr[bad]!r} is not an integer token count")
