@@ -123,13 +123,9 @@ void bind_budget(py::module_& m) {
           sm.seconds_per_call = get<double>(md, "seconds_per_call", 1.0);
           models.push_back(std::move(sm));
         }
-        budget::SimResult r;
-        Interrupts intr;  // Ctrl-C: seen between chunks of 256 tasks
-        {
-          GilRelease release;
-          r = budget::simulate(wf, models, n, seed, deterministic, num_threads, [&] { return intr.stop(); });
-        }
-        intr.raise_if_stopped();
+        budget::SimResult r = interruptible([&](const text::StopFn& stop) {  // Ctrl-C: between chunks of 256 tasks
+          return budget::simulate(wf, models, n, seed, deterministic, num_threads, stop);
+        });
         py::dict out;
         auto tokens = to_numpy(std::move(r.tokens));
         out["tokens"] = tokens.reshape({static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(budget::SimResult::kTok)});

@@ -240,16 +240,13 @@ void bind_compress(py::module_& m) {
              Options o = make_options(rate, target_tokens, force_tokens, force_digits,
                                       force_entities, force_code, drop_consecutive, json, protect,
                                       protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
-             CompressResult r;
-             Interrupts intr;  // Ctrl-C: seen between stages and embedding / classifier batches
-             {
-               GilRelease release;
+             // Ctrl-C: seen between stages and embedding / classifier batches
+             CompressResult r = interruptible([&](const text::StopFn& stop) {
                CompressOptions opt = resolve(o, t.view());
                opt.question = std::string(q.view());
-               opt.stop = [&] { return intr.stop(); };
-               r = c.compress(t.view(), opt);
-             }
-             intr.raise_if_stopped();
+               opt.stop = stop;
+               return c.compress(t.view(), opt);
+             });
              return to_dict(std::move(r));
            },
            py::arg("text"), py::arg("question").none(true), TOKENOPS_COMPRESS_ARGS)
@@ -346,14 +343,10 @@ void bind_compress(py::module_& m) {
                                     ", outside the float32 range the packer computes in");
             extra_relevance[i] = static_cast<float>(extra[i]);
           }
-          compress::PackResult r;
-          Interrupts intr;  // Ctrl-C: seen before each pick
-          o.stop = [&] { return intr.stop(); };
-          {
-            GilRelease release;
-            r = compress::pack(*enc, views, q.view(), extra_relevance, o);
-          }
-          intr.raise_if_stopped();
+          compress::PackResult r = interruptible([&](const text::StopFn& stop) {  // before each pick
+            o.stop = stop;
+            return compress::pack(*enc, views, q.view(), extra_relevance, o);
+          });
           py::dict d;
           d["selected"] = to_list(r.selected);
           d["relevance"] = to_numpy(std::move(r.relevance));

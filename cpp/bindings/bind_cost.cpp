@@ -249,15 +249,10 @@ void bind_cost(py::module_& m) {
               cost::bucket_from_name(k);  // unknown column names raise ValueError listing buckets
             }
             std::vector<double> total(n), prompt(split ? n : 0), completion(split ? n : 0);
-            cost::i128 grand;
-            Interrupts intr;
-            {
-              GilRelease release;
-              grand = cost::price_batch(c, md, models, code_ptr, ptrs, n, st, date, num_threads, total.data(),
-                                        split ? prompt.data() : nullptr, split ? completion.data() : nullptr,
-                                        [&] { return intr.stop(); });
-            }
-            intr.raise_if_stopped();
+            const cost::i128 grand = interruptible([&](const text::StopFn& stop) {
+              return cost::price_batch(c, md, models, code_ptr, ptrs, n, st, date, num_threads, total.data(),
+                                       split ? prompt.data() : nullptr, split ? completion.data() : nullptr, stop);
+            });
             py::object p = split ? py::object(to_numpy(std::move(prompt))) : py::object(py::none());
             py::object q = split ? py::object(to_numpy(std::move(completion))) : py::object(py::none());
             return py::make_tuple(to_numpy(std::move(total)), p, q, cost::atto_to_string(grand));

@@ -178,13 +178,8 @@ void bind_router(py::module_& m) {
           "score",
           [](const Router& r, const py::handle& texts, const py::handle& embeddings, int num_threads) {
             BatchInput in(texts, embeddings);
-            std::vector<double> out;
-            Interrupts intr;
-            {
-              GilRelease release;
-              out = r.score(in.batch, num_threads, [&] { return intr.stop(); });
-            }
-            intr.raise_if_stopped();
+            std::vector<double> out = interruptible(
+                [&](const text::StopFn& stop) { return r.score(in.batch, num_threads, stop); });
             return to_numpy(std::move(out));
           },
           py::arg("texts"), py::arg("embeddings") = py::none(), py::arg("num_threads") = 0)
@@ -192,13 +187,8 @@ void bind_router(py::module_& m) {
           "outputs",
           [](const Router& r, const py::handle& texts, const py::handle& embeddings, int num_threads) {
             BatchInput in(texts, embeddings);
-            std::vector<double> out;
-            Interrupts intr;
-            {
-              GilRelease release;
-              out = r.outputs(in.batch, num_threads, [&] { return intr.stop(); });
-            }
-            intr.raise_if_stopped();
+            std::vector<double> out = interruptible(
+                [&](const text::StopFn& stop) { return r.outputs(in.batch, num_threads, stop); });
             return to_numpy_2d(std::move(out), in.batch.texts.size(), r.n_outputs());
           },
           py::arg("texts"), py::arg("embeddings") = py::none(), py::arg("num_threads") = 0)
@@ -207,13 +197,8 @@ void bind_router(py::module_& m) {
           [](const Router& r, const py::handle& texts, double lam, const std::vector<double>& costs,
              const py::handle& embeddings, int num_threads) {
             BatchInput in(texts, embeddings);
-            std::vector<std::int32_t> out;
-            Interrupts intr;
-            {
-              GilRelease release;
-              out = r.route(in.batch, lam, costs, num_threads, [&] { return intr.stop(); });
-            }
-            intr.raise_if_stopped();
+            std::vector<std::int32_t> out = interruptible(
+                [&](const text::StopFn& stop) { return r.route(in.batch, lam, costs, num_threads, stop); });
             return to_numpy(std::move(out));
           },
           py::arg("texts"), py::arg("lam"), py::arg("costs"), py::arg("embeddings") = py::none(),

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "tokenops/text/parallel.hpp"
+
 namespace tokenops::bindings {
 
 namespace py = pybind11;
@@ -61,6 +63,22 @@ class Interrupts {
   std::chrono::steady_clock::time_point next_;
   std::atomic<bool> stopped_{false};
 };
+
+/// Runs fn(stop) with the GIL released and returns its result; `stop` is the Ctrl-C check a core
+/// call asks between chunks (its text::StopFn hook). Raises the handler's exception
+/// (KeyboardInterrupt) when it stopped the call, discarding the partial result.
+template <class Fn>
+auto interruptible(Fn&& fn) {
+  Interrupts intr;
+  const tokenops::text::StopFn stop = [&intr] { return intr.stop(); };
+  decltype(fn(stop)) out;
+  {
+    GilRelease release;
+    out = fn(stop);
+  }
+  intr.raise_if_stopped();
+  return out;
+}
 
 /// A UTF-8 view of a Python str. Lone surrogates (which have no UTF-8 form) are replaced by
 /// U+FFFD first, as tiktoken does. Keeps the replacement string alive while the view is used.

@@ -436,12 +436,8 @@ class Builder {
         int l;
         const char32_t c = cur_.at(q, l);
         piece_digit |= is_digit(c);
-        q += static_cast<std::size_t>(l);
-        if (joins_next(c) && q < j) {
-          piece_digit |= is_digit(cur_.at(q, l));
-          q += static_cast<std::size_t>(l);
-        }
-        q = absorb_marks(q, j, 30);
+        // the character and what attaches to it (a joiner at q is taken with its partner)
+        q = absorb_marks(joins_next(c) ? q : q + static_cast<std::size_t>(l), j, 30);
       }
       std::uint8_t f = static_cast<std::uint8_t>(base | (piece_digit ? kHasDigit : 0));
       if (p == i && (flags & kCapital)) f |= kCapital;

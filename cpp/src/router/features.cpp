@@ -432,19 +432,10 @@ namespace {
 bool is_blank(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   for (std::size_t i = 0; i < s.size();) {
-    const unsigned char b = p[i];
-    if (b < 0x80) {
-      if (!(b == ' ' || (b >= 0x09 && b <= 0x0D))) return false;
-      ++i;
-      continue;
-    }
-    const auto l = static_cast<std::size_t>(text::utf8_seq_len(b));
-    if (l < 2 || i + l > s.size() || !text::is_valid_utf8(s.substr(i, l))) return false;
+    const auto l = static_cast<std::size_t>(text::utf8_seq_len(p[i]));
+    if (i + l > s.size() || (l == 1 ? p[i] >= 0x80 : !text::is_valid_utf8(s.substr(i, l)))) return false;
     int len;
-    const char32_t c = text::decode_utf8(p + i, len);
-    if (!(c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-          c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000))
-      return false;
+    if (!(text::char_class_fast(text::decode_utf8(p + i, len)) & text::kSpace)) return false;
     i += l;
   }
   return true;

@@ -218,13 +218,13 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
     if not base:
         tiers = sorted({r["tier"] for r in info.rows})
         raise ValueError(f"model {info.key!r} has no {service_tier} prices (has: {', '.join(tiers) or 'none'})")
-    # the row in effect today, as tokenops.cost prices it by default (not one dated ahead)
+    # the rows in effect today, as tokenops.cost prices by default (not ones dated ahead)
     today = today_days()
-    current = [r for r in base if r["effective_from"] <= today < r["effective_to"]]
+    rows = [r for r in rows if r["effective_from"] <= today < r["effective_to"]]
+    current = [r for r in rows if r["threshold"] == 0]
     if not current:
         raise ValueError(f"model {info.key!r} has no {service_tier} price row in effect today")
     base_row = max(current, key=lambda r: r["effective_from"])
-    rows = [r for r in rows if r["effective_from"] <= today < r["effective_to"]]
     prices = base_row["prices"]
     if "input_text" not in prices or "output_text" not in prices:
         raise ValueError(f"model {info.key!r} lacks input/output token prices; cannot simulate it")

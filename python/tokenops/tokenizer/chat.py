@@ -11,6 +11,7 @@ with their exact encoding and the cookbook constants, also labelled an *approxim
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ _NON_OPENAI_PREFIXES = (
 )
 
 
+@functools.total_ordering
 @dataclass(frozen=True)
 class TokenCount:
     """A prompt-token count for messages and/or tools.
@@ -62,12 +64,10 @@ class TokenCount:
         return self.tokens
 
     # A count compares with an int by its tokens (count_messages(m) == 129, count <= budget); with
-    # another TokenCount field by field, as a dataclass does.
+    # another TokenCount field by field, as a dataclass does. total_ordering derives <=, >, >=.
     def __eq__(self, other: object) -> bool:
         if isinstance(other, TokenCount):
-            return (self.tokens, self.kind, self.model, self.encoding, self.per_message, self.tools,
-                    self.notes) == (other.tokens, other.kind, other.model, other.encoding,
-                                    other.per_message, other.tools, other.notes)
+            return vars(self) == vars(other)
         if isinstance(other, int) and not isinstance(other, bool):
             return self.tokens == other
         return NotImplemented
@@ -77,15 +77,6 @@ class TokenCount:
 
     def __lt__(self, other: object) -> bool:
         return self.tokens < _as_count(other)
-
-    def __le__(self, other: object) -> bool:
-        return self.tokens <= _as_count(other)
-
-    def __gt__(self, other: object) -> bool:
-        return self.tokens > _as_count(other)
-
-    def __ge__(self, other: object) -> bool:
-        return self.tokens >= _as_count(other)
 
 
 def _as_count(other: object) -> int:
@@ -131,6 +122,9 @@ def _per_message_constants(model: str) -> tuple[int, int]:
     return 3, 1
 
 
+_ROUGH_JSON = "non-text message fields are counted as compact JSON (rough)"
+
+
 def _value_text(value: Any, notes: list[str], where: str) -> str:
     if isinstance(value, str):
         return value
@@ -151,12 +145,12 @@ def _value_text(value: Any, notes: list[str], where: str) -> str:
                 # payload's characters gave hundreds of thousands of tokens for a recording
                 notes.append(f"{part['type']} parts are not counted (billed by their media, not as text)")
             else:
-                notes.append("non-text message fields are counted as compact JSON (rough)")
+                notes.append(_ROUGH_JSON)
                 parts.append(_json_text(part, f"{where}[{j}]"))
         return "".join(parts)
     if value is None:
         return ""
-    notes.append("non-text message fields are counted as compact JSON (rough)")
+    notes.append(_ROUGH_JSON)
     return _json_text(value, where)
 
 

@@ -63,11 +63,11 @@ def _check_tokens(tokens: object, what: str = "tokens") -> object:
     return tokens
 
 
-def _check_batch(batch: object) -> None:
+def _batch_tokens(batch: object) -> list[object]:
+    """Each token list of a decode batch, checked once (an error names ``batch[i]``)."""
     if batch is None or isinstance(batch, (str, bytes, bytearray)) or not hasattr(batch, "__iter__"):
         raise TypeError(f"batch must be a list of token lists, not {type(batch).__name__}")
-    for i, t in enumerate(batch):
-        _check_tokens(t, f"batch[{i}]")
+    return [_check_tokens(t, f"batch[{i}]") for i, t in enumerate(batch)]
 
 
 class Encoding:
@@ -407,14 +407,12 @@ class Encoding:
         """Decodes each token list. ``num_threads`` is accepted (and checked) for tiktoken
         compatibility; the lists are decoded one after another, each in one native call."""
         check_threads(num_threads)
-        _check_batch(batch)
-        return [self.decode(t, errors=errors) for t in batch]
+        return [self._core.decode_bytes(t).decode("utf-8", errors=errors) for t in _batch_tokens(batch)]
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
         """Bytes of each token list (``num_threads`` as in ``decode_batch``)."""
         check_threads(num_threads)
-        _check_batch(batch)
-        return [self.decode_bytes(t) for t in batch]
+        return [self._core.decode_bytes(t) for t in _batch_tokens(batch)]
 
     def stream_decoder(self, errors: str = "replace") -> StreamDecoder:
         """A decoder for token streams that never emits half a character."""

@@ -18,8 +18,6 @@ from typing import Any
 from .load import read_rank_file, tiktoken_cache_key
 from .registry import ENCODINGS, PATTERNS
 
-LLAMA3_PATTERN = PATTERNS["llama3"]
-R50K_PATTERN = PATTERNS["r50k"]
 
 _primed: Path | None = None
 
@@ -63,14 +61,14 @@ def tiktoken_encoding(name: str) -> Any:
     if name == "llama3":
         return tiktoken.Encoding(
             name="llama3",
-            pat_str=LLAMA3_PATTERN,
+            pat_str=PATTERNS["llama3"],
             mergeable_ranks=_ranks("llama3"),
             special_tokens=ENCODINGS["llama3"].special_tokens,
         )
     if name == "gpt2":
         return tiktoken.Encoding(
             name="gpt2",
-            pat_str=R50K_PATTERN,
+            pat_str=PATTERNS["r50k"],
             mergeable_ranks=_ranks("r50k_base"),
             special_tokens={"<|endoftext|>": 50256},
             explicit_n_vocab=50257,
