@@ -23,6 +23,7 @@ from .tokenizer import (
     encoding_for_model,
     encoding_name_for_model,
     get_encoding,
+    image_tokens,
     list_encoding_names,
 )
 
@@ -55,5 +56,6 @@ __all__ = [
     "encoding_for_model",
     "encoding_name_for_model",
     "get_encoding",
+    "image_tokens",
     "list_encoding_names",
 ]

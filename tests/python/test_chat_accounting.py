@@ -69,8 +69,9 @@ def test_models_without_public_tokenizer_are_labelled_approximations():
 def test_content_parts_and_bad_input():
     parts = [{"role": "user", "content": [{"type": "text", "text": "Describe"}, {"type": "image_url", "image_url": {"url": "x"}}]}]
     r = tokenops.count_messages(parts, model="gpt-4o")
-    assert r.tokens == tokenops.count_messages([{"role": "user", "content": "Describe"}], model="gpt-4o").tokens
-    assert any("image" in n for n in r.notes)
+    # an image of unknown size is counted at the most one image costs (85 + 8 tiles x 170), not 0
+    assert r.tokens == tokenops.count_messages([{"role": "user", "content": "Describe"}], model="gpt-4o").tokens + 1445
+    assert r.images == 1445 and any("unknown size" in n for n in r.notes)
     with pytest.raises(TypeError):
         tokenops.count_messages("hello", model="gpt-4o")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"messages\[0\]"):
@@ -118,3 +119,114 @@ def test_model_name_case_media_parts_and_int_comparison():
     assert c != 129.0  # not a float
     with pytest.raises(TypeError):
         c < "129"  # noqa: B015
+
+
+def _png(width: int, height: int) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_image_tokens_match_the_published_examples():
+    # OpenAI vision guide, "Calculating costs": 1024 x 1024 high -> 765, 2048 x 4096 high -> 1105,
+    # low detail -> 85 whatever the size; the patch example 1800 x 2400 -> 1452 patches.
+    assert tokenops.image_tokens(1024, 1024, "gpt-4o", "high") == 765
+    assert tokenops.image_tokens(2048, 4096, "gpt-4o", "high") == 1105
+    assert tokenops.image_tokens(4096, 8192, "gpt-4o", "low") == 85
+    assert tokenops.image_tokens(1024, 1024, "gpt-4.1-mini") == 1659  # ceil(1024 x 1.62)
+    assert tokenops.image_tokens(1800, 2400, "gpt-4.1-mini") == 2353  # ceil(1452 x 1.62)
+    # measured bills (image tokens alone) on gpt-5-mini: ceil(1.2 x patches) up to the 1536 cap
+    for (w, h), billed in {(256, 256): 77, (512, 512): 308, (768, 1024): 922, (1280, 720): 1104,
+                           (1024, 1024): 1229, (2048, 768): 1844}.items():
+        assert tokenops.image_tokens(w, h, "gpt-5-mini") == billed, (w, h)
+    # measured gpt-4.1 bills at the 2048-px rounding edge: 2049 x 513 keeps a second tile row,
+    # 2050 x 513 does not (half-to-even rounding of 512.75 and 512.5)
+    assert tokenops.image_tokens(2049, 513, "gpt-4.1") == 85 + 8 * 170
+    assert tokenops.image_tokens(2050, 513, "gpt-4.1") == 85 + 4 * 170
+    # Anthropic's table (tokens = w x h / 750): 200 x 200 ~54, 1000 x 1000 ~1334, 1092 x 1092 ~1590
+    assert [tokenops.image_tokens(s, s, "claude-sonnet-4-5") for s in (200, 1000, 1092)] == [54, 1334, 1590]
+    assert tokenops.image_tokens(8000, 6000, "claude-sonnet-4-5") <= 1600
+    assert tokenops.image_tokens(300, 300, "gemini-2.5-pro") == 258
+    assert tokenops.image_tokens(1600, 800, "gemini-2.5-pro") == 258 * 3 * 2
+    # a bigger image never costs less (tile rule, patch rule)
+    for model in ("gpt-4o", "gpt-4.1-nano"):
+        prev = 0
+        for s in range(32, 4096, 97):
+            n = tokenops.image_tokens(s, s, model)
+            assert n >= prev
+            prev = n
+
+
+def test_count_messages_counts_images_like_measured_bills():
+    # A user's measurements (prompt "repeat word from attached image" + one 128 x 64 image,
+    # total prompt tokens billed, low / high detail): gpt-4o and gpt-4.1 97 / 267, gpt-4o-mini
+    # 2845 / 8512 -- 12 text tokens plus 85 / 85 + 170 (2833 / 2833 + 5667).
+    def msg(detail: str) -> list:
+        return [{"role": "user", "content": [
+            {"type": "text", "text": "repeat word from attached image"},
+            {"type": "image_url", "image_url": {"url": _png(128, 64), "detail": detail}}]}]
+
+    for model, (low, high) in {"gpt-4o": (97, 267), "gpt-4.1": (97, 267), "gpt-4-turbo": (97, 267),
+                               "gpt-4o-mini": (2845, 8512)}.items():
+        assert tokenops.count_messages(msg("low"), model).tokens == low, model
+        assert tokenops.count_messages(msg("high"), model).tokens == high, model
+    # patch models ignore detail; measured 26 (gpt-4.1-mini) and 33 (gpt-4.1-nano): we are 1 below
+    for model, billed in {"gpt-4.1-mini": 26, "gpt-4.1-nano": 33}.items():
+        assert abs(tokenops.count_messages(msg("high"), model).tokens - billed) <= 1
+    r = tokenops.count_messages(msg("auto"), "gpt-4o")
+    assert r.tokens == 267 and r.images == 255 and r.per_message == (264,)
+    assert any("'auto' counted as 'high'" in n for n in r.notes)
+
+
+def test_image_shapes_sizes_and_bad_input():
+    text = {"type": "text", "text": "hi"}
+    base = tokenops.count_messages([{"role": "user", "content": [text]}], "gpt-4o").tokens
+    url = "https://example.com/cat.png"
+    shapes = [
+        {"type": "image_url", "image_url": {"url": url, "detail": "high"}},           # Chat Completions
+        {"type": "image_url", "image_url": url},                                     # bare string
+        {"type": "input_image", "image_url": url, "detail": "high"},                 # Responses API
+        {"type": "image", "source": {"type": "url", "url": url}},                    # Anthropic
+    ]
+    for part in shapes:
+        m = [{"role": "user", "content": [text, part]}]
+        assert tokenops.count_messages(m, "gpt-4o", image_size=(1024, 1024)).tokens == base + 765, part
+        assert tokenops.count_messages(m, "gpt-4o", image_size={url: (512, 512)}).tokens == base + 255, part
+        assert tokenops.count_messages(m, "gpt-4o", image_size=lambda u: (2048, 4096)).tokens == base + 1105, part
+        # a function that does not know the URL: counted at the ceiling, with a note
+        r = tokenops.count_messages(m, "gpt-4o", image_size=lambda u: None)
+        assert r.images == 1445 and any("unknown size" in n for n in r.notes)
+    anthropic_b64 = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": _png(1000, 1000).split(",", 1)[1]}}
+    assert tokenops.count_messages([{"role": "user", "content": [anthropic_b64]}], "claude-sonnet-4-5").images == 1334
+    # count_tools and pack_chat see the same image tokens
+    m = [{"role": "user", "content": [text, {"type": "image_url", "image_url": {"url": _png(1024, 1024)}}]}]
+    assert tokenops.count_tools(WEATHER_TOOLS, "gpt-4o", messages=m).images == 765
+    assert tokenops.pack_chat(m, budget=5000).tokens == tokenops.count_messages(m, "gpt-4o").tokens
+    # a model without vision keeps a note instead of a count
+    r = tokenops.count_messages(m, "gpt-3.5-turbo")
+    assert r.images == 0 and any("no image-token rule" in n for n in r.notes)
+    with pytest.raises(ValueError, match=r"messages\[0\]\['content'\]\[1\].*detail"):
+        tokenops.count_messages([{"role": "user", "content": [text, {"type": "image_url", "image_url": {"url": url, "detail": "max"}}]}])
+    with pytest.raises(ValueError, match="not a readable image"):
+        tokenops.count_messages([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}}]}])
+    with pytest.raises(ValueError, match="without an image"):
+        tokenops.count_messages([{"role": "user", "content": [{"type": "image"}]}])
+    with pytest.raises(TypeError, match="image_size"):
+        tokenops.count_messages([{"role": "user", "content": [shapes[0]]}], image_size=1024)
+    with pytest.raises(ValueError, match="positive"):
+        tokenops.count_messages([{"role": "user", "content": [shapes[0]]}], image_size=(0, 10))
+    with pytest.raises(ValueError, match="positive"):
+        tokenops.image_tokens(-1, 10)
+    with pytest.raises(TypeError):
+        tokenops.image_tokens(10.5, 10)
+    with pytest.raises(ValueError, match="detail"):
+        tokenops.image_tokens(10, 10, detail="ultra")
+    with pytest.raises(KeyError, match="image-token rule"):
+        tokenops.image_tokens(10, 10, model="gpt-3.5-turbo")
+    with pytest.raises(KeyError):
+        tokenops.image_tokens(10, 10, model="o3-mini")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _core
 from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
+from ..tokenizer.images import ImageSize
 from ..tokenizer.chat import _resolve as _resolve_chat_model
 from .api import _check_text, _check_weights, _resolve_model, default_compressor
 
@@ -167,6 +168,7 @@ def pack_chat(
     summary: str | Callable[[list[Mapping[str, Any]]], str] | None = "extractive",
     summary_tokens: int | None = None,
     summary_role: str = "system",
+    image_size: ImageSize = None,
 ) -> ChatPackResult:
     """Fits a chat history into ``budget`` prompt tokens (OpenAI's per-message accounting).
 
@@ -183,6 +185,7 @@ def pack_chat(
     order. An assistant message with
     ``tool_calls`` and the ``tool`` replies after it are kept or dropped together. Raises
     ValueError when the system messages and the last ``keep_last`` messages alone exceed the budget.
+    Image parts count as in :func:`tokenops.count_messages`, with its ``image_size``.
     """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
@@ -209,7 +212,7 @@ def pack_chat(
     # The model -> encoding resolution of count_messages (a claude-/gemini- name is an
     # approximation over o200k_base), also for the summary's compression and trimming.
     enc, kind, note = _resolve_chat_model(model)
-    counted = count_messages(msgs, model) if msgs else None
+    counted = count_messages(msgs, model, image_size=image_size) if msgs else None
     original = counted.tokens if counted else 0
     if original <= budget:
         return ChatPackResult(msgs, original, original, [], None, kind, counted.notes if counted else (note,))
@@ -253,7 +256,7 @@ def pack_chat(
     def tokens_of(idx: set[int], extra: list[dict[str, Any]] | None = None) -> int:
         n = sum(per[i] for i in idx) + priming
         if extra:
-            n += sum(count_messages(extra, model).per_message)
+            n += sum(count_messages(extra, model, image_size=image_size).per_message)
         return n
 
     if tokens_of(keep) > budget:
@@ -324,5 +327,5 @@ def pack_chat(
         lead += 1
     ordered = sorted(keep)
     out = [msgs[i] for i in ordered if i < lead] + head + [msgs[i] for i in ordered if i >= lead]
-    final = count_messages(out, model)
+    final = count_messages(out, model, image_size=image_size)
     return ChatPackResult(out, final.tokens, original, dropped, summary_text, final.kind, final.notes)

@@ -8,6 +8,7 @@ from .core import (
     get_encoding,
     list_encoding_names,
 )
+from .images import image_size_from_data, image_tokens
 from .registry import encoding_name_for_model
 
 __all__ = [
@@ -19,5 +20,7 @@ __all__ = [
     "encoding_for_model",
     "encoding_name_for_model",
     "get_encoding",
+    "image_size_from_data",
+    "image_tokens",
     "list_encoding_names",
 ]

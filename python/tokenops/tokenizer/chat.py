@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .core import Encoding, encoding_for_model, get_encoding
+from .images import DETAILS, ImageSize, image_size_from_data, image_tokens, max_image_tokens
 
 REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
 
@@ -52,6 +53,7 @@ class TokenCount:
     per_message: tuple[int, ...] = ()
     tools: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    images: int = 0  # of ``tokens``: image inputs, by the provider's sizing rule (images.py)
 
     @property
     def exact(self) -> bool:
@@ -125,7 +127,89 @@ def _per_message_constants(model: str) -> tuple[int, int]:
 _ROUGH_JSON = "non-text message fields are counted as compact JSON (rough)"
 
 
-def _value_text(value: Any, notes: list[str], where: str) -> str:
+class _Acc:
+    """What counting one request collects besides text: notes and image tokens."""
+
+    def __init__(self, model: str, image_size: ImageSize) -> None:
+        self.model = model
+        self.image_size = image_size
+        self.notes: list[str] = []
+        self.images = 0
+
+
+def _image_source(part: Mapping[str, Any], where: str) -> tuple[str | None, str | None, Any]:
+    """(url, base64 data, detail) of an image part in the OpenAI Chat Completions
+    (``image_url``), Responses (``input_image``) or Anthropic (``image`` + ``source``) shape."""
+    kind = part.get("type")
+    if kind == "image_url":
+        spec = part.get("image_url")
+        if isinstance(spec, str):
+            return spec, None, "auto"
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"{where}.image_url must be a dict with a 'url', not {type(spec).__name__}")
+        return spec.get("url"), None, spec.get("detail")
+    if kind == "input_image":
+        return part.get("image_url") or part.get("file_id"), None, part.get("detail")
+    src = part.get("source")
+    if isinstance(src, Mapping):
+        if src.get("type") == "base64":
+            return None, src.get("data"), "high"
+        return src.get("url") or src.get("file_id"), None, "high"
+    if isinstance(part.get("image"), str):
+        return None, part["image"], part.get("detail")
+    raise ValueError(f"{where} is an image part without an image (expected image_url, source or image)")
+
+
+def _image_tokens(part: Mapping[str, Any], acc: _Acc, where: str) -> int:
+    url, data, detail = _image_source(part, where)
+    if detail is None:
+        detail = "auto"
+    if detail not in DETAILS:
+        raise ValueError(f"{where}: image detail must be one of {', '.join(DETAILS)}, not {detail!r}")
+    try:
+        ceiling = max_image_tokens(acc.model, detail)
+    except KeyError:
+        acc.notes.append(f"image parts are not counted: no image-token rule is known for {acc.model}")
+        return 0
+    acc.notes.append("image inputs: the provider's published sizing rule (estimate)")
+    if detail == "auto":
+        acc.notes.append("image detail 'auto' counted as 'high' (the API chooses; 'high' costs more)")
+    size = None
+    if data is None and isinstance(url, str) and url[:5].lower() == "data:":
+        data = url
+    if data is not None:
+        if not isinstance(data, str):
+            raise TypeError(f"{where}: image data must be a base64 str, not {type(data).__name__}")
+        try:
+            size = image_size_from_data(data)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+    elif acc.image_size is not None:
+        if callable(acc.image_size):
+            size = acc.image_size(url)
+        elif isinstance(acc.image_size, Mapping):
+            size = acc.image_size.get(url)
+        else:
+            size = acc.image_size
+        if size is not None and (isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2):
+            raise TypeError(f"image_size must give a (width, height) pair, got {size!r} for {where}")
+    if size is not None:
+        try:
+            return image_tokens(size[0], size[1], acc.model, detail)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: {e}") from None
+    if ceiling is None:  # no ceiling (Gemini tiles): the smallest image
+        acc.notes.append("an image of unknown size is counted as one 258-token tile, the least it "
+                         "can cost; pass image_size= for its real size")
+        return image_tokens(1, 1, acc.model, detail)
+    acc.notes.append("an image of unknown size (a URL or file id) is counted at the most one image "
+                     "can cost; pass image_size= (a (width, height), a dict by URL or a function of "
+                     "the URL) for its real size")
+    return ceiling
+
+
+def _value_text(value: Any, acc: _Acc, where: str) -> str:
+    notes = acc.notes
     if isinstance(value, str):
         return value
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
@@ -139,7 +223,7 @@ def _value_text(value: Any, notes: list[str], where: str) -> str:
                     raise TypeError(f"{where}[{j}].text must be a str, not {type(text).__name__}")
                 parts.append(text)
             elif isinstance(part, Mapping) and part.get("type") in ("image_url", "input_image", "image"):
-                notes.append("image parts are not counted (their cost depends on size and detail)")
+                acc.images += _image_tokens(part, acc, f"{where}[{j}]")
             elif isinstance(part, Mapping) and part.get("type") in ("input_audio", "audio", "file", "input_file"):
                 # base64 media is billed by duration / pages, not as its text: counting the
                 # payload's characters gave hundreds of thousands of tokens for a recording
@@ -161,27 +245,38 @@ def _json_text(value: Any, where: str) -> str:
         raise TypeError(f"{where} must be text or JSON-serialisable data ({e})") from None
 
 
-def count_messages(messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o") -> TokenCount:
-    """Prompt tokens of a Chat Completions ``messages`` list (OpenAI cookbook formula)."""
+def count_messages(
+    messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o", *, image_size: ImageSize = None
+) -> TokenCount:
+    """Prompt tokens of a Chat Completions ``messages`` list (OpenAI cookbook formula).
+
+    Image parts are counted by the provider's sizing rule (:func:`tokenops.image_tokens`); the
+    size of a base64 ``data:`` image is read from its header. For an image given by URL or file
+    id, ``image_size`` supplies it: a ``(width, height)`` for every such image, a dict by URL, or
+    a function of the URL returning ``(width, height)`` or None. An image whose size stays unknown
+    is counted at the most one image can cost on ``model`` (a note says so)."""
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of dicts like {'role': 'user', 'content': '...'}")
     enc, kind, note = _resolve(model)
     per_msg, per_name = _per_message_constants(model)
-    notes: list[str] = [note]
+    acc = _Acc(model, image_size)
+    acc.notes.append(note)
     counts = []
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
             raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
         n = per_msg
+        before = acc.images
         for key, value in message.items():
             if value is None:  # a JSON null field (name: null, content: null with tool calls) is absent
                 continue
-            n += enc.count_ordinary(_value_text(value, notes, f"messages[{i}][{key!r}]"))
+            n += enc.count_ordinary(_value_text(value, acc, f"messages[{i}][{key!r}]"))
             if key == "name":
                 n += per_name
-        counts.append(n)
+        counts.append(n + acc.images - before)
     total = sum(counts) + REPLY_PRIMING
-    return TokenCount(total, kind, model, enc.name, tuple(counts), 0, tuple(dict.fromkeys(notes)))
+    return TokenCount(total, kind, model, enc.name, tuple(counts), 0, tuple(dict.fromkeys(acc.notes)),
+                      acc.images)
 
 
 def _schema_text(value: Any) -> str:
@@ -194,6 +289,8 @@ def count_tools(
     tools: Sequence[Mapping[str, Any]],
     model: str = "gpt-4o",
     messages: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    image_size: ImageSize = None,
 ) -> TokenCount:
     """Prompt tokens added by a ``tools`` list (function schemas), plus ``messages`` if given,
     with the cookbook's per-function and per-property constants."""
@@ -249,9 +346,10 @@ def count_tools(
                 n += enc.count_ordinary(f"{key}:{_schema_text(spec.get('type'))}:{p_desc}")
     if tools:
         n += func_end
-    msg = count_messages(messages, model) if messages is not None else None
+    msg = count_messages(messages, model, image_size=image_size) if messages is not None else None
     total = n + (msg.tokens if msg else 0)
     per_message = msg.per_message if msg else ()
     if msg:
         notes.extend(msg.notes)
-    return TokenCount(total, kind, model, enc.name, per_message, n, tuple(dict.fromkeys(notes)))
+    return TokenCount(total, kind, model, enc.name, per_message, n, tuple(dict.fromkeys(notes)),
+                      msg.images if msg else 0)
