@@ -121,6 +121,10 @@ void bind_budget(py::module_& m) {
           sm.cache.write_1h = get<bool>(md, "cache_write_1h", false);
           sm.output_tokens_per_second = get<double>(md, "output_tokens_per_second", 60.0);
           sm.seconds_per_call = get<double>(md, "seconds_per_call", 1.0);
+          sm.context_window = get<std::int64_t>(md, "context_window", 0);
+          sm.max_output = get<std::int64_t>(md, "max_output", 0);
+          if (sm.context_window < 0 || sm.max_output < 0)
+            throw py::value_error("model '" + sm.name + "': context_window and max_output must be >= 0 (0: unknown)");
           models.push_back(std::move(sm));
         }
         budget::SimResult r = interruptible([&](const text::StopFn& stop) {  // Ctrl-C: between chunks of 256 tasks
@@ -135,6 +139,7 @@ void bind_budget(py::module_& m) {
         out["calls"] = to_numpy(std::move(r.calls));
         out["completed"] = to_numpy(std::move(r.completed));
         out["context_peak"] = to_numpy(std::move(r.context_peak));
+        out["overflow"] = to_numpy(std::move(r.overflow));
         out["total_calls"] = r.total_calls;
         py::list trace;
         for (const auto& c : r.trace)

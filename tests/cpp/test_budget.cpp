@@ -108,3 +108,30 @@ TEST(Simulator, BadParametersNameTheProblem) {
   EXPECT_THROW(simulate(w2, {model(CacheSpec::None)}, 10, 0, false, 1), InvalidArgument);
   EXPECT_THROW(simulate(seed_workflow(), {}, 10, 0, false, 1), InvalidArgument);
 }
+
+TEST(Simulator, ContextWindowRejectsAndMaxOutputCuts) {
+  Workflow wf = seed_workflow();
+  wf.context = ContextPolicy::FullHistory;
+  SimModel m = model(CacheSpec::None);
+  m.context_window = 30000;  // the history passes it during troubleshooting
+  auto r = simulate(wf, {m}, 1, 0, true, 1);
+  EXPECT_EQ(r.overflow[0], 1);
+  EXPECT_EQ(r.completed[0], 0);
+  for (const auto& c : r.trace) EXPECT_LE(c.input + c.output, 30000);  // nothing over the window is priced
+  EXPECT_LT(r.trace.size(), 12u);
+  SimModel capped = model(CacheSpec::None);
+  capped.max_output = 900;  // validation_final wants 2000
+  auto o = simulate(seed_workflow(), {capped}, 1, 0, true, 1);
+  EXPECT_EQ(o.overflow[0], 0);
+  EXPECT_EQ(o.completed[0], 0);
+  EXPECT_EQ(o.trace.back().output, 900);
+}
+
+TEST(Simulator, LogNormalTooWideAndMeansOutsideTheirBoundsAreRefused) {
+  Workflow wf = seed_workflow();
+  wf.steps[0].user_input = Dist{Dist::LogNormal, 1000, 1e155};
+  EXPECT_THROW(simulate(wf, {model(CacheSpec::None)}, 4, 0, false, 1), InvalidArgument);
+  Workflow w2 = seed_workflow();
+  w2.steps[0].user_input = Dist{Dist::Normal, 5000, 0, 0, 1000};
+  EXPECT_THROW(simulate(w2, {model(CacheSpec::None)}, 4, 0, false, 1), InvalidArgument);
+}

@@ -84,7 +84,8 @@ import tokenops
 from tokenops import Step, Workflow, simulate
 from tokenops.budget import poisson
 try:
-    simulate(Workflow("w", (STEP,)), n=2, num_threads=1)
+    # stateless: a growing history would stop at the model's context window first
+    simulate(Workflow("w", (STEP,), context="stateless"), n=2, num_threads=1)
 except ValueError as e:
     print("ValueError:", e)
 """
@@ -93,8 +94,10 @@ except ValueError as e:
 @pytest.mark.parametrize(
     ("step", "expect"),
     [
-        # poisson(1e300) is clipped to 1e15 calls: the task loop ran for hours.
-        ('Step("loop", calls=poisson(1e300), user_input=10, output=5)', "more than 1000000 model calls (step 'loop')"),
+        # poisson(1e12): a trillion calls per task, the task loop ran for hours.
+        ('Step("loop", calls=poisson(1e12), user_input=10, output=5)', "more than 1000000 model calls (step 'loop')"),
+        # poisson(1e300) was clipped to 1e15 calls; a mean outside [lo, hi] is refused up front.
+        ('Step("loop", calls=poisson(1e300), user_input=10, output=5)', "must lie within [lo, hi]"),
         # p_success=0 with a billion retries: the same (now refused before the run).
         ('Step("flaky", p_success=0.0, max_retries=10**9, user_input=10)', "max_retries must be in [0, 1000]"),
         # calls=1e300: the trace grew until std::bad_alloc (MemoryError); now refused up front.
@@ -790,10 +793,12 @@ def test_simulate_refuses_token_counts_past_int64() -> None:
     from tokenops import Step, Workflow, simulate
     from tokenops.budget import Dist
 
-    # 1e15 tokens per call over 20,000 calls of full history: the context wrapped negative
+    # 1e15 tokens per call over 20,000 calls of full history: the context wrapped negative (on a
+    # model whose catalogue entry gives no context window; gpt-4o stops the task at 128k)
     wf = Workflow("w", (Step("a", calls=20_000, user_input=10**15, output=10),))
     with pytest.raises(ValueError, match="exceed 2\\^63 - 1"):
-        simulate(wf, n=1, deterministic=True)
+        simulate(wf, model="nscale/Qwen/QwQ-32B", n=1, deterministic=True)
+    assert simulate(wf, model="gpt-4o", n=1, deterministic=True).overflow_rate == 1.0
     with pytest.raises(ValueError, match="hi must be <= 1e15"):
         simulate(Workflow("w", (Step("a", user_input=Dist("const", 5, 0, 0, 1e300)),)), n=1)
 

@@ -63,7 +63,7 @@ def test_anthropic_writes_then_reads_and_ttl_expiry() -> None:
     assert expired.trace["cache_read"].sum() == 0  # 5-minute TTL lapsed between calls
     hour = simulate(slow, model="claude-haiku-4-5", n=1, deterministic=True, policy=Policy(cache="1h"))
     assert hour.trace["cache_read"].iloc[1:].min() > 0
-    # minimum cacheable length: Haiku needs 2,048 tokens
+    # minimum cacheable length: Haiku 4.5 needs 4,096 tokens
     tiny = Workflow("t", (Step("a", calls=2, user_input=500, output=10),), system_prompt=1000, context="full_history")
     assert simulate(tiny, model="claude-haiku-4-5", n=1, deterministic=True).trace["cache_read"].sum() == 0
 
@@ -260,3 +260,76 @@ def test_price_on_models_with_1h_cache_prices_other_providers_with_their_own_cac
     assert list(t["cache_mode"]) == ["1h", "auto"]
     auto = price_on_models(w, ["gpt-4o"]).iloc[0]
     assert t.loc["gpt-4o", "cost_with_cache"] == auto["cost_with_cache"]
+
+
+def test_anthropic_minimum_cacheable_length_per_model() -> None:
+    # Anthropic's prompt-caching docs: 4,096 for Haiku 4.5 and Opus 4.5 / 4.6, 2,048 for Haiku 3 /
+    # 3.5, 1,024 for the others. A 3,000-token prefix caches on Sonnet 4.5 and Haiku 3 only.
+    w = Workflow("t", (Step("a", calls=3, user_input=10, output=10),), system_prompt=3000, context="stateless")
+    reads = {m: simulate(w, model=m, n=1, deterministic=True).trace["cache_read"].sum()
+             for m in ("claude-haiku-4-5", "claude-opus-4-5", "claude-3-haiku-20240307", "claude-sonnet-4-5")}
+    assert reads["claude-haiku-4-5"] == 0 and reads["claude-opus-4-5"] == 0
+    assert reads["claude-3-haiku-20240307"] == 2 * 3000 and reads["claude-sonnet-4-5"] == 2 * 3000
+    assert sim_model("claude-3-haiku-20240307")["cache_min_tokens"] == 2048
+    assert sim_model("claude-opus-4-1")["cache_min_tokens"] == 1024
+
+
+def test_claude_caches_explicitly_on_every_provider_and_aliases_share_a_cache() -> None:
+    # azure_ai/claude-* was taken for OpenAI-style automatic caching (cache writes never charged)
+    spec = sim_model("azure_ai/claude-sonnet-4-5")
+    assert spec["cache"] == "explicit" and spec["cache_min_tokens"] == 1024
+    # two names of one catalogue model are one model with one cache
+    wf = Workflow("w", (Step("a", calls=2, user_input=3000, output=100),
+                        Step("b", calls=2, user_input=3000, output=100)), system_prompt=2000, context="full_history")
+    plain = simulate(wf, model="claude-sonnet-4-5", n=1, deterministic=True)
+    alias = simulate(wf, model="claude-sonnet-4-5", n=1, deterministic=True,
+                     policy=Policy(routing={"b": "anthropic/claude-sonnet-4-5"}))
+    assert alias.cost_per_task == pytest.approx(plain.cost_per_task)
+    assert len(alias.models) == 1
+
+
+def test_context_window_and_max_output_are_enforced() -> None:
+    # a 1M-token prompt on a 128k model is rejected by the API: the task fails, the call is not billed
+    huge = Workflow("w", (Step("s", user_input=1_000_000, output=100),), context="stateless")
+    r = simulate(huge, model="gpt-4o", n=1, deterministic=True)
+    assert r.completion_rate == 0.0 and r.overflow_rate == 1.0 and r.cost_per_task == 0.0
+    assert bool(r.tasks["context_overflow"].iloc[0])
+    # growing history: calls stop at the window, never priced above it
+    grow = Workflow("w", (Step("s", calls=40, user_input=5000, output=100),), context="full_history")
+    g = simulate(grow, model="gpt-4o", n=1, deterministic=True)
+    assert g.overflow_rate == 1.0 and g.trace["input_tokens"].max() <= 128_000
+    assert len(g.trace) == 128_000 // 5100
+    # output beyond the model's max output (16,384 on gpt-4o) is cut: the call counts as truncated
+    long_out = Workflow("w", (Step("s", user_input=100, output=20_000),), context="stateless")
+    lo = simulate(long_out, model="gpt-4o", n=1, deterministic=True)
+    assert lo.trace["output_tokens"].iloc[0] == 16_384 and lo.completion_rate == 0.0 and lo.overflow_rate == 0.0
+    ok = Workflow("w", (Step("s", user_input=100, output=16_000),), context="stateless")
+    assert simulate(ok, model="gpt-4o", n=1, deterministic=True).completion_rate == 1.0
+
+
+def test_policy_and_distribution_mistakes_are_refused() -> None:
+    from tokenops import budget as b
+
+    wf = tokenops.examples.support_workflow()
+    with pytest.raises(ValueError, match="stateless"):
+        simulate(wf, n=10, policy=Policy(token_budget=120_000, on_budget="summarize"))
+    with pytest.raises(TypeError, match="deterministic"):
+        simulate(wf, n=10, deterministic="no")  # type: ignore[arg-type]
+    # iteration_cap {"*": n} caps every step not named
+    w = Workflow("w", (Step("s", calls=5, user_input=10),), context="stateless")
+    capped = simulate(w, n=1, deterministic=True, policy=Policy(iteration_cap={"*": 1}))
+    assert capped.calls_per_task == 1 and capped.completion_rate == 0.0
+    # parameters outside [lo, hi] were clipped silently; a lognormal too wide gave INT64_MIN tokens
+    for bad in (lambda: b.Dist("normal", 5000, 0, 0, 1000), lambda: b.Dist("poisson", 5000, 0, 0, 1000),
+                lambda: b.Dist("uniform", 0, 10, 100, 1000), lambda: b.uniform(0, 1e300),
+                lambda: b.lognormal(1000, 1e155), lambda: b.lognormal(1e-170, 1.0)):
+        with pytest.raises(ValueError):
+            bad()
+    wide = Workflow("w", (Step("s", user_input=b.lognormal(1000, 1e6), output=10),), context="stateless")
+    assert (simulate(wide, model="gpt-4o", n=200, seed=1).tasks["input_text"] >= 0).all()
+    # Python's mean rounds as the simulator does (half away from zero)
+    assert b.const(2.5).mean == 3.0 and b.uniform(0, 5).mean == 3.0
+    with pytest.raises(TypeError, match="dict"):
+        compare([simulate(w, n=1, deterministic=True)])  # type: ignore[arg-type]
+    gen = Workflow("w", (s for s in (Step("s", user_input=10),)), context="stateless")
+    assert simulate(gen, n=1, deterministic=True).calls_per_task == 1

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/parallel.hpp"
@@ -70,12 +71,26 @@ void check_dist(const Dist& d, const std::string& where) {
       TOKENOPS_CHECK(d.a >= 0, InvalidArgument, where,
                      ": low must be >= 0 (token counts cannot be negative), got ", d.a);
       TOKENOPS_CHECK(d.a <= d.b, InvalidArgument, where, ": low > high (", d.a, " > ", d.b, ")");
+      // uniform(0, 1e300) sampled 1e15 every time, normal(5000, lo=0, hi=1000) always 1000
+      TOKENOPS_CHECK(d.lo <= d.a && d.b <= d.hi, InvalidArgument, where, ": [low, high] = [", d.a, ", ", d.b,
+                     "] must lie within [lo, hi] = [", d.lo, ", ", d.hi, "] (samples are clipped to it)");
       break;
     default:
       TOKENOPS_CHECK(d.a >= 0, InvalidArgument, where,
                      ": mean must be >= 0 (token counts cannot be negative), got ", d.a);
+      TOKENOPS_CHECK(d.lo <= d.a && d.a <= d.hi, InvalidArgument, where, ": the mean ", d.a,
+                     " must lie within [lo, hi] = [", d.lo, ", ", d.hi, "] (samples are clipped to it)");
       if (d.kind != Dist::Poisson)
         TOKENOPS_CHECK(d.b >= 0, InvalidArgument, where, ": standard deviation must be >= 0, got ", d.b);
+      if (d.kind == Dist::LogNormal && d.a > 0) {
+        // The log-space parameters sample() derives; sd/mean beyond ~1e150 (or a mean near
+        // 1e-170) overflows them to inf and every sample became NaN, then INT64_MIN tokens.
+        const double sigma2 = std::log1p((d.b * d.b) / (d.a * d.a));
+        const double mu = std::log(d.a) - sigma2 / 2;
+        TOKENOPS_CHECK(std::isfinite(sigma2) && std::isfinite(mu), InvalidArgument, where,
+                       ": mean ", d.a, " and standard deviation ", d.b,
+                       " are too far apart for a log-normal (sd / mean must stay below ~1e150)");
+      }
   }
 }
 
@@ -135,6 +150,8 @@ std::int64_t Rng::sample(const Dist& d) {
       break;
     }
   }
+  // check_dist keeps the parameters finite; a non-finite draw would still be undefined to cast
+  if (!std::isfinite(v)) v = v > 0 ? d.hi : d.lo;
   return static_cast<std::int64_t>(std::clamp(std::round(v), d.lo, d.hi));
 }
 
@@ -198,6 +215,16 @@ struct TaskRunner {
     std::int64_t task_tokens = 0;
     int escalated = -1;
     bool completed = true;
+    bool overflow = false;
+    // A prompt the model cannot take: the API rejects the request (nothing billed), the task fails.
+    auto too_long = [&](int m, std::int64_t prompt) {
+      const std::int64_t w = models[static_cast<std::size_t>(m)].context_window;
+      if (w > 0 && prompt > w) {
+        overflow = true;
+        completed = false;
+      }
+      return overflow;
+    };
 
     // One priced model call; returns its cost. `reusable` is the prefix of the prompt that the
     // next call will send unchanged: explicit (Anthropic) caching puts its breakpoint there, so
@@ -259,11 +286,13 @@ struct TaskRunner {
       now += sm.seconds_per_call + static_cast<double>(out + reasoning) / std::max(1.0, sm.output_tokens_per_second);
     };
 
-    auto summarize = [&](int m, int step_idx) {
+    auto summarize = [&](int m, int step_idx) {  // false: the history no longer fits the model
+      if (too_long(m, P + H)) return false;
       call(m, P + H, P, wf.summary_tokens, 0, false, step_idx, -1, 0, true);  // H is replaced next
       H = wf.summary_tokens;
       turns.assign(1, H);
       ++version;
+      return true;
     };
 
     for (std::size_t s = 0; s < S && completed; ++s) {
@@ -292,7 +321,7 @@ struct TaskRunner {
               checked_add(task_tokens, checked_add(ctx, out + reasoning)) > wf.token_budget) {
             if (wf.on_budget == BudgetAction::Summarize && wf.context != ContextPolicy::Stateless &&
                 H > wf.summary_tokens) {
-              summarize(m, static_cast<int>(s));
+              if (!summarize(m, static_cast<int>(s))) break;
               ctx = P + H + fresh;
             } else if (wf.on_budget == BudgetAction::Escalate && wf.escalate_model >= 0) {
               escalated = wf.escalate_model;  // the stronger model finishes the task, unbudgeted
@@ -302,10 +331,21 @@ struct TaskRunner {
               break;
             }
           }
+          if (too_long(m, ctx)) break;
           bool truncated = false;
           if (wf.output_cap > 0 && out > wf.output_cap) {
             out = wf.output_cap;
             truncated = true;
+          }
+          {
+            // The model's own limits on what it generates (reasoning included) in this call.
+            const SimModel& sm = models[static_cast<std::size_t>(m)];
+            std::int64_t room = sm.max_output > 0 ? sm.max_output : std::numeric_limits<std::int64_t>::max();
+            if (sm.context_window > 0) room = std::min(room, sm.context_window - ctx);
+            if (out + reasoning > room) {
+              out = std::max<std::int64_t>(0, room - reasoning);
+              truncated = true;
+            }
           }
           // What the next call resends unchanged (see `call`): this whole prompt (the history
           // only grows; a summary call that follows resends it too), unless the context is
@@ -329,7 +369,7 @@ struct TaskRunner {
               }
             } else if (wf.context == ContextPolicy::RollingSummary && wf.summary_threshold > 0 &&
                        H > wf.summary_threshold) {
-              summarize(m, static_cast<int>(s));
+              if (!summarize(m, static_cast<int>(s))) break;
             }
           }
           if (ok) break;
@@ -345,6 +385,7 @@ struct TaskRunner {
     res.calls[task] = calls;
     res.completed[task] = completed ? 1 : 0;
     res.context_peak[task] = peak;
+    res.overflow[task] = overflow ? 1 : 0;
   }
 };
 
@@ -392,6 +433,7 @@ SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std:
   res.calls.assign(n, 0);
   res.completed.assign(n, 0);
   res.context_peak.assign(n, 0);
+  res.overflow.assign(n, 0);
   const std::size_t chunk = 256;
   const std::size_t nchunks = (n + chunk - 1) / chunk;
   text::parallel_for(nchunks, text::resolve_threads(num_threads, nchunks), [&](std::size_t c) {

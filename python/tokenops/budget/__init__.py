@@ -26,6 +26,8 @@ of $0.578: ``price_on_models(tokenops.examples.support_workflow(), ["claude-sonn
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -77,7 +79,9 @@ class Dist:
     @property
     def mean(self) -> float:
         m = (self.a + self.b) / 2 if self.kind == "uniform" else self.a
-        return float(min(max(round(m), self.lo), self.hi))
+        # half away from zero, as the simulator's std::round (round() is half to even: 2.5 -> 2)
+        r = math.floor(m) + (1 if m - math.floor(m) >= 0.5 else 0)
+        return float(min(max(r, self.lo), self.hi))
 
 
 def const(x: float) -> Dist:
@@ -144,6 +148,12 @@ class Workflow:
     context: str = "full_history"  # stateless | full_history | rolling_summary | last_k
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # A generator was consumed by the first pass over it (the core then saw no steps).
+        if isinstance(self.steps, (str, bytes, Mapping)) or not hasattr(self.steps, "__iter__"):
+            raise TypeError(f"Workflow.steps must be a sequence of Step, not {type(self.steps).__name__}")
+        object.__setattr__(self, "steps", tuple(self.steps))
+
     def with_context(self, context: str) -> Workflow:
         return replace(self, context=context)
 
@@ -185,7 +195,7 @@ _CACHE_BY_PROVIDER: dict[str, dict[str, Any]] = {
 def _cache_family(provider: str, key: str) -> str | None:
     p = provider.lower()
     k = key.lower()
-    if "claude" in k and (p.startswith(("bedrock", "vertex_ai")) or p == "anthropic"):
+    if "claude" in k:  # Anthropic's explicit caching wherever Claude is served (azure_ai, bedrock...)
         return "anthropic"
     if p.startswith("vertex_ai") and "gemini" in k:
         return "gemini"
@@ -193,6 +203,17 @@ def _cache_family(provider: str, key: str) -> str | None:
         if p == fam or p.startswith(fam):
             return fam
     return None
+
+
+def _anthropic_cache_min(key: str) -> int:
+    """Anthropic's minimum cacheable prompt per model (prompt-caching docs): 4,096 tokens for
+    Claude Haiku 4.5 and Opus 4.5 / 4.6, 2,048 for Haiku 3 / 3.5, 1,024 for the others."""
+    k = key.lower()
+    if re.search(r"haiku-[4-9]|[4-9][-.]\d+-haiku|opus-4[-.][5-9]|opus-[5-9]|[4-9][-.][5-9]-opus", k):
+        return 4096
+    if "haiku" in k:
+        return 2048
+    return 1024
 
 
 def sim_model(name: str, catalog: Catalog | None = None, *, service_tier: str = "standard",
@@ -216,6 +237,10 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
     rows = [r for r in info.rows if r["tier"] == service_tier and r["mode"] == "cliff"]
     base = [r for r in rows if r["threshold"] == 0]
     if not base:
+        if any(r["tier"] == service_tier and r["mode"] != "cliff" for r in info.rows):
+            raise ValueError(f"model {info.key!r} is priced by marginal tiers (each token at its band's rate), "
+                             "which the simulator does not model; simulate a model with flat or "
+                             "long-context-cliff prices")
         tiers = sorted({r["tier"] for r in info.rows})
         raise ValueError(f"model {info.key!r} has no {service_tier} prices (has: {', '.join(tiers) or 'none'})")
     # the rows in effect today, as tokenops.cost prices by default (not ones dated ahead)
@@ -238,7 +263,8 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
             out.append(float(v["usd"]) if v else 0.0)
         return out
 
-    spec: dict[str, Any] = {"name": info.key, "price": vec(prices, {}), "threshold": 0}
+    spec: dict[str, Any] = {"name": info.key, "price": vec(prices, {}), "threshold": 0,
+                            "context_window": int(info.context_window or 0), "max_output": int(info.max_output or 0)}
     above = sorted((r for r in rows if r["threshold"] > 0), key=lambda r: r["threshold"])
     if above:
         spec["threshold"] = int(above[0]["threshold"])
@@ -257,8 +283,8 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
         spec["cache"] = "none"
     else:
         spec.update(_CACHE_BY_PROVIDER[fam])
-        if fam == "anthropic" and "haiku" in info.key.lower():
-            spec["cache_min_tokens"] = 2048
+        if fam == "anthropic":
+            spec["cache_min_tokens"] = _anthropic_cache_min(info.key)
         if fam == "gemini" and "pro" in info.key.lower():
             spec["cache_min_tokens"] = 2048
         if spec["cache"] == "explicit":
@@ -305,6 +331,7 @@ class SimulationResult:
             "output_text": tok[:, ix["output_text"]],
             "reasoning": tok[:, ix["reasoning"]],
             "context_peak": self.raw["context_peak"],
+            "context_overflow": self.raw["overflow"].astype(bool),
         })
         df["input_tokens"] = df["input_text"] + df["cache_read"] + df["cache_write"]
         df["output_tokens"] = df["output_text"] + df["reasoning"]
@@ -314,6 +341,11 @@ class SimulationResult:
     @property
     def completion_rate(self) -> float:
         return float(self.raw["completed"].mean())
+
+    @property
+    def overflow_rate(self) -> float:
+        """Share of tasks that failed because a prompt exceeded its model's context window."""
+        return float(self.raw["overflow"].mean())
 
     @property
     def cost_per_task(self) -> float:
@@ -439,6 +471,8 @@ def compare(results: Mapping[str, SimulationResult]) -> Any:
     """One row per policy: cost per task and per completed task, completion rate, tokens."""
     import pandas as pd
 
+    if not isinstance(results, Mapping):
+        raise TypeError(f"compare takes a dict {{policy name: SimulationResult}}, not {type(results).__name__}")
     if not results:
         raise ValueError("compare needs at least one SimulationResult")
     rows = []
@@ -621,12 +655,19 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
             raise ValueError(f"workflow.steps[{i}] repeats the step name {st.name!r}; step names must be unique")
         seen.add(st.name)
     seed = check_seed(seed)
+    if not isinstance(deterministic, (bool, np.bool_)):
+        # "no" is truthy: it ran every distribution at its mean
+        raise TypeError(f"deterministic must be a bool, not {type(deterministic).__name__}")
     context = pol.context or workflow.context
     if context not in _CONTEXTS:
         raise ValueError(f"context must be one of {', '.join(_CONTEXTS)}, not {context!r}")
     if pol.on_budget not in ("summarize", "escalate", "stop"):
         raise ValueError(f"on_budget must be summarize, escalate or stop, not {pol.on_budget!r}")
     _check_policy(pol, {s.name for s in workflow.steps})
+    if pol.on_budget == "summarize" and context == "stateless":
+        # each call sends only its own input: there is no history to summarise, so it acted as "stop"
+        raise ValueError("on_budget='summarize' has no history to summarise with context 'stateless'; "
+                         "use on_budget='stop' or 'escalate', or a context that keeps history")
     if (context == "rolling_summary" or pol.on_budget == "summarize") and pol.summary_tokens >= pol.summary_threshold:
         # every summary would be larger than the history it replaces
         raise ValueError(f"Policy.summary_tokens ({pol.summary_tokens}) must be smaller than summary_threshold "
@@ -642,13 +683,23 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
     names: list[str] = []
     specs: list[dict[str, Any]] = []
 
+    by_name: dict[str, int] = {}
+
     def index_of(name: str) -> int:
-        if name not in names:
+        if name not in by_name:
             # cache="1h": 1-hour writes for the models that have them (a Claude/GPT routing mix
             # keeps GPT's automatic caching); ValueError below if no model of the run has them.
-            specs.append(_sim_model(name, catalog, tier, pol.cache, strict=False))
-            names.append(name)
-        return names.index(name)
+            spec = _sim_model(name, catalog, tier, pol.cache, strict=False)
+            # Two names of one catalogue model (claude-sonnet-4-5, anthropic/claude-sonnet-4-5)
+            # are one model with one prompt cache: a step routed to the alias read nothing.
+            same = [i for i, sp in enumerate(specs) if sp["name"] == spec["name"]]
+            if same:
+                by_name[name] = same[0]
+            else:
+                specs.append(spec)
+                names.append(name)
+                by_name[name] = len(specs) - 1
+        return by_name[name]
 
     default_idx = index_of(default)
     step_names = {s.name for s in workflow.steps}
@@ -681,7 +732,7 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
             d["route"] = [(index_of(m), float(w)) for m, w in route.items()]
         cap = pol.iteration_cap
         if isinstance(cap, Mapping):
-            cap = cap.get(st.name)
+            cap = cap.get(st.name, cap.get("*"))  # "*": every step not named
         d["iteration_cap"] = int(cap or 0)
         steps.append(d)
     wf = {

@@ -61,6 +61,10 @@ struct SimModel {
   CacheSpec cache;
   double output_tokens_per_second = 60;
   double seconds_per_call = 1.0;
+  // 0: unknown. A prompt over the context window is rejected by the API (the task fails there,
+  // unbilled); output beyond max_output, or beyond what the window leaves, is cut (truncated).
+  std::int64_t context_window = 0;
+  std::int64_t max_output = 0;
 };
 
 struct RouteChoice {
@@ -114,6 +118,7 @@ struct SimResult {
   std::vector<std::int64_t> calls;    // n
   std::vector<std::uint8_t> completed;  // n
   std::vector<std::int64_t> context_peak;  // n: largest prompt
+  std::vector<std::uint8_t> overflow;      // n: 1 if a prompt exceeded its model's context window
   // Trace of task 0: one row per call.
   struct Call {
     int step;
