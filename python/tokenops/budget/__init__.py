@@ -382,6 +382,8 @@ class SimulationResult:
                        "p99": np.percentile(v, 99)}
         out = pd.DataFrame(rows).T
         out.loc["cost_per_completed_task"] = [self.cost_per_completed_task] + [np.nan] * 3
+        out.loc["completion_rate"] = [self.completion_rate] + [np.nan] * 3
+        out.loc["context_overflow_rate"] = [self.overflow_rate] + [np.nan] * 3
         return out
 
     def step_share(self) -> Any:
