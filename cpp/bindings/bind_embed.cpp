@@ -55,7 +55,10 @@ void bind_embed(py::module_& m) {
            [](const Embedder& e) {
              const auto& i = e.info();
              py::dict d;
-             d["path"] = i.path;
+             // as os.fsdecode does (a directory name need not be UTF-8)
+             PyObject* p = PyUnicode_DecodeFSDefaultAndSize(i.path.data(), static_cast<Py_ssize_t>(i.path.size()));
+             if (p == nullptr) throw py::error_already_set();
+             d["path"] = py::reinterpret_steal<py::object>(p);
              d["dim"] = i.dim;
              d["max_tokens"] = i.max_tokens;
              d["pooling"] = pooling_name(i.pooling);
@@ -76,19 +79,14 @@ void bind_embed(py::module_& m) {
             std::vector<std::string_view> views;
             views.reserve(owned.size());
             for (const auto& u : owned) views.push_back(u.view());
-            // Embedded 64 texts at a time, so Ctrl-C is seen within seconds (results do not
-            // depend on how the texts are split into calls).
-            constexpr std::size_t kChunk = 64;
+            // One call over all texts (each thread runs whole batches when there are enough);
+            // Ctrl-C is asked before every batch.
             std::vector<float> out(views.size() * e.dim());
-            Interrupts intr;
-            {
-              GilRelease release;
-              const std::span<const std::string_view> all(views);
-              for (std::size_t a = 0; a < views.size() && !intr.stop(); a += kChunk)
-                e.embed(all.subspan(a, std::min(kChunk, views.size() - a)), out.data() + a * e.dim(),
-                        embed::EmbedOptions{batch_size, num_threads});
-            }
-            intr.raise_if_stopped();
+            interruptible([&](const text::StopFn& stop) {
+              e.embed(std::span<const std::string_view>(views), out.data(),
+                      embed::EmbedOptions{batch_size, num_threads, stop});
+              return true;
+            });
             return as_matrix(std::move(out), views.size(), e.dim());
           },
           py::arg("texts"), py::arg("batch_size"), py::arg("num_threads"))

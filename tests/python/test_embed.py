@@ -4,6 +4,7 @@ with Hugging Face `tokenizers` (corpus, every code point, random Unicode), API a
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import shutil
 import subprocess
@@ -269,3 +270,75 @@ def test_import_does_not_pull_heavy_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _tiny_copy(tmp_path, edit) -> Path:
+    d = tmp_path / "m"
+    shutil.copytree(FIXTURES / "tiny_bert", d)
+    j = json.loads((d / "tokenizer.json").read_text())
+    edit(j)
+    (d / "tokenizer.json").write_text(json.dumps(j))
+    return d
+
+
+def _hf_ids(d: Path, text: str) -> list[int]:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(d / "tokenizer.json")).encode(text).ids
+
+
+def test_added_token_outside_the_vocab_uses_its_own_id(tmp_path):
+    # A fine-tuned model keeps its added tokens only in added_tokens, with ids past model.vocab:
+    # they were split into pieces as plain text (HF matches them whole).
+    def edit(j):
+        vocab = j["model"]["vocab"]
+        last = max(vocab, key=vocab.get)
+        del vocab[last]
+        j["added_tokens"].append({"id": 999, "content": "<ent>", "single_word": False, "lstrip": False,
+                                  "rstrip": False, "normalized": False, "special": True})
+
+    d = _tiny_copy(tmp_path, edit)
+    e = tokenops.Embedder.load(d)
+    for text in ("x <ent> y", "<ent><ent>", "no entity here", "a<ent>b"):
+        assert e.tokenize(text) == _hf_ids(d, text), text
+    assert e.tokens("x <ent> y")[2] == "<ent>"
+    # an id past config.json's vocab_size has no embedding row: refused at load, naming the file
+    d2 = _tiny_copy(tmp_path / "b", lambda j: j["added_tokens"].append(
+        {"id": 1000, "content": "<new>", "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": True}))
+    with pytest.raises(ValueError, match=r"added token has id 1000 but config\.json says vocab_size = 1000"):
+        tokenops.Embedder.load(d2)
+    # an added token whose id the vocabulary gives to another token
+    d3 = _tiny_copy(tmp_path / "c", lambda j: j["added_tokens"].append(
+        {"id": 5, "content": "<clash>", "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": True}))
+    with pytest.raises(ValueError, match=r"tokenizer\.json: added token \"<clash>\" has id 5"):
+        tokenops.Embedder.load(d3)
+
+
+def test_empty_continuing_subword_prefix_matches_hf(tmp_path):
+    def edit(j):
+        j["model"]["continuing_subword_prefix"] = ""
+
+    d = _tiny_copy(tmp_path, edit)
+    e = tokenops.Embedder.load(d)
+    for text in ("unaffable tokenization", "hello world", "qwertyuiop zxcv"):
+        assert e.tokenize(text) == _hf_ids(d, text), text
+
+
+def test_tokenizer_json_shapes_hf_rejects_or_treats_otherwise(tmp_path):
+    d = _tiny_copy(tmp_path, lambda j: j.__setitem__("post_processor", None))
+    with pytest.raises(ValueError, match="no post_processor"):
+        tokenops.Embedder.load(d)
+    d2 = _tiny_copy(tmp_path / "b", lambda j: j.__setitem__("added_tokens", [5, "x"]))
+    with pytest.raises(ValueError, match="added_tokens entries must be objects"):
+        tokenops.Embedder.load(d2)
+
+
+def test_similarity_refuses_none_items_and_non_utf8_paths_load(emb, tmp_path):
+    with pytest.raises(TypeError, match="NoneType"):
+        emb.similarity(np.array(["hello", None], dtype=object), "None")
+    d = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xffdir")
+    shutil.copytree(FIXTURES / "tiny_bert", d)
+    e = tokenops.Embedder.load(d)
+    assert e.embed(["hi"]).shape == (1, 32) and e.info["path"] == d

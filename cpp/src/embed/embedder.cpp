@@ -82,7 +82,15 @@ std::shared_ptr<const Embedder> Embedder::load(const std::string& model_dir) {
   }
   TOKENOPS_CHECK(spec.vocab.size() <= cfg.vocab_size, InvalidArgument, model_dir, ": the tokenizer has ",
                  spec.vocab.size(), " tokens but config.json says vocab_size = ", cfg.vocab_size);
-  e->tokenizer_ = std::make_unique<WordPieceTokenizer>(spec);
+  const std::string tok_file = (dir / (fs::is_regular_file(dir / "tokenizer.json") ? "tokenizer.json" : "vocab.txt")).string();
+  try {
+    e->tokenizer_ = std::make_unique<WordPieceTokenizer>(spec);
+  } catch (const InvalidArgument& ex) {
+    throw InvalidArgument(detail::concat(tok_file, ": ", ex.what()));  // name the file at fault
+  }
+  TOKENOPS_CHECK(e->tokenizer_->id_bound() <= cfg.vocab_size, InvalidArgument, model_dir,
+                 ": an added token has id ", e->tokenizer_->id_bound() - 1,
+                 " but config.json says vocab_size = ", cfg.vocab_size, " (the embedding table has no row for it)");
 
   const io::SentenceConfig sc = io::parse_sentence_config(
       read_optional(dir / "sentence_bert_config.json"), read_optional(dir / "modules.json"),
@@ -188,14 +196,20 @@ void Embedder::run(std::span<const std::vector<std::uint32_t>> ids, float* out, 
     std::vector<internal::Workspace> ws(t);
     std::atomic<std::size_t> next{0};
     text::parallel_for(t, t, [&](std::size_t w) {
-      for (std::size_t b = next.fetch_add(1); b < n_batches; b = next.fetch_add(1)) run_batch(b, ws[w], nullptr);
+      for (std::size_t b = next.fetch_add(1); b < n_batches; b = next.fetch_add(1)) {
+        if (opt.stop && opt.stop()) break;
+        run_batch(b, ws[w], nullptr);
+      }
     });
   } else {
     // Few batches (e.g. one query): the threads share each forward pass, on a pooled team (no
     // thread start per call: a semantic-cache lookup embeds one query at a time).
     text::PooledTeam lease(threads);
     internal::Workspace ws;
-    for (std::size_t b = 0; b < n_batches; ++b) run_batch(b, ws, &lease.team());
+    for (std::size_t b = 0; b < n_batches; ++b) {
+      if (opt.stop && opt.stop()) break;
+      run_batch(b, ws, &lease.team());
+    }
   }
 }
 

@@ -189,16 +189,39 @@ WordPieceTokenizer::WordPieceTokenizer(const io::WordPieceSpec& spec) {
     // Like the reference's HashMap built from the vocab, a later duplicate wins.
     first_[tok] = uid;
     max_first_bytes_ = std::max(max_first_bytes_, tok.size());
-    if (!prefix.empty() && tok.size() > prefix.size() && tok.compare(0, prefix.size(), prefix) == 0) {
+    // An empty prefix (Hugging Face allows it): a continuation is looked up as it is, among
+    // all tokens, so cont_ is first_ (every multi-piece word became [UNK]).
+    if (tok.size() > prefix.size() && tok.compare(0, prefix.size(), prefix) == 0) {
       cont_[tok.substr(prefix.size())] = uid;
       max_cont_bytes_ = std::max(max_cont_bytes_, tok.size() - prefix.size());
     }
   }
-  for (const std::string& t : spec.added_tokens) {
+  for (std::size_t k = 0; k < spec.added_tokens.size(); ++k) {
+    const std::string& t = spec.added_tokens[k];
+    const long long given = k < spec.added_ids.size() ? spec.added_ids[k] : -1;
+    if (t.empty()) continue;
     auto it = first_.find(t);
-    if (it == first_.end() || t.empty()) continue;  // not in the vocabulary: nothing to match
-    added_.emplace_back(t, it->second);
+    std::uint32_t id;
+    if (it != first_.end()) {
+      TOKENOPS_CHECK(given < 0 || static_cast<std::uint32_t>(given) == it->second, InvalidArgument,
+                     "added token \"", t, "\" has id ", given, " but the vocabulary gives it id ", it->second);
+      id = it->second;
+    } else if (given >= 0) {
+      // A token added by fine-tuning lives only in added_tokens, with an id past the vocabulary
+      // (the embedding table was resized): it was split into pieces as plain text.
+      TOKENOPS_CHECK(static_cast<std::size_t>(given) >= vocab_.size() || vocab_[given] == t, InvalidArgument,
+                     "added token \"", t, "\" has id ", given, ", which the vocabulary gives to \"",
+                     vocab_[static_cast<std::size_t>(given)], "\"");
+      id = static_cast<std::uint32_t>(given);
+      auto [slot, fresh] = added_names_.emplace(id, t);
+      TOKENOPS_CHECK(fresh || slot->second == t, InvalidArgument, "added tokens \"", slot->second, "\" and \"",
+                     t, "\" share id ", id);
+    } else {
+      continue;  // no id anywhere (a vocab.txt special token it lacks): nothing to match
+    }
+    added_.emplace_back(t, id);
     added_first_byte_[static_cast<unsigned char>(t[0])] = true;
+    max_added_id_ = std::max<std::size_t>(max_added_id_, id);
   }
   auto special = [&](const std::string& t, const char* what) {
     auto it = first_.find(t);
@@ -212,14 +235,21 @@ WordPieceTokenizer::WordPieceTokenizer(const io::WordPieceSpec& spec) {
 }
 
 const std::string& WordPieceTokenizer::id_to_token(std::uint32_t id) const {
-  TOKENOPS_CHECK(id < vocab_.size(), NotFound, "token id ", id, " is out of range (vocabulary size ",
-                 vocab_.size(), ")");
+  if (id >= vocab_.size()) {
+    auto it = added_names_.find(id);
+    TOKENOPS_CHECK(it != added_names_.end(), NotFound, "token id ", id, " is out of range (vocabulary size ",
+                   vocab_.size(), ")");
+    return it->second;
+  }
   return vocab_[id];
 }
 
 long WordPieceTokenizer::token_to_id(std::string_view token) const {
   auto it = first_.find(token);
-  return it == first_.end() ? -1 : static_cast<long>(it->second);
+  if (it != first_.end()) return static_cast<long>(it->second);
+  for (const auto& [tok, id] : added_)
+    if (tok == token) return static_cast<long>(id);
+  return -1;
 }
 
 void WordPieceTokenizer::wordpiece(std::string_view word, std::size_t n_chars,

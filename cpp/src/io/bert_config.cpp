@@ -132,14 +132,26 @@ WordPieceSpec parse_wordpiece_tokenizer_json(std::string_view json_text, std::st
     seen[id] = 1;
     s.vocab[id] = it.key();
   }
-  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+  if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
+    TOKENOPS_CHECK(j["added_tokens"].is_array(), InvalidArgument, source, ": added_tokens must be an array");
     for (const auto& a : j["added_tokens"]) {
+      TOKENOPS_CHECK(a.is_object(), InvalidArgument, source, ": added_tokens entries must be objects ",
+                     "{\"id\": ..., \"content\": ...}, got ", json_preview(a));
       const std::string content = get_string(a, "content", source, "");
       if (content.empty()) continue;
       if (get_bool(a, "normalized", source, false) || get_bool(a, "single_word", source, false) ||
           get_bool(a, "lstrip", source, false) || get_bool(a, "rstrip", source, false))
         unsupported(source, "added token \"" + content + "\" with normalized/single_word/lstrip/rstrip");
+      long long id = -1;
+      if (a.contains("id")) {
+        TOKENOPS_CHECK(a["id"].is_number_integer() && a["id"].get<long long>() >= 0 &&
+                           a["id"].get<long long>() < (1ll << 32),
+                       InvalidArgument, source, ": added token \"", content, "\" has id ", json_preview(a["id"]),
+                       " (expected an integer in [0, 2^32))");
+        id = a["id"].get<long long>();
+      }
       s.added_tokens.push_back(content);
+      s.added_ids.push_back(id);
     }
   }
   // Normalizer: BertNormalizer (the usual) or none.
@@ -178,6 +190,9 @@ WordPieceSpec parse_wordpiece_tokenizer_json(std::string_view json_text, std::st
     } else {
       unsupported(source, "post_processor.type \"" + type + "\"");
     }
+  } else {
+    // Hugging Face then adds no [CLS]/[SEP]; the BERT pipeline here always does.
+    unsupported(source, "no post_processor (the text would get no [CLS] / [SEP])");
   }
   return s;
   });
@@ -187,7 +202,11 @@ WordPieceSpec parse_vocab_txt(std::string_view vocab_text, std::string_view voca
                               std::string_view tokenizer_config_json, std::string_view config_source) {
   return json_guard(config_source, [&]() -> WordPieceSpec {
   WordPieceSpec s;
-  text::require_valid_utf8(vocab_text, "vocab.txt");
+  {
+    const std::size_t bad = text::find_invalid_utf8(vocab_text);
+    TOKENOPS_CHECK(bad == std::string_view::npos, InvalidArgument, vocab_source,
+                   ": not valid UTF-8 (invalid byte at offset ", bad, "); a vocab.txt is UTF-8 text");
+  }
   std::size_t pos = 0;
   while (pos < vocab_text.size()) {
     std::size_t nl = vocab_text.find('\n', pos);

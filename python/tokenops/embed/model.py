@@ -105,7 +105,8 @@ class Embedder:
         the expected layout.
         """
         p = default_model_path() if path is None else Path(os.fspath(path)).expanduser()
-        return cls(_core.CoreEmbedder.load(str(p)), p)
+        # as bytes: a directory name that is not valid UTF-8 cannot cross as a str
+        return cls(_core.CoreEmbedder.load(os.fsencode(p)), p)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled by its model directory (as tiktoken pickles a registered encoding by name):
@@ -197,9 +198,9 @@ class Embedder:
             arr = np.asarray(x, dtype=object)
             if arr.ndim != 1:
                 raise ValueError(f"{name}: an array of texts must be 1-D, got shape {arr.shape}")
-            bad = next((t for t in arr if not isinstance(t, str)), None)
-            if bad is not None:
-                raise TypeError(f"{name} holds {type(bad).__name__} items; give str texts or numeric vectors")
+            for t in arr:  # (a None item was taken for "nothing found" and embedded as "None")
+                if not isinstance(t, str):
+                    raise TypeError(f"{name} holds {type(t).__name__} items; give str texts or numeric vectors")
             texts = [str(t) for t in arr]
             return self.embed(texts) if texts else np.zeros((0, self.dim), dtype=np.float32)
         if isinstance(x, np.ndarray):

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tokenops/io/bert_config.hpp"
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/embed/wordpiece.hpp"
 
 namespace tokenops::embed {
@@ -39,6 +40,9 @@ struct EmbedOptions {
   std::size_t batch_size = 32;
   /// Worker threads; 0 = all hardware threads. Results are identical for any value.
   int num_threads = 0;
+  /// Asked before each batch (Ctrl-C); once it says true the remaining batches are skipped and
+  /// their rows left unwritten (the caller discards the result).
+  text::StopFn stop{};
 };
 
 class Embedder {

@@ -4,6 +4,7 @@
 // from the reference itself (scripts/gen_bert_tables.py): the Rust crates behind it mix Unicode
 // versions, so no single Unicode database reproduces it.
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -60,6 +61,8 @@ class WordPieceTokenizer {
   std::vector<std::uint32_t> encode(std::string_view text, std::size_t max_length = kAll) const;
 
   std::size_t vocab_size() const noexcept { return vocab_.size(); }
+  /// Ids this tokenizer can produce are below this (the vocabulary plus added tokens past it).
+  std::size_t id_bound() const noexcept { return std::max(vocab_.size(), max_added_id_ + 1); }
   const std::string& id_to_token(std::uint32_t id) const;  // NotFound for an invalid id
   /// Id of a whole token (e.g. "[CLS]" or "##ing"), or -1.
   long token_to_id(std::string_view token) const;
@@ -87,6 +90,8 @@ class WordPieceTokenizer {
   std::size_t max_cont_bytes_ = 0;
   std::size_t max_chars_per_word_ = 100;
   std::vector<std::pair<std::string, std::uint32_t>> added_;  // matched in raw text
+  std::unordered_map<std::uint32_t, std::string> added_names_;  // added tokens past the vocabulary
+  std::size_t max_added_id_ = 0;
   bool added_first_byte_[256] = {};
   std::uint32_t cls_ = 0, sep_ = 0, unk_ = 0;
   BertNormalizerOptions norm_;

@@ -45,6 +45,9 @@ struct WordPieceSpec {
   /// Added tokens matched verbatim in the raw text before normalisation ([CLS], [MASK]...): the
   /// text between them is tokenized on its own and a match becomes its id.
   std::vector<std::string> added_tokens;
+  /// Their ids from tokenizer.json's added_tokens (parallel to added_tokens; -1: not given, as
+  /// for vocab.txt). A token outside model.vocab has an id of its own (usually >= the vocab's size).
+  std::vector<long long> added_ids;
 };
 
 /// Parses a tokenizer.json whose model is WordPiece with a BertNormalizer (or none), a
