@@ -230,3 +230,54 @@ def test_image_shapes_sizes_and_bad_input():
         tokenops.image_tokens(10, 10, model="gpt-3.5-turbo")
     with pytest.raises(KeyError):
         tokenops.image_tokens(10, 10, model="o3-mini")
+
+
+def test_images_inside_tool_results_documents_and_model_rules():
+    shot = _png(1280, 800)
+    b64 = shot.split(",", 1)[1]
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": b64}}
+    top = tokenops.count_messages([{"role": "user", "content": [image]}], "claude-sonnet-4-5")
+    # a computer-use screenshot arrives in a tool_result: counted as an image, not as base64 text
+    tr = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [image]}]}]
+    r = tokenops.count_messages(tr, "claude-sonnet-4-5")
+    assert r.images == top.images == tokenops.image_tokens(1280, 800, "claude-sonnet-4-5")
+    assert r.tokens < top.tokens + 40
+    doc = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0" * 40_000}}
+    d = tokenops.count_messages([{"role": "user", "content": [doc]}], "claude-sonnet-4-5")
+    assert d.tokens < 20 and any("document parts are not counted" in n for n in d.notes)
+    # model names: Bedrock ids, fine-tunes, Gemini generations, models without vision
+    assert tokenops.image_tokens(1000, 1000, "us.anthropic.claude-sonnet-4-5-20250929-v1:0") == 1334
+    assert tokenops.image_tokens(1024, 1024, "ft:gpt-4o-2024-08-06:acme::abc123") == 765
+    assert tokenops.image_tokens(1024, 1024, "gemini-1.5-pro") == 258
+    assert tokenops.image_tokens(1024, 1024, "gemini/gemini-2.5-flash") == 258 * 4
+    assert tokenops.image_tokens(1024, 1024, "gpt-5.1") == 70 + 4 * 140
+    for model in ("gemini-3-pro-preview", "google/gemma-3-27b-it", "gpt-4o-mini-tts", "gpt-4o-audio-preview",
+                  "gpt-4o-search-preview", "o1-preview", "gpt-4-turbo-preview", "gpt-5.4-mini", "gpt-5-codex-mini"):
+        with pytest.raises(KeyError):
+            tokenops.image_tokens(1024, 1024, model)
+    # a missing source is an error, not the ceiling
+    with pytest.raises(ValueError, match="missing"):
+        tokenops.count_messages([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": None}}]}])
+    with pytest.raises(TypeError, match="base64 str"):
+        tokenops.count_messages([{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "data": 5}}]}],
+                                "claude-sonnet-4-5")
+
+
+def test_huge_declared_image_size_is_read_from_the_header_without_bomb_errors():
+    import base64
+    import struct
+    import warnings
+    import zlib
+
+    def png_header(w: int, h: int) -> str:
+        ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+        chunk = b"IHDR" + ihdr
+        raw = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+        raw += struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+        return "data:image/png;base64," + base64.b64encode(raw).decode()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning escapes
+        assert tokenops.tokenizer.image_size_from_data(png_header(12000, 9000)) == (12000, 9000)
+    with pytest.raises(ValueError, match="beyond any provider's limit"):
+        tokenops.tokenizer.image_size_from_data(png_header(30000, 30000))

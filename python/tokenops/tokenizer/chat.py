@@ -125,6 +125,8 @@ def _per_message_constants(model: str) -> tuple[int, int]:
 
 
 _ROUGH_JSON = "non-text message fields are counted as compact JSON (rough)"
+# Parts billed by their media (duration, pages), never as the characters of their payload.
+_MEDIA_PARTS = ("input_audio", "audio", "file", "input_file", "document")
 
 
 class _Acc:
@@ -141,23 +143,38 @@ def _image_source(part: Mapping[str, Any], where: str) -> tuple[str | None, str 
     """(url, base64 data, detail) of an image part in the OpenAI Chat Completions
     (``image_url``), Responses (``input_image``) or Anthropic (``image`` + ``source``) shape."""
     kind = part.get("type")
+    url: Any = None
+    data: Any = None
+    detail: Any = part.get("detail")
     if kind == "image_url":
         spec = part.get("image_url")
         if isinstance(spec, str):
-            return spec, None, "auto"
-        if not isinstance(spec, Mapping):
+            url, detail = spec, "auto"
+        elif isinstance(spec, Mapping):
+            url, detail = spec.get("url"), spec.get("detail")
+        else:
             raise TypeError(f"{where}.image_url must be a dict with a 'url', not {type(spec).__name__}")
-        return spec.get("url"), None, spec.get("detail")
-    if kind == "input_image":
-        return part.get("image_url") or part.get("file_id"), None, part.get("detail")
-    src = part.get("source")
-    if isinstance(src, Mapping):
+    elif kind == "input_image":
+        url = part.get("image_url") or part.get("file_id")
+    elif isinstance(part.get("source"), Mapping):
+        src = part["source"]
+        detail = "high"
         if src.get("type") == "base64":
-            return None, src.get("data"), "high"
-        return src.get("url") or src.get("file_id"), None, "high"
-    if isinstance(part.get("image"), str):
-        return None, part["image"], part.get("detail")
-    raise ValueError(f"{where} is an image part without an image (expected image_url, source or image)")
+            data = src.get("data")
+        else:
+            url = src.get("url") or src.get("file_id")
+    elif "image" in part:
+        data = part["image"]
+    else:
+        raise ValueError(f"{where} is an image part without an image (expected image_url, source or image)")
+    # a null or non-str source was counted at the ceiling, silently
+    if url is None and data is None:
+        raise ValueError(f"{where} is an image part without an image (its url / data is missing)")
+    if url is not None and not isinstance(url, str):
+        raise TypeError(f"{where}: image url must be a str, not {type(url).__name__}")
+    if data is not None and not isinstance(data, str):
+        raise TypeError(f"{where}: image data must be a base64 str, not {type(data).__name__}")
+    return url, data, detail
 
 
 def _image_tokens(part: Mapping[str, Any], acc: _Acc, where: str) -> int:
@@ -178,8 +195,6 @@ def _image_tokens(part: Mapping[str, Any], acc: _Acc, where: str) -> int:
     if data is None and isinstance(url, str) and url[:5].lower() == "data:":
         data = url
     if data is not None:
-        if not isinstance(data, str):
-            raise TypeError(f"{where}: image data must be a base64 str, not {type(data).__name__}")
         try:
             size = image_size_from_data(data)
         except ValueError as e:
@@ -224,10 +239,20 @@ def _value_text(value: Any, acc: _Acc, where: str) -> str:
                 parts.append(text)
             elif isinstance(part, Mapping) and part.get("type") in ("image_url", "input_image", "image"):
                 acc.images += _image_tokens(part, acc, f"{where}[{j}]")
-            elif isinstance(part, Mapping) and part.get("type") in ("input_audio", "audio", "file", "input_file"):
+            elif isinstance(part, Mapping) and part.get("type") in _MEDIA_PARTS:
                 # base64 media is billed by duration / pages, not as its text: counting the
                 # payload's characters gave hundreds of thousands of tokens for a recording
                 notes.append(f"{part['type']} parts are not counted (billed by their media, not as text)")
+            elif isinstance(part, Mapping) and part.get("type") == "tool_result" and "content" in part:
+                # Anthropic: a tool's result holds text and images (computer-use screenshots),
+                # counted as parts; its base64 used to be tokenized as text (2.8M tokens for one)
+                rest = {k: v for k, v in part.items() if k != "content"}
+                notes.append(_ROUGH_JSON)
+                parts.append(_json_text(rest, f"{where}[{j}]"))
+                if part["content"] is not None:
+                    parts.append(_value_text(part["content"], acc, f"{where}[{j}].content"))
+            elif isinstance(part, Mapping) and isinstance(part.get("source"), Mapping):
+                notes.append(f"{part.get('type')} parts with a source are not counted (billed by their media)")
             else:
                 notes.append(_ROUGH_JSON)
                 parts.append(_json_text(part, f"{where}[{j}]"))

@@ -19,8 +19,9 @@ Images are billed as input tokens computed from their pixel size, not from their
   billed exactly ceil(1.2 x patches), e.g. 1024 x 1024 -> 1,229 tokens).
 * Anthropic Claude: ``width * height / 750`` after scaling so the long edge is at most 1,568 px
   and the image at most 1,600 tokens (1.2 megapixels), rounded up.
-* Google Gemini (2.x rule): 258 tokens for an image with both sides at most 384 px, else 258 per
-  768 x 768 tile covering it.
+* Google Gemini 2.x: 258 tokens for an image with both sides at most 384 px, else 258 per
+  768 x 768 tile covering it; Gemini 1.5: 258 per image. Gemini 3 counts by ``media_resolution``
+  (no rule here: KeyError, and count_messages notes the image as not counted).
 
 Every figure is an **estimate** of a provider's internal rule (documented, not open source);
 :func:`count_messages` labels it so.
@@ -34,6 +35,7 @@ import io
 import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, Union
 
@@ -63,27 +65,36 @@ _OPENAI_RULES: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("o1", "tile", (75, 150)),
     ("o3", "tile", (75, 150)),
 )
-_CLAUDE = ("claude", "anthropic/", "bedrock/anthropic")
-_GEMINI = ("gemini", "google/", "vertex_ai/")
+# OpenAI models without image input whose names a prefix above would take.
+_NO_VISION = re.compile(r"tts|audio|realtime|search|transcribe|embedding|instruct|^o1-(mini|preview)|"
+                        r"^o3-mini|^gpt-4-turbo-preview")
 
 
 def _rule(model: str) -> tuple[str, tuple[float, ...]]:
     if not isinstance(model, str):
         raise TypeError(f"model must be str, not {type(model).__name__}")
     low = model.lower()
-    if any(low.startswith(p) or ("/" + p) in low for p in _CLAUDE):
+    if "claude" in low:  # claude-*, anthropic/claude-*, Bedrock's us.anthropic.claude-*-v1:0
         return "claude", ()
-    if any(low.startswith(p) or ("/" + p) in low for p in _GEMINI):
-        return "gemini", ()
     name = low.rsplit("/", 1)[-1]
-    for prefix, rule, params in _OPENAI_RULES:
-        if name == prefix or name.startswith(prefix + "-") or (prefix == "gpt-5" and re.match(r"gpt-5(\.\d+)?(-|$)", name)):
-            if prefix in ("o1", "o3") and name.startswith(prefix + "-mini"):
-                break  # o1-mini and o3-mini take no image input
-            return rule, params
+    if name.startswith("ft:"):  # a fine-tuned OpenAI model: ft:gpt-4o-2024-08-06:org::id
+        name = name[3:].split(":", 1)[0]
+    if name.startswith("gemini-1.5"):
+        return "gemini-1.5", ()
+    if name.startswith("gemini-2"):
+        return "gemini", ()
+    if not _NO_VISION.search(name):
+        for prefix, rule, params in _OPENAI_RULES:
+            if name == prefix or name.startswith(prefix + "-"):
+                if rule == "tile" and re.search(r"-(mini|nano)\b", name[len(prefix):]):
+                    continue  # gpt-5-codex-mini is not gpt-5
+                return rule, params
+        m = re.match(r"gpt-5\.\d+(-|$)", name)  # gpt-5.1, gpt-5.2-chat...: gpt-5's tiles
+        if m and not re.search(r"-(mini|nano)\b", name):
+            return "tile", (70, 140)
     raise KeyError(
         f"no image-token rule is known for model {model!r}; known: OpenAI vision models "
-        f"({', '.join(p for p, _, _ in _OPENAI_RULES)}), claude-*, gemini-*"
+        f"({', '.join(p for p, _, _ in _OPENAI_RULES)}), claude-*, gemini-1.5-*, gemini-2*"
     )
 
 
@@ -155,6 +166,8 @@ def image_tokens(width: int, height: int, model: str = "gpt-4o", detail: str = "
         return _patches(w, h, params[0])
     if rule == "claude":
         return _claude(w, h)
+    if rule == "gemini-1.5":
+        return 258
     return _gemini(w, h)
 
 
@@ -171,6 +184,8 @@ def max_image_tokens(model: str, detail: str = "high") -> Optional[int]:
         return math.ceil(round(1536 * params[0], 6))
     if rule == "claude":
         return 1600  # the ~1.2 megapixel cap
+    if rule == "gemini-1.5":
+        return 258
     return None
 
 
@@ -197,7 +212,12 @@ def image_size_from_data(data: Union[str, bytes]) -> tuple[int, int]:
         raise ImportError("reading an image's size needs Pillow: pip install 'tokenops[vision]' "
                           "(or pillow)") from None
     try:
-        with Image.open(io.BytesIO(raw)) as im:
-            return _check_size(*im.size)
+        with warnings.catch_warnings():
+            # only the header is read: a large size is no decompression bomb here
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:
+                return _check_size(*im.size)
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"image data declares a size beyond any provider's limit ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ValueError(f"image data is not a readable image ({e})") from None
