@@ -743,3 +743,59 @@ def test_pair_rows_and_out_of_domain_scores(data_dir):
     P2, Q2, _ = pair_rows(("mt-bench", "gsm8k"))
     with pytest.raises(ValueError, match="not out-of-domain"):
         out_of_domain_scores(mt, "logistic", P2, Q2)
+
+
+def test_crossfit_extra_rows_may_not_hold_evaluation_prompts(data_dir):
+    from tokenops.router.data import load_routellm, pair_rows
+    from tokenops.router.evaluation import crossfit_scores
+
+    mt = load_routellm("mt-bench")
+    P, Q, _ = pair_rows(("mt-bench",))
+    # every prompt would be scored by a model trained on its own label (GSM8K APGR 0.646 -> 0.972)
+    with pytest.raises(ValueError, match="leak into every fold"):
+        crossfit_scores(mt, "logistic", extra=(P, Q))
+
+
+def test_tokenops_embedder_has_a_name_the_router_checks(toy, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from tokenops import Embedder
+
+    tiny_dir = Path(__file__).resolve().parents[1] / "fixtures" / "embed" / "tiny_bert"
+    assert Embedder.load().name == "all-MiniLM-L6-v2"
+    shutil.copytree(tiny_dir, tmp_path / "e5-small-v2")
+    e5 = Embedder.load(tmp_path / "e5-small-v2")
+    assert e5.name == "e5-small-v2" and Embedder.load(tiny_dir, name="x").name == "x"
+    ps, Q = toy
+    E = e5.embed(ps)
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None,
+                        embedder="intfloat/e5-small-v2", embedding_dim=e5.dim)
+    tr = fit_router("knn", ps, Q, ["s", "w"], strong="s", weak="w", features=cfg, embeddings=E, k=5)
+    assert np.all(np.isfinite(Router.from_bytes(tr.to_bytes(), embed=e5).score(ps[:3])))  # same last component
+    other = Embedder.load(tiny_dir)  # directory "tiny_bert": another model as far as names tell
+    with pytest.raises(ValueError, match="trained on embeddings from 'intfloat/e5-small-v2'"):
+        Router.from_bytes(tr.to_bytes(), embed=other)
+    assert Router.from_bytes(tr.to_bytes(), embed=Embedder.load(tiny_dir, name="e5-small-v2")).needs_embedding
+    import pickle
+    assert pickle.loads(pickle.dumps(e5)).name == "e5-small-v2"
+
+
+def test_quality_target_equal_to_always_strong_is_reachable(data_dir):
+    from tokenops.router.data import load_routellm
+
+    q = load_routellm("mt-bench").quality01
+    for scores in (-np.arange(72.0), np.arange(72.0), np.zeros(72)):
+        thr, share, quality = calibrate.threshold_for_quality(scores, q[:, 0], q[:, 1], q[:, 0].mean())
+        assert quality >= q[:, 0].mean() - 1e-12 and share <= 1.0
+
+
+def test_need_score_only_for_probability_outputs_and_all_nan_models_refused(toy):
+    ps, Q = toy
+    with pytest.raises(ValueError, match="does not apply"):
+        fit_router("mlp", ps, Q, ["s", "w"], strong="s", weak="w", binary_score="need", max_iter=5)
+    assert fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w", binary_score="need")
+    Q3 = np.column_stack([Q, np.full(len(ps), np.nan)])
+    for family in ("logistic", "mlp"):
+        with pytest.raises(ValueError, match="'x' have no known quality"):
+            fit_router(family, ps, Q3, ["s", "w", "x"], strong="s", weak="w")

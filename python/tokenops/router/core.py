@@ -154,10 +154,15 @@ class Router:
             self._embed = None
             return
         name = getattr(embed, "name", None)
-        if name is not None and name != self.embedder:
+        # Names compare by their last component ("intfloat/e5-small-v2" is a directory
+        # "e5-small-v2"), case-insensitively. tokenops.Embedder has a name (it had none, so a
+        # router trained on another model's embeddings was fed MiniLM vectors silently).
+        if name is not None and self.embedder and (
+                str(name).rsplit("/", 1)[-1].lower() != self.embedder.rsplit("/", 1)[-1].lower()):
             raise ValueError(
                 f"{self.source}: this router was trained on embeddings from {self.embedder!r} but "
-                f"the embedder given is {name!r}; load the matching embedder")
+                f"the embedder given is {name!r}; load the matching embedder (or, if it is the "
+                f"same model in a directory of another name, Embedder.load(path, name={self.embedder!r}))")
         dim = getattr(embed, "dim", None)
         if dim is not None and int(dim) != self.embedding_dim:
             raise ValueError(f"{self.source}: router expects {self.embedding_dim}-dim embeddings, "

@@ -368,11 +368,11 @@ def fit_router(
         if both < 2:
             raise ValueError(f"only {both} prompt(s) have known quality for both {strong!r} and {weak!r}; "
                              "a binary router needs at least 2")
-    else:
-        empty = [m for j, m in enumerate(models) if not mask[:, j].any()]
-        if empty:
-            raise ValueError(f"model(s) {', '.join(map(repr, empty))} have no known quality (all NaN); "
-                             "drop them or give outcomes")
+    # every family but linear fits each model's column (an all-NaN one crashed in numpy/sklearn)
+    empty = [m for j, m in enumerate(models) if not mask[:, j].any()]
+    if empty:
+        raise ValueError(f"model(s) {', '.join(map(repr, empty))} have no known quality (all NaN); "
+                         "drop them or give outcomes")
     design = _design(ps, cfg, embeddings, num_threads=num_threads)
     Z = design.Z
     config: dict[str, Any] = {
@@ -429,8 +429,10 @@ def fit_router(
         config["knn_k"] = int(hp.get("k", 20))
         tensors = {"keys": np.asarray(embeddings, np.float32), "values": np.where(mask, Qv, fill)}
     if binary_score is not None:
-        if config["binary_score"] == "single" or (family == "mf" and binary_score != "sigmoid_diff"
-                                                  and config["output_link"] != "sigmoid"):
+        # "need" = q_strong * (1 - q_weak) is a probability only over sigmoid outputs (an mlp's
+        # identity output gave negative scores); mf scores its win rate only
+        if (config["binary_score"] == "single" or (family == "mf" and binary_score != "sigmoid_diff")
+                or (binary_score == "need" and config["output_link"] != "sigmoid")):
             raise ValueError(f"binary_score={binary_score!r} does not apply to family {family!r}")
         config["binary_score"] = binary_score
     return TrainedRouter(config, {k: np.asarray(v, np.float32) for k, v in tensors.items()}, embed)
