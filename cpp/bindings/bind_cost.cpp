@@ -55,7 +55,7 @@ py::dict entry_dict(const cost::ModelEntry& e) {
     rd["tier"] = cost::service_tier_name(r.tier);
     rd["threshold"] = r.threshold;
     rd["upper"] = r.upper;
-    rd["mode"] = r.mode == cost::TierMode::Cliff ? "cliff" : "marginal";
+    rd["mode"] = r.mode == cost::TierMode::Cliff ? "cliff" : "band";
     rd["label"] = r.label;
     rd["effective_from"] = r.effective_from;
     rd["effective_to"] = r.effective_to;

@@ -38,7 +38,9 @@ const char* kPrices = R"({
   "dashscope/qwen-flash": {"litellm_provider": "dashscope", "mode": "chat", "input_cost_per_token": 5e-08,
             "output_cost_per_token": 4e-07, "tiered_pricing": [
               {"input_cost_per_token": 5e-08, "output_cost_per_token": 4e-07, "range": [0, 256000.0]},
-              {"input_cost_per_token": 2.5e-07, "output_cost_per_token": 2e-06, "range": [256000.0, 1000000.0]}]}
+              {"input_cost_per_token": 2.5e-07, "output_cost_per_token": 2e-06, "range": [256000.0, 1000000.0]}]},
+  "xai/grok-2-vision-1212": {"litellm_provider": "xai", "mode": "chat", "input_cost_per_image": 2e-06,
+            "input_cost_per_token": 2e-06, "output_cost_per_token": 1e-05}
 })";
 
 Catalog load() {
@@ -66,7 +68,7 @@ TEST(Price, ExactDecimalFromShortestRepr) {
 
 TEST(Import, MalformedRowsAreSkippedAndNamed) {
   auto imp = io::parse_litellm_prices(kPrices, "test.json", "");
-  EXPECT_EQ(imp.entries.size(), 5u);
+  EXPECT_EQ(imp.entries.size(), 6u);
   ASSERT_EQ(imp.problems.size(), 2u);
   std::string all = imp.problems[0].key + imp.problems[0].message + imp.problems[1].key + imp.problems[1].message;
   EXPECT_NE(all.find("bad-string"), std::string::npos);
@@ -133,10 +135,52 @@ TEST(Exact, LongContextCliffAndFlex) {
   const auto& g = c.entry(*c.find_key("gpt-5"));
   auto flex = price_exact(g, usage({{kInputText, 1000000}}), ServiceTier::Flex, 0);
   EXPECT_EQ(atto_to_string(flex.total_atto), "0.625");
-  // marginal bands (DashScope tiered_pricing)
+}
+
+TEST(Exact, InputRangeBandsPriceTheWholeRequest) {
+  // DashScope tiered_pricing: the band the request's input count falls in prices every token
+  // (Alibaba's tiers are keyed by input length; LiteLLM's progressive split gave 0.0238 here).
+  Catalog c = load();
   const auto& q = c.entry(*c.find_key("dashscope/qwen-flash"));
-  auto m = price_exact(q, usage({{kInputText, 300000}}), ServiceTier::Standard, 0);
-  EXPECT_EQ(atto_to_string(m.total_atto), "0.0238");  // 256k at 0.05/M + 44k at 0.25/M
+  auto m = price_exact(q, usage({{kInputText, 300000}, {kOutputText, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(m.total_atto), "0.077");  // 300k at 0.25/M + 1k output at 2/M
+  EXPECT_EQ(m.row, "band 256000-1000000");
+  auto lo = price_exact(q, usage({{kInputText, 256000}, {kOutputText, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(lo.total_atto), "0.0132");  // 256k is not above 256k: first band
+  // cache reads count towards the band and, without a band cache price, take its input rate
+  auto cr = price_exact(q, usage({{kInputText, 256000}, {kCacheRead, 1}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(cr.total_atto), "0.06400025");
+  // the LiteLLM mirror keeps LiteLLM's progressive bands
+  auto lit = price_litellm(c, litellm_target(c, "dashscope/qwen-flash"), usage({{kInputText, 300000}}),
+                           ServiceTier::Standard);
+  EXPECT_DOUBLE_EQ(lit.total, 256000 * 5e-08 + 44000 * 2.5e-07);
+  // batch totals agree with price_exact
+  std::vector<std::int64_t> in{300000, 256000}, out{1000, 1000};
+  std::array<const std::int64_t*, kNumBuckets> cols{};
+  cols[kInputText] = in.data();
+  cols[kOutputText] = out.data();
+  std::vector<BatchModel> models{{*c.find_key("dashscope/qwen-flash"), litellm_target(c, "dashscope/qwen-flash")}};
+  std::vector<double> tot(2);
+  i128 sum = price_batch(c, Mode::Exact, models, nullptr, cols, 2, ServiceTier::Standard, 0, 1, tot.data(), nullptr,
+                         nullptr, {});
+  EXPECT_EQ(atto_to_string(sum), "0.0902");
+}
+
+TEST(Exact, ImageTokensWithoutAnImagePriceUseTheTextRate) {
+  Catalog c = load();
+  const auto& s = c.entry(*c.find_key("claude-sonnet-4-5"));
+  auto r = price_exact(s, usage({{kInputText, 100}, {kInputImage, 900}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(r.total_atto), "0.003");
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_NE(r.lines[1].note.find("input text rate"), std::string::npos) << r.lines[1].note;
+  // above the long-context threshold, at the long-context text rate
+  auto hi = price_exact(s, usage({{kInputText, 200000}, {kInputImage, 1}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(hi.total_atto), "1.200006");
+  // audio keeps its own price: none -> error
+  EXPECT_THROW(price_exact(s, usage({{kInputAudio, 1}}), ServiceTier::Standard, 0), InvalidArgument);
+  // a model priced per image (not per token) is refused
+  const auto& g = c.entry(*c.find_key("xai/grok-2-vision-1212"));
+  EXPECT_THROW(price_exact(g, usage({{kInputImage, 10}}), ServiceTier::Standard, 0), InvalidArgument);
 }
 
 TEST(Litellm, MirrorsOperationOrderBitForBit) {

@@ -64,7 +64,8 @@ XAI = {"prompt_tokens": 3000, "completion_tokens": 120, "total_tokens": 3920, "n
 
 
 def test_usage_table_declares_each_api() -> None:
-    assert set(API_SEMANTICS) == {"openai_chat", "openai_responses", "anthropic_messages", "gemini", "deepseek", "xai"}
+    assert set(API_SEMANTICS) == {"openai_chat", "openai_responses", "openai_images", "openai_realtime",
+                                  "anthropic_messages", "gemini", "bedrock_converse", "deepseek", "xai"}
     for spec in API_SEMANTICS.values():
         assert spec.notes
 
@@ -530,3 +531,209 @@ def test_price_files_with_unreachable_names_or_sub_atto_prices_are_problems(tmp_
         warnings.simplefilter("error")  # a float16 column warned "overflow encountered in cast"
         out = tokenops.cost_batch("ok", {"input_text": np.array([3, 5], dtype=np.float16)}, catalog=cat)
     assert list(out) == [3e-06, 5e-06]
+
+
+# ------------------------------------------------------------------ review fixes: usage shapes and tiers
+
+D = Decimal
+
+
+def test_gemini_candidate_modalities_are_priced_as_image_and_audio_output(snap: Catalog) -> None:
+    # A Gemini image model's 1,290 IMAGE candidate tokens are output_image (3e-5), not output text.
+    resp = {"usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 1290, "totalTokenCount": 2290,
+                              "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}]}}
+    r = tokenops.cost("gemini/gemini-2.5-flash-image", resp, catalog=snap)
+    assert (r.usage.output_image, r.usage.output_text) == (1290, 0)
+    assert r.total_exact == 1000 * D("0.0000003") + 1290 * D("0.00003") == D("0.039")
+    u = normalize_usage({"usageMetadata": {
+        "promptTokenCount": 100, "candidatesTokenCount": 900, "thoughtsTokenCount": 7,
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 500}, {"modality": "AUDIO", "tokenCount": 300},
+                                    {"modality": "TEXT", "tokenCount": 100}]}})
+    assert (u.output_image, u.output_audio, u.output_text, u.reasoning) == (500, 300, 100, 7)
+    # the Live API names the same counts responseTokenCount / responseTokensDetails
+    live = normalize_usage({"promptTokenCount": 10, "responseTokenCount": 400,
+                            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 390}]})
+    assert (live.output_audio, live.output_text) == (390, 10)
+    with pytest.raises(ValueError, match="exceed 'candidatesTokenCount'"):
+        normalize_usage({"promptTokenCount": 1, "candidatesTokenCount": 10,
+                         "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 11}]})
+
+
+def test_gemini_prompt_images_are_input_image_less_their_cached_part() -> None:
+    u = normalize_usage({"promptTokenCount": 3000, "candidatesTokenCount": 1, "cachedContentTokenCount": 1200,
+                         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 1000},
+                                                 {"modality": "IMAGE", "tokenCount": 1500},
+                                                 {"modality": "AUDIO", "tokenCount": 500}],
+                         "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 700},
+                                                {"modality": "IMAGE", "tokenCount": 500}]})
+    assert (u.input_text, u.input_image, u.input_audio, u.cache_read) == (300, 1000, 500, 1200)
+    # implicit caching without cacheTokensDetails: cached tokens beyond the text are image tokens
+    v = normalize_usage({"promptTokenCount": 3000, "candidatesTokenCount": 1, "cachedContentTokenCount": 1200,
+                         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 1000},
+                                                 {"modality": "IMAGE", "tokenCount": 2000}]})
+    assert (v.input_text, v.input_image, v.cache_read) == (0, 1800, 1200)
+
+
+class _MediaModality(str, __import__("enum").Enum):  # stands in for google.genai.types.MediaModality
+    TEXT = "TEXT"
+    AUDIO = "AUDIO"
+    IMAGE = "IMAGE"
+
+
+def test_google_genai_sdk_modality_enums() -> None:
+    assert str(_MediaModality.AUDIO) == "MediaModality.AUDIO" or str(_MediaModality.AUDIO).endswith(".AUDIO")
+    raw = {"prompt_token_count": 1100, "candidates_token_count": 600,
+           "prompt_tokens_details": [{"modality": _MediaModality.TEXT, "token_count": 100},
+                                     {"modality": _MediaModality.AUDIO, "token_count": 1000}],
+           "candidates_tokens_details": [{"modality": _MediaModality.IMAGE, "token_count": 600}]}
+    u = normalize_usage(raw)
+    assert (u.input_audio, u.input_text, u.output_image, u.output_text) == (1000, 100, 600, 0)
+    from pydantic import BaseModel
+
+    class ModalityTokenCount(BaseModel):
+        modality: _MediaModality
+        token_count: int
+
+    class UsageMetadata(BaseModel):
+        prompt_token_count: int
+        candidates_token_count: int
+        prompt_tokens_details: list[ModalityTokenCount]
+        candidates_tokens_details: list[ModalityTokenCount]
+
+    class GenerateContentResponse(BaseModel):
+        usage_metadata: UsageMetadata
+
+    sdk = GenerateContentResponse(usage_metadata=UsageMetadata(**raw))
+    assert normalize_usage(sdk) == u
+    assert normalize_usage(sdk.usage_metadata, api="gemini") == u
+
+
+def test_dashscope_and_volcengine_bands_price_the_whole_request_by_its_input(snap: Catalog) -> None:
+    # qwen3-max: (0, 32k] 1.2/6, (32k, 128k] 2.4/12, (128k, 252k] 3/15 USD per M (input / output)
+    r = tokenops.cost("dashscope/qwen3-max", {"input_text": 100_000, "output_text": 1000}, catalog=snap)
+    assert r.total_exact == 100_000 * D("0.0000024") + 1000 * D("0.000012") == D("0.252")
+    assert r.row == "band 32000-128000" and {ln.row for ln in r.lines} == {"band 32000-128000"}
+    # LiteLLM prices each count through the bands progressively; mode="litellm" still does
+    lit = tokenops.cost("dashscope/qwen3-max", {"input_text": 100_000, "output_text": 1000}, catalog=snap,
+                        mode="litellm")
+    assert lit.total == 0.20759999999999998
+    edge = tokenops.cost("dashscope/qwen3-max", {"input_text": 32_000, "output_text": 100}, catalog=snap)
+    assert edge.total_exact == 32_000 * D("0.0000012") + 100 * D("0.000006")
+    past = tokenops.cost("dashscope/qwen3-max", {"input_text": 31_000, "cache_read": 1001, "reasoning": 10},
+                         catalog=snap)  # the band counts every input token, cached ones too
+    assert past.row == "band 32000-128000"
+    assert past.total_exact == 32_001 * D("0.0000024") + 10 * D("0.000012")
+    assert any("input rate" in n for n in past.notes) and any("output rate" in n for n in past.notes)
+    over = tokenops.cost("dashscope/qwen3-max", {"input_text": 260_000}, catalog=snap)
+    assert over.total_exact == 260_000 * D("0.000003") and "upper bound" in over.notes[0]
+    v = tokenops.cost("volcengine/doubao-seed-2-0-pro-260215", {"input_text": 40_000, "output_text": 2000},
+                      catalog=snap)
+    assert v.total_exact == 40_000 * D("0.0000007") + 2000 * D("0.0000035")
+    assert cost_batch_exact_sum("dashscope/qwen3-max", {"input_text": [100_000], "output_text": [1000]},
+                                         catalog=snap) == D("0.252")
+    assert snap.resolve("dashscope/qwen3-max").rows[0]["mode"] == "band"
+
+
+def test_image_prompt_tokens_without_an_image_price_use_the_text_rate(snap: Catalog) -> None:
+    # LiteLLM's Gemini Usage reports image tokens apart; gemini-2.5-flash lists no image price.
+    u = {"prompt_tokens": 1000, "completion_tokens": 10, "prompt_tokens_details": {"image_tokens": 500}}
+    r = tokenops.cost("gemini/gemini-2.5-flash", u, catalog=snap)
+    assert r.total_exact == 1000 * D("0.0000003") + 10 * D("0.0000025")
+    line = next(ln for ln in r.lines if ln.bucket == "input_image")
+    assert line.units == 500 and "input text rate" in line.note and line.note in r.notes
+    # above 200k the image tokens are repriced with the text (long-context rate)
+    big = {"prompt_tokens": 250_000, "completion_tokens": 0, "prompt_tokens_details": {"image_tokens": 50_000}}
+    assert tokenops.cost("gemini/gemini-2.5-pro", big, catalog=snap).total_exact == 250_000 * D("0.0000025")
+    assert cost_batch_exact_sum("gemini/gemini-2.5-pro", {"input_text": [200_000], "input_image": [50_000]},
+                                         catalog=snap) == 250_000 * D("0.0000025")
+    # audio has its own (higher) rate: a model without an audio price still refuses
+    with pytest.raises(ValueError, match="input_audio"):
+        tokenops.cost("gpt-4o", {"prompt_tokens": 100, "completion_tokens": 1,
+                                 "prompt_tokens_details": {"audio_tokens": 50}}, catalog=snap)
+    # a model that lists only a per-image price is refused, not priced per token
+    with pytest.raises(ValueError, match="input_cost_per_image"):
+        tokenops.cost("xai/grok-2-vision-1212", {"input_text": 10, "input_image": 1000}, catalog=snap)
+
+
+REALTIME = {"input_tokens": 1200, "output_tokens": 600, "total_tokens": 1800,
+            "input_token_details": {"text_tokens": 200, "audio_tokens": 1000, "image_tokens": 0, "cached_tokens": 800,
+                                    "cached_tokens_details": {"text_tokens": 100, "audio_tokens": 700,
+                                                              "image_tokens": 0}},
+            "output_token_details": {"text_tokens": 100, "audio_tokens": 500}}
+
+
+def test_openai_realtime_usage(snap: Catalog) -> None:
+    u = normalize_usage(REALTIME)
+    assert (u.api, u.input_text, u.input_audio, u.cache_read, u.output_text, u.output_audio) == \
+        ("openai_realtime", 100, 300, 800, 100, 500)
+    r = tokenops.cost("gpt-4o-realtime-preview", REALTIME, catalog=snap)
+    assert r.total_exact == (100 * D("0.000005") + 300 * D("0.00004") + 800 * D("0.0000025")
+                             + 100 * D("0.00002") + 500 * D("0.00008")) == D("0.0565")
+    event = {"type": "response.done", "response": {"object": "realtime.response", "usage": REALTIME}}
+    assert tokenops.cost("gpt-4o-realtime-preview", event, catalog=snap).total_exact == D("0.0565")
+    with pytest.raises(ValueError, match="cached_tokens_details adds up"):
+        normalize_usage(dict(REALTIME, input_token_details=dict(REALTIME["input_token_details"], cached_tokens=801)))
+    with pytest.raises(ValueError, match="add up to input_tokens"):
+        normalize_usage(dict(REALTIME, input_tokens=1300))
+
+
+def test_details_an_api_does_not_have_are_refused_not_misread() -> None:
+    with pytest.raises(ValueError, match=r"input_token_details.+not part of the anthropic_messages"):
+        normalize_usage(REALTIME, api="anthropic_messages")
+    with pytest.raises(ValueError, match="modality_details"):
+        normalize_usage({"input_tokens": 10, "output_tokens": 1, "modality_details": {"audio": 5}})
+    with pytest.raises(ValueError, match="cacheDetails"):
+        normalize_usage({"inputTokens": 10, "outputTokens": 1, "cacheDetails": [{"ttl": "1h", "inputTokens": 5}]})
+
+
+def test_images_and_responses_image_tokens(snap: Catalog) -> None:
+    img = {"input_tokens": 500, "output_tokens": 4160, "total_tokens": 4660,
+           "input_tokens_details": {"text_tokens": 50, "image_tokens": 450}}
+    r = tokenops.cost("gpt-image-1.5", img, catalog=snap)
+    assert (r.usage.api, r.usage.input_text, r.usage.input_image, r.usage.output_image) == \
+        ("openai_images", 50, 450, 4160)
+    assert r.total_exact == 50 * D("0.000005") + 450 * D("0.000008") + 4160 * D("0.000032") == D("0.13697")
+    split = dict(img, output_tokens_details={"text_tokens": 160, "image_tokens": 4000})
+    s = normalize_usage(split)
+    assert (s.output_text, s.output_image) == (160, 4000)
+    resp = {"object": "response", "usage": {
+        "input_tokens": 900, "input_tokens_details": {"cached_tokens": 100, "image_tokens": 300},
+        "output_tokens": 700, "output_tokens_details": {"reasoning_tokens": 200, "image_tokens": 400}}}
+    v = normalize_usage(resp)
+    assert (v.api, v.input_text, v.cache_read, v.input_image, v.output_text, v.reasoning, v.output_image) == \
+        ("openai_responses", 500, 100, 300, 100, 200, 400)
+
+
+def test_a_responses_service_tier_is_priced_and_checked(snap: Catalog) -> None:
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100}
+    flex = {"object": "chat.completion", "service_tier": "flex", "usage": usage}
+    r = tokenops.cost("gpt-5", flex, catalog=snap)
+    assert r.service_tier == "flex" and r.total_exact == 1000 * D("0.000000625") + 100 * D("0.000005")
+    assert tokenops.cost("gpt-5", flex, catalog=snap, service_tier="flex").total_exact == r.total_exact
+    default = tokenops.cost("gpt-5", dict(flex, service_tier="default"), catalog=snap)
+    assert default.service_tier == "standard" and default.total_exact == D("0.00225")
+    with pytest.raises(ValueError, match="contradicts the response"):
+        tokenops.cost("gpt-5", flex, catalog=snap, service_tier="standard")
+    with pytest.raises(ValueError, match="scale"):
+        tokenops.cost("gpt-5", dict(flex, service_tier="scale"), catalog=snap)
+    anth = {"type": "message", "usage": {"input_tokens": 1000, "output_tokens": 100, "service_tier": "batch"}}
+    b = tokenops.cost("vertex_ai/claude-sonnet-4-5", anth, catalog=snap)
+    assert b.service_tier == "batch" and b.total_exact == 1000 * D("0.0000015") + 100 * D("0.0000075")
+    with pytest.raises(ValueError, match="contradicts"):
+        tokenops.cost("vertex_ai/claude-sonnet-4-5", anth["usage"], catalog=snap, service_tier="priority")
+    assert tokenops.cost("gpt-5", usage, catalog=snap).service_tier == "standard"
+    assert tokenops.cost("gpt-5", flex, catalog=snap, service_tier="auto").service_tier == "flex"
+    assert tokenops.cost("gpt-5", dict(flex, service_tier="auto"), catalog=snap).service_tier == "standard"
+
+
+def test_bedrock_converse_usage(snap: Catalog) -> None:
+    usage = {"inputTokens": 100, "outputTokens": 50, "totalTokens": 1150, "cacheReadInputTokens": 800,
+             "cacheWriteInputTokens": 200}
+    want = 100 * D("0.0000008") + 800 * D("0.00000008") + 200 * D("0.000001") + 50 * D("0.000004")
+    for u in (usage, {"output": {}, "stopReason": "end_turn", "usage": usage}):
+        r = tokenops.cost("anthropic.claude-3-5-haiku-20241022-v1:0", u, catalog=snap)
+        assert (r.usage.api, r.usage.input_text, r.usage.cache_read, r.usage.cache_write_5m, r.usage.output_text) == \
+            ("bedrock_converse", 100, 800, 200, 50)
+        assert r.total_exact == want
+    with pytest.raises(ValueError, match="totalTokens"):
+        normalize_usage(dict(usage, totalTokens=350))

@@ -312,3 +312,47 @@ def test_xai_usage_with_reasoning_folded_in_by_litellm(installed: Catalog) -> No
         exact = tokenops.cost(m, LUsage(**usage), catalog=installed)
         assert (exact.usage.output_text, exact.usage.reasoning) == (100, 1000)
         assert float(exact.total_exact) == pytest.approx(want, rel=1e-12)
+
+
+# ------------------------------------------------------------------ raw provider responses, read as LiteLLM reads them
+
+_GEMINI_RAW = [  # (model, raw generateContent response): LiteLLM's Gemini adapter builds its Usage from these
+    ("gemini/gemini-2.5-flash-image", {"usageMetadata": {
+        "promptTokenCount": 1000, "candidatesTokenCount": 1290, "totalTokenCount": 2290,
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}]}}),
+    ("gemini/gemini-2.5-flash-image", {"usageMetadata": {
+        "promptTokenCount": 1000, "candidatesTokenCount": 1300, "thoughtsTokenCount": 40, "totalTokenCount": 2340,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 400}, {"modality": "IMAGE", "tokenCount": 600}],
+        "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 10}, {"modality": "IMAGE", "tokenCount": 1290}]}}),
+    ("gemini/gemini-3.1-flash-live-preview", {"usageMetadata": {
+        "promptTokenCount": 1200, "candidatesTokenCount": 500, "totalTokenCount": 1700,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 300}, {"modality": "IMAGE", "tokenCount": 700},
+                                {"modality": "AUDIO", "tokenCount": 200}],
+        "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 450}, {"modality": "TEXT", "tokenCount": 50}]}}),
+    ("gemini/gemini-2.5-flash", {"usageMetadata": {
+        "promptTokenCount": 3000, "candidatesTokenCount": 80, "cachedContentTokenCount": 1500, "totalTokenCount": 3080,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 2000}, {"modality": "IMAGE", "tokenCount": 1000}]}}),
+    ("gemini/gemini-2.5-pro", {"usageMetadata": {
+        "promptTokenCount": 250_000, "candidatesTokenCount": 900, "thoughtsTokenCount": 300, "totalTokenCount": 251_200,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 200_000}, {"modality": "IMAGE", "tokenCount": 50_000}]}}),
+]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_raw_gemini_and_converse_responses_bit_for_bit(installed: Catalog, tier: str | None) -> None:
+    # tokenops reads the raw response (IMAGE / AUDIO modalities split out); LiteLLM's own adapters
+    # build their Usage from the same response; the litellm-mode prices must be identical.
+    from litellm.llms.bedrock.chat.converse_transformation import AmazonConverseConfig
+    from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import VertexGeminiConfig
+
+    cases = [(m, r, VertexGeminiConfig._calculate_usage(r)) for m, r in _GEMINI_RAW]
+    converse = {"inputTokens": 500, "outputTokens": 100, "totalTokens": 2600, "cacheReadInputTokens": 1000,
+                "cacheWriteInputTokens": 1000}
+    cases.append(("bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0", {"usage": converse},
+                  AmazonConverseConfig()._transform_usage(converse)))
+    for model, raw, lusage in cases:
+        want = litellm_cost_obj(model, lusage, tier)
+        got = tokenops.cost(model, raw, mode="litellm", catalog=installed, service_tier=tier or "standard")
+        assert (got.prompt, got.completion) == want, (model, raw, tier)
+    image = tokenops.cost(*_GEMINI_RAW[0], mode="litellm", catalog=installed)
+    assert image.usage.output_image == 1290 and image.total == 0.0003 + 1290 * 3e-05

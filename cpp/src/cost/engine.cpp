@@ -78,11 +78,11 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
     if (date < r.effective_from || date >= r.effective_to) continue;
     std::string tn = service_tier_name(r.tier);
     if (std::find(have_tiers.begin(), have_tiers.end(), tn) == have_tiers.end()) have_tiers.push_back(tn);
-    if (r.tier == ServiceTier::Standard && tier != ServiceTier::Standard && r.mode != TierMode::Marginal &&
+    if (r.tier == ServiceTier::Standard && tier != ServiceTier::Standard && r.mode != TierMode::Band &&
         r.threshold > 0 && input_total > r.threshold)
       standard_cliff = std::max(standard_cliff, r.threshold);
     if (r.tier != tier) continue;
-    if (r.mode == TierMode::Marginal) {
+    if (r.mode == TierMode::Band) {
       bands.push_back(&r);
     } else if (r.threshold == 0) {
       if (!base || r.effective_from >= base->effective_from) base = &r;
@@ -102,8 +102,18 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
   }
   std::sort(bands.begin(), bands.end(), [](auto* a, auto* b) { return a->threshold < b->threshold; });
 
+  // Input-range bands: the band the request's input token count falls in prices every bucket
+  // (the last band whose lower bound is below the input; the first band for an empty prompt).
+  const PriceRow* band = bands.empty() ? nullptr : bands.front();
+  std::string band_note;
+  for (const PriceRow* r : bands)
+    if (input_total > r->threshold) band = r;
+  if (band && band->upper > 0 && input_total > band->upper)
+    band_note = detail::concat("input (", input_total, " tokens) is above the last band's upper bound (",
+                               band->upper, "); that band's prices used");
+
   ExactCost out;
-  out.row = cliff ? cliff->label : (base ? base->label : bands.front()->label);
+  out.row = cliff ? cliff->label : (base ? base->label : band->label);
   auto price_of = [&](int b, std::string& row, std::string& note) -> const Price* {
     if (cliff && cliff->prices[b].set) {
       row = cliff->label;
@@ -124,36 +134,41 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
     }
     return nullptr;
   };
+  // Image prompt tokens without an image price: Gemini (and OpenAI's chat models) bill them at
+  // the input text rate, and LiteLLM's Usage reports them apart (prompt_tokens_details.image_tokens).
+  // A model whose only image price is per image (LiteLLM's input_cost_per_image) is refused instead.
+  const bool image_at_text_rate = !e.litellm.has(kL_input_per_image);
+  const char* image_note = "no input_image price; image tokens billed at the input text rate";
+  auto no_image_price = [&]() {
+    return InvalidArgument(detail::concat(
+        "model '", e.key, "' has no input_image price (", service_tier_name(tier), " tier) but usage has ",
+        u.n[kInputImage], " input_image units, and its catalogue entry prices images per image "
+        "(input_cost_per_image), not per token; tokenops does not convert. Add input_cost_per_image_token."));
+  };
   for (int b = 0; b < kNumBuckets; ++b) {
     const std::int64_t units = u.n[b];
     if (units == 0) continue;
-    if (!bands.empty() && b != kRequest && b != kWebSearch) {
-      // Marginal bands: each bucket's units priced progressively through the bands.
+    if (band && b != kRequest && b != kWebSearch) {
       int pb = b;
-      std::string note;
-      if (!bands.front()->prices[pb].set && b == kReasoning) {
+      std::string note = band_note;
+      auto also = [&](const char* what) { note = note.empty() ? what : note + "; " + what; };
+      if (!band->prices[b].set && b == kReasoning) {
         pb = kOutputText;
-        note = "reasoning billed at the output rate";
-      }
-      if (!bands.front()->prices[pb].set && b == kCacheRead) {
+        also("reasoning billed at the output rate");
+      } else if (!band->prices[b].set && b == kCacheRead) {
         pb = kInputText;
-        note = "no cache-read price in the bands; input rate used";
+        also("no cache-read price in the band; input rate used");
+      } else if (!band->prices[b].set && b == kInputImage) {
+        if (!image_at_text_rate) throw no_image_price();
+        pb = kInputText;
+        also(image_note);
       }
-      std::int64_t done = 0;
-      for (std::size_t k = 0; k < bands.size() && done < units; ++k) {
-        const PriceRow* r = bands[k];
-        std::int64_t hi = (k + 1 < bands.size()) ? bands[k + 1]->threshold : units;
-        if (r->upper > 0 && k + 1 == bands.size()) hi = std::max<std::int64_t>(units, r->upper);
-        hi = std::min(hi, units);
-        std::int64_t lo = std::max(done, r->threshold);
-        if (hi <= lo) continue;
-        TOKENOPS_CHECK(r->prices[pb].set, InvalidArgument, "model '", e.key, "' has no ", bucket_name(b),
-                       " price in band '", r->label, "'");
-        CostLine line{b, hi - lo, r->prices[pb].atto, r->prices[pb].atto * (hi - lo), r->label, note};
-        out.total_atto += line.cost_atto;
-        out.lines.push_back(std::move(line));
-        done = hi;
-      }
+      TOKENOPS_CHECK(band->prices[pb].set, InvalidArgument, "model '", e.key, "' has no ", bucket_name(b),
+                     " price in band '", band->label, "' but usage has ", units, " ", bucket_name(b),
+                     " units; tokenops never prices them at $0. Add the price to the catalogue.");
+      CostLine line{b, units, band->prices[pb].atto, band->prices[pb].atto * units, band->label, note};
+      out.total_atto += line.cost_atto;
+      out.lines.push_back(std::move(line));
       continue;
     }
     std::string row, note;
@@ -161,6 +176,12 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
     if (!p && b == kReasoning) {
       p = price_of(kOutputText, row, note);
       note = "reasoning billed at the output rate";
+    }
+    if (!p && b == kInputImage) {
+      if (!image_at_text_rate && (base || cliff)) throw no_image_price();
+      std::string n2;
+      p = price_of(kInputText, row, n2);
+      note = n2.empty() ? image_note : std::string(image_note) + "; " + n2;
     }
     if (!p && b == kRequest) continue;  // no per-request fee for this model
     if (!p)
@@ -175,7 +196,7 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
 }
 
 // Fast path for batches: the rows applicable to (entry, tier, date) resolved once, then a total
-// per usage row without allocating. Marginal bands fall back to price_exact.
+// per usage row without allocating. Input-range bands fall back to price_exact.
 struct ExactPlan {
   const ModelEntry* e = nullptr;
   const PriceRow* base = nullptr;
@@ -194,7 +215,7 @@ ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
   p.date = date;
   for (const auto& r : e.rows) {
     if (date < r.effective_from || date >= r.effective_to || r.tier != tier) continue;
-    if (r.mode == TierMode::Marginal) {
+    if (r.mode == TierMode::Band) {
       p.has_bands = true;
     } else if (r.threshold == 0) {
       if (!p.base || r.effective_from >= p.base->effective_from) p.base = &r;

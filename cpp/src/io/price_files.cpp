@@ -200,10 +200,13 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
     PriceRow& r = row_for(m.rows, ServiceTier::Standard, 0);
     if (!r.prices[kCacheRead].set) r.prices[kCacheRead] = make_price(v);
   }
-  // DashScope-style tiered_pricing: marginal bands.
+  // DashScope / Volcengine tiered_pricing: input-range bands. The provider prices the whole
+  // request (input, cache reads, output, reasoning) at the band its input token count falls in
+  // (LiteLLM's dashscope_tiered prices each count through the bands progressively instead; its
+  // own fields, kept in m.litellm, still drive mode="litellm").
   if (m.litellm.has_tiered) {
-    // Marginal bands must start at token 0: tokens below the first band would be priced by no
-    // row (a silent $0 for a small request).
+    // Bands must start at token 0: a request with fewer input tokens than the first band's start
+    // would be priced by no row (a silent $0 for a small request).
     double first = -1;
     for (const auto& t : m.litellm.tiered)
       if (t.has_range && (first < 0 || t.lo < first)) first = t.lo;
@@ -213,10 +216,10 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
     for (const auto& t : m.litellm.tiered) {
       if (!t.has_range) continue;
       PriceRow r;
-      r.mode = TierMode::Marginal;
+      r.mode = TierMode::Band;
       r.threshold = static_cast<std::int64_t>(t.lo);
       r.upper = static_cast<std::int64_t>(t.hi);
-      r.label = "marginal " + std::to_string(r.threshold) + "-" + std::to_string(r.upper);
+      r.label = "band " + std::to_string(r.threshold) + "-" + std::to_string(r.upper);
       if (!std::isnan(t.input)) r.prices[kInputText] = make_price(t.input);
       if (!std::isnan(t.output)) r.prices[kOutputText] = make_price(t.output);
       if (!std::isnan(t.cache_read)) r.prices[kCacheRead] = make_price(t.cache_read);

@@ -238,9 +238,9 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
     base = [r for r in rows if r["threshold"] == 0]
     if not base:
         if any(r["tier"] == service_tier and r["mode"] != "cliff" for r in info.rows):
-            raise ValueError(f"model {info.key!r} is priced by marginal tiers (each token at its band's rate), "
-                             "which the simulator does not model; simulate a model with flat or "
-                             "long-context-cliff prices")
+            raise ValueError(f"model {info.key!r} is priced by input-range bands (the band of each request's "
+                             "input prices all of it), which the simulator does not model; simulate a model "
+                             "with flat or long-context-cliff prices")
         tiers = sorted({r["tier"] for r in info.rows})
         raise ValueError(f"model {info.key!r} has no {service_tier} prices (has: {', '.join(tiers) or 'none'})")
     # the rows in effect today, as tokenops.cost prices by default (not ones dated ahead)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._args import INT64_MAX, check_threads
 from .catalog import Catalog, check_model_name
-from .usage import BUCKETS, Usage, normalize_usage
+from .usage import BUCKETS, Usage, normalize_usage, response_service_tier
 
 _MODES = ("litellm", "exact")
 
@@ -124,16 +124,25 @@ def _catalog_for(mode: str, catalog: Catalog | None) -> Catalog:
 
 
 def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = None, *,
-         service_tier: str = "standard", api: str | None = None, date: Any = None) -> CostBreakdown:
+         service_tier: str = "auto", api: str | None = None, date: Any = None) -> CostBreakdown:
     """Prices one call.
 
-    ``usage`` is a provider usage object or whole response (OpenAI Chat/Responses, Anthropic
-    Messages, Gemini/Vertex ``usageMetadata``, DeepSeek, xAI), a dict of tokenops buckets, or a
-    :class:`Usage`. ``service_tier`` is standard, batch, flex or priority. ``date`` selects the
-    price rows in effect on that day (default: today, UTC).
+    ``usage`` is a provider usage object or whole response (OpenAI Chat/Responses/Images/Realtime,
+    Anthropic Messages, Gemini/Vertex ``usageMetadata``, Bedrock Converse, DeepSeek, xAI), a dict
+    of tokenops buckets, or a :class:`Usage`. ``service_tier`` is standard, batch, flex or
+    priority; the default, ``"auto"``, is the tier the response names (OpenAI's ``service_tier``,
+    Anthropic's ``usage.service_tier``), else standard, and an explicit tier that contradicts the
+    response's is a ValueError. ``date`` selects the price rows in effect on that day (default:
+    today, UTC).
     """
     _check_mode(mode)
     _check_tier(service_tier)
+    served = response_service_tier(usage)
+    if service_tier == "auto":
+        service_tier = served or "standard"
+    elif served is not None and served != service_tier:
+        raise ValueError(f"service_tier={service_tier!r} contradicts the response, which was served at the "
+                         f"{served!r} tier; leave service_tier out to use the response's")
     cat = _catalog_for(mode, catalog)
     check_model_name(model)
     info = None

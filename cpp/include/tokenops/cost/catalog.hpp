@@ -55,9 +55,10 @@ const char* service_tier_name(ServiceTier t);
 ServiceTier service_tier_from_name(std::string_view name);  // InvalidArgument if unknown
 
 /// How a long-context tier applies. Cliff: when the request's input exceeds the threshold, the
-/// whole request is priced at the tier (LiteLLM, Gemini, Anthropic 1M context). Marginal: only the
-/// tokens beyond the threshold are (DashScope's tiered_pricing, progressive brackets).
-enum class TierMode : std::uint8_t { Cliff = 0, Marginal };
+/// whole request is priced at the tier (LiteLLM, Gemini, Anthropic 1M context). Band: input-range
+/// bands (DashScope / Volcengine `tiered_pricing`, keyed by the request's input tokens); the band
+/// the input token count falls in, (threshold, upper], prices every bucket of the request.
+enum class TierMode : std::uint8_t { Cliff = 0, Band };
 
 /// One exact price per unit. `set` is false when the source gives no price for the bucket.
 struct Price {
@@ -73,10 +74,10 @@ struct PriceRow {
   std::int32_t effective_to = std::numeric_limits<std::int32_t>::max();    // exclusive
   ServiceTier tier = ServiceTier::Standard;
   std::int64_t threshold = 0;  // applies when input tokens > threshold (0: base row)
-  std::int64_t upper = 0;      // marginal bands only: end of the band (0: open)
+  std::int64_t upper = 0;      // bands only: end of the band's input range (0: open)
   TierMode mode = TierMode::Cliff;
   std::array<Price, kNumBuckets> prices{};
-  std::string label;  // e.g. "standard", "priority >272k", "marginal 256000-1000000"
+  std::string label;  // e.g. "standard", "priority >272k", "band 256000-1000000"
 };
 
 /// The float64 fields LiteLLM's cost code reads (ModelInfoBase keys; NaN = None).
