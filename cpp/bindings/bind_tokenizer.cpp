@@ -237,7 +237,8 @@ void bind_tokenizer(py::module_& m) {
       .def_property_readonly("specials",
                              [](const Encoding& e) {
                                py::dict d;
-                               for (const auto& s : e.specials()) d[py::str(s.text)] = s.id;
+                               for (const auto& s : e.specials())
+                                 if (!s.always) d[py::str(s.text)] = s.id;  // not HF's non-special added tokens
                                return d;
                              })
       .def("encode_ordinary",
@@ -407,7 +408,10 @@ void bind_tokenizer(py::module_& m) {
            [](const Encoding& e, py::bytes data) {
              std::string_view v = data;
              Rank id = e.token_id(v);
-             if (id == tokenizer::kNoRank) throw py::key_error(py::repr(data).cast<std::string>());
+             if (id == tokenizer::kNoRank) {  // KeyError(b'...') holding the bytes, as tiktoken
+               PyErr_SetObject(PyExc_KeyError, data.ptr());
+               throw py::error_already_set();
+             }
              return id;
            },
            py::arg("data"))

@@ -541,3 +541,81 @@ def test_token_containers_and_paths_get_clear_errors(enc, tmp_path):
         enc.decode_batch("abc")
     with pytest.raises(VocabularyFileError, match="is a directory"):
         tokenops.get_encoding("cl100k_base", path=tmp_path)
+
+
+def test_stacked_provider_prefixes_and_unknown_encoding_error_types():
+    for name in ("openrouter/openai/gpt-4o", "azure/openai/gpt-4o", "OpenRouter/OpenAI/gpt-4o"):
+        assert tokenops.encoding_name_for_model(name) == "o200k_base"
+    assert tokenops.count_messages([{"role": "user", "content": "hi"}], model="openrouter/openai/gpt-4o") > 0
+    # an unknown encoding is a KeyError and, as in tiktoken, a ValueError
+    for exc in (KeyError, ValueError):
+        with pytest.raises(exc, match="Unknown encoding"):
+            tokenops.get_encoding("foo")
+
+
+def test_allowed_special_iterators_are_read_once():
+    enc = tokenops.get_encoding("cl100k_base")
+    eot = "<|endoftext|>"
+    # a generator was used up by the first pass and the default disallowed check went quiet
+    assert enc.encode(eot, allowed_special=iter([eot])) == [100257]
+    assert enc.count(eot, allowed_special=(x for x in [eot])) == 1
+    assert enc.encode_batch([eot], allowed_special=iter([eot])) == [[100257]]
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode(eot, allowed_special=iter([]))
+
+
+def test_encode_single_token_keyerror_holds_bytes():
+    enc = tokenops.get_encoding("cl100k_base")
+    with pytest.raises(KeyError) as info:
+        enc.encode_single_token("hello world, no such token")
+    assert info.value.args[0] == b"hello world, no such token"
+
+
+def test_custom_encodings_pickle_by_value(data_dir, tmp_path):
+    import shutil
+
+    rank = data_dir / "tokenizers" / "cl100k_base.tiktoken"
+    own = tokenops.Encoding.from_tiktoken_file(rank, name="mine", pretokenizer="cl100k",
+                                               special_tokens={"<|endoftext|>": 100257})
+    by_path = tokenops.get_encoding("cl100k_base", path=rank)
+    shutil.copy(data_dir / "tokenizers" / "gpt2" / "tokenizer.json", tmp_path / "tokenizer.json")
+    hf = tokenops.Encoding.from_hf_tokenizer_json(tmp_path / "tokenizer.json", name="g")
+    text = "Pickled encodings travel by value <|endoftext|> ok"
+    for enc in (own, by_path, hf):
+        back = pickle.loads(pickle.dumps(enc))
+        assert back.name == enc.name and back.special_tokens_set == enc.special_tokens_set
+        assert back.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
+    (tmp_path / "tokenizer.json").unlink()  # by value: the file is not read again
+    assert pickle.loads(pickle.dumps(hf)).encode("ok") == hf.encode("ok")
+
+
+def test_stream_decoder_emits_sequences_that_cannot_complete_at_once():
+    enc = tokenops.get_encoding("cl100k_base")
+    a, b = enc.encode_single_token(b"\xe0"), enc.encode_single_token(b"\x80")
+    dec = enc.stream_decoder()
+    assert dec.push([a]) == ""          # E0 may still become a character
+    assert dec.push([b]) == "\ufffd\ufffd"  # E0 80 never will: replaced at once, as Python's decoder
+    assert dec.flush() == ""
+
+
+def test_hf_non_special_added_tokens_match_everywhere_as_in_hf(data_dir, tmp_path):
+    import json
+
+    from tokenizers import Tokenizer
+
+    j = json.loads((data_dir / "tokenizers" / "gpt2" / "tokenizer.json").read_text())
+    j["added_tokens"].append({"id": 50257, "content": "    ", "single_word": False, "lstrip": False,
+                              "rstrip": False, "normalized": False, "special": False})
+    p = tmp_path / "tokenizer.json"
+    p.write_text(json.dumps(j))
+    ours = tokenops.Encoding.from_hf_tokenizer_json(p)
+    hf = Tokenizer.from_file(str(p))
+    for text in ("a    b", "def f():\n    return 1\n        x", "no run here", "     five"):
+        assert ours.encode(text) == hf.encode(text).ids, text
+        assert ours.encode_ordinary(text) == hf.encode(text).ids and ours.count(text) == len(hf.encode(text).ids)
+    assert "    " not in ours.special_tokens_set and "<|endoftext|>" in ours.special_tokens_set
+    assert ours.decode(ours.encode("a    b")) == "a    b"
+    j["added_tokens"][-1]["lstrip"] = True
+    p.write_text(json.dumps(j))
+    with pytest.raises(ValueError, match="sets lstrip"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)

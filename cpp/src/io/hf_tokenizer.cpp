@@ -164,6 +164,14 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
         HfAddedToken t{a["content"].get<std::string>(),
                        token_id(a["id"], source, detail::concat("added_tokens[", k, "].id")),
                        a.value("special", false)};
+        // A non-special added token is matched in all text (see SpecialToken::always); HF's
+        // lstrip / rstrip / single_word matching rules are not implemented for it.
+        if (!t.special)
+          for (const char* flag : {"lstrip", "rstrip", "single_word"})
+            if (a.value(flag, false))
+              throw InvalidArgument(detail::concat(source, ": added_tokens[", k, "] ('", t.content,
+                                                   "', not special) sets ", flag,
+                                                   ", which tokenops does not implement"));
         ++k;
         model.added_tokens.push_back(t);
       }

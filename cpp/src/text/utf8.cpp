@@ -112,7 +112,17 @@ std::size_t complete_utf8_prefix(std::string_view s) noexcept {
     if (b < 0x80) return n;            // ASCII: everything complete
     int need = utf8_seq_len(b);
     if (b < 0xC2 || b > 0xF4) return n;  // not a valid lead byte: treat as complete junk
-    return static_cast<std::size_t>(need) > back ? n - back : n;
+    if (static_cast<std::size_t>(need) <= back) return n;
+    // Held back only if it can still complete: the byte after the lead must be in the lead's
+    // range (E0 A0-BF, ED 80-9F, F0 90-BF, F4 80-8F), or "\xe0\x80" waited for bytes that
+    // could never make it a character (a decoder replaces it at once).
+    if (back >= 2) {
+      const unsigned char c = p[n - back + 1];
+      const unsigned char lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+      const unsigned char hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+      if (c < lo || c > hi) return n;
+    }
+    return n - back;
   }
   return n;
 }

@@ -223,6 +223,9 @@ Encoding::Encoding(EncodingSpec spec)
       sidx.push_back(static_cast<std::uint32_t>(i));
     }
     if (!skeys.empty()) special_table_.build(skeys, sidx);
+    always_.assign(specials_.size(), 0);
+    for (std::size_t i = 0; i < specials_.size(); ++i)
+      if (specials_[i].always) always_[i] = has_always_ = true;
     int distinct = 0;
     for (int b = 0; b < 256; ++b)
       if (special_first_[b]) {
@@ -1012,6 +1015,21 @@ void Encoding::run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) co
 
 template <class Emit>
 void Encoding::run_ordinary(std::string_view text, Emit&& emit) const {
+  if (has_always_) {
+    run_segments(text, always_, emit);
+  } else {
+    run_plain(text, emit);
+  }
+}
+
+SpecialMask Encoding::with_always(const SpecialMask& allowed) const {
+  SpecialMask m = always_;
+  for (std::size_t i = 0; i < m.size() && i < allowed.size(); ++i) m[i] |= allowed[i];
+  return m;
+}
+
+template <class Emit>
+void Encoding::run_plain(std::string_view text, Emit&& emit) const {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   switch (pretok_) {
     case PreTokenizer::R50K:
@@ -1032,10 +1050,19 @@ void Encoding::run_ordinary(std::string_view text, Emit&& emit) const {
 template <class Emit>
 void Encoding::run_with_specials(std::string_view text, const SpecialMask& allowed,
                                  Emit&& emit) const {
+  if (has_always_) {
+    run_segments(text, with_always(allowed), emit);
+  } else {
+    run_segments(text, allowed, emit);
+  }
+}
+
+template <class Emit>
+void Encoding::run_segments(std::string_view text, const SpecialMask& allowed, Emit&& emit) const {
   bool any = false;
   for (auto a : allowed) any |= (a != 0);
   if (!any || specials_.empty()) {
-    run_ordinary(text, emit);
+    run_plain(text, emit);
     return;
   }
   std::size_t start = 0;
@@ -1043,7 +1070,7 @@ void Encoding::run_with_specials(std::string_view text, const SpecialMask& allow
     SpecialMatch m = find_special(text, start, &allowed);
     const std::size_t end = m.pos == std::string_view::npos ? text.size() : m.pos;
     // Each segment between special tokens is pre-tokenized on its own, as tiktoken does.
-    run_ordinary(text.substr(start, end - start), emit);
+    run_plain(text.substr(start, end - start), emit);
     if (m.pos == std::string_view::npos) break;
     if constexpr (can_stop<std::decay_t<Emit>>::value) {
       if (emit.stopped()) return;

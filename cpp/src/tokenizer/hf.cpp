@@ -38,7 +38,7 @@ std::shared_ptr<const Encoding> encoding_from_hf(std::string name, const io::HfB
   spec.merges.reserve(model.merges.size());
   for (const auto& m : model.merges) spec.merges.push_back({m[0], m[1], m[2]});
   spec.ignore_merges = model.ignore_merges;
-  for (const auto& a : model.added_tokens) spec.specials.push_back({a.content, a.id});
+  for (const auto& a : model.added_tokens) spec.specials.push_back({a.content, a.id, !a.special});
   return std::make_shared<const Encoding>(std::move(spec));
 }
 

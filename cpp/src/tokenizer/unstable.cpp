@@ -37,9 +37,10 @@ const std::vector<Rank>& Encoding::tokens_by_bytes() const {
   return lazy_->by_bytes;
 }
 
-std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask& allowed) const {
+std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask& allowed_in) const {
   // The last segment is the text after the last allowed special token; when the text ends with
-  // one (or is empty) there is no last piece.
+  // one (or is empty) there is no last piece. Always-matched added tokens end segments too.
+  const SpecialMask allowed = with_always(allowed_in);
   std::size_t start = 0;
   bool any = false;
   for (auto a : allowed) any |= (a != 0);

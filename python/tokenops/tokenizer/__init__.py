@@ -4,6 +4,7 @@ from .chat import TokenCount, count_messages, count_tools
 from .core import (
     Encoding,
     StreamDecoder,
+    UnknownEncodingError,
     encoding_for_model,
     get_encoding,
     list_encoding_names,
@@ -15,6 +16,7 @@ __all__ = [
     "Encoding",
     "StreamDecoder",
     "TokenCount",
+    "UnknownEncodingError",
     "count_messages",
     "count_tools",
     "encoding_for_model",

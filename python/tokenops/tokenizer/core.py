@@ -88,6 +88,9 @@ class Encoding:
         # Shared int objects for token ids, created on first use by the native list builder
         # (allocating one Python int per token is a third of the cost of encode()).
         self._ints: list[int | None] = [None] * (self.max_token_value + 1)
+        # How an encoding not in the registry's cache is rebuilt when unpickled: its file's
+        # bytes travel with it, as tiktoken pickles custom encodings by value.
+        self._recipe: tuple[str, tuple[Any, ...]] | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -117,10 +120,10 @@ class Encoding:
             specials[token] = int(token_id)
         data = open(path, "rb").read()  # noqa: SIM115
         where = os.fsdecode(path)
-        core = _core.CoreEncoding.from_tiktoken(
-            name or os.path.basename(where), pretokenizer, data, specials, where,
-        )
-        return cls(core, source=where)
+        args = (name or os.path.basename(where), pretokenizer, data, specials, where)
+        enc = cls(_core.CoreEncoding.from_tiktoken(*args), source=where)
+        enc._recipe = ("tiktoken", args)
+        return enc
 
     @classmethod
     def from_hf_tokenizer_json(cls, path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
@@ -129,8 +132,10 @@ class Encoding:
         _check_name(name)
         data = open(path, "rb").read()  # noqa: SIM115
         where = os.fsdecode(path)
-        core = _core.CoreEncoding.from_hf_json(name or where, data, where)
-        return cls(core, source=where)
+        args = (name or where, data, where)
+        enc = cls(_core.CoreEncoding.from_hf_json(*args), source=where)
+        enc._recipe = ("hf", args)
+        return enc
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
@@ -150,6 +155,10 @@ class Encoding:
             allowed_special = self.special_tokens_set
         elif allowed_special is None:
             raise TypeError("allowed_special must be 'all' or a set of special-token strings, not None")
+        else:
+            # once: an iterator was used up by the first pass over it, and the empty rest turned
+            # the default disallowed check off ("<|endoftext|>" encoded as text, no error)
+            allowed_special = frozenset(allowed_special)
         if isinstance(disallowed_special, str):
             _check_all(disallowed_special, "disallowed_special")
             specials = self.special_tokens_set
@@ -486,13 +495,14 @@ class Encoding:
         """Approximate bytes held by the native tables."""
         return self._core.memory_bytes
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        # Registered encodings pickle by name (like tiktoken) and unpickle to the cached object.
+    def __reduce__(self) -> tuple[object, tuple[Any, ...]]:
+        # Registered encodings pickle by name (like tiktoken) and unpickle to the cached object;
+        # others (a rank file of one's own, get_encoding(path=)) by value.
         if _CACHE.get(self.name) is self:
             return (get_encoding, (self.name,))
-        raise TypeError(
-            f"only registered encodings can be pickled; {self.name!r} was loaded from {self.source}"
-        )
+        if self._recipe is not None:
+            return (_rebuild, self._recipe)
+        raise TypeError(f"encoding {self.name!r} (loaded from {self.source}) cannot be pickled")
 
 
 class StreamDecoder:
@@ -532,6 +542,21 @@ def list_encoding_names() -> list[str]:
     return sorted(registry.ENCODINGS)
 
 
+def _rebuild(kind: str, args: tuple[Any, ...]) -> Encoding:
+    """Unpickles an encoding from its recipe (see Encoding.__reduce__)."""
+    if kind == "registered":
+        name, data, src = args
+        enc = _build_ranks(name, data, src)
+    elif kind == "tiktoken":
+        enc = Encoding(_core.CoreEncoding.from_tiktoken(*args), source=args[-1])
+    elif kind == "hf":
+        enc = Encoding(_core.CoreEncoding.from_hf_json(*args), source=args[-1])
+    else:
+        raise ValueError(f"unknown encoding recipe {kind!r}")
+    enc._recipe = (kind, args)
+    return enc
+
+
 def _build(name: str, path: str | os.PathLike[str] | None) -> Encoding:
     d = registry.ENCODINGS[name]
     if path is None:
@@ -541,6 +566,14 @@ def _build(name: str, path: str | os.PathLike[str] | None) -> Encoding:
             enc = Encoding(_core.CoreEncoding.from_hf_json(name, data, src), source=src)
             return enc
     data, src = read_rank_file(d, path)
+    enc = _build_ranks(name, data, src)
+    if path is not None:
+        enc._recipe = ("registered", (name, data, src))
+    return enc
+
+
+def _build_ranks(name: str, data: bytes, src: str) -> Encoding:
+    d = registry.ENCODINGS[name]
     core = _core.CoreEncoding.from_tiktoken(name, d.pretokenizer, data, d.special_tokens, src)
     if d.explicit_n_vocab is not None:
         n = core.n_mergeable + len(set(d.special_tokens.values()))
@@ -552,6 +585,11 @@ def _build(name: str, path: str | os.PathLike[str] | None) -> Encoding:
     return Encoding(core, source=src)
 
 
+class UnknownEncodingError(KeyError, ValueError):
+    """An encoding name that is not registered: a KeyError (tokenops' convention for unknown
+    names) that is also the ValueError tiktoken raises, so either ``except`` catches it."""
+
+
 def get_encoding(encoding_name: str, *, path: str | os.PathLike[str] | None = None) -> Encoding:
     """The encoding with this name (``cl100k_base``, ``o200k_base``, ``llama3``...), loaded once
     and cached. ``path`` overrides where its vocabulary file is read from. KeyError (listing the
@@ -559,7 +597,7 @@ def get_encoding(encoding_name: str, *, path: str | os.PathLike[str] | None = No
     if not isinstance(encoding_name, str):
         raise TypeError(f"encoding name must be str, not {type(encoding_name).__name__}")
     if encoding_name not in registry.ENCODINGS:
-        raise KeyError(
+        raise UnknownEncodingError(
             f"Unknown encoding {encoding_name!r}. Known encodings: "
             f"{', '.join(list_encoding_names())}"
         )

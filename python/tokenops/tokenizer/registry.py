@@ -247,11 +247,16 @@ def encoding_name_for_model(model_name: str) -> str:
     if not isinstance(model_name, str):
         raise TypeError(f"model name must be str, not {type(model_name).__name__}")
     candidates = [model_name]
-    lowered = model_name.lower()
-    for prefix in ("openrouter/", "openai/", "azure/", "azure_ai/", "together_ai/"):
-        if lowered.startswith(prefix):
-            candidates.append(model_name[len(prefix):])
-            lowered = lowered[len(prefix):]
+    rest = model_name
+    prefixes = ("openrouter/", "openai/", "azure/", "azure_ai/", "together_ai/")
+    while True:
+        # stacked prefixes in any order ("openrouter/openai/gpt-4o", "azure/openai/gpt-4o"):
+        # each is stripped from what is left (the second was cut from the original name)
+        prefix = next((p for p in prefixes if rest.lower().startswith(p)), None)
+        if prefix is None:
+            break
+        rest = rest[len(prefix):]
+        candidates.append(rest)
     for name in candidates:
         if name.lower() in _MODEL_TO_ENCODING_LOWER:
             return _MODEL_TO_ENCODING_LOWER[name.lower()]

@@ -21,6 +21,9 @@ constexpr Rank kNoRank = 0xFFFFFFFFu;
 struct SpecialToken {
   std::string text;
   Rank id;
+  /// A Hugging Face added token that is not special ("special": false): matched in all text,
+  /// encode_ordinary included, as HF does; never one of the special tokens the API reports.
+  bool always = false;
 };
 
 /// Everything needed to build an Encoding. In rank mode (merges empty) the id of each mergeable
@@ -146,6 +149,11 @@ class Encoding {
   template <class Emit>
   void run_ordinary(std::string_view text, Emit&& emit) const;
   template <class Emit>
+  void run_plain(std::string_view text, Emit&& emit) const;  // BPE pieces only, no added tokens
+  template <class Emit>
+  void run_segments(std::string_view text, const SpecialMask& mask, Emit&& emit) const;
+  SpecialMask with_always(const SpecialMask& allowed) const;
+  template <class Emit>
   void run_with_specials(std::string_view text, const SpecialMask& allowed, Emit&& emit) const;
   template <PreTokenizer P, class Emit>
   void run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) const;
@@ -192,6 +200,8 @@ class Encoding {
   std::array<std::uint8_t, 256> special_first_{};  // first bytes of special tokens
   std::vector<std::uint8_t> special_prefix2_ = std::vector<std::uint8_t>(65536, 0);
   bool has_short_special_ = false;                 // a one-byte special token exists
+  SpecialMask always_;                             // the always-matched added tokens
+  bool has_always_ = false;
   int single_first_ = -1;                          // the only first byte, if there is one
   std::vector<std::size_t> special_lengths_;       // distinct lengths, longest first
   ByteTable special_table_;                        // special text -> index into specials_
