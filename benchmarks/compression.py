@@ -100,9 +100,10 @@ def main() -> None:
 
 
 def scaling(repeat: int) -> None:
-    """Time per item at growing sizes for the two paths that were quadratic before 2026-12-06
-    (the budget search re-counted the whole text per candidate; pack_chat re-counted the kept
-    messages per candidate). Re-run at commit 578f06f for the old figures."""
+    """Time per item at growing sizes for the paths that were quadratic (the budget search
+    re-counted the whole text per candidate; pack_chat re-counted the kept messages per
+    candidate; a backtick searched for the next newline / fence). Re-run at commit 578f06f
+    (the first two) or 7d5a930 (backticks) for the old figures."""
     import tokenops
 
     print("compress(structure='json', rate=0.5) on [\"x\", ..., 1]")
@@ -110,6 +111,11 @@ def scaling(repeat: int) -> None:
         text = "[" + ",".join(['"x"'] * n) + ",1]"
         ms = timeit(lambda t=text: tokenops.compress(t, structure="json", rate=0.5), repeat)
         print(f"  {n:>7,} strings ({len(text) / 1e3:6.0f} KB): {ms:9.1f} ms  {1e3 * ms / n:7.2f} us/string")
+    print("compress(rate=0.5) on \"a` \" * n (backticks, no newline: one newline search per backtick before)")
+    for n in (200_000, 800_000, 2_000_000):
+        text = "a` " * n
+        ms = timeit(lambda t=text: tokenops.compress(t, rate=0.5), max(1, repeat // 3))
+        print(f"  {n:>9,} backticks: {ms:9.1f} ms  {1e3 * ms / n:7.2f} us/backtick")
     print("pack_chat(history, half its tokens, summary=None)")
     for n in (500, 2_000, 8_000):
         msgs = [{"role": "system", "content": "be brief"}] + [

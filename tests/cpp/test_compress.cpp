@@ -103,7 +103,7 @@ TEST(CompressSegment, UnitsTileTheTextAndNeverSplitCharacters) {
 
 TEST(CompressSegment, UrlsCodeEntitiesAndGroups) {
   const std::string t =
-      "See https://a.b/c?d=1. Then ```\ncode here\n``` and `x = 1` from New York City, $5 or 20%.";
+      "See https://a.b/c?d=1. Then\n```\ncode here\n```\nand `x = 1` from New York City, $5 or 20%.";
   Segmentation s = segment(t);
   std::vector<std::string> texts;
   for (const auto& u : s.units) texts.push_back(unit_text(t, u));
@@ -460,9 +460,224 @@ TEST(CompressSegment, StrayAndUnclosedFencesDoNotSwallowTheText) {
   bool thai_digit = false, url_digit = false;
   for (const auto& u : s.units) {
     const std::string x = unit_text(t, u);
-    if (x == "๑") thai_digit = (u.flags & kHasDigit) != 0;
+    if (x == "๑๒๓") thai_digit = (u.flags & kHasDigit) != 0;
     if (u.kind == UnitKind::Url) url_digit = (u.flags & kHasDigit) != 0;
   }
   EXPECT_TRUE(thai_digit);
   EXPECT_TRUE(url_digit);
+}
+
+namespace {
+
+std::vector<std::string> code_units_of(const std::string& t) {
+  Segmentation s = segment(t);
+  std::vector<std::string> out;
+  for (const auto& u : s.units)
+    if (u.kind == UnitKind::Code) out.push_back(unit_text(t, u));
+  return out;
+}
+
+const char* kFiller =
+    "This is some generic filler prose that talks about nothing in particular and can be removed easily. ";
+
+std::string repeat(const std::string& x, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += x;
+  return out;
+}
+
+}  // namespace
+
+TEST(CompressSelector, NumbersNeverMergeAcrossADroppedBracket) {
+  // B1: "1998." [dropped "["] "3" [dropped "]"] must not read "1998.3"
+  const std::string t = "founded in 1998.[3] Revenue";
+  Segmentation s = segment(t);
+  std::vector<std::uint8_t> kept(s.units.size(), 0);
+  for (std::size_t k = 0; k < s.units.size(); ++k) {
+    const std::string x = unit_text(t, s.units[k]);
+    kept[k] = x == "1998" || x == "." || x == "3" || x == "Revenue";
+  }
+  EXPECT_EQ(assemble(t, s, kept), "1998. 3 Revenue");
+  // an opening bracket may still touch the word after it
+  const std::string t2 = "see ((3)) cases";
+  Segmentation s2 = segment(t2);
+  std::vector<std::uint8_t> k2(s2.units.size(), 1);
+  k2[2] = 0;  // the second "("
+  EXPECT_EQ(assemble(t2, s2, k2), "see (3)) cases");
+  // citation markers are one atomic group: [3], [1, 2], [4-6]
+  const std::string c = "in 1998.[3] and [1, 2] or [4-6] but [x]";
+  Segmentation sc = segment(c);
+  std::vector<std::string> texts;
+  for (const auto& u : sc.units) texts.push_back(unit_text(c, u));
+  auto idx = [&](const std::string& x, std::size_t from = 0) {
+    return static_cast<std::size_t>(std::find(texts.begin() + static_cast<std::ptrdiff_t>(from), texts.end(), x) - texts.begin());
+  };
+  const std::size_t open = idx("["), three = idx("3"), close = idx("]");
+  ASSERT_LT(close, texts.size());
+  EXPECT_NE(sc.units[open].group, kNoGroup);
+  EXPECT_EQ(sc.units[open].group, sc.units[three].group);
+  EXPECT_EQ(sc.units[open].group, sc.units[close].group);
+  const std::size_t open2 = idx("[", close + 1), two = idx("2", open2);
+  EXPECT_EQ(sc.units[open2].group, sc.units[two].group);
+  EXPECT_EQ(sc.units[idx("[", two)].group, sc.units[idx("4-6")].group);
+  const std::size_t openx = idx("[", idx("4-6"));
+  EXPECT_EQ(sc.units[openx].group, kNoGroup);  // [x] is no citation
+  // and the compressor keeps "1998.[3]" whole
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.rate = 0.4;
+  const std::string f = repeat(kFiller, 3);
+  const auto r = comp.compress(f + "The firm was founded in 1998.[3] Revenue reached 45.[4] It cost $5.[1] " + f, o);
+  EXPECT_NE(r.text.find("1998.[3]"), std::string::npos) << r.text;
+  EXPECT_EQ(r.text.find("1998.3"), std::string::npos) << r.text;
+  EXPECT_EQ(r.text.find("45.4"), std::string::npos) << r.text;
+}
+
+TEST(CompressSegment, EntityRunsAreCappedAndShoutingIsNoEntity) {
+  // B2: a Title-Case run is cut into groups of at most 6 words
+  std::string title;
+  for (int i = 0; i < 6; ++i) title += "The History Of The Roman Empire From Its Founding To The Fall Of Constantinople ";
+  Segmentation s = segment(title);
+  std::vector<std::size_t> group_size(s.n_groups, 0);
+  for (const auto& u : s.units)
+    if (u.group != kNoGroup) ++group_size[u.group];
+  ASSERT_GT(s.n_groups, 10u);
+  for (std::size_t g : group_size) EXPECT_LE(g, 6u);
+  // a name stays one group
+  const std::string name = "Yesterday the World Health Organization of Geneva said so.";
+  Segmentation sn = segment(name);
+  EXPECT_NE(sn.units[2].group, kNoGroup);
+  for (std::size_t k = 3; k < 7; ++k) EXPECT_EQ(sn.units[k].group, sn.units[2].group) << k;
+  // an all-caps sentence is no entity; an acronym still is
+  const std::string shout = "NOTICE ALL EMPLOYEES MUST WEAR SAFETY GOGGLES IN THE LAB. Ask the WHO.";
+  Segmentation ss = segment(shout);
+  for (const auto& u : ss.units) {
+    const std::string x = unit_text(shout, u);
+    if (x == "WHO") EXPECT_TRUE(u.flags & kEntity);
+    else EXPECT_FALSE(u.flags & kEntity) << x;
+  }
+  // the compressor returns text for both at rate 0.5 (it returned "")
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.rate = 0.5;
+  for (const std::string& t : {title, "NOTICE " + repeat("ALL EMPLOYEES MUST WEAR SAFETY GOGGLES IN THE LAB AT EVERY TIME ", 8) + "."}) {
+    const auto r = comp.compress(t, o);
+    EXPECT_TRUE(r.within_tolerance) << r.compressed_tokens << " of " << r.target_tokens;
+    EXPECT_GE(r.compressed_tokens + budget_tolerance(r.target_tokens), r.target_tokens);
+  }
+}
+
+TEST(CompressSelector, AnUnforcedGroupLargerThanTheBudgetIsSplit) {
+  // B2: a protected-free group that does not fit gives its best units instead of nothing
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.target_tokens = 4;
+  const auto r = comp.compress("Alpha Beta Gamma Delta Epsilon Zeta", o);
+  EXPECT_GT(r.compressed_tokens, 0u);
+  EXPECT_LE(r.compressed_tokens, 4u);
+}
+
+TEST(CompressSegment, FencesFollowCommonMark) {
+  // B3: a closing fence indented 1-3 spaces closes the block
+  const std::string listed = "1. Define it:\n   ```python\n   def add(x, y):\n       return x + y\n   ```\nDone.";
+  EXPECT_EQ(code_units_of(listed),
+            std::vector<std::string>{"```python\n   def add(x, y):\n       return x + y\n   ```"});
+  // a stray mid-line ``` does not pair with the next block's opening fence
+  const std::string stray = "Type ``` to open a block. Then prose.\n```\ndef f(a):\n    return a\n```\nEnd.";
+  EXPECT_EQ(code_units_of(stray), std::vector<std::string>{"```\ndef f(a):\n    return a\n```"});
+  // a 4-backtick block runs past an inner 3-backtick line
+  const std::string outer = "Text\n````md\n```\ninner\n```\n````\nafter";
+  EXPECT_EQ(code_units_of(outer), std::vector<std::string>{"````md\n```\ninner\n```\n````"});
+  // a fence line with text after the backticks is no closing fence; 4 spaces are too many
+  EXPECT_EQ(code_units_of("```\na\n``` no\n    ```\nb\n```\nc"),
+            std::vector<std::string>{"```\na\n``` no\n    ```\nb\n```"});
+  // a fence at a line start whose line holds another backtick run is inline code
+  EXPECT_EQ(code_units_of("```ls -l``` lists.\nmore\n```\n"), (std::vector<std::string>{"```ls -l```", "```"}));
+}
+
+TEST(CompressSelector, BlankLinesHoldingSpacesAreCuttable) {
+  // B4: 300 blank lines holding spaces were one forced unit of 300 tokens
+  const std::string t = repeat(kFiller, 10) + "\n" + repeat("   \n", 300) + repeat(kFiller, 10);
+  Segmentation s = segment(t);
+  std::size_t newlines = 0;
+  for (const auto& u : s.units) newlines += u.kind == UnitKind::Newline;
+  EXPECT_GT(newlines, 100u);
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.rate = 0.3;
+  const auto r = comp.compress(t, o);
+  EXPECT_FALSE(r.forced_over_budget);
+  EXPECT_TRUE(r.within_tolerance) << r.compressed_tokens << " of " << r.target_tokens;
+  EXPECT_EQ(r.text.find("   \n"), std::string::npos);
+  EXPECT_EQ(r.text.find("\n\n\n"), std::string::npos);
+  EXPECT_NE(r.text.find("filler"), std::string::npos);
+}
+
+TEST(CompressSegment, NumeralsOfEveryKindAreDigits) {
+  // B5: ½ ¾ ² Ⅻ ② (No, Nl) carry the digit flag; U+2044 FRACTION SLASH joins numbers
+  const std::string t = "Mix ½ cup, m² of Ⅻ and ② then 5⁄8 inch";
+  Segmentation s = segment(t);
+  std::vector<std::string> texts;
+  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
+  auto at = [&](const std::string& x) {
+    auto it = std::find(texts.begin(), texts.end(), x);
+    EXPECT_NE(it, texts.end()) << x;
+    return s.units[static_cast<std::size_t>(it - texts.begin())];
+  };
+  for (const char* x : {"½", "m²", "Ⅻ", "②"}) EXPECT_TRUE(at(x).flags & kHasDigit) << x;
+  EXPECT_FALSE(at("cup").flags & kHasDigit);
+  EXPECT_NE(at("5").group, kNoGroup);
+  EXPECT_EQ(at("5").group, at("⁄").group);
+  EXPECT_EQ(at("5").group, at("8").group);
+}
+
+TEST(CompressSegment, UnspacedScriptNumbersKeepTheirPoint) {
+  // B6: "๓๒.๕๐" is one unit (its point was a unit of its own, dropped with force_tokens=[])
+  const std::string t = "ราคา ๓๒.๕๐ บาท และ ๑,๐๐๐ ๒.";
+  Segmentation s = segment(t);
+  std::vector<std::string> texts;
+  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
+  EXPECT_NE(std::find(texts.begin(), texts.end(), "๓๒.๕๐"), texts.end());
+  EXPECT_NE(std::find(texts.begin(), texts.end(), "๑,๐๐๐"), texts.end());
+  EXPECT_NE(std::find(texts.begin(), texts.end(), "๒"), texts.end());  // a final point is punctuation
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.rate = 0.3;
+  o.force_tokens = {};
+  const auto r = comp.compress(repeat("ราคาน้ำมันวันนี้อยู่ที่ ๓๒.๕๐ บาทต่อลิตร และเพิ่มขึ้นจากเมื่อวาน ", 8), o);
+  EXPECT_NE(r.text.find("๓๒.๕๐"), std::string::npos) << r.text;
+  EXPECT_EQ(r.text.find("๓๒๕๐"), std::string::npos) << r.text;
+}
+
+TEST(CompressSegment, ManyBackticksOnOneLineSegmentAsBefore) {
+  // B8: the per-backtick searches are cached (linear); the result is the same as before
+  const std::string t = repeat("a` ", 2000) + "\n```\nx\n```\n" + repeat("``` b ", 50) + "```` c ````";
+  Segmentation s = segment(t);
+  std::size_t inline_code = 0, block = 0, quad = 0;
+  for (const auto& u : s.units) {
+    if (u.kind != UnitKind::Code) continue;
+    const std::string x = unit_text(t, u);
+    if (x == "` a`") ++inline_code;
+    else if (x == "```\nx\n```") ++block;
+    else if (x == "```` c ````") ++quad;
+  }
+  EXPECT_EQ(inline_code, 1000u);
+  EXPECT_EQ(block, 1u);
+  EXPECT_EQ(quad, 1u);
+}
+
+TEST(CompressSelector, EmptyTextIsAnEmptyResultInEveryMode) {
+  // B10: "" in JSON mode raised "invalid JSON"
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.rate = 0.5;
+  o.json = true;
+  const auto r = comp.compress("", o);
+  EXPECT_EQ(r.text, "");
+  EXPECT_EQ(r.original_tokens, 0u);
+  EXPECT_TRUE(r.within_tolerance);
+  o.json = false;
+  EXPECT_EQ(comp.compress("", o).text, "");
+  o.json = true;
+  EXPECT_THROW(comp.compress(" ", o), InvalidArgument);  // whitespace is still no JSON
 }

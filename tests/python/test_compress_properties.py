@@ -24,6 +24,11 @@ _FRAGMENTS = [
     "supercalifragilisticexpialidocious" * 3, "The quick brown fox jumps over the lazy dog.",
     "Numbers: 7, 8, 9 and 42.", "\"quoted\" and 'single'", "called `` Handmaids '' , into", "Use ``` here",
     "๑๒๓ ၁၂၃ ១២៣", "see https://example.com/item?id=12345 now",
+    # review fixes: citations, indented and nested fences, blank lines holding spaces, non-decimal
+    # numerals, unspaced-script decimals, Title-Case and all-caps runs
+    "founded in 1998.[3] and 45.[4]", "1.\n   ```py\n   x = 1\n   ```\n", "````\n```\ninner\n```\n````",
+    "   \n   \n   \n", "½ ¾ Ⅻ ② 5⁄8", "๓๒.๕๐ บาท", "The History Of The Roman Empire From Its Founding",
+    "ALL EMPLOYEES MUST WEAR SAFETY GOGGLES",
 ]
 _text = st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=12), min_size=1, max_size=40).map(" ".join)
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

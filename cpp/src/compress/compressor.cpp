@@ -33,6 +33,17 @@ std::string_view content(std::string_view text, const Unit& u) {
   return text.substr(u.start, u.end - u.start);
 }
 
+// Whether a punctuation unit ends with an opening bracket or quote, after which a word may touch
+// ("(" [dropped] "3" reads "(3").
+bool ends_with_opener(std::string_view p) {
+  if (p.empty()) return false;
+  const char c = p.back();
+  if (c == '(' || c == '[' || c == '{' || c == '<' || c == '"' || c == '\'') return true;
+  const auto ends = [&](std::string_view x) { return p.size() >= x.size() && p.substr(p.size() - x.size()) == x; };
+  return ends("\xE2\x80\x9C") /* “ */ || ends("\xE2\x80\x98") /* ‘ */ || ends("\xC2\xAB") /* « */ ||
+         ends("\xC2\xBF") /* ¿ */ || ends("\xC2\xA1") /* ¡ */ || ends("\xE3\x80\x8C") /* 「 */;
+}
+
 // Per-unit token counts: each token of the whole text's encoding is attributed to the unit
 // (whitespace included) holding its first byte, so the counts add up to the text's count.
 std::vector<std::uint32_t> unit_token_counts(const tokenizer::Encoding& enc,
@@ -81,20 +92,30 @@ std::string assemble(std::string_view text, const Segmentation& seg,
   for (std::size_t k = 0; k < seg.units.size(); ++k) {
     const Unit& u = seg.units[k];
     if (!kept[k]) continue;
+    // a kept run of line breaks next to a gap is at most "\n\n", without the spaces inside it
+    // (the run is cut in units of two breaks; see segment)
+    const bool squeeze = u.kind == UnitKind::Newline &&
+                         ((k > 0 && !kept[k - 1]) || (k + 1 < seg.units.size() && !kept[k + 1]));
     if (prev == static_cast<std::int64_t>(k) - 1) {
-      out.append(text.substr(u.ws, u.end - u.ws));
-    } else {
-      if (prev >= 0) {
-        // across a gap, two words never touch ("1/4" "32" must not become "1/432")
-        if (seg.units[prev].kind == UnitKind::Newline) {
-          // the line's first kept unit starts the line: no leftover indentation
-        } else if (u.ws < u.start) {
-          out.append(text.substr(u.ws, u.start - u.ws));
-        } else if (word_like(u) && (word_like(seg.units[prev]) || gap_has_space(text, seg.units[prev].end, u.start))) {
-          // "2024." [dropped " :"] "0" must not become "2024.0", another number
-          out.push_back(' ');
-        }
+      out.append(text.substr(u.ws, u.start - u.ws));
+    } else if (prev >= 0) {
+      // across a gap, two words never touch ("1/4" "32" must not become "1/432")
+      const Unit& p = seg.units[prev];
+      if (p.kind == UnitKind::Newline) {
+        // the line's first kept unit starts the line: no leftover indentation
+      } else if (u.ws < u.start) {
+        out.append(text.substr(u.ws, u.start - u.ws));
+      } else if (word_like(u) && (word_like(p) || gap_has_space(text, p.end, u.start) ||
+                                  (p.kind == UnitKind::Punct && !ends_with_opener(content(text, p))))) {
+        // "2024." [dropped " :"] "0" must not become "2024.0", nor "1998." [dropped "["] "3"
+        // [dropped "]"] "1998.3": both are other numbers
+        out.push_back(' ');
       }
+    }
+    if (squeeze) {
+      for (char c : content(text, u))
+        if (c != ' ' && c != '\t') out.push_back(c);
+    } else {
       out.append(content(text, u));
     }
     prev = static_cast<std::int64_t>(k);
@@ -132,6 +153,8 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
                  "chunk_slack must be >= 1, got ", opt.chunk_slack);
 
   CompressResult r;
+  // empty text: an empty result in every mode ("" is no JSON document, but nothing to compress)
+  if (text.empty()) return r;
   std::vector<tokenizer::Rank> ids;
   enc_->encode_ordinary(text, ids);
   const std::size_t total = ids.size();
@@ -233,6 +256,8 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
       only_newline &= units[k].kind == UnitKind::Newline;
     }
     cmust[c] |= only_newline;
+    // a run of blank lines costs what its first unit costs: the rest go as repeats
+    if (only_newline && ch.last > ch.first) ccost[c] = r.unit_tokens[ch.first];
   }
   const double coarse_budget = static_cast<double>(target) * opt.chunk_slack;
   if (question) {
@@ -320,6 +345,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   }
 
   std::vector<std::uint8_t> sel(items.size(), 0);
+  std::vector<std::uint8_t> unit_sel(n, 0);  // single units of a group split by the last fill
   std::vector<std::uint32_t> cand;
   std::uint64_t est = 0;
   for (std::uint32_t i = 0; i < items.size(); ++i) {
@@ -334,7 +360,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
                    [&](std::uint32_t a, std::uint32_t b) { return items[a].score > items[b].score; });
 
   auto materialise = [&]() {
-    for (std::size_t k = 0; k < n; ++k) r.kept[k] = sel[item_of[k]];
+    for (std::size_t k = 0; k < n; ++k) r.kept[k] = sel[item_of[k]] | unit_sel[k];
     if (!opt.drop_consecutive) return;
     // force tokens whose sentence lost every other unit go with it
     for (std::size_t c = 0; c < nc; ++c) {
@@ -444,22 +470,53 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   // never end above the target while something can still go
   measure();
   if (achieved > target && k > 0) k = shrink_to_fit(k, set_prefix);
-  // a large item at the boundary can leave room: fill it with smaller ones that fit
-  if (target > achieved + tol) {
+  // A large item at the boundary can leave room: fill it with smaller ones that fit, and with the
+  // best units of an (unforced) group that does not fit whole (a Title-Case run of 96 words was one
+  // group, larger than the budget: nothing came back).
+  // Nothing kept is never "within tolerance" while something fits (a budget under the tolerance
+  // of 5 tokens left "" behind).
+  if (target > achieved + tol || achieved == 0) {
     const double scale = std::clamp(measure(), 0.2, 5.0);
-    double room = (static_cast<double>(target - achieved) - tol / 2.0) / scale, added = 0;
-    std::vector<std::uint32_t> extra;
+    const double slack = achieved == 0 ? 0.0 : tol / 2.0;
+    double room = (static_cast<double>(target - achieved) - slack) / scale, added = 0;
+    // the units of each item, built once (CSR)
+    std::vector<std::uint32_t> item_start(items.size() + 1, 0), item_units(n);
+    for (std::size_t k = 0; k < n; ++k) ++item_start[item_of[k] + 1];
+    for (std::size_t i = 0; i < items.size(); ++i) item_start[i + 1] += item_start[i];
+    {
+      std::vector<std::uint32_t> fillp(item_start.begin(), item_start.end() - 1);
+      for (std::size_t k = 0; k < n; ++k) item_units[fillp[item_of[k]]++] = static_cast<std::uint32_t>(k);
+    }
+    // entries: an item (>= 0) or a single unit (-1 - unit)
+    std::vector<std::int64_t> extra;
+    std::vector<std::uint32_t> us;
     for (std::size_t i = k; i < cand.size() && added < room; ++i) {
-      if (added + items[cand[i]].cost > room) continue;
-      sel[cand[i]] = 1;
-      extra.push_back(cand[i]);
-      added += items[cand[i]].cost;
+      const std::uint32_t it = cand[i];
+      if (added + items[it].cost <= room) {
+        sel[it] = 1;
+        extra.push_back(it);
+        added += items[it].cost;
+        continue;
+      }
+      if (item_start[it + 1] - item_start[it] < 2) continue;
+      us.assign(item_units.begin() + item_start[it], item_units.begin() + item_start[it + 1]);
+      std::stable_sort(us.begin(), us.end(),
+                       [&](std::uint32_t a, std::uint32_t b) { return r.unit_scores[a] > r.unit_scores[b]; });
+      for (std::uint32_t u : us) {
+        if (added + r.unit_tokens[u] > room) continue;
+        unit_sel[u] = 1;
+        extra.push_back(-1 - static_cast<std::int64_t>(u));
+        added += r.unit_tokens[u];
+      }
     }
     if (!extra.empty()) {
       measure();
       if (achieved > target) {
         shrink_to_fit(extra.size(), [&](std::size_t m) {
-          for (std::size_t i = 0; i < extra.size(); ++i) sel[extra[i]] = i < m;
+          for (std::size_t i = 0; i < extra.size(); ++i) {
+            if (extra[i] >= 0) sel[static_cast<std::size_t>(extra[i])] = i < m;
+            else unit_sel[static_cast<std::size_t>(-1 - extra[i])] = i < m;
+          }
         });
       }
     }

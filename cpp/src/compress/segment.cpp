@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "tokenops/io/json_spans.hpp"
 #include "tokenops/text/error.hpp"
@@ -91,6 +92,14 @@ bool is_alnum(char32_t cp) noexcept {
 bool is_digit(char32_t cp) noexcept {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
   return text::general_category(cp) == GeneralCategory::Nd;
+}
+
+// A numeral of any kind: decimal digits (Nd) and the other numbers (No: ½ ² ②, Nl: Ⅻ), which
+// force_digits keeps too. Word kinds and number connectors still look at decimal digits only.
+bool is_numeral(char32_t cp) noexcept {
+  if (cp < 0x80) return cp >= '0' && cp <= '9';
+  const auto g = text::general_category(cp);
+  return g == GeneralCategory::Nd || g == GeneralCategory::No || g == GeneralCategory::Nl;
 }
 
 bool is_upper(char32_t cp) noexcept {
@@ -186,23 +195,39 @@ class Builder {
         continue;
       }
       if (is_newline(cp)) {
-        std::size_t j = i + len, last = j;
-        while (j < b) {
-          int l2;
-          char32_t c2 = cur_.at(j, l2);
-          if (is_newline(c2)) {
-            j += l2;
-            last = j;
-          } else if (is_hspace(c2)) {
-            j += l2;
-          } else {
-            break;
+        // A run of line breaks (with the spaces between them) is one chunk of Newline units of at
+        // most two breaks each ("\r\n" is one): one is kept and the rest go as repeats of a force
+        // token (one unit of 300 blank lines holding spaces was 300 tokens that had to stay).
+        end_chunk();
+        std::size_t j = i;
+        while (true) {
+          std::size_t p = j;
+          while (p < b) {
+            int l2;
+            if (!is_hspace(cur_.at(p, l2))) break;
+            p += static_cast<std::size_t>(l2);
           }
+          if (p >= b || !is_newline(cur_.at(p))) break;
+          std::size_t k = p, last = p;
+          for (int breaks = 0; k < b && breaks < 2;) {
+            int l2;
+            const char32_t c2 = cur_.at(k, l2);
+            if (is_newline(c2)) {
+              k += static_cast<std::size_t>(l2);
+              if (c2 == '\r' && k < b && s_[k] == '\n') ++k;
+              ++breaks;
+              last = k;
+            } else if (is_hspace(c2)) {
+              k += static_cast<std::size_t>(l2);
+            } else {
+              break;
+            }
+          }
+          emit(p, last, UnitKind::Newline, base);
+          j = last;
         }
         end_chunk();
-        emit(i, last, UnitKind::Newline, base);
-        end_chunk();
-        i = last;
+        i = j;
         continue;
       }
       if (!structure && !json_string && cp == '`') {
@@ -227,8 +252,11 @@ class Builder {
       }
       if (is_unspaced_script(cp)) {
         std::size_t j = absorb_marks(i + len, b);
-        // Thai, Lao, Tibetan, Myanmar, Khmer digits are characters of unspaced scripts: still digits
-        emit(i, j, UnitKind::Char, static_cast<std::uint8_t>(base | (is_digit(cp) ? kHasDigit : 0)));
+        // Thai, Lao, Tibetan, Myanmar, Khmer digits are characters of unspaced scripts: still
+        // digits, and a number of them is one unit with its separators, as word() makes of ASCII
+        // numbers ("๓๒.๕๐" lost its point when the point was a unit of its own)
+        if (is_digit(cp)) j = unspaced_number_end(j, b);
+        emit(i, j, UnitKind::Char, static_cast<std::uint8_t>(base | (is_numeral(cp) ? kHasDigit : 0)));
         i = j;
         continue;
       }
@@ -294,6 +322,24 @@ class Builder {
     return j;
   }
 
+  // End of a number of an unspaced script's digits that continues at j: more digits, and
+  // "." "," ":" between two digits.
+  std::size_t unspaced_number_end(std::size_t j, std::size_t b) const {
+    while (j < b) {
+      int l;
+      const char32_t c = cur_.at(j, l);
+      if (is_unspaced_script(c) && is_digit(c)) {
+        j = absorb_marks(j + static_cast<std::size_t>(l), b);
+        continue;
+      }
+      if (c != '.' && c != ',' && c != ':') break;
+      const char32_t next = cur_.at(j + 1);
+      if (!(j + 1 < b && is_unspaced_script(next) && is_digit(next))) break;
+      ++j;
+    }
+    return j;
+  }
+
   // Whether i starts a line (after at most 3 spaces of indentation), where a fence may open.
   bool at_line_start(std::size_t i) const {
     std::size_t k = i;
@@ -301,48 +347,100 @@ class Builder {
     return k == 0 || s_[k - 1] == '\n';
   }
 
+  // End of the line holding i (its '\n', or b). Cached: the segmenter moves forward, and a
+  // search per backtick made a line of many backticks quadratic.
+  std::size_t line_end(std::size_t i, std::size_t b) const {
+    if (!(nl_from_ <= i && i <= nl_at_)) {
+      const std::size_t nl = s_.find('\n', i);
+      nl_at_ = nl == std::string_view::npos ? s_.size() : nl;
+      nl_from_ = i;
+    }
+    return std::min(nl_at_, b);
+  }
+
+  // Every line that can close a fenced block: at most 3 spaces, a run of >= 3 backticks, then
+  // nothing but spaces. Built once, on the first fence, with the suffix maximum of the runs.
+  void build_fences() const {
+    fences_built_ = true;
+    const std::size_t n = s_.size();
+    for (std::size_t ls = 0;;) {
+      std::size_t nl = s_.find('\n', ls);
+      if (nl == std::string_view::npos) nl = n;
+      std::size_t p = ls;
+      while (p < nl && p - ls < 3 && s_[p] == ' ') ++p;
+      std::size_t q = p;
+      while (q < nl && s_[q] == '`') ++q;
+      if (q - p >= 3) {
+        std::size_t r = q;
+        while (r < nl && (s_[r] == ' ' || s_[r] == '\t' || s_[r] == '\r')) ++r;
+        if (r == nl) fences_.emplace_back(p, q - p);
+      }
+      if (nl >= n) break;
+      ls = nl + 1;
+    }
+    fence_max_.assign(fences_.size() + 1, 0);
+    for (std::size_t k = fences_.size(); k-- > 0;)
+      fence_max_[k] = std::max(fence_max_[k + 1], fences_[k].second);
+  }
+
+  // Start of the first run of exactly n backticks in [from, eol), or npos. The runs of >= 3
+  // backticks of the line are indexed once (sorted by length, then position), so a line of many
+  // unmatched runs stays linear.
+  std::size_t inline_closer(std::size_t from, std::size_t n, std::size_t eol) const {
+    if (runs_eol_ != eol || runs_from_ > from) {
+      runs_.clear();
+      runs_eol_ = eol;
+      runs_from_ = from;
+      for (std::size_t j = from; j < eol;) {
+        if (s_[j] != '`') {
+          ++j;
+          continue;
+        }
+        std::size_t m = 0;
+        while (j + m < eol && s_[j + m] == '`') ++m;
+        if (m >= 3) runs_.emplace_back(m, j);
+        j += m;
+      }
+      std::sort(runs_.begin(), runs_.end());
+    }
+    auto it = std::lower_bound(runs_.begin(), runs_.end(), std::make_pair(n, from));
+    return (it != runs_.end() && it->first == n) ? it->second : std::string_view::npos;
+  }
+
   // End of the code span starting at i (i itself when there is none); `block` says whether it
-  // is a fenced block (its own chunk).
+  // is a fenced block (its own chunk). A fence opens at a line start (at most 3 spaces) when no
+  // backtick follows on its line, and runs to the first later line that is a backtick run at
+  // least as long (at most 3 spaces before it, nothing after it), as in CommonMark. A run of
+  // >= 3 backticks in mid-line is inline code closed by a run of the same length on its line,
+  // or punctuation.
   std::size_t code_span(std::size_t i, std::size_t b, bool& block) const {
     block = false;
     std::size_t n = 0;
     while (i + n < b && s_[i + n] == '`') ++n;
+    const std::size_t eol = line_end(i, b);
+    const std::string_view line = s_.substr(0, eol);
     if (n < 3) {
       // `code` to the next backtick on the same line (LaTeX-style `` quotes '' make a two-byte unit)
-      std::size_t j = s_.find('`', i + 1);
-      std::size_t nl = s_.find('\n', i + 1);
-      if (j == std::string_view::npos || j >= b || (nl != std::string_view::npos && nl < j)) return i;
-      return j + 1;
+      const std::size_t j = line.find('`', i + 1);
+      return j == std::string_view::npos ? i : j + 1;
     }
-    // a block runs to its closing fence line
-    std::size_t close = s_.find("\n```", i + n);
-    if (close != std::string_view::npos && close + 4 <= b) {
-      std::size_t end = close + 4;
-      while (end < b && s_[end] == '`') ++end;
+    if (at_line_start(i) && line.find('`', i + n) == std::string_view::npos) {
       block = true;
-      return end;
-    }
-    // an unclosed fence at a line start is only its own line (running it to the end forced
-    // the rest of the text: nothing could be cut)
-    if (at_line_start(i)) {
-      std::size_t nl = s_.find('\n', i + n);
-      block = true;
-      return (nl == std::string_view::npos || nl > b) ? b : nl;
-    }
-    // ```inline``` mid-line: closed by a run of the same length on the same line; otherwise a
-    // stray "```" in prose is punctuation, not the start of a block
-    std::size_t j = i + n;
-    while (j < b && s_[j] != '\n') {
-      if (s_[j] != '`') {
-        ++j;
-        continue;
+      if (!fences_built_) build_fences();
+      std::size_t k = static_cast<std::size_t>(
+          std::upper_bound(fences_.begin(), fences_.end(), std::make_pair(eol, SIZE_MAX)) - fences_.begin());
+      if (fence_max_[k] >= n) {
+        // the fence lines skipped here lie inside the block: each is looked at once
+        while (fences_[k].second < n) ++k;
+        const std::size_t end = fences_[k].first + fences_[k].second;
+        if (end <= b) return end;
       }
-      std::size_t m = 0;
-      while (j + m < b && s_[j + m] == '`') ++m;
-      if (m == n) return j + m;
-      j += m;
+      // an unclosed fence is only its own line (running it to the end forced the rest of the
+      // text: nothing could be cut)
+      return eol;
     }
-    return i;
+    const std::size_t j = inline_closer(i + n, n, eol);
+    return j == std::string_view::npos ? i : j + n;
   }
 
   // `base` plus kHasDigit when [i, j) holds a digit (URLs and code keep their numbers under
@@ -351,7 +449,7 @@ class Builder {
     for (std::size_t k = i; k < j;) {
       int l;
       const char32_t c = cur_.at(k, l);
-      if (is_digit(c)) return static_cast<std::uint8_t>(base | kHasDigit);
+      if (is_numeral(c)) return static_cast<std::uint8_t>(base | kHasDigit);
       k += static_cast<std::size_t>(l > 0 ? l : 1);
     }
     return base;
@@ -391,7 +489,7 @@ class Builder {
       int l;
       char32_t c = cur_.at(j, l);
       if ((is_alnum(c) && !is_unspaced_script(c)) || is_mark_like(c)) {
-        digit |= is_digit(c);
+        digit |= is_numeral(c);
         j += l;
         continue;
       }
@@ -435,7 +533,7 @@ class Builder {
       while (q < j && q - p < kMaxWordBytes) {
         int l;
         const char32_t c = cur_.at(q, l);
-        piece_digit |= is_digit(c);
+        piece_digit |= is_numeral(c);
         // the character and what attaches to it (a joiner at q is taken with its partner)
         q = absorb_marks(joins_next(c) ? q : q + static_cast<std::size_t>(l), j, 30);
       }
@@ -473,6 +571,13 @@ class Builder {
   Cursor cur_{};
   std::uint32_t ws_ = 0;
   bool new_chunk_ = true;
+  // caches of code_span (see line_end, build_fences, inline_closer)
+  mutable std::size_t nl_from_ = 1, nl_at_ = 0;
+  mutable bool fences_built_ = false;
+  mutable std::vector<std::pair<std::size_t, std::size_t>> fences_;  // (backticks' start, run length)
+  mutable std::vector<std::size_t> fence_max_;
+  mutable std::size_t runs_eol_ = SIZE_MAX, runs_from_ = 0;
+  mutable std::vector<std::pair<std::size_t, std::size_t>> runs_;  // (run length, start)
 };
 
 struct Dsu {
@@ -492,6 +597,24 @@ struct Dsu {
 bool is_connector(std::string_view w) {
   return w == "of" || w == "de" || w == "del" || w == "da" || w == "van" || w == "von" ||
          w == "la" || w == "le" || w == "du" || w == "&" || w == "al" || w == "bin";
+}
+
+// Longest entity group, in words (connectors included): a longer run of capitalised words (a
+// Title-Case heading, a list of names) is cut into groups of at most this many, so that a budget
+// smaller than the run keeps part of it (one group of 96 Title-Case words left nothing).
+constexpr std::size_t kMaxEntityWords = 6;
+
+// Function words that make a run of all-caps words a shouted sentence ("ALL EMPLOYEES MUST WEAR
+// ... IN THE LAB"), not a name.
+bool is_function_word(std::string_view w) {
+  static constexpr std::string_view kWords[] = {
+      "a",    "all",  "an",   "and",  "are",  "as",    "at",   "be",     "by",   "can",
+      "do",   "every", "for", "from", "has",  "have",  "if",   "in",     "is",   "it",
+      "may",  "must", "no",   "not",  "on",   "or",    "our",  "shall",  "should", "that",
+      "the",  "this", "to",   "was",  "we",   "were",  "will", "with",   "you",  "your"};
+  for (std::string_view k : kWords)
+    if (w == k) return true;
+  return false;
 }
 
 bool all_caps(std::string_view w, const Cursor& cur, std::size_t start) {
@@ -555,10 +678,32 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
     }
     const bool single_ok = !chunk_start(k) || all_caps(text_of(k), cur, u[k].start) ||
                            (u[k].flags & kHasDigit) || !(u[k].flags & kCapital);
-    if (caps >= 2 || single_ok) {
-      for (std::size_t m = k; m < run_end; ++m) {
-        u[m].flags |= kEntity;
-        if (m > k) dsu.unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(m));
+    // three or more all-caps words with a function word among them are shouting, not a name
+    std::size_t upper_words = 0;
+    bool function_word = false;
+    for (std::size_t m = k; m < run_end; ++m) {
+      // a one-letter "A" / "I" counts as all-caps here
+      const std::string_view w = text_of(m);
+      const bool caps_word = all_caps(w, cur, u[m].start) ||
+                             (w.size() == 1 && w[0] >= 'A' && w[0] <= 'Z');
+      if (!caps_word) continue;
+      ++upper_words;
+      std::string lw;
+      fold_case(w, lw);
+      function_word |= is_function_word(lw);
+    }
+    const bool shouting = upper_words >= 3 && function_word;
+    if ((caps >= 2 || single_ok) && !shouting) {
+      // groups of at most kMaxEntityWords; a connector never ends one
+      for (std::size_t g = k; g < run_end;) {
+        std::size_t e = std::min(run_end, g + kMaxEntityWords);
+        while (e > g + 1 && !capword(e - 1)) --e;
+        for (std::size_t m = g; m < e; ++m) {
+          u[m].flags |= kEntity;
+          if (m > g) dsu.unite(static_cast<std::uint32_t>(g), static_cast<std::uint32_t>(m));
+        }
+        g = e;
+        while (g < run_end && !capword(g)) ++g;  // a connector left between two groups
       }
     }
     k = run_end;
@@ -573,10 +718,35 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
     const bool ascii_op = p.find_first_not_of(p[0]) == std::string_view::npos &&
                           std::string_view("=*+-/x^:").find(p[0]) != std::string_view::npos;
     if (ascii_op || p == "\xC3\x97" || p == "\xC3\xB7" || p == "\xE2\x88\x92" /* − */ ||
-        p == "\xE2\x80\x93" /* – */) {
+        p == "\xE2\x80\x93" /* – */ || p == "\xE2\x81\x84" /* ⁄ fraction slash */) {
       dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
       dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
     }
+  }
+  // citation markers stay whole: [3], [12], [1, 2], [4-6] (a dropped bracket let "1998.[3]"
+  // become "1998.3")
+  for (std::size_t m = 0; m + 2 < n; ++m) {
+    if (u[m].kind != UnitKind::Punct || text_of(m) != "[") continue;
+    bool number = false, closed = false;
+    std::size_t q = m + 1;
+    for (; q < n && q - m <= 16; ++q) {
+      const std::string_view p = text_of(q);
+      // no space inside, except after a comma
+      if (u[q].ws != u[q].start && !(q > m + 1 && text_of(q - 1) == ",")) break;
+      if (u[q].kind == UnitKind::Number) {
+        number = true;
+        continue;
+      }
+      if (p == "]") {
+        closed = true;
+        break;
+      }
+      if (u[q].kind != UnitKind::Punct || !(p == "," || p == "-" || p == "\xE2\x80\x93")) break;
+    }
+    if (!(number && closed)) continue;
+    for (std::size_t r = m + 1; r <= q; ++r)
+      dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(r));
+    m = q;
   }
   // numbers with their sign/currency/percent: $5, -3, −3 (U+2212), -$5, $-5, 20%, 5°C, 5€
   auto one_cp = [&](std::size_t k, char32_t& cp) {

@@ -355,7 +355,8 @@ def run_survival(
         if answerable_only and not answerable:
             continue
         for label, ratio, budget in settings:
-            target = round(total / ratio) if ratio else int(budget)  # type: ignore[arg-type]
+            # at least one token: a context of 2 tokens at 5x rounds to 0, which no compressor takes
+            target = max(1, round(total / ratio)) if ratio else int(budget)  # type: ignore[arg-type]
             if budget is not None and total <= budget:
                 continue
             for name, fn in methods.items():

@@ -3,6 +3,7 @@ conversation into a budget, keeping the system prompt, the last turns and a summ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -131,9 +132,29 @@ class ChatPackResult:
     notes: tuple[str, ...] = ()  # count_messages' notes for the packed messages
 
 
+def _blocks(m: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The dict blocks of a message's content list (none for a str content)."""
+    c = m.get("content")
+    if isinstance(c, (str, bytes, bytearray)) or not isinstance(c, Sequence):
+        return []
+    return [p for p in c if isinstance(p, Mapping)]
+
+
+def _tool_use_ids(m: Mapping[str, Any]) -> set[str]:
+    """Ids of the Anthropic ``tool_use`` blocks of a message."""
+    return {b["id"] for b in _blocks(m) if b.get("type") == "tool_use" and isinstance(b.get("id"), str)}
+
+
+def _tool_result_ids(m: Mapping[str, Any]) -> set[str]:
+    """``tool_use_id``s of the Anthropic ``tool_result`` blocks of a message."""
+    return {b["tool_use_id"] for b in _blocks(m)
+            if b.get("type") == "tool_result" and isinstance(b.get("tool_use_id"), str)}
+
+
 def _summary_source(m: Mapping[str, Any]) -> str:
     """What the extractive summary reads of a message: its text (a str, or the text parts of an
-    OpenAI-style content list) and the tool / function calls it makes."""
+    OpenAI- or Anthropic-style content list, tool results included) and the tool / function calls
+    it makes."""
     c = m.get("content")
     parts: list[str] = []
     if isinstance(c, str):
@@ -143,6 +164,18 @@ def _summary_source(m: Mapping[str, Any]) -> str:
             if isinstance(p, str):
                 parts.append(p)
             elif isinstance(p, Mapping):
+                if p.get("type") == "tool_use" and isinstance(p.get("name"), str):
+                    try:
+                        args = json.dumps(p.get("input"), ensure_ascii=False)
+                    except (TypeError, ValueError):
+                        args = ""
+                    parts.append(f"{p['name']}({args})")
+                    continue
+                if p.get("type") == "tool_result":
+                    inner = _summary_source({"content": p.get("content")})
+                    if inner:
+                        parts.append(inner)
+                    continue
                 t = p.get("text")  # {"type": "text" / "input_text" / "output_text", "text": ...}
                 if isinstance(t, Mapping):  # Assistants API: {"text": {"value": ...}}
                     t = t.get("value")
@@ -183,7 +216,10 @@ def pack_chat(
     for it, but never more than half of what must be dropped anyway), a callable receives the dropped messages and returns a
     summary, a str is used as is, None (or "") leaves no summary. Kept messages keep their input
     order. An assistant message with
-    ``tool_calls`` and the ``tool`` replies after it are kept or dropped together. Raises
+    ``tool_calls`` and the ``tool`` replies after it are kept or dropped together, and so are an
+    assistant message with Anthropic ``tool_use`` blocks and the user messages after it whose
+    ``tool_result`` blocks answer them (a ``keep_last`` that reaches into such a pair keeps the
+    whole pair, or raises when it does not fit). Raises
     ValueError when the system messages and the last ``keep_last`` messages alone exceed the budget.
     Image parts count as in :func:`tokenops.count_messages`, with its ``image_size``.
     """
@@ -222,16 +258,23 @@ def pack_chat(
     others = [i for i in range(len(msgs)) if i not in system_set]
     # An assistant message that calls tools and the tool replies after it are kept or dropped
     # together: a tool reply without its call (or a call without its replies) is rejected by
-    # the chat APIs.
+    # the chat APIs. OpenAI: "tool_calls" / "function_call", then role "tool" / "function"
+    # messages; Anthropic: "tool_use" content blocks, then user messages with "tool_result"
+    # blocks whose tool_use_id names one of the calls.
     unit_of: dict[int, int] = {}
     members: dict[int, list[int]] = {}
     current = None
+    call_ids: set[str] = set()
     for i in others:
         m = msgs[i]
-        if m["role"] in ("tool", "function") and current is not None:
+        reply = m["role"] in ("tool", "function") or (
+            m["role"] == "user" and bool(call_ids) and bool(_tool_result_ids(m) & call_ids))
+        if reply and current is not None:
             unit_of[i] = current
         else:
-            current = i if m["role"] == "assistant" and (m.get("tool_calls") or m.get("function_call")) else None
+            call_ids = _tool_use_ids(m) if m["role"] == "assistant" else set()
+            calls = m["role"] == "assistant" and (m.get("tool_calls") or m.get("function_call") or call_ids)
+            current = i if calls else None
             unit_of[i] = i
         members.setdefault(unit_of[i], []).append(i)
 

@@ -88,7 +88,9 @@ class Compressor {
 };
 
 /// Reassembles the kept units: verbatim whitespace between neighbours, a single space (or
-/// nothing, for unspaced scripts and punctuation) across a gap.
+/// nothing, for unspaced scripts and punctuation) across a gap; a word after kept punctuation
+/// (not an opening bracket or quote) across a gap gets a space, so no new number forms
+/// ("1998." "3" -> "1998. 3"); a kept newline run next to a gap loses its inner spaces.
 std::string assemble(std::string_view text, const Segmentation& seg,
                      const std::vector<std::uint8_t>& kept);
 

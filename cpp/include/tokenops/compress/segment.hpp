@@ -6,8 +6,8 @@
 // with its combining marks. Units never split a UTF-8 sequence. Each unit owns the horizontal
 // whitespace before it, so the concatenation of all units' [ws, end) ranges is the whole text.
 // Units are grouped into chunks (sentences, lines, code blocks) and into atomic groups that are
-// kept or dropped as a whole (an entity-like run of capitalised words, "$" + number + "%", a
-// JSON escape sequence...).
+// kept or dropped as a whole (an entity-like run of at most 6 capitalised words, "$" + number +
+// "%", a citation marker "[3]", a JSON escape sequence...).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,14 +19,14 @@ enum class UnitKind : std::uint8_t {
   Word,     // letters (and digits) of a spaced script
   Number,   // starts with a digit: 42, 3.14, 1,000, 2nd, 10am
   Punct,    // one punctuation / symbol character (or a run of the same one: "...", "---")
-  Newline,  // a run of line breaks (with the spaces between them)
+  Newline,  // up to two line breaks (with the spaces between them); a longer run is several units
   Char,     // one character of a script written without spaces (CJK, Thai...), marks included
   Url,      // http(s)://..., www...., e-mail addresses
   Code,     // a fenced ``` block or an inline `code` span
 };
 
 enum UnitFlag : std::uint8_t {
-  kHasDigit = 1u << 0,    // contains a decimal digit (any script)
+  kHasDigit = 1u << 0,    // contains a digit or other numeral (any script; Nd, No, Nl)
   kCapital = 1u << 1,     // starts with an upper-case letter
   kEntity = 1u << 2,      // part of an entity-like span (run of capitalised words, acronym)
   kStructure = 1u << 3,   // JSON structure (keys, brackets, quotes, literals) in JSON mode
