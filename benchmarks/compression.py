@@ -79,9 +79,11 @@ def main() -> None:
               + f" {1e3 * r['tokenops model-free'] / r['tokens']:>22.3f}")
     first = rows[0]
     lo, hi = LLMLINGUA2_PUBLISHED_S
-    print(f"\n{first['tokens']}-token prompt: tokenops model-free {first['tokenops model-free']:.2f} ms; "
-          f"published LLMLingua-2 (GPU, not measured here) {lo * 1e3:.0f}-{hi * 1e3:.0f} ms -> "
-          f"{lo * 1e3 / first['tokenops model-free']:.0f}-{hi * 1e3 / first['tokenops model-free']:.0f}x")
+    # No ratio against LLMLingua-2: it is not run here (its model cannot be downloaded on this
+    # machine), and a speed-up over a figure measured elsewhere on other hardware is no measurement.
+    print(f"\n{first['tokens']}-token prompt: tokenops model-free {first['tokenops model-free']:.2f} ms "
+          f"(target <= 5 ms). For reference only, not run here: LLMLingua-2's published latency is "
+          f"{lo * 1e3:.0f}-{hi * 1e3:.0f} ms per ~3k-token prompt on a V100 GPU.")
     print(f"overlap selector (Python) / tokenops +question: "
           f"{first['overlap selector (Python)'] / first['tokenops +question (BM25)']:.1f}x")
     last = rows[-1]

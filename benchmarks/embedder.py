@@ -142,6 +142,11 @@ def make_ort(threads: int):
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
 
     def run(batch):
+        # Longest first, as sentence-transformers batches (it sorts by text length and restores
+        # the order): batches of similar length pad little (in arrival order the 512 benchmark
+        # texts padded 8,518 real tokens to 18,112).
+        order = sorted(range(len(batch)), key=lambda k: -len(batch[k]))
+        batch = [batch[k] for k in order]
         outs = []
         for i in range(0, len(batch), 32):
             enc = tok.encode_batch(batch[i:i + 32])
@@ -152,7 +157,10 @@ def make_ort(threads: int):
             m = mask[:, :, None].astype(np.float32)
             v = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
             outs.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
-        return np.concatenate(outs)
+        res = np.concatenate(outs)
+        back = np.empty_like(res)
+        back[order] = res
+        return back
 
     return run
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -97,6 +98,18 @@ def _refresh_prices(args: argparse.Namespace) -> int:
     version = None
     label = None
     checked = args.checked_date
+    if sum(map(bool, (args.source, args.from_installed_litellm, args.from_snapshot))) > 1:
+        # one was taken silently and the others ignored (a path given with --from-snapshot)
+        raise ValueError("give exactly one source: a LiteLLM JSON path, --from-installed-litellm or --from-snapshot")
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out is empty (it wrote to the current folder and said 'the package')")
+    if checked is not None:
+        from datetime import date
+
+        from .pricing.catalog import _iso_date_arg
+
+        if _iso_date_arg(checked, "--checked-date") > date.today().isoformat():
+            raise ValueError(f"--checked-date {checked} is in the future")
     if args.from_installed_litellm:
         from importlib import metadata
         from importlib.util import find_spec
@@ -104,8 +117,7 @@ def _refresh_prices(args: argparse.Namespace) -> int:
 
         spec = find_spec("litellm")
         if spec is None or not spec.submodule_search_locations:
-            print("litellm is not installed", file=sys.stderr)
-            return 2
+            raise ValueError("--from-installed-litellm: litellm is not installed")
         version = metadata.version("litellm")
         src = Path(list(spec.submodule_search_locations)[0]) / "model_prices_and_context_window_backup.json"
         label = f"LiteLLM v{version} model_prices_and_context_window_backup.json (installed package)"
@@ -122,8 +134,7 @@ def _refresh_prices(args: argparse.Namespace) -> int:
     elif args.source:
         src = args.source
     else:
-        print("give a LiteLLM JSON path, --from-installed-litellm or --from-snapshot", file=sys.stderr)
-        return 2
+        raise ValueError("give a LiteLLM JSON path, --from-installed-litellm or --from-snapshot")
     prov = refresh_default(src, args.out, source_label=label, checked_date=checked, litellm_version=version,
                            allow_shrink=args.allow_shrink)
     print(f"wrote {prov['models']} models from {prov['source']} (checked {prov['checked_date']}) "
@@ -145,13 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--from-installed-litellm", action="store_true", help="use the installed litellm's bundled JSON")
     rp.add_argument("--from-snapshot", action="store_true", help="use the shared data snapshot (LiteLLM v1.83.2)")
     rp.add_argument("--out", default=None, help="output folder (default: the package's pricing/data)")
-    rp.add_argument("--checked-date", default=None, help="ISO date the prices were checked (default: today)")
+    rp.add_argument("--checked-date", default=None,
+                    help="ISO date the prices were checked, not in the future (default: today; "
+                         "2026-04-30 with --from-snapshot)")
     rp.add_argument("--allow-shrink", action="store_true",
                     help="accept a source with fewer than half the models of the catalogue it replaces")
     rp.set_defaults(func=_refresh_prices)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # the reader went away (`python -m tokenops demo | head`): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit)
+        except OSError:
+            pass
+        return 0
     except (ValueError, TypeError, KeyError, OSError) as e:
         # A user mistake (a missing file, a bad date, a malformed source): one line, exit 2.
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

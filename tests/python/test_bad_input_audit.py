@@ -890,6 +890,42 @@ def test_refresh_refuses_an_empty_or_shrunken_source_and_keeps_the_catalogue(tmp
     assert prov["models"] == 3 and len(load_packaged(out)) == 3
 
 
+def test_refresh_switches_catalogues_atomically_and_never_replaces_an_unreadable_one(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    import os as _os
+
+    from tokenops.pricing import catalog as c
+
+    out = tmp_path / "cat"
+    c.refresh_default(_litellm_file(tmp_path / "full.json", 10), out, checked_date="2026-01-02")
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    # a crash anywhere in the next refresh leaves the old catalogue whole (the data and its
+    # provenance were renamed one after the other: a kill between them broke Catalog.default())
+    real = _os.replace
+    for fail_at in (1, 2):
+        calls = []
+
+        def flaky(a, b, _n=fail_at, _calls=calls):
+            _calls.append(b)
+            if len(_calls) == _n:
+                raise OSError("simulated crash")
+            return real(a, b)
+
+        monkeypatch.setattr(c.os, "replace", flaky)
+        with pytest.raises(OSError, match="simulated crash"):
+            c.refresh_default(_litellm_file(tmp_path / "other.json", 12), out, checked_date="2026-02-03")
+        monkeypatch.setattr(c.os, "replace", real)
+        assert len(c.load_packaged(out)) in (10, 12)  # old or new, never a broken mix
+        assert not [f for f in out.iterdir() if f.name.endswith(".tmp")]
+    # an unreadable catalogue is not replaced by a tiny file without allow_shrink
+    prov = json.loads((out / "provenance.json").read_text())
+    (out / prov["file"]).write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cannot be read"):
+        c.refresh_default(_litellm_file(tmp_path / "one.json", 1), out)
+    assert c.refresh_default(tmp_path / "one.json", out, allow_shrink=True)["models"] == 1
+    assert before  # (the first catalogue existed)
+
+
 def test_refresh_prices_cli_reports_mistakes_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty.json").write_text("{}")
     cases = [
@@ -1566,3 +1602,56 @@ def test_embedder_tokenizer_json_of_the_wrong_shape_is_a_value_error(tmp_path: P
             print("ValueError:", str(e)[:200])
         """)
     assert r.returncode == 0 and r.stdout.startswith("ValueError:") and "tokenizer.json" in r.stdout, (r.stdout, r.stderr[-300:])
+
+
+def test_refresh_prices_cli_refuses_ambiguous_or_odd_arguments(tmp_path: Path) -> None:
+    ok = str(_litellm_file(tmp_path / "ok.json", 2))
+    cases = [
+        ([ok, "--from-snapshot"], "exactly one source"),          # the path was ignored
+        (["--from-snapshot", "--from-installed-litellm"], "exactly one source"),
+        ([ok, "--out", " "], "--out is empty"),                    # wrote to the current folder
+        ([ok, "--checked-date", "2099-01-01"], "in the future"),
+        ([ok, "--checked-date", "2026-13-01"], "not an ISO date"),
+        ([], "give a LiteLLM JSON path"),
+    ]
+    for args, msg in cases:
+        full = [sys.executable, "-m", "tokenops", "refresh-prices", *args]
+        if "--out" not in args:
+            full += ["--out", str(tmp_path / "o")]
+        r = subprocess.run(full, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob("*.gz"))
+
+
+def test_demo_into_a_closed_pipe_is_no_error() -> None:
+    code = ("import subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-m', 'tokenops', 'demo'], stdout=subprocess.PIPE, "
+            "stderr=subprocess.PIPE)\n"
+            "p.stdout.readline(); p.stdout.close(); err = p.stderr.read().decode(); p.wait()\n"
+            "print(p.returncode, 'error' in err)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.stdout.split() == ["0", "False"], r.stdout + r.stderr
+
+
+def test_router_clis_report_output_and_plot_mistakes_before_working(tmp_path: Path) -> None:
+    run = lambda *a: subprocess.run([sys.executable, "-m", *a], capture_output=True, text=True,  # noqa: E731
+                                    timeout=300, cwd=tmp_path)
+    r = run("tokenops.router.crossfit", "--benchmark", "mt-bench", "--router", "logistic", "--out", str(tmp_path))
+    assert r.returncode == 2 and "is a folder" in r.stderr
+    r = run("tokenops.router.crossfit", "--benchmark", "mt-bench", "--router", "logistic", "--folds", "1000",
+            "--out", str(tmp_path / "s.csv"))
+    assert r.returncode == 2 and "cannot fill 1000 folds" in r.stderr and "Traceback" not in r.stderr
+    r = run("tokenops.router.crossfit", "--benchmark", "mt-bench", "--router", "logistic",
+            "--out", str(tmp_path / "lr=0.1.csv"))
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "lr=0.1.csv")
+    df.loc[len(df)] = ["NA", 0.5]  # a prompt spelled like a missing value
+    df.to_csv(tmp_path / "lr=0.1.csv", index=False)
+    for plot, msg in ((tmp_path / "nodir" / "a.png", "does not exist"), (tmp_path / "a.txt", "image format")):
+        r = run("tokenops.router.evaluate", "--benchmark", "mt-bench", "--scores", str(tmp_path / "lr=0.1.csv"),
+                "--plot", str(plot))
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+    r = run("tokenops.router.evaluate", "--benchmark", "mt-bench", "--scores", str(tmp_path / "lr=0.1.csv"))
+    assert r.returncode == 0 and "lr=0.1" in r.stdout, r.stderr

@@ -181,8 +181,9 @@ def test_refresh_command_rebuilds_catalogue(tmp_path: Path, data_dir: Path) -> N
     cat = load_packaged(out)
     assert cat.provenance["checked_date"] == "2025-09-01" and "gpt-4o" in cat
     # a tampered file is refused
-    data = (out / "litellm_prices.json.gz").read_bytes()
-    (out / "litellm_prices.json.gz").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    data_file = out / cat.provenance["file"]
+    data = data_file.read_bytes()
+    data_file.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     with pytest.raises(ValueError, match="sha256"):
         load_packaged(out)
 

@@ -799,3 +799,17 @@ def test_need_score_only_for_probability_outputs_and_all_nan_models_refused(toy)
     for family in ("logistic", "mlp"):
         with pytest.raises(ValueError, match="'x' have no known quality"):
             fit_router(family, ps, Q3, ["s", "w", "x"], strong="s", weak="w")
+
+
+def test_per_query_costs_follow_the_data_readme_prices(data_dir):
+    import tokenops
+    from tokenops.router.data import ROUTELLM_PRICES, STRONG, WEAK, load_routellm
+
+    mt = load_routellm("mt-bench")
+    c_s, c_w = mt.per_query_costs()
+    tin = np.mean(tokenops.get_encoding("cl100k_base").count_batch(mt.prompts))
+    # MT-Bench has no responses in the data: 500 output tokens, stated as an assumption
+    assert c_s == pytest.approx((tin * ROUTELLM_PRICES[STRONG][0] + 500 * ROUTELLM_PRICES[STRONG][1]) / 1e6)
+    assert c_w == pytest.approx((tin + 500) * ROUTELLM_PRICES[WEAK][0] / 1e6)
+    g_s, g_w = load_routellm("gsm8k").per_query_costs()  # the models' own GSM8K responses
+    assert g_s > 10 * g_w > 0

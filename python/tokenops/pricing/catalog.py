@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -274,13 +275,21 @@ def _tokenizer_for(key: str) -> str:
 def load_packaged(folder: Path) -> Catalog:
     """Loads a packaged catalogue folder (gzip JSON + provenance.json), verifying its sha256."""
     prov_path = folder / PROVENANCE_FILE
-    data_path = folder / DEFAULT_FILE
-    if not prov_path.is_file() or not data_path.is_file():
+    if not prov_path.is_file():
         raise FileNotFoundError(
             f"packaged price catalogue missing in {folder}; regenerate it with "
             "`python -m tokenops refresh-prices --from-snapshot`"
         )
     prov = json.loads(prov_path.read_text())
+    # provenance names its data file (refresh_default writes content-addressed names and switches
+    # by replacing provenance.json alone); the shipped catalogue's is DEFAULT_FILE
+    name = prov.get("file", DEFAULT_FILE)
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"{prov_path}: 'file' must name a file in {folder}, got {name!r}")
+    data_path = folder / name
+    if not data_path.is_file():
+        raise FileNotFoundError(f"{data_path}, named by {prov_path}, is missing; regenerate the catalogue with "
+                                "`python -m tokenops refresh-prices --from-snapshot`")
     raw = data_path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != prov.get("file_sha256"):
@@ -306,8 +315,11 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
 
     Every row must parse (a malformed row aborts the refresh, naming it). A source with no model
     rows is refused, and so is one with fewer than half the models of the catalogue it would
-    replace unless ``allow_shrink=True`` (a truncated download must not wipe the prices). Both
-    files are written to temporary names first and renamed into place. Returns the provenance.
+    replace unless ``allow_shrink=True`` (a truncated download must not wipe the prices); an
+    existing catalogue that cannot be read is not replaced without it either. The data goes to a
+    new content-addressed file, synced, and ``provenance.json`` (which names it) is then replaced
+    in one rename, so a crash at any point leaves the old catalogue or the new one, never a mix.
+    Returns the provenance.
     """
     if checked_date is not None:
         checked_date = _iso_date_arg(checked_date, "checked_date")
@@ -327,11 +339,20 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     if not compact or len(probe) == 0:
         raise ValueError(f"{src_path} has no model rows; refusing to replace the price catalogue with an empty one")
     out = Path(out_dir) if out_dir is not None else _PKG_DATA
+    old_file = None
+    try:
+        old_file = json.loads((out / PROVENANCE_FILE).read_text()).get("file", DEFAULT_FILE)
+    except (OSError, ValueError, AttributeError):
+        pass
     if not allow_shrink:
         try:
             old_n = len(load_packaged(out))
-        except (OSError, ValueError, KeyError):
-            old_n = 0  # nothing (readable) there yet
+        except FileNotFoundError:
+            old_n = 0  # no catalogue there yet
+        except (OSError, ValueError, KeyError) as e:
+            # it used to count as 0 models, so after a damaged refresh a 1-model file replaced it
+            raise ValueError(f"the catalogue in {out} cannot be read ({e}); refusing to replace it without "
+                             "allow_shrink=True / --allow-shrink") from None
         if len(compact) * 2 < old_n:
             raise ValueError(f"{src_path} has {len(compact)} models, the catalogue in {out} has {old_n}; "
                              "refusing to drop more than half of it (pass allow_shrink=True / --allow-shrink "
@@ -346,20 +367,47 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         "checked_date": checked_date or date.today().isoformat(),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "models": len(compact),
-        "file": DEFAULT_FILE,
+        "file": f"litellm_prices-{hashlib.sha256(gz).hexdigest()[:16]}.json.gz",
         "file_sha256": hashlib.sha256(gz).hexdigest(),
         "license": "MIT (LiteLLM)",
         "note": "Prices are facts as published by LiteLLM; tokenops keeps the prices and provenance only.",
     }
-    tmp_data = out / (DEFAULT_FILE + ".tmp")
-    tmp_prov = out / (PROVENANCE_FILE + ".tmp")
-    tmp_data.write_bytes(gz)
-    tmp_prov.write_text(json.dumps(prov, indent=2) + "\n")
-    os.replace(tmp_data, out / DEFAULT_FILE)
-    os.replace(tmp_prov, out / PROVENANCE_FILE)
+    _write_synced(out, out / prov["file"], gz)  # a new name: the live catalogue is untouched
+    _write_synced(out, out / PROVENANCE_FILE, (json.dumps(prov, indent=2) + "\n").encode())  # the switch
+    if old_file and old_file != prov["file"] and Path(old_file).name == old_file:
+        try:  # the previous data file, no longer named by provenance.json
+            (out / old_file).unlink()
+        except OSError:
+            pass
     global _DEFAULT
     _DEFAULT = None
     return prov
+
+
+def _write_synced(folder: Path, dest: Path, data: bytes) -> None:
+    """Writes ``data`` to a unique temporary file in ``folder``, syncs it and renames it to
+    ``dest`` (atomic; two refreshes at once cannot mix their temporary files)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tokenops-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # the rename itself, on file systems that need the folder synced
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
 
 
 def _iso_date_arg(value: Any, what: str) -> str:

@@ -7,6 +7,7 @@ need the strong model), each from a router trained on the other folds only (in-d
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .train import FAMILIES
@@ -29,9 +30,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--seed must be in [0, 2**32), got {args.seed}")
     from pathlib import Path
 
-    out_dir = Path(args.out).resolve().parent
-    if not out_dir.is_dir():  # checked before minutes of training, not after
+    out = Path(args.out)
+    out_dir = out.resolve().parent
+    # checked before minutes of training, not after
+    if not out_dir.is_dir():
         ap.error(f"--out: the folder {out_dir} does not exist")
+    if out.is_dir():
+        ap.error(f"--out: {args.out} is a folder; give a CSV file path")
+    if not os.access(out_dir, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        ap.error(f"--out: {args.out} cannot be written")
 
     import pandas as pd
 
@@ -48,10 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         from .embedding import embed_prompts
 
         emb = embed_prompts(bench.prompts)
-    scores = crossfit_scores(bench, args.router, args.folds, args.seed, embeddings=emb,
-                             features=_knn_features() if args.router == "knn" else None,
-                             progress=True)
-    pd.DataFrame({"prompt": bench.prompts, "score": scores}).to_csv(args.out, index=False)
+    try:
+        scores = crossfit_scores(bench, args.router, args.folds, args.seed, embeddings=emb,
+                                 features=_knn_features() if args.router == "knn" else None,
+                                 progress=True)
+        pd.DataFrame({"prompt": bench.prompts, "score": scores}).to_csv(args.out, index=False)
+    except (OSError, ValueError) as e:  # e.g. more folds than distinct prompts
+        print(f"{ap.prog}: error: {e}", file=sys.stderr)
+        return 2
     print(f"wrote {len(scores)} cross-fitted scores ({args.router}, {args.folds} folds, seed "
           f"{args.seed}, in-domain) to {args.out}")
     return 0

@@ -67,6 +67,22 @@ class PairBenchmark:
     def __len__(self) -> int:
         return len(self.prompts)
 
+    def per_query_costs(self, encoding: str = "cl100k_base") -> tuple[float, float]:
+        """Mean USD per query of (strong, weak) with ROUTELLM_PRICES: input = the prompt's token
+        count; output = the models' own responses where the data has them (GSM8K), else 1 token
+        (MMLU answers with a letter) or 500 tokens (MT-Bench answers: an assumption, stated)."""
+        from ..tokenizer import get_encoding
+
+        enc = get_encoding(encoding)
+        tin = float(np.mean(enc.count_batch(self.prompts, disallowed_special=())))
+        if self.responses_strong is not None and self.responses_weak is not None:
+            out_s = float(np.mean(enc.count_batch(self.responses_strong, disallowed_special=())))
+            out_w = float(np.mean(enc.count_batch(self.responses_weak, disallowed_special=())))
+        else:
+            out_s = out_w = 1.0 if self.name == "mmlu" else 500.0
+        (si, so), (wi, wo) = ROUTELLM_PRICES[STRONG], ROUTELLM_PRICES[WEAK]
+        return (tin * si + out_s * so) / 1e6, (tin * wi + out_w * wo) / 1e6
+
 
 def load_routellm(benchmark: str, data_dir: str | Path | None = None) -> PairBenchmark:
     """Loads 'mmlu', 'gsm8k' or 'mt-bench', dropping the contaminated prompts as RouteLLM does."""

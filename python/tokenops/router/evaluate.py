@@ -1,7 +1,8 @@
 """``python -m tokenops.router.evaluate``: RouteLLM-protocol metrics of router scores.
 
 Give one or more score CSVs (``prompt``, ``score``; e.g. from ``tokenops.router.crossfit``) and
-the benchmark; prints APGR (the code's trapezoid and the paper's 10-point mean), CPT(20/50/80%)
+the benchmark; prints APGR (the trapezoid of RouteLLM's evaluate.py, the one its published rows
+use, and a 10-point right-sum), CPT(20/50/80%)
 for each, the random router (mean of 10 seeds), always-weak/strong and optimal references, and
 RouteLLM's published rows. ``--plot`` saves the quality-vs-strong-calls figure.
 """
@@ -29,12 +30,26 @@ def main(argv: list[str] | None = None) -> int:
     from .data import load_routellm
     from .evaluation import routellm_report
 
+    if args.plot:  # checked before the work, not after the report
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        plot = Path(args.plot)
+        fmt = plot.suffix.lower().lstrip(".")
+        if fmt not in FigureCanvasBase.get_supported_filetypes():
+            ap.error(f"--plot: {args.plot!r} has no image format suffix matplotlib writes (e.g. .png, .svg, .pdf)")
+        if not plot.resolve().parent.is_dir():
+            ap.error(f"--plot: the folder {plot.resolve().parent} does not exist")
     try:
         bench = load_routellm(args.benchmark, args.data_dir)
         scores = {}
         for spec in args.scores:
-            name, _, path = spec.rpartition("=")
-            name = name or Path(path).stem
+            # NAME=path on the first '=' (a path may hold '=': runs/lr=0.1/s.csv); an existing
+            # file is a path whatever it holds
+            if Path(spec).is_file() or "=" not in spec:
+                name, path = Path(spec).stem, spec
+            else:
+                name, _, path = spec.partition("=")
+                name = name or Path(path).stem
             if name in scores:
                 raise ValueError(f"two score files are both named {name!r}; name them with NAME=path")
             scores[name] = _read_scores(path, bench.prompts, args.benchmark)
@@ -59,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
         matplotlib.use("Agg")
         ax = rep.plot()
-        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        try:
+            ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        except (OSError, ValueError) as e:
+            print(f"{ap.prog}: error: --plot: {e}", file=sys.stderr)
+            return 2
         print(f"saved {args.plot}")
     return 0
 
@@ -71,14 +90,15 @@ def _read_scores(path: str, prompts: list[str], benchmark: str) -> "np.ndarray":
     import pandas as pd
 
     try:
-        df = pd.read_csv(path)
+        # prompts as written: "NA", "null" or "" are prompts, not missing values; "1.50" stays
+        df = pd.read_csv(path, dtype={"prompt": str}, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as e:
         raise ValueError(f"{path}: not a CSV file ({e})") from None
     if not {"prompt", "score"} <= set(df.columns):
         raise ValueError(f"{path}: needs columns 'prompt' and 'score', has {list(df.columns)}")
-    num = pd.to_numeric(df["score"], errors="coerce")
+    num = pd.to_numeric(df["score"].replace("", np.nan), errors="coerce")
     bad = np.flatnonzero(num.isna().to_numpy() | ~np.isfinite(num.to_numpy(dtype=float, na_value=np.nan)))
     if len(bad):
         i = int(bad[0])

@@ -122,7 +122,7 @@ class RouteLLMReport:
         import pandas as pd
 
         recs = [{"method": r.method, "APGR (trapezoid, code)": r.apgr,
-                 "APGR (10-point mean, paper)": r.apgr_mean10, "CPT(20%)": r.cpt20,
+                 "APGR (mean PGR at 10..100%)": r.apgr_mean10, "CPT(20%)": r.cpt20,
                  "CPT(50%)": r.cpt50, "CPT(80%)": r.cpt80} for r in self.rows]
         for name, apgr, cpt50, cpt80 in self.published:
             recs.append({"method": name, "APGR (trapezoid, code)": apgr, "CPT(50%)": cpt50,

@@ -66,7 +66,7 @@ def routellm_curve(scores: np.ndarray, q_strong: np.ndarray, q_weak: np.ndarray,
 class RouteLLMMetrics:
     method: str
     apgr: float          # code's trapezoid APGR
-    apgr_mean10: float   # paper's 10-point mean APGR
+    apgr_mean10: float   # mean PGR at 10%, ..., 100% strong calls (the paper's description; RouteLLM's evaluate.py integrates the trapezoid)
     cpt20: float
     cpt50: float
     cpt80: float
