@@ -813,3 +813,35 @@ def test_per_query_costs_follow_the_data_readme_prices(data_dir):
     assert c_w == pytest.approx((tin + 500) * ROUTELLM_PRICES[WEAK][0] / 1e6)
     g_s, g_w = load_routellm("gsm8k").per_query_costs()  # the models' own GSM8K responses
     assert g_s > 10 * g_w > 0
+
+
+def test_router_file_errors_name_the_file_and_configs_are_checked(toy):
+    ps, Q = toy
+    tr = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w")
+    import json as _json
+    import struct as _struct
+
+    data = tr.to_bytes()
+    (n,) = _struct.unpack("<Q", data[:8])
+    header = _json.loads(data[8:8 + n])
+    cfg = _json.loads(header["__metadata__"]["config"])
+    cfg["strong"] = 7  # no such model
+    header["__metadata__"]["config"] = _json.dumps(cfg)
+    h = _json.dumps(header).encode()
+    bad = _struct.pack("<Q", len(h)) + h + data[8 + n:]
+    with pytest.raises(ValueError, match=r"^mine\.safetensors: "):
+        Router.from_bytes(bad, "mine.safetensors")
+    for w in (0, float("nan"), -1.0, True):
+        with pytest.raises(ValueError, match="dense_weight"):
+            FeatureConfig(dense_weight=w)
+    assert FeatureConfig(dense_weight=np.float32(0.3)).dense_weight == pytest.approx(0.3)
+
+
+def test_routerbench_report_refuses_predictor_names_of_its_baselines(data_dir):
+    from tokenops.router.data import load_routerbench
+    from tokenops.router.evaluation import routerbench_report
+
+    test = load_routerbench("test")
+    P = np.zeros((len(test), len(test.models)))
+    with pytest.raises(ValueError, match="taken by a baseline"):
+        routerbench_report("mbpp", test, {"Oracle": P})

@@ -44,6 +44,15 @@ class FeatureConfig:
     embedding_dim: int = 0
     embed_tail_chars: int = 0
 
+    def __post_init__(self) -> None:
+        import math
+        import numbers
+
+        w = self.dense_weight
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w <= 0:
+            # 0 or NaN failed only later, in the file writer or in scikit-learn
+            raise ValueError(f"FeatureConfig.dense_weight must be a finite number > 0, got {w!r}")
+
     def extractor(self) -> Any:
         enc = _encoding_core(self.encoding) if (self.dense and self.encoding) else None
         return _core.CoreRouterFeatures(
@@ -104,7 +113,11 @@ class Router:
         except KeyError as e:
             raise ValueError(f"{source}: the router file names the encoding {enc_name!r}, which tokenops "
                              f"does not know ({e.args[0] if e.args else e})") from None
-        core = _core.CoreRouter.from_bytes(data, source, enc)
+        try:
+            core = _core.CoreRouter.from_bytes(data, source, enc)
+        except ValueError as e:  # every message names the file (the model checks did not)
+            msg = str(e)
+            raise ValueError(msg if msg.startswith(source) else f"{source}: {msg}") from None
         router = cls(core, source, None)
         router._bytes = data  # for pickling (multiprocessing): a router travels by value
         router._attach_embedder(embed)

@@ -295,7 +295,12 @@ def routerbench_report(task: str, test: RouterBenchSplit, predicted: dict[str, n
     mask = test.tasks == task
     if not mask.any():
         raise ValueError(f"unknown task {task!r}; this split has {', '.join(sorted(set(map(str, test.tasks))))}")
+    reserved = {"Zero router (convex hull of single models)", "Oracle",
+                f"random (mean of {random_seeds} seeds)"}
     for name, pred in predicted.items():
+        if name in reserved or str(name).startswith("model:"):
+            # it was overwritten by the baseline of that name, silently
+            raise ValueError(f"predicted[{name!r}]: that name is taken by a baseline of the report; rename it")
         shape = np.shape(pred)
         if len(shape) != 2 or shape != (len(test), len(test.models)):
             raise ValueError(f"predicted[{name!r}] has shape {shape}; expected one row per row of the split "
