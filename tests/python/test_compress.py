@@ -664,3 +664,12 @@ def test_empty_text_is_an_empty_result_in_json_mode_too() -> None:
         assert r.text == "" and r.original_tokens == 0 and r.within_tolerance
     with pytest.raises(ValueError, match="invalid JSON"):
         compress("  ", rate=0.5, structure="json")
+
+
+def test_mailto_links_stay_whole() -> None:
+    filler = "This is some generic filler prose that talks about nothing in particular and can be removed easily. "
+    for rate in (0.5, 0.3, 0.2):
+        r = compress(filler * 6 + "Write to mailto:bob@example.com for access. " + filler * 6, rate=rate)
+        assert "mailto:bob@example.com" in r.text, (rate, r.text)
+        # one URL unit, kept whole (its "mailto:" was a droppable word and a colon)
+        assert [(u.text, u.kind) for u in r.units if "@" in u.text] == [("mailto:bob@example.com", "url")]

@@ -242,7 +242,8 @@ class Builder {
         }
       }
       if (!structure && (starts_with_ci(s_, i, "http://") || starts_with_ci(s_, i, "https://") ||
-                         starts_with_ci(s_, i, "ftp://") || starts_with_ci(s_, i, "www."))) {
+                         starts_with_ci(s_, i, "ftp://") || starts_with_ci(s_, i, "www.") ||
+                         starts_with_ci(s_, i, "mailto:"))) {  // (its "mailto:" could be dropped)
         std::size_t j = url_end(i, b, json_string);
         if (j > i + 4) {
           emit(i, j, UnitKind::Url, digit_flag(i, j, base));
