@@ -216,7 +216,7 @@ void TokenClassifier::score_units(const ScoreContext& ctx, std::vector<float>& o
   std::size_t u = 0;
   std::vector<std::uint32_t> ids;
   while (u < units.size()) {
-    if (ctx.stop && *ctx.stop && (*ctx.stop)()) return;  // one window per check (Ctrl-C)
+    if (ctx.stopped()) return;  // one window per check (Ctrl-C)
     ids.assign(1, tok_->cls_id());
     const std::size_t first = u;
     while (u < units.size() && ids.size() + pieces[u].size() <= cap + 1) {

@@ -162,7 +162,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   std::size_t target;
   if (has_target) target = static_cast<std::size_t>(opt.target_tokens);
   else target = static_cast<std::size_t>(std::llround((has_rate ? opt.rate : 0.5) * total));
-  target = std::max<std::size_t>(target, total == 0 ? 0 : 1);
+  target = std::max<std::size_t>(target, 1);  // (text is not empty: total >= 1)
   r.target_tokens = target;
 
   SegmentOptions so;
@@ -184,15 +184,16 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   }
 
   // ---- scores ----
-  const auto stopped = [&] { return opt.stop && opt.stop(); };
-  if (stopped()) return r;
   ScoreContext ctx{text, r.seg, opt.question, opt.stop ? &opt.stop : nullptr};
+  // Asked after each scorer: a long scorer (classifier, embedder) stops part-way on its own, and
+  // its partial scores must not go on to the fine stage.
+  if (ctx.stopped()) return r;
   std::vector<float> tmp;
   for (const auto& ws : unit_scorers_) {
-    if (stopped()) return r;
     if (ws.weight == 0) continue;
     tmp.assign(n, 0.0f);
     ws.scorer->score_units(ctx, tmp);
+    if (ctx.stopped()) return r;
     std::vector<float> p = percentiles(tmp);
     for (std::size_t k = 0; k < n; ++k) r.unit_scores[k] += ws.weight * p[k];
   }
@@ -200,10 +201,10 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   for (char c : opt.question) question |= !(c == ' ' || c == '\n' || c == '\t' || c == '\r');
   auto& cpri = r.chunk_scores;
   for (const auto& ws : chunk_scorers_) {
-    if (stopped()) return r;
     if (ws.weight == 0 || (!question && ws.scorer->needs_question())) continue;
     tmp.assign(nc, 0.0f);
     ws.scorer->score_chunks(ctx, tmp);
+    if (ctx.stopped()) return r;
     float m = 0;
     for (float x : tmp) m = std::max(m, x);
     if (m > 0)

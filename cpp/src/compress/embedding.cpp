@@ -35,16 +35,11 @@ void EmbeddingRelevance::score_chunks(const ScoreContext& ctx, std::vector<float
   if (which.empty()) return;
   embed::EmbedOptions opt;
   opt.num_threads = num_threads_;
+  if (ctx.stop) opt.stop = *ctx.stop;  // the embedder asks it before every batch (Ctrl-C)
   const std::size_t d = emb_->dim();
-  // 64 texts per call so that a stop request (Ctrl-C) is seen within a second or so; the
-  // vectors do not depend on how the texts are split into calls.
-  constexpr std::size_t kSlice = 64;
   std::vector<float> v(texts.size() * d);
-  const std::span<const std::string_view> all(texts);
-  for (std::size_t a = 0; a < texts.size(); a += kSlice) {
-    if (ctx.stop && *ctx.stop && (*ctx.stop)()) return;
-    emb_->embed(all.subspan(a, std::min(kSlice, texts.size() - a)), v.data() + a * d, opt);
-  }
+  emb_->embed(std::span<const std::string_view>(texts), v.data(), opt);
+  if (ctx.stopped()) return;  // rows of skipped batches were never written
   auto norm = [&](std::size_t i) {
     double s = 0;
     for (std::size_t j = 0; j < d; ++j) s += double(v[i * d + j]) * v[i * d + j];

@@ -101,7 +101,7 @@ PackResult pack(const tokenizer::Encoding& enc, const std::vector<std::string_vi
   std::vector<std::uint32_t> picked, touched;
   std::size_t used = 0;
   while (!alive.empty()) {
-    if (opt.stop && opt.stop()) break;  // the caller raises; the partial pick is discarded
+    if (opt.stop && opt.stop()) return r;  // the caller raises: no point joining a partial pick
     std::int64_t best = -1;
     double best_v = -1e300;
     std::size_t live = 0;

@@ -96,11 +96,7 @@ bool is_digit(char32_t cp) noexcept {
 
 // A numeral of any kind: decimal digits (Nd) and the other numbers (No: ½ ² ②, Nl: Ⅻ), which
 // force_digits keeps too. Word kinds and number connectors still look at decimal digits only.
-bool is_numeral(char32_t cp) noexcept {
-  if (cp < 0x80) return cp >= '0' && cp <= '9';
-  const auto g = text::general_category(cp);
-  return g == GeneralCategory::Nd || g == GeneralCategory::No || g == GeneralCategory::Nl;
-}
+bool is_numeral(char32_t cp) noexcept { return (text::char_class_fast(cp) & text::kNumber) != 0; }  // \p{N}
 
 bool is_upper(char32_t cp) noexcept {
   if (cp < 0x80) return cp >= 'A' && cp <= 'Z';

@@ -18,6 +18,7 @@ struct ScoreContext {
   const Segmentation& seg;
   std::string_view question;
   const text::StopFn* stop = nullptr;  // a long scorer asks it between batches (may be null)
+  bool stopped() const { return stop && *stop && (*stop)(); }
 };
 
 class UnitScorer {
