@@ -56,3 +56,33 @@ def cache_dir() -> Path:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(dest: Path, data: bytes) -> None:
+    """Writes ``data`` to ``dest`` atomically: a unique temporary file in the same folder,
+    synced, then renamed over ``dest`` (a reader sees the old file or the new one, never a part;
+    two writers at once cannot mix their temporary files; nothing is left behind on failure)."""
+    import tempfile
+
+    folder = dest.parent
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tokenops-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # the rename itself, on file systems that need the folder synced
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass

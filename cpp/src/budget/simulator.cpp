@@ -332,12 +332,8 @@ struct TaskRunner {
               break;
             }
           }
+          if (too_long(m, ctx)) break;
           const SimModel& sm = models[static_cast<std::size_t>(m)];
-          if (sm.context_window > 0 && ctx > sm.context_window) {
-            overflow = true;  // the API rejects the request: nothing billed, the task fails
-            completed = false;
-            break;
-          }
           bool truncated = false;
           if (wf.output_cap > 0 && out > wf.output_cap) {
             out = wf.output_cap;

@@ -202,6 +202,7 @@ struct ExactPlan {
   const PriceRow* base = nullptr;
   std::vector<const PriceRow*> cliffs;  // by threshold, descending
   bool has_bands = false;
+  bool image_at_text_rate = false;  // no per-image price: image tokens at the input text rate
   ServiceTier tier = ServiceTier::Standard;
   std::int32_t date = 0;
 };
@@ -213,6 +214,7 @@ ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
   p.e = &e;
   p.tier = tier;
   p.date = date;
+  p.image_at_text_rate = !e.litellm.has(kL_input_per_image);
   for (const auto& r : e.rows) {
     if (date < r.effective_from || date >= r.effective_to || r.tier != tier) continue;
     if (r.mode == TierMode::Band) {
@@ -239,17 +241,17 @@ i128 plan_total(const ExactPlan& p, const Usage& u) {
       cliff = r;
       break;
     }
+  auto pick = [&](int k) -> const Price* {
+    return (cliff && cliff->prices[k].set) ? &cliff->prices[k] : p.base->prices[k].set ? &p.base->prices[k] : nullptr;
+  };
   i128 total = 0;
   for (int b = 0; b < kNumBuckets; ++b) {
     const std::int64_t units = u.n[b];
     if (units == 0) continue;
-    const Price* pr = (cliff && cliff->prices[b].set) ? &cliff->prices[b]
-                      : p.base->prices[b].set          ? &p.base->prices[b]
-                                                       : nullptr;
-    if (!pr && b == kReasoning)
-      pr = (cliff && cliff->prices[kOutputText].set) ? &cliff->prices[kOutputText]
-           : p.base->prices[kOutputText].set         ? &p.base->prices[kOutputText]
-                                                     : nullptr;
+    // price_exact's fallbacks, without its notes (image rows went to it one by one)
+    const Price* pr = pick(b);
+    if (!pr && b == kReasoning) pr = pick(kOutputText);
+    if (!pr && b == kInputImage && p.image_at_text_rate) pr = pick(kInputText);
     if (!pr) {
       if (b == kRequest) continue;
       return price_exact(*p.e, u, p.tier, p.date).total_atto;  // raises the descriptive error

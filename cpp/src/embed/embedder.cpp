@@ -65,7 +65,8 @@ std::shared_ptr<const Embedder> Embedder::load(const std::string& model_dir) {
 
   // Tokenizer: tokenizer.json when present (what Hugging Face loads), else vocab.txt.
   io::WordPieceSpec spec;
-  if (fs::is_regular_file(dir / "tokenizer.json")) {
+  const bool from_json = fs::is_regular_file(dir / "tokenizer.json");
+  if (from_json) {
     spec = io::parse_wordpiece_tokenizer_json(read_text(dir / "tokenizer.json"), (dir / "tokenizer.json").string());
     if (fs::is_regular_file(dir / "tokenizer_config.json")) {
       io::WordPieceSpec opts = io::parse_vocab_txt("x", "", read_text(dir / "tokenizer_config.json"),
@@ -82,7 +83,7 @@ std::shared_ptr<const Embedder> Embedder::load(const std::string& model_dir) {
   }
   TOKENOPS_CHECK(spec.vocab.size() <= cfg.vocab_size, InvalidArgument, model_dir, ": the tokenizer has ",
                  spec.vocab.size(), " tokens but config.json says vocab_size = ", cfg.vocab_size);
-  const std::string tok_file = (dir / (fs::is_regular_file(dir / "tokenizer.json") ? "tokenizer.json" : "vocab.txt")).string();
+  const std::string tok_file = (dir / (from_json ? "tokenizer.json" : "vocab.txt")).string();
   try {
     e->tokenizer_ = std::make_unique<WordPieceTokenizer>(spec);
   } catch (const InvalidArgument& ex) {

@@ -209,7 +209,7 @@ WordPieceTokenizer::WordPieceTokenizer(const io::WordPieceSpec& spec) {
     } else if (given >= 0) {
       // A token added by fine-tuning lives only in added_tokens, with an id past the vocabulary
       // (the embedding table was resized): it was split into pieces as plain text.
-      TOKENOPS_CHECK(static_cast<std::size_t>(given) >= vocab_.size() || vocab_[given] == t, InvalidArgument,
+      TOKENOPS_CHECK(static_cast<std::size_t>(given) >= vocab_.size(), InvalidArgument,
                      "added token \"", t, "\" has id ", given, ", which the vocabulary gives to \"",
                      vocab_[static_cast<std::size_t>(given)], "\"");
       id = static_cast<std::uint32_t>(given);

@@ -665,7 +665,7 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
         raise ValueError(f"context must be one of {', '.join(_CONTEXTS)}, not {context!r}")
     if pol.on_budget not in ("summarize", "escalate", "stop"):
         raise ValueError(f"on_budget must be summarize, escalate or stop, not {pol.on_budget!r}")
-    _check_policy(pol, {s.name for s in workflow.steps})
+    _check_policy(pol, seen)
     if pol.on_budget == "summarize" and context == "stateless":
         # each call sends only its own input: there is no history to summarise, so it acted as "stop"
         raise ValueError("on_budget='summarize' has no history to summarise with context 'stateless'; "
@@ -685,7 +685,8 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
     names: list[str] = []
     specs: list[dict[str, Any]] = []
 
-    by_name: dict[str, int] = {}
+    by_name: dict[str, int] = {}  # a name users pass -> its model's index
+    by_key: dict[str, int] = {}   # a catalogue key -> its model's index
 
     def index_of(name: str) -> int:
         if name not in by_name:
@@ -694,20 +695,17 @@ def simulate(workflow: Workflow, model: str = "gpt-4o", n: int = 10_000, seed: i
             spec = _sim_model(name, catalog, tier, pol.cache, strict=False)
             # Two names of one catalogue model (claude-sonnet-4-5, anthropic/claude-sonnet-4-5)
             # are one model with one prompt cache: a step routed to the alias read nothing.
-            same = [i for i, sp in enumerate(specs) if sp["name"] == spec["name"]]
-            if same:
-                by_name[name] = same[0]
-            else:
+            if spec["name"] not in by_key:
+                by_key[spec["name"]] = len(specs)
                 specs.append(spec)
                 names.append(name)
-                by_name[name] = len(specs) - 1
+            by_name[name] = by_key[spec["name"]]
         return by_name[name]
 
     default_idx = index_of(default)
-    step_names = {s.name for s in workflow.steps}
     for k in pol.routing:
-        if k not in step_names:
-            raise ValueError(f"routing names unknown step {k!r}; steps: {', '.join(sorted(step_names))}")
+        if k not in seen:
+            raise ValueError(f"routing names unknown step {k!r}; steps: {', '.join(sorted(seen))}")
     steps = []
     for st in workflow.steps:
         d: dict[str, Any] = {"name": st.name}

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._args import as_int
+from .._paths import write_atomic
 from .._core import CoreCatalog, parse_iso_date
 
 _PKG_DATA = Path(__file__).resolve().parent / "data"
@@ -372,8 +372,8 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         "license": "MIT (LiteLLM)",
         "note": "Prices are facts as published by LiteLLM; tokenops keeps the prices and provenance only.",
     }
-    _write_synced(out, out / prov["file"], gz)  # a new name: the live catalogue is untouched
-    _write_synced(out, out / PROVENANCE_FILE, (json.dumps(prov, indent=2) + "\n").encode())  # the switch
+    write_atomic(out / prov["file"], gz)  # a new name: the live catalogue is untouched
+    write_atomic(out / PROVENANCE_FILE, (json.dumps(prov, indent=2) + "\n").encode())  # the switch
     if old_file and old_file != prov["file"] and Path(old_file).name == old_file:
         try:  # the previous data file, no longer named by provenance.json
             (out / old_file).unlink()
@@ -382,32 +382,6 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     global _DEFAULT
     _DEFAULT = None
     return prov
-
-
-def _write_synced(folder: Path, dest: Path, data: bytes) -> None:
-    """Writes ``data`` to a unique temporary file in ``folder``, syncs it and renames it to
-    ``dest`` (atomic; two refreshes at once cannot mix their temporary files)."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tokenops-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # the rename itself, on file systems that need the folder synced
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def _iso_date_arg(value: Any, what: str) -> str:

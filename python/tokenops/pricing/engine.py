@@ -21,7 +21,7 @@ import numpy as np
 
 from .._args import INT64_MAX, check_threads
 from .catalog import Catalog, check_model_name
-from .usage import BUCKETS, Usage, normalize_usage, response_service_tier
+from .usage import BUCKETS, Usage, _to_dict, normalize_usage, response_service_tier
 
 _MODES = ("litellm", "exact")
 
@@ -137,6 +137,8 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     """
     _check_mode(mode)
     _check_tier(service_tier)
+    if not isinstance(usage, Usage):
+        usage = _to_dict(usage)  # once: a pydantic response is dumped for the tier and the counts
     served = response_service_tier(usage)
     if service_tier == "auto":
         service_tier = served or "standard"

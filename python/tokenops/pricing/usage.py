@@ -84,7 +84,6 @@ class ApiSemantics:
     modality_details: str | None = None  # Gemini: list of {modality, tokenCount}
     cached_modality_details: str | None = None
     output_modality_details: str | None = None
-    input_rest: str = "input_text"  # the bucket of what is left of input_total after its parts
     output_rest: str = "output_text"
     total: str | None = None  # a total of every count (checked when present)
     known: tuple[str, ...] = ()  # other top-level keys of this shape (not counts)
@@ -591,7 +590,7 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     elif spec.name == "openai_realtime":
         _realtime_input(d, out)
     else:
-        inside(spec.input_total, spec.input_inside, spec.input_rest, writes if spec.cache_write_inside else None)
+        inside(spec.input_total, spec.input_inside, "input_text", writes if spec.cache_write_inside else None)
     for bucket, path in spec.input_on_top.items():
         out[bucket] += _count(d, path)
     if not spec.cache_write_inside:

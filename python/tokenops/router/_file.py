@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from .._paths import write_atomic
 
 FORMAT = "tokenops-router"
 
@@ -62,11 +63,5 @@ def save_router_file(path: str | Path, config: Mapping[str, Any],
         Router.from_bytes(data, str(path))
     except (ValueError, KeyError) as exc:
         raise ValueError(f"refusing to write {path}: the router would not load: {exc}") from exc
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, data)
     return path

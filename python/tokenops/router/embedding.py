@@ -21,9 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..embed.model import DEFAULT_MODEL_NAME as EMBEDDER_NAME
 from .core import FeatureConfig, embedding_texts
 
-EMBEDDER_NAME = "all-MiniLM-L6-v2"
 FIXTURES_ENV = "TOKENOPS_FIXTURES_DIR"
 _FINGERPRINTS: dict[str, str] = {}
 

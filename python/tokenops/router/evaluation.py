@@ -50,6 +50,13 @@ def fold_ids(prompts: Sequence[str], folds: int = 5, seed: int = 0) -> np.ndarra
     return fold_of_unique[inv]
 
 
+def _refuse_evaluation_prompts(bench: PairBenchmark, prompts: Sequence[str], what: str, why: str) -> None:
+    seen = set(bench.prompts)
+    shared = sum(p in seen for p in prompts)
+    if shared:
+        raise ValueError(f"{shared} {what} are {bench.name} evaluation prompts: {why}")
+
+
 def crossfit_scores(bench: PairBenchmark, family: str, folds: int = 5, seed: int = 0, *,
                     features: FeatureConfig | None = None, embeddings: np.ndarray | None = None,
                     extra: tuple[list[str], np.ndarray] | None = None, progress: bool = False,
@@ -60,11 +67,8 @@ def crossfit_scores(bench: PairBenchmark, family: str, folds: int = 5, seed: int
     if extra is not None:
         # an evaluation prompt among the extra rows would be scored by a model trained on its
         # own label in every fold (GSM8K APGR 0.646 -> 0.972)
-        seen = set(bench.prompts)
-        shared = sum(p in seen for p in extra[0])
-        if shared:
-            raise ValueError(f"{shared} extra training prompt(s) are {bench.name} evaluation prompts: "
-                             "they would leak into every fold (leave the benchmark out of extra)")
+        _refuse_evaluation_prompts(bench, extra[0], "extra training prompt(s)",
+                                   "they would leak into every fold (leave the benchmark out of extra)")
     fid = fold_ids(bench.prompts, folds, seed)
     Q = bench.quality01
     params = {**DEFAULT_HP.get(family, {}), **hp}
@@ -97,11 +101,8 @@ def out_of_domain_scores(bench: PairBenchmark, family: str, prompts: Sequence[st
     """Scores every prompt of ``bench`` with one router trained only on other rows (``prompts``,
     ``quality01`` (n, 2) strong/weak, e.g. from :func:`tokenops.router.data.pair_rows`), as
     RouteLLM's published routers were. Refuses training rows that are evaluation prompts."""
-    seen = set(bench.prompts)
-    shared = sum(p in seen for p in prompts)
-    if shared:
-        raise ValueError(f"{shared} training prompt(s) are {bench.name} evaluation prompts: "
-                         "that is not out-of-domain (leave the benchmark out of the sources)")
+    _refuse_evaluation_prompts(bench, prompts, "training prompt(s)",
+                               "that is not out-of-domain (leave the benchmark out of the sources)")
     params = {**DEFAULT_HP.get(family, {}), **hp}
     router = fit_router(family, list(prompts), quality01, ["strong", "weak"], strong="strong", weak="weak",
                         features=features, embeddings=embeddings, seed=seed, **params).load()
@@ -295,12 +296,7 @@ def routerbench_report(task: str, test: RouterBenchSplit, predicted: dict[str, n
     mask = test.tasks == task
     if not mask.any():
         raise ValueError(f"unknown task {task!r}; this split has {', '.join(sorted(set(map(str, test.tasks))))}")
-    reserved = {"Zero router (convex hull of single models)", "Oracle",
-                f"random (mean of {random_seeds} seeds)"}
     for name, pred in predicted.items():
-        if name in reserved or str(name).startswith("model:"):
-            # it was overwritten by the baseline of that name, silently
-            raise ValueError(f"predicted[{name!r}]: that name is taken by a baseline of the report; rename it")
         shape = np.shape(pred)
         if len(shape) != 2 or shape != (len(test), len(test.models)):
             raise ValueError(f"predicted[{name!r}] has shape {shape}; expected one row per row of the split "
@@ -316,22 +312,27 @@ def routerbench_report(task: str, test: RouterBenchSplit, predicted: dict[str, n
     for name, pred in predicted.items():
         p = np.asarray(pred)[idx][order]
         curves[name] = M.lambda_sweep(p, tok, t.quality, t.cost)
+    def baseline(name: str, curve: np.ndarray) -> None:
+        if name in curves:  # a predictor of that name was overwritten by the baseline, silently
+            raise ValueError(f"predicted[{name!r}]: that name is taken by a baseline of the report; rename it")
+        curves[name] = curve
+
     single = np.array([M.routing_point(np.full(len(t), m), t.quality, t.cost) for m in range(len(t.models))])
-    curves["Zero router (convex hull of single models)"] = single
+    baseline("Zero router (convex hull of single models)", single)
     orc = []
     for i in range(len(t)):
         name = t.oracle[i]
         orc.append(t.models.index(name) if name in t.models else int(np.argmin(tok)))
     ocost = np.array([t.cost[i, orc[i]] if t.oracle[i] in t.models else 0.0 for i in range(len(t))])
     oq = np.array([t.quality[i, orc[i]] if t.oracle[i] in t.models else 0.0 for i in range(len(t))])
-    curves["Oracle"] = np.array([[ocost.sum(), np.nanmean(oq)]])
+    baseline("Oracle", np.array([[ocost.sum(), np.nanmean(oq)]]))
     rpts = []
     for s in range(random_seeds):
         ch = np.random.default_rng(s).integers(0, len(t.models), len(t))
         rpts.append(M.routing_point(ch, t.quality, t.cost))
-    curves[f"random (mean of {random_seeds} seeds)"] = np.array([np.mean(rpts, axis=0)])
+    baseline(f"random (mean of {random_seeds} seeds)", np.array([np.mean(rpts, axis=0)]))
     for m, name in enumerate(t.models):
-        curves[f"model:{name}"] = single[m:m + 1]
+        baseline(f"model:{name}", single[m:m + 1])
     names = list(curves)
     vals = M.aiq([curves[n] for n in names])
     return RouterBenchReport(task, curves, dict(zip(names, vals)), t.models)

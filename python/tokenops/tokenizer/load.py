@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .._paths import cache_dir, data_dir, sha256_bytes
+from .._paths import cache_dir, data_dir, sha256_bytes, write_atomic
 from .registry import EncodingDef
 
 
@@ -59,9 +59,7 @@ def _download(url: str, expected: str | None, dest: Path) -> bytes:
         data = resp.read()
     _check(data, expected, Path(url))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    write_atomic(dest, data)
     return data
 
 
