@@ -332,8 +332,15 @@ struct TaskRunner {
               break;
             }
           }
-          if (too_long(m, ctx)) break;
+          // too_long's test, written out: called here, the lambda (it writes `completed` and
+          // `overflow` by reference) cost a quarter of the simulator's speed
+          // (cpp/bench/bench_simulator: 10.4 vs 14 M calls/s)
           const SimModel& sm = models[static_cast<std::size_t>(m)];
+          if (sm.context_window > 0 && ctx > sm.context_window) {
+            overflow = true;  // the API rejects the request: nothing billed, the task fails
+            completed = false;
+            break;
+          }
           bool truncated = false;
           if (wf.output_cap > 0 && out > wf.output_cap) {
             out = wf.output_cap;
