@@ -327,5 +327,5 @@ def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.
     """
-ROUTER_FORMAT_VERSION: int = 2
+ROUTER_FORMAT_VERSION: int = 3
 __version__: str = '0.1.0'

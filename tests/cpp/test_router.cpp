@@ -1,3 +1,4 @@
+#include <map>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -174,6 +175,34 @@ TEST(RouterFeatures, SparseBlockIsLengthNormalisedAndCaseInsensitive) {
   // word block: 2 unigrams + 1 bigram -> each +-1/sqrt(3)
   EXPECT_EQ(a.n_word, 3u);
   EXPECT_NEAR(std::fabs(a.value(0)), 1.0 / std::sqrt(3.0), 1e-6);
+}
+
+TEST(RouterFeatures, SparseBlockHasUnitNormAfterSumming) {
+  // a repeated n-gram sums in its bucket before each block (word, character) is scaled to unit
+  // L2 norm, so "hi hi ... hi" (c times) weighs like "hi hi", however large c is
+  // 10 bits: the per-thread count array; 20 bits: the open-addressed table
+  for (int bits : {10, 20}) {
+    router::FeatureExtractor fx(lexical_spec(bits), nullptr);
+    router::FeatureScratch s;
+    const auto block_norm = [](const router::SparseFeatures& sp, std::size_t lo, std::size_t hi) {
+      std::map<std::uint32_t, double> bucket;
+      for (std::size_t k = lo; k < hi; ++k) bucket[sp.index(k)] += sp.value(k);
+      double sq = 0.0;
+      for (const auto& [b, v] : bucket) sq += v * v;
+      return std::sqrt(sq);
+    };
+    for (int c : {1, 2, 3, 100, 10000}) {
+      std::string text;
+      for (int i = 0; i < c; ++i) text += "hi ";
+      router::SparseFeatures sp;
+      fx.sparse(text, sp, s);
+      ASSERT_EQ(sp.n_word, static_cast<std::size_t>(2 * c - 1));
+      EXPECT_NEAR(block_norm(sp, 0, sp.n_word), 1.0, 1e-4) << c;
+      if (sp.n_char) {
+        EXPECT_NEAR(block_norm(sp, sp.n_word, sp.size()), 1.0, 1e-4) << c;
+      }
+    }
+  }
 }
 
 TEST(RouterFeatures, WordUnigramsAreTheDocumentedWordHash) {

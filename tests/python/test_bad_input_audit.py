@@ -1383,7 +1383,9 @@ def test_router_evaluate_cli_reports_bad_score_files(tmp_path: Path, data_dir: P
     pd.DataFrame({"prompt": b.prompts, "score": 1 - s}).to_csv(tmp_path / "b" / "x.csv", index=False)
     (tmp_path / "empty.csv").write_text("")
     pd.DataFrame({"prompt": b.prompts, "score": ["abc", *s[1:]]}).to_csv(tmp_path / "str.csv", index=False)
+    (tmp_path / "latin1.csv").write_bytes(b"prompt,score\ncaf\xe9,0.5\n")
     cases = [
+        ([str(tmp_path / "latin1.csv")], f"{tmp_path / 'latin1.csv'}: not UTF-8 text"),
         ([str(tmp_path / "dup.csv")], "has two different scores"),  # the last one won
         ([str(tmp_path / "a" / "x.csv"), str(tmp_path / "b" / "x.csv")], "both named 'x'"),  # one row shown
         ([str(tmp_path / "missing.csv")], "No such file"),

@@ -26,7 +26,8 @@ PROMPTS = [
     "Naïve café — émigré résumé", "a" * 3000,
     "Supercalifragilisticexpialidocious antidisestablishmentarianism, 12345 x≤y ± 3² ÉCOLE",
     "Step 1) compute the integral; then print(json) in Python\n  2. Why? ```js\nlet x = [1];\n```",
-    "مرحبا بالعالم ＡＢＣ ΑΒΓ δ 한국어？ e\u0301", "\t\n\r  \n",
+    "مرحبا بالعالم ＡＢＣ ΑΒΓ δ 한국어？ e\u0301", "\t\n\r  \n", "hi " * 500,
+    "Q: 2+2? A: 4.\n" * 40 + "Q: 3+5? A:",
 ]
 
 # ---------------------------------------------------------------- pure-Python feature reference
@@ -72,9 +73,6 @@ def ref_sparse(text: str, bits: int, wr: tuple[int, int], cr: tuple[int, int]) -
     mask = (1 << bits) - 1
     acc: dict[int, float] = {}
 
-    def add(h: int, v: float) -> None:
-        acc[h & mask] = acc.get(h & mask, 0.0) + (-v if h >> 63 else v)
-
     isw = lambda c: c >= 0x80 or 48 <= c <= 57 or 97 <= c <= 122 or 65 <= c <= 90  # noqa: E731
     words, i = [], 0
     while i < len(t):
@@ -86,21 +84,32 @@ def ref_sparse(text: str, bits: int, wr: tuple[int, int], cr: tuple[int, int]) -
             j += 1
         words.append(word_hash(t[i:j]))
         i = j
+    def add_block(hashes: list[int]) -> None:
+        # signed counts per bucket, then scaled to unit L2 norm (HashingVectorizer(norm="l2"))
+        block: dict[int, float] = {}
+        for h in hashes:
+            block[h & mask] = block.get(h & mask, 0.0) + (-1.0 if h >> 63 else 1.0)
+        norm = math.sqrt(sum(c * c for c in block.values()))
+        for b, c in block.items():
+            acc[b] = acc.get(b, 0.0) + (c / norm if norm else 0.0)
+
     if wr[0] > 0:
-        total = sum(max(0, len(words) - g + 1) for g in range(wr[0], wr[1] + 1))
+        hashes = []
         for g in range(wr[0], wr[1] + 1):
             for k in range(len(words) - g + 1):
                 h = words[k]
                 for j in range(1, g):
                     h = fmix64((h * GOLDEN + words[k + j] + g) & M64)
-                add(h, 1 / math.sqrt(total))
+                hashes.append(h)
+        add_block(hashes)
     if cr[0] > 0:
-        total = sum(max(0, len(t) - g + 1) for g in range(cr[0], cr[1] + 1))
+        hashes = []
         for g in range(cr[0], cr[1] + 1):
             seed = ((0x5EED0100 + g) * GOLDEN) & M64
             for k in range(len(t) - g + 1):
                 x = int.from_bytes(t[k:k + g], "little")
-                add(fmix64(x ^ seed), 1 / math.sqrt(total))
+                hashes.append(fmix64(x ^ seed))
+        add_block(hashes)
     return acc
 
 
@@ -310,6 +319,14 @@ def test_route_and_nway(toy):
     assert n.predict_quality(ps[:3]).shape == (3, 2)
     assert n.route_nway(ps[:4], lam=0.0) == ["w"] * 4           # cost only
     assert set(n.route_nway(ps[:50], lam=1e6)) <= {"s", "w"}
+    # costs name one value per model: an empty list or a dict is refused, not read as the
+    # file's costs or as the dict's keys
+    with pytest.raises(ValueError, match="costs has 0 values; this router has 2 models"):
+        n.route_nway(ps[:4], lam=0.0, costs=[])
+    with pytest.raises(TypeError, match="not dict"):
+        n.route_nway(ps[:4], lam=0.0, costs={0: 9.0, 1: 9.0})
+    with pytest.raises(ValueError, match="predict_quality"):
+        n.score(ps[:2])
 
 
 def test_empty_prompt_has_a_defined_finite_score(toy):
@@ -544,6 +561,25 @@ def test_cascade_with_verifier_errors():
     assert perfect.cost == pytest.approx(2000 * 0.1 + (Q[:, 0] == 0).sum() * 1.0)
     noisy = calibrate.simulate_cascade(Q, C, [0, 1], 0.2)
     assert noisy.quality < perfect.quality
+    # an unknown outcome (NaN) is neither right nor wrong: its row is left out, as RouterBench's
+    # cascading router drops rows with missing values, instead of being escalated and paid for
+    Qn = Q.copy()
+    Qn[:100, 0] = np.nan
+    Qn[100:150, 1] = np.nan
+    with_nan = calibrate.simulate_cascade(Qn, C, [0, 1], 0.1)
+    known = calibrate.simulate_cascade(Q[150:], C[150:], [0, 1], 0.1)
+    assert with_nan == known and with_nan.rows == 1850
+    assert calibrate.simulate_cascade(Qn, C, [1], 0.0).rows == 1950  # only column 1 matters
+    with pytest.raises(ValueError, match="no row has a known quality"):
+        calibrate.simulate_cascade(np.full((3, 2), np.nan), C[:3], [0, 1], 0.0)
+
+
+def test_threshold_for_quality_refuses_nan_targets_and_2d_inputs():
+    s, q = [0.1, 0.5, 0.9], [1.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="target quality must be finite"):
+        calibrate.threshold_for_quality(s, q, q, float("nan"))
+    with pytest.raises(ValueError, match=r"scores must be one-dimensional, got shape \(1, 3\)"):
+        calibrate.threshold_for_quality([s], q, q, 0.5)
 
 
 def test_crossfit_cli_help_lists_the_families():

@@ -440,6 +440,51 @@ bool is_blank(std::string_view s) noexcept {
   }
   return true;
 }
+
+/// Sum over buckets of (signed count)^2 for codes[0, n): the squared L2 norm of a block where
+/// each occurrence adds +-1 (a bucket's count c goes to c + s, adding 2cs + 1 to the sum).
+/// Up to 2^18 buckets the counts live in a per-thread array indexed by bucket (zeroed again
+/// before returning); wider blocks use a small open-addressed table in the caller's scratch.
+std::int64_t signed_sumsq(const std::uint32_t* code, std::size_t n, std::size_t dim,
+                          std::vector<std::uint64_t>& table) {
+  TOKENOPS_CHECK(n < (std::size_t{1} << 31), InvalidArgument,
+                 "router features: a prompt with ", n, " n-grams is too long (limit 2^31)");
+  std::int64_t sum = 0;
+  if (dim <= (std::size_t{1} << 18)) {
+    thread_local std::vector<std::int32_t> counts;
+    if (counts.size() < dim) counts.resize(dim);
+    std::int32_t* c = counts.data();
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint32_t b = code[k] & 0x7FFFFFFFu;
+      const std::int32_t s = 1 - 2 * static_cast<std::int32_t>(code[k] >> 31);
+      sum += 2 * static_cast<std::int64_t>(c[b]) * s + 1;
+      c[b] += s;
+    }
+    for (std::size_t k = 0; k < n; ++k) c[code[k] & 0x7FFFFFFFu] = 0;
+    return sum;
+  }
+  int shift = 60;  // slot = top bits of a Fibonacci hash of the bucket; 16 slots at least
+  while ((std::size_t{1} << (64 - shift)) < 2 * n) --shift;
+  const std::size_t cap = std::size_t{1} << (64 - shift), mask = cap - 1;
+  if (table.size() < cap) table.resize(cap);
+  std::uint64_t* t = table.data();
+  std::memset(t, 0, cap * sizeof(std::uint64_t));
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::uint32_t bucket = code[k] & 0x7FFFFFFFu;
+    const std::int64_t s = 1 - 2 * static_cast<std::int64_t>(code[k] >> 31);
+    const std::uint64_t key = (static_cast<std::uint64_t>(bucket) + 1) << 32;
+    std::size_t i = static_cast<std::size_t>((bucket * 0x9E3779B97F4A7C15ull) >> shift);
+    while ((t[i] & ~0xFFFFFFFFull) != key && t[i] != 0) i = (i + 1) & mask;
+    const auto c = static_cast<std::int32_t>(static_cast<std::uint32_t>(t[i]));
+    sum += 2 * c * s + 1;
+    t[i] = key | static_cast<std::uint32_t>(static_cast<std::int32_t>(c + s));
+  }
+  return sum;
+}
+
+float unit_value(std::int64_t sumsq) noexcept {
+  return sumsq > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(sumsq))) : 0.0f;
+}
 }  // namespace
 
 void FeatureExtractor::extract(std::string_view text, SparseFeatures* sparse, float* dense,
@@ -523,7 +568,7 @@ void FeatureExtractor::extract(std::string_view text, SparseFeatures* sparse, fl
     }
     if (want_words) {
       sparse->n_word = n_out;  // = sum over g of max(0, words - g + 1)
-      sparse->word_value = n_out ? 1.0f / std::sqrt(static_cast<float>(n_out)) : 0.0f;
+      sparse->word_value = unit_value(signed_sumsq(out, n_out, sparse_dim(), scratch.counts));
     }
 
     // 4. the dense signals: byte-class counters (branch-free), then the rare bytes
@@ -608,7 +653,7 @@ void FeatureExtractor::char_ngrams(std::string_view text, SparseFeatures& out,
     }
   }
   out.n_char = total;
-  out.char_value = 1.0f / std::sqrt(static_cast<float>(total));
+  out.char_value = unit_value(signed_sumsq(out.code.data() + base, total, sparse_dim(), scratch.counts));
 }
 
 void FeatureExtractor::dense_raw(std::string_view text, float* out) const {

@@ -496,7 +496,7 @@ std::vector<double> Router::score(const Batch& batch, int num_threads, const tex
   TOKENOPS_CHECK((file_.binary_score == "single" && n_out_ == 1) ||
                      (file_.strong >= 0 && file_.weak >= 0),
                  InvalidArgument, "this router has no binary score (no strong/weak pair); use "
-                 "outputs() or route() for N-way routing");
+                 "predict_quality() or route_nway() for N-way routing");
   std::vector<double> out(batch.texts.size());
   const bool block = head_->blockwise();
   const BinaryKind kind = binary_kind(file_.binary_score);

@@ -21,8 +21,8 @@ from .core import DEFAULT_ROUTER_PATH, FeatureConfig
 
 DEFAULT_FEATURES = FeatureConfig(hash_bits=16, word_ngrams=(1, 2), dense=True, dense_weight=0.3,
                                  encoding=None)
-DESCRIPTION = ("tokenops default router v2: logistic P(strong needed) = P(GPT-4 correct) * "
-               "(1 - P(weak correct)) over hashed word 1-2-grams + length/structure signals; trained on "
+DESCRIPTION = ("tokenops default router v3: logistic P(strong needed) = P(GPT-4 correct) * "
+               "(1 - P(weak correct)) over hashed word 1-2-grams (unit L2 norm) + length/structure signals; trained on "
                "RouteLLM MMLU+GSM8K+MT-Bench (GPT-4-1106 vs Mixtral-8x7B) and the RouterBench subset "
                "ARC/MBPP/Winogrande (GPT-4-1106 vs Mixtral-8x7B chat), all rows.")
 

@@ -36,6 +36,11 @@ def threshold_for_quality(scores: Sequence[float], q_strong: Sequence[float],
     when routing score >= threshold to the strong model. Raises if even all-strong misses it."""
     s = np.asarray(scores, float)
     qs, qw = np.asarray(q_strong, float), np.asarray(q_weak, float)
+    for name, a in (("scores", s), ("q_strong", qs), ("q_weak", qw)):
+        if a.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    if not np.isfinite(target):
+        raise ValueError(f"target quality must be finite, got {target}")
     if not (len(s) == len(qs) == len(qw)) or len(s) == 0:
         raise ValueError("scores, q_strong and q_weak must be non-empty and of equal length")
     for name, a in (("scores", s), ("q_strong", qs), ("q_weak", qw)):
@@ -68,13 +73,18 @@ class CascadeResult:
     quality: float
     cost: float
     calls_per_query: float
+    rows: int = 0  # rows simulated (those with every cascade model's outcome known)
 
 
 def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int],
                      error_rate: float, seeds: int = 10) -> CascadeResult:
     """Cascade over models in ``order`` (cheapest first): each model's answer is paid for, the
     verifier accepts it when it is correct (0/1 quality >= 0.5), with its verdict flipped with
-    probability ``error_rate``; the last model's answer is always kept. Means over ``seeds``."""
+    probability ``error_rate``; the last model's answer is always kept. Means over ``seeds``.
+
+    Rows where a model of ``order`` has no known quality or cost (NaN) are left out, as
+    RouterBench's cascading router drops rows with missing values (``eval_df.dropna()``); an
+    unknown answer is neither right nor wrong. ``CascadeResult.rows`` says how many were used."""
     Q = np.asarray(quality, float)
     C = np.asarray(cost, float)
     if not 0 <= error_rate <= 1:
@@ -90,6 +100,10 @@ def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int]
     seeds = as_int(seeds, "seeds")
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
+    known = ~np.isnan(Q[:, order]).any(axis=1) & ~np.isnan(C[:, order]).any(axis=1)
+    if not known.any():
+        raise ValueError("no row has a known quality and cost for every model of order")
+    Q, C = Q[known], C[known]
     n = Q.shape[0]
     res_q, res_c, res_k = [], [], []
     for seed in range(seeds):
@@ -102,7 +116,7 @@ def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int]
             active = ~done
             total_c[active] += C[active, m]
             calls[active] += 1
-            q = np.nan_to_num(Q[:, m], nan=0.0)
+            q = Q[:, m]
             if j == len(order) - 1:
                 final_q[active] = q[active]
                 break
@@ -114,4 +128,4 @@ def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int]
         res_q.append(final_q.mean())
         res_c.append(total_c.sum())
         res_k.append(calls.mean())
-    return CascadeResult(error_rate, float(np.mean(res_q)), float(np.mean(res_c)), float(np.mean(res_k)))
+    return CascadeResult(error_rate, float(np.mean(res_q)), float(np.mean(res_c)), float(np.mean(res_k)), n)

@@ -152,7 +152,8 @@ class Router:
 
     @classmethod
     def default(cls) -> "Router":
-        """The shipped binary router (P(strong model needed)); see ``default_router_card()``."""
+        """The shipped binary router (P(strong model needed)); what it was trained on is in its
+        card, ``router/data/default_router.json``, and the README's router section."""
         if not DEFAULT_ROUTER_PATH.is_file():
             raise FileNotFoundError(
                 f"the default router file is missing from the package ({DEFAULT_ROUTER_PATH}); "
@@ -278,9 +279,13 @@ class Router:
         if costs is None:
             c: list[float] = []
         else:
-            if isinstance(costs, (str, bytes)) or not hasattr(costs, "__len__"):
-                # "123" was read as the costs [1, 2, 3]
+            if isinstance(costs, (str, bytes, dict)) or not hasattr(costs, "__len__"):
+                # "123" was read as the costs [1, 2, 3], a dict as its keys
                 raise TypeError(f"costs must be a sequence of numbers (one per model), not {type(costs).__name__}")
+            if len(costs) != len(self.models):
+                # an empty list meant "the file's costs" without a word
+                raise ValueError(f"costs has {len(costs)} values; this router has {len(self.models)} models "
+                                 f"{self.models} (pass costs=None for the file's costs)")
             c = []
             for i, x in enumerate(costs):
                 if not is_real(x):

@@ -96,6 +96,8 @@ def _read_scores(path: str, prompts: list[str], benchmark: str) -> "np.ndarray":
         raise ValueError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as e:
         raise ValueError(f"{path}: not a CSV file ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
     if not {"prompt", "score"} <= set(df.columns):
         raise ValueError(f"{path}: needs columns 'prompt' and 'score', has {list(df.columns)}")
     num = pd.to_numeric(df["score"].replace("", np.nan), errors="coerce")

@@ -14,7 +14,7 @@
 namespace tokenops::io {
 
 /// The router file format version this build reads and writes.
-inline constexpr int kRouterFormatVersion = 2;  // 2: word hash of router/features.hpp
+inline constexpr int kRouterFormatVersion = 3;  // 2: word hash of router/features.hpp; 3: L2-normalised n-gram blocks
 
 struct RouterTensor {
   std::vector<std::int64_t> shape;

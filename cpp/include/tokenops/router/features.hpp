@@ -6,9 +6,11 @@
 //    word's hash folds its bytes in 8-byte little-endian chunks through fmix64 (see
 //    word_hash()), n-grams of words chain those hashes. Character n-grams are taken over the
 //    bytes of the lowercased text with whitespace runs collapsed to one space. Each occurrence
-//    adds sign(h) / sqrt(N) to bucket h mod 2^hash_bits, where N is the number of n-grams of
-//    that kind in the prompt (signed hashing as in scikit-learn's HashingVectorizer; the
-//    1/sqrt(N) makes the block length-free and lets scoring stream without sorting).
+//    adds sign(h) * v to bucket h mod 2^hash_bits (signed hashing as in scikit-learn's
+//    HashingVectorizer), with one v per kind (word, character) chosen so that kind's summed
+//    buckets have unit L2 norm: v = 1 / sqrt(sum over buckets of (signed count)^2), as
+//    HashingVectorizer(norm="l2") per block. A prompt repeating one n-gram c times thus weighs
+//    like one occurrence, and scoring still streams over the occurrences without sorting.
 //  * dense block: the length and structure signals named in dense_signal_names(), then
 //    standardised with the mean/scale stored in the router file. `log_tokens` is the exact
 //    token count of the file's tokenizer when it names one, else estimate_tokens()'s estimate
@@ -53,6 +55,7 @@ struct FeatureScratch {
   std::string text;                    // normalised text for character n-grams
   std::vector<std::uint64_t> bits;     // byte-class bitmaps
   std::vector<std::uint32_t> bounds;   // word starts and ends
+  std::vector<std::uint64_t> counts;   // open-addressed (bucket + 1) << 32 | signed count
 };
 
 /// Immutable feature extractor; thread-safe (all methods const, scratch kept by the caller).
