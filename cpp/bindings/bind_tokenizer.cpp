@@ -31,7 +31,13 @@ SpecialMask make_mask(const Encoding& enc, const py::handle& allowed) {
     if (!PyUnicode_Check(h.ptr()))
       throw py::type_error("special token names must be str, not " +
                            std::string(Py_TYPE(h.ptr())->tp_name));
-    names.insert(h.cast<std::string>());
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(h.ptr(), &size);
+    if (utf8 == nullptr) {  // a lone surrogate: no special token (valid UTF-8) can equal it
+      PyErr_Clear();
+      continue;
+    }
+    names.emplace(utf8, static_cast<std::size_t>(size));
   }
   for (std::size_t k = 0; k < mask.size(); ++k) mask[k] = names.count(enc.specials()[k].text) ? 1 : 0;
   return mask;

@@ -619,3 +619,102 @@ def test_hf_non_special_added_tokens_match_everywhere_as_in_hf(data_dir, tmp_pat
     p.write_text(json.dumps(j))
     with pytest.raises(ValueError, match="sets lstrip"):
         tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+def _gpt2_json(data_dir):
+    import json
+
+    return json.loads((data_dir / "tokenizers" / "gpt2" / "tokenizer.json").read_text())
+
+
+def test_hf_file_with_tiktokens_possessive_cl100k_split_is_refused(data_dir, tmp_path):
+    # Hugging Face (Oniguruma) reads \p{N}{1,3}+ as (?:\p{N}{1,3})+: "2024" is one piece there,
+    # two ('202', '4') in tiktoken; tokenops refuses the file instead of splitting like tiktoken
+    import json
+
+    j = _gpt2_json(data_dir)
+    j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": tokenops.get_encoding("cl100k_base")._pat_str},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+    p = tmp_path / "tokenizer.json"
+    p.write_text(json.dumps(j))
+    with pytest.raises(ValueError, match=r"possessive cl100k pattern.*whole digit run"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+def test_hf_file_without_merges_encodes_bytes_as_hf(data_dir, tmp_path):
+    # an empty merge list is still merge-list BPE (bytes only), not a tiktoken rank table
+    import json
+
+    from tokenizers import Tokenizer
+
+    j = _gpt2_json(data_dir)
+    j["model"]["merges"] = []
+    p = tmp_path / "tokenizer.json"
+    for ignore in (False, True):
+        j["model"]["ignore_merges"] = ignore
+        p.write_text(json.dumps(j))
+        ours, hf = tokenops.Encoding.from_hf_tokenizer_json(p), Tokenizer.from_file(str(p))
+        assert ours._core.merge_mode
+        for text in ("hello world", " helloqx", "naïve 2024"):
+            assert ours.encode_ordinary(text) == hf.encode(text, add_special_tokens=False).ids, (ignore, text)
+
+
+def test_hf_overlapping_added_tokens_of_both_normalized_kinds_are_refused(data_dir, tmp_path):
+    import json
+
+    def tok(i, content, normalized):
+        return {"id": i, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+                "normalized": normalized, "special": False}
+
+    j = _gpt2_json(data_dir)
+    base = list(j["added_tokens"])
+    p = tmp_path / "tokenizer.json"
+    j["added_tokens"] = base + [tok(50257, "<ab", True), tok(50258, "b>", False)]
+    p.write_text(json.dumps(j))
+    with pytest.raises(ValueError, match=r"added tokens 'b>' \(normalized: false\) and '<ab' \(normalized: true\) overlap"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+    # same kind, or no possible overlap: loads, and matches HF
+    from tokenizers import Tokenizer
+
+    j["added_tokens"] = base + [tok(50257, "<ab", True), tok(50258, "cd>", False)]
+    p.write_text(json.dumps(j))
+    ours, hf = tokenops.Encoding.from_hf_tokenizer_json(p), Tokenizer.from_file(str(p))
+    for text in ("<ab>", "x<abcd> cd>", "<a b>"):
+        assert ours.encode_ordinary(text) == hf.encode(text, add_special_tokens=False).ids, text
+
+
+def test_hf_added_tokens_of_the_wrong_type_are_named(data_dir, tmp_path):
+    import json
+
+    j = _gpt2_json(data_dir)
+    j["added_tokens"] = {"<|endoftext|>": 50256}
+    p = tmp_path / "tokenizer.json"
+    p.write_text(json.dumps(j))
+    with pytest.raises(ValueError, match="added_tokens must be a list"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+
+
+def test_non_utf8_paths_and_lone_surrogates_get_clear_results(data_dir, tmp_path):
+    import os
+    import shutil
+
+    src = data_dir / "tokenizers" / "r50k_base.tiktoken"
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.tiktoken"
+    shutil.copy(src, raw)
+    ref = tokenops.get_encoding("r50k_base")
+    for path in (raw, os.fsdecode(raw)):
+        e = tokenops.Encoding.from_tiktoken_file(path, pretokenizer="r50k")
+        assert e.encode_ordinary("hello 2024") == ref.encode_ordinary("hello 2024")
+        assert "caf" in e.name
+    hf_raw = os.fsencode(tmp_path) + b"/tok\xe9.json"
+    shutil.copy(data_dir / "tokenizers" / "gpt2" / "tokenizer.json", hf_raw)
+    assert tokenops.Encoding.from_hf_tokenizer_json(hf_raw).encode_ordinary("hi") == ref.encode_ordinary("hi")
+    with pytest.raises(ValueError, match="name .*lone surrogate"):
+        tokenops.Encoding.from_tiktoken_file(src, pretokenizer="r50k", name="x\ud800")
+    with pytest.raises(ValueError, match="special token .*lone surrogate"):
+        tokenops.Encoding.from_tiktoken_file(src, pretokenizer="r50k", special_tokens={"\ud800": 60000})
+    # a string no special token can equal is simply not allowed anything (as in tiktoken)
+    cl = tokenops.get_encoding("cl100k_base")
+    assert cl.encode("x", allowed_special={"\ud800"}) == cl.encode("x")

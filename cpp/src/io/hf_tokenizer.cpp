@@ -57,6 +57,17 @@ bool byte_level_decode(const std::string& s, const std::unordered_map<char32_t, 
                                        "\"BPE\" with a ByteLevel pre-tokenizer)"));
 }
 
+/// True when some text can hold a match of `a` and one of `b` that share a byte: one contains
+/// the other, or a proper suffix of one is a prefix of the other.
+bool tokens_overlap(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return false;
+  if (a.find(b) != std::string_view::npos || b.find(a) != std::string_view::npos) return true;
+  for (std::size_t k = 1; k < std::min(a.size(), b.size()); ++k)
+    if (a.substr(a.size() - k) == b.substr(0, k) || b.substr(b.size() - k) == a.substr(0, k))
+      return true;
+  return false;
+}
+
 bool is_null_or_empty(const json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return true;
   if (j[key].is_string()) return j[key].get<std::string>().empty();
@@ -155,6 +166,10 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     }
     // Added tokens become special tokens; the ones that also sit in the vocab (GPT-2's
     // <|endoftext|>) are taken out of the mergeable set so each id has one meaning.
+    if (root.contains("added_tokens") && !root["added_tokens"].is_null() &&
+        !root["added_tokens"].is_array())
+      throw InvalidArgument(detail::concat(source, ": added_tokens must be a list, got ",
+                                           json_preview(root["added_tokens"])));
     if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
       std::size_t k = 0;
       for (const json& a : root["added_tokens"]) {
@@ -163,7 +178,8 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
                                                "] needs a string 'content' and an 'id'"));
         HfAddedToken t{a["content"].get<std::string>(),
                        token_id(a["id"], source, detail::concat("added_tokens[", k, "].id")),
-                       a.value("special", false)};
+                       a.value("special", false), false};
+        t.normalized = a.value("normalized", !t.special);  // HF's AddedToken default
         // A non-special added token is matched in all text (see SpecialToken::always); HF's
         // lstrip / rstrip / single_word matching rules are not implemented for it.
         if (!t.special)
@@ -174,6 +190,18 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
                                                    ", which tokenops does not implement"));
         ++k;
         model.added_tokens.push_back(t);
+      }
+      // HF matches the normalized: false tokens first and the normalized: true ones only in
+      // the text left between them; tokenops takes the leftmost-longest match over all added
+      // tokens, which is the same unless a token of one kind can overlap one of the other.
+      for (const auto& a : model.added_tokens) {
+        if (a.normalized) continue;
+        for (const auto& b : model.added_tokens)
+          if (b.normalized && tokens_overlap(a.content, b.content))
+            throw InvalidArgument(detail::concat(
+                source, ": added tokens '", a.content, "' (normalized: false) and '", b.content,
+                "' (normalized: true) overlap; Hugging Face matches the first kind before the "
+                "second, an order tokenops does not implement"));
       }
     }
     if (!model.added_tokens.empty()) {

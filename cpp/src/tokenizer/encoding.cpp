@@ -133,7 +133,7 @@ Encoding::Encoding(EncodingSpec spec)
     : name_(std::move(spec.name)),
       serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)),
       pretok_(spec.pretokenizer),
-      merge_mode_(!spec.merges.empty()),
+      merge_mode_(spec.merge_mode || !spec.merges.empty()),
       ignore_merges_(spec.ignore_merges),
       n_mergeable_(spec.tokens.size()),
       specials_(std::move(spec.specials)) {

@@ -20,7 +20,13 @@ constexpr std::string_view kO200k =
 
 PreTokenizer pretokenizer_for_hf_pattern(std::string_view pattern) {
   if (pattern.empty() || pattern == kGpt2 || pattern == kR50kPossessive) return PreTokenizer::R50K;
-  if (pattern == kCl100k) return PreTokenizer::CL100K;
+  if (pattern == kCl100k)
+    throw InvalidArgument(::tokenops::detail::concat(
+        "pre-tokenizer regex '", pattern, "' is tiktoken's possessive cl100k pattern, which Hugging "
+        "Face tokenizers (Oniguruma) reads differently: there '\\p{N}{1,3}+' means "
+        "'(?:\\p{N}{1,3})+', a whole digit run, where tiktoken splits digits in threes. tokenops "
+        "does not implement that reading; load the .tiktoken rank file for cl100k's behaviour, or "
+        "use the non-possessive pattern ('\\p{N}{1,3}', as the Llama-3 tokenizer.json spells it)"));
   if (pattern == kLlama3) return PreTokenizer::LLAMA3;
   if (pattern == kO200k) return PreTokenizer::O200K;
   throw InvalidArgument(::tokenops::detail::concat(
@@ -38,6 +44,7 @@ std::shared_ptr<const Encoding> encoding_from_hf(std::string name, const io::HfB
   spec.merges.reserve(model.merges.size());
   for (const auto& m : model.merges) spec.merges.push_back({m[0], m[1], m[2]});
   spec.ignore_merges = model.ignore_merges;
+  spec.merge_mode = true;  // a merge list drives BPE even when it is empty (bytes only)
   for (const auto& a : model.added_tokens) spec.specials.push_back({a.content, a.id, !a.special});
   return std::make_shared<const Encoding>(std::move(spec));
 }

@@ -113,13 +113,14 @@ class Encoding:
         for token, token_id in specials.items():
             if not isinstance(token, str):
                 raise TypeError(f"special token names must be str, not {type(token).__name__}")
+            _check_utf8(token, "special token")
             if isinstance(token_id, bool) or not hasattr(token_id, "__index__") or not 0 <= token_id < 2**32:
                 raise ValueError(
                     f"special token {token!r} has id {token_id!r}; ids must be ints in [0, 2**32)"
                 )
             specials[token] = int(token_id)
         data = open(path, "rb").read()  # noqa: SIM115
-        where = os.fsdecode(path)
+        where = _display_path(path)
         args = (name or os.path.basename(where), pretokenizer, data, specials, where)
         enc = cls(_core.CoreEncoding.from_tiktoken(*args), source=where)
         enc._recipe = ("tiktoken", args)
@@ -131,7 +132,7 @@ class Encoding:
         RoBERTa-style, Llama-3 HF...). Added tokens become special tokens."""
         _check_name(name)
         data = open(path, "rb").read()  # noqa: SIM115
-        where = os.fsdecode(path)
+        where = _display_path(path)
         args = (name or where, data, where)
         enc = cls(_core.CoreEncoding.from_hf_json(*args), source=where)
         enc._recipe = ("hf", args)
@@ -367,8 +368,10 @@ class Encoding:
         allowed_special: AllowedSpecial = set(),  # noqa: B006
         disallowed_special: DisallowedSpecial = "all",
     ) -> str:
-        """The longest prefix (``keep="start"``) or suffix (``keep="end"``) of ``text`` that
-        ends on a token boundary, is valid text, and encodes to at most ``max_tokens`` tokens."""
+        """The text of the first (``keep="start"``) or last (``keep="end"``) ``max_tokens`` tokens
+        of ``text``'s encoding, cut back to whole characters: never more than ``max_tokens``
+        tokens, but not always the longest such prefix (o200k: ``truncate("  3a", 1)`` is ``" "``
+        though ``"  "`` is one token too)."""
         _check_text(text)
         max_tokens = as_int(max_tokens, "max_tokens")  # numpy integers too
         if max_tokens < 0:
@@ -633,3 +636,19 @@ def _token_bytes(value: Any, fn: str) -> bytes:
 def _check_name(name: Any) -> None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
+    if name is not None:
+        _check_utf8(name, "name")
+
+
+def _check_utf8(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{what} {text!r} holds a lone surrogate at index {e.start}; "
+                         "it must be valid Unicode text") from None
+
+
+def _display_path(path: str | os.PathLike[str]) -> str:
+    """The path as text for names and messages: undecodable bytes (a Latin-1 file name under a
+    UTF-8 locale) become U+FFFD instead of lone surrogates the core cannot take."""
+    return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")

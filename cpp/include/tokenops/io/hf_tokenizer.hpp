@@ -13,6 +13,7 @@ struct HfAddedToken {
   std::string content;
   std::uint32_t id;
   bool special;
+  bool normalized = false;  // HF matches normalized: false tokens first, then the others
 };
 
 struct HfBpeModel {

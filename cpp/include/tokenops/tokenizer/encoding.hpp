@@ -36,6 +36,7 @@ struct EncodingSpec {
   std::vector<Rank> ids;            // id of each mergeable token
   std::vector<SpecialToken> specials;
   std::vector<std::array<Rank, 3>> merges;
+  bool merge_mode = false;     // merge-list BPE (HF) even with no merges; else ranks (tiktoken)
   bool ignore_merges = false;  // HF: a piece that is itself a token is emitted without merging
 };
 
