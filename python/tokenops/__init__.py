@@ -1,8 +1,10 @@
 """tokenops: make LLM applications cheaper without making them worse.
 
-Exact token counting (tiktoken-identical BPE in C++), pricing, routing, compression, caching and
-governance. ``import tokenops`` is fast and needs no optional dependency; submodules that need
-pandas, matplotlib or scikit-learn import them when they are used.
+Exact token counting (tiktoken-identical BPE in C++), exact pricing, SLM-vs-frontier routing,
+prompt compression and context packing, a native sentence embedder and agent-workflow cost
+simulation (semantic caching and live governance are not built yet). ``import tokenops`` is fast
+and needs no optional dependency; submodules that need pandas, matplotlib or scikit-learn import
+them when they are used (``pip install 'tokenops[all]'`` installs them).
 """
 
 from __future__ import annotations

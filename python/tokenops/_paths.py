@@ -58,6 +58,21 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask can only be
+    read by setting it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(dest: Path, data: bytes) -> None:
     """Writes ``data`` to ``dest`` atomically: a unique temporary file in the same folder,
     synced, then renamed over ``dest`` (a reader sees the old file or the new one, never a part;
@@ -67,6 +82,9 @@ def write_atomic(dest: Path, data: bytes) -> None:
     folder = dest.parent
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tokenops-", suffix=".tmp")
     try:
+        # mkstemp creates the file 0600; give it the mode open() would (0666 less the umask), so
+        # a catalogue refreshed by one user stays readable by the others
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

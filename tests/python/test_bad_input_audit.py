@@ -1657,3 +1657,44 @@ def test_router_clis_report_output_and_plot_mistakes_before_working(tmp_path: Pa
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
     r = run("tokenops.router.evaluate", "--benchmark", "mt-bench", "--scores", str(tmp_path / "lr=0.1.csv"))
     assert r.returncode == 0 and "lr=0.1" in r.stdout, r.stderr
+
+
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    # mkstemp's 0600 made a catalogue refreshed by one user unreadable to the others
+    import os
+
+    from tokenops._paths import _umask, write_atomic
+
+    old = os.umask(0o022)
+    try:
+        assert _umask() == 0o022
+        write_atomic(tmp_path / "a.json", b"{}")
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+        os.umask(0o027)
+        write_atomic(tmp_path / "a.json", b"[]")
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+        assert (tmp_path / "a.json").read_bytes() == b"[]"
+    finally:
+        os.umask(old)
+
+
+def test_a_dict_is_not_read_as_its_keys_where_a_list_of_texts_is_expected() -> None:
+    from tokenops.router import Router
+
+    enc = tokenops.get_encoding("cl100k_base")
+    for call in (enc.count_batch, enc.encode_batch, enc.encode_ordinary_batch):
+        with pytest.raises(TypeError, match="must be a list of str, not a dict"):
+            call({"a": "x"})
+    with pytest.raises(TypeError, match="prompts must be a list of str, not a dict"):
+        Router.default().score({"a": "b"})
+    with pytest.raises(TypeError, match="texts must be a list of str, not a dict"):
+        tokenops.Embedder.load().embed({"a": 1})
+
+
+def test_constructing_router_or_embedder_directly_points_to_the_factories() -> None:
+    from tokenops.router import Router
+
+    with pytest.raises(TypeError, match=r"Router\.default\(\), Router\.load\(path\)"):
+        Router()
+    with pytest.raises(TypeError, match=r"Embedder\.load\(\)"):
+        tokenops.Embedder()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -103,7 +103,10 @@ class Embedder:
     the test corpus). Immutable and thread-safe; ``embed`` releases the GIL.
     """
 
-    def __init__(self, core: Any, path: Path, name: str | None = None) -> None:
+    def __init__(self, core: Any = None, path: Path | None = None, name: str | None = None) -> None:
+        if core is None or path is None:
+            raise TypeError("make an Embedder with Embedder.load() (the bundled all-MiniLM-L6-v2) "
+                            "or Embedder.load(model_dir)")
         self._core = core
         self._path = path
         self._info: dict[str, Any] = dict(core.info())
@@ -175,6 +178,8 @@ class Embedder:
             raise TypeError(
                 "texts must be a list of str, not a single str; use embed([text]) or embed_one(text)"
             )
+        if isinstance(texts, Mapping):  # iterating it would embed its keys
+            raise TypeError(f"texts must be a list of str, not a {type(texts).__name__}")
         batch_size = as_int(batch_size, "batch_size")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

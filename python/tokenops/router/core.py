@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -77,6 +78,8 @@ def _encoding_core(name: str) -> Any:
 def _check_prompts(prompts: Sequence[str], what: str = "prompts") -> list[str]:
     if isinstance(prompts, (str, bytes)):
         raise TypeError(f"{what} must be a list of str, not a single {type(prompts).__name__}")
+    if isinstance(prompts, Mapping):  # iterating it would score its keys
+        raise TypeError(f"{what} must be a list of str, not a {type(prompts).__name__}")
     out = list(prompts)
     for i, p in enumerate(out):
         if not isinstance(p, str):
@@ -95,7 +98,9 @@ class Router:
     or explicit ``embeddings=``.
     """
 
-    def __init__(self, core: Any, source: str, embed: Callable[[list[str]], np.ndarray] | None = None):
+    def __init__(self, core: Any = None, source: str = "", embed: Callable[[list[str]], np.ndarray] | None = None):
+        if core is None:
+            raise TypeError("make a Router with Router.default(), Router.load(path) or Router.from_bytes(data)")
         self._core = core
         self.source = source
         self._embed = embed

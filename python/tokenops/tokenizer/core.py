@@ -265,6 +265,8 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
         """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
+        if isinstance(text, Mapping):  # iterating it would read its keys as the texts
+            raise TypeError(f"text must be a list of str, not a {type(text).__name__}")
         result, _ = self._core.encode_batch(text, None, None, check_threads(num_threads), self._ints)
         return result
 
@@ -311,6 +313,8 @@ class Encoding:
         """(texts, allowed, disallowed) special tokens of a batch call; the workers check the texts for
         disallowed special tokens. Disallowed strings that are not special tokens (rare) are
         checked here, text by text, so the first offending text is reported as without them."""
+        if isinstance(text, Mapping):  # iterating it would read its keys as the texts
+            raise TypeError(f"text must be a list of str, not a {type(text).__name__}")
         allowed, banned, extra = self._special_sets(allowed_special, disallowed_special)
         if extra and not isinstance(text, (str, bytes)):
             try:
