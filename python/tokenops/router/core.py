@@ -108,6 +108,8 @@ class Router:
     # ---- loading ----
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "<bytes>", embed: Any = None) -> "Router":
+        """A router from a router file's bytes (``source`` names it in errors); ``embed`` as in
+        ``load``: the embedder for routers with an embedding block."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # bytes(300_000_000) would allocate that many zero bytes before failing
             raise TypeError(f"data must be the router file's bytes, not {type(data).__name__}")

@@ -403,6 +403,7 @@ class Encoding:
         return self._core.decode_single_token_bytes(token)
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        """The bytes of each token, one entry per id (a token may hold part of a character)."""
         return self._core.decode_tokens_bytes(_check_tokens(tokens))
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
@@ -520,8 +521,13 @@ class StreamDecoder:
     def __init__(self, encoding: Encoding, errors: str = "replace") -> None:
         self._dec = _core.CoreStreamDecoder(encoding._core)
         self._errors = errors
+        self._name = encoding.name
+
+    def __repr__(self) -> str:
+        return f"<StreamDecoder of {self._name!r}, errors={self._errors!r}>"
 
     def push(self, tokens: int | Iterable[int]) -> str:
+        """Adds token ids (an int, a list or a numpy array); returns the text they complete."""
         if getattr(tokens, "ndim", None) == 0:  # a numpy integer scalar (or 0-d array)
             tokens = _check_tokens(tokens).reshape(1)  # type: ignore[attr-defined]
         elif isinstance(tokens, int):
@@ -533,6 +539,8 @@ class StreamDecoder:
         return self._dec.push(tokens).decode("utf-8", errors=self._errors)
 
     def flush(self) -> str:
+        """Ends the stream: the held-back bytes of an unfinished character, decoded with
+        ``errors`` (U+FFFD by default)."""
         return self._dec.flush().decode("utf-8", errors=self._errors)
 
     @property
@@ -546,6 +554,7 @@ _LOCK = threading.RLock()
 
 
 def list_encoding_names() -> list[str]:
+    """Names ``get_encoding`` knows (tiktoken's and the extra ones tokenops registers), sorted."""
     return sorted(registry.ENCODINGS)
 
 
