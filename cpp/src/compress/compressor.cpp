@@ -44,6 +44,20 @@ bool ends_with_opener(std::string_view p) {
          ends("\xC2\xBF") /* ¿ */ || ends("\xC2\xA1") /* ¡ */ || ends("\xE3\x80\x8C") /* 「 */;
 }
 
+// Whether kept unit k is punctuation that leads into a kept number right after it, with no space
+// between ("-" "5", "+" "3", "." "5", "$" "4"): across a gap it takes a space before it as a
+// word does ("120" [dropped " ("] "-5%" must not read "120-5%"). A closing bracket or quote
+// is no lead ("John" [dropped " (the elder)"] ")" ... stays as it was).
+bool sign_of_number(std::string_view text, const Segmentation& seg,
+                    const std::vector<std::uint8_t>& kept, std::size_t k) {
+  const Unit& u = seg.units[k];
+  if (u.kind != UnitKind::Punct || k + 1 >= seg.units.size() || !kept[k + 1]) return false;
+  const Unit& next = seg.units[k + 1];
+  if (next.ws != next.start || !(next.flags & kHasDigit) || !word_like(next)) return false;
+  const char c = text[u.start];
+  return !(c == ')' || c == ']' || c == '}' || c == '>' || c == '"' || c == '\'');
+}
+
 // Per-unit token counts: each token of the whole text's encoding is attributed to the unit
 // (whitespace included) holding its first byte, so the counts add up to the text's count.
 std::vector<std::uint32_t> unit_token_counts(const tokenizer::Encoding& enc,
@@ -105,10 +119,12 @@ std::string assemble(std::string_view text, const Segmentation& seg,
         // the line's first kept unit starts the line: no leftover indentation
       } else if (u.ws < u.start) {
         out.append(text.substr(u.ws, u.start - u.ws));
-      } else if (word_like(u) && (word_like(p) || gap_has_space(text, p.end, u.start) ||
-                                  (p.kind == UnitKind::Punct && !ends_with_opener(content(text, p))))) {
+      } else if ((word_like(u) || sign_of_number(text, seg, kept, k)) &&
+                 (word_like(p) || gap_has_space(text, p.end, u.start) ||
+                  (p.kind == UnitKind::Punct && !ends_with_opener(content(text, p))))) {
         // "2024." [dropped " :"] "0" must not become "2024.0", nor "1998." [dropped "["] "3"
-        // [dropped "]"] "1998.3": both are other numbers
+        // [dropped "]"] "1998.3": both are other numbers; nor "120" [dropped " ("] "-5%"
+        // "120-5%", a range
         out.push_back(' ');
       }
     }
@@ -214,7 +230,10 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     for (std::size_t c = 0; c < nc; ++c)
       cpri[c] += opt.position_weight * (1.0f - static_cast<float>(c) / static_cast<float>(nc));
   if (opt.dedup) {
-    r.duplicate_of = find_duplicate_chunks(text, r.seg);
+    RedundancyOptions ro;
+    ro.stop = opt.stop;
+    r.duplicate_of = find_duplicate_chunks(text, r.seg, ro);
+    if (ctx.stopped()) return r;
     for (std::size_t c = 0; c < nc; ++c)
       if (r.duplicate_of[c] >= 0) cpri[c] = -1.0f;
   }
@@ -360,8 +379,13 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   std::stable_sort(cand.begin(), cand.end(),
                    [&](std::uint32_t a, std::uint32_t b) { return items[a].score > items[b].score; });
 
+  // a force token that is only a force token ("." "?", not "\n"): it goes with its sentence
+  auto soft = [&](std::size_t k) {
+    return opt.drop_consecutive && ftok[k] && units[k].kind != UnitKind::Newline && !hard[k];
+  };
+  bool no_soft = false;  // the last resort below: no soft force token at all
   auto materialise = [&]() {
-    for (std::size_t k = 0; k < n; ++k) r.kept[k] = sel[item_of[k]] | unit_sel[k];
+    for (std::size_t k = 0; k < n; ++k) r.kept[k] = (sel[item_of[k]] | unit_sel[k]) && !(no_soft && soft(k));
     if (!opt.drop_consecutive) return;
     // force tokens whose sentence lost every other unit go with it
     for (std::size_t c = 0; c < nc; ++c) {
@@ -409,6 +433,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   };
   const std::size_t tol = budget_tolerance(target);
   std::size_t achieved = 0;
+  double measured_scale = 1.0;  // of the last measure()
   auto measure = [&]() {
     materialise();
     r.text = assemble(text, r.seg, r.kept);
@@ -416,7 +441,8 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     std::uint64_t est_kept = 0;
     for (std::size_t k = 0; k < n; ++k)
       if (r.kept[k]) est_kept += r.unit_tokens[k];
-    return est_kept > 0 ? static_cast<double>(achieved) / static_cast<double>(est_kept) : 1.0;
+    measured_scale = est_kept > 0 ? static_cast<double>(achieved) / static_cast<double>(est_kept) : 1.0;
+    return measured_scale;
   };
   std::size_t k = prefix_for(static_cast<double>(target) - static_cast<double>(est));
   set_prefix(k);
@@ -476,51 +502,138 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   // group, larger than the budget: nothing came back).
   // Nothing kept is never "within tolerance" while something fits (a budget under the tolerance
   // of 5 tokens left "" behind).
-  if (target > achieved + tol || achieved == 0) {
-    const double scale = std::clamp(measure(), 0.2, 5.0);
-    const double slack = achieved == 0 ? 0.0 : tol / 2.0;
-    double room = (static_cast<double>(target - achieved) - slack) / scale, added = 0;
-    // the units of each item, built once (CSR)
-    std::vector<std::uint32_t> item_start(items.size() + 1, 0), item_units(n);
+  // A fill's estimate counts the force tokens ("." "?") that a sentence's first kept unit brings
+  // back; an entry that still measures over is left out and the fill goes on with the rest in a
+  // further pass (the first fill kept one item that "fit" by estimate, measured over with its
+  // ".", and shrinking then dropped everything: target 6 gave "" while 5 and 7 gave text).
+  // soft force tokens per chunk: kept only while the chunk keeps some other unit (materialise)
+  std::vector<std::uint64_t> chunk_soft(nc, 0);
+  for (std::size_t k = 0; k < n; ++k)  // (outside the coarse stage's chunks nothing is forced)
+    if (soft(k) && items[item_of[k]].forced) chunk_soft[units[k].chunk] += r.unit_tokens[k];
+  std::vector<std::uint32_t> item_start, item_units;
+  std::vector<std::uint8_t> rejected_item, rejected_unit, chunk_live;
+  std::vector<std::int64_t> extra;  // entries: an item (>= 0) or a single unit (-1 - unit)
+  std::vector<std::uint32_t> us, new_chunks;
+  auto set_extra = [&](std::size_t m) {
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      if (extra[i] >= 0) sel[static_cast<std::size_t>(extra[i])] = i < m;
+      else unit_sel[static_cast<std::size_t>(-1 - extra[i])] = i < m;
+    }
+  };
+  {
+    // the units of each item (CSR)
+    item_start.assign(items.size() + 1, 0);
+    item_units.resize(n);
     for (std::size_t k = 0; k < n; ++k) ++item_start[item_of[k] + 1];
     for (std::size_t i = 0; i < items.size(); ++i) item_start[i + 1] += item_start[i];
-    {
-      std::vector<std::uint32_t> fillp(item_start.begin(), item_start.end() - 1);
-      for (std::size_t k = 0; k < n; ++k) item_units[fillp[item_of[k]]++] = static_cast<std::uint32_t>(k);
-    }
-    // entries: an item (>= 0) or a single unit (-1 - unit)
-    std::vector<std::int64_t> extra;
-    std::vector<std::uint32_t> us;
-    for (std::size_t i = k; i < cand.size() && added < room; ++i) {
+    std::vector<std::uint32_t> fillp(item_start.begin(), item_start.end() - 1);
+    for (std::size_t k = 0; k < n; ++k) item_units[fillp[item_of[k]]++] = static_cast<std::uint32_t>(k);
+    rejected_item.assign(items.size(), 0);
+    rejected_unit.assign(n, 0);
+  }
+  // (the selection is measured here: each step above and each pass ends with a measure())
+  for (int pass = 0; pass < 4 && (target > achieved + tol || achieved == 0); ++pass) {
+    const double scale = std::clamp(measured_scale, 0.2, 5.0);
+    chunk_live.assign(nc, 0);
+    for (std::size_t k = 0; k < n; ++k)
+      if (r.kept[k] && !soft(k)) chunk_live[units[k].chunk] = 1;
+    // the soft force tokens of the chunks that units [b, e) of item_units would bring back
+    auto comeback = [&](const std::uint32_t* b, const std::uint32_t* e) {
+      std::uint64_t c = 0;
+      new_chunks.clear();
+      for (const std::uint32_t* p = b; p != e; ++p) {
+        const std::uint32_t ch = units[*p].chunk;
+        if (chunk_live[ch] || std::find(new_chunks.begin(), new_chunks.end(), ch) != new_chunks.end())
+          continue;
+        new_chunks.push_back(ch);
+        c += chunk_soft[ch];
+      }
+      return c;
+    };
+    auto make_live = [&]() {
+      for (std::uint32_t ch : new_chunks) chunk_live[ch] = 1;
+    };
+    const double slack = pass == 0 && achieved > 0 ? tol / 2.0 : 0.0;
+    const double room = (static_cast<double>(target) - static_cast<double>(achieved) - slack) / scale;
+    double added = 0;
+    extra.clear();
+    for (std::size_t i = 0; i < cand.size() && added < room; ++i) {
       const std::uint32_t it = cand[i];
-      if (added + items[it].cost <= room) {
+      if (sel[it] || rejected_item[it]) continue;
+      const std::uint32_t* b = item_units.data() + item_start[it];
+      const std::uint32_t* e = item_units.data() + item_start[it + 1];
+      const double cost = static_cast<double>(items[it].cost + comeback(b, e));
+      if (added + cost <= room) {
         sel[it] = 1;
+        make_live();
         extra.push_back(it);
-        added += items[it].cost;
+        added += cost;
         continue;
       }
-      if (item_start[it + 1] - item_start[it] < 2) continue;
+      if (e - b < 2) continue;
+      us.assign(b, e);
+      std::stable_sort(us.begin(), us.end(),
+                       [&](std::uint32_t a, std::uint32_t b2) { return r.unit_scores[a] > r.unit_scores[b2]; });
+      for (std::uint32_t u : us) {
+        if (unit_sel[u] || rejected_unit[u]) continue;
+        const double c = static_cast<double>(r.unit_tokens[u] + comeback(&u, &u + 1));
+        if (added + c > room) continue;
+        unit_sel[u] = 1;
+        make_live();
+        extra.push_back(-1 - static_cast<std::int64_t>(u));
+        added += c;
+      }
+    }
+    if (extra.empty()) {
+      if (slack > 0) continue;  // nothing fits the room less the slack: try the whole room
+      break;
+    }
+    measure();
+    if (achieved > target) {
+      // keep the longest prefix that fits; the entry that tipped it over is out, the ones after
+      // it are candidates again in the next pass
+      const std::size_t good = shrink_to_fit(extra.size(), set_extra);
+      if (extra[good] >= 0) rejected_item[static_cast<std::size_t>(extra[good])] = 1;
+      else rejected_unit[static_cast<std::size_t>(-1 - extra[good])] = 1;
+    }
+  }
+  // Last resort, when nothing but force tokens is kept while the budget has room: one unit alone,
+  // the best that measures within the target, if need be without its sentence's "." or "?"
+  // (target_tokens=1 on "Please summarise the meeting." gave "": "meeting." is 2 tokens).
+  if (achieved < target) {
+    bool content_kept = false;
+    for (std::size_t k = 0; k < n && !content_kept; ++k)
+      content_kept = r.kept[k] && !ftok[k] && units[k].kind != UnitKind::Newline;
+    constexpr int kMaxTries = 32;
+    int tries = 0;
+    bool changed = false;
+    for (std::size_t i = 0; i < cand.size() && !content_kept && tries < kMaxTries; ++i) {
+      const std::uint32_t it = cand[i];
+      if (sel[it]) continue;
       us.assign(item_units.begin() + item_start[it], item_units.begin() + item_start[it + 1]);
       std::stable_sort(us.begin(), us.end(),
-                       [&](std::uint32_t a, std::uint32_t b) { return r.unit_scores[a] > r.unit_scores[b]; });
+                       [&](std::uint32_t a, std::uint32_t b2) { return r.unit_scores[a] > r.unit_scores[b2]; });
       for (std::uint32_t u : us) {
-        if (added + r.unit_tokens[u] > room) continue;
+        if (unit_sel[u] || ftok[u] || units[u].kind == UnitKind::Newline || r.unit_tokens[u] > target)
+          continue;
+        if (tries++ == kMaxTries) break;
+        changed = true;
         unit_sel[u] = 1;
-        extra.push_back(-1 - static_cast<std::int64_t>(u));
-        added += r.unit_tokens[u];
+        measure();
+        if (achieved > target) {
+          no_soft = true;
+          measure();
+        }
+        if (achieved <= target) {
+          content_kept = true;
+          changed = false;
+          break;
+        }
+        unit_sel[u] = 0;
+        no_soft = false;
       }
     }
-    if (!extra.empty()) {
-      measure();
-      if (achieved > target) {
-        shrink_to_fit(extra.size(), [&](std::size_t m) {
-          for (std::size_t i = 0; i < extra.size(); ++i) {
-            if (extra[i] >= 0) sel[static_cast<std::size_t>(extra[i])] = i < m;
-            else unit_sel[static_cast<std::size_t>(-1 - extra[i])] = i < m;
-          }
-        });
-      }
-    }
+    if (changed) measure();  // back to the selection before the tries
   }
   r.compressed_tokens = achieved;
   const std::size_t diff = achieved > target ? achieved - target : target - achieved;

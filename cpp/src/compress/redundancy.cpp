@@ -1,5 +1,6 @@
 #include "tokenops/compress/redundancy.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <unordered_map>
@@ -34,15 +35,28 @@ std::uint64_t exact_hash(const std::vector<std::string>& terms) {
   return mix(h);
 }
 
+// Bucket entries compared per band: the first and the last kProbe of a bucket. Unrelated
+// fingerprints share a 16-bit band key with probability 2^-16, so a bucket of normal text holds a
+// handful and every entry is compared (the same pairs as before); template-like lines (log lines
+// that differ in one id) have fingerprints a few bits apart that crowd the same buckets, and
+// comparing every entry made the pass quadratic (200,000 log lines: 100 s). Such a line is
+// compared with the oldest and the newest representatives of its buckets only, so a near-
+// duplicate of a representative in the middle of a crowded bucket can go unnoticed. (Entries
+// are compared oldest first, so where several are near, the one reported can differ from the
+// former hash-multimap order; whether a chunk is a duplicate does not.)
+constexpr std::size_t kProbe = 256;
+
 std::vector<std::int32_t> dedup(const std::vector<std::vector<std::string>>& docs,
                                 const RedundancyOptions& opt) {
   TOKENOPS_CHECK(opt.max_hamming >= 0 && opt.max_hamming <= 3, InvalidArgument,
                  "max_hamming must be in [0, 3], got ", opt.max_hamming);
   std::vector<std::int32_t> dup(docs.size(), -1);
-  std::array<std::unordered_multimap<std::uint16_t, std::int32_t>, 4> bands;
+  // per band: 16-bit key -> representatives (documents not found to be duplicates) with their
+  // fingerprints, in order
+  std::array<std::unordered_map<std::uint16_t, std::vector<std::pair<std::uint64_t, std::int32_t>>>, 4> bands;
   std::unordered_map<std::uint64_t, std::int32_t> exact;
-  std::vector<std::uint64_t> fp(docs.size(), 0);
   for (std::size_t d = 0; d < docs.size(); ++d) {
+    if ((d & 4095) == 4095 && opt.stop && opt.stop()) return dup;  // the caller gives up too
     const auto& t = docs[d];
     if (t.empty()) continue;
     const auto id = static_cast<std::int32_t>(d);
@@ -52,19 +66,18 @@ std::vector<std::int32_t> dedup(const std::vector<std::vector<std::string>>& doc
       continue;
     }
     if (t.size() < opt.min_terms) continue;
-    fp[d] = simhash(t);
+    const std::uint64_t f = simhash(t);
     for (int b = 0; b < 4 && dup[d] < 0; ++b) {
-      auto key = static_cast<std::uint16_t>(fp[d] >> (16 * b));
-      auto range = bands[b].equal_range(key);
-      for (auto r = range.first; r != range.second; ++r) {
-        if (std::popcount(fp[d] ^ fp[r->second]) <= opt.max_hamming) {
-          dup[d] = r->second;
-          break;
-        }
-      }
+      auto found = bands[b].find(static_cast<std::uint16_t>(f >> (16 * b)));
+      if (found == bands[b].end()) continue;
+      const auto& reps = found->second;
+      const std::size_t head = std::min(reps.size(), kProbe);
+      const std::size_t tail = reps.size() > 2 * kProbe ? reps.size() - kProbe : head;
+      for (std::size_t i = 0; i < reps.size() && dup[d] < 0; i = (i + 1 == head ? tail : i + 1))
+        if (std::popcount(f ^ reps[i].first) <= opt.max_hamming) dup[d] = reps[i].second;
     }
     if (dup[d] < 0)
-      for (int b = 0; b < 4; ++b) bands[b].emplace(static_cast<std::uint16_t>(fp[d] >> (16 * b)), id);
+      for (int b = 0; b < 4; ++b) bands[b][static_cast<std::uint16_t>(f >> (16 * b))].emplace_back(f, id);
   }
   return dup;
 }

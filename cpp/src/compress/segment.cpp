@@ -646,7 +646,12 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
     // mixed case (iPhone, eBay) or letters with digits (GPT4, COVID19)
     std::string_view w = text_of(k);
     bool upper_inside = false;
-    for (std::size_t i = u[k].start + 1; i < u[k].end;) {
+    // from the second code point on (stepping one byte decoded continuation bytes as letters:
+    // lowercase Cyrillic, Greek, Arabic and Hebrew words were flagged as entities, and the last
+    // byte's "sequence" read past the unit)
+    int first_len = 0;
+    cur.at(u[k].start, first_len);
+    for (std::size_t i = u[k].start + static_cast<std::size_t>(std::max(first_len, 1)); i < u[k].end;) {
       int l;
       char32_t c = cur.at(i, l);
       upper_inside |= is_upper(c);

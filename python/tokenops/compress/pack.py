@@ -13,7 +13,7 @@ from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
 from ..tokenizer.images import ImageSize
 from ..tokenizer.chat import _resolve as _resolve_chat_model
-from .api import _check_text, _check_weights, _resolve_model, default_compressor
+from .api import UNIT_KINDS, Compressor, _check_text, _check_weights, _core_bytes, _resolve_model, default_compressor
 
 
 def _check_budget(budget: object) -> int:
@@ -192,6 +192,71 @@ def _summary_source(m: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _anthropic_shaped(msgs: Sequence[Mapping[str, Any]], model: str) -> bool:
+    """Whether a history is in the shape of Anthropic's Messages API: no system message in the list
+    (it is a separate parameter there), and a Claude model or Anthropic content blocks."""
+    if any(m.get("role") in ("system", "developer") for m in msgs):
+        return False
+    low = model.lower()
+    if low.startswith(("claude", "anthropic/", "bedrock/anthropic")) or "/claude" in low:
+        return True
+    for m in msgs:
+        for b in _blocks(m):
+            t = b.get("type")
+            if t in ("tool_use", "tool_result", "document") or (t == "image" and "source" in b):
+                return True
+    return False
+
+
+def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], question: str | None,
+                        room: int) -> str:
+    """The ``(role, text)`` messages compressed into about ``room`` tokens as "role: text" lines.
+
+    Question-aware when the conversation goes on with a user message (``question``): whole
+    relevant sentences are kept before single words, where a word-level pick of a long history
+    at 20x is word salad. Numbers are not forced: a history of worked answers holds more digits
+    than the room, and the forced digits alone came back over it, cut to a prefix of bare
+    numbers. Every message that keeps some text starts its line with its ``role:`` label, put
+    back when the compression dropped it."""
+    history = "\n".join(f"{role}: {text}" for role, text in lines)
+    owner: list[int] = []  # input line -> message
+    for i, (role, text) in enumerate(lines):
+        owner += [i] * (1 + f"{role}: {text}".count("\n"))
+    target = min(room, compressor.count(history))
+    data, newline = _core_bytes(history), UNIT_KINDS.index("newline")  # (unit offsets index the bytes)
+    out = ""
+    for _ in range(3):  # the labels put back cost tokens: aim lower by what went over
+        r = compressor.compress(history, question, target_tokens=max(1, target), force_digits=False)
+        kept_lines: list[int] = []  # input lines holding a kept unit, in order
+        line = 0
+        raw = r._raw
+        for kind, kept, a, b in zip(raw["unit_kind"].tolist(), raw["kept"].tolist(),
+                                    raw["unit_start"].tolist(), raw["unit_end"].tolist()):
+            if kind == newline:
+                line += data.count(b"\n", a, b)
+            elif kept and (not kept_lines or kept_lines[-1] != line):
+                kept_lines.append(line)
+        text_lines = [x for x in r.text.split("\n") if x.strip()]
+        if len(text_lines) != len(kept_lines):  # (not expected: one output line per such line)
+            return r.text
+        fixed: list[str] = []
+        prev = -1
+        for x, li in zip(text_lines, kept_lines):
+            m = owner[min(li, len(owner) - 1)]
+            if m != prev:
+                role = lines[m][0]
+                if not x.startswith(f"{role}:"):
+                    x = f"{role}: {x[len(role):].lstrip()}" if x.startswith(f"{role} ") else f"{role}: {x}"
+            prev = m
+            fixed.append(x)
+        out = "\n".join(fixed)
+        over = compressor.count(out) - room
+        if over <= 0 or target <= 1:
+            break
+        target -= over
+    return out
+
+
 def pack_chat(
     messages: Sequence[Mapping[str, Any]],
     budget: int,
@@ -200,7 +265,7 @@ def pack_chat(
     keep_last: int = 2,
     summary: str | Callable[[list[Mapping[str, Any]]], str] | None = "extractive",
     summary_tokens: int | None = None,
-    summary_role: str = "system",
+    summary_role: str = "auto",
     image_size: ImageSize = None,
 ) -> ChatPackResult:
     """Fits a chat history into ``budget`` prompt tokens (OpenAI's per-message accounting).
@@ -222,6 +287,14 @@ def pack_chat(
     whole pair, or raises when it does not fit). Raises
     ValueError when the system messages and the last ``keep_last`` messages alone exceed the budget.
     Image parts count as in :func:`tokenops.count_messages`, with its ``image_size``.
+
+    The summary is a message of role ``summary_role``; ``"auto"`` makes it ``"system"``, or
+    ``"user"`` for a history in Anthropic's shape (no system message in the list, and a Claude
+    ``model`` or Anthropic ``tool_use``/``tool_result``/``image`` source blocks): Anthropic's
+    Messages API takes the system prompt as a separate parameter and rejects a ``system`` role in
+    the list (and wants a user message first, which the summary then is). The extractive summary
+    keeps the ``role:`` label of each summarised message; numbers are not forced there (the
+    digits of a long history alone can exceed the summary's room).
     """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
@@ -248,6 +321,8 @@ def pack_chat(
     # The model -> encoding resolution of count_messages (a claude-/gemini- name is an
     # approximation over o200k_base), also for the summary's compression and trimming.
     enc, kind, note = _resolve_chat_model(model)
+    if summary_role == "auto":
+        summary_role = "user" if _anthropic_shaped(msgs, model) else "system"
     counted = count_messages(msgs, model, image_size=image_size) if msgs else None
     original = counted.tokens if counted else 0
     if original <= budget:
@@ -347,14 +422,16 @@ def pack_chat(
                 raise TypeError(f"the summary callable must return str, not {type(made).__name__}")
             summary_text = made or None
         else:
-            lines = ((msgs[i]["role"], _summary_source(msgs[i])) for i in dropped)
-            history = "\n".join(f"{role}: {text}" for role, text in lines if text)
+            lines = [(str(msgs[i]["role"]), _summary_source(msgs[i])) for i in dropped]
+            lines = [(role, text) for role, text in lines if text]
             prefix = "Summary of the earlier conversation:\n"
             room = budget - tokens_of(keep, [{"role": summary_role, "content": prefix}])
-            if room > 8 and history:
-                compressor = default_compressor(enc)
-                target = min(room, compressor.count(history))
-                summary_text = prefix + compressor.compress(history, target_tokens=target).text
+            if room > 8 and lines:
+                # what the kept conversation goes on with: its last user message
+                users = [_summary_source(msgs[i]) for i in sorted(keep)
+                         if i not in system_set and msgs[i]["role"] == "user"]
+                question = users[-1] if users and users[-1].strip() else None
+                summary_text = prefix + _extractive_summary(default_compressor(enc), lines, question, room)
         if summary_text is not None:
             head = [{"role": summary_role, "content": summary_text}]
             while tokens_of(keep, head) > budget and summary_text:

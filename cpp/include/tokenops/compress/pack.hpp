@@ -5,7 +5,9 @@
 // (Carbonell & Goldstein 1998) against the passages already chosen, over term-frequency cosine.
 // Near-duplicates (SimHash) are never packed twice. Optionally the chosen passages are
 // reordered so that the most relevant sit at the edges of the prompt ("lost in the middle",
-// Liu et al. 2023): 1st, 3rd, 5th ... from the front, 2nd, 4th ... from the back.
+// Liu et al. 2023): 1st, 3rd, 5th ... from the front, 2nd, 4th ... from the back. The joined text
+// is counted; when it counts less than the passages and separators it was chosen on (".\n\n" is
+// one token), the room left takes further picks.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,7 +27,8 @@ struct PackOptions {
   bool reorder = false;             // most relevant at the edges
   bool dedup = true;                // skip near-duplicate passages
   std::string separator = "\n\n";
-  text::StopFn stop;                // asked before each pick (Ctrl-C); empty: never stop
+  text::StopFn stop;                // asked during the near-duplicate pass and before each step of
+                                    // the picking (Ctrl-C); empty: never stop
 };
 
 struct PackResult {
