@@ -810,3 +810,24 @@ def test_pack_chat_summary_role_follows_the_api_shape() -> None:
              for m in anth]
     assert pack_chat(plain, 400, keep_last=2).messages[0]["role"] == "system"
     assert pack_chat(anth, 400, keep_last=2, model="claude-sonnet-4-5", summary_role="system").messages[0]["role"] == "system"
+
+
+def test_compress_called_as_the_module_shows_its_signature_and_takes_frequencies(monkeypatch):
+    import inspect
+
+    import tokenops
+    from tokenops.compress import api, models
+
+    params = inspect.signature(tokenops.compress).parameters
+    assert list(params)[:5] == ["text", "question", "rate", "target_tokens", "model"]
+    assert "frequencies" in params
+    text = "The committee approved the budget of 4.2 million dollars after a long debate. " * 5
+    r = tokenops.compress(text, rate=0.5, frequencies="bigram")
+    assert 0 < r.compressed_tokens <= r.original_tokens and "4.2" in r.text
+    # without wordfreq the default names the extra and the way around it, which works
+    monkeypatch.setitem(sys.modules, "wordfreq", None)
+    monkeypatch.setattr(models, "_FREQ", {})
+    monkeypatch.setattr(api, "_DEFAULT", {})
+    with pytest.raises(ImportError, match=r"frequencies='bigram'"):
+        tokenops.compress(text, rate=0.5)
+    assert tokenops.compress(text, rate=0.5, frequencies="bigram").text

@@ -1,10 +1,15 @@
 """Prompt compression and context packing (C++ core, GIL released).
 
+``tokenops.compress(text, question=None, rate=None, target_tokens=None, model="gpt-4o", *,
+language="en", frequencies="wordfreq", **options)`` is this module called as a function
+(``help(tokenops.compress.compress)`` for its options).
+
 ``compress`` keeps what matters of a prompt under a token budget of the target model;
 ``pack`` chooses retrieved passages for a question; ``pack_chat`` fits a conversation.
 ``tokenops.compress.evaluate`` measures answer-span survival against baselines.
 """
 
+import inspect as _inspect
 import sys as _sys
 import types as _types
 
@@ -41,6 +46,11 @@ class _CallableModule(_types.ModuleType):
 
     def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return compress(*args, **kwargs)
+
+    # inspect.signature(tokenops.compress) and Jupyter's tokenops.compress? show compress's
+    __call__.__signature__ = _inspect.signature(compress).replace(  # type: ignore[attr-defined]
+        parameters=[_inspect.Parameter("self", _inspect.Parameter.POSITIONAL_ONLY),
+                    *_inspect.signature(compress).parameters.values()])
 
 
 _sys.modules[__name__].__class__ = _CallableModule

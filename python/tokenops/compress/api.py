@@ -489,13 +489,15 @@ _DEFAULT: dict[tuple[Any, str], Compressor] = {}
 _DEFAULT_LOCK = threading.RLock()
 
 
-def default_compressor(model: str | Encoding = "gpt-4o", language: str = "en") -> Compressor:
-    """The process-wide default Compressor for a model and language (built once)."""
-    key = (model if isinstance(model, str) else id(model), language)
+def default_compressor(model: str | Encoding = "gpt-4o", language: str = "en",
+                       frequencies: str | None = "wordfreq") -> Compressor:
+    """The process-wide default Compressor for a model, language and word-frequency source
+    (built once; ``frequencies`` as in :class:`Compressor`)."""
+    key = (model if isinstance(model, str) else id(model), language, frequencies)
     with _DEFAULT_LOCK:  # held while building: threads asking at once build one
         c = _DEFAULT.get(key)
         if c is None:
-            c = _DEFAULT[key] = Compressor(model, language=language)
+            c = _DEFAULT[key] = Compressor(model, language=language, frequencies=frequencies)
     return c
 
 
@@ -507,6 +509,7 @@ def compress(
     model: str | Encoding = "gpt-4o",
     *,
     language: str = "en",
+    frequencies: str | None = "wordfreq",
     **options: Any,
 ) -> CompressionResult:
     """Compresses a prompt for ``model`` to ``rate`` x its tokens or to ``target_tokens``.
@@ -514,10 +517,11 @@ def compress(
     >>> r = tokenops.compress(long_context, question="Who wrote it?", rate=0.33)
     >>> r.text, r.original_tokens, r.compressed_tokens, r.ratio
 
-    Options are those of :meth:`Compressor.compress` (force_tokens, force_digits, protect,
-    structure="json", ...).
+    ``language`` and ``frequencies`` choose the default compressor (``frequencies="bigram"``
+    needs no wordfreq; see :class:`Compressor`). Options are those of
+    :meth:`Compressor.compress` (force_tokens, force_digits, protect, structure="json", ...).
     """
-    return default_compressor(model, language).compress(
+    return default_compressor(model, language, frequencies).compress(
         text, question, rate=rate, target_tokens=target_tokens, **options
     )
 
@@ -530,11 +534,12 @@ def compress_batch(
     model: str | Encoding = "gpt-4o",
     *,
     language: str = "en",
+    frequencies: str | None = "wordfreq",
     num_threads: int = 0,
     **options: Any,
 ) -> list[CompressionResult]:
     """Batch version of :func:`compress` (parallel C++, GIL released). ``questions`` holds one
     question per text, None where a text has none."""
-    return default_compressor(model, language).compress_batch(
+    return default_compressor(model, language, frequencies).compress_batch(
         texts, questions, rate=rate, target_tokens=target_tokens, num_threads=num_threads, **options
     )

@@ -43,7 +43,8 @@ def _build_frequency_table(language: str, wordlist: str) -> _core.CoreFrequencyT
         raise ImportError(
             "the self-information scorer reads word frequencies from the 'wordfreq' package: "
             "pip install 'tokenops[compress]' (or pip install wordfreq==3.1.1), or pass "
-            "frequencies='bigram' to use only the bundled bigram model"
+            "frequencies='bigram' (tokenops.compress(..., frequencies='bigram') or "
+            "Compressor(model, frequencies='bigram')) to use only the bundled English bigram model"
         ) from e
     available = wordfreq.available_languages(wordlist=wordlist)
     if language not in available:
