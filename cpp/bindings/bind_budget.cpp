@@ -123,8 +123,10 @@ void bind_budget(py::module_& m) {
           sm.seconds_per_call = get<double>(md, "seconds_per_call", 1.0);
           sm.context_window = get<std::int64_t>(md, "context_window", 0);
           sm.max_output = get<std::int64_t>(md, "max_output", 0);
-          if (sm.context_window < 0 || sm.max_output < 0)
-            throw py::value_error("model '" + sm.name + "': context_window and max_output must be >= 0 (0: unknown)");
+          sm.max_input = get<std::int64_t>(md, "max_input", 0);
+          if (sm.context_window < 0 || sm.max_output < 0 || sm.max_input < 0)
+            throw py::value_error("model '" + sm.name +
+                                  "': context_window, max_input and max_output must be >= 0 (0: unknown)");
           models.push_back(std::move(sm));
         }
         budget::SimResult r = interruptible([&](const text::StopFn& stop) {  // Ctrl-C: between chunks of 256 tasks

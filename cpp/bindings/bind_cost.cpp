@@ -43,6 +43,7 @@ py::dict entry_dict(const cost::ModelEntry& e) {
   d["aliases"] = e.aliases;
   d["context_window"] = e.context_window;
   d["max_output"] = e.max_output;
+  d["total_window"] = e.total_window;
   d["modalities"] = e.modalities;
   d["tokenizer"] = e.tokenizer;
   d["deprecation_date"] = e.deprecation_date;
@@ -70,7 +71,43 @@ py::dict entry_dict(const cost::ModelEntry& e) {
   for (int k = 0; k < cost::kNumLitellmFields; ++k)
     if (e.litellm.has(k)) lf[cost::litellm_field_key(k)] = e.litellm.v[k];
   d["litellm_fields"] = lf;
+  py::dict mult;
+  for (const auto& m : e.multipliers) mult[py::str(m.key)] = m.value;
+  d["multipliers"] = mult;
+  py::dict unmodelled;  // kind -> {field, usd, exact}
+  for (const auto& u : e.unmodelled) {
+    py::dict ud;
+    ud["field"] = u.field;
+    ud["usd"] = u.price.usd;
+    ud["exact"] = cost::atto_to_string(u.price.atto);
+    unmodelled[py::str(u.kind)] = ud;
+  }
+  d["unmodelled"] = unmodelled;
   return d;
+}
+
+// LiteLLM's Usage as a dict of counts (tokenops.pricing.usage.litellm_usage_view) -> LitellmUsage.
+cost::LitellmUsage to_litellm_usage(const py::dict& d) {
+  cost::LitellmUsage u;
+  auto get = [&](const char* k) -> std::int64_t {
+    if (!d.contains(k)) throw py::value_error(std::string("LiteLLM usage view lacks '") + k + "'");
+    return d[k].cast<std::int64_t>();
+  };
+  u.prompt_tokens = get("prompt_tokens");
+  u.completion_tokens = get("completion_tokens");
+  u.has_prompt_details = d.contains("has_prompt_details") && d["has_prompt_details"].cast<bool>();
+  u.text = get("text_tokens");
+  u.cache_hit = get("cached_tokens");
+  u.cc_5m = get("cache_write_5m");
+  u.cc_1h = get("cache_write_1h");
+  u.audio = get("audio_tokens");
+  u.image = get("image_tokens");
+  u.c_text = get("completion_text_tokens");
+  u.c_reasoning = get("reasoning_tokens");
+  u.c_audio = get("completion_audio_tokens");
+  u.c_image = get("completion_image_tokens");
+  u.web_search = get("web_search");
+  return u;
 }
 
 py::tuple make_catalog(io::PriceImport imp, const std::string& source, const std::string& checked) {
@@ -161,14 +198,15 @@ void bind_cost(py::module_& m) {
            },
            py::arg("name"))
       .def("price_exact",
-           [](const Catalog& c, std::size_t index, const py::handle& counts, const std::string& tier, std::int32_t date) {
+           [](const Catalog& c, std::size_t index, const py::handle& counts, const std::string& tier, std::int32_t date,
+              const std::string& inference_geo, const std::string& speed) {
              cost::Usage u = to_usage(counts);
              cost::ServiceTier st = cost::service_tier_from_name(tier);
              const auto& e = c.entry(index);
              cost::ExactCost r;
              {
                GilRelease release;
-               r = cost::price_exact(e, u, st, date);
+               r = cost::price_exact(e, u, st, date, cost::CallContext{inference_geo, speed});
              }
              py::list lines;
              for (const auto& l : r.lines)
@@ -176,22 +214,40 @@ void bind_cost(py::module_& m) {
                                            cost::atto_to_string(l.cost_atto), l.row, l.note));
              return py::make_tuple(cost::atto_to_string(r.total_atto), lines, r.row);
            },
-           py::arg("index"), py::arg("counts"), py::arg("tier"), py::arg("date"))
+           py::arg("index"), py::arg("counts"), py::arg("tier"), py::arg("date"), py::arg("inference_geo") = "",
+           py::arg("speed") = "")
       .def("price_litellm",
-           [](const Catalog& c, const std::string& name, const py::handle& counts, const std::string& tier) {
+           [](const Catalog& c, const std::string& name, const py::handle& counts, const std::string& tier,
+              const py::object& view, const std::string& inference_geo, const std::string& speed) {
              cost::Usage u = to_usage(counts);
              cost::ServiceTier st = cost::service_tier_from_name(tier);
+             cost::LitellmUsage lu;
+             const bool has_view = !view.is_none();
+             if (has_view) lu = to_litellm_usage(view.cast<py::dict>());
              cost::LitellmTarget t;
              cost::LitellmCost r;
+             const cost::CallContext call{inference_geo, speed};
              {
                GilRelease release;
                t = cost::litellm_target(c, name);
-               r = cost::price_litellm(c, t, u, st);
+               if (has_view) {
+                 r = cost::price_litellm(c, t, lu, st, call);
+               } else if (!call.empty()) {
+                 cost::validate_usage(u);
+                 r = cost::price_litellm(c, t, cost::litellm_usage_of(u), st, call);
+               } else {
+                 r = cost::price_litellm(c, t, u, st);
+               }
              }
-             py::dict parts;
+             py::dict parts, units;
              for (int b = 0; b < cost::kNumBuckets; ++b)
-               if (!std::isnan(r.parts[b])) parts[cost::bucket_name(b)] = r.parts[b];
+               if (!std::isnan(r.parts[b])) {
+                 parts[cost::bucket_name(b)] = r.parts[b];
+                 units[cost::bucket_name(b)] = r.units[b];
+               }
              py::dict d;
+             d["units"] = units;
+             d["multiplier"] = r.multiplier;
              d["prompt"] = r.prompt;
              d["completion"] = r.completion;
              d["total"] = r.total;
@@ -202,7 +258,8 @@ void bind_cost(py::module_& m) {
              d["provider"] = t.route_provider;
              return d;
            },
-           py::arg("name"), py::arg("counts"), py::arg("tier"))
+           py::arg("name"), py::arg("counts"), py::arg("tier"), py::arg("view") = py::none(),
+           py::arg("inference_geo") = "", py::arg("speed") = "")
       .def(
           "price_batch",
           [](const Catalog& c, const std::string& mode, const std::vector<std::string>& names, const py::object& codes,

@@ -135,3 +135,30 @@ TEST(Simulator, LogNormalTooWideAndMeansOutsideTheirBoundsAreRefused) {
   w2.steps[0].user_input = Dist{Dist::Normal, 5000, 0, 0, 1000};
   EXPECT_THROW(simulate(w2, {model(CacheSpec::None)}, 4, 0, false, 1), InvalidArgument);
 }
+
+TEST(Simulator, InputLimitAndTotalWindowAreSeparateLimits) {
+  // gpt-5: 272k input, 128k output, 400k window. A 250k prompt with a 30k answer fits; it used
+  // to be cut to the 22k the input limit "left".
+  Workflow wf;
+  wf.context = ContextPolicy::Stateless;
+  Step s;
+  s.name = "s";
+  s.user_input = Dist{Dist::Const, 250000};
+  s.output = Dist{Dist::Const, 30000};
+  wf.steps.push_back(s);
+  SimModel m = model(CacheSpec::None);
+  m.max_input = 272000;
+  m.max_output = 128000;
+  auto r = simulate(wf, {m}, 1, 0, true, 1);
+  EXPECT_EQ(r.completed[0], 1);
+  EXPECT_EQ(r.trace.at(0).output, 30000);
+  m.context_window = 270000;  // a total window the catalogue knows still cuts the answer
+  auto w = simulate(wf, {m}, 1, 0, true, 1);
+  EXPECT_EQ(w.completed[0], 0);
+  EXPECT_EQ(w.trace.at(0).output, 20000);
+  SimModel small = model(CacheSpec::None);
+  small.max_input = 200000;  // the prompt itself is over the input limit: rejected, unbilled
+  auto o = simulate(wf, {small}, 1, 0, true, 1);
+  EXPECT_EQ(o.overflow[0], 1);
+  EXPECT_TRUE(o.trace.empty());
+}

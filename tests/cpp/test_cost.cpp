@@ -315,3 +315,143 @@ TEST(Dates, OnlyRealIsoDatesParse) {
     EXPECT_THROW(parse_iso_date(bad, "d"), InvalidArgument) << bad;
   }
 }
+
+namespace {
+const char* kCallPrices = R"({
+  "claude-opus-4-6": {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_token": 5e-06,
+            "output_cost_per_token": 2.5e-05, "cache_read_input_token_cost": 5e-07,
+            "cache_creation_input_token_cost": 6.25e-06, "provider_specific_entry": {"us": 1.1, "fast": 6.0}},
+  "claude-sonnet-4-5": {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_token": 3e-06,
+            "output_cost_per_token": 1.5e-05},
+  "gemini/gemini-3.1-flash-lite-preview": {"litellm_provider": "gemini", "mode": "chat",
+            "input_cost_per_token": 2.5e-07, "input_cost_per_audio_token": 5e-07, "output_cost_per_token": 1.5e-06,
+            "cache_read_input_token_cost": 2.5e-08, "cache_read_input_token_cost_per_audio_token": 5e-08},
+  "gpt-realtime": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 4e-06,
+            "input_cost_per_audio_token": 3.2e-05, "cache_read_input_token_cost": 4e-07,
+            "cache_creation_input_audio_token_cost": 4e-07, "output_cost_per_token": 1.6e-05},
+  "gemini/gemini-2.5-flash": {"litellm_provider": "gemini", "mode": "chat", "input_cost_per_token": 3e-07,
+            "output_cost_per_token": 2.5e-06, "cache_read_input_token_cost": 3e-08}
+})";
+Catalog load_call() {
+  auto imp = io::parse_litellm_prices(kCallPrices, "call.json", "");
+  EXPECT_TRUE(imp.problems.empty());
+  return Catalog(std::move(imp.entries), "call.json", "");
+}
+}  // namespace
+
+TEST(Exact, InferenceGeoAndFastModeMultiplyEveryTokenPrice) {
+  Catalog c = load_call();
+  const auto& e = c.entry(*c.find_key("claude-opus-4-6"));
+  // Anthropic's bill: 1.1 x (1000 x $5/M + 500 x $25/M) for US-only inference
+  auto us = price_exact(e, usage({{kInputText, 1000}, {kOutputText, 500}}), ServiceTier::Standard, 0, {"us", ""});
+  EXPECT_EQ(atto_to_string(us.total_atto), "0.01925");
+  EXPECT_NE(us.lines.at(0).note.find("x1.1"), std::string::npos) << us.lines.at(0).note;
+  // cache reads and writes too ("all token pricing categories"); fast mode stacks (6 x 1.1)
+  auto both = price_exact(e, usage({{kCacheRead, 1000}, {kCacheWrite5m, 1000}}), ServiceTier::Standard, 0,
+                          {"US", "fast"});
+  EXPECT_EQ(atto_to_string(both.total_atto), "0.04455");  // 6.6 x (0.0005 + 0.00625)
+  for (const char* geo : {"", "global", "not_available"}) {
+    auto g = price_exact(e, usage({{kInputText, 1000}}), ServiceTier::Standard, 0, {geo, "standard"});
+    EXPECT_EQ(atto_to_string(g.total_atto), "0.005") << geo;
+  }
+  // a geo / speed the entry lists no multiplier for is never priced at 1x silently
+  const auto& s = c.entry(*c.find_key("claude-sonnet-4-5"));
+  EXPECT_THROW(price_exact(s, usage({{kInputText, 1}}), ServiceTier::Standard, 0, {"us", ""}), InvalidArgument);
+  EXPECT_THROW(price_exact(e, usage({{kInputText, 1}}), ServiceTier::Standard, 0, {"eu", ""}), InvalidArgument);
+  EXPECT_THROW(price_exact(e, usage({{kInputText, 1}}), ServiceTier::Standard, 0, {"", "warp"}), InvalidArgument);
+}
+
+TEST(Litellm, AnthropicMultiplierLeavesCacheCostsAlone) {
+  // llms/anthropic/cost_calculation.cost_per_token: (prompt - cache) x m + cache; completion x m
+  Catalog c = load_call();
+  const auto t = litellm_target(c, "claude-opus-4-6");
+  LitellmUsage lu = litellm_usage_of(usage({{kInputText, 1000}, {kCacheRead, 2000}, {kOutputText, 500}}));
+  auto r = price_litellm(c, t, lu, ServiceTier::Standard, {"us", "fast"});
+  const double m = 1.0 * 1.1 * 6.0;
+  const double cache = 2000.0 * 5e-07;
+  const double prompt = (1000.0 * 5e-06 + cache - cache) * m + cache;
+  EXPECT_EQ(r.prompt, prompt);
+  EXPECT_EQ(r.completion, 500.0 * 2.5e-05 * m);
+  EXPECT_EQ(r.multiplier, m);
+  // a model without the entry: LiteLLM's .get(geo, 1.0)
+  LitellmUsage plain = litellm_usage_of(usage({{kInputText, 1000}}));
+  EXPECT_EQ(price_litellm(c, litellm_target(c, "claude-sonnet-4-5"), plain, ServiceTier::Standard, {"us", ""}).total,
+            0.003);
+}
+
+TEST(Litellm, ExplicitTextTokensAreKeptAsLitellmKeepsThem) {
+  Catalog c = load_call();
+  const auto t = litellm_target(c, "gemini/gemini-2.5-flash");
+  LitellmUsage v;  // Gemini TEXT 400 + VIDEO 600: LiteLLM prices the 400 text tokens only
+  v.prompt_tokens = 1000;
+  v.has_prompt_details = true;
+  v.text = 400;
+  v.completion_tokens = 200;
+  auto r = price_litellm(c, t, v, ServiceTier::Standard);
+  EXPECT_EQ(r.prompt, 400 * 3e-07);
+  EXPECT_EQ(r.units[kInputText], 400);
+  v.text = -200;  // implicit caching of an image prompt: text 400 - cached 600
+  v.cache_hit = 600;
+  v.image = 600;
+  auto n = price_litellm(c, t, v, ServiceTier::Standard);
+  EXPECT_EQ(n.prompt, -200 * 3e-07 + 600 * 3e-08 + 600 * 3e-07);
+  v.text = 0;  // not set: the remainder, clamped at 0
+  EXPECT_EQ(price_litellm(c, t, v, ServiceTier::Standard).units[kInputText], 0);
+}
+
+TEST(Exact, CachedAudioHasItsOwnPriceOrTheCacheReadRateWithANote) {
+  Catalog c = load_call();
+  const auto& g = c.entry(*c.find_key("gemini/gemini-3.1-flash-lite-preview"));
+  auto r = price_exact(g, usage({{kCacheRead, 1000}, {kCacheReadAudio, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(r.total_atto), "0.000075");  // 1000 x 2.5e-8 + 1000 x 5e-8
+  // OpenAI Realtime rows spell the cached audio price cache_creation_input_audio_token_cost
+  const auto& rt = c.entry(*c.find_key("gpt-realtime"));
+  EXPECT_EQ(atto_to_string(price_exact(rt, usage({{kCacheReadAudio, 1000000}}), ServiceTier::Standard, 0).total_atto),
+            "0.4");
+  const auto& f = c.entry(*c.find_key("gemini/gemini-2.5-flash"));
+  auto fb = price_exact(f, usage({{kCacheReadAudio, 1000}}), ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(fb.total_atto), "0.00003");
+  EXPECT_NE(fb.lines.at(0).note.find("cache-read rate"), std::string::npos);
+  // LiteLLM prices every cache hit at the cache-read price
+  auto lit = price_litellm(c, litellm_target(c, "gemini/gemini-3.1-flash-lite-preview"),
+                           usage({{kCacheRead, 1000}, {kCacheReadAudio, 1000}}), ServiceTier::Standard);
+  EXPECT_EQ(lit.prompt, 2000 * 2.5e-08);
+}
+
+TEST(Import, NonFiniteLiteralsMakeTheirRowAProblemNotTheFile) {
+  // Python's json.dump writes NaN / Infinity, and LiteLLM's json.load reads them back.
+  const char* doc = R"({
+    "a": {"litellm_provider": "openai", "input_cost_per_token": NaN, "output_cost_per_token": 1e-06},
+    "b": {"litellm_provider": "openai", "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06,
+          "supports_vision": NaN, "note": "NaN and Infinity in a string stay text"},
+    "c": {"litellm_provider": "openai", "input_cost_per_token": -Infinity},
+    "d": {"litellm_provider": "openai", "input_cost_per_token": 1e-06, "max_input_tokens": Infinity}})";
+  auto imp = io::parse_litellm_prices(doc, "nan.json", "");
+  ASSERT_EQ(imp.entries.size(), 1u);
+  EXPECT_EQ(imp.entries[0].key, "b");
+  ASSERT_EQ(imp.problems.size(), 3u);
+  EXPECT_EQ(imp.problems[0].key, "a");
+  EXPECT_NE(imp.problems[0].message.find("got NaN"), std::string::npos) << imp.problems[0].message;
+  EXPECT_NE(imp.problems[1].message.find("-Infinity"), std::string::npos) << imp.problems[1].message;
+  EXPECT_NE(imp.problems[2].message.find("max_input_tokens"), std::string::npos) << imp.problems[2].message;
+}
+
+TEST(GenaiPrices, CachedAudioIsABucketAndOtherPricesAreKeptForNotes) {
+  const char* doc = R"([{"id": "google", "models": [
+     {"id": "gemini-2.5-flash", "context_window": 1048576,
+      "prices": {"input_mtok": 0.3, "input_audio_mtok": 1, "cache_read_mtok": 0.03, "cache_audio_read_mtok": 0.1,
+                 "output_mtok": 2.5, "input_video_mtok": {"base": 0.5, "tiers": [{"start": 200000, "price": 1}]}}}
+  ]}])";
+  auto imp = io::parse_genai_prices(doc, "genai", "");
+  ASSERT_TRUE(imp.problems.empty());
+  Catalog c(std::move(imp.entries), "genai", "");
+  const auto& e = c.entry(c.resolve("gemini-2.5-flash").index);
+  EXPECT_EQ(e.total_window, 1048576);
+  // the reviewer's example: 500 text + 500 audio + 1000 cached audio + 1000 output
+  auto r = price_exact(e, usage({{kInputText, 500}, {kInputAudio, 500}, {kCacheReadAudio, 1000}, {kOutputText, 1000}}),
+                       ServiceTier::Standard, 0);
+  EXPECT_EQ(atto_to_string(r.total_atto), "0.00325");
+  ASSERT_EQ(e.unmodelled.size(), 1u);
+  EXPECT_EQ(e.unmodelled[0].kind, "input_video");
+  EXPECT_EQ(atto_to_string(e.unmodelled[0].price.atto), "0.0000005");
+}

@@ -307,6 +307,30 @@ def test_context_window_and_max_output_are_enforced() -> None:
     assert simulate(ok, model="gpt-4o", n=1, deterministic=True).completion_rate == 1.0
 
 
+def test_input_limit_and_total_window_are_separate_limits(data_dir) -> None:
+    # gpt-5 is a 272k input cap inside a 400k window (128k max output): with genai-prices, which
+    # states the total window, a 250k prompt with a 30k answer fits
+    g = tokenops.Catalog.from_genai_prices()
+    assert g.resolve("gpt-5").total_window == 400_000
+    big = Workflow("big", steps=(Step("s", user_input=250_000, output=30_000),), context="stateless")
+    r = simulate(big, model="gpt-5", n=1, deterministic=True, catalog=g)
+    assert r.completion_rate == 1.0 and r.overflow_rate == 0.0
+    assert r.trace["output_tokens"].iloc[0] == 30_000
+    near = Workflow("w", (Step("s", user_input=380_000, output=30_000),), context="stateless")
+    n = simulate(near, model="gpt-5", n=1, deterministic=True, catalog=g)
+    assert n.trace["output_tokens"].iloc[0] == 20_000 and n.completion_rate == 0.0 and n.overflow_rate == 0.0
+    # LiteLLM lists per-side limits only; its max_input_tokens is taken as the shared window, which
+    # most models have: gpt-4o's 128k holds prompt and answer together
+    shared = Workflow("w", (Step("s", user_input=120_000, output=16_000),), context="stateless")
+    s = simulate(shared, model="gpt-4o", n=1, deterministic=True)
+    assert s.trace["output_tokens"].iloc[0] == 8_000 and s.completion_rate == 0.0
+    # the input limit still rejects a longer prompt, and max_output still cuts
+    over = Workflow("w", (Step("s", user_input=280_000, output=10),), context="stateless")
+    assert simulate(over, model="gpt-5", n=1, deterministic=True).overflow_rate == 1.0
+    cut = Workflow("w", (Step("s", user_input=1000, output=130_000),), context="stateless")
+    assert simulate(cut, model="gpt-5", n=1, deterministic=True).trace["output_tokens"].iloc[0] == 128_000
+
+
 def test_policy_and_distribution_mistakes_are_refused() -> None:
     from tokenops import budget as b
 

@@ -350,7 +350,7 @@ def test_lines_add_up_to_the_total_and_count_what_they_price(snap: Catalog, mode
                     continue
                 # per-bucket lines (LiteLLM's generic calculator): output_text holds what it prices
                 # at the text rate, i.e. every output token not priced on its own line
-                out_lines = [ln for b, ln in fine.items() if b in BUCKETS[6:10]]
+                out_lines = [ln for b, ln in fine.items() if b in BUCKETS[7:11]]
                 assert sum(ln.units for ln in out_lines) == u.output_tokens or not out_lines, where
                 if tier == "standard" and r.row == "" and "prompt" not in whole:
                     fields = snap.resolve(r.model).litellm_fields  # the entry LiteLLM priced
@@ -665,8 +665,8 @@ REALTIME = {"input_tokens": 1200, "output_tokens": 600, "total_tokens": 1800,
 
 def test_openai_realtime_usage(snap: Catalog) -> None:
     u = normalize_usage(REALTIME)
-    assert (u.api, u.input_text, u.input_audio, u.cache_read, u.output_text, u.output_audio) == \
-        ("openai_realtime", 100, 300, 800, 100, 500)
+    assert (u.api, u.input_text, u.input_audio, u.cache_read, u.cache_read_audio, u.output_text, u.output_audio) == \
+        ("openai_realtime", 100, 300, 100, 700, 100, 500)
     r = tokenops.cost("gpt-4o-realtime-preview", REALTIME, catalog=snap)
     assert r.total_exact == (100 * D("0.000005") + 300 * D("0.00004") + 800 * D("0.0000025")
                              + 100 * D("0.00002") + 500 * D("0.00008")) == D("0.0565")
@@ -738,3 +738,169 @@ def test_bedrock_converse_usage(snap: Catalog) -> None:
         assert r.total_exact == want
     with pytest.raises(ValueError, match="totalTokens"):
         normalize_usage(dict(usage, totalTokens=350))
+
+
+# ------------------------------------------------------------------ per-call multipliers, provider quirks
+
+def test_anthropic_inference_geo_and_fast_mode_multiply_the_bill(snap: Catalog) -> None:
+    # Anthropic bills US-only inference (usage.inference_geo "us") at 1.1x and fast mode
+    # (usage.speed "fast") at 6x every token price, cache reads and writes included.
+    resp = {"type": "message", "model": "claude-opus-4-6",
+            "usage": {"input_tokens": 1000, "output_tokens": 500, "inference_geo": "us"}}
+    for cat in (snap, Catalog.default()):  # the shipped catalogue keeps provider_specific_entry
+        r = tokenops.cost("claude-opus-4-6", resp, catalog=cat)
+        assert r.total_exact == D("1.1") * (1000 * D("0.000005") + 500 * D("0.000025")) == D("0.01925")
+        assert (r.usage.inference_geo, r.usage.speed) == ("us", "")
+        assert all("x1.1 (inference_geo 'us')" in ln.note for ln in r.lines)
+        assert tokenops.cost("claude-opus-4-6", resp, catalog=cat, mode="litellm").total == 0.019250000000000003
+    both = {"input_tokens": 100, "cache_read_input_tokens": 1000, "output_tokens": 10, "inference_geo": "US",
+            "speed": "fast"}
+    r = tokenops.cost("claude-opus-4-6", both, catalog=snap)
+    assert r.total_exact == D("6.6") * (100 * D("0.000005") + 1000 * D("0.0000005") + 10 * D("0.000025"))
+    for geo in ("global", "not_available", None):
+        plain = tokenops.cost("claude-opus-4-6", {"input_tokens": 1000, "output_tokens": 500, "inference_geo": geo},
+                              catalog=snap)
+        assert plain.total_exact == D("0.0175")
+    # a model whose entry lists no multiplier is refused, not priced at 1x
+    with pytest.raises(ValueError, match="lists no 'us' multiplier"):
+        tokenops.cost("claude-sonnet-4-5", {"input_tokens": 1, "output_tokens": 1, "inference_geo": "us"}, catalog=snap)
+    with pytest.raises(TypeError, match="inference_geo"):
+        tokenops.cost("claude-opus-4-6", {"input_tokens": 1, "output_tokens": 1, "inference_geo": 7}, catalog=snap)
+    # bucket dicts and Usage objects carry them too
+    u = Usage(input_text=1000, output_text=500, inference_geo="us")
+    assert tokenops.cost("claude-opus-4-6", u, catalog=snap).total_exact == D("0.01925")
+    assert tokenops.cost("claude-opus-4-6", {"input_text": 1000, "output_text": 500, "speed": "fast"},
+                         catalog=snap).total_exact == D("0.105")
+
+
+def test_deepseek_openai_shaped_usage_reads_its_cached_tokens(snap: Catalog) -> None:
+    # An OpenAI-compatible client keeps only prompt_tokens_details.cached_tokens; DeepSeek's own
+    # prompt_cache_hit_tokens is the same count.
+    u = {"prompt_tokens": 5000, "completion_tokens": 800, "total_tokens": 5800,
+         "prompt_tokens_details": {"cached_tokens": 3000}}
+    r = tokenops.cost("deepseek/deepseek-chat", u, catalog=snap)
+    assert (r.usage.api, r.usage.input_text, r.usage.cache_read) == ("deepseek", 2000, 3000)
+    assert r.total_exact == 2000 * D("0.00000028") + 3000 * D("0.000000028") + 800 * D("0.00000042") == D("0.00098")
+    assert tokenops.cost("deepseek/deepseek-chat", u, catalog=snap, mode="litellm").total == 0.00098
+    both = dict(u, prompt_cache_hit_tokens=3000, prompt_cache_miss_tokens=2000)
+    assert tokenops.cost("deepseek/deepseek-chat", both, catalog=snap).total_exact == D("0.00098")
+    with pytest.raises(ValueError, match="disagree"):
+        normalize_usage(dict(both, prompt_cache_hit_tokens=2999, prompt_cache_miss_tokens=2001))
+    with pytest.raises(ValueError, match="prompt_cache_miss_tokens"):
+        normalize_usage(dict(both, prompt_cache_miss_tokens=1000))
+    # a count DeepSeek's shape has no place for is refused, not dropped
+    with pytest.raises(ValueError, match="cache_creation_tokens.+dropped"):
+        tokenops.cost("deepseek/deepseek-chat", dict(u, prompt_tokens_details={"cached_tokens": 3000,
+                                                                              "cache_creation_tokens": 100}),
+                      catalog=snap)
+    # xAI: LiteLLM's top-level cache_read_input_tokens is the same count as cached_tokens
+    x = normalize_usage({"prompt_tokens": 3000, "completion_tokens": 100, "cache_read_input_tokens": 2048},
+                        provider="xai")
+    assert (x.api, x.input_text, x.cache_read) == ("xai", 952, 2048)
+
+
+def test_gemini_traffic_type_prices_its_tier(snap: Catalog) -> None:
+    m = "gemini/gemini-3-pro-preview"
+    resp = {"usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 500, "totalTokenCount": 1500,
+                              "trafficType": "ON_DEMAND_PRIORITY"}}
+    r = tokenops.cost(m, resp, catalog=snap)
+    assert r.service_tier == "priority" and r.total_exact == D("0.0144")
+    assert tokenops.cost(m, resp, catalog=snap, mode="litellm").total == 0.0144
+    assert tokenops.cost(m, resp["usageMetadata"], catalog=snap).service_tier == "priority"
+    snake = {"usage_metadata": {"prompt_token_count": 1000, "candidates_token_count": 500,
+                                "traffic_type": "ON_DEMAND_PRIORITY"}}
+    assert tokenops.cost(m, snake, catalog=snap).total_exact == D("0.0144")
+    with pytest.raises(ValueError, match="contradicts"):
+        tokenops.cost(m, resp, catalog=snap, service_tier="standard")
+    on_demand = {"usageMetadata": dict(resp["usageMetadata"], trafficType="ON_DEMAND")}
+    assert tokenops.cost(m, on_demand, catalog=snap).service_tier == "standard"
+    # Provisioned Throughput is billed by subscription: refused, like OpenAI's "scale"
+    with pytest.raises(ValueError, match="PROVISIONED_THROUGHPUT"):
+        tokenops.cost(m, {"usageMetadata": dict(resp["usageMetadata"], trafficType="PROVISIONED_THROUGHPUT")},
+                      catalog=snap)
+    # LiteLLM's completion_cost maps only ON_DEMAND_PRIORITY (and FLEX / BATCH); mode="litellm" follows it
+    flex = {"usageMetadata": dict(resp["usageMetadata"], trafficType="ON_DEMAND_FLEX")}
+    assert tokenops.cost(m, flex, catalog=snap, mode="litellm").service_tier == "standard"
+    with pytest.raises(ValueError, match="no flex price row"):  # Google bills flex; the catalogue has no flex price
+        tokenops.cost(m, flex, catalog=snap)
+
+
+def test_cached_audio_is_its_own_bucket(data_dir: Path, snap: Catalog) -> None:
+    g = Catalog.from_genai_prices()  # gemini-2.5-flash: cache_read_mtok 0.03, cache_audio_read_mtok 0.10
+    resp = {"usageMetadata": {"promptTokenCount": 2000, "cachedContentTokenCount": 1000, "candidatesTokenCount": 1000,
+            "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 1500}, {"modality": "TEXT", "tokenCount": 500}],
+            "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 1000}]}}
+    r = tokenops.cost("gemini-2.5-flash", resp, catalog=g)
+    assert (r.usage.cache_read, r.usage.cache_read_audio, r.usage.input_audio) == (0, 1000, 500)
+    assert r.total_exact == 500 * D("0.0000003") + 500 * D("0.000001") + 1000 * D("0.0000001") \
+        + 1000 * D("0.0000025") == D("0.00325")
+    # a LiteLLM entry without a cached-audio price: the cache-read rate, with a note
+    lit = tokenops.cost("gemini/gemini-2.5-flash", resp, catalog=snap)
+    line = next(ln for ln in lit.lines if ln.bucket == "cache_read_audio")
+    assert line.price_per_unit == D("0.00000003") and "cache-read rate" in line.note
+    # LiteLLM prices every cache hit at its cache-read price
+    assert tokenops.cost("gemini/gemini-2.5-flash", resp, catalog=snap, mode="litellm").total == \
+        ((500 * 3e-07 + 1000 * 3e-08) + 500 * 1e-06) + 1000 * 2.5e-06
+    # implicit caching without cacheTokensDetails: cached tokens beyond the text were audio
+    v = normalize_usage({"promptTokenCount": 2000, "cachedContentTokenCount": 800, "candidatesTokenCount": 1,
+                         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 500},
+                                                 {"modality": "AUDIO", "tokenCount": 1500}]})
+    assert (v.input_text, v.cache_read, v.cache_read_audio, v.input_audio) == (0, 500, 300, 1200)
+
+
+def test_video_tokens_billed_as_text_are_noted_where_the_catalogue_prices_them(data_dir: Path) -> None:
+    g = Catalog.from_genai_prices()
+    info = g.resolve("gemini-3.1-flash-live-preview")
+    assert "input_video" in info.unmodelled
+    resp = {"usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 10,
+                              "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 400},
+                                                      {"modality": "VIDEO", "tokenCount": 600}]}}
+    r = tokenops.cost("gemini-3.1-flash-live-preview", resp, catalog=g)
+    assert r.usage.detail == (("input_video", 600),)
+    line = next(ln for ln in r.lines if ln.bucket == "input_text")
+    assert line.units == 1000 and "600 of these are input video tokens" in line.note
+    assert "input_video_mtok" in line.note and line.note in r.notes
+
+
+def test_non_finite_literals_in_a_litellm_file(tmp_path: Path) -> None:
+    # json.dump writes NaN / Infinity and LiteLLM's json.load reads them: the file loads, a NaN
+    # price is a malformed row (skipped, named), a NaN elsewhere is ignored like any unread field.
+    good = {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+    doc = {"good-model": dict(good, supports_vision=float("nan")),
+           "nan-price": dict(good, input_cost_per_token=float("nan")),
+           "inf-price": dict(good, output_cost_per_token=float("inf"))}
+    p = tmp_path / "prices.json"
+    p.write_text(json.dumps(doc))
+    assert "NaN" in p.read_text() and "Infinity" in p.read_text()
+    cat = Catalog.from_litellm(p)
+    assert cat.keys() == ["good-model"]
+    msgs = {pr.key: pr.message for pr in cat.problems}
+    assert "got NaN" in msgs["nan-price"] and "Infinity" in msgs["inf-price"]
+    # refresh-prices refuses malformed rows (naming them), and ships a NaN-free file otherwise
+    out = tmp_path / "cat"
+    proc = subprocess.run([sys.executable, "-m", "tokenops", "refresh-prices", str(p), "--out", str(out),
+                           "--checked-date", "2026-01-01"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "nan-price" in proc.stderr and "not JSON" not in proc.stderr
+    p.write_text(json.dumps({"good-model": dict(good, supports_vision=float("nan"), mode=float("nan")),
+                             "other": good}))
+    from tokenops.pricing.catalog import load_packaged, refresh_default
+
+    refresh_default(p, out, checked_date="2026-01-01")
+    cat = load_packaged(out)
+    assert len(cat) == 2 and not cat.problems
+    import gzip
+
+    assert b"NaN" not in gzip.decompress((out / cat.provenance["file"]).read_bytes())
+
+
+@pytest.mark.parametrize(("model", "usage", "field"), [
+    ("gpt-4o", {"prompt_tokens": 1000, "completion_token": 10}, "completion_token"),
+    ("claude-sonnet-4-5", {"input_token": 1000, "output_tokens": 10}, "input_token"),
+    ("claude-sonnet-4-5", {"output_tokens": 10, "cache_read_input_token": 100000}, "cache_read_input_token"),
+])
+def test_a_misspelled_token_count_is_refused_not_billed_at_zero(model, usage, field):
+    with pytest.raises(ValueError, match=rf"\['{field}'\] are token counts .* would cost \$0"):
+        tokenops.cost(model, usage)
+    # totals and zero counts are not billed on their own and pass
+    assert tokenops.cost("gpt-4o", {"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010,
+                                    "other_tokens": 0}).total > 0

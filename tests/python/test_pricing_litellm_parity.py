@@ -35,8 +35,8 @@ TIERS = [None, "flex", "priority", "batch"]
 
 def litellm_usage(d: dict[str, int]) -> LUsage:
     """The LiteLLM Usage object for tokenops buckets (OpenAI-style totals: cached ⊂ prompt)."""
-    prompt = sum(d.get(b, 0) for b in BUCKETS[:6])
-    completion = sum(d.get(b, 0) for b in BUCKETS[6:10])
+    prompt = sum(d.get(b, 0) for b in BUCKETS[:7])
+    completion = sum(d.get(b, 0) for b in BUCKETS[7:11])
     ptd: dict = {}
     if d.get("cache_read"):
         ptd["cached_tokens"] = d["cache_read"]
@@ -356,3 +356,118 @@ def test_raw_gemini_and_converse_responses_bit_for_bit(installed: Catalog, tier:
         assert (got.prompt, got.completion) == want, (model, raw, tier)
     image = tokenops.cost(*_GEMINI_RAW[0], mode="litellm", catalog=installed)
     assert image.usage.output_image == 1290 and image.total == 0.0003 + 1290 * 3e-05
+
+
+# ------------------------------------------------------------------ per-call multipliers and provider quirks
+
+def test_anthropic_inference_geo_and_speed_bit_for_bit(installed: Catalog) -> None:
+    # llms/anthropic/cost_calculation.cost_per_token multiplies by provider_specific_entry
+    # ({"us": 1.1, "fast": 6.0}): (prompt - cache reads/writes) x m + cache, completion x m.
+    from litellm import ModelResponse
+    from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+    anth = AnthropicConfig()
+    base = {"input_tokens": 1000, "output_tokens": 500}
+    cached = {"input_tokens": 21, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 12000,
+              "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+              "output_tokens": 393}
+    compared = 0
+    for model in ("claude-opus-4-6", "claude-opus-4-7", "anthropic/claude-opus-4-6", "claude-sonnet-4-5"):
+        for raw in (base, cached, dict(base, input_tokens=190_000, cache_read_input_tokens=20_000)):
+            for geo in (None, "us", "US", "global", "not_available", "eu"):
+                for speed in (None, "fast", "standard"):
+                    usage = dict(raw, inference_geo=geo) if geo is not None else dict(raw)
+                    lusage = anth.calculate_usage(usage, None, speed=speed)
+                    want = litellm.cost_per_token(model=model, usage_object=lusage)
+                    # the raw Anthropic usage (speed as the response reports it) and LiteLLM's Usage
+                    raw_usage = dict(usage, speed=speed) if speed is not None else usage
+                    for u in (raw_usage, lusage):
+                        got = tokenops.cost(model, u, mode="litellm", catalog=installed)
+                        assert (got.prompt, got.completion) == want, (model, usage, speed)
+                    compared += 1
+    assert compared == 4 * 3 * 6 * 3
+    lu = anth.calculate_usage({"input_tokens": 1000, "output_tokens": 500, "inference_geo": "us"}, None)
+    got = tokenops.cost("claude-opus-4-6", lu, mode="litellm", catalog=installed)
+    assert got.total == sum(litellm.cost_per_token(model="claude-opus-4-6", usage_object=lu)) == 0.019250000000000003
+    assert got.total == litellm.completion_cost(completion_response=ModelResponse(model="claude-opus-4-6", usage=lu),
+                                                model="claude-opus-4-6")
+    assert sum(float(ln.cost) for ln in got.lines) == pytest.approx(got.total, rel=1e-12)
+    assert str(tokenops.cost("claude-opus-4-6", lu, catalog=installed).total_exact) == "0.01925"
+
+
+def test_deepseek_openai_shaped_usage_bit_for_bit(installed: Catalog) -> None:
+    u = {"prompt_tokens": 5000, "completion_tokens": 800, "total_tokens": 5800,
+         "prompt_tokens_details": {"cached_tokens": 3000}}
+    for model in ("deepseek/deepseek-chat", "deepseek/deepseek-reasoner"):
+        want = litellm.cost_per_token(model=model, usage_object=LUsage(**u))
+        for usage in (u, LUsage(**u)):
+            got = tokenops.cost(model, usage, mode="litellm", catalog=installed)
+            assert (got.prompt, got.completion) == want, model
+        exact = tokenops.cost(model, u, catalog=installed)
+        assert exact.usage.cache_read == 3000
+        assert float(exact.total_exact) == pytest.approx(sum(want), rel=1e-12)
+    assert sum(litellm.cost_per_token(model="deepseek/deepseek-chat", usage_object=LUsage(**u))) == 0.00098
+
+
+def test_gemini_traffic_type_as_completion_cost_maps_it(installed: Catalog) -> None:
+    from litellm import ModelResponse
+    from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import VertexGeminiConfig
+
+    for model in ("gemini/gemini-3-pro-preview", "gemini/gemini-2.5-pro", "gemini/gemini-2.5-flash"):
+        for traffic in ("ON_DEMAND_PRIORITY", "ON_DEMAND", "FLEX", "BATCH", "ON_DEMAND_FLEX"):
+            resp = {"usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 500, "totalTokenCount": 1500,
+                                      "trafficType": traffic}}
+            mr = ModelResponse(model=model, usage=VertexGeminiConfig._calculate_usage(resp))
+            mr._hidden_params = {"custom_llm_provider": "gemini",
+                                 "provider_specific_fields": {"traffic_type": traffic}}
+            want = litellm.completion_cost(completion_response=mr, model=model)
+            assert tokenops.cost(model, resp, mode="litellm", catalog=installed).total == want, (model, traffic)
+
+
+_GEMINI_LITELLM_QUIRKS = [  # raw usageMetadata where LiteLLM's Usage differs from the real bill
+    # VIDEO prompt tokens: LiteLLM keeps the explicit TEXT count, the 600 video tokens are priced at $0
+    {"promptTokenCount": 1000, "candidatesTokenCount": 200,
+     "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 400}, {"modality": "VIDEO", "tokenCount": 600}]},
+    # toolUsePromptTokenCount: not in LiteLLM's prompt_tokens
+    {"promptTokenCount": 1000, "candidatesTokenCount": 200, "toolUsePromptTokenCount": 300},
+    # implicit caching of an image prompt: LiteLLM's text_tokens = 400 - 600 = -200
+    {"promptTokenCount": 1000, "candidatesTokenCount": 200, "cachedContentTokenCount": 600,
+     "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 400}, {"modality": "IMAGE", "tokenCount": 600}]},
+    # thoughts inside candidatesTokenCount (total = prompt + candidates) and output video
+    {"promptTokenCount": 900, "candidatesTokenCount": 700, "thoughtsTokenCount": 300, "totalTokenCount": 1600,
+     "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 100}, {"modality": "VIDEO", "tokenCount": 300}]},
+    # video and audio, explicitly cached audio, over 200k
+    {"promptTokenCount": 260_000, "candidatesTokenCount": 900, "cachedContentTokenCount": 10_000,
+     "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 150_000}, {"modality": "VIDEO", "tokenCount": 90_000},
+                             {"modality": "AUDIO", "tokenCount": 20_000}],
+     "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 10_000}]},
+    # the Live API
+    {"promptTokenCount": 500, "responseTokenCount": 400, "toolUsePromptTokenCount": 50,
+     "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 390}, {"modality": "TEXT", "tokenCount": 10}]},
+]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_gemini_video_tool_use_and_implicit_cache_quirks_bit_for_bit(installed: Catalog, tier: str | None) -> None:
+    from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import VertexGeminiConfig
+
+    for model in ("gemini/gemini-2.5-pro", "gemini/gemini-2.5-flash", "gemini/gemini-3.1-flash-live-preview",
+                  "vertex_ai/gemini-2.5-pro", "gemini/gemini-2.5-flash-image"):
+        for um in _GEMINI_LITELLM_QUIRKS:
+            lu = VertexGeminiConfig._calculate_usage({"usageMetadata": um})
+            want = litellm_cost_obj(model, lu, tier)
+            for usage in ({"usageMetadata": um}, lu):  # the raw response and LiteLLM's own Usage
+                got = tokenops.cost(model, usage, mode="litellm", catalog=installed, service_tier=tier or "standard")
+                assert (got.prompt, got.completion) == want, (model, um, tier, type(usage).__name__)
+                assert sum(float(ln.cost) for ln in got.lines) == pytest.approx(got.total, rel=1e-9, abs=1e-15)
+    # the reviewer's numbers
+    m = "gemini/gemini-2.5-pro"
+    assert tokenops.cost(m, {"usageMetadata": _GEMINI_LITELLM_QUIRKS[0]}, mode="litellm", catalog=installed).total \
+        == 0.0025
+    lu = VertexGeminiConfig._calculate_usage({"usageMetadata": _GEMINI_LITELLM_QUIRKS[2]})
+    assert tokenops.cost(m, lu, mode="litellm", catalog=installed).total == 0.002575
+    # the exact mode bills what Google bills: video at the text rate, tool-use prompt tokens as input
+    exact = tokenops.cost(m, {"usageMetadata": _GEMINI_LITELLM_QUIRKS[0]}, catalog=installed)
+    assert exact.total_exact == 1000 * Decimal("0.00000125") + 200 * Decimal("0.00001")
+    tool = tokenops.cost(m, {"usageMetadata": _GEMINI_LITELLM_QUIRKS[1]}, catalog=installed)
+    assert tool.usage.input_text == 1300

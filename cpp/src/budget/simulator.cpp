@@ -174,6 +174,9 @@ struct TaskRunner {
   const std::vector<SimModel>& models;
   bool det;
   SimResult& res;
+  // per model: the longest prompt the API takes (the smaller of max_input and the context
+  // window, where known; 0: no limit)
+  const std::vector<std::int64_t>& prompt_limit;
 
   int pick_model(const Step& st, Rng& rng) const {
     if (st.route.empty()) return wf.default_model;
@@ -206,6 +209,7 @@ struct TaskRunner {
     double cost_total = 0;
     std::int64_t calls = 0, peak = 0;
     const bool tracing = task == 0;
+    const std::int64_t* limits = prompt_limit.data();
 
     const std::int64_t P = draw(rng, wf.system_prompt) + draw(rng, wf.tool_schema);
     std::int64_t H = 0;
@@ -219,7 +223,7 @@ struct TaskRunner {
     bool overflow = false;
     // A prompt the model cannot take: the API rejects the request (nothing billed), the task fails.
     auto too_long = [&](int m, std::int64_t prompt) {
-      const std::int64_t w = models[static_cast<std::size_t>(m)].context_window;
+      const std::int64_t w = limits[m];
       if (w > 0 && prompt > w) {
         overflow = true;
         completed = false;
@@ -269,7 +273,10 @@ struct TaskRunner {
       n[kReasoning] = reasoning;
       const auto& price = (sm.threshold > 0 && ctx > sm.threshold) ? sm.price_above : sm.price;
       double c = 0;
-      for (int b = 0; b < kNumBuckets; ++b) {
+      // only the buckets a simulated call fills, in bucket order (the others hold 0 and would add
+      // 0.0: the sum is the same)
+      static constexpr int kFilled[] = {kInputText, kCacheRead, kCacheWrite5m, kCacheWrite1h, kOutputText, kReasoning};
+      for (int b : kFilled) {
         tok[b] = checked_add(tok[b], n[b]);
         c += static_cast<double>(n[b]) * price[b];
       }
@@ -336,7 +343,8 @@ struct TaskRunner {
           // `overflow` by reference) cost a quarter of the simulator's speed
           // (cpp/bench/bench_simulator: 10.4 vs 14 M calls/s)
           const SimModel& sm = models[static_cast<std::size_t>(m)];
-          if (sm.context_window > 0 && ctx > sm.context_window) {
+          const std::int64_t limit = limits[m];
+          if (limit > 0 && ctx > limit) {
             overflow = true;  // the API rejects the request: nothing billed, the task fails
             completed = false;
             break;
@@ -442,11 +450,17 @@ SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std:
   res.completed.assign(n, 0);
   res.context_peak.assign(n, 0);
   res.overflow.assign(n, 0);
+  std::vector<std::int64_t> prompt_limit;
+  for (const auto& m : models) {
+    std::int64_t w = m.context_window;
+    if (m.max_input > 0 && (w == 0 || m.max_input < w)) w = m.max_input;
+    prompt_limit.push_back(w);
+  }
   const std::size_t chunk = 256;
   const std::size_t nchunks = (n + chunk - 1) / chunk;
   text::parallel_for(nchunks, text::resolve_threads(num_threads, nchunks), [&](std::size_t c) {
     if (stop && stop()) return;
-    TaskRunner runner{wf, models, deterministic, res};
+    TaskRunner runner{wf, models, deterministic, res, prompt_limit};
     // Only the chunk holding task 0 traces; other chunks never touch res.trace.
     for (std::size_t t = c * chunk; t < std::min(n, (c + 1) * chunk); ++t) runner.run(t, seed);
   });

@@ -27,8 +27,9 @@ void check_name_length(std::string_view name) {
 }
 
 constexpr const char* kBucketNames[kNumBuckets] = {
-    "input_text",   "input_audio", "input_image",  "cache_read",   "cache_write_5m", "cache_write_1h",
-    "output_text",  "reasoning",   "output_audio", "output_image", "request",        "web_search"};
+    "input_text",  "input_audio", "input_image",  "cache_read",   "cache_read_audio", "cache_write_5m",
+    "cache_write_1h", "output_text", "reasoning", "output_audio", "output_image",     "request",
+    "web_search"};
 
 constexpr const char* kLitellmKeys[kNumLitellmFields] = {
     "input_cost_per_token",

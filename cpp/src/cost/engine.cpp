@@ -66,8 +66,86 @@ const char* litellm_route_name(LitellmRoute r) {
 // mode = "exact"
 // ------------------------------------------------------------------------------------------
 
-ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std::int32_t date) {
+namespace {
+
+i128 gcd128(i128 a, i128 b) {
+  while (b != 0) {
+    const i128 t = a % b;
+    a = b;
+    b = t;
+  }
+  return a < 0 ? -a : a;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The call's price multiplier as an exact fraction num/den (Anthropic: US-only inference, fast
+// mode), from the entry's multipliers; 1/1 when the call names none.
+struct ExactMultiplier {
+  i128 num = 1, den = 1;
+  std::string note;
+  bool active() const { return num != den; }
+};
+
+ExactMultiplier exact_multiplier(const ModelEntry& e, const CallContext& ctx) {
+  ExactMultiplier m;
+  auto apply = [&](const std::string& key, const char* field, const std::string& value) {
+    const CallMultiplier* cm = e.multiplier(key);
+    if (!cm)
+      throw InvalidArgument(detail::concat(
+          "usage has ", field, " '", value, "', which the provider bills at a price multiplier, but model '", e.key,
+          "' lists no '", key, "' multiplier (LiteLLM's provider_specific_entry); tokenops does not guess a price. "
+          "Price it with a catalogue that lists the multiplier (Catalog.default(), Catalog.from_installed_litellm())"));
+    i128 num = cm->exact.atto, den = 1;
+    for (int i = 0; i < kAttoPerUsdExp; ++i) den *= 10;
+    const i128 g = gcd128(num, den);
+    num /= g;
+    den /= g;
+    m.num *= num;
+    m.den *= den;
+    const i128 g2 = gcd128(m.num, m.den);
+    m.num /= g2;
+    m.den /= g2;
+    m.note += detail::concat(m.note.empty() ? "" : "; ", "x", atto_to_string(cm->exact.atto), " (", field, " '", value,
+                             "')");
+  };
+  if (!ctx.inference_geo.empty()) {
+    const std::string g = ascii_lower(ctx.inference_geo);
+    if (g != "global" && g != "not_available") apply(g, "inference_geo", ctx.inference_geo);
+  }
+  if (!ctx.speed.empty()) {
+    const std::string sp = ascii_lower(ctx.speed);
+    if (sp == "fast") apply("fast", "speed", ctx.speed);
+    else if (sp != "standard")
+      throw InvalidArgument(detail::concat("usage speed '", ctx.speed, "' is not one tokenops knows "
+                                           "(standard, fast); it cannot tell what the provider billed"));
+  }
+  return m;
+}
+
+// price * num / den, rounded half to even to a whole atto-USD (prices are per unit).
+i128 scale_price(i128 price, const ExactMultiplier& m, bool& rounded) {
+  const i128 prod = price * m.num;
+  i128 q = prod / m.den;
+  const i128 r = prod % m.den;
+  if (r != 0) {
+    rounded = true;
+    const i128 twice = 2 * r;
+    if (twice > m.den || (twice == m.den && (q & 1))) ++q;
+  }
+  return q;
+}
+
+}  // namespace
+
+ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std::int32_t date,
+                      const CallContext& ctx) {
   validate_usage(u);
+  const ExactMultiplier mult = exact_multiplier(e, ctx);
   const std::int64_t input_total = u.input_total();
   const PriceRow* base = nullptr;
   const PriceRow* cliff = nullptr;
@@ -139,6 +217,9 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
   // A model whose only image price is per image (LiteLLM's input_cost_per_image) is refused instead.
   const bool image_at_text_rate = !e.litellm.has(kL_input_per_image);
   const char* image_note = "no input_image price; image tokens billed at the input text rate";
+  // Cached audio without its own price: the cache-read price (LiteLLM prices every cache hit so;
+  // a provider whose cached audio costs more than cached text is under-billed, and the note says so).
+  const char* audio_cache_note = "no cache_read_audio price; cached audio billed at the cache-read rate";
   auto no_image_price = [&]() {
     return InvalidArgument(detail::concat(
         "model '", e.key, "' has no input_image price (", service_tier_name(tier), " tier) but usage has ",
@@ -162,11 +243,21 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
         if (!image_at_text_rate) throw no_image_price();
         pb = kInputText;
         also(image_note);
+      } else if (!band->prices[b].set && b == kCacheReadAudio) {
+        pb = band->prices[kCacheRead].set ? kCacheRead : kInputText;
+        also(pb == kCacheRead ? audio_cache_note : "no cache-read price in the band; input rate used");
       }
       TOKENOPS_CHECK(band->prices[pb].set, InvalidArgument, "model '", e.key, "' has no ", bucket_name(b),
                      " price in band '", band->label, "' but usage has ", units, " ", bucket_name(b),
                      " units; tokenops never prices them at $0. Add the price to the catalogue.");
-      CostLine line{b, units, band->prices[pb].atto, band->prices[pb].atto * units, band->label, note};
+      i128 unit = band->prices[pb].atto;
+      if (mult.active()) {
+        bool rounded = false;
+        unit = scale_price(unit, mult, rounded);
+        also(mult.note.c_str());
+        if (rounded) also("multiplied price rounded to 1e-18 USD");
+      }
+      CostLine line{b, units, unit, unit * units, band->label, note};
       out.total_atto += line.cost_atto;
       out.lines.push_back(std::move(line));
       continue;
@@ -183,12 +274,24 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
       p = price_of(kInputText, row, n2);
       note = n2.empty() ? image_note : std::string(image_note) + "; " + n2;
     }
+    if (!p && b == kCacheReadAudio) {
+      std::string n2;
+      p = price_of(kCacheRead, row, n2);
+      note = n2.empty() ? audio_cache_note : std::string(audio_cache_note) + "; " + n2;
+    }
     if (!p && b == kRequest) continue;  // no per-request fee for this model
     if (!p)
       throw InvalidArgument(detail::concat(
           "model '", e.key, "' has no ", bucket_name(b), " price (", service_tier_name(tier), " tier) but usage has ",
           units, " ", bucket_name(b), " units; tokenops never prices them at $0. Add the price to the catalogue."));
-    CostLine line{b, units, p->atto, p->atto * units, row, note};
+    i128 unit = p->atto;
+    if (mult.active() && b != kRequest && b != kWebSearch) {
+      bool rounded = false;
+      unit = scale_price(unit, mult, rounded);
+      note = note.empty() ? mult.note : note + "; " + mult.note;
+      if (rounded) note += "; multiplied price rounded to 1e-18 USD";
+    }
+    CostLine line{b, units, unit, unit * units, row, note};
     out.total_atto += line.cost_atto;
     out.lines.push_back(std::move(line));
   }
@@ -252,6 +355,7 @@ i128 plan_total(const ExactPlan& p, const Usage& u) {
     const Price* pr = pick(b);
     if (!pr && b == kReasoning) pr = pick(kOutputText);
     if (!pr && b == kInputImage && p.image_at_text_rate) pr = pick(kInputText);
+    if (!pr && b == kCacheReadAudio) pr = pick(kCacheRead);
     if (!pr) {
       if (b == kRequest) continue;
       return price_exact(*p.e, u, p.tier, p.date).total_atto;  // raises the descriptive error
@@ -274,32 +378,34 @@ namespace {
 
 enum class LTier { None, Flex, Priority };
 
-struct LView {  // LiteLLM's Usage object as derived from the canonical buckets
+struct LView {  // LiteLLM's Usage object (LitellmUsage), with its totals as the floats LiteLLM computes with
   double prompt_tokens, completion_tokens;
+  std::int64_t prompt_i, completion_i;
   std::int64_t cache_hit, cache_creation, cc_5m, cc_1h, text, audio, image;
   std::int64_t c_text, c_reasoning, c_audio, c_image;
-  bool has_prompt_details, has_completion_details;
+  bool has_prompt_details;
   std::int64_t web_search;
 };
 
-LView make_view(const Usage& u) {
+LView make_view(const LitellmUsage& u) {
   LView v{};
-  v.cache_hit = u.n[kCacheRead];
-  v.cc_5m = u.n[kCacheWrite5m];
-  v.cc_1h = u.n[kCacheWrite1h];
-  v.cache_creation = v.cc_5m + v.cc_1h;
-  v.audio = u.n[kInputAudio];
-  v.image = u.n[kInputImage];
-  v.text = u.n[kInputText];
-  v.prompt_tokens = static_cast<double>(u.input_total());
-  v.c_reasoning = u.n[kReasoning];
-  v.c_audio = u.n[kOutputAudio];
-  v.c_image = u.n[kOutputImage];
-  v.c_text = u.n[kOutputText];
-  v.completion_tokens = static_cast<double>(u.output_total());
-  v.has_prompt_details = v.cache_hit || v.cache_creation || v.audio || v.image;
-  v.has_completion_details = v.c_reasoning || v.c_audio || v.c_image;
-  v.web_search = u.n[kWebSearch];
+  v.prompt_i = u.prompt_tokens;
+  v.completion_i = u.completion_tokens;
+  v.prompt_tokens = static_cast<double>(u.prompt_tokens);
+  v.completion_tokens = static_cast<double>(u.completion_tokens);
+  v.has_prompt_details = u.has_prompt_details;
+  v.cache_hit = u.cache_hit;
+  v.cc_5m = u.cc_5m;
+  v.cc_1h = u.cc_1h;
+  v.cache_creation = u.cc_5m + u.cc_1h;
+  v.audio = u.audio;
+  v.image = u.image;
+  v.text = u.text;
+  v.c_text = u.c_text;
+  v.c_reasoning = u.c_reasoning;
+  v.c_audio = u.c_audio;
+  v.c_image = u.c_image;
+  v.web_search = u.web_search;
   return v;
 }
 
@@ -332,7 +438,9 @@ double component(double cost, std::int64_t usage) {
   return 0.0;
 }
 
-void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out) {
+// kDetail: also fill the per-bucket parts and units (the batch loop needs only the totals)
+template <bool kDetail>
+void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out, double& cache_cost) {
   // ModelInfoBase turns a missing input/output price into 0.
   LitellmFields const& f = f0;
   // ---- _get_token_base_cost
@@ -362,60 +470,81 @@ void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out)
       break;
     }
   }
+  // ---- generic_cost_per_token: text_tokens
+  // No prompt_tokens_details: every prompt token is text. An explicit text_tokens is kept as it
+  // is (below the rest for Gemini VIDEO tokens, negative after LiteLLM's implicit-cache
+  // subtraction) unless it is 0 or, with cache hits, the parts add up to more than prompt_tokens;
+  // then it is prompt - cached - audio - creation - image, clamped at 0.
+  std::int64_t text = v.has_prompt_details ? v.text : v.prompt_i;
+  const std::int64_t details = text + v.cache_hit + v.audio + v.cache_creation + v.image;
+  if (text == 0 || (v.cache_hit > 0 && details > v.prompt_i))
+    text = std::max<std::int64_t>(0, v.prompt_i - v.cache_hit - v.audio - v.cache_creation - v.image);
   // ---- _calculate_input_cost
-  // text_tokens recomputed as prompt - cached - audio - creation - image, clamped at 0
-  std::int64_t text = std::max<std::int64_t>(0, v.text);
   double pc = static_cast<double>(text) * prompt_base;
-  out.parts[kInputText] = static_cast<double>(text) * prompt_base;
+  if constexpr (kDetail) out.parts[kInputText] = static_cast<double>(text) * prompt_base;
+  if constexpr (kDetail) out.units[kInputText] = text;
   double cr = static_cast<double>(v.cache_hit) * cache_read;
   pc += cr;
-  out.parts[kCacheRead] = cr;
+  if constexpr (kDetail) out.parts[kCacheRead] = cr;
+  if constexpr (kDetail) out.units[kCacheRead] = v.cache_hit;
+  cache_cost = cr;  // _compute_cache_only_cost: cache reads and writes
   if (v.audio) {
     double c = component(tiered(f, kL_input_audio, t), v.audio);
     pc += c;
-    out.parts[kInputAudio] = c;
+    if constexpr (kDetail) out.parts[kInputAudio] = c;
+    if constexpr (kDetail) out.units[kInputAudio] = v.audio;
   }
   if (v.image) {
     double cost = f.has(kL_input_image_token) ? f.v[kL_input_image_token] : base_input(f);
     double c = component(cost, v.image);
     pc += c;
-    out.parts[kInputImage] = c;
+    if constexpr (kDetail) out.parts[kInputImage] = c;
+    if constexpr (kDetail) out.units[kInputImage] = v.image;
   }
   if (v.cache_creation) {
     double total = 0.0;
     total += static_cast<double>(v.cc_5m) * cache_creation;
     total += static_cast<double>(v.cc_1h) * cache_creation_1h;
     pc += total;
-    out.parts[kCacheWrite5m] = static_cast<double>(v.cc_5m) * cache_creation;
-    out.parts[kCacheWrite1h] = static_cast<double>(v.cc_1h) * cache_creation_1h;
+    cache_cost += total;
+    if constexpr (kDetail) out.parts[kCacheWrite5m] = static_cast<double>(v.cc_5m) * cache_creation;
+    if constexpr (kDetail) out.parts[kCacheWrite1h] = static_cast<double>(v.cc_1h) * cache_creation_1h;
+    if constexpr (kDetail) out.units[kCacheWrite5m] = v.cc_5m;
+    if constexpr (kDetail) out.units[kCacheWrite1h] = v.cc_1h;
   }
-  // ---- output
-  std::int64_t text_out;
+  // ---- output: an explicit completion text_tokens is kept; 0 means the remainder (with a
+  // reasoning / audio / image breakdown) or every completion token
+  std::int64_t text_out = v.c_text;
   bool is_total = false;
   bool breakdown = v.c_image > 0 || v.c_audio > 0 || v.c_reasoning > 0;
-  if (breakdown) {
-    text_out = std::max<std::int64_t>(
-        0, static_cast<std::int64_t>(v.completion_tokens) - v.c_reasoning - v.c_audio - v.c_image);
-  } else {
-    text_out = static_cast<std::int64_t>(v.completion_tokens);
-    is_total = true;
+  if (text_out == 0) {
+    if (breakdown) {
+      text_out = std::max<std::int64_t>(0, v.completion_i - v.c_reasoning - v.c_audio - v.c_image);
+    } else {
+      text_out = v.completion_i;
+      is_total = true;
+    }
   }
   double cc = static_cast<double>(text_out) * completion_base;
-  out.parts[kOutputText] = cc;
+  if constexpr (kDetail) out.parts[kOutputText] = cc;
+  if constexpr (kDetail) out.units[kOutputText] = text_out;
   if (!is_total && v.c_audio > 0) {
     double c = static_cast<double>(v.c_audio) * or_default(f.v[kL_output_audio], completion_base);
     cc += c;
-    out.parts[kOutputAudio] = c;
+    if constexpr (kDetail) out.parts[kOutputAudio] = c;
+    if constexpr (kDetail) out.units[kOutputAudio] = v.c_audio;
   }
   if (!is_total && v.c_reasoning > 0) {
     double c = static_cast<double>(v.c_reasoning) * or_default(f.v[kL_output_reasoning], completion_base);
     cc += c;
-    out.parts[kReasoning] = c;
+    if constexpr (kDetail) out.parts[kReasoning] = c;
+    if constexpr (kDetail) out.units[kReasoning] = v.c_reasoning;
   }
   if (!is_total && v.c_image > 0) {
     double c = static_cast<double>(v.c_image) * or_default(f.v[kL_output_image_token], completion_base);
     cc += c;
-    out.parts[kOutputImage] = c;
+    if constexpr (kDetail) out.parts[kOutputImage] = c;
+    if constexpr (kDetail) out.units[kOutputImage] = v.c_image;
   }
   out.prompt = pc;
   out.completion = cc;
@@ -523,8 +652,76 @@ LitellmTarget litellm_target(const Catalog& cat, std::string_view model) {
   return t;
 }
 
+LitellmUsage litellm_usage_of(const Usage& u) {
+  LitellmUsage v;
+  v.prompt_tokens = u.input_total();
+  v.completion_tokens = u.output_total();
+  v.cache_hit = u.n[kCacheRead] + u.n[kCacheReadAudio];  // LiteLLM has one cache-hit count
+  v.cc_5m = u.n[kCacheWrite5m];
+  v.cc_1h = u.n[kCacheWrite1h];
+  v.audio = u.n[kInputAudio];
+  v.image = u.n[kInputImage];
+  v.text = u.n[kInputText];
+  v.has_prompt_details = v.cache_hit || v.cc_5m || v.cc_1h || v.audio || v.image;
+  v.c_reasoning = u.n[kReasoning];
+  v.c_audio = u.n[kOutputAudio];
+  v.c_image = u.n[kOutputImage];
+  v.web_search = u.n[kWebSearch];
+  return v;
+}
+
+namespace {
+template <bool kDetail>
+LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const LView& v, ServiceTier tier,
+                               const CallContext* call);
+
+// litellm_usage_of + make_view in one step (the batch loop's per-row path)
+LView view_of(const Usage& u) {
+  LView v{};
+  v.prompt_i = u.input_total();
+  v.completion_i = u.output_total();
+  v.prompt_tokens = static_cast<double>(v.prompt_i);
+  v.completion_tokens = static_cast<double>(v.completion_i);
+  v.cache_hit = u.n[kCacheRead] + u.n[kCacheReadAudio];
+  v.cc_5m = u.n[kCacheWrite5m];
+  v.cc_1h = u.n[kCacheWrite1h];
+  v.cache_creation = v.cc_5m + v.cc_1h;
+  v.audio = u.n[kInputAudio];
+  v.image = u.n[kInputImage];
+  v.text = u.n[kInputText];
+  v.has_prompt_details = v.cache_hit || v.cache_creation || v.audio || v.image;
+  v.c_reasoning = u.n[kReasoning];
+  v.c_audio = u.n[kOutputAudio];
+  v.c_image = u.n[kOutputImage];
+  v.web_search = u.n[kWebSearch];
+  return v;
+}
+}  // namespace
+
 LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usage& u, ServiceTier tier) {
   validate_litellm_range(u);
+  // the cache-read part holds both cache-read buckets (LiteLLM prices every cache hit alike)
+  return price_litellm_view<true>(cat, t, view_of(u), tier, nullptr);
+}
+
+LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const LitellmUsage& lu, ServiceTier tier,
+                          const CallContext& call) {
+  {
+    constexpr std::int64_t kMaxExactDouble = std::int64_t{1} << 53;
+    for (std::int64_t c : {lu.prompt_tokens, lu.completion_tokens, lu.cache_hit, lu.cc_5m, lu.cc_1h, lu.audio, lu.image,
+                           lu.c_text, lu.c_reasoning, lu.c_audio, lu.c_image, lu.web_search})
+      TOKENOPS_CHECK(c >= 0 && c <= kMaxExactDouble, InvalidArgument,
+                     "LiteLLM usage counts must be in [0, 2^53] (litellm mode computes in float64), got ", c);
+    TOKENOPS_CHECK(lu.text >= -kMaxExactDouble && lu.text <= kMaxExactDouble, InvalidArgument,
+                   "LiteLLM usage text_tokens out of range: ", lu.text);
+  }
+  return price_litellm_view<true>(cat, t, make_view(lu), tier, call.empty() ? nullptr : &call);
+}
+
+namespace {
+template <bool kDetail>
+LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const LView& v, ServiceTier tier,
+                               const CallContext* call) {
   LitellmCost out;
   if (t.route == LitellmRoute::Unmapped && tier == ServiceTier::Batch && !t.route_provider.empty()) {
     out.tier = "batch";  // batch_cost_calculator swallows get_model_info's error and returns (0, 0)
@@ -534,7 +731,6 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
     throw NotFound(detail::concat("LiteLLM cannot map model '", t.model_arg.empty() ? "?" : t.model_arg,
                                   "' (provider '", t.route_provider, "'): it raises \"This model isn't mapped yet\""));
   const auto& f = cat.entry(t.index).litellm;
-  const LView v = make_view(u);
   LTier lt = tier == ServiceTier::Flex ? LTier::Flex : tier == ServiceTier::Priority ? LTier::Priority : LTier::None;
 
   if (tier == ServiceTier::Batch) {  // cost_calculator.batch_cost_calculator
@@ -544,7 +740,7 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
     if (in_b != 0.0) {
       pc = v.prompt_tokens * in_b;
     } else if (in != 0.0) {
-      pc = static_cast<double>(static_cast<std::int64_t>(v.prompt_tokens) - v.cache_hit) * in / 2;
+      pc = static_cast<double>(v.prompt_i - v.cache_hit) * in / 2;
       pc += component(f.v[kL_cache_read], v.cache_hit) / 2;
     }
     if (out_b != 0.0) cc = v.completion_tokens * out_b;
@@ -556,15 +752,16 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
     return out;
   }
 
+  double cache_cost = 0.0;
   switch (t.route) {
-    case LitellmRoute::Generic: generic(f, v, lt, out); break;
-    case LitellmRoute::GenericNoTier: generic(f, v, LTier::None, out); break;
+    case LitellmRoute::Generic: generic<kDetail>(f, v, lt, out, cache_cost); break;
+    case LitellmRoute::GenericNoTier: generic<kDetail>(f, v, LTier::None, out, cache_cost); break;
     case LitellmRoute::Vertex:
     case LitellmRoute::VertexNoTier:
       if (f.has(kL_input_above_128k) || f.has(kL_output_above_128k))
         vertex_128k(f, v, out);
       else
-        generic(f, v, t.route == LitellmRoute::Vertex ? lt : LTier::None, out);
+        generic<kDetail>(f, v, t.route == LitellmRoute::Vertex ? lt : LTier::None, out, cache_cost);
       break;
     case LitellmRoute::Simple:
       out.prompt = v.prompt_tokens * base_input(f);
@@ -601,8 +798,8 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
       // total_tokens == prompt + completion ("already normalised"): completion_tokens kept as is,
       // completion details dropped, so reasoning is billed at the output rate.
       LView x = v;
-      x.c_reasoning = x.c_audio = x.c_image = 0;
-      generic(f, x, LTier::None, out);
+      x.c_text = x.c_reasoning = x.c_audio = x.c_image = 0;
+      generic<kDetail>(f, x, LTier::None, out, cache_cost);
       break;
     }
     case LitellmRoute::Zero:
@@ -614,9 +811,36 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
     case LitellmRoute::Unmapped: break;
   }
   if (!std::isnan(t.router_flat_input)) out.prompt += v.prompt_tokens * t.router_flat_input;
+  if (call && t.route == LitellmRoute::GenericNoTier && t.route_provider == "anthropic") {
+    // llms/anthropic/cost_calculation.cost_per_token: provider_specific_entry multipliers for
+    // usage.inference_geo (unless global / not_available) and usage.speed == "fast", applied to
+    // the prompt cost less its cache reads and writes, and to the completion cost.
+    const ModelEntry& e = cat.entry(t.index);
+    double multiplier = 1.0;
+    if (!call->inference_geo.empty()) {
+      const std::string g = ascii_lower(call->inference_geo);
+      if (g != "global" && g != "not_available") {
+        const CallMultiplier* m = e.multiplier(g);
+        multiplier *= m ? m->value : 1.0;
+      }
+    }
+    if (call->speed == "fast") {
+      const CallMultiplier* m = e.multiplier("fast");
+      multiplier *= m ? m->value : 1.0;
+    }
+    if (multiplier != 1.0) {
+      out.prompt = (out.prompt - cache_cost) * multiplier + cache_cost;
+      out.completion *= multiplier;
+      out.multiplier = multiplier;
+      if constexpr (kDetail)
+        for (int b : {kInputText, kInputAudio, kInputImage, kOutputText, kReasoning, kOutputAudio, kOutputImage})
+          if (!std::isnan(out.parts[b])) out.parts[b] *= multiplier;
+    }
+  }
   out.total = out.prompt + out.completion;
   return out;
 }
+}  // namespace
 
 // ------------------------------------------------------------------------------------------
 // batch
@@ -666,7 +890,8 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
       const std::size_t code = model_codes ? static_cast<std::size_t>(model_codes[i]) : 0;
       const BatchModel& m = models[code];
       if (mode == Mode::Litellm) {
-        LitellmCost r = price_litellm(cat, m.target, u, tier);
+        // validated above; totals only (no per-bucket parts)
+        LitellmCost r = price_litellm_view<false>(cat, m.target, view_of(u), tier, nullptr);
         out_total[i] = r.total;
         if (out_prompt) out_prompt[i] = r.prompt;
         if (out_completion) out_completion[i] = r.completion;

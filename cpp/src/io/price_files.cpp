@@ -20,12 +20,25 @@ struct RowProblem : std::runtime_error {
   RowProblem(std::string f, const std::string& msg) : std::runtime_error(msg), field(std::move(f)) {}
 };
 
+// LiteLLM's JSON is read by Python's json module, which accepts the NaN / Infinity / -Infinity
+// literals json.dump writes for non-finite floats. They are not JSON: before parsing, each one
+// outside a string becomes this marker string, so the row that holds it is reported (a NaN price
+// is a malformed row) instead of the whole file failing to parse.
+constexpr std::string_view kNonFinite = "\x01tokenops-nonfinite:";
+
+bool is_nonfinite_marker(const json& v) {
+  return v.is_string() && v.get_ref<const std::string&>().rfind(kNonFinite, 0) == 0;
+}
+
 std::string type_name(const json& v) {
+  if (is_nonfinite_marker(v)) return v.get_ref<const std::string&>().substr(kNonFinite.size());
   if (v.is_string()) return "string '" + v.get<std::string>() + "'";
   return std::string(v.type_name());
 }
 
 double number(const json& v, const std::string& field) {
+  if (is_nonfinite_marker(v))
+    throw RowProblem(field, "field '" + field + "' must be a finite price >= 0, got " + type_name(v));
   if (!v.is_number())
     throw RowProblem(field, "field '" + field + "' must be a number, got " + type_name(v));
   double d = v.get<double>();
@@ -47,6 +60,17 @@ const std::map<std::string, int>& litellm_bucket_fields() {
       {"output_cost_per_audio_token", kOutputAudio},
       {"output_cost_per_image_token", kOutputImage},
       {"input_cost_per_request", kRequest},
+      // cached audio prompt tokens (both spellings occur: Gemini, OpenAI Realtime)
+      {"cache_read_input_token_cost_per_audio_token", kCacheReadAudio},
+      {"cache_read_input_audio_token_cost", kCacheReadAudio},
+  };
+  return m;
+}
+
+// LiteLLM prices of tokens tokenops bills inside another bucket (kept as notes).
+const std::map<std::string, std::string>& litellm_unmodelled_fields() {
+  static const std::map<std::string, std::string> m = {
+      {"cache_read_input_image_token_cost", "cache_read_image"},
   };
   return m;
 }
@@ -166,7 +190,25 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
       }
       continue;
     }
+    if (key == "provider_specific_entry") {
+      // Anthropic's per-call multipliers: {"us": 1.1, "fast": 6.0}
+      if (!it->is_object()) throw RowProblem(key, "field '" + key + "' must be an object, got " + type_name(*it));
+      for (auto jt = it->begin(); jt != it->end(); ++jt) {
+        if (jt->is_null()) continue;
+        const std::string fk = key + "." + jt.key();
+        CallMultiplier cm;
+        cm.key = jt.key();
+        cm.value = number(*jt, fk);
+        cm.exact = make_price(cm.value);
+        m.multipliers.push_back(std::move(cm));
+      }
+      continue;
+    }
     if (key.find("cost") == std::string::npos) continue;
+    if (auto um = litellm_unmodelled_fields().find(key); um != litellm_unmodelled_fields().end()) {
+      m.unmodelled.push_back({um->second, key, make_price(number(*it, key))});
+      continue;
+    }
     std::string f = key;
     ServiceTier tier = tier_suffix(f);
     std::int64_t threshold = 0;
@@ -194,6 +236,16 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
   // "input_cost_per_token_cache_hit", some without "cache_read_input_token_cost": that is the
   // provider's price of a cache hit. (LiteLLM's calculator reads only the latter and bills such
   // hits at $0; mode="litellm" reproduces that, the exact mode bills the listed price.)
+  // OpenAI / Azure Realtime rows list the price of cached audio input as
+  // "cache_creation_input_audio_token_cost" (OpenAI bills no cache writes: gpt-realtime's audio
+  // input is $32/M, its cached audio input $0.40/M, the value there): the cached-audio read price
+  // where no cache_read_input_audio_token_cost gives one.
+  auto cca = e.find("cache_creation_input_audio_token_cost");
+  if (cca != e.end() && !cca->is_null()) {
+    const double v = number(*cca, "cache_creation_input_audio_token_cost");
+    PriceRow& r = row_for(m.rows, ServiceTier::Standard, 0);
+    if (!r.prices[kCacheReadAudio].set) r.prices[kCacheReadAudio] = make_price(v);
+  }
   auto hit = e.find("input_cost_per_token_cache_hit");
   if (hit != e.end() && !hit->is_null()) {
     const double v = number(*hit, "input_cost_per_token_cache_hit");
@@ -239,14 +291,16 @@ std::vector<std::string> string_list(const json& e, const char* key) {
   auto it = e.find(key);
   if (it != e.end() && it->is_array())
     for (const auto& s : *it)
-      if (s.is_string()) out.push_back(s.get<std::string>());
+      if (s.is_string() && !is_nonfinite_marker(s)) out.push_back(s.get<std::string>());
   return out;
 }
 
 std::int64_t int_field(const json& e, const char* key) {
   auto it = e.find(key);
   if (it == e.end() || it->is_null()) return 0;
-  if (!it->is_number()) throw RowProblem(key, std::string("field '") + key + "' must be a number, got " + type_name(*it));
+  if (!it->is_number())
+    throw RowProblem(key, std::string("field '") + key + "' must be a " +
+                              (is_nonfinite_marker(*it) ? "whole token count" : "number") + ", got " + type_name(*it));
   // A token limit: a whole number in [0, 10^15]. (Casting a larger double to int64 is undefined;
   // a negative limit is meaningless.)
   const double v = it->get<double>();
@@ -263,10 +317,52 @@ json parse_json(std::string_view text, std::string_view source) {
   }
 }
 
+// Replaces the NaN / Infinity / -Infinity literals outside strings by kNonFinite marker strings
+// (see there); `text` itself when it has none.
+std::string_view mark_nonfinite(std::string_view text, std::string& buf) {
+  if (text.find("NaN") == std::string_view::npos && text.find("Infinity") == std::string_view::npos) return text;
+  buf.clear();
+  buf.reserve(text.size() + 64);
+  bool in_string = false, escaped = false, changed = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      buf.push_back(c);
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      buf.push_back(c);
+      continue;
+    }
+    std::string_view lit;
+    for (std::string_view l : {"NaN", "Infinity", "-Infinity"})
+      if (text.compare(i, l.size(), l) == 0) {
+        lit = l;
+        break;
+      }
+    if (lit.empty()) {
+      buf.push_back(c);
+      continue;
+    }
+    buf += '"';
+    buf += "\\u0001tokenops-nonfinite:";
+    buf += lit;
+    buf += '"';
+    i += lit.size() - 1;
+    changed = true;
+  }
+  return changed ? std::string_view(buf) : text;
+}
+
 }  // namespace
 
 PriceImport parse_litellm_prices(std::string_view text, std::string_view source, std::string_view checked_date) {
-  json doc = parse_json(text, source);
+  std::string buf;
+  json doc = parse_json(mark_nonfinite(text, buf), source);
   TOKENOPS_CHECK(doc.is_object(), InvalidArgument, source,
                  ": a LiteLLM price file is a JSON object mapping model names to fields");
   PriceImport out;
@@ -282,17 +378,18 @@ PriceImport parse_litellm_prices(std::string_view text, std::string_view source,
         throw RowProblem("", "model name is empty or contains NUL; no lookup can reach it");
       if (!e.is_object()) throw RowProblem("", "entry must be an object, got " + type_name(e));
       auto lp = e.find("litellm_provider");
-      if (lp == e.end() || !lp->is_string()) throw RowProblem("litellm_provider", "field 'litellm_provider' missing or not a string");
+      if (lp == e.end() || !lp->is_string() || is_nonfinite_marker(*lp))
+        throw RowProblem("litellm_provider", "field 'litellm_provider' missing or not a string");
       m.provider = lp->get<std::string>();
       auto md = e.find("mode");
-      if (md != e.end() && md->is_string()) m.mode = md->get<std::string>();
+      if (md != e.end() && md->is_string() && !is_nonfinite_marker(*md)) m.mode = md->get<std::string>();
       m.context_window = int_field(e, "max_input_tokens");
       if (!m.context_window) m.context_window = int_field(e, "max_tokens");
       m.max_output = int_field(e, "max_output_tokens");
       m.modalities = string_list(e, "supported_modalities");
       for (auto& s : string_list(e, "supported_output_modalities")) m.modalities.push_back("output:" + s);
       auto dd = e.find("deprecation_date");
-      if (dd != e.end() && dd->is_string()) m.deprecation_date = dd->get<std::string>();
+      if (dd != e.end() && dd->is_string() && !is_nonfinite_marker(*dd)) m.deprecation_date = dd->get<std::string>();
       auto pc = e.find("supports_prompt_caching");
       m.supports_prompt_caching = pc != e.end() && pc->is_boolean() && pc->get<bool>();
       m.source = std::string(source);
@@ -348,6 +445,18 @@ const std::map<std::string, std::pair<int, int>>& genai_fields() {  // field -> 
       {"output_audio_mtok", {kOutputAudio, -6}}, {"input_image_mtok", {kInputImage, -6}},
       {"output_image_mtok", {kOutputImage, -6}}, {"output_reasoning_mtok", {kReasoning, -6}},
       {"requests_kcount", {kRequest, -3}},      {"web_searches_kcount", {kWebSearch, -3}},
+      {"cache_audio_read_mtok", {kCacheReadAudio, -6}},
+  };
+  return m;
+}
+
+// genai-prices prices of tokens tokenops bills inside another bucket: field -> kind
+const std::map<std::string, std::string>& genai_unmodelled_fields() {
+  static const std::map<std::string, std::string> m = {
+      {"cache_image_read_mtok", "cache_read_image"},
+      {"input_video_mtok", "input_video"},
+      {"output_video_mtok", "output_video"},
+      {"output_citation_mtok", "output_citation"},
   };
   return m;
 }
@@ -369,8 +478,27 @@ void add_genai_prices(const json& prices, std::int32_t from, std::int32_t to, Mo
   make_row(0);
   for (auto it = prices.begin(); it != prices.end(); ++it) {
     auto f = fields.find(it.key());
-    if (f == fields.end()) continue;  // audio cache, video, citation: not modelled buckets
     const std::string fw = where + "." + it.key();
+    if (f == fields.end()) {
+      // video, cached image, citation tokens: billed in another bucket, the price kept for notes
+      auto um = genai_unmodelled_fields().find(it.key());
+      if (um == genai_unmodelled_fields().end()) continue;
+      const json* base = &*it;
+      if (it->is_object()) {
+        auto b = it->find("base");
+        if (b == it->end()) throw RowProblem(fw, fw + " must be a number or {base, tiers}");
+        base = &*b;
+      }
+      const Price p = make_price(number(*base, it->is_object() ? fw + ".base" : fw), -6);
+      bool seen = false;
+      for (auto& u : m.unmodelled)
+        if (u.kind == um->second) {
+          u.price = p;  // a later (dated) price entry: the latest wins
+          seen = true;
+        }
+      if (!seen) m.unmodelled.push_back({um->second, it.key(), p});
+      continue;
+    }
     if (it->is_object()) {
       auto base = it->find("base");
       auto tiers = it->find("tiers");
@@ -417,6 +545,7 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
         m.source = std::string(source);
         m.checked_date = std::string(checked_date);
         m.context_window = int_field(mj, "context_window");
+        m.total_window = m.context_window;  // genai-prices' context window covers input and output
         if (mj.contains("match")) m.match.push_back(read_match(mj["match"], "match"));
         m.aliases.push_back(mj["id"].get<std::string>());
         auto prices_it = mj.find("prices");  // (const operator[] on a missing key is undefined)

@@ -263,8 +263,13 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
             out.append(float(v["usd"]) if v else 0.0)
         return out
 
+    # limits: the input limit (LiteLLM's max_input_tokens), the max output, and the input + output
+    # window: the catalogue's total window where it states one (genai-prices: gpt-5 400k), else
+    # the input limit, as most models share one window (gpt-4o, gpt-4.1, o3, Claude, Gemini);
+    # LiteLLM cannot tell gpt-5's 272k input cap inside a 400k window from that
     spec: dict[str, Any] = {"name": info.key, "price": vec(prices, {}), "threshold": 0,
-                            "context_window": int(info.context_window or 0), "max_output": int(info.max_output or 0)}
+                            "max_input": int(info.context_window or 0), "max_output": int(info.max_output or 0),
+                            "context_window": int(info.total_window or info.context_window or 0)}
     above = sorted((r for r in rows if r["threshold"] > 0), key=lambda r: r["threshold"])
     if above:
         spec["threshold"] = int(above[0]["threshold"])

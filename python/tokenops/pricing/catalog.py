@@ -7,6 +7,7 @@ import functools
 import gzip
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ _KEEP_META = {
     "litellm_provider", "mode", "max_tokens", "max_input_tokens", "max_output_tokens",
     "supports_prompt_caching", "supported_modalities", "supported_output_modalities",
     "deprecation_date", "tiered_pricing", "search_context_cost_per_query", "supports_reasoning",
+    "provider_specific_entry",  # Anthropic's per-call multipliers (US-only inference, fast mode)
 }
 
 
@@ -58,6 +60,13 @@ class ModelInfo:
     litellm_fields: dict[str, float]
     matched_by: str = "exact"
     aliases: list[str] = field(default_factory=list)
+    # input + output limit where the source states it (genai-prices' context_window); 0 unknown
+    # (LiteLLM lists an input limit, context_window above, and max_output, not the total)
+    total_window: int = 0
+    # per-call price multipliers (LiteLLM's provider_specific_entry: {"us": 1.1, "fast": 6.0})
+    multipliers: dict[str, float] = field(default_factory=dict)
+    # prices of tokens tokenops bills inside another bucket: kind -> {field, usd, exact}
+    unmodelled: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Catalog:
@@ -299,13 +308,25 @@ def load_packaged(folder: Path) -> Catalog:
 
 
 def compact_litellm(doc: dict[str, Any]) -> dict[str, Any]:
-    """Keeps only prices and the metadata tokenops reads (drops docs, flags, URLs)."""
+    """Keeps only prices and the metadata tokenops reads (drops docs, flags, URLs). A NaN or
+    infinite value (LiteLLM's JSON is read by Python's json, which takes those literals) left in a
+    kept field the importer does not check becomes null, so the shipped file is plain JSON."""
     out: dict[str, Any] = {}
     for key, entry in doc.items():
         if key == "sample_spec" or not isinstance(entry, dict):
             continue
-        out[key] = {k: v for k, v in entry.items() if "cost" in k or k in _KEEP_META}
+        out[key] = {k: _finite(v) for k, v in entry.items() if "cost" in k or k in _KEEP_META}
     return out
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
 
 
 def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
@@ -357,7 +378,7 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             raise ValueError(f"{src_path} has {len(compact)} models, the catalogue in {out} has {old_n}; "
                              "refusing to drop more than half of it (pass allow_shrink=True / --allow-shrink "
                              "if that is intended)")
-    payload = json.dumps(compact, sort_keys=True, separators=(",", ":")).encode()
+    payload = json.dumps(compact, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
     gz = gzip.compress(payload, compresslevel=9, mtime=0)
     out.mkdir(parents=True, exist_ok=True)
     prov = {

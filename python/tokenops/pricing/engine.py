@@ -21,7 +21,8 @@ import numpy as np
 
 from .._args import INT64_MAX, check_threads
 from .catalog import Catalog, check_model_name
-from .usage import BUCKETS, Usage, _to_dict, normalize_usage, response_service_tier
+from .usage import (BUCKETS, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, litellm_usage_view,
+                    normalize_usage, response_service_tier)
 
 _MODES = ("litellm", "exact")
 
@@ -139,7 +140,7 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     _check_tier(service_tier)
     if not isinstance(usage, Usage):
         usage = _to_dict(usage)  # once: a pydantic response is dumped for the tier and the counts
-    served = response_service_tier(usage)
+    served = response_service_tier(usage, mode)
     if service_tier == "auto":
         service_tier = served or "standard"
     elif served is not None and served != service_tier:
@@ -152,24 +153,41 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     if mode == "exact":
         info = cat.resolve(model)
         provider = info.provider
-    u = normalize_usage(usage, api=api, provider=provider or _provider_hint(model))
-    counts = u.counts()
+    provider = provider or _provider_hint(model)
     if mode == "exact":
+        u = normalize_usage(usage, api=api, provider=provider)
         assert info is not None
         idx, how = cat._core.resolve(model)
-        total_s, lines, row = cat._core.price_exact(idx, counts, service_tier, _date_days(date))
+        total_s, lines, row = cat._core.price_exact(idx, u.counts(), service_tier, _date_days(date),
+                                                    u.inference_geo, u.speed)
         total = Decimal(total_s)
         cl = [CostLine(b, n, Decimal(p), Decimal(c), r, note) for b, n, p, c, r, note in lines]
-        prompt = float(sum((ln.cost for ln in cl if ln.bucket in BUCKETS[:6]), Decimal(0)))
+        cl = _detail_notes(cl, u, info.unmodelled)
+        prompt = float(sum((ln.cost for ln in cl if ln.bucket in INPUT_BUCKETS), Decimal(0)))
         completion = float(total) - prompt
         return CostBreakdown(model=info.key, requested=model, matched_by=how, mode=mode, service_tier=service_tier,
                              total=float(total), total_exact=total, prompt=prompt, completion=completion, lines=cl,
                              row=row, usage=u, source=info.source,
                              notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
     target = _litellm_target(cat, model, service_tier)
-    r = cat._core.price_litellm(model, counts, service_tier)
+    # LiteLLM's own reading of a Gemini usageMetadata or an OpenAI-shaped (LiteLLM) Usage, where
+    # it differs from tokenops' buckets (see litellm_usage_view)
+    u: Usage | None
+    try:
+        u, err = normalize_usage(usage, api=api, provider=provider), None
+    except ValueError as e:
+        u, err = None, e
+    view = litellm_usage_view(usage, api if api is not None else (u.api if u is not None else None))
+    if u is None:
+        # LiteLLM's Gemini adapter writes a negative text_tokens under implicit caching of a
+        # non-text prompt; its Usage is priced as it is (tokenops' buckets cannot hold it)
+        if view is None or view["text_tokens"] >= 0:
+            assert err is not None
+            raise err
+        u = _usage_of_view(view, usage)
+    r = cat._core.price_litellm(model, u.counts(), service_tier, view, u.inference_geo, u.speed)
     entry = cat._core.entry(int(r["index"]))
-    cl = _litellm_lines(r, u, target, entry["litellm_fields"])
+    cl = _litellm_lines(r, u, target, entry["litellm_fields"], view)
     return CostBreakdown(model=entry["key"], requested=model, matched_by="litellm", mode=mode,
                          service_tier=service_tier, total=r["total"], total_exact=None, prompt=r["prompt"],
                          completion=r["completion"], lines=cl, row=r["tier"], route=r["route"], usage=u,
@@ -228,15 +246,59 @@ _WHOLE_ROUTE_NOTES = {
 }
 
 
+def _detail_notes(lines: list[CostLine], u: Usage, unmodelled: Mapping[str, Any]) -> list[CostLine]:
+    """Exact mode: tokens billed inside a bucket (Gemini VIDEO prompt tokens in input_text...) get
+    a note on that bucket's line where the catalogue lists a price of their own, which tokenops
+    does not model (genai-prices' input_video_mtok...)."""
+    if not u.detail or not unmodelled:
+        return lines
+    notes: dict[str, list[str]] = {}
+    for kind, n in u.detail:
+        price = unmodelled.get(kind)
+        if not price:
+            continue
+        bucket = DETAIL_KINDS[kind]
+        notes.setdefault(bucket, []).append(
+            f"{n} of these are {kind.replace('_', ' ')} tokens, billed at the {bucket} rate; the catalogue lists "
+            f"{price['field']} = {price['exact']} USD per token, which tokenops does not model")
+    out = []
+    for ln in lines:
+        extra = notes.pop(ln.bucket, None)
+        if extra:
+            ln = CostLine(ln.bucket, ln.units, ln.price_per_unit, ln.cost, ln.row,
+                          "; ".join(([ln.note] if ln.note else []) + extra))
+        out.append(ln)
+    return out
+
+
+def _usage_of_view(view: Mapping[str, Any], raw: Any) -> Usage:
+    """Buckets for a LiteLLM Usage that tokenops' normaliser refuses (its text_tokens < 0): its
+    parts as they are, text 0."""
+    d = _to_dict(raw)
+    geo, speed = (d.get(k) if isinstance(d, Mapping) else None for k in ("inference_geo", "speed"))
+    return Usage(input_audio=view["audio_tokens"], input_image=view["image_tokens"], cache_read=view["cached_tokens"],
+                 cache_write_5m=view["cache_write_5m"], cache_write_1h=view["cache_write_1h"],
+                 output_text=max(0, view["completion_tokens"] - view["reasoning_tokens"]
+                                 - view["completion_audio_tokens"] - view["completion_image_tokens"]),
+                 reasoning=view["reasoning_tokens"], output_audio=view["completion_audio_tokens"],
+                 output_image=view["completion_image_tokens"], api="openai_chat",
+                 inference_geo=geo if isinstance(geo, str) else "", speed=speed if isinstance(speed, str) else "")
+
+
 def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
-                   fields: Mapping[str, float]) -> list[CostLine]:
+                   fields: Mapping[str, float], view: Mapping[str, Any] | None = None) -> list[CostLine]:
     """Breakdown lines of a LiteLLM-mode price whose costs add up to the total and whose units are
     the tokens each line prices. Where LiteLLM's generic calculator ran, one line per bucket; where
     LiteLLM prices a side as a whole (batch, Vertex 128k, simple, per-second...), one ``prompt`` and
     one ``completion`` line carrying all the tokens of that side."""
     parts: Mapping[str, float] = r["parts"]
+    units: Mapping[str, int] = r.get("units", {})
     tier = r["tier"]
     n = u.as_dict()
+    prompt_units = view["prompt_tokens"] if view is not None else u.input_tokens
+    completion_units = view["completion_tokens"] if view is not None else u.output_tokens
+    mult_note = f"x{r['multiplier']!r} (LiteLLM's Anthropic inference_geo / speed multiplier)" \
+        if r.get("multiplier", 1.0) != 1.0 else ""
     lines: list[CostLine] = []
     if not parts:
         prompt, completion = r["prompt"], r["completion"]
@@ -246,8 +308,8 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
                       else f"LiteLLM batch: {half} (cache reads at half the cache-read price)")
             c_note = ("LiteLLM batch: output_cost_per_token_batches" if "output_cost_per_token_batches" in fields
                       else f"LiteLLM batch: {half}")
-            return [CostLine("prompt", u.input_tokens, None, prompt, tier, p_note),
-                    CostLine("completion", u.output_tokens, None, completion, tier, c_note)]
+            return [CostLine("prompt", prompt_units, None, prompt, tier, p_note),
+                    CostLine("completion", completion_units, None, completion, tier, c_note)]
         note = _WHOLE_ROUTE_NOTES.get(r["route"], f"LiteLLM {r['route']} path: this side priced as a whole")
         extra: list[CostLine] = []
         if r["route"] == "perplexity":
@@ -261,12 +323,27 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
                 extra.append(CostLine("web_search", u.web_search, low / 1000, u.web_search * (low / 1000), tier,
                                       "LiteLLM Perplexity: search_context_size_low / 1000 per search"))
             completion -= sum(float(ln.cost) for ln in extra)
-        return [CostLine("prompt", u.input_tokens, None, prompt, tier, note),
-                CostLine("completion", u.output_tokens, None, completion, tier, note), *extra]
-    for b in BUCKETS[:6]:
-        if b in parts and (n[b] or parts[b]):
-            note = "LiteLLM prices these at $0" if n[b] and not parts[b] else ""
-            lines.append(CostLine(b, n[b], None, parts[b], tier, note))
+        return [CostLine("prompt", prompt_units, None, prompt, tier, note),
+                CostLine("completion", completion_units, None, completion, tier, note), *extra]
+    for b in INPUT_BUCKETS:
+        k = units.get(b, n[b])
+        if b in parts and (k or parts[b]):
+            note = "LiteLLM prices these at $0" if k and not parts[b] else ""
+            if b == "cache_read" and n["cache_read_audio"]:
+                audio = (f"includes {n['cache_read_audio']} cached audio tokens (cache_read_audio), which "
+                         "LiteLLM prices at the cache-read rate")
+                note = (note + "; " if note else "") + audio
+            if b == "input_text" and view is not None and k < 0:
+                note = (f"LiteLLM's Usage has text_tokens = {k} (its Gemini adapter subtracts the cached tokens from "
+                        "the TEXT tokens); LiteLLM prices them as they are")
+            if mult_note and b != "cache_read" and not b.startswith("cache_write"):
+                note = (note + "; " if note else "") + mult_note
+            lines.append(CostLine(b, k, None, parts[b], tier, note))
+    unpriced = prompt_units - sum(units.get(b, 0) for b in INPUT_BUCKETS if b in parts)
+    if view is not None and unpriced > 0:
+        lines.append(CostLine("prompt", unpriced, None, 0.0, tier,
+                              "prompt tokens LiteLLM's Usage counts in prompt_tokens but in no priced part "
+                              "(e.g. Gemini VIDEO tokens): LiteLLM prices them at $0"))
     arg = str(target.get("model_arg", "")).lower()
     if target.get("provider") == "azure_ai" and ("model-router" in arg or "model_router" in arg):
         # LiteLLM adds azure_ai/model_router's input price for every prompt token, on top.
@@ -276,16 +353,18 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
                                   "LiteLLM azure_ai model-router: flat price per prompt token, on top"))
     output_parts = ("reasoning", "output_audio", "output_image")  # inside completion_tokens
     breakdown = [b for b in output_parts if b in parts]
-    text_units = u.output_tokens - sum(n[b] for b in breakdown)
+    text_units = units.get("output_text", u.output_tokens - sum(n[b] for b in breakdown))
     if "output_text" in parts and (text_units or parts["output_text"]):
         folded = [f"{n[b]} {b}" for b in output_parts if b not in breakdown and n[b]]
         note = (f"includes {', '.join(folded)} tokens, which LiteLLM's {r['route']} path prices at the output "
-                "text rate") if folded else ""
+                "text rate") if folded and view is None else ""
         if text_units and not parts["output_text"]:
             note = "LiteLLM prices these at $0"
+        if mult_note:
+            note = (note + "; " if note else "") + mult_note
         lines.append(CostLine("output_text", text_units, None, parts["output_text"], tier, note))
     for b in breakdown:
-        lines.append(CostLine(b, n[b], None, parts[b], tier, ""))
+        lines.append(CostLine(b, units.get(b, n[b]), None, parts[b], tier, mult_note))
     return lines
 
 

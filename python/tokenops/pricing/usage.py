@@ -23,8 +23,10 @@ anthropic_messages          input_tokens + cache_read + cache_creation   output_
                             (cache_creation split 5m / 1h); server tools
 gemini                      promptTokenCount ⊇ cachedContentTokenCount;  candidatesTokenCount (IMAGE / AUDIO
                             + toolUsePromptTokenCount; AUDIO and IMAGE   modalities split out) + thoughtsTokenCount
-                            modalities split out                         (thoughts billed on top, as output)
-deepseek                    prompt_cache_hit + prompt_cache_miss         completion_tokens ⊇ reasoning_tokens
+                            modalities split out (cached AUDIO:          (thoughts billed on top, as output)
+                            cache_read_audio)
+deepseek                    prompt_cache_hit + prompt_cache_miss (hit =  completion_tokens ⊇ reasoning_tokens
+                            prompt_tokens_details.cached_tokens)
 xai                         prompt_tokens ⊇ cached_tokens (text_tokens   completion_tokens + reasoning_tokens
                             includes cached); num_sources_used           (reasoning reported on top; LiteLLM's
                                                                          Usage folds it in: total_tokens =
@@ -33,6 +35,8 @@ xai                         prompt_tokens ⊇ cached_tokens (text_tokens   compl
 """
 
 from __future__ import annotations
+
+import re
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -45,6 +49,7 @@ BUCKETS: tuple[str, ...] = (
     "input_audio",
     "input_image",
     "cache_read",
+    "cache_read_audio",
     "cache_write_5m",
     "cache_write_1h",
     "output_text",
@@ -54,8 +59,15 @@ BUCKETS: tuple[str, ...] = (
     "request",
     "web_search",
 )
-INPUT_BUCKETS = BUCKETS[:6]
-OUTPUT_BUCKETS = BUCKETS[6:10]
+INPUT_BUCKETS = BUCKETS[:7]
+OUTPUT_BUCKETS = BUCKETS[7:11]
+# Per-call fields a usage may carry besides its counts: Anthropic's usage.inference_geo ("us":
+# US-only inference) and usage.speed ("fast": fast mode), each a price multiplier.
+CALL_FIELDS: tuple[str, ...] = ("inference_geo", "speed")
+# Token counts a provider reports apart that tokenops bills inside a bucket (Usage.detail):
+# kind -> the bucket that holds them.
+DETAIL_KINDS: dict[str, str] = {"input_video": "input_text", "output_video": "output_text",
+                                "cache_read_image": "cache_read"}
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,9 @@ class ApiSemantics:
     cache_write_total: str | None = None  # all cache writes, split by cache_write_split
     cache_write_split: tuple[str, str] | None = None  # (5m path, 1h path)
     cache_write_inside: bool = False  # cache writes are part of input_total (else billed on top)
-    # path -> top-level key that carries the same count (LiteLLM's Usage sets both, and its
+    # path -> other key(s) that carry the same count (LiteLLM's Usage sets both, and its
     # constructor lets the top-level key win); when both are present they must agree.
-    same_as: Mapping[str, str] = field(default_factory=dict)
+    same_as: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     modality_details: str | None = None  # Gemini: list of {modality, tokenCount}
     cached_modality_details: str | None = None
     output_modality_details: str | None = None
@@ -215,11 +227,15 @@ API_SEMANTICS: dict[str, ApiSemantics] = {
         detect_any=("prompt_cache_hit_tokens", "prompt_cache_miss_tokens"),
         input_total="prompt_tokens",
         input_inside={"cache_read": "prompt_cache_hit_tokens"},
+        # DeepSeek reports its cache hits twice (prompt_tokens_details.cached_tokens too); an
+        # OpenAI-compatible client or LiteLLM's Usage may keep only one copy
+        same_as={"prompt_cache_hit_tokens": ("prompt_tokens_details.cached_tokens", "cache_read_input_tokens")},
         output_total="completion_tokens",
         output_inside={"reasoning": "completion_tokens_details.reasoning_tokens"},
-        known=("prompt_tokens_details", "total_tokens"),  # DeepSeek's cached_tokens = prompt_cache_hit_tokens
-        notes="DeepSeek: prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens; "
-        "reasoning ⊂ completion_tokens.",
+        known=("prompt_tokens_details", "total_tokens"),
+        notes="DeepSeek: prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens; the hits are "
+        "also prompt_tokens_details.cached_tokens (either is read; both must agree); reasoning ⊂ "
+        "completion_tokens.",
     ),
     "xai": ApiSemantics(
         name="xai",
@@ -230,6 +246,7 @@ API_SEMANTICS: dict[str, ApiSemantics] = {
             "input_audio": "prompt_tokens_details.audio_tokens",
             "input_image": "prompt_tokens_details.image_tokens",
         },
+        same_as={"prompt_tokens_details.cached_tokens": "cache_read_input_tokens"},
         output_total="completion_tokens",
         output_on_top={"reasoning": "completion_tokens_details.reasoning_tokens"},
         counts={"web_search": "num_sources_used"},
@@ -265,6 +282,7 @@ class Usage:
     input_audio: int = 0
     input_image: int = 0
     cache_read: int = 0
+    cache_read_audio: int = 0
     cache_write_5m: int = 0
     cache_write_1h: int = 0
     output_text: int = 0
@@ -274,12 +292,33 @@ class Usage:
     request: int = 0
     web_search: int = 0
     api: str = "tokenops"
+    # Anthropic's usage.inference_geo / usage.speed ("" when the usage does not say): price multipliers
+    inference_geo: str = ""
+    speed: str = ""
+    # ((kind, count), ...): tokens the provider reports apart and tokenops bills inside a bucket
+    # (see DETAIL_KINDS: Gemini VIDEO prompt tokens are input_text...); a cost result notes them
+    # where the catalogue lists a price of their own
+    detail: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         for b in BUCKETS:
             # Stored as a Python int: a numpy int64 kept here would wrap (with only a warning)
             # when totals are summed.
             object.__setattr__(self, b, _check_count(getattr(self, b), b))
+        for f in CALL_FIELDS:
+            v = getattr(self, f)
+            if v is None:
+                object.__setattr__(self, f, "")
+            elif not isinstance(v, str):
+                raise TypeError(f"usage field '{f}' must be a str, got {type(v).__name__} {v!r}")
+        det = self.detail.items() if isinstance(self.detail, Mapping) else self.detail
+        out: dict[str, int] = {}
+        for item in det:
+            kind, n = item
+            if kind not in DETAIL_KINDS:
+                raise ValueError(f"usage detail kind {kind!r} is not one of {', '.join(DETAIL_KINDS)}")
+            out[kind] = out.get(kind, 0) + _check_count(n, f"detail.{kind}")
+        object.__setattr__(self, "detail", tuple(sorted((k, n) for k, n in out.items() if n)))
 
     def counts(self) -> list[int]:
         return [getattr(self, b) for b in BUCKETS]
@@ -386,16 +425,61 @@ _RESPONSE_TIERS = {"default": "standard", "standard": "standard", "flex": "flex"
                    "batch": "batch"}
 
 
-def response_service_tier(usage: Any) -> str | None:
-    """The service tier a whole response (or an Anthropic usage) says it was served at, as a
-    tokenops tier (standard, batch, flex, priority); None when it does not say. A tier tokenops
-    cannot price per token (OpenAI's "scale") is a ValueError."""
+# Gemini / Vertex usageMetadata.trafficType -> tokenops' tier, as the provider bills it. Provisioned
+# Throughput is paid by subscription, not per token: a ValueError (like OpenAI's "scale").
+_GEMINI_TRAFFIC = {"ON_DEMAND": "standard", "ON_DEMAND_PRIORITY": "priority", "ON_DEMAND_FLEX": "flex",
+                   "TRAFFIC_TYPE_UNSPECIFIED": None}
+# ... and as LiteLLM's completion_cost maps it (cost_calculator._GEMINI_TRAFFIC_TYPE_TO_SERVICE_TIER);
+# any other value is no tier (standard).
+_LITELLM_GEMINI_TRAFFIC = {"ON_DEMAND_PRIORITY": "priority", "FLEX": "flex", "BATCH": "flex"}
+
+
+def _traffic_type(d: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """(where, value) of a Gemini trafficType in a response, its usageMetadata, or the
+    usageMetadata itself (camelCase or the SDK's snake_case)."""
+    for key in ("usageMetadata", "usage_metadata", None):
+        inner = d if key is None else d.get(key)
+        if inner is None:
+            continue
+        inner = _to_dict(inner)
+        if not isinstance(inner, Mapping):
+            continue
+        for k in ("trafficType", "traffic_type"):
+            if inner.get(k) is not None:
+                return (f"{key}.{k}" if key else k), inner[k]
+    return None
+
+
+def response_service_tier(usage: Any, mode: str = "exact") -> str | None:
+    """The service tier a whole response (or an Anthropic usage, or a Gemini usageMetadata) says
+    it was served at, as a tokenops tier (standard, batch, flex, priority); None when it does not
+    say. A tier tokenops cannot price per token (OpenAI's "scale", Gemini's Provisioned
+    Throughput) is a ValueError. Gemini's trafficType is read as the provider bills it
+    (ON_DEMAND_PRIORITY: priority, ON_DEMAND_FLEX: flex), or with ``mode="litellm"`` as LiteLLM's
+    ``completion_cost`` maps it (ON_DEMAND_PRIORITY: priority, FLEX / BATCH: flex, else none)."""
     if isinstance(usage, Usage):
         return None
     d = _to_dict(usage)
     if not isinstance(d, Mapping):
         return None
     found: list[tuple[str, Any]] = []
+    traffic = _traffic_type(d)
+    if traffic is not None:
+        where, v = traffic
+        v = str(getattr(v, "value", v)).upper()
+        if v.startswith("TRAFFICTYPE."):  # str() of a google-genai enum member
+            v = v.split(".", 1)[1]
+        if mode == "litellm":
+            tier = _LITELLM_GEMINI_TRAFFIC.get(v)
+        elif v in _GEMINI_TRAFFIC:
+            tier = _GEMINI_TRAFFIC[v]
+        else:
+            raise ValueError(f"the response's {where} is {v!r}, which tokenops cannot price per token (known: "
+                             f"{', '.join(k for k in _GEMINI_TRAFFIC)}; PROVISIONED_THROUGHPUT is billed by "
+                             "subscription); price its counts without the trafficType field and an explicit "
+                             "service_tier=")
+        if tier is not None:
+            found.append((where, tier))
     if d.get("service_tier") is not None:
         found.append(("service_tier", d["service_tier"]))
     for key in ("usage", "response"):  # a whole response; a Realtime response.done event
@@ -436,12 +520,13 @@ def _images_usage(usage: Mapping[str, Any]) -> bool:
 def detect_api(usage: Mapping[str, Any]) -> str:
     """Names the API whose usage shape this is; ValueError listing the known shapes if none."""
     keys = set(usage)
-    if keys & set(BUCKETS) and keys <= set(BUCKETS) | {"api"}:
+    if keys & set(BUCKETS) and keys <= set(BUCKETS) | {"api", *CALL_FIELDS}:
         return "tokenops"
     if keys & set(BUCKETS):
         # {"input_text": 1, "prompt_tokens": 2} read as openai_chat ignored input_text
+        others = sorted(keys - set(BUCKETS) - {"api", *CALL_FIELDS})
         raise ValueError(f"usage mixes tokenops bucket names {sorted(keys & set(BUCKETS))} with other fields "
-                         f"{sorted(keys - set(BUCKETS) - {'api'})}; give either buckets or one API's usage")
+                         f"{others}; give either buckets or one API's usage")
     for name in ("gemini", "deepseek", "xai", "openai_realtime", "bedrock_converse"):
         if keys & set(API_SEMANTICS[name].detect_any):
             return name
@@ -471,9 +556,21 @@ def _known_fields(spec: ApiSemantics) -> set[str]:
     paths = [spec.input_total, spec.output_total, spec.modality_details, spec.cached_modality_details,
              spec.output_modality_details, spec.cache_write_total, spec.total, *spec.detect_any, *spec.known,
              *spec.input_inside.values(), *spec.input_on_top.values(), *spec.output_inside.values(),
-             *spec.output_on_top.values(), *spec.counts.values(), *spec.same_as.values(),
+             *spec.output_on_top.values(), *spec.counts.values(), *_alts_all(spec),
              *(spec.cache_write_split or ())]
     return {p.split(".")[0] for p in paths if p}
+
+
+def _alts(spec: ApiSemantics, path: str | None) -> tuple[str, ...]:
+    """The other keys :attr:`ApiSemantics.same_as` names for ``path`` (none: ())."""
+    alt = spec.same_as.get(path) if path is not None else None
+    if alt is None:
+        return ()
+    return (alt,) if isinstance(alt, str) else tuple(alt)
+
+
+def _alts_all(spec: ApiSemantics) -> list[str]:
+    return [a for p in spec.same_as for a in _alts(spec, p)]
 
 
 def _refuse_unknown_details(d: Mapping[str, Any], spec: ApiSemantics) -> None:
@@ -489,25 +586,68 @@ def _refuse_unknown_details(d: Mapping[str, Any], spec: ApiSemantics) -> None:
                          f"{', '.join(API_SEMANTICS)} (pass api=... to name one)")
 
 
+_COUNT_KEY = re.compile(r"(?:_tokens?|Tokens?|TokenCount|_token_count)$")
+
+
+def _refuse_unknown_counts(d: Mapping[str, Any], spec: ApiSemantics) -> None:
+    """A top-level token count this shape does not read (a misspelled ``completion_token``, an
+    ``input_token`` in an Anthropic usage) would be billed at $0 without a word: refuse it."""
+    known = _known_fields(spec) | {"total_tokens", "totalTokenCount", "total_token_count"}  # sums, not billed
+    extra = sorted(k for k in d if isinstance(k, str) and k not in known and _COUNT_KEY.search(k)
+                   and isinstance(d[k], (int, float)) and not isinstance(d[k], bool) and d[k] != 0)
+    if extra:
+        raise ValueError(f"usage field(s) {extra} are token counts the {spec.name} usage shape does not "
+                         f"have, so they would cost $0; its fields: {', '.join(sorted(known))} "
+                         "(a misspelling? pass api=... if this is another API's usage)")
+
+
 def _count_same(d: Mapping[str, Any], spec: ApiSemantics, path: str | None) -> int:
-    """``_count`` that also reads the key :attr:`ApiSemantics.same_as` names for ``path``."""
-    alt = spec.same_as.get(path) if path is not None else None
-    if alt is None:
+    """``_count`` that also reads the keys :attr:`ApiSemantics.same_as` names for ``path``: the
+    count is whichever of them is present; two present that disagree are a ValueError."""
+    alts = _alts(spec, path)
+    if not alts:
         return _count(d, path)
-    a, b = _get(d, path), _get(d, alt)  # type: ignore[arg-type]
-    if b is None:
-        return _count(d, path)
-    nb = _check_count(b, alt)
-    if a is not None and _check_count(a, path) != nb:  # type: ignore[arg-type]
-        raise ValueError(f"usage '{path}' ({a}) and '{alt}' ({b}) disagree; for {spec.name} they count "
-                         "the same tokens")
-    return nb
+    found = [(p, _check_count(v, p)) for p in (path, *alts) if (v := _get(d, p)) is not None]  # type: ignore[arg-type]
+    if not found:
+        return 0
+    for p, n in found[1:]:
+        if n != found[0][1]:
+            raise ValueError(f"usage '{found[0][0]}' ({found[0][1]}) and '{p}' ({n}) disagree; for {spec.name} "
+                             "they count the same tokens")
+    return found[-1][1]
 
 
 def _field_name(spec: ApiSemantics, path: str) -> str:
-    """``'path'``, with the top-level key that carries the same count (``same_as``) if any."""
-    alt = spec.same_as.get(path)
-    return f"'{path}'" + (f" / '{alt}'" if alt else "")
+    """``'path'``, with the other keys that carry the same count (``same_as``) if any."""
+    return " / ".join(f"'{p}'" for p in (path, *_alts(spec, path)))
+
+
+def _call_field(d: Mapping[str, Any], key: str) -> str:
+    """A per-call string field (inference_geo, speed): "" when absent or null."""
+    v = d.get(key)
+    v = getattr(v, "value", v)  # an SDK enum
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise TypeError(f"usage field '{key}' must be a string, got {type(v).__name__} {v!r}")
+    return v
+
+
+def _refuse_dropped(d: Mapping[str, Any], spec: ApiSemantics) -> None:
+    """An OpenAI-compatible usage read with a provider's own shape (DeepSeek's, xAI's): a count
+    the OpenAI shape reads that the provider's does not would be dropped (billed as text, or not at
+    all); refuse it rather than misprice."""
+    chat = API_SEMANTICS["openai_chat"]
+    read = {spec.input_total, spec.output_total, spec.cache_write_total, *spec.input_inside.values(),
+            *spec.input_on_top.values(), *spec.output_inside.values(), *spec.output_on_top.values(),
+            *spec.counts.values(), *_alts_all(spec), *(spec.cache_write_split or ())}
+    paths = [*chat.input_inside.values(), chat.cache_write_total, *_alts_all(chat), *chat.output_inside.values(),
+             *chat.counts.values()]
+    for p in paths:
+        if p and p not in read and _get(d, p):
+            raise ValueError(f"usage field '{p}' = {_get(d, p)} is not part of the {spec.name} usage shape this "
+                             f"model's provider reports ({spec.notes}); it would be dropped. Pass api='openai_chat' "
+                             "if this is an OpenAI-style usage")
 
 
 def _cache_writes(d: Mapping[str, Any], spec: ApiSemantics) -> tuple[int, int]:
@@ -539,15 +679,18 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     if isinstance(usage, Usage):
         return usage
     d, hint = _unwrap(usage)
+    switched = False
     if api is None:
         api = hint or detect_api(d)
         if api == "openai_chat" and provider in API_SEMANTICS and provider in ("xai", "deepseek"):
             api = provider
+            switched = True
     if api == "tokenops":
-        unknown = set(d) - set(BUCKETS) - {"api"}
+        unknown = set(d) - set(BUCKETS) - {"api", *CALL_FIELDS}
         if unknown:
             raise ValueError(f"unknown usage fields {sorted(unknown)}; buckets are {', '.join(BUCKETS)}")
-        return Usage(**{k: _check_count(v, k) for k, v in d.items() if k != "api"})
+        return Usage(**{k: _check_count(v, k) for k, v in d.items() if k in BUCKETS},
+                     **{k: _call_field(d, k) for k in CALL_FIELDS})
     if api not in API_SEMANTICS:
         raise ValueError(f"unknown usage api {api!r}; known: {', '.join(API_SEMANTICS)}, tokenops")
     spec = API_SEMANTICS[api]
@@ -555,6 +698,8 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         d = {_SNAKE.get(k, k): v for k, v in d.items()}
     if api == "xai":
         spec = _xai_spec(d, spec)
+    if switched:
+        _refuse_dropped(d, spec)
     _refuse_unknown_details(d, spec)
     if d and not set(d) & _primary_fields(spec):
         # e.g. api="openai_chat" on an Anthropic usage: every bucket would read 0 ($0)
@@ -562,7 +707,10 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
             f"usage has none of the {api} fields ({', '.join(sorted(_primary_fields(spec)))}); "
             f"got keys {sorted(d)}. Is it another API's usage? Leave api=None to detect it."
         )
+    _refuse_unknown_counts(d, spec)
     out = dict.fromkeys(BUCKETS, 0)
+    detail: dict[str, int] = {}
+    calls = {k: _call_field(d, k) for k in CALL_FIELDS} if spec.name in ("anthropic_messages", "openai_chat") else {}
     writes: dict[str, int] = {}
     if spec.cache_write_total is not None:
         writes["cache_write_5m"], writes["cache_write_1h"] = _cache_writes(d, spec)
@@ -586,9 +734,9 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         out[text_bucket] += rest
 
     if spec.name == "gemini":
-        _gemini(d, spec, out)
+        _gemini(d, spec, out, detail)
     elif spec.name == "openai_realtime":
-        _realtime_input(d, out)
+        _realtime_input(d, out, detail)
     else:
         inside(spec.input_total, spec.input_inside, "input_text", writes if spec.cache_write_inside else None)
     for bucket, path in spec.input_on_top.items():
@@ -608,7 +756,13 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         if total != billed:
             raise ValueError(f"usage '{spec.total}' = {total}, but the {spec.name} counts add up to {billed} "
                              f"({spec.notes})")
-    return Usage(**out, api=spec.name)
+    if spec.name == "deepseek" and _get(d, "prompt_cache_miss_tokens") is not None and \
+            _get(d, "prompt_tokens") is not None:
+        hit, miss = out["cache_read"], _count(d, "prompt_cache_miss_tokens")
+        if hit + miss != _count(d, "prompt_tokens"):
+            raise ValueError(f"usage prompt_cache_hit_tokens ({hit}) + prompt_cache_miss_tokens ({miss}) != "
+                             f"prompt_tokens ({_count(d, 'prompt_tokens')}); {spec.notes}")
+    return Usage(**out, api=spec.name, detail=tuple(detail.items()), **calls)
 
 
 def _xai_spec(d: Mapping[str, Any], spec: ApiSemantics) -> ApiSemantics:
@@ -655,10 +809,11 @@ def _by_modality(d: Mapping[str, Any], path: str | None) -> tuple[dict[str, int]
     return n, True
 
 
-def _gemini(d: Mapping[str, Any], spec: ApiSemantics, out: dict[str, int]) -> None:
+def _gemini(d: Mapping[str, Any], spec: ApiSemantics, out: dict[str, int], detail: dict[str, int]) -> None:
     """Gemini input (promptTokenCount, with its cached part and AUDIO / IMAGE modalities) and
     output (candidatesTokenCount, or the Live API's responseTokenCount, with its IMAGE / AUDIO
-    modalities). TEXT, VIDEO, DOCUMENT and unnamed modalities are text."""
+    modalities). TEXT, VIDEO, DOCUMENT and unnamed modalities are text (VIDEO counted in
+    ``detail``); cached AUDIO tokens are cache_read_audio."""
     total = _count(d, spec.input_total)
     cached = _count(d, "cachedContentTokenCount")
     if cached > total:
@@ -684,12 +839,20 @@ def _gemini(d: Mapping[str, Any], spec: ApiSemantics, out: dict[str, int]) -> No
         # image (then audio) tokens.
         take = min(-text, image)
         image -= take
+        c_image += take
         audio -= -text - take
+        c_audio += -text - take
         text = 0
-    out["cache_read"] += cached
+    out["cache_read"] += cached - c_audio
+    out["cache_read_audio"] += c_audio
     out["input_audio"] += audio
     out["input_image"] += image
     out["input_text"] += text
+    video = prompt.get("VIDEO", 0) - cache.get("VIDEO", 0)
+    if video > 0:
+        detail["input_video"] = detail.get("input_video", 0) + min(video, text)
+    if c_image:
+        detail["cache_read_image"] = detail.get("cache_read_image", 0) + c_image
 
     cand, resp = _get(d, "candidatesTokenCount"), _get(d, "responseTokenCount")
     if cand is not None and resp is not None and _check_count(cand, "candidatesTokenCount") != \
@@ -708,11 +871,15 @@ def _gemini(d: Mapping[str, Any], spec: ApiSemantics, out: dict[str, int]) -> No
     out["output_image"] += o_image
     out["output_audio"] += o_audio
     out["output_text"] += completion - o_image - o_audio
+    o_video = min(cand_mod.get("VIDEO", 0), completion - o_image - o_audio)
+    if o_video > 0:
+        detail["output_video"] = detail.get("output_video", 0) + o_video
 
 
-def _realtime_input(d: Mapping[str, Any], out: dict[str, int]) -> None:
+def _realtime_input(d: Mapping[str, Any], out: dict[str, int], detail: dict[str, int]) -> None:
     """OpenAI Realtime input: input_tokens = text + audio + image tokens; cached_tokens are part of
-    them (cached_tokens_details: cached text / audio / image) and billed as cache reads."""
+    them (cached_tokens_details: cached text / audio / image) and billed as cache reads (cached
+    audio as cache_read_audio)."""
     total = _count(d, "input_tokens")
     det = "input_token_details"
     text, audio, image = (_get(d, f"{det}.{k}") for k in ("text_tokens", "audio_tokens", "image_tokens"))
@@ -740,9 +907,157 @@ def _realtime_input(d: Mapping[str, Any], out: dict[str, int]) -> None:
     if c_audio > audio_n or c_image > image_n or cached > total:
         raise ValueError(f"usage {cd} (audio {c_audio}, image {c_image}) or cached_tokens ({cached}) exceed "
                          f"the {det} counts (audio {audio_n}, image {image_n}, input_tokens {total})")
-    out["cache_read"] += cached
+    out["cache_read"] += cached - c_audio
+    out["cache_read_audio"] += c_audio
+    if c_image:
+        detail["cache_read_image"] = detail.get("cache_read_image", 0) + c_image
     out["input_audio"] += audio_n - c_audio
     out["input_image"] += image_n - c_image
     out["input_text"] += total - audio_n - image_n - (cached - c_audio - c_image)
     if out["input_text"] < 0:
         raise ValueError(f"usage {cd}: cached text tokens exceed the {det} text tokens")
+
+
+# ---------------------------------------------------------------------------------------------
+# LiteLLM's own reading (mode="litellm")
+# ---------------------------------------------------------------------------------------------
+
+def _signed(d: Mapping[str, Any], path: str) -> int:
+    """An integer count that may be negative (LiteLLM's Gemini adapter can write text_tokens < 0)."""
+    v = _get(d, path)
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, int):
+        if hasattr(v, "__index__"):
+            v = int(v)
+        else:
+            raise TypeError(f"usage field '{path}' must be an integer token count, got {type(v).__name__} {v!r}")
+    if abs(v) > INT64_MAX:
+        raise ValueError(f"usage field '{path}' = {v} is too large")
+    return int(v)
+
+
+def litellm_usage_view(usage: Any, api: str | None = None) -> dict[str, Any] | None:
+    """LiteLLM's ``Usage`` for this usage, as its cost code reads it (the counts
+    ``CoreCatalog.price_litellm(view=...)`` takes), where it can differ from tokenops' buckets:
+
+    * a raw Gemini / Vertex ``usageMetadata``: what LiteLLM's Gemini adapter
+      (``VertexGeminiConfig._calculate_usage``) builds: ``prompt_tokens`` = promptTokenCount
+      (toolUsePromptTokenCount left out), explicit ``text_tokens`` = TEXT + DOCUMENT (VIDEO tokens
+      in no priced part), less cachedContentTokenCount under implicit caching (negative when the
+      cached tokens were not text), thoughts inside candidatesTokenCount when the total says so;
+    * an OpenAI-Chat-shaped usage (LiteLLM's own ``Usage``): its explicit
+      ``prompt_tokens_details.text_tokens`` / ``completion_tokens_details.text_tokens``, which
+      LiteLLM keeps as they are unless 0 (or double-counting cache hits).
+
+    None for other shapes (their buckets say what LiteLLM reads)."""
+    if isinstance(usage, Usage):
+        return None
+    d, hint = _unwrap(usage)
+    if api is None:
+        try:
+            api = hint or detect_api(d)
+        except ValueError:
+            return None
+    if api == "gemini":
+        return _litellm_gemini_view({_SNAKE.get(k, k): v for k, v in d.items()})
+    if api == "openai_chat":
+        return _litellm_chat_view(d)
+    return None
+
+
+def _litellm_chat_view(d: Mapping[str, Any]) -> dict[str, Any]:
+    spec = API_SEMANTICS["openai_chat"]
+    ptd = _get(d, "prompt_tokens_details")
+    has = bool(_to_dict(ptd)) if ptd is not None else False
+    # LiteLLM's Usage constructor makes prompt_tokens_details from these top-level fields too
+    has = has or any(isinstance(d.get(k), int) and not isinstance(d.get(k), bool)
+                     for k in ("cache_read_input_tokens", "cache_creation_input_tokens"))
+    w5, w1 = _cache_writes(d, spec)
+    det = "completion_tokens_details"
+    return {
+        "prompt_tokens": _count(d, "prompt_tokens"), "completion_tokens": _count(d, "completion_tokens"),
+        "has_prompt_details": has,
+        "text_tokens": _signed(d, "prompt_tokens_details.text_tokens"),
+        "cached_tokens": _count_same(d, spec, "prompt_tokens_details.cached_tokens"),
+        "cache_write_5m": w5, "cache_write_1h": w1,
+        "audio_tokens": _count(d, "prompt_tokens_details.audio_tokens"),
+        "image_tokens": _count(d, "prompt_tokens_details.image_tokens"),
+        "completion_text_tokens": _count(d, f"{det}.text_tokens"),
+        "reasoning_tokens": _count(d, f"{det}.reasoning_tokens"),
+        "completion_audio_tokens": _count(d, f"{det}.audio_tokens"),
+        "completion_image_tokens": _count(d, f"{det}.image_tokens"),
+        "web_search": _count(d, "server_tool_use.web_search_requests"),
+    }
+
+
+def _litellm_gemini_view(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A line-by-line mirror of LiteLLM 1.85.7's VertexGeminiConfig._calculate_usage and the
+    Usage constructor it calls, reduced to the counts the cost code reads."""
+    def by_modality(path: str, names: Mapping[str, str]) -> dict[str, int] | None:
+        items = _get(d, path)
+        if items is None:
+            return None
+        out: dict[str, int] = {}
+        for i, item in enumerate(items):
+            item = _to_dict(item)
+            m = _modality(item.get("modality"))
+            if "." in m:  # str() of an SDK enum member
+                m = m.rsplit(".", 1)[1]
+            raw = item.get("tokenCount", item.get("token_count", 0))
+            n = _check_count(raw, f"{path}[{i}].tokenCount") if raw is not None else 0
+            key = names.get(m)
+            if key is not None:
+                out[key] = out.get(key, 0) + n
+        return out
+
+    cached = _count(d, "cachedContentTokenCount") if _get(d, "cachedContentTokenCount") is not None else None
+    response_tokens = _count(d, "responseTokenCount")
+    rtd: dict[str, int] | None = None
+    resp = by_modality("responseTokensDetails", {"TEXT": "text", "AUDIO": "audio", "DOCUMENT": "text"})
+    if resp is not None:
+        rtd = resp
+    cand_det = by_modality("candidatesTokensDetails", {"TEXT": "text", "AUDIO": "audio", "IMAGE": "image",
+                                                       "VIDEO": "video", "DOCUMENT": "text"})
+    if cand_det is not None:
+        rtd = rtd if rtd is not None else {}
+        for k, v in cand_det.items():
+            rtd[k] = rtd.get(k, 0) + v
+    cand = _count(d, "candidatesTokenCount")
+    if cand > 0:
+        rtd = rtd if rtd is not None else {}
+        if "text" not in rtd:
+            rtd["text"] = cand - rtd.get("image", 0) - rtd.get("audio", 0) - rtd.get("video", 0)
+    names = {"AUDIO": "audio", "TEXT": "text", "IMAGE": "image", "VIDEO": "video", "DOCUMENT": "text"}
+    prompt = by_modality("promptTokensDetails", names) or {}
+    cache_det = by_modality("cacheTokensDetails", names)
+    cache = cache_det or {}
+    p_text, p_audio, p_image = prompt.get("text"), prompt.get("audio"), prompt.get("image")
+    if "text" in cache and p_text is not None:
+        p_text -= cache["text"]
+    elif cached is not None and p_text is not None and cache_det is None:
+        p_text -= cached  # implicit caching: LiteLLM takes every cached token from the text
+    if "audio" in cache and p_audio is not None:
+        p_audio -= cache["audio"]
+    if "image" in cache and p_image is not None:
+        p_image -= cache["image"]
+    reasoning = _count(d, "thoughtsTokenCount") if _get(d, "thoughtsTokenCount") is not None else None
+    if reasoning is not None:
+        rtd = rtd if rtd is not None else {}
+        rtd["reasoning"] = reasoning
+    completion = response_tokens or cand
+    inclusive = _count(d, "promptTokenCount") + cand == _count(d, "totalTokenCount")
+    if not inclusive and reasoning:
+        completion = reasoning + completion
+    if reasoning and rtd is not None and "text" not in rtd:  # Usage(reasoning_tokens=...) fills it in
+        rtd["text"] = max(0, completion - reasoning - rtd.get("image", 0) - rtd.get("audio", 0))
+    rtd = rtd or {}
+    return {
+        "prompt_tokens": _count(d, "promptTokenCount"), "completion_tokens": completion,
+        "has_prompt_details": True,  # the adapter always sets prompt_tokens_details
+        "text_tokens": p_text or 0, "cached_tokens": cached or 0, "cache_write_5m": 0, "cache_write_1h": 0,
+        "audio_tokens": p_audio or 0, "image_tokens": p_image or 0,
+        "completion_text_tokens": rtd.get("text", 0) or 0, "reasoning_tokens": rtd.get("reasoning", 0) or 0,
+        "completion_audio_tokens": rtd.get("audio", 0) or 0, "completion_image_tokens": rtd.get("image", 0) or 0,
+        "web_search": 0,
+    }

@@ -61,10 +61,14 @@ struct SimModel {
   CacheSpec cache;
   double output_tokens_per_second = 60;
   double seconds_per_call = 1.0;
-  // 0: unknown. A prompt over the context window is rejected by the API (the task fails there,
-  // unbilled); output beyond max_output, or beyond what the window leaves, is cut (truncated).
+  // 0: unknown. A prompt over max_input (or over the whole context window) is rejected by the
+  // API (the task fails there, unbilled); output beyond max_output, or beyond what the context
+  // window leaves after the prompt, is cut (truncated). context_window is the input + output
+  // limit; max_input the input limit (LiteLLM's max_input_tokens, e.g. gpt-5: 272k input, 128k
+  // output, 400k window).
   std::int64_t context_window = 0;
   std::int64_t max_output = 0;
+  std::int64_t max_input = 0;
 };
 
 struct RouteChoice {

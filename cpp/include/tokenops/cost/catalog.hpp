@@ -35,6 +35,7 @@ enum Bucket : int {
   kInputAudio,
   kInputImage,
   kCacheRead,
+  kCacheReadAudio,  // cached audio prompt tokens (Gemini, OpenAI Realtime): their own cache-read price
   kCacheWrite5m,
   kCacheWrite1h,
   kOutputText,
@@ -141,6 +142,24 @@ struct LitellmFields {
   bool has(int f) const { return !std::isnan(v[f]); }
 };
 
+/// A price the source lists for tokens tokenops bills inside another bucket (genai-prices'
+/// input_video_mtok / output_video_mtok / cache_image_read_mtok / output_citation_mtok, LiteLLM's
+/// cache_read_input_image_token_cost...). Kept so that a cost result can say when such tokens
+/// were billed at the rate of the bucket that holds them.
+struct UnmodelledPrice {
+  std::string kind;   // input_video, output_video, cache_read_image, output_citation
+  std::string field;  // the source's field name
+  Price price;        // per unit (the base price where the source tiers it)
+};
+
+/// A price multiplier the provider applies to a whole call (LiteLLM's provider_specific_entry:
+/// Anthropic's US-only inference {"us": 1.1} and fast mode {"fast": 6.0}).
+struct CallMultiplier {
+  std::string key;  // "us", "fast", ...
+  double value = 1.0;
+  Price exact;      // the same value as an exact decimal (atto units of 1)
+};
+
 /// A name-matching rule (genai-prices' `match` clauses): equals / starts_with / ends_with /
 /// contains / regex over the model name, combined with or / and.
 struct MatchRule {
@@ -155,8 +174,9 @@ struct ModelEntry {
   std::string provider;  // the source's provider field (LiteLLM's litellm_provider)
   std::string mode;      // chat, embedding, responses, ...
   std::vector<std::string> aliases;
-  std::int64_t context_window = 0;
+  std::int64_t context_window = 0;  // the input limit the source lists (LiteLLM max_input_tokens)
   std::int64_t max_output = 0;
+  std::int64_t total_window = 0;  // input + output limit where the source states it (0: unknown)
   std::vector<std::string> modalities;
   std::string tokenizer;
   std::string deprecation_date;
@@ -165,7 +185,14 @@ struct ModelEntry {
   bool supports_prompt_caching = false;
   std::vector<PriceRow> rows;
   std::vector<MatchRule> match;  // optional match rules (empty: key and aliases only)
+  std::vector<CallMultiplier> multipliers;  // per-call multipliers (inference geo, speed)
+  std::vector<UnmodelledPrice> unmodelled;
   LitellmFields litellm;
+  const CallMultiplier* multiplier(std::string_view key) const {
+    for (const auto& m : multipliers)
+      if (m.key == key) return &m;
+    return nullptr;
+  }
 };
 
 /// A problem met while importing a price file: one bad row, skipped; the rest is kept.

@@ -26,6 +26,16 @@ struct Usage {
 /// Throws InvalidArgument naming the bucket when a count is negative.
 void validate_usage(const Usage& u);
 
+/// What a response says about how the whole call was served, beyond its token counts:
+/// Anthropic's usage.inference_geo ("global", "us", "not_available") and usage.speed
+/// ("standard", "fast"). Empty: not reported. Each is a price multiplier the catalogue entry
+/// lists (ModelEntry::multipliers, LiteLLM's provider_specific_entry).
+struct CallContext {
+  std::string inference_geo;
+  std::string speed;
+  bool empty() const { return inference_geo.empty() && speed.empty(); }
+};
+
 struct CostLine {
   int bucket = 0;
   std::int64_t units = 0;
@@ -43,8 +53,12 @@ struct ExactCost {
 
 /// Prices `u` with the entry's rows for `tier` on `date` (days since epoch; rows effective then).
 /// Throws InvalidArgument when a bucket with tokens has no price (never a silent $0), naming the
-/// model, the bucket and the tier.
-ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std::int32_t date);
+/// model, the bucket and the tier. `ctx` multiplies every token price (not per-request or
+/// per-search fees) by the entry's multiplier for the inference geo / speed it names, as the
+/// provider bills them (Anthropic: 1.1x for US-only inference, 6x for fast mode, cache reads and
+/// writes included); a geo or speed the entry lists no multiplier for is an InvalidArgument.
+ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std::int32_t date,
+                      const CallContext& ctx = {});
 
 /// LiteLLM routes (which of its provider cost functions cost_per_token dispatches to).
 enum class LitellmRoute : std::uint8_t {
@@ -78,13 +92,35 @@ struct LitellmCost {
   double completion = 0.0;
   double total = 0.0;  // prompt + completion, as completion_cost() adds them
   std::array<double, kNumBuckets> parts;  // per-bucket contributions (NaN: not separately priced)
+  std::array<std::int64_t, kNumBuckets> units{};  // the token count each part multiplies
+  double multiplier = 1.0;                // Anthropic geo / speed multiplier LiteLLM applied
   std::string tier;                       // e.g. "above_200k_tokens" when a threshold fired
   LitellmCost() { parts.fill(NAN); }
 };
 
+/// LiteLLM's `Usage` object as its cost code reads it. Built from tokenops buckets (the counts
+/// LiteLLM would derive from them), or given as is where LiteLLM's own Usage says something the
+/// buckets cannot hold: an explicit prompt `text_tokens` below what the other parts leave (Gemini
+/// VIDEO tokens, which LiteLLM leaves unpriced) or negative (its implicit-caching subtraction),
+/// a prompt_tokens without Gemini's toolUsePromptTokenCount.
+struct LitellmUsage {
+  std::int64_t prompt_tokens = 0, completion_tokens = 0;
+  bool has_prompt_details = false;  // usage.prompt_tokens_details is set
+  std::int64_t text = 0;            // prompt_tokens_details.text_tokens (0: not set; may be < 0)
+  std::int64_t cache_hit = 0, cc_5m = 0, cc_1h = 0, audio = 0, image = 0;
+  std::int64_t c_text = 0;          // completion_tokens_details.text_tokens (0: not set)
+  std::int64_t c_reasoning = 0, c_audio = 0, c_image = 0;
+  std::int64_t web_search = 0;
+};
+/// The LiteLLM Usage LiteLLM builds for these buckets (cache reads of audio are cache reads).
+LitellmUsage litellm_usage_of(const Usage& u);
+
 /// Service tier as LiteLLM sees it: Standard -> None, Flex/Priority -> "flex"/"priority",
-/// Batch -> call_type="retrieve_batch" (batch_cost_calculator).
+/// Batch -> call_type="retrieve_batch" (batch_cost_calculator). `call` carries the usage's
+/// inference_geo / speed (LiteLLM's Anthropic route multiplies by provider_specific_entry).
 LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usage& u, ServiceTier tier);
+LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const LitellmUsage& u, ServiceTier tier,
+                          const CallContext& call = {});
 
 /// Batch pricing over columns. `model_codes[i]` indexes `models` (names resolved once); each of
 /// the kNumBuckets column pointers may be null (zeros). Writes totals (USD float64) to
