@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="libeigen3-dev nlohmann-json3-dev libgtest-dev libgmock-dev cmake g++"
+APT_PACKAGES="libeigen3-dev nlohmann-json3-dev cmake g++"
+# GoogleTest only for the test suite (.ci/run installs with TOKENOPS_EXTRAS="[test]")
+if [[ "${TOKENOPS_EXTRAS:-}" == *test* ]]; then APT_PACKAGES="$APT_PACKAGES libgtest-dev libgmock-dev"; fi
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -357,3 +357,10 @@ def test_policy_and_distribution_mistakes_are_refused() -> None:
         compare([simulate(w, n=1, deterministic=True)])  # type: ignore[arg-type]
     gen = Workflow("w", (s for s in (Step("s", user_input=10),)), context="stateless")
     assert simulate(gen, n=1, deterministic=True).calls_per_task == 1
+
+
+def test_simulation_result_repr_is_one_line_of_kpis() -> None:
+    r = simulate(tokenops.examples.support_workflow(), model="gpt-4o", n=200, seed=0)
+    text = repr(r)
+    assert "\n" not in text and len(text) < 200, text
+    assert "gpt-4o" in text and f"{r.completion_rate:.1%}" in text and "n=200" in text

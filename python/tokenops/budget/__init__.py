@@ -141,6 +141,10 @@ class Step:
 
 @dataclass(frozen=True)
 class Workflow:
+    """An agent workflow: its steps in order, the static prefix every call resends (system prompt,
+    tool schemas) and how context carries between calls (``context``: ``stateless``,
+    ``full_history``, ``rolling_summary`` or ``last_k``). Token sizes are ints or :class:`Dist`."""
+
     name: str
     steps: tuple[Step, ...]
     system_prompt: DistLike = 0
@@ -155,6 +159,7 @@ class Workflow:
         object.__setattr__(self, "steps", tuple(self.steps))
 
     def with_context(self, context: str) -> Workflow:
+        """The same workflow with another context strategy (see the class docstring)."""
         return replace(self, context=context)
 
 
@@ -309,8 +314,11 @@ def _sim_model(name: str, catalog: Catalog | None, service_tier: str, cache: str
 _TOKEN_COLS = ("input_text", "cache_read", "cache_write", "output_text", "reasoning")
 
 
-@dataclass
+@dataclass(repr=False)
 class SimulationResult:
+    """What ``simulate`` returns: per-task costs, tokens and outcomes (``tasks``, ``trace``,
+    ``summary()``), the KPIs as properties and plots."""
+
     workflow: Workflow
     policy: Policy
     models: list[str]
@@ -343,8 +351,15 @@ class SimulationResult:
         df["total_tokens"] = df["input_tokens"] + df["output_tokens"]
         return df
 
+    def __repr__(self) -> str:  # the dataclass repr printed the workflow and the raw arrays (4 KB)
+        mode = "deterministic" if self.deterministic else f"seed={self.seed}"
+        return (f"<SimulationResult {self.workflow.name!r} on {', '.join(self.models)}: n={self.n} ({mode}), "
+                f"${self.cost_per_task:.4g}/task, completion {self.completion_rate:.1%}, "
+                f"{self.calls_per_task:.3g} calls/task>")
+
     @property
     def completion_rate(self) -> float:
+        """Share of tasks that completed."""
         return float(self.raw["completed"].mean())
 
     @property
@@ -354,6 +369,7 @@ class SimulationResult:
 
     @property
     def cost_per_task(self) -> float:
+        """Mean USD per task, failed tasks included."""
         return float(self.raw["cost"].mean())
 
     @property
@@ -364,10 +380,12 @@ class SimulationResult:
 
     @property
     def calls_per_task(self) -> float:
+        """Mean model calls per task (retries included)."""
         return float(self.raw["calls"].mean())
 
     @property
     def tokens_per_task(self) -> float:
+        """Mean input + output tokens per task (cache reads and writes included)."""
         return float(self.tasks["total_tokens"].mean())
 
     @property
