@@ -590,15 +590,21 @@ _COUNT_KEY = re.compile(r"(?:_tokens?|Tokens?|TokenCount|_token_count)$")
 
 
 def _refuse_unknown_counts(d: Mapping[str, Any], spec: ApiSemantics) -> None:
-    """A top-level token count this shape does not read (a misspelled ``completion_token``, an
-    ``input_token`` in an Anthropic usage) would be billed at $0 without a word: refuse it."""
-    known = _known_fields(spec) | {"total_tokens", "totalTokenCount", "total_token_count"}  # sums, not billed
-    extra = sorted(k for k in d if isinstance(k, str) and k not in known and _COUNT_KEY.search(k)
-                   and isinstance(d[k], (int, float)) and not isinstance(d[k], bool) and d[k] != 0)
-    if extra:
-        raise ValueError(f"usage field(s) {extra} are token counts the {spec.name} usage shape does not "
-                         f"have, so they would cost $0; its fields: {', '.join(sorted(known))} "
-                         "(a misspelling? pass api=... if this is another API's usage)")
+    """A top-level token count that is a near-miss of a field this shape reads (a misspelled
+    ``completion_token``, ``input_token`` or ``cache_read_input_token``) would be billed at $0
+    without a word: refuse it. Other counts a provider adds (Moonshot's ``cached_tokens`` inside
+    ``prompt_tokens``, Perplexity's ``citation_tokens``) are left alone."""
+    import difflib
+
+    known = sorted(_known_fields(spec))
+    for k in d:
+        if (not isinstance(k, str) or k in known or not _COUNT_KEY.search(k)
+                or not isinstance(d[k], (int, float)) or isinstance(d[k], bool) or d[k] == 0):
+            continue
+        near = difflib.get_close_matches(k, known, n=1, cutoff=0.85)
+        if near:
+            raise ValueError(f"usage field '{k}' is not a {spec.name} field; did you mean '{near[0]}'? "
+                             f"As written its {d[k]} tokens would cost $0")
 
 
 def _count_same(d: Mapping[str, Any], spec: ApiSemantics, path: str | None) -> int:
