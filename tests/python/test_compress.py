@@ -831,3 +831,23 @@ def test_compress_called_as_the_module_shows_its_signature_and_takes_frequencies
     with pytest.raises(ImportError, match=r"frequencies='bigram'"):
         tokenops.compress(text, rate=0.5)
     assert tokenops.compress(text, rate=0.5, frequencies="bigram").text
+
+
+def test_pack_chat_summary_labels_survive_a_code_block():
+    # a fenced code block is one unit holding newlines; lines after it were counted too early and
+    # the assistant's sentences were labelled "user:"
+    import tokenops
+
+    msgs = [{"role": "user", "content": "Here is my script, please check it:\n```\nimport os\nprint(os.getcwd())\nx = 1\ny = 2\n```"},
+            {"role": "assistant", "content": "Your script prints the working directory. Cats are wonderful pets and many people keep cats."},
+            {"role": "user", "content": "Thanks. Do dogs like cats?"},
+            {"role": "assistant", "content": "Dogs and cats can get along if they are introduced slowly."},
+            {"role": "user", "content": "Tell me more about cats and dogs"},
+            {"role": "assistant", "content": "Sure."}]
+    for budget in (60, 70, 80, 120):
+        summary = tokenops.pack_chat(msgs, budget, keep_last=2).summary or ""
+        for line in summary.split("\n"):
+            if "Cats are wonderful" in line or "working directory" in line:
+                assert line.startswith("assistant:"), (budget, summary)
+            if "Do dogs like cats" in line:
+                assert line.startswith("user:"), (budget, summary)

@@ -232,10 +232,13 @@ def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], qu
         raw = r._raw
         for kind, kept, a, b in zip(raw["unit_kind"].tolist(), raw["kept"].tolist(),
                                     raw["unit_start"].tolist(), raw["unit_end"].tolist()):
-            if kind == newline:
-                line += data.count(b"\n", a, b)
-            elif kept and (not kept_lines or kept_lines[-1] != line):
-                kept_lines.append(line)
+            if kind != newline and kept:
+                # a unit may span lines (a fenced code block): each non-blank line of it is an
+                # output line
+                for k, part in enumerate(data[a:b].split(b"\n")):
+                    if (k == 0 or part.strip()) and (not kept_lines or kept_lines[-1] != line + k):
+                        kept_lines.append(line + k)
+            line += data.count(b"\n", a, b)  # every unit's newlines, dropped ones too
         text_lines = [x for x in r.text.split("\n") if x.strip()]
         if len(text_lines) != len(kept_lines):  # (not expected: one output line per such line)
             return r.text
