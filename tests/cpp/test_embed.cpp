@@ -221,6 +221,21 @@ TEST(Embedder, IdenticalForAnyThreadCountAndBatchOrder) {
   EXPECT_TRUE(std::equal(one.begin(), one.end(), shifted.begin() + 1));
 }
 
+TEST(Embedder, StopIsAskedWithinABatch) {
+  // one batch of every text: the stop hook is asked before each layer, not only per batch, so
+  // Ctrl-C does not wait for a whole large batch
+  auto e = Embedder::load(kTiny.string());
+  std::vector<std::string_view> views = {"a b c", "d e", "f"};
+  int asked = 0;
+  EmbedOptions opt{64, 1};
+  opt.stop = [&asked] { return ++asked >= 3; };
+  e->embed(views, opt);
+  EXPECT_EQ(asked, 3);  // before the batch, then before layers 1 and 2 (it stops there)
+  asked = -1000;        // never true: asked once per layer plus once for the batch
+  e->embed(views, opt);
+  EXPECT_GE(asked + 1000, 2);
+}
+
 TEST(Embedder, BadInputAndMissingFiles) {
   auto e = Embedder::load(kTiny.string());
   std::vector<std::string_view> bad = {"ok", std::string_view("\xC3", 1)};

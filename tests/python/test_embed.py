@@ -342,3 +342,45 @@ def test_similarity_refuses_none_items_and_non_utf8_paths_load(emb, tmp_path):
     shutil.copytree(FIXTURES / "tiny_bert", d)
     e = tokenops.Embedder.load(d)
     assert e.embed(["hi"]).shape == (1, 32) and e.info["path"] == d
+
+
+def _model_copy(tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(default_model_path(), d)
+    return d
+
+
+def test_pooling_configs_tokenops_cannot_follow_are_refused(tmp_path):
+    # a Pooling module elsewhere than 1_Pooling was read from 1_Pooling anyway (mean instead of
+    # the module's CLS); weightedmean / lasttoken beside mean were dropped (sentence-transformers
+    # concatenates them: a 768-wide vector)
+    d = _model_copy(tmp_path)
+    mods = json.loads((d / "modules.json").read_text())
+    mods[1]["path"] = "pool"
+    (d / "modules.json").write_text(json.dumps(mods))
+    with pytest.raises(ValueError, match=r'Pooling module is at "pool"'):
+        tokenops.Embedder.load(d)
+    mods[1]["path"] = "1_Pooling"
+    (d / "modules.json").write_text(json.dumps(mods))
+    for flag in ("pooling_mode_lasttoken", "pooling_mode_weightedmean_tokens"):
+        (d / "1_Pooling" / "config.json").write_text(json.dumps(
+            {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True, flag: True}))
+        with pytest.raises(ValueError, match=f"{flag} = true is not supported"):
+            tokenops.Embedder.load(d)
+
+
+def test_without_modules_json_the_sentence_transformers_defaults_apply(tmp_path):
+    # sentence-transformers then builds transformer + mean pooling and reads neither
+    # sentence_bert_config.json (max_seq_length 256) nor 1_Pooling: the tokenizer's 512 applies
+    d = _model_copy(tmp_path)
+    assert tokenops.Embedder.load(d).max_tokens == 256
+    (d / "modules.json").unlink()
+    assert tokenops.Embedder.load(d).max_tokens == 512
+
+
+def test_nul_in_the_model_path_and_extreme_vectors():
+    with pytest.raises(ValueError, match="null byte"):
+        tokenops.Embedder.load(str(default_model_path()) + "\x00junk")
+    # finite float64 values float32 cannot hold are scaled before the cast
+    assert cosine_similarity(np.array([1e-46, 0, 0]), np.array([1.0, 0, 0]))[0, 0] == pytest.approx(1.0)
+    assert cosine_similarity(np.full(3, 1e300), np.ones(3))[0, 0] == pytest.approx(1.0)

@@ -93,9 +93,12 @@ std::shared_ptr<const Embedder> Embedder::load(const std::string& model_dir) {
                  ": an added token has id ", e->tokenizer_->id_bound() - 1,
                  " but config.json says vocab_size = ", cfg.vocab_size, " (the embedding table has no row for it)");
 
+  // Without modules.json, sentence-transformers builds its default pipeline (the transformer +
+  // mean pooling) and reads neither sentence_bert_config.json nor 1_Pooling/config.json.
+  const std::string modules = read_optional(dir / "modules.json");
   const io::SentenceConfig sc = io::parse_sentence_config(
-      read_optional(dir / "sentence_bert_config.json"), read_optional(dir / "modules.json"),
-      read_optional(dir / "1_Pooling" / "config.json"), model_dir);
+      modules.empty() ? std::string() : read_optional(dir / "sentence_bert_config.json"), modules,
+      modules.empty() ? std::string() : read_optional(dir / "1_Pooling" / "config.json"), model_dir);
   TOKENOPS_CHECK(!sc.do_lower_case, InvalidArgument, model_dir,
                  "/sentence_bert_config.json: do_lower_case = true is not supported");
   // sentence-transformers: max_seq_length, else the tokenizer's model_max_length, capped by the
@@ -188,7 +191,7 @@ void Embedder::run(std::span<const std::vector<std::uint32_t>> ids, float* out, 
       seqs.push_back(&ids[order[k]]);
       rows.push_back(out + order[k] * H);
     }
-    internal::forward(*weights_->enc, seqs, rows, ws, team);
+    internal::forward(*weights_->enc, seqs, rows, ws, team, &opt.stop);
   };
 
   if (threads <= 1 || n_batches >= 2 * threads) {

@@ -208,7 +208,7 @@ void layer_norm(RowMat& x, const RowVec& g, const RowVec& b, float eps, Par& par
 
 template <class Par>
 void forward_impl(const EncoderWeights& w, std::span<const std::vector<std::uint32_t>* const> seqs,
-                  std::span<float* const> out, Workspace& ws, Par& par) {
+                  std::span<float* const> out, Workspace& ws, Par& par, const text::StopFn* stop) {
   const auto& cfg = w.cfg;
   const Eigen::Index H = static_cast<Eigen::Index>(cfg.hidden_size);
   const Eigen::Index heads = static_cast<Eigen::Index>(cfg.num_attention_heads);
@@ -233,6 +233,7 @@ void forward_impl(const EncoderWeights& w, std::span<const std::vector<std::uint
   layer_norm(ws.x, w.ln_g, w.ln_b, eps, par);
 
   for (const LayerWeights& lw : w.layers) {
+    if (stop && *stop && (*stop)()) return;  // the caller discards this batch
     linear(ws.x, lw.wqkv, lw.bqkv, ws.qkv, Epilogue::kBias, nullptr, par);
     ws.ctx.resize(T, H);
     // Attention, one task per (sequence, head); each sequence attends only to itself, so no
@@ -285,15 +286,16 @@ void forward_impl(const EncoderWeights& w, std::span<const std::vector<std::uint
 }
 
 void forward(const EncoderWeights& w, std::span<const std::vector<std::uint32_t>* const> seqs,
-             std::span<float* const> out, Workspace& ws, text::ThreadTeam* team) {
+             std::span<float* const> out, Workspace& ws, text::ThreadTeam* team,
+             const text::StopFn* stop) {
   if (team && team->size() > 1) {
     auto par = [team](std::size_t n, auto&& fn) { team->run(n, fn); };
-    forward_impl(w, seqs, out, ws, par);
+    forward_impl(w, seqs, out, ws, par, stop);
   } else {
     auto serial = [](std::size_t n, auto&& fn) {
       for (std::size_t i = 0; i < n; ++i) fn(i);
     };
-    forward_impl(w, seqs, out, ws, serial);
+    forward_impl(w, seqs, out, ws, serial, stop);
   }
 }
 

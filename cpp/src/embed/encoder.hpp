@@ -10,6 +10,7 @@
 
 #include "tokenops/io/bert_config.hpp"
 #include "tokenops/io/safetensors.hpp"
+#include "tokenops/text/parallel.hpp"
 #include "tokenops/text/thread_team.hpp"
 
 namespace tokenops::embed::internal {
@@ -63,7 +64,10 @@ struct Workspace {
 /// pooled (and, if configured, L2-normalised) row of width H per sequence to out[i].
 /// With a team, the GEMM column chunks and attention heads run in parallel; the partition into
 /// tasks is fixed, so the result is bit-identical with or without one.
+/// `stop` (optional) is asked before each layer: when it answers true the pass ends early and
+/// `out` holds no result (the caller discards it; Ctrl-C within one layer of a large batch).
 void forward(const EncoderWeights& w, std::span<const std::vector<std::uint32_t>* const> seqs,
-             std::span<float* const> out, Workspace& ws, text::ThreadTeam* team);
+             std::span<float* const> out, Workspace& ws, text::ThreadTeam* team,
+             const text::StopFn* stop = nullptr);
 
 }  // namespace tokenops::embed::internal

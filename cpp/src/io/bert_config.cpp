@@ -262,7 +262,15 @@ SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
       auto ends_with = [&](std::string_view suffix) {
         return type.size() >= suffix.size() && type.compare(type.size() - suffix.size(), suffix.size(), suffix) == 0;
       };
-      if (ends_with(".Transformer") || ends_with(".Pooling")) continue;
+      if (ends_with(".Pooling")) {
+        // sentence-transformers reads the pooling config from the module's own folder
+        const std::string path = get_string(mod, "path", f, "1_Pooling");
+        TOKENOPS_CHECK(path == "1_Pooling" || path == "1_Pooling/", InvalidArgument, f,
+                       ": the Pooling module is at \"", path, "\"; tokenops reads 1_Pooling/config.json "
+                       "(move it there, or the pooling it applies would differ)");
+        continue;
+      }
+      if (ends_with(".Transformer")) continue;
       if (ends_with(".Normalize")) {
         s.normalize = true;
         continue;
@@ -292,6 +300,11 @@ SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
       cls = get_bool(j, "pooling_mode_cls_token", f, false);
       mx = get_bool(j, "pooling_mode_max_tokens", f, false);
       sqrt_len = get_bool(j, "pooling_mode_mean_sqrt_len_tokens", f, false);
+      // modes tokenops does not run: refused even beside a supported one (sentence-transformers
+      // would concatenate the poolings: a wider vector)
+      for (const char* k : {"pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"})
+        TOKENOPS_CHECK(!get_bool(j, k, f, false), InvalidArgument, f, ": ", k,
+                       " = true is not supported (mean, cls or max pooling only)");
     }
     TOKENOPS_CHECK(int(mean) + int(cls) + int(mx) == 1 && !sqrt_len, InvalidArgument, f,
                    ": exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, "

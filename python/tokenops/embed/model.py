@@ -66,7 +66,9 @@ def _load_named(path: str, name: str) -> Embedder:
 
 
 def _as_matrix(x: Any, name: str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float32)
+    # float64 until the rows are scaled (_unit_rows): 1e300 or 1e-46 are finite float64 values
+    # that float32 turns into inf or 0
+    a = np.asarray(x, dtype=np.float64)
     if a.ndim == 1:
         a = a[None, :]
     if a.ndim != 2:
@@ -123,6 +125,8 @@ class Embedder:
         """
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"name must be a non-empty str, not {name!r}")
+        if path is not None and ("\x00" in os.fsdecode(os.fspath(path))):
+            raise ValueError("embedded null byte in the model path")
         p = default_model_path() if path is None else Path(os.fspath(path)).expanduser()
         # as bytes: a directory name that is not valid UTF-8 cannot cross as a str
         return cls(_core.CoreEmbedder.load(os.fsencode(p)), p, name)

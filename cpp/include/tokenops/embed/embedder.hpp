@@ -40,8 +40,8 @@ struct EmbedOptions {
   std::size_t batch_size = 32;
   /// Worker threads; 0 = all hardware threads. Results are identical for any value.
   int num_threads = 0;
-  /// Asked before each batch (Ctrl-C); once it says true the remaining batches are skipped and
-  /// their rows left unwritten (the caller discards the result).
+  /// Asked before each batch and before each layer of a batch (Ctrl-C); once it says true the
+  /// rest is skipped and rows are left unwritten (the caller discards the result).
   text::StopFn stop{};
 };
 
