@@ -105,7 +105,7 @@ def scaling(repeat: int) -> None:
     """Time per item at growing sizes for the paths that were quadratic (the budget search
     re-counted the whole text per candidate; pack_chat re-counted the kept messages per
     candidate; a backtick searched for the next newline / fence). Re-run at commit 578f06f
-    (the first two) or 7d5a930 (backticks) for the old figures."""
+    (the first two), 7d5a930 (backticks) or d85c526 (log lines, pack) for the old figures."""
     import tokenops
 
     print("compress(structure='json', rate=0.5) on [\"x\", ..., 1]")
@@ -126,6 +126,17 @@ def scaling(repeat: int) -> None:
         budget = tokenops.count_messages(msgs).tokens // 2
         ms = timeit(lambda m=msgs, b=budget: tokenops.pack_chat(m, b, summary=None), repeat)
         print(f"  {n:>7,} messages: {ms:9.1f} ms  {1e3 * ms / n:7.2f} us/message")
+    print("compress(rate=0.3) on template log lines (near-duplicate buckets crowd), with / without dedup")
+    for n in (50_000, 100_000, 200_000):
+        text = "\n".join(f"2024-01-01 12:00:00 INFO request id={i} path=/api/items status=200" for i in range(n))
+        on = timeit(lambda t=text: tokenops.compress(t, rate=0.3), 1)
+        off = timeit(lambda t=text: tokenops.compress(t, rate=0.3, dedup=False), 1)
+        print(f"  {n:>7,} lines: {on:9.1f} ms / {off:9.1f} ms  {1e3 * on / n:7.2f} us/line")
+    print("pack(passages, 'cats', budget 10**9, dedup=False): every passage fits")
+    for n in (5_000, 20_000, 100_000):
+        ps = [f"p {i} cats dogs" for i in range(n)]
+        ms = timeit(lambda p=ps: tokenops.pack(p, "cats", 10**9, dedup=False), repeat)
+        print(f"  {n:>7,} passages: {ms:9.1f} ms  {1e3 * ms / n:7.2f} us/passage")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Checks for the integer arguments that every package hands to the native core (thread counts,
 seeds, token ids), so oversized or mistyped values get a clear error instead of pybind11's
-"incompatible function arguments"."""
+"incompatible function arguments"; and for lists of texts."""
 
 from __future__ import annotations
 
 import numbers
 import operator
+from collections.abc import Mapping
 
 # The native side caps threads at the work size and starts fewer if the system refuses; beyond
 # this a request is certainly a mistake, so it is clamped rather than passed on.
@@ -59,3 +60,8 @@ def positive_int(value: object, name: str) -> int:
         raise ValueError(f"{name} must be an int >= 1, got {n!r}")
     return n
 
+
+def not_a_mapping(texts: object, name: str) -> None:
+    """A dict where a list of texts is expected is a TypeError: iterating it reads its keys."""
+    if isinstance(texts, Mapping):
+        raise TypeError(f"{name} must be a list of str, not a {type(texts).__name__}")

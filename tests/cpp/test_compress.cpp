@@ -57,6 +57,17 @@ std::shared_ptr<const tokenizer::Encoding> o200k() {
 }
 
 std::string unit_text(std::string_view t, const Unit& u) { return std::string(t.substr(u.start, u.end - u.start)); }
+std::vector<std::string> unit_texts(std::string_view t, const Segmentation& s) {
+  std::vector<std::string> out;
+  for (const auto& u : s.units) out.push_back(unit_text(t, u));
+  return out;
+}
+// index of the unit whose text is x (a test failure, and size(), when none is)
+std::size_t unit_index(const std::vector<std::string>& texts, const std::string& x) {
+  auto it = std::find(texts.begin(), texts.end(), x);
+  EXPECT_NE(it, texts.end()) << x;
+  return static_cast<std::size_t>(it - texts.begin());
+}
 
 // A tiny frequency table: common words are cheap, the rest expensive.
 std::shared_ptr<const FrequencyTable> tiny_freq() {
@@ -92,8 +103,7 @@ TEST(CompressSegment, UnitsTileTheTextAndNeverSplitCharacters) {
     EXPECT_TRUE(text::is_valid_utf8(std::string_view(t).substr(u.ws, u.start - u.ws)));
   }
   // CJK at character level, numbers whole, emoji with its modifier
-  std::vector<std::string> texts;
-  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
+  const std::vector<std::string> texts = unit_texts(t, s);
   auto has = [&](const std::string& x) { return std::find(texts.begin(), texts.end(), x) != texts.end(); };
   EXPECT_TRUE(has("東"));
   EXPECT_TRUE(has("京"));
@@ -107,13 +117,8 @@ TEST(CompressSegment, UrlsCodeEntitiesAndGroups) {
   const std::string t =
       "See https://a.b/c?d=1. Then\n```\ncode here\n```\nand `x = 1` from New York City, $5 or 20%.";
   Segmentation s = segment(t);
-  std::vector<std::string> texts;
-  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
-  auto find = [&](const std::string& x) {
-    auto it = std::find(texts.begin(), texts.end(), x);
-    EXPECT_NE(it, texts.end()) << x;
-    return static_cast<std::size_t>(it - texts.begin());
-  };
+  const std::vector<std::string> texts = unit_texts(t, s);
+  auto find = [&](const std::string& x) { return unit_index(texts, x); };
   EXPECT_EQ(s.units[find("https://a.b/c?d=1")].kind, UnitKind::Url);
   EXPECT_EQ(s.units[find("```\ncode here\n```")].kind, UnitKind::Code);
   EXPECT_EQ(s.units[find("`x = 1`")].kind, UnitKind::Code);
@@ -619,13 +624,8 @@ TEST(CompressSegment, NumeralsOfEveryKindAreDigits) {
   // B5: ½ ¾ ² Ⅻ ② (No, Nl) carry the digit flag; U+2044 FRACTION SLASH joins numbers
   const std::string t = "Mix ½ cup, m² of Ⅻ and ② then 5⁄8 inch";
   Segmentation s = segment(t);
-  std::vector<std::string> texts;
-  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
-  auto at = [&](const std::string& x) {
-    auto it = std::find(texts.begin(), texts.end(), x);
-    EXPECT_NE(it, texts.end()) << x;
-    return s.units[static_cast<std::size_t>(it - texts.begin())];
-  };
+  const std::vector<std::string> texts = unit_texts(t, s);
+  auto at = [&](const std::string& x) { return s.units[unit_index(texts, x)]; };
   for (const char* x : {"½", "m²", "Ⅻ", "②"}) EXPECT_TRUE(at(x).flags & kHasDigit) << x;
   EXPECT_FALSE(at("cup").flags & kHasDigit);
   EXPECT_NE(at("5").group, kNoGroup);
@@ -637,8 +637,7 @@ TEST(CompressSegment, UnspacedScriptNumbersKeepTheirPoint) {
   // B6: "๓๒.๕๐" is one unit (its point was a unit of its own, dropped with force_tokens=[])
   const std::string t = "ราคา ๓๒.๕๐ บาท และ ๑,๐๐๐ ๒.";
   Segmentation s = segment(t);
-  std::vector<std::string> texts;
-  for (const auto& u : s.units) texts.push_back(unit_text(t, u));
+  const std::vector<std::string> texts = unit_texts(t, s);
   EXPECT_NE(std::find(texts.begin(), texts.end(), "๓๒.๕๐"), texts.end());
   EXPECT_NE(std::find(texts.begin(), texts.end(), "๑,๐๐๐"), texts.end());
   EXPECT_NE(std::find(texts.begin(), texts.end(), "๒"), texts.end());  // a final point is punctuation

@@ -39,9 +39,9 @@ bool ends_with_opener(std::string_view p) {
   if (p.empty()) return false;
   const char c = p.back();
   if (c == '(' || c == '[' || c == '{' || c == '<' || c == '"' || c == '\'') return true;
-  const auto ends = [&](std::string_view x) { return p.size() >= x.size() && p.substr(p.size() - x.size()) == x; };
-  return ends("\xE2\x80\x9C") /* “ */ || ends("\xE2\x80\x98") /* ‘ */ || ends("\xC2\xAB") /* « */ ||
-         ends("\xC2\xBF") /* ¿ */ || ends("\xC2\xA1") /* ¡ */ || ends("\xE3\x80\x8C") /* 「 */;
+  return p.ends_with("\xE2\x80\x9C") /* “ */ || p.ends_with("\xE2\x80\x98") /* ‘ */ ||
+         p.ends_with("\xC2\xAB") /* « */ || p.ends_with("\xC2\xBF") /* ¿ */ ||
+         p.ends_with("\xC2\xA1") /* ¡ */ || p.ends_with("\xE3\x80\x8C") /* 「 */;
 }
 
 // Whether kept unit k is punctuation that leads into a kept number right after it, with no space
@@ -393,7 +393,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
       bool other = false, any_ftok = false;
       for (std::uint32_t k = ch.first; k < ch.last; ++k) {
         if (!r.kept[k]) continue;
-        if (ftok[k] && units[k].kind != UnitKind::Newline && !hard[k]) any_ftok = true;
+        if (soft(k)) any_ftok = true;
         else other = true;
       }
       if (any_ftok && !other)
@@ -514,6 +514,12 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   std::vector<std::uint8_t> rejected_item, rejected_unit, chunk_live;
   std::vector<std::int64_t> extra;  // entries: an item (>= 0) or a single unit (-1 - unit)
   std::vector<std::uint32_t> us, new_chunks;
+  // us = the units of item it, best score first (the fill and the last resort try them alone)
+  auto units_by_score = [&](std::uint32_t it) {
+    us.assign(item_units.begin() + item_start[it], item_units.begin() + item_start[it + 1]);
+    std::stable_sort(us.begin(), us.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return r.unit_scores[a] > r.unit_scores[b]; });
+  };
   auto set_extra = [&](std::size_t m) {
     for (std::size_t i = 0; i < extra.size(); ++i) {
       if (extra[i] >= 0) sel[static_cast<std::size_t>(extra[i])] = i < m;
@@ -571,9 +577,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
         continue;
       }
       if (e - b < 2) continue;
-      us.assign(b, e);
-      std::stable_sort(us.begin(), us.end(),
-                       [&](std::uint32_t a, std::uint32_t b2) { return r.unit_scores[a] > r.unit_scores[b2]; });
+      units_by_score(it);
       for (std::uint32_t u : us) {
         if (unit_sel[u] || rejected_unit[u]) continue;
         const double c = static_cast<double>(r.unit_tokens[u] + comeback(&u, &u + 1));
@@ -610,9 +614,7 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     for (std::size_t i = 0; i < cand.size() && !content_kept && tries < kMaxTries; ++i) {
       const std::uint32_t it = cand[i];
       if (sel[it]) continue;
-      us.assign(item_units.begin() + item_start[it], item_units.begin() + item_start[it + 1]);
-      std::stable_sort(us.begin(), us.end(),
-                       [&](std::uint32_t a, std::uint32_t b2) { return r.unit_scores[a] > r.unit_scores[b2]; });
+      units_by_score(it);
       for (std::uint32_t u : us) {
         if (unit_sel[u] || ftok[u] || units[u].kind == UnitKind::Newline || r.unit_tokens[u] > target)
           continue;

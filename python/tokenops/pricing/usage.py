@@ -795,8 +795,8 @@ def _xai_spec(d: Mapping[str, Any], spec: ApiSemantics) -> ApiSemantics:
 def _modality(item: Any) -> str:
     """A modality name (TEXT, AUDIO, IMAGE...) from a dict value or an SDK enum member
     (google-genai's MediaModality.AUDIO, whose str() is "MediaModality.AUDIO")."""
-    m = getattr(item, "value", item)
-    return str(m if m is not None else "").upper()
+    m = str(getattr(item, "value", item) if item is not None else "").upper()
+    return m.rsplit(".", 1)[1] if "." in m else m  # "MediaModality.AUDIO" written out as a str
 
 
 def _by_modality(d: Mapping[str, Any], path: str | None) -> tuple[dict[str, int], bool]:
@@ -1001,20 +1001,14 @@ def _litellm_gemini_view(d: Mapping[str, Any]) -> dict[str, Any]:
     """A line-by-line mirror of LiteLLM 1.85.7's VertexGeminiConfig._calculate_usage and the
     Usage constructor it calls, reduced to the counts the cost code reads."""
     def by_modality(path: str, names: Mapping[str, str]) -> dict[str, int] | None:
-        items = _get(d, path)
-        if items is None:
+        n, present = _by_modality(d, path)
+        if not present:
             return None
         out: dict[str, int] = {}
-        for i, item in enumerate(items):
-            item = _to_dict(item)
-            m = _modality(item.get("modality"))
-            if "." in m:  # str() of an SDK enum member
-                m = m.rsplit(".", 1)[1]
-            raw = item.get("tokenCount", item.get("token_count", 0))
-            n = _check_count(raw, f"{path}[{i}].tokenCount") if raw is not None else 0
+        for m, c in n.items():
             key = names.get(m)
             if key is not None:
-                out[key] = out.get(key, 0) + n
+                out[key] = out.get(key, 0) + c
         return out
 
     cached = _count(d, "cachedContentTokenCount") if _get(d, "cachedContentTokenCount") is not None else None

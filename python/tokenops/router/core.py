@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -11,7 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import _core
-from .._args import check_threads, is_real
+from .._args import check_threads, is_real, not_a_mapping
 
 DEFAULT_ROUTER_PATH = Path(__file__).resolve().parent / "data" / "default_router.safetensors"
 
@@ -78,8 +77,7 @@ def _encoding_core(name: str) -> Any:
 def _check_prompts(prompts: Sequence[str], what: str = "prompts") -> list[str]:
     if isinstance(prompts, (str, bytes)):
         raise TypeError(f"{what} must be a list of str, not a single {type(prompts).__name__}")
-    if isinstance(prompts, Mapping):  # iterating it would score its keys
-        raise TypeError(f"{what} must be a list of str, not a {type(prompts).__name__}")
+    not_a_mapping(prompts, what)
     out = list(prompts)
     for i, p in enumerate(out):
         if not isinstance(p, str):

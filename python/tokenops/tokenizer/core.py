@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, AbstractSet, Literal, NoReturn, Union
 
 from .. import _core
-from .._args import INT64_MAX, as_int, check_threads
+from .._args import INT64_MAX, as_int, check_threads, not_a_mapping
 from . import registry
 from .registry import PATTERNS
 from .load import read_hf_json, read_rank_file
@@ -121,10 +121,7 @@ class Encoding:
             specials[token] = int(token_id)
         data = open(path, "rb").read()  # noqa: SIM115
         where = _display_path(path)
-        args = (name or os.path.basename(where), pretokenizer, data, specials, where)
-        enc = cls(_core.CoreEncoding.from_tiktoken(*args), source=where)
-        enc._recipe = ("tiktoken", args)
-        return enc
+        return cls._from_recipe("tiktoken", (name or os.path.basename(where), pretokenizer, data, specials, where))
 
     @classmethod
     def from_hf_tokenizer_json(cls, path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
@@ -133,9 +130,15 @@ class Encoding:
         _check_name(name)
         data = open(path, "rb").read()  # noqa: SIM115
         where = _display_path(path)
-        args = (name or where, data, where)
-        enc = cls(_core.CoreEncoding.from_hf_json(*args), source=where)
-        enc._recipe = ("hf", args)
+        return cls._from_recipe("hf", (name or where, data, where))
+
+    @classmethod
+    def _from_recipe(cls, kind: str, args: tuple[Any, ...]) -> Encoding:
+        """An encoding of one's own file from the core's arguments (source last), remembered so
+        that it pickles by value (``_rebuild``)."""
+        build = {"tiktoken": _core.CoreEncoding.from_tiktoken, "hf": _core.CoreEncoding.from_hf_json}[kind]
+        enc = cls(build(*args), source=args[-1])
+        enc._recipe = (kind, args)
         return enc
 
     def __repr__(self) -> str:
@@ -265,8 +268,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 0) -> list[list[int]]:
         """Encodes many texts in parallel in C++ (``num_threads=0``: all cores)."""
-        if isinstance(text, Mapping):  # iterating it would read its keys as the texts
-            raise TypeError(f"text must be a list of str, not a {type(text).__name__}")
+        not_a_mapping(text, "text")
         result, _ = self._core.encode_batch(text, None, None, check_threads(num_threads), self._ints)
         return result
 
@@ -313,8 +315,7 @@ class Encoding:
         """(texts, allowed, disallowed) special tokens of a batch call; the workers check the texts for
         disallowed special tokens. Disallowed strings that are not special tokens (rare) are
         checked here, text by text, so the first offending text is reported as without them."""
-        if isinstance(text, Mapping):  # iterating it would read its keys as the texts
-            raise TypeError(f"text must be a list of str, not a {type(text).__name__}")
+        not_a_mapping(text, "text")
         allowed, banned, extra = self._special_sets(allowed_special, disallowed_special)
         if extra and not isinstance(text, (str, bytes)):
             try:
@@ -560,15 +561,11 @@ def list_encoding_names() -> list[str]:
 
 def _rebuild(kind: str, args: tuple[Any, ...]) -> Encoding:
     """Unpickles an encoding from its recipe (see Encoding.__reduce__)."""
-    if kind == "registered":
-        name, data, src = args
-        enc = _build_ranks(name, data, src)
-    elif kind == "tiktoken":
-        enc = Encoding(_core.CoreEncoding.from_tiktoken(*args), source=args[-1])
-    elif kind == "hf":
-        enc = Encoding(_core.CoreEncoding.from_hf_json(*args), source=args[-1])
-    else:
+    if kind in ("tiktoken", "hf"):
+        return Encoding._from_recipe(kind, args)
+    if kind != "registered":
         raise ValueError(f"unknown encoding recipe {kind!r}")
+    enc = _build_ranks(*args)
     enc._recipe = (kind, args)
     return enc
 
