@@ -264,15 +264,22 @@ void bind_cost(py::module_& m) {
           "price_batch",
           [](const Catalog& c, const std::string& mode, const std::vector<std::string>& names, const py::object& codes,
              const py::dict& cols, std::size_t n, const std::string& tier, std::int32_t date, int num_threads,
-             bool split) {
+             bool split, const py::object& contexts) {
             cost::Mode md;
             if (mode == "litellm") md = cost::Mode::Litellm;
             else if (mode == "exact") md = cost::Mode::Exact;
             else throw py::value_error("mode must be 'litellm' or 'exact', not '" + mode + "'");
             cost::ServiceTier st = cost::service_tier_from_name(tier);
+            std::vector<std::pair<std::string, std::string>> ctx;  // (inference_geo, speed) per name
+            if (!contexts.is_none()) {
+              ctx = contexts.cast<std::vector<std::pair<std::string, std::string>>>();
+              if (ctx.size() != names.size()) throw py::value_error("contexts must hold one (inference_geo, speed) per model");
+            }
             std::vector<cost::BatchModel> models;
-            for (const auto& nm : names) {
+            for (std::size_t k = 0; k < names.size(); ++k) {
+              const std::string& nm = names[k];
               cost::BatchModel bm;
+              if (!ctx.empty()) bm.call = cost::CallContext{ctx[k].first, ctx[k].second};
               if (md == cost::Mode::Litellm) {
                 bm.target = cost::litellm_target(c, nm);
                 if (bm.target.route == cost::LitellmRoute::Unmapped)
@@ -315,7 +322,7 @@ void bind_cost(py::module_& m) {
             return py::make_tuple(to_numpy(std::move(total)), p, q, cost::atto_to_string(grand));
           },
           py::arg("mode"), py::arg("names"), py::arg("codes"), py::arg("columns"), py::arg("n"), py::arg("tier"),
-          py::arg("date"), py::arg("num_threads") = 0, py::arg("split") = false);
+          py::arg("date"), py::arg("num_threads") = 0, py::arg("split") = false, py::arg("contexts") = py::none());
 
   m.def("cost_bucket_names", [] {
     py::list out;

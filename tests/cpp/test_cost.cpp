@@ -159,7 +159,7 @@ TEST(Exact, InputRangeBandsPriceTheWholeRequest) {
   std::array<const std::int64_t*, kNumBuckets> cols{};
   cols[kInputText] = in.data();
   cols[kOutputText] = out.data();
-  std::vector<BatchModel> models{{*c.find_key("dashscope/qwen-flash"), litellm_target(c, "dashscope/qwen-flash")}};
+  std::vector<BatchModel> models{{*c.find_key("dashscope/qwen-flash"), litellm_target(c, "dashscope/qwen-flash"), {}}};
   std::vector<double> tot(2);
   i128 sum = price_batch(c, Mode::Exact, models, nullptr, cols, 2, ServiceTier::Standard, 0, 1, tot.data(), nullptr,
                          nullptr, {});

@@ -108,6 +108,16 @@ def test_budget_actions_and_output_cap(wf: Workflow) -> None:
     summ = simulate(full, model="gpt-4o", n=2000, seed=1,
                     policy=Policy(token_budget=300_000, on_budget="summarize", summary_tokens=2000))
     assert summ.completion_rate > stop.completion_rate
+    # summarize is a trigger for compaction, not a cap: one summary when the budget is passed,
+    # then another only when the history grows past summary_threshold (a summary call came
+    # before every later call: 4 more calls on this loop)
+    loop = Workflow("loop", steps=(Step("a", calls=10, user_input=2000, output=500),), system_prompt=1000,
+                    context="full_history")
+    tr = simulate(loop, model="gpt-4o", n=1, deterministic=True,
+                  policy=Policy(token_budget=60_000, on_budget="summarize", summary_tokens=500,
+                                summary_threshold=8000)).trace
+    assert list(tr["iteration"]) == [0, 1, 2, 3, 4, 5, -1, 6, 7, 8, 9, -1]
+    assert list(tr["input_tokens"])[6:9] == [16000, 3500, 6000]  # 1000 + 500 summary + 2000 fresh
     esc = simulate(full, model="gpt-4o-mini", n=2000, seed=1,
                    policy=Policy(token_budget=200_000, on_budget="escalate", escalate_to="gpt-4o"))
     assert "gpt-4o" in esc.models and esc.completion_rate == pytest.approx(free.completion_rate, abs=0.02)

@@ -105,6 +105,26 @@ def test_entities_are_never_cut(comp: Compressor) -> None:
     assert kept_entity_units
 
 
+def test_json_escaped_letters_stay_in_their_words() -> None:
+    # json.dumps escapes non-ASCII by default: "K\\u00f6ln" is one word, as "Köln" is (each escape
+    # was a punctuation unit, so words lost letters: "Z rich", "nstliche", "ln")
+    desc = ("Die Konferenz in Zürich über künstliche Intelligenz fand im Frühjahr statt. Viele Teilnehmer aus "
+            "München, Köln und Genf diskutierten über Datenschutz und die Zukunft der Forschung. ") * 3
+    words = set(desc.replace(".", " ").replace(",", " ").split())
+    for rate in (0.2, 0.3, 0.5):
+        r = compress(json.dumps({"description": desc, "zh": "中文的句子很长。" * 4, "e": "😀 ok 😀" * 3}),
+                     rate=rate, structure="json")
+        d = json.loads(r.text)
+        assert set(d["description"].replace(".", " ").replace(",", " ").split()) <= words, rate
+        assert set(d["zh"]) <= set("中文的句子很长。") and set(d["e"]) <= set("😀 ok")
+    # escaped CJK characters are character units; an escaped surrogate pair is one unit
+    r = compress(json.dumps({"t": "中文" * 40 + " 😀"}), rate=0.5, structure="json")
+    assert "\\u4e2d" in [u.text for u in r.units] and "\\ud83d\\ude00" in [u.text for u in r.units]
+    # a long word of escapes is cut between escapes, never inside one
+    r = compress(json.dumps({"k": "é" * 200 + " word" * 60}), rate=0.3, structure="json")
+    assert json.loads(r.text)["k"].strip("é ").replace("word", "").strip() == ""
+
+
 def test_json_structure_mode_keeps_valid_json(comp: Compressor, data_dir: Path) -> None:
     doc = {
         "title": "Quarterly report of the northern region and its many subsidiaries",
@@ -264,6 +284,8 @@ def test_pack_chat() -> None:
     assert out.messages[-1] == msgs[-1] and out.messages[-2] == msgs[-2]
     assert out.summary and out.messages[1]["content"] == out.summary
     assert pack_chat(msgs, full + 10).messages == msgs
+    # no messages: the reply priming count_messages counts (it read 0)
+    assert pack_chat([], 10).tokens == tokenops.count_messages([]).tokens == 3
     with pytest.raises(ValueError, match="budget"):
         pack_chat(msgs, 0)
     with pytest.raises(ValueError, match="keep_last"):
@@ -580,6 +602,13 @@ def test_fenced_code_follows_commonmark() -> None:
     # a 4-backtick block does not close at an inner 3-backtick line
     block = "````markdown\n```\nprint(1)\n```\nsome words inside the example block\n````"
     assert block in compress(_FILLER * 6 + "\n" + block + "\n" + _FILLER * 6, rate=0.3).text
+    # CommonMark's other fence: ~~~ (its info string may hold backticks); a ``` line does not close it
+    tilde = "~~~python `x`\ndef total(items):\n```\n    return sum(i.price for i in items)\n~~~"
+    r = compress(_FILLER * 6 + "\n\n" + tilde + "\n\n" + _FILLER * 6, rate=0.15)
+    assert tilde in r.text and [u.text for u in r.units if u.kind == "code"] == [tilde]
+    # an unclosed ~~~ line is only its own line; ~~strikethrough~~ is prose
+    r = compress("~~~~\n" + _FILLER * 6 + "~~old~~ " + _FILLER * 6, rate=0.3)
+    assert [u.text for u in r.units if u.kind == "code"] == ["~~~~"] and not r.forced_over_budget
 
 
 def test_blank_lines_holding_spaces_are_cut() -> None:

@@ -773,6 +773,38 @@ def test_anthropic_inference_geo_and_fast_mode_multiply_the_bill(snap: Catalog) 
                          catalog=snap).total_exact == D("0.105")
 
 
+
+def test_cost_batch_applies_inference_geo_and_speed_columns(snap: Catalog) -> None:
+    # A log with Anthropic's per-call fields: cost_batch prices each row as cost() prices the
+    # same usage (the columns were ignored: rows billed at 1.1x / 6x came out at 1x).
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"model": ["claude-opus-4-6", "claude-opus-4-6", "claude-opus-4-6", "claude-sonnet-4-5",
+                                 "claude-opus-4-6"],
+                       "input_text": [1000, 2000, 100, 300, 50], "cache_read": [0, 0, 1000, 0, 5],
+                       "output_text": [100, 200, 10, 30, 7],
+                       "inference_geo": ["us", None, "US", "global", float("nan")],
+                       "speed": ["", "fast", "fast", None, "standard"]})
+    for mode in ("exact", "litellm"):
+        got = tokenops.cost_batch(df["model"], df, mode=mode, catalog=snap)
+        want = [tokenops.cost(m, {"input_text": int(a), "cache_read": int(c), "output_text": int(o),
+                                  **({"inference_geo": g} if isinstance(g, str) else {}),
+                                  **({"speed": s} if isinstance(s, str) else {})}, catalog=snap, mode=mode).total
+                for m, a, c, o, g, s in zip(df.model, df.input_text, df.cache_read, df.output_text,
+                                            df.inference_geo, df.speed)]
+        assert got.tolist() == want, mode
+    assert tokenops.cost_batch("claude-opus-4-6", df.iloc[:2], catalog=snap).tolist() == [
+        float(D("1.1") * (1000 * D("0.000005") + 100 * D("0.000025"))), float(6 * (2000 * D("0.000005") + 200 * D("0.000025")))]
+    assert cost_batch_exact_sum("claude-opus-4-6", df.iloc[:1], catalog=snap) == D("0.00825")
+    # a mapping of columns works alike; a multiplier the entry lacks and a non-string value are refused
+    cols = {"input_text": [1000], "output_text": [100], "speed": ["fast"]}
+    assert tokenops.cost_batch("claude-opus-4-6", cols, catalog=snap)[0] == float(6 * D("0.0075"))
+    with pytest.raises(ValueError, match="lists no 'us' multiplier"):
+        tokenops.cost_batch("claude-sonnet-4-5", {"input_text": [1], "inference_geo": ["us"]}, catalog=snap)
+    with pytest.raises(TypeError, match="'inference_geo' row 1 must be a string"):
+        tokenops.cost_batch("claude-opus-4-6", {"input_text": [1, 2], "inference_geo": ["us", 7]}, catalog=snap)
+    with pytest.raises(ValueError, match="'speed' has 2 rows, expected 1"):
+        tokenops.cost_batch("claude-opus-4-6", {"input_text": [1], "speed": ["fast", "fast"]}, catalog=snap)
+
 def test_deepseek_openai_shaped_usage_reads_its_cached_tokens(snap: Catalog) -> None:
     # An OpenAI-compatible client keeps only prompt_tokens_details.cached_tokens; DeepSeek's own
     # prompt_cache_hit_tokens is the same count.

@@ -220,6 +220,7 @@ struct TaskRunner {
     std::int64_t task_tokens = 0;
     int escalated = -1;
     bool completed = true;
+    bool compacting = false;  // on_budget summarize fired: the history is kept under summary_threshold
     bool overflow = false;
     // A prompt the model cannot take: the API rejects the request (nothing billed), the task fails.
     auto too_long = [&](int m, std::int64_t prompt) {
@@ -325,12 +326,17 @@ struct TaskRunner {
           const std::int64_t reasoning = draw(rng, st.reasoning);
           const double u = det ? 0.0 : rng.uniform();
           std::int64_t ctx = checked_add(P + fresh, wf.context == ContextPolicy::Stateless ? 0 : H);
-          if (wf.token_budget > 0 && escalated < 0 &&
+          if (wf.token_budget > 0 && escalated < 0 && !compacting &&
               checked_add(task_tokens, checked_add(ctx, out + reasoning)) > wf.token_budget) {
+            // The budget is a trigger, not a cap, for summarize: the history is summarised once
+            // and from then on again only when it grows past summary_threshold, as a rolling
+            // summary does (a summarised history cannot lower the tokens already spent: a
+            // summary call came before every later call of the task).
             if (wf.on_budget == BudgetAction::Summarize && wf.context != ContextPolicy::Stateless &&
                 H > wf.summary_tokens) {
               if (!summarize(m, static_cast<int>(s))) break;
               ctx = P + H + fresh;
+              compacting = true;
             } else if (wf.on_budget == BudgetAction::Escalate && wf.escalate_model >= 0) {
               escalated = wf.escalate_model;  // the stronger model finishes the task, unbudgeted
               m = escalated;
@@ -383,7 +389,7 @@ struct TaskRunner {
                 turns.pop_front();
                 ++version;  // the window slid: everything after the static prefix changed
               }
-            } else if (wf.context == ContextPolicy::RollingSummary && wf.summary_threshold > 0 &&
+            } else if ((wf.context == ContextPolicy::RollingSummary || compacting) && wf.summary_threshold > 0 &&
                        H > wf.summary_threshold) {
               if (!summarize(m, static_cast<int>(s))) break;
             }

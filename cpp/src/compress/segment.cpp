@@ -173,6 +173,18 @@ class Builder {
         continue;
       }
       if (json_string && cp == '\\' && i + 1 < b) {
+        int el;
+        const char32_t ec = char_at(i, b, el, true);
+        if (el >= 6 && is_unspaced_script(ec)) {
+          emit(i, i + static_cast<std::size_t>(el), UnitKind::Char,
+               static_cast<std::uint8_t>(base | (is_numeral(ec) ? kHasDigit : 0)));
+          i += static_cast<std::size_t>(el);
+          continue;
+        }
+        if (el >= 6 && (is_alnum(ec) || is_mark_like(ec))) {
+          i = word(i, b, base, json_string);
+          continue;
+        }
         std::size_t j = i + 2;
         if (s_[i + 1] == 'u') {
           j = std::min(b, i + 6);
@@ -225,6 +237,16 @@ class Builder {
         end_chunk();
         i = j;
         continue;
+      }
+      if (!structure && !json_string && cp == '~') {
+        const std::size_t j = tilde_block(i, b);
+        if (j > i) {
+          end_chunk();
+          emit(i, j, UnitKind::Code, digit_flag(i, j, base));
+          end_chunk();
+          i = j;
+          continue;
+        }
       }
       if (!structure && !json_string && cp == '`') {
         bool fence = false;
@@ -299,6 +321,42 @@ class Builder {
 
   void end_chunk() { new_chunk_ = true; }
 
+  static int hex4(std::string_view s, std::size_t i) {  // value of 4 hex digits at i, -1 if not
+    if (i + 4 > s.size()) return -1;
+    int v = 0;
+    for (std::size_t k = i; k < i + 4; ++k) {
+      const char c = s[k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+
+  /// Inside a JSON string, the character at i with a `\uXXXX` escape (or an escaped surrogate
+  /// pair) read as the one character it spells, so an escaped letter is part of its word as the
+  /// raw letter is (json.dumps escapes every non-ASCII character by default). len: bytes taken.
+  char32_t char_at(std::size_t i, std::size_t b, int& len, bool json_string) const {
+    if (!json_string || i + 6 > b || s_[i] != '\\' || s_[i + 1] != 'u') {
+      if (i >= b) {
+        len = 0;
+        return 0;
+      }
+      return cur_.at(i, len);
+    }
+    const int hi = hex4(s_, i + 2);
+    if (hi < 0) return cur_.at(i, len);
+    len = 6;
+    if (hi >= 0xD800 && hi <= 0xDBFF && i + 12 <= b && s_[i + 6] == '\\' && s_[i + 7] == 'u') {
+      const int lo = hex4(s_, i + 8);
+      if (lo >= 0xDC00 && lo <= 0xDFFF) {
+        len = 12;
+        return 0x10000 + ((static_cast<char32_t>(hi) - 0xD800) << 10) + (static_cast<char32_t>(lo) - 0xDC00);
+      }
+    }
+    return static_cast<char32_t>(hi);
+  }
+
  private:
   // End of the marks (and joined characters) after j, at most `cap` code points of them.
   std::size_t absorb_marks(std::size_t j, std::size_t b, std::size_t cap = SIZE_MAX) const {
@@ -357,8 +415,11 @@ class Builder {
 
   // Every line that can close a fenced block: at most 3 spaces, a run of >= 3 backticks, then
   // nothing but spaces. Built once, on the first fence, with the suffix maximum of the runs.
-  void build_fences() const {
-    fences_built_ = true;
+  // Fence lines of character c ('`' or '~'; CommonMark: at most 3 spaces, then 3 or more of c,
+  // then only spaces) as (start of the run, run length), in text order.
+  void build_fences(char c) const {
+    const int f = c == '~';
+    fences_built_[f] = true;
     const std::size_t n = s_.size();
     for (std::size_t ls = 0;;) {
       std::size_t nl = s_.find('\n', ls);
@@ -366,18 +427,46 @@ class Builder {
       std::size_t p = ls;
       while (p < nl && p - ls < 3 && s_[p] == ' ') ++p;
       std::size_t q = p;
-      while (q < nl && s_[q] == '`') ++q;
+      while (q < nl && s_[q] == c) ++q;
       if (q - p >= 3) {
         std::size_t r = q;
         while (r < nl && (s_[r] == ' ' || s_[r] == '\t' || s_[r] == '\r')) ++r;
-        if (r == nl) fences_.emplace_back(p, q - p);
+        if (r == nl) fences_[f].emplace_back(p, q - p);
       }
       if (nl >= n) break;
       ls = nl + 1;
     }
-    fence_max_.assign(fences_.size() + 1, 0);
-    for (std::size_t k = fences_.size(); k-- > 0;)
-      fence_max_[k] = std::max(fence_max_[k + 1], fences_[k].second);
+    fence_max_[f].assign(fences_[f].size() + 1, 0);
+    for (std::size_t k = fences_[f].size(); k-- > 0;)
+      fence_max_[f][k] = std::max(fence_max_[f][k + 1], fences_[f][k].second);
+  }
+
+  // End of the fenced block whose opening fence (n >= 3 of c) starts at i and whose line ends at
+  // eol: the end of the first later fence line of c at least n long, or eol when none closes it
+  // (an unclosed fence is only its own line: running it to the end forced the rest of the text,
+  // so nothing could be cut).
+  std::size_t fence_end(char c, std::size_t n, std::size_t eol, std::size_t b) const {
+    const int f = c == '~';
+    if (!fences_built_[f]) build_fences(c);
+    const auto& fences = fences_[f];
+    std::size_t k = static_cast<std::size_t>(
+        std::upper_bound(fences.begin(), fences.end(), std::make_pair(eol, SIZE_MAX)) - fences.begin());
+    if (fence_max_[f][k] >= n) {
+      // the fence lines skipped here lie inside the block: each is looked at once
+      while (fences[k].second < n) ++k;
+      const std::size_t end = fences[k].first + fences[k].second;
+      if (end <= b) return end;
+    }
+    return eol;
+  }
+
+  // A ~~~ fenced code block at i (CommonMark's other fence; its info string may hold anything),
+  // or i when there is none.
+  std::size_t tilde_block(std::size_t i, std::size_t b) const {
+    std::size_t n = 0;
+    while (i + n < b && s_[i + n] == '~') ++n;
+    if (n < 3 || !at_line_start(i)) return i;
+    return fence_end('~', n, line_end(i, b), b);
   }
 
   // Start of the first run of exactly n backticks in [from, eol), or npos. The runs of >= 3
@@ -423,18 +512,7 @@ class Builder {
     }
     if (at_line_start(i) && line.find('`', i + n) == std::string_view::npos) {
       block = true;
-      if (!fences_built_) build_fences();
-      std::size_t k = static_cast<std::size_t>(
-          std::upper_bound(fences_.begin(), fences_.end(), std::make_pair(eol, SIZE_MAX)) - fences_.begin());
-      if (fence_max_[k] >= n) {
-        // the fence lines skipped here lie inside the block: each is looked at once
-        while (fences_[k].second < n) ++k;
-        const std::size_t end = fences_[k].first + fences_[k].second;
-        if (end <= b) return end;
-      }
-      // an unclosed fence is only its own line (running it to the end forced the rest of the
-      // text: nothing could be cut)
-      return eol;
+      return fence_end('`', n, eol, b);
     }
     const std::size_t j = inline_closer(i + n, n, eol);
     return j == std::string_view::npos ? i : j + n;
@@ -484,7 +562,7 @@ class Builder {
     bool digit = false, at = false, dot = false;
     while (j < b) {
       int l;
-      char32_t c = cur_.at(j, l);
+      char32_t c = char_at(j, b, l, json_string);
       if ((is_alnum(c) && !is_unspaced_script(c)) || is_mark_like(c)) {
         digit |= is_numeral(c);
         j += l;
@@ -497,7 +575,7 @@ class Builder {
         if (json_string && c == '\\') break;
         int l2;
         char32_t prev = cur_.before(j);
-        char32_t next = cur_.at(j + l, l2);
+        char32_t next = char_at(j + l, b, l2, json_string);
         if (l2 == 0 || !(is_alnum(next) && !is_unspaced_script(next))) break;
         const bool digits = is_digit(prev) && is_digit(next);
         if ((c == ',' || c == ':' || c == '/' || c == '+') && !digits) break;
@@ -509,7 +587,8 @@ class Builder {
       }
       break;
     }
-    char32_t first = cur_.at(i);
+    int first_len;
+    char32_t first = char_at(i, b, first_len, json_string);
     UnitKind kind = is_digit(first) ? UnitKind::Number : UnitKind::Word;
     if (at && dot) kind = UnitKind::Url;
     std::uint8_t flags = base;
@@ -529,10 +608,12 @@ class Builder {
       bool piece_digit = false;
       while (q < j && q - p < kMaxWordBytes) {
         int l;
-        const char32_t c = cur_.at(q, l);
+        const char32_t c = char_at(q, j, l, json_string);  // an escape is never cut
         piece_digit |= is_numeral(c);
-        // the character and what attaches to it (a joiner at q is taken with its partner)
-        q = absorb_marks(joins_next(c) ? q : q + static_cast<std::size_t>(l), j, 30);
+        // the character and what attaches to it (a joiner at q is taken with its partner); an
+        // escape (6 or 12 bytes) is taken whole
+        if (l >= 6) q += static_cast<std::size_t>(l);
+        else q = absorb_marks(joins_next(c) ? q : q + static_cast<std::size_t>(l), j, 30);
       }
       std::uint8_t f = static_cast<std::uint8_t>(base | (piece_digit ? kHasDigit : 0));
       if (p == i && (flags & kCapital)) f |= kCapital;
@@ -570,9 +651,10 @@ class Builder {
   bool new_chunk_ = true;
   // caches of code_span (see line_end, build_fences, inline_closer)
   mutable std::size_t nl_from_ = 1, nl_at_ = 0;
-  mutable bool fences_built_ = false;
-  mutable std::vector<std::pair<std::size_t, std::size_t>> fences_;  // (backticks' start, run length)
-  mutable std::vector<std::size_t> fence_max_;
+  // per fence character ([0] backticks, [1] tildes)
+  mutable bool fences_built_[2] = {false, false};
+  mutable std::vector<std::pair<std::size_t, std::size_t>> fences_[2];  // (run start, run length)
+  mutable std::vector<std::size_t> fence_max_[2];
   mutable std::size_t runs_eol_ = SIZE_MAX, runs_from_ = 0;
   mutable std::vector<std::pair<std::size_t, std::size_t>> runs_;  // (run length, start)
 };

@@ -304,29 +304,33 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
 }
 
 // Fast path for batches: the rows applicable to (entry, tier, date) resolved once, then a total
-// per usage row without allocating. Input-range bands fall back to price_exact.
+// per usage row without allocating. Input-range bands and geo / speed multipliers fall back to
+// price_exact.
 struct ExactPlan {
   const ModelEntry* e = nullptr;
   const PriceRow* base = nullptr;
   std::vector<const PriceRow*> cliffs;  // by threshold, descending
-  bool has_bands = false;
+  bool per_row = false;  // input-range bands or a call multiplier: price_exact prices each row
   bool image_at_text_rate = false;  // no per-image price: image tokens at the input text rate
   ServiceTier tier = ServiceTier::Standard;
   std::int32_t date = 0;
+  CallContext call;  // a geo / speed multiplier: every row goes through price_exact
 };
 
 namespace {
 
-ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
+ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date, const CallContext& call) {
   ExactPlan p;
   p.e = &e;
   p.tier = tier;
   p.date = date;
+  p.call = call;
+  p.per_row = exact_multiplier(e, call).active();  // raises for a multiplier the entry lacks
   p.image_at_text_rate = !e.litellm.has(kL_input_per_image);
   for (const auto& r : e.rows) {
     if (date < r.effective_from || date >= r.effective_to || r.tier != tier) continue;
     if (r.mode == TierMode::Band) {
-      p.has_bands = true;
+      p.per_row = true;
     } else if (r.threshold == 0) {
       if (!p.base || r.effective_from >= p.base->effective_from) p.base = &r;
     } else {
@@ -340,7 +344,7 @@ ExactPlan make_plan(const ModelEntry& e, ServiceTier tier, std::int32_t date) {
 }
 
 i128 plan_total(const ExactPlan& p, const Usage& u) {
-  if (p.has_bands || !p.base) return price_exact(*p.e, u, p.tier, p.date).total_atto;
+  if (p.per_row || !p.base) return price_exact(*p.e, u, p.tier, p.date, p.call).total_atto;
   validate_usage(u);
   const std::int64_t input_total = u.input_total();
   const PriceRow* cliff = nullptr;
@@ -363,7 +367,7 @@ i128 plan_total(const ExactPlan& p, const Usage& u) {
     if (!pr && b == kCacheReadAudio) pr = pick(kCacheRead);
     if (!pr) {
       if (b == kRequest) continue;
-      return price_exact(*p.e, u, p.tier, p.date).total_atto;  // raises the descriptive error
+      return price_exact(*p.e, u, p.tier, p.date, p.call).total_atto;  // raises the descriptive error
     }
     total += pr->atto * units;
   }
@@ -856,7 +860,7 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
   std::vector<ExactPlan> plans;
   if (mode == Mode::Exact) {
     plans.reserve(models.size());
-    for (const auto& m : models) plans.push_back(make_plan(cat.entry(m.index), tier, date));
+    for (const auto& m : models) plans.push_back(make_plan(cat.entry(m.index), tier, date, m.call));
   }
   const std::size_t chunk = 8192;
   const std::size_t nchunks = (n + chunk - 1) / chunk;
@@ -873,7 +877,7 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
       const BatchModel& m = models[code];
       if (mode == Mode::Litellm) {
         // validated above; totals only (no per-bucket parts)
-        LitellmCost r = price_litellm_view<false>(cat, m.target, view_of(u), tier, nullptr);
+        LitellmCost r = price_litellm_view<false>(cat, m.target, view_of(u), tier, m.call.empty() ? nullptr : &m.call);
         out_total[i] = r.total;
         if (out_prompt) out_prompt[i] = r.prompt;
         if (out_completion) out_completion[i] = r.completion;

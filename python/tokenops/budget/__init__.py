@@ -169,6 +169,10 @@ class Policy:
     routing: Mapping[str, str | Mapping[str, float]] = field(default_factory=dict)  # step -> model or mix
     route_light_to: str | None = None  # every Step.light step runs on this model
     iteration_cap: int | Mapping[str, int] | None = None
+    # Per-task tokens. on_budget: what happens when a call would pass it: "stop" fails the task
+    # (a hard cap); "escalate" moves the rest of the task to escalate_to, unbudgeted; "summarize"
+    # summarises the history and from then on keeps it under summary_threshold (a trigger for
+    # compaction, not a cap: the tokens already spent stay spent).
     token_budget: int | None = None
     on_budget: str = "stop"  # summarize | escalate | stop
     escalate_to: str | None = None

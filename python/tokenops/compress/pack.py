@@ -324,13 +324,14 @@ def pack_chat(
             raise ValueError(f"messages[{i}] needs 'role' and 'content'")
     # The model -> encoding resolution of count_messages (a claude-/gemini- name is an
     # approximation over o200k_base), also for the summary's compression and trimming.
-    enc, kind, note = _resolve_chat_model(model)
+    enc, kind, _ = _resolve_chat_model(model)
     if summary_role == "auto":
         summary_role = "user" if _anthropic_shaped(msgs, model) else "system"
-    counted = count_messages(msgs, model, image_size=image_size) if msgs else None
-    original = counted.tokens if counted else 0
-    if original <= budget:
-        return ChatPackResult(msgs, original, original, [], None, kind, counted.notes if counted else (note,))
+    # no messages: count_messages' reply priming alone (3 tokens), as the request would be counted
+    counted = count_messages(msgs, model, image_size=image_size)
+    original = counted.tokens
+    if original <= budget or not msgs:
+        return ChatPackResult(msgs, original, original, [], None, kind, counted.notes)
 
     system = [i for i, m in enumerate(msgs) if m["role"] in ("system", "developer")]
     system_set = set(system)

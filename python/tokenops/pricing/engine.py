@@ -21,7 +21,7 @@ import numpy as np
 
 from .._args import INT64_MAX, check_threads
 from .catalog import Catalog, check_model_name
-from .usage import (BUCKETS, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, litellm_usage_view,
+from .usage import (BUCKETS, CALL_FIELDS, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, litellm_usage_view,
                     normalize_usage, response_service_tier)
 
 _MODES = ("litellm", "exact")
@@ -382,7 +382,9 @@ def cost_batch(model: str | Sequence[str] | Any, usage: Mapping[str, Any] | Any,
                num_threads: int = 0, split: bool = False) -> Any:
     """Prices many calls in C++ (GIL released). ``usage`` maps bucket names to integer columns
     (numpy arrays, pandas Series, or a DataFrame with bucket-named columns); ``model`` is one name
-    or one name per row. Returns a float64 numpy array of totals (USD), or with ``split=True`` a
+    or one name per row. Optional string columns ``inference_geo`` and ``speed`` (None / NaN / ""
+    when a call did not report one) apply the per-call multipliers as :func:`cost` does for a
+    usage that carries them (Anthropic: x1.1 for US-only inference, x6 for fast mode). Returns a float64 numpy array of totals (USD), or with ``split=True`` a
     tuple (total, prompt, completion) (litellm mode). ``.exact_total`` of the result frame is not
     kept; use :func:`cost_batch_exact_sum` for the exact grand total.
     """
@@ -409,16 +411,19 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
     _check_tier(service_tier)
     cat = _catalog_for(mode, catalog)
     cols: dict[str, Any] = {}
+    call: dict[str, Any] = {}  # inference_geo / speed columns (per-call price multipliers)
     if hasattr(usage, "columns") and hasattr(usage, "__getitem__"):  # DataFrame
         names = [c for c in usage.columns if c in BUCKETS]
-        unknown = [c for c in usage.columns if c not in BUCKETS]
+        unknown = [c for c in usage.columns if c not in BUCKETS and c not in CALL_FIELDS]
         if unknown and not names:
             raise ValueError(f"no usage bucket columns in {list(usage.columns)}; buckets are {', '.join(BUCKETS)}")
         for c in unknown:
             _refuse_usage_like_column(c)
         items = [(c, usage[c].to_numpy()) for c in names]
+        call = {c: usage[c].to_numpy() for c in CALL_FIELDS if c in usage.columns}
     elif isinstance(usage, Mapping):
-        items = list(usage.items())
+        items = [(k, v) for k, v in usage.items() if k not in CALL_FIELDS]
+        call = {k: v for k, v in usage.items() if k in CALL_FIELDS}
     else:
         raise TypeError("usage must be a mapping of bucket -> column or a DataFrame")
     n = None
@@ -466,7 +471,60 @@ def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_t
         check_model_name(nm)
         if mode == "litellm":
             _litellm_target(cat, nm, service_tier)
-    return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date), check_threads(num_threads), split)
+    contexts = None
+    if call:
+        names_list, codes, contexts = _with_call_fields(names_list, codes, call, n)
+    return cat._core.price_batch(mode, names_list, codes, cols, n, service_tier, _date_days(date),
+                                 check_threads(num_threads), split, contexts)
+
+
+def _call_column(name: str, col: Any, n: int) -> tuple[list[str], Any]:
+    """(unique values, int32 code per row) of an inference_geo / speed column: strings, with
+    None / NaN / "" for "not reported"."""
+    arr = np.asarray(col, dtype=object)
+    if arr.ndim != 1:
+        raise ValueError(f"usage column {name!r} must be 1-D")
+    if len(arr) != n:
+        raise ValueError(f"usage column {name!r} has {len(arr)} rows, expected {n}")
+    try:
+        import pandas as pd
+        raw, uniq = pd.factorize(arr)  # None / NaN -> -1
+        uniq = list(uniq)
+    except ImportError:  # pragma: no cover - pandas is optional
+        seen: dict[Any, int] = {}
+        raw = np.array([-1 if v is None or (isinstance(v, float) and v != v) else seen.setdefault(v, len(seen))
+                        for v in arr.tolist()], dtype=np.int64)
+        uniq = list(seen)
+    vals: list[str] = [""]
+    remap = np.zeros(len(uniq) + 1, dtype=np.int64)  # raw code + 1 -> index in vals
+    for j, v in enumerate(uniq):
+        v = getattr(v, "value", v)  # an SDK enum
+        if not isinstance(v, str):
+            row = int(np.flatnonzero(raw == j)[0])
+            raise TypeError(f"usage column {name!r} row {row} must be a string (or None), got {type(v).__name__} {v!r}")
+        if v not in vals:
+            vals.append(v)
+        remap[j + 1] = vals.index(v)
+    return vals, remap[np.asarray(raw, dtype=np.int64) + 1]
+
+
+def _with_call_fields(names: list[str], codes: Any, call: Mapping[str, Any], n: int
+                      ) -> tuple[list[str], Any, list[tuple[str, str]]]:
+    """One batch model per (model, inference_geo, speed) that occurs, as cost() prices each call
+    with the multipliers its usage names (Anthropic: x1.1 US-only inference, x6 fast mode)."""
+    geo_vals, geo = _call_column("inference_geo", call["inference_geo"], n) if "inference_geo" in call \
+        else ([""], np.zeros(n, dtype=np.int64))
+    speed_vals, speed = _call_column("speed", call["speed"], n) if "speed" in call else ([""], np.zeros(n, dtype=np.int64))
+    model = np.zeros(n, dtype=np.int64) if codes is None else np.asarray(codes, dtype=np.int64)
+    key = (model * len(geo_vals) + geo) * len(speed_vals) + speed
+    uniq, inv = np.unique(key, return_inverse=True)
+    out_names, contexts = [], []
+    for k in uniq.tolist():
+        m, rest = divmod(k, len(geo_vals) * len(speed_vals))
+        g, sp = divmod(rest, len(speed_vals))
+        out_names.append(names[m])
+        contexts.append((geo_vals[g], speed_vals[sp]))
+    return out_names, inv.astype(np.int32), contexts
 
 
 _USAGE_WORDS = ("token", "input", "output", "prompt", "completion", "cache", "cached", "reasoning",

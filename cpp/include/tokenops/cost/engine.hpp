@@ -130,6 +130,7 @@ enum class Mode : std::uint8_t { Litellm = 0, Exact };
 struct BatchModel {
   std::size_t index = 0;      // exact: entry index
   LitellmTarget target;       // litellm
+  CallContext call;           // the rows' inference_geo / speed (price multipliers)
 };
 i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& models,
                  const std::int32_t* model_codes, const std::array<const std::int64_t*, kNumBuckets>& cols,
