@@ -314,6 +314,12 @@ def test_route_and_nway(toy):
     s = r.score(["solve the integral", "hello cat"])
     assert r.route("solve the integral", float(s[0])) == "s"
     assert r.route("solve the integral", float(s[0]) + 1e-9) == "w"
+    # the user's own pair, names tokenops.cost can price
+    assert r.route("solve the integral", float(s[0]), strong="gpt-4o", weak="gpt-4o-mini") == "gpt-4o"
+    assert r.route_batch(["solve the integral", "hello cat"], float(s[0]) + 1e-9, weak="gpt-4o-mini") == [
+        "gpt-4o-mini", "gpt-4o-mini" if s[1] < s[0] + 1e-9 else "s"]
+    with pytest.raises(TypeError, match="strong must be a non-empty model name"):
+        r.route("x", 0.5, strong="")
     n = fit_router("linear", ps, Q, ["s", "w"], task="nway", costs=[10.0, 0.1],
                    features=FeatureConfig(hash_bits=10)).load()
     assert n.predict_quality(ps[:3]).shape == (3, 2)
@@ -881,3 +887,168 @@ def test_routerbench_report_refuses_predictor_names_of_its_baselines(data_dir):
     P = np.zeros((len(test), len(test.models)))
     with pytest.raises(ValueError, match="taken by a baseline"):
         routerbench_report("mbpp", test, {"Oracle": P})
+
+
+# ---------------------------------------------------------------- argument checks before training
+def _emb_cfg(dim=4):
+    return FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None, embedder="t",
+                         embedding_dim=dim)
+
+
+def test_fit_router_refuses_embeddings_a_lexical_config_would_ignore(toy):
+    from tokenops.router.data import PairBenchmark
+    from tokenops.router.evaluation import crossfit_scores
+
+    ps, Q = toy
+    E = np.random.default_rng(0).random((len(ps), 4)).astype(np.float32)
+    for cfg in (None, FeatureConfig(hash_bits=10)):  # the family default and a lexical config
+        with pytest.raises(ValueError, match="names no embedder.*drop embeddings="):
+            fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w", features=cfg, embeddings=E)
+    # the library path the reviewer hit: a lexical router trained while embeddings were believed used
+    bench = PairBenchmark("toy", ps, Q[:, 0], Q[:, 1], 100.0)
+    with pytest.raises(ValueError, match="names no embedder"):
+        crossfit_scores(bench, "logistic", embeddings=E)
+    # one embedding row per prompt, both counts named
+    for family, hp in (("logistic", {}), ("knn", {"k": 5})):
+        msg = rf"embeddings have {len(ps) - 1} rows but there are {len(ps)} prompts"
+        with pytest.raises(ValueError, match=msg):
+            fit_router(family, ps, Q, ["s", "w"], strong="s", weak="w", features=_emb_cfg(),
+                       embeddings=E[:-1], **hp)
+    r = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w", features=_emb_cfg(),
+                   embeddings=E).load()
+    assert r.needs_embedding and np.all(np.isfinite(r.score(ps[:3], embeddings=E[:3])))
+
+
+def test_fit_router_checks_costs_before_training(toy, monkeypatch):
+    from tokenops.router import train
+
+    ps, Q = toy
+
+    def fit(costs):
+        return fit_router("logistic", ps, Q, ["s", "w"], task="nway", costs=costs,
+                          features=FeatureConfig(hash_bits=8))
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before the costs were checked")
+
+    with monkeypatch.context() as m:
+        m.setattr(train, "_design", no_training)
+        for bad in ("12", b"12", {"s": 1.0, "w": 2.0}, {1.0, 2.0}, (c for c in (1.0, 2.0)), np.float64(1.0),
+                    [1.0, "2"], [True, 1.0], [None, 1.0]):
+            with pytest.raises(TypeError, match="costs"):
+                fit(bad)
+        for bad, msg in (([1.0], "costs has 1 values; there are 2 models"), ([], "costs has 0 values"),
+                         ([1.0, 2.0, 3.0], "costs has 3 values"), ([-1.0, 1.0], r"costs\[0\] is -1.0"),
+                         ([1.0, float("nan")], r"costs\[1\] is nan"), ([float("inf"), 1.0], "finite")):
+            with pytest.raises(ValueError, match=msg):
+                fit(bad)
+    for good in ([10.0, 0.1], (10, 0.1), np.array([10.0, 0.1]), [np.float32(10.0), 0]):
+        assert fit(good).load().costs == pytest.approx([10.0, float(good[1])])
+    assert fit(None).load().costs == []
+
+
+def test_nway_router_keeps_a_strong_weak_pair(toy):
+    ps, Q = toy
+    cfg = FeatureConfig(hash_bits=10)
+    n = fit_router("logistic", ps, Q, ["s", "w"], task="nway", strong="s", weak="w", features=cfg).load()
+    assert n.task == "nway" and (n.strong, n.weak) == ("s", "w")
+    P = n.predict_quality(ps[:5])
+    np.testing.assert_allclose(n.score(ps[:5]), P[:, 0] - P[:, 1], atol=1e-6)
+    assert n.route(ps[0], -1.0) == "s" and n.route_nway(ps[:2], 1.0, costs=[1.0, 0.0])
+    assert fit_router("logistic", ps, Q, ["s", "w"], task="nway", features=cfg).load().strong is None
+    for kw, msg in (({"strong": "s"}, "both strong= and weak="), ({"weak": "w"}, "both strong= and weak="),
+                    ({"strong": "s", "weak": "x"}, "weak='x' is not one of the models"),
+                    ({"strong": "s", "weak": "s"}, "different models")):
+        with pytest.raises(ValueError, match=msg):
+            fit_router("logistic", ps, Q, ["s", "w"], task="nway", features=cfg, **kw)
+
+
+def test_threshold_calibration_checks_its_arguments():
+    s = np.random.default_rng(4).random(200)
+    q = (s > 0.5).astype(float)
+    for bad in (np.ones((2, 3)), [[0.1, 0.2]]):
+        with pytest.raises(ValueError, match="scores must be one-dimensional"):
+            calibrate.threshold_for_strong_share(bad, 0.5)
+    for bad, what in ((s > 0.5, "not bool"), (["0.1", "0.5"], "not dtype <U3"), ("0.5", "not str"),
+                      ([0.1, None], "not dtype object"), (s + 1j, "not dtype complex128")):
+        with pytest.raises(TypeError, match=f"scores must be an array of real numbers, {what}"):
+            calibrate.threshold_for_strong_share(bad, 0.5)
+        with pytest.raises(TypeError, match=f"scores must be an array of real numbers, {what}"):
+            calibrate.threshold_for_quality(bad, q, q, 0.5)
+    for bad in (True, "0.3", None, [0.3]):
+        with pytest.raises(TypeError, match="strong_share must be a real number"):
+            calibrate.threshold_for_strong_share(s, bad)
+    for bad in (float("nan"), -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"strong_share must be in \[0, 1\]"):
+            calibrate.threshold_for_strong_share(s, bad)
+    for bad in (None, True, "0.9", [0.9]):
+        with pytest.raises(TypeError, match="target must be a real number"):
+            calibrate.threshold_for_quality(s, q, q * 0, bad)
+    with pytest.raises(ValueError, match="target quality must be finite"):
+        calibrate.threshold_for_quality(s, q, q * 0, float("inf"))
+    with pytest.raises(TypeError, match="q_strong must be an array of real numbers"):
+        calibrate.threshold_for_quality(s[:2], ["1", "0"], [0.0, 0.0], 0.5)
+    with pytest.raises(ValueError, match=r"q_weak must be one-dimensional"):
+        calibrate.threshold_for_quality(s[:2], [1.0, 0.0], [[0.0, 0.0]], 0.5)
+    # valid input behaves as before: numpy scalars and ints, 0-d arrays, 0/1 outcomes as bools
+    quarter = np.float32(0.25)
+    assert calibrate.threshold_for_strong_share(s, quarter) == float(np.quantile(s, 1 - quarter))
+    assert calibrate.threshold_for_strong_share(s, np.array(0.3)) == float(np.quantile(s, 0.7))
+    assert calibrate.threshold_for_strong_share([3, 1, 2], 1) == 1.0
+    as_floats = calibrate.threshold_for_quality(s, q, q * 0, 0.4)
+    assert calibrate.threshold_for_quality(s, q > 0, q < 0, 0.4) == as_floats
+    assert calibrate.threshold_for_quality(s, q, q * 0, np.float64(0.4))[1] >= 0.4
+
+
+def test_router_clis_check_out_before_the_work(tmp_path, monkeypatch, capsys):
+    from tokenops.router import build_default, data, nway
+
+    def no_work(*a, **k):
+        raise AssertionError("started the work before checking --out")
+
+    monkeypatch.setattr(data, "load_routerbench", no_work)
+    monkeypatch.setattr(build_default, "training_rows", no_work)
+    (tmp_path / "folder").mkdir()
+    for main in (nway.main, build_default.main):
+        for argv, msg in (([], "--out"),  # no default: the installed package's files are shared
+                          (["--out", str(tmp_path / "missing" / "x.out")], "does not exist"),
+                          (["--out", str(tmp_path / "folder")], "is a folder")):
+            with pytest.raises(SystemExit) as e:
+                main(argv)
+            assert e.value.code == 2 and msg in capsys.readouterr().err
+    # build_default also refuses to replace <out>.json when it is not a router card
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}\n')
+    assert build_default.main(["--out", str(tmp_path / "notes")]) == 2
+    assert "not a router card" in capsys.readouterr().err and notes.read_text() == '{"mine": 1}\n'
+    with pytest.raises(ValueError, match="not a router card"):
+        build_default.build(tmp_path / "notes.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.json"]
+
+
+def test_build_default_writes_router_and_card_atomically(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from tokenops import _paths
+    from tokenops.router import _file, build_default
+
+    ps, Q = _toy(60)
+    monkeypatch.setattr(build_default, "training_rows", lambda data_dir=None: (ps, Q, {"toy": len(ps)}))
+    written = []
+    real = _paths.write_atomic
+
+    def spy(dest, data):
+        written.append(dest.name)
+        real(dest, data)
+
+    monkeypatch.setattr(_paths, "write_atomic", spy)
+    monkeypatch.setattr(_file, "write_atomic", spy)  # TrainedRouter.save's
+    out = tmp_path / "r.safetensors"
+    for _ in range(2):  # the second run replaces its own card
+        card = build_default.build(out)
+    assert written == ["r.safetensors", "r.json"] * 2
+    assert json.loads((tmp_path / "r.json").read_text()) == card
+    assert card["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and card["total_rows"] == 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.safetensors"]
+    assert Router.load(out).strong == "gpt-4-1106-preview"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import DEFAULT_ROUTER_PATH, FeatureConfig
+from .core import FeatureConfig
 
 DEFAULT_FEATURES = FeatureConfig(hash_bits=16, word_ngrams=(1, 2), dense=True, dense_weight=0.3,
                                  encoding=None)
@@ -33,12 +33,33 @@ def training_rows(data_dir: str | None = None) -> tuple[list[str], np.ndarray, d
     return pair_rows(data_dir=data_dir)
 
 
-def build(out: Path = DEFAULT_ROUTER_PATH, data_dir: str | None = None, C: float = 1.0) -> dict:
+def _check_card_path(out: Path) -> Path:
+    """The card's path, ``<out>.json``; ValueError when writing it would replace something that
+    is not a router card (``--out notes`` would overwrite ``notes.json``)."""
+    if out.suffix == ".json":  # the card goes to <out>.json: it would overwrite the router
+        raise ValueError(f"--out {out}: the router file must not end in .json (its card is written there)")
+    card = out.with_suffix(".json")
+    if card.is_dir():
+        raise ValueError(f"--out {out}: its card path {card} is a folder")
+    if card.exists():
+        try:
+            old = json.loads(card.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = None
+        if not (isinstance(old, dict) and {"file", "sha256", "description"} <= set(old)):
+            raise ValueError(f"--out {out}: refusing to overwrite {card}, which is not a router "
+                             "card (the card is written next to the router file, as <out>.json)")
+    return card
+
+
+def build(out: str | Path, data_dir: str | None = None, C: float = 1.0) -> dict:
+    """Trains the default router and writes it to ``out`` and its card to ``<out>.json``, each
+    atomically (the installed copy is ``tokenops.router.core.DEFAULT_ROUTER_PATH``)."""
+    from .._paths import write_atomic
     from .train import fit_router
 
     out = Path(out)
-    if out.suffix == ".json":  # the card goes to <out>.json: it would overwrite the router
-        raise ValueError(f"--out {out}: the router file must not end in .json (its card is written there)")
+    card_path = _check_card_path(out)  # before the training, not after
     prompts, q, counts = training_rows(data_dir)
     tr = fit_router("logistic", prompts, q, ["gpt-4-1106-preview", "weak (Mixtral-8x7B)"],
                     strong="gpt-4-1106-preview", weak="weak (Mixtral-8x7B)",
@@ -48,16 +69,27 @@ def build(out: Path = DEFAULT_ROUTER_PATH, data_dir: str | None = None, C: float
     card = {"file": out.name, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
             "description": DESCRIPTION, "training_rows": counts, "total_rows": len(prompts),
             "family": "logistic", "C": C, "hash_bits": DEFAULT_FEATURES.hash_bits}
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_atomic(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     return card
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .crossfit import check_out_path
+
     ap = argparse.ArgumentParser(prog="python -m tokenops.router.build_default", description=__doc__)
-    ap.add_argument("--out", type=Path, default=DEFAULT_ROUTER_PATH)
+    # no default: the installed package's copy (core.DEFAULT_ROUTER_PATH) is shared by everyone
+    # using that environment; a source checkout's is python/tokenops/router/data/
+    ap.add_argument("--out", type=Path, required=True,
+                    help="router file to write; its card goes to <out>.json (e.g. "
+                         "python/tokenops/router/data/default_router.safetensors of a checkout)")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
-    card = build(args.out, args.data_dir)
+    check_out_path(ap, args.out, "a router file path")  # before the training, not after
+    try:
+        card = build(args.out, args.data_dir)
+    except (OSError, ValueError) as e:
+        print(f"{ap.prog}: error: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(card, indent=2))
     return 0
 

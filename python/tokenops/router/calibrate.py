@@ -16,14 +16,46 @@ from typing import Sequence
 
 import numpy as np
 
-from .._args import as_int
+from .._args import as_int, is_real
+
+
+def _real(value: object, name: str) -> float:
+    """A real number (Python or numpy int/float, or a 0-d numeric array), not a bool or str."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if not is_real(value):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _finite_1d(values: object, name: str, *, bool_ok: bool = False) -> np.ndarray:
+    """``values`` as a 1-D float64 array of finite numbers. Strings ("0.5" was parsed), complex
+    and object arrays are a TypeError; so are bools unless ``bool_ok`` (0/1 outcomes)."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers, not {type(values).__name__}")
+    a = np.asarray(values)
+    kinds = "biuf" if bool_ok else "iuf"
+    if a.dtype.kind not in kinds:
+        what = "bool" if a.dtype.kind == "b" else f"dtype {a.dtype}"
+        raise TypeError(f"{name} must be an array of real numbers, not {what}")
+    if a.ndim != 1:
+        # a 2-D array was flattened into one list of scores
+        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        i = int(np.flatnonzero(~np.isfinite(a))[0])
+        raise ValueError(f"{name}[{i}] is {a[i]}; {name} must be finite")
+    return a
 
 
 def threshold_for_strong_share(scores: Sequence[float], strong_share: float) -> float:
-    s = np.asarray(scores, dtype=np.float64)
+    """The (1 - strong_share) quantile of ``scores``: routing score >= threshold to the strong
+    model sends about ``strong_share`` of that traffic there (none for 0)."""
+    strong_share = _real(strong_share, "strong_share")
     if not 0.0 <= strong_share <= 1.0:
         raise ValueError(f"strong_share must be in [0, 1], got {strong_share}")
-    if len(s) == 0 or not np.all(np.isfinite(s)):
+    s = _finite_1d(scores, "scores")
+    if len(s) == 0:
         raise ValueError("scores must be a non-empty array of finite values")
     if strong_share == 0.0:
         return float(np.inf)  # route() sends score >= threshold: none (the top quantile would send 1/n)
@@ -34,19 +66,14 @@ def threshold_for_quality(scores: Sequence[float], q_strong: Sequence[float],
                           q_weak: Sequence[float], target: float) -> tuple[float, float, float]:
     """(threshold, strong share, quality) with the fewest strong calls meeting ``target``
     when routing score >= threshold to the strong model. Raises if even all-strong misses it."""
-    s = np.asarray(scores, float)
-    qs, qw = np.asarray(q_strong, float), np.asarray(q_weak, float)
-    for name, a in (("scores", s), ("q_strong", qs), ("q_weak", qw)):
-        if a.ndim != 1:
-            raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    target = _real(target, "target")
     if not np.isfinite(target):
         raise ValueError(f"target quality must be finite, got {target}")
+    s = _finite_1d(scores, "scores")
+    qs = _finite_1d(q_strong, "q_strong", bool_ok=True)
+    qw = _finite_1d(q_weak, "q_weak", bool_ok=True)
     if not (len(s) == len(qs) == len(qw)) or len(s) == 0:
         raise ValueError("scores, q_strong and q_weak must be non-empty and of equal length")
-    for name, a in (("scores", s), ("q_strong", qs), ("q_weak", qw)):
-        if not np.all(np.isfinite(a)):
-            i = int(np.flatnonzero(~np.isfinite(a))[0])
-            raise ValueError(f"{name}[{i}] is {a[i]}; {name} must be finite")
     order = np.argsort(-s, kind="stable")
     gain = (qs - qw)[order]
     base = qw.sum()

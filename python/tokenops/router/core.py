@@ -162,7 +162,8 @@ class Router:
         if not DEFAULT_ROUTER_PATH.is_file():
             raise FileNotFoundError(
                 f"the default router file is missing from the package ({DEFAULT_ROUTER_PATH}); "
-                "rebuild it with `python -m tokenops.router.build_default`")
+                "reinstall tokenops, or rebuild it (needs the tokenops data folder) with "
+                f"`python -m tokenops.router.build_default --out {DEFAULT_ROUTER_PATH}`")
         return cls.load(DEFAULT_ROUTER_PATH)
 
     def _attach_embedder(self, embed: Any) -> None:
@@ -251,19 +252,34 @@ class Router:
             raise ValueError("this router has a single binary output, not one per model")
         return self._core.outputs(ps, self._embeddings(ps, embeddings), check_threads(num_threads))
 
-    def route(self, prompt: str, threshold: float, *, embeddings: Any = None) -> str:
-        """Strong model name when score(prompt) >= threshold, else the weak model's."""
+    def route(self, prompt: str, threshold: float, *, embeddings: Any = None,
+              strong: str | None = None, weak: str | None = None) -> str:
+        """Strong model name when score(prompt) >= threshold, else the weak model's.
+
+        ``strong`` / ``weak`` name the user's own pair (e.g. ``strong="gpt-4o",
+        weak="gpt-4o-mini"``, names ``tokenops.cost`` can price); by default the names in the
+        router file (the default router's are the pair it was trained on, ``gpt-4-1106-preview``
+        and ``weak (Mixtral-8x7B)``)."""
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be str, not {type(prompt).__name__}")
-        self._check_route(threshold)
+        hi, lo = self._route_names(threshold, strong, weak)
         s = float(self.score([prompt], embeddings=embeddings)[0])
-        return self.strong if s >= threshold else self.weak  # type: ignore[return-value]
+        return hi if s >= threshold else lo
 
-    def route_batch(self, prompts: Sequence[str], threshold: float, **kw: Any) -> list[str]:
+    def route_batch(self, prompts: Sequence[str], threshold: float, *, strong: str | None = None,
+                    weak: str | None = None, **kw: Any) -> list[str]:
         """``route`` for many prompts (one scoring call)."""
-        self._check_route(threshold)
+        hi, lo = self._route_names(threshold, strong, weak)
         s = self.score(prompts, **kw)
-        return [self.strong if v >= threshold else self.weak for v in s]  # type: ignore[misc]
+        return [hi if v >= threshold else lo for v in s]
+
+    def _route_names(self, threshold: float, strong: str | None, weak: str | None) -> tuple[str, str]:
+        self._check_route(threshold)
+        for what, v in (("strong", strong), ("weak", weak)):
+            if v is not None and (not isinstance(v, str) or not v):
+                raise TypeError(f"{what} must be a non-empty model name (str), not {v!r}")
+        return (strong if strong is not None else self.strong,  # type: ignore[return-value]
+                weak if weak is not None else self.weak)
 
     def _check_route(self, threshold: float) -> None:
         if not is_real(threshold):

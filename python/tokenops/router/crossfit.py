@@ -9,8 +9,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from .train import FAMILIES
+
+
+def check_out_path(ap: argparse.ArgumentParser, out: str | Path, what: str = "a file path",
+                   flag: str = "--out") -> Path:
+    """``out`` as a Path, checked before minutes of work rather than after: its folder exists
+    and is writable, and it is not a folder itself; ``ap.error`` (exit 2) otherwise. Shared by
+    the router CLIs."""
+    path = Path(out)
+    out_dir = path.resolve().parent
+    if not out_dir.is_dir():
+        ap.error(f"{flag}: the folder {out_dir} does not exist")
+    if path.is_dir():
+        ap.error(f"{flag}: {out} is a folder; give {what}")
+    if not os.access(out_dir, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        ap.error(f"{flag}: {out} cannot be written")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,17 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--folds must be >= 2, got {args.folds}")
     if not 0 <= args.seed < 2**32:
         ap.error(f"--seed must be in [0, 2**32), got {args.seed}")
-    from pathlib import Path
-
-    out = Path(args.out)
-    out_dir = out.resolve().parent
-    # checked before minutes of training, not after
-    if not out_dir.is_dir():
-        ap.error(f"--out: the folder {out_dir} does not exist")
-    if out.is_dir():
-        ap.error(f"--out: {args.out} is a folder; give a CSV file path")
-    if not os.access(out_dir, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        ap.error(f"--out: {args.out} cannot be written")
+    check_out_path(ap, args.out, "a CSV file path")
 
     import pandas as pd
 

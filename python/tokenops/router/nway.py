@@ -10,7 +10,9 @@ the best is kept. The test split is never seen by the selection. Every component
 C++ core; an ensemble averages their per-model outputs.
 
 ``python -m tokenops.router.nway --out FILE`` reruns the selection and writes the choice per
-task (the notebook reads the committed copy, ``data/routerbench_selection.json``).
+task (the notebook reads the committed copy,
+``python/tokenops/router/data/routerbench_selection.json``; ``--out`` has no default, so a run
+never overwrites an installed package's copy by accident).
 """
 
 from __future__ import annotations
@@ -184,12 +186,18 @@ def load_selection(path: str | Path = DEFAULT_SELECTION) -> dict[str, dict[str, 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - minutes of training
     ap = argparse.ArgumentParser(prog="python -m tokenops.router.nway", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=DEFAULT_SELECTION)
+    ap.add_argument("--out", type=Path, required=True,
+                    help="selection JSON to write (the committed copy is python/tokenops/"
+                         "router/data/routerbench_selection.json of a source checkout)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
+    from .._paths import write_atomic
+    from .crossfit import check_out_path
     from .data import load_routerbench
+
+    check_out_path(ap, args.out, "a JSON file path")  # before minutes of selection, not after
 
     train = load_routerbench("train", data_dir=args.data_dir)
     E = routerbench_embeddings(train)
@@ -203,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - minutes of
                        "per task; candidates and scales as in tokenops.router.nway",
            "embedding": f"all-MiniLM-L6-v2 of the last {NWAY_TAIL_CHARS} characters",
            "selections": sels}
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    write_atomic(args.out, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     print(f"wrote {args.out}")
     return 0
 

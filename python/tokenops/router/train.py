@@ -295,6 +295,35 @@ def _layers(value: Any) -> tuple[int, ...]:
     return (int(value),) if is_int(value) else tuple(int(h) for h in value)
 
 
+def _check_costs(costs: Any, models: list[str]) -> list[float]:
+    """``costs`` as one finite, non-negative float per model ([] for None), checked before
+    training (a bad cost was only refused when the trained router was loaded)."""
+    if costs is None:
+        return []
+    if isinstance(costs, (str, bytes, Mapping, set, frozenset)) or not hasattr(costs, "__len__"):
+        # "123" was read as the costs [1, 2, 3]; a dict raised float()'s error on its keys
+        raise TypeError("costs must be a sequence of numbers (one per model), not "
+                        f"{type(costs).__name__}")
+    try:
+        n = len(costs)
+    except TypeError:  # a 0-d numpy array has __len__ but no length
+        raise TypeError("costs must be a sequence of numbers (one per model), not "
+                        f"{costs!r}") from None
+    if n != len(models):
+        raise ValueError(f"costs has {n} values; there are {len(models)} models {models} "
+                         "(one cost per model, or costs=None for none)")
+    out = []
+    for i, x in enumerate(costs):
+        if not is_real(x):
+            raise TypeError(f"costs[{i}] must be a number, not {type(x).__name__}")
+        v = float(x)
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"costs[{i}] is {v}; a router with it would not load: costs must be "
+                             "finite and non-negative (no NaN or inf)")
+        out.append(v)
+    return out
+
+
 def _model_index(models: list[str], name: Any, role: str) -> int:
     if name in models:
         return models.index(name)
@@ -327,7 +356,10 @@ def fit_router(
 
     quality: (n_prompts, n_models) in [0, 1] (NaN = unknown). For ``task="binary"`` give the
     ``strong`` and ``weak`` model names; the router's score is then the predicted quality gain
-    of the strong model (logistic, linear, mlp, irt, knn) or RouteLLM's win rate (mf).
+    of the strong model (logistic, linear, mlp, irt, knn) or RouteLLM's win rate (mf). An
+    ``task="nway"`` router may name a ``strong``/``weak`` pair too (both or neither): it then
+    also gives that binary score. ``costs``: one finite cost >= 0 per model (or None).
+    ``embeddings``: one row per prompt, only with a feature config naming the embedder.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown router family {family!r}; choose one of {', '.join(FAMILIES)}")
@@ -351,13 +383,36 @@ def fit_router(
     Qv, mask = _clean_quality(quality)
     if Qv.shape != (len(ps), len(models)):
         raise ValueError(f"quality has shape {Qv.shape}, expected ({len(ps)}, {len(models)})")
+    file_costs = _check_costs(costs, models)
     cfg = features or FAMILY_FEATURES[family]
     if family == "knn":
         if embeddings is None:
             raise ValueError("the knn family needs embeddings (pass embeddings= from the embedder)")
         if cfg.embedder is None:
             raise ValueError("the knn family needs a FeatureConfig naming the embedder")
+    if embeddings is not None:
+        if not cfg.embedder:
+            # they were ignored: a lexical router was trained while the caller believed otherwise
+            raise ValueError(
+                f"this {family} router's feature config names no embedder (its features are "
+                "lexical), so it would not use embeddings; drop embeddings=, or pass features= "
+                "naming the embedder (e.g. tokenops.router.embedding.embedding_feature_config())")
+        shape = np.shape(embeddings)
+        if len(shape) != 2:
+            raise ValueError("embeddings must be a 2-D array (one row per prompt), got shape "
+                             f"{shape}")
+        if shape[0] != len(ps):
+            raise ValueError(f"embeddings have {shape[0]} rows but there are {len(ps)} prompts "
+                             "(one embedding row per prompt)")
     si = wi = -1
+    if task == "nway" and (strong is not None or weak is not None):
+        # kept: an N-way router file may name a strong/weak pair (it then has a binary score too)
+        if strong is None or weak is None:
+            raise ValueError("give both strong= and weak= (an N-way router may name a pair for its "
+                             "binary score) or neither")
+        si, wi = _model_index(models, strong, "strong"), _model_index(models, weak, "weak")
+        if si == wi:
+            raise ValueError(f"strong and weak must be different models, both are {strong!r}")
     if task == "binary":
         if strong is None or weak is None:
             raise ValueError("a binary router needs strong= and weak= model names")
@@ -377,7 +432,7 @@ def fit_router(
     Z = design.Z
     config: dict[str, Any] = {
         "family": "linear" if family == "logistic" else family, "task": task, "models": models,
-        "costs": [float(c) for c in costs] if costs is not None else [],
+        "costs": file_costs,
         "strong": si, "weak": wi, "output_link": "sigmoid", "binary_score": "diff",
         "activation": "relu", "knn_k": 0, "description": description,
         "features": design.features,
