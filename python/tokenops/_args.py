@@ -27,7 +27,10 @@ def as_int(value: object, name: str) -> int:
 
 def check_threads(num_threads: object, name: str = "num_threads", *, negative_ok: bool = True) -> int:
     """A thread count for the core: 0 = all cores (so are negatives, unless ``negative_ok`` is
-    False: then ValueError), clamped to MAX_THREADS."""
+    False: then ValueError), clamped to MAX_THREADS. None is 0 (tiktoken hands None to
+    ThreadPoolExecutor: its default)."""
+    if num_threads is None:
+        return 0
     n = as_int(num_threads, name)
     if n < 0 and not negative_ok:
         raise ValueError(f"{name} must be >= 0 (0 = all cores), got {n}")

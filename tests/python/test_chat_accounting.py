@@ -281,3 +281,77 @@ def test_huge_declared_image_size_is_read_from_the_header_without_bomb_errors():
         assert tokenops.tokenizer.image_size_from_data(png_header(12000, 9000)) == (12000, 9000)
     with pytest.raises(ValueError, match="beyond any provider's limit"):
         tokenops.tokenizer.image_size_from_data(png_header(30000, 30000))
+
+
+def test_counts_order_by_tokens_and_take_numpy_ints():
+    import numpy as np
+
+    m = [{"role": "user", "content": "hi"}]
+    a, b = tokenops.count_messages(m, "gpt-4"), tokenops.count_messages(m, "gpt-3.5-turbo")
+    assert a.tokens == b.tokens and not a.same_as(b)
+    # equal tokens for two models: neither > nor <, <= and >= both ways (a > b was True)
+    assert not a > b and not a < b and a <= b and a >= b and b >= a and a == b
+    n = tokenops.get_encoding("cl100k_base").count_batch(["some document"])[0]  # a numpy int
+    assert isinstance(n, np.integer) and (a <= n + 10) and a > np.int64(1) and a == np.int64(a.tokens)
+    assert sum([a, b]) == 2 * a.tokens and a + 1 == a.tokens + 1
+    with pytest.raises(TypeError):
+        a <= np.bool_(True)  # noqa: B015
+
+
+def test_bedrock_claude_ids_azure_0301_and_fine_tuned_gpt41():
+    m = [{"role": "user", "content": "hi", "name": "bob"}]
+    for model in ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock/us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                  "anthropic.claude-3-haiku-20240307-v1:0"):
+        r = tokenops.count_messages(m, model)  # a KeyError telling the user to pass a claude name
+        assert r.kind == "approximation" and r.encoding == "o200k_base"
+        assert tokenops.count_tools(WEATHER_TOOLS, model).kind == "approximation"
+    # the cookbook's 4 / -1 constants of gpt-3.5-turbo-0301 under its Azure name
+    assert tokenops.count_messages(m, "gpt-35-turbo-0301") == tokenops.count_messages(m, "gpt-3.5-turbo-0301") == 9
+    # fine-tuned gpt-4.1 / o4-mini keep o200k_base (tiktoken 0.14 reads ft:gpt-4.1 as ft:gpt-4)
+    for model in ("ft:gpt-4.1-mini-2025-04-14:org::abc", "ft:gpt-4.1-2025-04-14:org::x", "ft:o4-mini-2025-04-16:org::y"):
+        assert tokenops.encoding_for_model(model).name == "o200k_base"
+        assert tokenops.count_messages(m, model).encoding == "o200k_base"
+    assert tokenops.encoding_for_model("ft:gpt-4-0613:org::z").name == "cl100k_base"
+
+
+def test_count_tools_reads_nested_properties_and_anthropic_input_schema():
+    flat = {"type": "function", "function": {"name": "ship", "description": "Ship an order.", "parameters": {
+        "type": "object", "properties": {"address": {"type": "object"}}}}}
+    nested = {"type": "function", "function": {"name": "ship", "description": "Ship an order.", "parameters": {
+        "type": "object", "properties": {"address": {"type": "object", "properties": {
+            "street": {"type": "string", "description": "Street name and number, as printed on the door."},
+            "country": {"type": "string", "enum": ["FR", "DE", "IT"]}}}}}}}
+    items = {"type": "function", "function": {"name": "ship", "description": "Ship an order.", "parameters": {
+        "type": "object", "properties": {"lines": {"type": "array", "items": {"type": "object", "properties": {
+            "sku": {"type": "string", "description": "The article number."}}}}}}}}
+    f, n, i = (tokenops.count_tools([t], "gpt-4o") for t in (flat, nested, items))
+    assert n.tokens > f.tokens and i.tokens > f.tokens  # nested content was not counted (35 each)
+    assert any("nested schema properties" in note for note in n.notes + i.notes)
+    assert not any("nested schema properties" in note for note in f.notes)
+    # the flat published examples are unchanged
+    assert tokenops.count_tools(WEATHER_TOOLS, model="gpt-4o", messages=WEATHER_MESSAGES).tokens == 101
+    # Anthropic's tool shape: input_schema is the parameters (a tool with no schema counted alike)
+    fn = WEATHER_TOOLS[0]["function"]
+    anthropic = {"name": fn["name"], "description": fn["description"], "input_schema": fn["parameters"]}
+    assert tokenops.count_tools([anthropic], "claude-sonnet-4-5").tokens == tokenops.count_tools(WEATHER_TOOLS, "claude-sonnet-4-5").tokens
+    assert tokenops.count_tools([anthropic], "claude-sonnet-4-5").tokens > tokenops.count_tools(
+        [{"name": fn["name"], "description": fn["description"]}], "claude-sonnet-4-5").tokens
+    deep: dict = {"type": "object", "properties": {}}
+    cur = deep
+    for _ in range(70):
+        nxt = {"type": "object", "properties": {}}
+        cur["properties"]["x"] = nxt
+        cur = nxt
+    cur["properties"]["y"] = {"type": "string"}
+    with pytest.raises(ValueError, match="nested more than 64 levels"):
+        tokenops.count_tools([{"name": "f", "parameters": deep}], "gpt-4o")
+
+
+def test_image_notes_only_where_they_apply():
+    url = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": "low"}}]}]
+    r = tokenops.count_messages(url, "gpt-4o")
+    assert r.images == 85 and not any("unknown size" in n for n in r.notes)  # low detail: 85 whatever the size
+    auto = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": _png(64, 64)}}]}]
+    assert any("'auto' counted as 'high'" in n for n in tokenops.count_messages(auto, "gpt-4o").notes)
+    for model in ("claude-sonnet-4-5", "gemini-2.5-pro"):  # detail means nothing to their rules
+        assert not any("'auto' counted" in n for n in tokenops.count_messages(auto, model).notes)

@@ -718,3 +718,22 @@ def test_non_utf8_paths_and_lone_surrogates_get_clear_results(data_dir, tmp_path
     # a string no special token can equal is simply not allowed anything (as in tiktoken)
     cl = tokenops.get_encoding("cl100k_base")
     assert cl.encode("x", allowed_special={"\ud800"}) == cl.encode("x")
+
+
+def test_truncate_keeps_lone_surrogates_and_decode_takes_empty_and_object_arrays() -> None:
+    enc = tokenops.get_encoding("cl100k_base")
+    t = "ab\ud800cd ef\udfff gh"
+    assert enc.truncate(t, 10**6) == t  # it came back with U+FFFD in place of the surrogates
+    for n in range(len(enc.encode(t)) + 1):
+        head, tail = enc.truncate(t, n), enc.truncate(t, n, keep="end")
+        assert t.startswith(head) and t.endswith(tail)
+        assert len(enc.encode(head)) <= n and len(enc.encode(tail)) <= n
+    # tiktoken decodes these: an empty output array is float64; object arrays of ints
+    assert enc.decode(np.array([])) == "" and enc.decode_bytes(np.array([], dtype=np.float32)) == b""
+    assert enc.decode(np.array(enc.encode("hello world"), dtype=object)) == "hello world"
+    with pytest.raises(TypeError):
+        enc.decode(np.array([1.5, 2.0]))
+    with pytest.raises(TypeError):
+        enc.decode(np.array(["a", 1], dtype=object))
+    # num_threads=None is the default thread count, as tiktoken's ThreadPoolExecutor reads it
+    assert enc.encode_batch(["a", "b c"], num_threads=None) == [enc.encode("a"), enc.encode("b c")]

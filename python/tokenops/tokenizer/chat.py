@@ -11,11 +11,13 @@ with their exact encoding and the cookbook constants, also labelled an *approxim
 
 from __future__ import annotations
 
-import functools
 import json
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from .core import Encoding, encoding_for_model, get_encoding
 from .images import DETAILS, ImageSize, image_size_from_data, image_tokens, max_image_tokens
@@ -36,14 +38,16 @@ _NON_OPENAI_PREFIXES = (
 )
 
 
-@functools.total_ordering
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TokenCount:
     """A prompt-token count for messages and/or tools.
 
     ``kind`` is ``"estimate"`` (OpenAI's published formula over the model's exact tokenizer) or
     ``"approximation"`` (no public tokenizer for the model, counted with ``encoding``; or a model
     whose chat template is not OpenAI's, such as Llama-3).
+
+    It compares and adds as its ``tokens`` (``count <= budget``, ``sum(counts)``, with ints,
+    numpy integers or other counts); ``same_as`` compares every field.
     """
 
     tokens: int
@@ -65,14 +69,15 @@ class TokenCount:
     def __index__(self) -> int:
         return self.tokens
 
-    # A count compares with an int by its tokens (count_messages(m) == 129, count <= budget); with
-    # another TokenCount field by field, as a dataclass does. total_ordering derives <=, >, >=.
+    def same_as(self, other: TokenCount) -> bool:
+        """Field-by-field equality (model, encoding, notes... as well as tokens)."""
+        return isinstance(other, TokenCount) and vars(self) == vars(other)
+
+    # By tokens, with every operator written out: two counts of equal tokens for different models
+    # were neither <= nor >= each other under total_ordering over a field-by-field ==.
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, TokenCount):
-            return vars(self) == vars(other)
-        if isinstance(other, int) and not isinstance(other, bool):
-            return self.tokens == other
-        return NotImplemented
+        o = _as_count(other, raise_=False)
+        return NotImplemented if o is None else self.tokens == o
 
     def __hash__(self) -> int:
         return hash(self.tokens)
@@ -80,12 +85,29 @@ class TokenCount:
     def __lt__(self, other: object) -> bool:
         return self.tokens < _as_count(other)
 
+    def __le__(self, other: object) -> bool:
+        return self.tokens <= _as_count(other)
 
-def _as_count(other: object) -> int:
+    def __gt__(self, other: object) -> bool:
+        return self.tokens > _as_count(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.tokens >= _as_count(other)
+
+    def __add__(self, other: object) -> int:
+        o = _as_count(other, raise_=False)
+        return NotImplemented if o is None else self.tokens + o
+
+    __radd__ = __add__
+
+
+def _as_count(other: object, raise_: bool = True) -> int | None:
     if isinstance(other, TokenCount):
         return other.tokens
-    if isinstance(other, int) and not isinstance(other, bool):
-        return other
+    if isinstance(other, numbers.Integral) and not isinstance(other, (bool, np.bool_)):
+        return int(other)
+    if not raise_:
+        return None
     raise TypeError(f"a TokenCount compares with an int or a TokenCount, not {type(other).__name__}")
 
 
@@ -93,7 +115,10 @@ def _resolve(model: str) -> tuple[Encoding, str, str]:
     if not isinstance(model, str):
         raise TypeError(f"model must be str, not {type(model).__name__}")
     low = model.lower()
-    if any(low.startswith(p) or ("/" + p) in low for p in _NON_OPENAI_PREFIXES):
+    # "claude" / "gemini" anywhere, as image_tokens matches them: Bedrock's
+    # us.anthropic.claude-...-v2:0 and anthropic.claude-... ids were a KeyError here
+    if "claude" in low or "gemini" in low or any(low.startswith(p) or ("/" + p) in low
+                                                  for p in _NON_OPENAI_PREFIXES):
         return get_encoding("o200k_base"), "approximation", (
             f"{model} has no public tokenizer; counted with o200k_base. Use the provider's "
             "count-tokens API for billing-grade numbers."
@@ -119,7 +144,8 @@ def _resolve(model: str) -> tuple[Encoding, str, str]:
 
 def _per_message_constants(model: str) -> tuple[int, int]:
     # gpt-3.5-turbo-0301 used 4 tokens per message and -1 per name; every later model 3 and 1.
-    if "gpt-3.5-turbo-0301" in model.lower():  # model names match in any case, as in encoding_for_model
+    low = model.lower()  # model names match in any case, as in encoding_for_model
+    if "gpt-3.5-turbo-0301" in low or "gpt-35-turbo-0301" in low:  # the Azure name of the same model
         return 4, -1
     return 3, 1
 
@@ -189,7 +215,9 @@ def _image_tokens(part: Mapping[str, Any], acc: _Acc, where: str) -> int:
         acc.notes.append(f"image parts are not counted: no image-token rule is known for {acc.model}")
         return 0
     acc.notes.append("image inputs: the provider's published sizing rule (estimate)")
-    if detail == "auto":
+    if detail == "auto" and image_tokens(2048, 2048, acc.model, "low") != image_tokens(2048, 2048, acc.model, "high"):
+        # only where detail changes the count (OpenAI's tile rule; Claude, Gemini and the patch
+        # models ignore it)
         acc.notes.append("image detail 'auto' counted as 'high' (the API chooses; 'high' costs more)")
     size = None
     if data is None and isinstance(url, str) and url[:5].lower() == "data:":
@@ -217,6 +245,8 @@ def _image_tokens(part: Mapping[str, Any], acc: _Acc, where: str) -> int:
         acc.notes.append("an image of unknown size is counted as one 258-token tile, the least it "
                          "can cost; pass image_size= for its real size")
         return image_tokens(1, 1, acc.model, detail)
+    if image_tokens(1, 1, acc.model, detail) == ceiling:
+        return ceiling  # every size costs the same (detail 'low' on the tile rule): nothing to note
     acc.notes.append("an image of unknown size (a URL or file id) is counted at the most one image "
                      "can cost; pass image_size= (a (width, height), a dict by URL or a function of "
                      "the URL) for its real size")
@@ -310,6 +340,40 @@ def _schema_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _properties_tokens(enc: Encoding, props: Mapping[str, Any], where: str, consts: tuple[int, int, int],
+                       nested: list[bool], depth: int) -> int:
+    """The cookbook's per-property tokens of ``props``, and, beyond it, of the properties nested in
+    an object property or in an array's ``items`` (they were not counted at all)."""
+    if depth > 64:
+        raise ValueError(f"{where}: schema nested more than 64 levels deep")
+    prop_key, enum_init, enum_item = consts
+    n = 0
+    for key, spec in props.items():
+        n += prop_key
+        spec = spec or {}
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"{where} property {key!r} must be a dict, not {type(spec).__name__}")
+        if "enum" in spec:
+            if isinstance(spec["enum"], (str, bytes)) or not isinstance(spec["enum"], Sequence):
+                raise TypeError(f"{where} property {key!r}: enum must be a list")
+            n += enum_init
+            for item in spec["enum"]:
+                # A non-string enum value (null, true, 3) reaches the model as JSON.
+                text = item if isinstance(item, str) else _json_text(item, f"{where} property {key!r} enum item")
+                n += enum_item + enc.count_ordinary(text)
+        p_desc = _schema_text(spec.get("description"))
+        if p_desc.endswith("."):
+            p_desc = p_desc[:-1]
+        n += enc.count_ordinary(f"{key}:{_schema_text(spec.get('type'))}:{p_desc}")
+        items = spec.get("items")
+        for sub in (spec, items if isinstance(items, Mapping) else None):
+            inner = sub.get("properties") if sub is not None else None
+            if isinstance(inner, Mapping) and inner:
+                nested.append(True)
+                n += _properties_tokens(enc, inner, f"{where} property {key!r}", consts, nested, depth + 1)
+    return n
+
+
 def count_tools(
     tools: Sequence[Mapping[str, Any]],
     model: str = "gpt-4o",
@@ -332,6 +396,8 @@ def count_tools(
     if enc.name not in _OPENAI_ENCODINGS:
         notes.append(f"tool schemas counted with OpenAI's cookbook constants; {model} renders tools "
                      "with its own chat template")
+    consts = (prop_key, enum_init, enum_item)
+    nested: list[bool] = []  # set when a property holds properties of its own
     n = 0
     for i, tool in enumerate(tools):
         fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
@@ -344,31 +410,18 @@ def count_tools(
         if desc.endswith("."):
             desc = desc[:-1]
         n += enc.count_ordinary(f"{fn['name']}:{desc}")
-        params = fn.get("parameters") or {}
+        # OpenAI's "parameters", or Anthropic's "input_schema" (the same JSON schema)
+        params = fn.get("parameters") or fn.get("input_schema") or {}
         if not isinstance(params, Mapping):
             raise TypeError(f"tools[{i}] parameters must be a JSON-schema dict, not {type(params).__name__}")
         props = params.get("properties") or {}
         if not isinstance(props, Mapping):
             raise TypeError(f"tools[{i}] parameters.properties must be a dict, not {type(props).__name__}")
         if props:
-            n += prop_init
-            for key, spec in props.items():
-                n += prop_key
-                spec = spec or {}
-                if not isinstance(spec, Mapping):
-                    raise TypeError(f"tools[{i}] property {key!r} must be a dict, not {type(spec).__name__}")
-                if "enum" in spec:
-                    if isinstance(spec["enum"], (str, bytes)) or not isinstance(spec["enum"], Sequence):
-                        raise TypeError(f"tools[{i}] property {key!r}: enum must be a list")
-                    n += enum_init
-                    for item in spec["enum"]:
-                        # A non-string enum value (null, true, 3) reaches the model as JSON.
-                        text = item if isinstance(item, str) else _json_text(item, f"tools[{i}] property {key!r} enum item")
-                        n += enum_item + enc.count_ordinary(text)
-                p_desc = _schema_text(spec.get("description"))
-                if p_desc.endswith("."):
-                    p_desc = p_desc[:-1]
-                n += enc.count_ordinary(f"{key}:{_schema_text(spec.get('type'))}:{p_desc}")
+            n += prop_init + _properties_tokens(enc, props, f"tools[{i}]", consts, nested, 0)
+    if nested:
+        notes.append("nested schema properties (objects, arrays of objects) counted with the cookbook's "
+                     "per-property constants; its formula covers top-level properties only")
     if tools:
         n += func_end
     msg = count_messages(messages, model, image_size=image_size) if messages is not None else None

@@ -59,6 +59,10 @@ def _check_tokens(tokens: object, what: str = "tokens") -> object:
     # (1.7 -> 1), bools and digit strings into token ids; only integer arrays are token ids.
     kind = getattr(getattr(tokens, "dtype", None), "kind", None)
     if kind is not None and kind not in "iu":
+        if getattr(tokens, "size", None) == 0:
+            return []  # np.array([]) of an empty output is float64; tiktoken decodes it to ''
+        if kind == "O":
+            return list(tokens)  # each item is checked as a list's items are (ints only)
         raise TypeError(f"tokens must hold integers, not {tokens.dtype}")  # type: ignore[attr-defined]
     return tokens
 
@@ -386,7 +390,12 @@ class Encoding:
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
         # Any budget beyond the native size_t keeps the whole text (a str has fewer tokens).
         max_tokens = min(max_tokens, INT64_MAX)
-        return self._core.truncate(text, max_tokens, allowed or None, keep == "end")
+        out = self._core.truncate(text, max_tokens, allowed or None, keep == "end")
+        # The core reads lone surrogates as U+FFFD (as encode does); one code point each, so the
+        # result's length picks the same prefix / suffix of the text the caller gave.
+        if keep == "end":
+            return out if text.endswith(out) else text[len(text) - len(out):]
+        return out if text.startswith(out) else text[:len(out)]
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:

@@ -175,6 +175,10 @@ MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
     "gpt-35-turbo-": "cl100k_base",
     "gpt-oss-": "o200k_harmony",
     "ft:gpt-4o": "o200k_base",
+    # beyond tiktoken 0.14 (which reads ft:gpt-4.1-* as ft:gpt-4, cl100k_base): fine-tuned gpt-4.1
+    # and o4-mini models keep their base model's o200k_base
+    "ft:gpt-4.1": "o200k_base",
+    "ft:o4-mini": "o200k_base",
     "ft:gpt-4": "cl100k_base",
     "ft:gpt-3.5-turbo": "cl100k_base",
     "ft:davinci-002": "cl100k_base",
