@@ -42,7 +42,11 @@ def main() -> None:
         "NQ 20 passages": ev.load_nq_positions(n_questions=60),
     }
     if a.sets:
-        sets = {k: v for k, v in sets.items() if k in a.sets.split(",")}
+        want = [w.strip() for w in a.sets.split(",") if w.strip()]
+        unknown = [w for w in want if w not in sets]
+        if unknown:
+            ap.error(f"--sets: unknown {unknown}; the sets are {list(sets)}")
+        sets = {k: v for k, v in sets.items() if k in want}
     df = pd.concat([ev.run_survival(items, methods, ratios=(3, 5), dataset=name) for name, items in sets.items()],
                    ignore_index=True)
     pd.set_option("display.width", 200)

@@ -51,10 +51,47 @@ def test_baselines_respect_the_budget(comp: Compressor) -> None:
     assert "Eiffel" in base.overlap_selector(text, "Where is the Eiffel Tower?", 9)
 
 
+def test_overlap_selector_uses_its_budget() -> None:
+    # each sentence's trailing space was counted as a token of its own: at 1x it dropped
+    # sentences (11 of 20 tokens); the summed counts now match the text's
+    comp = Compressor("gpt-4o")
+    base = ev.Baselines(comp.encoding)
+    text = "The capital of France is Paris. Cats sleep. Dogs bark a lot at night in the city."
+    assert base.overlap_selector(text, "What is the capital of France?", comp.count(text)) == text
+    for it in ev.load_meetingbank()[:5]:
+        sents, counts, _ = base._sentences(it.context)
+        assert "".join(sents) == it.context
+        assert abs(sum(counts) - comp.count(it.context)) <= 0.01 * comp.count(it.context)
+
+
+def test_run_survival_refuses_settings_of_one_label(comp: Compressor) -> None:
+    items = ev.load_meetingbank()[:1]
+    with pytest.raises(ValueError, match="same setting label twice"):
+        ev.run_survival(items, {"truncation": ev.default_methods(comp)["truncation"]}, ratios=(3, 3.0000001))
+    with pytest.raises(ValueError, match="compressor is for 'gpt-4o'"):
+        ev.default_methods(comp, model="gpt-4")
+
+
+def test_nq_prompts_have_distinct_distractors_and_no_label_answers() -> None:
+    items = ev.load_nq_positions(n_questions=200, positions=(10,))
+    labels = ev.normalize_answer(" ".join(f"Document [{k}]" for k in range(1, 21)))
+    for it in items:
+        texts = [p.split(") ", 1)[1] for p in it.passages]
+        assert len(set(texts)) == len(texts)  # a passage came twice in 3 of the 60 default prompts
+        assert not any(a and a in labels for a in map(ev.normalize_answer, it.answers))
+        assert ev.survives(it.answers, it.passages[9]) and not any(ev.survives(it.answers, p) for p in
+                                                                     it.passages[:9] + it.passages[10:])
+
+
 def test_gsm8k_numbers_all_kept_with_force_digits(comp: Compressor) -> None:
-    df = ev.gsm8k_number_retention(comp, ratios=(2.0, 3.0))
+    df = ev.gsm8k_number_retention(comp, ratios=(2.0, 3.0, 5.0))
     assert (df["tokenops"] == 1.0).all()
     assert (df["truncation"] < 1.0).all()
+    # at 5x tokenops goes over budget for the numbers; the baselines get the same tokens
+    five = df[df.ratio == "5x"].iloc[0]
+    assert five.forced_over_budget and five.achieved > five.target
+    demos = ev.load_gsm8k_demos()
+    assert five.truncation == ev.number_retention(demos, comp.encoding.truncate(demos, int(five.achieved)))
 
 
 def test_position_controlled_nq_target(comp: Compressor) -> None:

@@ -146,22 +146,33 @@ def load_nq_positions(
     with gzip.open(_root(root) / "nq_open_oracle" / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
         for line in f:
             rows.append(json.loads(line))
+    if isinstance(n_questions, bool) or not isinstance(n_questions, int) or n_questions < 1:
+        raise ValueError(f"n_questions must be a positive int, got {n_questions!r}")
     rng = random.Random(seed)
-    chosen = rng.sample(range(len(rows)), n_questions)
+    # The "Document [k]" labels are part of every prompt: an answer they spell ("7", "10",
+    # "document") would survive from the labels alone, so such questions are not drawn.
+    labels = normalize_answer(" ".join(f"Document [{k}]" for k in range(1, n_docs + 1)))
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    chosen = [qi for qi in order
+              if not any(a and a in labels for a in map(normalize_answer, rows[qi]["answers"]))][:n_questions]
+    if len(chosen) < n_questions:
+        raise ValueError(f"n_questions={n_questions}: the file has {len(chosen)} usable questions")
     items = []
     for qi in chosen:
         row = rows[qi]
         gold = row["ctxs"][0]
         norm_answers = [normalize_answer(a) for a in row["answers"]]
-        pool = []
+        pool, used = [], {qi}
         while len(pool) < n_docs - 1:
             j = rng.randrange(len(rows))
-            if j == qi:
+            if j in used:  # distinct distractors, as lost-in-the-middle's (a passage came twice)
                 continue
             c = rows[j]["ctxs"][0]
             nt = normalize_answer(c["title"] + " " + c["text"])
             if any(a and a in nt for a in norm_answers):
                 continue
+            used.add(j)
             pool.append(c)
         for pos in positions:
             docs = pool[: pos - 1] + [gold] + pool[pos - 1 :]
@@ -217,26 +228,34 @@ OVERLAP_STOPWORDS = frozenset(
 
 class Baselines:
     """Truncation, random word dropping and the question-word-overlap sentence selector, on the
-    target model's token counts. Per-document work is cached."""
+    target model's token counts. Nothing is cached between calls: each call pays for its own
+    splitting and counting, as a compressor call does (a per-document cache made the baselines'
+    ``ms`` in :func:`speed_table` ~13x too small)."""
 
     def __init__(self, encoding: Encoding, seed: int = 0) -> None:
         self.enc = encoding
         self.seed = seed
-        # keyed by the text itself: a hash key could collide and return another text's sentences
-        self._sent_cache: dict[str, tuple[list[str], list[int], list[set[str]]]] = {}
-        self._word_cache: dict[str, tuple[list[str], list[int]]] = {}
 
     def truncate(self, text: str, budget: int) -> str:
         return self.enc.truncate(text, budget, disallowed_special=())
 
     def _sentences(self, text: str) -> tuple[list[str], list[int], list[set[str]]]:
-        key = text
-        if key not in self._sent_cache:
-            sents = split_sentences(text)
-            counts = [int(c) for c in self.enc.count_batch(sents, disallowed_special=())]
-            words = [set(normalize_answer(s).split()) for s in sents]
-            self._sent_cache[key] = (sents, counts, words)
-        return self._sent_cache[key]
+        # Each sentence's trailing whitespace goes to the start of the next one, where the BPE
+        # merges it into the next word (" The"): counted at the end of its own sentence it was a
+        # token of its own, and the summed counts overshot the text by 3-7%, a budget the
+        # selector then left unused.
+        parts = split_sentences(text)
+        sents: list[str] = []
+        carry = ""
+        for p in parts:
+            body = p.rstrip(" \t")
+            sents.append(carry + body)
+            carry = p[len(body):]
+        if carry and sents:
+            sents[-1] += carry
+        counts = [int(c) for c in self.enc.count_batch(sents, disallowed_special=())]
+        words = [set(normalize_answer(s).split()) for s in sents]
+        return sents, counts, words
 
     def overlap_selector(self, text: str, question: str, budget: int) -> str:
         """Rank sentences by the number of normalised words shared with the question (ties: earlier
@@ -252,16 +271,14 @@ class Baselines:
             if used + counts[i] <= budget:
                 keep.append(i)
                 used += counts[i]
-        return "".join(sents[i] for i in sorted(keep))
+        out = "".join(sents[i] for i in sorted(keep))
+        # joined sentences can merge across a seam into fewer or more tokens: cut to the budget
+        return self.enc.truncate(out, budget, disallowed_special=())
 
     def random_drop(self, text: str, budget: int, seed: int | None = None) -> str:
         """Drop random words (seeded) until the budget is met."""
-        key = text
-        if key not in self._word_cache:
-            words = text.split(" ")
-            counts = [int(c) for c in self.enc.count_batch([" " + w for w in words], disallowed_special=())]
-            self._word_cache[key] = (words, counts)
-        words, counts = self._word_cache[key]
+        words = text.split(" ")
+        counts = [int(c) for c in self.enc.count_batch([" " + w for w in words], disallowed_special=())]
         rng = random.Random(self.seed if seed is None else seed)
         order = list(range(len(words)))
         rng.shuffle(order)
@@ -282,7 +299,10 @@ Method = Callable[[QAItem, int], str]
 def default_methods(
     compressor: Compressor | None = None, baselines: Baselines | None = None, *, model: str = "gpt-4o"
 ) -> dict[str, Method]:
-    """tokenops (question-aware), tokenops without the question, and the three baselines."""
+    """tokenops (question-aware), tokenops without the question, and the three baselines.
+    Measure them with ``run_survival(..., model=)`` of the same model."""
+    if compressor is not None and model != "gpt-4o" and model != compressor.model:
+        raise ValueError(f"model={model!r} but the compressor is for {compressor.model!r}; give one of them")
     comp = compressor or Compressor(model)
     base = baselines or Baselines(comp.encoding)
     return {
@@ -339,6 +359,12 @@ def run_survival(
         _answer_list(it.answers)
     settings: list[tuple[str, float | None, int | None]] = [(f"{r:g}x", r, None) for r in ratios]
     settings += [(f"{b // 1000}k" if b % 1000 == 0 else str(b), None, b) for b in budgets]
+    labels = [s[0] for s in settings]
+    if len(set(labels)) != len(labels):
+        # summarize groups by label: two settings of one label were one group of twice the n
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        raise ValueError(f"ratios / budgets give the same setting label twice ({', '.join(dup)}); "
+                         "give each once")
     rows = []
     norm_cache: dict[str, tuple[int, str]] = {}  # keyed by the context itself (a hash could collide)
     it_iter: Iterable[QAItem] = items
@@ -428,12 +454,14 @@ def gsm8k_number_retention(
     rows = []
     for r in ratios:
         res = compressor.compress(demos, rate=1.0 / r, force_digits=force_digits)
-        trunc = base.truncate(demos, res.target_tokens)
+        # the baselines get the tokens tokenops used (more than the target when the numbers alone
+        # exceed it, forced_over_budget): retention compared at equal size
+        size = max(res.target_tokens, res.compressed_tokens)
         rows.append({
             "ratio": f"{r:g}x", "target": res.target_tokens, "achieved": res.compressed_tokens,
             "achieved_ratio": res.ratio, "tokenops": number_retention(demos, res.text),
-            "truncation": number_retention(demos, trunc),
-            "random_drop": number_retention(demos, base.random_drop(demos, res.target_tokens)),
+            "truncation": number_retention(demos, base.truncate(demos, size)),
+            "random_drop": number_retention(demos, base.random_drop(demos, size)),
             "forced_over_budget": res.forced_over_budget,
         })
     return pd.DataFrame(rows)
