@@ -23,7 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
         "Chinese classics": (corpus / "zh_classics_plain.txt", 2000),
         "Emoji sequences": (corpus / "unicode_emoji_test.txt", 2000),
     }
-    names = args.encodings.split(",")
+    names = list(dict.fromkeys(n.strip() for n in args.encodings.split(",") if n.strip()))  # each once
     encs, load_ms = {}, {}
     for n in names:
         t0 = time.perf_counter()

@@ -1052,3 +1052,23 @@ def test_build_default_writes_router_and_card_atomically(tmp_path, monkeypatch):
     assert card["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and card["total_rows"] == 60
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.safetensors"]
     assert Router.load(out).strong == "gpt-4-1106-preview"
+
+
+def test_router_file_with_a_non_string_encoding_names_the_file(tmp_path) -> None:
+    # {"encoding": 5} was a TypeError "encoding name must be str" naming neither file nor field
+    import json as _json
+    import struct as _struct
+
+    from tokenops.router.core import DEFAULT_ROUTER_PATH
+
+    data = DEFAULT_ROUTER_PATH.read_bytes()
+    (n,) = _struct.unpack("<Q", data[:8])
+    header = _json.loads(data[8:8 + n])
+    cfg = _json.loads(header["__metadata__"]["config"])
+    cfg["features"]["encoding"] = 5
+    cfg["features"]["dense"] = True
+    header["__metadata__"]["config"] = _json.dumps(cfg)
+    h = _json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with pytest.raises(ValueError, match="bad.router: the router file's features.encoding must be an encoding name"):
+        Router.from_bytes(_struct.pack("<Q", len(h)) + h + data[8 + n:], "bad.router")

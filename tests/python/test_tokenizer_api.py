@@ -683,6 +683,16 @@ def test_hf_overlapping_added_tokens_of_both_normalized_kinds_are_refused(data_d
     ours, hf = tokenops.Encoding.from_hf_tokenizer_json(p), Tokenizer.from_file(str(p))
     for text in ("<ab>", "x<abcd> cd>", "<a b>"):
         assert ours.encode_ordinary(text) == hf.encode(text, add_special_tokens=False).ids, text
+    # thousands of each kind: refused up front (the pairwise check took a minute), while a few
+    # hundred of each still load in well under a second
+    many = [tok(50257 + 2 * i + k, f"<{'xy'[k]}{i:05d}>", bool(k)) for i in range(20000) for k in (0, 1)]
+    j["added_tokens"] = base + many
+    p.write_text(json.dumps(j))
+    with pytest.raises(ValueError, match=r"20000 added tokens with normalized: false and 2000\d with normalized: true"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+    j["added_tokens"] = base + many[:600]
+    p.write_text(json.dumps(j))
+    assert tokenops.Encoding.from_hf_tokenizer_json(p).encode("a<x00007>b<y00299>", allowed_special="all")[1] == 50257 + 14
 
 
 def test_hf_added_tokens_of_the_wrong_type_are_named(data_dir, tmp_path):
@@ -693,6 +703,12 @@ def test_hf_added_tokens_of_the_wrong_type_are_named(data_dir, tmp_path):
     p = tmp_path / "tokenizer.json"
     p.write_text(json.dumps(j))
     with pytest.raises(ValueError, match="added_tokens must be a list"):
+        tokenops.Encoding.from_hf_tokenizer_json(p)
+    # a field of the wrong JSON type names the part it sits in (nlohmann's text names none)
+    j = _gpt2_json(data_dir)
+    j["pre_tokenizer"] = [1, 2]
+    p.write_text(json.dumps(j))
+    with pytest.raises(ValueError, match=r"a field of pre_tokenizer has the wrong JSON type or is missing \(cannot use"):
         tokenops.Encoding.from_hf_tokenizer_json(p)
 
 

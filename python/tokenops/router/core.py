@@ -113,6 +113,9 @@ class Router:
             raise TypeError(f"data must be the router file's bytes, not {type(data).__name__}")
         data = bytes(data)
         enc_name = _peek_encoding(data, source)
+        if enc_name is not None and not isinstance(enc_name, str):
+            raise ValueError(f"{source}: the router file's features.encoding must be an encoding name, "
+                             f"not {type(enc_name).__name__} {enc_name!r}")
         try:
             enc = _encoding_core(enc_name) if enc_name else None
         except KeyError as e:
