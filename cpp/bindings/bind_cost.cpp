@@ -107,6 +107,10 @@ cost::LitellmUsage to_litellm_usage(const py::dict& d) {
   u.c_audio = get("completion_audio_tokens");
   u.c_image = get("completion_image_tokens");
   u.web_search = get("web_search");
+  auto opt = [&](const char* k) -> std::int64_t { return d.contains(k) ? d[k].cast<std::int64_t>() : 0; };
+  u.citation = opt("citation_tokens");
+  u.image_count = opt("image_count");
+  u.reasoning_on_top = d.contains("reasoning_on_top") && d["reasoning_on_top"].cast<bool>();
   return u;
 }
 
@@ -313,13 +317,16 @@ void bind_cost(py::module_& m) {
               cost::bucket_from_name(k);  // unknown column names raise ValueError listing buckets
             }
             std::vector<double> total(n), prompt(split ? n : 0), completion(split ? n : 0);
+            bool sum_overflow = false;  // the per-row totals stand; only the exact grand sum is lost
             const cost::i128 grand = interruptible([&](const text::StopFn& stop) {
               return cost::price_batch(c, md, models, code_ptr, ptrs, n, st, date, num_threads, total.data(),
-                                       split ? prompt.data() : nullptr, split ? completion.data() : nullptr, stop);
+                                       split ? prompt.data() : nullptr, split ? completion.data() : nullptr, stop,
+                                       &sum_overflow);
             });
             py::object p = split ? py::object(to_numpy(std::move(prompt))) : py::object(py::none());
             py::object q = split ? py::object(to_numpy(std::move(completion))) : py::object(py::none());
-            return py::make_tuple(to_numpy(std::move(total)), p, q, cost::atto_to_string(grand));
+            return py::make_tuple(to_numpy(std::move(total)), p, q,
+                                  sum_overflow ? py::object(py::none()) : py::object(py::str(cost::atto_to_string(grand))));
           },
           py::arg("mode"), py::arg("names"), py::arg("codes"), py::arg("columns"), py::arg("n"), py::arg("tier"),
           py::arg("date"), py::arg("num_threads") = 0, py::arg("split") = false, py::arg("contexts") = py::none());

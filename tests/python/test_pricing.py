@@ -65,7 +65,8 @@ XAI = {"prompt_tokens": 3000, "completion_tokens": 120, "total_tokens": 3920, "n
 
 def test_usage_table_declares_each_api() -> None:
     assert set(API_SEMANTICS) == {"openai_chat", "openai_responses", "openai_images", "openai_realtime",
-                                  "anthropic_messages", "gemini", "bedrock_converse", "deepseek", "xai"}
+                                  "anthropic_messages", "gemini", "bedrock_converse", "deepseek", "xai",
+                                  "perplexity"}
     for spec in API_SEMANTICS.values():
         assert spec.notes
 
@@ -937,3 +938,24 @@ def test_a_misspelled_token_count_is_refused_not_billed_at_zero(model, usage, fi
     # inside prompt_tokens; Perplexity's citation_tokens)
     assert tokenops.cost("gpt-4o", {"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010,
                                     "cached_tokens": 50, "citation_tokens": 5}).total > 0
+
+
+def test_costs_beyond_int128_are_an_error_never_a_wrapped_total() -> None:
+    # $20 per token x (2**63 - 1) tokens wrapped to -1.6e20 USD; 2**62 cached tokens at $2**32 too
+    doc = {"m": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 20.0,
+                 "output_cost_per_token": 20.0, "cache_read_input_token_cost": 4294967296.0}}
+    cat = Catalog.from_litellm(json.dumps(doc).encode())
+    for u in ({"prompt_tokens": 2**63 - 1, "completion_tokens": 0},
+              {"prompt_tokens": 2**62, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 2**62}}):
+        with pytest.raises(ValueError, match="exceeds what tokenops can represent"):
+            tokenops.cost("m", u, catalog=cat)
+    with pytest.raises(ValueError, match="exceeds what tokenops can represent"):
+        tokenops.cost_batch("m", {"input_text": [2**63 - 1]}, catalog=cat)
+    # a real price: each row fits, their exact sum does not; the rows stand, the sum is refused
+    import numpy as np
+
+    rows = {"output_text": np.full(300_000, 2**63 - 1, dtype=np.int64)}
+    totals = tokenops.cost_batch("claude-3-opus-20240229", rows)
+    assert (totals > 6.9e14).all() and (totals < 7e14).all()
+    with pytest.raises(ValueError, match="exact grand total exceeds"):
+        cost_batch_exact_sum("claude-3-opus-20240229", rows)

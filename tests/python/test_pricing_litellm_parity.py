@@ -471,3 +471,113 @@ def test_gemini_video_tool_use_and_implicit_cache_quirks_bit_for_bit(installed: 
     assert exact.total_exact == 1000 * Decimal("0.00000125") + 200 * Decimal("0.00001")
     tool = tokenops.cost(m, {"usageMetadata": _GEMINI_LITELLM_QUIRKS[1]}, catalog=installed)
     assert tool.usage.input_text == 1300
+
+
+# ------------------------------------------------------------------ differential-fuzz regressions (LiteLLM 1.85.7)
+
+def _lite(model: str, usage: dict, tier: str | None = None) -> tuple[float, float]:
+    if tier == "batch":
+        return litellm.cost_per_token(model=model, usage_object=LUsage(**usage), call_type="retrieve_batch")
+    return litellm.cost_per_token(model=model, usage_object=LUsage(**usage), service_tier=tier)
+
+
+def _same(installed: Catalog, model: str, usage: dict, tier: str | None = None) -> None:
+    want = _lite(model, usage, tier)
+    for u in (usage, LUsage(**usage)):
+        got = tokenops.cost(model, u, mode="litellm", catalog=installed, service_tier=tier or "standard")
+        assert (got.prompt, got.completion) == want, (model, usage, tier)
+        assert got.total == want[0] + want[1]
+        assert sum(float(ln.cost) for ln in got.lines) == pytest.approx(got.total, rel=1e-12, abs=1e-15)
+
+
+_PPLX_RAW = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "citation_tokens": 500,
+             "num_search_queries": 3, "reasoning_tokens": 2000}
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+     "prompt_tokens_details": {"web_search_requests": 3}},   # where LiteLLM's adapter stores the searches
+    {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+     "server_tool_use": {"web_search_requests": 3}},         # not read by LiteLLM's Perplexity calculator
+    {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "citation_tokens": 500},
+    {"prompt_tokens": 1000, "completion_tokens": 300, "total_tokens": 1300,
+     "completion_tokens_details": {"reasoning_tokens": 200}},
+])
+@pytest.mark.parametrize("model", ["perplexity/sonar", "perplexity/sonar-deep-research"])
+def test_perplexity_searches_and_citations_bit_for_bit(installed: Catalog, model: str, usage: dict) -> None:
+    _same(installed, model, usage)
+
+
+def test_perplexity_raw_usage_read_as_litellms_adapter_builds_it(installed: Catalog) -> None:
+    # Perplexity's own usage: num_search_queries -> prompt_tokens_details.web_search_requests (the
+    # adapter), citation_tokens and reasoning_tokens (on top of completion_tokens) kept
+    m = "perplexity/sonar-deep-research"
+    want = (0.002 + 500 * 2e-06, 100 * 8e-06 + 2000 * 3e-06 + 3 * (0.005 / 1000))
+    got = tokenops.cost(m, _PPLX_RAW, mode="litellm", catalog=installed)
+    assert (got.prompt, got.completion) == want
+    ptd = {"web_search_requests": 3}
+    assert (got.prompt, got.completion) == _lite(m, {**_PPLX_RAW, "prompt_tokens_details": ptd})
+    # Perplexity's own cost object: LiteLLM returns its total_cost as the completion cost
+    with_cost = {**_PPLX_RAW, "cost": {"total_cost": 0.0248}}
+    got = tokenops.cost(m, with_cost, mode="litellm", catalog=installed)
+    assert (got.prompt, got.completion) == _lite(m, with_cost) == (0.0, 0.0248)
+
+
+def test_perplexity_exact_mode_bills_searches_citations_and_reasoning(installed: Catalog) -> None:
+    r = tokenops.cost("perplexity/sonar-deep-research", _PPLX_RAW, catalog=installed)
+    u = r.usage
+    assert (u.input_text, u.output_text, u.reasoning, u.web_search, u.citation_tokens) == (1000, 100, 2000, 3, 500)
+    # 1000 x $2/M + 100 x $8/M + 2000 x $3/M + 500 citations x $2/M + 3 searches x $5/1000
+    assert r.total_exact == Decimal("0.002") + Decimal("0.0008") + Decimal("0.006") + Decimal("0.001") + Decimal("0.015")
+    assert any(ln.bucket == "citation" and ln.units == 500 for ln in r.lines)
+    with pytest.raises(ValueError, match="citation"):  # no citation price listed: refused, never $0
+        tokenops.cost("perplexity/sonar", {"prompt_tokens": 10, "completion_tokens": 1, "citation_tokens": 5},
+                      catalog=installed)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_xai_raw_reasoning_and_explicit_text_tokens(installed: Catalog, tier: str | None) -> None:
+    # xAI's own usage (reasoning on top): batch_cost_calculator bills completion_tokens only
+    _same(installed, "xai/grok-3-mini", {"prompt_tokens": 100, "completion_tokens": 100, "total_tokens": 1200,
+                                         "completion_tokens_details": {"reasoning_tokens": 1000}}, tier)
+    # an explicit prompt text_tokens without cached tokens is kept (LiteLLM's double-count guard needs cache hits)
+    _same(installed, "xai/grok-4", {"prompt_tokens": 2000, "completion_tokens": 10, "total_tokens": 2010,
+                                    "prompt_tokens_details": {"text_tokens": 2000, "image_tokens": 1500}}, tier)
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "prompt_cache_hit_tokens": 600,
+     "prompt_cache_miss_tokens": 400, "prompt_tokens_details": {"audio_tokens": 100}},
+    {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+     "prompt_tokens_details": {"cached_tokens": 600, "audio_tokens": 100}},
+    {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "prompt_cache_hit_tokens": 600,
+     "prompt_cache_miss_tokens": 400, "prompt_tokens_details": {"cache_creation_tokens": 300}},
+])
+def test_deepseek_details_priced_as_litellm_refused_in_exact_mode(installed: Catalog, usage: dict) -> None:
+    _same(installed, "deepseek/deepseek-chat", usage)
+    with pytest.raises(ValueError, match="not part of the deepseek usage shape"):
+        tokenops.cost("deepseek/deepseek-chat", usage, catalog=installed)
+
+
+@pytest.mark.parametrize("name", ["ai21/jamba-1.5", "ai21/jamba-1.5-large@001", "ai21/jamba-mini-1.7",
+                                  "azure/command-r-plus", "azure/mistral-large-2402", "azure/mistral-large-latest"])
+def test_names_litellm_routes_but_cannot_price_are_refused(installed: Catalog, name: str) -> None:
+    litellm.get_llm_provider(model=name)  # accepted by the provider lookup...
+    with pytest.raises(Exception, match="isn't mapped yet"):  # ...but not by the price lookup
+        litellm.cost_per_token(model=name, prompt_tokens=10, completion_tokens=10)
+    with pytest.raises(KeyError, match="cannot map"):
+        tokenops.cost(name, {"prompt_tokens": 10, "completion_tokens": 10}, mode="litellm", catalog=installed)
+    tokenops.cost(name, {"prompt_tokens": 10, "completion_tokens": 10}, catalog=installed)  # exact mode prices them
+
+
+def test_cohere_prefixed_chat_models_route_to_cohere_chat(installed: Catalog) -> None:
+    # get_llm_provider sends "cohere/<chat model>" to cohere_chat, where it is priced (tokenops
+    # refused it as unmapped)
+    for name in ("cohere/command-r", "cohere/command-r-plus"):
+        _same(installed, name, {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100})
+
+
+@pytest.mark.parametrize("ptd", [{"image_count": 2}, {"image_count": 2, "text_tokens": 700}])
+def test_image_count_keeps_text_at_zero(installed: Catalog, ptd: dict) -> None:
+    _same(installed, "gemini/gemini-2.5-flash",
+          {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "prompt_tokens_details": ptd})

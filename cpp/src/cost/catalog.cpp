@@ -475,6 +475,29 @@ Catalog::LitellmResolution Catalog::litellm_resolve(std::string_view name) const
     r.route_provider = litellm_route_provider(entries_[*idx].provider);
   }
   r.model_arg = n;
+  if (slash != std::string::npos) {
+    // get_llm_provider's own rewrites of three prefixes; after the first two the price lookup fails:
+    // "ai21/<chat model>" is routed to ai21_chat (the entries say ai21), and
+    // "azure/<Cohere or Mistral chat model>" to openai with the whole name as the model
+    // (_is_non_openai_azure_model): cost_per_token raises "This model isn't mapped yet".
+    const std::string rest = n.substr(slash + 1);
+    auto key_of = [&](const std::string& k, const char* provider) {
+      auto it = by_key_.find(k);
+      return it != by_key_.end() && entries_[it->second].provider == provider ? &entries_[it->second] : nullptr;
+    };
+    if (r.route_provider == "ai21") {
+      const ModelEntry* e = key_of(rest, "ai21");
+      if (e && e->mode == "chat") r.route_provider = "ai21_chat";
+    } else if (r.route_provider == "cohere" && key_of(rest, "cohere_chat")) {
+      // "cohere/<chat model>" goes to cohere_chat (handle_cohere_chat_model_custom_llm_provider),
+      // where the price lookup finds it (it was refused as unmapped; LiteLLM prices it)
+      r.route_provider = "cohere_chat";
+    } else if (r.route_provider == "azure" && (key_of(rest, "cohere_chat") || key_of("mistral/" + rest, "mistral"))) {
+      r.route_provider = "openai";
+      r.index = litellm_lookup(n, r.route_provider);
+      return r;
+    }
+  }
   if (r.route_provider == "vertex_ai" && slash != std::string::npos) {
     r.model_arg = n.substr(slash + 1);
   } else if (slash != std::string::npos && !by_key_.count(n) && by_key_.count(n.substr(slash + 1))) {

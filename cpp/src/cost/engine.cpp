@@ -69,6 +69,24 @@ const char* litellm_route_name(LitellmRoute r) {
 
 namespace {
 
+// Checked i128 arithmetic: a cost beyond i128 (~1.7e20 USD in atto-USD) is an error, never a
+// wrapped (negative) total. A price of $20 per token times 2**63 - 1 tokens wrapped to -1.6e20.
+[[noreturn]] void cost_out_of_range() {
+  throw InvalidArgument(
+      "the cost exceeds what tokenops can represent exactly (about 1.7e20 USD): a token count or a "
+      "price is far beyond any real bill");
+}
+i128 mul_checked(i128 a, i128 b) {
+  i128 r;
+  if (__builtin_mul_overflow(a, b, &r)) cost_out_of_range();
+  return r;
+}
+i128 add_checked(i128 a, i128 b) {
+  i128 r;
+  if (__builtin_add_overflow(a, b, &r)) cost_out_of_range();
+  return r;
+}
+
 i128 gcd128(i128 a, i128 b) {
   while (b != 0) {
     const i128 t = a % b;
@@ -134,7 +152,7 @@ ExactMultiplier exact_multiplier(const ModelEntry& e, const CallContext& ctx) {
 
 // price * num / den, rounded half to even to a whole atto-USD (prices are per unit).
 i128 scale_price(i128 price, const ExactMultiplier& m, bool& rounded) {
-  const i128 prod = price * m.num;
+  const i128 prod = mul_checked(price, m.num);
   i128 q = prod / m.den;
   const i128 r = prod % m.den;
   if (r != 0) {
@@ -262,8 +280,8 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
         also(mult.note.c_str());
         if (rounded) also("multiplied price rounded to 1e-18 USD");
       }
-      CostLine line{b, units, unit, unit * units, band->label, note};
-      out.total_atto += line.cost_atto;
+      CostLine line{b, units, unit, mul_checked(unit, units), band->label, note};
+      out.total_atto = add_checked(out.total_atto, line.cost_atto);
       out.lines.push_back(std::move(line));
       continue;
     }
@@ -296,8 +314,8 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
       note = note.empty() ? mult.note : note + "; " + mult.note;
       if (rounded) note += "; multiplied price rounded to 1e-18 USD";
     }
-    CostLine line{b, units, unit, unit * units, row, note};
-    out.total_atto += line.cost_atto;
+    CostLine line{b, units, unit, mul_checked(unit, units), row, note};
+    out.total_atto = add_checked(out.total_atto, line.cost_atto);
     out.lines.push_back(std::move(line));
   }
   return out;
@@ -369,7 +387,7 @@ i128 plan_total(const ExactPlan& p, const Usage& u) {
       if (b == kRequest) continue;
       return price_exact(*p.e, u, p.tier, p.date, p.call).total_atto;  // raises the descriptive error
     }
-    total += pr->atto * units;
+    total = add_checked(total, mul_checked(pr->atto, units));
   }
   return total;
 }
@@ -393,7 +411,8 @@ struct LView {  // LiteLLM's Usage object (LitellmUsage), with its totals as the
   std::int64_t cache_hit, cache_creation, cc_5m, cc_1h, text, audio, image;
   std::int64_t c_text, c_reasoning, c_audio, c_image;
   bool has_prompt_details;
-  std::int64_t web_search;
+  std::int64_t web_search, citation, image_count;
+  bool reasoning_on_top;
 };
 
 LView make_view(const LitellmUsage& u) {
@@ -415,6 +434,9 @@ LView make_view(const LitellmUsage& u) {
   v.c_audio = u.c_audio;
   v.c_image = u.c_image;
   v.web_search = u.web_search;
+  v.citation = u.citation;
+  v.image_count = u.image_count;
+  v.reasoning_on_top = u.reasoning_on_top;
   return v;
 }
 
@@ -483,10 +505,11 @@ void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out,
   // No prompt_tokens_details: every prompt token is text. An explicit text_tokens is kept as it
   // is (below the rest for Gemini VIDEO tokens, negative after LiteLLM's implicit-cache
   // subtraction) unless it is 0 or, with cache hits, the parts add up to more than prompt_tokens;
-  // then it is prompt - cached - audio - creation - image, clamped at 0.
+  // then it is prompt - cached - audio - creation - image, clamped at 0. A text_tokens of 0 is
+  // kept when the details count images (image_count, Vertex): those prompts are priced per image.
   std::int64_t text = v.has_prompt_details ? v.text : v.prompt_i;
   const std::int64_t details = text + v.cache_hit + v.audio + v.cache_creation + v.image;
-  if (text == 0 || (v.cache_hit > 0 && details > v.prompt_i))
+  if ((text == 0 && v.image_count == 0) || (v.cache_hit > 0 && details > v.prompt_i))
     text = std::max<std::int64_t>(0, v.prompt_i - v.cache_hit - v.audio - v.cache_creation - v.image);
   // ---- _calculate_input_cost
   double pc = static_cast<double>(text) * prompt_base;
@@ -520,6 +543,11 @@ void generic(const LitellmFields& f0, const LView& v, LTier t, LitellmCost& out,
     if constexpr (kDetail) out.parts[kCacheWrite1h] = static_cast<double>(v.cc_1h) * cache_creation_1h;
     if constexpr (kDetail) out.units[kCacheWrite5m] = v.cc_5m;
     if constexpr (kDetail) out.units[kCacheWrite1h] = v.cc_1h;
+  }
+  if (v.image_count) {  // input_cost_per_image per image (no price: 0), in the input_image part
+    double c = component(f.v[kL_input_per_image], v.image_count);
+    pc += c;
+    if constexpr (kDetail) out.parts[kInputImage] = (std::isnan(out.parts[kInputImage]) ? 0.0 : out.parts[kInputImage]) + c;
   }
   // ---- output: an explicit completion text_tokens is kept; 0 means the remainder (with a
   // reasoning / audio / image breakdown) or every completion token
@@ -698,7 +726,8 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Lite
                           const CallContext& call) {
   {
     for (std::int64_t c : {lu.prompt_tokens, lu.completion_tokens, lu.cache_hit, lu.cc_5m, lu.cc_1h, lu.audio, lu.image,
-                           lu.c_text, lu.c_reasoning, lu.c_audio, lu.c_image, lu.web_search})
+                           lu.c_text, lu.c_reasoning, lu.c_audio, lu.c_image, lu.web_search,
+                           lu.citation, lu.image_count})
       TOKENOPS_CHECK(c >= 0 && c <= kMaxExactDouble, InvalidArgument,
                      "LiteLLM usage counts must be in [0, 2^53] (litellm mode computes in float64), got ", c);
     TOKENOPS_CHECK(lu.text >= -kMaxExactDouble && lu.text <= kMaxExactDouble, InvalidArgument,
@@ -757,7 +786,9 @@ LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const
       out.completion = v.completion_tokens * base_output(f);
       break;
     case LitellmRoute::Perplexity: {
+      // llms/perplexity/cost_calculator.cost_per_token (usage.cost.total_cost is handled in Python)
       out.prompt = v.prompt_tokens * base_input(f);
+      if (v.citation > 0 && f.has(kL_citation)) out.prompt += static_cast<double>(v.citation) * f.v[kL_citation];
       out.completion = v.completion_tokens * base_output(f);
       if (v.c_reasoning > 0 && f.has(kL_output_reasoning))
         out.completion += static_cast<double>(v.c_reasoning) * f.v[kL_output_reasoning];
@@ -786,7 +817,12 @@ LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const
     case LitellmRoute::Xai: {
       // total_tokens == prompt + completion ("already normalised"): completion_tokens kept as is,
       // completion details dropped, so reasoning is billed at the output rate.
+      // Otherwise (xAI's own usage) the reasoning tokens are added to completion_tokens.
       LView x = v;
+      if (v.reasoning_on_top) {
+        x.completion_i = v.completion_i + v.c_reasoning;
+        x.completion_tokens = static_cast<double>(x.completion_i);
+      }
       x.c_text = x.c_reasoning = x.c_audio = x.c_image = 0;
       generic<kDetail>(f, x, LTier::None, out, cache_cost);
       break;
@@ -835,8 +871,18 @@ LitellmCost price_litellm_view(const Catalog& cat, const LitellmTarget& t, const
 i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& models,
                  const std::int32_t* model_codes, const std::array<const std::int64_t*, kNumBuckets>& cols,
                  std::size_t n, ServiceTier tier, std::int32_t date, int num_threads, double* out_total,
-                 double* out_prompt, double* out_completion, const text::StopFn& stop) {
+                 double* out_prompt, double* out_completion, const text::StopFn& stop, bool* sum_overflow) {
   TOKENOPS_CHECK(!models.empty() || n == 0, InvalidArgument, "no models given");
+  std::atomic<bool> overflow{false};  // of the grand total only: each row's total is checked
+  auto add_sum = [&](i128 a, i128 b) {
+    i128 r;
+    if (__builtin_add_overflow(a, b, &r)) {
+      if (!sum_overflow) cost_out_of_range();
+      overflow.store(true, std::memory_order_relaxed);
+      return i128{0};
+    }
+    return r;
+  };
   // Validate once up front so errors name the first bad row deterministically.
   for (std::size_t i = 0; i < n; ++i) {
     const std::int32_t code = model_codes ? model_codes[i] : 0;
@@ -884,13 +930,17 @@ i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& m
       } else {
         const i128 t = plan_total(plans[code], u);
         out_total[i] = atto_to_double(t);
-        acc += t;
+        acc = add_sum(acc, t);
       }
     }
     partial[c] = acc;
   });
   i128 total = 0;
-  for (auto p : partial) total += p;
+  for (auto p : partial) total = add_sum(total, p);
+  if (overflow.load()) {
+    *sum_overflow = true;
+    return 0;
+  }
   return total;
 }
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._args import INT64_MAX, check_threads
 from .catalog import Catalog, check_model_name
-from .usage import (BUCKETS, CALL_FIELDS, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, litellm_usage_view,
+from .usage import (BUCKETS, CALL_FIELDS, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, _unwrap, litellm_usage_view,
                     normalize_usage, response_service_tier)
 
 _MODES = ("litellm", "exact")
@@ -163,7 +163,11 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
         total = Decimal(total_s)
         cl = [CostLine(b, n, Decimal(p), Decimal(c), r, note) for b, n, p, c, r, note in lines]
         cl = _detail_notes(cl, u, info.unmodelled)
-        prompt = float(sum((ln.cost for ln in cl if ln.bucket in INPUT_BUCKETS), Decimal(0)))
+        if u.citation_tokens:
+            line = _citation_line(cat, idx, info, u.citation_tokens, service_tier)
+            cl.append(line)
+            total += line.cost
+        prompt = float(sum((ln.cost for ln in cl if ln.bucket in INPUT_BUCKETS + ("citation",)), Decimal(0)))
         completion = float(total) - prompt
         return CostBreakdown(model=info.key, requested=model, matched_by=how, mode=mode, service_tier=service_tier,
                              total=float(total), total_exact=total, prompt=prompt, completion=completion, lines=cl,
@@ -177,14 +181,34 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
         u, err = normalize_usage(usage, api=api, provider=provider), None
     except ValueError as e:
         u, err = None, e
-    view = litellm_usage_view(usage, api if api is not None else (u.api if u is not None else None))
+    view = litellm_usage_view(usage, api if api is not None else (u.api if u is not None else None),
+                              provider=provider)
+    if u is None and view is not None and view.get("api") in _OPENAI_COMPATIBLE:
+        # A count DeepSeek's / xAI's / Perplexity's own usage does not have (audio, cache writes...)
+        # is refused by exact mode; LiteLLM's Usage holds it and prices it: the view says how, the
+        # OpenAI reading of the buckets only labels the lines.
+        try:
+            u = normalize_usage(usage, api="openai_chat")
+        except ValueError:
+            u = None
     if u is None:
         # LiteLLM's Gemini adapter writes a negative text_tokens under implicit caching of a
         # non-text prompt; its Usage is priced as it is (tokenops' buckets cannot hold it)
-        if view is None or view["text_tokens"] >= 0:
+        if view is None or (view["text_tokens"] >= 0 and view.get("api") not in _OPENAI_COMPATIBLE):
             assert err is not None
             raise err
         u = _usage_of_view(view, usage)
+    if target["route"] == "perplexity" and service_tier != "batch":
+        own = _perplexity_total_cost(usage)
+        if own is not None:  # LiteLLM returns Perplexity's own usage.cost.total_cost as it is
+            note = "LiteLLM Perplexity: usage.cost.total_cost, as Perplexity reported it (no catalogue price)"
+            entry = cat._core.entry(int(target["index"]))
+            return CostBreakdown(model=entry["key"], requested=model, matched_by="litellm", mode=mode,
+                                 service_tier=service_tier, total=0.0 + own, total_exact=None, prompt=0.0,
+                                 completion=own, lines=[CostLine("completion", u.output_tokens, None, own,
+                                                                 service_tier, note)],
+                                 row=service_tier, route="perplexity", usage=u,
+                                 source=cat.provenance.get("source", ""), notes=[note])
     r = cat._core.price_litellm(model, u.counts(), service_tier, view, u.inference_geo, u.speed)
     entry = cat._core.entry(int(r["index"]))
     cl = _litellm_lines(r, u, target, entry["litellm_fields"], view)
@@ -193,6 +217,40 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
                          completion=r["completion"], lines=cl, row=r["tier"], route=r["route"], usage=u,
                          source=cat.provenance.get("source", ""),
                          notes=list(dict.fromkeys(ln.note for ln in cl if ln.note)))
+
+
+_OPENAI_COMPATIBLE = ("xai", "deepseek", "perplexity")
+
+
+def _perplexity_total_cost(usage: Any) -> float | None:
+    """Perplexity's own ``usage.cost.total_cost`` (LiteLLM's Perplexity calculator returns it as
+    the completion cost, prompt 0, when it is there); None when the usage carries none."""
+    if isinstance(usage, Usage):
+        return None
+    d, _ = _unwrap(usage)
+    c = d.get("cost") if isinstance(d, Mapping) else None
+    if not isinstance(c, dict) or c.get("total_cost") is None:
+        return None
+    return float(c["total_cost"])
+
+
+def _citation_line(cat: Catalog, idx: int, info: Any, n: int, service_tier: str) -> CostLine:
+    """Exact mode: Perplexity's citation tokens at the model's citation price (LiteLLM
+    ``citation_cost_per_token``, genai-prices ``output_citation_mtok``); a ValueError where the
+    catalogue lists none or the tier is not standard (never $0)."""
+    entry = cat._core.entry(idx)
+    price: Decimal | None = None
+    field = ""
+    um = (info.unmodelled or {}).get("output_citation")
+    if um:
+        price, field = Decimal(um["exact"]), um["field"]
+    elif "citation_cost_per_token" in entry["litellm_fields"]:
+        price, field = Decimal(repr(entry["litellm_fields"]["citation_cost_per_token"])), "citation_cost_per_token"
+    if price is None or service_tier != "standard":
+        why = "lists no citation price" if price is None else f"lists a citation price for the standard tier only"
+        raise ValueError(f"usage has {n} citation_tokens but the catalogue entry {info.key!r} {why} "
+                         f"({service_tier} tier); tokenops never prices them at $0")
+    return CostLine("citation", n, price, price * n, service_tier, f"Perplexity citation tokens ({field})")
 
 
 def _litellm_target(cat: Catalog, model: str, service_tier: str) -> Mapping[str, Any]:
@@ -313,16 +371,26 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
         note = _WHOLE_ROUTE_NOTES.get(r["route"], f"LiteLLM {r['route']} path: this side priced as a whole")
         extra: list[CostLine] = []
         if r["route"] == "perplexity":
+            reasoning = view["reasoning_tokens"] if view is not None else u.reasoning
+            searches = view["web_search"] if view is not None else u.web_search
+            citations = view.get("citation_tokens", 0) if view is not None else u.citation_tokens
             rate = fields.get("output_cost_per_reasoning_token")
-            if u.reasoning and rate is not None:
-                extra.append(CostLine("reasoning", u.reasoning, rate, u.reasoning * rate, tier,
-                                      "LiteLLM Perplexity bills reasoning tokens a second time, at "
-                                      "output_cost_per_reasoning_token, on top of completion_tokens"))
+            if reasoning and rate is not None:
+                extra.append(CostLine("reasoning", reasoning, rate, reasoning * rate, tier,
+                                      "LiteLLM Perplexity bills reasoning tokens at output_cost_per_reasoning_token, "
+                                      "on top of completion_tokens"))
             low = fields.get("search_context_cost_per_query.search_context_size_low")
-            if u.web_search and low is not None:
-                extra.append(CostLine("web_search", u.web_search, low / 1000, u.web_search * (low / 1000), tier,
-                                      "LiteLLM Perplexity: search_context_size_low / 1000 per search"))
+            if searches and low is not None:
+                extra.append(CostLine("web_search", searches, low / 1000, searches * (low / 1000), tier,
+                                      "LiteLLM Perplexity: prompt_tokens_details.web_search_requests x "
+                                      "search_context_size_low / 1000"))
             completion -= sum(float(ln.cost) for ln in extra)
+            crate = fields.get("citation_cost_per_token")
+            if citations and crate is not None:
+                cite = CostLine("citation", citations, crate, citations * crate, tier,
+                                "LiteLLM Perplexity: citation_tokens x citation_cost_per_token")
+                extra.append(cite)
+                prompt -= float(cite.cost)
         return [CostLine("prompt", prompt_units, None, prompt, tier, note),
                 CostLine("completion", completion_units, None, completion, tier, note), *extra]
     for b in INPUT_BUCKETS:
@@ -357,7 +425,7 @@ def _litellm_lines(r: Mapping[str, Any], u: Usage, target: Mapping[str, Any],
     if "output_text" in parts and (text_units or parts["output_text"]):
         folded = [f"{n[b]} {b}" for b in output_parts if b not in breakdown and n[b]]
         note = (f"includes {', '.join(folded)} tokens, which LiteLLM's {r['route']} path prices at the output "
-                "text rate") if folded and view is None else ""
+                "text rate") if folded and (view is None or r["route"] == "xai") else ""
         if text_units and not parts["output_text"]:
             note = "LiteLLM prices these at $0"
         if mult_note:
@@ -374,6 +442,8 @@ def _provider_hint(model: str) -> str | None:
         return "xai"
     if m.startswith(("deepseek/", "deepseek-")):
         return "deepseek"
+    if m.startswith("perplexity/"):
+        return "perplexity"
     return None
 
 
@@ -402,7 +472,11 @@ def cost_batch(model: str | Sequence[str] | Any, usage: Mapping[str, Any] | Any,
 def cost_batch_exact_sum(model: Any, usage: Any, catalog: Catalog | None = None, *, service_tier: str = "standard",
                          date: Any = None, num_threads: int = 0) -> Decimal:
     """The exact grand total (Decimal USD) of :func:`cost_batch` in exact mode."""
-    return Decimal(_batch(model, usage, "exact", catalog, service_tier, date, num_threads, False)[3])
+    grand = _batch(model, usage, "exact", catalog, service_tier, date, num_threads, False)[3]
+    if grand is None:
+        raise ValueError("the exact grand total exceeds what tokenops can represent (about 1.7e20 USD); "
+                         "the per-row totals of cost_batch are still available")
+    return Decimal(grand)
 
 
 def _batch(model: Any, usage: Any, mode: str, catalog: Catalog | None, service_tier: str, date: Any,

@@ -27,6 +27,8 @@ gemini                      promptTokenCount ⊇ cachedContentTokenCount;  candi
                             cache_read_audio)
 deepseek                    prompt_cache_hit + prompt_cache_miss (hit =  completion_tokens ⊇ reasoning_tokens
                             prompt_tokens_details.cached_tokens)
+perplexity                  prompt_tokens; citation_tokens billed at     completion_tokens + reasoning_tokens
+                            their own price; num_search_queries          (reasoning on top)
 xai                         prompt_tokens ⊇ cached_tokens (text_tokens   completion_tokens + reasoning_tokens
                             includes cached); num_sources_used           (reasoning reported on top; LiteLLM's
                                                                          Usage folds it in: total_tokens =
@@ -237,6 +239,22 @@ API_SEMANTICS: dict[str, ApiSemantics] = {
         "also prompt_tokens_details.cached_tokens (either is read; both must agree); reasoning ⊂ "
         "completion_tokens.",
     ),
+    "perplexity": ApiSemantics(
+        name="perplexity",
+        detect_any=("num_search_queries", "search_context_size"),  # or a perplexity/ model's usage
+        input_total="prompt_tokens",
+        output_total="completion_tokens",
+        output_on_top={"reasoning": "reasoning_tokens"},
+        # LiteLLM's Usage keeps reasoning in completion_tokens_details and its Perplexity adapter
+        # copies num_search_queries to prompt_tokens_details.web_search_requests
+        same_as={"reasoning_tokens": "completion_tokens_details.reasoning_tokens",
+                 "num_search_queries": ("prompt_tokens_details.web_search_requests", "search_queries")},
+        counts={"web_search": "num_search_queries"},
+        known=("total_tokens", "citation_tokens", "search_context_size", "cost", "prompt_tokens_details",
+               "completion_tokens_details"),
+        notes="Perplexity: reasoning_tokens (Sonar Deep Research) are billed on top of completion_tokens; "
+        "num_search_queries counts billed search queries; citation_tokens are billed at their own price.",
+    ),
     "xai": ApiSemantics(
         name="xai",
         detect_any=("num_sources_used",),
@@ -295,6 +313,8 @@ class Usage:
     # Anthropic's usage.inference_geo / usage.speed ("" when the usage does not say): price multipliers
     inference_geo: str = ""
     speed: str = ""
+    # Perplexity's citation_tokens: billed at the model's citation price (no bucket of their own)
+    citation_tokens: int = 0
     # ((kind, count), ...): tokens the provider reports apart and tokenops bills inside a bucket
     # (see DETAIL_KINDS: Gemini VIDEO prompt tokens are input_text...); a cost result notes them
     # where the catalogue lists a price of their own
@@ -305,6 +325,7 @@ class Usage:
             # Stored as a Python int: a numpy int64 kept here would wrap (with only a warning)
             # when totals are summed.
             object.__setattr__(self, b, _check_count(getattr(self, b), b))
+        object.__setattr__(self, "citation_tokens", _check_count(self.citation_tokens, "citation_tokens"))
         for f in CALL_FIELDS:
             v = getattr(self, f)
             if v is None:
@@ -527,7 +548,7 @@ def detect_api(usage: Mapping[str, Any]) -> str:
         others = sorted(keys - set(BUCKETS) - {"api", *CALL_FIELDS})
         raise ValueError(f"usage mixes tokenops bucket names {sorted(keys & set(BUCKETS))} with other fields "
                          f"{others}; give either buckets or one API's usage")
-    for name in ("gemini", "deepseek", "xai", "openai_realtime", "bedrock_converse"):
+    for name in ("gemini", "deepseek", "xai", "perplexity", "openai_realtime", "bedrock_converse"):
         if keys & set(API_SEMANTICS[name].detect_any):
             return name
     if keys & set(API_SEMANTICS["openai_responses"].detect_any):
@@ -688,7 +709,7 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     switched = False
     if api is None:
         api = hint or detect_api(d)
-        if api == "openai_chat" and provider in API_SEMANTICS and provider in ("xai", "deepseek"):
+        if api == "openai_chat" and provider in API_SEMANTICS and provider in ("xai", "deepseek", "perplexity"):
             api = provider
             switched = True
     if api == "tokenops":
@@ -704,7 +725,8 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         d = {_SNAKE.get(k, k): v for k, v in d.items()}
     if api == "xai":
         spec = _xai_spec(d, spec)
-    if switched:
+    if switched or api == "deepseek":
+        # DeepSeek's own usage (prompt_cache_hit_tokens) may carry OpenAI-style details too
         _refuse_dropped(d, spec)
     _refuse_unknown_details(d, spec)
     if d and not set(d) & _primary_fields(spec):
@@ -753,9 +775,10 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
     if spec.name != "gemini":
         inside(spec.output_total, spec.output_inside, spec.output_rest)
     for bucket, path in spec.output_on_top.items():
-        out[bucket] += _count(d, path)
+        out[bucket] += _count_same(d, spec, path)
     for bucket, path in spec.counts.items():
-        out[bucket] += _count(d, path)
+        out[bucket] += _count_same(d, spec, path)
+    citation = _count(d, "citation_tokens") if spec.name == "perplexity" else 0
     if spec.total is not None and _get(d, spec.total) is not None:
         total = _count(d, spec.total)
         billed = sum(out[b] for b in INPUT_BUCKETS + OUTPUT_BUCKETS)
@@ -768,7 +791,7 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         if hit + miss != _count(d, "prompt_tokens"):
             raise ValueError(f"usage prompt_cache_hit_tokens ({hit}) + prompt_cache_miss_tokens ({miss}) != "
                              f"prompt_tokens ({_count(d, 'prompt_tokens')}); {spec.notes}")
-    return Usage(**out, api=spec.name, detail=tuple(detail.items()), **calls)
+    return Usage(**out, api=spec.name, detail=tuple(detail.items()), citation_tokens=citation, **calls)
 
 
 def _xai_spec(d: Mapping[str, Any], spec: ApiSemantics) -> ApiSemantics:
@@ -943,7 +966,7 @@ def _signed(d: Mapping[str, Any], path: str) -> int:
     return int(v)
 
 
-def litellm_usage_view(usage: Any, api: str | None = None) -> dict[str, Any] | None:
+def litellm_usage_view(usage: Any, api: str | None = None, provider: str | None = None) -> dict[str, Any] | None:
     """LiteLLM's ``Usage`` for this usage, as its cost code reads it (the counts
     ``CoreCatalog.price_litellm(view=...)`` takes), where it can differ from tokenops' buckets:
 
@@ -956,6 +979,14 @@ def litellm_usage_view(usage: Any, api: str | None = None) -> dict[str, Any] | N
       ``prompt_tokens_details.text_tokens`` / ``completion_tokens_details.text_tokens``, which
       LiteLLM keeps as they are unless 0 (or double-counting cache hits).
 
+    * DeepSeek's, xAI's and Perplexity's usage (OpenAI-compatible; ``provider`` picks the shape of
+      an OpenAI-shaped one, as :func:`normalize_usage` does): LiteLLM's ``Usage`` keeps every
+      OpenAI detail they carry (audio, cache writes: priced at their own rate, $0 without one);
+      DeepSeek's ``prompt_cache_hit_tokens`` are its cached tokens; xAI's reasoning is on top of
+      ``completion_tokens`` unless ``total_tokens`` = prompt + completion; Perplexity's
+      ``citation_tokens`` and searches (``prompt_tokens_details.web_search_requests``, where its
+      adapter copies ``num_search_queries``; ``server_tool_use`` is not read).
+
     None for other shapes (their buckets say what LiteLLM reads)."""
     if isinstance(usage, Usage):
         return None
@@ -965,36 +996,59 @@ def litellm_usage_view(usage: Any, api: str | None = None) -> dict[str, Any] | N
             api = hint or detect_api(d)
         except ValueError:
             return None
+        if api == "openai_chat" and provider in ("xai", "deepseek", "perplexity"):
+            api = provider
     if api == "gemini":
         return _litellm_gemini_view({_SNAKE.get(k, k): v for k, v in d.items()})
-    if api == "openai_chat":
-        return _litellm_chat_view(d)
+    if api in ("openai_chat", "xai", "deepseek", "perplexity"):
+        return _litellm_chat_view(d, api)
     return None
 
 
-def _litellm_chat_view(d: Mapping[str, Any]) -> dict[str, Any]:
+def _litellm_chat_view(d: Mapping[str, Any], api: str = "openai_chat") -> dict[str, Any]:
     spec = API_SEMANTICS["openai_chat"]
     ptd = _get(d, "prompt_tokens_details")
     has = bool(_to_dict(ptd)) if ptd is not None else False
     # LiteLLM's Usage constructor makes prompt_tokens_details from these top-level fields too
     has = has or any(isinstance(d.get(k), int) and not isinstance(d.get(k), bool)
-                     for k in ("cache_read_input_tokens", "cache_creation_input_tokens"))
+                     for k in ("cache_read_input_tokens", "cache_creation_input_tokens", "prompt_cache_hit_tokens"))
     w5, w1 = _cache_writes(d, spec)
     det = "completion_tokens_details"
+    if api == "deepseek":  # prompt_cache_hit_tokens = cached_tokens = cache_read_input_tokens (must agree)
+        cached = _count_same(d, API_SEMANTICS["deepseek"], "prompt_cache_hit_tokens")
+    else:
+        cached = _count_same(d, spec, "prompt_tokens_details.cached_tokens")
+    prompt, completion = _count(d, "prompt_tokens"), _count(d, "completion_tokens")
+    reasoning = _count(d, f"{det}.reasoning_tokens")
+    if api == "perplexity" and not reasoning:  # Usage(reasoning_tokens=...) moves it into the details
+        reasoning = _count(d, "reasoning_tokens")
+    # Perplexity: LiteLLM's adapter copies num_search_queries (or search_queries) here
+    searches = _get(d, "prompt_tokens_details.web_search_requests")
+    if searches is None and api == "perplexity":
+        searches = next((v for k in ("num_search_queries", "search_queries") if (v := _get(d, k)) is not None), None)
+    total = _get(d, "total_tokens")
     return {
-        "prompt_tokens": _count(d, "prompt_tokens"), "completion_tokens": _count(d, "completion_tokens"),
+        "api": api,
+        "citation_tokens": _count(d, "citation_tokens") if api in ("perplexity", "openai_chat") else 0,
+        "image_count": _count(d, "prompt_tokens_details.image_count"),
+        # xAI's own usage: reasoning on top of completion_tokens (LiteLLM: total_tokens != prompt + completion)
+        "reasoning_on_top": api == "xai" and (_check_count(total, "total_tokens") if total is not None else 0)
+        != prompt + completion,
+        **{
+        "prompt_tokens": prompt, "completion_tokens": completion,
         "has_prompt_details": has,
         "text_tokens": _signed(d, "prompt_tokens_details.text_tokens"),
-        "cached_tokens": _count_same(d, spec, "prompt_tokens_details.cached_tokens"),
+        "cached_tokens": cached,
         "cache_write_5m": w5, "cache_write_1h": w1,
         "audio_tokens": _count(d, "prompt_tokens_details.audio_tokens"),
         "image_tokens": _count(d, "prompt_tokens_details.image_tokens"),
         "completion_text_tokens": _count(d, f"{det}.text_tokens"),
-        "reasoning_tokens": _count(d, f"{det}.reasoning_tokens"),
+        "reasoning_tokens": reasoning,
         "completion_audio_tokens": _count(d, f"{det}.audio_tokens"),
         "completion_image_tokens": _count(d, f"{det}.image_tokens"),
-        "web_search": _count(d, "server_tool_use.web_search_requests"),
-    }
+        # read by LiteLLM's Perplexity calculator only (server_tool_use is not)
+        "web_search": _check_count(searches, "prompt_tokens_details.web_search_requests") if searches is not None else 0,
+        }}
 
 
 def _litellm_gemini_view(d: Mapping[str, Any]) -> dict[str, Any]:

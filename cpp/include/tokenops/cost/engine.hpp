@@ -110,7 +110,12 @@ struct LitellmUsage {
   std::int64_t cache_hit = 0, cc_5m = 0, cc_1h = 0, audio = 0, image = 0;
   std::int64_t c_text = 0;          // completion_tokens_details.text_tokens (0: not set)
   std::int64_t c_reasoning = 0, c_audio = 0, c_image = 0;
-  std::int64_t web_search = 0;
+  std::int64_t web_search = 0;      // prompt_tokens_details.web_search_requests (Perplexity's searches)
+  std::int64_t citation = 0;        // usage.citation_tokens (Perplexity)
+  std::int64_t image_count = 0;     // prompt_tokens_details.image_count (Vertex: images, not tokens)
+  // xAI: completion_tokens_details.reasoning_tokens are not part of completion_tokens
+  // (total_tokens != prompt + completion, xAI's own usage); LiteLLM's xAI calculator adds them
+  bool reasoning_on_top = false;
 };
 /// The LiteLLM Usage LiteLLM builds for these buckets (cache reads of audio are cache reads).
 LitellmUsage litellm_usage_of(const Usage& u);
@@ -125,7 +130,9 @@ LitellmCost price_litellm(const Catalog& cat, const LitellmTarget& t, const Lite
 /// Batch pricing over columns. `model_codes[i]` indexes `models` (names resolved once); each of
 /// the kNumBuckets column pointers may be null (zeros). Writes totals (USD float64) to
 /// `out_total`, and for mode litellm the prompt/completion split when non-null. For exact mode
-/// `out_total` is the exact atto total rounded once to float64; the exact grand total is returned.
+/// `out_total` is the exact atto total rounded once to float64; the exact grand total is returned
+/// (a grand total beyond i128 sets *sum_overflow and returns 0, or throws when it is null; a row
+/// beyond i128 always throws).
 enum class Mode : std::uint8_t { Litellm = 0, Exact };
 struct BatchModel {
   std::size_t index = 0;      // exact: entry index
@@ -135,7 +142,8 @@ struct BatchModel {
 i128 price_batch(const Catalog& cat, Mode mode, const std::vector<BatchModel>& models,
                  const std::int32_t* model_codes, const std::array<const std::int64_t*, kNumBuckets>& cols,
                  std::size_t n, ServiceTier tier, std::int32_t date, int num_threads, double* out_total,
-                 double* out_prompt, double* out_completion, const text::StopFn& stop = {});
+                 double* out_prompt, double* out_completion, const text::StopFn& stop = {},
+                 bool* sum_overflow = nullptr);
 
 /// i128 atto-USD -> decimal string "0.054399" (exact) and -> nearest float64.
 std::string atto_to_string(i128 atto);
