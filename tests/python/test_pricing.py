@@ -959,3 +959,27 @@ def test_costs_beyond_int128_are_an_error_never_a_wrapped_total() -> None:
     assert (totals > 6.9e14).all() and (totals < 7e14).all()
     with pytest.raises(ValueError, match="exact grand total exceeds"):
         cost_batch_exact_sum("claude-3-opus-20240229", rows)
+
+
+def test_a_provider_prefix_never_gets_another_providers_price(data_dir: Path) -> None:
+    # fireworks/.../deepseek-v4-pro was priced at DeepSeek's first-party rate, bedrock/ and azure/
+    # Claude names at Anthropic's; the prefix's provider is searched, and a name it lacks is an
+    # error naming the other provider's entry
+    g = Catalog.from_genai_prices(data_dir / "pricing" / "genai_prices" / "data.json")
+    u = {"input_text": 10000, "cache_read": 5000, "output_text": 2000}
+    fw = tokenops.cost("fireworks/accounts/fireworks/models/deepseek-v4-pro", u, catalog=g)
+    assert fw.model.startswith("fireworks/")
+    assert fw.total_exact != tokenops.cost("deepseek/deepseek-v4-pro", u, catalog=g).total_exact
+    assert tokenops.cost("openai/o4-mini-deep-research-2025-06-26", u, catalog=g).model == "openai/o4-mini-deep-research"
+    d = Catalog.default()
+    for name in ("bedrock/claude-sonnet-4-5", "azure/claude-sonnet-4-5", "fireworks_ai/deepseek-v3"):
+        with pytest.raises(KeyError, match="whose price tokenops does not substitute"):
+            tokenops.cost(name, u, catalog=d)
+    # same provider (or a vendor prefix that is no provider): as before
+    assert tokenops.cost("openai/gpt-4o", u, catalog=d).model == "gpt-4o"
+    assert tokenops.cost("vertex_ai/gemini-2.5-pro", u, catalog=d).model == "gemini-2.5-pro"
+    assert tokenops.cost("bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", u, catalog=d).model == \
+        "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    # bare names: the model's maker before resellers (Azure's o4-mini came first in the file)
+    for name, key in (("o4-mini", "openai/o4-mini"), ("o1", "openai/o1"), ("grok-3", "x-ai/grok-3")):
+        assert tokenops.cost(name, u, catalog=g).model == key

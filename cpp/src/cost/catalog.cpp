@@ -317,6 +317,54 @@ std::string litellm_route_provider(std::string_view p) {
   return std::string(p);
 }
 
+namespace {
+// One name per provider across the catalogue sources and the prefixes users write: LiteLLM's
+// providers (fireworks_ai, bedrock_converse, vertex_ai-*, gemini, together_ai, xai) and
+// genai-prices' (fireworks, aws, google, together, x-ai). Gemini's API and Vertex are one
+// family (Google), as genai-prices has them.
+std::string provider_family(std::string_view provider) {
+  std::string p = lower(provider);
+  if (starts_with(p, "vertex_ai") || p == "gemini" || p == "google") return "google";
+  if (p == "aws" || p == "bedrock" || p == "bedrock_converse") return "bedrock";
+  if (p == "fireworks_ai") return "fireworks";
+  if (p == "together_ai") return "together";
+  if (p == "x-ai") return "xai";
+  if (p == "azure_text") return "azure";
+  if (p == "moonshotai") return "moonshot";
+  if (p == "voyageai") return "voyage";
+  if (p == "text-completion-openai") return "openai";
+  return p;
+}
+// The family that makes a model, from its name ("claude-..." -> anthropic), or "".
+std::string maker_of(std::string_view name) {
+  std::string n = lower(name);
+  if (const auto slash = n.rfind('/'); slash != std::string::npos) n = n.substr(slash + 1);
+  struct Rule {
+    const char* prefix;
+    const char* family;
+  };
+  for (const Rule& r : {Rule{"claude", "anthropic"}, Rule{"gpt-", "openai"}, Rule{"chatgpt", "openai"},
+                        Rule{"o1", "openai"}, Rule{"o3", "openai"}, Rule{"o4", "openai"}, Rule{"gemini", "google"},
+                        Rule{"gemma", "google"}, Rule{"grok", "xai"}, Rule{"deepseek", "deepseek"},
+                        Rule{"mistral", "mistral"}, Rule{"mixtral", "mistral"}, Rule{"codestral", "mistral"},
+                        Rule{"magistral", "mistral"}, Rule{"ministral", "mistral"}, Rule{"pixtral", "mistral"},
+                        Rule{"command", "cohere"}})
+    if (starts_with(n, r.prefix)) return r.family;
+  return "";
+}
+bool first_party(const std::string& family) {
+  for (const char* f : {"openai", "anthropic", "google", "deepseek", "xai", "mistral", "cohere", "moonshot",
+                        "zhipuai", "minimax", "perplexity", "ai21", "amazon", "meta_llama"})
+    if (family == f) return true;
+  return false;
+}
+// 0: the provider that makes the model, 1: another first-party provider, 2: a reseller.
+int preference(const std::string& family, std::string_view name) {
+  if (family == maker_of(name)) return 0;
+  return first_party(family) ? 1 : 2;
+}
+}  // namespace
+
 Catalog::Catalog(std::vector<ModelEntry> entries, std::string source, std::string checked_date)
     : entries_(std::move(entries)), source_(std::move(source)), checked_date_(std::move(checked_date)) {
   by_key_.reserve(entries_.size());
@@ -325,11 +373,17 @@ Catalog::Catalog(std::vector<ModelEntry> entries, std::string source, std::strin
     TOKENOPS_CHECK(by_key_.emplace(e.key, i).second, InvalidArgument, "duplicate catalogue key '",
                    e.key, "'");
     by_lower_.emplace(lower(e.key), i);
+    family_.push_back(provider_family(e.provider));
+    families_[family_.back()] = true;
   }
+  // An alias two entries share goes to the first first-party one, else the first one (a bare
+  // "o4-mini" was Azure's entry because Azure's came first in genai-prices' file).
   for (std::size_t i = 0; i < entries_.size(); ++i)
     for (const auto& a : entries_[i].aliases) {
       std::string la = lower(a);
-      if (!by_lower_.count(la)) by_alias_.emplace(la, i);
+      if (by_lower_.count(la)) continue;
+      auto [it, fresh] = by_alias_.emplace(la, i);
+      if (!fresh && preference(family_[i], la) < preference(family_[it->second], la)) it->second = i;
     }
 }
 
@@ -341,7 +395,9 @@ std::optional<std::size_t> Catalog::find_key(std::string_view key) const {
   return std::nullopt;
 }
 
-std::optional<Match> Catalog::try_resolve(std::string_view name) const {
+std::optional<Match> Catalog::try_resolve(std::string_view name) const { return resolve_in(name, true); }
+
+std::optional<Match> Catalog::resolve_in(std::string_view name, bool same_provider) const {
   if (name.empty()) return std::nullopt;
   check_name_length(name);
   if (auto it = by_key_.find(std::string(name)); it != by_key_.end()) return Match{it->second, "exact"};
@@ -349,9 +405,16 @@ std::optional<Match> Catalog::try_resolve(std::string_view name) const {
   if (auto it = by_lower_.find(ln); it != by_lower_.end()) return Match{it->second, "case-insensitive"};
   if (auto it = by_alias_.find(ln); it != by_alias_.end()) return Match{it->second, "alias"};
 
+  // A leading provider of this catalogue restricts the entries a rewrite may land on.
+  std::string want;
+  if (const auto slash = ln.find('/'); same_provider && slash != std::string::npos) {
+    const std::string fam = provider_family(ln.substr(0, slash));
+    if (families_.count(fam)) want = fam;
+  }
+  auto ok = [&](std::size_t i) { return want.empty() || family_[i] == want; };
   auto probe = [&](const std::string& cand) -> std::optional<std::size_t> {
-    if (auto it = by_lower_.find(cand); it != by_lower_.end()) return it->second;
-    if (auto it = by_alias_.find(cand); it != by_alias_.end()) return it->second;
+    if (auto it = by_lower_.find(cand); it != by_lower_.end() && ok(it->second)) return it->second;
+    if (auto it = by_alias_.find(cand); it != by_alias_.end() && ok(it->second)) return it->second;
     return std::nullopt;
   };
   // Candidate rewrites, most specific first.
@@ -389,11 +452,16 @@ std::optional<Match> Catalog::try_resolve(std::string_view name) const {
     if (c == ln) continue;
     if (auto idx = probe(c)) return Match{*idx, "normalized:" + c};
   }
-  // Match rules (genai-prices style), on the name and on the name without provider prefixes.
-  for (std::size_t i = 0; i < entries_.size(); ++i)
-    for (const auto& rule : entries_[i].match)
-      for (const auto& base : stripped)
-        if (rule.matches(base)) return Match{i, "match-rule"};
+  // Match rules (genai-prices style), on the name and on the name without provider prefixes;
+  // the model's maker first, then first-party providers (a bare "o4-mini" matched Azure's rule
+  // before OpenAI's).
+  for (int pass = 0; pass < 3; ++pass)
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      if (!ok(i) || preference(family_[i], stripped.back()) != pass) continue;
+      for (const auto& rule : entries_[i].match)
+        for (const auto& base : stripped)
+          if (rule.matches(base)) return Match{i, "match-rule"};
+    }
   // Provider-qualified keys: "claude-3-7-sonnet-20250219" given as "anthropic.claude-..."
   for (const auto& c : cands)
     for (const char* pfx : {"anthropic/", "openai/", "gemini/", "xai/", "deepseek/", "mistral/"})
@@ -404,6 +472,15 @@ std::optional<Match> Catalog::try_resolve(std::string_view name) const {
 Match Catalog::resolve(std::string_view name) const {
   TOKENOPS_CHECK(!name.empty(), InvalidArgument, "model name is empty");
   if (auto m = try_resolve(name)) return *m;
+  if (auto other = resolve_in(name, false)) {
+    const ModelEntry& e = entries_[other->index];
+    const std::string ln = lower(name);
+    throw NotFound(detail::concat(
+        "model '", name, "': the price catalogue (", source_, ") has no price of provider '",
+        ln.substr(0, ln.find('/')), "' for it; '", e.key, "' is the same model at provider '", e.provider,
+        "', whose price tokenops does not substitute (providers price a model differently). Pass '", e.key,
+        "' to use that price, or add the provider's price to the catalogue."));
+  }
   auto close = close_matches(name, 5);
   std::string list;
   for (std::size_t i = 0; i < close.size(); ++i) list += (i ? ", " : "") + std::string("'") + close[i] + "'";

@@ -224,6 +224,11 @@ class Catalog {
   /// (openai/, anthropic/, azure/, bedrock/<region>/, vertex_ai/, gemini/...), Bedrock
   /// cross-region prefixes (us., eu., apac., global.), Vertex "@" versions, "-v1:0" suffixes.
   /// Throws NotFound naming the model and listing close matches.
+  /// A name whose first path component is a provider of this catalogue ("fireworks_ai/...",
+  /// "bedrock/...", "google/...") resolves to an entry of that provider only: another
+  /// provider's price for the same model is not substituted (it was, silently:
+  /// fireworks/.../deepseek-v4-pro got DeepSeek's first-party price); resolve's error names it.
+  /// Bare names prefer first-party providers among match rules.
   Match resolve(std::string_view name) const;
   std::optional<Match> try_resolve(std::string_view name) const;
   /// Up to `k` keys closest to `name` (edit distance on normalised names).
@@ -240,6 +245,9 @@ class Catalog {
 
  private:
   std::optional<std::size_t> litellm_lookup(std::string_view model, const std::string& provider) const;
+  std::optional<Match> resolve_in(std::string_view name, bool same_provider) const;
+  std::vector<std::string> family_;  // per entry: its provider's family (provider_family)
+  std::unordered_map<std::string, bool> families_;  // families with entries
   std::vector<ModelEntry> entries_;
   std::string source_;
   std::string checked_date_;
