@@ -117,6 +117,10 @@ def test_json_escaped_letters_stay_in_their_words() -> None:
         d = json.loads(r.text)
         assert set(d["description"].replace(".", " ").replace(",", " ").split()) <= words, rate
         assert set(d["zh"]) <= set("中文的句子很长。") and set(d["e"]) <= set("😀 ok")
+    # a connector after an escaped letter is read after that letter, not after the escape's last
+    # hex digit ("Caf\\u00e9,2024" was one unit, as if "9,2024" were a number)
+    units = [u.text for u in compress(json.dumps({"k": "Café,2024 und mehr"}), rate=0.9, structure="json").units]
+    assert "Caf\\u00e9" in units and "2024" in units
     # escaped CJK characters are character units; an escaped surrogate pair is one unit
     r = compress(json.dumps({"t": "中文" * 40 + " 😀"}), rate=0.5, structure="json")
     assert "\\u4e2d" in [u.text for u in r.units] and "\\ud83d\\ude00" in [u.text for u in r.units]

@@ -975,8 +975,11 @@ def test_a_provider_prefix_never_gets_another_providers_price(data_dir: Path) ->
     for name in ("bedrock/claude-sonnet-4-5", "azure/claude-sonnet-4-5", "fireworks_ai/deepseek-v3"):
         with pytest.raises(KeyError, match="whose price tokenops does not substitute"):
             tokenops.cost(name, u, catalog=d)
-    # same provider (or a vendor prefix that is no provider): as before
+    # same provider (or a vendor prefix that is no provider): as before; LiteLLM's cohere_chat is
+    # Cohere, genai-prices' fireworks is LiteLLM's fireworks_ai
     assert tokenops.cost("openai/gpt-4o", u, catalog=d).model == "gpt-4o"
+    assert tokenops.cost("cohere/command-r-plus", {"input_text": 1000, "output_text": 100}, catalog=d).model == "command-r-plus"
+    assert tokenops.cost("fireworks_ai/kimi-k3", u, catalog=g).model == "fireworks/kimi-k3"
     assert tokenops.cost("vertex_ai/gemini-2.5-pro", u, catalog=d).model == "gemini-2.5-pro"
     assert tokenops.cost("bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", u, catalog=d).model == \
         "anthropic.claude-sonnet-4-5-20250929-v1:0"

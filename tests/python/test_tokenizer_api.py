@@ -685,14 +685,19 @@ def test_hf_overlapping_added_tokens_of_both_normalized_kinds_are_refused(data_d
         assert ours.encode_ordinary(text) == hf.encode(text, add_special_tokens=False).ids, text
     # thousands of each kind: refused up front (the pairwise check took a minute), while a few
     # hundred of each still load in well under a second
-    many = [tok(50257 + 2 * i + k, f"<{'xy'[k]}{i:05d}>", bool(k)) for i in range(20000) for k in (0, 1)]
+    many = [tok(50257 + 2 * i + k, f"<{'xy'[k]}{i:05d}{'-' * 22}>", bool(k)) for i in range(20000) for k in (0, 1)]
     j["added_tokens"] = base + many
     p.write_text(json.dumps(j))
     with pytest.raises(ValueError, match=r"20000 added tokens with normalized: false and 2000\d with normalized: true"):
         tokenops.Encoding.from_hf_tokenizer_json(p)
+    # a few long tokens of each kind are cheap to check: the guard reads the real lengths
+    long_ones = [tok(50257, "<" + "x" * 1000 + ">", False), tok(50258, "<" + "y" * 1000 + ">", True)]
+    j["added_tokens"] = base + long_ones + [tok(50259 + i, f"<z{i:05d}>", bool(i % 2)) for i in range(600)]
+    p.write_text(json.dumps(j))
+    assert tokenops.Encoding.from_hf_tokenizer_json(p).encode("<z00007>", allowed_special="all") == [50259 + 7]
     j["added_tokens"] = base + many[:600]
     p.write_text(json.dumps(j))
-    assert tokenops.Encoding.from_hf_tokenizer_json(p).encode("a<x00007>b<y00299>", allowed_special="all")[1] == 50257 + 14
+    assert tokenops.Encoding.from_hf_tokenizer_json(p).encode(f"a<x00007{'-' * 22}>b", allowed_special="all")[1] == 50257 + 14
 
 
 def test_hf_added_tokens_of_the_wrong_type_are_named(data_dir, tmp_path):

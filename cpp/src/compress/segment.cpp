@@ -560,11 +560,13 @@ class Builder {
   std::size_t word(std::size_t i, std::size_t b, std::uint8_t base, bool json_string) {
     std::size_t j = i;
     bool digit = false, at = false, dot = false;
+    char32_t prev = 0;  // the character before j, an escape read as what it spells
     while (j < b) {
       int l;
       char32_t c = char_at(j, b, l, json_string);
       if ((is_alnum(c) && !is_unspaced_script(c)) || is_mark_like(c)) {
         digit |= is_numeral(c);
+        prev = c;
         j += l;
         continue;
       }
@@ -572,9 +574,7 @@ class Builder {
       // connectors inside a word: it's, e-mail, snake_case, e.g, 3.14, 1,000, 10:30, 1/2, a@b
       if (c == '\'' || c == 0x2019 || c == '-' || c == '_' || c == '.' || c == ',' || c == ':' ||
           c == '/' || c == '@' || c == '+') {
-        if (json_string && c == '\\') break;
         int l2;
-        char32_t prev = cur_.before(j);
         char32_t next = char_at(j + l, b, l2, json_string);
         if (l2 == 0 || !(is_alnum(next) && !is_unspaced_script(next))) break;
         const bool digits = is_digit(prev) && is_digit(next);
@@ -582,6 +582,7 @@ class Builder {
         if (c == '.' && !digits && !(is_alnum(prev) && is_alnum(next))) break;
         at |= c == '@';
         dot |= c == '.';
+        prev = c;
         j += l;
         continue;
       }

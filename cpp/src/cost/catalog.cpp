@@ -325,8 +325,12 @@ namespace {
 std::string provider_family(std::string_view provider) {
   std::string p = lower(provider);
   if (starts_with(p, "vertex_ai") || p == "gemini" || p == "google") return "google";
-  if (p == "aws" || p == "bedrock" || p == "bedrock_converse") return "bedrock";
-  if (p == "fireworks_ai") return "fireworks";
+  if (p == "aws" || p == "bedrock" || p == "bedrock_converse" || p == "bedrock_mantle") return "bedrock";
+  if (p == "fireworks_ai" || p == "fireworks_ai-embedding-models") return "fireworks";
+  if (p == "cohere_chat") return "cohere";
+  if (p == "codestral" || p == "text-completion-codestral") return "mistral";
+  if (p == "zhipuai") return "zai";
+  if (p == "palm") return "google";
   if (p == "together_ai") return "together";
   if (p == "x-ai") return "xai";
   if (p == "azure_text") return "azure";
@@ -374,7 +378,8 @@ Catalog::Catalog(std::vector<ModelEntry> entries, std::string source, std::strin
                    e.key, "'");
     by_lower_.emplace(lower(e.key), i);
     family_.push_back(provider_family(e.provider));
-    families_[family_.back()] = true;
+    auto& sp = spellings_[family_.back()];
+    if (std::find(sp.begin(), sp.end(), lower(e.provider)) == sp.end()) sp.push_back(lower(e.provider));
   }
   // An alias two entries share goes to the first first-party one, else the first one (a bare
   // "o4-mini" was Azure's entry because Azure's came first in genai-prices' file).
@@ -409,7 +414,7 @@ std::optional<Match> Catalog::resolve_in(std::string_view name, bool same_provid
   std::string want;
   if (const auto slash = ln.find('/'); same_provider && slash != std::string::npos) {
     const std::string fam = provider_family(ln.substr(0, slash));
-    if (families_.count(fam)) want = fam;
+    if (spellings_.count(fam)) want = fam;
   }
   auto ok = [&](std::size_t i) { return want.empty() || family_[i] == want; };
   auto probe = [&](const std::string& cand) -> std::optional<std::size_t> {
@@ -452,6 +457,12 @@ std::optional<Match> Catalog::resolve_in(std::string_view name, bool same_provid
     if (c == ln) continue;
     if (auto idx = probe(c)) return Match{*idx, "normalized:" + c};
   }
+  // The provider's own spelling of the name ("fireworks_ai/kimi-k3" is genai-prices'
+  // "fireworks/kimi-k3"; the bare "kimi-k3" is another provider's alias).
+  if (!want.empty())
+    for (const auto& c : cands)
+      for (const auto& sp : spellings_.at(want))
+        if (auto idx = probe(sp + "/" + c)) return Match{*idx, "normalized:" + sp + "/" + c};
   // Match rules (genai-prices style), on the name and on the name without provider prefixes;
   // the model's maker first, then first-party providers (a bare "o4-mini" matched Azure's rule
   // before OpenAI's).

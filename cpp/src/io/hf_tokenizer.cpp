@@ -76,19 +76,40 @@ bool tokens_overlap(std::string_view a, std::string_view b) {
 /// of both kinds is refused up front instead of taking minutes (20,000 of each took a minute).
 std::pair<const HfAddedToken*, const HfAddedToken*> first_overlap(const std::vector<HfAddedToken>& tokens,
                                                                    std::string_view source) {
-  double nf = 0, nt = 0, lf = 0, lt = 0;
+  // The pairwise check's work from the real lengths: per pair two substring searches
+  // (|a| + |b|) and the suffix/prefix loop (about min(|a|, |b|)^2 / 4 byte compares). Measured:
+  // 3,000 x 3,000 tokens of 30 bytes (2.6e9) take 0.45 s.
+  std::vector<double> lt;  // lengths of the normalized: true tokens, sorted
+  double nf = 0, sum_f = 0;
   for (const auto& t : tokens) {
-    (t.normalized ? nt : nf) += 1;
-    double& l = t.normalized ? lt : lf;
-    l = std::max(l, static_cast<double>(t.content.size()));
+    if (t.normalized) {
+      lt.push_back(static_cast<double>(t.content.size()));
+    } else {
+      nf += 1;
+      sum_f += static_cast<double>(t.content.size());
+    }
   }
-  const double work = nf * nt * (lf + lt + std::min(lf, lt) * std::min(lf, lt) / 4);
-  if (work > 2e9)
+  std::sort(lt.begin(), lt.end());
+  std::vector<double> sq(lt.size() + 1, 0.0);  // prefix sums of squared lengths
+  double sum_t = 0;
+  for (std::size_t i = 0; i < lt.size(); ++i) {
+    sq[i + 1] = sq[i] + lt[i] * lt[i];
+    sum_t += lt[i];
+  }
+  const double nt = static_cast<double>(lt.size());
+  double work = nt * sum_f + nf * sum_t;
+  for (const auto& a : tokens) {
+    if (a.normalized) continue;
+    const double la = static_cast<double>(a.content.size());
+    const std::size_t k = static_cast<std::size_t>(std::lower_bound(lt.begin(), lt.end(), la) - lt.begin());
+    work += (sq[k] + (nt - static_cast<double>(k)) * la * la) / 4;
+  }
+  if (work > 2e10)
     throw InvalidArgument(detail::concat(
         source, ": ", static_cast<std::uint64_t>(nf), " added tokens with normalized: false and ",
-        static_cast<std::uint64_t>(nt), " with normalized: true (up to ", static_cast<std::uint64_t>(std::max(lf, lt)),
-        " bytes) are too many to check that no two of different kinds overlap (Hugging Face matches the first "
-        "kind before the second, an order tokenops does not implement)"));
+        static_cast<std::uint64_t>(nt), " with normalized: true are too many to check that no two of different "
+        "kinds overlap (Hugging Face matches the first kind before the second, an order tokenops does not "
+        "implement)"));
   for (const auto& a : tokens) {
     if (a.normalized) continue;
     for (const auto& b : tokens)

@@ -151,11 +151,12 @@ def load_nq_positions(
     rng = random.Random(seed)
     # The "Document [k]" labels are part of every prompt: an answer they spell ("7", "10",
     # "document") would survive from the labels alone, so such questions are not drawn.
-    labels = normalize_answer(" ".join(f"Document [{k}]" for k in range(1, n_docs + 1)))
+    labels = f" {normalize_answer(' '.join(f'Document [{k}]' for k in range(1, n_docs + 1)))} "
     order = list(range(len(rows)))
     rng.shuffle(order)
+    # whole words: "10" or "document" is in the labels, "men" (inside "document") is not
     chosen = [qi for qi in order
-              if not any(a and a in labels for a in map(normalize_answer, rows[qi]["answers"]))][:n_questions]
+              if not any(a and f" {a} " in labels for a in map(normalize_answer, rows[qi]["answers"]))][:n_questions]
     if len(chosen) < n_questions:
         raise ValueError(f"n_questions={n_questions}: the file has {len(chosen)} usable questions")
     items = []
@@ -297,13 +298,14 @@ Method = Callable[[QAItem, int], str]
 
 
 def default_methods(
-    compressor: Compressor | None = None, baselines: Baselines | None = None, *, model: str = "gpt-4o"
+    compressor: Compressor | None = None, baselines: Baselines | None = None, *, model: str | None = None
 ) -> dict[str, Method]:
-    """tokenops (question-aware), tokenops without the question, and the three baselines.
-    Measure them with ``run_survival(..., model=)`` of the same model."""
-    if compressor is not None and model != "gpt-4o" and model != compressor.model:
+    """tokenops (question-aware), tokenops without the question, and the three baselines, for
+    ``compressor`` or a Compressor of ``model`` (default gpt-4o). Measure them with
+    ``run_survival(..., model=)`` of the same model."""
+    if compressor is not None and model is not None and model != compressor.model:
         raise ValueError(f"model={model!r} but the compressor is for {compressor.model!r}; give one of them")
-    comp = compressor or Compressor(model)
+    comp = compressor or Compressor(model or "gpt-4o")
     base = baselines or Baselines(comp.encoding)
     return {
         "tokenops": lambda it, b: comp.compress(it.context, it.question, target_tokens=b).text,

@@ -247,7 +247,7 @@ class Catalog {
   std::optional<std::size_t> litellm_lookup(std::string_view model, const std::string& provider) const;
   std::optional<Match> resolve_in(std::string_view name, bool same_provider) const;
   std::vector<std::string> family_;  // per entry: its provider's family (provider_family)
-  std::unordered_map<std::string, bool> families_;  // families with entries
+  std::unordered_map<std::string, std::vector<std::string>> spellings_;  // family -> its provider names
   std::vector<ModelEntry> entries_;
   std::string source_;
   std::string checked_date_;
