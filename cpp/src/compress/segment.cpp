@@ -185,18 +185,9 @@ class Builder {
           i = word(i, b, base, json_string);
           continue;
         }
-        std::size_t j = i + 2;
-        if (s_[i + 1] == 'u') {
-          j = std::min(b, i + 6);
-          // a surrogate pair \uD8xx\uDCxx stays together
-          if (j + 6 <= b && s_[j] == '\\' && s_[j + 1] == 'u') {
-            char h = s_[i + 2];
-            if ((h == 'd' || h == 'D') && (s_[i + 3] == '8' || s_[i + 3] == '9' ||
-                                           s_[i + 3] == 'a' || s_[i + 3] == 'A' ||
-                                           s_[i + 3] == 'b' || s_[i + 3] == 'B'))
-              j += 6;
-          }
-        }
+        // any other escape is one unit: \uXXXX (an escaped surrogate pair, 12 bytes, as char_at
+        // reads it) or a two-byte one
+        const std::size_t j = i + (el >= 6 ? static_cast<std::size_t>(el) : 2);
         emit(i, j, UnitKind::Punct, base);
         if (s_[i + 1] == 'n') end_chunk();
         i = j;

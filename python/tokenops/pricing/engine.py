@@ -21,7 +21,7 @@ import numpy as np
 
 from .._args import INT64_MAX, check_threads
 from .catalog import Catalog, check_model_name
-from .usage import (BUCKETS, CALL_FIELDS, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, _unwrap, litellm_usage_view,
+from .usage import (BUCKETS, CALL_FIELDS, call_value, DETAIL_KINDS, INPUT_BUCKETS, Usage, _to_dict, _unwrap, litellm_usage_view,
                     normalize_usage, response_service_tier)
 
 _MODES = ("litellm", "exact")
@@ -572,10 +572,7 @@ def _call_column(name: str, col: Any, n: int) -> tuple[list[str], Any]:
     vals: list[str] = [""]
     remap = np.zeros(len(uniq) + 1, dtype=np.int64)  # raw code + 1 -> index in vals
     for j, v in enumerate(uniq):
-        v = getattr(v, "value", v)  # an SDK enum
-        if not isinstance(v, str):
-            row = int(np.flatnonzero(raw == j)[0])
-            raise TypeError(f"usage column {name!r} row {row} must be a string (or None), got {type(v).__name__} {v!r}")
+        v = call_value(v, lambda: f"usage column {name!r} row {int(np.flatnonzero(raw == j)[0])}")
         if v not in vals:
             vals.append(v)
         remap[j + 1] = vals.index(v)

@@ -42,7 +42,7 @@ import re
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from .._args import INT64_MAX
 
@@ -651,12 +651,18 @@ def _field_name(spec: ApiSemantics, path: str) -> str:
 
 def _call_field(d: Mapping[str, Any], key: str) -> str:
     """A per-call string field (inference_geo, speed): "" when absent or null."""
-    v = d.get(key)
-    v = getattr(v, "value", v)  # an SDK enum
+    return call_value(d.get(key), f"usage field '{key}'")
+
+
+def call_value(v: Any, where: str | Callable[[], str]) -> str:
+    """One value of a per-call field (inference_geo, speed; an SDK enum is read by its value):
+    "" for None, else a str; TypeError naming ``where`` (or what it returns) otherwise."""
+    v = getattr(v, "value", v)
     if v is None:
         return ""
     if not isinstance(v, str):
-        raise TypeError(f"usage field '{key}' must be a string, got {type(v).__name__} {v!r}")
+        raise TypeError(f"{where() if callable(where) else where} must be a string (or None), "
+                        f"got {type(v).__name__} {v!r}")
     return v
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -300,24 +301,36 @@ class Router:
         ps = _check_prompts(prompts)
         if not is_real(lam):
             raise TypeError(f"lam must be a number, not {type(lam).__name__}")
-        if costs is None:
-            c: list[float] = []
-        else:
-            if isinstance(costs, (str, bytes, dict)) or not hasattr(costs, "__len__"):
-                # "123" was read as the costs [1, 2, 3], a dict as its keys
-                raise TypeError(f"costs must be a sequence of numbers (one per model), not {type(costs).__name__}")
-            if len(costs) != len(self.models):
-                # an empty list meant "the file's costs" without a word
-                raise ValueError(f"costs has {len(costs)} values; this router has {len(self.models)} models "
-                                 f"{self.models} (pass costs=None for the file's costs)")
-            c = []
-            for i, x in enumerate(costs):
-                if not is_real(x):
-                    raise TypeError(f"costs[{i}] must be a number, not {type(x).__name__}")
-                c.append(float(x))
+        # an empty list meant "the file's costs" without a word: None says it
+        c = check_costs(costs, self.models, "this router has", "pass costs=None for the file's costs")
         idx = self._core.route(ps, float(lam), c, self._embeddings(ps, embeddings), check_threads(num_threads))
         models = self.models
         return [models[i] for i in idx]
+
+
+def check_costs(costs: Any, models: Sequence[str], count_phrase: str, none_hint: str, why: str = "") -> list[float]:
+    """``costs`` as one finite cost >= 0 per model ([] for None), for fit_router and route_nway:
+    "123" was read as [1, 2, 3], a dict as its keys, and NaN or a negative cost reached the core.
+    ``count_phrase`` / ``none_hint`` / ``why`` word the errors for the caller."""
+    if costs is None:
+        return []
+    if isinstance(costs, (str, bytes, Mapping, set, frozenset)) or not hasattr(costs, "__len__"):
+        raise TypeError(f"costs must be a sequence of numbers (one per model), not {type(costs).__name__}")
+    try:
+        n = len(costs)
+    except TypeError:  # a 0-d numpy array has __len__ but no length
+        raise TypeError(f"costs must be a sequence of numbers (one per model), not {costs!r}") from None
+    if n != len(models):
+        raise ValueError(f"costs has {n} values; {count_phrase} {len(models)} models {list(models)} ({none_hint})")
+    out = []
+    for i, x in enumerate(costs):
+        if not is_real(x):
+            raise TypeError(f"costs[{i}] must be a number, not {type(x).__name__}")
+        v = float(x)
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"costs[{i}] is {v}; {why}costs must be finite and non-negative (no NaN or inf)")
+        out.append(v)
+    return out
 
 
 def _peek_encoding(data: bytes, source: str) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._args import check_seed, is_int, is_real
-from .core import FeatureConfig, Router, dense_signal_names, featurize
+from .core import FeatureConfig, Router, check_costs, dense_signal_names, featurize
 from ._file import router_file_bytes, save_router_file
 
 FAMILIES = ("logistic", "linear", "mlp", "mf", "irt", "knn")
@@ -295,35 +295,6 @@ def _layers(value: Any) -> tuple[int, ...]:
     return (int(value),) if is_int(value) else tuple(int(h) for h in value)
 
 
-def _check_costs(costs: Any, models: list[str]) -> list[float]:
-    """``costs`` as one finite, non-negative float per model ([] for None), checked before
-    training (a bad cost was only refused when the trained router was loaded)."""
-    if costs is None:
-        return []
-    if isinstance(costs, (str, bytes, Mapping, set, frozenset)) or not hasattr(costs, "__len__"):
-        # "123" was read as the costs [1, 2, 3]; a dict raised float()'s error on its keys
-        raise TypeError("costs must be a sequence of numbers (one per model), not "
-                        f"{type(costs).__name__}")
-    try:
-        n = len(costs)
-    except TypeError:  # a 0-d numpy array has __len__ but no length
-        raise TypeError("costs must be a sequence of numbers (one per model), not "
-                        f"{costs!r}") from None
-    if n != len(models):
-        raise ValueError(f"costs has {n} values; there are {len(models)} models {models} "
-                         "(one cost per model, or costs=None for none)")
-    out = []
-    for i, x in enumerate(costs):
-        if not is_real(x):
-            raise TypeError(f"costs[{i}] must be a number, not {type(x).__name__}")
-        v = float(x)
-        if not (np.isfinite(v) and v >= 0):
-            raise ValueError(f"costs[{i}] is {v}; a router with it would not load: costs must be "
-                             "finite and non-negative (no NaN or inf)")
-        out.append(v)
-    return out
-
-
 def _model_index(models: list[str], name: Any, role: str) -> int:
     if name in models:
         return models.index(name)
@@ -383,7 +354,9 @@ def fit_router(
     Qv, mask = _clean_quality(quality)
     if Qv.shape != (len(ps), len(models)):
         raise ValueError(f"quality has shape {Qv.shape}, expected ({len(ps)}, {len(models)})")
-    file_costs = _check_costs(costs, models)
+    # checked before training (a bad cost was only refused when the trained router was loaded)
+    file_costs = check_costs(costs, models, "there are", "one cost per model, or costs=None for none",
+                             "a router with it would not load: ")
     cfg = features or FAMILY_FEATURES[family]
     if family == "knn":
         if embeddings is None:
