@@ -926,6 +926,49 @@ def test_refresh_switches_catalogues_atomically_and_never_replaces_an_unreadable
     assert before  # (the first catalogue existed)
 
 
+def test_two_refreshes_at_once_never_remove_the_live_catalogue(tmp_path: Path, monkeypatch) -> None:
+    # Refresh A installs new prices while refresh B re-applies the current ones (same content, so
+    # the same file name X). B ran between A's switch and A's removal of the previous file (X):
+    # provenance.json then named a file A deleted, and every Catalog.default() failed.
+    from tokenops.pricing import catalog as c
+
+    out = tmp_path / "cat"
+    v1 = _litellm_file(tmp_path / "v1.json", 10)
+    x = c.refresh_default(v1, out, checked_date="2026-01-02")["file"]
+    real = c.write_atomic
+    nested = []
+
+    def write_then_run_b(dest, data):
+        real(dest, data)
+        if dest.name == c.PROVENANCE_FILE and not nested:
+            nested.append(None)
+            nested[0] = c.refresh_default(v1, out, checked_date="2026-01-02")  # B, re-entrant here
+
+    monkeypatch.setattr(c, "write_atomic", write_then_run_b)
+    c.refresh_default(_litellm_file(tmp_path / "v2.json", 12), out, checked_date="2026-02-03")  # A
+    monkeypatch.setattr(c, "write_atomic", real)
+    assert nested and nested[0]["file"] == x
+    assert len(c.load_packaged(out)) == 10  # B's switch came last: its catalogue is live and whole
+    assert (out / x).is_file()
+
+
+def test_refreshes_from_two_processes_are_serialised(tmp_path: Path) -> None:
+    out = tmp_path / "cat"
+    srcs = [_litellm_file(tmp_path / f"s{i}.json", 10 + i) for i in range(2)]
+    code = ("import sys; from pathlib import Path; from tokenops.pricing.catalog import refresh_default as r\n"
+            "for _ in range(15):\n"
+            "    for s in sys.argv[1:3]: r(s, Path(sys.argv[3]), checked_date='2026-01-02', allow_shrink=True)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(srcs[i]), str(srcs[1 - i]), str(out)],
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    from tokenops.pricing.catalog import load_packaged
+
+    assert len(load_packaged(out)) in (10, 11)
+    assert len([f for f in out.iterdir() if f.name.endswith(".json.gz")]) == 1  # no orphan, none missing
+
+
 def test_refresh_prices_cli_reports_mistakes_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty.json").write_text("{}")
     cases = [

@@ -758,3 +758,50 @@ def test_truncate_keeps_lone_surrogates_and_decode_takes_empty_and_object_arrays
         enc.decode(np.array(["a", 1], dtype=object))
     # num_threads=None is the default thread count, as tiktoken's ThreadPoolExecutor reads it
     assert enc.encode_batch(["a", "b c"], num_threads=None) == [enc.encode("a"), enc.encode("b c")]
+
+
+def test_truncate_keeps_surrogate_pairs_whole_and_within_budget() -> None:
+    # The core reads a high + low surrogate pair as the one character it encodes (tiktoken's
+    # utf-16 round trip); the cut was mapped back one code point per character, so a text that
+    # fit lost its last character, pairs were split and results went over max_tokens.
+    import random
+
+    rng = random.Random(0)
+    alphabet = ["x", " ", "y", "\ud83d\ude00", "\ud83d", "\ude00", "é", "東", "\U0001F600", "ab"]
+    for name in ("cl100k_base", "o200k_base"):
+        enc = tokenops.get_encoding(name)
+        assert enc.truncate("x\ud83d\ude00y", 5) == "x\ud83d\ude00y"
+        assert enc.truncate("x\ud83d\ude00y", 5, keep="end") == "x\ud83d\ude00y"
+        assert enc.truncate("\ud83d\ude00", 5) == "\ud83d\ude00"
+        for _ in range(300):
+            t = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+            total = enc.count(t)
+            for n in range(total + 1):
+                for keep in ("start", "end"):
+                    out = enc.truncate(t, n, keep=keep)
+                    assert (t.startswith(out) if keep == "start" else t.endswith(out)), (t, n, keep)
+                    assert enc.count(out) <= n, (t, n, keep, out)
+                    cut = len(out) if keep == "start" else len(t) - len(out)
+                    assert not (0 < cut < len(t) and "\ud800" <= t[cut - 1] <= "\udbff"
+                                and "\udc00" <= t[cut] <= "\udfff"), (t, n, keep)  # a pair split
+                    if n == total:
+                        assert out == t
+
+
+def test_stream_decoder_checks_its_arguments_and_keeps_undecodable_bytes_in_the_error() -> None:
+    enc = tokenops.get_encoding("cl100k_base")
+    dec = enc.stream_decoder()
+    for bad in (b"hello", "hello", bytearray(b"hi"), {1: 2}, {1, 2}):
+        with pytest.raises(TypeError, match="push takes"):
+            dec.push(bad)  # bytes were read as one id per byte
+    assert dec.push(iter(enc.encode("ok"))) == "ok"  # any other iterable of ids is fine
+    with pytest.raises(LookupError):
+        enc.stream_decoder(errors="bogus")  # at once, not at the first invalid byte
+    with pytest.raises(TypeError):
+        enc.stream_decoder(errors=None)  # type: ignore[arg-type]
+    strict = enc.stream_decoder(errors="strict")
+    with pytest.raises(UnicodeDecodeError) as info:
+        strict.push([enc.encode_single_token(b"\xff"), *enc.encode("hello")])
+    assert info.value.object == b"\xffhello"  # what the decoder handed on is in the error
+    with pytest.raises(UnicodeEncodeError):  # tiktoken's type, still a ValueError
+        enc.encode_single_token("\ud800")

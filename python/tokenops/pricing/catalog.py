@@ -3,6 +3,7 @@ snapshot, genai-prices), the packaged default catalogue with its provenance, and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -289,17 +290,25 @@ def load_packaged(folder: Path) -> Catalog:
             f"packaged price catalogue missing in {folder}; regenerate it with "
             "`python -m tokenops refresh-prices --from-snapshot`"
         )
-    prov = json.loads(prov_path.read_text())
     # provenance names its data file (refresh_default writes content-addressed names and switches
-    # by replacing provenance.json alone); the shipped catalogue's is DEFAULT_FILE
-    name = prov.get("file", DEFAULT_FILE)
-    if not isinstance(name, str) or not name or Path(name).name != name:
-        raise ValueError(f"{prov_path}: 'file' must name a file in {folder}, got {name!r}")
-    data_path = folder / name
-    if not data_path.is_file():
-        raise FileNotFoundError(f"{data_path}, named by {prov_path}, is missing; regenerate the catalogue with "
-                                "`python -m tokenops refresh-prices --from-snapshot`")
-    raw = data_path.read_bytes()
+    # by replacing provenance.json alone); the shipped catalogue's is DEFAULT_FILE. A refresh in
+    # another process may switch and remove the file named by the provenance read a moment ago:
+    # then the new provenance names the new file, so read it again.
+    seen: set[str] = set()
+    while True:
+        prov = json.loads(prov_path.read_text())
+        name = prov.get("file", DEFAULT_FILE)
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ValueError(f"{prov_path}: 'file' must name a file in {folder}, got {name!r}")
+        data_path = folder / name
+        try:
+            raw = data_path.read_bytes()
+            break
+        except FileNotFoundError:
+            if name in seen:
+                raise FileNotFoundError(f"{data_path}, named by {prov_path}, is missing; regenerate the catalogue "
+                                        "with `python -m tokenops refresh-prices --from-snapshot`") from None
+            seen.add(name)
     digest = hashlib.sha256(raw).hexdigest()
     if digest != prov.get("file_sha256"):
         raise ValueError(f"{data_path} sha256 {digest} does not match provenance.json; regenerate the catalogue")
@@ -327,6 +336,43 @@ def _finite(v: Any) -> Any:
     if isinstance(v, list):
         return [_finite(x) for x in v]
     return v
+
+
+_REFRESH_THREADS = threading.RLock()
+_refresh_depth = 0
+
+
+@contextlib.contextmanager
+def _refresh_lock(folder: Path) -> Iterator[None]:
+    """Serialises catalogue switches in ``folder``: threads of this process through a lock,
+    processes through an exclusive ``flock`` on ``folder/.refresh-lock`` (POSIX; elsewhere the
+    switch still never removes the file provenance.json names). Re-entrant within a thread."""
+    global _refresh_depth
+    with _REFRESH_THREADS:
+        if _refresh_depth > 0:
+            _refresh_depth += 1
+            try:
+                yield
+            finally:
+                _refresh_depth -= 1
+            return
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            fcntl = None  # type: ignore[assignment]
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".refresh-lock", os.O_RDWR | os.O_CREAT, 0o666) if fcntl else -1
+        try:
+            if fcntl:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            _refresh_depth = 1
+            try:
+                yield
+            finally:
+                _refresh_depth = 0
+        finally:
+            if fd >= 0:
+                os.close(fd)  # releases the flock
 
 
 def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
@@ -360,11 +406,6 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     if not compact or len(probe) == 0:
         raise ValueError(f"{src_path} has no model rows; refusing to replace the price catalogue with an empty one")
     out = Path(out_dir) if out_dir is not None else _PKG_DATA
-    old_file = None
-    try:
-        old_file = json.loads((out / PROVENANCE_FILE).read_text()).get("file", DEFAULT_FILE)
-    except (OSError, ValueError, AttributeError):
-        pass
     if not allow_shrink:
         try:
             old_n = len(load_packaged(out))
@@ -393,13 +434,20 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         "license": "MIT (LiteLLM)",
         "note": "Prices are facts as published by LiteLLM; tokenops keeps the prices and provenance only.",
     }
-    write_atomic(out / prov["file"], gz)  # a new name: the live catalogue is untouched
-    write_atomic(out / PROVENANCE_FILE, (json.dumps(prov, indent=2) + "\n").encode())  # the switch
-    if old_file and old_file != prov["file"] and Path(old_file).name == old_file:
-        try:  # the previous data file, no longer named by provenance.json
-            (out / old_file).unlink()
-        except OSError:
+    with _refresh_lock(out):
+        old_file = None
+        try:
+            old_file = json.loads((out / PROVENANCE_FILE).read_text()).get("file", DEFAULT_FILE)
+        except (OSError, ValueError, AttributeError):
             pass
+        write_atomic(out / prov["file"], gz)  # a new name: the live catalogue is untouched
+        write_atomic(out / PROVENANCE_FILE, (json.dumps(prov, indent=2) + "\n").encode())  # the switch
+        if old_file and old_file != prov["file"] and Path(old_file).name == old_file:
+            try:  # the previous data file, unless provenance.json names it again (never the live one)
+                if json.loads((out / PROVENANCE_FILE).read_text()).get("file") != old_file:
+                    (out / old_file).unlink()
+            except (OSError, ValueError, AttributeError):
+                pass
     global _DEFAULT
     _DEFAULT = None
     return prov

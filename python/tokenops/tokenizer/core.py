@@ -3,10 +3,12 @@ streaming decoding."""
 
 from __future__ import annotations
 
+import codecs
 import functools
 import os
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbcSet
 from typing import TYPE_CHECKING, Any, AbstractSet, Literal, NoReturn, Union
 
 from .. import _core
@@ -391,11 +393,9 @@ class Encoding:
         # Any budget beyond the native size_t keeps the whole text (a str has fewer tokens).
         max_tokens = min(max_tokens, INT64_MAX)
         out = self._core.truncate(text, max_tokens, allowed or None, keep == "end")
-        # The core reads lone surrogates as U+FFFD (as encode does); one code point each, so the
-        # result's length picks the same prefix / suffix of the text the caller gave.
-        if keep == "end":
-            return out if text.endswith(out) else text[len(text) - len(out):]
-        return out if text.startswith(out) else text[:len(out)]
+        if text.startswith(out) if keep == "start" else text.endswith(out):
+            return out
+        return _same_cut(text, len(out), keep == "end")
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
@@ -523,12 +523,37 @@ class Encoding:
         raise TypeError(f"encoding {self.name!r} (loaded from {self.source}) cannot be pickled")
 
 
+def _same_cut(text: str, n: int, from_end: bool) -> str:
+    """The prefix (suffix) of ``text`` that the core's first (last) ``n`` characters stand for.
+    The core reads text as tiktoken does (``encode("utf-16", "surrogatepass").decode("utf-16",
+    "replace")``): a high + low surrogate pair is one character there, a lone surrogate one
+    U+FFFD, so a pair is never split."""
+    def high(c: str) -> bool:
+        return "\ud800" <= c <= "\udbff"
+
+    def low(c: str) -> bool:
+        return "\udc00" <= c <= "\udfff"
+
+    if from_end:
+        j = len(text)
+        for _ in range(n):
+            j -= 2 if j >= 2 and low(text[j - 1]) and high(text[j - 2]) else 1
+        return text[j:]
+    i = 0
+    for _ in range(n):
+        i += 2 if i + 1 < len(text) and high(text[i]) and low(text[i + 1]) else 1
+    return text[:i]
+
+
 class StreamDecoder:
     """Incremental decoding of a token stream (e.g. an LLM response arriving token by token):
     ``push(ids)`` returns the text completed so far, holding back an incomplete UTF-8 sequence
     until the tokens that complete it arrive; ``flush()`` returns what is left."""
 
     def __init__(self, encoding: Encoding, errors: str = "replace") -> None:
+        if not isinstance(errors, str):
+            raise TypeError(f"errors must be a str such as 'replace' or 'strict', not {type(errors).__name__}")
+        codecs.lookup_error(errors)  # LookupError now, not at the first invalid byte
         self._dec = _core.CoreStreamDecoder(encoding._core)
         self._errors = errors
         self._name = encoding.name
@@ -544,8 +569,13 @@ class StreamDecoder:
             tokens = [tokens]
         elif hasattr(tokens, "dtype"):
             tokens = _check_tokens(tokens)  # numpy arrays go to the core as they are (like decode)
+        elif isinstance(tokens, (str, bytes, bytearray, memoryview, Mapping, AbcSet)):
+            # bytes would be read as ids (one per byte), a dict's keys or a set's arbitrary order
+            raise TypeError(f"push takes a token id or a sequence of ids, not {type(tokens).__name__}")
         elif not isinstance(tokens, (list, tuple)):
             tokens = list(tokens)  # type: ignore[call-overload]
+        # With errors="strict", invalid UTF-8 raises UnicodeDecodeError; the decoder has handed
+        # those bytes on, and the exception's .object holds them (nothing else is dropped).
         return self._dec.push(tokens).decode("utf-8", errors=self._errors)
 
     def flush(self) -> str:
@@ -644,9 +674,10 @@ def _token_bytes(value: Any, fn: str) -> bytes:
     if isinstance(value, str):
         try:
             return value.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError(f"{fn}: the text holds a lone surrogate at index {e.start}; "
-                             "pass bytes for tokens that are not valid UTF-8") from None
+        except UnicodeEncodeError as e:  # tiktoken's type (a ValueError), with what to do
+            raise UnicodeEncodeError("utf-8", value, e.start, e.end,
+                                     f"{fn}: a lone surrogate; pass bytes for tokens that are not "
+                                     "valid UTF-8") from None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{fn} takes str or bytes, not {type(value).__name__}")
