@@ -104,3 +104,33 @@ def write_atomic(dest: Path, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+GUNZIP_LIMIT = 256 << 20  # price and model files tokenops reads are a few MB
+
+
+def gunzip_limited(data: bytes, what: str, limit: int = GUNZIP_LIMIT) -> bytes:
+    """gzip-decompresses ``data`` (every member), refusing more than ``limit`` bytes of output (a
+    few MB of zeros inflate to gigabytes) with a ValueError naming ``what``, as for corrupt or
+    truncated data (gzip.decompress raised BadGzipFile / EOFError without naming the file)."""
+    import zlib
+
+    out = bytearray()
+    try:
+        while data:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += d.decompress(data, limit + 1 - len(out))
+            while d.unconsumed_tail and len(out) <= limit:
+                out += d.decompress(d.unconsumed_tail, limit + 1 - len(out))
+            if len(out) > limit:
+                raise ValueError(f"{what}: decompresses to more than {limit >> 20} MiB; "
+                                 "not a file tokenops reads")
+            if not d.eof:
+                raise ValueError(f"{what}: the gzip data is truncated")
+            data = d.unused_data
+            if not data.strip(b"\0"):  # trailing zero padding, as gzip allows
+                break
+    except zlib.error as e:
+        raise ValueError(f"{what}: not valid gzip data ({e})") from None
+    return bytes(out)
+

@@ -1741,3 +1741,58 @@ def test_constructing_router_or_embedder_directly_points_to_the_factories() -> N
         Router()
     with pytest.raises(TypeError, match=r"Embedder\.load\(\)"):
         tokenops.Embedder()
+
+
+def test_gzip_files_are_read_with_a_size_cap_and_errors_name_the_file(tmp_path: Path) -> None:
+    import gzip
+    import zlib
+
+    from tokenops._paths import gunzip_limited
+
+    bomb = tmp_path / "b.json.gz"
+    with gzip.open(bomb, "wb") as f:  # a few KB on disk, 300 MiB inflated
+        f.write(b'{"m":{"litellm_provider":"x"}')
+        for _ in range(300):
+            f.write(b" " * (1 << 20))
+        f.write(b"}")
+    with pytest.raises(ValueError, match=r"b\.json\.gz: decompresses to more than 256 MiB"):
+        Catalog.from_litellm(bomb)
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match=r"bad\.json\.gz: not valid gzip data"):
+        Catalog.from_litellm(bad)
+    good = gzip.compress(json.dumps({"m0": dict(_OK_ROW)}).encode())
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(good[:-12])
+    with pytest.raises(ValueError, match=r"cut\.json\.gz: the gzip data is truncated"):
+        Catalog.from_litellm(cut)
+    whole = tmp_path / "two.json.gz"  # two members, as gzip.decompress reads them
+    half = json.dumps({"m0": dict(_OK_ROW)}).encode()
+    whole.write_bytes(gzip.compress(half[:10]) + gzip.compress(half[10:]))
+    assert len(Catalog.from_litellm(whole)) == 1
+    assert gunzip_limited(zlib.compress(b"x", wbits=31), "w", limit=1) == b"x"
+    with pytest.raises(ValueError, match="more than"):
+        gunzip_limited(gzip.compress(b"xx"), "w", limit=1)
+
+
+def test_packaged_catalogue_errors_name_the_provenance_file_and_cleanup_spares_it(tmp_path: Path) -> None:
+    from tokenops.pricing import catalog as c
+
+    out = tmp_path / "cat"
+    c.refresh_default(_litellm_file(tmp_path / "full.json", 10), out, checked_date="2026-01-02")
+    prov_path = out / c.PROVENANCE_FILE
+    good = prov_path.read_text()
+    for text, msg in (("[]", "must hold a JSON object"), ("{not json", "is not valid JSON"),
+                      (good.replace("2026-01-02", "2026-13-02"), "checked_date")):
+        prov_path.write_text(text)
+        with pytest.raises(ValueError, match=msg) as info:
+            c.load_packaged(out)
+        assert str(prov_path) in str(info.value)
+    # a provenance that names provenance.json (or the lock file) as its data file: the next
+    # refresh deleted the provenance it had just written, and the catalogue was gone
+    for name in (c.PROVENANCE_FILE, ".refresh-lock"):
+        prov = json.loads(good)
+        prov["file"] = name
+        prov_path.write_text(json.dumps(prov))
+        c.refresh_default(tmp_path / "full.json", out, checked_date="2026-01-02", allow_shrink=True)
+        assert len(c.load_packaged(out)) == 10 and (out / ".refresh-lock").exists()

@@ -4,13 +4,13 @@ read at run time) and the word-bigram model trained by ``scripts/train_compress_
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import threading
 from pathlib import Path
 
 from .. import _core
+from .._paths import gunzip_limited
 
 BIGRAM_EN = Path(__file__).resolve().parent / "data" / "bigram_en.txt.gz"
 BIGRAM_EN_SHA256 = "77fe0626900475990a9a02abfbc26bcccf6ea09a0b264bd01cef7c6303a6458c"
@@ -83,7 +83,7 @@ def _load_bigram(p: Path, expected: str | None) -> _core.CoreBigramModel:
                 f"bigram model {p} has sha256 {got}, expected {expected}: the file is corrupt or "
                 "from another version; reinstall tokenops or retrain it"
             )
-    data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    data = gunzip_limited(raw, f"bigram model {p}") if raw[:2] == b"\x1f\x8b" else raw
     return _core.CoreBigramModel(data, str(p))
 
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._args import as_int
-from .._paths import write_atomic
+from .._paths import gunzip_limited, write_atomic
 from .._core import CoreCatalog, parse_iso_date
 
 _PKG_DATA = Path(__file__).resolve().parent / "data"
@@ -107,7 +108,7 @@ class Catalog:
                 raise FileNotFoundError(f"LiteLLM price file not found: {path}")
             data = path.read_bytes()
             if path.suffix == ".gz":
-                data = gzip.decompress(data)
+                data = gunzip_limited(data, str(path))
             label = name or str(path)
         core, problems = CoreCatalog.from_litellm_json(data, label, checked_date)
         cat = cls(core, problems, kind="litellm", provenance={"source": label, "checked_date": checked_date,
@@ -296,7 +297,7 @@ def load_packaged(folder: Path) -> Catalog:
     # then the new provenance names the new file, so read it again.
     seen: set[str] = set()
     while True:
-        prov = json.loads(prov_path.read_text())
+        prov = _read_provenance(prov_path)
         name = prov.get("file", DEFAULT_FILE)
         if not isinstance(name, str) or not name or Path(name).name != name:
             raise ValueError(f"{prov_path}: 'file' must name a file in {folder}, got {name!r}")
@@ -312,8 +313,24 @@ def load_packaged(folder: Path) -> Catalog:
     digest = hashlib.sha256(raw).hexdigest()
     if digest != prov.get("file_sha256"):
         raise ValueError(f"{data_path} sha256 {digest} does not match provenance.json; regenerate the catalogue")
-    return Catalog.from_litellm(gzip.decompress(raw), name=prov.get("source", "packaged"),
-                                checked_date=prov.get("checked_date", ""), provenance=prov)
+    checked = prov.get("checked_date", "")
+    try:
+        checked = _iso_date_arg(checked, "checked_date") if checked != "" else ""
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{prov_path}: {e}") from None
+    return Catalog.from_litellm(gunzip_limited(raw, str(data_path)), name=prov.get("source", "packaged"),
+                                checked_date=checked, provenance=prov)
+
+
+def _read_provenance(path: Path) -> dict[str, Any]:
+    try:
+        prov = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        raise ValueError(f"{path} is not valid JSON ({e}); regenerate the catalogue with "
+                         "`python -m tokenops refresh-prices --from-snapshot`") from None
+    if not isinstance(prov, dict):
+        raise ValueError(f"{path} must hold a JSON object, not {type(prov).__name__}")
+    return prov
 
 
 def compact_litellm(doc: dict[str, Any]) -> dict[str, Any]:
@@ -338,6 +355,7 @@ def _finite(v: Any) -> Any:
     return v
 
 
+_DATA_NAME = re.compile(r"litellm_prices(-[0-9a-f]{16})?\.json\.gz")  # DEFAULT_FILE or a refresh's
 _REFRESH_THREADS = threading.RLock()
 _refresh_depth = 0
 
@@ -437,16 +455,19 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     with _refresh_lock(out):
         old_file = None
         try:
-            old_file = json.loads((out / PROVENANCE_FILE).read_text()).get("file", DEFAULT_FILE)
-        except (OSError, ValueError, AttributeError):
+            old_file = _read_provenance(out / PROVENANCE_FILE).get("file", DEFAULT_FILE)
+        except (OSError, ValueError):
             pass
         write_atomic(out / prov["file"], gz)  # a new name: the live catalogue is untouched
         write_atomic(out / PROVENANCE_FILE, (json.dumps(prov, indent=2) + "\n").encode())  # the switch
-        if old_file and old_file != prov["file"] and Path(old_file).name == old_file:
-            try:  # the previous data file, unless provenance.json names it again (never the live one)
-                if json.loads((out / PROVENANCE_FILE).read_text()).get("file") != old_file:
+        # the previous data file, if it is one refresh_default writes (a provenance naming
+        # provenance.json or the lock file must not delete them), unless provenance.json names
+        # it again (never the live one)
+        if (isinstance(old_file, str) and old_file != prov["file"] and _DATA_NAME.fullmatch(old_file)):
+            try:
+                if _read_provenance(out / PROVENANCE_FILE).get("file") != old_file:
                     (out / old_file).unlink()
-            except (OSError, ValueError, AttributeError):
+            except (OSError, ValueError):
                 pass
     global _DEFAULT
     _DEFAULT = None
