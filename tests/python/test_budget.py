@@ -3,6 +3,8 @@ policies, determinism across threads, outputs and bad input."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import tokenops
@@ -116,7 +118,8 @@ def test_budget_actions_and_output_cap(wf: Workflow) -> None:
     tr = simulate(loop, model="gpt-4o", n=1, deterministic=True,
                   policy=Policy(token_budget=60_000, on_budget="summarize", summary_tokens=500,
                                 summary_threshold=8000)).trace
-    assert list(tr["iteration"]) == [0, 1, 2, 3, 4, 5, -1, 6, 7, 8, 9, -1]
+    # (the history passes the threshold again after the last call: no summary that nothing reads)
+    assert list(tr["iteration"]) == [0, 1, 2, 3, 4, 5, -1, 6, 7, 8, 9]
     assert list(tr["input_tokens"])[6:9] == [16000, 3500, 6000]  # 1000 + 500 summary + 2000 fresh
     esc = simulate(full, model="gpt-4o-mini", n=2000, seed=1,
                    policy=Policy(token_budget=200_000, on_budget="escalate", escalate_to="gpt-4o"))
@@ -374,3 +377,95 @@ def test_simulation_result_repr_is_one_line_of_kpis() -> None:
     text = repr(r)
     assert "\n" not in text and len(text) < 200, text
     assert "gpt-4o" in text and f"{r.completion_rate:.1%}" in text and "n=200" in text
+
+
+# ------------------------------------------------------------------------- reviewer findings (fix-sim)
+def test_reasoning_is_cut_at_max_output_and_at_the_window() -> None:
+    # o3: 100k max output, 200k window; max_output_tokens includes reasoning. The reasoning was kept
+    # whole and billed (150,000 reasoning tokens; 240,000 tokens in the 200k window).
+    wf = Workflow("w", (Step("s", user_input=1000, output=500, reasoning=150_000),), context="stateless")
+    r = simulate(wf, model="o3", n=1, deterministic=True)
+    t = r.tasks.iloc[0]
+    assert (t["output_text"], t["reasoning"]) == (0, 100_000)
+    assert r.completion_rate == 0.0 and r.overflow_rate == 0.0  # cut: truncated, not rejected
+    wide = Workflow("w", (Step("s", user_input=190_000, output=500, reasoning=50_000),), context="stateless")
+    w = simulate(wide, model="o3", n=1, deterministic=True)
+    t = w.tasks.iloc[0]
+    assert (t["total_tokens"], t["reasoning"], t["output_text"]) == (200_000, 10_000, 0)
+    assert w.completion_rate == 0.0
+    # reasoning that fits leaves the answer what remains
+    part = Workflow("w", (Step("s", user_input=1000, output=5000, reasoning=98_000),), context="stateless")
+    t = simulate(part, model="o3", n=1, deterministic=True).tasks.iloc[0]
+    assert (t["reasoning"], t["output_text"], bool(t["completed"])) == (98_000, 2_000, False)
+
+
+def _three_steps() -> Workflow:
+    # 3k in + 1k out each; the history (8k) passes a 5k threshold before the third call, whose
+    # summary (8k prompt + 500) would take the task from 12k to 20.5k tokens
+    return Workflow("w", tuple(Step(n, user_input=3000, output=1000) for n in "abc"), context="rolling_summary")
+
+
+def test_summary_calls_pass_the_token_budget_check() -> None:
+    pol = Policy(summary_threshold=5000, summary_tokens=500, token_budget=12_000, on_budget="stop")
+    stop = simulate(_three_steps(), model="gpt-4o", n=1, deterministic=True, policy=pol)
+    # a hard cap: the task stops before the summary (it was paid, 20,500 tokens on a 12,000 budget)
+    assert stop.tokens_per_task == 12_000 and stop.completion_rate == 0.0
+    assert not stop.trace["summary"].any() and stop.calls_per_task == 2
+    # the reviewer's two-step repro: within budget, completed, no summary after the last call
+    two = Workflow("w", (Step("a", user_input=3000, output=1000), Step("b", user_input=3000, output=1000)),
+                   context="rolling_summary")
+    r = simulate(two, model="gpt-4o", n=1, deterministic=True, policy=pol)
+    assert (r.tokens_per_task, r.completion_rate) == (12_000, 1.0)
+    # escalate: the summary is made by the stronger model, which finishes the task
+    esc = simulate(_three_steps(), model="gpt-4o-mini", n=1, deterministic=True,
+                   policy=replace(pol, on_budget="escalate", escalate_to="gpt-4o"))
+    tr = esc.trace
+    assert esc.completion_rate == 1.0 and list(tr["summary"]) == [False, False, True, False]
+    assert list(tr["model"]) == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "gpt-4o"]
+    # summarize: a summary is what the budget asks for; compaction goes on (the task used to stop
+    # at the next call, after paying the summary)
+    summ = simulate(_three_steps(), model="gpt-4o", n=1, deterministic=True,
+                    policy=replace(pol, on_budget="summarize"))
+    assert summ.completion_rate == 1.0 and int(summ.trace["summary"].sum()) == 1
+
+
+def test_no_summary_is_paid_that_no_call_reads() -> None:
+    # the only call is truncated (gpt-4o's 128k window leaves 7,999 tokens): the task fails and a
+    # $0.185 summary was billed after it
+    wf = Workflow("w", (Step("only", user_input=120_000, output=8_000),), system_prompt=1, context="rolling_summary")
+    r = simulate(wf, model="gpt-4o", n=1, deterministic=True)
+    assert r.completion_rate == 0.0 and not r.trace["summary"].any() and len(r.trace) == 1
+    assert r.cost_per_task == pytest.approx(float(r.trace["cost"].iloc[0]))
+    # the history passes the threshold after the task's last call: no summary; a summary comes
+    # right before the next call that would resend it
+    loop = Workflow("w", (Step("a", calls=2, user_input=20_000, output=1000),), context="rolling_summary")
+    assert not simulate(loop, model="gpt-4o", n=1, deterministic=True).trace["summary"].any()
+    more = simulate(replace(loop, steps=(Step("a", calls=3, user_input=20_000, output=1000),)),
+                    model="gpt-4o", n=1, deterministic=True).trace
+    assert list(more["summary"]) == [False, False, True, False]
+    assert list(more["input_tokens"]) == [20_000, 41_000, 42_000, 1_500 + 20_000]
+
+
+def test_route_weights_whose_sum_is_infinite_split_by_weight() -> None:
+    # each weight finite, their sum inf: every task went to the last model
+    wf = Workflow("w", (Step("s", user_input=1000, output=100),), context="stateless")
+    mini = simulate(wf, model="gpt-4o-mini", n=1, deterministic=True, policy=Policy(cache="off")).cost_per_task
+    pol = Policy(cache="off", routing={"s": {"gpt-4o": 1e308, "gpt-4o-mini": 1e308}})
+    r = simulate(wf, model="gpt-4o", n=4000, seed=5, policy=pol)
+    share = float((r.raw["cost"] == mini).mean())
+    assert 0.45 < share < 0.55, share
+    with pytest.raises(ValueError, match="not all 0"):
+        simulate(wf, model="gpt-4o", n=1, policy=Policy(routing={"s": {"gpt-4o": 0, "gpt-4o-mini": 0}}))
+
+
+def test_cache_ttl_is_measured_from_the_previous_calls_start() -> None:
+    # The entry is written or refreshed when a call's prompt is processed (its start). A call
+    # takes 1 s + 600 output tokens at 60/s = 11 s: a 288 s gap after it is 299 s after its start
+    # (a hit on gpt-4o's 5-minute cache), a 290 s gap 301 s (a miss); from its end both hit.
+    def second_read(gap: int) -> int:
+        w = Workflow("w", (Step("a", calls=2, user_input=100, output=600, gap_seconds=gap),), system_prompt=2048,
+                     context="stateless")
+        return int(simulate(w, model="gpt-4o", n=1, deterministic=True).trace["cache_read"].iloc[1])
+
+    assert second_read(288) == 2048
+    assert second_read(290) == 0

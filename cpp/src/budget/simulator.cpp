@@ -181,18 +181,20 @@ struct TaskRunner {
   int pick_model(const Step& st, Rng& rng) const {
     if (st.route.empty()) return wf.default_model;
     if (st.route.size() == 1) return st.route[0].model;
+    const RouteChoice* best = &st.route[0];  // the heaviest route (the first of equals)
+    for (const auto& r : st.route)
+      if (r.weight > best->weight) best = &r;
+    if (det) return best->model;  // deterministic: the heaviest route
+    // Weights relative to the largest (> 0, simulate() checks): finite weights whose sum is inf
+    // (1e308 + 1e308) sent every task to the last model.
+    const double top = best->weight;
     double tot = 0;
-    for (const auto& r : st.route) tot += r.weight;
-    if (det) {  // deterministic: the heaviest route
-      const RouteChoice* best = &st.route[0];
-      for (const auto& r : st.route)
-        if (r.weight > best->weight) best = &r;
-      return best->model;
-    }
+    for (const auto& r : st.route) tot += r.weight / top;
     double u = rng.uniform() * tot;
     for (const auto& r : st.route) {
-      if (u < r.weight) return r.model;
-      u -= r.weight;
+      const double w = r.weight / top;
+      if (u < w) return r.model;
+      u -= w;
     }
     return st.route.back().model;
   }
@@ -222,6 +224,11 @@ struct TaskRunner {
     bool completed = true;
     bool compacting = false;  // on_budget summarize fired: the history is kept under summary_threshold
     bool overflow = false;
+    const bool rolling = wf.context == ContextPolicy::RollingSummary;
+    const bool full_history = wf.context == ContextPolicy::FullHistory;  // (last_k never compacts)
+    // a history longer than this is summarised before the next call (rolling summary, compaction)
+    const std::int64_t summarise_above =
+        wf.summary_threshold > 0 ? wf.summary_threshold : std::numeric_limits<std::int64_t>::max();
     // A prompt the model cannot take: the API rejects the request (nothing billed), the task fails.
     auto too_long = [&](int m, std::int64_t prompt) {
       const std::int64_t w = limits[m];
@@ -323,8 +330,30 @@ struct TaskRunner {
           if (wf.tool_truncate > 0) tool = std::min(tool, wf.tool_truncate);
           const std::int64_t fresh = draw(rng, st.user_input) + draw(rng, st.retrieved) + tool;  // <= 3e15
           std::int64_t out = draw(rng, st.output);
-          const std::int64_t reasoning = draw(rng, st.reasoning);
+          std::int64_t reasoning = draw(rng, st.reasoning);
           const double u = det ? 0.0 : rng.uniform();
+          // Rolling summary (and the compaction on_budget="summarize" starts): the history is
+          // summarised right before a call that would resend more than summary_threshold of it, so
+          // no summary is paid that no call reads (after the task's last call, or after a call
+          // that failed it). The summary call is made by this call's model and, like any call,
+          // passes the token budget's check: "stop" fails the task before it, "escalate" moves
+          // it (and the rest of the task) to the stronger model; under "summarize" a summary is
+          // what the budget asks for, so it is made and compaction goes on from there.
+          if (H > summarise_above && (rolling || (compacting && full_history))) [[unlikely]] {
+            if (wf.token_budget > 0 && escalated < 0 && !compacting &&
+                checked_add(task_tokens, checked_add(checked_add(P, H), wf.summary_tokens)) > wf.token_budget) {
+              if (wf.on_budget == BudgetAction::Summarize) {
+                compacting = true;
+              } else if (wf.on_budget == BudgetAction::Escalate && wf.escalate_model >= 0) {
+                escalated = wf.escalate_model;  // the stronger model finishes the task, unbudgeted
+                m = escalated;
+              } else {
+                completed = false;  // Stop: the summary would pass the budget
+                break;
+              }
+            }
+            if (!summarize(m, static_cast<int>(s))) break;
+          }
           std::int64_t ctx = checked_add(P + fresh, wf.context == ContextPolicy::Stateless ? 0 : H);
           if (wf.token_budget > 0 && escalated < 0 && !compacting &&
               checked_add(task_tokens, checked_add(ctx, out + reasoning)) > wf.token_budget) {
@@ -361,17 +390,23 @@ struct TaskRunner {
             truncated = true;
           }
           if (sm.max_output > 0 || sm.context_window > 0) {
-            // The model's own limits on what it generates (reasoning included) in this call.
+            // The model's own limits on what it generates in this call, reasoning included (as
+            // OpenAI's max_output_tokens counts reasoning tokens): the reasoning comes first and
+            // is cut to the room, the answer gets what the reasoning leaves. Either cut truncates
+            // the call. (The reasoning was kept whole and billed: 150k reasoning tokens on o3,
+            // whose max output is 100k; 240k tokens in its 200k window.)
             std::int64_t room = sm.max_output > 0 ? sm.max_output : std::numeric_limits<std::int64_t>::max();
             if (sm.context_window > 0) room = std::min(room, sm.context_window - ctx);
+            room = std::max<std::int64_t>(room, 0);  // (ctx <= the window here: the prompt check above)
             if (out + reasoning > room) {
-              out = std::max<std::int64_t>(0, room - reasoning);
+              reasoning = std::min(reasoning, room);
+              out = std::min(out, room - reasoning);
               truncated = true;
             }
           }
           // What the next call resends unchanged (see `call`): this whole prompt (the history
-          // only grows; a summary call that follows resends it too), unless the context is
-          // stateless or this call's turn makes the last-k window slide.
+          // only grows; a summary call made before the next call resends it too), unless the
+          // context is stateless or this call's turn makes the last-k window slide.
           std::int64_t reusable = ctx;
           if (wf.context == ContextPolicy::Stateless ||
               (wf.context == ContextPolicy::LastK && static_cast<int>(turns.size()) >= wf.last_k))
@@ -389,9 +424,6 @@ struct TaskRunner {
                 turns.pop_front();
                 ++version;  // the window slid: everything after the static prefix changed
               }
-            } else if ((wf.context == ContextPolicy::RollingSummary || compacting) && wf.summary_threshold > 0 &&
-                       H > wf.summary_threshold) {
-              if (!summarize(m, static_cast<int>(s))) break;
             }
           }
           if (ok) break;
@@ -434,10 +466,15 @@ SimResult simulate(const Workflow& wf, const std::vector<SimModel>& models, std:
     TOKENOPS_CHECK(st.p_success >= 0 && st.p_success <= 1, InvalidArgument, w, ": p_success must be in [0, 1], got ",
                    st.p_success);
     TOKENOPS_CHECK(st.max_retries >= 0, InvalidArgument, w, ": max_retries must be >= 0");
+    bool any_weight = false;
     for (const auto& r : st.route) {
       check_model(r.model, w);
-      TOKENOPS_CHECK(r.weight >= 0 && std::isfinite(r.weight), InvalidArgument, w, ": route weights must be >= 0");
+      TOKENOPS_CHECK(r.weight >= 0 && std::isfinite(r.weight), InvalidArgument, w,
+                     ": route weights must be finite and >= 0, got ", r.weight);
+      any_weight = any_weight || r.weight > 0;
     }
+    TOKENOPS_CHECK(st.route.empty() || any_weight, InvalidArgument, w,
+                   ": route weights are all 0; give at least one model a weight > 0");
   }
   for (const auto& m : models) {
     for (int b = 0; b < kNumBuckets; ++b)

@@ -169,16 +169,19 @@ class Policy:
     routing: Mapping[str, str | Mapping[str, float]] = field(default_factory=dict)  # step -> model or mix
     route_light_to: str | None = None  # every Step.light step runs on this model
     iteration_cap: int | Mapping[str, int] | None = None
-    # Per-task tokens. on_budget: what happens when a call would pass it: "stop" fails the task
-    # (a hard cap); "escalate" moves the rest of the task to escalate_to, unbudgeted; "summarize"
-    # summarises the history and from then on keeps it under summary_threshold (a trigger for
-    # compaction, not a cap: the tokens already spent stay spent).
+    # Per-task tokens. on_budget: what happens when a call (a summary call included) would pass
+    # it: "stop" fails the task before that call (a hard cap); "escalate" moves that call and the
+    # rest of the task to escalate_to, unbudgeted; "summarize" summarises the history and from
+    # then on keeps it under summary_threshold (a trigger for compaction, not a cap: the tokens
+    # already spent stay spent, and the compaction's own summary calls are not checked).
     token_budget: int | None = None
     on_budget: str = "stop"  # summarize | escalate | stop
     escalate_to: str | None = None
     batch: bool = False  # batch-API prices (service_tier="batch")
     output_cap: int | None = None
     context: str | None = None  # overrides the workflow's context policy
+    # rolling_summary: the history is summarised right before a call that would resend more than
+    # summary_threshold tokens of it (never after the task's last call), to summary_tokens
     summary_threshold: int = 30_000
     summary_tokens: int = 1_500
     last_k: int = 4
@@ -637,7 +640,9 @@ def _check_policy(pol: Policy, step_names: set[str]) -> None:
                 if not is_real(x):
                     raise TypeError(f"routing[{step!r}] weight for {m!r} must be a number, not {type(x).__name__}")
             w = [float(x) for x in route.values()]
-            if not w or not all(np.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+            # weights are relative: the core divides them by the largest (finite weights whose
+            # sum is inf, 1e308 + 1e308, sent every task to the last model)
+            if not w or not all(np.isfinite(x) and x >= 0 for x in w) or max(w) <= 0:
                 raise ValueError(f"routing[{step!r}] weights must be finite, >= 0 and not all 0, got {dict(route)}")
         elif not isinstance(route, str):
             raise TypeError(f"routing[{step!r}] must be a model name or a {{model: weight}} mix, "

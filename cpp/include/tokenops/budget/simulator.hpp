@@ -63,9 +63,10 @@ struct SimModel {
   double seconds_per_call = 1.0;
   // 0: unknown. A prompt over max_input (or over the whole context window) is rejected by the
   // API (the task fails there, unbilled); output beyond max_output, or beyond what the context
-  // window leaves after the prompt, is cut (truncated). context_window is the input + output
-  // limit; max_input the input limit (LiteLLM's max_input_tokens, e.g. gpt-5: 272k input, 128k
-  // output, 400k window).
+  // window leaves after the prompt, is cut (truncated). Reasoning tokens count against both
+  // limits (OpenAI's max_output_tokens includes them): the reasoning is cut to the room first,
+  // the answer gets what it leaves. context_window is the input + output limit; max_input the
+  // input limit (LiteLLM's max_input_tokens, e.g. gpt-5: 272k input, 128k output, 400k window).
   std::int64_t context_window = 0;
   std::int64_t max_output = 0;
   std::int64_t max_input = 0;
@@ -73,7 +74,7 @@ struct SimModel {
 
 struct RouteChoice {
   int model = 0;
-  double weight = 1;
+  double weight = 1;  // finite, >= 0, relative to the step's other routes (not all 0)
 };
 
 struct Step {
@@ -100,12 +101,14 @@ struct Workflow {
   Dist tool_schema;
   std::vector<Step> steps;
   ContextPolicy context = ContextPolicy::FullHistory;
-  std::int64_t summary_threshold = 0;  // RollingSummary: summarise when history exceeds this
+  // RollingSummary: the history is summarised right before a call that would resend more than
+  // this (never after a task's last call); the summary call is checked against token_budget.
+  std::int64_t summary_threshold = 0;
   std::int64_t summary_tokens = 1000;  // size of a summary
   int last_k = 4;                      // LastK: turns kept
   std::int64_t tool_truncate = 0;      // 0: no truncation of tool results
   std::int64_t output_cap = 0;         // 0: none; a capped output fails the call
-  std::int64_t token_budget = 0;       // per task, 0: none
+  std::int64_t token_budget = 0;       // per task, 0: none; every call (summary calls too) is checked
   BudgetAction on_budget = BudgetAction::Stop;
   int escalate_model = -1;
   int default_model = 0;
