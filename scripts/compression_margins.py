@@ -28,6 +28,11 @@ def main() -> None:
                     help="add the native MiniLM cosine to BM25 with this weight (0: off, the default)")
     ap.add_argument("--sets", default="", help="comma-separated subset of the evaluation sets")
     a = ap.parse_args()
+    try:  # the Compressor checks its own options: a mistake is one line, exit 2
+        Compressor("gpt-4o", bm25_window=a.bm25_window).compress("a b. c d.", "b", target_tokens=3,
+                                                                 position_weight=a.position_weight)
+    except (ValueError, TypeError) as e:
+        ap.error(str(e))
     emb = {"embedder": "default", "embed_weight": a.embed_weight} if a.embed_weight > 0 else {}
     comp = Compressor("gpt-4o", bm25_window=a.bm25_window, **emb)
     methods = {

@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from tokenops import _core
+from tokenops._paths import write_atomic
 
 FILES = ["en_moby_dick.txt", "en_war_and_peace.txt", "en_shakespeare.txt"]
 
@@ -38,6 +39,18 @@ def main() -> None:
     ap.add_argument("--min-count", type=int, default=4)
     ap.add_argument("--discount", type=float, default=0.75)
     args = ap.parse_args()
+    if args.vocab < 1:
+        ap.error(f"--vocab must be >= 1, got {args.vocab}")
+    if args.min_count < 1:
+        ap.error(f"--min-count must be >= 1, got {args.min_count}")
+    if not 0 < args.discount < 1:  # the loader refuses any other discount
+        ap.error(f"--discount must be in (0, 1), got {args.discount}")
+    for name in FILES:
+        if not (Path(args.data) / "corpus" / name).is_file():
+            ap.error(f"{Path(args.data) / 'corpus' / name} not found; pass --data <shared data folder>")
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        ap.error(f"--out {out}: must be a file path in an existing folder")
 
     uni: Counter[str] = Counter()
     left: Counter[str] = Counter()
@@ -68,10 +81,10 @@ def main() -> None:
     for a, b, c in kept:
         buf.write(f"{a}\t{b}\t{c}\n")
     raw = buf.getvalue().encode("utf-8")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
+    gz_buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=gz_buf, mode="wb", mtime=0, filename="") as gz:
         gz.write(raw)
+    write_atomic(out, gz_buf.getvalue())  # the default --out is the shipped model: never half-written
     print(f"wrote {out}: {len(vocab):,} words, {len(kept):,} bigrams, {out.stat().st_size:,} bytes")
     print("sha256", hashlib.sha256(out.read_bytes()).hexdigest())
 

@@ -24,6 +24,8 @@ def _demo(args: argparse.Namespace) -> int:
         "Emoji sequences": (corpus / "unicode_emoji_test.txt", 2000),
     }
     names = list(dict.fromkeys(n.strip() for n in args.encodings.split(",") if n.strip()))  # each once
+    if not names:
+        raise ValueError(f"--encodings names no encoding (got {args.encodings!r}); e.g. cl100k_base,o200k_base")
     encs, load_ms = {}, {}
     for n in names:
         t0 = time.perf_counter()

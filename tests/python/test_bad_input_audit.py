@@ -1796,3 +1796,29 @@ def test_packaged_catalogue_errors_name_the_provenance_file_and_cleanup_spares_i
         prov_path.write_text(json.dumps(prov))
         c.refresh_default(tmp_path / "full.json", out, checked_date="2026-01-02", allow_shrink=True)
         assert len(c.load_packaged(out)) == 10 and (out / ".refresh-lock").exists()
+
+
+def test_refresh_refuses_to_replace_a_catalogue_whose_data_file_is_gone(tmp_path: Path) -> None:
+    # a catalogue whose data file was lost (or a folder holding someone's own provenance.json)
+    # counted as "no catalogue yet", so a 3-model source replaced it without --allow-shrink
+    from tokenops.pricing import catalog as c
+
+    out = tmp_path / "cat"
+    prov = c.refresh_default(_litellm_file(tmp_path / "full.json", 10), out, checked_date="2026-01-02")
+    (out / prov["file"]).unlink()
+    with pytest.raises(ValueError, match="cannot be read"):
+        c.refresh_default(_litellm_file(tmp_path / "small.json", 3), out)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / c.PROVENANCE_FILE).write_text('{"my": "notes"}')
+    with pytest.raises(ValueError, match="cannot be read"):
+        c.refresh_default(tmp_path / "small.json", mine)
+    assert (mine / c.PROVENANCE_FILE).read_text() == '{"my": "notes"}'
+    assert c.refresh_default(tmp_path / "small.json", out, allow_shrink=True)["models"] == 3
+
+
+def test_demo_with_no_encoding_is_a_one_line_error() -> None:
+    for arg in ("", ","):
+        r = subprocess.run([sys.executable, "-m", "tokenops", "demo", "--encodings", arg],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and "names no encoding" in r.stderr, r.stderr

@@ -427,7 +427,10 @@ def refresh_default(src: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     if not allow_shrink:
         try:
             old_n = len(load_packaged(out))
-        except FileNotFoundError:
+        except FileNotFoundError as e:
+            if (out / PROVENANCE_FILE).exists():  # its data file is gone: a damaged catalogue
+                raise ValueError(f"the catalogue in {out} cannot be read ({e}); refusing to replace it without "
+                                 "allow_shrink=True / --allow-shrink") from None
             old_n = 0  # no catalogue there yet
         except (OSError, ValueError, KeyError) as e:
             # it used to count as 0 models, so after a damaged refresh a 1-model file replaced it
