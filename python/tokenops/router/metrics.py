@@ -98,7 +98,7 @@ def optimal_quality(q_strong: np.ndarray, q_weak: np.ndarray, strong_fraction: f
     One difference: RouteLLM's MT-Bench optimal curve runs over all 80 questions while sizing
     the strong-call budget from the 72 uncontaminated ones; this runs over the questions it is
     given (the uncontaminated ones in the MT-Bench evaluation), so the two curves differ by up to
-    0.06 points (mostly below RouteLLM's; slightly above it at 20-30% strong calls). It is a reference curve, not part of APGR or CPT."""
+    0.06 points (below RouteLLM's at 0-10% and 60-100% strong calls, slightly above it at 20-50%). It is a reference curve, not part of APGR or CPT."""
     qs, qw = np.asarray(q_strong, float), np.asarray(q_weak, float)
     n = len(qs)
     if qs.ndim != 1 or qs.shape != qw.shape or n == 0:
