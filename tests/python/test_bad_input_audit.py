@@ -1502,7 +1502,8 @@ def _safetensors_with_header(path: Path, edit: object) -> bytes:
 
 
 def _deep_cases(tmp: Path) -> list[tuple[str, str]]:
-    """(code that loads a file whose bad field is nested 100,000 deep, expected message)."""
+    """(code that loads a file whose bad field is nested 100,000 deep, expected message): every
+    loader checks the nesting before parsing (io::check_json_depth)."""
     cases = []
     cfg_router = tmp / "deep.router"
     good = DEFAULT_ROUTER_PATH.read_bytes()
@@ -1514,17 +1515,17 @@ def _deep_cases(tmp: Path) -> list[tuple[str, str]]:
     raw = json.dumps(header).encode()
     raw += b" " * ((8 - (len(raw) + 8) % 8) % 8)
     cfg_router.write_bytes(struct.pack("<Q", len(raw)) + raw + good[8 + hlen:])
-    cases.append((f"tokenops.Router.load({str(cfg_router)!r})", "knn_k"))
+    cases.append((f"tokenops.Router.load({str(cfg_router)!r})", "nested deeper than 256"))
     hf = tmp / "deep_tokenizer.json"
     hf.write_text('{"model":{"type":"BPE","vocab":{"a":' + _DEEP + '},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}')
-    cases.append((f"tokenops.Encoding.from_hf_tokenizer_json({str(hf)!r})", "an array of 1 items"))
+    cases.append((f"tokenops.Encoding.from_hf_tokenizer_json({str(hf)!r})", "nested deeper than 256"))
     import shutil
 
     for name, edit, msg in (
         ("config", lambda d: (d / "config.json").write_text(
-            (d / "config.json").read_text().replace('"hidden_size": 32', '"hidden_size": ' + _DEEP)), "hidden_size"),
+            (d / "config.json").read_text().replace('"hidden_size": 32', '"hidden_size": ' + _DEEP)), "nested deeper than 256"),
         ("shape", lambda d: (d / "model.safetensors").write_bytes(_safetensors_with_header(
-            d / "model.safetensors", lambda h: h.replace('"shape":[', '"shape":[' + _DEEP + ",", 1))), "shape entry"),
+            d / "model.safetensors", lambda h: h.replace('"shape":[', '"shape":[' + _DEEP + ",", 1))), "nested deeper than 256"),
     ):
         d = tmp / f"emb_{name}"
         shutil.copytree(_FIXTURES / "embed" / "tiny_bert", d)

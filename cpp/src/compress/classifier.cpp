@@ -85,19 +85,33 @@ std::shared_ptr<const TokenClassifier> TokenClassifier::load(const std::string& 
   Weights& w = *tc->w_;
   w.cfg = io::parse_bert_config(read_text(need("config.json")), (dir / "config.json").string());
   const auto& cfg = w.cfg;
+  // transformers' ACT2FN: "gelu" is the exact erf form; "gelu_new" (NewGELUActivation) and
+  // "gelu_pytorch_tanh" (gelu(approximate="tanh")) are both
+  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), which logits() runs.
   TOKENOPS_CHECK(cfg.hidden_act == "gelu" || cfg.hidden_act == "gelu_new" ||
                      cfg.hidden_act == "gelu_pytorch_tanh",
-                 InvalidArgument, model_dir, "/config.json: hidden_act '", cfg.hidden_act,
-                 "' is not supported (gelu, gelu_new, gelu_pytorch_tanh)");
+                 InvalidArgument, (dir / "config.json").string(), ": hidden_act \"", cfg.hidden_act,
+                 "\" is not supported by the token classifier (gelu, gelu_new, gelu_pytorch_tanh)");
   w.tanh_gelu = cfg.hidden_act != "gelu";
   io::WordPieceSpec spec;
-  if (fs::is_regular_file(dir / "tokenizer.json"))
-    spec = io::parse_wordpiece_tokenizer_json(read_text(dir / "tokenizer.json"), (dir / "tokenizer.json").string());
+  const bool from_json = fs::is_regular_file(dir / "tokenizer.json");
+  const std::string tok_file = (dir / (from_json ? "tokenizer.json" : "vocab.txt")).string();
+  if (from_json)
+    spec = io::parse_wordpiece_tokenizer_json(read_text(dir / "tokenizer.json"), tok_file);
   else
-    spec = io::parse_vocab_txt(read_text(need("vocab.txt")), (dir / "vocab.txt").string(), "", "");
+    spec = io::parse_vocab_txt(read_text(need("vocab.txt")), tok_file, "", "");
   TOKENOPS_CHECK(spec.vocab.size() <= cfg.vocab_size, InvalidArgument, model_dir, ": the tokenizer has ",
                  spec.vocab.size(), " tokens but config.json says vocab_size = ", cfg.vocab_size);
-  tc->tok_ = std::make_unique<embed::WordPieceTokenizer>(spec);
+  try {
+    tc->tok_ = std::make_unique<embed::WordPieceTokenizer>(spec);
+  } catch (const InvalidArgument& ex) {
+    throw InvalidArgument(detail::concat(tok_file, ": ", ex.what()));  // name the file at fault
+  }
+  // An added token past the vocabulary needs a row of the embedding table too: refused here,
+  // naming the file, rather than when a text holding it is first scored.
+  TOKENOPS_CHECK(tc->tok_->id_bound() <= cfg.vocab_size, InvalidArgument, tok_file, ": an added token has id ",
+                 tc->tok_->id_bound() - 1, " but ", (dir / "config.json").string(), " says vocab_size = ",
+                 cfg.vocab_size, " (the embedding table has no row for it)");
 
   auto file = io::SafetensorsFile::open(need("model.safetensors").string());
   const io::SafetensorsFile& f = *file;

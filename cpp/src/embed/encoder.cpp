@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <type_traits>
 #include <string>
 #include <unsupported/Eigen/SpecialFunctions>
@@ -60,10 +61,17 @@ void Linear::set(const RowMat& transposed) {
 
 std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::SafetensorsFile> file,
                                                      const io::BertConfig& cfg) {
+  const io::SafetensorsFile& f = *file;
+  // The forward pass below runs the exact (erf) GELU only; a tanh-approximation or other
+  // activation would load and embed with the wrong function, silently. config.json sits beside
+  // model.safetensors in a model directory.
+  TOKENOPS_CHECK(cfg.hidden_act == "gelu", InvalidArgument,
+                 (std::filesystem::path(f.source()).parent_path() / "config.json").string(),
+                 ": hidden_act \"", cfg.hidden_act,
+                 "\" is not supported by the Embedder (only \"gelu\", the exact erf form)");
   auto w = std::make_unique<EncoderWeights>();
   w->cfg = cfg;
   w->file = file;
-  const io::SafetensorsFile& f = *file;
   std::string p;
   if (!f.contains("embeddings.word_embeddings.weight") && f.contains("bert.embeddings.word_embeddings.weight"))
     p = "bert.";
@@ -102,8 +110,9 @@ std::unique_ptr<EncoderWeights> EncoderWeights::load(std::shared_ptr<const io::S
   // A config.json that names fewer layers than the weights hold would run a truncated model
   // (different embeddings, no error): refuse it.
   const std::string extra = p + "encoder.layer." + std::to_string(cfg.num_hidden_layers) + ".attention.self.query.weight";
-  TOKENOPS_CHECK(!f.contains(extra), InvalidArgument, "config num_hidden_layers = ", cfg.num_hidden_layers,
-                 " but the weights hold more layers (", extra, "); the config does not belong to these weights");
+  TOKENOPS_CHECK(!f.contains(extra), InvalidArgument, f.source(), ": config.json num_hidden_layers = ",
+                 cfg.num_hidden_layers, " but the weights hold more layers (", extra,
+                 "); the config does not belong to these weights");
   return w;
 }
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "json_preview.hpp"
+#include "tokenops/io/json_depth.hpp"
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/utf8.hpp"
 
@@ -13,6 +14,7 @@ using nlohmann::json;
 namespace {
 
 json parse_json(std::string_view text, std::string_view source) {
+  check_json_depth(text, source);  // a value nested 100k deep would overflow the stack when copied
   try {
     json j = json::parse(text);
     TOKENOPS_CHECK(j.is_object() || j.is_array(), InvalidArgument, source, ": expected a JSON object");
@@ -88,11 +90,11 @@ BertConfig parse_bert_config(std::string_view json_text, std::string_view source
                    source, ": field \"layer_norm_eps\" must be a positive number");
     c.layer_norm_eps = j["layer_norm_eps"].get<double>();
   }
+  // Carried as written: each model checks the activations it implements (the Embedder runs
+  // "gelu" only, the token classifier also the tanh forms "gelu_new" / "gelu_pytorch_tanh").
   c.hidden_act = get_string(j, "hidden_act", source, "gelu");
   TOKENOPS_CHECK(c.model_type == "bert", InvalidArgument, source, ": model_type \"", c.model_type,
                  "\" is not supported (tokenops embeds with BERT encoders: model_type \"bert\")");
-  TOKENOPS_CHECK(c.hidden_act == "gelu", InvalidArgument, source, ": hidden_act \"", c.hidden_act,
-                 "\" is not supported (only \"gelu\", the exact erf form)");
   const std::string pos = get_string(j, "position_embedding_type", source, "absolute");
   TOKENOPS_CHECK(pos == "absolute", InvalidArgument, source, ": position_embedding_type \"", pos,
                  "\" is not supported (only \"absolute\")");
@@ -285,8 +287,9 @@ SentenceConfig parse_sentence_config(std::string_view sentence_bert_config_json,
     json j = parse_json(pooling_config_json, f);
     bool mean = false, cls = false, mx = false, sqrt_len = false;
     if (j.contains("pooling_mode")) {  // sentence-transformers >= 6: "mean" | "cls" | "max" | [...]
-      json m = j["pooling_mode"];
-      if (m.is_array() && m.size() == 1) m = m[0];
+      // References, not copies: a copy recurses through the whole value.
+      const json& given = j["pooling_mode"];
+      const json& m = given.is_array() && given.size() == 1 ? given[0] : given;
       TOKENOPS_CHECK(m.is_string(), InvalidArgument, f, ": pooling_mode ", json_preview(m),
                      " is not supported (one of \"mean\", \"cls\", \"max\")");
       const std::string mode = m.get<std::string>();

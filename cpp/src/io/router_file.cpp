@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "json_preview.hpp"
+#include "tokenops/io/json_depth.hpp"
 #include "tokenops/text/error.hpp"
 
 namespace tokenops::io {
@@ -60,6 +61,30 @@ int get_field<int>(const json& j, const char* key, std::string_view source, cons
   return static_cast<int>(it->get<std::int64_t>());
 }
 
+// Number lists: nlohmann's get<float>/get<double> converts true/false to 1/0, so a list of
+// booleans (or a value beyond float's range, which becomes inf) would load as valid-looking
+// statistics. Only JSON numbers that are finite in the target type are accepted.
+template <class T>
+std::vector<T> get_number_list(const json& j, const char* key, std::string_view source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  TOKENOPS_CHECK(it->is_array(), InvalidArgument, source, ": router config field '", key,
+                 "' must be a list of numbers, got ", json_preview(*it));
+  std::vector<T> out;
+  out.reserve(it->size());
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const json& v = (*it)[i];
+    TOKENOPS_CHECK(v.is_number(), InvalidArgument, source, ": router config field '", key, "' item ", i,
+                   " must be a number, got ", json_preview(v));
+    const double x = v.get<double>();
+    TOKENOPS_CHECK(std::isfinite(x) && std::abs(x) <= static_cast<double>(std::numeric_limits<T>::max()),
+                   InvalidArgument, source, ": router config field '", key, "' item ", i, " is not a finite ",
+                   sizeof(T) == 4 ? "float32" : "float64", " (", json_preview(v), ")");
+    out.push_back(static_cast<T>(x));
+  }
+  return out;
+}
+
 void check_one_of(const std::string& value, std::initializer_list<const char*> allowed,
                   const char* field, std::string_view source) {
   for (const char* a : allowed)
@@ -81,6 +106,7 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
                  source, ": not a router file (header length ", header_len,
                  " does not fit in the file of ", bytes.size(), " bytes)");
   json header;
+  check_json_depth(bytes.substr(8, header_len), source);
   try {
     header = json::parse(bytes.substr(8, header_len));
   } catch (const json::exception& e) {
@@ -111,8 +137,11 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
                  "reads version ", kRouterFormatVersion,
                  ". Retrain the router or upgrade tokenops.");
   json cfg;
+  std::string cfg_text = meta_string("config");
+  if (cfg_text.empty()) cfg_text = "null";
+  check_json_depth(cfg_text, detail::concat(source, ": __metadata__.config"));
   try {
-    cfg = json::parse(meta.value("config", std::string("null")));
+    cfg = json::parse(cfg_text);
   } catch (const json::exception& e) {
     throw InvalidArgument(detail::concat(source, ": __metadata__.config is not valid JSON (",
                                          e.what(), ")"));
@@ -127,7 +156,7 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
   f.task = get_field<std::string>(cfg, "task", source, "binary");
   check_one_of(f.task, {"binary", "nway"}, "task", source);
   f.models = get_field<std::vector<std::string>>(cfg, "models", source, {}, true);
-  f.costs = get_field<std::vector<double>>(cfg, "costs", source, {});
+  f.costs = get_number_list<double>(cfg, "costs", source);
   f.strong = get_field<int>(cfg, "strong", source, -1);
   f.weak = get_field<int>(cfg, "weak", source, -1);
   f.output_link = get_field<std::string>(cfg, "output_link", source, "sigmoid");
@@ -155,10 +184,10 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
   fs.char_ngram_max = get_field<int>(fj, "char_ngram_max", source, 0);
   fs.dense = get_field<bool>(fj, "dense", source, false);
   fs.dense_names = get_field<std::vector<std::string>>(fj, "dense_names", source, {});
-  fs.dense_mean = get_field<std::vector<float>>(fj, "dense_mean", source, {});
-  fs.dense_scale = get_field<std::vector<float>>(fj, "dense_scale", source, {});
-  fs.dense_min = get_field<std::vector<float>>(fj, "dense_min", source, {});
-  fs.dense_max = get_field<std::vector<float>>(fj, "dense_max", source, {});
+  fs.dense_mean = get_number_list<float>(fj, "dense_mean", source);
+  fs.dense_scale = get_number_list<float>(fj, "dense_scale", source);
+  fs.dense_min = get_number_list<float>(fj, "dense_min", source);
+  fs.dense_max = get_number_list<float>(fj, "dense_max", source);
   fs.embedder = get_field<std::string>(fj, "embedder", source, "");
   fs.embedding_dim = get_field<int>(fj, "embedding_dim", source, 0);
   fs.embed_tail_chars = get_field<int>(fj, "embed_tail_chars", source, 0);
@@ -204,13 +233,17 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
                    InvalidArgument, source, ": tensor '", it.key(),
                    "' data_offsets fall outside the file (truncated file?)");
     spans.push_back({offsets[0], offsets[1], it.key()});
+    // The element count is checked before each multiply: testing the product afterwards lets it
+    // wrap first ([2^32, 2^32, 4] wraps to 0 and would match data_offsets [end, end]).
+    constexpr std::uint64_t kMaxCount = 1ull << 40;
     std::uint64_t count = 1;
     for (auto d : tensor.shape) {
-      TOKENOPS_CHECK(d >= 0 && d < (1ll << 40), InvalidArgument, source, ": tensor '", it.key(),
-                     "' has an invalid dimension ", d);
-      count *= static_cast<std::uint64_t>(d);
-      TOKENOPS_CHECK(count < (1ull << 40), InvalidArgument, source, ": tensor '", it.key(),
-                     "' is too large");
+      TOKENOPS_CHECK(d >= 0 && d < static_cast<std::int64_t>(kMaxCount), InvalidArgument, source, ": tensor '",
+                     it.key(), "' has an invalid dimension ", d);
+      const auto ud = static_cast<std::uint64_t>(d);
+      TOKENOPS_CHECK(ud == 0 || count <= (kMaxCount - 1) / ud, InvalidArgument, source, ": tensor '", it.key(),
+                     "' is too large (its shape holds 2^40 elements or more)");
+      count *= ud;
     }
     TOKENOPS_CHECK(offsets[1] - offsets[0] == count * 4, InvalidArgument, source, ": tensor '",
                    it.key(), "' holds ", offsets[1] - offsets[0], " bytes but its shape needs ",

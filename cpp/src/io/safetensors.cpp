@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "json_preview.hpp"
+#include "tokenops/io/json_depth.hpp"
 #include "tokenops/text/error.hpp"
 
 namespace tokenops::io {
@@ -123,6 +124,7 @@ void SafetensorsFile::parse() {
   std::string_view header(reinterpret_cast<const char*>(base_ + 8), static_cast<std::size_t>(n));
 
   nlohmann::json j;
+  check_json_depth(header, src);
   try {
     j = nlohmann::json::parse(header);
   } catch (const nlohmann::json::exception& e) {

@@ -24,6 +24,8 @@ struct BertConfig {
   std::size_t max_position_embeddings = 0;
   std::size_t type_vocab_size = 0;
   double layer_norm_eps = 1e-12;
+  /// As written in the file (default "gelu"); not checked here: each model refuses the
+  /// activations it does not implement, naming the file.
   std::string hidden_act = "gelu";
 };
 BertConfig parse_bert_config(std::string_view json_text, std::string_view source);
