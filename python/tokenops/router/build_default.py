@@ -74,7 +74,7 @@ def build(out: str | Path, data_dir: str | None = None, C: float = 1.0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .crossfit import check_out_path
+    from .crossfit import check_data_dir, check_out_path, report_error
 
     ap = argparse.ArgumentParser(prog="python -m tokenops.router.build_default", description=__doc__)
     # no default: the installed package's copy (core.DEFAULT_ROUTER_PATH) is shared by everyone
@@ -84,12 +84,13 @@ def main(argv: list[str] | None = None) -> int:
                          "python/tokenops/router/data/default_router.safetensors of a checkout)")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
-    check_out_path(ap, args.out, "a router file path")  # before the training, not after
+    # before the training, not after; the routing data it reads is never an output
+    check_data_dir(ap, args.data_dir)
+    check_out_path(ap, args.out, "a router file path", data_dir=args.data_dir)
     try:
         card = build(args.out, args.data_dir)
-    except (OSError, ValueError) as e:
-        print(f"{ap.prog}: error: {e}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError, KeyError) as e:
+        return report_error(ap, e)
     print(json.dumps(card, indent=2))
     return 0
 

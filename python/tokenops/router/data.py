@@ -7,8 +7,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -84,36 +88,141 @@ class PairBenchmark:
         return (tin * si + out_s * so) / 1e6, (tin * wi + out_w * wo) / 1e6
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _read_csv(path: Path, **kw: object) -> "pd.DataFrame":
+    """pandas.read_csv naming the file in a one-line ValueError for anything that is not CSV
+    text (a missing file stays an OSError, which names it)."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, **kw)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({_one_line(e)})") from None
+    except (pd.errors.ParserError, ValueError) as e:
+        raise ValueError(f"{path}: not a CSV file ({_one_line(e)})") from None
+
+
+def _read_jsonl(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    try:
+        return pd.read_json(path, lines=True)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({_one_line(e)})") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: not a JSON-lines file ({_one_line(e)})") from None
+
+
+def _need_columns(df: "pd.DataFrame", columns: list[str], path: Path) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; "
+                         f"has {[str(c) for c in df.columns]}")
+
+
+def _as_float(v: object) -> float:
+    """A cell as a float: True/False (as read, or as text) are 1/0; NaN for a blank or text that
+    is no number."""
+    if isinstance(v, (bool, np.bool_)):
+        return float(v)
+    if isinstance(v, str):
+        t = v.strip()
+        if t.lower() in ("true", "false"):
+            return float(t.lower() == "true")
+        try:
+            return float(t)
+        except ValueError:
+            return float("nan")
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _outcomes(df: "pd.DataFrame", column: str, path: Path, *, missing_ok: bool = False,
+              what: str = "outcome", first: int = 2, unit: str = "row",
+              only: np.ndarray | None = None) -> np.ndarray:
+    """``df[column]`` as floats; ValueError naming the file, the row (``first`` is the number of
+    the first one: 2 under a CSV header) and the cell for one that is not a finite number (a
+    blank is allowed, as NaN, where ``missing_ok``). ``only`` limits the check to those rows."""
+    import pandas as pd
+
+    col = df[column]
+    if col.dtype.kind in "biuf":
+        vals = col.to_numpy(dtype=np.float64)
+    else:
+        vals = np.array([_as_float(v) for v in col], dtype=np.float64)
+    bad = ~np.isfinite(vals)
+    if missing_ok:
+        bad &= ~col.isna().to_numpy()  # a blank cell: the outcome is unknown
+    if only is not None:
+        bad &= only
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raw = col.iloc[i]
+        blank = not isinstance(raw, str) and bool(pd.isna(raw))
+        cell = "is blank" if blank else f"{raw if isinstance(raw, str) else str(raw)!r} is not a finite number"
+        raise ValueError(f"{path}: {unit} {i + first}: {what} {column!r} {cell}; every {unit} needs "
+                         f"a finite {what}{' or a blank' if missing_ok else ''}")
+    return vals
+
+
 def load_routellm(benchmark: str, data_dir: str | Path | None = None) -> PairBenchmark:
-    """Loads 'mmlu', 'gsm8k' or 'mt-bench', dropping the contaminated prompts as RouteLLM does."""
+    """Loads 'mmlu', 'gsm8k' or 'mt-bench', dropping the contaminated prompts as RouteLLM does.
+    ValueError naming the file (and row) for a file without the expected columns or with an
+    outcome that is not a finite number."""
     import pandas as pd
 
     if benchmark not in ROUTELLM_BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {ROUTELLM_BENCHMARKS}")
     root = _routing_dir(data_dir) / "routellm" / "routellm" / "evals"
-    if benchmark == "mmlu":
-        files = sorted((root / "mmlu" / "responses").glob("mmlu_*.csv"))
-        if len(files) != 57:
-            raise FileNotFoundError(f"expected 57 MMLU response files in {root / 'mmlu'}, found {len(files)}")
-        df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-        bad = pd.read_json(root / "mmlu" / "contaminated_prompts.jsonl", lines=True)["eval_prompt"]
+    if benchmark in ("mmlu", "gsm8k"):
+        if benchmark == "mmlu":
+            files = sorted((root / "mmlu" / "responses").glob("mmlu_*.csv"))
+            if len(files) != 57:
+                raise FileNotFoundError(f"expected 57 MMLU response files in {root / 'mmlu'}, found {len(files)}")
+            cols = ["prompt", STRONG, WEAK]
+        else:
+            files = [root / "gsm8k" / "gsm8k_responses.csv"]
+            cols = ["prompt", STRONG, WEAK, STRONG + "_response", WEAK + "_response"]
+        frames = []
+        for f in files:
+            part = _read_csv(f)
+            _need_columns(part, cols, f)
+            part = part[cols].copy()
+            for m in (STRONG, WEAK):
+                part[m] = _outcomes(part, m, f)
+            frames.append(part)
+        df = pd.concat(frames, ignore_index=True)
+        cpath = root / benchmark / "contaminated_prompts.jsonl"
+        cont = _read_jsonl(cpath)
+        _need_columns(cont, ["eval_prompt"], cpath)
         n0 = len(df)
-        df = df[~df["prompt"].isin(bad.tolist())].reset_index(drop=True)
-        return PairBenchmark("mmlu", df["prompt"].tolist(), df[STRONG].astype(float).to_numpy(),
-                             df[WEAK].astype(float).to_numpy(), 100.0, list(range(len(df))),
-                             n_dropped=n0 - len(df))
-    if benchmark == "gsm8k":
-        df = pd.read_csv(root / "gsm8k" / "gsm8k_responses.csv")
-        bad = pd.read_json(root / "gsm8k" / "contaminated_prompts.jsonl", lines=True)["eval_prompt"]
-        n0 = len(df)
-        df = df[~df["prompt"].isin(bad.tolist())].reset_index(drop=True)
-        return PairBenchmark("gsm8k", df["prompt"].tolist(), df[STRONG].astype(float).to_numpy(),
-                             df[WEAK].astype(float).to_numpy(), 100.0, list(range(len(df))),
+        df = df[~df["prompt"].isin(cont["eval_prompt"].tolist())].reset_index(drop=True)
+        if benchmark == "mmlu":
+            return PairBenchmark("mmlu", df["prompt"].tolist(), df[STRONG].to_numpy(float),
+                                 df[WEAK].to_numpy(float), 100.0, list(range(len(df))),
+                                 n_dropped=n0 - len(df))
+        return PairBenchmark("gsm8k", df["prompt"].tolist(), df[STRONG].to_numpy(float),
+                             df[WEAK].to_numpy(float), 100.0, list(range(len(df))),
                              df[STRONG + "_response"].fillna("").astype(str).tolist(),
                              df[WEAK + "_response"].fillna("").astype(str).tolist(), n0 - len(df))
-    q = pd.read_json(root / "mt_bench" / "question.jsonl", lines=True)
-    j = pd.read_json(root / "mt_bench" / "judgements.jsonl", lines=True)
-    bad = pd.read_json(root / "mt_bench" / "contaminated_prompts.jsonl", lines=True)["eval_prompt"].tolist()
+    qpath, jpath = root / "mt_bench" / "question.jsonl", root / "mt_bench" / "judgements.jsonl"
+    cpath = root / "mt_bench" / "contaminated_prompts.jsonl"
+    q, j, cont = _read_jsonl(qpath), _read_jsonl(jpath), _read_jsonl(cpath)
+    _need_columns(q, ["question_id", "turns"], qpath)
+    _need_columns(j, ["question_id", "model", "score"], jpath)
+    _need_columns(cont, ["eval_prompt"], cpath)
+    for i, t in enumerate(q["turns"]):
+        if not (isinstance(t, list) and len(t) >= 2 and all(isinstance(x, str) for x in t[:2])):
+            raise ValueError(f"{qpath}: line {i + 1}: 'turns' must be a list of at least 2 texts")
+    j = j.assign(score=_outcomes(j, "score", jpath, what="judge score", first=1, unit="line"))
+    bad = cont["eval_prompt"].tolist()
     n0 = len(q)
     t1, t2 = q["turns"].map(lambda t: t[0]), q["turns"].map(lambda t: t[1])
     q = q[~(t1.isin(bad) | t2.isin(bad))].reset_index(drop=True)
@@ -122,6 +231,11 @@ def load_routellm(benchmark: str, data_dir: str | Path | None = None) -> PairBen
         raise ValueError("MT-Bench judgements: expected exactly 2 turns per (question, model)")
     mean = j.groupby(["question_id", "model"])["score"].mean().unstack()
     ids = q["question_id"].tolist()
+    for m in (STRONG, WEAK):
+        have = set(mean.index[mean[m].notna()]) if m in mean.columns else set()
+        lacking = [i for i in ids if i not in have]
+        if lacking:
+            raise ValueError(f"{jpath}: no judgements of {m} for question(s) {lacking[:5]}")
     return PairBenchmark("mt-bench", q["turns"].map(lambda t: t[0]).tolist(),
                          mean.loc[ids, STRONG].to_numpy(float), mean.loc[ids, WEAK].to_numpy(float),
                          1.0, ids, n_dropped=n0 - len(q))
@@ -168,12 +282,30 @@ def load_routerbench(split: str, tasks: tuple[str, ...] = ROUTERBENCH_TASKS,
         tasks = (tasks,)  # one task name, not its characters
     root = _routing_dir(data_dir) / "routerbench_subset" / "datasets" / "routerbench_zs"
     frames = []
+    models: list[str] | None = None
     for t in tasks:
         if t not in _RB_FILES:
             raise ValueError(f"unknown RouterBench task {t!r}; choose from {ROUTERBENCH_TASKS}")
-        frames.append(pd.read_csv(root / f"{_RB_FILES[t]}_{split}.csv", index_col=0))
+        path = root / f"{_RB_FILES[t]}_{split}.csv"
+        part = _read_csv(path, index_col=0)
+        ms = [str(c).replace("|model_response", "") for c in part.columns if str(c).endswith("|model_response")]
+        if not ms:
+            raise ValueError(f"{path}: no '<model>|model_response' columns; not a RouterBench file")
+        if models is not None and ms != models:
+            raise ValueError(f"{path}: its models {ms} differ from the other tasks' {models}")
+        models = ms
+        _need_columns(part, ["sample_id", "prompt", "eval_name", "oracle_model_to_route_to",
+                             *ms, *(m + "|total_cost" for m in ms)], path)
+        # a blank outcome is a missing one (NaN: skipped where used); text or inf is an error,
+        # and so is a cost that is not a finite number where the outcome is known
+        quality = np.column_stack([_outcomes(part, m, path, missing_ok=True) for m in ms])
+        cost = np.column_stack([_outcomes(part, m + "|total_cost", path, what="cost",
+                                          only=np.isfinite(quality[:, k])) for k, m in enumerate(ms)])
+        part = part.assign(**{m: quality[:, k] for k, m in enumerate(ms)},
+                           **{m + "|total_cost": cost[:, k] for k, m in enumerate(ms)})
+        frames.append(part)
     df = pd.concat(frames, ignore_index=True)
-    models = [c.replace("|model_response", "") for c in df.columns if c.endswith("|model_response")]
+    models = models or []
     return RouterBenchSplit(
         prompts=df["prompt"].map(_prompt_text).tolist(),
         tasks=df["eval_name"].to_numpy(str),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import sys
 from pathlib import Path
@@ -152,20 +153,52 @@ def _shipped_prompt_sets(data_dir: str | None = None) -> dict[str, tuple[list[st
     }
 
 
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - needs the embedder
+def _check_write_dir(ap: argparse.ArgumentParser, write: str) -> Path:
+    """The --write folder, checked before the embedder loads and before it is created: not an
+    empty string, not an existing file, and in a place it can be made and written; ``ap.error``
+    (exit 2) otherwise."""
+    if write == "":
+        ap.error("--write: give a folder path (e.g. data/router/embeddings), not an empty string")
+    path = Path(write)
+    if path.exists() and not path.is_dir():
+        ap.error(f"--write: {write} exists and is not a folder; give a folder path")
+    existing = path.absolute()
+    while not existing.exists():  # the nearest folder there is: the rest is created under it
+        existing = existing.parent
+    if not existing.is_dir():
+        ap.error(f"--write: {existing} is not a folder, so {write} cannot be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        ap.error(f"--write: {existing} cannot be written")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .._paths import write_atomic
+    from .crossfit import check_data_dir, report_error
+
     ap = argparse.ArgumentParser(prog="python -m tokenops.router.embedding", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--write", type=Path, required=True,
+    ap.add_argument("--write", required=True,
                     help="fixture folder to (re)write, e.g. data/router/embeddings")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
-    emb = load_embedder()
-    args.write.mkdir(parents=True, exist_ok=True)
-    for name, (prompts, tail) in _shipped_prompt_sets(args.data_dir).items():
-        E = embed_cached(prompts, emb, tail_chars=tail, fixtures=[], progress=True)
-        key = cache_key(embedding_texts(prompts, tail), emb)
-        np.save(args.write / f"{key}.npy", E.astype(np.float16))
-        print(f"{name}: {E.shape} -> {args.write / (key + '.npy')}")
+    # every argument before the embedder loads and before the folder is made
+    write = _check_write_dir(ap, args.write)
+    check_data_dir(ap, args.data_dir)
+    try:
+        sets = _shipped_prompt_sets(args.data_dir)
+        emb = load_embedder()
+        for name, (prompts, tail) in sets.items():
+            E = embed_cached(prompts, emb, tail_chars=tail, fixtures=[], progress=True)
+            key = cache_key(embedding_texts(prompts, tail), emb)
+            buf = io.BytesIO()
+            np.save(buf, E.astype(np.float16))
+            write.mkdir(parents=True, exist_ok=True)
+            # the whole file or nothing: a failed write leaves an existing fixture as it was
+            write_atomic(write / f"{key}.npy", buf.getvalue())
+            print(f"{name}: {E.shape} -> {write / (key + '.npy')}")
+    except (OSError, ValueError, KeyError) as e:
+        return report_error(ap, e)
     return 0
 
 

@@ -24,38 +24,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
 
-    import numpy as np
     import pandas as pd
 
+    from .crossfit import check_data_dir, check_out_path, report_error
     from .data import load_routellm
     from .evaluation import routellm_report
 
-    if args.plot:  # checked before the work, not after the report
+    specs = [_parse_spec(spec) for spec in args.scores]
+    check_data_dir(ap, args.data_dir)
+    if args.plot is not None:  # checked before the work, not after the report
         from matplotlib.backend_bases import FigureCanvasBase
 
-        plot = Path(args.plot)
-        fmt = plot.suffix.lower().lstrip(".")
+        if args.plot == "":
+            ap.error("--plot: give an image file path (e.g. curves.png), not an empty string")
+        fmt = Path(args.plot).suffix.lower().lstrip(".")
         if fmt not in FigureCanvasBase.get_supported_filetypes():
             ap.error(f"--plot: {args.plot!r} has no image format suffix matplotlib writes (e.g. .png, .svg, .pdf)")
-        if not plot.resolve().parent.is_dir():
-            ap.error(f"--plot: the folder {plot.resolve().parent} does not exist")
+        # a score file given as --plot too would be replaced by the figure
+        check_out_path(ap, args.plot, "an image file path", "--plot", data_dir=args.data_dir,
+                       inputs=[path for _, path in specs])
     try:
         bench = load_routellm(args.benchmark, args.data_dir)
         scores = {}
-        for spec in args.scores:
-            # NAME=path on the first '=' (a path may hold '=': runs/lr=0.1/s.csv); an existing
-            # file is a path whatever it holds
-            if Path(spec).is_file() or "=" not in spec:
-                name, path = Path(spec).stem, spec
-            else:
-                name, _, path = spec.partition("=")
-                name = name or Path(path).stem
+        for name, path in specs:
             if name in scores:
                 raise ValueError(f"two score files are both named {name!r}; name them with NAME=path")
             scores[name] = _read_scores(path, bench.prompts, args.benchmark)
-    except (OSError, ValueError) as e:
-        print(f"{ap.prog}: error: {e}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError, KeyError) as e:
+        return report_error(ap, e)
     rep = routellm_report(bench, scores)
     print(f"{args.benchmark}: {len(bench)} prompts after decontamination ({bench.n_dropped} dropped); "
           f"weak {rep.weak_quality:.3f}, strong {rep.strong_quality:.3f}. Routers trained in-domain "
@@ -69,18 +65,35 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {e}")
             continue
         print(f"{name}: reaches 95% of strong quality with {cs['strong_share'] * 100:.1f}% strong calls")
-    if args.plot:
+    if args.plot is not None:
+        import io
+
         import matplotlib
+
+        from .._paths import write_atomic
 
         matplotlib.use("Agg")
         ax = rep.plot()
+        buf = io.BytesIO()
         try:
-            ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+            ax.figure.savefig(buf, format=Path(args.plot).suffix.lower().lstrip("."), dpi=120,
+                              bbox_inches="tight")
+            # the whole image or nothing: a failed write leaves an existing file as it was
+            write_atomic(Path(args.plot), buf.getvalue())
         except (OSError, ValueError) as e:
-            print(f"{ap.prog}: error: --plot: {e}", file=sys.stderr)
-            return 2
+            why = e.strerror if isinstance(e, OSError) and e.strerror else e
+            return report_error(ap, ValueError(f"--plot: cannot write {args.plot}: {why}"))
         print(f"saved {args.plot}")
     return 0
+
+
+def _parse_spec(spec: str) -> tuple[str, str]:
+    """(method name, path) of a --scores argument: NAME=path on the first '=' (a path may hold
+    '=': runs/lr=0.1/s.csv); an existing file is a path whatever it holds."""
+    if Path(spec).is_file() or "=" not in spec:
+        return Path(spec).stem, spec
+    name, _, path = spec.partition("=")
+    return name or Path(path).stem, path
 
 
 def _read_scores(path: str, prompts: list[str], benchmark: str) -> "np.ndarray":
@@ -91,13 +104,14 @@ def _read_scores(path: str, prompts: list[str], benchmark: str) -> "np.ndarray":
 
     try:
         # prompts as written: "NA", "null" or "" are prompts, not missing values; "1.50" stays
-        df = pd.read_csv(path, dtype={"prompt": str}, keep_default_na=False)
+        # and scores as written, so an error shows the cell's text
+        df = pd.read_csv(path, dtype={"prompt": str, "score": str}, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as e:
-        raise ValueError(f"{path}: not a CSV file ({e})") from None
+        raise ValueError(f"{path}: not a CSV file ({' '.join(str(e).split())})") from None
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+        raise ValueError(f"{path}: not UTF-8 text ({' '.join(str(e).split())})") from None
     if not {"prompt", "score"} <= set(df.columns):
         raise ValueError(f"{path}: needs columns 'prompt' and 'score', has {list(df.columns)}")
     num = pd.to_numeric(df["score"].replace("", np.nan), errors="coerce")

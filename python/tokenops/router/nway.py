@@ -190,28 +190,34 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - minutes of
                     help="selection JSON to write (the committed copy is python/tokenops/"
                          "router/data/routerbench_selection.json of a source checkout)")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="in [0, 2**32)")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
     from .._paths import write_atomic
-    from .crossfit import check_out_path
+    from .crossfit import check_args, check_data_dir, check_out_path, report_error
     from .data import load_routerbench
 
-    check_out_path(ap, args.out, "a JSON file path")  # before minutes of selection, not after
+    # every argument before minutes of loading and selection, not after
+    check_args(ap, args.folds, args.seed)
+    check_data_dir(ap, args.data_dir)
+    out = check_out_path(ap, args.out, "a JSON file path", data_dir=args.data_dir)
 
-    train = load_routerbench("train", data_dir=args.data_dir)
-    E = routerbench_embeddings(train)
-    sels = []
-    for task in ROUTERBENCH_TASKS:
-        s = select_nway(train, E, task, args.folds, args.seed, progress=True)
-        print(f"{task}: {' + '.join(s.components)} x{s.scale:g}: CV AIQ {s.cv_aiq:.4f} "
-              f"(Zero router {s.cv_zero_aiq:.4f})")
-        sels.append(s.to_json())
-    doc = {"protocol": f"{args.folds}-fold CV AIQ on the RouterBench train split (seed {args.seed}), "
-                       "per task; candidates and scales as in tokenops.router.nway",
-           "embedding": f"all-MiniLM-L6-v2 of the last {NWAY_TAIL_CHARS} characters",
-           "selections": sels}
-    write_atomic(args.out, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+    try:
+        train = load_routerbench("train", data_dir=args.data_dir)
+        E = routerbench_embeddings(train)
+        sels = []
+        for task in ROUTERBENCH_TASKS:
+            s = select_nway(train, E, task, args.folds, args.seed, progress=True)
+            print(f"{task}: {' + '.join(s.components)} x{s.scale:g}: CV AIQ {s.cv_aiq:.4f} "
+                  f"(Zero router {s.cv_zero_aiq:.4f})")
+            sels.append(s.to_json())
+        doc = {"protocol": f"{args.folds}-fold CV AIQ on the RouterBench train split (seed {args.seed}), "
+                           "per task; candidates and scales as in tokenops.router.nway",
+               "embedding": f"all-MiniLM-L6-v2 of the last {NWAY_TAIL_CHARS} characters",
+               "selections": sels}
+        write_atomic(out, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+    except (OSError, ValueError, KeyError) as e:  # e.g. more folds than a task's prompts
+        return report_error(ap, e)
     print(f"wrote {args.out}")
     return 0
 
