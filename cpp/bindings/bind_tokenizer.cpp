@@ -73,7 +73,7 @@ EncodingPtr from_hf_json(const std::string& name, py::bytes data, const std::str
   std::string_view content = data;
   GilRelease release;
   io::HfBpeModel model = io::parse_hf_tokenizer_json(content, source);
-  return std::const_pointer_cast<Encoding>(tokenizer::encoding_from_hf(name, model));
+  return std::const_pointer_cast<Encoding>(tokenizer::encoding_from_hf(name, model, source));
 }
 
 py::bytes as_bytes(std::string_view s) { return py::bytes(s.data(), s.size()); }

@@ -23,24 +23,15 @@
 #include "tokenops/io/tiktoken_file.hpp"
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/utf8.hpp"
+#include "test_data.hpp"
 
 using namespace tokenops;
 using namespace tokenops::compress;
 
 namespace {
 
-std::string data_dir() {
-  if (const char* d = std::getenv("TOKENOPS_DATA_DIR")) return d;
-  return std::string(TOKENOPS_SOURCE_DIR) + "/../shared/data";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open " + path + " (set TOKENOPS_DATA_DIR)");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test_data::data_dir;
+using test_data::read_file;
 
 std::shared_ptr<const tokenizer::Encoding> o200k() {
   static std::shared_ptr<const tokenizer::Encoding> enc = [] {

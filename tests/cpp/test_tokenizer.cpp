@@ -18,6 +18,7 @@
 #include "tokenops/tokenizer/encoding.hpp"
 #include "tokenops/tokenizer/hf.hpp"
 #include "tokenops/tokenizer/pretokenize.hpp"
+#include "test_data.hpp"
 
 using namespace tokenops;
 using tokenizer::Encoding;
@@ -27,18 +28,8 @@ using tokenizer::SpecialMask;
 
 namespace {
 
-std::string data_dir() {
-  if (const char* env = std::getenv("TOKENOPS_DATA_DIR")) return env;
-  return std::string(TOKENOPS_SOURCE_DIR) + "/../shared/data";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test_data::data_dir;
+std::string slurp(const std::string& path) { return test_data::read_file(path); }
 
 std::shared_ptr<const Encoding> load(const std::string& file, PreTokenizer p,
                                      std::vector<tokenizer::SpecialToken> specials = {}) {

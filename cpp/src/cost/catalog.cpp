@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cstring>
-#include <regex>
+#include <optional>
 #include <set>
 
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/unicode.hpp"
+#include "tokenops/text/utf8.hpp"
 
 namespace tokenops::cost {
 
@@ -165,19 +168,650 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+// --------------------------------------------------------------------------------------------
+// NameRegex: a Python-`re` subset compiled to an NFA and run as a Thompson / Pike simulation.
+// --------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::size_t kMaxPatternBytes = 1000;
+constexpr std::size_t kMaxProgram = 2000;  // NFA instructions (real patterns need under 50)
+constexpr int kMaxRepeat = 1000;           // a bound of {n,m}
+constexpr int kMaxGroupDepth = 50;
+constexpr int kInf = -1;
+
+// Class escapes (\d \w \s and their complements) as bits.
+enum ClassBits : std::uint8_t {
+  kDigit = 1,
+  kNotDigit = 2,
+  kWord = 4,
+  kNotWord = 8,
+  kSpaceCls = 16,
+  kNotSpace = 32
+};
+
+// Python's str semantics: \d is Unicode Nd; \w is alphanumeric (L*, N*) or '_'; \s is
+// str.isspace() (Unicode White_Space and U+001C..U+001F).
+bool py_digit(char32_t c) {
+  if (c < 128) return c >= '0' && c <= '9';
+  return c < 0x110000 && text::general_category(c) == text::GeneralCategory::Nd;
+}
+bool py_word(char32_t c) {
+  if (c < 128) return std::isalnum(static_cast<int>(c)) || c == '_';
+  if (c >= 0x110000) return false;
+  using G = text::GeneralCategory;
+  switch (text::general_category(c)) {
+    case G::Lu: case G::Ll: case G::Lt: case G::Lm: case G::Lo: case G::Nd: case G::Nl: case G::No: return true;
+    default: return false;
+  }
+}
+bool py_space(char32_t c) {
+  if (c >= 0x1C && c <= 0x1F) return true;
+  return c < 0x110000 && (text::char_class(c) & text::kSpace) != 0;
+}
+
+}  // namespace
+
+struct NameRegex::Program {
+  struct CharSet {
+    std::vector<std::pair<char32_t, char32_t>> ranges;
+    std::uint8_t classes = 0;
+    bool negated = false;
+    bool contains(char32_t c) const {
+      bool in = false;
+      for (const auto& r : ranges)
+        if (c >= r.first && c <= r.second) {
+          in = true;
+          break;
+        }
+      if (!in && classes) {
+        const bool d = (classes & (kDigit | kNotDigit)) ? py_digit(c) : false;
+        const bool w = (classes & (kWord | kNotWord)) ? py_word(c) : false;
+        const bool s = (classes & (kSpaceCls | kNotSpace)) ? py_space(c) : false;
+        in = ((classes & kDigit) && d) || ((classes & kNotDigit) && !d) || ((classes & kWord) && w) ||
+             ((classes & kNotWord) && !w) || ((classes & kSpaceCls) && s) || ((classes & kNotSpace) && !s);
+      }
+      return in != negated;
+    }
+  };
+  enum Op : std::uint8_t { kSet, kAny, kSplit, kJmp, kAssert, kMatch };
+  enum Assert : std::uint8_t { kBol, kEol, kBot, kEot, kWordB, kNotWordB };
+  struct Inst {
+    Op op;
+    int x = 0, y = 0;  // kSet: set index; kSplit: targets; kJmp: target; kAssert: kind
+  };
+  std::vector<CharSet> sets;
+  std::vector<Inst> code;
+};
+
+namespace {
+
+using Prog = NameRegex::Program;
+
+// The parsed pattern.
+struct Node {
+  enum Kind : std::uint8_t { Empty, Set, Any, Assert, Cat, Alt, Rep } kind = Empty;
+  int arg = 0;             // Set: set index; Assert: kind
+  int min = 0, max = 0;    // Rep (max kInf: unbounded)
+  std::vector<Node> kids;  // Cat, Alt: the parts; Rep: the one repeated
+};
+
+class RegexParser {
+ public:
+  RegexParser(std::string_view pattern, Prog& prog) : p_(pattern), prog_(prog) {}
+
+  Node parse() {
+    Node n = alternation(0);
+    if (i_ < p_.size()) fail(")", "unbalanced parenthesis");  // a ')' with no '(' before it
+    return n;
+  }
+
+ private:
+  std::string_view p_;
+  Prog& prog_;
+  std::size_t i_ = 0;
+  std::set<std::string> group_names_;
+
+  // The pattern for a message, cut to 100 bytes on a UTF-8 boundary.
+  std::string shown() const {
+    if (p_.size() <= 100) return std::string(p_);
+    std::size_t cut = 100;
+    while (cut > 0 && (static_cast<unsigned char>(p_[cut]) & 0xC0) == 0x80) --cut;
+    return std::string(p_.substr(0, cut)) + "...";
+  }
+  [[noreturn]] void fail(std::string_view what, std::string_view why) const {
+    throw InvalidArgument(detail::concat("regex '", shown(), "': ", why, " ('", what.substr(0, 40),
+                                         "' at position ", i_, ")"));
+  }
+  [[noreturn]] void unsupported(std::string_view what, std::string_view feature) const {
+    throw InvalidArgument(detail::concat("regex '", shown(), "': ", feature, " ('", what, "' at position ", i_,
+                                         ") is not supported in price-file match rules; tokenops "
+                                         "implements literals, classes, groups, alternation, "
+                                         "quantifiers and the anchors ^ $ \\A \\Z \\b \\B"));
+  }
+
+  bool more() const { return i_ < p_.size(); }
+  char peek() const { return p_[i_]; }
+
+  // The code point at i_ (the pattern is valid UTF-8); advances past it.
+  char32_t next_cp() {
+    int len = 1;
+    const char32_t c = text::decode_utf8(reinterpret_cast<const unsigned char*>(p_.data()) + i_, len);
+    i_ += static_cast<std::size_t>(len);
+    return c;
+  }
+
+  int add_set(Prog::CharSet s) {
+    prog_.sets.push_back(std::move(s));
+    return static_cast<int>(prog_.sets.size() - 1);
+  }
+  Node set_node(Prog::CharSet s) {
+    Node n;
+    n.kind = Node::Set;
+    n.arg = add_set(std::move(s));
+    return n;
+  }
+  static Prog::CharSet single(char32_t c) {
+    Prog::CharSet s;
+    s.ranges.push_back({c, c});
+    return s;
+  }
+
+  Node alternation(int depth) {
+    std::vector<Node> alts;
+    alts.push_back(concatenation(depth));
+    while (more() && peek() == '|') {
+      ++i_;
+      alts.push_back(concatenation(depth));
+    }
+    if (alts.size() == 1) return std::move(alts.front());
+    Node n;
+    n.kind = Node::Alt;
+    n.kids = std::move(alts);
+    return n;
+  }
+
+  Node concatenation(int depth) {
+    Node cat;
+    cat.kind = Node::Cat;
+    bool last_repeatable = false;  // the previous item exists and is not an anchor
+    bool last_repeated = false;
+    while (more() && peek() != '|' && peek() != ')') {
+      const std::size_t at = i_;
+      if (auto q = quantifier()) {
+        if (last_repeated) fail(p_.substr(at, i_ - at), "multiple repeat");
+        if (!last_repeatable) fail(p_.substr(at, i_ - at), "nothing to repeat");
+        if (more() && peek() == '+') unsupported(p_.substr(at, i_ + 1 - at), "a possessive quantifier");
+        if (more() && peek() == '?') ++i_;  // lazy: the same yes / no answer for a search
+        Node rep;
+        rep.kind = Node::Rep;
+        rep.min = q->first;
+        rep.max = q->second;
+        rep.kids.push_back(std::move(cat.kids.back()));
+        cat.kids.back() = std::move(rep);
+        last_repeated = true;
+        continue;
+      }
+      // an anchor cannot be repeated (Python: "nothing to repeat"); a group holding one can
+      const char c = peek();
+      const bool anchor = c == '^' || c == '$' ||
+                          (c == '\\' && i_ + 1 < p_.size() && std::string_view("AZbB").find(p_[i_ + 1]) != std::string_view::npos);
+      cat.kids.push_back(atom(depth));
+      last_repeatable = !anchor;
+      last_repeated = false;
+    }
+    if (cat.kids.empty()) return Node{};
+    if (cat.kids.size() == 1) return std::move(cat.kids.front());
+    return cat;
+  }
+
+  // A quantifier at i_ ({min, max}), consumed; nullopt (nothing consumed) when there is none.
+  // As in Python, a '{' that does not start {n}, {n,}, {,m}, {n,m} or {,} is a literal.
+  std::optional<std::pair<int, int>> quantifier() {
+    const char c = peek();
+    if (c == '*' || c == '+' || c == '?') {
+      ++i_;
+      return std::pair<int, int>{c == '+' ? 1 : 0, c == '?' ? 1 : kInf};
+    }
+    if (c != '{') return std::nullopt;
+    std::size_t j = i_ + 1;
+    auto digits = [&]() {
+      const std::size_t s = j;
+      while (j < p_.size() && p_[j] >= '0' && p_[j] <= '9') ++j;
+      return p_.substr(s, j - s);
+    };
+    if (j < p_.size() && p_[j] == '}') return std::nullopt;  // "{}" is two literals
+    const std::string_view lo = digits();
+    std::string_view hi = lo;
+    bool comma = false;
+    if (j < p_.size() && p_[j] == ',') {
+      ++j;
+      comma = true;
+      hi = digits();
+    }
+    if (j >= p_.size() || p_[j] != '}') return std::nullopt;
+    const std::size_t at = i_;
+    i_ = j + 1;
+    auto value = [&](std::string_view d) {
+      int v = 0;
+      for (const char ch : d) {
+        v = v * 10 + (ch - '0');
+        if (v > kMaxRepeat)
+          throw InvalidArgument(detail::concat("regex '", shown(), "': the repeat count in '", p_.substr(at, i_ - at),
+                                               "' is above ", kMaxRepeat, " (not supported in match rules)"));
+      }
+      return v;
+    };
+    const int mn = lo.empty() ? 0 : value(lo);
+    const int mx = comma && hi.empty() ? kInf : value(hi);
+    if (mx != kInf && mx < mn) fail(p_.substr(at, i_ - at), "min repeat greater than max repeat");
+    return std::pair<int, int>{mn, mx};
+  }
+
+  Node assertion(int kind) {
+    Node n;
+    n.kind = Node::Assert;
+    n.arg = kind;
+    return n;
+  }
+
+  Node atom(int depth) {
+    const std::size_t at = i_;
+    const char c = peek();
+    switch (c) {
+      case '(': return group(depth);
+      case '[': return char_class();
+      case '.': {
+        ++i_;
+        Node n;
+        n.kind = Node::Any;
+        return n;
+      }
+      case '^': ++i_; return assertion(Prog::kBol);
+      case '$': ++i_; return assertion(Prog::kEol);
+      case '\\': {
+        ++i_;
+        if (!more()) fail("\\", "bad escape (end of pattern)");
+        const char e = peek();
+        switch (e) {
+          case 'A': ++i_; return assertion(Prog::kBot);
+          case 'Z': ++i_; return assertion(Prog::kEot);
+          case 'b': ++i_; return assertion(Prog::kWordB);
+          case 'B': ++i_; return assertion(Prog::kNotWordB);
+          default: break;
+        }
+        Prog::CharSet s;
+        if (class_escape(s)) return set_node(std::move(s));
+        i_ = at;
+        return set_node(single(escape(false)));
+      }
+      default: break;
+    }
+    return set_node(single(next_cp()));  // a literal (including a '{' that is no quantifier, ']' and '}')
+  }
+
+  Node group(int depth) {
+    const std::size_t at = i_;
+    ++i_;  // '('
+    if (depth + 1 > kMaxGroupDepth)
+      throw InvalidArgument(detail::concat("regex '", shown(), "': groups nest deeper than ", kMaxGroupDepth,
+                                           " levels (not supported in match rules)"));
+    if (more() && peek() == '?') {
+      ++i_;
+      if (!more()) fail("(?", "unexpected end of pattern");
+      const char k = peek();
+      if (k == ':') {
+        ++i_;
+      } else if (k == 'P' && i_ + 1 < p_.size() && p_[i_ + 1] == '<') {
+        i_ += 2;
+        const std::size_t s = i_;
+        while (more() && peek() != '>') ++i_;
+        if (!more()) fail(p_.substr(at), "missing >, unterminated name");
+        const std::string_view name = p_.substr(s, i_ - s);
+        bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+        for (const char ch : name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+        if (!ok) fail(name, "bad or unsupported (non-ASCII) group name");
+        if (!group_names_.emplace(name).second) fail(name, "redefinition of group name");
+        ++i_;  // '>'
+      } else {
+        std::string_view what = p_.substr(at, std::min<std::size_t>(4, p_.size() - at));
+        const char* feature = k == '=' || k == '!' || k == '<' ? "lookaround"
+                              : k == 'P'                      ? "a backreference or other (?P extension"
+                              : k == '>'                      ? "an atomic group"
+                              : k == '#'                      ? "a comment group"
+                              : k == '('                      ? "a conditional group"
+                                                              : "an inline flag";
+        unsupported(what, feature);
+      }
+    }
+    Node inner = alternation(depth + 1);
+    if (!more() || peek() != ')') {
+      i_ = at;
+      fail("(", "missing ), unterminated subpattern");
+    }
+    ++i_;
+    return inner;
+  }
+
+  // \d \D \w \W \s \S at i_ (just after the backslash): adds the class to `s` and consumes it.
+  bool class_escape(Prog::CharSet& s) {
+    std::uint8_t bit = 0;
+    switch (peek()) {
+      case 'd': bit = kDigit; break;
+      case 'D': bit = kNotDigit; break;
+      case 'w': bit = kWord; break;
+      case 'W': bit = kNotWord; break;
+      case 's': bit = kSpaceCls; break;
+      case 'S': bit = kNotSpace; break;
+      default: return false;
+    }
+    ++i_;
+    s.classes |= bit;
+    return true;
+  }
+
+  // The code point of a character escape; i_ is at the backslash. `in_class`: \b is backspace.
+  char32_t escape(bool in_class) {
+    const std::size_t at = i_;
+    ++i_;  // '\'
+    if (!more()) fail("\\", "bad escape (end of pattern)");
+    const char e = peek();
+    auto hex = [&](int n) -> char32_t {
+      ++i_;
+      char32_t v = 0;
+      for (int k = 0; k < n; ++k) {
+        if (!more() || !std::isxdigit(static_cast<unsigned char>(peek())))
+          fail(p_.substr(at, i_ - at), "incomplete escape");
+        const char h = peek();
+        v = v * 16 + static_cast<char32_t>(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+        ++i_;
+      }
+      if (v > 0x10FFFF) fail(p_.substr(at, i_ - at), "bad escape");
+      return v;
+    };
+    switch (e) {
+      case 'n': ++i_; return '\n';
+      case 't': ++i_; return '\t';
+      case 'r': ++i_; return '\r';
+      case 'f': ++i_; return '\f';
+      case 'v': ++i_; return '\v';
+      case 'a': ++i_; return '\a';
+      case 'x': return hex(2);
+      case 'u': return hex(4);
+      case 'U': return hex(8);
+      case 'b':
+        if (in_class) {
+          ++i_;
+          return '\b';
+        }
+        break;
+      default: break;
+    }
+    if (e >= '0' && e <= '9') unsupported(p_.substr(at, 2), "a backreference or octal escape");
+    if (e == 'N') unsupported(p_.substr(at, 2), "a named character escape");
+    if (std::isalpha(static_cast<unsigned char>(e))) {
+      i_ = at;
+      fail(p_.substr(at, 2), "bad escape");
+    }
+    return next_cp();  // an escaped punctuation or non-ASCII character stands for itself
+  }
+
+  Node char_class() {
+    const std::size_t at = i_;
+    ++i_;  // '['
+    Prog::CharSet s;
+    if (more() && peek() == '^') {
+      s.negated = true;
+      ++i_;
+    }
+    bool first = true;
+    while (true) {
+      if (!more()) {
+        i_ = at;
+        fail("[", "unterminated character set");
+      }
+      if (peek() == ']' && !first) {
+        ++i_;
+        break;
+      }
+      first = false;
+      // one item: a class escape, or a character that may start a range
+      const std::size_t item = i_;
+      char32_t lo;
+      if (peek() == '\\') {
+        ++i_;
+        if (!more()) fail("\\", "bad escape (end of pattern)");
+        if (class_escape(s)) {
+          if (i_ + 1 < p_.size() && peek() == '-' && p_[i_ + 1] != ']')
+            fail(p_.substr(item, i_ + 2 - item), "bad character range");
+          continue;
+        }
+        i_ = item;
+        lo = escape(true);
+      } else {
+        lo = next_cp();
+      }
+      char32_t hi = lo;
+      if (i_ + 1 < p_.size() && peek() == '-' && p_[i_ + 1] != ']') {
+        ++i_;  // '-'
+        if (peek() == '\\') {
+          const std::size_t e = i_;
+          ++i_;
+          Prog::CharSet probe;
+          if (more() && class_escape(probe)) fail(p_.substr(item, i_ - item), "bad character range");
+          i_ = e;
+          hi = escape(true);
+        } else {
+          hi = next_cp();
+        }
+        if (hi < lo) fail(p_.substr(item, i_ - item), "bad character range");
+      }
+      s.ranges.push_back({lo, hi});
+    }
+    return set_node(std::move(s));
+  }
+};
+
+// Instructions `n` compiles to (saturating at kMaxProgram + 1).
+std::size_t program_size(const Node& n) {
+  constexpr std::size_t kOver = kMaxProgram + 1;
+  auto cap = [](std::size_t v) { return v < kOver ? v : kOver; };
+  switch (n.kind) {
+    case Node::Empty: return 0;
+    case Node::Set: case Node::Any: case Node::Assert: return 1;
+    case Node::Cat: {
+      std::size_t s = 0;
+      for (const auto& k : n.kids) s = cap(s + program_size(k));
+      return s;
+    }
+    case Node::Alt: {
+      std::size_t s = 2 * (n.kids.size() - 1);
+      for (const auto& k : n.kids) s = cap(s + program_size(k));
+      return s;
+    }
+    case Node::Rep: {
+      const std::size_t k = program_size(n.kids.front());
+      const std::size_t mn = static_cast<std::size_t>(n.min);
+      std::size_t s = cap(k * mn);
+      if (n.max == kInf) return cap(s + k + 2);
+      return cap(s + static_cast<std::size_t>(n.max - n.min) * (k + 1));
+    }
+  }
+  return 0;
+}
+
+void emit(const Node& n, std::vector<Prog::Inst>& code) {
+  auto here = [&] { return static_cast<int>(code.size()); };
+  switch (n.kind) {
+    case Node::Empty: return;
+    case Node::Set: code.push_back({Prog::kSet, n.arg, 0}); return;
+    case Node::Any: code.push_back({Prog::kAny, 0, 0}); return;
+    case Node::Assert: code.push_back({Prog::kAssert, n.arg, 0}); return;
+    case Node::Cat:
+      for (const auto& k : n.kids) emit(k, code);
+      return;
+    case Node::Alt: {
+      std::vector<std::size_t> jumps;
+      for (std::size_t a = 0; a < n.kids.size(); ++a) {
+        if (a + 1 < n.kids.size()) {
+          const std::size_t split = code.size();
+          code.push_back({Prog::kSplit, here() + 1, 0});
+          emit(n.kids[a], code);
+          jumps.push_back(code.size());
+          code.push_back({Prog::kJmp, 0, 0});
+          code[split].y = here();
+        } else {
+          emit(n.kids[a], code);
+        }
+      }
+      for (const std::size_t j : jumps) code[j].x = here();
+      return;
+    }
+    case Node::Rep: {
+      const Node& k = n.kids.front();
+      for (int r = 0; r < n.min; ++r) emit(k, code);
+      if (n.max == kInf) {
+        const int loop = here();
+        code.push_back({Prog::kSplit, loop + 1, 0});
+        emit(k, code);
+        code.push_back({Prog::kJmp, loop, 0});
+        code[static_cast<std::size_t>(loop)].y = here();
+        return;
+      }
+      std::vector<std::size_t> splits;
+      for (int r = n.min; r < n.max; ++r) {
+        splits.push_back(code.size());
+        code.push_back({Prog::kSplit, here() + 1, 0});
+        emit(k, code);
+      }
+      for (const std::size_t s : splits) code[s].y = here();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+NameRegex::NameRegex(std::string_view pattern) : pattern_(pattern) {
+  if (const std::size_t bad = text::find_invalid_utf8(pattern); bad != std::string_view::npos)
+    throw InvalidArgument(detail::concat("regex pattern is not valid UTF-8 (byte ", bad, ")"));
+  if (pattern.size() > kMaxPatternBytes) {
+    std::size_t cut = 60;
+    while (cut > 0 && (static_cast<unsigned char>(pattern[cut]) & 0xC0) == 0x80) --cut;
+    throw InvalidArgument(detail::concat("regex '", pattern.substr(0, cut), "...' is ", pattern.size(),
+                                         " bytes long (at most ", kMaxPatternBytes, " in a match rule)"));
+  }
+  auto prog = std::make_shared<Program>();
+  const Node root = RegexParser(pattern, *prog).parse();
+  const std::size_t size = program_size(root) + 1;
+  if (size > kMaxProgram)
+    throw InvalidArgument(detail::concat("regex '", pattern, "' compiles to more than ", kMaxProgram,
+                                         " NFA states (repeat counts multiply); not supported in match rules"));
+  prog->code.reserve(size);
+  emit(root, prog->code);
+  prog->code.push_back({Program::kMatch, 0, 0});
+  prog_ = std::move(prog);
+}
+
+bool NameRegex::search(std::string_view name) const {
+  // The name's code points; a byte that is not valid UTF-8 becomes U+DC80..U+DCFF (Python's
+  // surrogateescape), which only '.' and negated classes match.
+  std::vector<char32_t> cps;
+  cps.reserve(name.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+  const bool valid = text::is_valid_utf8(name);
+  for (std::size_t i = 0; i < name.size();) {
+    if (!valid) {
+      const int want = text::utf8_seq_len(p[i]);
+      const std::size_t bad = text::find_invalid_utf8(name.substr(i, std::min<std::size_t>(4, name.size() - i)));
+      if (bad != std::string_view::npos && bad < static_cast<std::size_t>(want)) {
+        cps.push_back(0xDC00 + p[i]);
+        ++i;
+        continue;
+      }
+    }
+    int len = 1;
+    cps.push_back(text::decode_utf8(p + i, len));
+    i += static_cast<std::size_t>(len);
+  }
+  const std::vector<Program::Inst>& code = prog_->code;
+  const std::size_t n = cps.size();
+  auto assertion = [&](int kind, std::size_t i) {
+    switch (kind) {
+      case Program::kBol: case Program::kBot: return i == 0;
+      case Program::kEot: return i == n;
+      case Program::kEol: return i == n || (i + 1 == n && cps[i] == '\n');
+      case Program::kWordB: case Program::kNotWordB: {
+        if (n == 0) return false;  // Python: neither \b nor \B matches in an empty string
+        const bool before = i > 0 && py_word(cps[i - 1]);
+        const bool after = i < n && py_word(cps[i]);
+        return (before != after) == (kind == Program::kWordB);
+      }
+    }
+    return false;
+  };
+  // Thread lists: the instructions waiting to read the character at the current position.
+  struct List {
+    std::vector<int> pcs;
+    std::vector<std::size_t> mark;  // mark[pc] == stamp: pc already added for this position
+    std::size_t stamp = 0;
+  };
+  List cur, nxt;
+  cur.mark.assign(code.size(), 0);
+  nxt.mark.assign(code.size(), 0);
+  std::vector<int> stack;
+  bool matched = false;
+  std::size_t stamp = 0;
+  auto add = [&](List& l, int pc0, std::size_t i) {
+    stack.push_back(pc0);
+    while (!stack.empty()) {
+      const int pc = stack.back();
+      stack.pop_back();
+      if (l.mark[static_cast<std::size_t>(pc)] == l.stamp) continue;
+      l.mark[static_cast<std::size_t>(pc)] = l.stamp;
+      const auto& in = code[static_cast<std::size_t>(pc)];
+      switch (in.op) {
+        case Program::kJmp: stack.push_back(in.x); break;
+        case Program::kSplit: stack.push_back(in.y); stack.push_back(in.x); break;
+        case Program::kAssert: if (assertion(in.x, i)) stack.push_back(pc + 1); break;
+        case Program::kMatch: matched = true; break;
+        case Program::kSet: case Program::kAny: l.pcs.push_back(pc); break;
+      }
+    }
+  };
+  cur.stamp = ++stamp;
+  for (std::size_t i = 0;; ++i) {
+    add(cur, 0, i);  // a match may start at every position (re.search)
+    if (matched) return true;
+    if (i == n) return false;
+    nxt.pcs.clear();
+    nxt.stamp = ++stamp;
+    const char32_t c = cps[i];
+    for (const int pc : cur.pcs) {
+      const auto& in = code[static_cast<std::size_t>(pc)];
+      const bool ok = in.op == Program::kAny ? c != '\n' : prog_->sets[static_cast<std::size_t>(in.x)].contains(c);
+      if (ok) add(nxt, pc + 1, i + 1);
+    }
+    if (matched) return true;
+    std::swap(cur, nxt);
+  }
+}
+
+MatchRule MatchRule::make_regex(std::string pattern) {
+  MatchRule r;
+  r.kind = Regex;
+  r.regex = std::make_shared<const NameRegex>(pattern);
+  r.value = std::move(pattern);
+  return r;
+}
+
 bool MatchRule::matches(std::string_view name) const {
   switch (kind) {
     case Equals: return name == value;
     case StartsWith: return starts_with(name, value);
     case EndsWith: return ends_with(name, value);
     case Contains: return name.find(value) != std::string_view::npos;
-    case Regex: {
-      try {
-        return std::regex_search(std::string(name), std::regex(value));
-      } catch (const std::regex_error&) {
-        return false;
-      }
-    }
+    case Regex: return regex ? regex->search(name) : NameRegex(value).search(name);
     case Or:
       for (const auto& c : children)
         if (c.matches(name)) return true;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "json_preview.hpp"
+#include "tokenops/io/json_depth.hpp"
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/utf8.hpp"
 
@@ -125,8 +126,10 @@ bool is_null_or_empty(const json& j, const char* key) {
 }
 
 // Validates the pre-tokenizer: ByteLevel(use_regex) alone, or Sequence[Split(Regex), ByteLevel].
-void read_pre_tokenizer(const json& pt, std::string_view source, HfBpeModel& model) {
-  if (pt.is_null()) unsupported(source, "no pre_tokenizer");
+// `pt_or_null` is the pre_tokenizer field, or nullptr when the file has none.
+void read_pre_tokenizer(const json* pt_or_null, std::string_view source, HfBpeModel& model) {
+  if (pt_or_null == nullptr || pt_or_null->is_null()) unsupported(source, "no pre_tokenizer");
+  const json& pt = *pt_or_null;
   const std::string type = pt.value("type", "");
   auto check_byte_level = [&](const json& bl, bool want_regex) {
     if (bl.value("add_prefix_space", false))
@@ -176,6 +179,9 @@ std::uint32_t token_id(const json& v, std::string_view source, const std::string
 }  // namespace
 
 HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view source) {
+  // nlohmann parses any depth, but copying or destroying a value nested 100k deep overflowed the
+  // stack (a pre_tokenizer of 200,000 brackets crashed the process): refuse it before parsing.
+  check_json_depth(json_text, source);
   json root;
   try {
     root = json::parse(json_text.begin(), json_text.end());
@@ -191,7 +197,8 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     const std::string type = m.value("type", "BPE");
     if (type != "BPE") unsupported(source, "model.type '" + type + "'");
     if (m.value("byte_fallback", false)) unsupported(source, "model.byte_fallback = true");
-    if (!m.value("dropout", json()).is_null()) unsupported(source, "model.dropout");
+    // (find, not value("dropout", json()): value() returns a copy of the whole subtree)
+    if (const auto d = m.find("dropout"); d != m.end() && !d->is_null()) unsupported(source, "model.dropout");
     if (!is_null_or_empty(m, "continuing_subword_prefix"))
       unsupported(source, "model.continuing_subword_prefix");
     if (!is_null_or_empty(m, "end_of_word_suffix")) unsupported(source, "model.end_of_word_suffix");
@@ -199,7 +206,8 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
       unsupported(source, "a normalizer");
     model.ignore_merges = m.value("ignore_merges", false);
     part = "pre_tokenizer";
-    read_pre_tokenizer(root.value("pre_tokenizer", json()), source, model);
+    const auto pt = root.find("pre_tokenizer");  // (a reference: value() would copy the subtree)
+    read_pre_tokenizer(pt == root.end() ? nullptr : &*pt, source, model);
 
     part = "model.vocab";
     const json& vocab = m.at("vocab");

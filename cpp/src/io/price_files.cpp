@@ -1,11 +1,14 @@
 #include "tokenops/io/price_files.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "json_preview.hpp"
+#include "tokenops/io/json_depth.hpp"
 #include "tokenops/text/error.hpp"
 
 namespace tokenops::io {
@@ -158,10 +161,25 @@ void read_litellm_fields(const json& e, LitellmFields& f) {
       if (!t.is_object()) throw RowProblem(where, where + " must be an object");
       LitellmTier lt;
       auto r = t.find("range");
-      if (r != t.end() && r->is_array() && r->size() == 2) {
+      if (r != t.end() && !r->is_null()) {
+        if (!r->is_array() || r->size() != 2)
+          throw RowProblem("tiered_pricing", where + ".range must be [start, end] (input tokens), got " +
+                                                 (is_nonfinite_marker(*r) ? type_name(*r) : json_preview(*r)));
+        auto bound = [&](const json& v, const char* which) {  // a token count, not a price
+          const std::string field = where + ".range[" + which + "]";
+          if (!v.is_number() || is_nonfinite_marker(v))
+            throw RowProblem("tiered_pricing", field + " must be a token count, got " + type_name(v));
+          const double d = v.get<double>();
+          if (!(d >= 0)) throw RowProblem("tiered_pricing", field + " must be a token count >= 0, got " + json_preview(v));
+          return d;
+        };
         lt.has_range = true;
-        lt.lo = number((*r)[0], where + ".range[0]");
-        lt.hi = number((*r)[1], where + ".range[1]");
+        lt.lo = bound((*r)[0], "0");
+        lt.hi = bound((*r)[1], "1");
+      } else if (t.find("max_results_range") == t.end()) {
+        // (LiteLLM's search providers list per-query prices by max_results_range: not token bands)
+        throw RowProblem("tiered_pricing", where + " has no 'range' (the [start, end] of input tokens it prices), "
+                                           "so which requests it prices is unknown");
       }
       auto get = [&](const char* k) {
         auto it = t.find(k);
@@ -256,17 +274,44 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
   // request (input, cache reads, output, reasoning) at the band its input token count falls in
   // (LiteLLM's dashscope_tiered prices each count through the bands progressively instead; its
   // own fields, kept in m.litellm, still drive mode="litellm").
-  if (m.litellm.has_tiered) {
+  std::vector<const LitellmTier*> bands;  // the input-token bands, by start
+  for (const auto& t : m.litellm.tiered)
+    if (t.has_range) bands.push_back(&t);
+  std::stable_sort(bands.begin(), bands.end(), [](const LitellmTier* a, const LitellmTier* b) { return a->lo < b->lo; });
+  if (!bands.empty()) {
+    // Every input token count must fall in exactly one band: bands of whole token counts, from
+    // token 0, each starting where the one before ends. (A gap billed its requests at another
+    // band's price, LiteLLM's progressive count skips the tokens in it; a bound past int64 was
+    // cast to a garbage threshold.)
+    auto band = [](const LitellmTier& t) { return detail::concat("[", t.lo, ", ", t.hi, "]"); };
+    for (const LitellmTier* t : bands) {
+      for (const double v : {t->lo, t->hi})
+        if (v > 1e15 || v != std::floor(v))
+          throw RowProblem("tiered_pricing", detail::concat("tiered_pricing band ", band(*t), ": ", v,
+                                                            " is not a whole token count in [0, 1e15]"));
+      if (!(t->lo < t->hi))
+        throw RowProblem("tiered_pricing", detail::concat("tiered_pricing band ", band(*t),
+                                                          " is empty or reversed (its start must be below its end)"));
+    }
     // Bands must start at token 0: a request with fewer input tokens than the first band's start
     // would be priced by no row (a silent $0 for a small request).
-    double first = -1;
-    for (const auto& t : m.litellm.tiered)
-      if (t.has_range && (first < 0 || t.lo < first)) first = t.lo;
-    if (first > 0)
-      throw RowProblem("tiered_pricing", detail::concat("tiered_pricing bands start at ", first,
+    if (bands.front()->lo > 0)
+      throw RowProblem("tiered_pricing", detail::concat("tiered_pricing bands start at ", bands.front()->lo,
                                                         " tokens; no band prices the tokens below"));
-    for (const auto& t : m.litellm.tiered) {
-      if (!t.has_range) continue;
+    for (std::size_t i = 1; i < bands.size(); ++i) {
+      const LitellmTier& a = *bands[i - 1];
+      const LitellmTier& b = *bands[i];
+      if (b.lo > a.hi)
+        throw RowProblem("tiered_pricing", detail::concat("tiered_pricing bands ", band(a), " and ", band(b),
+                                                          " leave a gap: no band prices input of more than ", a.hi,
+                                                          " and at most ", b.lo, " tokens"));
+      if (b.lo < a.hi)
+        throw RowProblem("tiered_pricing", detail::concat("tiered_pricing bands ", band(a), " and ", band(b),
+                                                          " overlap: input of more than ", b.lo, " and at most ",
+                                                          a.hi, " tokens falls in both"));
+    }
+    for (const LitellmTier* tp : bands) {
+      const LitellmTier& t = *tp;
       PriceRow r;
       r.mode = TierMode::Band;
       r.threshold = static_cast<std::int64_t>(t.lo);
@@ -278,7 +323,7 @@ void build_litellm_rows(const json& e, ModelEntry& m) {
       if (!std::isnan(t.reasoning)) r.prices[kReasoning] = make_price(t.reasoning);
       m.rows.push_back(std::move(r));
     }
-    // When bands exist, the flat base row's token prices are superseded by the bands.
+    // The bands supersede the flat base row's token prices.
     std::vector<PriceRow> kept;
     for (auto& r : m.rows)
       if (!(r.mode == TierMode::Cliff && r.threshold == 0 && r.tier == ServiceTier::Standard)) kept.push_back(std::move(r));
@@ -309,17 +354,69 @@ std::int64_t int_field(const json& e, const char* key) {
   return static_cast<std::int64_t>(v);
 }
 
-json parse_json(std::string_view text, std::string_view source) {
+// A literal mark_nonfinite replaced: where its marker string ends in the marked text, and how
+// many bytes the markers up to and including it added.
+struct Mark {
+  std::size_t marked_end;
+  std::size_t added;
+  std::string_view literal;  // NaN, Infinity or -Infinity
+};
+
+std::string marker_string(std::string_view literal) {  // as written in the marked JSON text
+  return detail::concat('"', "\\u0001", kNonFinite.substr(1), literal, '"');
+}
+
+// nlohmann's message for a syntax error in the marked text, told about the text the user wrote:
+// the position mapped back, each marker string spelled as the literal it replaced (the message
+// showed "\u0001tokenops-nonfinite:NaN" for a file that says NaNx).
+std::string unmarked_message(const json::parse_error& e, std::string_view original, const std::vector<Mark>& marks) {
+  std::string msg = e.what();
+  std::size_t added = 0;
+  std::string_view last;  // the literal whose marker ends where the parser stopped, if one does
+  for (const Mark& mk : marks) {
+    if (mk.marked_end > e.byte) break;
+    added = mk.added;
+    last = mk.marked_end == e.byte ? mk.literal : std::string_view();
+  }
+  const std::size_t pos = std::min(original.size(), e.byte > added ? e.byte - added : 0);
+  const std::string_view read = original.substr(0, pos);
+  const std::size_t line = 1 + static_cast<std::size_t>(std::count(read.begin(), read.end(), '\n'));
+  const std::size_t nl = read.rfind('\n');
+  const std::size_t column = nl == std::string_view::npos ? pos : pos - nl - 1;
+  if (const std::size_t at = msg.find("parse error at line "); at != std::string::npos)
+    if (const std::size_t colon = msg.find(": ", at); colon != std::string::npos)
+      msg.replace(at, colon - at, detail::concat("parse error at line ", line, ", column ", column));
+  if (!last.empty())
+    if (const std::size_t s = msg.find("unexpected string literal"); s != std::string::npos)
+      msg.replace(s, 25, detail::concat("unexpected '", last, "'"));
+  for (const std::string_view lit : {"NaN", "Infinity", "-Infinity"}) {
+    const std::string m = marker_string(lit);
+    for (std::size_t s = msg.find(m); s != std::string::npos; s = msg.find(m, s + lit.size()))
+      msg.replace(s, m.size(), lit);
+  }
+  return msg;
+}
+
+// `marks` / `original`: the literals mark_nonfinite replaced in `original` to make `text`.
+json parse_json(std::string_view text, std::string_view source, std::string_view original = {},
+                const std::vector<Mark>& marks = {}) {
+  // nlohmann parses any depth, but copying or recursing through a value nested 40,000 deep
+  // overflowed the stack: refuse it first.
+  check_json_depth(text, source);
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {  // syntax errors, and numbers beyond double (1e400)
+  } catch (const json::parse_error& e) {  // syntax errors, and numbers beyond double (1e400)
+    throw InvalidArgument(detail::concat(source, ": not valid JSON: ",
+                                         marks.empty() ? std::string(e.what()) : unmarked_message(e, original, marks)));
+  } catch (const json::exception& e) {
     throw InvalidArgument(detail::concat(source, ": not valid JSON: ", e.what()));
   }
 }
 
 // Replaces the NaN / Infinity / -Infinity literals outside strings by kNonFinite marker strings
-// (see there); `text` itself when it has none.
-std::string_view mark_nonfinite(std::string_view text, std::string& buf) {
+// (see there), recording each in `marks`; `text` itself when it has none.
+std::string_view mark_nonfinite(std::string_view text, std::string& buf, std::vector<Mark>& marks) {
+  marks.clear();
   if (text.find("NaN") == std::string_view::npos && text.find("Infinity") == std::string_view::npos) return text;
   buf.clear();
   buf.reserve(text.size() + 64);
@@ -348,10 +445,10 @@ std::string_view mark_nonfinite(std::string_view text, std::string& buf) {
       buf.push_back(c);
       continue;
     }
-    buf += '"';
-    buf += "\\u0001tokenops-nonfinite:";
-    buf += lit;
-    buf += '"';
+    const std::size_t before = buf.size();
+    buf += marker_string(lit);
+    const std::size_t added = (marks.empty() ? 0 : marks.back().added) + (buf.size() - before) - lit.size();
+    marks.push_back({buf.size(), added, lit});
     i += lit.size() - 1;
     changed = true;
   }
@@ -362,7 +459,9 @@ std::string_view mark_nonfinite(std::string_view text, std::string& buf) {
 
 PriceImport parse_litellm_prices(std::string_view text, std::string_view source, std::string_view checked_date) {
   std::string buf;
-  json doc = parse_json(mark_nonfinite(text, buf), source);
+  std::vector<Mark> marks;
+  const std::string_view marked = mark_nonfinite(text, buf, marks);
+  json doc = parse_json(marked, source, text, marks);
   TOKENOPS_CHECK(doc.is_object(), InvalidArgument, source,
                  ": a LiteLLM price file is a JSON object mapping model names to fields");
   PriceImport out;
@@ -414,26 +513,55 @@ PriceImport parse_litellm_prices(std::string_view text, std::string_view source,
 
 namespace {
 
-MatchRule read_match(const json& j, const std::string& where) {
-  if (!j.is_object() || j.size() != 1) throw RowProblem(where, where + " must be an object with one clause");
+// or / and clauses nest at most this deep (genai-prices nests two levels).
+constexpr std::size_t kMaxMatchDepth = 32;
+
+// Reads a match clause. `path` holds the parts of its place ("match", ".or[2]", ...), joined only
+// for a message: a place string built at every level was quadratic in the depth (800 MB at 20,000
+// levels), and the recursion one C++ frame per level.
+MatchRule read_match(const json& j, std::vector<std::string>& path) {
+  auto where = [&] {
+    std::string w;
+    for (const auto& p : path) w += p;
+    return w;
+  };
+  if (path.size() > kMaxMatchDepth)
+    throw RowProblem("match", detail::concat(where(), ": or / and clauses nest deeper than ", kMaxMatchDepth, " levels"));
+  if (!j.is_object() || j.size() != 1) throw RowProblem(where(), where() + " must be an object with one clause");
   MatchRule r;
   const auto first = j.begin();
-  const std::string k = first.key();
+  const std::string& k = first.key();
   const json& v = first.value();
   if (k == "or" || k == "and") {
     r.kind = k == "or" ? MatchRule::Or : MatchRule::And;
-    if (!v.is_array()) throw RowProblem(where, where + "." + k + " must be a list");
-    for (std::size_t i = 0; i < v.size(); ++i) r.children.push_back(read_match(v[i], where + "." + k));
+    if (!v.is_array()) throw RowProblem(where(), where() + "." + k + " must be a list");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      path.push_back(detail::concat(".", k, "[", i, "]"));
+      r.children.push_back(read_match(v[i], path));
+      path.pop_back();
+    }
     return r;
   }
-  if (!v.is_string()) throw RowProblem(where, where + "." + k + " must be a string");
+  if (!v.is_string()) throw RowProblem(where(), where() + "." + k + " must be a string");
+  if (k == "regex") {
+    // compiled once, here: a pattern tokenops cannot match safely is this row's problem
+    // (an invalid one was kept and silently matched nothing)
+    try {
+      return MatchRule::make_regex(v.get<std::string>());
+    } catch (const InvalidArgument& e) {
+      throw RowProblem(where() + ".regex", where() + ".regex: " + e.what());
+    }
+  }
+  // genai-prices compares both sides lower-cased (ClauseEquals: text.lower() == equals.lower());
+  // the name is lower-cased at look-up, so the pattern is here ("GLM-5.2" matched nothing)
   r.value = v.get<std::string>();
+  for (char& c : r.value)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   if (k == "equals") r.kind = MatchRule::Equals;
   else if (k == "starts_with") r.kind = MatchRule::StartsWith;
   else if (k == "ends_with") r.kind = MatchRule::EndsWith;
   else if (k == "contains") r.kind = MatchRule::Contains;
-  else if (k == "regex") r.kind = MatchRule::Regex;
-  else throw RowProblem(where, where + ": unknown match clause '" + k + "'");
+  else throw RowProblem(where(), where() + ": unknown match clause '" + k + "'");
   return r;
 }
 
@@ -529,6 +657,7 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
   json doc = parse_json(text, source);
   TOKENOPS_CHECK(doc.is_array(), InvalidArgument, source, ": genai-prices data.json is a list of providers");
   PriceImport out;
+  std::unordered_set<std::string> keys;  // the entries' keys, for the duplicate check
   for (const auto& prov : doc) {
     if (!prov.is_object() || !prov.contains("id") || !prov["id"].is_string() || !prov.contains("models")) {
       out.problems.push_back({"?", "id", "provider without id/models skipped"});
@@ -546,7 +675,10 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
         m.checked_date = std::string(checked_date);
         m.context_window = int_field(mj, "context_window");
         m.total_window = m.context_window;  // genai-prices' context window covers input and output
-        if (mj.contains("match")) m.match.push_back(read_match(mj["match"], "match"));
+        if (const auto mt = mj.find("match"); mt != mj.end()) {
+          std::vector<std::string> path{"match"};
+          m.match.push_back(read_match(*mt, path));
+        }
         m.aliases.push_back(mj["id"].get<std::string>());
         auto prices_it = mj.find("prices");  // (const operator[] on a missing key is undefined)
         if (prices_it == mj.end()) throw RowProblem("prices", "model without prices");
@@ -568,7 +700,10 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
             if (!cp.is_object() || !cp.contains("prices"))
               throw RowProblem("prices", "each entry of a prices list must be an object with \"prices\", got " +
                                              json_preview(cp));
-            const json& c = cp.contains("constraint") ? cp["constraint"] : json();
+            // (a pointer: `cond ? cp["constraint"] : json()` copied the whole constraint value)
+            static const json kNoConstraint;
+            const auto ct = cp.find("constraint");
+            const json& c = ct == cp.end() ? kNoConstraint : *ct;
             std::int32_t from = std::numeric_limits<std::int32_t>::min();
             std::string window;
             if (c.is_object() && c.contains("start_date")) {
@@ -611,9 +746,7 @@ PriceImport parse_genai_prices(std::string_view text, std::string_view source, s
         out.problems.push_back({m.key, "", p.what()});
         continue;
       }
-      bool dup = false;
-      for (const auto& prev : out.entries) dup = dup || prev.key == m.key;
-      if (dup) {
+      if (!keys.insert(m.key).second) {  // (a scan of every earlier entry: quadratic, 38 s for 100k models)
         out.problems.push_back({m.key, "id", "duplicate model id; first definition kept"});
         continue;
       }

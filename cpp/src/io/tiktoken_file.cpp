@@ -21,6 +21,26 @@ constexpr auto kB64 = make_b64();
 }  // namespace
 
 namespace {
+// A short, one-line rendering of a piece of a rank file for a message: at most 60 bytes (cut on
+// a UTF-8 boundary, the full length said), control characters escaped. A whole field was quoted:
+// a cl100k file with CR-only line ends is one "line" whose rank field is 1.7 MB.
+std::string preview(std::string_view s) {
+  constexpr std::size_t kMax = 60;
+  std::size_t cut = std::min(s.size(), kMax);
+  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  std::string out;
+  for (const char c : s.substr(0, cut)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (u < 0x20 || u == 0x7F) out += detail::concat("\\x", "0123456789abcdef"[u >> 4], "0123456789abcdef"[u & 15]);
+    else out += c;
+  }
+  if (cut < s.size()) out += detail::concat("... (", s.size(), " bytes)");
+  return out;
+}
+
 // Decodes into dst (capacity in.size() / 4 * 3); returns the length, or -1 if invalid.
 long base64_decode_raw(std::string_view in, unsigned char* dst) {
   const std::size_t n = in.size();
@@ -75,8 +95,7 @@ std::vector<RankEntry> parse_tiktoken_ranks(std::string_view content, std::strin
     if (line.empty()) continue;
     const std::size_t sp = line.find(' ');
     TOKENOPS_CHECK(sp != std::string_view::npos && sp > 0, InvalidArgument, source, " line ",
-                   line_no, ": expected '<base64 token> <rank>', got '",
-                   line.substr(0, std::min<std::size_t>(line.size(), 60)), "'");
+                   line_no, ": expected '<base64 token> <rank>', got '", preview(line), "'");
     std::string_view b64 = line.substr(0, sp);
     std::string_view rank_s = line.substr(sp + 1);
     unsigned char buf[512];
@@ -87,13 +106,16 @@ std::vector<RankEntry> parse_tiktoken_ranks(std::string_view content, std::strin
       blen = 0;
     }
     TOKENOPS_CHECK(blen > 0 || (blen == 0 && !decoded.empty()), InvalidArgument, source,
-                   " line ", line_no, ": invalid base64 token '",
-                   b64.substr(0, std::min<std::size_t>(b64.size(), 60)), "'");
+                   " line ", line_no, ": invalid base64 token '", preview(b64), "'");
     std::uint32_t rank = 0;
     auto [ptr, ec] = std::from_chars(rank_s.data(), rank_s.data() + rank_s.size(), rank);
     TOKENOPS_CHECK(ec == std::errc() && ptr == rank_s.data() + rank_s.size() && !rank_s.empty(),
-                   InvalidArgument, source, " line ", line_no, ": rank '", rank_s,
-                   "' is not a non-negative integer below 2^32");
+                   InvalidArgument, source, " line ", line_no, ": rank '", preview(rank_s),
+                   "' is not a non-negative integer below 2^32",
+                   rank_s.find('\r') != std::string_view::npos
+                       ? " (the file's lines end in a bare CR; a .tiktoken file has one "
+                         "'<base64 token> <rank>' per line, each ending in LF or CR LF)"
+                       : "");
     if (blen > 0) entries.push_back({std::string(reinterpret_cast<char*>(buf), static_cast<std::size_t>(blen)), rank});
     else entries.push_back({decoded, rank});
     line_of.push_back(line_no);

@@ -164,7 +164,7 @@ class Catalog:
         if not p.is_file():
             raise FileNotFoundError(f"genai-prices data.json not found: {p}")
         data = p.read_bytes()
-        core, problems = CoreCatalog.from_genai_json(data, f"genai-prices {p.name}", "2026-08-21")
+        core, problems = CoreCatalog.from_genai_json(data, f"genai-prices {p}", "2026-08-21")
         cat = cls(core, problems, kind="genai-prices",
                   provenance={"source": str(p), "sha256": hashlib.sha256(data).hexdigest()})
         if strict and cat.problems:

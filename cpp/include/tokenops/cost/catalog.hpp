@@ -160,13 +160,46 @@ struct CallMultiplier {
   Price exact;      // the same value as an exact decimal (atto units of 1)
 };
 
+/// A compiled `regex` match clause: genai-prices' ClauseRegex, `re.search(pattern, name)` of
+/// Python's `re` (Unicode str semantics: `.` is any code point but LF, `$` also matches before a
+/// final LF, `\d \w \s` are Unicode classes).
+///
+/// Only the part of that syntax a name-matching rule needs is accepted: literals and escapes,
+/// `.`, classes `[...]` (ranges, negation, `\d \w \s \D \W \S`), groups `(...)`, `(?:...)`,
+/// `(?P<name>...)`, alternation, the quantifiers `* + ? {n} {n,} {,m} {n,m}` (greedy or lazy),
+/// and the anchors `^ $ \A \Z \b \B`. Lookaround, backreferences, inline flags, possessive
+/// quantifiers and atomic groups are refused, as is any pattern Python's `re` rejects; the
+/// constructor's InvalidArgument says which part, as it does for a pattern over 1,000 bytes, a
+/// repeat count over 1,000 or more than 2,000 NFA states. (Every regex of the genai-prices data
+/// is inside this subset.) Matching simulates the pattern's NFA over the name's code points: time
+/// O(len(name) x pattern size), no backtracking. std::regex, used before, backtracked: "(a+)+$"
+/// on 25 a's and a '!' took 6.5 s, twice that per added character.
+class NameRegex {
+ public:
+  explicit NameRegex(std::string_view pattern);
+  /// True when the pattern matches somewhere in `name` (UTF-8; invalid bytes match no class
+  /// but `.` and negated classes).
+  bool search(std::string_view name) const;
+  const std::string& pattern() const noexcept { return pattern_; }
+
+  struct Program;  // the compiled NFA (catalog.cpp)
+
+ private:
+  std::string pattern_;
+  std::shared_ptr<const Program> prog_;
+};
+
 /// A name-matching rule (genai-prices' `match` clauses): equals / starts_with / ends_with /
 /// contains / regex over the model name, combined with or / and.
 struct MatchRule {
   enum Kind : std::uint8_t { Equals, StartsWith, EndsWith, Contains, Regex, Or, And } kind = Equals;
   std::string value;
   std::vector<MatchRule> children;
+  std::shared_ptr<const NameRegex> regex;  // kind == Regex: `value` compiled (see make_regex)
   bool matches(std::string_view name) const;
+  /// A Regex rule with its pattern compiled once; throws InvalidArgument for a pattern
+  /// NameRegex refuses. (A Regex rule built without it compiles `value` on every match.)
+  static MatchRule make_regex(std::string pattern);
 };
 
 struct ModelEntry {
