@@ -303,7 +303,7 @@ std::size_t Encoding::memory_bytes() const noexcept {
 // ------------------------------------------------------------------------------------------
 // BPE
 // ------------------------------------------------------------------------------------------
-inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Rank ta,
+[[gnu::always_inline]] inline std::uint64_t Encoding::pair(const unsigned char* p, std::size_t len, Rank ta,
                                     Rank tb) const noexcept {
   if (!merge_mode_) {
     Rank r;

@@ -11,7 +11,7 @@
 namespace tokenops::text {
 
 /// Little-endian packing of the first min(len, 8) bytes of p, zero padded; reads only [p, p+len).
-inline std::uint64_t load_head(const unsigned char* p, std::size_t len) noexcept {
+[[gnu::always_inline]] inline std::uint64_t load_head(const unsigned char* p, std::size_t len) noexcept {
   if (len >= 8) {
     std::uint64_t v;
     std::memcpy(&v, p, 8);
@@ -28,7 +28,7 @@ inline std::uint64_t load_head(const unsigned char* p, std::size_t len) noexcept
          (std::uint64_t(p[len - 1]) << (8 * (len - 1)));
 }
 
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
+[[gnu::always_inline]] inline std::uint64_t mix64(std::uint64_t x) noexcept {
   x ^= x >> 32;
   x *= 0xd6e8feb86659fd93ull;
   x ^= x >> 32;
@@ -46,7 +46,7 @@ inline std::uint64_t fmix64(std::uint64_t k) noexcept {
 }
 
 /// Hash of p[0, len) given its head (load_head(p, len)).
-inline std::uint64_t hash_bytes(const unsigned char* p, std::size_t len, std::uint64_t head) noexcept {
+[[gnu::always_inline]] inline std::uint64_t hash_bytes(const unsigned char* p, std::size_t len, std::uint64_t head) noexcept {
   std::uint64_t h = head ^ (len * 0x9E3779B97F4A7C15ull);
   if (len > 8) {
     std::size_t i = 8;

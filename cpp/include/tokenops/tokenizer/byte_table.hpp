@@ -33,7 +33,7 @@ class ByteTable {
   /// Builds the table; keys must be distinct (checked by the caller).
   void build(const std::vector<std::string_view>& keys, const std::vector<std::uint32_t>& values);
 
-  Probe probe(const unsigned char* p, std::size_t len) const noexcept {
+  [[gnu::always_inline]] Probe probe(const unsigned char* p, std::size_t len) const noexcept {
     const std::uint64_t head = detail::load_head(p, len);
     return {head, detail::hash_bytes(p, len, head)};
   }
@@ -41,7 +41,7 @@ class ByteTable {
 
   /// One-bit-per-hash membership filter (16 bits per key, ~6% false positives) small enough to
   /// stay in L2: lets the BPE loop reject most non-tokens without touching the big table.
-  bool may_contain(const Probe& pr) const noexcept {
+  [[gnu::always_inline]] bool may_contain(const Probe& pr) const noexcept {
     const std::uint64_t b = (pr.hash >> 32) & filter_mask_;
     return (filter_[b >> 6] >> (b & 63)) & 1u;
   }
