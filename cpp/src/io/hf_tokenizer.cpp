@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "json_preview.hpp"
@@ -55,17 +54,34 @@ bool byte_level_decode(const std::string& s, const std::unordered_map<char32_t, 
   return true;
 }
 
+// "0xe9" / "0x20 0x74 0x68 0x65" for error messages (the first 16 bytes, then "...").
+std::string hex_bytes(std::string_view b) {
+  std::string out;
+  for (std::size_t i = 0; i < b.size() && i < 16; ++i) {
+    const auto c = static_cast<unsigned char>(b[i]);
+    out += i == 0 ? "0x" : " 0x";
+    out += "0123456789abcdef"[c >> 4];
+    out += "0123456789abcdef"[c & 15];
+  }
+  if (b.size() > 16) out += " ...";
+  return out;
+}
+
 [[noreturn]] void unsupported(std::string_view source, const std::string& what) {
   throw InvalidArgument(detail::concat(source, ": unsupported tokenizer.json: ", what,
                                        " (tokenops loads byte-level BPE models: model.type "
                                        "\"BPE\" with a ByteLevel pre-tokenizer)"));
 }
 
-/// True when some text can hold a match of `a` and one of `b` that share a byte: one contains
-/// the other, or a proper suffix of one is a prefix of the other.
+/// True when a match of `a` (a normalized: false token) and one of `b` (normalized: true) can
+/// share a byte in some text without `b` lying inside `a`: `a` inside `b` (or equal), or a proper
+/// suffix of one is a prefix of the other. `b` strictly inside `a` is safe: HF finds `a` first
+/// and `b` only outside it; leftmost-longest over both picks `a` there too, since a match of
+/// `b` that starts first and reaches into `a` would be one of the straddles refused here, and
+/// one that starts with `a` is shorter.
 bool tokens_overlap(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return false;
-  if (a.find(b) != std::string_view::npos || b.find(a) != std::string_view::npos) return true;
+  if (b.find(a) != std::string_view::npos) return true;
   for (std::size_t k = 1; k < std::min(a.size(), b.size()); ++k)
     if (a.substr(a.size() - k) == b.substr(0, k) || b.substr(b.size() - k) == a.substr(0, k))
       return true;
@@ -73,8 +89,9 @@ bool tokens_overlap(std::string_view a, std::string_view b) {
 }
 
 /// The first pair (normalized: false token, normalized: true token) that can overlap in some
-/// text, or {nullptr, nullptr}. Every pair is compared, so a file with thousands of added tokens
-/// of both kinds is refused up front instead of taking minutes (20,000 of each took a minute).
+/// text (tokens_overlap), or {nullptr, nullptr}. Every pair is compared, so a file with thousands
+/// of added tokens of both kinds is refused up front instead of taking minutes (20,000 of each
+/// took a minute).
 std::pair<const HfAddedToken*, const HfAddedToken*> first_overlap(const std::vector<HfAddedToken>& tokens,
                                                                    std::string_view source) {
   // The pairwise check's work from the real lengths: per pair two substring searches
@@ -155,6 +172,9 @@ void read_pre_tokenizer(const json* pt_or_null, std::string_view source, HfBpeMo
     const json& pat = split.at("pattern");
     if (!pat.contains("Regex")) unsupported(source, "Split with a String pattern");
     model.split_pattern = pat.at("Regex").get<std::string>();
+    // "" stands for ByteLevel's own regex (GPT-2's) in split_pattern; an empty Split regex is
+    // something else to HF (it matches the empty string everywhere: "a b" -> a, ' ', b)
+    if (model.split_pattern.empty()) unsupported(source, "a Split pre-tokenizer with an empty Regex");
     if (list[1].value("type", "") != "ByteLevel")
       unsupported(source, "second pre-tokenizer is not ByteLevel");
     check_byte_level(list[1], false);
@@ -196,14 +216,23 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     const json& m = root["model"];
     const std::string type = m.value("type", "BPE");
     if (type != "BPE") unsupported(source, "model.type '" + type + "'");
-    if (m.value("byte_fallback", false)) unsupported(source, "model.byte_fallback = true");
+    // Settings that change nothing in HF load: dropout 0 or null (HF skips dropout then), an empty
+    // normalizer Sequence, byte_fallback when every byte has its token (checked below the vocab).
+    const bool byte_fallback = m.value("byte_fallback", false);
     // (find, not value("dropout", json()): value() returns a copy of the whole subtree)
-    if (const auto d = m.find("dropout"); d != m.end() && !d->is_null()) unsupported(source, "model.dropout");
+    if (const auto d = m.find("dropout");
+        d != m.end() && !d->is_null() && !(d->is_number() && d->get<double>() == 0.0))
+      unsupported(source, detail::concat("model.dropout = ", json_preview(*d),
+                                         " (only 0 or null: dropout skips merges at random)"));
     if (!is_null_or_empty(m, "continuing_subword_prefix"))
       unsupported(source, "model.continuing_subword_prefix");
     if (!is_null_or_empty(m, "end_of_word_suffix")) unsupported(source, "model.end_of_word_suffix");
-    if (root.contains("normalizer") && !root["normalizer"].is_null())
-      unsupported(source, "a normalizer");
+    if (const auto n = root.find("normalizer"); n != root.end() && !n->is_null()) {
+      const auto list = n->find("normalizers");
+      if (!(n->is_object() && n->value("type", "") == "Sequence" && list != n->end() &&
+            list->is_array() && list->empty()))
+        unsupported(source, "a normalizer");
+    }
     model.ignore_merges = m.value("ignore_merges", false);
     part = "pre_tokenizer";
     const auto pt = root.find("pre_tokenizer");  // (a reference: value() would copy the subtree)
@@ -212,26 +241,31 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     part = "model.vocab";
     const json& vocab = m.at("vocab");
     if (!vocab.is_object()) throw InvalidArgument(detail::concat(source, ": model.vocab is not an object"));
-    const auto inverse = unicode_to_byte();
     std::unordered_map<std::string, std::uint32_t> ids;
     ids.reserve(vocab.size() * 2);
-    std::string bytes;
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      const auto id = token_id(it.value(), source, detail::concat("model.vocab['", it.key(), "']"));
-      if (!byte_level_decode(it.key(), inverse, bytes))
-        throw InvalidArgument(detail::concat(source, ": model.vocab key '", it.key(),
-                                             "' is not in the byte-level alphabet"));
-      ids.emplace(it.key(), id);
-      model.token_bytes.push_back(bytes);
-      model.token_ids.push_back(id);
+    for (auto it = vocab.begin(); it != vocab.end(); ++it)
+      ids.emplace(it.key(),
+                  token_id(it.value(), source, detail::concat("model.vocab['", it.key(), "']")));
+    if (byte_fallback) {
+      // HF falls back to <0x..> tokens only for a character that has no token; ByteLevel turns
+      // text into the 256 byte characters, so with all of them in the vocab it never does
+      for (int b = 0; b < 256; ++b) {
+        std::string ch;
+        text::append_utf8(ch, byte_to_unicode_table()[b]);
+        if (ids.count(ch) == 0)
+          unsupported(source, detail::concat("model.byte_fallback = true with no model.vocab token for "
+                                             "the byte ", hex_bytes(std::string(1, static_cast<char>(b))),
+                                             " ('", ch, "')"));
+      }
     }
-    // Added tokens become special tokens; the ones that also sit in the vocab (GPT-2's
-    // <|endoftext|>) are taken out of the mergeable set so each id has one meaning.
+    // Added tokens become special tokens (SpecialToken::always for "special": false ones).
     if (root.contains("added_tokens") && !root["added_tokens"].is_null() &&
         !root["added_tokens"].is_array())
       throw InvalidArgument(detail::concat(source, ": added_tokens must be a list, got ",
                                            json_preview(root["added_tokens"])));
     part = "added_tokens";
+    // content -> index into model.added_tokens, for the ones whose content is a model.vocab key
+    std::unordered_map<std::string_view, std::size_t> added_in_vocab;
     if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
       std::size_t k = 0;
       for (const json& a : root["added_tokens"]) {
@@ -243,16 +277,24 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
                        a.value("special", false), false};
         t.normalized = a.value("normalized", !t.special);  // HF's AddedToken default
         // A non-special added token is matched in all text (see SpecialToken::always); HF's
-        // lstrip / rstrip / single_word matching rules are not implemented for it.
-        if (!t.special)
-          for (const char* flag : {"lstrip", "rstrip", "single_word"})
-            if (a.value(flag, false))
-              throw InvalidArgument(detail::concat(source, ": added_tokens[", k, "] ('", t.content,
-                                                   "', not special) sets ", flag,
-                                                   ", which tokenops does not implement"));
-        ++k;
+        // lstrip / rstrip / single_word matching rules are not implemented for it. single_word
+        // is refused on a special token too (HF would skip its matches inside words); lstrip /
+        // rstrip on one are ignored (docs/tokenizer.md).
+        for (const char* flag : {"lstrip", "rstrip", "single_word"})
+          if ((!t.special || std::string_view(flag) == "single_word") && a.value(flag, false))
+            throw InvalidArgument(detail::concat(source, ": added_tokens[", k, "] ('", t.content,
+                                                 t.special ? "', special" : "', not special", ") sets ",
+                                                 flag, ", which tokenops does not implement"));
+        // HF numbers an added token that is already a model.vocab key by the vocab (its
+        // AddedVocabulary looks the content up in the model first; the file's id only draws
+        // a warning), so the vocab id is the one it emits.
+        if (const auto v = ids.find(t.content); v != ids.end()) t.id = v->second;
         model.added_tokens.push_back(t);
+        ++k;
       }
+      for (std::size_t i = 0; i < model.added_tokens.size(); ++i)
+        if (ids.count(model.added_tokens[i].content) != 0)
+          added_in_vocab.emplace(model.added_tokens[i].content, i);
       // HF matches the normalized: false tokens first and the normalized: true ones only in
       // the text left between them; tokenops takes the leftmost-longest match over all added
       // tokens, which is the same unless a token of one kind can overlap one of the other.
@@ -262,19 +304,41 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
             "' (normalized: true) overlap; Hugging Face matches the first kind before the "
             "second, an order tokenops does not implement"));
     }
-    if (!model.added_tokens.empty()) {
-      std::unordered_set<std::uint32_t> added_ids;
-      for (const auto& a : model.added_tokens) added_ids.insert(a.id);
-      std::vector<std::string> kb;
-      std::vector<std::uint32_t> ki;
-      for (std::size_t i = 0; i < model.token_ids.size(); ++i) {
-        if (added_ids.count(model.token_ids[i]) == 0) {
-          kb.push_back(std::move(model.token_bytes[i]));
-          ki.push_back(model.token_ids[i]);
-        }
+    // The mergeable tokens: the vocab, less the entries that are added tokens (GPT-2's
+    // <|endoftext|>; a trainer's special tokens, which need not be in the byte-level alphabet).
+    // A one-byte added token that is its own byte token (added "x", vocab "x") stays mergeable:
+    // byte-level BPE needs all 256 bytes, and the special shares the id (Encoding allows that
+    // when the bytes are the same).
+    std::unordered_map<std::uint32_t, std::size_t> added_ids;  // id -> first added token with it
+    for (std::size_t i = 0; i < model.added_tokens.size(); ++i)
+      added_ids.emplace(model.added_tokens[i].id, i);
+    const auto inverse = unicode_to_byte();
+    std::string bytes;
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+      const std::uint32_t id = ids.at(it.key());
+      const bool decoded = byte_level_decode(it.key(), inverse, bytes);
+      if (const auto a = added_in_vocab.find(it.key()); a != added_in_vocab.end()) {
+        if (!decoded) continue;  // not byte-level: only ever the added token
+        if (bytes != it.key())
+          throw InvalidArgument(detail::concat(
+              source, ": added_tokens[", a->second, "] ('", it.key(), "') is also model.vocab['",
+              it.key(), "'] (id ", id, "), which byte-level BPE reads as the bytes ",
+              hex_bytes(bytes), ", not the token's text; Hugging Face emits id ", id,
+              " for both, and tokenops gives "
+              "an id one meaning: remove the added token, or give it a content of its own"));
+        if (bytes.size() > 1) continue;
+      } else {
+        if (!decoded)
+          throw InvalidArgument(detail::concat(source, ": model.vocab key '", it.key(),
+                                               "' is not in the byte-level alphabet"));
+        if (const auto a = added_ids.find(id); a != added_ids.end())
+          throw InvalidArgument(detail::concat(
+              source, ": added_tokens[", a->second, "] ('", model.added_tokens[a->second].content,
+              "') has id ", id, ", which model.vocab gives to '", it.key(),
+              "'; give the added token an id of its own (Hugging Face would number it itself)"));
       }
-      model.token_bytes.swap(kb);
-      model.token_ids.swap(ki);
+      model.token_bytes.push_back(bytes);
+      model.token_ids.push_back(id);
     }
     part = "model.merges";
     const json& merges = m.at("merges");
@@ -302,6 +366,20 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
         throw InvalidArgument(detail::concat(source, ": model.merges[", k, "] ('", a, "', '", b,
                                              "') uses or makes a token missing from model.vocab"));
       model.merges.push_back({ia->second, ib->second, ir->second});
+    }
+    // A pair listed twice takes the rank of its LAST occurrence in HF (BpeBuilder::build collects
+    // (pair -> (rank, new id)) into a hash map, later entries overwriting earlier ones). Dropping
+    // the earlier occurrences keeps every other pair's relative order, which is all BPE reads.
+    std::unordered_map<std::uint64_t, std::size_t> last;
+    last.reserve(model.merges.size() * 2);
+    for (std::size_t k = 0; k < model.merges.size(); ++k)
+      last[(std::uint64_t(model.merges[k][0]) << 32) | model.merges[k][1]] = k;
+    if (last.size() != model.merges.size()) {
+      std::size_t out = 0;
+      for (std::size_t k = 0; k < model.merges.size(); ++k)
+        if (last[(std::uint64_t(model.merges[k][0]) << 32) | model.merges[k][1]] == k)
+          model.merges[out++] = model.merges[k];
+      model.merges.resize(out);
     }
   } catch (const json::exception& e) {
     // nlohmann's text names no field ("cannot use value() with array"): name the part read

@@ -203,9 +203,12 @@ Encoding::Encoding(EncodingSpec spec)
                      "': special token with id ", s.id, " has empty text");
       // Several special texts may share an id (o200k_harmony lists both <|endofprompt|> and
       // <|reserved_200018|> as 200018); the first one listed is what decoding returns, as in
-      // tiktoken. A special id must not collide with a mergeable token.
+      // tiktoken. A special id must not collide with a mergeable token of other bytes.
       bool shared = false;
       for (std::size_t j = 0; j < i && !shared; ++j) shared = specials_[j].id == s.id;
+      // A Hugging Face added token may be the vocabulary's own token, same bytes and id (an
+      // added "x" that is the byte token 'x', which byte-level BPE cannot do without).
+      if (!shared && table_.find(s.text) == s.id) shared = true;
       if (!shared) add_decode(s.id, s.text, "special token", i);
       const auto* q = reinterpret_cast<const unsigned char*>(s.text.data());
       special_first_[q[0]] = 1;
@@ -262,7 +265,8 @@ Encoding::Encoding(EncodingSpec spec)
       bool dup = false;
       while (merge_keys_[i] != kNoPair) {
         if (merge_keys_[i] == key) {
-          dup = true;  // keep the first (highest-priority) occurrence, as Hugging Face does
+          dup = true;  // keep the first occurrence (Hugging Face keeps the last: its loader,
+                       // io/hf_tokenizer.cpp, drops the earlier ones before they get here)
           break;
         }
         i = (i + 1) & merge_mask_;

@@ -11,22 +11,32 @@ namespace tokenops::io {
 
 struct HfAddedToken {
   std::string content;
-  std::uint32_t id;
+  std::uint32_t id;  // the id HF emits: model.vocab's when the content is a vocab key, else the file's
   bool special;
   bool normalized = false;  // HF matches normalized: false tokens first, then the others
 };
 
 struct HfBpeModel {
-  std::vector<std::string> token_bytes;  // byte-level vocab, decoded back to raw bytes
+  // The mergeable tokens: model.vocab decoded back to raw bytes, less the entries that are added
+  // tokens (a one-byte one stays: it is the byte's token, with the same id)
+  std::vector<std::string> token_bytes;
   std::vector<std::uint32_t> token_ids;
-  std::vector<std::array<std::uint32_t, 3>> merges;  // (left id, right id, result id)
+  // (left id, right id, result id) in rank order; a pair listed twice is kept at its last place,
+  // the rank HF gives it
+  std::vector<std::array<std::uint32_t, 3>> merges;
   std::vector<HfAddedToken> added_tokens;
-  std::string split_pattern;  // the pre-tokenizer regex ("" = GPT-2's ByteLevel built-in regex)
+  // The Split pre-tokenizer's regex; "" = ByteLevel alone, with its built-in GPT-2 regex (an
+  // empty Split regex is refused: HF reads it differently)
+  std::string split_pattern;
   bool ignore_merges = false;
 };
 
 /// Parses the JSON text of a tokenizer.json. Throws InvalidArgument naming the field for anything
-/// malformed or unsupported (non-BPE models, byte_fallback, normalizers, dropout...).
+/// malformed or unsupported (non-BPE models, normalizers, dropout > 0, byte_fallback with bytes
+/// missing from the vocab, add_prefix_space, single_word on an added token, lstrip / rstrip on a
+/// non-special one, an empty Split regex...; docs/tokenizer.md lists them). Settings that change
+/// nothing in Hugging Face tokenizers load: dropout 0, an empty normalizer Sequence, byte_fallback
+/// with all 256 byte tokens in the vocab.
 HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view source);
 
 /// GPT-2's byte -> printable code point map (bytes_to_unicode), used by byte-level vocabularies.

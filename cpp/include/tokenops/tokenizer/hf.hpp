@@ -9,7 +9,8 @@
 namespace tokenops::tokenizer {
 
 /// Maps a Split regex from a tokenizer.json to the hand-written pre-tokenizer that implements it
-/// ("" = ByteLevel's built-in GPT-2 regex). Throws InvalidArgument for patterns we do not have;
+/// ("" = ByteLevel alone, its built-in GPT-2 regex: io::HfBpeModel::split_pattern's convention;
+/// the reader refuses a Split whose regex is empty). Throws InvalidArgument for patterns we do not have;
 /// the message starts with `source` (the file) when it is given.
 PreTokenizer pretokenizer_for_hf_pattern(std::string_view pattern, std::string_view source = {});
 

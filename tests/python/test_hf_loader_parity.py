@@ -1,0 +1,268 @@
+"""Hugging Face tokenizer.json files that used to load with ids HF never gives, or were refused
+though HF reads them plainly. Each file is built here as JSON (no `tokenizers` needed); the
+expected ids are what Hugging Face `tokenizers` 0.23.3 gives for the same file
+(`Tokenizer.from_file(p).encode(text, add_special_tokens=False).ids`), written in by hand. The
+last test checks them all live against HF when `tokenizers` is installed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tokenops
+
+F = "<|endoftext|>"
+DEEPSEEK_BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"  # <｜begin▁of▁sentence｜>
+
+
+def _byte_vocab() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, each byte's character -> the byte's value as its id."""
+    bs = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def _tiny(merges: tuple[tuple[str, str], ...] = (), added: tuple[dict[str, Any], ...] = (),
+          pre: dict[str, Any] | None = None, **model: Any) -> dict[str, Any]:
+    """A tokenizer.json as Hugging Face writes it: the 256 byte tokens (id = byte), then each
+    merge's result at the next free id."""
+    vocab = _byte_vocab()
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    m = {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+         "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+         "vocab": vocab, "merges": [list(x) for x in merges]}
+    m.update(model)
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": list(added),
+            "normalizer": None, "pre_tokenizer": pre or byte_level, "post_processor": None,
+            "decoder": dict(byte_level), "model": m}
+
+
+def _added(content: str, id: int, special: bool, **flags: bool) -> dict[str, Any]:
+    return {"id": id, "content": content, "single_word": flags.get("single_word", False),
+            "lstrip": False, "rstrip": False, "normalized": flags.get("normalized", not special),
+            "special": special}
+
+
+def _write(tmp_path: Path, d: dict[str, Any], name: str = "tokenizer.json") -> Path:
+    p = tmp_path / name
+    p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    return p
+
+
+def _load(tmp_path: Path, d: dict[str, Any]) -> tokenops.Encoding:
+    return tokenops.Encoding.from_hf_tokenizer_json(_write(tmp_path, d))
+
+
+# ------------------------------------------------------------------ files and HF 0.23.3's ids
+def _dup_merge() -> dict[str, Any]:
+    # 'a b' listed twice: HF's BpeBuilder::build collects (pair -> (rank, id)) into a hash map,
+    # so the later entry wins: ('a','b') ranks after ('b','c')
+    return _tiny((("a", "b"), ("b", "c"), ("a", "b")))
+
+
+def _dup_merges_three() -> dict[str, Any]:
+    return _tiny((("a", "b"), ("b", "c"), ("c", "d"), ("a", "b"), ("b", "c")))
+
+
+def _vocab_id_not_file_id() -> dict[str, Any]:
+    d = _tiny(added=(_added("<eos>", 300, True),))  # the file says 300 ...
+    d["model"]["vocab"]["<eos>"] = 256              # ... the vocab says 256: HF emits 256
+    return d
+
+
+def _one_byte_added(special: bool) -> dict[str, Any]:
+    # "x" is the byte token 0x78 (id 120) and an added token; merges give 'xy' 256, 'Ġx' 257
+    return _tiny((("x", "y"), ("\u0120", "x")), added=(_added("x", 120, special),))
+
+
+def _special_in_vocab(content: str) -> dict[str, Any]:
+    # a trainer writes its special tokens into model.vocab, byte-level alphabet or not
+    d = _tiny(added=(_added(content, 256, True),))
+    d["model"]["vocab"][content] = 256
+    return d
+
+
+def _contained() -> dict[str, Any]:
+    # 'end' (normalized: true, not special) lies inside '<|endoftext|>' (normalized: false)
+    return _tiny(added=(_added(F, 256, True), _added("end", 257, False)))
+
+
+CASES: dict[str, tuple[Any, dict[str, list[int]]]] = {
+    "dup_merge": (_dup_merge, {"abc": [97, 257], "ab": [256], "abcabc": [97, 257, 97, 257], "babc": [98, 97, 257]}),
+    "dup_merges_three": (_dup_merges_three, {"abcd": [256, 258], "bcd": [98, 258], "abc": [256, 99]}),
+    "vocab_id_not_file_id": (_vocab_id_not_file_id, {"a<eos>": [97, 256], "<eos><eos>": [256, 256]}),
+    "one_byte_added": (lambda: _one_byte_added(False), {
+        "xyx": [120, 121, 120], "xy x": [120, 121, 32, 120], "a x y": [97, 32, 120, 32, 121], "axe": [97, 120, 101]}),
+    "one_byte_special": (lambda: _one_byte_added(True), {"xyx": [120, 121, 120], "xy x": [120, 121, 32, 120]}),
+    "special_with_space_in_vocab": (lambda: _special_in_vocab("<im start>"), {
+        "a<im start>b": [97, 256, 98], "<im start>": [256]}),
+    "deepseek_special_in_vocab": (lambda: _special_in_vocab(DEEPSEEK_BOS), {
+        DEEPSEEK_BOS + "hi": [256, 104, 105], "x" + DEEPSEEK_BOS: [120, 256]}),
+    "dropout_zero": (lambda: _tiny((("a", "b"),), dropout=0.0), {"abab": [256, 256]}),
+    "dropout_int_zero": (lambda: _tiny((("a", "b"),), dropout=0), {"abab": [256, 256]}),
+    "byte_fallback_all_bytes": (lambda: _tiny((("a", "b"),), byte_fallback=True), {
+        "abab \u00e9": [256, 256, 32, 195, 169]}),
+    "empty_normalizer_sequence": (lambda: {**_tiny((("a", "b"),)), "normalizer": {"type": "Sequence", "normalizers": []}},
+                                  {"abab": [256, 256]}),
+    "normalized_true_inside_false": (_contained, {
+        "end<|endoftext|>": [257, 256],
+        "<|end<|endoftext|>oftext|>": [60, 124, 257, 256, 111, 102, 116, 101, 120, 116, 124, 62],
+        "<|endoftext|>end": [256, 257],
+        "xendoftext|>": [120, 257, 111, 102, 116, 101, 120, 116, 124, 62],
+        "<|endof<|endoftext|>": [60, 124, 257, 111, 102, 256]}),
+}
+
+
+def _check(tmp_path: Path, name: str) -> tokenops.Encoding:
+    build, expect = CASES[name]
+    enc = _load(tmp_path, build())
+    for text, ids in expect.items():
+        assert enc.encode(text, allowed_special="all") == ids, (name, text)
+        assert enc.count(text, allowed_special="all") == len(ids), (name, text)
+        assert enc.decode(ids) == text, (name, text)
+    return enc
+
+
+# ------------------------------------------------------------------------------------- tests
+def test_a_duplicate_merge_takes_its_last_rank_as_in_hf(tmp_path: Path) -> None:
+    _check(tmp_path, "dup_merge")
+    _check(tmp_path, "dup_merges_three")
+    # the legacy "left right" string form of the merges reads the same
+    d = _dup_merge()
+    d["model"]["merges"] = [" ".join(m) for m in d["model"]["merges"]]
+    assert _load(tmp_path, d).encode("abc") == [97, 257]
+
+
+def test_a_special_token_with_single_word_is_refused(tmp_path: Path) -> None:
+    # HF skips a single_word match inside a word ("foobar foo" -> f o o b a r ' ' <foo>), which
+    # tokenops does not implement: the file used to load and split "foobar" as <foo> b a r
+    d = _tiny(added=(_added("foo", 256, True, single_word=True),))
+    with pytest.raises(ValueError, match=r"added_tokens\[0\] \('foo', special\) sets single_word, which tokenops does not implement"):
+        _load(tmp_path, d)
+    d["added_tokens"][0]["single_word"] = False  # without it: loads, HF [256, 98, 97, 114, 32, 256]
+    assert _load(tmp_path, d).encode("foobar foo", allowed_special="all") == [256, 98, 97, 114, 32, 256]
+
+
+def test_a_split_with_an_empty_regex_is_refused_not_read_as_gpt2(tmp_path: Path) -> None:
+    # HF matches the empty regex everywhere ("a b" -> [97, 32, 98]); it was taken as "ByteLevel
+    # alone", GPT-2's regex, which gave [97, 256] (the merge Ġ b)
+    pre = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": ""}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+    with pytest.raises(ValueError, match="unsupported tokenizer.json: a Split pre-tokenizer with an empty Regex"):
+        _load(tmp_path, _tiny((("\u0120", "b"),), pre=pre))
+
+
+def test_an_added_token_in_the_vocab_takes_the_vocab_id_as_in_hf(tmp_path: Path) -> None:
+    # HF's AddedVocabulary looks the content up in the model first; the file's id (300) only
+    # draws a warning, and HF never emits it
+    enc = _check(tmp_path, "vocab_id_not_file_id")
+    assert enc.special_tokens_set == {"<eos>"}
+    assert enc.encode_single_token("<eos>") == 256
+    assert enc.max_token_value == 256
+
+
+def test_a_one_byte_added_token_that_is_its_own_byte_token_loads(tmp_path: Path) -> None:
+    # used to be refused: "the vocabulary has no token for the single byte 0x78"
+    enc = _check(tmp_path, "one_byte_added")
+    assert enc.encode_ordinary("xyx") == [120, 121, 120]  # not special: matched everywhere, as HF
+    assert enc.special_tokens_set == set()
+    enc = _check(tmp_path, "one_byte_special")
+    assert enc.special_tokens_set == {"x"}
+    # the byte token stays mergeable: as text, "xyx" is BPE'd ('xy' is 256)
+    assert enc.encode_ordinary("xyx") == [256, 120]
+    assert enc.decode_single_token_bytes(120) == b"x"
+
+
+@pytest.mark.parametrize(("content", "vocab_id", "hex_bytes"), [
+    ("\u00e9", 233, "0xe9"),     # é: the byte-level character of byte 0xE9, not the text "é"
+    ("\u00b0", 176, "0xb0"),     # °
+    ("\u0120the", 258, "0x20 0x74 0x68 0x65"),  # Ġthe: the bytes " the"
+])
+def test_an_added_token_whose_vocab_entry_means_other_bytes_is_refused_by_name(
+        tmp_path: Path, content: str, vocab_id: int, hex_bytes: str) -> None:
+    # HF gives the id to both the text and the vocab entry's bytes (é -> [233], and 0xE9 inside
+    # BPE -> 233); one id has one meaning in tokenops. The message used to be "the vocabulary
+    # has no token for the single byte 0xe9", naming no added token.
+    merges = (("\u0120", "t"), ("h", "e"), ("\u0120t", "he")) if content.startswith("\u0120") else ()
+    d = _tiny(merges, added=(_added(content, vocab_id, False),))
+    assert d["model"]["vocab"][content] == vocab_id
+    with pytest.raises(ValueError, match=(
+            rf"added_tokens\[0\] \('{content}'\) is also model\.vocab\['{content}'\] \(id {vocab_id}\), "
+            rf"which byte-level BPE reads as the bytes {hex_bytes}, not the token's text")):
+        _load(tmp_path, d)
+
+
+def test_an_added_token_numbered_like_another_vocab_entry_is_refused_by_name(tmp_path: Path) -> None:
+    # '<eos>' is not in model.vocab, so HF numbers it itself (256: "a<eos>b" -> [97, 256, 98]);
+    # the file's id 98 is the vocab's 'b'. tokenops used to drop 'b' from the vocabulary and
+    # fail with "the vocabulary has no token for the single byte 0x62".
+    d = _tiny(added=(_added("<eos>", 98, True),))
+    with pytest.raises(ValueError, match=r"added_tokens\[0\] \('<eos>'\) has id 98, which model.vocab gives to 'b'"):
+        _load(tmp_path, d)
+
+
+def test_trainer_special_tokens_outside_the_byte_alphabet_load(tmp_path: Path) -> None:
+    # used to be refused: "model.vocab key '<im start>' is not in the byte-level alphabet"
+    for name in ("special_with_space_in_vocab", "deepseek_special_in_vocab"):
+        enc = _check(tmp_path, name)
+        assert len(enc.special_tokens_set) == 1 and enc.n_vocab == 257
+    # a vocab entry outside the alphabet that is no added token is still refused
+    d = _tiny()
+    d["model"]["vocab"]["<im start>"] = 256
+    with pytest.raises(ValueError, match=r"model.vocab key '<im start>' is not in the byte-level alphabet"):
+        _load(tmp_path, d)
+
+
+def test_settings_that_change_nothing_in_hf_load(tmp_path: Path) -> None:
+    # dropout 0 (HF: no dropout), byte_fallback with all 256 byte tokens (ByteLevel text never
+    # falls back), an empty normalizer Sequence: all used to be refused
+    for name in ("dropout_zero", "dropout_int_zero", "byte_fallback_all_bytes", "empty_normalizer_sequence"):
+        _check(tmp_path, name)
+    with pytest.raises(ValueError, match=r"model\.dropout = 0\.1 \(only 0 or null"):
+        _load(tmp_path, _tiny((("a", "b"),), dropout=0.1))
+    d = _tiny((("a", "b"),), byte_fallback=True)
+    del d["model"]["vocab"]["\u00e9"]  # byte 0xE9's token
+    with pytest.raises(ValueError, match=r"model\.byte_fallback = true with no model\.vocab token for the byte 0xe9"):
+        _load(tmp_path, d)
+    d = _tiny((("a", "b"),))
+    d["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFC"}]}
+    with pytest.raises(ValueError, match="unsupported tokenizer.json: a normalizer"):
+        _load(tmp_path, d)
+
+
+def test_a_normalized_true_token_inside_a_normalized_false_one_loads(tmp_path: Path) -> None:
+    # HF matches '<|endoftext|>' first and 'end' only outside it; leftmost-longest over both
+    # gives the same here (used to be refused as an overlap)
+    enc = _check(tmp_path, "normalized_true_inside_false")
+    assert enc.encode("end", disallowed_special=()) == [257]
+    # a straddle, or the normalized: false token inside the other, still can differ: refused
+    for other in ("|>x", "a" + F):
+        d = _tiny(added=(_added(F, 256, True), _added(other, 257, False)))
+        with pytest.raises(ValueError, match=rf"added tokens '<\|endoftext\|>' \(normalized: false\) and '{re.escape(other)}'"):
+            _load(tmp_path, d)
+
+
+def test_the_cases_against_hugging_face_live(tmp_path: Path) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    import random
+
+    rng = random.Random(1)
+    for name, (build, expect) in CASES.items():
+        p = _write(tmp_path, build(), f"{name}.json")
+        ours, hf = tokenops.Encoding.from_hf_tokenizer_json(p), tokenizers.Tokenizer.from_file(str(p))
+        frags = list(expect) + ["a", "b", "c", "x", "y", " ", "\u00e9", "end", "of", F, "<eos>", "<im start>", "foo"]
+        texts = list(expect) + ["".join(rng.choice(frags) for _ in range(rng.randint(1, 8))) for _ in range(300)]
+        for text in texts:
+            assert ours.encode(text, allowed_special="all") == hf.encode(text, add_special_tokens=False).ids, (name, text)
