@@ -40,7 +40,8 @@ struct Options {
 Options make_options(double rate, std::int64_t target_tokens, const py::handle& force_tokens,
                      bool force_digits, bool force_entities, bool force_code, bool drop_consecutive,
                      bool json, const py::handle& protect, const py::handle& protect_spans,
-                     float chunk_slack, float chunk_weight, float position_weight, bool dedup) {
+                     float chunk_slack, float chunk_weight, float position_weight,
+                     float answer_type_weight, bool dedup) {
   Options o;
   o.opt.rate = rate;
   o.opt.target_tokens = target_tokens;
@@ -81,6 +82,7 @@ Options make_options(double rate, std::int64_t target_tokens, const py::handle& 
   o.opt.chunk_slack = chunk_slack;
   o.opt.chunk_weight = chunk_weight;
   o.opt.position_weight = position_weight;
+  o.opt.answer_type_weight = answer_type_weight;
   o.opt.dedup = dedup;
   return o;
 }
@@ -134,7 +136,8 @@ py::dict to_dict(CompressResult&& r) {
       py::arg("force_digits") = true, py::arg("force_entities") = false,                       \
       py::arg("force_code") = true, py::arg("drop_consecutive") = true, py::arg("json") = false, \
       py::arg("protect"), py::arg("protect_spans"), py::arg("chunk_slack") = 1.0f,            \
-      py::arg("chunk_weight") = 1.0f, py::arg("position_weight") = 0.15f, py::arg("dedup") = true
+      py::arg("chunk_weight") = 1.0f, py::arg("position_weight") = 0.15f,                   \
+      py::arg("answer_type_weight") = 0.15f, py::arg("dedup") = true
 
 }  // namespace
 
@@ -233,13 +236,14 @@ void bind_compress(py::module_& m) {
               std::int64_t target_tokens, const py::handle& force_tokens, bool force_digits,
               bool force_entities, bool force_code, bool drop_consecutive, bool json,
               const py::handle& protect, const py::handle& protect_spans, float chunk_slack,
-              float chunk_weight, float position_weight, bool dedup) {
+              float chunk_weight, float position_weight, float answer_type_weight, bool dedup) {
              Utf8 t(text, "text");
              Utf8 q;
              if (!question.is_none()) q = Utf8(question, "question");
              Options o = make_options(rate, target_tokens, force_tokens, force_digits,
                                       force_entities, force_code, drop_consecutive, json, protect,
-                                      protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
+                                      protect_spans, chunk_slack, chunk_weight, position_weight,
+                                      answer_type_weight, dedup);
              // Ctrl-C: seen between stages and embedding / classifier batches
              CompressResult r = interruptible([&](const text::StopFn& stop) {
                CompressOptions opt = resolve(o, t.view());
@@ -255,8 +259,8 @@ void bind_compress(py::module_& m) {
               double rate, std::int64_t target_tokens, const py::handle& force_tokens,
               bool force_digits, bool force_entities, bool force_code, bool drop_consecutive,
               bool json, const py::handle& protect, const py::handle& protect_spans,
-              float chunk_slack, float chunk_weight, float position_weight, bool dedup,
-              int num_threads) {
+              float chunk_slack, float chunk_weight, float position_weight,
+              float answer_type_weight, bool dedup, int num_threads) {
              std::vector<Utf8> ts = utf8_list(texts, "texts");
              std::vector<Utf8> qs;
              if (!questions.is_none()) qs = utf8_list(questions, "questions");
@@ -266,7 +270,8 @@ void bind_compress(py::module_& m) {
                                      std::to_string(ts.size()) + " texts");
              Options o = make_options(rate, target_tokens, force_tokens, force_digits,
                                       force_entities, force_code, drop_consecutive, json, protect,
-                                      protect_spans, chunk_slack, chunk_weight, position_weight, dedup);
+                                      protect_spans, chunk_slack, chunk_weight, position_weight,
+                                      answer_type_weight, dedup);
              std::vector<CompressResult> rs(ts.size());
              Interrupts intr;  // Ctrl-C stops the batch between texts
              {

@@ -230,6 +230,98 @@ TEST(CompressRelevance, Bm25WindowsSplitLongLines) {
   for (std::size_t c = 0; c < 40; ++c) EXPECT_FLOAT_EQ(c2[c], a[c]);
 }
 
+TEST(CompressRelevance, AnswerTypeOfAQuestionIsItsFirstWhWord) {
+  EXPECT_EQ(question_answer_type("when did the first harry potter movie cone out"), kAnswerDate);
+  EXPECT_EQ(question_answer_type("In what year was it built?"), kAnswerDate);
+  EXPECT_EQ(question_answer_type("which decades saw the most growth"), kAnswerDate);
+  EXPECT_EQ(question_answer_type("Who played the mother on the Cosby Show?"), kAnswerPerson);
+  EXPECT_EQ(question_answer_type("whose idea was it"), kAnswerPerson);
+  EXPECT_EQ(question_answer_type("To whom was it sent?"), kAnswerPerson);
+  EXPECT_EQ(question_answer_type("Where is the Hero program?"), kAnswerPlace);
+  EXPECT_EQ(question_answer_type("How many counties is the Hero program in?"), kAnswerNumber);
+  EXPECT_EQ(question_answer_type("how much water has it saved"), kAnswerNumber);
+  EXPECT_EQ(question_answer_type("What percentage voted yes?"), kAnswerNumber);
+  // the first wh-word decides; other questions ask for no type
+  EXPECT_EQ(question_answer_type("what happens when the timer runs out"), kAnswerNone);
+  EXPECT_EQ(question_answer_type("How did the meeting end?"), kAnswerNone);
+  EXPECT_EQ(question_answer_type("why is the sky blue"), kAnswerNone);
+  EXPECT_EQ(question_answer_type("the evil guy's name in phineas and ferb"), kAnswerNone);
+  EXPECT_EQ(question_answer_type(""), kAnswerNone);
+}
+
+TEST(CompressRelevance, ChunksHoldingAnswerCandidates) {
+  const std::string text =
+      "It came out on 14 November 2001. It opened in May. The rooms were built in the 1990s. "
+      "Wendie Jo Sperber played her. It has three parts. It was quiet then.\nMarch 3 was cold.";
+  Segmentation seg = segment(text);
+  const std::vector<std::uint8_t> t = chunk_answer_types(text, seg);
+  ASSERT_EQ(t.size(), seg.chunks.size());
+  const auto texts = unit_texts(text, seg);
+  auto of = [&](const std::string& word) { return t[seg.units[unit_index(texts, word)].chunk]; };
+  EXPECT_EQ(of("came"), kAnswerDate | kAnswerNumber);   // "14 November 2001"
+  EXPECT_EQ(of("opened"), kAnswerNone);                 // "May" with no number is no date
+  EXPECT_EQ(of("rooms"), kAnswerDate | kAnswerNumber);  // "1990s"
+  EXPECT_EQ(of("played"), kAnswerPerson | kAnswerPlace);
+  EXPECT_EQ(of("parts"), kAnswerNumber);                // "three"
+  EXPECT_EQ(of("quiet"), kAnswerNone);                  // "It" alone is no name
+  EXPECT_EQ(of("cold"), kAnswerDate | kAnswerNumber);   // "March 3"
+  // asking for some types gives those bits of the full answer
+  for (std::uint8_t want : {std::uint8_t(kAnswerDate), std::uint8_t(kAnswerNumber),
+                            std::uint8_t(kAnswerPerson), std::uint8_t(kAnswerPlace),
+                            std::uint8_t(kAnswerDate | kAnswerPerson), std::uint8_t(0)}) {
+    const std::vector<std::uint8_t> some = chunk_answer_types(text, seg, want);
+    ASSERT_EQ(some.size(), t.size());
+    for (std::size_t c = 0; c < t.size(); ++c) EXPECT_EQ(some[c], t[c] & want) << int(want) << " " << c;
+  }
+}
+
+// Two sentences with the same BM25 score (one question term each, the same length): without
+// the prior the earlier one wins on position; a "when" question keeps the dated one, a "who"
+// question the one with a name, and answer_type_weight = 0 is the old ranking.
+TEST(CompressSelector, AnswerTypePriorBreaksARelevanceTie) {
+  Compressor c = make_compressor();
+  const std::string text =
+      "The film came out in the spring before the summer holidays. "
+      "The film came out on 14 November 2001 after long delays.";
+  CompressOptions o;
+  o.target_tokens = 16;  // the dated sentence is 15 tokens, the other 12: one fits
+  o.question = "When did the film come out?";
+  o.answer_type_weight = 0.0f;
+  CompressResult off = c.compress(text, o);
+  EXPECT_NE(off.text.find("spring"), std::string::npos) << off.text;
+  EXPECT_EQ(off.text.find("2001"), std::string::npos) << off.text;
+  o.answer_type_weight = CompressOptions{}.answer_type_weight;  // the default
+  EXPECT_GT(o.answer_type_weight, 0.0f);
+  CompressResult on = c.compress(text, o);
+  EXPECT_NE(on.text.find("14 November 2001"), std::string::npos) << on.text;
+  EXPECT_EQ(on.text.find("spring"), std::string::npos) << on.text;
+  ASSERT_EQ(on.chunk_scores.size(), off.chunk_scores.size());
+  EXPECT_NEAR(on.chunk_scores[1] - off.chunk_scores[1], o.answer_type_weight, 1e-6);
+  EXPECT_FLOAT_EQ(on.chunk_scores[0], off.chunk_scores[0]);
+
+  const std::string cast =
+      "The mother was played by an actress from the local theatre group. "
+      "The mother was played by Phylicia Rashad for eight whole seasons.";
+  o.question = "Who played the mother?";
+  CompressResult who = c.compress(cast, o);
+  EXPECT_NE(who.text.find("Phylicia Rashad"), std::string::npos) << who.text;
+  o.answer_type_weight = 0.0f;
+  EXPECT_EQ(c.compress(cast, o).text.find("Phylicia"), std::string::npos);
+
+  // a question asking for no type, or no question, changes nothing
+  o.answer_type_weight = 5.0f;
+  o.question = "Why did the film come out?";
+  CompressResult why = c.compress(text, o);
+  o.answer_type_weight = 0.0f;
+  EXPECT_EQ(why.text, c.compress(text, o).text);
+  EXPECT_EQ(why.chunk_scores, c.compress(text, o).chunk_scores);
+
+  o.answer_type_weight = std::nanf("");
+  EXPECT_THROW(c.compress(text, o), InvalidArgument);
+  o.answer_type_weight = -0.5f;
+  EXPECT_THROW(c.compress(text, o), InvalidArgument);
+}
+
 TEST(CompressRedundancy, NearDuplicatesAreFound) {
   const std::string a = "The quarterly report shows revenue growth of ten percent across all regions this year";
   const std::string b = "The quarterly report shows revenue growth of ten percent across all regions this year!";

@@ -238,7 +238,9 @@ def test_core_decode_checks_numpy_dtypes_and_uint64_range() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"position_weight": float("nan")}, {"chunk_weight": float("inf")},
-                                    {"chunk_weight": -1.0}, {"chunk_slack": float("nan")}])
+                                    {"chunk_weight": -1.0}, {"chunk_slack": float("nan")},
+                                    {"answer_type_weight": float("nan")}, {"answer_type_weight": -0.1},
+                                    {"answer_type_weight": 1e40}])
 def test_compress_rejects_non_finite_weights(kwargs) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         tokenops.compress("One sentence. Another one here.", rate=0.5, **kwargs)

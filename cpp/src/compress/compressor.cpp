@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "tokenops/compress/redundancy.hpp"
+#include "tokenops/compress/relevance.hpp"
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/parallel.hpp"
 
@@ -167,6 +168,9 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
                    "target_tokens must be a positive token count, got ", opt.target_tokens);
   TOKENOPS_CHECK(std::isfinite(opt.chunk_slack) && opt.chunk_slack >= 1.0f, InvalidArgument,
                  "chunk_slack must be >= 1, got ", opt.chunk_slack);
+  TOKENOPS_CHECK(std::isfinite(opt.answer_type_weight) && opt.answer_type_weight >= 0.0f,
+                 InvalidArgument, "answer_type_weight must be a finite number >= 0 (0 = off), got ",
+                 opt.answer_type_weight);
 
   CompressResult r;
   // empty text: an empty result in every mode ("" is no JSON document, but nothing to compress)
@@ -229,6 +233,16 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   if (question)
     for (std::size_t c = 0; c < nc; ++c)
       cpri[c] += opt.position_weight * (1.0f - static_cast<float>(c) / static_cast<float>(nc));
+  if (question && opt.answer_type_weight > 0) {
+    // answer-type prior: "when" -> chunks with a date, "who" -> with a name, "how many" -> with
+    // a number (question_answer_type); decided by the question's text alone
+    const AnswerType want = question_answer_type(opt.question);
+    if (want != kAnswerNone) {
+      const std::vector<std::uint8_t> has = chunk_answer_types(text, r.seg, want);
+      for (std::size_t c = 0; c < nc; ++c)
+        if (has[c]) cpri[c] += opt.answer_type_weight;
+    }
+  }
   if (opt.dedup) {
     RedundancyOptions ro;
     ro.stop = opt.stop;

@@ -27,6 +27,38 @@ bool ends_with(std::string_view s, std::string_view suf) {
   return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
 }
 
+template <std::size_t N>
+bool one_of(std::string_view w, const std::string_view (&list)[N]) {
+  for (auto s : list)
+    if (s == w) return true;
+  return false;
+}
+
+constexpr std::string_view kMonths[] = {"january", "february", "march",     "april",
+                                        "may",     "june",     "july",      "august",
+                                        "september", "october", "november", "december"};
+// "one" is left out: "one of the ..." is everywhere
+constexpr std::string_view kNumberWords[] = {
+    "two",    "three",  "four",   "five",  "six",     "seven",    "eight",   "nine",  "ten",
+    "eleven", "twelve", "twenty", "thirty", "forty",  "fifty",    "hundred", "thousand",
+    "million", "billion", "dozen", "half"};
+constexpr std::string_view kDateNouns[] = {"year", "date", "day", "month", "century", "decade", "time"};
+constexpr std::string_view kNumberNouns[] = {"percentage", "percent", "number", "amount",
+                                             "price",      "cost",    "age",    "population"};
+constexpr std::string_view kHowNumber[] = {"many", "much",  "long", "old",  "far",
+                                           "big",  "large", "often", "tall", "high"};
+constexpr std::string_view kWhWords[] = {"what", "which", "when",  "who", "whom",
+                                         "whose", "where", "why",  "how"};
+
+// 1000-2099, optionally with a plural "s" ("1990s")
+bool is_year(std::string_view w) {
+  if (w.size() == 5 && w.back() == 's') w.remove_suffix(1);
+  if (w.size() != 4) return false;
+  for (char c : w)
+    if (c < '0' || c > '9') return false;
+  return (w[0] == '1') || (w[0] == '2' && w[1] == '0');
+}
+
 }  // namespace
 
 bool is_stopword(std::string_view w) noexcept {
@@ -50,6 +82,75 @@ std::string light_stem(std::string_view w) {
   if (n > 5 && ends_with(s, "ing")) return s.substr(0, n - 3);
   if (n > 4 && ends_with(s, "ed") && !ends_with(s, "eed")) return s.substr(0, n - 2);
   return s;
+}
+
+AnswerType question_answer_type(std::string_view question) {
+  const Segmentation seg = segment(question);
+  std::vector<std::string> words;
+  std::string f;
+  for (const Unit& u : seg.units) {
+    if (u.kind != UnitKind::Word && u.kind != UnitKind::Number) continue;
+    fold_case(question.substr(u.start, u.end - u.start), f);
+    words.push_back(f);
+  }
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (!one_of(w, kWhWords)) continue;
+    std::string_view next = i + 1 < words.size() ? std::string_view(words[i + 1]) : std::string_view();
+    if (w == "when") return kAnswerDate;
+    if (w == "who" || w == "whom" || w == "whose") return kAnswerPerson;
+    if (w == "where") return kAnswerPlace;
+    if (w == "how") return one_of(next, kHowNumber) ? kAnswerNumber : kAnswerNone;
+    if (w == "what" || w == "which") {
+      std::string_view sing = next;
+      while (!sing.empty() && sing.back() == 's') sing.remove_suffix(1);  // "years", "days"
+      if (one_of(next, kDateNouns) || one_of(sing, kDateNouns)) return kAnswerDate;
+      if (one_of(next, kNumberNouns)) return kAnswerNumber;
+    }
+    return kAnswerNone;  // the first wh-word decides ("what happens when ...": none)
+  }
+  return kAnswerNone;
+}
+
+std::vector<std::uint8_t> chunk_answer_types(std::string_view text, const Segmentation& seg,
+                                             std::uint8_t want) {
+  const auto& u = seg.units;
+  std::vector<std::uint8_t> out(seg.chunks.size(), 0);
+  const bool dates = want & kAnswerDate, numbers = want & kAnswerNumber,
+             names = want & (kAnswerPerson | kAnswerPlace);
+  if (!dates && !numbers && !names) return out;
+  std::string f;
+  for (std::size_t c = 0; c < seg.chunks.size(); ++c) {
+    const Chunk& ch = seg.chunks[c];
+    std::uint8_t t = 0;
+    std::uint32_t run = 0;  // consecutive capitalised entity words
+    for (std::uint32_t k = ch.first; k < ch.last && (t & want) != want; ++k) {
+      const std::string_view w = text.substr(u[k].start, u[k].end - u[k].start);
+      const bool digit = (u[k].flags & kHasDigit) != 0;
+      if (u[k].kind == UnitKind::Number || digit) {
+        t |= kAnswerNumber;
+        if (dates && is_year(w)) t |= kAnswerDate;
+      }
+      // month and number words are at most 9 bytes ("september")
+      if (u[k].kind == UnitKind::Word && w.size() <= 9 && (dates || numbers)) {
+        fold_case(w, f);
+        if (dates && (u[k].flags & kCapital) && one_of(f, kMonths)) {
+          // a month next to a number: "14 November", "November 14", "November of 2001"
+          for (std::uint32_t m : {k - 1, k + 1, k + 2})
+            if (m >= ch.first && m < ch.last && m != k && u[m].kind == UnitKind::Number)
+              t |= kAnswerDate;
+        }
+        if (numbers && one_of(f, kNumberWords)) t |= kAnswerNumber;
+      }
+      if (u[k].kind == UnitKind::Word && (u[k].flags & kEntity) && (u[k].flags & kCapital) && !digit) {
+        if (++run >= 2) t |= kAnswerPerson | kAnswerPlace;
+      } else {
+        run = 0;
+      }
+    }
+    out[c] = t & want;
+  }
+  return out;
 }
 
 void unit_terms(std::string_view text, const Segmentation& seg, std::uint32_t first,

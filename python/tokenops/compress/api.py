@@ -363,6 +363,7 @@ class Compressor:
         chunk_slack: float = 1.0,
         chunk_weight: float = 1.0,
         position_weight: float = 0.15,
+        answer_type_weight: float = 0.15,
         dedup: bool = True,
     ) -> dict[str, Any]:
         r, t = _check_budget(rate, target_tokens)
@@ -379,7 +380,8 @@ class Compressor:
             raise TypeError(f"chunk_slack must be a number >= 1, not {type(chunk_slack).__name__}")
         if not (math.isfinite(chunk_slack) and chunk_slack >= 1.0):
             raise ValueError(f"chunk_slack must be a finite number >= 1, got {float(chunk_slack)!r}")
-        _check_weights(chunk_weight=chunk_weight, position_weight=position_weight)
+        _check_weights(chunk_weight=chunk_weight, position_weight=position_weight,
+                       answer_type_weight=answer_type_weight)
         return {
             "rate": r,
             "target_tokens": t,
@@ -394,6 +396,7 @@ class Compressor:
             "chunk_slack": float(chunk_slack),
             "chunk_weight": float(chunk_weight),
             "position_weight": float(position_weight),
+            "answer_type_weight": float(answer_type_weight),
             "dedup": bool(dedup),
         }
 
@@ -414,6 +417,7 @@ class Compressor:
         chunk_slack: float = 1.0,
         chunk_weight: float = 1.0,
         position_weight: float = 0.15,
+        answer_type_weight: float = 0.15,
         dedup: bool = True,
     ) -> CompressionResult:
         """Compresses ``text`` to ``rate`` x its tokens or to ``target_tokens`` (default rate 0.5).
@@ -424,13 +428,20 @@ class Compressor:
         irrelevant goes whole, numbers included). ``protect`` lists substrings
         that are kept wherever they occur; ``structure="json"`` keeps JSON valid by shortening
         only string values. A budget at or above the text's size returns it unchanged.
+
+        In the coarse stage a chunk's priority is its relevance (normalised to at most 1), plus
+        ``position_weight`` x (1 - its position / the number of chunks), plus
+        ``answer_type_weight`` when it holds a candidate of the answer type the question's
+        first wh-word asks for: "when" / "what year" a date or year, "who" / "whom" / "whose"
+        two or more capitalised words of a name, "where" the same, "how many" / "how much" a
+        number (0 turns the prior off; docs/compression.md has what it changes).
         """
         text = _check_text(text)
         if question is not None:
             question = _check_text(question, "question")
         kw = self._kwargs(rate, target_tokens, force_tokens, force_digits, force_entities, force_code,
                           drop_consecutive, structure, protect, chunk_slack, chunk_weight,
-                          position_weight, dedup)
+                          position_weight, answer_type_weight, dedup)
         raw = self._core.compress(text, question, **kw)
         return self._result(text, raw)
 

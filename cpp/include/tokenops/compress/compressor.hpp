@@ -3,7 +3,8 @@
 //  1. segment into units (words, numbers, punctuation, newlines, CJK characters...) grouped in
 //     chunks (sentences, lines) and atomic groups (entities, "$5", protected spans);
 //  2. score units (weighted unit scorers, each normalised to percentiles) and chunks (weighted
-//     chunk scorers such as BM25, normalised by their maximum, plus a small position prior);
+//     chunk scorers such as BM25, normalised by their maximum, plus a small position prior and
+//     an answer-type prior: "when" questions favour chunks with dates, "who" names...);
 //     near-duplicate chunks get the lowest priority;
 //  3. coarse stage: with a question, keep the best chunks up to `chunk_slack` x the budget;
 //     without one, drop duplicate chunks only;
@@ -40,6 +41,10 @@ struct CompressOptions {
   float chunk_slack = 1.0f;         // coarse stage keeps up to this multiple of the budget
   float chunk_weight = 1.0f;        // weight of the chunk priority in the unit scores
   float position_weight = 0.15f;    // prior for earlier chunks (question-aware mode)
+  /// Answer-type prior (question-aware mode): a chunk holding a candidate of the type the
+  /// question's wh-word asks for (question_answer_type: date, number, person, place) gets this
+  /// much added to its priority (relevance is normalised to at most 1). 0 turns it off.
+  float answer_type_weight = 0.15f;
   bool dedup = true;                // near-duplicate chunks are dropped first
   text::StopFn stop;                // asked between stages and embedding batches (Ctrl-C): once
                                     // true, compress returns early and the caller discards it

@@ -42,6 +42,30 @@ struct Bm25Options {
   std::uint32_t window_terms = 0;
 };
 
+/// Answer types of the answer-type prior (bit flags, so a chunk can hold several).
+enum AnswerType : std::uint8_t {
+  kAnswerNone = 0,
+  kAnswerDate = 1u << 0,    // a year (1000-2099, "1990s") or a month name next to a number
+  kAnswerNumber = 1u << 1,  // a number, a word with a digit, or a number word ("three", "million")
+  kAnswerPerson = 1u << 2,  // two or more consecutive capitalised words of an entity-like span
+  kAnswerPlace = 1u << 3,   // the same spans (no gazetteer: a place looks like a name)
+};
+
+/// The answer type a question asks for, from its first wh-word (a classic QA heuristic):
+/// "when", "what/which year|date|day|month|century|decade|time" -> date; "who/whom/whose" ->
+/// person; "where" -> place; "how many|much|long|old|far|big|large|often|tall|high" and
+/// "what/which percentage|percent|number|amount|price|cost|age|population" -> number; anything
+/// else (including "what happens when ...", whose first wh-word is "what") -> kAnswerNone.
+/// Reads the question only (English).
+AnswerType question_answer_type(std::string_view question);
+
+/// Per chunk, the AnswerType bits among `want` of the candidates it holds (from its units:
+/// kinds, digit, capital and entity flags, month and number words). A chunk's scan stops once
+/// every wanted bit is found, so asking for one type costs less than asking for all.
+std::vector<std::uint8_t> chunk_answer_types(std::string_view text, const Segmentation& seg,
+                                             std::uint8_t want = kAnswerDate | kAnswerNumber |
+                                                                 kAnswerPerson | kAnswerPlace);
+
 class Bm25Relevance final : public ChunkScorer {
  public:
   explicit Bm25Relevance(Bm25Options options = {}) : opt_(options) {}
