@@ -28,7 +28,7 @@ RUNS = [
      "cl100k en_moby_dick", ()),
     (["tokenizer_batch_sizes.py", "--repeat", "1"], "", ()),
     (["tokenizer_unstable.py", "--repeat", "1", "--encodings", "cl100k_base"], "", ("tiktoken",)),
-    (["embedder.py", "--quick"], "", ("torch", "sentence_transformers")),
+    (["embedder.py", "--quick"], "load time and peak RSS", ("torch", "sentence_transformers", "onnxruntime", "onnx")),
 ]
 
 
