@@ -46,11 +46,12 @@ std::string tiny_json(const std::string& extra_vocab, const std::string& merges,
          merges + "]}}";
 }
 
-std::string added_token(const std::string& content, int id, bool special, bool single_word = false) {
-  return R"({"id": )" + std::to_string(id) + R"(, "content": ")" + content +
-         R"(", "single_word": )" + (single_word ? "true" : "false") +
-         R"(, "lstrip": false, "rstrip": false, "normalized": )" + (special ? "false" : "true") +
-         R"(, "special": )" + (special ? "true" : "false") + "}";
+std::string added_token(const std::string& content, int id, bool special, bool single_word = false,
+                        bool lstrip = false, bool rstrip = false) {
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  return R"({"id": )" + std::to_string(id) + R"(, "content": ")" + content + R"(", "single_word": )" +
+         b(single_word) + R"(, "lstrip": )" + b(lstrip) + R"(, "rstrip": )" + b(rstrip) +
+         R"(, "normalized": )" + b(!special) + R"(, "special": )" + b(special) + "}";
 }
 
 std::vector<Rank> encode_all(const tokenizer::Encoding& e, const std::string& text) {
@@ -130,10 +131,64 @@ TEST(HfLoaderParity, RefusalsNameWhatHfWouldReadDifferently) {
                                  R"( "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", "use_regex": false}]})"))
                 .find("a Split pre-tokenizer with an empty Regex"),
             std::string::npos);
-  // an added token numbered like another vocab entry ('b')
-  EXPECT_NE(message_of(tiny_json("", "", added_token("<eos>", 98, true)))
-                .find("added_tokens[0] ('<eos>') has id 98, which model.vocab gives to 'b'"),
+  // an added token HF numbers like a vocab entry: 'x' moved to 256 = len(model.vocab)
+  std::string gap = tiny_json("", "", added_token("<eos>", 257, true));
+  gap.replace(gap.find(R"("x": 120)"), 8, R"("x": 256)");
+  EXPECT_NE(message_of(gap).find("added_tokens[0] ('<eos>') is numbered 256 by Hugging Face"),
             std::string::npos);
+  // a repeat with other flags
+  EXPECT_NE(message_of(tiny_json("", "", added_token("<a>", 256, true) + ", " + added_token("<a>", 257, false)))
+                .find("added_tokens[1] ('<a>') repeats added_tokens[0] with other"),
+            std::string::npos);
+  // strip flags whose result depends on HF's match order
+  EXPECT_NE(message_of(tiny_json("", "", added_token("<r>", 256, true, false, false, true) + ", " +
+                                             added_token(" x", 257, true)))
+                .find("added_tokens[0] ('<r>') sets rstrip and added_tokens[1] (' x') starts with white space"),
+            std::string::npos);
+  EXPECT_NE(message_of(tiny_json("", "", added_token("<l>", 256, true, false, true) + ", " +
+                                             added_token("y ", 257, false)))
+                .find("added_tokens[0] ('<l>', normalized: false) sets lstrip and added_tokens[1] ('y ', "
+                      "normalized: true) ends with white space"),
+            std::string::npos);
+  // a byte without its token
+  std::string missing = tiny_json("", "");
+  missing.replace(missing.find(R"("x": 120,)"), 9, "");
+  EXPECT_NE(message_of(missing).find("model.vocab has no token for the byte 0x78 ('x')"), std::string::npos);
+}
+
+TEST(HfLoaderParity, AddedTokensAreNumberedAsHfNumbersThem) {
+  // the file's ids (98: the vocab's 'b'; 400) only draw a warning in HF; it numbers tokens that
+  // are not vocab keys len(model.vocab), + 1, ... in list order, and skips empty ones and repeats
+  const auto model = io::parse_hf_tokenizer_json(
+      tiny_json(R"("<v>": 300)", "",
+                added_token("", 5, true) + ", " + added_token("<eos>", 98, true) + ", " +
+                    added_token("<v>", 7, true) + ", " + added_token("<eos>", 98, true) + ", " +
+                    added_token("<b>", 400, false)),
+      "t.json");
+  ASSERT_EQ(model.added_tokens.size(), 3u);
+  EXPECT_EQ(model.added_tokens[0].id, 257u);
+  EXPECT_EQ(model.added_tokens[1].id, 300u);
+  EXPECT_EQ(model.added_tokens[2].id, 258u);
+  const auto enc = tokenizer::encoding_from_hf("t", model, "t.json");
+  EXPECT_EQ(encode_all(*enc, "b<eos><b><v>"), (std::vector<Rank>{98, 257, 258, 300}));  // HF 0.23.3
+}
+
+TEST(HfLoaderParity, LstripAndRstripTakeWhiteSpaceIntoTheToken) {
+  const auto model = io::parse_hf_tokenizer_json(
+      tiny_json(R"("\u0120b": 256)", R"(["\u0120", "b"])",
+                added_token("<m>", 257, true, false, true, true) + ", " + added_token("<l>", 258, false, false, true)),
+      "t.json");
+  EXPECT_TRUE(model.added_tokens[0].lstrip && model.added_tokens[0].rstrip);
+  const auto enc = tokenizer::encoding_from_hf("t", model, "t.json");
+  // HF 0.23.3: [97, 257, 98] and [98, 258, 256]; U+3000 and U+00A0 are White_Space too
+  EXPECT_EQ(encode_all(*enc, "a  <m>  b"), (std::vector<Rank>{97, 257, 98}));
+  EXPECT_EQ(encode_all(*enc, "a\xE3\x80\x80<m>\xC2\xA0\nb"), (std::vector<Rank>{97, 257, 98}));
+  EXPECT_EQ(encode_all(*enc, "b <l> b"), (std::vector<Rank>{98, 258, 256}));
+  std::vector<Rank> out;
+  enc->encode("a <m> b", tokenizer::SpecialMask(enc->specials().size(), 0), out);  // '<m>' not allowed
+  EXPECT_EQ(out, (std::vector<Rank>{97, 32, 60, 109, 62, 256}));
+  // a prefix of two tokens keeps the spaces '<m>' took in
+  EXPECT_EQ(enc->truncate_prefix("a  <m>  b", 2, tokenizer::SpecialMask(enc->specials().size(), 1)), 8u);
 }
 
 TEST(HfLoaderParity, SettingsThatChangeNothingInHfLoad) {

@@ -50,8 +50,8 @@ def _tiny(merges: tuple[tuple[str, str], ...] = (), added: tuple[dict[str, Any],
 
 def _added(content: str, id: int, special: bool, **flags: bool) -> dict[str, Any]:
     return {"id": id, "content": content, "single_word": flags.get("single_word", False),
-            "lstrip": False, "rstrip": False, "normalized": flags.get("normalized", not special),
-            "special": special}
+            "lstrip": flags.get("lstrip", False), "rstrip": flags.get("rstrip", False),
+            "normalized": flags.get("normalized", not special), "special": special}
 
 
 def _write(tmp_path: Path, d: dict[str, Any], name: str = "tokenizer.json") -> Path:
@@ -98,6 +98,38 @@ def _contained() -> dict[str, Any]:
     return _tiny(added=(_added(F, 256, True), _added("end", 257, False)))
 
 
+def _numbered_by_hf() -> dict[str, Any]:
+    # HF numbers added tokens itself, in list order, from len(model.vocab) (257 here: 'ab' is
+    # 256); the file's ids (400, 300) only draw a warning
+    return _tiny((("a", "b"),), added=(_added("<b>", 400, True), _added("<a>", 300, False)))
+
+
+def _vocab_key_does_not_move_the_count() -> dict[str, Any]:
+    # '<a>' is a vocab key (id 300): it keeps 300, and '<b>', '<c>' are still 257, 258
+    d = _tiny(added=(_added("<b>", 256, True), _added("<a>", 300, True), _added("<c>", 301, True)))
+    d["model"]["vocab"]["<a>"] = 300
+    return d
+
+
+def _empty_and_repeated_added_tokens() -> dict[str, Any]:
+    # HF skips an empty added token and an exact repeat; neither takes an id
+    return _tiny(added=(_added("", 256, True), _added("<a>", 257, True), _added("<a>", 258, True),
+                        _added("<b>", 259, True)))
+
+
+def _lstrip_rstrip(special: bool) -> dict[str, Any]:
+    # RoBERTa's <mask> has lstrip: HF takes the white space before it (and after it, rstrip)
+    # into the token, and the text around is pre-tokenized without it ('Ġb' merges)
+    return _tiny((("\u0120", "b"),), added=(
+        _added("<m>", 257, special, lstrip=True, rstrip=True), _added("<l>", 258, special, lstrip=True),
+        _added("<r>", 259, special, rstrip=True)))
+
+
+LSTRIP_RSTRIP_IDS: dict[str, list[int]] = {
+    "a <m> b": [97, 257, 98], "a  <m>  b": [97, 257, 98], "a\u3000<m>\u00a0\nb": [97, 257, 98],
+    "b <l> b": [98, 258, 256], "b <r> b": [98, 32, 259, 98], " <l>": [258], "<r> ": [259],
+    "<m> <m>": [257, 257], "<r> <l>": [259, 258], "a<m>b": [97, 257, 98], "\t<l>\t<r>\t": [258, 9, 259]}
+
 CASES: dict[str, tuple[Any, dict[str, list[int]]]] = {
     "dup_merge": (_dup_merge, {"abc": [97, 257], "ab": [256], "abcabc": [97, 257, 97, 257], "babc": [98, 97, 257]}),
     "dup_merges_three": (_dup_merges_three, {"abcd": [256, 258], "bcd": [98, 258], "abc": [256, 99]}),
@@ -121,16 +153,26 @@ CASES: dict[str, tuple[Any, dict[str, list[int]]]] = {
         "<|endoftext|>end": [256, 257],
         "xendoftext|>": [120, 257, 111, 102, 116, 101, 120, 116, 124, 62],
         "<|endof<|endoftext|>": [60, 124, 257, 111, 102, 256]}),
+    "numbered_by_hf": (_numbered_by_hf, {"<a><b>": [258, 257], "ab<b>ab": [256, 257, 256], "<b>": [257]}),
+    "vocab_key_does_not_move_the_count": (_vocab_key_does_not_move_the_count, {
+        "<a><b><c>": [300, 257, 258], "x<c>": [120, 258]}),
+    "empty_and_repeated_added_tokens": (_empty_and_repeated_added_tokens, {
+        "<a><b>": [256, 257], "<b>x<a>": [257, 120, 256]}),
+    # (the same ids whether the tokens are special or not)
+    "lstrip_rstrip_special": (lambda: _lstrip_rstrip(True), LSTRIP_RSTRIP_IDS),
+    "lstrip_rstrip_not_special": (lambda: _lstrip_rstrip(False), LSTRIP_RSTRIP_IDS),
 }
 
 
 def _check(tmp_path: Path, name: str) -> tokenops.Encoding:
     build, expect = CASES[name]
-    enc = _load(tmp_path, build())
+    d = build()
+    strips = any(a["lstrip"] or a["rstrip"] for a in d["added_tokens"])
+    enc = _load(tmp_path, d)
     for text, ids in expect.items():
         assert enc.encode(text, allowed_special="all") == ids, (name, text)
         assert enc.count(text, allowed_special="all") == len(ids), (name, text)
-        assert enc.decode(ids) == text, (name, text)
+        assert strips or enc.decode(ids) == text, (name, text)  # stripped spaces decode to nothing
     return enc
 
 
@@ -204,12 +246,80 @@ def test_an_added_token_whose_vocab_entry_means_other_bytes_is_refused_by_name(
         _load(tmp_path, d)
 
 
-def test_an_added_token_numbered_like_another_vocab_entry_is_refused_by_name(tmp_path: Path) -> None:
-    # '<eos>' is not in model.vocab, so HF numbers it itself (256: "a<eos>b" -> [97, 256, 98]);
-    # the file's id 98 is the vocab's 'b'. tokenops used to drop 'b' from the vocabulary and
-    # fail with "the vocabulary has no token for the single byte 0x62".
+def test_added_tokens_are_numbered_as_hf_numbers_them(tmp_path: Path) -> None:
+    # HF's AddedVocabulary numbers a token that is not a vocab key itself: len(model.vocab),
+    # then + 1 for each such token, in list order; the file's id only draws a warning. tokenops
+    # used to emit the file's id (300 and 400 here, HF 258 and 257)
+    enc = _check(tmp_path, "numbered_by_hf")
+    assert enc.encode_single_token("<b>") == 257 and enc.encode_single_token("<a>") == 258
+    _check(tmp_path, "vocab_key_does_not_move_the_count")
+    # an empty added token and an exact repeat are skipped (the empty one was refused as
+    # "special token with id 256 has empty text")
+    _check(tmp_path, "empty_and_repeated_added_tokens")
+    # '<eos>' numbered 98 by the file, like the vocab's 'b': HF numbers it 256 (this used to
+    # be refused, then "the vocabulary has no token for the single byte 0x62")
     d = _tiny(added=(_added("<eos>", 98, True),))
-    with pytest.raises(ValueError, match=r"added_tokens\[0\] \('<eos>'\) has id 98, which model.vocab gives to 'b'"):
+    assert _load(tmp_path, d).encode("a<eos>b", allowed_special="all") == [97, 256, 98]  # HF
+
+
+def test_an_added_token_hf_numbers_like_a_vocab_entry_is_refused_by_name(tmp_path: Path) -> None:
+    # model.vocab with a gap: 'x' moved to 256, so len(vocab) = 256 is 'x''s id and HF gives it
+    # to '<eos>' too (HF: 'x' -> [256], '<eos>' -> [256])
+    d = _tiny(added=(_added("<eos>", 257, True),))
+    d["model"]["vocab"]["x"] = 256
+    with pytest.raises(ValueError, match=(
+            r"added_tokens\[0\] \('<eos>'\) is numbered 256 by Hugging Face \(len\(model.vocab\) \+ the "
+            r"added tokens before it that are not vocab keys; the file says 257\), which model.vocab gives to 'x'")):
+        _load(tmp_path, d)
+
+
+def test_a_repeated_added_token_with_other_flags_is_refused_by_name(tmp_path: Path) -> None:
+    # HF keeps one id and takes the later flags, special if either is: refused, not guessed
+    d = _tiny(added=(_added("<a>", 256, True), _added("<b>", 257, True), _added("<a>", 258, False)))
+    with pytest.raises(ValueError, match=r"added_tokens\[2\] \('<a>'\) repeats added_tokens\[0\] with other"):
+        _load(tmp_path, d)
+
+
+def test_lstrip_and_rstrip_take_white_space_into_the_token_as_in_hf(tmp_path: Path) -> None:
+    # lstrip / rstrip were ignored on a special token ("a <m> b" gave [97, 32, 257, 32, 98],
+    # HF [97, 257, 98]: the docs said RoBERTa's <mask> takes no space, but it does) and refused
+    # on a non-special one
+    for name in ("lstrip_rstrip_special", "lstrip_rstrip_not_special"):
+        enc = _check(tmp_path, name)
+        assert enc.decode([97, 257, 98]) == "a<m>b"
+    enc = _check(tmp_path, "lstrip_rstrip_not_special")
+    assert enc.encode_ordinary("b <l> b") == [98, 258, 256]  # matched everywhere, as in HF
+    # a special token not allowed is text: no stripping
+    enc = _check(tmp_path, "lstrip_rstrip_special")
+    assert enc.encode("b <l> b", disallowed_special=()) == [98, 32, 60, 108, 62, 256]  # HF, specials off
+    # truncation counts the spaces a token took in as its own
+    assert enc.truncate("a  <m>  b", 2, allowed_special="all") == "a  <m>  "
+    assert enc.truncate("a  <m>  b", 2, allowed_special="all", keep="end") == "  <m>  b"
+    assert enc.truncate("x <l>", 1, allowed_special="all", keep="end") == " <l>"
+
+
+@pytest.mark.parametrize(("tokens", "message"), [
+    ((_added("<r>", 256, True, rstrip=True), _added(" x", 257, False, normalized=False)),
+     r"added_tokens\[0\] \('<r>'\) sets rstrip and added_tokens\[1\] \(' x'\) starts with white space"),
+    ((_added("<l>", 256, True, lstrip=True), _added("y ", 257, False, normalized=True)),
+     (r"added_tokens\[0\] \('<l>', normalized: false\) sets lstrip and added_tokens\[1\] \('y ', "
+      r"normalized: true\) ends with white space")),
+])
+def test_strip_flags_whose_result_hangs_on_hfs_match_order_are_refused(
+        tmp_path: Path, tokens: tuple[dict[str, Any], ...], message: str) -> None:
+    # HF finds ' x' inside the spaces '<r>' strips and emits both, overlapping ("<r>  x":
+    # [256, 257], offsets (0, 5) and (4, 6)); it strips the space before '<l>' before it looks
+    # for the normalized: true 'y ' ("y <l>": [121, 256]). tokenops matches leftmost first.
+    with pytest.raises(ValueError, match=message + ": Hugging Face's result depends on the order"):
+        _load(tmp_path, _tiny(added=tokens))
+
+
+def test_a_missing_byte_token_is_refused_naming_the_byte(tmp_path: Path) -> None:
+    # HF drops the byte from the ids; was "encoding '...': the vocabulary has no token for the
+    # single byte 0x78", naming no field
+    d = _tiny()
+    del d["model"]["vocab"]["x"]
+    with pytest.raises(ValueError, match=r"model.vocab has no token for the byte 0x78 \('x'\); Hugging Face leaves"):
         _load(tmp_path, d)
 
 
@@ -262,7 +372,8 @@ def test_the_cases_against_hugging_face_live(tmp_path: Path) -> None:
     for name, (build, expect) in CASES.items():
         p = _write(tmp_path, build(), f"{name}.json")
         ours, hf = tokenops.Encoding.from_hf_tokenizer_json(p), tokenizers.Tokenizer.from_file(str(p))
-        frags = list(expect) + ["a", "b", "c", "x", "y", " ", "\u00e9", "end", "of", F, "<eos>", "<im start>", "foo"]
+        frags = list(expect) + ["a", "b", "c", "x", "y", " ", "\u00e9", "end", "of", F, "<eos>", "<im start>", "foo",
+                                "<a>", "<b>", "<c>", "<m>", "<l>", "<r>", "  ", "\t", "\n", "\u3000"]
         texts = list(expect) + ["".join(rng.choice(frags) for _ in range(rng.randint(1, 8))) for _ in range(300)]
         for text in texts:
             assert ours.encode(text, allowed_special="all") == hf.encode(text, add_special_tokens=False).ids, (name, text)

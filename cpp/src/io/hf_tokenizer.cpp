@@ -8,6 +8,7 @@
 #include "json_preview.hpp"
 #include "tokenops/io/json_depth.hpp"
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/unicode.hpp"
 #include "tokenops/text/utf8.hpp"
 
 namespace tokenops::io {
@@ -134,6 +135,48 @@ std::pair<const HfAddedToken*, const HfAddedToken*> first_overlap(const std::vec
       if (b.normalized && tokens_overlap(a.content, b.content)) return {&a, &b};
   }
   return {nullptr, nullptr};
+}
+
+/// Whether the first (last) character of a UTF-8 string is Unicode White_Space, the spaces HF's
+/// lstrip / rstrip take into an added token.
+bool starts_with_white_space(std::string_view s) {
+  if (s.empty()) return false;
+  int len = 0;
+  return (text::char_class(text::decode_utf8(reinterpret_cast<const unsigned char*>(s.data()), len)) &
+          text::kSpace) != 0;
+}
+bool ends_with_white_space(std::string_view s) {
+  std::size_t j = s.size();
+  while (j > 0 && (static_cast<unsigned char>(s[j - 1]) & 0xC0) == 0x80) --j;
+  if (j == 0) return false;
+  return starts_with_white_space(s.substr(j - 1));
+}
+
+/// lstrip / rstrip pairs whose result depends on the order HF matches in, which tokenops does
+/// not follow (it takes the leftmost-longest match of all added tokens, then strips): an rstrip
+/// token followed by one that starts with white space (HF has already found that one inside the
+/// spaces it strips, and emits overlapping pieces), and an lstrip normalized: false token after
+/// a normalized: true one that ends with white space (HF strips the space away before it looks
+/// for the second kind). Returns a message, or "" when there is none.
+std::string strip_conflict(const std::vector<HfAddedToken>& tokens, const std::vector<std::size_t>& index) {
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t rstrip = kNone, space_first = kNone, lstrip_nf = kNone, nt_space_last = kNone;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const HfAddedToken& t = tokens[i];
+    if (t.rstrip && rstrip == kNone) rstrip = i;
+    if (space_first == kNone && starts_with_white_space(t.content)) space_first = i;
+    if (t.lstrip && !t.normalized && lstrip_nf == kNone) lstrip_nf = i;
+    if (t.normalized && nt_space_last == kNone && ends_with_white_space(t.content)) nt_space_last = i;
+  }
+  if (rstrip != kNone && space_first != kNone)
+    return detail::concat("added_tokens[", index[rstrip], "] ('", tokens[rstrip].content,
+                          "') sets rstrip and added_tokens[", index[space_first], "] ('",
+                          tokens[space_first].content, "') starts with white space");
+  if (lstrip_nf != kNone && nt_space_last != kNone)
+    return detail::concat("added_tokens[", index[lstrip_nf], "] ('", tokens[lstrip_nf].content,
+                          "', normalized: false) sets lstrip and added_tokens[", index[nt_space_last], "] ('",
+                          tokens[nt_space_last].content, "', normalized: true) ends with white space");
+  return {};
 }
 
 bool is_null_or_empty(const json& j, const char* key) {
@@ -266,29 +309,77 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     part = "added_tokens";
     // content -> index into model.added_tokens, for the ones whose content is a model.vocab key
     std::unordered_map<std::string_view, std::size_t> added_in_vocab;
+    // index into model.added_tokens -> its index in the file's added_tokens list (for messages)
+    std::vector<std::size_t> file_index;
     if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
       std::size_t k = 0;
+      // HF numbers the added tokens itself, in list order (AddedVocabulary::add_tokens); the
+      // file's ids are only compared with its numbering to draw a warning. A model.vocab key
+      // keeps its vocab id, a repeated content the first one's; the others are numbered
+      // len(model.vocab), len(model.vocab) + 1, ... (measured on HF 0.23.3: a vocab key's id,
+      // even a larger one, does not move the count).
+      std::unordered_map<std::string, std::size_t> seen;  // content -> index in model.added_tokens
+      std::unordered_map<std::uint32_t, std::string_view> vocab_key;  // id -> model.vocab key
+      vocab_key.reserve(ids.size() * 2);
+      for (const auto& [key, id] : ids) vocab_key.emplace(id, key);
+      std::uint64_t next = ids.size();
       for (const json& a : root["added_tokens"]) {
         if (!a.is_object() || !a.contains("id") || !a.contains("content") || !a["content"].is_string())
           throw InvalidArgument(detail::concat(source, ": added_tokens[", k,
                                                "] needs a string 'content' and an 'id'"));
-        HfAddedToken t{a["content"].get<std::string>(),
-                       token_id(a["id"], source, detail::concat("added_tokens[", k, "].id")),
-                       a.value("special", false), false};
+        const std::uint32_t file_id = token_id(a["id"], source, detail::concat("added_tokens[", k, "].id"));
+        HfAddedToken t{a["content"].get<std::string>(), file_id, a.value("special", false), false};
         t.normalized = a.value("normalized", !t.special);  // HF's AddedToken default
-        // A non-special added token is matched in all text (see SpecialToken::always); HF's
-        // lstrip / rstrip / single_word matching rules are not implemented for it. single_word
-        // is refused on a special token too (HF would skip its matches inside words); lstrip /
-        // rstrip on one are ignored (docs/tokenizer.md).
-        for (const char* flag : {"lstrip", "rstrip", "single_word"})
-          if ((!t.special || std::string_view(flag) == "single_word") && a.value(flag, false))
-            throw InvalidArgument(detail::concat(source, ": added_tokens[", k, "] ('", t.content,
-                                                 t.special ? "', special" : "', not special", ") sets ",
-                                                 flag, ", which tokenops does not implement"));
+        t.lstrip = a.value("lstrip", false);
+        t.rstrip = a.value("rstrip", false);
+        const bool single_word = a.value("single_word", false);
+        if (t.content.empty()) {  // HF skips an empty added token (it takes no id)
+          ++k;
+          continue;
+        }
+        // single_word is not implemented (HF skips a match inside a word without looking for
+        // a shorter one there); a match of a special token may be skipped, so it is refused on
+        // both kinds. lstrip / rstrip are applied as HF does (Encoding::run_segments).
+        if (single_word)
+          throw InvalidArgument(detail::concat(source, ": added_tokens[", k, "] ('", t.content,
+                                               t.special ? "', special" : "', not special",
+                                               ") sets single_word, which tokenops does not implement"));
+        if (const auto d = seen.find(t.content); d != seen.end()) {
+          // HF ignores an exact repeat; a repeat with other flags replaces the first one's flags
+          // under its id, and a special one anywhere makes the content special
+          const HfAddedToken& first = model.added_tokens[d->second];
+          if (first.special == t.special && first.normalized == t.normalized &&
+              first.lstrip == t.lstrip && first.rstrip == t.rstrip) {
+            ++k;
+            continue;
+          }
+          throw InvalidArgument(detail::concat(
+              source, ": added_tokens[", k, "] ('", t.content, "') repeats added_tokens[",
+              file_index[d->second], "] with other special / normalized / lstrip / rstrip flags "
+              "(Hugging Face keeps one id and mixes the two); remove one of them"));
+        }
         // HF numbers an added token that is already a model.vocab key by the vocab (its
-        // AddedVocabulary looks the content up in the model first; the file's id only draws
-        // a warning), so the vocab id is the one it emits.
-        if (const auto v = ids.find(t.content); v != ids.end()) t.id = v->second;
+        // AddedVocabulary looks the content up in the model first), so the vocab id is the one
+        // it emits; any other gets the next number, whatever the file says.
+        if (const auto v = ids.find(t.content); v != ids.end()) {
+          t.id = v->second;
+        } else {
+          if (next > 0xFFFFFFFFull)
+            throw InvalidArgument(detail::concat(source, ": added_tokens[", k, "] ('", t.content,
+                                                 "') would be numbered ", next,
+                                                 ", too large for a token id (ids are 32-bit)"));
+          t.id = static_cast<std::uint32_t>(next++);
+          // model.vocab with gaps in its ids: HF's number can be a vocab entry's, and HF then
+          // emits it for both (an added token that is a vocab key loses its match to this one)
+          if (const auto c = vocab_key.find(t.id); c != vocab_key.end())
+            throw InvalidArgument(detail::concat(
+                source, ": added_tokens[", k, "] ('", t.content, "') is numbered ", t.id,
+                " by Hugging Face (len(model.vocab) + the added tokens before it that are not "
+                "vocab keys; the file says ", file_id, "), which model.vocab gives to '", c->second,
+                "': one id would mean two tokens; number model.vocab 0..n-1 without gaps"));
+        }
+        seen.emplace(t.content, model.added_tokens.size());
+        file_index.push_back(k);
         model.added_tokens.push_back(t);
         ++k;
       }
@@ -303,15 +394,15 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
             source, ": added tokens '", a->content, "' (normalized: false) and '", b->content,
             "' (normalized: true) overlap; Hugging Face matches the first kind before the "
             "second, an order tokenops does not implement"));
+      if (const std::string c = strip_conflict(model.added_tokens, file_index); !c.empty())
+        throw InvalidArgument(detail::concat(source, ": ", c, ": Hugging Face's result depends on the "
+                                             "order it matches in, which tokenops does not implement"));
     }
     // The mergeable tokens: the vocab, less the entries that are added tokens (GPT-2's
     // <|endoftext|>; a trainer's special tokens, which need not be in the byte-level alphabet).
     // A one-byte added token that is its own byte token (added "x", vocab "x") stays mergeable:
     // byte-level BPE needs all 256 bytes, and the special shares the id (Encoding allows that
     // when the bytes are the same).
-    std::unordered_map<std::uint32_t, std::size_t> added_ids;  // id -> first added token with it
-    for (std::size_t i = 0; i < model.added_tokens.size(); ++i)
-      added_ids.emplace(model.added_tokens[i].id, i);
     const auto inverse = unicode_to_byte();
     std::string bytes;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
@@ -321,7 +412,7 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
         if (!decoded) continue;  // not byte-level: only ever the added token
         if (bytes != it.key())
           throw InvalidArgument(detail::concat(
-              source, ": added_tokens[", a->second, "] ('", it.key(), "') is also model.vocab['",
+              source, ": added_tokens[", file_index[a->second], "] ('", it.key(), "') is also model.vocab['",
               it.key(), "'] (id ", id, "), which byte-level BPE reads as the bytes ",
               hex_bytes(bytes), ", not the token's text; Hugging Face emits id ", id,
               " for both, and tokenops gives "
@@ -331,15 +422,24 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
         if (!decoded)
           throw InvalidArgument(detail::concat(source, ": model.vocab key '", it.key(),
                                                "' is not in the byte-level alphabet"));
-        if (const auto a = added_ids.find(id); a != added_ids.end())
-          throw InvalidArgument(detail::concat(
-              source, ": added_tokens[", a->second, "] ('", model.added_tokens[a->second].content,
-              "') has id ", id, ", which model.vocab gives to '", it.key(),
-              "'; give the added token an id of its own (Hugging Face would number it itself)"));
       }
       model.token_bytes.push_back(bytes);
       model.token_ids.push_back(id);
     }
+    // Byte-level BPE starts from the 256 byte tokens; HF leaves a byte without one out of the
+    // ids (or emits unk_token), which tokenops does not do
+    std::array<bool, 256> has_byte{};
+    for (const auto& b : model.token_bytes)
+      if (b.size() == 1) has_byte[static_cast<unsigned char>(b[0])] = true;
+    for (int b = 0; b < 256; ++b)
+      if (!has_byte[b]) {
+        std::string ch;
+        text::append_utf8(ch, byte_to_unicode_table()[b]);
+        throw InvalidArgument(detail::concat(
+            source, ": model.vocab has no token for the byte ", hex_bytes(std::string(1, static_cast<char>(b))),
+            " ('", ch, "'); Hugging Face leaves such a byte out of the ids (or emits unk_token), tokenops "
+            "needs all 256 byte tokens"));
+      }
     part = "model.merges";
     const json& merges = m.at("merges");
     if (!merges.is_array()) throw InvalidArgument(detail::concat(source, ": model.merges is not a list"));

@@ -10,6 +10,7 @@
 
 #include "tokenops/text/error.hpp"
 #include "tokenops/text/hash.hpp"
+#include "tokenops/text/unicode.hpp"
 #include "tokenops/text/utf8.hpp"
 
 namespace tokenops::tokenizer {
@@ -41,6 +42,35 @@ template <class E, class = void>
 struct can_stop : std::false_type {};
 template <class E>
 struct can_stop<E, std::void_t<decltype(std::declval<const E&>().stopped())>> : std::true_type {};
+// ... and ones that follow byte positions: skip(n) reports n bytes of text no token decodes to
+// (white space an lstrip / rstrip added token took in), just before that token is emitted.
+template <class E, class = void>
+struct can_skip : std::false_type {};
+template <class E>
+struct can_skip<E, std::void_t<decltype(std::declval<E&>().skip(std::size_t{}))>> : std::true_type {};
+
+// Hugging Face's lstrip / rstrip (AddedVocabulary::find_matches): the run of Unicode
+// White_Space (Rust's char::is_whitespace) ending at `end` / starting at `begin`, within
+// [lo, hi). Text is valid UTF-8.
+inline bool is_white_space_at(std::string_view t, std::size_t i, int& len) {
+  const char32_t cp = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data()) + i, len);
+  return (text::char_class_bmp(cp) & text::kSpace) != 0;
+}
+std::size_t white_space_run_start(std::string_view t, std::size_t lo, std::size_t end) {
+  while (end > lo) {
+    std::size_t j = end - 1;
+    while (j > lo && (static_cast<unsigned char>(t[j]) & 0xC0) == 0x80) --j;
+    int len = 0;
+    if (!is_white_space_at(t, j, len)) break;
+    end = j;
+  }
+  return end;
+}
+std::size_t white_space_run_end(std::string_view t, std::size_t begin) {
+  int len = 0;
+  while (begin < t.size() && is_white_space_at(t, begin, len)) begin += static_cast<std::size_t>(len);
+  return begin;
+}
 
 // Per-thread memo of BPE results for pieces that are not tokens themselves. Natural text repeats
 // its rare words; a hit skips the merge loop. Thread-local, so the shared Encoding stays
@@ -1072,19 +1102,32 @@ void Encoding::run_segments(std::string_view text, const SpecialMask& allowed, E
   std::size_t start = 0;
   for (;;) {
     SpecialMatch m = find_special(text, start, &allowed);
-    const std::size_t end = m.pos == std::string_view::npos ? text.size() : m.pos;
+    std::size_t end = m.pos == std::string_view::npos ? text.size() : m.pos;
+    const SpecialToken* s = m.pos == std::string_view::npos ? nullptr : &specials_[m.index];
+    if (s != nullptr && s->lstrip) end = white_space_run_start(text, start, end);
     // Each segment between special tokens is pre-tokenized on its own, as tiktoken does.
     run_plain(text.substr(start, end - start), emit);
-    if (m.pos == std::string_view::npos) break;
+    if (s == nullptr) break;
     if constexpr (can_stop<std::decay_t<Emit>>::value) {
       if (emit.stopped()) return;
     }
-    emit(specials_[m.index].id);
-    start = m.pos + specials_[m.index].text.size();
+    const std::size_t after = m.pos + s->text.size();
+    const std::size_t next = after_special(text, m);
+    if constexpr (can_skip<std::decay_t<Emit>>::value) {
+      if (m.pos - end + next - after != 0) emit.skip(m.pos - end + next - after);
+    }
+    emit(s->id);
+    start = next;
     if constexpr (can_stop<std::decay_t<Emit>>::value) {
       if (emit.stopped()) return;
     }
   }
+}
+
+std::size_t Encoding::after_special(std::string_view text, const SpecialMatch& m) const {
+  const SpecialToken& s = specials_[m.index];
+  const std::size_t after = m.pos + s.text.size();
+  return s.rstrip ? white_space_run_end(text, after) : after;
 }
 
 Encoding::SpecialMatch Encoding::find_special(std::string_view text, std::size_t from,
@@ -1191,6 +1234,7 @@ struct EndRecorder {
     pos += (*lens)[r];
     ends->push_back(pos);
   }
+  void skip(std::size_t n) { pos += n; }  // white space an lstrip / rstrip token took in
   bool stopped() const { return ends->size() >= limit; }
 };
 

@@ -55,7 +55,8 @@ std::shared_ptr<const Encoding> encoding_from_hf(std::string name, const io::HfB
   for (const auto& m : model.merges) spec.merges.push_back({m[0], m[1], m[2]});
   spec.ignore_merges = model.ignore_merges;
   spec.merge_mode = true;  // a merge list drives BPE even when it is empty (bytes only)
-  for (const auto& a : model.added_tokens) spec.specials.push_back({a.content, a.id, !a.special});
+  for (const auto& a : model.added_tokens)
+    spec.specials.push_back({a.content, a.id, !a.special, a.lstrip, a.rstrip});
   return std::make_shared<const Encoding>(std::move(spec));
 }
 

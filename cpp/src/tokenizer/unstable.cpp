@@ -48,7 +48,7 @@ std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask
     for (;;) {
       const SpecialMatch m = find_special(text, start, &allowed);
       if (m.pos == std::string_view::npos) break;
-      start = m.pos + specials_[m.index].text.size();
+      start = after_special(text, m);
     }
   }
   if (start >= text.size()) return 0;

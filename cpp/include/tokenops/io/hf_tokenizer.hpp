@@ -11,9 +11,13 @@ namespace tokenops::io {
 
 struct HfAddedToken {
   std::string content;
-  std::uint32_t id;  // the id HF emits: model.vocab's when the content is a vocab key, else the file's
+  // The id HF emits, whatever the file says: model.vocab's when the content is a vocab key, else
+  // HF's own numbering in list order (the vocab size, then the largest id so far + 1)
+  std::uint32_t id;
   bool special;
   bool normalized = false;  // HF matches normalized: false tokens first, then the others
+  bool lstrip = false;      // the match takes the White_Space before it (HF's lstrip)
+  bool rstrip = false;      // ... and after it (rstrip)
 };
 
 struct HfBpeModel {
@@ -33,10 +37,11 @@ struct HfBpeModel {
 
 /// Parses the JSON text of a tokenizer.json. Throws InvalidArgument naming the field for anything
 /// malformed or unsupported (non-BPE models, normalizers, dropout > 0, byte_fallback with bytes
-/// missing from the vocab, add_prefix_space, single_word on an added token, lstrip / rstrip on a
-/// non-special one, an empty Split regex...; docs/tokenizer.md lists them). Settings that change
-/// nothing in Hugging Face tokenizers load: dropout 0, an empty normalizer Sequence, byte_fallback
-/// with all 256 byte tokens in the vocab.
+/// missing from the vocab, add_prefix_space, single_word on an added token, an added token HF
+/// numbers like a vocab entry or repeats with other flags, lstrip / rstrip pairs whose result
+/// depends on HF's match order, an empty Split regex...; docs/tokenizer.md lists them). Settings
+/// that change nothing in Hugging Face tokenizers load: dropout 0, an empty normalizer Sequence,
+/// byte_fallback with all 256 byte tokens in the vocab. Added tokens get HF's ids, not the file's.
 HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view source);
 
 /// GPT-2's byte -> printable code point map (bytes_to_unicode), used by byte-level vocabularies.

@@ -24,6 +24,11 @@ struct SpecialToken {
   /// A Hugging Face added token that is not special ("special": false): matched in all text,
   /// encode_ordinary included, as HF does; never one of the special tokens the API reports.
   bool always = false;
+  /// Hugging Face's lstrip / rstrip: a match takes the run of Unicode White_Space just before
+  /// (lstrip, back to the previous match) or after it (rstrip) into the token, as HF's
+  /// AddedVocabulary does; those spaces then decode to nothing.
+  bool lstrip = false;
+  bool rstrip = false;
 };
 
 /// Everything needed to build an Encoding. In rank mode (merges empty) the id of each mergeable
@@ -213,6 +218,9 @@ class Encoding {
 
   // Unstable-token support (unstable.cpp).
   std::size_t last_piece_tokens(std::string_view text, const SpecialMask& allowed) const;
+  /// Where the text after special match `m` starts: past the token, and past the white space
+  /// after it when the token has rstrip.
+  std::size_t after_special(std::string_view text, const SpecialMatch& m) const;
   std::size_t widen_over_spaces(const Rank* tokens, std::size_t n, std::size_t last) const;
   struct Lazy;
   static std::shared_ptr<Lazy> make_lazy();
