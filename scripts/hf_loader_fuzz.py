@@ -40,25 +40,14 @@ from typing import Any, Callable
 import regex  # the corpus for merge learning is pre-tokenized with GPT-2's regex
 import tokenizers
 import tokenops
+from tokenops.tokenizer.load import byte_level_alphabet
 
 os.environ["RUST_BACKTRACE"] = "0"  # HF panics on some odd files: one line, not 40
 
 
 # ------------------------------------------------------------------------ byte-level alphabet
-def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
-B2U = _bytes_to_unicode()
-GPT2_BYTE_ORDER = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-GPT2_BYTE_ORDER += [b for b in range(256) if b not in GPT2_BYTE_ORDER]
+B2U = byte_level_alphabet()
+GPT2_BYTE_ORDER = list(B2U)  # the alphabet's order: printable bytes first
 
 
 def bl(text: str) -> str:

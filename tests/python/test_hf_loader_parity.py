@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import tokenops
+from tokenops.tokenizer.load import byte_level_alphabet
 
 F = "<|endoftext|>"
 DEEPSEEK_BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"  # <｜begin▁of▁sentence｜>
@@ -21,14 +22,7 @@ DEEPSEEK_BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"  # <｜begin▁of▁s
 
 def _byte_vocab() -> dict[str, int]:
     """GPT-2's byte-level alphabet, each byte's character -> the byte's value as its id."""
-    bs = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
+    return {c: b for b, c in byte_level_alphabet().items()}
 
 
 def _tiny(merges: tuple[tuple[str, str], ...] = (), added: tuple[dict[str, Any], ...] = (),

@@ -22,6 +22,19 @@ class VocabularyFileError(FileNotFoundError):
     """A vocabulary file is missing or fails its sha256 check."""
 
 
+def byte_level_alphabet() -> dict[int, str]:
+    """GPT-2's byte-level alphabet (``bytes_to_unicode``): each byte's printable character, as
+    byte-level BPE ``tokenizer.json`` files spell their vocabularies (0x20 is 'Ġ')."""
+    bs = list(range(33, 127)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
 def tiktoken_cache_dir() -> Path:
     for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
         if os.environ.get(var):
