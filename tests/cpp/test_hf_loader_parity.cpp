@@ -3,6 +3,8 @@
 // tests/python/test_hf_loader_parity.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -199,4 +201,21 @@ TEST(HfLoaderParity, SettingsThatChangeNothingInHfLoad) {
   // a trainer's special token in the vocab, outside the byte-level alphabet
   EXPECT_EQ(message_of(tiny_json(R"("<im start>": 256)", "", added_token("<im start>", 256, true))),
             "(loaded)");
+}
+TEST(HfLoaderParity, UnstableTailFollowsACutOffNonSpecialAddedToken) {
+  // '<tool_call>' (not special) is matched in all text: "x<tool" may become x + <tool_call>
+  const auto enc = tokenizer::encoding_from_hf(
+      "t", io::parse_hf_tokenizer_json(tiny_json("", "", added_token("<tool_call>", 256, false)), "t.json"),
+      "t.json");
+  const tokenizer::SpecialMask none(enc->specials().size(), 0);
+  const auto u = enc->encode_with_unstable("x<tool", none);
+  EXPECT_EQ(u.tokens, (std::vector<Rank>{120}));
+  EXPECT_NE(std::find(u.completions.begin(), u.completions.end(), std::vector<Rank>{256}), u.completions.end());
+  for (const auto& c : u.completions) {  // every completion spells the text's rest
+    std::vector<Rank> all = u.tokens;
+    all.insert(all.end(), c.begin(), c.end());
+    EXPECT_EQ(enc->decode_bytes(all.data(), all.size()).rfind("x<tool", 0), 0u);
+  }
+  // a text that ends with no prefix of it is unchanged: tiktoken's last piece only
+  EXPECT_EQ(enc->encode_with_unstable("x<abc", none).tokens, (std::vector<Rank>{120, 60}));
 }

@@ -97,7 +97,53 @@ Encoding::Unstable Encoding::encode_with_unstable(std::string_view text,
   std::size_t last = last_piece_tokens(text, allowed);
   if (last == 0) return r;  // empty, or ends with a special token: nothing is unstable
   last = widen_over_spaces(r.tokens.data(), r.tokens.size(), last);
-  const std::size_t keep = r.tokens.size() - last;
+  std::size_t keep = r.tokens.size() - last;
+  // A Hugging Face non-special added token ("always") is matched wherever it occurs, so a text
+  // that ends with a proper prefix of one ("x<tool" of "<tool_call>") becomes that token once
+  // the rest follows, and the text before it a segment of its own: the stable tokens are also
+  // cut to the longest common prefix with that segment's tokens, and each such completion is
+  // those tokens and the added token (the lstrip ones, which take white space that decodes to
+  // nothing, are not followed: docs/tokenizer.md).
+  struct Cut {
+    std::size_t at;  // where the partial added token starts in the text
+    std::size_t special;
+    std::size_t head;  // index in heads: the tokens of the text before it, a segment of its own
+  };
+  std::vector<Cut> cuts;
+  std::vector<std::vector<Rank>> heads;
+  if (has_always_) {
+    // only inside the last segment (after the last match): the text before it encodes the same
+    const SpecialMask all = with_always(allowed);
+    std::size_t seg = 0;
+    for (;;) {
+      const SpecialMatch m = find_special(text, seg, &all);
+      if (m.pos == std::string_view::npos) break;
+      seg = after_special(text, m);
+    }
+    for (std::size_t i = 0; i < specials_.size(); ++i) {
+      const SpecialToken& s = specials_[i];
+      if (!s.always || s.lstrip) continue;
+      for (std::size_t l = std::min(s.text.size() - 1, text.size() - seg); l >= 1; --l)
+        if (text.compare(text.size() - l, l, s.text, 0, l) == 0) cuts.push_back({text.size() - l, i, 0});
+    }
+    // (one encode per distinct start, not per token: a file may hold thousands of added tokens
+    // that start with '<', and a text may end with '<')
+    std::sort(cuts.begin(), cuts.end(), [](const Cut& a, const Cut& b) { return a.at < b.at; });
+    for (std::size_t k = 0; k < cuts.size(); ++k) {
+      Cut& c = cuts[k];
+      if (k > 0 && cuts[k - 1].at == c.at) {
+        c.head = cuts[k - 1].head;
+        continue;
+      }
+      c.head = heads.size();
+      std::vector<Rank>& h = heads.emplace_back();
+      encode(text.substr(0, c.at), allowed, h);
+      std::size_t common = 0;
+      while (common < keep && common < h.size() && h[common] == r.tokens[common]) ++common;
+      keep = common;
+    }
+    last = r.tokens.size() - keep;
+  }
   const std::string unstable = decode_bytes(r.tokens.data() + keep, last);
   TOKENOPS_CHECK(unstable.size() <= kMaxUnstableBytes, InvalidArgument,
                  "encode_with_unstable: the text's last piece is ", unstable.size(),
@@ -162,6 +208,13 @@ Encoding::Unstable Encoding::encode_with_unstable(std::string_view text,
         completions.insert(std::move(re));
       }
     }
+  }
+  // The partial added tokens completed: the head's tokens after the stable ones, then the token.
+  for (const Cut& c : cuts) {
+    const std::vector<Rank>& h = heads[c.head];
+    std::vector<Rank> seq(h.begin() + static_cast<std::ptrdiff_t>(keep), h.end());
+    seq.push_back(specials_[c.special].id);
+    completions.insert(std::move(seq));
   }
   r.completions.assign(completions.begin(), completions.end());
   return r;

@@ -244,10 +244,10 @@ class Encoding:
 
         The completions are found by re-encoding the unstable tail once per byte and per token
         that continues it, as tiktoken does; a tail over 1,024 bytes (one huge last piece) raises
-        ValueError instead of running for minutes. Added tokens of a Hugging Face file are
-        treated as tiktoken treats special tokens: a text ending in a cut-off non-special added
-        token, or in white space an ``lstrip`` one would take, can have stable tokens that the
-        completed token changes (docs/tokenizer.md)."""
+        ValueError instead of running for minutes. A text ending in a cut-off non-special added
+        token of a Hugging Face file (``"x<tool"`` of ``<tool_call>``) gets completions holding
+        that token; white space at the end that an ``lstrip`` added token would take is not
+        followed (docs/tokenizer.md)."""
         _check_text(text)
         allowed = self._resolve_special(allowed_special, disallowed_special, text)
         return self._core.encode_with_unstable(text, allowed or None, self._ints)
