@@ -139,18 +139,8 @@ std::pair<const HfAddedToken*, const HfAddedToken*> first_overlap(const std::vec
 
 /// Whether the first (last) character of a UTF-8 string is Unicode White_Space, the spaces HF's
 /// lstrip / rstrip take into an added token.
-bool starts_with_white_space(std::string_view s) {
-  if (s.empty()) return false;
-  int len = 0;
-  return (text::char_class(text::decode_utf8(reinterpret_cast<const unsigned char*>(s.data()), len)) &
-          text::kSpace) != 0;
-}
-bool ends_with_white_space(std::string_view s) {
-  std::size_t j = s.size();
-  while (j > 0 && (static_cast<unsigned char>(s[j - 1]) & 0xC0) == 0x80) --j;
-  if (j == 0) return false;
-  return starts_with_white_space(s.substr(j - 1));
-}
+bool starts_with_white_space(std::string_view s) { return text::white_space_run_end(s, 0) > 0; }
+bool ends_with_white_space(std::string_view s) { return text::white_space_run_start(s, 0, s.size()) < s.size(); }
 
 /// lstrip / rstrip pairs whose result depends on the order HF matches in, which tokenops does
 /// not follow (it takes the leftmost-longest match of all added tokens, then strips): an rstrip
@@ -260,7 +250,7 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     const std::string type = m.value("type", "BPE");
     if (type != "BPE") unsupported(source, "model.type '" + type + "'");
     // Settings that change nothing in HF load: dropout 0 or null (HF skips dropout then), an empty
-    // normalizer Sequence, byte_fallback when every byte has its token (checked below the vocab).
+    // normalizer Sequence, byte_fallback when every byte has its token (checked with the bytes).
     const bool byte_fallback = m.value("byte_fallback", false);
     // (find, not value("dropout", json()): value() returns a copy of the whole subtree)
     if (const auto d = m.find("dropout");
@@ -289,18 +279,6 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
     for (auto it = vocab.begin(); it != vocab.end(); ++it)
       ids.emplace(it.key(),
                   token_id(it.value(), source, detail::concat("model.vocab['", it.key(), "']")));
-    if (byte_fallback) {
-      // HF falls back to <0x..> tokens only for a character that has no token; ByteLevel turns
-      // text into the 256 byte characters, so with all of them in the vocab it never does
-      for (int b = 0; b < 256; ++b) {
-        std::string ch;
-        text::append_utf8(ch, byte_to_unicode_table()[b]);
-        if (ids.count(ch) == 0)
-          unsupported(source, detail::concat("model.byte_fallback = true with no model.vocab token for "
-                                             "the byte ", hex_bytes(std::string(1, static_cast<char>(b))),
-                                             " ('", ch, "')"));
-      }
-    }
     // Added tokens become special tokens (SpecialToken::always for "special": false ones).
     if (root.contains("added_tokens") && !root["added_tokens"].is_null() &&
         !root["added_tokens"].is_array())
@@ -319,9 +297,11 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
       // len(model.vocab), len(model.vocab) + 1, ... (measured on HF 0.23.3: a vocab key's id,
       // even a larger one, does not move the count).
       std::unordered_map<std::string, std::size_t> seen;  // content -> index in model.added_tokens
-      std::unordered_map<std::uint32_t, std::string_view> vocab_key;  // id -> model.vocab key
-      vocab_key.reserve(ids.size() * 2);
-      for (const auto& [key, id] : ids) vocab_key.emplace(id, key);
+      // id -> model.vocab key, for the ids HF's numbering can reach: only a vocab with gaps in
+      // its ids has one at or above its size (real files have none, and skip the map)
+      std::unordered_map<std::uint32_t, std::string_view> vocab_key;
+      for (const auto& [key, id] : ids)
+        if (id >= ids.size()) vocab_key.emplace(id, key);
       std::uint64_t next = ids.size();
       for (const json& a : root["added_tokens"]) {
         if (!a.is_object() || !a.contains("id") || !a.contains("content") || !a["content"].is_string())
@@ -427,7 +407,9 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
       model.token_ids.push_back(id);
     }
     // Byte-level BPE starts from the 256 byte tokens; HF leaves a byte without one out of the
-    // ids (or emits unk_token), which tokenops does not do
+    // ids (or emits unk_token), which tokenops does not do. With all of them, byte_fallback
+    // changes nothing (HF falls back to <0x..> tokens only for a character that has no token,
+    // and ByteLevel turns text into the 256 byte characters); without one it is refused as such.
     std::array<bool, 256> has_byte{};
     for (const auto& b : model.token_bytes)
       if (b.size() == 1) has_byte[static_cast<unsigned char>(b[0])] = true;
@@ -435,6 +417,10 @@ HfBpeModel parse_hf_tokenizer_json(std::string_view json_text, std::string_view 
       if (!has_byte[b]) {
         std::string ch;
         text::append_utf8(ch, byte_to_unicode_table()[b]);
+        if (byte_fallback)
+          unsupported(source, detail::concat("model.byte_fallback = true with no model.vocab token for "
+                                             "the byte ", hex_bytes(std::string(1, static_cast<char>(b))),
+                                             " ('", ch, "')"));
         throw InvalidArgument(detail::concat(
             source, ": model.vocab has no token for the byte ", hex_bytes(std::string(1, static_cast<char>(b))),
             " ('", ch, "'); Hugging Face leaves such a byte out of the ids (or emits unk_token), tokenops "

@@ -1,5 +1,7 @@
 #include "tokenops/text/unicode.hpp"
 
+#include "tokenops/text/utf8.hpp"
+
 #include <array>
 #include <cstdint>
 
@@ -81,5 +83,28 @@ GeneralCategory general_category(char32_t cp) noexcept {
 }
 
 std::uint8_t char_class(char32_t cp) noexcept { return compute_class(cp); }
+
+namespace {
+bool white_space_at(std::string_view t, std::size_t i, int& len) noexcept {
+  return (char_class_bmp(decode_utf8(reinterpret_cast<const unsigned char*>(t.data()) + i, len)) & kSpace) != 0;
+}
+}  // namespace
+
+std::size_t white_space_run_start(std::string_view t, std::size_t lo, std::size_t end) noexcept {
+  while (end > lo) {
+    std::size_t j = end - 1;
+    while (j > lo && (static_cast<unsigned char>(t[j]) & 0xC0) == 0x80) --j;
+    int len = 0;
+    if (!white_space_at(t, j, len)) break;
+    end = j;
+  }
+  return end;
+}
+
+std::size_t white_space_run_end(std::string_view t, std::size_t begin) noexcept {
+  int len = 0;
+  while (begin < t.size() && white_space_at(t, begin, len)) begin += static_cast<std::size_t>(len);
+  return begin;
+}
 
 }  // namespace tokenops::text

@@ -49,29 +49,6 @@ struct can_skip : std::false_type {};
 template <class E>
 struct can_skip<E, std::void_t<decltype(std::declval<E&>().skip(std::size_t{}))>> : std::true_type {};
 
-// Hugging Face's lstrip / rstrip (AddedVocabulary::find_matches): the run of Unicode
-// White_Space (Rust's char::is_whitespace) ending at `end` / starting at `begin`, within
-// [lo, hi). Text is valid UTF-8.
-inline bool is_white_space_at(std::string_view t, std::size_t i, int& len) {
-  const char32_t cp = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data()) + i, len);
-  return (text::char_class_bmp(cp) & text::kSpace) != 0;
-}
-std::size_t white_space_run_start(std::string_view t, std::size_t lo, std::size_t end) {
-  while (end > lo) {
-    std::size_t j = end - 1;
-    while (j > lo && (static_cast<unsigned char>(t[j]) & 0xC0) == 0x80) --j;
-    int len = 0;
-    if (!is_white_space_at(t, j, len)) break;
-    end = j;
-  }
-  return end;
-}
-std::size_t white_space_run_end(std::string_view t, std::size_t begin) {
-  int len = 0;
-  while (begin < t.size() && is_white_space_at(t, begin, len)) begin += static_cast<std::size_t>(len);
-  return begin;
-}
-
 // Per-thread memo of BPE results for pieces that are not tokens themselves. Natural text repeats
 // its rare words; a hit skips the merge loop. Thread-local, so the shared Encoding stays
 // immutable and lock-free; each entry is tagged with the encoding's serial and verified against
@@ -1104,7 +1081,7 @@ void Encoding::run_segments(std::string_view text, const SpecialMask& allowed, E
     SpecialMatch m = find_special(text, start, &allowed);
     std::size_t end = m.pos == std::string_view::npos ? text.size() : m.pos;
     const SpecialToken* s = m.pos == std::string_view::npos ? nullptr : &specials_[m.index];
-    if (s != nullptr && s->lstrip) end = white_space_run_start(text, start, end);
+    if (s != nullptr && s->lstrip) end = text::white_space_run_start(text, start, end);
     // Each segment between special tokens is pre-tokenized on its own, as tiktoken does.
     run_plain(text.substr(start, end - start), emit);
     if (s == nullptr) break;
@@ -1127,7 +1104,7 @@ void Encoding::run_segments(std::string_view text, const SpecialMask& allowed, E
 std::size_t Encoding::after_special(std::string_view text, const SpecialMatch& m) const {
   const SpecialToken& s = specials_[m.index];
   const std::size_t after = m.pos + s.text.size();
-  return s.rstrip ? white_space_run_end(text, after) : after;
+  return s.rstrip ? text::white_space_run_end(text, after) : after;
 }
 
 Encoding::SpecialMatch Encoding::find_special(std::string_view text, std::size_t from,

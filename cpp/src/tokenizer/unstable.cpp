@@ -37,9 +37,9 @@ const std::vector<Rank>& Encoding::tokens_by_bytes() const {
   return lazy_->by_bytes;
 }
 
-std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask& allowed_in) const {
-  // The last segment is the text after the last allowed special token; when the text ends with
-  // one (or is empty) there is no last piece. Always-matched added tokens end segments too.
+std::size_t Encoding::last_segment_start(std::string_view text, const SpecialMask& allowed_in) const {
+  // The last segment is the text after the last allowed special token (and what an rstrip one
+  // took); always-matched added tokens end segments too.
   const SpecialMask allowed = with_always(allowed_in);
   std::size_t start = 0;
   bool any = false;
@@ -51,6 +51,12 @@ std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask
       start = after_special(text, m);
     }
   }
+  return start;
+}
+
+std::size_t Encoding::last_piece_tokens(std::string_view text, const SpecialMask& allowed) const {
+  // When the text ends with a special token (or is empty) there is no last piece.
+  const std::size_t start = last_segment_start(text, allowed);
   if (start >= text.size()) return 0;
   const auto* s = reinterpret_cast<const unsigned char*>(text.data()) + start;
   const std::size_t n = text.size() - start;
@@ -113,13 +119,7 @@ Encoding::Unstable Encoding::encode_with_unstable(std::string_view text,
   std::vector<std::vector<Rank>> heads;
   if (has_always_) {
     // only inside the last segment (after the last match): the text before it encodes the same
-    const SpecialMask all = with_always(allowed);
-    std::size_t seg = 0;
-    for (;;) {
-      const SpecialMatch m = find_special(text, seg, &all);
-      if (m.pos == std::string_view::npos) break;
-      seg = after_special(text, m);
-    }
+    const std::size_t seg = last_segment_start(text, allowed);
     for (std::size_t i = 0; i < specials_.size(); ++i) {
       const SpecialToken& s = specials_[i];
       if (!s.always || s.lstrip) continue;

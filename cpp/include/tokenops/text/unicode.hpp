@@ -3,6 +3,7 @@
 // and the character classes the pre-tokenizers need.
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace tokenops::text {
 
@@ -61,5 +62,11 @@ inline std::uint8_t char_class_fast(char32_t cp) noexcept {
 inline std::uint8_t char_class_bmp(char32_t cp) noexcept {
   return cp < 0x10000 ? detail::kBmpClass[cp] : char_class(cp);
 }
+
+/// The run of Unicode White_Space (Rust's char::is_whitespace; what Hugging Face's added-token
+/// lstrip / rstrip take) that ends at `end` / starts at `begin` of valid UTF-8 `t`: returns where
+/// it starts (not before `lo`) / where it ends.
+std::size_t white_space_run_start(std::string_view t, std::size_t lo, std::size_t end) noexcept;
+std::size_t white_space_run_end(std::string_view t, std::size_t begin) noexcept;
 
 }  // namespace tokenops::text

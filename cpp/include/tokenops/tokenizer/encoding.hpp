@@ -217,6 +217,7 @@ class Encoding {
   std::vector<std::uint32_t> dec_len_;
 
   // Unstable-token support (unstable.cpp).
+  std::size_t last_segment_start(std::string_view text, const SpecialMask& allowed) const;
   std::size_t last_piece_tokens(std::string_view text, const SpecialMask& allowed) const;
   /// Where the text after special match `m` starts: past the token, and past the white space
   /// after it when the token has rstrip.
