@@ -1837,3 +1837,18 @@ def test_demo_with_no_encoding_is_a_one_line_error() -> None:
         r = subprocess.run([sys.executable, "-m", "tokenops", "demo", "--encodings", arg],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "names no encoding" in r.stderr, r.stderr
+
+
+def test_router_report_table_has_the_optimal_row(data_dir: Path) -> None:
+    from tokenops.router import data as d
+    from tokenops.router import evaluation as ev
+
+    b = d.load_routellm("gsm8k", data_dir)
+    gain = b.q_strong - b.q_weak
+    rep = ev.routellm_report(b, {"gain": gain + 1e-9 * np.arange(len(b)), "random": np.random.default_rng(0).random(len(b))})
+    t = rep.table().set_index("method")
+    opt = t.loc["optimal (reference)"]
+    # the optimal curve bounds every router: a router scoring by the true gain comes close to it
+    assert opt["APGR (trapezoid, code)"] >= t.loc["gain", "APGR (trapezoid, code)"] - 1e-9
+    assert opt["APGR (trapezoid, code)"] > t.loc["random", "APGR (trapezoid, code)"] + 0.2
+    assert np.isfinite(opt[["CPT(20%)", "CPT(50%)", "CPT(80%)"]].astype(float)).all()

@@ -578,6 +578,10 @@ def test_cascade_with_verifier_errors():
     assert calibrate.simulate_cascade(Qn, C, [1], 0.0).rows == 1950  # only column 1 matters
     with pytest.raises(ValueError, match="no row has a known quality"):
         calibrate.simulate_cascade(np.full((3, 2), np.nan), C[:3], [0, 1], 0.0)
+    for bad in (True, "0.1", None):
+        with pytest.raises(TypeError, match="error_rate must be a real number"):
+            calibrate.simulate_cascade(Q, C, [0, 1], bad)
+    assert calibrate.simulate_cascade(Q, C, [0, 1], np.float64(0.2)) == noisy
 
 
 def test_threshold_for_quality_refuses_nan_targets_and_2d_inputs():
@@ -1072,3 +1076,41 @@ def test_router_file_with_a_non_string_encoding_names_the_file(tmp_path) -> None
     h += b" " * (-len(h) % 8)
     with pytest.raises(ValueError, match="bad.router: the router file's features.encoding must be an encoding name"):
         Router.from_bytes(_struct.pack("<Q", len(h)) + h + data[8 + n:], "bad.router")
+
+
+def test_route_nway_breaks_exact_ties_as_the_float64_evaluation():
+    # lambda * q - cost is compared in plain float64 (no fused multiply-add, whatever -march the
+    # core was built with), so an exact tie goes to the first model, as metrics.lambda_sweep's
+    # first-max does: q = [0.2, 0.2, 0.4] at lambda 10 with costs [1, 2, 3] is 1.0 for a and c
+    # in float64, while fma(10, 0.4, -3) > fma(10, 0.2, -1) picked c.
+    rng = np.random.default_rng(0)
+    ps = [f"prompt {i}" for i in range(50)]
+    E = rng.normal(size=(50, 4)).astype(np.float32)
+    Q = (rng.uniform(size=(50, 3)) < 0.5).astype(float)
+    cfg = FeatureConfig(hash_bits=0, word_ngrams=(0, 0), dense=False, encoding=None,
+                        embedder="fake-embedder", embedding_dim=4)
+    tr = fit_router("knn", ps, Q, ["a", "b", "c"], task="nway", costs=[1, 2, 3], strong="c", weak="a",
+                    features=cfg, embeddings=E, k=5)
+    r = tr.load()
+    e = rng.normal(size=(400, 4))
+    q = r.predict_quality(["p"] * len(e), embeddings=e)
+    costs = np.array([1.0, 2.0, 3.0])
+    ties = 0
+    for lam in (2.5, 5.0, 10.0, 20.0):
+        v = lam * q - costs
+        ties += int(np.sum(np.sum(v == v.max(axis=1, keepdims=True), axis=1) > 1))
+        want = [["a", "b", "c"][j] for j in np.argmax(v, axis=1)]
+        assert r.route_nway(["p"] * len(e), lam, embeddings=e) == want
+    assert ties > 0  # the comparison above includes exact ties
+
+
+def test_tiny_dense_scale_never_gives_a_silent_infinite_feature(toy):
+    ps, Q = toy
+    tr = fit_router("logistic", ps, Q, ["s", "w"], strong="s", weak="w",
+                    features=FeatureConfig(hash_bits=8, dense=True))
+    f = tr.config["features"]
+    scale = list(f["dense_scale"])
+    scale[0] = 1e-45  # positive and finite, but dividing by it overflows float32
+    cfg = {**tr.config, "features": {**f, "dense_scale": scale}}
+    with pytest.raises(ValueError, match=f"'{f['dense_names'][0]}' standardises to a non-finite value"):
+        Router.from_bytes(router_file_bytes(cfg, tr.tensors)).score(["hello", ""])

@@ -247,6 +247,15 @@ FeatureExtractor::FeatureExtractor(const io::RouterFeatureSpec& spec,
                      InvalidArgument, "router features: dense range for '", names[i],
                      "' must be finite with min <= max, got [", spec_.dense_min[i], ", ",
                      spec_.dense_max[i], "]");
+    for (std::size_t i = 0; i < spec_.dense_min.size(); ++i) {
+      // clipped signals lie in [min, max]: both ends must standardise to finite floats
+      const float lo = (spec_.dense_min[i] - spec_.dense_mean[i]) / spec_.dense_scale[i];
+      const float hi = (spec_.dense_max[i] - spec_.dense_mean[i]) / spec_.dense_scale[i];
+      TOKENOPS_CHECK(std::isfinite(lo) && std::isfinite(hi), InvalidArgument,
+                     "router features: the dense signal '", names[i],
+                     "' standardises to a non-finite value (dense_scale ", spec_.dense_scale[i],
+                     " is too small); retrain or fix the router file");
+    }
     TOKENOPS_CHECK(spec_.encoding.empty() || encoding_ != nullptr, InvalidArgument,
                    "router features: the router needs the tokenizer '", spec_.encoding,
                    "' for its token-count signal, but none was given");
@@ -420,7 +429,14 @@ void finish_dense(std::string_view text, const Counts& c, const tokenizer::Encod
     if (!stdz->dense_min.empty())
       for (int k = 0; k < kNumDense; ++k)
         dense[k] = std::min(std::max(dense[k], stdz->dense_min[k]), stdz->dense_max[k]);
-    for (int k = 0; k < kNumDense; ++k) dense[k] = (dense[k] - stdz->dense_mean[k]) / stdz->dense_scale[k];
+    for (int k = 0; k < kNumDense; ++k) {
+      dense[k] = (dense[k] - stdz->dense_mean[k]) / stdz->dense_scale[k];
+      // a file's tiny (positive, finite) scale can still overflow float: never a silent inf
+      TOKENOPS_CHECK(std::isfinite(dense[k]), InvalidArgument, "router features: the dense signal '",
+                     dense_signal_names()[static_cast<std::size_t>(k)],
+                     "' standardises to a non-finite value (dense_scale ", stdz->dense_scale[k],
+                     " is too small); retrain or fix the router file");
+    }
   }
 }
 

@@ -114,6 +114,7 @@ def simulate_cascade(quality: np.ndarray, cost: np.ndarray, order: Sequence[int]
     unknown answer is neither right nor wrong. ``CascadeResult.rows`` says how many were used."""
     Q = np.asarray(quality, float)
     C = np.asarray(cost, float)
+    error_rate = _real(error_rate, "error_rate")  # True was 1.0, "0.1" a raw comparison error
     if not 0 <= error_rate <= 1:
         raise ValueError(f"error_rate must be in [0, 1], got {error_rate}")
     if Q.ndim != 2 or C.shape != Q.shape:

@@ -3,8 +3,8 @@
 Give one or more score CSVs (``prompt``, ``score``; e.g. from ``tokenops.router.crossfit``) and
 the benchmark; prints APGR (the trapezoid of RouteLLM's evaluate.py, the one its published rows
 use, and a 10-point right-sum), CPT(20/50/80%)
-for each, the random router (mean of 10 seeds), always-weak/strong and optimal references, and
-RouteLLM's published rows. ``--plot`` saves the quality-vs-strong-calls figure.
+for each, the random router (mean of 10 seeds), the optimal router's row (a reference ceiling),
+the always-weak and always-strong qualities (the header line), and RouteLLM's published rows. ``--plot`` saves the quality-vs-strong-calls figure.
 """
 
 from __future__ import annotations

@@ -125,6 +125,12 @@ class RouteLLMReport:
         recs = [{"method": r.method, "APGR (trapezoid, code)": r.apgr,
                  "APGR (mean PGR at 10..100%)": r.apgr_mean10, "CPT(20%)": r.cpt20,
                  "CPT(50%)": r.cpt50, "CPT(80%)": r.cpt80} for r in self.rows]
+        # the optimal curve's own metrics: the ceiling any router's row can reach
+        o = M.routellm_metrics("optimal (reference)", self.optimal_pct, self.optimal_quality,
+                               self.weak_quality, self.strong_quality)
+        recs.append({"method": o.method, "APGR (trapezoid, code)": o.apgr,
+                     "APGR (mean PGR at 10..100%)": o.apgr_mean10, "CPT(20%)": o.cpt20,
+                     "CPT(50%)": o.cpt50, "CPT(80%)": o.cpt80})
         for name, apgr, cpt50, cpt80 in self.published:
             recs.append({"method": name, "APGR (trapezoid, code)": apgr, "CPT(50%)": cpt50,
                          "CPT(80%)": cpt80})
