@@ -850,6 +850,46 @@ def test_pack_chat_summary_role_follows_the_api_shape() -> None:
     assert pack_chat(anth, 400, keep_last=2, model="claude-sonnet-4-5", summary_role="system").messages[0]["role"] == "system"
 
 
+def test_pack_chat_for_claude_starts_with_a_user_message_without_a_summary() -> None:
+    # filling backwards can stop mid-turn; with no user-role summary in front, a leading
+    # assistant reply would make Anthropic's API refuse the request
+    turn = "Some words about the weather and the harbour today, nothing more. " * 2
+    msgs: list[dict] = []
+    for i in range(6):
+        msgs += [{"role": "user", "content": f"question {i} " + turn},
+                 {"role": "assistant", "content": f"answer {i} " + turn}]
+    seen_strip = False
+    for budget in range(60, 400, 7):
+        for summary in (None, ""):
+            try:
+                c = pack_chat(msgs, budget, model="claude-sonnet-4-5", keep_last=1, summary=summary)
+            except ValueError:
+                continue
+            if c.messages and c.messages[0]["role"] != "user":
+                # only when the forced last message is itself the first kept one
+                assert c.messages == [msgs[-1]]
+            assert c.tokens <= budget
+            # what is left out is exactly what is missing
+            assert [m for i, m in enumerate(msgs) if i not in c.dropped] == c.messages
+            full = pack_chat(msgs, budget, model="gpt-4o", keep_last=1, summary=summary)
+            seen_strip |= full.messages[0]["role"] == "assistant" and len(full.messages) > 1
+    assert seen_strip  # the OpenAI shape keeps the leading assistant reply; Claude's did not
+    # a history that itself starts with an assistant message keeps its own shape
+    own = [{"role": "assistant", "content": "Hello, how can I help?"}] + msgs
+    c = pack_chat(own, 10_000, model="claude-sonnet-4-5", summary=None)
+    assert c.messages[0]["role"] == "assistant"
+
+
+def test_pack_never_picks_blank_passages() -> None:
+    ps = ["Paris is the capital of France.", "", "   \n ", "Lyon is a city in France."]
+    for question in ("", "capital of France", "zzz"):
+        for budget in (5, 12, 30, 1000):
+            r = pack(ps, question, budget)
+            assert 1 not in r.selected and 2 not in r.selected
+            assert not r.text.startswith("\n") and not r.text.endswith("\n")
+            assert r.total_tokens <= budget
+
+
 def test_compress_called_as_the_module_shows_its_signature_and_takes_frequencies(monkeypatch):
     import inspect
 

@@ -422,6 +422,40 @@ def test_corrupt_file_is_rejected(tmp_path, monkeypatch, data_dir):
 
     with pytest.raises(VocabularyFileError, match="sha256"):
         _build("r50k_base", None)
+    # a file that is there but wrong is also a ValueError (a missing one is FileNotFoundError)
+    with pytest.raises(ValueError, match="is corrupt or not the expected file"):
+        _build("r50k_base", None)
+    with pytest.raises(ValueError, match="is not the 'cl100k_base' vocabulary"):
+        tokenops.get_encoding("cl100k_base", path=data_dir / "tokenizers" / "o200k_base.tiktoken")
+
+
+def test_corrupt_tiktoken_cache_entry_is_named(tmp_path, monkeypatch, data_dir):
+    from tokenops.tokenizer.core import _build
+    from tokenops.tokenizer.load import tiktoken_cache_key
+    from tokenops.tokenizer.registry import ENCODINGS
+
+    cache = tmp_path / "tt"
+    cache.mkdir()
+    bad = cache / tiktoken_cache_key(ENCODINGS["cl100k_base"].url)
+    bad.write_bytes((data_dir / "tokenizers" / "cl100k_base.tiktoken").read_bytes()[:1000])
+    (tmp_path / "no-data").mkdir()  # a data folder without the file
+    monkeypatch.setenv("TOKENOPS_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    monkeypatch.setenv("TOKENOPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TOKENOPS_OFFLINE", "1")
+    with pytest.raises(VocabularyFileError) as exc:
+        _build("cl100k_base", None)
+    assert f"{bad} (present but corrupt: sha256 mismatch; delete it)" in str(exc.value)
+
+
+def test_special_tokens_set_is_a_copy():
+    enc = tokenops.get_encoding("cl100k_base")
+    s = enc.special_tokens_set
+    s -= {"<|endoftext|>"}
+    assert "<|endoftext|>" in enc.special_tokens_set and enc.special_tokens_set is not enc.special_tokens_set
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode("<|endoftext|>")
+    assert tokenops.encoding_for_model("gpt-4").encode("<|endoftext|>", allowed_special="all") == [100257]
 
 
 def test_tiktoken_cache_folder_is_used(tmp_path, monkeypatch, data_dir):
@@ -807,3 +841,9 @@ def test_stream_decoder_checks_its_arguments_and_keeps_undecodable_bytes_in_the_
     assert info.value.object == b"\xffhello"  # what the decoder handed on is in the error
     with pytest.raises(UnicodeEncodeError):  # tiktoken's type, still a ValueError
         enc.encode_single_token("\ud800")
+
+
+def test_special_token_id_collision_names_the_token(data_dir):
+    p = data_dir / "tokenizers" / "r50k_base.tiktoken"
+    with pytest.raises(ValueError, match=r"special token #0 '<x>' reuses token id 5, which another token already has"):
+        tokenops.Encoding.from_tiktoken_file(p, name="x", pretokenizer="r50k", special_tokens={"<x>": 5})

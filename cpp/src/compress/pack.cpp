@@ -8,6 +8,7 @@
 #include "tokenops/compress/redundancy.hpp"
 #include "tokenops/compress/relevance.hpp"
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/unicode.hpp"
 
 namespace tokenops::compress {
 
@@ -57,9 +58,12 @@ PackResult pack(const tokenizer::Encoding& enc, const std::vector<std::string_vi
   if (n == 0) return r;
 
   std::vector<std::vector<std::string>> terms(n);
+  // an empty or all-white-space passage is never a candidate: it would add only a separator
+  std::vector<char> blank(n);
   for (std::size_t i = 0; i < n; ++i) {
     r.tokens[i] = static_cast<std::uint32_t>(enc.count_ordinary(passages[i]));
     terms[i] = text_terms(passages[i], false);
+    blank[i] = text::white_space_run_end(passages[i], 0) == passages[i].size();
   }
   std::vector<std::string> query = text_terms(question, true);
   if (query.empty()) query = text_terms(question, false);
@@ -123,7 +127,7 @@ PackResult pack(const tokenizer::Encoding& enc, const std::vector<std::string_vi
     std::size_t need = 0;
     std::vector<float> rel;
     for (std::size_t i = 0; i < n; ++i) {
-      if (r.duplicate_of[i] >= 0) continue;
+      if (r.duplicate_of[i] >= 0 || blank[i]) continue;
       need += r.tokens[i] + (picked.empty() ? 0 : sep);
       picked.push_back(static_cast<std::uint32_t>(i));
       if (opt.reorder) rel.push_back(r.relevance[i]);
@@ -187,7 +191,7 @@ PackResult pack(const tokenizer::Encoding& enc, const std::vector<std::string_vi
   };
   std::vector<Entry> heap, deferred;
   for (std::size_t i = 0; i < n; ++i)
-    if (r.duplicate_of[i] < 0) heap.emplace_back(value(static_cast<std::uint32_t>(i)), static_cast<std::uint32_t>(i));
+    if (r.duplicate_of[i] < 0 && !blank[i]) heap.emplace_back(value(static_cast<std::uint32_t>(i)), static_cast<std::uint32_t>(i));
   std::make_heap(heap.begin(), heap.end(), below);
   std::size_t used = 0;
   auto select = [&]() {  // picks until nothing fits; false when stopped

@@ -166,8 +166,11 @@ Encoding::Encoding(EncodingSpec spec)
   for (const auto& s : specials_) total += s.text.size();
   dec_bytes_.reserve(total);
   auto add_decode = [&](Rank id, std::string_view bytes, const char* kind, std::size_t index) {
+    const bool special = std::string_view(kind) == "special token";
     TOKENOPS_CHECK(dec_len_[id] == kNoRank, InvalidArgument, "encoding '", name_, "': ", kind,
-                   " #", index, " reuses token id ", id);
+                   " #", index, special ? " '" : "", special ? bytes : std::string_view(),
+                   special ? "'" : "", " reuses token id ", id,
+                   special ? ", which another token already has" : "");
     dec_off_[id] = static_cast<std::uint32_t>(dec_bytes_.size());
     dec_len_[id] = static_cast<std::uint32_t>(bytes.size());
     dec_bytes_.append(bytes);

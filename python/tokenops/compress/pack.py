@@ -74,7 +74,8 @@ def pack(
     extra relevance) are left out even when budget remains, so no tokens are spent on them;
     ``fill_irrelevant=True`` fills the leftover budget with them (the former behaviour). When no
     passage relates to the question (an empty question, say) there is nothing to rank by and
-    passages are taken as they fit, as before.
+    passages are taken as they fit, as before. Empty or all-white-space passages are never
+    picked.
     """
     if isinstance(passages, (str, bytes)) or not isinstance(passages, Iterable):
         raise TypeError(f"passages must be a list of str, not {type(passages).__name__}")
@@ -296,7 +297,8 @@ def pack_chat(
     ``"user"`` for a history in Anthropic's shape (no system message in the list, and a Claude
     ``model`` or Anthropic ``tool_use``/``tool_result``/``image`` source blocks): Anthropic's
     Messages API takes the system prompt as a separate parameter and rejects a ``system`` role in
-    the list (and wants a user message first, which the summary then is). The extractive summary
+    the list (and wants a user message first, which the summary then is; with no summary, kept
+    turns before the first kept user message are left out too, unless ``keep_last`` forces them). The extractive summary
     keeps the ``role:`` label of each summarised message; numbers are not forced there (the
     digits of a long history alone can exceed the summary's room).
     """
@@ -325,8 +327,9 @@ def pack_chat(
     # The model -> encoding resolution of count_messages (a claude-/gemini- name is an
     # approximation over o200k_base), also for the summary's compression and trimming.
     enc, kind, _ = _resolve_chat_model(model)
+    anthropic = _anthropic_shaped(msgs, model)
     if summary_role == "auto":
-        summary_role = "user" if _anthropic_shaped(msgs, model) else "system"
+        summary_role = "user" if anthropic else "system"
     # no messages: count_messages' reply priming alone (3 tokens), as the request would be counted
     counted = count_messages(msgs, model, image_size=image_size)
     original = counted.tokens
@@ -445,6 +448,20 @@ def pack_chat(
                 n = enc.count(summary_text, disallowed_special=())
                 summary_text = enc.truncate(summary_text, max(0, n - over), disallowed_special=())
                 head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+    if anthropic and not head:
+        # Anthropic's Messages API wants a user message first. Filling backwards from the end can
+        # stop mid-turn and leave an assistant reply (or a tool call) in front; with no user-role
+        # summary before it, such leading units go too (not the forced last ones), so the
+        # request stays one the API accepts. (A history that starts that way in the input is the
+        # caller's own shape, and a forced tail that does is left as asked.)
+        first_user = next((i for i in others if msgs[i]["role"] == "user"), None)
+        for i in sorted(keep - system_set):
+            if i not in keep:  # a reply of a unit already left out
+                continue
+            if msgs[i]["role"] == "user" or i in forced_tail or first_user is None or i < first_user:
+                break
+            keep -= whole([i])
+        dropped = [i for i in range(len(msgs)) if i not in keep]
     # Kept messages stay in their input order (a system message in mid-conversation is not moved
     # before the turns it followed); the summary goes after the leading system messages.
     lead = 0

@@ -90,6 +90,9 @@ class Encoding:
         self.source = source
         self._special_tokens: dict[str, int] = dict(core.specials)
         self._special_token_values = frozenset(self._special_tokens.values())
+        # what "all" means to the encoder; special_tokens_set hands out copies (as tiktoken), so
+        # a caller's `s = enc.special_tokens_set; s -= {...}` never changes the shared encoder
+        self._special_names = frozenset(self._special_tokens)
         self.max_token_value: int = core.max_token_value
         # Shared int objects for token ids, created on first use by the native list builder
         # (allocating one Python int per token is a third of the cost of encode()).
@@ -162,7 +165,7 @@ class Encoding:
         ``allowed_special`` and checks each character of a ``disallowed_special`` str)."""
         if isinstance(allowed_special, str):
             _check_all(allowed_special, "allowed_special")
-            allowed_special = self.special_tokens_set
+            allowed_special = self._special_names
         elif allowed_special is None:
             raise TypeError("allowed_special must be 'all' or a set of special-token strings, not None")
         else:
@@ -171,7 +174,7 @@ class Encoding:
             allowed_special = frozenset(allowed_special)
         if isinstance(disallowed_special, str):
             _check_all(disallowed_special, "disallowed_special")
-            specials = self.special_tokens_set
+            specials = self._special_names
             return allowed_special, (specials - set(allowed_special) if allowed_special else specials), frozenset()
         if not disallowed_special:
             return allowed_special, frozenset(), frozenset()
@@ -181,7 +184,7 @@ class Encoding:
                 raise TypeError(f"disallowed_special must hold str, not {type(s).__name__}")
             if not s:
                 raise ValueError("disallowed_special holds an empty string (it would match every text)")
-        extra = disallowed - self.special_tokens_set
+        extra = disallowed - self._special_names
         return allowed_special, disallowed - extra, extra
 
     def _first_disallowed(self, text: str, banned: AbstractSet[str], extra: AbstractSet[str]) -> str | None:
@@ -468,9 +471,10 @@ class Encoding:
                 return self._special_tokens[name]
         raise KeyError(f"encoding {self.name!r} has no end-of-text token")
 
-    @functools.cached_property
+    @property
     def special_tokens_set(self) -> set[str]:
-        return set(self._special_tokens)
+        """The special tokens' strings: a new set each time, as tiktoken."""
+        return set(self._special_names)
 
     def is_special_token(self, token: int) -> bool:
         return token in self._special_token_values

@@ -22,6 +22,12 @@ class VocabularyFileError(FileNotFoundError):
     """A vocabulary file is missing or fails its sha256 check."""
 
 
+class CorruptVocabularyFileError(VocabularyFileError, ValueError):
+    """A vocabulary file exists but is not the expected one (its sha256 differs): a
+    :class:`VocabularyFileError` that ``except ValueError`` also catches, as it does a malformed
+    rank file's error."""
+
+
 def byte_level_alphabet() -> dict[int, str]:
     """GPT-2's byte-level alphabet (``bytes_to_unicode``): each byte's printable character, as
     byte-level BPE ``tokenizer.json`` files spell their vocabularies (0x20 is 'Ġ')."""
@@ -46,13 +52,20 @@ def tiktoken_cache_key(url: str) -> str:
     return hashlib.sha1(url.encode()).hexdigest()
 
 
-def _check(data: bytes, expected: str | tuple[str, ...] | None, where: Path) -> None:
+def _check(data: bytes, expected: str | tuple[str, ...] | None, where: Path | str,
+           downloaded: bool = False) -> None:
     if not expected:
         return
     allowed = (expected,) if isinstance(expected, str) else expected
     actual = sha256_bytes(data)
     if actual not in allowed:
-        raise VocabularyFileError(
+        if downloaded:  # nothing was saved
+            raise CorruptVocabularyFileError(
+                f"the download from {where} is not the expected file: sha256 {actual}, expected "
+                f"{' or '.join(allowed)}; nothing was saved. Try again later, or place the file "
+                "yourself (see the tokenizers README for the sources)."
+            )
+        raise CorruptVocabularyFileError(
             f"{where} is corrupt or not the expected file: sha256 {actual}, expected "
             f"{' or '.join(allowed)}. Delete it and fetch it again (see the tokenizers README "
             "for the sources)."
@@ -70,7 +83,7 @@ def _download(url: str, expected: str | None, dest: Path) -> bytes:
 
     with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (public https URL)
         data = resp.read()
-    _check(data, expected, Path(url))
+    _check(data, expected, url, downloaded=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dest, data)
     return data
@@ -87,7 +100,7 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
             raise VocabularyFileError(f"rank file {p} does not exist")
         data = p.read_bytes()
         if d.sha256 and sha256_bytes(data) != d.sha256:
-            raise VocabularyFileError(
+            raise CorruptVocabularyFileError(
                 f"{p} is not the {d.name!r} vocabulary: sha256 {sha256_bytes(data)}, expected "
                 f"{d.sha256}. To load a different vocabulary, use "
                 "Encoding.from_tiktoken_file(path, name=..., pretokenizer=...)"
@@ -112,7 +125,9 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
                 _check(data, d.sha256, p)
                 return data, str(p)
             except VocabularyFileError:
-                pass  # tiktoken itself would refetch a corrupt cache entry
+                # tiktoken itself would refetch a corrupt cache entry; if nothing else is found,
+                # the error says this one is there but corrupt
+                looked[-1] += " (present but corrupt: sha256 mismatch; delete it)"
         p = cache_dir() / "encodings" / d.rank_file
         looked.append(str(p))
         if p.is_file():
