@@ -1046,3 +1046,121 @@ TEST(CompressPack, RoomLeftByJoiningIsFilled) {
     EXPECT_GT(r.selected.size(), ref.size()) << budget;
   }
 }
+
+// ---- protection audit: numbers with their words and operators, e-mails, code, URIs, paths ----
+
+namespace {
+// whether the units holding the texts `parts` (in order, from the first unit) share one group
+bool one_group(const std::string& t, const std::vector<std::string>& parts) {
+  Segmentation s = segment(t);
+  const std::vector<std::string> texts = unit_texts(t, s);
+  std::uint32_t g = kNoGroup;
+  std::size_t from = 0;
+  for (const auto& p : parts) {
+    auto it = std::find(texts.begin() + static_cast<std::ptrdiff_t>(from), texts.end(), p);
+    if (it == texts.end()) return false;
+    const std::size_t k = static_cast<std::size_t>(it - texts.begin());
+    if (s.units[k].group == kNoGroup || (g != kNoGroup && s.units[k].group != g)) return false;
+    g = s.units[k].group;
+    from = k + 1;
+  }
+  return true;
+}
+// the kind of the unit whose text is x, or Word when there is none
+std::pair<bool, UnitKind> kind_of(const std::string& t, const std::string& x) {
+  Segmentation s = segment(t);
+  for (const auto& u : s.units)
+    if (unit_text(t, u) == x) return {true, u.kind};
+  return {false, UnitKind::Word};
+}
+}  // namespace
+
+TEST(CompressSegment, NumbersKeepTheirScaleWordMonthAndOperators) {
+  // "$4.5 million" lost "million", "May 12, 2024" its month, "5 < 7" its operator
+  EXPECT_TRUE(one_group("worth $4.5 million in cash", {"$", "4.5", "million"}));
+  EXPECT_TRUE(one_group("paid 500 million euros", {"500", "million"}));
+  EXPECT_TRUE(one_group("About 2.3 Million people", {"2.3", "Million"}));
+  EXPECT_TRUE(one_group("a 3 bn loan and", {"3", "bn"}));
+  EXPECT_TRUE(one_group("rose 5 per cent today", {"5", "per", "cent"}));
+  EXPECT_TRUE(one_group("rose 20 percent today", {"20", "percent"}));
+  EXPECT_TRUE(one_group("rose 20 % today", {"20", "%"}));
+  EXPECT_TRUE(one_group("on May 12, 2024 in town", {"May", "12", ",", "2024"}));
+  EXPECT_TRUE(one_group("on 12 May 2024 in town", {"12", "May", "2024"}));
+  EXPECT_TRUE(one_group("since Sept 2020 we", {"Sept", "2020"}));
+  EXPECT_TRUE(one_group("We know 5 < 7 here", {"5", "<", "7"}));
+  EXPECT_TRUE(one_group("We know 5 <= 7 here", {"5", "<", "=", "7"}));
+  EXPECT_TRUE(one_group("Suppose x \xE2\x89\xA0 3 here", {"x", "\xE2\x89\xA0", "3"}));
+  EXPECT_TRUE(one_group("So 1/4*32 = 8 cups", {"1/4", "*", "32", "=", "8"}));
+  EXPECT_TRUE(one_group("then 20 + 12 \xE2\x88\x92 2 \xC3\x97 3 \xE2\x89\x88 26", {"20", "+", "12", "\xE2\x88\x92", "2", "\xC3\x97", "3", "\xE2\x89\x88", "26"}));
+  // not over-grabbed: a lower-case "may", words that are no scale, letters on both sides, and
+  // nothing across a sentence end
+  EXPECT_FALSE(one_group("it may 5 times", {"may", "5"}));
+  EXPECT_FALSE(one_group("the 5 cats", {"5", "cats"}));
+  EXPECT_FALSE(one_group("if a = b then", {"a", "=", "b"}));
+  EXPECT_FALSE(one_group("It was 5. Million more", {"5", "Million"}));
+}
+
+TEST(CompressSegment, EmailLocalPartsKeepPlusAndPercent) {
+  // "a+b@x.com" was cut to the other valid address "b@x.com"
+  for (const std::string a : {"a+b@x.com", "user.name+tag@example.co.uk", "x%y@host.org", "o'neil@mail.ie"}) {
+    const auto [found, kind] = kind_of("Contact " + a + " now.", a);
+    EXPECT_TRUE(found) << a;
+    EXPECT_EQ(kind, UnitKind::Url) << a;
+  }
+  // trailing punctuation stays out
+  EXPECT_TRUE(kind_of("Write to a+b@x.com.", "a+b@x.com").first);
+}
+
+TEST(CompressSegment, DoubleBacktickCodeUrisAndPathsStayWhole) {
+  EXPECT_EQ(kind_of("Run ``git log --oneline`` to see.", "``git log --oneline``").second, UnitKind::Code);
+  EXPECT_EQ(kind_of("Use ``a `tick` b`` here.", "``a `tick` b``").second, UnitKind::Code);
+  // LaTeX-style quotes without a closing pair stay a two-byte unit
+  EXPECT_TRUE(kind_of("He said ``hello'' to me.", "``").first);
+  EXPECT_TRUE(kind_of("He said ``hello'' and ``bye'' to me.", "``").first);
+  EXPECT_TRUE(kind_of("Title `` What Kids Read : A Study </Li> <Li> ^ `` Next", "``").first);
+  const std::string t =
+      "Get s3://bucket/key and file:///etc/passwd, ftp://ftp.x.org/a/b, git@github.com:o/r.git, "
+      "docs.python.org/3/library (see /usr/local/bin/tool) or ~/notes.txt, ./run.sh, ../up/a, "
+      "src/main.cpp and C:\\Users\\me.";
+  for (const std::string x :
+       {"s3://bucket/key", "file:///etc/passwd", "ftp://ftp.x.org/a/b", "git@github.com:o/r.git",
+        "docs.python.org/3/library", "/usr/local/bin/tool", "~/notes.txt", "./run.sh", "../up/a",
+        "src/main.cpp", "C:\\Users\\me"}) {
+    const auto [found, kind] = kind_of(t, x);
+    EXPECT_TRUE(found) << x;
+    EXPECT_EQ(kind, UnitKind::Url) << x;
+  }
+  // prose with slashes, numbers and abbreviations stays words
+  const std::string p = "and/or TCP/IP. 60 km/h, 1/2 cup, at 10:30, i.e./e.g. and Node and/or x.com";
+  Segmentation s = segment(p);
+  for (const auto& u : s.units) EXPECT_NE(u.kind, UnitKind::Url) << unit_text(p, u);
+}
+
+TEST(CompressSegment, IndentedCodeBlocksAfterABlankLine) {
+  const std::string code = "    git clone repo\n    cd repo\n\n\tmake -j2";
+  const std::string t = "Build it:\n\n" + code + "\n\nThen run it.";
+  EXPECT_EQ(kind_of(t, code).second, UnitKind::Code);
+  // no blank line before: a paragraph's continuation lines, not code
+  const std::string cont = "Build it:\n    git clone repo\n    cd repo\n";
+  for (const auto& u : segment(cont).units) EXPECT_NE(u.kind, UnitKind::Code);
+  // a list item's next paragraph (indented to the item's content) is prose; 4 more is code
+  const std::string list = "- first item\n\n    more about the first item\n\n        code in the item\n";
+  Segmentation sl = segment(list);
+  std::vector<std::string> codes;
+  for (const auto& u : sl.units)
+    if (u.kind == UnitKind::Code) codes.push_back(unit_text(list, u));
+  EXPECT_EQ(codes, std::vector<std::string>{"        code in the item"});
+  // a prompt indented as a whole (a triple-quoted string) is prose, and so is indented text at
+  // the very start
+  const std::string whole = "    You are a helpful assistant.\n\n    Summarise the text below.\n";
+  for (const auto& u : segment(whole).units) EXPECT_NE(u.kind, UnitKind::Code) << unit_text(whole, u);
+  // the units still tile the text, and the compressor keeps the block verbatim
+  Segmentation s = segment(t);
+  for (std::size_t k = 0; k + 1 < s.units.size(); ++k) EXPECT_EQ(s.units[k].end, s.units[k + 1].ws);
+  Compressor comp = make_compressor();
+  CompressOptions o;
+  o.rate = 0.3;
+  const std::string f = repeat(kFiller, 4);
+  const auto r = comp.compress(f + "\n\n" + code + "\n\n" + f, o);
+  EXPECT_NE(r.text.find("\n" + code), std::string::npos) << r.text;
+}

@@ -764,7 +764,8 @@ def test_lowercase_words_of_other_scripts_are_no_entities() -> None:
 def test_signs_never_glue_to_a_number_across_a_dropped_bracket() -> None:
     r = compress("Revenue was 120 million dollars (-5% compared with the previous financial year of the company).",
                  rate=0.3)
-    assert "120 -5%" in r.text and "120-5" not in r.text, r.text
+    # (the number keeps its scale word, "120 million", since the protection audit)
+    assert "120 million -5%" in r.text and "million-5" not in r.text, r.text
     r = compress("The reading was 20 degrees [+3 at night according to the local weather service of the region].",
                  rate=0.3)
     assert "20 +3" in r.text and "20+3" not in r.text, r.text
@@ -974,3 +975,65 @@ def test_answer_type_prior_keeps_the_harry_potter_release_date(data_dir: Path) -
         assert ev.survives(it.answers, c.compress(it.context, it.question, target_tokens=target).text)
         assert not ev.survives(it.answers, c.compress(it.context, it.question, target_tokens=target,
                                                       answer_type_weight=0.0).text)
+
+
+# ------------------------------------------------------- protection audit: facts that changed
+@pytest.fixture(scope="module")
+def moby(data_dir: Path) -> str:
+    """The first paragraph of Moby-Dick's first chapter, on one line: real prose to cut."""
+    text = (data_dir / "corpus" / "en_moby_dick.txt").read_text(encoding="utf-8")
+    start = text.index("Call me Ishmael")
+    return " ".join(text[start : text.index("\n\n", start)].split()) + " "
+
+
+@pytest.mark.parametrize(
+    "fact",
+    ["$4.5 million", "May 12, 2024", "12 May 2024", "500 million", "2.3 million", "5 per cent",
+     "5 < 7", "x ≠ 3", "1/4*32 = 8", "3 <= 4", "10 % 3 = 1"],
+)
+def test_numbers_keep_their_scale_word_month_and_operators(moby: str, fact: str) -> None:
+    # "$4.5 million" came back "$4.5", "May 12, 2024" "12 2024", "5 < 7" "5 7"
+    for rate in (0.6, 0.3):
+        for text in (f"The fact is {fact} today. " + moby, moby + f"The fact is {fact} today. " + moby):
+            out = compress(text, rate=rate).text
+            assert fact in out, (fact, rate, out)
+
+
+@pytest.mark.parametrize("address", ["a+b@x.com", "user.name+tag@example.co.uk", "x%y@host.org"])
+def test_email_addresses_keep_plus_and_percent(moby: str, address: str) -> None:
+    # 'a+b@x.com' came back 'b@x.com': another valid address
+    for rate in (0.3, 0.15):
+        r = compress(f"Contact {address} now. " + moby, rate=rate)
+        assert address in r.text, (rate, r.text)
+        assert [(u.text, u.kind) for u in r.units if "@" in u.text] == [(address, "url")]
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["``git log --oneline``", "s3://bucket/key", "file:///etc/passwd", "ftp://ftp.x.org/pub/a.txt",
+     "git@github.com:o/r.git", "docs.python.org/3/library", "/usr/local/bin/tool", "~/notes.txt",
+     "./run.sh", "src/main.cpp"],
+)
+def test_inline_code_uris_and_paths_stay_whole(moby: str, link: str) -> None:
+    for rate in (0.3, 0.15):
+        r = compress(f"See {link} first. " + moby, rate=rate)
+        assert link in r.text, (rate, r.text)
+        assert [u.kind for u in r.units if u.text == link] in (["url"], ["code"])
+
+
+def test_indented_code_after_a_blank_line_is_code(moby: str) -> None:
+    code = "    for line in open(path):\n        total += len(line)\n\n    print(total)"
+    r = compress(moby + "\n\n" + code + "\n\n" + moby, rate=0.3)
+    assert "\n" + code + "\n" in r.text, r.text
+    assert [u.text for u in r.units if u.kind == "code"] == [code]
+    # without the blank line the indented lines continue the paragraph: prose, compressed
+    poem = "Tyger Tyger, burning bright,\n    In the forests of the night;\n    What immortal hand or eye,\n"
+    r = compress(moby + "\n" + poem + moby, rate=0.3)
+    assert not [u for u in r.units if u.kind == "code"]
+    # a prompt indented as a whole (a triple-quoted string) is prose, blank lines or not
+    indented = "\n\n".join("    " + p for p in (moby, moby, moby))
+    r = compress(indented, rate=0.3)
+    assert not [u for u in r.units if u.kind == "code"] and not r.forced_over_budget
+    # a list item's next paragraph is prose too
+    item = "- " + moby + "\n\n    " + moby
+    assert not [u for u in compress(item, rate=0.3).units if u.kind == "code"]

@@ -199,6 +199,7 @@ class Builder {
         // token (one unit of 300 blank lines holding spaces was 300 tokens that had to stay).
         end_chunk();
         std::size_t j = i;
+        int total_breaks = 0;
         while (true) {
           std::size_t p = j;
           while (p < b) {
@@ -215,6 +216,7 @@ class Builder {
               k += static_cast<std::size_t>(l2);
               if (c2 == '\r' && k < b && s_[k] == '\n') ++k;
               ++breaks;
+              ++total_breaks;
               last = k;
             } else if (is_hspace(c2)) {
               k += static_cast<std::size_t>(l2);
@@ -226,6 +228,15 @@ class Builder {
           j = last;
         }
         end_chunk();
+        if (!structure && !json_string && total_breaks >= 2) {
+          // after a blank line: an indented code block (its indentation is part of the unit)
+          const std::size_t e = indented_block(i, j, b);
+          if (e > j) {
+            emit(j, e, UnitKind::Code, digit_flag(j, e, base));
+            end_chunk();
+            j = e;
+          }
+        }
         i = j;
         continue;
       }
@@ -255,6 +266,16 @@ class Builder {
                          starts_with_ci(s_, i, "mailto:"))) {  // (its "mailto:" could be dropped)
         std::size_t j = url_end(i, b, json_string);
         if (j > i + 4) {
+          emit(i, j, UnitKind::Url, digit_flag(i, j, base));
+          i = j;
+          continue;
+        }
+      }
+      if (!structure && cp < 0x80) {
+        // other URIs (s3://, file:///), e-mail addresses ("a+b@x.com"), scp-like remotes
+        // (git@github.com:o/r.git), bare domains with a path, file paths: one unit each
+        const std::size_t j = link_end(i, b, json_string);
+        if (j > i) {
           emit(i, j, UnitKind::Url, digit_flag(i, j, base));
           i = j;
           continue;
@@ -496,8 +517,30 @@ class Builder {
     while (i + n < b && s_[i + n] == '`') ++n;
     const std::size_t eol = line_end(i, b);
     const std::string_view line = s_.substr(0, eol);
+    if (n == 2) {
+      // ``code`` (which may hold single backticks) to the next run of exactly two on the line.
+      // The two backticks are a unit of their own (LaTeX / Penn Treebank quotes: `` Handmaids '' ,
+      // into `` Gilead '') without such a run, with a '' before it, or when a space follows them
+      // and no backtick is inside (CommonMark's padding is for code that starts with a backtick:
+      // `` `x` ``; tokenized text puts a space after every ``).
+      const bool padded = i + 2 < eol && s_[i + 2] == ' ';
+      bool inner_tick = false;
+      for (std::size_t j = i + 2; j < eol;) {
+        if (s_[j] == '\'' && j + 1 < eol && s_[j + 1] == '\'') break;
+        if (s_[j] != '`') {
+          ++j;
+          continue;
+        }
+        std::size_t m = 0;
+        while (j + m < eol && s_[j + m] == '`') ++m;
+        if (m == 2) return (padded && !inner_tick) ? i + 2 : j + 2;
+        inner_tick = true;
+        j += m;
+      }
+      return i + 2;
+    }
     if (n < 3) {
-      // `code` to the next backtick on the same line (LaTeX-style `` quotes '' make a two-byte unit)
+      // `code` to the next backtick on the same line
       const std::size_t j = line.find('`', i + 1);
       return j == std::string_view::npos ? i : j + 1;
     }
@@ -519,6 +562,199 @@ class Builder {
       k += static_cast<std::size_t>(l > 0 ? l : 1);
     }
     return base;
+  }
+
+  // Indentation of the line starting at ls, in columns (a tab goes to the next multiple of 4);
+  // `content` is set to where the line's content starts.
+  std::size_t indent_cols(std::size_t ls, std::size_t e, std::size_t& content) const {
+    std::size_t cols = 0, p = ls;
+    for (; p < e && (s_[p] == ' ' || s_[p] == '\t'); ++p) cols = s_[p] == '\t' ? (cols / 4 + 1) * 4 : cols + 1;
+    content = p;
+    return cols;
+  }
+
+  // End of an indented code block whose first line starts at ls, right after a blank line (the
+  // line-break run before it starts at `run`), or ls when it is none. As in CommonMark, its lines
+  // are indented 4 columns or more, with blank lines between them, and it cannot follow a
+  // paragraph directly. Indentation counts from the last line before the blank line (or from
+  // the content of a list item on it: "- item" / "1. item" then a line indented 4 is the item's
+  // next paragraph), so a prompt indented as a whole is no code; a text that starts indented is
+  // none either. The block ends at the end of its last non-blank line.
+  std::size_t indented_block(std::size_t run, std::size_t ls, std::size_t b) const {
+    if (run == 0) return ls;
+    const std::size_t nl = s_.rfind('\n', run - 1);
+    const std::size_t ps = nl == std::string_view::npos ? 0 : nl + 1;
+    std::size_t pc;
+    std::size_t base = indent_cols(ps, run, pc);
+    std::size_t q = pc;
+    if (q < run && (s_[q] == '-' || s_[q] == '*' || s_[q] == '+')) {
+      ++q;
+    } else {
+      std::size_t d = q;
+      while (d < run && d - q < 9 && s_[d] >= '0' && s_[d] <= '9') ++d;
+      if (d > q && d < run && (s_[d] == '.' || s_[d] == ')')) q = d + 1;
+    }
+    if (q > pc && q < run && (s_[q] == ' ' || s_[q] == '\t')) {  // a list item: its content column
+      base += q - pc;
+      for (; q < run && (s_[q] == ' ' || s_[q] == '\t'); ++q) base = s_[q] == '\t' ? (base / 4 + 1) * 4 : base + 1;
+    }
+    std::size_t end = ls;
+    for (std::size_t p = ls; p < b;) {
+      std::size_t e = s_.find('\n', p);
+      const std::size_t eol = (e == std::string_view::npos || e > b) ? b : e;
+      std::size_t c;
+      const std::size_t cols = indent_cols(p, eol, c);
+      e = eol;
+      while (e > c && (s_[e - 1] == '\r' || s_[e - 1] == ' ' || s_[e - 1] == '\t')) --e;
+      if (e > c) {  // not blank
+        if (cols < base + 4) break;
+        end = e;
+      }
+      if (eol >= b) break;
+      p = eol + 1;
+    }
+    return end;
+  }
+
+  static bool ascii_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+  static bool ascii_alnum(char c) noexcept { return ascii_alpha(c) || (c >= '0' && c <= '9'); }
+  // a character of a path component: letters, digits, . _ - ~ + %
+  static bool path_char(char c) noexcept {
+    return ascii_alnum(c) || c == '.' || c == '_' || c == '-' || c == '~' || c == '+' || c == '%';
+  }
+  // RFC 5322 atext (the dot-atom's characters besides "."), without the backtick (inline code)
+  static bool atext(char c) noexcept {
+    return ascii_alnum(c) ||
+           (c != 0 && std::string_view("!#$%&'*+/=?^_{|}~-").find(c) != std::string_view::npos);
+  }
+
+  // End of the host name at p (ASCII labels of letters, digits and hyphens joined by dots, at
+  // least two, the last one starting with a letter), or p; `tld` gets the last label's start.
+  std::size_t host_end(std::size_t p, std::size_t b, std::size_t& tld) const {
+    const std::size_t lim = std::min(b, p + 253);
+    std::size_t q = p, labels = 0;
+    tld = p;
+    while (q < lim && ascii_alnum(s_[q])) {
+      std::size_t r = q;
+      while (r < lim && (ascii_alnum(s_[r]) || s_[r] == '-')) ++r;
+      while (r > q && s_[r - 1] == '-') --r;
+      ++labels;
+      tld = q;
+      q = r;
+      if (q + 1 < lim && s_[q] == '.' && ascii_alnum(s_[q + 1])) ++q;
+      else break;
+    }
+    return (labels >= 2 && ascii_alpha(s_[tld])) ? q : p;
+  }
+
+  // End of a link-like unit starting at i (an ASCII character), or i: a URI with any scheme
+  // ("s3://", "file:///"), an e-mail address with RFC 5322 local-part characters ("a+b@x.com",
+  // "user.name+tag@example.co.uk"), an scp-like remote ("git@github.com:o/r.git"), a bare domain
+  // with a path ("docs.python.org/3/library"), a file path ("/etc/passwd", "~/x", "./run.sh",
+  // "../a", "C:\dir", "src/main.cpp": a relative one needs an extension on its last part).
+  std::size_t link_end(std::size_t i, std::size_t b, bool json_string) const {
+    const char c = s_[i];
+    if (c == '/' || c == '~' || c == '.') {
+      // a path starts a word: after white space, an opening bracket or quote, or the start (not
+      // after "=": "path=/api/items" in a log line stays words, which near-duplicate lines share)
+      if (i > 0) {
+        const char32_t pc = cur_.before(i);
+        if (!(is_hspace(pc) || is_newline(pc) || pc == '(' || pc == '[' || pc == '{' || pc == '"' ||
+              pc == '\'' || pc == '<' || pc == 0x201C || pc == 0x2018))
+          return i;
+      }
+      std::size_t p = i + 1;
+      if (c == '/') {
+        // "/a/b": two segments at least, and a letter
+        std::size_t segs = 1, q = p;
+        bool letter = false;
+        if (!(q < b && path_char(s_[q]))) return i;
+        for (; q < b && q - i < 256 && (path_char(s_[q]) || s_[q] == '/'); ++q) {
+          letter |= ascii_alpha(s_[q]);
+          if (s_[q] == '/' && q + 1 < b && path_char(s_[q + 1])) ++segs;
+        }
+        if (segs < 2 || !letter) return i;
+      } else {
+        if (c == '.' && p < b && s_[p] == '.') ++p;  // "../"
+        if (!(p + 1 < b && s_[p] == '/' && path_char(s_[p + 1]))) return i;  // "~/", "./"
+      }
+      const std::size_t j = url_end(i, b, json_string);
+      return j > p + 1 ? j : i;
+    }
+    if (!ascii_alnum(c)) return i;
+    // cheap test first: a word without ':', '@', '/' or '\' is none
+    {
+      bool mark = false;
+      for (std::size_t q = i; q < b && q - i < 256; ++q) {
+        const char d = s_[q];
+        if (d == ':' || d == '@' || d == '/' || d == '\\') {
+          mark = true;
+          break;
+        }
+        if (static_cast<unsigned char>(d) <= ' ' || static_cast<unsigned char>(d) >= 0x7F) break;
+      }
+      if (!mark) return i;
+    }
+    // scheme://
+    if (ascii_alpha(c)) {
+      std::size_t q = i + 1;
+      while (q < b && q - i < 32 && (ascii_alnum(s_[q]) || s_[q] == '+' || s_[q] == '.' || s_[q] == '-')) ++q;
+      if (q + 3 < b && s_.compare(q, 3, "://") == 0 && !is_hspace(cur_.at(q + 3)) && !is_newline(cur_.at(q + 3))) {
+        const std::size_t j = url_end(i, b, json_string);
+        if (j > q + 3) return j;
+      }
+    }
+    // e-mail address, or an scp-like remote (user@host:path)
+    {
+      std::size_t q = i;
+      while (q < b && q - i < 64 && (atext(s_[q]) || s_[q] == '.')) ++q;
+      if (q < b && s_[q] == '@' && s_[q - 1] != '.') {
+        std::size_t tld;
+        const std::size_t h = host_end(q + 1, b, tld);
+        if (h > q + 1) {
+          if (h + 1 < b && s_[h] == ':' && (path_char(s_[h + 1]) || s_[h + 1] == '/'))
+            return std::max(h, url_end(i, b, json_string));
+          return h;
+        }
+      }
+    }
+    // C:\dir
+    if (!json_string && ascii_alpha(c) && i + 3 < b && s_[i + 1] == ':' && s_[i + 2] == '\\' &&
+        path_char(s_[i + 3]))
+      return url_end(i, b, json_string);
+    // bare domain with a path: docs.python.org/3/library (its last label is letters only)
+    {
+      std::size_t tld;
+      const std::size_t h = host_end(i, b, tld);
+      bool letters = h > tld + 1;
+      for (std::size_t q = tld; q < h && letters; ++q) letters = ascii_alpha(s_[q]);
+      if (h > i && letters && h + 1 < b && s_[h] == '/' && path_char(s_[h + 1])) {
+        const std::size_t j = url_end(i, b, json_string);
+        if (j > h + 1) return j;
+      }
+    }
+    // relative path with an extension: src/main.cpp (parts of path characters joined by "/",
+    // none empty or ending in ".", a letter among them; the last one "name.ext", ext 1-8
+    // letters or digits with a letter)
+    {
+      std::size_t q = i;
+      while (q < b && q - i < 256 && (path_char(s_[q]) || s_[q] == '/')) ++q;
+      while (q > i && s_[q - 1] == '.') --q;
+      const std::string_view run = s_.substr(i, q - i);
+      const std::size_t slash = run.rfind('/');
+      if (slash == std::string_view::npos || slash + 1 >= run.size()) return i;
+      bool ok = run.find("//") == std::string_view::npos && run.find("./") == std::string_view::npos &&
+                std::any_of(run.begin(), run.end(), ascii_alpha);
+      const std::size_t dot = run.rfind('.');
+      if (!ok || dot == std::string_view::npos || dot < slash + 2 || run.size() - dot - 1 > 8) return i;
+      bool ext_letter = false;
+      for (std::size_t k = dot + 1; k < run.size() && ok; ++k) {
+        ok = ascii_alnum(run[k]);
+        ext_letter |= ascii_alpha(run[k]);
+      }
+      if (ok && ext_letter) return std::max(q, url_end(i, b, json_string));
+    }
+    return i;
   }
 
   std::size_t url_end(std::size_t i, std::size_t b, bool json_string) const {
@@ -799,6 +1035,92 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
       dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
     }
   }
+  // spaced operators between numbers stay whole: 5 < 7, 32 = 8, x ≠ 3, 10 % 3, 5 <= 7 (one of the
+  // operands may be a one-letter variable; the unspaced ones are joined above)
+  auto operand = [&](std::size_t k) {
+    if (u[k].flags & kHasDigit) return 2;
+    const std::string_view w = text_of(k);
+    return (u[k].kind == UnitKind::Word && w.size() == 1 && ((w[0] | 0x20) >= 'a' && (w[0] | 0x20) <= 'z')) ? 1 : 0;
+  };
+  auto is_operator = [](std::string_view p) {
+    static constexpr std::string_view kOps[] = {
+        "=", "==", "<", ">", "+", "-", "*", "/", "^", "%",
+        "\xE2\x89\xA4" /* ≤ */, "\xE2\x89\xA5" /* ≥ */, "\xE2\x89\xA0" /* ≠ */, "\xE2\x89\x88" /* ≈ */,
+        "\xE2\x88\x92" /* − */, "\xC3\x97" /* × */, "\xC3\xB7" /* ÷ */};
+    for (std::string_view k : kOps)
+      if (p == k) return true;
+    return false;
+  };
+  for (std::size_t m = 1; m + 1 < n; ++m) {
+    if (u[m].kind != UnitKind::Punct || u[m].chunk != u[m - 1].chunk) continue;
+    std::string_view p = text_of(m);
+    std::size_t last = m;  // "<=", ">=", "!=": two touching units
+    if ((p == "<" || p == ">" || p == "!") && m + 2 < n && u[m + 1].ws == u[m + 1].start &&
+        text_of(m + 1) == "=") {
+      last = m + 1;
+    } else if (!is_operator(p)) {
+      continue;
+    }
+    const std::size_t r = last + 1;
+    if (r >= n || u[r].chunk != u[m].chunk) continue;
+    const int a = operand(m - 1), z = operand(r);
+    if (a == 0 || z == 0 || a + z < 3) continue;  // a number on one side at least
+    for (std::size_t k = m; k <= r; ++k)
+      dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(k));
+  }
+  // a number keeps its scale word (4.5 million, 3 bn, 20 percent, 5 per cent, 10 k) and a date
+  // its month name (May 12, 2024; 12 May 2024; Jan 2020): English words, spaced from the number
+  auto lower_word = [&](std::size_t k, std::string& w) {
+    w.clear();
+    if (u[k].kind != UnitKind::Word || (u[k].flags & kStructure) || u[k].end - u[k].start > 12) return false;
+    fold_case(text_of(k), w);
+    return true;
+  };
+  auto is_scale = [](std::string_view w) {
+    static constexpr std::string_view kScale[] = {
+        "hundred", "thousand", "million", "billion", "trillion", "hundreds", "thousands",
+        "millions", "billions", "trillions", "percent", "pct", "bn", "mn", "mln", "m", "k", "tn"};
+    for (std::string_view k : kScale)
+      if (w == k) return true;
+    return false;
+  };
+  auto is_month = [](std::string_view w) {
+    static constexpr std::string_view kMonths[] = {
+        "january", "february", "march", "april", "may", "june", "july", "august", "september",
+        "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+        "sept", "oct", "nov", "dec"};
+    for (std::string_view k : kMonths)
+      if (w == k) return true;
+    return false;
+  };
+  auto number = [&](std::size_t k) { return u[k].kind == UnitKind::Number && !(u[k].flags & kStructure); };
+  // k and k + 1 in one chunk, with white space between them
+  auto spaced = [&](std::size_t k) {
+    return k + 1 < n && u[k + 1].chunk == u[k].chunk && u[k + 1].ws < u[k + 1].start;
+  };
+  std::string w;
+  for (std::size_t m = 0; m < n; ++m) {
+    if (number(m) && spaced(m) && lower_word(m + 1, w)) {
+      if (is_scale(w)) {
+        dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
+      } else if (w == "per" && spaced(m + 1) && lower_word(m + 2, w) && w == "cent") {
+        dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
+        dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 2));
+      }
+    }
+    // a capitalised month name with the number before it and the one after it, and the year
+    // after "May 12,"
+    if (!(u[m].flags & kCapital) || !lower_word(m, w) || !is_month(w)) continue;
+    if (m > 0 && number(m - 1) && spaced(m - 1))
+      dsu.unite(static_cast<std::uint32_t>(m - 1), static_cast<std::uint32_t>(m));
+    if (!(spaced(m) && number(m + 1))) continue;
+    dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
+    if (m + 3 < n && text_of(m + 2) == "," && u[m + 2].ws == u[m + 2].start && spaced(m + 2) &&
+        number(m + 3) && text_of(m + 3).size() == 4) {
+      dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 2));
+      dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 3));
+    }
+  }
   // citation markers stay whole: [3], [12], [1, 2], [4-6] (a dropped bracket let "1998.[3]"
   // become "1998.3")
   for (std::size_t m = 0; m + 2 < n; ++m) {
@@ -847,9 +1169,11 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
       if (!is_sign(k - 1) && !is_currency(k - 1)) break;
       dsu.unite(static_cast<std::uint32_t>(k - 1), static_cast<std::uint32_t>(m));
     }
-    if (m + 1 < n && u[m + 1].kind == UnitKind::Punct && u[m + 1].ws == u[m + 1].start) {
+    if (m + 1 < n && u[m + 1].kind == UnitKind::Punct && u[m + 1].chunk == u[m].chunk) {
+      // touching, or "20 %" spaced
       std::string_view p = text_of(m + 1);
-      if (p == "%" || p == "\xC2\xB0" || p == "\xE2\x80\xB0" || is_currency(m + 1))
+      const bool touching = u[m + 1].ws == u[m + 1].start;
+      if (p == "%" || (touching && (p == "\xC2\xB0" || p == "\xE2\x80\xB0" || is_currency(m + 1))))
         dsu.unite(static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m + 1));
     }
   }

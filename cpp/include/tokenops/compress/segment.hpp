@@ -4,10 +4,12 @@
 // A unit is a word, a number, a punctuation mark, a newline run, a URL, a code block, or (for
 // scripts written without spaces: Han, kana, Thai, Lao, Khmer, Myanmar, Tibetan) one character
 // with its combining marks. Units never split a UTF-8 sequence. Each unit owns the horizontal
-// whitespace before it, so the concatenation of all units' [ws, end) ranges is the whole text.
+// whitespace before it, so the concatenation of all units' [ws, end) ranges is the whole text
+// (an indented code block's indentation is part of its content).
 // Units are grouped into chunks (sentences, lines, code blocks) and into atomic groups that are
 // kept or dropped as a whole (an entity-like run of at most 6 capitalised words, "$" + number +
-// "%", a citation marker "[3]", a JSON escape sequence...).
+// "%", a number with its scale word or month name, "5 < 7", a citation marker "[3]", a JSON
+// escape sequence...).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,8 +23,8 @@ enum class UnitKind : std::uint8_t {
   Punct,    // one punctuation / symbol character (or a run of the same one: "...", "---")
   Newline,  // up to two line breaks (with the spaces between them); a longer run is several units
   Char,     // one character of a script written without spaces (CJK, Thai...), marks included
-  Url,      // http(s)://..., www...., e-mail addresses
-  Code,     // a fenced ``` block or an inline `code` span
+  Url,      // http(s)://..., www...., other scheme://..., e-mail addresses, paths, domain/path
+  Code,     // a fenced ``` block, an indented block after a blank line, inline `code` / ``code``
 };
 
 enum UnitFlag : std::uint8_t {
