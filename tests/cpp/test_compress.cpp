@@ -330,6 +330,52 @@ TEST(CompressRedundancy, NearDuplicatesAreFound) {
   EXPECT_EQ(d[0], -1);
   EXPECT_EQ(d[1], -1);
   EXPECT_EQ(d[2], 0);
+  // edited copies of a ~60-word passage: SimHash within 3 bits missed most of them (one changed
+  // word in 100: 9 of 50 NQ passages; three: none); word 3-shingle Jaccard >= 0.5 finds them
+  const std::string p =
+      "The Tokyo Metropolitan Government administers the twenty three special wards of Tokyo and "
+      "the cities towns and villages of the western part of the prefecture as well as the Izu and "
+      "Ogasawara islands that stretch far into the Pacific Ocean south of the main island where "
+      "most of the population lives and works in offices shops and factories every single day";
+  auto words = [](const std::string& s) {
+    std::vector<std::string> w;
+    std::size_t i = 0;
+    while (i < s.size()) {
+      const std::size_t j = std::min(s.find(' ', i), s.size());
+      w.push_back(s.substr(i, j - i));
+      i = j + 1;
+    }
+    return w;
+  };
+  auto join = [](const std::vector<std::string>& w) {
+    std::string s;
+    for (const auto& x : w) s += (s.empty() ? "" : " ") + x;
+    return s;
+  };
+  const auto pw = words(p);
+  std::vector<std::string> edited;
+  for (std::size_t k : {1u, 2u, 3u, 5u}) {
+    auto w = pw;
+    for (std::size_t e = 0; e < k; ++e) w[5 + 11 * e] = "zebra";
+    edited.push_back(join(w));
+  }
+  edited.push_back(join(std::vector<std::string>(pw.begin(), pw.end() - 5)));
+  edited.push_back("Source: Wikipedia. " + p);
+  for (const auto& q : edited) {
+    const auto r = find_duplicate_texts({p, c, q});
+    EXPECT_EQ(r[2], 0) << q;
+  }
+  // distinct texts that share some phrasing are not flagged
+  const std::string other =
+      "The Osaka Prefectural Government administers the cities of the prefecture and the towns "
+      "along the bay where most of the population lives and works in the port and in shops";
+  EXPECT_EQ(find_duplicate_texts({p, other})[1], -1);
+  // short rows with the same markup and other numbers share under 8 shingles: not flagged
+  EXPECT_EQ(find_duplicate_texts({"61,946 </td> <td> </td> </tr> <tr> <td> 02 !",
+                                  "103,219 </td> <td> </td> </tr> <tr> <td> 46 !"})[1], -1);
+  RedundancyOptions bad;
+  bad.min_jaccard = 0.0;
+  EXPECT_THROW(find_duplicate_texts({p, other}, bad), InvalidArgument);
 }
 
 TEST(CompressSelector, HitsTargetWithinToleranceAndKeepsForcedUnits) {
@@ -926,26 +972,29 @@ TEST(CompressSelector, SignsNeverGlueToANumberAcrossAGap) {
 }
 
 TEST(CompressRedundancy, CrowdedBucketsAndTheStopHook) {
-  // Template lines (one id differs) have fingerprints a few bits apart that crowd the band
-  // buckets; comparing every bucket entry was quadratic (200,000 lines: 100 s). Each reported
-  // duplicate is still a near-duplicate of an earlier line.
+  // Template lines (one id differs) share most of their shingles and crowd the band buckets;
+  // comparing every bucket entry was quadratic (200,000 lines: 100 s). The short lines share 6 of
+  // their 9 shingles (no near-duplicates: under 8 shared) and crowd the buckets; the long ones
+  // are near-duplicates of each other. Each reported duplicate meets the threshold.
   std::vector<std::string> lines;
   for (int i = 0; i < 20000; ++i)
-    lines.push_back("2024-01-01 12:00:00 INFO request id=" + std::to_string(i) + " path=/api/items status=200");
+    lines.push_back("2024-01-01 12:00:00 INFO request id=" + std::to_string(i) + " path=/api/items status=200" +
+                    (i % 2 ? " served from the cache of the west region" : ""));
   std::vector<std::string_view> v(lines.begin(), lines.end());
   const auto d = find_duplicate_texts(v);
-  std::vector<std::uint64_t> fp(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) fp[i] = simhash(text_terms(v[i], false));
+  std::vector<std::vector<std::uint64_t>> fp(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) fp[i] = shingle_set(text_terms(v[i], false));
   std::size_t found = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (d[i] < 0) continue;
     ++found;
     ASSERT_LT(static_cast<std::size_t>(d[i]), i);
-    EXPECT_LE(std::popcount(fp[i] ^ fp[static_cast<std::size_t>(d[i])]), 3) << i;
+    EXPECT_GE(jaccard(fp[i], fp[static_cast<std::size_t>(d[i])]), 0.5) << i;
   }
   EXPECT_GT(found, 100u);
-  // on ordinary sentences every pair within 3 bits sharing a band is compared, as before: the
-  // duplicates are those of a brute-force search
+  // on ordinary sentences the duplicates are those of a brute-force search (every flagged one
+  // meets the thresholds, Jaccard and size ratio; MinHash candidates miss a pair at Jaccard 0.5
+  // with probability 0.01)
   std::vector<std::string> prose;
   for (int i = 0; i < 300; ++i) {
     std::string s = std::string(kFiller).substr(static_cast<std::size_t>(i % 40)) + " number " + std::to_string(i % 120);
@@ -962,9 +1011,11 @@ TEST(CompressRedundancy, CrowdedBucketsAndTheStopHook) {
     for (std::size_t j = 0; j < i && brute[i] < 0; ++j)
       if (terms[j] == terms[i] && brute[j] < 0) brute[i] = static_cast<std::int32_t>(j);
     if (brute[i] >= 0 || terms[i].size() < 4) continue;
-    const std::uint64_t f = simhash(terms[i]);
+    const auto f = shingle_set(terms[i]);
     for (std::size_t j : reps)
-      if (std::popcount(f ^ simhash(terms[j])) <= 3) {
+      if (const auto g = shingle_set(terms[j]);
+          shared(f, g) >= 8 && jaccard(f, g) >= 0.5 &&
+          std::min(f.size(), g.size()) >= 0.8 * std::max(f.size(), g.size())) {
         brute[i] = static_cast<std::int32_t>(j);
         break;
       }
@@ -1163,4 +1214,33 @@ TEST(CompressSegment, IndentedCodeBlocksAfterABlankLine) {
   const std::string f = repeat(kFiller, 4);
   const auto r = comp.compress(f + "\n\n" + code + "\n\n" + f, o);
   EXPECT_NE(r.text.find("\n" + code), std::string::npos) << r.text;
+}
+
+TEST(CompressSelector, ForcedWordsSurviveTheirSentence) {
+  // drop_consecutive (the default) dropped a caller's forced word with the rest of its sentence,
+  // as it does "." ("kappa lambda" at 3 tokens); LLMLingua-2 keeps every force token and drops
+  // only a repeat of the previous kept one
+  Compressor c = make_compressor();
+  const std::string text = "Alpha beta gamma delta. Epsilon zeta eta theta. Iota kappa lambda mu.";
+  CompressOptions o;
+  o.force_tokens = {"beta", "zeta", "kappa"};
+  std::size_t last = 0;
+  for (std::int64_t t = 1; t <= 18; ++t) {
+    o.target_tokens = t;
+    const CompressResult r = c.compress(text, o);
+    for (const char* w : {"beta", "zeta", "kappa"}) EXPECT_NE(r.text.find(w), std::string::npos) << t << r.text;
+    EXPECT_EQ(r.forced_over_budget, r.compressed_tokens > static_cast<std::size_t>(t)) << t;
+    EXPECT_GE(r.compressed_tokens, last) << t << r.text;  // a larger budget never keeps less
+    last = r.compressed_tokens;
+  }
+  o.target_tokens = 3;
+  EXPECT_EQ(c.compress(text, o).text, "beta zeta kappa");
+  // a repeat with nothing kept between goes; "." goes with a sentence that keeps nothing else
+  o.force_tokens = {"Alice", "."};
+  o.target_tokens = 5;
+  EXPECT_EQ(c.compress("Alice spoke first. Alice spoke again. Then Bob spoke. Alice Alice!", o).text,
+            "Alice. Alice. Alice");
+  o.drop_consecutive = false;
+  const std::string all = c.compress("Alice spoke first. Alice spoke again. Then Bob spoke. Alice Alice!", o).text;
+  EXPECT_EQ(std::count(all.begin(), all.end(), '.'), 3) << all;
 }

@@ -765,16 +765,20 @@ def test_signs_never_glue_to_a_number_across_a_dropped_bracket() -> None:
     r = compress("Revenue was 120 million dollars (-5% compared with the previous financial year of the company).",
                  rate=0.3)
     # (the number keeps its scale word, "120 million", since the protection audit)
-    assert "120 million -5%" in r.text and "million-5" not in r.text, r.text
+    assert re.search(r"120 million (\w+ )*-5%", r.text) and "million-5" not in r.text, r.text
     r = compress("The reading was 20 degrees [+3 at night according to the local weather service of the region].",
                  rate=0.3)
-    assert "20 +3" in r.text and "20+3" not in r.text, r.text
+    # (the fill may keep "degrees" between them: "20 degrees +3 local.")
+    assert "20+3" not in r.text and re.search(r"20 (\w+ )*\+3", r.text), r.text
 
 
 def test_template_lines_dedup_and_pack_many_passages() -> None:
-    # Quadratic before (near-identical fingerprints crowded the SimHash buckets; every pick of
-    # pack scanned every passage); timed in benchmarks, checked here for their results only.
-    lines = [f"2024-01-01 12:00:00 INFO request id={i} path=/api/items status=200" for i in range(20_000)]
+    # Quadratic before (near-identical lines crowded the band buckets; every pick of pack scanned
+    # every passage); timed in benchmarks, checked here for their results only. The short lines
+    # differ in 3 of their 9 shingles (not near-duplicates: under 8 shared), the long ones are.
+    tail = " served from the cache of the west region"
+    lines = [f"2024-01-01 12:00:00 INFO request id={i} path=/api/items status=200{tail if i % 2 else ''}"
+             for i in range(20_000)]
     r = compress("\n".join(lines), rate=0.3)
     assert r.within_tolerance or r.forced_over_budget
     dup = [int(d) for d in r._raw["duplicate_of"]]  # per chunk: the earlier near-duplicate, or -1
@@ -1037,3 +1041,115 @@ def test_indented_code_after_a_blank_line_is_code(moby: str) -> None:
     # a list item's next paragraph is prose too
     item = "- " + moby + "\n\n    " + moby
     assert not [u for u in compress(item, rate=0.3).units if u.kind == "code"]
+
+
+# ---- force tokens the caller names: kept whatever happens to their sentence ----
+
+_GREEK = "Alpha beta gamma delta. Epsilon zeta eta theta. Iota kappa lambda mu."
+_ALICE = "Alice met the old friend yesterday. Bob left early today. Then everyone went home, said Alice to Bob."
+
+
+def test_forced_words_survive_their_sentence() -> None:
+    # drop_consecutive=True (the default) dropped a forced word with the rest of its sentence:
+    # target 3 gave "kappa lambda", 6 gave "Epsilon zeta"; target 5 on _ALICE "Alice yesterday"
+    words = ["beta", "zeta", "kappa"]
+    for target in range(1, 19):
+        for dc in (True, False):
+            r = compress(_GREEK, target_tokens=target, force_tokens=words, drop_consecutive=dc)
+            assert all(re.search(rf"\b{w}\b", r.text) for w in words), (target, dc, r.text)
+            assert r.forced_over_budget == (r.compressed_tokens > target), (target, r)
+    r = compress(_GREEK, target_tokens=3, force_tokens=words)
+    assert r.text == "beta zeta kappa" and r.forced_over_budget
+    assert compress(_GREEK, target_tokens=6, force_tokens=words).text.count(" ") >= 2
+    for target in range(1, 22):
+        r = compress(_ALICE, target_tokens=target, force_tokens=["Alice", "Bob"])
+        assert r.text.count("Alice") == 2 and r.text.count("Bob") == 2, (target, r.text)
+    assert compress(_ALICE, target_tokens=4, force_tokens=["Alice", "Bob"]).text == "Alice Bob Alice Bob"
+
+
+def test_drop_consecutive_only_drops_a_repeat_of_the_previous_kept_force_token() -> None:
+    # LLMLingua-2: a force token equal to the previous kept force token, with nothing else kept
+    # between, goes; with drop_consecutive=False every one stays
+    text = "Alice spoke first. Alice spoke again. Then Bob spoke. Alice Alice!"
+    r = compress(text, target_tokens=5, force_tokens=["Alice", "."])
+    assert r.text == "Alice. Alice. Alice", r.text  # ". ." and "Alice Alice" collapse
+    r = compress(text, target_tokens=5, force_tokens=["Alice", "."], drop_consecutive=False)
+    assert r.text.count("Alice") == 4 and r.text.count(".") == 3, r.text
+    # punctuation force tokens still go with a dropped sentence; with a forced word kept in the
+    # sentence its "." stays, unless the forced units alone are over the budget
+    r = compress(_GREEK, target_tokens=8, force_tokens=["\n", "?", "!", ".", "beta", "zeta", "kappa"])
+    assert r.text == "beta. zeta. kappa.", r.text
+    r = compress(_GREEK, target_tokens=5, force_tokens=["\n", "?", "!", ".", "beta", "zeta", "kappa"])
+    assert r.text == "beta zeta kappa" and not r.forced_over_budget, r.text
+    r = compress(_GREEK, target_tokens=3, force_tokens=["\n", "?", "!", ".", "beta", "zeta", "kappa"])
+    assert r.text == "beta zeta kappa" and r.forced_over_budget, r.text
+
+
+def _monotone_texts() -> list[tuple[str, str]]:
+    items = ev.load_nq_positions(n_questions=4, positions=(1,), n_docs=3)
+    texts = [(p, "") for it in items for p in it.passages]
+    texts += [(it.passages[0], it.question) for it in items]
+    mb = ev.load_meetingbank()
+    texts += [(mb[0].context[:2500], ""), (mb[50].context[:2500], mb[50].question)]
+    return texts
+
+
+def test_a_larger_target_never_keeps_fewer_tokens(comp: Compressor, data_dir: Path) -> None:
+    # The fill stopped at the first entry that measured over, so a larger target could come back
+    # shorter: "8 9." at 6 tokens after "8 unseen 9." at 5 (95 of 6,510 runs on real passages;
+    # scripts/compression_monotone.py runs the full set)
+    import random
+
+    rng = random.Random(0)
+    for text, question in _monotone_texts():
+        words = [w for w in text.split() if w.isalpha()]
+        for force in (None, rng.sample(words, 3)):
+            kw = {} if force is None else {"force_tokens": force}
+            prev = (0, 0)
+            for target in list(range(1, 30)) + list(range(30, 120, 9)):
+                r = comp.compress(text, question, target_tokens=target, **kw)
+                assert r.compressed_tokens >= prev[1], (text[:40], force, prev, target, r.text)
+                prev = (target, r.compressed_tokens)
+    for text, force in ((_GREEK, ["beta", "zeta", "kappa"]), (_ALICE, ["Alice", "Bob"])):
+        counts = [compress(text, target_tokens=t, force_tokens=force).compressed_tokens for t in range(1, 25)]
+        assert counts == sorted(counts), counts
+
+
+def test_near_duplicate_passages_are_found_and_distinct_ones_are_not(data_dir: Path) -> None:
+    # SimHash within 3 bits caught 9 of 50 NQ passages with one word changed and none with three
+    # (scripts/compression_near_dup.py measures recall and false positives on the real sets)
+    import gzip
+    import random
+
+    with gzip.open(ev._root(None) / "nq_open_oracle" / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
+        passages = list(dict.fromkeys(json.loads(line)["ctxs"][0]["text"] for line in f))[:300]
+    rng = random.Random(1)
+    vocab = sorted({w for p in passages for w in p.split() if w.isalpha()})
+
+    def edit(p: str, k: int) -> str:
+        w = p.split()
+        for i in rng.sample(range(len(w)), k):
+            w[i] = rng.choice([v for v in vocab[:50] if v.lower() != w[i].lower()])
+        return " ".join(w)
+
+    for p in [p for p in passages if len(p.split()) >= 60][:40]:  # ~100-word passages
+        for q in (edit(p, 1), edit(p, 3), edit(p, 5), " ".join(p.split()[:-5]), "Source: Wikipedia. " + p):
+            assert pack([p, q], "what", 10**6).duplicate_of[1] == 0, (p, q)
+    # distinct passages (these 300 hold no near copies) are never flagged
+    assert (pack(passages, "what", 10**9).duplicate_of < 0).all()
+
+
+def test_a_passage_that_adds_to_an_earlier_one_is_no_duplicate() -> None:
+    # Found by the pack property test: shingle Jaccard 27/40 >= 0.5, but the second passage holds
+    # the first plus the sentence that answers the question; near-duplicates must also be of
+    # similar size (min_size_ratio 0.8), so it is kept, and duplicate_of agrees with selected
+    a = "Dr. Maria Lopez of the WHO presented https://example.org/r?id=7 to delegates. It rained. It rained."
+    b = "The committee met on 12 March 2024 in Geneva. " + a
+    r = pack([a, b], "Where did the committee meet?", 40)
+    assert r.selected == [1] and list(r.duplicate_of) == [-1, -1]
+    # with the first passage relevant too, both are kept (neither repeats the other)
+    r = pack([a, b], "Where did Maria Lopez present?", 1000)
+    assert r.selected == [0, 1] and list(r.duplicate_of) == [-1, -1]
+    # an edited copy of similar size still is one
+    c = a.replace("delegates", "the delegates")
+    assert pack([a, c], "Maria Lopez", 1000).duplicate_of[1] == 0

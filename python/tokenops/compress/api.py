@@ -271,7 +271,8 @@ class Compressor:
     * ``classifier_weight``: keep-probability of each word from a BERT token-classification
       model (``classifier``: a model directory such as LLMLingua-2's BERT checkpoints, run
       natively; None to skip it);
-    * near-duplicate chunks (SimHash) are dropped first when ``dedup`` is on (per call).
+    * near-duplicate chunks (word 3-shingle Jaccard >= 0.5 at similar length, found by MinHash)
+      are dropped first when ``dedup`` is on (per call).
     """
 
     def __init__(

@@ -106,6 +106,7 @@ def pack(
     raw = run(passages, extra)
     selected, text, total = list(raw["selected"]), raw["text"], int(raw["total_tokens"])
     rel = raw["relevance"]
+    duplicate_of = raw["duplicate_of"]
     if not bool(fill_irrelevant) and len(rel) and float(rel.max()) > 0 and any(rel[i] <= 0 for i in selected):
         # The core fills leftover budget with whatever fits; a passage sharing nothing with the
         # question ("Bananas are yellow." for a question about France) costs tokens for nothing.
@@ -115,9 +116,14 @@ def pack(
         sub = run([passages[i] for i in idx], [extra[i] for i in idx] if extra else [])
         selected = [idx[j] for j in sub["selected"]]
         text, total = sub["text"], int(sub["total_tokens"])
+        # among the relevant passages, what the pack that chose them saw: one that only repeats
+        # an irrelevant passage is no duplicate there (and may be picked)
+        duplicate_of = duplicate_of.copy()
+        for j, d in enumerate(sub["duplicate_of"]):
+            duplicate_of[idx[j]] = idx[d] if d >= 0 else -1
     return PackResult(
         text=text, selected=selected, total_tokens=total,
-        budget=budget, relevance=rel, tokens=raw["tokens"], duplicate_of=raw["duplicate_of"],
+        budget=budget, relevance=rel, tokens=raw["tokens"], duplicate_of=duplicate_of,
         notes=(token_note,) if token_note else (),
     )
 

@@ -3,7 +3,7 @@
 // question (plus any extra per-passage relevance the caller supplies, e.g. embedding cosine),
 // taken per token (value / (tokens / mean tokens)^cost_power), with maximal marginal relevance
 // (Carbonell & Goldstein 1998) against the passages already chosen, over term-frequency cosine.
-// Near-duplicates (SimHash) are never packed twice. Optionally the chosen passages are
+// Near-duplicates (redundancy.hpp: shingle Jaccard, MinHash) are never packed twice. Optionally the chosen passages are
 // reordered so that the most relevant sit at the edges of the prompt ("lost in the middle",
 // Liu et al. 2023): 1st, 3rd, 5th ... from the front, 2nd, 4th ... from the back. The joined text
 // is counted; when it counts less than the passages and separators it was chosen on (".\n\n" is
