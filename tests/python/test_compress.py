@@ -1153,3 +1153,18 @@ def test_a_passage_that_adds_to_an_earlier_one_is_no_duplicate() -> None:
     # an edited copy of similar size still is one
     c = a.replace("delegates", "the delegates")
     assert pack([a, c], "Maria Lopez", 1000).duplicate_of[1] == 0
+
+
+def test_relevance_reads_the_parts_of_links_and_paths(data_dir: Path) -> None:
+    # a link or path is one kept-whole unit; BM25 read nothing inside it, so a question naming a
+    # file or a site found no passage
+    text = (data_dir / "corpus" / "en_moby_dick.txt").read_text(encoding="utf-8")
+    paras = [p.replace("\n", " ") for p in text[20_000:60_000].split("\n\n") if len(p) > 200][:12]
+    for fact, question in (("The entry point lives in src/main.cpp and reads its settings at start-up.",
+                            "what does main.cpp do"),
+                           ("Read docs.python.org/3/library/asyncio.html before starting.",
+                            "where are the asyncio docs")):
+        doc = "\n\n".join(paras[:6] + [fact] + paras[6:])
+        r = compress(doc, question, rate=0.2)
+        link = fact.split()[4] if "main.cpp" in fact else fact.split()[1]
+        assert link in r.text, (link, r.text[:300])

@@ -158,6 +158,33 @@ void unit_terms(std::string_view text, const Segmentation& seg, std::uint32_t fi
   std::string f;
   for (std::uint32_t k = first; k < last; ++k) {
     const Unit& u = seg.units[k];
+    if (u.kind == UnitKind::Url) {
+      // a path, e-mail address or bare domain with a path is one unit, but a question names its
+      // parts ("main.cpp" in src/main.cpp, "python" in docs.python.org/3/library): its ASCII
+      // letter-digit runs are terms too. Web URLs (a scheme, "www.") stay term-less as they
+      // always were: indexing them too lost an LEval natural_question item at 3x (Wikipedia
+      // pages end in reference lists full of URLs whose words match questions).
+      const std::string_view t = text.substr(u.start, u.end - u.start);
+      if (t.find("://") != std::string_view::npos || t.rfind("www.", 0) == 0 || t.rfind("WWW.", 0) == 0 ||
+          t.rfind("mailto:", 0) == 0)
+        continue;
+      for (std::size_t i = 0; i < t.size();) {
+        auto alnum = [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        };
+        if (!alnum(t[i])) {
+          ++i;
+          continue;
+        }
+        std::size_t j = i;
+        while (j < t.size() && alnum(t[j])) ++j;
+        fold_case(t.substr(i, j - i), f);
+        i = j;
+        if (f == "http" || f == "https" || f == "www" || (drop_stopwords && is_stopword(f))) continue;
+        out.push_back(light_stem(f));
+      }
+      continue;
+    }
     if (u.kind != UnitKind::Word && u.kind != UnitKind::Number && u.kind != UnitKind::Char)
       continue;
     fold_case(text.substr(u.start, u.end - u.start), f);
