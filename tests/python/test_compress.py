@@ -777,7 +777,16 @@ def test_template_lines_dedup_and_pack_many_passages() -> None:
     # every passage); timed in benchmarks, checked here for their results only. The short lines
     # differ in 3 of their 9 shingles (not near-duplicates: under 8 shared), the long ones are.
     tail = " served from the cache of the west region"
-    lines = [f"2024-01-01 12:00:00 INFO request id={i} path=/api/items status=200{tail if i % 2 else ''}"
+
+    def letters(i: int) -> str:  # ids without digits: lines whose numbers differ are other facts
+        out = ""
+        while True:
+            out += chr(ord("a") + i % 26)
+            i //= 26
+            if not i:
+                return out
+
+    lines = [f"2024-01-01 12:00:00 INFO request user={letters(i)} path=/api/items status=200{tail if i % 2 else ''}"
              for i in range(20_000)]
     r = compress("\n".join(lines), rate=0.3)
     assert r.within_tolerance or r.forced_over_budget
@@ -1168,3 +1177,33 @@ def test_relevance_reads_the_parts_of_links_and_paths(data_dir: Path) -> None:
         r = compress(doc, question, rate=0.2)
         link = fact.split()[4] if "main.cpp" in fact else fact.split()[1]
         assert link in r.text, (link, r.text[:300])
+
+
+def test_review_findings_on_the_audit_fixes() -> None:
+    # 1. template sentences that differ in their numbers are other facts, not near-duplicates:
+    #    the Q3 sentence was dropped as a copy of the Q1 one, whatever the question
+    tmpl = ("In {q} the company reported revenue of {r} million dollars, an increase of {p} percent compared "
+            "with the same period last year, driven mainly by strong demand for its cloud services in Europe, "
+            "North America and Asia, while operating costs stayed broadly flat and headcount remained stable "
+            "across all business units.")
+    ps = [tmpl.format(q=q, r=r, p=p) for q, r, p in [("Q1", 120, 5), ("Q2", 135, 7), ("Q3", 151, 9), ("Q4", 170, 12)]]
+    r = pack(ps, "What was the revenue in Q3?", 200)
+    assert list(r.duplicate_of) == [-1] * 4 and 2 in r.selected
+    assert "151 million" in compress(" ".join(ps), "What was the revenue in Q3?", rate=0.5).text
+    # 2. indented paragraphs of prose after a blank line are no code block: they can be cut
+    t = ("Article 1\n\n    All human beings are born free and equal in dignity and rights. They are endowed "
+         "with reason and conscience and should act towards one another in a spirit of brotherhood.\n\n"
+         "Article 2\n\n    Everyone is entitled to all the rights and freedoms set forth in this Declaration, "
+         "without distinction of any kind, such as race, colour, sex, language, religion, political or other "
+         "opinion.\n")
+    r = compress(t, rate=0.3)
+    assert not r.forced_over_budget and r.within_tolerance, (r.compressed_tokens, r.target_tokens)
+    #    and a code block holding a number can be cut when force_code is off (digits don't force it)
+    code = "class Scaler:\n\n    def scale(self, x):\n        return x * 2\n\n    def shift(self, x):\n        return x + 10\n"
+    body = "Here is the helper module we use.\n\n" + code.split("\n\n", 1)[1] * 20
+    assert compress(body, rate=0.5, force_code=False).compressed_tokens < 0.6 * compress(body, rate=1.0).compressed_tokens
+    # 3. a path or domain followed by CJK text ends where the CJK text starts
+    rest = "文件中的函数，然后运行程序。" + "这是一个很长的句子，用来说明压缩器应该能够删除其中的一些字词。" * 6
+    for link in ("src/main.cpp", "docs.python.org/3/library", "https://example.org/a"):
+        r = compress("请查看 " + link + rest, rate=0.3)
+        assert not r.forced_over_budget and link in r.text, r.text

@@ -271,7 +271,9 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
     const Unit& u = units[k];
     ftok[k] = is_force_token(u);
     must[k] = (u.flags & (kProtected | kStructure)) != 0;
-    hard[k] = must[k] || (opt.force_digits && (u.flags & kHasDigit)) ||
+    // (a code block is kept by force_code, not by the digits somewhere in it: force_code=False
+    // must let a long block holding one number be cut)
+    hard[k] = must[k] || (opt.force_digits && (u.flags & kHasDigit) && u.kind != UnitKind::Code) ||
               (opt.force_code && (u.kind == UnitKind::Url || u.kind == UnitKind::Code)) ||
               (opt.force_entities && (u.flags & kEntity));
     forced[k] = hard[k] || ftok[k];

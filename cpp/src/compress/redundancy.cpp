@@ -36,6 +36,20 @@ std::uint64_t exact_hash(const std::vector<std::string>& terms) {
   return mix(h);
 }
 
+// The facts of a text: the sorted, distinct hashes of its terms that hold a digit ("120",
+// "q3", "2024"). A text is a near-duplicate of an earlier one only when it holds no fact the
+// earlier one lacks: template sentences ("In Q3 the company reported revenue of 151 million
+// dollars, ...") are what a question tells apart, and the later ones were dropped as copies of
+// the first; a copy with a number cut off adds nothing and still goes.
+std::vector<std::uint64_t> facts_of(const std::vector<std::string>& terms) {
+  std::vector<std::uint64_t> h;
+  for (const auto& t : terms)
+    if (t.find_first_of("0123456789") != std::string::npos) h.push_back(mix(fnv1a(t)));
+  std::sort(h.begin(), h.end());
+  h.erase(std::unique(h.begin(), h.end()), h.end());
+  return h;
+}
+
 // MinHash: kHashes permutations of the (already mixed) shingle hashes, h -> a_i * h + b_i mod 2^64
 // with odd a_i (a bijection each), grouped in kBands bands of kRows; two sets share a band's key
 // with probability J^kRows, so a pair becomes a candidate with probability 1 - (1 - J^2)^16.
@@ -162,6 +176,8 @@ std::vector<std::int32_t> dedup(const std::vector<std::vector<std::string>>& doc
   // representatives' shingle sets, one after another (one cache miss per comparison)
   std::vector<std::uint64_t> pool;
   std::vector<std::size_t> set_at(docs.size(), 0), set_len(docs.size(), 0);
+  std::vector<std::uint64_t> fact_pool;  // representatives' facts, one after another
+  std::vector<std::size_t> fact_at(docs.size(), 0), fact_len(docs.size(), 0);
   std::vector<std::int32_t> cand, seen(docs.size(), -1);
   std::array<std::uint64_t, kBands> slot;
   for (std::size_t d = 0; d < docs.size(); ++d) {
@@ -176,6 +192,7 @@ std::vector<std::int32_t> dedup(const std::vector<std::vector<std::string>>& doc
     }
     if (t.size() < opt.min_terms) continue;
     std::vector<std::uint64_t> s = shingle_set(t);
+    const std::vector<std::uint64_t> f = facts_of(t);
     if (s.size() < opt.min_shared) continue;  // can share no min_shared shingles: exact only
     const auto keys = band_keys(s, perms);
     cand.clear();
@@ -209,6 +226,10 @@ std::vector<std::int32_t> dedup(const std::vector<std::vector<std::string>>& doc
       const double lo = static_cast<double>(std::min(s.size(), on));
       const double hi = static_cast<double>(std::max(s.size(), on));
       if (lo < std::max(opt.min_jaccard, opt.min_size_ratio) * hi) continue;
+      {  // a fact the earlier text lacks (another number): no duplicate
+        const std::uint64_t* e = fact_pool.data() + fact_at[static_cast<std::size_t>(c)];
+        if (!std::includes(e, e + fact_len[static_cast<std::size_t>(c)], f.begin(), f.end())) continue;
+      }
       const std::size_t both = shared_count(s.data(), s.size(), o, on);
       if (both >= opt.min_shared &&
           static_cast<double>(both) >= opt.min_jaccard * static_cast<double>(s.size() + on - both)) {
@@ -219,6 +240,9 @@ std::vector<std::int32_t> dedup(const std::vector<std::vector<std::string>>& doc
     if (dup[d] >= 0) continue;
     for (int b = 0; b < kBands; ++b) buckets.append(slot[b], id);
     set_at[d] = pool.size();
+    fact_at[d] = fact_pool.size();
+    fact_len[d] = f.size();
+    fact_pool.insert(fact_pool.end(), f.begin(), f.end());
     set_len[d] = s.size();
     pool.insert(pool.end(), s.begin(), s.end());
   }

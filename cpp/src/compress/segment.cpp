@@ -613,7 +613,32 @@ class Builder {
       if (eol >= b) break;
       p = eol + 1;
     }
-    return end;
+    // ... and it must look like code: at least half its lines hold code punctuation, end with
+    // ':', or are short commands (at most 6 words, no sentence punctuation at the end: "git
+    // clone repo", "make -j2"); indented paragraphs of prose ("Article 1\n\n    All human
+    // beings are born free and equal in dignity and rights. ...") stay prose the compressor can
+    // cut
+    std::size_t lines = 0, code_like = 0;
+    for (std::size_t p = ls; p < end;) {
+      std::size_t e = s_.find('\n', p);
+      if (e == std::string_view::npos || e > end) e = end;
+      std::size_t q = e;
+      while (q > p && (s_[q - 1] == '\r' || s_[q - 1] == ' ' || s_[q - 1] == '\t')) --q;
+      if (q > p && s_.substr(p, q - p).find_first_not_of(" \t") != std::string_view::npos) {
+        ++lines;
+        const std::string_view line = s_.substr(p, q - p);
+        std::size_t words = 0;
+        for (std::size_t k = 0; k < line.size(); ++k)
+          words += line[k] != ' ' && line[k] != '\t' && (k == 0 || line[k - 1] == ' ' || line[k - 1] == '\t');
+        const char last = line.back();
+        const bool command = words <= 6 && last != '.' && last != ',' && last != '!' && last != '?' &&
+                             last != '"' && last != '\'';
+        if (line.find_first_of("(){}[]=;<>$|&`\\") != std::string_view::npos || last == ':' || command)
+          ++code_like;
+      }
+      p = e + 1;
+    }
+    return 2 * code_like >= lines && lines > 0 ? end : ls;
   }
 
   static bool ascii_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -763,8 +788,11 @@ class Builder {
     while (j < b) {
       int l;
       char32_t c = cur_.at(j, l);
+      // CJK / Thai... text after a link has no space before it ("src/main.cpp文件中的函数"): the
+      // link ends at the first character of an unspaced script or CJK / fullwidth punctuation
       if (is_hspace(c) || is_newline(c) || c == '<' || c == '>' || c == '"' || c == '`' ||
-          (json_string && c == '\\'))
+          (json_string && c == '\\') || is_unspaced_script(c) || (c >= 0x3000 && c <= 0x303F) ||
+          (c >= 0xFF00 && c <= 0xFF65))
         break;
       if (c == '(') ++paren;
       if (c == ')') --paren;

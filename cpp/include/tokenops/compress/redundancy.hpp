@@ -4,7 +4,10 @@
 // left out). Two texts are near-duplicates when that Jaccard is at least `min_jaccard` (0.5: one
 // changed word in a 100-word passage gives about 0.94, five about 0.73, ten about 0.53; a cut-off
 // tail or a short prefix keeps it above 0.9; distinct real passages stay below 0.3), and neither
-// has more than 1.25x the other's shingles (`min_size_ratio`). Candidate
+// has more than 1.25x the other's shingles (`min_size_ratio`), and the later one holds no term
+// with a digit that the earlier one lacks (template sentences that differ in their numbers
+// are other facts; a copy with a number cut off adds nothing).
+// Candidate
 // pairs come from MinHash locality-sensitive hashing (32 min-hashes in 16 bands of 2: a pair at
 // Jaccard 0.5 shares a band with probability 0.99, at 0.6 0.999, at 0.7 0.99999) and every
 // candidate is checked with the exact Jaccard of the two shingle sets, so a flagged pair always
