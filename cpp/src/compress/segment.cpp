@@ -129,6 +129,14 @@ bool starts_with_ci(std::string_view s, std::size_t i, std::string_view prefix) 
   return true;
 }
 
+// Whether w is one of the words of a list.
+template <std::size_t N>
+bool one_of(std::string_view w, const std::string_view (&list)[N]) {
+  for (std::string_view k : list)
+    if (w == k) return true;
+  return false;
+}
+
 struct Cursor {
   const unsigned char* p;
   std::size_t n;
@@ -261,19 +269,9 @@ class Builder {
           continue;
         }
       }
-      if (!structure && (starts_with_ci(s_, i, "http://") || starts_with_ci(s_, i, "https://") ||
-                         starts_with_ci(s_, i, "ftp://") || starts_with_ci(s_, i, "www.") ||
-                         starts_with_ci(s_, i, "mailto:"))) {  // (its "mailto:" could be dropped)
-        std::size_t j = url_end(i, b, json_string);
-        if (j > i + 4) {
-          emit(i, j, UnitKind::Url, digit_flag(i, j, base));
-          i = j;
-          continue;
-        }
-      }
       if (!structure && cp < 0x80) {
-        // other URIs (s3://, file:///), e-mail addresses ("a+b@x.com"), scp-like remotes
-        // (git@github.com:o/r.git), bare domains with a path, file paths: one unit each
+        // web URLs, other URIs (s3://, file:///), e-mail addresses ("a+b@x.com"), scp-like
+        // remotes (git@github.com:o/r.git), bare domains with a path, file paths: one unit each
         const std::size_t j = link_end(i, b, json_string);
         if (j > i) {
           emit(i, j, UnitKind::Url, digit_flag(i, j, base));
@@ -672,12 +670,18 @@ class Builder {
     return (labels >= 2 && ascii_alpha(s_[tld])) ? q : p;
   }
 
-  // End of a link-like unit starting at i (an ASCII character), or i: a URI with any scheme
+  // End of a link-like unit starting at i (an ASCII character), or i: a web URL (http(s)://, ftp://, www., mailto:), a URI with any scheme
   // ("s3://", "file:///"), an e-mail address with RFC 5322 local-part characters ("a+b@x.com",
   // "user.name+tag@example.co.uk"), an scp-like remote ("git@github.com:o/r.git"), a bare domain
   // with a path ("docs.python.org/3/library"), a file path ("/etc/passwd", "~/x", "./run.sh",
   // "../a", "C:\dir", "src/main.cpp": a relative one needs an extension on its last part).
   std::size_t link_end(std::size_t i, std::size_t b, bool json_string) const {
+    if (starts_with_ci(s_, i, "http://") || starts_with_ci(s_, i, "https://") ||
+        starts_with_ci(s_, i, "ftp://") || starts_with_ci(s_, i, "www.") ||
+        starts_with_ci(s_, i, "mailto:")) {  // (its "mailto:" could be dropped)
+      const std::size_t j = url_end(i, b, json_string);
+      if (j > i + 4) return j;
+    }
     const char c = s_[i];
     if (c == '/' || c == '~' || c == '.') {
       // a path starts a word: after white space, an opening bracket or quote, or the start (not
@@ -947,9 +951,7 @@ bool is_function_word(std::string_view w) {
       "do",   "every", "for", "from", "has",  "have",  "if",   "in",     "is",   "it",
       "may",  "must", "no",   "not",  "on",   "or",    "our",  "shall",  "should", "that",
       "the",  "this", "to",   "was",  "we",   "were",  "will", "with",   "you",  "your"};
-  for (std::string_view k : kWords)
-    if (w == k) return true;
-  return false;
+  return one_of(w, kWords);
 }
 
 bool all_caps(std::string_view w, const Cursor& cur, std::size_t start) {
@@ -1075,9 +1077,7 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
         "=", "==", "<", ">", "+", "-", "*", "/", "^", "%",
         "\xE2\x89\xA4" /* ≤ */, "\xE2\x89\xA5" /* ≥ */, "\xE2\x89\xA0" /* ≠ */, "\xE2\x89\x88" /* ≈ */,
         "\xE2\x88\x92" /* − */, "\xC3\x97" /* × */, "\xC3\xB7" /* ÷ */};
-    for (std::string_view k : kOps)
-      if (p == k) return true;
-    return false;
+    return one_of(p, kOps);
   };
   for (std::size_t m = 1; m + 1 < n; ++m) {
     if (u[m].kind != UnitKind::Punct || u[m].chunk != u[m - 1].chunk) continue;
@@ -1108,18 +1108,14 @@ void mark_entities(std::string_view s, Segmentation& seg, Dsu& dsu) {
     static constexpr std::string_view kScale[] = {
         "hundred", "thousand", "million", "billion", "trillion", "hundreds", "thousands",
         "millions", "billions", "trillions", "percent", "pct", "bn", "mn", "mln", "m", "k", "tn"};
-    for (std::string_view k : kScale)
-      if (w == k) return true;
-    return false;
+    return one_of(w, kScale);
   };
   auto is_month = [](std::string_view w) {
     static constexpr std::string_view kMonths[] = {
         "january", "february", "march", "april", "may", "june", "july", "august", "september",
         "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
         "sept", "oct", "nov", "dec"};
-    for (std::string_view k : kMonths)
-      if (w == k) return true;
-    return false;
+    return one_of(w, kMonths);
   };
   auto number = [&](std::size_t k) { return u[k].kind == UnitKind::Number && !(u[k].flags & kStructure); };
   // k and k + 1 in one chunk, with white space between them

@@ -204,6 +204,18 @@ const std::vector<std::string>& dense_signal_names() {
   return names;
 }
 
+namespace {
+// (x - mean) / scale of dense signal k, refused when it overflows float: a file's tiny
+// (positive, finite) scale would otherwise give a silent inf
+float standardise(float x, const io::RouterFeatureSpec& s, std::size_t k) {
+  const float z = (x - s.dense_mean[k]) / s.dense_scale[k];
+  TOKENOPS_CHECK(std::isfinite(z), InvalidArgument, "router features: the dense signal '",
+                 dense_signal_names()[k], "' standardises to a non-finite value (dense_scale ",
+                 s.dense_scale[k], " is too small); retrain or fix the router file");
+  return z;
+}
+}  // namespace
+
 FeatureExtractor::FeatureExtractor(const io::RouterFeatureSpec& spec,
                                    std::shared_ptr<const tokenizer::Encoding> encoding)
     : spec_(spec), encoding_(std::move(encoding)) {
@@ -249,12 +261,8 @@ FeatureExtractor::FeatureExtractor(const io::RouterFeatureSpec& spec,
                      spec_.dense_max[i], "]");
     for (std::size_t i = 0; i < spec_.dense_min.size(); ++i) {
       // clipped signals lie in [min, max]: both ends must standardise to finite floats
-      const float lo = (spec_.dense_min[i] - spec_.dense_mean[i]) / spec_.dense_scale[i];
-      const float hi = (spec_.dense_max[i] - spec_.dense_mean[i]) / spec_.dense_scale[i];
-      TOKENOPS_CHECK(std::isfinite(lo) && std::isfinite(hi), InvalidArgument,
-                     "router features: the dense signal '", names[i],
-                     "' standardises to a non-finite value (dense_scale ", spec_.dense_scale[i],
-                     " is too small); retrain or fix the router file");
+      standardise(spec_.dense_min[i], spec_, i);
+      standardise(spec_.dense_max[i], spec_, i);
     }
     TOKENOPS_CHECK(spec_.encoding.empty() || encoding_ != nullptr, InvalidArgument,
                    "router features: the router needs the tokenizer '", spec_.encoding,
@@ -429,14 +437,7 @@ void finish_dense(std::string_view text, const Counts& c, const tokenizer::Encod
     if (!stdz->dense_min.empty())
       for (int k = 0; k < kNumDense; ++k)
         dense[k] = std::min(std::max(dense[k], stdz->dense_min[k]), stdz->dense_max[k]);
-    for (int k = 0; k < kNumDense; ++k) {
-      dense[k] = (dense[k] - stdz->dense_mean[k]) / stdz->dense_scale[k];
-      // a file's tiny (positive, finite) scale can still overflow float: never a silent inf
-      TOKENOPS_CHECK(std::isfinite(dense[k]), InvalidArgument, "router features: the dense signal '",
-                     dense_signal_names()[static_cast<std::size_t>(k)],
-                     "' standardises to a non-finite value (dense_scale ", stdz->dense_scale[k],
-                     " is too small); retrain or fix the router file");
-    }
+    for (int k = 0; k < kNumDense; ++k) dense[k] = standardise(dense[k], *stdz, static_cast<std::size_t>(k));
   }
 }
 
