@@ -614,6 +614,43 @@ def test_blank_prompts_score_as_the_empty_prompt():
     assert s[8] != s[0] and s[9] != s[0]  # content (and U+200B, which is not White_Space) is not blank
 
 
+def test_default_router_is_its_recipe_fitted_on_all_shipped_rows(data_dir):
+    # The shipped file is what build_default.fit_default gives on training_rows(): the held-out
+    # figures of scripts/router_default_heldout.py (same recipe, one benchmark left out) are
+    # about this router and no other. Fails when the recipe changes without a rebuild.
+    from tokenops.router.build_default import fit_default, training_rows
+    from tokenops.router.data import load_routellm
+
+    prompts, q, counts = training_rows(str(data_dir))
+    assert set(counts) == {"routellm/mmlu", "routellm/gsm8k", "routellm/mt-bench", "routerbench/train",
+                           "routerbench/test"}
+    probe = load_routellm("mt-bench", data_dir).prompts + PROMPTS
+    rebuilt = fit_default(prompts, q).load().score(probe)
+    # Not bit for bit: lbfgs stops at tol 1e-5, and where it stops moves with the BLAS build and
+    # even the import order (the same fit differs by up to 0.0024 inside and outside this
+    # module); halving C or the dense weight moves them by 0.07.
+    np.testing.assert_allclose(rebuilt, Router.default().score(probe), rtol=0, atol=0.01)
+
+
+def test_heldout_scores_train_without_the_benchmark(data_dir, monkeypatch):
+    from tokenops.router import build_default, data
+
+    bench = data.load_routellm("gsm8k", data_dir)
+    s, counts = build_default.heldout_scores("gsm8k", str(data_dir))
+    assert "routellm/gsm8k" not in counts and counts["routellm/mmlu"] > 14000
+    assert s.shape == (len(bench),) and np.all((s >= 0) & (s <= 1))
+    # the shipped router saw these prompts and the held-out one did not: they must differ
+    assert np.abs(s - Router.default().score(bench.prompts)).max() > 1e-3
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        build_default.heldout_scores("routerbench", str(data_dir))
+    # a training source that holds an evaluation prompt is refused, not silently used
+    real = data.pair_rows
+    monkeypatch.setattr(data, "pair_rows", lambda sources, data_dir=None: (
+        bench.prompts[:3] + real(("mt-bench",), data_dir)[0], np.full((75, 2), 0.5), {"x": 75}))
+    with pytest.raises(ValueError, match="3 training prompt.* are gsm8k evaluation prompts"):
+        build_default.heldout_scores("gsm8k", str(data_dir))
+
+
 def test_default_router_nway_without_costs_says_so():
     with pytest.raises(ValueError, match="stores no per-model costs: pass costs"):
         Router.default().route_nway(["hi"], 1.0)

@@ -52,18 +52,44 @@ def _check_card_path(out: Path) -> Path:
     return card
 
 
+def fit_default(prompts: list[str], quality01: np.ndarray, C: float = 1.0, description: str = DESCRIPTION):
+    """The default router's recipe (family, features, score, C) fitted on the given rows:
+    ``quality01`` is (n, 2), GPT-4's and Mixtral's quality in [0, 1]. Returns the trained router
+    (``.load()`` gives a :class:`tokenops.Router`)."""
+    from .train import fit_router
+
+    return fit_router("logistic", list(prompts), quality01, ["gpt-4-1106-preview", "weak (Mixtral-8x7B)"],
+                      strong="gpt-4-1106-preview", weak="weak (Mixtral-8x7B)",
+                      features=DEFAULT_FEATURES, description=description, binary_score="need", C=C)
+
+
+def heldout_scores(benchmark: str, data_dir: str | None = None, C: float = 1.0
+                   ) -> tuple[np.ndarray, dict[str, int]]:
+    """How the default router generalises: its recipe trained on every shipped source except
+    ``benchmark`` ('mmlu', 'gsm8k' or 'mt-bench'), then scored on that benchmark's prompts, which
+    it never saw. Returns the scores (one per prompt of ``load_routellm(benchmark)``) and the
+    training rows per source. Refuses a training set that holds an evaluation prompt."""
+    from .data import PAIR_SOURCES, ROUTELLM_BENCHMARKS, load_routellm, pair_rows
+    from .evaluation import _refuse_evaluation_prompts
+
+    if benchmark not in ROUTELLM_BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose from {list(ROUTELLM_BENCHMARKS)}")
+    bench = load_routellm(benchmark, data_dir)
+    prompts, q, counts = pair_rows(tuple(s for s in PAIR_SOURCES if s != benchmark), data_dir=data_dir)
+    _refuse_evaluation_prompts(bench, prompts, "training prompt(s)", "that is not held out")
+    router = fit_default(prompts, q, C=C, description=f"default recipe, {benchmark} held out").load()
+    return router.score(bench.prompts), counts
+
+
 def build(out: str | Path, data_dir: str | None = None, C: float = 1.0) -> dict:
     """Trains the default router and writes it to ``out`` and its card to ``<out>.json``, each
     atomically (the installed copy is ``tokenops.router.core.DEFAULT_ROUTER_PATH``)."""
     from .._paths import write_atomic
-    from .train import fit_router
 
     out = Path(out)
     card_path = _check_card_path(out)  # before the training, not after
     prompts, q, counts = training_rows(data_dir)
-    tr = fit_router("logistic", prompts, q, ["gpt-4-1106-preview", "weak (Mixtral-8x7B)"],
-                    strong="gpt-4-1106-preview", weak="weak (Mixtral-8x7B)",
-                    features=DEFAULT_FEATURES, description=DESCRIPTION, binary_score="need", C=C)
+    tr = fit_default(prompts, q, C=C)
     out.parent.mkdir(parents=True, exist_ok=True)
     tr.save(out)
     card = {"file": out.name, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),

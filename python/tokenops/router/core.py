@@ -162,7 +162,10 @@ class Router:
     @classmethod
     def default(cls) -> "Router":
         """The shipped binary router (P(strong model needed)); what it was trained on is in its
-        card, ``router/data/default_router.json``, and the README's router section."""
+        card, ``router/data/default_router.json``, and the README's router section. Its recipe
+        transfers weakly to tasks unlike its training data (APGR 0.53-0.66 on a RouteLLM
+        benchmark left out of training, random 0.48-0.50: ``scripts/router_default_heldout.py``);
+        routers trained on your own outcomes (``tokenops.router.train.fit_router``) do better."""
         if not DEFAULT_ROUTER_PATH.is_file():
             raise FileNotFoundError(
                 f"the default router file is missing from the package ({DEFAULT_ROUTER_PATH}); "
