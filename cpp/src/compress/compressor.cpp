@@ -562,114 +562,120 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
   // 50k-token prompt.
   constexpr std::size_t kExactFill = 2048;
   const bool exact_fill = target <= kExactFill;
-  for (int pass = 0; pass < 4 && (target > achieved + (exact_fill ? 0 : tol) || achieved == 0); ++pass) {
-    const double scale = std::clamp(measured_scale, 0.2, 5.0);
-    chunk_live.assign(nc, 0);
-    for (std::size_t k = 0; k < n; ++k)
-      if (r.kept[k] && !soft(k)) chunk_live[units[k].chunk] = 1;
-    // the soft force tokens of the chunks that units [b, e) of item_units would bring back
-    auto comeback = [&](const std::uint32_t* b, const std::uint32_t* e) {
-      std::uint64_t c = 0;
-      new_chunks.clear();
-      for (const std::uint32_t* p = b; p != e; ++p) {
-        const std::uint32_t ch = units[*p].chunk;
-        if (chunk_live[ch] || std::find(new_chunks.begin(), new_chunks.end(), ch) != new_chunks.end())
-          continue;
-        new_chunks.push_back(ch);
-        c += chunk_soft[ch];
-      }
-      return c;
-    };
-    auto make_live = [&]() {
-      for (std::uint32_t ch : new_chunks) chunk_live[ch] = 1;
-    };
-    const double slack = pass == 0 && achieved > 0 ? tol / 2.0 : 0.0;
-    const double room = (static_cast<double>(target) - static_cast<double>(achieved) - slack) / scale;
-    double added = 0;
-    extra.clear();
-    for (std::size_t i = 0; i < cand.size() && added < room; ++i) {
-      const std::uint32_t it = cand[i];
-      if (sel[it] || rejected_item[it]) continue;
-      const std::uint32_t* b = item_units.data() + item_start[it];
-      const std::uint32_t* e = item_units.data() + item_start[it + 1];
-      const double cost = static_cast<double>(items[it].cost + comeback(b, e));
-      if (added + cost <= room) {
-        sel[it] = 1;
-        make_live();
-        extra.push_back(it);
-        added += cost;
-        continue;
-      }
-      if (e - b < 2) continue;
-      units_by_score(it);
-      for (std::uint32_t u : us) {
-        if (unit_sel[u] || rejected_unit[u]) continue;
-        const double c = static_cast<double>(r.unit_tokens[u] + comeback(&u, &u + 1));
-        if (added + c > room) continue;
-        unit_sel[u] = 1;
-        make_live();
-        extra.push_back(-1 - static_cast<std::int64_t>(u));
-        added += c;
-      }
-    }
-    if (extra.empty()) {
-      if (slack > 0) continue;  // nothing fits the room less the slack: try the whole room
-      break;
-    }
-    measure();
-    if (achieved > target) {
-      // keep the longest prefix that fits; the entry that tipped it over is out, the ones after
-      // it are candidates again in the next pass
-      const std::size_t good = shrink_to_fit(extra.size(), set_extra);
-      if (extra[good] >= 0) rejected_item[static_cast<std::size_t>(extra[good])] = 1;
-      else rejected_unit[static_cast<std::size_t>(-1 - extra[good])] = 1;
-    }
-  }
-  // Top-up (up to kExactFill tokens): while room is left, the best single unit whose estimate
-  // fits it and that measures within the target is added, up to kTopUp measurements. The passes
-  // above stop at the first entry that tips the count over, so a larger target could come back
-  // shorter than a smaller one ("8 9." at 6 tokens, "8 unseen 9." at 5): 95 of 6,510 runs on real
-  // passages before, 0 after (scripts/compression_monotone.py).
-  if (exact_fill && achieved < target && achieved > 0) {
-    constexpr int kTopUp = 16;
-    std::vector<std::uint8_t> live(nc, 0), saved_kept;
-    std::string saved_text;
-    for (int tries = 0; tries < kTopUp && achieved < target;) {
-      std::fill(live.begin(), live.end(), 0);
+  // The fill (passes, then the top-up): run after the prefix above, and again when the
+  // punctuation riders had to go (no_soft), which frees room for content units.
+  auto fill = [&]() {
+    for (int pass = 0; pass < 4 && (target > achieved + (exact_fill ? 0 : tol) || achieved == 0); ++pass) {
+      const double scale = std::clamp(measured_scale, 0.2, 5.0);
+      chunk_live.assign(nc, 0);
       for (std::size_t k = 0; k < n; ++k)
-        if (r.kept[k] && !soft(k)) live[units[k].chunk] = 1;
-      const std::uint64_t room = target - achieved;
-      std::int64_t pick = -1;
-      for (std::size_t i = 0; i < cand.size() && pick < 0; ++i) {
+        if (r.kept[k] && !soft(k)) chunk_live[units[k].chunk] = 1;
+      // the soft force tokens of the chunks that units [b, e) of item_units would bring back
+      auto comeback = [&](const std::uint32_t* b, const std::uint32_t* e) {
+        std::uint64_t c = 0;
+        new_chunks.clear();
+        for (const std::uint32_t* p = b; p != e; ++p) {
+          const std::uint32_t ch = units[*p].chunk;
+          if (chunk_live[ch] || std::find(new_chunks.begin(), new_chunks.end(), ch) != new_chunks.end())
+            continue;
+          new_chunks.push_back(ch);
+          c += no_soft ? 0 : chunk_soft[ch];
+        }
+        return c;
+      };
+      auto make_live = [&]() {
+        for (std::uint32_t ch : new_chunks) chunk_live[ch] = 1;
+      };
+      const double slack = pass == 0 && achieved > 0 ? tol / 2.0 : 0.0;
+      const double room = (static_cast<double>(target) - static_cast<double>(achieved) - slack) / scale;
+      double added = 0;
+      extra.clear();
+      for (std::size_t i = 0; i < cand.size() && added < room; ++i) {
         const std::uint32_t it = cand[i];
-        if (sel[it]) continue;
+        if (sel[it] || rejected_item[it]) continue;
+        const std::uint32_t* b = item_units.data() + item_start[it];
+        const std::uint32_t* e = item_units.data() + item_start[it + 1];
+        const double cost = static_cast<double>(items[it].cost + comeback(b, e));
+        if (added + cost <= room) {
+          sel[it] = 1;
+          make_live();
+          extra.push_back(it);
+          added += cost;
+          continue;
+        }
+        if (e - b < 2) continue;
         units_by_score(it);
         for (std::uint32_t u : us) {
-          if (unit_sel[u] || rejected_unit[u] || r.kept[u]) continue;
-          const std::uint64_t c = r.unit_tokens[u] + (live[units[u].chunk] ? 0 : chunk_soft[units[u].chunk]);
-          if (c > room) continue;
-          pick = u;
-          break;
+          if (unit_sel[u] || rejected_unit[u]) continue;
+          const double c = static_cast<double>(r.unit_tokens[u] + comeback(&u, &u + 1));
+          if (added + c > room) continue;
+          unit_sel[u] = 1;
+          make_live();
+          extra.push_back(-1 - static_cast<std::int64_t>(u));
+          added += c;
         }
       }
-      if (pick < 0) break;
-      ++tries;
-      const std::size_t before = achieved;
-      const double before_scale = measured_scale;
-      saved_kept = r.kept;
-      saved_text = r.text;
-      unit_sel[static_cast<std::size_t>(pick)] = 1;
+      if (extra.empty()) {
+        if (slack > 0) continue;  // nothing fits the room less the slack: try the whole room
+        break;
+      }
       measure();
-      if (achieved > target || achieved < before) {  // a merge can also shorten: no gain
-        unit_sel[static_cast<std::size_t>(pick)] = 0;
-        rejected_unit[static_cast<std::size_t>(pick)] = 1;
-        r.kept.swap(saved_kept);
-        r.text.swap(saved_text);
-        achieved = before;
-        measured_scale = before_scale;
+      if (achieved > target) {
+        // keep the longest prefix that fits; the entry that tipped it over is out, the ones after
+        // it are candidates again in the next pass
+        const std::size_t good = shrink_to_fit(extra.size(), set_extra);
+        if (extra[good] >= 0) rejected_item[static_cast<std::size_t>(extra[good])] = 1;
+        else rejected_unit[static_cast<std::size_t>(-1 - extra[good])] = 1;
       }
     }
-  }
+    // Top-up (up to kExactFill tokens): while room is left, the best single unit whose estimate
+    // fits it and that measures within the target is added, up to kTopUp measurements. The passes
+    // above stop at the first entry that tips the count over, so a larger target could come back
+    // shorter than a smaller one ("8 9." at 6 tokens, "8 unseen 9." at 5): 95 of 6,510 runs on real
+    // passages before, 0 after (scripts/compression_monotone.py).
+    if (exact_fill && achieved < target && achieved > 0) {
+      constexpr int kTopUp = 16;
+      std::vector<std::uint8_t> live(nc, 0), saved_kept;
+      std::string saved_text;
+      for (int tries = 0; tries < kTopUp && achieved < target;) {
+        std::fill(live.begin(), live.end(), 0);
+        for (std::size_t k = 0; k < n; ++k)
+          if (r.kept[k] && !soft(k)) live[units[k].chunk] = 1;
+        const std::uint64_t room = target - achieved;
+        std::int64_t pick = -1;
+        for (std::size_t i = 0; i < cand.size() && pick < 0; ++i) {
+          const std::uint32_t it = cand[i];
+          if (sel[it]) continue;
+          units_by_score(it);
+          for (std::uint32_t u : us) {
+            if (unit_sel[u] || rejected_unit[u] || r.kept[u]) continue;
+            const std::uint64_t c =
+                r.unit_tokens[u] + (live[units[u].chunk] || no_soft ? 0 : chunk_soft[units[u].chunk]);
+            if (c > room) continue;
+            pick = u;
+            break;
+          }
+        }
+        if (pick < 0) break;
+        ++tries;
+        const std::size_t before = achieved;
+        const double before_scale = measured_scale;
+        saved_kept = r.kept;
+        saved_text = r.text;
+        unit_sel[static_cast<std::size_t>(pick)] = 1;
+        measure();
+        if (achieved > target || achieved < before) {  // a merge can also shorten: no gain
+          unit_sel[static_cast<std::size_t>(pick)] = 0;
+          rejected_unit[static_cast<std::size_t>(pick)] = 1;
+          r.kept.swap(saved_kept);
+          r.text.swap(saved_text);
+          achieved = before;
+          measured_scale = before_scale;
+        }
+      }
+    }
+  };
+  fill();
   // Last resort, when nothing but force tokens is kept while the budget has room: one unit alone,
   // the best that measures within the target, if need be without its sentence's "." or "?"
   // (target_tokens=1 on "Please summarise the meeting." gave "": "meeting." is 2 tokens).
@@ -721,6 +727,9 @@ CompressResult Compressor::compress(std::string_view text, const CompressOptions
       if (any_soft) {
         no_soft = true;
         measure();
+        // the room the riders leave goes to content units: a target between the forced units
+        // without and with their riders kept the bare forced units, up to 10 tokens short
+        if (achieved < target) fill();
         r.compressed_tokens = achieved;
         const std::size_t d2 = achieved > target ? achieved - target : target - achieved;
         r.within_tolerance = d2 <= tol;
