@@ -1115,6 +1115,27 @@ def test_room_left_by_dropped_punctuation_riders_is_filled() -> None:
     assert runs > 10000 and not out, (len(out), runs, out[:3])
 
 
+def test_refill_after_riders_go_uses_what_its_additions_measure() -> None:
+    # CJK sentences with forced numbers, target > 2048 (the fill stops within the tolerance):
+    # the forced numbers measure 1.8x their estimate, the CJK characters added between them
+    # 0.2-0.3x, and a pass scaled by the average filled a fifth of its room; 4 passes left
+    # targets 100-225 above the floor of 4,343 at 42-82 tokens above it, out of tolerance.
+    rng = random.Random(3)
+    chars = list("数据模型的是在了不和有大这主中人上为们地个用工时要动国产以我到他会作来分生对于学下级义就年阶"
+                 "发成部民可出能方进同行面说种过命度革而多子后自社加小机也经力线本电高量长党得实家定深法表着水理化心")
+    text = "".join("".join(rng.choice(chars) if rng.random() > 0.2 else str(rng.randint(1, 999))
+                           for _ in range(rng.randint(4, 20))) + rng.choice(["。", "？", "."])
+                   for _ in range(1000))
+    floor = compress(text, target_tokens=1).compressed_tokens
+    assert floor > 2048
+    out = []
+    for target in range(floor + 25, floor + 300, 25):
+        r = compress(text, target_tokens=target)
+        if not (r.within_tolerance and r.compressed_tokens <= target):
+            out.append((target - floor, r.compressed_tokens - floor))
+    assert not out, (floor, out)
+
+
 def test_drop_consecutive_only_drops_a_repeat_of_the_previous_kept_force_token() -> None:
     # LLMLingua-2: a force token equal to the previous kept force token, with nothing else kept
     # between, goes; with drop_consecutive=False every one stays
