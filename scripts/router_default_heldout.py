@@ -7,7 +7,7 @@ RouteLLM benchmark with that benchmark left out, scores the benchmark, and print
 metrics (APGR, CPT) next to the random router and RouteLLM's best published router, which was
 also trained out-of-domain.
 
-    python scripts/router_default_heldout.py              # about 40 seconds on 2 cores
+    python scripts/router_default_heldout.py              # 10-40 seconds on 2 cores
     python scripts/router_default_heldout.py --variants   # + other recipes held out the same way
 
 ``--variants`` also embeds the 14k MMLU prompts with MiniLM once (4-7 minutes on 2 cores; cached
@@ -22,9 +22,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from tokenops.router.build_default import DEFAULT_FEATURES, heldout_scores
-from tokenops.router.data import PAIR_SOURCES, load_routellm, load_routerbench, pair_rows, routerbench_pair
-from tokenops.router.evaluation import _refuse_evaluation_prompts, routellm_report
+from tokenops.router.build_default import DEFAULT_FEATURES, heldout_rows, heldout_scores
+from tokenops.router.data import load_routellm, load_routerbench, routerbench_pair
+from tokenops.router.evaluation import routellm_report
 from tokenops.router.train import fit_router
 
 BENCHMARKS = ("mt-bench", "gsm8k", "mmlu")
@@ -60,9 +60,7 @@ def variants() -> None:
     for name, (family, features, with_emb, hp) in recipes.items():
         out = []
         for b in BENCHMARKS:
-            src = tuple(s for s in PAIR_SOURCES if s != b)
-            P, Q, _ = pair_rows(src)
-            _refuse_evaluation_prompts(benches[b], P, "training prompt(s)", "that is not held out")
+            _, P, Q, _, src = heldout_rows(b)
             E = np.vstack([emb[s] for s in src]) if with_emb else None
             router = fit_router(family, P, Q, ["s", "w"], strong="s", weak="w", features=features,
                                 embeddings=E, **hp).load()

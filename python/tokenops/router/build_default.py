@@ -63,20 +63,29 @@ def fit_default(prompts: list[str], quality01: np.ndarray, C: float = 1.0, descr
                       features=DEFAULT_FEATURES, description=description, binary_score="need", C=C)
 
 
-def heldout_scores(benchmark: str, data_dir: str | None = None, C: float = 1.0
-                   ) -> tuple[np.ndarray, dict[str, int]]:
-    """How the default router generalises: its recipe trained on every shipped source except
-    ``benchmark`` ('mmlu', 'gsm8k' or 'mt-bench'), then scored on that benchmark's prompts, which
-    it never saw. Returns the scores (one per prompt of ``load_routellm(benchmark)``) and the
-    training rows per source. Refuses a training set that holds an evaluation prompt."""
+def heldout_rows(benchmark: str, data_dir: str | None = None):
+    """The benchmark ('mmlu', 'gsm8k' or 'mt-bench') and the training rows of every other shipped
+    source: ``(bench, prompts, quality01, counts, sources)``, rows in ``sources`` order. Refuses
+    training rows that are evaluation prompts of the benchmark."""
     from .data import PAIR_SOURCES, ROUTELLM_BENCHMARKS, load_routellm, pair_rows
     from .evaluation import _refuse_evaluation_prompts
 
     if benchmark not in ROUTELLM_BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}; choose from {list(ROUTELLM_BENCHMARKS)}")
     bench = load_routellm(benchmark, data_dir)
-    prompts, q, counts = pair_rows(tuple(s for s in PAIR_SOURCES if s != benchmark), data_dir=data_dir)
+    sources = tuple(s for s in PAIR_SOURCES if s != benchmark)
+    prompts, q, counts = pair_rows(sources, data_dir=data_dir)
     _refuse_evaluation_prompts(bench, prompts, "training prompt(s)", "that is not held out")
+    return bench, prompts, q, counts, sources
+
+
+def heldout_scores(benchmark: str, data_dir: str | None = None, C: float = 1.0
+                   ) -> tuple[np.ndarray, dict[str, int]]:
+    """How the default router generalises: its recipe trained on every shipped source except
+    ``benchmark`` ('mmlu', 'gsm8k' or 'mt-bench'), then scored on that benchmark's prompts, which
+    it never saw. Returns the scores (one per prompt of ``load_routellm(benchmark)``) and the
+    training rows per source. Refuses a training set that holds an evaluation prompt."""
+    bench, prompts, q, counts, _ = heldout_rows(benchmark, data_dir)
     router = fit_default(prompts, q, C=C, description=f"default recipe, {benchmark} held out").load()
     return router.score(bench.prompts), counts
 
