@@ -986,3 +986,15 @@ def test_a_provider_prefix_never_gets_another_providers_price(data_dir: Path) ->
     # bare names: the model's maker before resellers (Azure's o4-mini came first in the file)
     for name, key in (("o4-mini", "openai/o4-mini"), ("o1", "openai/o1"), ("grok-3", "x-ai/grok-3")):
         assert tokenops.cost(name, u, catalog=g).model == key
+
+
+def test_missing_price_error_names_a_catalogue_that_has_it():
+    # A user journey: claude-sonnet-4-5 with 1-hour cache writes (LiteLLM v1.83.2 lists no 1h write
+    # price for it). The error said only "Add the price to the catalogue." with no way to do so;
+    # genai-prices has the price, and cost() takes catalog=.
+    usage = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 100,
+             "cache_creation": {"ephemeral_5m_input_tokens": 40, "ephemeral_1h_input_tokens": 60}}
+    with pytest.raises(ValueError, match="cache_write_1h") as ei:
+        tokenops.cost("claude-sonnet-4-5", usage)
+    assert "catalog=Catalog.from_genai_prices()" in str(ei.value)
+    assert "Catalog.from_litellm(path)" in str(ei.value)
