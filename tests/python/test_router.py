@@ -1151,3 +1151,17 @@ def test_tiny_dense_scale_never_gives_a_silent_infinite_feature(toy):
     cfg = {**tr.config, "features": {**f, "dense_scale": scale}}
     with pytest.raises(ValueError, match=f"'{f['dense_names'][0]}' standardises to a non-finite value"):
         Router.from_bytes(router_file_bytes(cfg, tr.tensors)).score(["hello", ""])
+
+
+def test_route_given_a_list_points_to_route_batch():
+    # A user journey: router.route(prompts, threshold=t) on a list said only "prompt must be str,
+    # not list", without naming route_batch, the call that routes many prompts.
+    router = Router.default()
+    with pytest.raises(TypeError, match="route_batch"):
+        router.route(["hi", "What is 17*23?"], threshold=0.3)
+    with pytest.raises(TypeError, match="route_batch"):
+        router.route(np.array(["hi"]), threshold=0.3)
+    with pytest.raises(TypeError, match="prompt must be str, not int$"):
+        router.route(3, threshold=0.3)
+    assert router.route_batch(["hi", "What is 17*23?"], threshold=0.3) == [
+        router.route("hi", threshold=0.3), router.route("What is 17*23?", threshold=0.3)]

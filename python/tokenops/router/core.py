@@ -268,7 +268,9 @@ class Router:
         router file (the default router's are the pair it was trained on, ``gpt-4-1106-preview``
         and ``weak (Mixtral-8x7B)``)."""
         if not isinstance(prompt, str):
-            raise TypeError(f"prompt must be str, not {type(prompt).__name__}")
+            hint = ("; route_batch(prompts, threshold) routes many prompts"
+                    if isinstance(prompt, (list, tuple)) or hasattr(prompt, "__array__") else "")
+            raise TypeError(f"prompt must be str, not {type(prompt).__name__}{hint}")
         hi, lo = self._route_names(threshold, strong, weak)
         s = float(self.score([prompt], embeddings=embeddings)[0])
         return hi if s >= threshold else lo
