@@ -355,3 +355,34 @@ def test_image_notes_only_where_they_apply():
     assert any("'auto' counted as 'high'" in n for n in tokenops.count_messages(auto, "gpt-4o").notes)
     for model in ("claude-sonnet-4-5", "gemini-2.5-pro"):  # detail means nothing to their rules
         assert not any("'auto' counted" in n for n in tokenops.count_messages(auto, model).notes)
+
+
+def test_openai_sdk_message_objects_count_and_pack_like_their_dicts():
+    # OpenAI's function-calling guide appends the response's message object to the history as it
+    # is (messages.append(completion.choices[0].message)); count_messages and pack_chat refused
+    # it ("messages[1] must be a dict, not ChatCompletionMessage") while cost() reads SDK objects.
+    chat = pytest.importorskip("openai.types.chat")
+    tc_mod = pytest.importorskip("openai.types.chat.chat_completion_message_function_tool_call")
+    call = tc_mod.ChatCompletionMessageFunctionToolCall(
+        id="call_1", type="function",
+        function=tc_mod.Function(name="get_weather", arguments='{"city": "Paris"}'))
+    sdk = chat.ChatCompletionMessage(role="assistant", content=None, tool_calls=[call])
+    # the SDK's field order (tool calls are counted as compact JSON, so key order can move a token)
+    plain = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "function": {"arguments": '{"city": "Paris"}', "name": "get_weather"},
+         "type": "function"}]}
+    user = {"role": "user", "content": "Weather in Paris?"}
+    tool = {"role": "tool", "tool_call_id": "call_1", "content": "18C, sunny"}
+    want = tokenops.count_messages([user, plain, tool], model="gpt-4o")
+    got = tokenops.count_messages([user, sdk, tool], model="gpt-4o")
+    assert got.tokens == want.tokens and got.per_message == want.per_message
+    text = chat.ChatCompletionMessage(role="assistant", content="It is 18C and sunny.")
+    assert tokenops.count_messages([text], model="gpt-4o").tokens == tokenops.count_messages(
+        [{"role": "assistant", "content": "It is 18C and sunny."}], model="gpt-4o").tokens
+    history = [{"role": "system", "content": "You are terse."}] + [user, sdk, tool, text] * 8
+    packed = tokenops.pack_chat(history, budget=120, keep_last=4)
+    plain_history = [{"role": "system", "content": "You are terse."}] + [
+        user, plain, tool, {"role": "assistant", "content": "It is 18C and sunny."}] * 8
+    assert packed.messages == tokenops.pack_chat(plain_history, budget=120, keep_last=4).messages
+    with pytest.raises(TypeError, match=r"messages\[0\] must be a dict"):
+        tokenops.count_messages([object()], model="gpt-4o")

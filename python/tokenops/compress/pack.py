@@ -12,6 +12,7 @@ from .. import _core
 from .._args import INT64_MAX, as_int
 from ..tokenizer import Encoding, count_messages
 from ..tokenizer.images import ImageSize
+from ..tokenizer.chat import _message_dict
 from ..tokenizer.chat import _resolve as _resolve_chat_model
 from .api import UNIT_KINDS, Compressor, _check_text, _check_weights, _core_bytes, _resolve_model, default_compressor
 
@@ -323,6 +324,7 @@ def pack_chat(
     if summary is not None and not isinstance(summary, str) and not callable(summary):
         raise TypeError(f"summary must be 'extractive', a str, a callable or None, not {type(summary).__name__}")
     _check_text(summary_role, "summary_role")
+    messages = [_message_dict(m) for m in messages]  # SDK message objects (openai) as dicts
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping):
             raise TypeError(f"messages[{i}] must be a dict with 'role' and 'content', not {type(m).__name__}")

@@ -300,6 +300,27 @@ def _json_text(value: Any, where: str) -> str:
         raise TypeError(f"{where} must be text or JSON-serialisable data ({e})") from None
 
 
+def _message_dict(message: Any) -> Any:
+    """A chat message as a mapping. SDK message objects (openai's ``ChatCompletionMessage``, which
+    OpenAI's function-calling guide appends to the history as it is) are read through
+    ``model_dump``: their null fields are absent, and a tool-calling message without text keeps
+    ``content: None``. Anything else is returned unchanged (and refused by the caller)."""
+    if isinstance(message, Mapping):
+        return message
+    dump = getattr(message, "model_dump", None)
+    if not callable(dump):
+        return message
+    try:
+        d = dump(mode="json", exclude_none=True)
+    except Exception:  # noqa: BLE001 - not pydantic v2: refused by the caller as before
+        return message
+    if not isinstance(d, Mapping) or "role" not in d:
+        return message
+    d = dict(d)
+    d.setdefault("content", None)
+    return d
+
+
 def count_messages(
     messages: Sequence[Mapping[str, Any]], model: str = "gpt-4o", *, image_size: ImageSize = None
 ) -> TokenCount:
@@ -318,6 +339,7 @@ def count_messages(
     acc.notes.append(note)
     counts = []
     for i, message in enumerate(messages):
+        message = _message_dict(message)
         if not isinstance(message, Mapping):
             raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
         n = per_msg
