@@ -386,3 +386,19 @@ def test_openai_sdk_message_objects_count_and_pack_like_their_dicts():
     assert packed.messages == tokenops.pack_chat(plain_history, budget=120, keep_last=4).messages
     with pytest.raises(TypeError, match=r"messages\[0\] must be a dict"):
         tokenops.count_messages([object()], model="gpt-4o")
+
+
+def test_token_count_subtracts_and_formats_as_its_tokens():
+    # It adds and compares as its tokens, but the room left in a context window,
+    # 4096 - count_messages(...), raised "unsupported operand type(s) for -: 'int' and
+    # 'TokenCount'", and f"{count:,} tokens" raised "unsupported format string".
+    import numpy as np
+
+    c = tokenops.count_messages([{"role": "user", "content": "hi"}], model="gpt-4o")
+    assert c == 8
+    assert 4096 - c == 4088 and c - 3 == 5 and c - c == 0 and np.int64(10) - c == 2
+    assert type(4096 - c) is int
+    assert f"{c:,} tokens" == "8 tokens" and f"{c:>4}" == "   8"
+    assert f"{c}" == str(c)
+    with pytest.raises(TypeError):
+        c - 1.5

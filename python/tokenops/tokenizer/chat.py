@@ -46,8 +46,9 @@ class TokenCount:
     ``"approximation"`` (no public tokenizer for the model, counted with ``encoding``; or a model
     whose chat template is not OpenAI's, such as Llama-3).
 
-    It compares and adds as its ``tokens`` (``count <= budget``, ``sum(counts)``, with ints,
-    numpy integers or other counts); ``same_as`` compares every field.
+    It compares, adds and subtracts as its ``tokens`` (``count <= budget``, ``sum(counts)``,
+    ``budget - count``, with ints, numpy integers or other counts), and a format spec formats the
+    tokens (``f"{count:,}"``); ``same_as`` compares every field.
     """
 
     tokens: int
@@ -99,6 +100,19 @@ class TokenCount:
         return NotImplemented if o is None else self.tokens + o
 
     __radd__ = __add__
+
+    # the room a count leaves in a context window or budget: ``budget - count``
+    def __sub__(self, other: object) -> int:
+        o = _as_count(other, raise_=False)
+        return NotImplemented if o is None else self.tokens - o
+
+    def __rsub__(self, other: object) -> int:
+        o = _as_count(other, raise_=False)
+        return NotImplemented if o is None else o - self.tokens
+
+    def __format__(self, spec: str) -> str:
+        # f"{count:,} tokens" formats the tokens; a plain f"{count}" stays the repr
+        return format(self.tokens, spec) if spec else str(self)
 
 
 def _as_count(other: object, raise_: bool = True) -> int | None:
