@@ -272,7 +272,7 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
       }
       TOKENOPS_CHECK(band->prices[pb].set, InvalidArgument, "model '", e.key, "' has no ", bucket_name(b),
                      " price in band '", band->label, "' but usage has ", units, " ", bucket_name(b),
-                     " units; tokenops never prices them at $0. Add the price to the catalogue: price it with a catalogue that lists it (catalog=Catalog.from_genai_prices(), Catalog.from_installed_litellm(), or Catalog.from_litellm(path) of a JSON holding the price).");
+                     " units; tokenops never prices them at $0. Add the price to the catalogue, or price the call with one that lists it (catalog=Catalog.from_genai_prices(), Catalog.from_installed_litellm(), or Catalog.from_litellm(path) of a JSON holding the price).");
       i128 unit = band->prices[pb].atto;
       if (mult.active()) {
         bool rounded = false;
@@ -306,7 +306,7 @@ ExactCost price_exact(const ModelEntry& e, const Usage& u, ServiceTier tier, std
     if (!p)
       throw InvalidArgument(detail::concat(
           "model '", e.key, "' has no ", bucket_name(b), " price (", service_tier_name(tier), " tier) but usage has ",
-          units, " ", bucket_name(b), " units; tokenops never prices them at $0. Add the price to the catalogue: price it with a catalogue that lists it (catalog=Catalog.from_genai_prices(), Catalog.from_installed_litellm(), or Catalog.from_litellm(path) of a JSON holding the price)."));
+          units, " ", bucket_name(b), " units; tokenops never prices them at $0. Add the price to the catalogue, or price the call with one that lists it (catalog=Catalog.from_genai_prices(), Catalog.from_installed_litellm(), or Catalog.from_litellm(path) of a JSON holding the price)."));
     i128 unit = p->atto;
     if (mult.active() && b != kRequest && b != kWebSearch) {
       bool rounded = false;
