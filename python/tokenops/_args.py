@@ -1,6 +1,7 @@
 """Checks for the integer arguments that every package hands to the native core (thread counts,
 seeds, token ids), so oversized or mistyped values get a clear error instead of pybind11's
-"incompatible function arguments"; and for lists of texts."""
+"incompatible function arguments"; and for lists of texts. Also how provider SDK objects are read
+as dicts (``sdk_dict``)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,17 @@ def not_a_mapping(texts: object, name: str) -> None:
     """A dict where a list of texts is expected is a TypeError: iterating it reads its keys."""
     if isinstance(texts, Mapping):
         raise TypeError(f"{name} must be a list of str, not a {type(texts).__name__}")
+
+
+def sdk_dict(obj: object, **kw: object) -> Mapping | None:
+    """A provider SDK object (pydantic v2: openai, anthropic, google-genai) as its JSON-mode dict
+    (``model_dump(mode="json", **kw)``: enums such as google-genai's MediaModality.AUDIO become
+    their values), or None when ``obj`` is not one or cannot be dumped that way."""
+    dump = getattr(obj, "model_dump", None)
+    if not callable(dump):
+        return None
+    try:
+        d = dump(mode="json", **kw)
+    except Exception:  # noqa: BLE001 - not pydantic v2, or a field JSON cannot hold
+        return None
+    return d if isinstance(d, Mapping) else None

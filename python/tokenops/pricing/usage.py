@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from .._args import INT64_MAX
+from .._args import INT64_MAX, sdk_dict
 
 BUCKETS: tuple[str, ...] = (
     "input_text",
@@ -372,14 +372,9 @@ def _check_count(v: Any, name: str) -> int:
 def _to_dict(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return obj
-    dump = getattr(obj, "model_dump", None)
-    if callable(dump):
-        # pydantic SDK objects (google-genai, openai, anthropic): mode="json" turns enums such as
-        # google-genai's MediaModality.AUDIO into their values ("AUDIO")
-        try:
-            return dump(mode="json")
-        except Exception:  # noqa: BLE001 - not pydantic v2, or a field JSON cannot hold
-            pass
+    d = sdk_dict(obj)  # pydantic SDK objects (google-genai, openai, anthropic)
+    if d is not None:
+        return d
     for attr in ("model_dump", "dict", "to_dict"):
         fn = getattr(obj, attr, None)
         if callable(fn):

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._args import sdk_dict
 from .core import Encoding, encoding_for_model, get_encoding
 from .images import DETAILS, ImageSize, image_size_from_data, image_tokens, max_image_tokens
 
@@ -321,14 +322,8 @@ def _message_dict(message: Any) -> Any:
     ``content: None``. Anything else is returned unchanged (and refused by the caller)."""
     if isinstance(message, Mapping):
         return message
-    dump = getattr(message, "model_dump", None)
-    if not callable(dump):
-        return message
-    try:
-        d = dump(mode="json", exclude_none=True)
-    except Exception:  # noqa: BLE001 - not pydantic v2: refused by the caller as before
-        return message
-    if not isinstance(d, Mapping) or "role" not in d:
+    d = sdk_dict(message, exclude_none=True)
+    if d is None or "role" not in d:
         return message
     d = dict(d)
     d.setdefault("content", None)
