@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from tokenops.router.build_default import DEFAULT_FEATURES, heldout_rows, heldout_scores
-from tokenops.router.data import load_routellm, load_routerbench, routerbench_pair
+from tokenops.router.data import load_routellm
 from tokenops.router.evaluation import routellm_report
 from tokenops.router.train import fit_router
 
@@ -31,16 +31,13 @@ BENCHMARKS = ("mt-bench", "gsm8k", "mmlu")
 
 
 def variants() -> None:
-    from tokenops.router.embedding import embed_cached, embedding_feature_config
-    from tokenops.router.nway import routerbench_embeddings
+    from tokenops.router.embedding import embed_cached, embedding_feature_config, pair_rows_embeddings
 
-    benches = {b: load_routellm(b) for b in BENCHMARKS}
-    emb = {b: embed_cached(benches[b].prompts, progress=True) for b in BENCHMARKS}
-    parts = []
-    for split in ("train", "test"):
-        rb = load_routerbench(split)
-        parts.append(routerbench_embeddings(rb)[routerbench_pair(rb)[1]])
-    emb["routerbench"] = np.vstack(parts)
+    # per benchmark, once: (bench, training prompts, quality, counts, sources) and the training
+    # rows' embeddings, row for row
+    held = {b: heldout_rows(b) for b in BENCHMARKS}
+    emb = {b: embed_cached(held[b][0].prompts, progress=True) for b in BENCHMARKS}
+    train_emb = {b: pair_rows_embeddings(held[b][4], progress=True) for b in BENCHMARKS}
     need = dict(binary_score="need")
     recipes = {  # name: (family, features, uses embeddings, hyper-parameters)
         "default recipe": ("logistic", DEFAULT_FEATURES, False, dict(need, C=1.0)),
@@ -60,12 +57,11 @@ def variants() -> None:
     for name, (family, features, with_emb, hp) in recipes.items():
         out = []
         for b in BENCHMARKS:
-            _, P, Q, _, src = heldout_rows(b)
-            E = np.vstack([emb[s] for s in src]) if with_emb else None
+            bench, P, Q, _, _ = held[b]
             router = fit_router(family, P, Q, ["s", "w"], strong="s", weak="w", features=features,
-                                embeddings=E, **hp).load()
-            s = router.score(benches[b].prompts, embeddings=emb[b] if with_emb else None)
-            out.append(routellm_report(benches[b], {name: s}).rows[0].apgr)
+                                embeddings=train_emb[b] if with_emb else None, **hp).load()
+            s = router.score(bench.prompts, embeddings=emb[b] if with_emb else None)
+            out.append(routellm_report(bench, {name: s}).rows[0].apgr)
         print(f"  {name:26s} " + " / ".join(f"{x:.3f}" for x in out) + f" ({np.mean(out):.3f})", flush=True)
 
 

@@ -21,22 +21,11 @@ import warnings
 
 import numpy as np
 from scipy.stats import rankdata
-from tokenops.router.data import load_routellm, load_routerbench, pair_rows, routerbench_pair
-from tokenops.router.embedding import embed_cached, embedding_feature_config
+from tokenops.router.data import load_routellm, pair_rows
+from tokenops.router.embedding import embed_cached, embedding_feature_config, pair_rows_embeddings
 from tokenops.router.evaluation import crossfit_scores, out_of_domain_scores, routellm_report
-from tokenops.router.nway import routerbench_embeddings
 
 FAMILIES = ("logistic", "linear", "mlp", "mf", "irt", "knn")
-
-
-def other_embeddings() -> np.ndarray:
-    """MiniLM embeddings of pair_rows(("gsm8k", "routerbench")), row for row: full prompts for
-    GSM8K, the shipped nway prompt-tail embeddings for RouterBench."""
-    parts = [embed_cached(load_routellm("gsm8k").prompts)]
-    for split in ("train", "test"):
-        rb = load_routerbench(split)
-        parts.append(routerbench_embeddings(rb)[routerbench_pair(rb)[1]])
-    return np.vstack(parts)
 
 
 def main() -> None:
@@ -45,7 +34,7 @@ def main() -> None:
     mt = load_routellm("mt-bench")
     emt = embed_cached(mt.prompts)
     P, Q, _ = pair_rows(("gsm8k", "routerbench"))
-    X = other_embeddings()
+    X = pair_rows_embeddings(("gsm8k", "routerbench"))  # row for row with P
     emb_cfg = embedding_feature_config(X.shape[1])
     scores: dict[str, np.ndarray] = {}
     for fam in FAMILIES:

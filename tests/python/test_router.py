@@ -792,6 +792,32 @@ def test_embedding_fixtures_match_the_live_embedder(data_dir):
         assert np.all(cos > 0.999), cos
 
 
+def test_pair_rows_embeddings_line_up_with_pair_rows(data_dir, monkeypatch):
+    # one row per pair_rows row, in its order: the RouteLLM prompts whole, RouterBench's tails
+    # for the rows pair_rows keeps (the committed fixtures, no embedding computed here)
+    from pathlib import Path
+
+    from tokenops.router import embedding
+    from tokenops.router.data import load_routellm, load_routerbench, pair_rows, routerbench_pair
+    from tokenops.router.nway import routerbench_embeddings
+
+    try:
+        embedding.load_embedder()
+    except (ImportError, FileNotFoundError, OSError) as e:
+        pytest.skip(f"embedder not installed: {e}")
+    monkeypatch.setenv("TOKENOPS_FIXTURES_DIR", str(Path(__file__).resolve().parents[2] / "data"))
+    E = embedding.pair_rows_embeddings(("mt-bench", "routerbench"), data_dir)
+    prompts = pair_rows(("mt-bench", "routerbench"), data_dir)[0]
+    mt = load_routellm("mt-bench", data_dir)
+    assert E.shape == (len(prompts), 384)
+    np.testing.assert_array_equal(E[:len(mt)], embedding.embed_cached(mt.prompts))
+    test = load_routerbench("test", data_dir=data_dir)
+    np.testing.assert_array_equal(E[-int(routerbench_pair(test)[1].sum()):],
+                                  routerbench_embeddings(test)[routerbench_pair(test)[1]])
+    with pytest.raises(ValueError, match="unknown source"):
+        embedding.pair_rows_embeddings(("arena",), data_dir)
+
+
 def test_embeddings_passed_to_a_lexical_router_are_refused(toy):
     """A lexical router would ignore them: saying so beats scoring as if they were used."""
     ps, Q = toy

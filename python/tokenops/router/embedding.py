@@ -130,6 +130,30 @@ def embed_cached(prompts: Sequence[str], embedder: Any = None, cache_dir: str | 
     return E
 
 
+def pair_rows_embeddings(sources: Sequence[str], data_dir: str | Path | None = None,
+                         embedder: Any = None, progress: bool = False) -> np.ndarray:
+    """MiniLM embeddings of ``data.pair_rows(sources)``, row for row: whole prompts for the
+    RouteLLM benchmarks, the N-way router's prompt tails for RouterBench (its rows with both
+    models' outcomes, as ``pair_rows`` keeps them). Fixtures / cache first (``embed_cached``)."""
+    from .data import PAIR_SOURCES, load_routellm, load_routerbench, routerbench_pair
+    from .nway import routerbench_embeddings
+
+    if isinstance(sources, str):
+        sources = (sources,)
+    unknown = [s for s in sources if s not in PAIR_SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source(s) {unknown}; choose from {list(PAIR_SOURCES)}")
+    parts = []
+    for name in sources:
+        if name == "routerbench":
+            for split in ("train", "test"):
+                rb = load_routerbench(split, data_dir=data_dir)
+                parts.append(routerbench_embeddings(rb, embedder)[routerbench_pair(rb)[1]])
+        else:
+            parts.append(embed_cached(load_routellm(name, data_dir).prompts, embedder, progress=progress))
+    return np.vstack(parts)
+
+
 def embedding_feature_config(dim: int = 384, name: str = EMBEDDER_NAME, lexical: bool = False,
                              dense: bool = False, tail_chars: int = 0) -> FeatureConfig:
     """Embedding features: the embedding alone (kNN), with the dense length/structure signals
