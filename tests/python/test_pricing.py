@@ -998,3 +998,11 @@ def test_missing_price_error_names_a_catalogue_that_has_it():
         tokenops.cost("claude-sonnet-4-5", usage)
     assert "catalog=Catalog.from_genai_prices()" in str(ei.value)
     assert "Catalog.from_litellm(path)" in str(ei.value)
+    # and the catalogue it names prices it: 10 in x $3 + 5 out x $15 + 40 5m writes x $3.75 +
+    # 60 1h writes x $6 per million
+    from decimal import Decimal
+
+    from tokenops.pricing import Catalog
+
+    r = tokenops.cost("claude-sonnet-4-5", usage, catalog=Catalog.from_genai_prices())
+    assert r.total_exact == Decimal("0.000615")

@@ -1,8 +1,8 @@
 """The Python examples of the README and the docs run as written, and say what they return.
 
-Every ```python block of README.md, docs/compression.md and docs/cost.md is executed statement by statement in one namespace that
-defines its free names (``long_document``, ``messages``, ``anthropic_response``...) with real
-inputs. A statement whose comment names an exception must raise it; the values the comments
+Every ```python block of README.md, docs/compression.md and docs/cost.md is executed statement
+by statement, one namespace per document that defines its free names (``long_document``,
+``messages``, ``anthropic_response``...) with real inputs. A statement whose comment names an exception must raise it; the values the comments
 promise (``# [199999]``, ``# 765``...) are checked in ``CLAIMS``, and every claim must still be
 in its document, so an edit of either side fails here instead of misleading a reader.
 """
@@ -10,6 +10,7 @@ in its document, so an edit of either side fails here instead of misleading a re
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 import re
 import shutil
@@ -146,8 +147,7 @@ def test_python_examples_run_and_return_what_they_say(doc, namespace):
             where = f"{doc}, block at line {first_line}: {code}"
             expect = re.search(r"\b(ValueError|TypeError|KeyError)\b", comment)
             if expect:
-                with pytest.raises({"ValueError": ValueError, "TypeError": TypeError,
-                                    "KeyError": KeyError}[expect.group(1)]):
+                with pytest.raises(getattr(builtins, expect.group(1))):
                     exec(compile(code, doc, "exec"), namespace)
                 ran += 1
                 continue
