@@ -203,13 +203,21 @@ def test_pack_chat_order_and_tiny_budgets() -> None:
         tokenops.pack_chat(msgs, 2, keep_last=0)
 
 
-def _near_the_floor(text: str, below: int = 0, above: int = 40, **kw):
-    """(target, result) for every target from ``below`` under the forced floor (what
+def _near_the_floor(text: str, below: int = 0, above: int = 40, step: int = 1, **kw):
+    """(target, result) for every ``step``-th target from ``below`` under the forced floor (what
     target_tokens=1 keeps) to ``above`` over it, short of the original size."""
     r0 = tokenops.compress(text, target_tokens=1, **kw)
     floor = r0.compressed_tokens
-    for target in range(max(1, floor - below), min(floor + above, r0.original_tokens)):
+    for target in range(max(1, floor - below), min(floor + above, r0.original_tokens), step):
         yield target, tokenops.compress(text, target_tokens=target, **kw)
+
+
+def _met(r, target: int) -> bool:
+    """Within tolerance and not over the target, unless the forced units alone are over (and
+    forced_over_budget says so)."""
+    if r.forced_over_budget:
+        return r.compressed_tokens > target
+    return r.within_tolerance and r.compressed_tokens <= target
 
 
 _GREEK_WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau".split()
@@ -266,10 +274,57 @@ def test_every_target_near_the_forced_floor_is_met() -> None:
                          {"model": "claude-sonnet-4-5"}, {"drop_consecutive": False}])
         for target, r in _near_the_floor(text, below=5, **kw):
             runs += 1
-            if r.forced_over_budget:
-                ok = r.compressed_tokens > target
-            else:
-                ok = r.within_tolerance and r.compressed_tokens <= target
-            if not ok:
+            if not _met(r, target):
                 bad.append((text[:80], kw, target, r.compressed_tokens, r.forced_over_budget))
     assert runs > 5000 and not bad, (len(bad), bad[:3])
+
+
+def test_json_and_long_texts_near_the_forced_floor() -> None:
+    # JSON in structure mode (every third target from 3 under the floor to 60 above it, 100
+    # documents per seed) stays valid JSON and meets the target; so do texts of 300-900 sentences,
+    # whose targets are above 2,048 tokens, where the fill stops within the 1% tolerance
+    import random
+
+    bad, invalid, runs = [], 0, 0
+    for seed in (0, 1, 5):
+        rng = random.Random(seed)
+
+        def val(d: int):
+            x = rng.random()
+            if d > 3 or x < 0.5:
+                return " ".join(rng.choice(_GREEK_WORDS) if rng.random() > 0.2 else str(rng.randint(1, 999))
+                                for _ in range(rng.randint(1, 20)))
+            if x < 0.6:
+                return rng.randint(-5, 10**6)
+            if x < 0.8:
+                return [val(d + 1) for _ in range(rng.randint(0, 5))]
+            return {f"k{i}_{rng.choice(_GREEK_WORDS)}": val(d + 1) for i in range(rng.randint(0, 5))}
+
+        for _ in range(100):
+            text = json.dumps({f"key{i}": val(0) for i in range(rng.randint(1, 6))},
+                              ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 2]))
+            for target, r in _near_the_floor(text, below=3, above=60, step=3, structure="json"):
+                runs += 1
+                try:
+                    json.loads(r.text)
+                except ValueError:
+                    invalid += 1
+                if not _met(r, target):
+                    bad.append(("json", seed, target, r.compressed_tokens))
+    assert runs > 4000 and invalid == 0 and not bad, (runs, invalid, bad[:3])
+    long_runs = 0
+    for seed in (0, 1):
+        rng = random.Random(seed)
+        for _ in range(6):
+            text = " ".join(" ".join(rng.choice(_GREEK_WORDS) if rng.random() > rng.choice([0.2, 0.3, 0.5])
+                                     else str(rng.randint(1, 99999)) for _ in range(rng.randint(3, 15))) +
+                            rng.choice([".", "!", "?", ".\n"]) for _ in range(rng.randint(300, 900)))
+            r0 = tokenops.compress(text, target_tokens=1)
+            targets = [*range(r0.compressed_tokens, r0.compressed_tokens + 400, 17),
+                       *(int(r0.original_tokens * f) for f in (0.5, 0.6, 0.8))]
+            for target in (t for t in targets if t < r0.original_tokens):
+                r = tokenops.compress(text, target_tokens=target)
+                long_runs += 1
+                if not _met(r, target):
+                    bad.append(("long", seed, target, r.compressed_tokens))
+    assert long_runs > 300 and not bad, (long_runs, bad[:3])
