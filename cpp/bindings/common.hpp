@@ -133,5 +133,6 @@ void bind_compress(py::module_& m);
 void bind_embed(py::module_& m);
 void bind_cost(py::module_& m);
 void bind_budget(py::module_& m);
+void bind_cache(py::module_& m);
 
 }  // namespace tokenops::bindings

@@ -45,4 +45,5 @@ PYBIND11_MODULE(_core, m) {
   tokenops::bindings::bind_embed(m);
   tokenops::bindings::bind_cost(m);
   tokenops::bindings::bind_budget(m);
+  tokenops::bindings::bind_cache(m);
 }

@@ -2,16 +2,18 @@
 
 Exact token counting (tiktoken-identical BPE in C++), exact pricing, SLM-vs-frontier routing,
 prompt compression and context packing, a native sentence embedder and agent-workflow cost
-simulation (semantic caching and live governance are not built yet). ``import tokenops`` is fast
+simulation, and exact + semantic response caches with guards against false hits (live governance
+is not built yet). ``import tokenops`` is fast
 and needs no optional dependency; submodules that need pandas, matplotlib or scikit-learn import
 them when they are used (``pip install 'tokenops[all]'`` installs them).
 """
 
 from __future__ import annotations
 
-from . import compress, examples
+from . import cache, compress, examples
 from ._core import __version__
 from .budget import Policy, Step, Workflow, simulate
+from .cache import Cache, CacheHit
 from .compress import CompressionResult, Compressor, compress_batch, pack, pack_chat
 from .embed import Embedder
 from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_usage
@@ -30,6 +32,9 @@ from .tokenizer import (
 )
 
 __all__ = [
+    "Cache",
+    "CacheHit",
+    "cache",
     "CompressionResult",
     "Compressor",
     "compress",

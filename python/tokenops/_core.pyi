@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'check_distribution', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
+__all__: list[str] = ['CACHE_GUARD_ENTITIES', 'CACHE_GUARD_NEGATION', 'CACHE_GUARD_NUMBERS', 'CACHE_GUARD_QUOTED', 'CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'cache_guard', 'cache_guard_batch', 'cache_signature', 'check_distribution', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
 class CoreEncoding:
     """
     Immutable native BPE encoding; thread-safe, GIL released.
@@ -289,6 +289,18 @@ def bert_normalize(text: typing.Any, clean_text: bool = True, handle_chinese_cha
     ...
 def bert_tables_source() -> str:
     ...
+def cache_guard(prompt: typing.Any, cached_prompt: typing.Any, guards: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    Bits of the guards that fail between two prompts (0: a hit may stand).
+    """
+def cache_guard_batch(prompts: typing.Any, cached_prompts: typing.Any, guards: typing.SupportsInt | typing.SupportsIndex, num_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint32]:
+    """
+    cache_guard over pairs (a uint32 array of failed-guard bits), GIL released.
+    """
+def cache_signature(text: typing.Any) -> dict:
+    """
+    What the cache guards compare in a prompt (numbers, entities, quoted spans, negation).
+    """
 def check_distribution(spec: dict, where: str) -> None:
     """
     ValueError naming `where` for a distribution the simulator refuses (see budget::check_dist).
@@ -327,5 +339,9 @@ def unicode_version() -> str:
     """
     Unicode version of the character tables compiled into the core.
     """
+CACHE_GUARD_ENTITIES: int = 4
+CACHE_GUARD_NEGATION: int = 2
+CACHE_GUARD_NUMBERS: int = 1
+CACHE_GUARD_QUOTED: int = 8
 ROUTER_FORMAT_VERSION: int = 3
 __version__: str = '0.1.0'

@@ -492,7 +492,7 @@ def test_import_is_light_and_offline():
         "def deny(*a, **k):\n    raise RuntimeError('network at import')\n"
         "socket.socket.connect = deny\n"
         "import sys, tokenops\n"
-        "heavy = [m for m in ('pandas', 'matplotlib', 'sklearn', 'torch', 'tiktoken') if m in sys.modules]\n"
+        "heavy = [m for m in ('pandas', 'matplotlib', 'sklearn', 'torch', 'tiktoken', 'faiss') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "print('ok')\n"
     )

@@ -1,0 +1,229 @@
+#include "tokenops/cache/guard.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "tokenops/text/unicode.hpp"
+#include "tokenops/text/utf8.hpp"
+
+namespace tokenops::cache {
+namespace {
+
+using text::GeneralCategory;
+
+void sort_unique(std::vector<std::string>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+bool is_word_char(char32_t cp) {
+  if (cp < 128) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+  return (text::char_class_bmp(cp) & (text::kLetter | text::kNumber | text::kMark)) != 0;
+}
+
+bool is_upper(char32_t cp) {
+  if (cp < 128) return cp >= 'A' && cp <= 'Z';
+  GeneralCategory g = text::general_category(cp);
+  return g == GeneralCategory::Lu || g == GeneralCategory::Lt;
+}
+
+bool is_lower(char32_t cp) {
+  if (cp < 128) return cp >= 'a' && cp <= 'z';
+  return text::general_category(cp) == GeneralCategory::Ll;
+}
+
+bool is_apostrophe(char32_t cp) { return cp == '\'' || cp == 0x2019; }
+
+// Negation cues, case-folded; words ending in n't (and the apostrophe-less forms users type) too.
+constexpr std::array<std::string_view, 13> kNegations = {
+    "not", "no", "never", "nor", "neither", "none", "nobody", "nothing", "nowhere", "cannot",
+    "without", "nope", "nah"};
+constexpr std::array<std::string_view, 18> kBareNegations = {
+    "dont", "cant", "wont", "isnt", "arent", "doesnt", "didnt", "wasnt", "werent", "shouldnt",
+    "couldnt", "wouldnt", "havent", "hasnt", "hadnt", "aint", "mustnt", "neednt"};
+
+bool is_negation(std::string_view w) {
+  if (w.size() >= 3 && w.substr(w.size() - 3) == "n't") return true;
+  for (auto n : kNegations)
+    if (w == n) return true;
+  for (auto n : kBareNegations)
+    if (w == n) return true;
+  return false;
+}
+
+// "1,000" -> "1000", "2.50" -> "2.5", "3.0" -> "3", "007" -> "7".
+std::string normalise_number(std::string_view run) {
+  std::string s;
+  s.reserve(run.size());
+  for (char c : run)
+    if (c != ',') s.push_back(c);
+  std::size_t dot = s.find('.');
+  if (dot != std::string::npos) {
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+  }
+  std::size_t lead = 0;
+  std::size_t int_end = std::min(s.find('.'), s.size());
+  while (lead + 1 < int_end && s[lead] == '0') ++lead;
+  return s.substr(lead);
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+void scan_numbers(std::string_view t, std::vector<std::string>& out) {
+  std::size_t i = 0;
+  while (i < t.size()) {
+    if (!is_digit(t[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < t.size()) {
+      if (is_digit(t[j])) {
+        ++j;
+      } else if ((t[j] == ',' || t[j] == '.') && j + 1 < t.size() && is_digit(t[j + 1])) {
+        j += 1;
+      } else {
+        break;
+      }
+    }
+    out.push_back(normalise_number(t.substr(i, j - i)));
+    i = j;
+  }
+}
+
+std::string_view trim(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+void scan_quoted(std::string_view t, std::vector<std::string>& out) {
+  static constexpr std::string_view kOpenCurly = "\xE2\x80\x9C", kCloseCurly = "\xE2\x80\x9D";
+  // A closing delimiter not found once is not found later either: remember it, so that a text of
+  // unmatched openers stays linear.
+  bool no_close[4] = {false, false, false, false};
+  std::size_t i = 0;
+  while (i < t.size()) {
+    std::string_view open, close;
+    int kind;
+    if (t.compare(i, 3, "```") == 0) {
+      open = close = "```";
+      kind = 0;
+    } else if (t[i] == '`') {
+      open = close = "`";
+      kind = 1;
+    } else if (t[i] == '"') {
+      open = close = "\"";
+      kind = 2;
+    } else if (t.compare(i, 3, kOpenCurly) == 0) {
+      open = kOpenCurly;
+      close = kCloseCurly;
+      kind = 3;
+    } else {
+      ++i;
+      continue;
+    }
+    std::size_t end = no_close[kind] ? std::string_view::npos : t.find(close, i + open.size());
+    if (end == std::string_view::npos) {  // unmatched: not a quotation
+      no_close[kind] = true;
+      i += open.size();
+      continue;
+    }
+    std::string_view inner = trim(t.substr(i + open.size(), end - i - open.size()));
+    if (!inner.empty()) out.emplace_back(inner);
+    i = end + close.size();
+  }
+}
+
+bool sorted_includes(const std::vector<std::string>& haystack, const std::vector<std::string>& needles) {
+  for (const auto& n : needles)
+    if (!std::binary_search(haystack.begin(), haystack.end(), n)) return false;
+  return true;
+}
+
+}  // namespace
+
+Signature signature(std::string_view t) {
+  text::require_valid_utf8(t, "prompt");
+  Signature s;
+  bool sentence_start = true;
+  std::size_t i = 0;
+  while (i < t.size()) {
+    int len = 1;
+    char32_t cp = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data() + i), len);
+    if (!is_word_char(cp)) {
+      if (cp == '.' || cp == '!' || cp == '?' || cp == ':' || cp == ';' || cp == '\n' || cp == 0x3002)
+        sentence_start = true;
+      i += static_cast<std::size_t>(len);
+      continue;
+    }
+    // A word: word characters, with apostrophes between them.
+    std::string lowered;
+    std::size_t letters = 0, uppers = 0;
+    bool inner_upper = false, first_upper = is_upper(cp), prev_lower = false;
+    std::size_t j = i;
+    while (j < t.size()) {
+      int l = 1;
+      char32_t c = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data() + j), l);
+      if (is_apostrophe(c)) {
+        int l2 = 1;
+        std::size_t k = j + static_cast<std::size_t>(l);
+        if (k >= t.size()) break;
+        char32_t next = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data() + k), l2);
+        if (!is_word_char(next)) break;
+        lowered.push_back('\'');
+        j = k;
+        prev_lower = false;
+        continue;
+      }
+      if (!is_word_char(c)) break;
+      bool up = is_upper(c);
+      if (up || is_lower(c)) ++letters;
+      if (up) {
+        ++uppers;
+        if (prev_lower) inner_upper = true;
+      }
+      prev_lower = is_lower(c);
+      if (c >= 'A' && c <= 'Z') {
+        lowered.push_back(static_cast<char>(c - 'A' + 'a'));
+      } else {
+        lowered.append(t.substr(j, static_cast<std::size_t>(l)));
+      }
+      j += static_cast<std::size_t>(l);
+    }
+    bool acronym = letters >= 2 && uppers == letters;
+    bool pronoun_i = lowered == "i" || lowered.rfind("i'", 0) == 0;
+    bool name = first_upper && !sentence_start && !pronoun_i;
+    if (acronym || inner_upper || name) s.entities.push_back(lowered);
+    if (is_negation(lowered)) s.negated = true;
+    s.words.push_back(std::move(lowered));
+    sentence_start = false;
+    i = j;
+  }
+  scan_numbers(t, s.numbers);
+  scan_quoted(t, s.quoted);
+  sort_unique(s.numbers);
+  sort_unique(s.entities);
+  sort_unique(s.words);
+  sort_unique(s.quoted);
+  return s;
+}
+
+std::uint32_t mismatch(const Signature& a, const Signature& b, std::uint32_t guards) noexcept {
+  std::uint32_t failed = 0;
+  if ((guards & kGuardNumbers) && a.numbers != b.numbers) failed |= kGuardNumbers;
+  if ((guards & kGuardNegation) && a.negated != b.negated) failed |= kGuardNegation;
+  if ((guards & kGuardEntities) &&
+      !(sorted_includes(b.words, a.entities) && sorted_includes(a.words, b.entities)))
+    failed |= kGuardEntities;
+  if ((guards & kGuardQuoted) && a.quoted != b.quoted) failed |= kGuardQuoted;
+  return failed;
+}
+
+std::uint32_t mismatch(std::string_view a, std::string_view b, std::uint32_t guards) {
+  return mismatch(signature(a), signature(b), guards);
+}
+
+}  // namespace tokenops::cache

@@ -1,0 +1,669 @@
+"""Exact and semantic response caches with guards against false hits.
+
+A :class:`Cache` answers a prompt it has seen before without calling the model. Two levels:
+
+* **exact**: the same prompt (after Unicode NFC and whitespace normalisation), model and
+  parameters: a hash look-up in SQLite;
+* **semantic**: a prompt whose sentence embedding (tokenops' native MiniLM) is within
+  ``threshold`` cosine of a cached one, in the same *partition* (namespace, model, parameters and,
+  for chat prompts, every message before the last user message), and that no **guard** vetoes.
+
+Guards (C++, ``tokenops/cache/guard.hpp``) catch what an embedding blurs: ``"numbers"`` (the sets
+of numbers differ: "15% of 80" vs "15% of 90"), ``"negation"`` (one is negated), ``"entities"`` (a
+capitalised name or acronym of one is not a word of the other: "Python" vs "Java"), ``"quoted"``
+(the quoted or code spans differ: "Translate \\"I love cats\\"" vs "... \\"I love dogs\\"").
+
+Entries persist in SQLite when a ``path`` is given (WAL journal, one transaction per write, so a
+crash loses at most the write in flight); vectors are searched with FAISS (``faiss-cpu``, exact
+inner product over unit vectors). A cache file records the embedder it was built with and refuses
+to mix vectors of another one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from .. import _core
+from .._args import check_threads, sdk_dict
+
+if TYPE_CHECKING:
+    from ..embed import Embedder
+
+GUARDS: tuple[str, ...] = ("numbers", "negation", "entities", "quoted")
+_GUARD_BITS = {
+    "numbers": _core.CACHE_GUARD_NUMBERS,
+    "negation": _core.CACHE_GUARD_NEGATION,
+    "entities": _core.CACHE_GUARD_ENTITIES,
+    "quoted": _core.CACHE_GUARD_QUOTED,
+}
+DEFAULT_GUARDS: tuple[str, ...] = GUARDS
+DEFAULT_THRESHOLD = 0.9
+SCHEMA_VERSION = 1
+
+Prompt = Union[str, Sequence[Any]]
+
+
+# ------------------------------------------------------------------------------------ guards
+def _guard_mask(guards: Sequence[str] | str | None) -> int:
+    if guards is None:
+        return 0
+    if isinstance(guards, str):
+        guards = (guards,)
+    mask = 0
+    for g in guards:
+        if not isinstance(g, str) or g not in _GUARD_BITS:
+            raise ValueError(f"unknown cache guard {g!r}; the guards are {', '.join(GUARDS)}")
+        mask |= _GUARD_BITS[g]
+    return mask
+
+
+def guard_names(bits: int) -> tuple[str, ...]:
+    """The names of the guards whose bits are set in ``bits`` (a :func:`guard_batch` value)."""
+    return tuple(g for g in GUARDS if int(bits) & _GUARD_BITS[g])
+
+
+def guard(prompt: str, cached_prompt: str, guards: Sequence[str] | None = DEFAULT_GUARDS) -> tuple[str, ...]:
+    """The guards (of ``guards``) that veto serving ``cached_prompt``'s response for ``prompt``;
+    an empty tuple means the hit may stand.
+
+    >>> guard("What is 15% of 80?", "What is 15% of 90?")
+    ('numbers',)
+    """
+    return guard_names(_core.cache_guard(prompt, cached_prompt, _guard_mask(guards)))
+
+
+def guard_batch(
+    prompts: Sequence[str],
+    cached_prompts: Sequence[str],
+    guards: Sequence[str] | None = DEFAULT_GUARDS,
+    *,
+    num_threads: int = 0,
+) -> np.ndarray:
+    """:func:`guard` over pairs: a uint32 array of failed-guard bits (``guard_names`` decodes one;
+    numbers 1, negation 2, entities 4, quoted 8), computed in C++ with the GIL released."""
+    return _core.cache_guard_batch(
+        prompts, cached_prompts, _guard_mask(guards), check_threads(num_threads)
+    )
+
+
+def signature(prompt: str) -> dict[str, Any]:
+    """What the guards compare in ``prompt``: its numbers, entities, quoted spans and negation."""
+    return dict(_core.cache_signature(prompt))
+
+
+# ------------------------------------------------------------------------------------ prompts
+def normalize_prompt(text: str) -> str:
+    """The exact-match form of a prompt: Unicode NFC, whitespace runs as one space, trimmed.
+    Case and punctuation are kept (they can change the answer)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _message_dict(m: Any, i: int) -> Mapping[str, Any]:
+    if isinstance(m, Mapping):
+        return m
+    d = sdk_dict(m, exclude_none=True)
+    if d is None:
+        raise TypeError(
+            f"prompt[{i}] must be a chat message (a dict with 'role' and 'content', or an SDK "
+            f"message object), not {type(m).__name__}"
+        )
+    return d
+
+
+def _content_text(content: Any, i: int) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):  # OpenAI / Anthropic content parts: the text parts
+        texts = []
+        for p in content:
+            p = p if isinstance(p, Mapping) else (sdk_dict(p, exclude_none=True) or {})
+            if p.get("type") in ("text", "input_text") and isinstance(p.get("text"), str):
+                texts.append(p["text"])
+        return "\n".join(texts)
+    raise TypeError(f"prompt[{i}]['content'] must be a str or a list of content parts")
+
+
+def _split_prompt(prompt: Prompt) -> tuple[str, str]:
+    """(context, text): ``text`` is what is embedded and guarded (the prompt, or the last user
+    message of a chat), ``context`` everything else, which must match exactly."""
+    if isinstance(prompt, str):
+        return "", prompt
+    if isinstance(prompt, (bytes, bytearray)):
+        raise TypeError("prompt must be str or a list of chat messages, not bytes; decode it first")
+    if not isinstance(prompt, Sequence) or isinstance(prompt, Mapping):
+        raise TypeError(
+            f"prompt must be str or a list of chat messages, not {type(prompt).__name__}"
+        )
+    messages = [_message_dict(m, i) for i, m in enumerate(prompt)]
+    last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), None)
+    if last is None:
+        raise ValueError("a chat prompt needs a message with role 'user' (its last one is what is matched)")
+    text = _content_text(messages[last].get("content"), last)
+    rest = messages[:last] + [{k: v for k, v in messages[last].items() if k != "content"}] + messages[last + 1 :]
+    try:
+        context = json.dumps(rest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"chat messages must be JSON-serialisable: {e}") from None
+    return context, text
+
+
+def _prompt_text(prompt: Prompt) -> str:
+    """The prompt as stored: the str, or the chat messages as JSON."""
+    if isinstance(prompt, str):
+        return prompt
+    msgs = [_message_dict(m, i) for i, m in enumerate(prompt)]
+    return json.dumps(msgs, sort_keys=True, separators=(",", ":"))  # ASCII: stores any str
+
+
+def _canonical(obj: Any, what: str) -> str:
+    try:
+        return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what} must be JSON-serialisable: {e}") from None
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class CacheHit:
+    """A cached response served for a prompt."""
+
+    response: Any
+    kind: str  # "exact" or "semantic"
+    similarity: float  # cosine of the two prompts' embeddings; 1.0 for an exact hit
+    cached_prompt: str  # the matched text (the prompt, or the last user message of a chat)
+    key: str
+    created_at: float  # time.time() when it was stored
+    hits: int  # times it was served, this one included
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a look-up found, for inspecting near misses: the hit (or None), the nearest cached
+    prompt in the partition and its similarity, and the guards that vetoed candidates above the
+    threshold."""
+
+    hit: CacheHit | None
+    nearest_prompt: str | None
+    similarity: float | None
+    rejected_by: tuple[str, ...]
+
+
+@dataclass
+class _Partition:
+    index: Any  # faiss.IndexIDMap2 over IndexFlatIP
+    count: int = 0
+
+
+def _faiss() -> Any:
+    try:
+        import faiss  # noqa: PLC0415 - optional dependency, imported on first semantic use
+    except ImportError:
+        raise ImportError(
+            "the semantic cache searches vectors with FAISS: pip install faiss-cpu "
+            "(or tokenops[cache]); Cache(embedder=None) is an exact-only cache without it"
+        ) from None
+    return faiss
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    exact_key TEXT NOT NULL UNIQUE,
+    prompt TEXT NOT NULL,
+    text TEXT NOT NULL,
+    response TEXT NOT NULL,
+    embedding BLOB,
+    created_at REAL NOT NULL,
+    last_used_at REAL NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition);
+CREATE INDEX IF NOT EXISTS entries_last_used ON entries (last_used_at);
+"""
+
+
+class Cache:
+    """An exact + semantic response cache (see the module docstring).
+
+    >>> cache = tokenops.Cache()                       # in memory; Cache("cache.sqlite") persists
+    >>> cache.put("How do I reset my PIN?", "Settings > Security > Reset PIN", model="gpt-4o")
+    >>> hit = cache.get("how can I reset my PIN", model="gpt-4o")
+    >>> hit.kind, round(hit.similarity, 2)
+
+    ``embedder``: ``"default"`` (all-MiniLM-L6-v2, native), an :class:`~tokenops.Embedder`, or
+    ``None`` for an exact-only cache. ``threshold``: the cosine a semantic hit needs.
+    ``guards``: the lexical vetoes (:data:`GUARDS`; ``()`` for none). ``ttl``: seconds an entry
+    is served (older ones are not served and are removed on access). ``max_entries``: keeps the
+    most recently used entries of a namespace when a put would exceed it. ``top_k``: candidates
+    above the threshold the guards may look at before giving up.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | str | None = "default",
+        threshold: float = DEFAULT_THRESHOLD,
+        guards: Sequence[str] | None = DEFAULT_GUARDS,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+        top_k: int = 4,
+        namespace: str = "default",
+    ) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
+            -1.0 <= float(threshold) <= 1.0
+        ):
+            raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0 or math.isinf(ttl)
+        ):
+            raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
+        if max_entries is not None and (
+            isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1
+        ):
+            raise ValueError(f"max_entries must be a positive int or None, got {max_entries!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        if not isinstance(namespace, str):
+            raise TypeError(f"namespace must be str, not {type(namespace).__name__}")
+        self.threshold = float(threshold)
+        self.guards = tuple(guards or ())
+        self._mask = _guard_mask(self.guards)
+        self.ttl = None if ttl is None else float(ttl)
+        self.max_entries = max_entries
+        self.top_k = top_k
+        self.namespace = namespace
+        if embedder == "default":
+            from ..embed import Embedder  # noqa: PLC0415
+
+            embedder = Embedder.load()
+        elif isinstance(embedder, str):
+            raise ValueError(f"embedder must be 'default', an Embedder or None, not {embedder!r}")
+        self.embedder = embedder
+        if embedder is not None:
+            _faiss()  # fail now, not at the first put
+        self._lock = threading.RLock()
+        self._partitions: dict[str, _Partition] = {}
+        self._stats = {"lookups": 0, "exact_hits": 0, "semantic_hits": 0, "guard_rejections": 0,
+                       "expired": 0, "misses": 0, "puts": 0}
+        self.path = None if path is None else Path(os.fspath(path)).expanduser()
+        try:
+            self._db = sqlite3.connect(
+                ":memory:" if self.path is None else str(self.path), check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as e:
+            raise OSError(f"cannot open the cache file {self.path}: {e}") from None
+        try:
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._check_meta()
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise ValueError(
+                f"{self.path} is not a tokenops cache file (SQLite said: {e}); pass another path"
+            ) from None
+
+    # ---------------------------------------------------------------- file metadata
+    def _embedder_id(self) -> str:
+        e = self.embedder
+        return "none" if e is None else f"{e.name}/{e.dim}"
+
+    def _check_meta(self) -> None:
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            with self._db:
+                self._db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("embedder", self._embedder_id())],
+                )
+            return
+        version = meta.get("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise ValueError(
+                f"cache file {self.path} has schema version {version}; this tokenops reads "
+                f"version {SCHEMA_VERSION}"
+            )
+        stored = meta.get("embedder", "none")
+        if self.embedder is not None and stored not in ("none", self._embedder_id()):
+            raise ValueError(
+                f"cache file {self.path} holds embeddings of {stored}, not of "
+                f"{self._embedder_id()}: open it with that embedder, or with embedder=None "
+                "for exact hits only"
+            )
+        if self.embedder is not None and stored == "none":
+            n = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+            if n:
+                raise ValueError(
+                    f"cache file {self.path} was filled without an embedder ({n} entries have no "
+                    "vectors); open it with embedder=None, or use a new file for a semantic cache"
+                )
+            with self._db:
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'",
+                                 (self._embedder_id(),))
+
+    # ---------------------------------------------------------------- keys
+    def _keys(self, prompt: Prompt, model: str | None, params: Mapping[str, Any] | None) -> tuple[str, str, str]:
+        if model is not None and not isinstance(model, str):
+            raise TypeError(f"model must be str or None, not {type(model).__name__}")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
+        context, text = _split_prompt(prompt)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"the prompt holds a lone surrogate ({text[e.start]!r} at index {e.start}), which is "
+                "not text and cannot be stored; clean it first, e.g. "
+                "s.encode('utf-8', 'replace').decode()"
+            ) from None
+        text = normalize_prompt(text)
+        partition = _sha(self.namespace, model or "", _canonical(params or {}, "params"), context)
+        return partition, _sha(partition, text), text
+
+    # ---------------------------------------------------------------- vectors
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        assert self.embedder is not None
+        v = np.ascontiguousarray(self.embedder.embed(texts), dtype=np.float32)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        return v / np.where(norms > 0, norms, 1.0)
+
+    def _partition(self, partition: str) -> _Partition:
+        p = self._partitions.get(partition)
+        if p is not None:
+            return p
+        faiss = _faiss()
+        assert self.embedder is not None
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
+        rows = self._db.execute(
+            "SELECT id, embedding FROM entries WHERE partition = ? AND embedding IS NOT NULL",
+            (partition,),
+        ).fetchall()
+        if rows:
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            index.add_with_ids(vecs, ids)
+        p = _Partition(index, len(rows))
+        self._partitions[partition] = p
+        return p
+
+    def _drop_ids(self, ids: Sequence[int], partitions: Sequence[str]) -> None:
+        for pid, part in zip(ids, partitions):
+            p = self._partitions.get(part)
+            if p is not None:
+                p.index.remove_ids(np.array([pid], dtype=np.int64))
+                p.count -= 1
+
+    # ---------------------------------------------------------------- writes
+    def put(
+        self,
+        prompt: Prompt,
+        response: Any,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Stores ``response`` (anything JSON can hold; SDK response objects are stored as their
+        JSON dict) for ``prompt``; replaces an entry with the same exact key. Returns the key."""
+        return self.put_many([prompt], [response], model=model, params=params)[0]
+
+    def put_many(
+        self,
+        prompts: Sequence[Prompt],
+        responses: Sequence[Any],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """:meth:`put` for many prompts, embedded in one batch and written in one transaction."""
+        if isinstance(prompts, str) or isinstance(responses, str):
+            raise TypeError("put_many takes lists of prompts and responses; use put for one")
+        prompts, responses = list(prompts), list(responses)
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        keyed = [self._keys(p, model, params) for p in prompts]
+        stored = []
+        for i, r in enumerate(responses):
+            d = sdk_dict(r)
+            try:
+                stored.append(json.dumps(d if d is not None else r, allow_nan=False))
+            except (TypeError, ValueError) as e:
+                raise TypeError(
+                    f"responses[{i}] cannot be stored: it must be JSON-serialisable ({e})"
+                ) from None
+        # a key repeated within the batch: its last response wins
+        last = {k[1]: i for i, k in enumerate(keyed)}
+        order = sorted(last.values())
+        vecs = (self._embed([keyed[i][2] for i in order])
+                if self.embedder is not None and order else None)
+        now = time.time()
+        with self._lock:
+            with self._db:
+                old = []
+                for i in order:
+                    old += self._db.execute(
+                        "SELECT id, partition FROM entries WHERE exact_key = ?", (keyed[i][1],)
+                    ).fetchall()
+                self._db.executemany("DELETE FROM entries WHERE id = ?", [(r[0],) for r in old])
+                ids = []
+                for j, i in enumerate(order):
+                    part, key, text = keyed[i]
+                    cur = self._db.execute(
+                        "INSERT INTO entries (namespace, partition, exact_key, prompt, text, response,"
+                        " embedding, created_at, last_used_at, hits) VALUES (?,?,?,?,?,?,?,?,?,0)",
+                        (self.namespace, part, key, _prompt_text(prompts[i]), text, stored[i],
+                         None if vecs is None else vecs[j].tobytes(), now, now),
+                    )
+                    ids.append(int(cur.lastrowid))
+            self._drop_ids([r[0] for r in old], [r[1] for r in old])
+            if vecs is not None:
+                for j, (i, pid) in enumerate(zip(order, ids)):
+                    p = self._partitions.get(keyed[i][0])
+                    if p is not None:  # loaded partitions learn the new vector; others load it
+                        p.index.add_with_ids(vecs[j][None, :], np.array([pid], dtype=np.int64))
+                        p.count += 1
+            self._stats["puts"] += len(keyed)
+            if self.max_entries is not None:
+                self._evict()
+        return [k[1] for k in keyed]
+
+    def _evict(self) -> None:
+        n = self._db.execute("SELECT COUNT(*) FROM entries WHERE namespace = ?", (self.namespace,)).fetchone()[0]
+        excess = n - int(self.max_entries or n)
+        if excess <= 0:
+            return
+        rows = self._db.execute(
+            "SELECT id, partition FROM entries WHERE namespace = ? ORDER BY last_used_at, id LIMIT ?",
+            (self.namespace, excess),
+        ).fetchall()
+        with self._db:
+            self._db.executemany("DELETE FROM entries WHERE id = ?", [(r[0],) for r in rows])
+        self._drop_ids([r[0] for r in rows], [r[1] for r in rows])
+
+    # ---------------------------------------------------------------- reads
+    def get(
+        self, prompt: Prompt, *, model: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> CacheHit | None:
+        """The cached response for ``prompt`` (exact first, then semantic), or None."""
+        return self.lookup(prompt, model=model, params=params).hit
+
+    def get_many(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[CacheHit | None]:
+        """:meth:`get` for many prompts (the misses of the exact level embedded in one batch)."""
+        return [r.hit for r in self.lookup_many(prompts, model=model, params=params)]
+
+    def lookup(
+        self, prompt: Prompt, *, model: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> Lookup:
+        """:meth:`get` with the reasons: the nearest cached prompt, its similarity, and the
+        guards that vetoed candidates above the threshold."""
+        return self.lookup_many([prompt], model=model, params=params)[0]
+
+    def lookup_many(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[Lookup]:
+        if isinstance(prompts, str):
+            raise TypeError("lookup_many takes a list of prompts; use lookup for one")
+        keyed = [self._keys(p, model, params) for p in prompts]
+        out: list[Lookup | None] = [None] * len(keyed)
+        now = time.time()
+        pending = []
+        with self._lock:
+            for i, (part, key, _text) in enumerate(keyed):
+                self._stats["lookups"] += 1
+                row = self._db.execute(
+                    "SELECT id, text, response, created_at, hits, exact_key FROM entries WHERE exact_key = ?",
+                    (key,),
+                ).fetchone()
+                if row is not None and self._expired(row[3], now):
+                    self._expire(row[0], part)
+                    row = None
+                if row is not None:
+                    self._stats["exact_hits"] += 1
+                    out[i] = Lookup(self._serve(row, "exact", 1.0, now), row[1], 1.0, ())
+                else:
+                    pending.append(i)
+        if pending and self.embedder is not None:
+            vecs = self._embed([keyed[i][2] for i in pending])  # outside the lock: the slow part
+            with self._lock:
+                for i, v in zip(pending, vecs):
+                    out[i] = self._semantic(keyed[i][0], keyed[i][2], v, now)
+        with self._lock:
+            for i in pending:
+                if out[i] is None:
+                    out[i] = Lookup(None, None, None, ())
+                if out[i].hit is None:  # type: ignore[union-attr]
+                    self._stats["misses"] += 1
+        return out  # type: ignore[return-value]
+
+    def _expired(self, created_at: float, now: float) -> bool:
+        return self.ttl is not None and now - created_at > self.ttl
+
+    def _expire(self, pid: int, partition: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM entries WHERE id = ?", (pid,))
+        self._drop_ids([pid], [partition])
+        self._stats["expired"] += 1
+
+    def _serve(self, row: Sequence[Any], kind: str, similarity: float, now: float) -> CacheHit:
+        pid, text, response, created_at, hits, key = row
+        with self._db:
+            self._db.execute("UPDATE entries SET hits = hits + 1, last_used_at = ? WHERE id = ?", (now, pid))
+        return CacheHit(json.loads(response), kind, float(similarity), text, key,
+                        float(created_at), int(hits) + 1)
+
+    def _semantic(self, partition: str, text: str, vec: np.ndarray, now: float) -> Lookup:
+        p = self._partition(partition)
+        if p.index.ntotal == 0:
+            return Lookup(None, None, None, ())
+        k = min(self.top_k, int(p.index.ntotal))
+        sims, ids = p.index.search(vec[None, :], k)
+        nearest, best = None, None
+        rejected: list[str] = []
+        for sim, pid in zip(sims[0], ids[0]):
+            if pid < 0:
+                continue
+            row = self._db.execute(
+                "SELECT id, text, response, created_at, hits, exact_key FROM entries WHERE id = ?",
+                (int(pid),),
+            ).fetchone()
+            if row is None:
+                continue
+            if nearest is None:
+                nearest, best = row[1], float(sim)
+            if sim < self.threshold:
+                break
+            if self._expired(row[3], now):
+                self._expire(row[0], partition)
+                continue
+            failed = _core.cache_guard(text, row[1], self._mask) if self._mask else 0
+            if failed:
+                rejected.extend(g for g in guard_names(failed) if g not in rejected)
+                self._stats["guard_rejections"] += 1
+                continue
+            self._stats["semantic_hits"] += 1
+            return Lookup(self._serve(row, "semantic", float(sim), now), row[1], best, tuple(rejected))
+        return Lookup(None, nearest, best, tuple(rejected))
+
+    # ---------------------------------------------------------------- housekeeping
+    def delete(self, key: str) -> bool:
+        """Removes the entry with this key (from :meth:`put` or a hit); True if there was one."""
+        with self._lock:
+            row = self._db.execute("SELECT id, partition FROM entries WHERE exact_key = ?", (key,)).fetchone()
+            if row is None:
+                return False
+            with self._db:
+                self._db.execute("DELETE FROM entries WHERE id = ?", (row[0],))
+            self._drop_ids([row[0]], [row[1]])
+            return True
+
+    def clear(self) -> int:
+        """Removes every entry of this cache's namespace; returns how many."""
+        with self._lock:
+            with self._db:
+                n = self._db.execute("DELETE FROM entries WHERE namespace = ?", (self.namespace,)).rowcount
+            self._partitions.clear()
+            return int(n)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM entries WHERE namespace = ?", (self.namespace,)).fetchone()[0])
+
+    def stats(self) -> dict[str, Any]:
+        """Counts since this object was made: lookups, exact and semantic hits, guard rejections
+        (vetoed candidates), expired entries, misses, puts, and the hit rate."""
+        with self._lock:
+            s: dict[str, Any] = dict(self._stats)
+        s["hit_rate"] = (s["exact_hits"] + s["semantic_hits"]) / s["lookups"] if s["lookups"] else 0.0
+        return s
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            self._partitions.clear()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "memory" if self.path is None else str(self.path)
+        return (f"Cache({where!r}, embedder={self._embedder_id()!r}, threshold={self.threshold}, "
+                f"guards={self.guards!r}, namespace={self.namespace!r})")

@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include "tokenops/cache/guard.hpp"
+#include "tokenops/text/error.hpp"
+
+using namespace tokenops::cache;
+
+namespace {
+std::vector<std::string> V(std::initializer_list<const char*> xs) { return {xs.begin(), xs.end()}; }
+}  // namespace
+
+TEST(CacheGuard, NumbersAreNormalised) {
+  Signature s = signature("Pay 1,000 dollars, 2.50 euros, 3.0 pounds and 007 yen by 2024-01-05.");
+  EXPECT_EQ(s.numbers, V({"1", "1000", "2.5", "2024", "3", "5", "7"}));
+  EXPECT_EQ(mismatch("What is 15% of 80?", "What's 15 percent of 80?", kGuardNumbers), 0u);
+  EXPECT_EQ(mismatch("What is 15% of 80?", "What is 15% of 90?", kGuardNumbers), kGuardNumbers);
+  EXPECT_EQ(mismatch("Is the iPhone 12 waterproof?", "Is the iPhone 13 waterproof?", kGuardAll), kGuardNumbers);
+  EXPECT_EQ(mismatch("a 1,000-word essay", "a 1000 word essay", kGuardNumbers), 0u);
+}
+
+TEST(CacheGuard, Negation) {
+  EXPECT_TRUE(signature("Which foods are not vegan?").negated);
+  EXPECT_TRUE(signature("Why can't I sleep?").negated);
+  EXPECT_TRUE(signature("Why can\xE2\x80\x99t I sleep?").negated);  // curly apostrophe
+  EXPECT_TRUE(signature("why cant i sleep").negated);
+  EXPECT_FALSE(signature("Nothingness and knots: a note").negated);
+  EXPECT_EQ(mismatch("Which foods are not vegan?", "Which foods are vegan?", kGuardAll), kGuardNegation);
+  EXPECT_EQ(mismatch("Isn't it late?", "Is it not late?", kGuardNegation), 0u);
+}
+
+TEST(CacheGuard, Entities) {
+  Signature s = signature("How do I learn Python fast? NASA and the iPhone. I think I'm done.");
+  EXPECT_EQ(s.entities, V({"iphone", "nasa", "python"}));  // "How" and "I" start sentences / are I
+  EXPECT_EQ(mismatch("How do I learn Python?", "How do I learn Java?", kGuardAll), kGuardEntities);
+  // a name the other prompt has as a word, in any case, is no mismatch
+  EXPECT_EQ(mismatch("How do I learn Python?", "how can i learn python quickly", kGuardAll), 0u);
+  EXPECT_EQ(mismatch("What did Donald Trump say?", "What did Trump say?", kGuardEntities), kGuardEntities);
+  EXPECT_EQ(mismatch("What is the capital of France?", "What's the capital of Germany?", kGuardAll),
+            kGuardEntities);
+  // sentence-initial capitals are not names
+  EXPECT_EQ(mismatch("Tell me a joke. Please make it short.", "tell me a joke, please make it short", kGuardAll),
+            0u);
+}
+
+TEST(CacheGuard, Quoted) {
+  Signature s = signature("Translate \"good morning\" and \xE2\x80\x9Cthanks\xE2\x80\x9D; run `ls -la` then ```\nx = 1\n```");
+  EXPECT_EQ(s.quoted, V({"good morning", "ls -la", "thanks", "x = 1"}));
+  EXPECT_EQ(mismatch("Translate \"I love cats\" to French", "Translate \"I love dogs\" to French", kGuardQuoted),
+            kGuardQuoted);
+  EXPECT_EQ(mismatch("Say \"hi\"", "Say \"hi\" please", kGuardQuoted), 0u);
+  EXPECT_TRUE(signature("an unmatched \" quote").quoted.empty());
+}
+
+TEST(CacheGuard, OnlyRequestedGuardsAndBadInput) {
+  EXPECT_EQ(mismatch("not 5 Paris", "6 London", 0), 0u);
+  EXPECT_EQ(mismatch("not 5 Paris", "6 London", kGuardAll), kGuardNumbers | kGuardNegation | kGuardEntities);
+  EXPECT_EQ(mismatch("", "", kGuardAll), 0u);
+  EXPECT_THROW(signature(std::string("ab\xC3", 3)), tokenops::InvalidArgument);
+  // CJK runs are words; numbers inside them still count
+  EXPECT_EQ(mismatch("\xE4\xBB\x8A\xE5\xB9\xB4""2024\xE5\xB9\xB4", "\xE4\xBB\x8A\xE5\xB9\xB4""2025\xE5\xB9\xB4", kGuardAll),
+            kGuardNumbers);
+}
+
+TEST(CacheGuard, LinearOnHugeInput) {
+  std::string big(2'000'000, '"');
+  big += std::string(1'000'000, '`');
+  Signature s = signature(big);
+  EXPECT_TRUE(s.quoted.empty());
+  std::string openers;
+  for (int k = 0; k < 500'000; ++k) openers += "\xE2\x80\x9C";  // unmatched curly quotes
+  EXPECT_TRUE(signature(openers).quoted.empty());
+  std::string digits(1'000'000, '7');
+  EXPECT_EQ(signature(digits).numbers.size(), 1u);
+}

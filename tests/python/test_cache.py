@@ -1,0 +1,292 @@
+"""tokenops.cache: guards, exact and semantic hits, persistence, expiry, eviction, bad input."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import tokenops
+from tokenops.cache import GUARDS, Cache, guard, guard_batch, guard_names, normalize_prompt, signature
+
+pytest.importorskip("faiss")
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    try:
+        return tokenops.Embedder.load()
+    except OSError as e:  # pragma: no cover - the test install always has the model
+        pytest.skip(f"no embedding model: {e}")
+
+
+# ------------------------------------------------------------------------------------ guards
+@pytest.mark.parametrize(
+    ("a", "b", "failed"),
+    [
+        ("What is 15% of 80?", "What is 15% of 90?", ("numbers",)),
+        ("What is 15% of 80?", "what's 15 percent of 80", ()),
+        ("a 1,000-word essay", "a 1000 word essay", ()),
+        ("Which foods are not vegan?", "Which foods are vegan?", ("negation",)),
+        ("Why can't I sleep?", "why cant i sleep", ()),
+        ("How do I learn Python?", "How do I learn Java?", ("entities",)),
+        ("How do I learn Python?", "how can i learn python quickly", ()),
+        ('Translate "I love cats" to French', 'Translate "I love dogs" to French', ("quoted",)),
+        ("not 5 Paris", "6 London", ("numbers", "negation", "entities")),
+    ],
+)
+def test_guard_cases(a, b, failed):
+    assert guard(a, b) == failed
+    assert guard(b, a) == failed  # symmetric
+    assert guard(a, b, guards=()) == ()
+
+
+def test_guard_subsets_names_and_signature():
+    assert guard("not 5 Paris", "6 London", guards=["numbers"]) == ("numbers",)
+    assert guard("not 5 Paris", "6 London", guards="negation") == ("negation",)
+    assert guard_names(1 | 8) == ("numbers", "quoted")
+    sig = signature('Is the iPhone 12 "waterproof"? Not sure.')
+    assert sig == {"numbers": ["12"], "entities": ["iphone"], "quoted": ["waterproof"], "negated": True}
+    with pytest.raises(ValueError, match="unknown cache guard 'dates'"):
+        guard("a", "b", guards=["dates"])
+    with pytest.raises(TypeError):
+        guard("a", 3)  # type: ignore[arg-type]
+
+
+def test_guard_batch_matches_guard_for_any_thread_count():
+    a = ["What is 15% of 80?", "Which foods are not vegan?", "How do I learn Python?", "x"] * 50
+    b = ["What is 15% of 90?", "Which foods are vegan?", "how do i learn python", "x"] * 50
+    want = [sum(1 << GUARDS.index(g) for g in guard(x, y)) for x, y in zip(a, b)]
+    for t in (1, 2, 4):
+        got = guard_batch(a, b, num_threads=t)
+        assert got.dtype == np.uint32
+        assert got.tolist() == want
+    with pytest.raises(ValueError, match="differ in length"):
+        guard_batch(["a"], ["a", "b"])
+    with pytest.raises(TypeError):
+        guard_batch(["a", 1], ["a", "b"])  # type: ignore[list-item]
+
+
+def test_normalize_prompt():
+    assert normalize_prompt("  Hello \n\t world  ") == "Hello world"
+    assert normalize_prompt("cafe\u0301") == "caf\u00e9"  # NFC
+    assert normalize_prompt("Hello") != normalize_prompt("hello")  # case kept
+
+
+# ------------------------------------------------------------------------------------ exact
+def test_exact_cache_without_embedder(tmp_path):
+    c = Cache(embedder=None)
+    key = c.put("How do I reset my PIN?", {"text": "Settings > Security", "tokens": 12}, model="gpt-4o")
+    hit = c.get("  How do I   reset my PIN? ", model="gpt-4o")
+    assert hit is not None and hit.kind == "exact" and hit.similarity == 1.0 and hit.key == key
+    assert hit.response == {"text": "Settings > Security", "tokens": 12}
+    assert hit.hits == 1 and c.get("How do I reset my PIN?", model="gpt-4o").hits == 2
+    assert c.get("how do i reset my pin?", model="gpt-4o") is None  # no embedder: exact only
+    assert c.get("How do I reset my PIN?", model="gpt-4o-mini") is None  # another model
+    assert c.get("How do I reset my PIN?", model="gpt-4o", params={"temperature": 1}) is None
+    assert c.get("How do I reset my PIN?") is None
+    s = c.stats()
+    assert (s["lookups"], s["exact_hits"], s["misses"], s["puts"]) == (6, 2, 4, 1)
+    assert s["hit_rate"] == pytest.approx(2 / 6)
+
+
+def test_params_are_canonical_and_namespaces_separate():
+    c = Cache(embedder=None)
+    c.put("q", "a", params={"temperature": 0, "max_tokens": 10})
+    assert c.get("q", params={"max_tokens": 10, "temperature": 0}) is not None
+    other = Cache(embedder=None, namespace="tenant-2")
+    other._db = c._db  # one file, two namespaces
+    assert other.get("q", params={"max_tokens": 10, "temperature": 0}) is None
+    assert len(c) == 1 and len(other) == 0
+
+
+def test_chat_prompts_match_on_the_last_user_message_within_the_same_context(embedder):
+    c = Cache(embedder=embedder)
+    sys1 = {"role": "system", "content": "You are a banking assistant."}
+    sys2 = {"role": "system", "content": "You are a pirate."}
+    c.put([sys1, {"role": "user", "content": "How do I reset my PIN?"}], "Settings > Security")
+    hit = c.get([sys1, {"role": "user", "content": [{"type": "text", "text": "how can I reset my PIN"}]}])
+    assert hit is not None and hit.kind == "semantic" and hit.cached_prompt == "How do I reset my PIN?"
+    assert c.get([sys2, {"role": "user", "content": "How do I reset my PIN?"}]) is None
+    assert c.get("How do I reset my PIN?") is None  # a bare str has no system prompt
+    with pytest.raises(ValueError, match="role 'user'"):
+        c.get([sys1])
+    with pytest.raises(TypeError, match="chat message"):
+        c.get([sys1, 3])
+
+
+# ------------------------------------------------------------------------------------ semantic
+def test_semantic_hits_respect_threshold_and_guards(embedder):
+    c = Cache(embedder=embedder, threshold=0.75)
+    c.put_many(
+        ["How do I reset my PIN?", "What is 15% of 80?", "Which foods are vegan?"],
+        ["pin answer", "12", "vegan answer"],
+    )
+    queries = ["how can I reset my PIN", "What is 15% of 90?", "Which foods are not vegan?",
+               "What is the weather in Paris?"]
+    got = c.lookup_many(queries)
+    sims = embedder.similarity(queries, ["How do I reset my PIN?", "What is 15% of 80?",
+                                         "Which foods are vegan?", "How do I reset my PIN?"])
+    assert got[0].hit is not None and got[0].hit.response == "pin answer"
+    assert got[0].hit.similarity == pytest.approx(float(sims[0, 0]), abs=1e-5)
+    assert got[0].hit.similarity >= 0.75
+    assert got[1].hit is None and got[1].rejected_by == ("numbers",)
+    assert got[1].similarity == pytest.approx(float(sims[1, 1]), abs=1e-5) and got[1].similarity >= 0.75
+    assert got[2].hit is None and got[2].rejected_by == ("negation",)
+    assert got[3].hit is None and got[3].rejected_by == () and got[3].similarity < 0.75
+    # the same cache without guards serves the wrong answers: what the guards are for
+    loose = Cache(embedder=embedder, threshold=0.75, guards=())
+    loose.put_many(["What is 15% of 80?", "Which foods are vegan?"], ["12", "vegan answer"])
+    assert [h.response for h in loose.get_many(queries[1:3])] == ["12", "vegan answer"]
+    s = c.stats()
+    assert (s["semantic_hits"], s["guard_rejections"], s["misses"]) == (1, 2, 3)
+
+
+def test_nearest_passing_candidate_is_served(embedder):
+    # the nearest entry fails a guard, the next one within the threshold passes
+    c = Cache(embedder=embedder, threshold=0.6, top_k=4)
+    c.put("What is 15% of 80?", "12")
+    c.put("Compute 15% of 90.", "13.5")
+    hit = c.get("What is 15% of 90?")
+    assert hit is not None and hit.response == "13.5" and hit.kind == "semantic"
+    assert Cache(embedder=embedder, threshold=0.6, top_k=1).get("What is 15% of 90?") is None
+
+
+def test_put_replaces_and_repeated_keys_in_a_batch_keep_the_last(embedder):
+    c = Cache(embedder=embedder)
+    c.put("q one", "old")
+    c.put("q one", "new")
+    assert len(c) == 1 and c.get("q one").response == "new"
+    c.put_many(["q two", "q two", "q three"], ["a", "b", "c"])
+    assert len(c) == 3 and c.get("q two").response == "b"
+    # the vector index holds one vector per entry, also after replacing a loaded entry
+    c.lookup("something else entirely")  # loads the partition's index
+    part = next(iter(c._partitions.values()))
+    assert part.index.ntotal == 3
+    c.put("q three", "d")
+    assert part.index.ntotal == 3 and c.get("q three").response == "d"
+
+
+# ------------------------------------------------------------------------------------ storage
+def test_persists_and_reopens(tmp_path, embedder):
+    path = tmp_path / "cache.sqlite"
+    with Cache(path, embedder=embedder) as c:
+        c.put("How do I reset my PIN?", ["a", "list", 1])
+    with Cache(path, embedder=embedder) as c:
+        assert len(c) == 1
+        assert c.get("how can I reset my PIN").response == ["a", "list", 1]
+    with Cache(path, embedder=None) as c:  # exact-only view of a semantic file
+        assert c.get("How do I reset my PIN?").kind == "exact"
+
+
+def test_file_errors(tmp_path, embedder):
+    bad = tmp_path / "not_a_cache.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ValueError, match="not a tokenops cache file"):
+        Cache(bad, embedder=None)
+    assert bad.read_bytes() == b"this is not sqlite" * 100  # untouched
+    exact_only = tmp_path / "exact.sqlite"
+    with Cache(exact_only, embedder=None) as c:
+        c.put("q", "a")
+    with pytest.raises(ValueError, match="without an embedder"):
+        Cache(exact_only, embedder=embedder)
+    with Cache(exact_only, embedder=None) as c:
+        assert c.get("q").response == "a"  # still there
+    other = tmp_path / "other.sqlite"
+    with Cache(other, embedder=embedder) as c:
+        c.put("q", "a")
+    con = sqlite3.connect(other)
+    con.execute("UPDATE meta SET value = 'some-other-model/768' WHERE key = 'embedder'")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="some-other-model/768"):
+        Cache(other, embedder=embedder)
+
+
+def test_ttl_and_eviction(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("tokenops.cache.core.time.time", lambda: now[0])
+    c = Cache(embedder=None, ttl=60)
+    c.put("q", "a")
+    now[0] += 59
+    assert c.get("q") is not None
+    now[0] += 2
+    assert c.get("q") is None and len(c) == 0 and c.stats()["expired"] == 1
+    lru = Cache(embedder=None, max_entries=2)
+    lru.put("a", 1)
+    now[0] += 1
+    lru.put("b", 2)
+    now[0] += 1
+    assert lru.get("a") is not None  # a is now the most recently used
+    now[0] += 1
+    lru.put("c", 3)
+    assert len(lru) == 2 and lru.get("b") is None and lru.get("a") is not None
+
+
+def test_delete_and_clear(embedder):
+    c = Cache(embedder=embedder)
+    k = c.put("How do I reset my PIN?", "x")
+    c.put("Another question", "y")
+    assert c.delete(k) is True and c.delete(k) is False
+    assert c.get("how can I reset my PIN") is None  # gone from the vector index too
+    assert c.clear() == 1 and len(c) == 0
+
+
+def test_threads_share_one_cache(embedder):
+    c = Cache(embedder=embedder)
+
+    def work(t: int) -> int:
+        for i in range(15):
+            c.put(f"question {t} number {i}", i)
+            hit = c.get(f"question {t} number {i}")
+            assert hit is not None and hit.response == i
+        return t
+
+    with ThreadPoolExecutor(4) as pool:  # map re-raises a worker's exception here
+        assert sorted(pool.map(work, range(4))) == [0, 1, 2, 3]
+    assert len(c) == 60
+
+
+# ------------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"threshold": 1.5}, ValueError, "threshold"),
+        ({"threshold": True}, ValueError, "threshold"),
+        ({"ttl": 0}, ValueError, "ttl"),
+        ({"ttl": float("inf")}, ValueError, "ttl"),
+        ({"max_entries": 0}, ValueError, "max_entries"),
+        ({"top_k": 0}, ValueError, "top_k"),
+        ({"guards": ["typo"]}, ValueError, "unknown cache guard"),
+        ({"embedder": "minilm"}, ValueError, "embedder"),
+        ({"namespace": 3}, TypeError, "namespace"),
+    ],
+)
+def test_bad_options(kwargs, exc, match):
+    kwargs = {"embedder": None, **kwargs}
+    with pytest.raises(exc, match=match):
+        Cache(**kwargs)
+
+
+def test_bad_prompts_and_responses():
+    c = Cache(embedder=None)
+    with pytest.raises(TypeError, match="not bytes"):
+        c.put(b"q", "a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="prompt must be str"):
+        c.get(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lone surrogate"):
+        c.put("a\ud800b", "x")
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        c.put("q", object())
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        c.put("q", float("nan"))
+    with pytest.raises(TypeError, match="model must be str"):
+        c.put("q", "a", model=4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="2 prompts but 1 responses"):
+        c.put_many(["a", "b"], ["x"])
+    assert len(c) == 0  # nothing half-written
+    c.put("q", "a\ud800 response")  # any str response round-trips
+    assert c.get("q").response == "a\ud800 response"
+    assert c.get("") is None
