@@ -54,6 +54,13 @@ CLAIMS = {
         ("P(strong model needed)", lambda v, ns: np.shape(v) == (2,) and np.all((np.asarray(v) >= 0) & (np.asarray(v) <= 1))),
     'enc.truncate(text, 4000)': ("a prefix of <= 4,000 tokens", lambda v, ns: ns["text"].startswith(v) and 3900 < ns["enc"].count(v) <= 4000),
     'enc.encode_batch_to_numpy(documents)': ("one uint32 array per document", lambda v, ns: len(v) == 3 and all(a.dtype == np.uint32 for a in v)),
+    'cache.get("how can I reset my PIN", model="gpt-4o")':
+        ("CacheHit, kind 'semantic', cosine 0.99", lambda v, ns: v.kind == "semantic" and round(v.similarity, 2) == 0.99),
+    'cache.lookup("Is the iPhone 13 waterproof?", model="gpt-4o")':
+        ("no hit: cosine 0.93, vetoed by 'numbers'",
+         lambda v, ns: v.hit is None and round(v.similarity, 2) == 0.93 and v.rejected_by == ("numbers",)),
+    'tokenops.cache.guard("Which foods are not vegan?", "Which foods are vegan?")':
+        ("('negation',)", lambda v, ns: v == ("negation",)),
     'enc.count_batch(documents, num_threads=0)': ("numpy int64", lambda v, ns: v.dtype == np.int64 and v.shape == (3,)),
 }
 
