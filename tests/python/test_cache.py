@@ -225,6 +225,32 @@ def test_ttl_and_eviction(monkeypatch):
     assert len(lru) == 2 and lru.get("b") is None and lru.get("a") is not None
 
 
+def test_get_or_call_and_savings(tmp_path, embedder):
+    path = tmp_path / "c.sqlite"
+    calls = []
+
+    def call():
+        calls.append(1)
+        return {"choices": [{"message": {"content": "Settings > Security"}}], "usage": {"total_tokens": 40}}
+
+    with Cache(path, embedder=embedder) as c:
+        r1, h1 = c.get_or_call("How do I reset my PIN?", call, model="gpt-4o", cost=lambda r: 0.002)
+        r2, h2 = c.get_or_call("how can I reset my PIN", call, model="gpt-4o", cost=0.002)
+        r3, h3 = c.get_or_call("How do I reset my PIN?", call, model="gpt-4o")
+        assert len(calls) == 1 and h1 is None and r1 == r2 == r3
+        assert h2.kind == "semantic" and h3.kind == "exact" and h3.hits == 2
+        assert c.stats()["saved_cost"] == pytest.approx(0.004)
+    with Cache(path, embedder=embedder) as c:  # the file keeps the totals
+        assert c.savings() == {"entries": 1, "hits": 2, "saved_cost": pytest.approx(0.004)}
+        with pytest.raises(TypeError, match="call must be a function"):
+            c.get_or_call("q", "not callable")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="finite amount >= 0"):
+            c.put("q", "a", cost=-1)
+        with pytest.raises(TypeError, match="must be a number"):
+            c.put("q", "a", cost="0.1")  # type: ignore[arg-type]
+        assert len(c) == 1
+
+
 def test_delete_and_clear(embedder):
     c = Cache(embedder=embedder)
     k = c.put("How do I reset my PIN?", "x")

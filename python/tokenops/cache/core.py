@@ -29,8 +29,9 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -175,6 +176,17 @@ def _canonical(obj: Any, what: str) -> str:
         raise TypeError(f"{what} must be JSON-serialisable: {e}") from None
 
 
+def _check_cost(c: Any, i: int) -> float | None:
+    if c is None:
+        return None
+    if isinstance(c, bool) or not isinstance(c, (int, float, Decimal)):
+        raise TypeError(f"costs[{i}] must be a number or None, not {type(c).__name__}")
+    f = float(c)
+    if not math.isfinite(f) or f < 0:
+        raise ValueError(f"costs[{i}] must be a finite amount >= 0, got {c!r}")
+    return f
+
+
 def _sha(*parts: str) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -239,7 +251,8 @@ CREATE TABLE IF NOT EXISTS entries (
     embedding BLOB,
     created_at REAL NOT NULL,
     last_used_at REAL NOT NULL,
-    hits INTEGER NOT NULL DEFAULT 0
+    hits INTEGER NOT NULL DEFAULT 0,
+    cost REAL
 );
 CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition);
 CREATE INDEX IF NOT EXISTS entries_last_used ON entries (last_used_at);
@@ -309,7 +322,7 @@ class Cache:
         self._lock = threading.RLock()
         self._partitions: dict[str, _Partition] = {}
         self._stats = {"lookups": 0, "exact_hits": 0, "semantic_hits": 0, "guard_rejections": 0,
-                       "expired": 0, "misses": 0, "puts": 0}
+                       "expired": 0, "misses": 0, "puts": 0, "saved_cost": 0.0}
         self.path = None if path is None else Path(os.fspath(path)).expanduser()
         try:
             self._db = sqlite3.connect(
@@ -427,10 +440,16 @@ class Cache:
         *,
         model: str | None = None,
         params: Mapping[str, Any] | None = None,
+        cost: float | None = None,
     ) -> str:
         """Stores ``response`` (anything JSON can hold; SDK response objects are stored as their
-        JSON dict) for ``prompt``; replaces an entry with the same exact key. Returns the key."""
-        return self.put_many([prompt], [response], model=model, params=params)[0]
+        JSON dict) for ``prompt``; replaces an entry with the same exact key. Returns the key.
+
+        ``cost``: what the call that produced the response cost (e.g. USD from
+        ``tokenops.cost(response)``); each hit on the entry then counts it as saved
+        (:meth:`stats`, :meth:`savings`)."""
+        return self.put_many([prompt], [response], model=model, params=params,
+                             costs=None if cost is None else [cost])[0]
 
     def put_many(
         self,
@@ -439,6 +458,7 @@ class Cache:
         *,
         model: str | None = None,
         params: Mapping[str, Any] | None = None,
+        costs: Sequence[float | None] | None = None,
     ) -> list[str]:
         """:meth:`put` for many prompts, embedded in one batch and written in one transaction."""
         if isinstance(prompts, str) or isinstance(responses, str):
@@ -446,6 +466,10 @@ class Cache:
         prompts, responses = list(prompts), list(responses)
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        costs = [None] * len(prompts) if costs is None else list(costs)
+        if len(costs) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(costs)} costs")
+        costs = [_check_cost(c, i) for i, c in enumerate(costs)]
         keyed = [self._keys(p, model, params) for p in prompts]
         stored = []
         for i, r in enumerate(responses):
@@ -475,9 +499,10 @@ class Cache:
                     part, key, text = keyed[i]
                     cur = self._db.execute(
                         "INSERT INTO entries (namespace, partition, exact_key, prompt, text, response,"
-                        " embedding, created_at, last_used_at, hits) VALUES (?,?,?,?,?,?,?,?,?,0)",
+                        " embedding, created_at, last_used_at, hits, cost)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,0,?)",
                         (self.namespace, part, key, _prompt_text(prompts[i]), text, stored[i],
-                         None if vecs is None else vecs[j].tobytes(), now, now),
+                         None if vecs is None else vecs[j].tobytes(), now, now, costs[i]),
                     )
                     ids.append(int(cur.lastrowid))
             self._drop_ids([r[0] for r in old], [r[1] for r in old])
@@ -546,7 +571,7 @@ class Cache:
             for i, (part, key, _text) in enumerate(keyed):
                 self._stats["lookups"] += 1
                 row = self._db.execute(
-                    "SELECT id, text, response, created_at, hits, exact_key FROM entries WHERE exact_key = ?",
+                    "SELECT id, text, response, created_at, hits, exact_key, cost FROM entries WHERE exact_key = ?",
                     (key,),
                 ).fetchone()
                 if row is not None and self._expired(row[3], now):
@@ -570,6 +595,42 @@ class Cache:
                     self._stats["misses"] += 1
         return out  # type: ignore[return-value]
 
+    def get_or_call(
+        self,
+        prompt: Prompt,
+        call: Callable[[], Any],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        cost: float | Callable[[Any], float | None] | None = None,
+    ) -> tuple[Any, CacheHit | None]:
+        """The cached response for ``prompt``, or ``call()``'s, stored before it is returned:
+        ``(response, hit)`` with ``hit`` None when ``call`` ran (a cached SDK object comes back
+        as its JSON dict). ``cost``: a number, or a
+        function of the fresh response (``lambda r: float(tokenops.cost(r).total)``).
+
+        >>> answer, hit = cache.get_or_call(prompt, lambda: client.chat.completions.create(
+        ...     model="gpt-4o", messages=[{"role": "user", "content": prompt}]), model="gpt-4o")
+        """
+        if not callable(call):
+            raise TypeError(f"call must be a function of no arguments, not {type(call).__name__}")
+        hit = self.get(prompt, model=model, params=params)
+        if hit is not None:
+            return hit.response, hit
+        response = call()
+        c = cost(response) if callable(cost) else cost
+        self.put(prompt, response, model=model, params=params, cost=c)
+        return response, None
+
+    def savings(self) -> dict[str, Any]:
+        """What this namespace's entries saved, from the stored counts (all sessions that used the
+        file): entries, hits served, and the cost of those hits for entries stored with a cost."""
+        with self._lock:
+            n, hits, saved = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(hits), 0), COALESCE(SUM(hits * cost), 0.0)"
+                " FROM entries WHERE namespace = ?", (self.namespace,)).fetchone()
+        return {"entries": int(n), "hits": int(hits), "saved_cost": float(saved)}
+
     def _expired(self, created_at: float, now: float) -> bool:
         return self.ttl is not None and now - created_at > self.ttl
 
@@ -580,7 +641,9 @@ class Cache:
         self._stats["expired"] += 1
 
     def _serve(self, row: Sequence[Any], kind: str, similarity: float, now: float) -> CacheHit:
-        pid, text, response, created_at, hits, key = row
+        pid, text, response, created_at, hits, key, cost = row
+        if cost is not None:
+            self._stats["saved_cost"] += float(cost)
         with self._db:
             self._db.execute("UPDATE entries SET hits = hits + 1, last_used_at = ? WHERE id = ?", (now, pid))
         return CacheHit(json.loads(response), kind, float(similarity), text, key,
@@ -598,7 +661,7 @@ class Cache:
             if pid < 0:
                 continue
             row = self._db.execute(
-                "SELECT id, text, response, created_at, hits, exact_key FROM entries WHERE id = ?",
+                "SELECT id, text, response, created_at, hits, exact_key, cost FROM entries WHERE id = ?",
                 (int(pid),),
             ).fetchone()
             if row is None:
@@ -646,7 +709,8 @@ class Cache:
 
     def stats(self) -> dict[str, Any]:
         """Counts since this object was made: lookups, exact and semantic hits, guard rejections
-        (vetoed candidates), expired entries, misses, puts, and the hit rate."""
+        (vetoed candidates), expired entries, misses, puts, the hit rate, and ``saved_cost`` (the
+        stored cost of every hit served; see :meth:`savings` for the file's totals)."""
         with self._lock:
             s: dict[str, Any] = dict(self._stats)
         s["hit_rate"] = (s["exact_hits"] + s["semantic_hits"]) / s["lookups"] if s["lookups"] else 0.0
