@@ -166,6 +166,7 @@ def test_put_replaces_and_repeated_keys_in_a_batch_keep_the_last(embedder):
     part = next(iter(c._partitions.values()))
     assert part.index.ntotal == 3
     c.put("q three", "d")
+    c.lookup("something else entirely")
     assert part.index.ntotal == 3 and c.get("q three").response == "d"
 
 
@@ -179,6 +180,20 @@ def test_persists_and_reopens(tmp_path, embedder):
         assert c.get("how can I reset my PIN").response == ["a", "list", 1]
     with Cache(path, embedder=None) as c:  # exact-only view of a semantic file
         assert c.get("How do I reset my PIN?").kind == "exact"
+
+
+def test_two_caches_share_one_file(tmp_path, embedder):
+    # as two processes would: each sees the other's puts and deletes at the semantic level
+    path = tmp_path / "shared.sqlite"
+    a, b = Cache(path, embedder=embedder), Cache(path, embedder=embedder)
+    a.put("How do I reset my PIN?", "pin")
+    assert b.get("how can I reset my PIN").response == "pin"  # b loads the partition
+    k = a.put("What are your opening hours?", "9 to 5")
+    assert b.get("when are you open? what are your opening hours").response == "9 to 5"
+    assert a.delete(k)
+    assert b.get("when are you open? what are your opening hours") is None
+    a.close()
+    b.close()
 
 
 def test_file_errors(tmp_path, embedder):

@@ -224,7 +224,7 @@ class Lookup:
 @dataclass
 class _Partition:
     index: Any  # faiss.IndexIDMap2 over IndexFlatIP
-    count: int = 0
+    max_id: int = 0  # rows up to this id are in the index (ids only grow: AUTOINCREMENT)
 
 
 def _faiss() -> Any:
@@ -241,7 +241,7 @@ def _faiss() -> Any:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace TEXT NOT NULL,
     partition TEXT NOT NULL,
     exact_key TEXT NOT NULL UNIQUE,
@@ -407,22 +407,23 @@ class Cache:
         return v / np.where(norms > 0, norms, 1.0)
 
     def _partition(self, partition: str) -> _Partition:
+        """The partition's vector index, brought up to date with the file: rows added since it was
+        last read (by this object or by another process sharing the file) are added; rows deleted
+        elsewhere are skipped when a search meets them."""
         p = self._partitions.get(partition)
-        if p is not None:
-            return p
-        faiss = _faiss()
-        assert self.embedder is not None
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
+        if p is None:
+            assert self.embedder is not None
+            p = _Partition(_faiss().IndexIDMap2(_faiss().IndexFlatIP(self.embedder.dim)))
+            self._partitions[partition] = p
         rows = self._db.execute(
-            "SELECT id, embedding FROM entries WHERE partition = ? AND embedding IS NOT NULL",
-            (partition,),
+            "SELECT id, embedding FROM entries WHERE partition = ? AND id > ? AND embedding IS NOT NULL",
+            (partition, p.max_id),
         ).fetchall()
         if rows:
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             vecs = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            index.add_with_ids(vecs, ids)
-        p = _Partition(index, len(rows))
-        self._partitions[partition] = p
+            p.index.add_with_ids(vecs, ids)
+            p.max_id = int(ids.max())
         return p
 
     def _drop_ids(self, ids: Sequence[int], partitions: Sequence[str]) -> None:
@@ -430,7 +431,6 @@ class Cache:
             p = self._partitions.get(part)
             if p is not None:
                 p.index.remove_ids(np.array([pid], dtype=np.int64))
-                p.count -= 1
 
     # ---------------------------------------------------------------- writes
     def put(
@@ -494,24 +494,16 @@ class Cache:
                         "SELECT id, partition FROM entries WHERE exact_key = ?", (keyed[i][1],)
                     ).fetchall()
                 self._db.executemany("DELETE FROM entries WHERE id = ?", [(r[0],) for r in old])
-                ids = []
                 for j, i in enumerate(order):
                     part, key, text = keyed[i]
-                    cur = self._db.execute(
+                    self._db.execute(
                         "INSERT INTO entries (namespace, partition, exact_key, prompt, text, response,"
                         " embedding, created_at, last_used_at, hits, cost)"
                         " VALUES (?,?,?,?,?,?,?,?,?,0,?)",
                         (self.namespace, part, key, _prompt_text(prompts[i]), text, stored[i],
                          None if vecs is None else vecs[j].tobytes(), now, now, costs[i]),
                     )
-                    ids.append(int(cur.lastrowid))
-            self._drop_ids([r[0] for r in old], [r[1] for r in old])
-            if vecs is not None:
-                for j, (i, pid) in enumerate(zip(order, ids)):
-                    p = self._partitions.get(keyed[i][0])
-                    if p is not None:  # loaded partitions learn the new vector; others load it
-                        p.index.add_with_ids(vecs[j][None, :], np.array([pid], dtype=np.int64))
-                        p.count += 1
+            self._drop_ids([r[0] for r in old], [r[1] for r in old])  # new rows load on search
             self._stats["puts"] += len(keyed)
             if self.max_entries is not None:
                 self._evict()
@@ -664,7 +656,8 @@ class Cache:
                 "SELECT id, text, response, created_at, hits, exact_key, cost FROM entries WHERE id = ?",
                 (int(pid),),
             ).fetchone()
-            if row is None:
+            if row is None:  # deleted by another user of the file
+                p.index.remove_ids(np.array([int(pid)], dtype=np.int64))
                 continue
             if nearest is None:
                 nearest, best = row[1], float(sim)
