@@ -154,6 +154,29 @@ def test_nearest_passing_candidate_is_served(embedder):
     assert Cache(embedder=embedder, threshold=0.6, top_k=1).get("What is 15% of 90?") is None
 
 
+class CountingEmbedder:
+    """The real embedder, counting the texts it embeds."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim, self.texts = inner, inner.name, inner.dim, 0
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_embeds_only_what_can_hit(embedder):
+    spy = CountingEmbedder(embedder)
+    c = Cache(embedder=spy)
+    assert c.get("How do I reset my PIN?", model="gpt-4o") is None and spy.texts == 0  # empty
+    c.put("How do I reset my PIN?", "x", model="gpt-4o")
+    assert spy.texts == 1
+    assert c.get("How do I reset my PIN?", model="gpt-4o").kind == "exact" and spy.texts == 1
+    assert c.get("How do I reset my PIN?", model="o3") is None and spy.texts == 1  # other partition
+    assert c.get("how can I reset my PIN", model="gpt-4o").kind == "semantic" and spy.texts == 2
+    assert c.stats()["misses"] == 2
+
+
 def test_put_replaces_and_repeated_keys_in_a_batch_keep_the_last(embedder):
     c = Cache(embedder=embedder)
     c.put("q one", "old")

@@ -572,20 +572,28 @@ class Cache:
                 if row is not None:
                     self._stats["exact_hits"] += 1
                     out[i] = Lookup(self._serve(row, "exact", 1.0, now), row[1], 1.0, ())
-                else:
-                    pending.append(i)
+                elif self.embedder is not None and self._has_vectors(part):
+                    pending.append(i)  # an empty partition is a miss without embedding
         if pending and self.embedder is not None:
             vecs = self._embed([keyed[i][2] for i in pending])  # outside the lock: the slow part
             with self._lock:
                 for i, v in zip(pending, vecs):
                     out[i] = self._semantic(keyed[i][0], keyed[i][2], v, now)
         with self._lock:
-            for i in pending:
+            for i in range(len(out)):
                 if out[i] is None:
                     out[i] = Lookup(None, None, None, ())
                 if out[i].hit is None:  # type: ignore[union-attr]
                     self._stats["misses"] += 1
         return out  # type: ignore[return-value]
+
+    def _has_vectors(self, partition: str) -> bool:
+        p = self._partitions.get(partition)
+        if p is not None and p.index.ntotal:
+            return True
+        return self._db.execute(
+            "SELECT 1 FROM entries WHERE partition = ? AND embedding IS NOT NULL LIMIT 1", (partition,)
+        ).fetchone() is not None
 
     def get_or_call(
         self,
