@@ -225,6 +225,17 @@ def test_file_errors(tmp_path, embedder):
     with pytest.raises(ValueError, match="not a tokenops cache file"):
         Cache(bad, embedder=None)
     assert bad.read_bytes() == b"this is not sqlite" * 100  # untouched
+    foreign = tmp_path / "app.sqlite"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE users (name TEXT)")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    with pytest.raises(ValueError, match="database of something else"):
+        Cache(foreign, embedder=None)
+    assert foreign.read_bytes() == before  # nothing written into the user's database
+    with pytest.raises(OSError, match="cannot open the cache file"):
+        Cache(tmp_path / "no" / "such" / "dir.sqlite", embedder=None)
     exact_only = tmp_path / "exact.sqlite"
     with Cache(exact_only, embedder=None) as c:
         c.put("q", "a")

@@ -332,6 +332,13 @@ class Cache:
         except sqlite3.Error as e:
             raise OSError(f"cannot open the cache file {self.path}: {e}") from None
         try:
+            tables = {r[0] for r in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+            if tables and not {"meta", "entries"} <= tables:
+                raise ValueError(
+                    f"{self.path} is an SQLite database of something else (tables: "
+                    f"{', '.join(sorted(tables))}); a cache needs a file of its own"
+                )
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
@@ -341,6 +348,9 @@ class Cache:
             raise ValueError(
                 f"{self.path} is not a tokenops cache file (SQLite said: {e}); pass another path"
             ) from None
+        except BaseException:
+            self._db.close()
+            raise
 
     # ---------------------------------------------------------------- file metadata
     def _embedder_id(self) -> str:
@@ -353,9 +363,12 @@ class Cache:
             with self._db:
                 self._db.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("embedder", self._embedder_id())],
+                    [("format", "tokenops.cache"), ("schema_version", str(SCHEMA_VERSION)),
+                     ("embedder", self._embedder_id())],
                 )
             return
+        if meta.get("format") != "tokenops.cache":
+            raise ValueError(f"{self.path} is an SQLite database of something else; a cache needs a file of its own")
         version = meta.get("schema_version")
         if version != str(SCHEMA_VERSION):
             raise ValueError(
