@@ -205,6 +205,21 @@ def test_persists_and_reopens(tmp_path, embedder):
         assert c.get("How do I reset my PIN?").kind == "exact"
 
 
+def test_a_failed_put_changes_nothing(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with Cache(path, embedder=None) as c:
+        c.put("a", "old")
+    con = sqlite3.connect(path)  # a write that fails half-way through the batch
+    con.execute("CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.text = 'boom' "
+                "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    con.commit()
+    con.close()
+    with Cache(path, embedder=None) as c:
+        with pytest.raises(sqlite3.DatabaseError, match="boom"):
+            c.put_many(["a", "boom"], ["new", "x"])
+        assert c.get("a").response == "old" and len(c) == 1  # the replaced entry is still there
+
+
 def test_two_caches_share_one_file(tmp_path, embedder):
     # as two processes would: each sees the other's puts and deletes at the semantic level
     path = tmp_path / "shared.sqlite"

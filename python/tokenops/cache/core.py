@@ -327,8 +327,7 @@ class Cache:
         try:
             self._db = sqlite3.connect(
                 ":memory:" if self.path is None else str(self.path), check_same_thread=False,
-                isolation_level=None,
-            )
+            )  # default isolation: a write opens a transaction, `with self._db` commits it
         except sqlite3.Error as e:
             raise OSError(f"cannot open the cache file {self.path}: {e}") from None
         try:
