@@ -2,20 +2,22 @@
 
 Exact token counting (tiktoken-identical BPE in C++), exact pricing, SLM-vs-frontier routing,
 prompt compression and context packing, a native sentence embedder and agent-workflow cost
-simulation, and exact + semantic response caches with guards against false hits (live governance
-is not built yet). ``import tokenops`` is fast
+simulation, exact + semantic response caches with guards against false hits, and live governance
+(a priced ledger of calls, KPIs, budgets, quotas and anomaly alerts: ``tokenops.govern``).
+``import tokenops`` is fast
 and needs no optional dependency; submodules that need pandas, matplotlib or scikit-learn import
 them when they are used (``pip install 'tokenops[all]'`` installs them).
 """
 
 from __future__ import annotations
 
-from . import cache, compress, examples
+from . import cache, compress, examples, govern
 from ._core import __version__
 from .budget import Policy, Step, Workflow, simulate
 from .cache import Cache, CacheHit
 from .compress import CompressionResult, Compressor, compress_batch, pack, pack_chat
 from .embed import Embedder
+from .govern import BudgetExceeded, Governor, Ledger, Quota
 from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_usage
 from .router import Router
 from .tokenizer import (
@@ -42,6 +44,11 @@ __all__ = [
     "pack",
     "pack_chat",
     "Embedder",
+    "BudgetExceeded",
+    "Governor",
+    "Ledger",
+    "Quota",
+    "govern",
     "Router",
     "Catalog",
     "Policy",

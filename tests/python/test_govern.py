@@ -1,0 +1,581 @@
+"""tokenops.govern: the priced ledger, its KPIs, budgets / quotas and anomaly alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sqlite3
+import threading
+import time
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+import tokenops
+from tokenops.govern import (BudgetExceeded, BudgetWarning, Governor, Ledger, Quota, SpendRate, TaskAnomaly,
+                             percentile, robust_z)
+
+T0 = 1_800_000_000.0  # a fixed epoch second for the fake clocks
+
+
+class Clock:
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def usage(i: int = 0, o: int = 0, **kw: int) -> dict[str, int]:
+    return {"input_text": i, "output_text": o, **kw}
+
+
+# ---------------------------------------------------------------------------------------- ledger
+def test_record_prices_exactly_as_the_cost_engine_and_keeps_the_buckets():
+    led = Ledger()
+    resp = {"id": "msg_1", "type": "message", "model": "claude-opus-4-5", "usage": {
+        "input_tokens": 1200, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 20000,
+        "output_tokens": 900}}
+    c = led.record(resp, task="t1", user="ana")  # the model named by the response
+    assert c.model == "claude-opus-4-5" and c.cost == Decimal("0.05725")
+    assert c.cost == tokenops.cost("claude-opus-4-5", resp).total_exact
+    assert (c.input_tokens, c.output_tokens, c.tokens) == (24200, 900, 25100)
+    row = led.calls().iloc[0]
+    assert (row.input_text, row.cache_read, row.cache_write_5m, row.output_text) == (1200, 20000, 3000, 900)
+    assert row.cost == Decimal("0.05725") and isinstance(row.cost, Decimal)
+    # an OpenAI usage: cached and reasoning tokens inside the totals, split into buckets
+    oa = {"prompt_tokens": 1500, "completion_tokens": 400,
+          "prompt_tokens_details": {"cached_tokens": 1024}, "completion_tokens_details": {"reasoning_tokens": 128}}
+    c2 = led.record(oa, model="gpt-5", task="t1", user="ana")
+    assert c2.cost == tokenops.cost("gpt-5", oa).total_exact
+    r2 = led.calls().iloc[1]
+    assert (r2.input_text, r2.cache_read, r2.output_text, r2.reasoning, r2.tokens) == (476, 1024, 272, 128, 1900)
+
+
+def test_many_small_costs_sum_exactly():
+    led = Ledger()
+    expect = Decimal(0)
+    for i in range(1, 40):
+        u = usage(i * 7 + 1, i % 5)
+        expect += tokenops.cost("gpt-4o-mini", u).total_exact
+        led.record(u, model="gpt-4o-mini", task="t", user="u")
+    led.finish_task("t")
+    assert led.kpis().cost == expect == led.task_usage("t")[2]
+    assert led.kpis().cost_per_completed_task == expect
+    # a single input token of gpt-4o-mini: 1.5e-7 USD, stored and read back exactly
+    c = led.record(usage(1), model="gpt-4o-mini")
+    assert c.cost == Decimal("1.5E-7") and led.calls().iloc[-1].cost == Decimal("0.00000015")
+
+
+def test_unknown_model_and_bad_usage_are_errors_and_store_nothing():
+    led = Ledger()
+    with pytest.raises(KeyError, match="gpt-9000"):
+        led.record(usage(10), model="gpt-9000")
+    with pytest.raises(TypeError, match="needs model="):
+        led.record({"prompt_tokens": 10, "completion_tokens": 1})
+    with pytest.raises(ValueError, match=">= 0"):
+        led.record(usage(-5), model="gpt-4o")
+    with pytest.raises(TypeError, match="integer token count"):
+        led.record(usage(float("nan")), model="gpt-4o")
+    with pytest.raises(TypeError, match="model must be a str"):
+        led.record(usage(1), model=4)
+    with pytest.raises(TypeError, match="needs the call's response"):
+        led.record(None, model="gpt-4o")
+    assert len(led) == 0
+
+
+@pytest.mark.parametrize("kw, exc, msg", [
+    ({"task": 7}, TypeError, "task must be a str"),
+    ({"user": b"ana"}, TypeError, "user must be a str"),
+    ({"step": ""}, ValueError, "step must not be empty"),
+    ({"tags": {"team": 1}}, TypeError, "tags must map str to str"),
+    ({"tags": ["a"]}, TypeError, "tags must be a dict"),
+    ({"tags": {"user": "x"}}, ValueError, "reserved"),
+    ({"at": float("nan")}, ValueError, "finite"),
+    ({"at": dt.datetime(2026, 1, 1)}, ValueError, "timezone-aware"),
+    ({"at": "yesterday"}, TypeError, "seconds since the epoch"),
+    ({"cache_hit": 1}, TypeError, "cache_hit must be a bool"),
+    ({"saved_cost": "0.1"}, ValueError, "pass cache_hit=True"),
+    ({"cache_hit": True, "saved_cost": float("nan")}, ValueError, "finite"),
+    ({"cache_hit": True, "saved_cost": -1}, ValueError, ">= 0"),
+])
+def test_bad_record_arguments_are_named(kw, exc, msg):
+    led = Ledger()
+    with pytest.raises(exc, match=msg):
+        led.record(usage(10), model="gpt-4o", **kw)
+    assert len(led) == 0
+
+
+def test_cache_hits_cost_nothing_and_record_what_they_saved():
+    led = Ledger()
+    full = tokenops.cost("gpt-4o", usage(1000, 100)).total_exact
+    hit = led.record(usage(1000, 100), model="gpt-4o", cache_hit=True)
+    assert (hit.cost, hit.tokens, hit.saved_cost) == (Decimal(0), 0, full)
+    led.record(None, model="gpt-4o", cache_hit=True, saved_cost="0.002")
+    led.record(None, model="gpt-4o", cache_hit=True)  # saving unknown: counted apart, not as $0
+    led.record(usage(1000, 100), model="gpt-4o")
+    k = led.kpis()
+    assert (k.calls, k.cache_hits, k.cache_hits_without_saving) == (4, 3, 1)
+    assert k.cache_hit_rate == 0.75 and k.saved_cost == full + Decimal("0.002") and k.cost == full
+    with pytest.raises(KeyError):
+        led.record(None, model="no-such-model", cache_hit=True)
+
+
+def test_the_ledger_is_append_only_even_for_other_writers(tmp_path):
+    p = tmp_path / "calls.sqlite"
+    with Ledger(p) as led:
+        led.record(usage(10), model="gpt-4o", task="t", user="u")
+        led.finish_task("t")
+    db = sqlite3.connect(p)
+    for sql in ("UPDATE calls SET cost = '0'", "DELETE FROM calls", "DELETE FROM outcomes",
+                "UPDATE outcomes SET success = 0", "DELETE FROM meta"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute(sql)
+    db.close()
+    with Ledger(p) as led:
+        assert len(led) == 1 and led.task_outcome("t") is True
+
+
+def test_task_outcomes_are_recorded_once_and_close_the_task():
+    led = Ledger()
+    led.record(usage(10), model="gpt-4o", task="t", user="ana")
+    with pytest.raises(ValueError, match="belongs to user 'ana', not 'bob'"):
+        led.record(usage(10), model="gpt-4o", task="t", user="bob")
+    with pytest.raises(ValueError, match="no recorded calls"):
+        led.finish_task("typo")
+    led.finish_task("empty", allow_no_calls=True)
+    led.finish_task("t", success=False)
+    with pytest.raises(ValueError, match="already finished \\(failure\\)"):
+        led.finish_task("t", success=True)
+    with pytest.raises(ValueError, match="takes no more calls"):
+        led.record(usage(10), model="gpt-4o", task="t", user="ana")
+    with pytest.raises(TypeError, match="success must be a bool"):
+        led.finish_task("t2", success="yes")
+    assert led.task_outcome("t") is False and led.task_outcome("open") is None and len(led) == 1
+
+
+def test_persistence_across_reopen_and_files_that_are_not_ledgers(tmp_path):
+    p = tmp_path / "ledger.sqlite"
+    clock = Clock()
+    with Ledger(p, clock=clock) as led:
+        for i in range(5):
+            led.record(usage(100 * i, 10), model="gpt-4o", task=f"t{i % 2}", user="ana", tags={"team": "x"})
+        led.finish_task("t0")
+        before = led.kpis()
+    with Ledger(p) as led:
+        assert led.kpis() == before and len(led) == 5
+        assert led.calls()["tags"].tolist() == [{"team": "x"}] * 5
+        led.record(usage(1), model="gpt-4o", task="t1", user="ana")
+        assert len(led) == 6
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database " * 100)
+    with pytest.raises(ValueError, match="not a tokenops ledger"):
+        Ledger(text)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE entries (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(ValueError, match="SQLite file but not a tokenops ledger"):
+        Ledger(other)
+    with pytest.raises(ValueError, match="is a directory"):
+        Ledger(tmp_path)
+    with pytest.raises(TypeError, match="path must be"):
+        Ledger(3)
+
+
+# ---------------------------------------------------------------------------------------- KPIs
+@pytest.fixture
+def small_ledger():
+    """Hand-priced calls (shipped catalogue: gpt-4o $2.50 / $10 per M input / output tokens,
+    gpt-4o-mini $0.15 / $0.60)."""
+    clock = Clock()
+    led = Ledger(clock=clock)
+    assert tokenops.cost("gpt-4o", usage(1000, 100)).total_exact == Decimal("0.0035")
+    assert tokenops.cost("gpt-4o", usage(2000)).total_exact == Decimal("0.005")
+    assert tokenops.cost("gpt-4o-mini", usage(10000, 1000)).total_exact == Decimal("0.0021")
+    assert tokenops.cost("gpt-4o", usage(400)).total_exact == Decimal("0.001")
+    assert tokenops.cost("gpt-4o", usage(0, 100)).total_exact == Decimal("0.001")
+    led.record(usage(1000, 100), model="gpt-4o", task="t1", user="ana", step="plan", tags={"team": "red"}, at=T0)
+    led.record(usage(1000, 100), model="gpt-4o", task="t1", user="ana", step="act", tags={"team": "red"}, at=T0 + 10)
+    led.record(None, model="gpt-4o", task="t1", user="ana", cache_hit=True, saved_cost="0.0035", at=T0 + 20)
+    led.record(usage(2000), model="gpt-4o", task="t2", user="ana", step="plan", at=T0 + 30)
+    led.record(usage(10000, 1000), model="gpt-4o-mini", task="t3", user="bob", step="plan", tags={"team": "blue"},
+               at=T0 + 40)
+    led.record(usage(400), model="gpt-4o", task="t4", user="bob", at=T0 + 50)  # never finished
+    led.record(usage(0, 100), model="gpt-4o", at=T0 + 60)  # no task, no user
+    led.finish_task("t1", success=True, at=T0 + 100)
+    led.finish_task("t2", success=False, at=T0 + 200)
+    led.finish_task("t3", success=True, at=T0 + 300)
+    return led
+
+
+def test_kpis_match_a_hand_computed_ledger(small_ledger):
+    k = small_ledger.kpis()
+    assert (k.calls, k.tokens) == (7, 1100 * 2 + 2000 + 11000 + 400 + 100)
+    assert k.cost == Decimal("0.0161") and k.untasked_cost == Decimal("0.001")
+    assert (k.tasks, k.succeeded, k.failed, k.open_tasks) == (3, 2, 1, 1)
+    assert k.success_rate == pytest.approx(2 / 3)
+    assert k.task_cost == Decimal("0.0141")  # t1 0.007 + t2 0.005 (failed, still charged) + t3 0.0021
+    assert k.cost_per_completed_task == Decimal("0.00705")  # 0.0141 / 2 successes
+    assert k.cost_per_task == Decimal("0.0047")
+    assert k.calls_per_task == pytest.approx(5 / 3) and k.tokens_per_task == pytest.approx(15200 / 3)
+    assert k.p50_cost_per_task == Decimal("0.005")
+    assert k.p95_cost_per_task == Decimal("0.0068")  # 0.005 + 0.9 * (0.007 - 0.005)
+    assert (k.cache_hits, k.saved_cost) == (1, Decimal("0.0035")) and k.cache_hit_rate == pytest.approx(1 / 7)
+    assert k.cost_by_model == {"gpt-4o": Decimal("0.014"), "gpt-4o-mini": Decimal("0.0021")}
+    assert k.cost_share_by_model["gpt-4o-mini"] == pytest.approx(0.0021 / 0.0161)
+
+
+def test_kpis_by_user_model_step_and_tag(small_ledger):
+    u = small_ledger.kpis(by="user")
+    assert list(u.index) == ["ana", "bob", None]
+    assert u.loc["ana", "cost_per_completed_task"] == Decimal("0.012")  # (0.007 + 0.005) / 1
+    assert u.loc["ana", "success_rate"] == 0.5
+    assert u.loc["bob", "cost_per_completed_task"] == Decimal("0.0021") and u.loc["bob", "open_tasks"] == 1
+    assert u.loc["bob", "cost"] == Decimal("0.0031")
+    m = small_ledger.kpis(by="model")
+    assert m.loc["gpt-4o", "task_cost"] == Decimal("0.012") and m.loc["gpt-4o", "tasks"] == 2
+    assert m.loc["gpt-4o-mini", "tasks"] == 1
+    s = small_ledger.kpis(by="step")
+    assert s.loc["plan", "task_cost"] == Decimal("0.0106") and s.loc["plan", "tasks"] == 3
+    assert s.loc["act", "cost_per_completed_task"] == Decimal("0.0035")
+    t = small_ledger.kpis(by="team")
+    assert t.loc["red", "cost"] == Decimal("0.007") and t.loc["blue", "cost"] == Decimal("0.0021")
+    assert t.loc[None, "calls"] == 4
+    with pytest.raises(ValueError, match="ledger.tasks"):
+        small_ledger.kpis(by="task")
+    with pytest.raises(TypeError):
+        small_ledger.kpis(by=1)
+
+
+def test_kpi_windows_count_calls_by_time_and_tasks_by_finish(small_ledger):
+    k = small_ledger.kpis(since=T0 + 150, until=T0 + 400)  # no calls; t2 and t3 finish inside
+    assert (k.calls, k.cost) == (0, Decimal(0))
+    assert (k.tasks, k.succeeded, k.task_cost) == (2, 1, Decimal("0.0071"))
+    assert k.cost_per_completed_task == Decimal("0.0071")
+    k = small_ledger.kpis(until=T0 + 35)  # calls of t1, t2; nothing finished yet
+    assert (k.calls, k.cost, k.tasks, k.open_tasks) == (4, Decimal("0.012"), 0, 2)
+    assert k.cost_per_completed_task is None and k.success_rate is None
+    k = small_ledger.kpis(since=dt.datetime.fromtimestamp(T0 + 40, dt.timezone.utc))
+    assert k.calls == 3
+    tasks = small_ledger.tasks().set_index("task")
+    assert tasks.loc["t2", "status"] == "failure" and tasks.loc["t4", "status"] == "open"
+    assert tasks.loc["t1", "cost"] == Decimal("0.007") and tasks.loc["t1", "calls"] == 3
+
+
+def test_percentile_is_numpys_linear_quantile_in_decimals():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 37):
+        xs = [Decimal(int(v)) / 1000 for v in rng.integers(0, 10**6, n)]
+        for q in ("0", "0.5", "0.95", "1"):
+            got = percentile(xs, Decimal(q))
+            assert float(got) == pytest.approx(np.percentile([float(x) for x in xs], float(q) * 100), rel=1e-12)
+    assert percentile([], Decimal("0.5")) is None
+
+
+# ---------------------------------------------------------------------------------------- governor
+def test_iteration_cap_in_a_task_scope():
+    gov = Governor(max_calls=3)
+    with pytest.raises(BudgetExceeded) as e:
+        with gov.task("t1", user="ana") as t:
+            for _ in range(10):
+                t.check()  # before each call
+                t.record(usage(100, 10), model="gpt-4o")
+    msg = str(e.value)
+    assert "task max_calls = 3 calls exceeded (task 't1', user 'ana'): used 3 calls" in msg
+    v = e.value.violation
+    assert (v.limit, v.value, v.used, v.task, v.user) == ("max_calls", 3, 3, "t1", "ana")
+    assert len(gov.ledger) == 3 and gov.ledger.task_outcome("t1") is False  # stopped by the cap: a failure
+
+
+def test_a_call_over_the_cap_is_recorded_then_raises():
+    gov = Governor()
+    with pytest.raises(BudgetExceeded, match="used 3 calls after the call"):
+        with gov.task("t1", user="ana", max_calls=2) as t:
+            for _ in range(3):
+                t.record(usage(100), model="gpt-4o")  # no check: the third call happened; it is kept
+    assert len(gov.ledger) == 3
+    with pytest.raises(ValueError, match="already finished"):
+        gov.task("t1", user="ana").__enter__()
+
+
+def test_cost_budget_with_an_estimate_from_the_prompt():
+    gov = Governor(max_cost="0.01")
+    prompt = "Summarise the attached contract in three bullet points. " * 20
+    n = int(tokenops.count_messages([{"role": "user", "content": prompt}], "gpt-4o"))
+    tokens, est = gov.estimate(model="gpt-4o", prompt=prompt, max_output_tokens=500)
+    assert tokens == n + 500 and est == tokenops.cost("gpt-4o", usage(n, 500)).total_exact
+    with gov.task("t", user="ana") as t:
+        t.record(usage(2000, 300), model="gpt-4o")  # $0.008
+        assert t.check(model="gpt-4o", prompt="hi", max_output_tokens=10) == []
+        with pytest.raises(BudgetExceeded) as e:
+            t.check(model="gpt-4o", prompt=prompt, max_output_tokens=500)
+        assert f"task max_cost = $0.01 exceeded (task 't', user 'ana'): used $0.008 + this call's estimate ${est}" \
+            in str(e.value)
+        t.finish(success=True)  # the scope's exit keeps this outcome
+    assert gov.ledger.task_outcome("t") is True
+
+
+def test_estimates_without_a_split_take_the_dearer_price():
+    gov = Governor()
+    assert gov.estimate(model="gpt-4o", estimated_tokens=1000) == (1000, Decimal("0.01"))  # output price
+    assert gov.estimate(model="gpt-4o", estimated_tokens=1000, max_output_tokens=100) == (1000, Decimal("0.00325"))
+    assert gov.estimate(estimated_tokens=10, estimated_cost=0.5) == (10, Decimal("0.5"))
+    with pytest.raises(ValueError, match="not both"):
+        gov.estimate(model="gpt-4o", prompt="x", estimated_tokens=3)
+    with pytest.raises(ValueError, match="exceeds estimated_tokens"):
+        gov.estimate(model="gpt-4o", estimated_tokens=10, max_output_tokens=11)
+    with pytest.raises(ValueError, match="needs model="):
+        gov.estimate(prompt="hello")
+    with pytest.raises(KeyError):
+        gov.estimate(model="gpt-9000", estimated_tokens=10)
+    capped = Governor(max_cost=1)
+    with pytest.raises(ValueError, match="pass model="):
+        capped.check(task="t", estimated_tokens=10)
+
+
+def test_user_token_quota_over_a_rolling_window_with_a_fake_clock():
+    clock = Clock()
+    led = Ledger(clock=clock)
+    gov = Governor(led, quotas=[Quota("tokens", 1000, "minute")])
+    gov.record(usage(500, 100), model="gpt-4o", user="ana")  # 600 tokens at T0
+    clock.t = T0 + 10
+    assert gov.check(user="ana", estimated_tokens=400) == []  # 600 + 400 = 1000: at the limit, allowed
+    with pytest.raises(BudgetExceeded, match="user quota of 1,000 tokens per 60s exceeded \\(user 'ana'\\): "
+                                             "used 600 tokens \\+ this call's estimate 401 tokens"):
+        gov.check(user="ana", estimated_tokens=401)
+    assert gov.check(user="bob", estimated_tokens=1000) == []  # per user
+    clock.t = T0 + 59.5
+    with pytest.raises(BudgetExceeded):
+        gov.check(user="ana", estimated_tokens=401)
+    clock.t = T0 + 60  # the window is (now - 60, now]: the call at T0 has left it
+    assert gov.check(user="ana", estimated_tokens=1000) == []
+    with pytest.raises(ValueError, match="pass user="):
+        gov.check(estimated_tokens=1)
+    with pytest.raises(ValueError, match="pass user="):
+        gov.record(usage(1), model="gpt-4o")
+    assert len(led) == 1
+
+
+def test_global_cost_quota_and_calls_quota():
+    clock = Clock()
+    gov = Governor(Ledger(clock=clock), quotas=[Quota("cost", "0.01", "hour", scope="global"),
+                                                Quota("calls", 3, 120, scope="user")])
+    for who in ("ana", "bob"):
+        gov.record(usage(1000, 100), model="gpt-4o", user=who)  # $0.0035 each
+    with pytest.raises(BudgetExceeded, match="used \\$0.0105 after the call"):
+        gov.record(usage(1000, 100), model="gpt-4o", user="cy")  # $0.0105 in all: recorded, then refused
+    assert len(gov.ledger) == 3
+    with pytest.raises(BudgetExceeded, match="global quota of \\$0.01 per 3600s exceeded"):
+        gov.check(user="dan")
+    clock.t = T0 + 3600
+    assert gov.check(user="dan", model="gpt-4o", estimated_tokens=100) == []
+    for _ in range(3):
+        gov.record(usage(1), model="gpt-4o", user="dan")
+    with pytest.raises(BudgetExceeded, match="user quota of 3 calls per 120s"):
+        gov.check(user="dan", model="gpt-4o", estimated_tokens=1)
+
+
+def test_warn_mode_passes_violations_to_the_callback_or_warns():
+    seen = []
+    gov = Governor(max_tokens=100, on_exceed="warn", on_violation=seen.append)
+    with gov.task("t", user="u") as t:
+        t.record(usage(150), model="gpt-4o")  # over: no raise
+        out = t.check(estimated_tokens=10)
+    assert [v.limit for v in seen] == ["max_tokens", "max_tokens"] and out == seen[1:]
+    assert seen[0].when == "after the call" and seen[0].used == 150
+    assert gov.ledger.task_outcome("t") is True  # warn mode: the task ran to its end
+    quiet = Governor(max_calls=1, on_exceed="warn")
+    quiet.record(usage(1), model="gpt-4o", task="x")
+    with pytest.warns(BudgetWarning, match="max_calls"):
+        quiet.check(task="x")
+
+
+@pytest.mark.parametrize("kw, exc, msg", [
+    ({"max_calls": 0}, ValueError, "max_calls must be > 0"),
+    ({"max_calls": 2.5}, TypeError, "max_calls must be an integer"),
+    ({"max_tokens": -1}, ValueError, "max_tokens must be > 0"),
+    ({"max_tokens": float("nan")}, ValueError, "NaN"),
+    ({"max_cost": 0}, ValueError, "max_cost must be > 0"),
+    ({"max_cost": float("nan")}, ValueError, "finite"),
+    ({"max_cost": "cheap"}, ValueError, "number of USD"),
+    ({"on_exceed": "ignore"}, ValueError, "on_exceed"),
+    ({"on_violation": 3}, TypeError, "on_violation"),
+    ({"quotas": ["1000/hour"]}, TypeError, "Quota objects"),
+    ({"anomalies": [3]}, TypeError, "TaskAnomaly or SpendRate"),
+])
+def test_bad_governor_arguments(kw, exc, msg):
+    with pytest.raises(exc, match=msg):
+        Governor(**kw)
+
+
+@pytest.mark.parametrize("args, kw, exc, msg", [
+    (("bits", 10, "hour"), {}, ValueError, "kind"),
+    (("tokens", 0, "hour"), {}, ValueError, "limit must be > 0"),
+    (("tokens", 10, "week"), {}, ValueError, "'minute', 'hour', 'day'"),
+    (("tokens", 10, -5), {}, ValueError, "positive finite"),
+    (("tokens", 10, float("inf")), {}, ValueError, "positive finite"),
+    (("cost", float("inf"), "day"), {}, ValueError, "finite"),
+    (("cost", 1, "day"), {"scope": "team"}, ValueError, "scope"),
+])
+def test_bad_quotas(args, kw, exc, msg):
+    with pytest.raises(exc, match=msg):
+        Quota(*args, **kw)
+
+
+def test_task_scope_entry_checks_and_call_wrapper():
+    gov = Governor(quotas=[Quota("calls", 2, "day")])
+    calls = []
+
+    def fake_llm(**kw):
+        calls.append(kw)
+        return {"object": "chat.completion", "model": "gpt-4o-2024-08-06",
+                "usage": {"prompt_tokens": 50, "completion_tokens": 5}}
+
+    with gov.task("a", user="ana") as t:
+        resp = t.call(fake_llm, model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+        assert resp["model"] == "gpt-4o-2024-08-06" and t.usage[:2] == (1, 55)
+
+        def broken(**kw):
+            raise ConnectionError("provider down")
+
+        with pytest.raises(ConnectionError):
+            t.call(broken, model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        assert len(gov.ledger) == 1 and gov._inflight == {}  # the failed call's reservation is released
+        t.call(fake_llm, model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(BudgetExceeded, match="user quota of 2 calls"):
+        with gov.task("b", user="ana"):
+            pass  # nothing left on entry
+    assert gov.ledger.task_outcome("b") is None  # a refused scope records no outcome
+    with pytest.raises(TypeError, match="task must be a str"):
+        gov.task(5)
+
+
+def test_threads_cannot_overrun_a_shared_iteration_cap():
+    gov = Governor(max_calls=5)
+    results = []
+    lock = threading.Lock()
+
+    def slow_llm(**kw):
+        time.sleep(0.05)  # every thread has passed its check before the first record
+        return {"model": "gpt-4o", "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
+
+    with gov.task("shared", user="ana", finish=False) as t:
+        def worker():
+            try:
+                t.call(slow_llm, model="gpt-4o", estimated_tokens=110)
+                out = "ok"
+            except BudgetExceeded:
+                out = "refused"
+            with lock:
+                results.append(out)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=30)
+    assert sorted(results) == ["ok"] * 5 + ["refused"] * 3
+    assert gov.ledger.task_usage("shared")[:2] == (5, 550) and gov._inflight == {}
+    assert gov.ledger.task_outcome("shared") is None  # finish=False
+
+
+def test_threads_recording_concurrently_lose_nothing(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite")
+    gov = Governor(led, quotas=[Quota("tokens", 10**9, "day")])
+    per_call = tokenops.cost("gpt-4o-mini", usage(123, 45)).total_exact
+
+    def worker(w):
+        for i in range(25):
+            gov.record(usage(123, 45), model="gpt-4o-mini", user=f"u{w}", task=f"t{w}")
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    k = led.kpis()
+    assert (k.calls, k.tokens, k.cost) == (100, 100 * 168, 100 * per_call)
+    assert Ledger(tmp_path / "l.sqlite").kpis().cost == 100 * per_call  # a second connection sees it all
+
+
+# ---------------------------------------------------------------------------------------- anomalies
+def test_robust_z_on_constructed_histories():
+    z, med, mad = robust_z(20, [10, 11, 12, 13, 14])  # median 12, MAD 1
+    assert (med, mad) == (12, 1) and z == pytest.approx(0.6745 * 8)
+    z, med, scale = robust_z(9, [5, 5, 5, 5, 9])  # MAD 0: 1.253314 x mean absolute deviation (0.8)
+    assert z == pytest.approx(4 / (1.253314 * 0.8))
+    assert robust_z(5, [5, 5, 5])[0] == 0 and robust_z(6, [5, 5, 5])[0] == math.inf
+    with pytest.raises(ValueError):
+        robust_z(1, [])
+
+
+def _finished_tasks(gov, n, clock, start=0):
+    for i in range(start, start + n):
+        clock.t += 10
+        gov.record(usage(1000 + 10 * (i % 7)), model="gpt-4o", task=f"h{i}", user="ana")
+        gov.finish_task(f"h{i}")
+
+
+def test_task_cost_anomaly_alerts_once_after_warm_up():
+    clock = Clock()
+    got = []
+    gov = Governor(Ledger(clock=clock), anomalies=[TaskAnomaly("cost", history=30, min_history=20, threshold=3.5)],
+                   on_alert=got.append)
+    _finished_tasks(gov, 19, clock)
+    gov.record(usage(50_000), model="gpt-4o", task="early", user="ana")  # 19 finished: warm-up
+    assert got == []
+    gov.finish_task("early")
+    # history: 19 tasks at 1000..1060 input tokens and "early": median $0.00255, MAD $0.000025
+    gov.record(usage(1010), model="gpt-4o", task="normal", user="ana")
+    assert got == []
+    gov.record(usage(1000), model="gpt-4o", task="runaway", user="ana")  # like the others, so far
+    assert got == []
+    gov.record(usage(1000), model="gpt-4o", task="runaway", user="ana")  # now twice the usual cost
+    assert len(got) == 1
+    a = got[0]
+    assert (a.kind, a.task, a.value, a.history) == ("task_cost", "runaway", Decimal("0.005"), 20)
+    hist = [float(c) for c, _ in gov.ledger.finished_totals(30, exclude="runaway")]
+    assert a.z == pytest.approx(robust_z(0.005, hist)[0]) and a.z > 3.5
+    gov.record(usage(1000), model="gpt-4o", task="runaway", user="ana")
+    assert len(got) == 1  # once per task
+    df = gov.ledger.alerts()
+    assert df["kind"].tolist() == ["task_cost"] and "runaway" in df["message"][0]
+
+
+def test_spend_rate_spike_with_warm_up_and_one_alert_per_window():
+    clock = Clock()
+    rule = SpendRate("hour", history=24, threshold=4, metric="tokens", scope="user")
+    gov = Governor(Ledger(clock=clock), anomalies=[rule])
+    for h in range(24):  # one call of ~1,000 tokens an hour for 24 hours: not yet 25 windows old
+        gov.record(usage(1000 + 17 * (h % 5)), model="gpt-4o", user="ana", at=T0 + h * 3600)
+    spike_at = T0 + 23 * 3600 + 60
+    gov.record(usage(20_000), model="gpt-4o", user="ana", at=spike_at)
+    assert gov.alerts == []  # warm-up: the first call is 23 hours old
+    gov.record(usage(1000), model="gpt-4o", user="ana", at=T0 + 25 * 3600)
+    assert gov.alerts == []  # hour 25: ~1,000 tokens, as usual
+    gov.record(usage(20_000), model="gpt-4o", user="ana", at=T0 + 25 * 3600 + 60)
+    assert len(gov.alerts) == 1
+    a = gov.alerts[0]
+    assert (a.kind, a.scope, a.user, a.value) == ("spend_rate_tokens", "user", "ana", 21_000)
+    gov.record(usage(20_000), model="gpt-4o", user="ana", at=T0 + 25 * 3600 + 120)
+    assert len(gov.alerts) == 1  # one alert per window
+    gov.record(usage(20_000), model="gpt-4o", user="bob", at=T0 + 25 * 3600 + 180)
+    assert len(gov.alerts) == 1  # bob has no history: warm-up
+
+
+@pytest.mark.parametrize("make, msg", [
+    (lambda: TaskAnomaly("latency"), "metric"),
+    (lambda: TaskAnomaly(history=0), "history must be > 0"),
+    (lambda: TaskAnomaly(history=5, min_history=10), "cannot exceed"),
+    (lambda: TaskAnomaly(threshold=float("nan")), "threshold"),
+    (lambda: TaskAnomaly(threshold=0), "threshold"),
+    (lambda: SpendRate(window=0), "positive finite"),
+    (lambda: SpendRate(scope="team"), "scope"),
+    (lambda: SpendRate(floor=-1), ">= 0"),
+])
+def test_bad_anomaly_rules(make, msg):
+    with pytest.raises((ValueError, TypeError), match=msg):
+        make()
