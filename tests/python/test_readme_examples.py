@@ -14,6 +14,7 @@ import builtins
 import json
 import re
 import shutil
+import types
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,8 @@ CLAIMS = {
     'tokenops.cache.guard("Which foods are not vegan?", "Which foods are vegan?")':
         ("('negation',)", lambda v, ns: v == ("negation",)),
     'enc.count_batch(documents, num_threads=0)': ("numpy int64", lambda v, ns: v.dtype == np.int64 and v.shape == (3,)),
+    "ledger.kpis().cost_per_completed_task": ("Decimal('0.0255')", lambda v, ns: str(v) == "0.0255"),
+    'ledger.kpis(by="user")': ("DataFrame: one row per user", lambda v, ns: list(v.index) == ["ana"]),
 }
 
 
@@ -130,6 +133,9 @@ def namespace(data_dir, tmp_path, monkeypatch):
         "openai_usage": {"prompt_tokens": 1500, "completion_tokens": 400, "total_tokens": 1900,
                          "prompt_tokens_details": {"cached_tokens": 1024},
                          "completion_tokens_details": {"reasoning_tokens": 128}},
+        "client": types.SimpleNamespace(chat=types.SimpleNamespace(completions=types.SimpleNamespace(
+            create=lambda **kw: {"object": "chat.completion", "model": "gpt-4o-2024-08-06",
+                                 "usage": {"prompt_tokens": 1200, "completion_tokens": 150}}))),
         "df": pd.DataFrame({"model": ["gpt-4o", "claude-sonnet-4-5", "gpt-4o-mini"],
                             "input_text": [1000, 2000, 3000], "cache_read": [0, 500, 100],
                             "output_text": [200, 300, 400]}),
