@@ -28,6 +28,8 @@ RUNS = [
     (["tokenizer_batch_sizes.py", "--repeat", "1"], "", ()),
     (["tokenizer_unstable.py", "--repeat", "1", "--encodings", "cl100k_base"], "", ("tiktoken",)),
     (["embedder.py", "--quick"], "load time and peak RSS", ("torch", "sentence_transformers", "onnxruntime", "onnx")),
+    # GPTCache pip-installs what it misses at run time, so all three are required up front
+    (["cache.py", "--quick"], "get hit (semantic)", ("gptcache", "sqlalchemy", "faiss")),
 ]
 
 
