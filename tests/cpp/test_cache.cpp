@@ -48,6 +48,10 @@ TEST(CacheGuard, Quoted) {
   EXPECT_EQ(mismatch("Translate \"I love cats\" to French", "Translate \"I love dogs\" to French", kGuardQuoted),
             kGuardQuoted);
   EXPECT_EQ(mismatch("Say \"hi\"", "Say \"hi\" please", kGuardQuoted), 0u);
+  // the same phrase quoted in one prompt only, in any case: no mismatch
+  EXPECT_EQ(mismatch("Do you understand \"Milvus\"?", "Do you understand milvus?", kGuardQuoted), 0u);
+  EXPECT_EQ(mismatch("Explain `git  rebase`", "explain GIT REBASE to me", kGuardQuoted), 0u);
+  EXPECT_EQ(mismatch("Is \"1111\" valid?", "Is 111 valid?", kGuardQuoted), kGuardQuoted);
   EXPECT_TRUE(signature("an unmatched \" quote").quoted.empty());
 }
 
@@ -69,6 +73,10 @@ TEST(CacheGuard, LinearOnHugeInput) {
   std::string openers;
   for (int k = 0; k < 500'000; ++k) openers += "\xE2\x80\x9C";  // unmatched curly quotes
   EXPECT_TRUE(signature(openers).quoted.empty());
+  // many distinct quoted spans against a long text: at most 64 passes over it, then a mismatch
+  std::string spans, hay(1'000'000, 'a');
+  for (int k = 0; k < 20'000; ++k) spans += "\"a" + std::to_string(k) + "b\" ";
+  EXPECT_EQ(tokenops::cache::mismatch(std::string_view(spans), std::string_view(hay), kGuardQuoted), kGuardQuoted);
   std::string digits(1'000'000, '7');
   EXPECT_EQ(signature(digits).numbers.size(), 1u);
 }

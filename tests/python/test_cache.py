@@ -144,14 +144,20 @@ def test_semantic_hits_respect_threshold_and_guards(embedder):
     assert (s["semantic_hits"], s["guard_rejections"], s["misses"]) == (1, 2, 3)
 
 
-def test_nearest_passing_candidate_is_served(embedder):
-    # the nearest entry fails a guard, the next one within the threshold passes
-    c = Cache(embedder=embedder, threshold=0.6, top_k=4)
-    c.put("What is 15% of 80?", "12")
-    c.put("Compute 15% of 90.", "13.5")
-    hit = c.get("What is 15% of 90?")
-    assert hit is not None and hit.response == "13.5" and hit.kind == "semantic"
-    assert Cache(embedder=embedder, threshold=0.6, top_k=1).get("What is 15% of 90?") is None
+def test_a_vetoed_nearest_neighbour_is_a_miss_unless_top_k_allows_more(embedder):
+    # "iPhone 12" is nearest (0.93) and fails `numbers`; "Can the iPhone 13 get wet?" (0.87) passes
+    entries = [("Is the iPhone 12 waterproof?", "12: IP68"), ("Can the iPhone 13 get wet?", "13: IP68")]
+    one, four = Cache(embedder=embedder, threshold=0.8), Cache(embedder=embedder, threshold=0.8, top_k=4)
+    for c in (one, four):
+        c.put_many([p for p, _ in entries], [r for _, r in entries])
+    r1 = one.lookup("Is the iPhone 13 waterproof?")
+    assert r1.hit is None and r1.rejected_by == ("numbers",)
+    assert r1.nearest_prompt == "Is the iPhone 12 waterproof?" and r1.similarity > 0.9
+    r4 = four.lookup("Is the iPhone 13 waterproof?")
+    assert r4.hit is not None and r4.hit.response == "13: IP68" and r4.hit.kind == "semantic"
+    # the Lookup names the nearest prompt (the vetoed one) with its similarity, the hit its own
+    assert r4.nearest_prompt == "Is the iPhone 12 waterproof?" and r4.rejected_by == ("numbers",)
+    assert r4.similarity > r4.hit.similarity >= 0.8
 
 
 class CountingEmbedder:
@@ -175,6 +181,13 @@ def test_embeds_only_what_can_hit(embedder):
     assert c.get("How do I reset my PIN?", model="o3") is None and spy.texts == 1  # other partition
     assert c.get("how can I reset my PIN", model="gpt-4o").kind == "semantic" and spy.texts == 2
     assert c.stats()["misses"] == 2
+
+
+def test_guards_are_fixed_at_construction():
+    c = Cache(embedder=None, guards=("numbers",))
+    assert c.guards == ("numbers",)
+    with pytest.raises(AttributeError):
+        c.guards = ()  # type: ignore[misc]
 
 
 def test_put_replaces_and_repeated_keys_in_a_batch_keep_the_last(embedder):

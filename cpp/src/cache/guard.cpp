@@ -92,11 +92,21 @@ void scan_numbers(std::string_view t, std::vector<std::string>& out) {
   }
 }
 
-std::string_view trim(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
+// ASCII case folded, whitespace runs as one space, trimmed: how quoted spans are compared.
+std::string fold(std::string_view t) {
+  std::string out;
+  out.reserve(t.size());
+  bool space = false;
+  for (char c : t) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return out;
 }
 
 void scan_quoted(std::string_view t, std::vector<std::string>& out) {
@@ -131,10 +141,41 @@ void scan_quoted(std::string_view t, std::vector<std::string>& out) {
       i += open.size();
       continue;
     }
-    std::string_view inner = trim(t.substr(i + open.size(), end - i - open.size()));
-    if (!inner.empty()) out.emplace_back(inner);
+    std::string inner = fold(t.substr(i + open.size(), end - i - open.size()));
+    if (!inner.empty()) out.push_back(std::move(inner));
     i = end + close.size();
   }
+}
+
+// Knuth-Morris-Pratt: linear in |hay| + |needle| whatever the input.
+bool contains(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  if (needle.size() > hay.size()) return false;
+  std::vector<std::size_t> fail(needle.size(), 0);
+  for (std::size_t i = 1, k = 0; i < needle.size(); ++i) {
+    while (k > 0 && needle[i] != needle[k]) k = fail[k - 1];
+    if (needle[i] == needle[k]) ++k;
+    fail[i] = k;
+  }
+  for (std::size_t i = 0, k = 0; i < hay.size(); ++i) {
+    while (k > 0 && hay[i] != needle[k]) k = fail[k - 1];
+    if (hay[i] == needle[k]) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+// Every quoted span of `a` is a quoted span of `b` or occurs in b's folded text (the same phrase
+// quoted in one prompt and not in the other is no mismatch). At most kMaxChecks spans are looked
+// for in the text (each look costs a pass over it); any beyond those is a mismatch.
+bool quotes_covered(const Signature& a, const Signature& b) {
+  constexpr int kMaxChecks = 64;
+  int checks = 0;
+  for (const auto& q : a.quoted) {
+    if (std::binary_search(b.quoted.begin(), b.quoted.end(), q)) continue;
+    if (++checks > kMaxChecks || !contains(b.folded, q)) return false;
+  }
+  return true;
 }
 
 bool sorted_includes(const std::vector<std::string>& haystack, const std::vector<std::string>& needles) {
@@ -204,6 +245,7 @@ Signature signature(std::string_view t) {
   }
   scan_numbers(t, s.numbers);
   scan_quoted(t, s.quoted);
+  s.folded = fold(t);
   sort_unique(s.numbers);
   sort_unique(s.entities);
   sort_unique(s.words);
@@ -218,7 +260,8 @@ std::uint32_t mismatch(const Signature& a, const Signature& b, std::uint32_t gua
   if ((guards & kGuardEntities) &&
       !(sorted_includes(b.words, a.entities) && sorted_includes(a.words, b.entities)))
     failed |= kGuardEntities;
-  if ((guards & kGuardQuoted) && a.quoted != b.quoted) failed |= kGuardQuoted;
+  if ((guards & kGuardQuoted) && a.quoted != b.quoted && !(quotes_covered(a, b) && quotes_covered(b, a)))
+    failed |= kGuardQuoted;
   return failed;
 }
 

@@ -16,7 +16,8 @@ enum GuardBits : std::uint32_t {
   kGuardNumbers = 1u << 0,   // the sets of numbers differ ("1,000" == "1000", "2.50" == "2.5")
   kGuardNegation = 1u << 1,  // one is negated (not, no, never, n't, without, ...), the other not
   kGuardEntities = 1u << 2,  // a capitalised name / acronym of one is not a word of the other
-  kGuardQuoted = 1u << 3,    // the sets of "double-quoted", “curly-quoted” or `code` spans differ
+  kGuardQuoted = 1u << 3,    // a "double-quoted", “curly-quoted” or `code` span of one prompt is
+                             // neither quoted in the other nor part of its text (case folded)
   kGuardAll = kGuardNumbers | kGuardNegation | kGuardEntities | kGuardQuoted,
 };
 
@@ -25,7 +26,8 @@ struct Signature {
   std::vector<std::string> numbers;   // normalised digit runs, sorted, unique
   std::vector<std::string> entities;  // case-folded (ASCII) names and acronyms, sorted, unique
   std::vector<std::string> words;     // every word, case-folded (ASCII), sorted, unique
-  std::vector<std::string> quoted;    // contents of quoted spans, sorted, unique
+  std::vector<std::string> quoted;    // contents of quoted spans, folded (below), sorted, unique
+  std::string folded;                 // the text, ASCII case folded, whitespace runs as one space
   bool negated = false;
 };
 
