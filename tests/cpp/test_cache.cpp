@@ -35,6 +35,10 @@ TEST(CacheGuard, Entities) {
   // a name the other prompt has as a word, in any case, is no mismatch
   EXPECT_EQ(mismatch("How do I learn Python?", "how can i learn python quickly", kGuardAll), 0u);
   EXPECT_EQ(mismatch("What did Donald Trump say?", "What did Trump say?", kGuardEntities), kGuardEntities);
+  // possessives are their nouns
+  EXPECT_EQ(mismatch("What is the star count for YAF's framework?", "What is the star count for the YAF framework?",
+                     kGuardAll),
+            0u);
   EXPECT_EQ(mismatch("What is the capital of France?", "What's the capital of Germany?", kGuardAll),
             kGuardEntities);
   // sentence-initial capitals are not names
@@ -52,6 +56,9 @@ TEST(CacheGuard, Quoted) {
   EXPECT_EQ(mismatch("Do you understand \"Milvus\"?", "Do you understand milvus?", kGuardQuoted), 0u);
   EXPECT_EQ(mismatch("Explain `git  rebase`", "explain GIT REBASE to me", kGuardQuoted), 0u);
   EXPECT_EQ(mismatch("Is \"1111\" valid?", "Is 111 valid?", kGuardQuoted), kGuardQuoted);
+  // a quotation that is the whole prompt is the question, not a payload
+  EXPECT_TRUE(signature("\"What is GitHub?\"?").quoted.empty());
+  EXPECT_EQ(mismatch("\"What is GitHub?\"?", "Can you explain what GitHub is?", kGuardAll), 0u);
   EXPECT_TRUE(signature("an unmatched \" quote").quoted.empty());
 }
 

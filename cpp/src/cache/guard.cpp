@@ -109,7 +109,21 @@ std::string fold(std::string_view t) {
   return out;
 }
 
+bool is_alnum_byte(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u >= 0x80;
+}
+
+std::size_t count_alnum(std::string_view t) {
+  std::size_t n = 0;
+  for (char c : t) n += is_alnum_byte(c) ? 1 : 0;
+  return n;
+}
+
+// Quoted spans; a quotation that is the whole prompt (at most 3 letters or digits outside it, as
+// in `"What is GitHub?"?`) is the question itself, not a payload, and is left out.
 void scan_quoted(std::string_view t, std::vector<std::string>& out) {
+  const std::size_t total_alnum = count_alnum(t);
   static constexpr std::string_view kOpenCurly = "\xE2\x80\x9C", kCloseCurly = "\xE2\x80\x9D";
   // A closing delimiter not found once is not found later either: remember it, so that a text of
   // unmatched openers stays linear.
@@ -141,8 +155,9 @@ void scan_quoted(std::string_view t, std::vector<std::string>& out) {
       i += open.size();
       continue;
     }
-    std::string inner = fold(t.substr(i + open.size(), end - i - open.size()));
-    if (!inner.empty()) out.push_back(std::move(inner));
+    std::string_view raw = t.substr(i + open.size(), end - i - open.size());
+    std::string inner = fold(raw);
+    if (!inner.empty() && total_alnum - count_alnum(raw) > 3) out.push_back(std::move(inner));
     i = end + close.size();
   }
 }
@@ -234,6 +249,8 @@ Signature signature(std::string_view t) {
       }
       j += static_cast<std::size_t>(l);
     }
+    // a possessive is its noun: "YAF's" / "YAF", "Python’s" / "python"
+    if (lowered.size() > 2 && lowered.compare(lowered.size() - 2, 2, "'s") == 0) lowered.resize(lowered.size() - 2);
     bool acronym = letters >= 2 && uppers == letters;
     bool pronoun_i = lowered == "i" || lowered.rfind("i'", 0) == 0;
     bool name = first_upper && !sentence_start && !pronoun_i;
