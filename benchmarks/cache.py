@@ -14,7 +14,7 @@ writes the FAISS index to disk; a get reads through SQLAlchemy and commits ``las
 also writes a report row). Its LRU eviction is given room for every entry
 (``eviction_params={"max_size": ...}``: the default 1,000 would evict at N=10,000, and
 ``manager_factory``'s own ``max_size`` argument does not reach it). tokenops.Cache writes a SQLite
-file in the same kind of temp dir, default settings (guards on, top_k 4). FAISS runs on one
+file in the same kind of temp dir, default settings (guards on, top_k 1). FAISS runs on one
 OpenMP thread for both (``--faiss-threads``): a single query gains nothing from more at these
 sizes, and on a shared machine FAISS's OpenMP team makes each search wait milliseconds for a
 descheduled worker.
@@ -45,8 +45,8 @@ checks d = 2 - 2 cos on its own vectors and prints the largest deviation.
    (a seeded sample of pairs in random order; put question1, then query question2: a hit on the
    pair's own question1 is a true hit for a duplicate pair and a false hit for a non-duplicate
    pair; a hit on another pair's question1 is counted apart, as "other"), for tokenops with its
-   guards, tokenops without guards, tokenops with guards and top_k 1 (a veto of the nearest
-   candidate is final instead of passing to the next one above the threshold), and GPTCache.
+   guards, tokenops without guards, tokenops with guards and top_k 4 (a vetoed nearest
+   candidate passes the look-up on to the next one above the threshold), and GPTCache.
 
 Embeddings are computed once and kept under tokenops' cache folder (``embed_cached``), so only the
 first run pays for them (printed).
@@ -406,8 +406,8 @@ def decision_caches(tmp: Path, tag: str, memo: Memo, capacity: int) -> dict[str,
     return {
         "tokenops + guards": Tokenops(_mkdir(tmp / f"{tag}-tg"), memo, THRESHOLDS[0], guards=True),
         "tokenops, no guards": Tokenops(_mkdir(tmp / f"{tag}-tn"), memo, THRESHOLDS[0], guards=False),
-        # a veto of the nearest candidate is final (the default top_k 4 serves the next one up)
-        "tokenops + guards, top_k 1": Tokenops(_mkdir(tmp / f"{tag}-t1"), memo, THRESHOLDS[0], top_k=1),
+        # a vetoed nearest candidate passes the look-up on (the default top_k 1 makes it a miss)
+        "tokenops + guards, top_k 4": Tokenops(_mkdir(tmp / f"{tag}-t4"), memo, THRESHOLDS[0], top_k=4),
         "GPTCache": GPTCache(_mkdir(tmp / f"{tag}-g"), memo, THRESHOLDS[0], capacity),
     }
 
@@ -606,7 +606,7 @@ def main() -> None:
         latency(ns, rounds, calls, args.seed, memo, pool, tests, extra, folder, embed_us)
         print(f"({time.perf_counter() - t:.0f} s)\n")
 
-    print(f"## 2. Hit decisions at matched thresholds (same embeddings; tokenops top_k 4, GPTCache "
+    print(f"## 2. Hit decisions at matched thresholds (same embeddings; tokenops top_k 1 unless said, GPTCache "
           f"top_k 1; files in {fast.parent})")
     osschat(clusters, memo, fast)
     qqp_stream(pairs, memo, fast)
