@@ -389,3 +389,20 @@ def test_plot_precision_recall():
     assert [line.get_label() for line in ax.get_lines()] == ["guards: none", "guards: default"]
     with pytest.raises(ValueError, match="no rows for guard configuration 'x'"):
         ev.plot_precision_recall(table, configs=("x",))
+
+
+# ------------------------------------------------------------------------------------ notebook
+def test_semantic_cache_notebook_runs(data_dir, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("matplotlib")
+    nb = nbformat.read(REPO / "notebooks" / "semantic_cache_eval.ipynb", as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "MeanCache QQP test split: 9,042 pairs, 4,521 duplicates" in text
+    assert "Published (GPTCache, albert-small" in text and "notebook ran in" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)
