@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tokenops
-from tokenops.cache import GUARDS, Cache, guard, guard_batch, guard_names, normalize_prompt, signature
+from tokenops.cache import DEFAULT_GUARDS, GUARDS, Cache, guard, guard_batch, guard_names, normalize_prompt, signature
 
 pytest.importorskip("faiss")
 
@@ -38,9 +38,15 @@ def embedder():
     ],
 )
 def test_guard_cases(a, b, failed):
-    assert guard(a, b) == failed
-    assert guard(b, a) == failed  # symmetric
+    assert guard(a, b, guards=GUARDS) == failed
+    assert guard(b, a, guards=GUARDS) == failed  # symmetric
+    assert guard(a, b) == tuple(g for g in failed if g in DEFAULT_GUARDS)  # entities is opt-in
     assert guard(a, b, guards=()) == ()
+
+
+def test_default_guards():
+    assert DEFAULT_GUARDS == ("numbers", "negation", "quoted")
+    assert Cache(embedder=None).guards == DEFAULT_GUARDS
 
 
 def test_guard_subsets_names_and_signature():
@@ -58,9 +64,9 @@ def test_guard_subsets_names_and_signature():
 def test_guard_batch_matches_guard_for_any_thread_count():
     a = ["What is 15% of 80?", "Which foods are not vegan?", "How do I learn Python?", "x"] * 50
     b = ["What is 15% of 90?", "Which foods are vegan?", "how do i learn python", "x"] * 50
-    want = [sum(1 << GUARDS.index(g) for g in guard(x, y)) for x, y in zip(a, b)]
+    want = [sum(1 << GUARDS.index(g) for g in guard(x, y, guards=GUARDS)) for x, y in zip(a, b)]
     for t in (1, 2, 4):
-        got = guard_batch(a, b, num_threads=t)
+        got = guard_batch(a, b, guards=GUARDS, num_threads=t)
         assert got.dtype == np.uint32
         assert got.tolist() == want
     with pytest.raises(ValueError, match="differ in length"):
