@@ -40,12 +40,12 @@ def embedder():
 def test_guard_cases(a, b, failed):
     assert guard(a, b, guards=GUARDS) == failed
     assert guard(b, a, guards=GUARDS) == failed  # symmetric
-    assert guard(a, b) == tuple(g for g in failed if g in DEFAULT_GUARDS)  # entities is opt-in
+    assert guard(a, b) == tuple(g for g in failed if g in DEFAULT_GUARDS)  # quoted, entities opt-in
     assert guard(a, b, guards=()) == ()
 
 
 def test_default_guards():
-    assert DEFAULT_GUARDS == ("numbers", "negation", "quoted")
+    assert DEFAULT_GUARDS == ("numbers", "negation")
     assert Cache(embedder=None).guards == DEFAULT_GUARDS
 
 

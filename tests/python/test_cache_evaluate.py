@@ -246,7 +246,7 @@ def test_guard_bits_and_guarded_sweep():
     table = ev.guarded_sweep(scores, labels, bits, [0.9])
     assert set(table.guards) == {"none", *GUARDS, "default"}
     by = table.set_index("guards")
-    # the default guards (numbers, negation, quoted) leave the Python / Java pair, entities vetoes it
+    # the default guards (numbers, negation) leave the Python / Java pair, entities vetoes it
     assert by.loc["none", "fp"] == 3 and by.loc["default", "fp"] == 1 and by.loc["default", "tp"] == 1
     assert by.loc["numbers", "fp"] == 2 and by.loc["negation", "fp"] == 2 and by.loc["entities", "fp"] == 2
     assert by.loc["default", "vetoed"] == 0.5
