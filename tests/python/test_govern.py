@@ -15,6 +15,7 @@ import pytest
 import tokenops
 from tokenops.govern import (BudgetExceeded, BudgetWarning, Governor, Ledger, Quota, SpendRate, TaskAnomaly,
                              percentile, robust_z)
+from tokenops.pricing.usage import BUCKETS
 
 T0 = 1_800_000_000.0  # a fixed epoch second for the fake clocks
 
@@ -132,9 +133,26 @@ def test_the_ledger_is_append_only_even_for_other_writers(tmp_path):
                 "UPDATE outcomes SET success = 0", "DELETE FROM meta"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             db.execute(sql)
+    # INSERT OR REPLACE deletes the conflicting row without firing the DELETE triggers
+    for sql in ("INSERT OR REPLACE INTO outcomes (task, success, at) VALUES ('t', 0, 0)",
+                "REPLACE INTO calls (id, at, model, requested_model, service_tier, citation_tokens, tokens, cost, "
+                f"cache_hit, tags, {', '.join(BUCKETS)}) VALUES (1, 0, 'm', 'm', 's', 0, 0, '0', 0, '{{}}'"
+                f"{', 0' * len(BUCKETS)})",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('kind', 'x')"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute(sql)
+    # a file made before the insert guards existed gets them when it is opened
+    for t in ("calls", "outcomes", "alerts", "meta"):
+        db.execute(f"DROP TRIGGER {t}_no_replace")
+    db.commit()
     db.close()
     with Ledger(p) as led:
         assert len(led) == 1 and led.task_outcome("t") is True
+        assert led.calls()["cost"].tolist() == [led.task_usage("t")[2]] and led.task_usage("t")[2] > 0
+    db = sqlite3.connect(p)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("INSERT OR REPLACE INTO outcomes (task, success, at) VALUES ('t', 0, 0)")
+    db.close()
 
 
 def test_task_outcomes_are_recorded_once_and_close_the_task():

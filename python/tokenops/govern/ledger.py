@@ -80,6 +80,15 @@ _TRIGGERS = [
     f"BEGIN SELECT RAISE(ABORT, 'the tokenops ledger is append-only: {t} rows are never {verb}'); END"
     for t in ("calls", "outcomes", "alerts", "meta") for op, verb in (("UPDATE", "updated"), ("DELETE", "deleted"))
 ]
+# INSERT OR REPLACE deletes the row it conflicts with without firing DELETE triggers (SQLite runs
+# them on REPLACE only with recursive_triggers on), so an insert that names an existing key is
+# refused before the conflict is resolved. Added on open to files made before these triggers.
+_INSERT_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_replace BEFORE INSERT ON {t} "
+    f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {k} = NEW.{k}) "
+    f"BEGIN SELECT RAISE(ABORT, 'the tokenops ledger is append-only: {t} rows are never replaced'); END"
+    for t, k in (("calls", "id"), ("outcomes", "task"), ("alerts", "id"), ("meta", "key"))
+]
 
 
 @dataclass(frozen=True)
@@ -247,6 +256,8 @@ class Ledger:
                 if meta.get("schema_version") != str(SCHEMA_VERSION):
                     raise ValueError(f"ledger {self.path} has schema version {meta.get('schema_version')}; "
                                      f"this tokenops reads version {SCHEMA_VERSION}")
+            for stmt in _INSERT_TRIGGERS:
+                db.execute(stmt)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
