@@ -283,6 +283,21 @@ def test_kpi_windows_count_calls_by_time_and_tasks_by_finish(small_ledger):
     assert tasks.loc["t1", "cost"] == Decimal("0.007") and tasks.loc["t1", "calls"] == 3
 
 
+def test_kpis_count_finished_tasks_that_made_no_call(small_ledger):
+    # a task scope whose first check is refused is finished as a failure with no call: it is a
+    # finished task that did not succeed, as ledger.tasks() says, and the KPIs count it
+    gov = Governor(small_ledger, max_cost="0.0001")
+    with pytest.raises(BudgetExceeded), gov.task("t5", user="ana") as t:
+        t.check(model="gpt-4o", estimated_tokens=1000)
+    assert small_ledger.tasks().set_index("task").loc["t5", "status"] == "failure"
+    k = small_ledger.kpis()
+    assert (k.tasks, k.succeeded, k.failed) == (4, 2, 2) and k.success_rate == 0.5
+    assert k.task_cost == Decimal("0.0141") and k.cost_per_completed_task == Decimal("0.00705")
+    assert k.cost_per_task == Decimal("0.003525") and k.calls_per_task == 5 / 4
+    assert k.p50_cost_per_task == Decimal("0.00355")  # of 0, 0.0021, 0.005, 0.007
+    assert small_ledger.kpis(since=T0 + 1000).tasks == 0  # by finish time, like the others
+
+
 def test_percentile_is_numpys_linear_quantile_in_decimals():
     rng = np.random.default_rng(0)
     for n in (1, 2, 3, 10, 37):

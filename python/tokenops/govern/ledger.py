@@ -547,7 +547,8 @@ class Ledger:
           ``cached_input_share`` (provider prompt-cache reads / input tokens), ``untasked_cost``
           (calls with no task), ``cost_by_model`` and ``cost_share_by_model`` (catalogue keys).
         * Task metrics cover the tasks *finished* at ``since`` <= finished < ``until``, each with
-          all of its calls whenever made: ``tasks`` (finished), ``succeeded``, ``failed``,
+          all of its calls whenever made: ``tasks`` (finished, those that made no call included),
+          ``succeeded``, ``failed``,
           ``success_rate`` = succeeded / tasks, ``task_cost`` = the cost of every call of those
           tasks, failed ones included, and **``cost_per_completed_task`` = task_cost /
           succeeded**: the TokenOps definition, which charges the cost of failures to the tasks
@@ -577,7 +578,7 @@ class Ledger:
                f"FROM calls WHERE ({cond_calls}) OR task IN ({out_sub})")
         rows = self._query(sql, p_calls + p_calls + p_out)
         if by is None:
-            return _summarise(rows, finished)
+            return _summarise(rows, finished, every_finished_task=True)
         groups: dict[Any, list[tuple[Any, ...]]] = {}
         for r in rows:
             if by in ("user", "model", "step"):
@@ -611,14 +612,21 @@ def _where(conds: list[str]) -> str:
     return (" WHERE " + " AND ".join(conds)) if conds else ""
 
 
-def _summarise(rows: list[tuple[Any, ...]], finished: Mapping[str, bool]) -> KPIs:
+def _summarise(rows: list[tuple[Any, ...]], finished: Mapping[str, bool], *,
+               every_finished_task: bool = False) -> KPIs:
     """KPIs of call rows (see Ledger.kpis): (task, user, step, model, tags, tokens, cost,
-    cache_hit, saved_cost, cache_read, cache_read_audio, input_tokens, in_window)."""
+    cache_hit, saved_cost, cache_read, cache_read_audio, input_tokens, in_window).
+    ``every_finished_task``: the task metrics count every task of ``finished``, also one that
+    made no call (finished with ``allow_no_calls``, e.g. a scope refused at its first check);
+    a group's (``by=``) count only the tasks with a call in the group."""
     calls = tokens = hits = unsaved = cached = inputs = 0
     total = saved = untasked = Decimal(0)
     by_model: dict[str, Decimal] = {}
     per_task: dict[str, list[Any]] = {}  # task -> [cost, tokens, calls]
     open_tasks: set[str] = set()
+    if every_finished_task:
+        for task in finished:
+            per_task[task] = [Decimal(0), 0, 0]
     for task, _user, _step, model, _tags, n, c, hit, sc, cr, cra, n_in, in_window in rows:
         c = Decimal(c)
         if in_window:
