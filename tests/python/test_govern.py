@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import sqlite3
 import threading
@@ -67,6 +68,26 @@ def test_many_small_costs_sum_exactly():
     # a single input token of gpt-4o-mini: 1.5e-7 USD, stored and read back exactly
     c = led.record(usage(1), model="gpt-4o-mini")
     assert c.cost == Decimal("1.5E-7") and led.calls().iloc[-1].cost == Decimal("0.00000015")
+
+
+def test_sums_and_limits_are_exact_whatever_the_callers_decimal_context():
+    clock = Clock()
+    led = Ledger(clock=clock)
+    one = tokenops.cost("gpt-4o", usage(1234567, 7)).total_exact
+    assert one == Decimal("3.0864875")  # 8 digits
+    gov = Governor(led, quotas=[Quota("cost", one * 3, "hour", scope="global")])
+    with decimal.localcontext() as ctx:
+        ctx.prec = 4  # an application that rounds its own decimals to 4 digits
+        for _ in range(3):
+            gov.record(usage(1234567, 7), model="gpt-4o", task="t", user="ana")
+        led.finish_task("t")
+        assert led.task_usage("t")[2] == Decimal("9.2594625")  # = 3 x one
+        assert led.usage_since(0, all_users=True)[2] == Decimal("9.2594625")
+        k = led.kpis()
+        assert k.cost == k.task_cost == k.cost_per_completed_task == k.p50_cost_per_task == Decimal("9.2594625")
+        assert led.tasks()["cost"].tolist() == [Decimal("9.2594625")]
+        with pytest.raises(BudgetExceeded, match=r"used \$9.2594625"):
+            gov.check(user="ana", estimated_cost="0.0000001")
 
 
 def test_unknown_model_and_bad_usage_are_errors_and_store_nothing():

@@ -4,13 +4,30 @@ money and limits, each refused with a message that names the argument and the va
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Callable
+from decimal import Context, Decimal, InvalidOperation, localcontext
+from typing import Any, TypeVar
 
 from .._args import INT64_MAX, is_int, is_real
 
 WINDOWS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+# Sums, comparisons and quotients of USD: 34 significant digits (exact for atto-USD amounts up to
+# 10**16 USD), whatever the caller's context (an application may round its own decimals to 4).
+DECIMAL_CONTEXT = Context(prec=34)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def exact_decimals(fn: _F) -> _F:
+    """Runs ``fn`` in :data:`DECIMAL_CONTEXT`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with localcontext(DECIMAL_CONTEXT):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def check_id(value: Any, name: str, *, optional: bool = True) -> str | None:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from .anomaly import Alert, SpendRate, TaskAnomaly, robust_z
-from ._checks import check_id, count, money, window_seconds
+from ._checks import check_id, count, exact_decimals, money, window_seconds
 from .ledger import Call, Ledger
 
 _KINDS = ("calls", "tokens", "cost")
@@ -166,6 +166,7 @@ class Governor:
     def _needs_cost(self, task: str | None) -> bool:
         return (task is not None and "cost" in self._limits_of(task)) or any(q.kind == "cost" for q in self.quotas)
 
+    @exact_decimals
     def estimate(self, *, model: str | None = None, prompt: Any = None, estimated_tokens: int | None = None,
                  max_output_tokens: int | None = None, estimated_cost: Any = None,
                  need_cost: bool = True) -> tuple[int, Decimal | None]:
@@ -226,6 +227,7 @@ class Governor:
             keys.append(("task", task))
         return keys
 
+    @exact_decimals
     def _violations(self, task: str | None, user: str | None, est: tuple[int, int, Decimal | None],
                     before: bool) -> list[Violation]:
         """Every exceeded limit (caller holds the lock). ``est``: (calls, tokens, cost) of the
@@ -290,6 +292,7 @@ class Governor:
         with self._lock:
             return self._handle(self._violations(task, user, (1, tokens, c), True))
 
+    @exact_decimals
     def _reserve(self, task: str | None, user: str | None, tokens: int, c: Decimal | None) -> tuple[Any, ...]:
         """Checks and, when allowed, holds (1 call, tokens, cost) in flight until released."""
         with self._lock:
@@ -302,6 +305,7 @@ class Governor:
                 fl[2] += res[3]
             return res
 
+    @exact_decimals
     def _release(self, res: tuple[Any, ...]) -> None:
         task, user, tokens, c = res
         with self._lock:
@@ -372,6 +376,7 @@ class Governor:
     def _alerted(self, kind: str, sql: str, params: Sequence[Any]) -> bool:
         return bool(self.ledger._query(f"SELECT 1 FROM alerts WHERE kind = ? AND {sql} LIMIT 1", (kind, *params)))
 
+    @exact_decimals
     def _task_alert(self, rule: TaskAnomaly, call: Call) -> Alert | None:
         if call.task is None or self._alerted(rule.kind, "task = ?", (call.task,)):
             return None
@@ -389,6 +394,7 @@ class Governor:
                f"against the last {len(hist)} finished tasks (median {med:.6g})")
         return Alert(rule.kind, "task", call.at, call.task, call.user, value, med, z, rule.threshold, len(hist), msg)
 
+    @exact_decimals
     def _rate_alert(self, rule: SpendRate, call: Call) -> Alert | None:
         everyone = rule.scope == "global"
         if not everyone and call.user is None:

@@ -21,20 +21,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from decimal import Context, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ..pricing.catalog import Catalog
 from ..pricing.engine import CostBreakdown, cost
 from ..pricing.usage import BUCKETS, INPUT_BUCKETS, OUTPUT_BUCKETS, Usage, _to_dict, normalize_usage
-from ._checks import check_id, money, timestamp
+from ._checks import DECIMAL_CONTEXT, check_id, exact_decimals, money, timestamp
 
 SCHEMA_VERSION = 1
 KIND = "tokenops-ledger"
 TOKEN_BUCKETS = INPUT_BUCKETS + OUTPUT_BUCKETS  # request / web_search are counts, not tokens
 RESERVED_TAGS = ("task", "user", "model", "step")
-_CTX = Context(prec=34)  # quotients (cost per task...): 34 significant digits, whatever the caller's context
+_CTX = DECIMAL_CONTEXT  # quotients (cost per task...): 34 significant digits, whatever the caller's context
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -144,6 +144,7 @@ class KPIs:
         return asdict(self)
 
 
+@exact_decimals
 def percentile(values: list[Decimal], q: Decimal) -> Decimal | None:
     """The q-quantile (0 <= q <= 1) with linear interpolation between order statistics
     (numpy's default ``"linear"`` method), in exact decimals; None for no values."""
@@ -286,6 +287,7 @@ class Ledger:
         day = None if at is None else dt.datetime.fromtimestamp(at, dt.timezone.utc).date()
         return cost(model, usage, "exact", self.catalog, service_tier=service_tier, api=api, date=day)
 
+    @exact_decimals
     def record(self, response: Any = None, *, model: str | None = None, task: str | None = None,
                user: str | None = None, step: str | None = None, tags: Mapping[str, str] | None = None,
                cache_hit: bool = False, saved_cost: Any = None, at: Any = None, service_tier: str = "auto",
@@ -405,11 +407,13 @@ class Ledger:
         r = self._query("SELECT success FROM outcomes WHERE task = ?", (check_id(task, "task", optional=False),))
         return None if not r else bool(r[0][0])
 
+    @exact_decimals
     def task_usage(self, task: str) -> tuple[int, int, Decimal]:
         """(calls, tokens, exact cost) recorded for ``task`` so far."""
         rows = self._query("SELECT tokens, cost FROM calls WHERE task = ?", (check_id(task, "task", optional=False),))
         return len(rows), sum(r[0] for r in rows), sum((Decimal(r[1]) for r in rows), Decimal(0))
 
+    @exact_decimals
     def usage_since(self, since: float, user: str | None = None, *, until: float | None = None,
                     all_users: bool = False) -> tuple[int, int, Decimal]:
         """(calls, tokens, exact cost) of calls made at ``since`` < t <= ``until`` (default: no
@@ -433,6 +437,7 @@ class Ledger:
             return self._query(sql, (since, until))
         return self._query(sql + " AND user IS ?", (since, until, user))
 
+    @exact_decimals
     def finished_totals(self, n: int, *, exclude: str | None = None) -> list[tuple[Decimal, int]]:
         """(exact cost, tokens) of the last ``n`` finished tasks, latest finish first (ties: the
         latest recorded outcome), ``exclude`` left out."""
@@ -502,6 +507,7 @@ class Ledger:
             cur = self._db.execute(sql, tuple(params))
             return [d[0] for d in cur.description], cur.fetchall()
 
+    @exact_decimals
     def _task_table(self) -> list[tuple[Any, ...]]:
         rows = self._query("SELECT task, user, tokens, cost, cache_hit, at FROM calls WHERE task IS NOT NULL ORDER BY id")
         outcomes = {t: (s, a) for t, s, a in self._query("SELECT task, success, at FROM outcomes")}
@@ -534,6 +540,7 @@ class Ledger:
         return where, params
 
     # ------------------------------------------------------------------ KPIs
+    @exact_decimals
     def kpis(self, *, since: Any = None, until: Any = None, by: str | None = None) -> Any:
         """TokenOps KPIs. Without ``by``: a :class:`KPIs`; with ``by``: a pandas DataFrame, one
         row per group (index: the group), the same fields as columns.
