@@ -123,6 +123,27 @@ def test_chat_prompts_match_on_the_last_user_message_within_the_same_context(emb
         c.get([sys1, 3])
 
 
+def test_images_and_other_non_text_parts_of_the_last_user_message_must_match():
+    # the text of "What animal is this?" is the same; the pictures are not
+    def ask(url):
+        return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                             {"type": "text", "text": "What animal is this?"}]}]
+
+    c = Cache(embedder=None)
+    c.put(ask("https://example.com/cat.png"), "a cat")
+    assert c.get(ask("https://example.com/dog.png")) is None
+    assert c.get(ask("https://example.com/cat.png")).response == "a cat"
+    anthropic = [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAA"}},
+        {"type": "text", "text": "Describe the picture"}]}]
+    c.put(anthropic, "picture one")
+    anthropic[0]["content"][0]["source"]["data"] = "iVBORw0KGgoBBBB"
+    assert c.get(anthropic) is None
+    # text-only parts keep the key of the same text as a str (no new key for existing entries)
+    c.put([{"role": "user", "content": "hello there"}], "hi")
+    assert c.get([{"role": "user", "content": [{"type": "text", "text": "hello there"}]}]).response == "hi"
+
+
 # ------------------------------------------------------------------------------------ semantic
 def test_semantic_hits_respect_threshold_and_guards(embedder):
     c = Cache(embedder=embedder, threshold=0.75)

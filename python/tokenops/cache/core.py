@@ -6,7 +6,8 @@ A :class:`Cache` answers a prompt it has seen before without calling the model. 
   parameters: a hash look-up in SQLite;
 * **semantic**: a prompt whose sentence embedding (tokenops' native MiniLM) is within
   ``threshold`` cosine of a cached one, in the same *partition* (namespace, model, parameters and,
-  for chat prompts, every message before the last user message), and that no **guard** vetoes.
+  for chat prompts, every message but the last user message and that message's non-text parts,
+  such as images), and that no **guard** vetoes.
 
 Guards (C++, ``tokenops/cache/guard.hpp``) catch what an embedding blurs: ``"numbers"`` (the sets
 of numbers differ: "iPhone 12" vs "iPhone 13"), ``"negation"`` (one is negated), and, opt-in,
@@ -136,16 +137,23 @@ def _message_dict(m: Any, i: int) -> Mapping[str, Any]:
     return d
 
 
-def _content_text(content: Any, i: int) -> str:
+def _content_text(content: Any, i: int) -> tuple[str, list[Any] | None]:
+    """(text, parts): the text of a message's content, and, when it holds anything else (an
+    image, audio, a file...), its parts with the text parts reduced to their type: those are
+    not embedded, so they must match exactly."""
     if isinstance(content, str):
-        return content
+        return content, None
     if isinstance(content, Sequence):  # OpenAI / Anthropic content parts: the text parts
-        texts = []
+        texts, parts, other = [], [], False
         for p in content:
-            p = p if isinstance(p, Mapping) else (sdk_dict(p, exclude_none=True) or {})
+            p = p if isinstance(p, Mapping) else (sdk_dict(p, exclude_none=True) or {"unknown": repr(p)})
             if p.get("type") in ("text", "input_text") and isinstance(p.get("text"), str):
                 texts.append(p["text"])
-        return "\n".join(texts)
+                parts.append({"type": p["type"]})
+            else:
+                other = True
+                parts.append(p)
+        return "\n".join(texts), parts if other else None
     raise TypeError(f"prompt[{i}]['content'] must be a str or a list of content parts")
 
 
@@ -164,8 +172,11 @@ def _split_prompt(prompt: Prompt) -> tuple[str, str]:
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), None)
     if last is None:
         raise ValueError("a chat prompt needs a message with role 'user' (its last one is what is matched)")
-    text = _content_text(messages[last].get("content"), last)
-    rest = messages[:last] + [{k: v for k, v in messages[last].items() if k != "content"}] + messages[last + 1 :]
+    text, parts = _content_text(messages[last].get("content"), last)
+    final = {k: v for k, v in messages[last].items() if k != "content"}
+    if parts is not None:  # an image (or other non-text part) is context: it must match exactly
+        final["content"] = parts
+    rest = messages[:last] + [final] + messages[last + 1 :]
     try:
         context = json.dumps(rest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as e:
