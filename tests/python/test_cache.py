@@ -274,6 +274,24 @@ def test_two_caches_share_one_file(tmp_path, embedder):
     b.close()
 
 
+def test_two_caches_putting_the_same_prompts_at_once(tmp_path):
+    # as two processes answering the same question: each put replaces the other's entry; none
+    # may fail on the unique key because the other committed between its read and its insert
+    path = tmp_path / "shared.sqlite"
+    caches = [Cache(path, embedder=None) for _ in range(4)]
+
+    def work(t: int) -> int:
+        for i in range(200):
+            caches[t].put(f"question {i % 5}", f"{t}-{i}")
+        return t
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(work, range(4), timeout=120)) == [0, 1, 2, 3]
+    assert len(caches[0]) == 5 and caches[1].get("question 4").response.endswith("-199")
+    for c in caches:
+        c.close()
+
+
 def test_file_errors(tmp_path, embedder):
     bad = tmp_path / "not_a_cache.sqlite"
     bad.write_bytes(b"this is not sqlite" * 100)

@@ -553,6 +553,9 @@ class Cache:
         now = time.time()
         with self._lock:
             with self._db:
+                # the write lock first: another process sharing the file may not insert one of
+                # these keys between the read of the entries replaced and the insert
+                self._db.execute("BEGIN IMMEDIATE")
                 old = []
                 for i in order:
                     old += self._db.execute(
