@@ -418,6 +418,40 @@ def test_bad_options(kwargs, exc, match):
         Cache(**kwargs)
 
 
+class BrokenEmbedder:
+    """The real embedder, with the vectors of some texts spoiled."""
+
+    def __init__(self, inner, spoil):
+        self.inner, self.name, self.dim, self.spoil, self.broken = inner, inner.name, inner.dim, spoil, set()
+
+    def embed(self, texts):
+        v = np.array(self.inner.embed(texts), dtype=np.float32)
+        return self.spoil(v) if any(t in self.broken for t in texts) else v
+
+
+@pytest.mark.parametrize(
+    ("spoil", "match"),
+    [
+        (lambda v: np.full_like(v, np.nan), "not finite"),
+        (lambda v: np.zeros_like(v), "zero vector"),
+        (lambda v: v[:, :7], r"shape \(1, 7\).*\(1, 384\)"),
+        (lambda v: v[:0], r"shape \(0, 384\).*\(1, 384\)"),
+    ],
+)
+def test_an_embedder_that_returns_bad_vectors_is_refused_and_stores_nothing(embedder, spoil, match):
+    e = BrokenEmbedder(embedder, spoil)
+    c = Cache(embedder=e)
+    c.put("How do I reset my PIN?", "pin")
+    e.broken = {"What are your opening hours?", "how can I reset my PIN"}
+    with pytest.raises(ValueError, match=match):
+        c.put("What are your opening hours?", "9 to 5")
+    with pytest.raises(ValueError, match=match):
+        c.get("how can I reset my PIN")
+    assert len(c) == 1
+    e.broken = set()
+    assert c.get("how can I reset my PIN").response == "pin"  # the index still works
+
+
 def test_bad_prompts_and_responses():
     c = Cache(embedder=None)
     with pytest.raises(TypeError, match="not bytes"):

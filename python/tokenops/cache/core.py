@@ -449,8 +449,22 @@ class Cache:
     def _embed(self, texts: list[str]) -> np.ndarray:
         assert self.embedder is not None
         v = np.ascontiguousarray(self.embedder.embed(texts), dtype=np.float32)
+        want = (len(texts), int(self.embedder.dim))
+        if v.shape != want:
+            raise ValueError(f"the embedder {self._embedder_id()} returned vectors of shape {v.shape} for "
+                             f"{len(texts)} texts; a cache needs shape {want}")
+        bad = ~np.isfinite(v).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"the embedder {self._embedder_id()} returned a vector that is not finite "
+                             f"(NaN or inf) for {texts[i][:80]!r}; nothing was stored or looked up")
         norms = np.linalg.norm(v, axis=1, keepdims=True)
-        return v / np.where(norms > 0, norms, 1.0)
+        if not (norms > 0).all():
+            i = int(np.argmin(norms[:, 0]))
+            raise ValueError(f"the embedder {self._embedder_id()} returned the zero vector for "
+                             f"{texts[i][:80]!r} (it has no direction, so no cosine); nothing was "
+                             "stored or looked up")
+        return v / norms
 
     def _partition(self, partition: str, known: Mapping[int, np.ndarray] | None = None) -> _Partition:
         """The partition's vector index, brought up to date with the file: rows added since it was
