@@ -452,6 +452,20 @@ def test_an_embedder_that_returns_bad_vectors_is_refused_and_stores_nothing(embe
     assert c.get("how can I reset my PIN").response == "pin"  # the index still works
 
 
+def test_params_keys_must_be_str():
+    # JSON writes the key 1 as "1": {1: x} and {"1": x} would share entries
+    c = Cache(embedder=None)
+    c.put("q", "a", params={"1": 0.5})
+    for bad in ({1: 0.5}, {"response_format": {"schema": {2: "x"}}}, {(1, 2): 3}):
+        with pytest.raises(TypeError, match="params keys must be str"):
+            c.get("q", params=bad)
+    assert c.get("q", params={"1": 0.5}).response == "a"
+    loop: dict = {"a": 1}
+    loop["self"] = loop
+    with pytest.raises(TypeError, match="params must be JSON-serialisable.*[Cc]ircular"):
+        c.get("q", params=loop)
+
+
 def test_bad_prompts_and_responses():
     c = Cache(embedder=None)
     with pytest.raises(TypeError, match="not bytes"):

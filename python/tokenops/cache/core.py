@@ -199,6 +199,26 @@ def _canonical(obj: Any, what: str) -> str:
         raise TypeError(f"{what} must be JSON-serialisable: {e}") from None
 
 
+def _check_str_keys(obj: Any, what: str) -> None:
+    """JSON writes a key 1 as "1": a mapping with a non-str key anywhere in ``obj`` is refused,
+    so that two different requests cannot share one canonical form."""
+    stack, seen = [obj], set()
+    while stack:
+        o = stack.pop()
+        if isinstance(o, (Mapping, list, tuple)):
+            if id(o) in seen:  # a cycle (json.dumps names it) or a shared part
+                continue
+            seen.add(id(o))
+        if isinstance(o, Mapping):
+            for k, v in o.items():
+                if not isinstance(k, str):
+                    raise TypeError(f"{what} keys must be str (JSON would write {k!r} as a string and "
+                                    f"mix it up with one), got {type(k).__name__} {k!r}")
+                stack.append(v)
+        elif isinstance(o, (list, tuple)):
+            stack.extend(o)
+
+
 def _check_cost(c: Any, i: int) -> float | None:
     if c is None:
         return None
@@ -442,6 +462,7 @@ class Cache:
                 "s.encode('utf-8', 'replace').decode()"
             ) from None
         text = normalize_prompt(text)
+        _check_str_keys(params or {}, "params")
         partition = _sha(self.namespace, model or "", _canonical(params or {}, "params"), context)
         return partition, _sha(partition, text), text
 
