@@ -466,6 +466,20 @@ def test_params_keys_must_be_str():
         c.get("q", params=loop)
 
 
+def test_deeply_nested_values_are_refused_with_a_clear_error():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    c = Cache(embedder=None)
+    with pytest.raises(TypeError, match="responses\\[0\\] cannot be stored.*nested too deeply"):
+        c.put("q", deep)
+    with pytest.raises(TypeError, match="params must be JSON-serialisable.*nested too deeply"):
+        c.put("q", "a", params={"x": deep})
+    with pytest.raises(TypeError, match="chat messages must be JSON-serialisable.*nested too deeply"):
+        c.put([{"role": "system", "content": "s", "x": deep}, {"role": "user", "content": "q"}], "a")
+    assert len(c) == 0
+
+
 def test_bad_prompts_and_responses():
     c = Cache(embedder=None)
     with pytest.raises(TypeError, match="not bytes"):

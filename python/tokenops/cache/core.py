@@ -177,11 +177,7 @@ def _split_prompt(prompt: Prompt) -> tuple[str, str]:
     if parts is not None:  # an image (or other non-text part) is context: it must match exactly
         final["content"] = parts
     rest = messages[:last] + [final] + messages[last + 1 :]
-    try:
-        context = json.dumps(rest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"chat messages must be JSON-serialisable: {e}") from None
-    return context, text
+    return _canonical(rest, "chat messages"), text
 
 
 def _prompt_text(prompt: Prompt) -> str:
@@ -189,14 +185,22 @@ def _prompt_text(prompt: Prompt) -> str:
     if isinstance(prompt, str):
         return prompt
     msgs = [_message_dict(m, i) for i, m in enumerate(prompt)]
-    return json.dumps(msgs, sort_keys=True, separators=(",", ":"))  # ASCII: stores any str
+    return _canonical(msgs, "chat messages", ensure_ascii=True)  # ASCII: stores any str
 
 
-def _canonical(obj: Any, what: str) -> str:
+def _dumps(obj: Any, what: str, **kw: Any) -> str:
+    """json.dumps, its errors as a TypeError that starts with ``what``."""
     try:
-        return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(obj, **kw)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{what} must be JSON-serialisable: {e}") from None
+        raise TypeError(f"{what}: {e}") from None
+    except RecursionError:
+        raise TypeError(f"{what}: it is nested too deeply for JSON") from None
+
+
+def _canonical(obj: Any, what: str, *, ensure_ascii: bool = False) -> str:
+    return _dumps(obj, f"{what} must be JSON-serialisable", sort_keys=True, ensure_ascii=ensure_ascii,
+                  separators=(",", ":"))
 
 
 def _check_str_keys(obj: Any, what: str) -> None:
@@ -574,12 +578,9 @@ class Cache:
         stored = []
         for i, r in enumerate(responses):
             d = sdk_dict(r)
-            try:
-                stored.append(json.dumps(d if d is not None else r, allow_nan=False))
-            except (TypeError, ValueError) as e:
-                raise TypeError(
-                    f"responses[{i}] cannot be stored: it must be JSON-serialisable ({e})"
-                ) from None
+            stored.append(_dumps(d if d is not None else r,
+                                 f"responses[{i}] cannot be stored: it must be JSON-serialisable",
+                                 allow_nan=False))
         # a key repeated within the batch: its last response wins
         last = {k[1]: i for i, k in enumerate(keyed)}
         order = sorted(last.values())
