@@ -35,6 +35,14 @@ def embedder():
         ("How do I learn Python?", "how can i learn python quickly", ()),
         ('Translate "I love cats" to French', 'Translate "I love dogs" to French', ("quoted",)),
         ("not 5 Paris", "6 London", ("numbers", "negation", "entities")),
+        # what an embedding blurs in numbers (MiniLM cosines 0.98, 0.91, 0.96, 0.84)
+        ("Set an alarm for 5am", "Set an alarm for 5pm", ("numbers",)),
+        ("What is a salary of 10k in euros?", "What is a salary of 10M in euros?", ("numbers",)),
+        ("What's new in Python 3.10?", "What's new in Python 3.1?", ("numbers",)),
+        ("What is -5 squared?", "What is 5 squared?", ("numbers",)),
+        ("Sort 1,2", "Sort 12", ("numbers",)),
+        ("Is GPT-4 good?", "Is GPT 4 good?", ()),
+        ("It costs 1,000,000", "It costs 1000000", ()),
     ],
 )
 def test_guard_cases(a, b, failed):

@@ -51,43 +51,67 @@ bool is_negation(std::string_view w) {
   return false;
 }
 
-// "1,000" -> "1000", "2.50" -> "2.5", "3.0" -> "3", "007" -> "7".
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// "1,000" -> "1000", "3.0" -> "3", "007" -> "7"; a fraction with a nonzero digit keeps its zeros
+// ("3.10" is not "3.1": it may be a version) and a run with several dots is kept as written
+// ("1.0.0", "10.0.0.1").
 std::string normalise_number(std::string_view run) {
   std::string s;
   s.reserve(run.size());
   for (char c : run)
     if (c != ',') s.push_back(c);
   std::size_t dot = s.find('.');
-  if (dot != std::string::npos) {
-    while (!s.empty() && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s.pop_back();
-  }
+  if (dot != std::string::npos && s.find('.', dot + 1) != std::string::npos) return s;
+  if (dot != std::string::npos && s.find_first_not_of('0', dot + 1) == std::string::npos) s.resize(dot);
   std::size_t lead = 0;
   std::size_t int_end = std::min(s.find('.'), s.size());
   while (lead + 1 < int_end && s[lead] == '0') ++lead;
   return s.substr(lead);
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
+// Numbers: digit runs with thousands groups (",ddd") and decimal points. A sign ("-5", U+2212
+// minus) counts where the minus does not follow a letter or digit ("5-10" is a range, "GPT-4" a
+// name); ".5" is 0.5; letters right after the digits are part of it ("5am" / "5pm", "10k",
+// "GPT-4o"), lower-cased.
 void scan_numbers(std::string_view t, std::vector<std::string>& out) {
+  static constexpr std::string_view kMinus = "\xE2\x88\x92";
+  auto word_at = [&](std::size_t k) { return is_digit(t[k]) || is_ascii_letter(t[k]); };
   std::size_t i = 0;
   while (i < t.size()) {
     if (!is_digit(t[i])) {
       ++i;
       continue;
     }
+    std::size_t p = i;  // where the number starts: a "." or a minus after a non-word goes with it
+    bool leading_dot = p >= 1 && t[p - 1] == '.' && (p < 2 || !word_at(p - 2));
+    if (leading_dot) --p;
+    bool negative = (p >= 1 && t[p - 1] == '-' && (p < 2 || !word_at(p - 2))) ||
+                    (p >= 3 && t.compare(p - 3, 3, kMinus) == 0 && (p < 4 || !word_at(p - 4)));
     std::size_t j = i;
+    bool fraction = leading_dot;
     while (j < t.size()) {
       if (is_digit(t[j])) {
         ++j;
-      } else if ((t[j] == ',' || t[j] == '.') && j + 1 < t.size() && is_digit(t[j + 1])) {
+      } else if (t[j] == ',' && !fraction && j + 3 < t.size() && is_digit(t[j + 1]) && is_digit(t[j + 2]) &&
+                 is_digit(t[j + 3]) && (j + 4 == t.size() || !is_digit(t[j + 4]))) {
+        j += 4;  // a thousands group: exactly three digits ("1,2" is two numbers)
+      } else if (t[j] == '.' && j + 1 < t.size() && is_digit(t[j + 1])) {
+        fraction = true;
         j += 1;
       } else {
         break;
       }
     }
-    out.push_back(normalise_number(t.substr(i, j - i)));
+    std::string run(t.substr(i, j - i));
+    std::string num = normalise_number(leading_dot ? "0." + run : run);
+    if (negative) num.insert(0, "-");
+    while (j < t.size() && is_ascii_letter(t[j])) {  // "5am", "10k": the letters are part of it
+      num.push_back(t[j] >= 'A' && t[j] <= 'Z' ? static_cast<char>(t[j] - 'A' + 'a') : t[j]);
+      ++j;
+    }
+    out.push_back(std::move(num));
     i = j;
   }
 }

@@ -13,7 +13,7 @@ namespace tokenops::cache {
 
 /// Guard bits; a mismatch result is the OR of the guards that failed.
 enum GuardBits : std::uint32_t {
-  kGuardNumbers = 1u << 0,   // the sets of numbers differ ("1,000" == "1000", "2.50" == "2.5")
+  kGuardNumbers = 1u << 0,   // the sets of numbers differ ("1,000" == "1000", "3.10" != "3.1", "5am" != "5pm")
   kGuardNegation = 1u << 1,  // one is negated (not, no, never, n't, without, ...), the other not
   kGuardEntities = 1u << 2,  // a capitalised name / acronym of one is not a word of the other
   kGuardQuoted = 1u << 3,    // a "double-quoted", “curly-quoted” or `code` span of one prompt is
