@@ -381,6 +381,31 @@ def test_get_or_call_and_savings(tmp_path, embedder):
         assert len(c) == 1
 
 
+def test_get_or_call_never_loses_a_paid_response():
+    c = Cache(embedder=None)
+    with pytest.warns(RuntimeWarning, match="not cached"):
+        r, hit = c.get_or_call("q", lambda: object.__new__(object))  # cannot be stored
+    assert hit is None and type(r) is object and len(c) == 0
+
+    def bad_cost(resp):
+        raise ZeroDivisionError("pricing bug")
+
+    with pytest.warns(RuntimeWarning, match="ZeroDivisionError"):
+        r, hit = c.get_or_call("q2", lambda: "answer", cost=bad_cost)
+    assert r == "answer" and hit is None
+
+
+def test_an_exact_only_view_of_a_semantic_file_reads_but_does_not_write(tmp_path, embedder):
+    path = tmp_path / "c.sqlite"
+    with Cache(path, embedder=embedder) as c:
+        c.put("How do I reset my PIN?", "x")
+    with Cache(path, embedder=None) as c:
+        assert c.get("How do I reset my PIN?").response == "x"
+        with pytest.raises(ValueError, match="semantic cache"):
+            c.put("new question", "y")
+        assert len(c) == 1
+
+
 def test_delete_and_clear(embedder):
     c = Cache(embedder=embedder)
     k = c.put("How do I reset my PIN?", "x")

@@ -479,6 +479,29 @@ def test_bad_quotas(args, kw, exc, msg):
         Quota(*args, **kw)
 
 
+def test_a_call_whose_recording_fails_hands_its_response_over():
+    gov = Governor(max_tokens=100)
+
+    def big_llm(**kw):  # the estimate (a short prompt, 5 output tokens) fits; the bill does not
+        return {"object": "chat.completion", "model": "gpt-4o-2024-08-06",
+                "usage": {"prompt_tokens": 500, "completion_tokens": 5}}
+
+    with pytest.raises(BudgetExceeded) as info:
+        with gov.task("t", user="ana") as t:
+            t.call(big_llm, model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+    assert info.value.response["usage"]["prompt_tokens"] == 500  # paid for, not lost
+    assert len(gov.ledger) == 1  # and recorded
+
+    def odd_usage(**kw):  # a usage the cost engine refuses
+        return {"object": "chat.completion", "model": "gpt-4o-2024-08-06",
+                "usage": {"prompt_tokens": -5, "completion_tokens": 5}}
+
+    with pytest.raises(ValueError) as info2:
+        with gov.task("u", user="ana") as t:
+            t.call(odd_usage, model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+    assert info2.value.response["usage"]["prompt_tokens"] == -5
+
+
 def test_task_scope_entry_checks_and_call_wrapper():
     gov = Governor(quotas=[Quota("calls", 2, "day")])
     calls = []

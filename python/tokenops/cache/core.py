@@ -32,6 +32,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -416,6 +417,7 @@ class Cache:
 
     def _check_meta(self) -> None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        self._file_embedder = meta.get("embedder", self._embedder_id())
         if not meta:
             with self._db:
                 self._db.executemany(
@@ -449,6 +451,7 @@ class Cache:
             with self._db:
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'",
                                  (self._embedder_id(),))
+            self._file_embedder = self._embedder_id()
 
     # ---------------------------------------------------------------- keys
     def _keys(self, prompt: Prompt, model: str | None, params: Mapping[str, Any] | None) -> tuple[str, str, str]:
@@ -567,6 +570,12 @@ class Cache:
         """:meth:`put` for many prompts, embedded in one batch and written in one transaction."""
         if isinstance(prompts, str) or isinstance(responses, str):
             raise TypeError("put_many takes lists of prompts and responses; use put for one")
+        if self.embedder is None and self._file_embedder != "none":
+            raise ValueError(
+                f"{self.path} is a semantic cache ({self._file_embedder}): entries written without "
+                "vectors would never be found by its semantic level; open it with that embedder "
+                "to write (embedder=None reads it)"
+            )
         prompts, responses = list(prompts), list(responses)
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
@@ -727,8 +736,12 @@ class Cache:
         if hit is not None:
             return hit.response, hit
         response = call()
-        c = cost(response) if callable(cost) else cost
-        self.put(prompt, response, model=model, params=params, cost=c)
+        try:  # the response is paid for: a failure to price or store it must not lose it
+            c = cost(response) if callable(cost) else cost
+            self.put(prompt, response, model=model, params=params, cost=c)
+        except Exception as e:  # noqa: BLE001
+            warnings.warn(f"the response was not cached: {type(e).__name__}: {e}", RuntimeWarning,
+                          stacklevel=2)
         return response, None
 
     def savings(self) -> dict[str, Any]:

@@ -479,7 +479,10 @@ class TaskScope:
         the model's tokenizer unless ``estimated_tokens`` is given) and ``max_tokens`` /
         ``max_completion_tokens`` / ``max_output_tokens``. The estimate is held in flight from
         the check to the record, so threads sharing a budget cannot overrun it together. When
-        ``fn`` raises, nothing is recorded (tokenops cannot know what a failed call billed).
+        ``fn`` raises, nothing is recorded (tokenops cannot know what a failed call billed). When
+        recording fails after the call (an unpriceable response, or :class:`BudgetExceeded`
+        because the call went over a limit), the exception carries the paid-for response as
+        ``.response``.
         """
         gov = self.governor
         model = kwargs.get("model")
@@ -495,7 +498,12 @@ class TaskScope:
         except BaseException:
             gov._release(res)
             raise
-        gov.record(response, task=self.task, user=self.user, model=model, step=step, tags=tags, _reservation=res)
+        try:
+            gov.record(response, task=self.task, user=self.user, model=model, step=step, tags=tags,
+                       _reservation=res)
+        except Exception as e:  # the call was made and billed: hand its response over with the error
+            e.response = response  # type: ignore[attr-defined]
+            raise
         return response
 
     def finish(self, success: bool = True) -> None:
