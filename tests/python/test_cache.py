@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
@@ -404,6 +405,29 @@ def test_an_exact_only_view_of_a_semantic_file_reads_but_does_not_write(tmp_path
         with pytest.raises(ValueError, match="semantic cache"):
             c.put("new question", "y")
         assert len(c) == 1
+
+
+def test_asyncio_helpers(embedder):
+    c = Cache(embedder=embedder)
+    calls = []
+
+    async def llm():
+        calls.append(1)
+        await asyncio.sleep(0)
+        return {"text": "Settings > Security"}
+
+    async def main():
+        r1, h1 = await c.aget_or_call("How do I reset my PIN?", llm, cost=0.001)
+        r2, h2 = await c.aget_or_call("how can I reset my PIN", llm)
+        # look-ups of several tasks at once share the cache safely
+        hits = await asyncio.gather(*(c.aget("How do I reset my PIN?") for _ in range(8)))
+        await c.aput("Another question", "another answer")
+        return r1, h1, r2, h2, hits, await c.aget("Another question")
+
+    r1, h1, r2, h2, hits, other = asyncio.run(main())
+    assert len(calls) == 1 and h1 is None and r1 == r2 and h2.kind == "semantic"
+    assert all(h.kind == "exact" for h in hits) and other.response == "another answer"
+    assert c.stats()["saved_cost"] == pytest.approx(0.009)
 
 
 def test_delete_and_clear(embedder):

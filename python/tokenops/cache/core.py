@@ -24,6 +24,7 @@ to mix vectors of another one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -33,7 +34,7 @@ import threading
 import time
 import unicodedata
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -736,12 +737,51 @@ class Cache:
         if hit is not None:
             return hit.response, hit
         response = call()
-        try:  # the response is paid for: a failure to price or store it must not lose it
+        self._store_fresh(prompt, response, model, params, cost)
+        return response, None
+
+    def _store_fresh(self, prompt: Prompt, response: Any, model: str | None,
+                     params: Mapping[str, Any] | None, cost: Any) -> None:
+        """Stores a response just paid for; a failure to price or store it is a warning, never
+        an exception that would lose the response."""
+        try:
             c = cost(response) if callable(cost) else cost
             self.put(prompt, response, model=model, params=params, cost=c)
         except Exception as e:  # noqa: BLE001
             warnings.warn(f"the response was not cached: {type(e).__name__}: {e}", RuntimeWarning,
-                          stacklevel=2)
+                          stacklevel=3)
+
+    # ---------------------------------------------------------------- asyncio
+    async def aget(
+        self, prompt: Prompt, *, model: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> CacheHit | None:
+        """:meth:`get` for asyncio code: runs in a worker thread (the embedding and the search
+        release the GIL), so the event loop is not blocked."""
+        return await asyncio.to_thread(self.get, prompt, model=model, params=params)
+
+    async def aput(self, prompt: Prompt, response: Any, **kwargs: Any) -> str:
+        """:meth:`put` for asyncio code (in a worker thread); the same keyword arguments."""
+        return await asyncio.to_thread(self.put, prompt, response, **kwargs)
+
+    async def aget_or_call(
+        self,
+        prompt: Prompt,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        cost: float | Callable[[Any], float | None] | None = None,
+    ) -> tuple[Any, CacheHit | None]:
+        """:meth:`get_or_call` with an async ``call`` (``lambda: client.chat.completions.create(
+        ...)`` of an ``AsyncOpenAI`` client): the look-up and the store run in a worker thread,
+        the call on the event loop."""
+        if not callable(call):
+            raise TypeError(f"call must be a function of no arguments, not {type(call).__name__}")
+        hit = await self.aget(prompt, model=model, params=params)
+        if hit is not None:
+            return hit.response, hit
+        response = await call()
+        await asyncio.to_thread(self._store_fresh, prompt, response, model, params, cost)
         return response, None
 
     def savings(self) -> dict[str, Any]:
