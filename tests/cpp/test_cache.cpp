@@ -84,6 +84,11 @@ TEST(CacheGuard, OnlyRequestedGuardsAndBadInput) {
   EXPECT_EQ(mismatch("not 5 Paris", "6 London", kGuardAll), kGuardNumbers | kGuardNegation | kGuardEntities);
   EXPECT_EQ(mismatch("", "", kGuardAll), 0u);
   EXPECT_THROW(signature(std::string("ab\xC3", 3)), tokenops::InvalidArgument);
+  // digits of other scripts are numbers: fullwidth, Arabic-Indic, Devanagari, mathematical bold
+  EXPECT_EQ(signature("\xEF\xBC\x92\xEF\xBC\x90\xEF\xBC\x92\xEF\xBC\x94\xE5\xB9\xB4").numbers, V({"2024"}));
+  EXPECT_EQ(signature("\xD9\xA3\xD9\xA7 and \xE0\xA5\xAA\xE0\xA5\xAB").numbers, V({"37", "45"}));
+  EXPECT_EQ(signature("\xF0\x9D\x9F\x8F\xF0\x9D\x9F\x97").numbers, V({"19"}));  // U+1D7CF U+1D7D7
+  EXPECT_EQ(mismatch("\xEF\xBC\x92\xEF\xBC\x90\xEF\xBC\x92\xEF\xBC\x94\xE5\xB9\xB4", "2024\xE5\xB9\xB4", kGuardNumbers), 0u);
   // CJK runs are words; numbers inside them still count
   EXPECT_EQ(mismatch("\xE4\xBB\x8A\xE5\xB9\xB4""2024\xE5\xB9\xB4", "\xE4\xBB\x8A\xE5\xB9\xB4""2025\xE5\xB9\xB4", kGuardAll),
             kGuardNumbers);

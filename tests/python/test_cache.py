@@ -30,6 +30,8 @@ def embedder():
         ("What is 15% of 80?", "What is 15% of 90?", ("numbers",)),
         ("What is 15% of 80?", "what's 15 percent of 80", ()),
         ("a 1,000-word essay", "a 1000 word essay", ()),
+        ("２０２４年の売上は？", "2024年の売上は？", ()),  # fullwidth digits are numbers
+        ("２０２４年の売上は？", "２０２５年の売上は？", ("numbers",)),
         ("Which foods are not vegan?", "Which foods are vegan?", ("negation",)),
         ("Why can't I sleep?", "why cant i sleep", ()),
         ("How do I learn Python?", "How do I learn Java?", ("entities",)),

@@ -116,6 +116,34 @@ void scan_numbers(std::string_view t, std::vector<std::string>& out) {
   }
 }
 
+// The text with every non-ASCII decimal digit (general category Nd: fullwidth "１２",
+// Arabic-Indic, Devanagari...) as its ASCII digit, so the numbers guard reads "２０２４" as 2024.
+// Unicode encodes each script's digits 0-9 as a contiguous run (the mathematical digits as five
+// runs back to back), so a digit's value is its distance from the start of its block, mod 10.
+std::string ascii_digits(std::string_view t) {
+  std::string out;
+  out.reserve(t.size());
+  std::size_t i = 0;
+  while (i < t.size()) {
+    auto b = static_cast<unsigned char>(t[i]);
+    if (b < 0x80) {
+      out.push_back(t[i++]);
+      continue;
+    }
+    int len = 1;
+    char32_t cp = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data() + i), len);
+    if (text::general_category(cp) == GeneralCategory::Nd) {
+      char32_t start = cp;
+      while (start > 0 && cp - start < 64 && text::general_category(start - 1) == GeneralCategory::Nd) --start;
+      out.push_back(static_cast<char>('0' + (cp - start) % 10));
+    } else {
+      out.append(t.substr(i, static_cast<std::size_t>(len)));
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
+}
+
 // ASCII case folded, whitespace runs as one space, trimmed: how quoted spans are compared.
 std::string fold(std::string_view t) {
   std::string out;
@@ -284,7 +312,8 @@ Signature signature(std::string_view t) {
     sentence_start = false;
     i = j;
   }
-  scan_numbers(t, s.numbers);
+  bool ascii = std::all_of(t.begin(), t.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  scan_numbers(ascii ? std::string(t) : ascii_digits(t), s.numbers);
   scan_quoted(t, s.quoted);
   s.folded = fold(t);
   sort_unique(s.numbers);
