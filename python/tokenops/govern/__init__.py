@@ -15,6 +15,10 @@ anomaly alerts.
   against the last finished tasks or the preceding windows, with warm-up; :class:`Alert` s go to
   the ledger and to callbacks.
 
+:func:`replay_kpis` replays RouterBench's real outcomes (11 models, ARC / MBPP / Winogrande)
+through a ledger for these KPIs per model and routing policy; :func:`cost_check` compares the
+cost engine with RouterBench's own costs.
+
 The offline counterpart, which simulates a workflow's cost before it runs, is
 :func:`tokenops.simulate`.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 from .anomaly import Alert, SpendRate, TaskAnomaly, robust_z
 from .governor import BudgetExceeded, BudgetWarning, Governor, Quota, TaskScope, Violation
 from .ledger import KPIs, Call, Ledger, percentile
+from .replay import Policy, cost_check, default_policies, load_routerbench_calls, replay, replay_kpis
 
 __all__ = [
     "Alert",
@@ -33,11 +38,17 @@ __all__ = [
     "Governor",
     "KPIs",
     "Ledger",
+    "Policy",
     "Quota",
     "SpendRate",
     "TaskAnomaly",
     "TaskScope",
     "Violation",
+    "cost_check",
+    "default_policies",
+    "load_routerbench_calls",
     "percentile",
+    "replay",
+    "replay_kpis",
     "robust_z",
 ]

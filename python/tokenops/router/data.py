@@ -252,6 +252,7 @@ class RouterBenchSplit:
     quality: np.ndarray        # (n, M) 0/1, NaN = missing
     cost: np.ndarray           # (n, M) USD total_cost of that call
     oracle: list[str]
+    responses: np.ndarray | None = None  # (n, M) object: the model's response text ("" if blank)
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -260,7 +261,8 @@ class RouterBenchSplit:
         idx = np.flatnonzero(mask)
         return RouterBenchSplit([self.prompts[i] for i in idx], self.tasks[idx],
                                 [self.sample_ids[i] for i in idx], self.models,
-                                self.quality[idx], self.cost[idx], [self.oracle[i] for i in idx])
+                                self.quality[idx], self.cost[idx], [self.oracle[i] for i in idx],
+                                None if self.responses is None else self.responses[idx])
 
 
 def _prompt_text(cell: str) -> str:
@@ -273,7 +275,8 @@ def _prompt_text(cell: str) -> str:
 
 def load_routerbench(split: str, tasks: tuple[str, ...] = ROUTERBENCH_TASKS,
                      data_dir: str | Path | None = None) -> RouterBenchSplit:
-    """Loads the shipped RouterBench subset ('train' or 'test'), RouterDC's split."""
+    """Loads the shipped RouterBench subset ('train' or 'test'), RouterDC's split; ``responses``
+    holds each model's response text (the CSV's Python-list literal, joined)."""
     import pandas as pd
 
     if split not in ("train", "test"):
@@ -314,6 +317,8 @@ def load_routerbench(split: str, tasks: tuple[str, ...] = ROUTERBENCH_TASKS,
         quality=df[models].to_numpy(float),
         cost=df[[m + "|total_cost" for m in models]].to_numpy(float),
         oracle=df["oracle_model_to_route_to"].astype(str).tolist(),
+        responses=np.column_stack([df[m + "|model_response"].fillna("").map(_prompt_text).to_numpy(object)
+                                   for m in models]) if models else None,
     )
 
 
