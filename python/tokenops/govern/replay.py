@@ -81,7 +81,7 @@ def load_routerbench_calls(split: str = "test", data_dir: str | Path | None = No
     ``input_tokens`` / ``output_tokens`` (prompt / response, :func:`count_tokens`),
     ``tokens_exact`` (False: approximate counts), ``routerbench_cost`` (its ``total_cost``,
     USD) and ``oracle`` (RouterBench's oracle label). Prompts with a missing quality for any
-    model are dropped (14 ARC rows in all, README section 2), so every policy sees the same tasks.
+    model are dropped (28 ARC rows: 20 train, 8 test), so every policy sees the same tasks.
     """
     import numpy as np
     import pandas as pd
