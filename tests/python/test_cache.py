@@ -432,6 +432,32 @@ def test_asyncio_helpers(embedder):
     assert c.stats()["saved_cost"] == pytest.approx(0.009)
 
 
+def test_entry_counts_follow_every_write(tmp_path):
+    path = tmp_path / "c.sqlite"
+    a = Cache(path, embedder=None, max_entries=3)
+    b = Cache(path, embedder=None, namespace="other")
+    a.put_many(["q1", "q2", "q1"], [1, 2, 3])  # a repeated key is one entry
+    b.put_many(["x", "y"], [1, 2])
+    assert (len(a), len(b)) == (2, 2)
+    a.put_many(["q3", "q4", "q5"], [3, 4, 5])  # over max_entries: the least recently used go
+    assert len(a) == 3 and len(b) == 2
+    b.delete(b.put("z", 0))
+    assert len(b) == 2 and b.clear() == 2 and len(b) == 0 and len(a) == 3
+    a.close()
+    b.close()
+    # a file written before the counts table existed gets it, filled from the rows
+    con = sqlite3.connect(path)
+    con.executescript("DROP TRIGGER entries_counted; DROP TRIGGER entries_uncounted; DROP TABLE counts;")
+    con.close()
+    with Cache(path, embedder=None, namespace="other") as c:
+        assert len(c) == 0
+    with Cache(path, embedder=None) as c:
+        assert len(c) == 3
+        c.put("q6", 6)
+        assert len(c) == 4  # the triggers are back
+    assert [r[0] for r in sqlite3.connect(path).execute("SELECT COUNT(*) FROM entries")] == [4]
+
+
 def test_delete_and_clear(embedder):
     c = Cache(embedder=embedder)
     k = c.put("How do I reset my PIN?", "x")

@@ -304,8 +304,20 @@ CREATE TABLE IF NOT EXISTS entries (
     cost REAL
 );
 CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition);
-CREATE INDEX IF NOT EXISTS entries_last_used ON entries (last_used_at);
+CREATE INDEX IF NOT EXISTS entries_namespace_lru ON entries (namespace, last_used_at, id);
 """
+
+# Entries per namespace, kept by triggers in the same transactions as the rows, so that a put with
+# max_entries does not count the table (it did: 12 ms per put at 100k entries).
+_COUNTS = [
+    "CREATE TABLE counts (namespace TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    "INSERT INTO counts (namespace, n) SELECT namespace, COUNT(*) FROM entries GROUP BY namespace",
+    "CREATE TRIGGER entries_counted AFTER INSERT ON entries BEGIN"
+    " INSERT INTO counts (namespace, n) VALUES (NEW.namespace, 1)"
+    " ON CONFLICT (namespace) DO UPDATE SET n = n + 1; END",
+    "CREATE TRIGGER entries_uncounted AFTER DELETE ON entries BEGIN"
+    " UPDATE counts SET n = n - 1 WHERE namespace = OLD.namespace; END",
+]
 
 
 class Cache:
@@ -395,6 +407,7 @@ class Cache:
                 # each hit updates its counters: FULL would fsync every look-up (0.2-4 ms on disk)
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._ensure_counts()
             self._check_meta()
         except sqlite3.DatabaseError as e:
             self._db.close()
@@ -410,6 +423,22 @@ class Cache:
         """The guards this cache applies (fixed when it is made; make another Cache on the same
         file for other guards)."""
         return self._guards
+
+    def _ensure_counts(self) -> None:
+        """Adds the counts table and its triggers to a new file (or one written before they
+        existed), under the write lock so that two processes opening it do not both add them."""
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'counts'"
+        if self._db.execute(exists).fetchone() is not None:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._db.execute(exists).fetchone() is None:
+                for stmt in _COUNTS:
+                    self._db.execute(stmt)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # ---------------------------------------------------------------- file metadata
     def _embedder_id(self) -> str:
@@ -629,7 +658,7 @@ class Cache:
         return [k[1] for k in keyed]
 
     def _evict(self) -> None:
-        n = self._db.execute("SELECT COUNT(*) FROM entries WHERE namespace = ?", (self.namespace,)).fetchone()[0]
+        n = self._count()
         excess = n - int(self.max_entries or n)
         if excess <= 0:
             return
@@ -867,8 +896,11 @@ class Cache:
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._db.execute(
-                "SELECT COUNT(*) FROM entries WHERE namespace = ?", (self.namespace,)).fetchone()[0])
+            return self._count()
+
+    def _count(self) -> int:
+        row = self._db.execute("SELECT n FROM counts WHERE namespace = ?", (self.namespace,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def stats(self) -> dict[str, Any]:
         """Counts since this object was made: lookups, exact and semantic hits, guard rejections
