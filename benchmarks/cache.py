@@ -59,10 +59,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import csv
-import gzip
 import importlib.util
-import json
 import os
 import random
 import shutil
@@ -87,34 +84,19 @@ def gptcache_threshold(cos: float) -> float:
 
 
 # ------------------------------------------------------------------------------------ data
-def read_banking(data: Path, split: str) -> list[str]:
-    with open(data / f"cache/banking77/{split}.csv", newline="", encoding="utf-8") as f:
-        return [r["text"] for r in csv.DictReader(f)]
-
-
-def read_qqp_questions(data: Path, n: int, exclude: set[str]) -> list[str]:
-    """The first ``n`` distinct question strings (text_a) of GPTCache's QQP file not in ``exclude``."""
+# Through tokenops.cache.evaluate's loaders (sha256-checked against the data README), as the
+# notebook reads them.
+def first_distinct(questions: Any, n: int, exclude: set[str]) -> list[str]:
+    """The first ``n`` distinct non-blank strings of ``questions`` not in ``exclude``."""
     out: list[str] = []
     seen = set(exclude)
-    with gzip.open(data / "cache/qqp_gptcache/qqp_pairs.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            q = json.loads(line)["text_a"]
-            if q.strip() and q not in seen:
-                seen.add(q)
-                out.append(q)
-                if len(out) >= n:
-                    break
+    for q in questions:
+        if q.strip() and q not in seen:
+            seen.add(q)
+            out.append(q)
+            if len(out) >= n:
+                break
     return out
-
-
-def read_meancache(data: Path) -> list[tuple[str, str, int]]:
-    with open(data / "cache/meancache_qqp_test/test.csv", newline="", encoding="utf-8") as f:
-        return [(r["question1"], r["question2"], int(r["is_duplicate"])) for r in csv.DictReader(f)]
-
-
-def read_osschat(data: Path) -> list[list[str]]:
-    with open(data / "cache/osschat_user_questions/cluster_user_questions.json", encoding="utf-8") as f:
-        return json.load(f)
 
 
 # ------------------------------------------------------------------------------------ embeddings
@@ -535,6 +517,7 @@ def main() -> None:
 
     import tokenops
     from tokenops._paths import data_dir
+    from tokenops.cache import evaluate as ev
 
     if args.faiss_threads > 0:
         # One query at a time gains nothing from threads at these sizes, and on a busy machine
@@ -542,7 +525,7 @@ def main() -> None:
         faiss.omp_set_num_threads(args.faiss_threads)
 
     t_start = time.perf_counter()
-    data = data_dir(required=True)
+    data_dir(required=True)  # says where it looked when the data is missing
     fast = Path(tempfile.mkdtemp(prefix="tokenops-cache-bench-", dir=args.dir))
     disk = Path(tempfile.mkdtemp(prefix="tokenops-cache-bench-", dir=args.disk_dir))
     # registered before any GPTCache object: atexit runs last-in first-out, and GPTCache's own
@@ -551,21 +534,21 @@ def main() -> None:
         atexit.register(shutil.rmtree, d, ignore_errors=True)
 
     rng = random.Random(args.seed)
-    train = read_banking(data, "train")
+    train = ev.load_banking77("train")["text"].tolist()
     shuffled = list(train)
     rng.shuffle(shuffled)
     if max(sizes + disk_sizes) > len(train):
         raise SystemExit(f"Banking77 train has {len(train)} texts; sizes must not exceed it")
     pool = shuffled[: max(sizes + disk_sizes)]
-    tests = read_banking(data, "test")
+    tests = ev.load_banking77("test")["text"].tolist()
     if args.quick:
         tests = tests[:300]
     n_puts = max(args.rounds * args.calls, args.disk_rounds * args.disk_calls)
-    extra = read_qqp_questions(data, n_puts, set(pool))
-    mc = read_meancache(data)
+    extra = first_distinct(ev.load_qqp()["text_a"], n_puts, set(pool))  # GPTCache's QQP questions
+    mc = list(ev.load_meancache_qqp().itertuples(index=False, name=None))
     picked = random.Random(args.seed).sample(range(len(mc)), min(args.qqp_pairs, len(mc)))
     pairs = [mc[i] for i in picked]
-    clusters = read_osschat(data)
+    clusters = ev._clusters(ev.load_osschat())
 
     emb = tokenops.Embedder.load()
     memo = Memo(emb)
