@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from .. import _core
-from .._args import check_threads, sdk_dict
+from .._args import check_threads, is_real, positive_int, sdk_dict
 
 if TYPE_CHECKING:
     from ..embed import Embedder
@@ -351,20 +351,12 @@ class Cache:
         top_k: int = 1,
         namespace: str = "default",
     ) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
-            -1.0 <= float(threshold) <= 1.0
-        ):
+        if not is_real(threshold) or not -1.0 <= float(threshold) <= 1.0:
             raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
-        if ttl is not None and (
-            isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0 or math.isinf(ttl)
-        ):
+        if ttl is not None and (not is_real(ttl) or not 0 < float(ttl) < math.inf):
             raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
-        if max_entries is not None and (
-            isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1
-        ):
-            raise ValueError(f"max_entries must be a positive int or None, got {max_entries!r}")
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        max_entries = None if max_entries is None else positive_int(max_entries, "max_entries")
+        top_k = positive_int(top_k, "top_k")
         if not isinstance(namespace, str):
             raise TypeError(f"namespace must be str, not {type(namespace).__name__}")
         self.threshold = float(threshold)
