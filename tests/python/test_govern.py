@@ -8,14 +8,15 @@ import math
 import sqlite3
 import threading
 import time
-from decimal import Decimal
+from decimal import Context, Decimal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import tokenops
 from tokenops.govern import (BudgetExceeded, BudgetWarning, Governor, Ledger, Quota, SpendRate, TaskAnomaly,
-                             percentile, robust_z)
+                             external_cost, percentile, robust_z)
 from tokenops.pricing.usage import BUCKETS
 
 T0 = 1_800_000_000.0  # a fixed epoch second for the fake clocks
@@ -224,6 +225,314 @@ def test_persistence_across_reopen_and_files_that_are_not_ledgers(tmp_path):
         Ledger(3)
 
 
+# ------------------------------------------------------------------------- externally priced calls
+UNPRICED = "acme/llama-3-70b-ft"  # a fine-tuned model the catalogue does not know
+
+
+def test_an_external_cost_is_stored_exactly_without_asking_the_catalogue(tmp_path):
+    with pytest.raises(KeyError, match=UNPRICED):
+        Ledger().record(usage(10), model=UNPRICED)  # unchanged: unknown to the catalogue, no cost: refused
+    p = tmp_path / "l.sqlite"
+    led = Ledger(p)
+    c = led.record(usage(1200, 300), model=UNPRICED, cost=Decimal("0.000123456789012345678"), task="t", user="ana")
+    assert (c.cost, c.priced_by, c.model, c.requested_model) == (Decimal("0.000123456789012345678"), "external",
+                                                                 UNPRICED, UNPRICED)
+    assert (c.input_tokens, c.output_tokens, c.tokens, c.breakdown) == (1200, 300, 1500, None)
+    for given, stored in ((0.1, Decimal("0.1")), ("0.0300", Decimal("0.0300")), (2, Decimal(2)), (0, Decimal(0)),
+                          (np.float64(0.25), Decimal("0.25"))):
+        assert led.record(usage(1), model=UNPRICED, cost=given).cost == stored
+    # a model the catalogue knows: its catalogue key, the requested name kept, and the given cost wins
+    engine = tokenops.cost("gpt-4o", usage(1000, 100)).total_exact
+    k = led.record(usage(1000, 100), model="openai/gpt-4o", cost="0.002")
+    assert (k.model, k.requested_model, k.cost, k.priced_by) == ("gpt-4o", "openai/gpt-4o", Decimal("0.002"), "external")
+    assert engine == Decimal("0.0035") != k.cost
+    e = led.record(usage(1000, 100), model="gpt-4o")
+    assert (e.priced_by, e.cost) == ("tokenops", engine)
+    df = Ledger(p).calls()  # read back by another connection
+    assert df["priced_by"].tolist() == ["external"] * 7 + ["tokenops"]
+    assert df["cost"].tolist()[:2] == [Decimal("0.000123456789012345678"), Decimal("0.1")]
+    assert df["cost"].tolist()[-2:] == [Decimal("0.002"), engine]
+    # both prices of a catalogued call can be compared from the row: the engine's is ledger.price of its buckets
+    row = df.iloc[-2]
+    assert led.price({b: int(row[b]) for b in BUCKETS}, row["model"], at=row["at"],
+                     service_tier=row["service_tier"]).total_exact == engine
+    # the tokens are the engine's reading of the same usage, bucket by bucket
+    oa = {"prompt_tokens": 1500, "completion_tokens": 400,
+          "prompt_tokens_details": {"cached_tokens": 1024}, "completion_tokens_details": {"reasoning_tokens": 128}}
+    led.record(oa, model="gpt-5", cost="0.01")
+    led.record(oa, model="gpt-5")
+    a, b = led.calls().iloc[-2:].itertuples()
+    assert [getattr(a, x) for x in (*BUCKETS, "tokens")] == [getattr(b, x) for x in (*BUCKETS, "tokens")]
+    assert (a.cache_read, a.reasoning, a.tokens) == (1024, 128, 1900)
+
+
+def test_an_external_cost_without_a_response_has_no_tokens():
+    led = Ledger()
+    c = led.record(None, model="acme/image-gen", cost="0.04", task="img", user="ana")  # e.g. an image bill
+    assert (c.tokens, c.cost, c.priced_by, c.model) == (0, Decimal("0.04"), "external", "acme/image-gen")
+    row = led.calls().iloc[0]
+    assert row.service_tier == "standard" and all(row[b] == 0 for b in BUCKETS)
+    assert led.record(None, model="acme/image-gen", cost=1, service_tier="batch").cost == 1
+    assert led.calls()["service_tier"].tolist() == ["standard", "batch"]
+    with pytest.raises(TypeError, match="needs model="):
+        led.record(None, cost="0.04")
+    with pytest.raises(TypeError, match="None is accepted only with cache_hit=True or cost="):
+        led.record(None, model="acme/image-gen")
+    assert len(led) == 2
+
+
+@pytest.mark.parametrize("kw, exc, msg", [
+    ({"cost": -0.01}, ValueError, "^cost must be >= 0 USD"),
+    ({"cost": float("nan")}, ValueError, "^cost must be a finite number of USD"),
+    ({"cost": float("inf")}, ValueError, "^cost must be a finite number of USD"),
+    ({"cost": Decimal("-Infinity")}, ValueError, "^cost must be a finite number of USD"),
+    ({"cost": "a dollar"}, ValueError, "^cost must be a number of USD, got the string"),
+    ({"cost": True}, TypeError, "^cost must be a number of USD, not bool"),
+    ({"cost": [1]}, TypeError, "^cost must be a number of USD"),
+    ({"cost": "0.01", "cache_hit": True}, ValueError, "a cache hit bills nothing"),
+    ({"cost": "0.01", "cache_hit": True, "saved_cost": "0.01"}, ValueError, "a cache hit bills nothing"),
+    ({"cost": "0.01", "model": ""}, ValueError, "model name '' "),
+    ({"cost": "0.01", "model": 3}, TypeError, "model must be a str"),
+    ({"cost": "0.01", "service_tier": "cheap"}, ValueError, "unknown service_tier 'cheap'"),
+    ({"cost": "0.01", "service_tier": 1}, TypeError, "service_tier must be a str"),
+])
+def test_bad_external_costs_are_refused_and_named(kw, exc, msg):
+    led = Ledger()
+    kw = {"model": UNPRICED, **kw}
+    with pytest.raises(exc, match=msg):
+        led.record(usage(10), **kw)
+    assert len(led) == 0
+
+
+def test_an_external_cost_reads_the_usage_as_the_cost_engine_does():
+    led = Ledger()
+    for bad, exc, msg in ((usage(-5), ValueError, ">= 0"),
+                          ({"prompt_tokens": 10, "completion_token": 5}, ValueError, "did you mean 'completion_tokens'"),
+                          (object(), TypeError, "usage must be a dict")):
+        with pytest.raises(exc, match=msg):
+            led.record(bad, model="gpt-4o")  # the engine's error...
+        with pytest.raises(exc, match=msg):
+            led.record(bad, model=UNPRICED, cost="0.01")  # ...is the same with cost=
+    flex = {"object": "chat.completion", "model": "gpt-4o", "service_tier": "flex",
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+    with pytest.raises(ValueError, match="contradicts the response"):
+        led.record(flex, cost="0.01", service_tier="priority")
+    assert len(led) == 0
+    assert led.record(flex, cost="0.01").model == "gpt-4o"
+    assert led.calls()["service_tier"].tolist() == ["flex"]
+    # the provider the model's name implies, as the engine reads it: xAI counts reasoning outside
+    # completion_tokens (read as OpenAI's, 50 reasoning tokens inside 10 would be refused)
+    xai = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 160,
+           "completion_tokens_details": {"reasoning_tokens": 50}}
+    with pytest.raises(ValueError, match="exceeds what is left of 'completion_tokens'"):
+        led.record(xai, model=UNPRICED, cost="0.001")
+    c = led.record(xai, model="xai/grok-acme-ft", cost="0.001")
+    r = led.calls().iloc[-1]
+    assert (c.model, r.output_text, r.reasoning, c.tokens) == ("xai/grok-acme-ft", 10, 50, 160)
+
+
+OPENROUTER = {  # OpenRouter's documented response shape (usage accounting: usage.cost in credits = USD)
+    "id": "gen-123", "object": "chat.completion", "model": "anthropic/claude-sonnet-4.5", "provider": "Anthropic",
+    "usage": {"prompt_tokens": 194, "completion_tokens": 2, "total_tokens": 196, "cost": 0.00095,
+              "is_byok": False, "cost_details": {"upstream_inference_cost": None},
+              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def test_external_cost_reads_openrouter_usage_cost_as_dict_or_attributes():
+    assert external_cost(OPENROUTER) == Decimal("0.00095")
+    assert external_cost(OPENROUTER["usage"]) == Decimal("0.00095")  # the usage alone
+    obj = SimpleNamespace(model="x", usage=SimpleNamespace(prompt_tokens=5, completion_tokens=1, cost=0.0123))
+    assert external_cost(obj) == Decimal("0.0123")
+    assert external_cost(SimpleNamespace(prompt_tokens=5, completion_tokens=1, cost=2)) == Decimal(2)
+    import openai.types.chat as oc  # the OpenAI SDK pointed at OpenRouter keeps the extra usage fields
+
+    sdk = oc.ChatCompletion.model_validate({**OPENROUTER, "created": 0, "choices": []})
+    assert external_cost(sdk) == Decimal("0.00095")
+    # recorded with its tokens: OpenRouter's cost_details (USD, not tokens) does not stop the usage
+    led = Ledger()
+    c = led.record(sdk, cost=external_cost(sdk), task="t", user="ana")
+    assert (c.model, c.cost, c.tokens, c.priced_by) == ("anthropic/claude-sonnet-4.5", Decimal("0.00095"), 196,
+                                                       "external")
+    d = led.record(OPENROUTER, cost=external_cost(OPENROUTER))
+    assert (d.input_tokens, d.output_tokens) == (194, 2)
+
+
+@pytest.mark.parametrize("response", [
+    None, {}, {"usage": None}, {"model": "m", "usage": {"prompt_tokens": 3, "completion_tokens": 1}},
+    {"usage": {"prompt_tokens": 3, "cost": "0.01"}},  # a str: not OpenRouter's number
+    {"usage": {"prompt_tokens": 3, "cost": True}},
+    {"usage": {"prompt_tokens": 3, "cost": {"input_tokens_cost": 0.1, "total_cost": 0.2}}},  # Perplexity's breakdown
+    {"cost": 0.5}, {"model": "m", "cost": 0.5},  # a cost outside any usage
+    {"_hidden_params": {"response_cost": 0.5}},  # a dict has no LiteLLM hidden params
+    SimpleNamespace(usage=SimpleNamespace(prompt_tokens=3, cost=lambda: 1.0)),
+    tokenops.Usage(input_text=5),
+])
+def test_external_cost_of_unknown_shapes_is_none(response):
+    assert external_cost(response) is None
+
+
+def test_external_cost_refuses_an_invalid_reported_number():
+    with pytest.raises(ValueError, match="usage.cost must be >= 0"):
+        external_cost({"usage": {"prompt_tokens": 3, "cost": -0.1}})
+    with pytest.raises(ValueError, match="usage.cost must be a finite"):
+        external_cost({"usage": {"prompt_tokens": 3, "cost": float("nan")}})
+
+
+def test_external_cost_reads_litellm_response_cost(monkeypatch):
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
+    litellm = pytest.importorskip("litellm")
+    from litellm.types.llms.base import HiddenParams
+
+    u = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    r = litellm.ModelResponse(model="hosted_vllm/acme-llama", usage=u)
+    assert external_cost(r) is None  # no cost computed (LiteLLM sets it in completion())
+    r._hidden_params["response_cost"] = None  # LiteLLM could not price the call
+    assert external_cost(r) is None
+    r._hidden_params["response_cost"] = 0.00042
+    assert external_cost(r) == Decimal("0.00042")
+    led = Ledger()
+    c = led.record(r, cost=external_cost(r))
+    assert (c.model, c.cost, c.input_tokens, c.output_tokens, c.priced_by) == (
+        "hosted_vllm/acme-llama", Decimal("0.00042"), 120, 30, "external")
+    # LiteLLM's HiddenParams object (some response types) is read too
+    r2 = litellm.ModelResponse(model="m", usage=u)
+    r2._hidden_params = HiddenParams(response_cost=1.5)
+    assert external_cost(r2) == Decimal("1.5")
+    # an OpenRouter usage.cost kept by LiteLLM is the provider's bill: read before LiteLLM's estimate
+    r3 = litellm.ModelResponse(model="openrouter/x", usage={**u, "cost": 0.0007})
+    r3._hidden_params["response_cost"] = 0.0009
+    assert external_cost(r3) == Decimal("0.0007")
+
+
+# ------------------------------------------------------------------------------ old ledger files
+# The schema of ledger files made before priced_by existed, frozen here (not built from the
+# module): what those files hold on disk.
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    task TEXT,
+    user TEXT,
+    step TEXT,
+    model TEXT NOT NULL,
+    requested_model TEXT NOT NULL,
+    service_tier TEXT NOT NULL,
+    input_text INTEGER NOT NULL,
+    input_audio INTEGER NOT NULL,
+    input_image INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    cache_read_audio INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    output_text INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    output_audio INTEGER NOT NULL,
+    output_image INTEGER NOT NULL,
+    request INTEGER NOT NULL,
+    web_search INTEGER NOT NULL,
+    citation_tokens INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost TEXT NOT NULL,
+    cache_hit INTEGER NOT NULL,
+    saved_cost TEXT,
+    tags TEXT NOT NULL
+);
+CREATE INDEX calls_at ON calls (at);
+CREATE INDEX calls_task ON calls (task);
+CREATE INDEX calls_user_at ON calls (user, at);
+CREATE TABLE outcomes (task TEXT PRIMARY KEY, success INTEGER NOT NULL, at REAL NOT NULL);
+CREATE INDEX outcomes_at ON outcomes (at);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    task TEXT,
+    user TEXT,
+    value TEXT NOT NULL,
+    median TEXT NOT NULL,
+    z REAL NOT NULL,
+    threshold REAL NOT NULL,
+    history INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+""" + "".join(
+    f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} BEGIN SELECT RAISE(ABORT, "
+    f"'the tokenops ledger is append-only: {t} rows are never {verb}'); END;\n"
+    for t in ("calls", "outcomes", "alerts", "meta") for op, verb in (("UPDATE", "updated"), ("DELETE", "deleted"))
+) + "".join(
+    f"CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN EXISTS (SELECT 1 FROM {t} WHERE {k} = NEW.{k}) "
+    f"BEGIN SELECT RAISE(ABORT, 'the tokenops ledger is append-only: {t} rows are never replaced'); END;\n"
+    for t, k in (("calls", "id"), ("outcomes", "task"), ("alerts", "id"), ("meta", "key"))
+) + "INSERT INTO meta (key, value) VALUES ('kind', 'tokenops-ledger'), ('schema_version', '1');\n"
+V1_BUCKETS = ("input_text", "input_audio", "input_image", "cache_read", "cache_read_audio", "cache_write_5m",
+              "cache_write_1h", "output_text", "reasoning", "output_audio", "output_image", "request", "web_search")
+
+
+def v1_insert(db, at, task, user, n_in, n_out, cost):
+    """A call row as the previous version's record() wrote it (no priced_by)."""
+    cols = ["at", "task", "user", "step", "model", "requested_model", "service_tier", *V1_BUCKETS,
+            "citation_tokens", "tokens", "cost", "cache_hit", "saved_cost", "tags"]
+    counts = [n_in, 0, 0, 0, 0, 0, 0, n_out, 0, 0, 0, 0, 0]
+    db.execute(f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+               (at, task, user, None, "gpt-4o", "gpt-4o", "standard", *counts, 0, n_in + n_out, cost, 0, None, "{}"))
+
+
+def test_a_ledger_file_made_before_priced_by_opens_gains_it_and_loses_nothing(tmp_path):
+    p = tmp_path / "old.sqlite"
+    db = sqlite3.connect(p)
+    db.executescript(V1_SCHEMA)
+    v1_insert(db, T0, "t1", "ana", 1000, 100, "0.0035")
+    v1_insert(db, T0 + 1, "t1", "ana", 2000, 0, "0.005")
+    db.execute("INSERT INTO outcomes (task, success, at) VALUES ('t1', 1, ?)", (T0 + 2,))
+    db.commit()
+    db.close()
+    with Ledger(p) as led:
+        df = led.calls()
+        assert df["priced_by"].tolist() == ["tokenops", "tokenops"]
+        assert df["cost"].tolist() == [Decimal("0.0035"), Decimal("0.005")] and df["tokens"].tolist() == [1100, 2000]
+        k = led.kpis()
+        assert (k.cost, k.tasks, k.cost_per_completed_task) == (Decimal("0.0085"), 1, Decimal("0.0085"))
+        c = led.record(usage(10, 1), model=UNPRICED, cost="0.5", task="t2", user="bob", at=T0 + 3)
+        assert c.priced_by == "external" and led.task_usage("t2")[2] == Decimal("0.5")
+    with Ledger(p) as led:  # a second open finds the column and changes nothing
+        assert led.calls()["priced_by"].tolist() == ["tokenops", "tokenops", "external"]
+    db = sqlite3.connect(p)
+    assert dict(db.execute("SELECT key, value FROM meta")) == {"kind": "tokenops-ledger", "schema_version": "1"}
+    # the new column is under the append-only triggers like the others
+    for sql in ("UPDATE calls SET priced_by = 'external' WHERE id = 1", "UPDATE calls SET priced_by = 'tokenops'",
+                "DELETE FROM calls WHERE priced_by = 'external'"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute(sql)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.execute("INSERT INTO calls (at, model, requested_model, service_tier, citation_tokens, tokens, cost, "
+                   f"cache_hit, tags, priced_by, {', '.join(V1_BUCKETS)}) VALUES (0, 'm', 'm', 's', 0, 0, '0', 0, "
+                   f"'{{}}', 'guessed'{', 0' * len(V1_BUCKETS)})")
+    # a writer of the previous version (no priced_by in its INSERT) still can: its rows read 'tokenops'
+    v1_insert(db, T0 + 4, None, None, 5, 5, "0.0000625")
+    db.commit()
+    db.close()
+    with Ledger(p) as led:
+        assert led.calls()["priced_by"].tolist() == ["tokenops", "tokenops", "external", "tokenops"]
+        assert led.kpis().cost == Decimal("0.5085625")
+
+
+def test_priced_by_of_a_new_file_is_append_only(tmp_path):
+    p = tmp_path / "new.sqlite"
+    with Ledger(p) as led:
+        led.record(usage(10), model="gpt-4o")
+        led.record(usage(10), model=UNPRICED, cost="0.1")
+    db = sqlite3.connect(p)
+    for sql in ("UPDATE calls SET priced_by = 'tokenops' WHERE priced_by = 'external'",
+                "UPDATE calls SET priced_by = 'external'", "DELETE FROM calls WHERE priced_by = 'external'"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute(sql)
+    assert [r[0] for r in db.execute("SELECT priced_by FROM calls ORDER BY id")] == ["tokenops", "external"]
+    db.close()
+
+
 # ---------------------------------------------------------------------------------------- KPIs
 @pytest.fixture
 def small_ledger():
@@ -327,6 +636,42 @@ def test_percentile_is_numpys_linear_quantile_in_decimals():
             got = percentile(xs, Decimal(q))
             assert float(got) == pytest.approx(np.percentile([float(x) for x in xs], float(q) * 100), rel=1e-12)
     assert percentile([], Decimal("0.5")) is None
+
+
+def test_kpis_of_a_ledger_mixing_engine_priced_and_externally_priced_calls():
+    led = Ledger(clock=Clock())
+    assert tokenops.cost("gpt-4o", usage(1000, 100)).total_exact == Decimal("0.0035")
+    assert tokenops.cost("gpt-4o-mini", usage(10000, 1000)).total_exact == Decimal("0.0021")
+    led.record(usage(1000, 100), model="gpt-4o", task="a1", user="ana", at=T0)                    # engine 0.0035
+    led.record(usage(3000, 500), model=UNPRICED, cost="0.0125", task="a1", user="ana", at=T0 + 1)  # external
+    led.record(usage(800, 200), model=UNPRICED, cost="0.004", task="a2", user="ana", at=T0 + 2)
+    led.record(usage(10000, 1000), model="gpt-4o-mini", task="b1", user="bob", at=T0 + 3)         # engine 0.0021
+    led.record(usage(1000, 100), model="gpt-4o", cost="0.001", task="b1", user="bob", at=T0 + 4)   # external wins
+    led.record(None, model="acme/image-gen", cost="0.02", task="b2", user="bob", at=T0 + 5)       # no tokens
+    led.record(usage(100, 10), model=UNPRICED, cost="0.0007", at=T0 + 6)                         # no task
+    led.finish_task("a1", success=True, at=T0 + 10)
+    led.finish_task("a2", success=False, at=T0 + 11)
+    led.finish_task("b1", success=True, at=T0 + 12)
+    led.finish_task("b2", success=True, at=T0 + 13)
+    assert led.calls()["priced_by"].tolist() == ["tokenops", "external", "external", "tokenops", "external",
+                                                 "external", "external"]
+    k = led.kpis()
+    assert (k.calls, k.tokens) == (7, 1100 + 3500 + 1000 + 11000 + 1100 + 0 + 110)
+    assert k.cost == Decimal("0.0438") and k.untasked_cost == Decimal("0.0007")
+    assert k.cost_by_model == {"acme/image-gen": Decimal("0.02"), UNPRICED: Decimal("0.0172"),
+                               "gpt-4o": Decimal("0.0045"), "gpt-4o-mini": Decimal("0.0021")}
+    # tasks: a1 0.0035 + 0.0125 = 0.016 (ok), a2 0.004 (failed), b1 0.0021 + 0.001 = 0.0031 (ok), b2 0.02 (ok)
+    assert (k.tasks, k.succeeded, k.failed) == (4, 3, 1)
+    assert k.task_cost == Decimal("0.0431")
+    assert k.cost_per_completed_task == Decimal("0.01436666666666666666666666666666667")  # 0.0431 / 3, 34 digits
+    assert k.cost_per_completed_task == Context(prec=34).divide(Decimal("0.0431"), Decimal(3))
+    assert k.cost_per_task == Decimal("0.010775")  # 0.0431 / 4
+    assert k.p50_cost_per_task == Decimal("0.01")  # 0.004 + 0.5 x (0.016 - 0.004)
+    assert k.p95_cost_per_task == Decimal("0.0194")  # 0.016 + 0.85 x (0.02 - 0.016)
+    u = led.kpis(by="user")
+    assert u.loc["ana", "cost_per_completed_task"] == Decimal("0.02")  # (0.016 + 0.004) / 1
+    assert u.loc["bob", "cost_per_completed_task"] == Decimal("0.01155")  # (0.0031 + 0.02) / 2
+    assert led.tasks().set_index("task").loc["b1", "cost"] == Decimal("0.0031")
 
 
 # ---------------------------------------------------------------------------------------- governor
@@ -576,6 +921,92 @@ def test_threads_recording_concurrently_lose_nothing(tmp_path):
     k = led.kpis()
     assert (k.calls, k.tokens, k.cost) == (100, 100 * 168, 100 * per_call)
     assert Ledger(tmp_path / "l.sqlite").kpis().cost == 100 * per_call  # a second connection sees it all
+
+
+def test_task_and_quota_limits_count_external_costs_like_engine_costs():
+    gov = Governor(max_cost="0.05")
+    with pytest.raises(BudgetExceeded) as e:
+        with gov.task("t", user="ana") as t:
+            t.record(usage(100, 10), model=UNPRICED, cost="0.03")
+            assert t.check(estimated_cost="0.02") == []  # 0.03 + 0.02 = 0.05: at the limit
+            with pytest.raises(BudgetExceeded, match=r"used \$0.03 \+ this call's estimate \$0.021"):
+                t.check(estimated_cost="0.021")
+            t.record(usage(100, 10), model=UNPRICED, cost="0.03")  # recorded, then over
+    assert "task max_cost = $0.05 exceeded (task 't', user 'ana'): used $0.06 after the call" in str(e.value)
+    assert len(gov.ledger) == 2 and gov.ledger.task_outcome("t") is False
+    clock = Clock()
+    q = Governor(Ledger(clock=clock), quotas=[Quota("cost", "0.01", "hour", scope="global")])
+    q.record(usage(1000, 100), model="gpt-4o", user="ana")  # engine: 0.0035
+    q.record(usage(1000, 100), model="gpt-4o", cost="0.006", user="bob")  # external: 0.006 (engine would say 0.0035)
+    assert q.check(user="cy", estimated_cost="0.0005") == []  # 0.0095 + 0.0005
+    with pytest.raises(BudgetExceeded, match=r"global quota of \$0.01 per 3600s exceeded \(user 'cy'\): "
+                                             r"used \$0.0095 \+ this call's estimate \$0.0006"):
+        q.check(user="cy", estimated_cost="0.0006")
+    with pytest.raises(BudgetExceeded, match=r"used \$0.0105 after the call"):
+        q.record(None, model="acme/image-gen", cost="0.001", user="cy")
+    clock.t = T0 + 3600
+    assert q.check(user="cy", estimated_cost="0.01") == []
+
+
+def test_checks_of_an_uncatalogued_model_need_an_estimate_never_assume_zero():
+    capped = Governor(max_cost="1")
+    with pytest.raises(KeyError, match=f"unknown model '{UNPRICED}'.*pass estimated_cost="):
+        capped.check(task="t", model=UNPRICED, estimated_tokens=10)
+    assert capped.check(task="t", model=UNPRICED, estimated_tokens=10, estimated_cost="0.2") == []
+    with pytest.raises(KeyError, match="no tokenizer is known.*estimated_tokens= instead of the prompt"):
+        capped.check(task="t", model=UNPRICED, prompt="hello", estimated_cost="0.2")
+    free = Governor(max_calls=3)  # no cost limit: no price needed
+    assert free.check(task="t", model=UNPRICED, estimated_tokens=10) == []
+    assert free.estimate(model=UNPRICED, estimated_tokens=10, need_cost=False) == (10, None)
+
+
+def openrouter_llm(billed=0.0042, **kw):
+    return {"id": "gen-1", "object": "chat.completion", "model": kw.get("model", UNPRICED),
+            "usage": {"prompt_tokens": 50, "completion_tokens": 5, "cost": billed,
+                      "cost_details": {"upstream_inference_cost": None}}}
+
+
+def test_call_records_the_cost_of_a_cost_of_hook():
+    gov = Governor(max_cost="0.01")
+    msgs = [{"role": "user", "content": "hi"}]
+    with gov.task("t", user="ana", finish=False) as t:
+        resp = t.call(openrouter_llm, model=UNPRICED, messages=msgs, estimated_tokens=60, estimated_cost="0.005",
+                      cost_of=external_cost)
+        assert resp["usage"]["cost"] == 0.0042 and gov._inflight == {}
+        row = gov.ledger.calls().iloc[-1]
+        assert (row.cost, row.priced_by, row.tokens, row.model) == (Decimal("0.0042"), "external", 55, UNPRICED)
+        # the estimate is needed before the call: an uncatalogued model under a cost limit
+        with pytest.raises(KeyError, match="pass estimated_cost="):
+            t.call(openrouter_llm, model=UNPRICED, messages=msgs, estimated_tokens=60, cost_of=external_cost)
+        # None from the hook: the catalogue prices the call as without it
+        plain = {"object": "chat.completion", "model": "gpt-4o", "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
+        t.call(lambda **kw: plain, model="gpt-4o", messages=msgs, cost_of=external_cost)
+        row = gov.ledger.calls().iloc[-1]
+        assert (row.priced_by, row.cost) == ("tokenops", tokenops.cost("gpt-4o", plain).total_exact)
+        # ... and for a model the catalogue lacks that is the engine's KeyError, with the paid-for response
+        with pytest.raises(KeyError, match=UNPRICED) as info:
+            t.call(lambda **kw: {"model": UNPRICED, "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+                   model=UNPRICED, messages=msgs, estimated_tokens=2, estimated_cost="0.0001", cost_of=lambda r: None)
+        assert info.value.response["model"] == UNPRICED and gov._inflight == {}
+        # a hook that fails, or gives a bad amount: the response is handed over, nothing stored, nothing held
+        n = len(gov.ledger)
+        with pytest.raises(ZeroDivisionError) as info:
+            t.call(openrouter_llm, model=UNPRICED, estimated_tokens=60, estimated_cost="0.001", cost_of=lambda r: 1 / 0)
+        assert info.value.response["id"] == "gen-1" and gov._inflight == {}
+        with pytest.raises(ValueError, match="^cost must be >= 0") as info:
+            t.call(openrouter_llm, model=UNPRICED, estimated_tokens=60, estimated_cost="0.001",
+                   cost_of=lambda r: -1)
+        assert info.value.response["id"] == "gen-1" and gov._inflight == {} and len(gov.ledger) == n
+        called = []
+        with pytest.raises(TypeError, match="cost_of must be a function"):
+            t.call(lambda **kw: called.append(1), model=UNPRICED, estimated_tokens=1, estimated_cost=0, cost_of=0.01)
+        assert called == []  # refused before the call
+        # the external cost counts against the task's max_cost after the call
+        with pytest.raises(BudgetExceeded, match=r"used \$0.01355 after the call") as info:  # 0.0042 + 0.00035 + 0.009
+            t.call(openrouter_llm, billed=0.009, model=UNPRICED, estimated_tokens=60, estimated_cost="0.0001",
+                   cost_of=external_cost)
+        assert info.value.response["usage"]["cost"] == 0.009
+        assert t.usage[2] == Decimal("0.0042") + tokenops.cost("gpt-4o", plain).total_exact + Decimal("0.009")
 
 
 # ---------------------------------------------------------------------------------------- anomalies

@@ -2,7 +2,9 @@
 anomaly alerts.
 
 * :class:`Ledger` — an append-only SQLite record of every call, priced exactly by
-  :func:`tokenops.cost`, with task outcomes; :meth:`Ledger.kpis` gives cost per completed task
+  :func:`tokenops.cost` (or at a cost known from elsewhere: ``record(..., cost=)``, and
+  :func:`external_cost` reads the one an OpenRouter or LiteLLM response reports), with task
+  outcomes; :meth:`Ledger.kpis` gives cost per completed task
   (all tasks' cost, failures included, over the successes), success rate, tokens and calls per
   task, p50 / p95 cost per task, cache hit rate and savings, cost share by model, by user /
   model / step / tag.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from .anomaly import Alert, SpendRate, TaskAnomaly, robust_z
 from .governor import BudgetExceeded, BudgetWarning, Governor, Quota, TaskScope, Violation
-from .ledger import KPIs, Call, Ledger, percentile
+from .ledger import KPIs, Call, Ledger, external_cost, percentile
 from .replay import Policy, cost_check, default_policies, load_routerbench_calls, replay, replay_kpis
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "Violation",
     "cost_check",
     "default_policies",
+    "external_cost",
     "load_routerbench_calls",
     "percentile",
     "replay",

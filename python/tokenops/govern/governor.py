@@ -179,6 +179,9 @@ class Governor:
         ``max_output_tokens`` the rest is input, without it every token is priced at the dearer
         of the input and output text prices (an upper bound). ``estimated_cost`` overrides the
         priced estimate. The cost is None when no model is given (and no ``estimated_cost``).
+        A model the catalogue does not price is a KeyError when the cost is needed (never a $0
+        estimate): give ``estimated_cost``; one tokenops has no tokenizer for is a KeyError for a
+        ``prompt``: give ``estimated_tokens``.
         """
         out = 0 if max_output_tokens is None else count(max_output_tokens, "max_output_tokens")
         if prompt is not None and estimated_tokens is not None:
@@ -192,7 +195,11 @@ class Governor:
             from ..tokenizer import count_messages
 
             msgs = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-            n_in = int(count_messages(msgs, model))
+            try:
+                n_in = int(count_messages(msgs, model))
+            except KeyError as e:  # no tokenizer for the model (a self-hosted or fine-tuned one...)
+                raise KeyError(f"{e.args[0]}; or give the governor the call's token count: estimated_tokens= "
+                               "instead of the prompt") from None
         elif estimated_tokens is not None:
             total = count(estimated_tokens, "estimated_tokens")
             if max_output_tokens is None:
@@ -208,12 +215,17 @@ class Governor:
             return tokens, money(estimated_cost, "estimated_cost")
         if model is None or not need_cost:
             return tokens, None if tokens else Decimal(0)
-        if not split:
-            a = self.ledger.price({"input_text": tokens}, model).total_exact
-            b = self.ledger.price({"output_text": tokens}, model).total_exact
-            assert a is not None and b is not None
-            return tokens, max(a, b)
-        c = self.ledger.price({"input_text": n_in, "output_text": out}, model).total_exact
+        try:
+            if not split:
+                a = self.ledger.price({"input_text": tokens}, model).total_exact
+                b = self.ledger.price({"output_text": tokens}, model).total_exact
+                assert a is not None and b is not None
+                return tokens, max(a, b)
+            c = self.ledger.price({"input_text": n_in, "output_text": out}, model).total_exact
+        except KeyError as e:  # a model the catalogue does not price: never estimated at $0
+            raise KeyError(f"{e.args[0]} The call's cost is estimated from the catalogue (needed when a task "
+                           "max_cost or a cost quota applies); for a model it does not price, pass estimated_cost= "
+                           "(USD)") from None
         assert c is not None
         return tokens, c
 
@@ -320,9 +332,10 @@ class Governor:
     # ------------------------------------------------------------------ records
     def record(self, response: Any = None, *, task: str | None = None, user: str | None = None,
                _reservation: tuple[Any, ...] | None = None, **kwargs: Any) -> Call:
-        """Records a call in the ledger (:meth:`Ledger.record`'s arguments), then runs the
-        anomaly rules and checks the limits: a limit now exceeded raises :class:`BudgetExceeded`
-        (or warns) after the call is stored."""
+        """Records a call in the ledger (:meth:`Ledger.record`'s arguments, ``cost=`` for an
+        externally priced call included), then runs the anomaly rules and checks the limits: a
+        limit now exceeded raises :class:`BudgetExceeded` (or warns) after the call is stored.
+        Limits and rules read the stored cost, whoever priced it."""
         if user is None:
             q = next((q for q in self.quotas if q.scope == "user"), None)
             if q is not None:  # refused before storing: the caller must name the user
@@ -468,11 +481,13 @@ class TaskScope:
         return self.governor.check(task=self.task, user=self.user, **kwargs)
 
     def record(self, response: Any = None, **kwargs: Any) -> Call:
-        """:meth:`Governor.record` for this task and user."""
+        """:meth:`Governor.record` for this task and user (``cost=`` records an externally priced
+        call)."""
         return self.governor.record(response, task=self.task, user=self.user, **kwargs)
 
     def call(self, fn: Callable[..., Any], *args: Any, step: str | None = None, tags: Mapping[str, str] | None = None,
-             estimated_tokens: int | None = None, estimated_cost: Any = None, **kwargs: Any) -> Any:
+             estimated_tokens: int | None = None, estimated_cost: Any = None,
+             cost_of: Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
         """Checks, calls ``fn(*args, **kwargs)`` and records its response; returns the response.
 
         The estimate comes from the call's own arguments: ``model``, ``messages`` (counted with
@@ -483,7 +498,18 @@ class TaskScope:
         recording fails after the call (an unpriceable response, or :class:`BudgetExceeded`
         because the call went over a limit), the exception carries the paid-for response as
         ``.response``.
+
+        ``cost_of``: a function of the response giving the call's cost in USD when it is known
+        from elsewhere (``cost_of=tokenops.govern.external_cost`` for OpenRouter / LiteLLM
+        responses); its result is recorded as ``cost=`` (``priced_by = "external"``). When it
+        returns None the call is priced by the catalogue as without it (a model the catalogue
+        lacks is then the engine's KeyError, with ``.response``). For a model the catalogue does
+        not price, the check before the call needs ``estimated_cost`` when a cost limit applies
+        and ``estimated_tokens`` unless tokenops has the model's tokenizer.
         """
+        if cost_of is not None and not callable(cost_of):
+            raise TypeError(f"cost_of must be a function of the response (e.g. tokenops.govern.external_cost), "
+                            f"not {type(cost_of).__name__}")
         gov = self.governor
         model = kwargs.get("model")
         out = next((kwargs[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
@@ -499,8 +525,13 @@ class TaskScope:
             gov._release(res)
             raise
         try:
+            try:
+                billed = None if cost_of is None else cost_of(response)
+            except BaseException:
+                gov._release(res)
+                raise
             gov.record(response, task=self.task, user=self.user, model=model, step=step, tags=tags,
-                       _reservation=res)
+                       cost=billed, _reservation=res)
         except Exception as e:  # the call was made and billed: hand its response over with the error
             e.response = response  # type: ignore[attr-defined]
             raise

@@ -4,8 +4,11 @@ TokenOps KPIs computed from it.
 Every call is priced when it is recorded, with :func:`tokenops.cost` in exact mode (provider
 responses, SDK objects, usage dicts and :class:`~tokenops.Usage` are accepted as the cost engine
 accepts them; an unknown model is the engine's ``KeyError``, never a $0 row), at the prices in
-effect on the call's day. Tokens are stored by bucket (input text / audio / image, cache reads,
-cache writes, output text, reasoning...) and the cost as the engine's exact decimal, in text.
+effect on the call's day, unless the caller gives the call's cost (``record(..., cost=)``: a
+price known from elsewhere, e.g. :func:`external_cost` of an OpenRouter or LiteLLM response);
+the row's ``priced_by`` says which ("tokenops" or "external"). Tokens are stored by bucket (input
+text / audio / image, cache reads, cache writes, output text, reasoning...) and the cost as an
+exact decimal, in text.
 
 Rows are never updated or deleted: SQLite triggers refuse it, also from another program. Each
 write is one transaction (``BEGIN IMMEDIATE``; WAL journal for a file), so a crash loses at most
@@ -25,8 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..pricing.catalog import Catalog
-from ..pricing.engine import CostBreakdown, cost
+from .._args import is_real
+from ..pricing.catalog import Catalog, check_model_name
+from ..pricing.engine import CostBreakdown, _call_tier, _check_tier, _provider_hint, cost
 from ..pricing.usage import BUCKETS, INPUT_BUCKETS, OUTPUT_BUCKETS, Usage, _to_dict, normalize_usage
 from ._checks import DECIMAL_CONTEXT, check_id, exact_decimals, money, timestamp
 
@@ -35,6 +39,13 @@ KIND = "tokenops-ledger"
 TOKEN_BUCKETS = INPUT_BUCKETS + OUTPUT_BUCKETS  # request / web_search are counts, not tokens
 RESERVED_TAGS = ("task", "user", "model", "step")
 _CTX = DECIMAL_CONTEXT  # quotients (cost per task...): 34 significant digits, whatever the caller's context
+SERVICE_TIERS = ("standard", "batch", "flex", "priority")
+# How a call was priced. Added after the first release: a file made before gets the column when it
+# is opened (ALTER TABLE under the write lock), its rows reading 'tokenops', which is how they were
+# priced. The schema version stays 1: the change is additive, so an earlier tokenops still opens
+# and writes such a file (its rows take the default, again truthfully).
+_PRICED_BY_COLUMN = ("priced_by TEXT NOT NULL DEFAULT 'tokenops' "
+                     "CHECK (priced_by IN ('tokenops', 'external'))")
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +64,8 @@ CREATE TABLE calls (
     cost TEXT NOT NULL,
     cache_hit INTEGER NOT NULL,
     saved_cost TEXT,
-    tags TEXT NOT NULL
+    tags TEXT NOT NULL,
+    {priced_by}
 );
 CREATE INDEX calls_at ON calls (at);
 CREATE INDEX calls_task ON calls (task);
@@ -74,7 +86,7 @@ CREATE TABLE alerts (
     history INTEGER NOT NULL,
     message TEXT NOT NULL
 );
-""".format(buckets=",\n    ".join(f"{b} INTEGER NOT NULL" for b in BUCKETS))
+""".format(buckets=",\n    ".join(f"{b} INTEGER NOT NULL" for b in BUCKETS), priced_by=_PRICED_BY_COLUMN)
 _TRIGGERS = [
     f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
     f"BEGIN SELECT RAISE(ABORT, 'the tokenops ledger is append-only: {t} rows are never {verb}'); END"
@@ -100,7 +112,7 @@ class Call:
     task: str | None
     user: str | None
     step: str | None
-    model: str  # the catalogue key that priced it
+    model: str  # the catalogue key (for an externally priced model the catalogue lacks: the model as given)
     requested_model: str
     tokens: int  # input + output tokens billed (cache reads and writes, reasoning included)
     input_tokens: int
@@ -109,6 +121,7 @@ class Call:
     cache_hit: bool
     saved_cost: Decimal | None
     tags: Mapping[str, str]
+    priced_by: str = "tokenops"  # "tokenops" (the cost engine) or "external" (record's cost=)
     breakdown: CostBreakdown | None = field(default=None, repr=False, compare=False)
 
 
@@ -180,6 +193,76 @@ def _model_of(response: Any) -> str | None:
         if isinstance(v, str) and v:
             return v
     return None
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``obj[name]`` of a mapping, ``obj.name`` of an object; None when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _reported(value: Any, where: str) -> Decimal | None:
+    """A reported cost: a number (int, float, Decimal, numpy scalar) as exact USD; None for
+    anything else (absent, a str, a bool, a dict...: not a shape tokenops knows)."""
+    if isinstance(value, bool) or not (isinstance(value, Decimal) or is_real(value)):
+        return None
+    return money(value, where)
+
+
+def external_cost(response: Any) -> Decimal | None:
+    """The USD cost a response reports for itself, as an exact Decimal, or None when it reports
+    none. Pass it to :meth:`Ledger.record` as ``cost=`` (or to :meth:`TaskScope.call` as
+    ``cost_of=external_cost``). Read, first found wins:
+
+    * ``usage.cost`` (a dict key or an attribute; a number): OpenRouter's usage accounting, the
+      cost of the call in credits (1 credit = 1 USD), as OpenRouter billed it; LiteLLM also puts
+      its own computed cost there when ``litellm.include_cost_in_streaming_usage`` is set. A
+      bare usage (a mapping or object with ``prompt_tokens`` or ``completion_tokens`` and a
+      numeric ``cost``) is read the same way.
+    * ``_hidden_params["response_cost"]`` of a LiteLLM response (``ModelResponse`` and LiteLLM's
+      other response types; a dict or LiteLLM's ``HiddenParams``): the cost LiteLLM computed with
+      its own price map. LiteLLM leaves it None when it could not price the call, and sets 0.0
+      for a hit of LiteLLM's own cache.
+
+    Every other shape gives None, and so does a ``cost`` that is not a number (a str, a bool, a
+    breakdown dict such as Perplexity's ``usage.cost``): nothing is guessed. A number that is not
+    a valid amount (negative, NaN, infinite) is a ValueError. Floats are read by their shortest
+    repr (0.00012 is ``Decimal('0.00012')``).
+    """
+    if response is None or isinstance(response, Usage):
+        return None
+    usage = _field(response, "usage")
+    if usage is not None:
+        c = _reported(_field(usage, "cost"), "usage.cost")
+        if c is not None:
+            return c
+    elif _field(response, "prompt_tokens") is not None or _field(response, "completion_tokens") is not None:
+        c = _reported(_field(response, "cost"), "usage cost")
+        if c is not None:
+            return c
+    hidden = None if isinstance(response, Mapping) else getattr(response, "_hidden_params", None)
+    if hidden is not None:
+        return _reported(_field(hidden, "response_cost"), "_hidden_params['response_cost']")
+    return None
+
+
+def _set_aside_cost_details(d: Any) -> Any:
+    """``d`` (a response or usage as a dict) without OpenRouter's ``usage.cost_details``: USD
+    (``upstream_inference_cost``...), not tokens, which the usage normaliser would refuse as an
+    unknown ``*_details`` split. Used for an externally priced call only: the cost engine keeps
+    refusing it."""
+    if not isinstance(d, Mapping):
+        return d
+    u = d.get("usage")
+    if u is None:
+        return {k: v for k, v in d.items() if k != "cost_details"} if "cost_details" in d else d
+    u = _to_dict(u)
+    if isinstance(u, Mapping) and "cost_details" in u:
+        return {**d, "usage": {k: v for k, v in u.items() if k != "cost_details"}}
+    return d
 
 
 def _check_tags(tags: Any) -> dict[str, str]:
@@ -257,6 +340,8 @@ class Ledger:
                 if meta.get("schema_version") != str(SCHEMA_VERSION):
                     raise ValueError(f"ledger {self.path} has schema version {meta.get('schema_version')}; "
                                      f"this tokenops reads version {SCHEMA_VERSION}")
+                if "priced_by" not in {r[1] for r in db.execute("PRAGMA table_info(calls)")}:
+                    db.execute(f"ALTER TABLE calls ADD COLUMN {_PRICED_BY_COLUMN}")  # a file made before it
             for stmt in _INSERT_TRIGGERS:
                 db.execute(stmt)
             db.execute("COMMIT")
@@ -290,8 +375,8 @@ class Ledger:
     @exact_decimals
     def record(self, response: Any = None, *, model: str | None = None, task: str | None = None,
                user: str | None = None, step: str | None = None, tags: Mapping[str, str] | None = None,
-               cache_hit: bool = False, saved_cost: Any = None, at: Any = None, service_tier: str = "auto",
-               api: str | None = None) -> Call:
+               cache_hit: bool = False, saved_cost: Any = None, cost: Any = None, at: Any = None,
+               service_tier: str = "auto", api: str | None = None) -> Call:
         """Prices and stores one call; returns the stored :class:`Call`.
 
         ``response``: a provider response or usage (as :func:`tokenops.cost` takes it). ``model``:
@@ -302,6 +387,18 @@ class Ledger:
         whose saving is unknown, counted apart by the KPIs). ``at``: when the call was made
         (seconds since the epoch or an aware datetime; default: the ledger's clock); the call is
         priced at that day's prices.
+
+        ``cost``: the call's cost in USD when it is known from elsewhere (a self-hosted or
+        fine-tuned model the catalogue lacks, a negotiated price, :func:`external_cost` of an
+        OpenRouter or LiteLLM response); a Decimal, int, str or float (by its shortest repr),
+        >= 0. It is stored exactly as given, with ``priced_by = "external"``, and the catalogue
+        is not asked for a price: a model it does not know is stored under the name given, one
+        it knows under its catalogue key. The tokens are still read from ``response`` as the
+        cost engine reads them (a usage it cannot read is the same error; OpenRouter's
+        ``usage.cost_details``, which holds USD, is set aside); with ``response=None`` the row
+        has 0 tokens (a bill with no token usage, e.g. an image generation). ``cost`` with
+        ``cache_hit=True`` is a ValueError: a hit bills nothing (``saved_cost`` is for what it
+        avoided).
 
         A task belongs to one user (a call of a task with another user is a ValueError) and takes
         no calls once finished (ValueError): a late call would change a closed task's cost.
@@ -323,13 +420,22 @@ class Ledger:
         saved = None if saved_cost is None else money(saved_cost, "saved_cost")
         if saved is not None and not cache_hit:
             raise ValueError("saved_cost is the cost a cache hit avoided; pass cache_hit=True with it")
+        external = None if cost is None else money(cost, "cost")
+        if external is not None and cache_hit:
+            raise ValueError("cost= is what a call billed and a cache hit bills nothing: record the hit without "
+                             "cost= (saved_cost= is what it avoided)")
         breakdown: CostBreakdown | None = None
         counts = dict.fromkeys(BUCKETS, 0)
         citation = 0
-        if response is None:
+        if external is not None:
+            key, tier, read = self._unpriced(response, model, service_tier, api)
+            if read is not None:
+                counts = read.as_dict()
+                citation = read.citation_tokens
+        elif response is None:
             if not cache_hit:
                 raise TypeError("record() needs the call's response or usage (None is accepted only "
-                                "with cache_hit=True)")
+                                "with cache_hit=True or cost=)")
             key = (self.catalog or Catalog.default()).resolve(model).key  # unknown model: KeyError
             tier = "standard" if service_tier == "auto" else service_tier
         else:
@@ -342,14 +448,18 @@ class Ledger:
                 u = breakdown.usage if breakdown.usage is not None else normalize_usage(response, api=api)
                 counts = u.as_dict()
                 citation = u.citation_tokens
-        total = Decimal(0) if cache_hit or breakdown is None else breakdown.total_exact
+        if external is not None:
+            total = external
+        else:
+            total = Decimal(0) if cache_hit or breakdown is None else breakdown.total_exact
         assert total is not None
+        priced_by = "tokenops" if external is None else "external"
         n_in = sum(counts[b] for b in INPUT_BUCKETS) + citation
         n_out = sum(counts[b] for b in OUTPUT_BUCKETS)
         row = {"at": t, "task": task, "user": user, "step": step, "model": key, "requested_model": model,
                "service_tier": tier, **counts, "citation_tokens": citation, "tokens": n_in + n_out,
                "cost": str(total), "cache_hit": int(cache_hit), "saved_cost": None if saved is None else str(saved),
-               "tags": json.dumps(tag_map, sort_keys=True)}
+               "tags": json.dumps(tag_map, sort_keys=True), "priced_by": priced_by}
 
         def write(db: sqlite3.Connection) -> int:
             if task is not None:
@@ -367,7 +477,29 @@ class Ledger:
         rid = self._write(write)
         return Call(id=rid, at=t, task=task, user=user, step=step, model=key, requested_model=model,
                     tokens=n_in + n_out, input_tokens=n_in, output_tokens=n_out, cost=total, cache_hit=cache_hit,
-                    saved_cost=saved, tags=tag_map, breakdown=breakdown)
+                    saved_cost=saved, tags=tag_map, priced_by=priced_by, breakdown=breakdown)
+
+    def _unpriced(self, response: Any, model: str, service_tier: str,
+                  api: str | None) -> tuple[str, str, Usage | None]:
+        """(model key, service tier, usage) of an externally priced call, read as the cost engine
+        reads them but without a price: the catalogue key when the catalogue knows ``model``, else
+        ``model`` itself; the tier the response names (else standard) unless ``service_tier``
+        names one (contradicting the response: ValueError); the usage normalised with the
+        model's provider as the engine does (None for no response)."""
+        check_model_name(model)
+        _check_tier(service_tier)
+        if service_tier != "auto" and service_tier not in SERVICE_TIERS:
+            raise ValueError(f"unknown service_tier {service_tier!r}; use one of {', '.join(SERVICE_TIERS)}")
+        try:
+            info = (self.catalog or Catalog.default()).resolve(model)
+            key, provider = info.key, info.provider
+        except KeyError:  # not in the catalogue: fine, the caller priced it
+            key, provider = model, None
+        provider = provider or _provider_hint(model)
+        if response is None:
+            return key, "standard" if service_tier == "auto" else service_tier, None
+        d = response if isinstance(response, Usage) else _set_aside_cost_details(_to_dict(response))
+        return key, _call_tier(d, service_tier), normalize_usage(d, api=api, provider=provider)
 
     def finish_task(self, task: str, success: bool = True, *, at: Any = None, allow_no_calls: bool = False) -> None:
         """Records a task's outcome, once (a second outcome is a ValueError; nothing is rewritten).
@@ -468,7 +600,8 @@ class Ledger:
         """The calls (since <= at < until) as a pandas DataFrame, one row per call in recording
         order: id, at (seconds), time (UTC), task, user, step, model, requested_model,
         service_tier, one column per token bucket, citation_tokens, tokens, cost and saved_cost
-        (exact ``Decimal`` objects), cache_hit and tags (a dict)."""
+        (exact ``Decimal`` objects), cache_hit, tags (a dict) and priced_by ("tokenops": the cost
+        engine priced the call; "external": ``record(..., cost=)`` gave its cost)."""
         import pandas as pd
 
         where, params = self._window("at", since, until)
@@ -552,7 +685,9 @@ class Ledger:
           ``cache_hit=True`` / calls), ``saved_cost`` (sum of the hits' saved costs;
           ``cache_hits_without_saving`` counts the hits whose saving was not given),
           ``cached_input_share`` (provider prompt-cache reads / input tokens), ``untasked_cost``
-          (calls with no task), ``cost_by_model`` and ``cost_share_by_model`` (catalogue keys).
+          (calls with no task), ``cost_by_model`` and ``cost_share_by_model`` (catalogue keys; for an
+          externally priced model the catalogue lacks, the name given). Every stored cost counts,
+          engine-priced or given with ``record(..., cost=)``.
         * Task metrics cover the tasks *finished* at ``since`` <= finished < ``until``, each with
           all of its calls whenever made: ``tasks`` (finished, those that made no call included),
           ``succeeded``, ``failed``,

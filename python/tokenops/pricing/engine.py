@@ -105,6 +105,18 @@ def _check_tier(service_tier: Any) -> None:
                         f"{type(service_tier).__name__}")
 
 
+def _call_tier(usage: Any, service_tier: str, mode: str = "exact") -> str:
+    """The tier a call is priced at: ``service_tier``, or for "auto" the tier the response names
+    (standard when it names none). An explicit tier that contradicts the response's is a ValueError."""
+    served = response_service_tier(usage, mode)
+    if service_tier == "auto":
+        return served or "standard"
+    if served is not None and served != service_tier:
+        raise ValueError(f"service_tier={service_tier!r} contradicts the response, which was served at the "
+                         f"{served!r} tier; leave service_tier out to use the response's")
+    return service_tier
+
+
 def _check_mode(mode: str) -> str:
     if mode not in _MODES:
         raise ValueError(f"mode must be 'litellm' or 'exact', not {mode!r}")
@@ -140,12 +152,7 @@ def cost(model: str, usage: Any, mode: str = "exact", catalog: Catalog | None = 
     _check_tier(service_tier)
     if not isinstance(usage, Usage):
         usage = _to_dict(usage)  # once: a pydantic response is dumped for the tier and the counts
-    served = response_service_tier(usage, mode)
-    if service_tier == "auto":
-        service_tier = served or "standard"
-    elif served is not None and served != service_tier:
-        raise ValueError(f"service_tier={service_tier!r} contradicts the response, which was served at the "
-                         f"{served!r} tier; leave service_tier out to use the response's")
+    service_tier = _call_tier(usage, service_tier, mode)
     cat = _catalog_for(mode, catalog)
     check_model_name(model)
     info = None
