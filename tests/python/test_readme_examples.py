@@ -1,6 +1,6 @@
 """The Python examples of the README and the docs run as written, and say what they return.
 
-Every ```python block of README.md, docs/compression.md and docs/cost.md is executed statement
+Every ```python block of README.md, docs/compression.md, docs/cost.md and docs/govern.md is executed statement
 by statement, one namespace per document that defines its free names (``long_document``,
 ``messages``, ``anthropic_response``...) with real inputs. A statement whose comment names an exception must raise it; the values the comments
 promise (``# [199999]``, ``# 765``...) are checked in ``CLAIMS``, and every claim must still be
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/compression.md", "docs/cost.md")
+DOCS = ("README.md", "docs/compression.md", "docs/cost.md", "docs/govern.md")
 
 # statement source (as in the document) -> (what its comment starts with, check of its value)
 CLAIMS = {
@@ -35,6 +35,9 @@ CLAIMS = {
     'compress(t, target_tokens=5, force_tokens=["\\n", "?", "!", ".", "beta", "zeta", "kappa"])':
         ('"beta zeta kappa"', lambda v, ns: v.text == "beta zeta kappa"),
     "r.total_exact": ("Decimal('0.05725')", lambda v, ns: str(v) == "0.05725"),
+    "external_cost(openrouter)": ("Decimal('0.0021')", lambda v, ns: str(v) == "0.0021"),
+    "kpis.cost_per_completed_task": ("Decimal('0.0056')", lambda v, ns: str(v) == "0.0056"),
+    'ledger.calls()["priced_by"].tolist()': ("['tokenops', 'external']", lambda v, ns: v == ["tokenops", "external"]),
     'tokenops.compress(json_text, rate=0.5, structure="json")':
         ("stays valid JSON", lambda v, ns: isinstance(json.loads(v.text), dict)),
     'tokenops.compress(text, rate=0.33, model="claude-sonnet-4-5")':
@@ -178,7 +181,7 @@ def test_python_examples_run_and_return_what_they_say(doc, namespace):
                 said, check = CLAIMS[code]
                 assert comment.startswith(said), f"{where}\nits comment now says {comment!r}; update CLAIMS"
                 assert check(value, namespace), f"{where}\nreturned {value!r}, not what its comment ({comment!r}) says"
-    assert ran >= {"README.md": 30, "docs/compression.md": 14, "docs/cost.md": 11}[doc]
+    assert ran >= {"README.md": 30, "docs/compression.md": 14, "docs/cost.md": 11, "docs/govern.md": 14}[doc]
     assert seen == {c for _, src in blocks(doc) for c, _, _ in statements(src) if c in CLAIMS}
 
 
