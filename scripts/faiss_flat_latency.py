@@ -1,6 +1,7 @@
 """Single-query latency of the exact FAISS index tokenops.Cache searches (IndexIDMap2 over
 IndexFlatIP, 384-d unit vectors), by partition size, with FAISS's default OpenMP threads and
-with one; and the native MiniLM embedding of one short query beside it. docs/cache.md quotes it.
+with one; the cost of removing one vector from it; and the native MiniLM embedding of one short
+query beside it. docs/cache.md quotes it.
 
     python scripts/faiss_flat_latency.py [--sizes 3000,10000,100000] [--repeat 30]
 """
@@ -44,7 +45,10 @@ def main() -> None:
             faiss.omp_set_num_threads(threads)
             row.append(median_ms(lambda: index.search(q, 1), args.repeat))
         faiss.omp_set_num_threads(default_threads)
-        print(f"N={n:>7,}: search {row[0]:.2f} ms ({default_threads} threads), {row[1]:.2f} ms (1 thread)")
+        gone = iter(range(0, n, max(1, n // (args.repeat + 1))))
+        rm = median_ms(lambda: index.remove_ids(np.array([next(gone)], dtype=np.int64)), args.repeat)
+        print(f"N={n:>7,}: search {row[0]:.2f} ms ({default_threads} threads), {row[1]:.2f} ms (1 thread); "
+              f"remove_ids of one vector {rm:.2f} ms (what tokenops.cache.index avoids with tombstones)")
     emb = tokenops.Embedder.load()
     ms = median_ms(lambda: emb.embed(["How do I reset my PIN on the banking app?"]), args.repeat)
     print(f"embedding one short query (all-MiniLM-L6-v2, native): {ms:.2f} ms")

@@ -35,3 +35,14 @@ def tk():
 
     yield get
     reference.cleanup()
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    """The native all-MiniLM-L6-v2 (the cache tests' default embedder)."""
+    import tokenops
+
+    try:
+        return tokenops.Embedder.load()
+    except OSError as e:  # pragma: no cover - the test install always has the model
+        pytest.skip(f"no embedding model: {e}")

@@ -15,14 +15,6 @@ from tokenops.cache import DEFAULT_GUARDS, GUARDS, Cache, guard, guard_batch, gu
 pytest.importorskip("faiss")
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    try:
-        return tokenops.Embedder.load()
-    except OSError as e:  # pragma: no cover - the test install always has the model
-        pytest.skip(f"no embedding model: {e}")
-
-
 # ------------------------------------------------------------------------------------ guards
 @pytest.mark.parametrize(
     ("a", "b", "failed"),
@@ -238,10 +230,10 @@ def test_put_replaces_and_repeated_keys_in_a_batch_keep_the_last(embedder):
     # the vector index holds one vector per entry, also after replacing a loaded entry
     c.lookup("something else entirely")  # loads the partition's index
     part = next(iter(c._partitions.values()))
-    assert part.index.ntotal == 3
+    assert len(part.index) == 3
     c.put("q three", "d")
     c.lookup("something else entirely")
-    assert part.index.ntotal == 3 and c.get("q three").response == "d"
+    assert len(part.index) == 3 and c.get("q three").response == "d"
 
 
 # ------------------------------------------------------------------------------------ storage
@@ -495,6 +487,9 @@ def test_threads_share_one_cache(embedder):
         ({"guards": ["typo"]}, ValueError, "unknown cache guard"),
         ({"embedder": "minilm"}, ValueError, "embedder"),
         ({"namespace": 3}, TypeError, "namespace"),
+        ({"index": "ivf"}, ValueError, "index must be one of"),
+        ({"hnsw_from": 0}, ValueError, "hnsw_from"),
+        ({"hnsw_from": 2.5}, TypeError, "hnsw_from"),
     ],
 )
 def test_bad_options(kwargs, exc, match):

@@ -17,8 +17,8 @@ of the other). The default is :data:`DEFAULT_GUARDS` (the first two).
 
 Entries persist in SQLite when a ``path`` is given (WAL journal, one transaction per write,
 ``synchronous=NORMAL``: a crash of the application loses at most the write in flight; a power
-loss or OS crash may also lose the last commits, never the file); vectors are searched with FAISS (``faiss-cpu``, exact
-inner product over unit vectors). A cache file records the embedder it was built with and refuses
+loss or OS crash may also lose the last commits, never the file); vectors are searched with FAISS (``faiss-cpu``): an exact
+scan, or HNSW once a partition holds ``hnsw_from`` entries (:mod:`tokenops.cache.index`). A cache file records the embedder it was built with and refuses
 to mix vectors of another one.
 """
 
@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import _core
 from .._args import check_threads, is_real, positive_int, sdk_dict
+from .index import HNSW_FROM, KINDS, VectorIndex, faiss_module
 
 if TYPE_CHECKING:
     from ..embed import Embedder
@@ -272,19 +273,8 @@ class Lookup:
 
 @dataclass
 class _Partition:
-    index: Any  # faiss.IndexIDMap2 over IndexFlatIP
+    index: VectorIndex
     max_id: int = 0  # rows up to this id are in the index (ids only grow: AUTOINCREMENT)
-
-
-def _faiss() -> Any:
-    try:
-        import faiss  # noqa: PLC0415 - optional dependency, imported on first semantic use
-    except ImportError:
-        raise ImportError(
-            "the semantic cache searches vectors with FAISS: pip install faiss-cpu "
-            "(or tokenops[cache]); Cache(embedder=None) is an exact-only cache without it"
-        ) from None
-    return faiss
 
 
 _SCHEMA = """
@@ -337,6 +327,10 @@ class Cache:
     candidates above the threshold, nearest first, a look-up may try when guards veto the nearer
     ones (default 1: a vetoed nearest neighbour is a miss; on the OSSChat clusters, trying 4
     served two answers of other clusters and gained none of the right one).
+    ``index``: how a partition's vectors are searched: ``"flat"`` (exact scan, linear in the
+    entries), ``"hnsw"`` (FAISS HNSW, approximate) or ``"auto"`` (flat until a partition holds
+    ``hnsw_from`` entries, then HNSW; see :mod:`tokenops.cache.index` and docs/cache.md for its
+    measured recall).
     """
 
     def __init__(
@@ -350,6 +344,8 @@ class Cache:
         max_entries: int | None = None,
         top_k: int = 1,
         namespace: str = "default",
+        index: str = "auto",
+        hnsw_from: int = HNSW_FROM,
     ) -> None:
         if not is_real(threshold) or not -1.0 <= float(threshold) <= 1.0:
             raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
@@ -365,6 +361,10 @@ class Cache:
         self.ttl = None if ttl is None else float(ttl)
         self.max_entries = max_entries
         self.top_k = top_k
+        if index not in KINDS:
+            raise ValueError(f"index must be one of {', '.join(map(repr, KINDS))}, not {index!r}")
+        self.index_kind = index
+        self.hnsw_from = positive_int(hnsw_from, "hnsw_from")
         self.namespace = namespace
         if embedder == "default":
             from ..embed import Embedder  # noqa: PLC0415
@@ -374,7 +374,7 @@ class Cache:
             raise ValueError(f"embedder must be 'default', an Embedder or None, not {embedder!r}")
         self.embedder = embedder
         if embedder is not None:
-            _faiss()  # fail now, not at the first put
+            faiss_module()  # fail now, not at the first put
         self._lock = threading.RLock()
         self._partitions: dict[str, _Partition] = {}
         self._stats = {"lookups": 0, "exact_hits": 0, "semantic_hits": 0, "guard_rejections": 0,
@@ -524,7 +524,7 @@ class Cache:
         p = self._partitions.get(partition)
         if p is None:
             assert self.embedder is not None
-            p = _Partition(_faiss().IndexIDMap2(_faiss().IndexFlatIP(self.embedder.dim)))
+            p = _Partition(VectorIndex(self.embedder.dim, self.index_kind, hnsw_from=self.hnsw_from))
             self._partitions[partition] = p
         known = known or {}
         new_ids = [r[0] for r in self._db.execute(
@@ -551,15 +551,18 @@ class Cache:
                 ids.append(i)
                 vecs.append(v)
             if ids:
-                p.index.add_with_ids(np.vstack(vecs), np.array(ids, dtype=np.int64))
+                p.index.add(np.array(ids, dtype=np.int64), np.vstack(vecs))
             p.max_id = max(new_ids)
         return p
 
     def _drop_ids(self, ids: Sequence[int], partitions: Sequence[str]) -> None:
+        by_part: dict[str, list[int]] = {}
         for pid, part in zip(ids, partitions):
+            by_part.setdefault(part, []).append(int(pid))
+        for part, pids in by_part.items():
             p = self._partitions.get(part)
             if p is not None:
-                p.index.remove_ids(np.array([pid], dtype=np.int64))
+                p.index.remove(pids)
 
     # ---------------------------------------------------------------- writes
     def put(
@@ -729,7 +732,7 @@ class Cache:
 
     def _has_vectors(self, partition: str) -> bool:
         p = self._partitions.get(partition)
-        if p is not None and p.index.ntotal:
+        if p is not None and len(p.index):
             return True
         return self._db.execute(
             "SELECT 1 FROM entries WHERE partition = ? AND embedding IS NOT NULL LIMIT 1", (partition,)
@@ -834,21 +837,16 @@ class Cache:
 
     def _semantic(self, partition: str, text: str, vec: np.ndarray, now: float) -> Lookup:
         p = self._partition(partition)
-        if p.index.ntotal == 0:
-            return Lookup(None, None, None, ())
-        k = min(self.top_k, int(p.index.ntotal))
-        sims, ids = p.index.search(vec[None, :], k)
+        sims, ids = p.index.search(vec, self.top_k)
         nearest, best = None, None
         rejected: list[str] = []
-        for sim, pid in zip(sims[0], ids[0]):
-            if pid < 0:
-                continue
+        for sim, pid in zip(sims, ids):
             row = self._db.execute(
                 "SELECT id, text, response, created_at, hits, exact_key, cost FROM entries WHERE id = ?",
                 (int(pid),),
             ).fetchone()
             if row is None:  # deleted by another user of the file
-                p.index.remove_ids(np.array([int(pid)], dtype=np.int64))
+                p.index.remove([int(pid)])
                 continue
             if nearest is None:
                 nearest, best = row[1], float(sim)
@@ -897,9 +895,13 @@ class Cache:
     def stats(self) -> dict[str, Any]:
         """Counts since this object was made: lookups, exact and semantic hits, guard rejections
         (vetoed candidates), expired entries, misses, puts, the hit rate, and ``saved_cost`` (the
-        stored cost of every hit served; see :meth:`savings` for the file's totals)."""
+        stored cost of every hit served; see :meth:`savings` for the file's totals); and
+        ``indexes``: per partition loaded, its index kind, live vectors and tombstones."""
         with self._lock:
             s: dict[str, Any] = dict(self._stats)
+            s["indexes"] = {part: {"kind": p.index.kind, "vectors": len(p.index),
+                                   "tombstones": p.index.ntotal - len(p.index)}
+                            for part, p in self._partitions.items()}
         s["hit_rate"] = (s["exact_hits"] + s["semantic_hits"]) / s["lookups"] if s["lookups"] else 0.0
         return s
 

@@ -536,9 +536,9 @@ def _single_thread_faiss() -> Iterator[None]:
     """FAISS on one OpenMP thread for the duration (restored after). The protocols search one
     query at a time in small indexes, where FAISS's thread fan-out costs about 10x the search
     itself (4.9 vs 0.5 ms per query on 3,000 vectors, 2 shared cores)."""
-    from .core import _faiss
+    from .index import faiss_module
 
-    faiss = _faiss()
+    faiss = faiss_module()
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
