@@ -61,6 +61,14 @@ TEST(CacheGuard, Entities) {
   // sentence-initial capitals are not names
   EXPECT_EQ(mismatch("Tell me a joke. Please make it short.", "tell me a joke, please make it short", kGuardAll),
             0u);
+  // ...but a period after an abbreviation or an initial ends no sentence
+  EXPECT_EQ(signature("Which language, e.g. Python or Rust, is fastest?").entities, V({"python", "rust"}));
+  EXPECT_EQ(signature("Is Dr. Smith in? Ask Mr. Jones vs. Mrs. Brown.").entities, V({"brown", "jones", "smith"}));
+  EXPECT_EQ(signature("Who is J. K. Rowling?").entities, V({"j"}));  // capital initials still end one
+  EXPECT_EQ(mismatch("Which is faster, e.g. Python?", "Which is faster, e.g. Java?", kGuardEntities), kGuardEntities);
+  // a word merely ending in one of those letters still ends its sentence
+  EXPECT_EQ(signature("Set the stage. Then act.").entities, V({}));
+  EXPECT_EQ(signature("I got an A. Great!").entities, V({"a"}));  // "Great" starts a sentence
 }
 
 TEST(CacheGuard, Quoted) {

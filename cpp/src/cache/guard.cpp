@@ -245,6 +245,15 @@ bool quotes_covered(const Signature& a, const Signature& b) {
   return true;
 }
 
+// Words a period follows without ending the sentence: a lower-case single letter (the parts of
+// "e.g.", "i.e.") and the usual English titles and "vs". Not "etc." (it often ends a sentence)
+// nor a capital letter ("J. K. Rowling" and "I got an A. Great!" look alike).
+bool is_abbreviation(const std::string& w) {
+  if (w.size() == 1) return (w[0] >= 'a' && w[0] <= 'z');
+  static constexpr std::string_view kWords[] = {"dr", "jr", "mr", "mrs", "ms", "prof", "sr", "st", "vs"};
+  return std::find(std::begin(kWords), std::end(kWords), std::string_view(w)) != std::end(kWords);
+}
+
 bool sorted_includes(const std::vector<std::string>& haystack, const std::vector<std::string>& needles) {
   for (const auto& n : needles)
     if (!std::binary_search(haystack.begin(), haystack.end(), n)) return false;
@@ -257,12 +266,18 @@ Signature signature(std::string_view t) {
   text::require_valid_utf8(t, "prompt");
   Signature s;
   bool sentence_start = true;
+  bool abbreviation = false;  // the last word, if it ends right here, is one a period does not end a sentence after
+  std::size_t word_end = std::string::npos;
   std::size_t i = 0;
   while (i < t.size()) {
     int len = 1;
     char32_t cp = text::decode_utf8(reinterpret_cast<const unsigned char*>(t.data() + i), len);
     if (!is_word_char(cp)) {
-      if (cp == '.' || cp == '!' || cp == '?' || cp == ':' || cp == ';' || cp == '\n' || cp == 0x3002)
+      // "e.g. Python", "Dr. Smith", "J. K. Rowling": the period closes an abbreviation or an
+      // initial, and the capitalised word after it is still a name
+      const bool abbrev_period = cp == '.' && word_end == i && abbreviation;
+      if ((cp == '.' && !abbrev_period) || cp == '!' || cp == '?' || cp == ':' || cp == ';' || cp == '\n' ||
+          cp == 0x3002)
         sentence_start = true;
       i += static_cast<std::size_t>(len);
       continue;
@@ -305,9 +320,12 @@ Signature signature(std::string_view t) {
     if (lowered.size() > 2 && lowered.compare(lowered.size() - 2, 2, "'s") == 0) lowered.resize(lowered.size() - 2);
     bool acronym = letters >= 2 && uppers == letters;
     bool pronoun_i = lowered == "i" || lowered.rfind("i'", 0) == 0;
-    bool name = first_upper && !sentence_start && !pronoun_i;
+    const bool title = lowered.size() > 1 && is_abbreviation(lowered);  // "Dr", "Mrs": a title, not a name
+    bool name = first_upper && !sentence_start && !pronoun_i && !title;
     if (acronym || inner_upper || name) s.entities.push_back(lowered);
     if (is_negation(lowered)) s.negated = true;
+    abbreviation = title || (lowered.size() == 1 && !first_upper && is_abbreviation(lowered));  // "A." may end one
+    word_end = j;
     s.words.push_back(std::move(lowered));
     sentence_start = false;
     i = j;

@@ -61,7 +61,7 @@ _GUARD_BITS = {
 # MRPC; "negation" is about neutral there and catches opposite questions at cosine 0.95.
 # "quoted" and "entities" are opt-in: on MRPC and the OSSChat clusters the quoted guard lowers
 # precision at equal recall / costs right answers (one side quotes a term, the other does not),
-# and entities vetoes 20% of the QQP duplicates and 62% of the MRPC paraphrases (spelling
+# and entities vetoes 20% of the QQP duplicates and 61% of the MRPC paraphrases (spelling
 # variants, a name added for context), while at cosine 0.9 the embedding already separates most
 # swapped names ("Python" / "Java" 0.46).
 DEFAULT_GUARDS: tuple[str, ...] = ("numbers", "negation")
