@@ -209,3 +209,33 @@ def test_a_failed_background_build_keeps_the_flat_index(monkeypatch):
         index.wait(5)
     assert index.kind == "flat" and len(index) == 500
     assert int(index.search(base[7], 1)[1][0]) == 8
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    """Background builds wait for ``gate.set()`` before they start adding vectors."""
+    event = threading.Event()
+    run = vi._Build._run
+
+    def gated(self, vecs):
+        event.wait(30)
+        run(self, vecs)
+
+    monkeypatch.setattr(vi._Build, "_run", gated)
+    yield event
+    event.set()
+
+
+def test_vectors_added_during_a_build_are_copied_not_referenced(gate):
+    base, ids = unit(2020, d=16, seed=7), np.arange(1, 2021, dtype=np.int64)
+    index = VectorIndex(16, "hnsw", inline_build=100)
+    index.add(ids[:2000], base[:2000])
+    assert index.building
+    buf_ids, buf_vecs = ids[2000:2010].copy(), base[2000:2010].copy()
+    index.add(buf_ids, buf_vecs)
+    buf_ids[:], buf_vecs[:] = ids[2010:], base[2010:]  # the caller reuses its arrays
+    index.add(buf_ids, buf_vecs)
+    gate.set()
+    assert index.wait(30) and index.kind == "hnsw"
+    assert index.ntotal == len(index) == 2020  # each carried-over vector once
+    assert all(int(index.search(base[i], 1)[1][0]) == ids[i] for i in range(2000, 2020))

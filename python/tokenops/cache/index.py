@@ -170,9 +170,9 @@ class VectorIndex:
             self._rebuild(self.kind, inline=True)  # its old vector must go first
         self._index.add_with_ids(vecs, ids)
         self._live.update(new)
-        if self._build is not None:
-            self._build.pending_ids.append(ids)
-            self._build.pending_vecs.append(vecs)
+        if self._build is not None:  # copies: the caller may reuse its arrays before the swap
+            self._build.pending_ids.append(ids.copy())
+            self._build.pending_vecs.append(vecs.copy())
         elif self.mode != "flat" and self.kind == "flat" and len(self) >= self.hnsw_from:
             self._rebuild("hnsw")
 
