@@ -239,3 +239,18 @@ def test_vectors_added_during_a_build_are_copied_not_referenced(gate):
     assert index.wait(30) and index.kind == "hnsw"
     assert index.ntotal == len(index) == 2020  # each carried-over vector once
     assert all(int(index.search(base[i], 1)[1][0]) == ids[i] for i in range(2000, 2020))
+
+
+def test_tombstones_made_during_a_build_are_compacted_at_the_swap(gate, monkeypatch):
+    monkeypatch.setattr(vi, "_COMPACT_MIN", 100)
+    base, ids = unit(2000, d=16, seed=8), np.arange(1, 2001, dtype=np.int64)
+    index = VectorIndex(16, "hnsw", inline_build=1000)
+    index.add(ids, base)
+    assert index.building
+    index.remove(range(1, 1201))  # 60% deleted while the graph is built: no compaction yet
+    assert index.building and index.kind == "flat"
+    gate.set()
+    assert index.wait(30)
+    # swapped in with 1,200 tombstones of 2,000 vectors, then compacted (800 live: inline)
+    assert index.kind == "hnsw" and index.rebuilds == 2 and index.ntotal == len(index) == 800
+    assert all(int(index.search(base[i], 1)[1][0]) == ids[i] for i in range(1200, 2000, 40))

@@ -12,13 +12,13 @@ product". Two kinds:
 (and stays HNSW); ``kind="hnsw"`` becomes HNSW at its first vector. Building a graph costs ~0.2 ms
 per vector on one core (100k vectors: 22 s), so a graph of more than ``INLINE_BUILD`` vectors (a
 switch, a compaction, a partition loaded from a file) is built in a background thread while the
-current index keeps serving exactly (a flat index: exact results at the old speed); vectors
+current index keeps serving (a flat index: exact results at the old speed); vectors
 added and deleted meanwhile are carried over when the new graph is swapped in, at the next call
 after it is ready. FAISS releases the GIL while it builds.
 
 Deletions do not touch the FAISS index: FAISS's HNSW cannot remove a vector, and removing one
 from a flat index shifts the whole array (14 ms at 100k entries). A deleted id becomes a
-*tombstone*, left out of every search by an ``IDSelector``; when tombstones exceed a quarter of
+*tombstone*, left out of every search by an ``IDSelector``; when tombstones reach a quarter of
 the vectors (and at least 1,024) the index is rebuilt from its live vectors (flat: a copy;
 HNSW: a new graph). The vectors are kept by FAISS itself (both kinds store
 them uncompressed), so a rebuild needs no other copy.
@@ -185,6 +185,11 @@ class VectorIndex:
         self._live -= gone
         self._dead |= gone
         self._params = None
+        self._compact_if_due()
+
+    def _compact_if_due(self) -> None:
+        """Rebuilds from the live vectors once tombstones reach a quarter of the stored ones (at
+        least ``_COMPACT_MIN``); not while a build runs (:meth:`poll` checks again at the swap)."""
         if self._build is None and len(self._dead) >= max(_COMPACT_MIN, self.ntotal // 4):
             self._rebuild(self.kind)
 
@@ -228,9 +233,11 @@ class VectorIndex:
         self._dead = built - self._live  # deleted while it was built
         self._params = None
         self.rebuilds += 1
+        self._compact_if_due()  # deletions made during the build may already call for one
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Waits for a background build and swaps it in; False if it is still running."""
+        """Waits for a background build and swaps it in (a compaction due at the swap may start
+        another); False if it is still running."""
         b = self._build
         if b is not None and not b.done.wait(timeout):
             return False
