@@ -254,3 +254,31 @@ def test_tombstones_made_during_a_build_are_compacted_at_the_swap(gate, monkeypa
     # swapped in with 1,200 tombstones of 2,000 vectors, then compacted (800 live: inline)
     assert index.kind == "hnsw" and index.rebuilds == 2 and index.ntotal == len(index) == 800
     assert all(int(index.search(base[i], 1)[1][0]) == ids[i] for i in range(1200, 2000, 40))
+
+
+class HashEmbedder:
+    """Deterministic 16-d vectors from a text's hash (no model: fast for thousands of entries)."""
+
+    name, dim = "hash-test", 16
+
+    def embed(self, texts):
+        return np.array([np.random.default_rng(abs(hash(t))).standard_normal(16) for t in texts],
+                        dtype=np.float32)
+
+
+@pytest.mark.parametrize("drop", ["close", "clear"])
+def test_cache_close_and_clear_stop_a_background_build(drop, gate):
+    c = tokenops.Cache(embedder=HashEmbedder(), index="hnsw", guards=[])
+    n = vi.INLINE_BUILD + 1
+    c.put_many([f"question {i}" for i in range(n)], list(range(n)))
+    (part,) = c._partitions.values()
+    build = part.index._build
+    assert build is not None and build.thread.is_alive()
+    if drop == "close":
+        c.close()
+    else:
+        assert c.clear() == n and len(c) == 0
+    assert build.stop and part.index._build is None
+    gate.set()
+    build.thread.join(30)
+    assert not build.thread.is_alive() and build.index.ntotal == 0  # stopped before its first chunk

@@ -881,7 +881,7 @@ class Cache:
         with self._lock:
             with self._db:
                 n = self._db.execute("DELETE FROM entries WHERE namespace = ?", (self.namespace,)).rowcount
-            self._partitions.clear()
+            self._drop_partitions()
             return int(n)
 
     def __len__(self) -> int:
@@ -905,10 +905,15 @@ class Cache:
         s["hit_rate"] = (s["exact_hits"] + s["semantic_hits"]) / s["lookups"] if s["lookups"] else 0.0
         return s
 
+    def _drop_partitions(self) -> None:
+        for p in self._partitions.values():
+            p.index.close()  # a background build of a dropped index would run on for nothing
+        self._partitions.clear()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
-            self._partitions.clear()
+            self._drop_partitions()
 
     def __enter__(self) -> Cache:
         return self

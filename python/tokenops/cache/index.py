@@ -201,9 +201,7 @@ class VectorIndex:
             if self._build is None:
                 self._build = _Build(self, kind, ids, vecs)
             return
-        if self._build is not None:  # an inline rebuild supersedes a background one
-            self._build.stop = True
-            self._build = None
+        self.close()  # an inline rebuild supersedes a background one
         index = self._new(kind)
         if len(ids):
             index.add_with_ids(vecs, ids)
@@ -234,6 +232,14 @@ class VectorIndex:
         self._params = None
         self.rebuilds += 1
         self._compact_if_due()  # deletions made during the build may already call for one
+
+    def close(self) -> None:
+        """Stops a background build (its work is dropped; the current index stays as it is).
+        :class:`~tokenops.cache.Cache` calls it for the partitions it drops (``close``,
+        ``clear``), so a build does not run on for nothing."""
+        if self._build is not None:
+            self._build.stop = True
+            self._build = None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Waits for a background build and swaps it in (a compaction due at the swap may start
