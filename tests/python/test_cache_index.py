@@ -282,3 +282,16 @@ def test_cache_close_and_clear_stop_a_background_build(drop, gate):
     gate.set()
     build.thread.join(30)
     assert not build.thread.is_alive() and build.index.ntotal == 0  # stopped before its first chunk
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_an_entry_replaced_by_another_process_is_served_at_the_first_lookup(kind, embedder, tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = tokenops.Cache(path, embedder=embedder, index=kind)
+    c.put_many(["How do I reset my PIN?", "What is the capital of France?"], ["old", "Paris"])
+    assert c.get("how can I reset my PIN").response == "old"
+    other = tokenops.Cache(path, embedder=embedder, index=kind)
+    other.put("How do I reset my PIN?", "new")  # its old row deleted, a new row with the same vector
+    hit = c.get("how can I reset my PIN")  # the stale row is met first, tombstoned, searched past
+    assert hit is not None and hit.kind == "semantic" and hit.response == "new"
+    assert next(iter(c.stats()["indexes"].values()))["tombstones"] == 1

@@ -837,17 +837,21 @@ class Cache:
 
     def _semantic(self, partition: str, text: str, vec: np.ndarray, now: float) -> Lookup:
         p = self._partition(partition)
-        sims, ids = p.index.search(vec, self.top_k)
-        nearest, best = None, None
-        rejected: list[str] = []
-        for sim, pid in zip(sims, ids):
-            row = self._db.execute(
+        while True:
+            sims, ids = p.index.search(vec, self.top_k)
+            rows = [self._db.execute(
                 "SELECT id, text, response, created_at, hits, exact_key, cost FROM entries WHERE id = ?",
                 (int(pid),),
-            ).fetchone()
-            if row is None:  # deleted by another user of the file
-                p.index.remove([int(pid)])
-                continue
+            ).fetchone() for pid in ids]
+            gone = [int(pid) for pid, row in zip(ids, rows) if row is None]
+            if not gone:
+                break
+            # deleted by another user of the file (or replaced: its new row is in the index, and
+            # may be next): tombstoned, and the search runs again without them
+            p.index.remove(gone)
+        nearest, best = None, None
+        rejected: list[str] = []
+        for sim, row in zip(sims, rows):
             if nearest is None:
                 nearest, best = row[1], float(sim)
             if sim < self.threshold:
