@@ -165,7 +165,8 @@ def test_eviction_of_a_semantic_cache_leaves_no_evicted_entry_searchable(embedde
     assert c.stats()["exact_hits"] == 4
 
 
-def test_background_build_carries_over_what_changed_while_it_ran(monkeypatch):
+def hold_builds(monkeypatch) -> threading.Event:
+    """Background builds wait for the returned event before they start."""
     gate = threading.Event()
     run = vi._Build._run
 
@@ -174,6 +175,11 @@ def test_background_build_carries_over_what_changed_while_it_ran(monkeypatch):
         run(self, vecs)
 
     monkeypatch.setattr(vi._Build, "_run", gated)
+    return gate
+
+
+def test_background_build_carries_over_what_changed_while_it_ran(monkeypatch):
+    gate = hold_builds(monkeypatch)
     base, ids = unit(3000, d=48, seed=6), np.arange(1, 3001, dtype=np.int64)
     index = VectorIndex(48, "auto", hnsw_from=2000, inline_build=100)
     index.add(ids[:2500], base[:2500])  # crosses hnsw_from: a background build starts
@@ -295,3 +301,32 @@ def test_an_entry_replaced_by_another_process_is_served_at_the_first_lookup(kind
     hit = c.get("how can I reset my PIN")  # the stale row is met first, tombstoned, searched past
     assert hit is not None and hit.kind == "semantic" and hit.response == "new"
     assert next(iter(c.stats()["indexes"].values()))["tombstones"] == 1
+
+
+def test_a_failed_switch_keeps_the_vectors_and_the_flat_index(monkeypatch):
+    def no_memory(self, kind, *, inline=False):
+        raise MemoryError("no room for the copy")
+
+    base, ids = unit(300), np.arange(1, 301, dtype=np.int64)
+    index = VectorIndex(32, "auto", hnsw_from=100)
+    with monkeypatch.context() as m:
+        m.setattr(VectorIndex, "_rebuild", no_memory)
+        with pytest.warns(RuntimeWarning, match="no room for the copy"):
+            index.add(ids[:200], base[:200])  # crosses hnsw_from: the switch fails
+    assert index.kind == "flat" and len(index) == 200
+    assert int(index.search(base[150], 1)[1][0]) == 151
+    index.add(ids[200:], base[200:])  # the next add switches (no "already in the index")
+    assert index.kind == "hnsw" and len(index) == 300
+
+
+def test_a_fork_during_a_build_abandons_it_in_the_child(monkeypatch):
+    gate = hold_builds(monkeypatch)
+    base, ids = unit(400), np.arange(1, 401, dtype=np.int64)
+    index = VectorIndex(32, "hnsw", inline_build=10)
+    index.add(ids, base)
+    assert index.building
+    vi._forked()  # what os.register_at_fork runs in a child (its builder thread does not exist)
+    with pytest.warns(RuntimeWarning, match="forked"):
+        index.poll()
+    assert not index.building and index.kind == "flat" and len(index) == 400
+    gate.set()

@@ -27,6 +27,7 @@ them uncompressed), so a rebuild needs no other copy.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import warnings
 import weakref
@@ -87,6 +88,19 @@ class _Build:
 _BUILDS: weakref.WeakSet[_Build] = weakref.WeakSet()
 
 
+def _forked() -> None:
+    """In a child process the builder threads do not exist: their builds end as failed, so the
+    owner warns and keeps its current index (a later switch or compaction builds again)."""
+    for b in list(_BUILDS):
+        if not b.done.is_set():
+            b.error = RuntimeError("the process was forked while the index was being built")
+            b.done.set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
 @atexit.register
 def _stop_builds() -> None:  # pragma: no cover - interpreter exit
     for b in list(_BUILDS):
@@ -96,7 +110,9 @@ def _stop_builds() -> None:  # pragma: no cover - interpreter exit
 
 
 class VectorIndex:
-    """Unit vectors under int64 ids; inner-product search; deletions as tombstones."""
+    """Unit vectors under int64 ids; inner-product search; deletions as tombstones.
+
+    Not thread-safe by itself: its owner serialises the calls (``Cache`` holds its lock)."""
 
     def __init__(self, dim: int, kind: str = "auto", *, hnsw_from: int = HNSW_FROM,
                  ef_search: int = HNSW_EF_SEARCH, inline_build: int = INLINE_BUILD) -> None:
@@ -174,7 +190,7 @@ class VectorIndex:
             self._build.pending_ids.append(ids.copy())
             self._build.pending_vecs.append(vecs.copy())
         elif self.mode != "flat" and self.kind == "flat" and len(self) >= self.hnsw_from:
-            self._rebuild("hnsw")
+            self._try_rebuild("hnsw")  # the vectors are in: a failed switch must not undo that
 
     def remove(self, ids: Any) -> None:
         """Marks ids deleted (unknown ids are ignored); compacts when tombstones pile up."""
@@ -191,7 +207,16 @@ class VectorIndex:
         """Rebuilds from the live vectors once tombstones reach a quarter of the stored ones (at
         least ``_COMPACT_MIN``); not while a build runs (:meth:`poll` checks again at the swap)."""
         if self._build is None and len(self._dead) >= max(_COMPACT_MIN, self.ntotal // 4):
-            self._rebuild(self.kind)
+            self._try_rebuild(self.kind)
+
+    def _try_rebuild(self, kind: str) -> None:
+        """A switch or compaction after the vectors and tombstones are recorded: if it fails
+        (no memory for the copy, no thread), the current index stays, consistent, and says so."""
+        try:
+            self._rebuild(kind)
+        except Exception as e:  # noqa: BLE001
+            warnings.warn(f"tokenops cache: rebuilding the index as {kind} failed ({e!r}); the "
+                          f"{self.kind} index keeps serving", RuntimeWarning, stacklevel=3)
 
     def _rebuild(self, kind: str, *, inline: bool = False) -> None:
         """A new index of ``kind`` from the live vectors: now for a flat index or a small graph,
