@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -34,7 +35,16 @@ import threading
 import time
 import unicodedata
 import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -243,6 +253,35 @@ def _sha(*parts: str) -> str:
         h.update(p.encode("utf-8", "surrogatepass"))
         h.update(b"\x00")
     return h.hexdigest()
+
+
+def _stream_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A streamed answer is keyed apart from a whole one (its stored form is a list of chunks)."""
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping, not {type(params).__name__}")
+    return {**(params or {}), "stream": True}
+
+
+def _stored_chunks(hit: CacheHit) -> list[Any]:
+    if not isinstance(hit.response, list):
+        raise ValueError(f"the cached entry {hit.key[:12]}... under stream=True is not a list of chunks "
+                         "(it was stored by put(), not by get_or_stream); delete it or key it apart")
+    return hit.response
+
+
+def _chunk_dicts(chunks: list[Any]) -> list[Any]:
+    """The chunks as stored: SDK objects as their JSON dicts."""
+    out = []
+    for c in chunks:
+        d = sdk_dict(c)
+        out.append(d if d is not None else c)
+    return out
+
+
+def _chunk_cost(cost: Any, chunks: list[Any]) -> Any:
+    """``cost`` for the stored chunks: a number as given; a function is applied to the chunks as
+    the stream gave them (SDK objects), not to their stored dicts."""
+    return (lambda _stored: cost(chunks)) if callable(cost) else cost
 
 
 # ------------------------------------------------------------------------------------ results
@@ -763,6 +802,88 @@ class Cache:
         response = call()
         self._store_fresh(prompt, response, model, params, cost)
         return response, None
+
+    def get_or_stream(
+        self,
+        prompt: Prompt,
+        call: Callable[[], Iterable[Any]],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        cost: float | Callable[[list[Any]], float | None] | None = None,
+    ) -> tuple[Iterator[Any], CacheHit | None]:
+        """:meth:`get_or_call` for a streamed response: ``(chunks, hit)``. On a hit, ``chunks``
+        replays the cached chunks (as JSON dicts); on a miss, ``call()`` starts the stream and
+        ``chunks`` yields its chunks as they arrive, storing them all once the stream has been
+        read to its end (a stream abandoned or failing part-way is not stored, so a cut answer is
+        never served). Streamed entries are keyed apart from whole responses (``stream=True`` is
+        added to ``params``). ``cost``: a number, or a function of the list of chunks as the
+        stream gave them, e.g. with ``stream_options={"include_usage": True}`` (the last chunk
+        carries the usage): ``lambda chunks: float(tokenops.cost("gpt-4o", chunks[-1]).total)``.
+
+        >>> chunks, hit = cache.get_or_stream(prompt, lambda: client.chat.completions.create(
+        ...     model="gpt-4o", messages=[{"role": "user", "content": prompt}], stream=True),
+        ...     model="gpt-4o")
+        >>> for chunk in chunks: ...
+        """
+        if not callable(call):
+            raise TypeError(f"call must be a function of no arguments, not {type(call).__name__}")
+        params = _stream_params(params)
+        hit = self.get(prompt, model=model, params=params)
+        if hit is not None:
+            return iter(_stored_chunks(hit)), hit
+        stream = call()
+        if not isinstance(stream, Iterable) or isinstance(stream, (str, bytes, Mapping)):
+            raise TypeError(f"call() must return an iterable of chunks (a stream), not {type(stream).__name__}")
+
+        def chunks() -> Iterator[Any]:
+            seen: list[Any] = []
+            for chunk in stream:
+                seen.append(chunk)
+                yield chunk
+            self._store_fresh(prompt, _chunk_dicts(seen), model, params, _chunk_cost(cost, seen))
+
+        return chunks(), None
+
+    async def aget_or_stream(
+        self,
+        prompt: Prompt,
+        call: Callable[[], Any],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        cost: float | Callable[[list[Any]], float | None] | None = None,
+    ) -> tuple[AsyncIterator[Any], CacheHit | None]:
+        """:meth:`get_or_stream` for asyncio: ``call()`` returns an async iterable of chunks, or
+        an awaitable of one (``lambda: client.chat.completions.create(..., stream=True)`` of an
+        ``AsyncOpenAI`` client); the look-up and the store run in a worker thread."""
+        if not callable(call):
+            raise TypeError(f"call must be a function of no arguments, not {type(call).__name__}")
+        params = _stream_params(params)
+        hit = await self.aget(prompt, model=model, params=params)
+        if hit is not None:
+            stored = _stored_chunks(hit)
+
+            async def replay() -> AsyncIterator[Any]:
+                for chunk in stored:
+                    yield chunk
+
+            return replay(), hit
+        stream = call()
+        if inspect.isawaitable(stream):
+            stream = await stream
+        if not isinstance(stream, AsyncIterable):
+            raise TypeError(f"call() must give an async iterable of chunks (a stream), not {type(stream).__name__}")
+
+        async def chunks() -> AsyncIterator[Any]:
+            seen: list[Any] = []
+            async for chunk in stream:
+                seen.append(chunk)
+                yield chunk
+            await asyncio.to_thread(self._store_fresh, prompt, _chunk_dicts(seen), model, params,
+                                    _chunk_cost(cost, seen))
+
+        return chunks(), None
 
     def _store_fresh(self, prompt: Prompt, response: Any, model: str | None,
                      params: Mapping[str, Any] | None, cost: Any) -> None:
