@@ -280,6 +280,7 @@ def test_cache_close_and_clear_stop_a_background_build(drop, gate):
     (part,) = c._partitions.values()
     build = part.index._build
     assert build is not None and build.thread.is_alive()
+    assert c.stats()["indexes"][next(iter(c._partitions))]["building"] is True
     if drop == "close":
         c.close()
     else:

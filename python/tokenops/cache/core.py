@@ -1021,11 +1021,13 @@ class Cache:
         """Counts since this object was made: lookups, exact and semantic hits, guard rejections
         (vetoed candidates), expired entries, misses, puts, the hit rate, and ``saved_cost`` (the
         stored cost of every hit served; see :meth:`savings` for the file's totals); and
-        ``indexes``: per partition loaded, its index kind, live vectors and tombstones."""
+        ``indexes``: per partition loaded, its index kind, live vectors, tombstones and whether
+        a new graph is being built in the background."""
         with self._lock:
             s: dict[str, Any] = dict(self._stats)
             s["indexes"] = {part: {"kind": p.index.kind, "vectors": len(p.index),
-                                   "tombstones": p.index.ntotal - len(p.index)}
+                                   "tombstones": p.index.ntotal - len(p.index),
+                                   "building": p.index.building}
                             for part, p in self._partitions.items()}
         s["hit_rate"] = (s["exact_hits"] + s["semantic_hits"]) / s["lookups"] if s["lookups"] else 0.0
         return s
