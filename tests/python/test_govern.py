@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import multiprocessing
+import os
 import sqlite3
 import threading
 import time
@@ -32,6 +34,11 @@ class Clock:
 
 def usage(i: int = 0, o: int = 0, **kw: int) -> dict[str, int]:
     return {"input_text": i, "output_text": o, **kw}
+
+
+def held(led: Ledger) -> int:
+    """Reservation rows in the ledger (live or not yet dropped)."""
+    return led._query("SELECT COUNT(*) FROM reservations")[0][0]
 
 
 # ---------------------------------------------------------------------------------------- ledger
@@ -501,6 +508,12 @@ def test_a_ledger_file_made_before_priced_by_opens_gains_it_and_loses_nothing(tm
         assert led.calls()["priced_by"].tolist() == ["tokenops", "tokenops", "external"]
     db = sqlite3.connect(p)
     assert dict(db.execute("SELECT key, value FROM meta")) == {"kind": "tokenops-ledger", "schema_version": "1"}
+    # the reservations table was added, mutable, beside the append-only tables, whose triggers are
+    # those the file was made with
+    assert {r[0] for r in db.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'")} == \
+        {"calls", "outcomes", "alerts", "meta"}
+    assert [r[1] for r in db.execute("PRAGMA table_info(reservations)")] == \
+        ["id", "task", "user", "calls", "tokens", "cost", "owner", "created_at", "expires_at"]
     # the new column is under the append-only triggers like the others
     for sql in ("UPDATE calls SET priced_by = 'external' WHERE id = 1", "UPDATE calls SET priced_by = 'tokenops'",
                 "DELETE FROM calls WHERE priced_by = 'external'"):
@@ -517,6 +530,16 @@ def test_a_ledger_file_made_before_priced_by_opens_gains_it_and_loses_nothing(tm
     with Ledger(p) as led:
         assert led.calls()["priced_by"].tolist() == ["tokenops", "tokenops", "external", "tokenops"]
         assert led.kpis().cost == Decimal("0.5085625")
+        # a governor on the migrated file holds its calls in flight there
+        gov, seen = Governor(led, max_calls=1), []
+
+        def llm(**kw):
+            seen.append(led.reserved(task="t3"))
+            return _slow_llm()
+
+        with gov.task("t3", user="ana") as t:
+            t.call(llm, model="gpt-4o", estimated_tokens=110)
+        assert seen == [(1, 110, Decimal(0))] and held(led) == 0 and led.task_usage("t3")[:2] == (1, 110)
 
 
 def test_priced_by_of_a_new_file_is_append_only(tmp_path):
@@ -804,6 +827,10 @@ def test_warn_mode_passes_violations_to_the_callback_or_warns():
     ({"on_violation": 3}, TypeError, "on_violation"),
     ({"quotas": ["1000/hour"]}, TypeError, "Quota objects"),
     ({"anomalies": [3]}, TypeError, "TaskAnomaly or SpendRate"),
+    ({"reservation_ttl": 0}, ValueError, "reservation_ttl must be a positive finite number of seconds"),
+    ({"reservation_ttl": float("inf")}, ValueError, "reservation_ttl must be a positive finite"),
+    ({"reservation_ttl": "week"}, ValueError, "reservation_ttl must be 'minute', 'hour', 'day' or seconds"),
+    ({"reservation_ttl": None}, TypeError, "reservation_ttl must be"),
 ])
 def test_bad_governor_arguments(kw, exc, msg):
     with pytest.raises(exc, match=msg):
@@ -865,7 +892,7 @@ def test_task_scope_entry_checks_and_call_wrapper():
 
         with pytest.raises(ConnectionError):
             t.call(broken, model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
-        assert len(gov.ledger) == 1 and gov._inflight == {}  # the failed call's reservation is released
+        assert len(gov.ledger) == 1 and held(gov.ledger) == 0  # the failed call's reservation is released
         t.call(fake_llm, model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(BudgetExceeded, match="user quota of 2 calls"):
         with gov.task("b", user="ana"):
@@ -900,7 +927,7 @@ def test_threads_cannot_overrun_a_shared_iteration_cap():
         for th in threads:
             th.join(timeout=30)
     assert sorted(results) == ["ok"] * 5 + ["refused"] * 3
-    assert gov.ledger.task_usage("shared")[:2] == (5, 550) and gov._inflight == {}
+    assert gov.ledger.task_usage("shared")[:2] == (5, 550) and held(gov.ledger) == 0
     assert gov.ledger.task_outcome("shared") is None  # finish=False
 
 
@@ -972,7 +999,7 @@ def test_call_records_the_cost_of_a_cost_of_hook():
     with gov.task("t", user="ana", finish=False) as t:
         resp = t.call(openrouter_llm, model=UNPRICED, messages=msgs, estimated_tokens=60, estimated_cost="0.005",
                       cost_of=external_cost)
-        assert resp["usage"]["cost"] == 0.0042 and gov._inflight == {}
+        assert resp["usage"]["cost"] == 0.0042 and held(gov.ledger) == 0
         row = gov.ledger.calls().iloc[-1]
         assert (row.cost, row.priced_by, row.tokens, row.model) == (Decimal("0.0042"), "external", 55, UNPRICED)
         # the estimate is needed before the call: an uncatalogued model under a cost limit
@@ -987,16 +1014,16 @@ def test_call_records_the_cost_of_a_cost_of_hook():
         with pytest.raises(KeyError, match=UNPRICED) as info:
             t.call(lambda **kw: {"model": UNPRICED, "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
                    model=UNPRICED, messages=msgs, estimated_tokens=2, estimated_cost="0.0001", cost_of=lambda r: None)
-        assert info.value.response["model"] == UNPRICED and gov._inflight == {}
+        assert info.value.response["model"] == UNPRICED and held(gov.ledger) == 0
         # a hook that fails, or gives a bad amount: the response is handed over, nothing stored, nothing held
         n = len(gov.ledger)
         with pytest.raises(ZeroDivisionError) as info:
             t.call(openrouter_llm, model=UNPRICED, estimated_tokens=60, estimated_cost="0.001", cost_of=lambda r: 1 / 0)
-        assert info.value.response["id"] == "gen-1" and gov._inflight == {}
+        assert info.value.response["id"] == "gen-1" and held(gov.ledger) == 0
         with pytest.raises(ValueError, match="^cost must be >= 0") as info:
             t.call(openrouter_llm, model=UNPRICED, estimated_tokens=60, estimated_cost="0.001",
                    cost_of=lambda r: -1)
-        assert info.value.response["id"] == "gen-1" and gov._inflight == {} and len(gov.ledger) == n
+        assert info.value.response["id"] == "gen-1" and held(gov.ledger) == 0 and len(gov.ledger) == n
         called = []
         with pytest.raises(TypeError, match="cost_of must be a function"):
             t.call(lambda **kw: called.append(1), model=UNPRICED, estimated_tokens=1, estimated_cost=0, cost_of=0.01)
@@ -1007,6 +1034,122 @@ def test_call_records_the_cost_of_a_cost_of_hook():
                    cost_of=external_cost)
         assert info.value.response["usage"]["cost"] == 0.009
         assert t.usage[2] == Decimal("0.0042") + tokenops.cost("gpt-4o", plain).total_exact + Decimal("0.009")
+
+
+# ------------------------------------------------------------------- reservations across processes
+def _slow_llm(delay: float = 0.0, **kw):
+    time.sleep(delay)
+    return {"model": "gpt-4o", "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
+
+
+def _share_a_cap(path, barrier, results, n_threads, delay):
+    """One worker process (spawned): its own Ledger and Governor on the shared file; its threads
+    pass the barrier with every other process's, then each tries one slow call."""
+    led = Ledger(path)
+    gov = Governor(led, max_calls=5)
+    outs = []
+    lock = threading.Lock()
+    with gov.task("shared", user="ana", finish=False) as t:
+        barrier.wait(timeout=60)
+
+        def worker():
+            try:
+                t.call(_slow_llm, delay=delay, model="gpt-4o", estimated_tokens=110)
+                out = "ok"
+            except BudgetExceeded:
+                out = "refused"
+            with lock:
+                outs.append(out)
+
+        threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+    led.close()
+    results.put((os.getpid(), outs))
+
+
+def test_processes_sharing_a_ledger_file_cannot_overrun_a_shared_cap(tmp_path):
+    # 4 processes x 3 threads on max_calls=5: every thread checks within milliseconds of the
+    # others, before any call is recorded (each call takes 0.5 s). Per-process reservations let
+    # each process make 3 calls (12 in all).
+    path = tmp_path / "shared.sqlite"
+    Ledger(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.SimpleQueue()
+    procs = [ctx.Process(target=_share_a_cap, args=(path, barrier, results, 3, 0.5)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0] * 4
+    outs = [results.get() for _ in procs]
+    flat = sorted(o for _, os_ in outs for o in os_)
+    assert flat == ["ok"] * 5 + ["refused"] * 7
+    assert sum(1 for _, os_ in outs if "ok" in os_) >= 2  # at most 3 per process: several shared the cap
+    with Ledger(path) as led:
+        assert led.task_usage("shared")[:2] == (5, 550) and held(led) == 0
+
+
+def _hold_a_call(path, started):
+    gov = Governor(Ledger(path), max_calls=1)
+    with gov.task("t", user="ana") as t:
+        t.call(lambda **kw: (started.put("in the call"), time.sleep(120)), model="gpt-4o", estimated_tokens=10)
+
+
+def test_a_dead_processs_reservation_stops_counting_and_is_dropped(tmp_path):
+    path = tmp_path / "l.sqlite"
+    led = Ledger(path)
+    gov = Governor(led, max_calls=1)
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.SimpleQueue()
+    child = ctx.Process(target=_hold_a_call, args=(path, started))
+    child.start()
+    try:
+        assert started.get() == "in the call"
+        assert led.reserved(task="t") == (1, 10, Decimal(0))
+        with pytest.raises(BudgetExceeded, match=r"task max_calls = 1 calls exceeded \(task 't'\): used 1 calls"):
+            gov.check(task="t")  # the other process's call in flight counts
+    finally:
+        child.kill()
+        child.join(timeout=30)  # reaped: until then a killed process is a zombie, which still exists
+    assert led.reserved(task="t") == (0, 0, Decimal(0)) and gov.check(task="t") == []
+    assert held(led) == 1  # ignored at once, dropped at the next write
+    led.record(usage(1), model="gpt-4o", task="other")
+    assert held(led) == 0
+    # a reservation of another host is never judged by its pid: it counts until it expires
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO reservations (task, user, calls, tokens, cost, owner, created_at, expires_at) "
+               "VALUES ('t', NULL, 1, 5, '0.25', 'elsewhere:999999999:00ff', ?, ?)", (time.time(), time.time() + 60))
+    db.commit()
+    db.close()
+    assert led.reserved(task="t") == (1, 5, Decimal("0.25"))
+    led.record(usage(1), model="gpt-4o", task="other")
+    assert held(led) == 1 and led.reserved(all_users=True)[0] == 1
+    led.close()
+
+
+def test_an_expired_reservation_stops_counting(tmp_path):
+    clock = Clock()
+    led = Ledger(tmp_path / "l.sqlite", clock=clock)
+    gov = Governor(led, quotas=[Quota("calls", 2, "hour", scope="global")], reservation_ttl=60)
+    hung = gov._reserve(None, "ana", 10, None)  # a call that never returns (and its process lives on)
+    assert led.reserved(user="ana") == led.reserved(all_users=True) == (1, 10, Decimal(0))
+    assert led.reserved(user="bob") == led.reserved() == (0, 0, Decimal(0))
+    with gov.task("t", user="bob", finish=False) as t:
+        t.call(_slow_llm, model="gpt-4o", estimated_tokens=110)  # 0 recorded + 1 held + 1 = 2: allowed
+        with pytest.raises(BudgetExceeded, match="global quota of 2 calls per 3600s exceeded .*: used 2 calls"):
+            t.check()
+        clock.t += 59.9
+        with pytest.raises(BudgetExceeded, match="used 2 calls"):
+            t.check()
+        clock.t += 0.1  # 60 s after it was made: expired
+        assert t.check() == [] and led.reserved(all_users=True) == (0, 0, Decimal(0)) and held(led) == 1
+        t.call(_slow_llm, model="gpt-4o", estimated_tokens=110)  # its write drops the expired row
+        assert held(led) == 0
+    gov._release(hung)  # released after it expired: nothing to delete, no error
+    assert len(led) == 2 and held(led) == 0
 
 
 # ---------------------------------------------------------------------------------------- anomalies

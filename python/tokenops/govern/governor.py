@@ -1,7 +1,8 @@
 """The governor: budgets, iteration caps and quotas enforced around live calls, and anomaly alerts.
 
 Limits are read from the :class:`~tokenops.govern.Ledger` (what was recorded) plus the calls in
-flight in this process (reserved by :meth:`TaskScope.call` between its check and its record):
+flight, reserved in the ledger by :meth:`TaskScope.call` between its check and its record (with a
+ledger file: by every process sharing the file):
 
 * per task: ``max_calls`` (the iteration cap), ``max_tokens``, ``max_cost`` (USD);
 * :class:`Quota`: calls, tokens or cost per rolling window (minute, hour, day or seconds), per
@@ -133,13 +134,15 @@ class Governor:
     ``on_violation``, or to ``warnings.warn`` as a :class:`BudgetWarning`; the call proceeds).
     ``anomalies``: :class:`TaskAnomaly` and :class:`SpendRate` rules; each :class:`Alert` is
     stored in the ledger, kept in :attr:`alerts` and passed to the ``on_alert`` functions.
+    ``reservation_ttl``: seconds (or "minute", "hour", "day") a call's reservation is held at most
+    (see :meth:`TaskScope.call`); a call that outlives it is no longer counted in flight.
     One lock guards checks, reservations and records: a governor may be shared by threads.
     """
 
     def __init__(self, ledger: Ledger | None = None, *, max_calls: int | None = None,
                  max_tokens: int | None = None, max_cost: Any = None, quotas: Iterable[Quota] = (),
                  on_exceed: str = "raise", on_violation: Any = None, anomalies: Iterable[Any] = (),
-                 on_alert: Any = None) -> None:
+                 on_alert: Any = None, reservation_ttl: Any = 600) -> None:
         if ledger is not None and not isinstance(ledger, Ledger):
             raise TypeError(f"ledger must be a tokenops.govern.Ledger or None, not {type(ledger).__name__}")
         self.ledger = ledger if ledger is not None else Ledger()
@@ -157,9 +160,9 @@ class Governor:
             if not isinstance(r, (TaskAnomaly, SpendRate)):
                 raise TypeError(f"anomalies must hold TaskAnomaly or SpendRate rules, not {type(r).__name__}")
         self._on_alert = _callbacks(on_alert, "on_alert")
+        self.reservation_ttl = window_seconds(reservation_ttl, "reservation_ttl")
         self._lock = threading.RLock()
         self._scoped: dict[str, dict[str, int | Decimal]] = {}  # task -> limits of an open task scope
-        self._inflight: dict[tuple[str, ...], list[Any]] = {}  # key -> [calls, tokens, cost]
         self._alerts: list[Alert] = []
 
     # ------------------------------------------------------------------ estimates
@@ -233,22 +236,17 @@ class Governor:
     def _limits_of(self, task: str) -> dict[str, int | Decimal]:
         return self._scoped.get(task, self.limits)
 
-    def _keys(self, task: str | None, user: str | None) -> list[tuple[str, ...]]:
-        keys: list[tuple[str, ...]] = [("global",), ("user", user or "")]
-        if task is not None:
-            keys.append(("task", task))
-        return keys
-
     @exact_decimals
     def _violations(self, task: str | None, user: str | None, est: tuple[int, int, Decimal | None],
                     before: bool) -> list[Violation]:
         """Every exceeded limit (caller holds the lock). ``est``: (calls, tokens, cost) of the
-        call about to be made (before) or (0, 0, 0) after it."""
+        call about to be made (before) or (0, 0, 0) after it. Usage: the ledger's records plus
+        its live reservations."""
         out: list[Violation] = []
         now = self.ledger.clock()
 
         def test(limit: str, kind: str, scope: str, value: int | Decimal, used: tuple[int, int, Decimal],
-                 inflight: list[Any], window: float | None) -> None:
+                 inflight: tuple[int, int, Decimal], window: float | None) -> None:
             i = _KINDS.index(kind)
             u = used[i] + inflight[i]
             e = est[i]
@@ -264,16 +262,16 @@ class Governor:
             limits = self._limits_of(task)
             if limits:
                 used = self.ledger.task_usage(task)
-                fl = self._inflight.get(("task", task), [0, 0, Decimal(0)])
+                fl = self.ledger.reserved(task=task)
                 for kind, value in limits.items():
                     test(f"max_{kind}", kind, "task", value, used, fl, None)
         for q in self.quotas:
             if q.scope == "user" and user is None:
                 raise ValueError(f"a per-user quota ({q.kind} per {q.window:g}s) is set: pass user= to check and "
                                  "record calls")
-            key = ("global",) if q.scope == "global" else ("user", user or "")
-            used = self.ledger.usage_since(now - q.window, user, until=now, all_users=q.scope == "global")
-            fl = self._inflight.get(key, [0, 0, Decimal(0)])
+            everyone = q.scope == "global"
+            used = self.ledger.usage_since(now - q.window, user, until=now, all_users=everyone)
+            fl = self.ledger.reserved(user=user, all_users=everyone)
             test("quota", q.kind, q.scope, q.limit, used, fl, q.window)
         return out
 
@@ -304,34 +302,21 @@ class Governor:
         with self._lock:
             return self._handle(self._violations(task, user, (1, tokens, c), True))
 
-    @exact_decimals
-    def _reserve(self, task: str | None, user: str | None, tokens: int, c: Decimal | None) -> tuple[Any, ...]:
-        """Checks and, when allowed, holds (1 call, tokens, cost) in flight until released."""
+    def _reserve(self, task: str | None, user: str | None, tokens: int, c: Decimal | None) -> int:
+        """Checks and, when allowed, holds (1 call, tokens, cost) in flight until released: the
+        check and the reservation are one ledger transaction (see :meth:`Ledger.reserve`)."""
         with self._lock:
-            self._handle(self._violations(task, user, (1, tokens, c), True))
-            res = (task, user, tokens, c or Decimal(0))
-            for k in self._keys(task, user):
-                fl = self._inflight.setdefault(k, [0, 0, Decimal(0)])
-                fl[0] += 1
-                fl[1] += tokens
-                fl[2] += res[3]
-            return res
+            return self.ledger.reserve(lambda: self._handle(self._violations(task, user, (1, tokens, c), True)),
+                                       task=task, user=user, tokens=tokens, cost=c or Decimal(0),
+                                       ttl=self.reservation_ttl)
 
-    @exact_decimals
-    def _release(self, res: tuple[Any, ...]) -> None:
-        task, user, tokens, c = res
+    def _release(self, reservation: int) -> None:
         with self._lock:
-            for k in self._keys(task, user):
-                fl = self._inflight[k]
-                fl[0] -= 1
-                fl[1] -= tokens
-                fl[2] -= c
-                if fl[0] == 0:
-                    del self._inflight[k]
+            self.ledger.release(reservation)
 
     # ------------------------------------------------------------------ records
     def record(self, response: Any = None, *, task: str | None = None, user: str | None = None,
-               _reservation: tuple[Any, ...] | None = None, **kwargs: Any) -> Call:
+               _reservation: int | None = None, **kwargs: Any) -> Call:
         """Records a call in the ledger (:meth:`Ledger.record`'s arguments, ``cost=`` for an
         externally priced call included), then runs the anomaly rules and checks the limits: a
         limit now exceeded raises :class:`BudgetExceeded` (or warns) after the call is stored.
@@ -343,11 +328,12 @@ class Governor:
                     self._release(_reservation)
                 raise ValueError(f"a per-user quota ({q.kind} per {q.window:g}s) is set: pass user= to record calls")
         with self._lock:
-            try:
-                call = self.ledger.record(response, task=task, user=user, **kwargs)
-            finally:
+            try:  # the reservation goes in the transaction that stores the call
+                call = self.ledger.record(response, task=task, user=user, release=_reservation, **kwargs)
+            except BaseException:
                 if _reservation is not None:
                     self._release(_reservation)
+                raise
             violations = self._violations(call.task, call.user, (0, 0, Decimal(0)), False)
             for rule in self.anomalies:
                 alert = self._task_alert(rule, call) if isinstance(rule, TaskAnomaly) else self._rate_alert(rule, call)
@@ -492,8 +478,11 @@ class TaskScope:
 
         The estimate comes from the call's own arguments: ``model``, ``messages`` (counted with
         the model's tokenizer unless ``estimated_tokens`` is given) and ``max_tokens`` /
-        ``max_completion_tokens`` / ``max_output_tokens``. The estimate is held in flight from
-        the check to the record, so threads sharing a budget cannot overrun it together. When
+        ``max_completion_tokens`` / ``max_output_tokens``. The estimate is reserved in the ledger
+        from the check to the record (check and reservation in one write transaction; the release
+        in the one that stores the call), so threads, and processes sharing a ledger file, cannot
+        overrun a budget together. A reservation lasts ``reservation_ttl`` seconds at most and is
+        dropped once its process is found dead on this host. When
         ``fn`` raises, nothing is recorded (tokenops cannot know what a failed call billed). When
         recording fails after the call (an unpriceable response, or :class:`BudgetExceeded`
         because the call went over a limit), the exception carries the paid-for response as

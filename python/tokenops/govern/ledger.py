@@ -13,12 +13,20 @@ exact decimal, in text.
 Rows are never updated or deleted: SQLite triggers refuse it, also from another program. Each
 write is one transaction (``BEGIN IMMEDIATE``; WAL journal for a file), so a crash loses at most
 the write in flight and several processes may share one file.
+
+Beside the record, one mutable table holds the *reservations* of calls in flight
+(:meth:`Ledger.reserve`): the estimates a :class:`~tokenops.govern.Governor` holds between a
+call's check and its record, shared by every process using the file. A reservation is deleted when
+its call is recorded (in the same transaction), when it is released, when it expires, or at the
+next write once its owner process is found dead on this host.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -32,7 +40,7 @@ from .._args import is_real
 from ..pricing.catalog import Catalog, check_model_name
 from ..pricing.engine import CostBreakdown, _call_tier, _check_tier, _provider_hint, cost
 from ..pricing.usage import BUCKETS, INPUT_BUCKETS, OUTPUT_BUCKETS, Usage, _to_dict, normalize_usage
-from ._checks import DECIMAL_CONTEXT, check_id, exact_decimals, money, timestamp
+from ._checks import DECIMAL_CONTEXT, check_id, count, exact_decimals, money, timestamp, window_seconds
 
 SCHEMA_VERSION = 1
 KIND = "tokenops-ledger"
@@ -46,6 +54,24 @@ SERVICE_TIERS = ("standard", "batch", "flex", "priority")
 # and writes such a file (its rows take the default, again truthfully).
 _PRICED_BY_COLUMN = ("priced_by TEXT NOT NULL DEFAULT 'tokenops' "
                      "CHECK (priced_by IN ('tokenops', 'external'))")
+
+# The calls in flight (Ledger.reserve): mutable (rows are deleted when the call is recorded or
+# released, or once stale), so outside the append-only tables and their triggers. Added after the
+# first release: a file made before gets it when it is opened (CREATE TABLE IF NOT EXISTS under the
+# write lock). The schema version stays 1: the change is additive, and an earlier tokenops, which
+# reads and writes only the tables it knows, still opens and writes such a file (it neither sees
+# nor makes reservations there: its governors hold theirs in their own process).
+_RESERVATIONS = """CREATE TABLE IF NOT EXISTS reservations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task TEXT,
+    user TEXT,
+    calls INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+)"""
 
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -172,6 +198,16 @@ def percentile(values: list[Decimal], q: Decimal) -> Decimal | None:
     return _CTX.add(xs[lo], _CTX.multiply(xs[lo + 1] - xs[lo], frac))
 
 
+def _totals(rows: list[tuple[Any, ...]]) -> tuple[int, int, Decimal]:
+    """(calls, tokens, exact cost) of (tokens, cost text, ...) rows."""
+    return len(rows), sum(r[0] for r in rows), sum((Decimal(r[1]) for r in rows), Decimal(0))
+
+
+def _of_user(sql: str, params: list[Any], user: str | None, all_users: bool) -> tuple[str, list[Any]]:
+    """``sql`` (a WHERE clause's end) narrowed to the rows of ``user``, unless ``all_users``."""
+    return (sql, params) if all_users else (sql + " AND user IS ?", [*params, user])
+
+
 def _usd(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
@@ -281,6 +317,44 @@ def _check_tags(tags: Any) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+_OWNER: tuple[int, str] | None = None  # (pid, owner) of this process; made again in a forked child
+
+
+def _host() -> str:
+    """This host as an owner names it: the host name, and on Linux the PID namespace (two
+    containers with one host name but their own PIDs are two hosts)."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid")  # 'pid:[4026531836]'
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{ns.replace(':', '')}"
+
+
+def _owner() -> str:
+    """'host:pid:random token': who holds a reservation (the token tells a reused pid apart)."""
+    global _OWNER
+    pid = os.getpid()
+    if _OWNER is None or _OWNER[0] != pid:
+        _OWNER = (pid, f"{_host()}:{pid}:{secrets.token_hex(8)}")
+    return _OWNER[1]
+
+
+def _dead(owner: str) -> bool:
+    """True when ``owner``'s process is known to be gone: it ran on this host and its pid no
+    longer exists (``os.kill(pid, 0)``; POSIX only: on Windows that call would end the process).
+    A process on another host, or one this one may not signal, counts as alive."""
+    host, pid, _token = owner.rsplit(":", 2)
+    if os.name != "posix" or host != _owner().rsplit(":", 2)[0] or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, under another user
+        return False
+    return False
+
+
 class Ledger:
     """An append-only record of LLM calls, task outcomes and alerts (see the module docstring).
 
@@ -344,6 +418,7 @@ class Ledger:
                     db.execute(f"ALTER TABLE calls ADD COLUMN {_PRICED_BY_COLUMN}")  # a file made before it
             for stmt in _INSERT_TRIGGERS:
                 db.execute(stmt)
+            db.execute(_RESERVATIONS)  # a file made before the table gets it
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -353,16 +428,72 @@ class Ledger:
 
     # ------------------------------------------------------------------ writes
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Runs ``fn`` in one IMMEDIATE transaction (other writers wait; all or nothing)."""
+        """Runs ``fn`` in one IMMEDIATE transaction (other writers wait; all or nothing), after
+        deleting the stale reservations (expired, or of a dead process)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._drop_stale(self._db)
                 out = fn(self._db)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
             return out
+
+    def _drop_stale(self, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM reservations WHERE expires_at <= ?", (self.clock(),))
+        dead = [o for (o,) in db.execute("SELECT DISTINCT owner FROM reservations") if _dead(o)]
+        if dead:
+            db.execute(f"DELETE FROM reservations WHERE owner IN ({', '.join('?' * len(dead))})", dead)
+
+    # ------------------------------------------------------------------ reservations
+    @exact_decimals
+    def reserve(self, check: Callable[[], Any], *, task: str | None = None, user: str | None = None,
+                tokens: int = 0, cost: Any = 0, ttl: float = 600.0) -> int:
+        """Holds one call in flight (``tokens``, ``cost`` USD, of ``task`` and ``user``) until
+        :meth:`release` or :meth:`record` with ``release=`` deletes it, or for ``ttl`` seconds of
+        the ledger's clock at most; returns its id. ``check()`` runs first, in the same write
+        transaction: it sees what is recorded and reserved as of now (``task_usage``,
+        ``usage_since``, :meth:`reserved`), and other writers, in this process or another, wait
+        until the reservation is stored, so two of them cannot both pass their check on the same
+        remaining budget. An exception from ``check`` refuses the call: nothing is held."""
+        task = check_id(task, "task")
+        user = check_id(user, "user")
+        n = count(tokens, "tokens")
+        c = money(cost, "cost")
+        life = window_seconds(ttl, "ttl")
+
+        def write(db: sqlite3.Connection) -> int:
+            check()
+            now = self.clock()
+            cur = db.execute("INSERT INTO reservations (task, user, calls, tokens, cost, owner, created_at, "
+                             "expires_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?)",
+                             (task, user, n, str(c), _owner(), now, now + life))
+            return int(cur.lastrowid)
+
+        return int(self._write(write))
+
+    def release(self, reservation: int) -> None:
+        """Deletes a reservation (:meth:`reserve`) whose call was not recorded; one already gone
+        (released, expired, dropped) is no error."""
+        self._write(lambda db: db.execute("DELETE FROM reservations WHERE id = ?", (reservation,)))
+
+    @exact_decimals
+    def reserved(self, *, task: str | None = None, user: str | None = None,
+                 all_users: bool = False) -> tuple[int, int, Decimal]:
+        """(calls, tokens, exact cost) held in flight by every process using this ledger: the
+        live reservations of ``task`` when given, else of ``user`` (None: calls without a user) or
+        of everyone with ``all_users``. Expired ones and those of a process found dead on this
+        host are left out (the next write deletes them)."""
+        sql, params = "SELECT tokens, cost, owner FROM reservations WHERE expires_at > ?", [self.clock()]
+        if task is not None:
+            sql, params = sql + " AND task = ?", [*params, task]
+        else:
+            sql, params = _of_user(sql, params, user, all_users)
+        rows = self._query(sql, params)
+        dead = {o for o in {r[2] for r in rows} if _dead(o)}
+        return _totals([r for r in rows if r[2] not in dead])
 
     def price(self, usage: Any, model: str, *, at: float | None = None, service_tier: str = "auto",
               api: str | None = None) -> CostBreakdown:
@@ -376,7 +507,7 @@ class Ledger:
     def record(self, response: Any = None, *, model: str | None = None, task: str | None = None,
                user: str | None = None, step: str | None = None, tags: Mapping[str, str] | None = None,
                cache_hit: bool = False, saved_cost: Any = None, cost: Any = None, at: Any = None,
-               service_tier: str = "auto", api: str | None = None) -> Call:
+               service_tier: str = "auto", api: str | None = None, release: int | None = None) -> Call:
         """Prices and stores one call; returns the stored :class:`Call`.
 
         ``response``: a provider response or usage (as :func:`tokenops.cost` takes it). ``model``:
@@ -402,6 +533,9 @@ class Ledger:
 
         A task belongs to one user (a call of a task with another user is a ValueError) and takes
         no calls once finished (ValueError): a late call would change a closed task's cost.
+
+        ``release``: the id of the call's reservation (:meth:`reserve`), deleted in the same
+        transaction as the call is stored (when storing fails, it stays: :meth:`release` it).
         """
         if not isinstance(cache_hit, bool):
             raise TypeError(f"cache_hit must be a bool, not {type(cache_hit).__name__}")
@@ -472,6 +606,8 @@ class Ledger:
                     raise ValueError(f"task {task!r} belongs to user {owner[0]!r}, not {user!r}")
             cols = ", ".join(row)
             cur = db.execute(f"INSERT INTO calls ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+            if release is not None:
+                db.execute("DELETE FROM reservations WHERE id = ?", (release,))
             return int(cur.lastrowid)
 
         rid = self._write(write)
@@ -543,7 +679,7 @@ class Ledger:
     def task_usage(self, task: str) -> tuple[int, int, Decimal]:
         """(calls, tokens, exact cost) recorded for ``task`` so far."""
         rows = self._query("SELECT tokens, cost FROM calls WHERE task = ?", (check_id(task, "task", optional=False),))
-        return len(rows), sum(r[0] for r in rows), sum((Decimal(r[1]) for r in rows), Decimal(0))
+        return _totals(rows)
 
     @exact_decimals
     def usage_since(self, since: float, user: str | None = None, *, until: float | None = None,
@@ -554,11 +690,7 @@ class Ledger:
         if until is not None:
             sql += " AND at <= ?"
             params.append(until)
-        if not all_users:
-            sql += " AND user IS ?"
-            params.append(user)
-        rows = self._query(sql, params)
-        return len(rows), sum(r[0] for r in rows), sum((Decimal(r[1]) for r in rows), Decimal(0))
+        return _totals(self._query(*_of_user(sql, params, user, all_users)))
 
     def calls_between(self, since: float, until: float, user: str | None = None, *,
                       all_users: bool = False) -> list[tuple[float, int, str]]:
