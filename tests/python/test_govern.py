@@ -540,6 +540,44 @@ def test_a_ledger_file_made_before_priced_by_opens_gains_it_and_loses_nothing(tm
         with gov.task("t3", user="ana") as t:
             t.call(llm, model="gpt-4o", estimated_tokens=110)
         assert seen == [(1, 110, Decimal(0))] and held(led) == 0 and led.task_usage("t3")[:2] == (1, 110)
+        # the rows the previous version wrote have no cost_pico: a window's usage reads their text
+        assert led.usage_since(T0 - 1, all_users=True)[::2] == (4, Decimal("0.5085625"))
+        assert led.usage_since(T0 - 1, "ana", until=T0 + 1.5) == (2, 3100, Decimal("0.0085"))
+    db = sqlite3.connect(p)
+    assert db.execute("SELECT COUNT(*), COUNT(cost_pico) FROM calls WHERE task IS NOT 't3'").fetchone() == (4, 1)
+    db.close()
+
+
+def test_window_usage_is_summed_exactly_in_sql_with_the_odd_rows_read_from_their_text(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite", clock=lambda: T0)
+    costs = []
+    for i in range(30):  # engine-priced: whole 1e-12 USD, summed by SQLite
+        costs.append(led.record(usage(1000 + i, 7 * i), model="gpt-4o-mini", user=f"u{i % 3}", at=T0 - i).cost)
+    # external costs with more than 12 decimals and too large for the integer column: read as text
+    costs.append(led.record(usage(1, 1), model=UNPRICED, cost="0.0000000000001234567", user="u0", at=T0 - 1).cost)
+    costs.append(led.record(usage(1, 1), model=UNPRICED, cost="5000000.25", user="u1", at=T0 - 2).cost)
+    rows = led.calls()
+    assert "cost_pico" not in rows.columns  # an index of the sums, not part of the record shown
+    n, tokens, total = led.usage_since(T0 - 100, all_users=True)
+    assert (n, tokens) == (32, int(rows["tokens"].sum())) and total == sum(costs, Decimal(0))
+    assert str(total) == str(sum(costs, Decimal(0)).normalize())  # no trailing zeros, plain notation
+    for u in ("u0", "u1", "u2"):
+        mine = rows[rows.user == u]
+        assert led.usage_since(T0 - 100, u) == (len(mine), int(mine["tokens"].sum()), sum(mine["cost"], Decimal(0)))
+    # u0 between T0 - 10 (excluded) and T0 - 1: the engine-priced calls at T0 - 3, -6, -9 and the
+    # external one at T0 - 1
+    window = [costs[i] for i in (3, 6, 9)] + [costs[30]]
+    assert led.usage_since(T0 - 10, "u0", until=T0 - 1)[::2] == (4, sum(window, Decimal(0)))
+    db = sqlite3.connect(tmp_path / "l.sqlite")
+    assert db.execute("SELECT COUNT(cost_pico) FROM calls").fetchone() == (30,)
+    db.close()
+
+
+def test_window_usage_survives_an_integer_overflow_of_the_sql_sum(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite", clock=lambda: T0)
+    for i in range(3):  # 4e18 picodollars each: the SQL sum of three overflows 64 bits
+        led.record(usage(1, 1), model=UNPRICED, cost="4000000.000000000001", user="u", at=T0 - i)
+    assert led.usage_since(T0 - 10, "u") == (3, 6, Decimal("12000000.000000000003"))
 
 
 def test_priced_by_of_a_new_file_is_append_only(tmp_path):
