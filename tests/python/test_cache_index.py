@@ -165,21 +165,22 @@ def test_eviction_of_a_semantic_cache_leaves_no_evicted_entry_searchable(embedde
     assert c.stats()["exact_hits"] == 4
 
 
-def hold_builds(monkeypatch) -> threading.Event:
-    """Background builds wait for the returned event before they start."""
-    gate = threading.Event()
+@pytest.fixture
+def gate(monkeypatch):
+    """Background builds wait for ``gate.set()`` before they start adding vectors."""
+    event = threading.Event()
     run = vi._Build._run
 
     def gated(self, vecs):
-        gate.wait(30)
+        event.wait(30)
         run(self, vecs)
 
     monkeypatch.setattr(vi._Build, "_run", gated)
-    return gate
+    yield event
+    event.set()
 
 
-def test_background_build_carries_over_what_changed_while_it_ran(monkeypatch):
-    gate = hold_builds(monkeypatch)
+def test_background_build_carries_over_what_changed_while_it_ran(gate):
     base, ids = unit(3000, d=48, seed=6), np.arange(1, 3001, dtype=np.int64)
     index = VectorIndex(48, "auto", hnsw_from=2000, inline_build=100)
     index.add(ids[:2500], base[:2500])  # crosses hnsw_from: a background build starts
@@ -215,21 +216,6 @@ def test_a_failed_background_build_keeps_the_flat_index(monkeypatch):
         index.wait(5)
     assert index.kind == "flat" and len(index) == 500
     assert int(index.search(base[7], 1)[1][0]) == 8
-
-
-@pytest.fixture
-def gate(monkeypatch):
-    """Background builds wait for ``gate.set()`` before they start adding vectors."""
-    event = threading.Event()
-    run = vi._Build._run
-
-    def gated(self, vecs):
-        event.wait(30)
-        run(self, vecs)
-
-    monkeypatch.setattr(vi._Build, "_run", gated)
-    yield event
-    event.set()
 
 
 def test_vectors_added_during_a_build_are_copied_not_referenced(gate):
@@ -320,8 +306,7 @@ def test_a_failed_switch_keeps_the_vectors_and_the_flat_index(monkeypatch):
     assert index.kind == "hnsw" and len(index) == 300
 
 
-def test_a_fork_during_a_build_abandons_it_in_the_child(monkeypatch):
-    gate = hold_builds(monkeypatch)
+def test_a_fork_during_a_build_abandons_it_in_the_child(gate):
     base, ids = unit(400), np.arange(1, 401, dtype=np.int64)
     index = VectorIndex(32, "hnsw", inline_build=10)
     index.add(ids, base)
