@@ -3,7 +3,7 @@ IndexFlatIP, 384-d unit vectors), by partition size, with FAISS's default OpenMP
 with one; the cost of removing one vector from it; and the native MiniLM embedding of one short
 query beside it. docs/cache.md quotes it.
 
-    python scripts/faiss_flat_latency.py [--sizes 3000,10000,100000] [--repeat 30]
+    python scripts/faiss_flat_latency.py [--sizes 3000,10000,20000,100000] [--repeat 30]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def median_ms(fn, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="3000,10000,100000")
+    ap.add_argument("--sizes", default="3000,10000,20000,100000")
     ap.add_argument("--repeat", type=int, default=30)
     args = ap.parse_args()
     default_threads = faiss.omp_get_max_threads()

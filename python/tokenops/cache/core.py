@@ -54,7 +54,7 @@ import numpy as np
 
 from .. import _core
 from .._args import check_threads, is_real, positive_int, sdk_dict
-from .index import HNSW_FROM, KINDS, VectorIndex, faiss_module
+from .index import HNSW_FROM, VectorIndex, check_kind, faiss_module
 
 if TYPE_CHECKING:
     from ..embed import Embedder
@@ -400,9 +400,7 @@ class Cache:
         self.ttl = None if ttl is None else float(ttl)
         self.max_entries = max_entries
         self.top_k = top_k
-        if index not in KINDS:
-            raise ValueError(f"index must be one of {', '.join(map(repr, KINDS))}, not {index!r}")
-        self.index_kind = index
+        self.index_kind = check_kind(index)
         self.hnsw_from = positive_int(hnsw_from, "hnsw_from")
         self.namespace = namespace
         if embedder == "default":
@@ -684,8 +682,9 @@ class Cache:
                     if vecs is not None:
                         written.setdefault(part, {})[int(cur.lastrowid)] = vecs[j]
             self._drop_ids([r[0] for r in old], [r[1] for r in old])
-            for part, known in written.items():  # the index learns the new vectors now, not on
-                self._partition(part, known)      # the first search (which re-read them all)
+            for part, known in written.items():  # a loaded index learns the new vectors now (not
+                if part in self._partitions:      # re-read at the next search); one not loaded is
+                    self._partition(part, known)  # read at its first search, not by a writer
             self._stats["puts"] += len(keyed)
             if self.max_entries is not None:
                 self._evict()

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._paths import DATA_ENV, data_dir
+from .._args import is_int
+from .._paths import DATA_ENV, data_dir, sha256_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,7 +125,7 @@ def data_path(name: str, root: str | os.PathLike[str] | None = None, *, verify: 
             "root= (the cache/ folder)"
         )
     if verify:
-        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        got = sha256_bytes(path.read_bytes())
         if got != digest:
             raise ValueError(
                 f"{path}: sha256 {got} is not the {digest} that the data README lists; "
@@ -165,11 +165,7 @@ def load_qqp(
         rows = [json.loads(line) for line in fh if line.strip()]
     df = pd.DataFrame(rows, columns=["id", "text_a", "text_b", "label"])
     if sample is not None:
-        if (
-            isinstance(sample, bool)
-            or not isinstance(sample, (int, np.integer))
-            or not 0 <= sample <= len(df)
-        ):
+        if not is_int(sample) or not 0 <= sample <= len(df):
             raise ValueError(f"sample must be an int in [0, {len(df)}], got {sample!r}")
         keep = np.sort(np.random.default_rng(seed).choice(len(df), int(sample), replace=False))
         df = df.iloc[keep].reset_index(drop=True)
@@ -633,7 +629,7 @@ def banking77_stream(
     texts, intents = _str_list(queries["text"], "text"), _str_list(queries["category"], "category")
     order = np.arange(len(texts)) if seed is None else np.random.default_rng(seed).permutation(len(texts))
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= len(texts):
+        if not is_int(n) or not 0 <= n <= len(texts):
             raise ValueError(f"n must be an int in [0, {len(texts)}], got {n!r}")
         order = order[: int(n)]
     stream = [(texts[i], intents[i]) for i in order]

@@ -45,6 +45,13 @@ _COMPACT_MIN = 1024
 _BUILD_CHUNK = 2000  # vectors per FAISS call in a background build (a stop is seen between them)
 
 
+def check_kind(kind: object) -> str:
+    """``kind`` if it names an index kind, else ValueError."""
+    if kind not in KINDS:
+        raise ValueError(f"index must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+    return kind  # type: ignore[return-value]
+
+
 def faiss_module() -> Any:
     try:
         import faiss  # noqa: PLC0415 - optional dependency, imported on first semantic use
@@ -116,12 +123,11 @@ class VectorIndex:
 
     def __init__(self, dim: int, kind: str = "auto", *, hnsw_from: int = HNSW_FROM,
                  ef_search: int = HNSW_EF_SEARCH, inline_build: int = INLINE_BUILD) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"index must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+        check_kind(kind)
         self.dim = int(dim)
         self.mode = kind
         self.hnsw_from = 1 if kind == "hnsw" else int(hnsw_from)
-        self.ef_search = int(ef_search)
+        self._ef_search = int(ef_search)
         self.inline_build = int(inline_build)
         self._faiss = faiss_module()
         self.kind = "flat"
@@ -151,6 +157,16 @@ class VectorIndex:
     def __len__(self) -> int:
         """Live vectors (tombstones excluded)."""
         return len(self._live)
+
+    @property
+    def ef_search(self) -> int:
+        """HNSW's efSearch: candidates a query keeps (more: better recall, slower)."""
+        return self._ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        self._ef_search = int(value)
+        self._params = None  # the search parameters carry it
 
     @property
     def building(self) -> bool:
@@ -288,7 +304,7 @@ class VectorIndex:
                 self._keep = None
             if self.kind == "hnsw":
                 p = f.SearchParametersHNSW()
-                p.efSearch = self.ef_search
+                p.efSearch = self._ef_search
             else:
                 p = f.SearchParameters()
             if sel is not None:
