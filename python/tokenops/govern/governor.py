@@ -265,14 +265,16 @@ class Governor:
                 fl = self.ledger.reserved(task=task)
                 for kind, value in limits.items():
                     test(f"max_{kind}", kind, "task", value, used, fl, None)
+        held: dict[str, tuple[int, int, Decimal]] = {}
         for q in self.quotas:
             if q.scope == "user" and user is None:
                 raise ValueError(f"a per-user quota ({q.kind} per {q.window:g}s) is set: pass user= to check and "
                                  "record calls")
             everyone = q.scope == "global"
             used = self.ledger.usage_since(now - q.window, user, until=now, all_users=everyone)
-            fl = self.ledger.reserved(user=user, all_users=everyone)
-            test("quota", q.kind, q.scope, q.limit, used, fl, q.window)
+            if q.scope not in held:  # reservations have no window: one query per scope
+                held[q.scope] = self.ledger.reserved(user=user, all_users=everyone)
+            test("quota", q.kind, q.scope, q.limit, used, held[q.scope], q.window)
         return out
 
     def _handle(self, violations: list[Violation]) -> list[Violation]:

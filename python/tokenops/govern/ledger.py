@@ -44,7 +44,6 @@ from ._checks import DECIMAL_CONTEXT, check_id, count, exact_decimals, money, ti
 
 SCHEMA_VERSION = 1
 KIND = "tokenops-ledger"
-TOKEN_BUCKETS = INPUT_BUCKETS + OUTPUT_BUCKETS  # request / web_search are counts, not tokens
 RESERVED_TAGS = ("task", "user", "model", "step")
 _CTX = DECIMAL_CONTEXT  # quotients (cost per task...): 34 significant digits, whatever the caller's context
 SERVICE_TIERS = ("standard", "batch", "flex", "priority")
@@ -55,9 +54,9 @@ SERVICE_TIERS = ("standard", "batch", "flex", "priority")
 _PRICED_BY_COLUMN = ("priced_by TEXT NOT NULL DEFAULT 'tokenops' "
                      "CHECK (priced_by IN ('tokenops', 'external'))")
 # The cost again as an integer of 1e-12 USD, when it is one (NULL otherwise): lets a quota check
-# sum a window's costs in SQL, exactly, instead of reading every call of the window (39.5 ms per
-# check at 50k calls a day). `cost` stays the record; rows without cost_pico (made before the
-# column, by an older tokenops, or with more decimals) are summed from `cost` in Python.
+# sum a window's costs in SQL, exactly, instead of reading every call of the window (timings in
+# docs/govern.md). `cost` stays the record; rows without cost_pico (made before the column, by an
+# older tokenops, or with more decimals) are summed from `cost` in Python.
 _COST_PICO_COLUMN = "cost_pico INTEGER"
 _PICO = Decimal(10) ** 12
 _PICO_MAX = 2 ** 62  # a sum of many stays far from int64 overflow (which falls back anyway)
@@ -83,11 +82,13 @@ def _pico(cost: Decimal) -> int | None:
 # reads and writes only the tables it knows, still opens and writes such a file (it neither sees
 # nor makes reservations there: its governors hold theirs in their own process).
 # Covering indexes of a quota's window sums (usage_since): the sums read the index alone, not the
-# rows (50k calls in the window, two quotas: 39.5 ms per check before cost_pico, 4.8 ms now;
-# scripts/govern_quota_latency.py).
+# rows.
+# They replace the (at) and (user, at) indexes of files made before them, which they extend.
 _USAGE_INDEXES = [
     "CREATE INDEX IF NOT EXISTS calls_at_usage ON calls (at, tokens, cost_pico)",
     "CREATE INDEX IF NOT EXISTS calls_user_at_usage ON calls (user, at, tokens, cost_pico)",
+    "DROP INDEX IF EXISTS calls_at",
+    "DROP INDEX IF EXISTS calls_user_at",
 ]
 _RESERVATIONS = """CREATE TABLE IF NOT EXISTS reservations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -122,9 +123,7 @@ CREATE TABLE calls (
     {priced_by},
     {cost_pico}
 );
-CREATE INDEX calls_at ON calls (at);
 CREATE INDEX calls_task ON calls (task);
-CREATE INDEX calls_user_at ON calls (user, at);
 CREATE TABLE outcomes (task TEXT PRIMARY KEY, success INTEGER NOT NULL, at REAL NOT NULL);
 CREATE INDEX outcomes_at ON outcomes (at);
 CREATE TABLE alerts (
@@ -892,7 +891,7 @@ class Ledger:
         if by == "task":
             raise ValueError("by='task' is one row per task: use ledger.tasks()")
         w_calls, p_calls = self._window("at", since, until)
-        w_out, p_out = self._window("at", since, until)
+        w_out, p_out = w_calls, p_calls  # calls and outcomes: the same window on their `at`
         finished = {t: bool(s) for t, s in self._query(f"SELECT task, success FROM outcomes{_where(w_out)}", p_out)}
         cond_calls = " AND ".join(w_calls) if w_calls else "1"
         out_sub = f"SELECT task FROM outcomes{_where(w_out)}"
