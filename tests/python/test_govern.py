@@ -580,6 +580,43 @@ def test_window_usage_survives_an_integer_overflow_of_the_sql_sum(tmp_path):
     assert led.usage_since(T0 - 10, "u") == (3, 6, Decimal("12000000.000000000003"))
 
 
+def _binned(rows, until, window, n):
+    """Reference: (tokens, cost) per window, binned in Python from the recorded calls."""
+    out = [[0, Decimal(0)] for _ in range(n)]
+    for at, tok, c in zip(rows["at"], rows["tokens"], rows["cost"]):
+        i = int((until - at) // window)
+        if until - n * window < at <= until and 0 <= i < n:
+            out[i][0] += int(tok)
+            out[i][1] += c
+    return [(t, c) for t, c in out]
+
+
+@pytest.mark.parametrize("odd", ["none", "text", "overflow"])
+def test_window_sums_equal_binning_the_recorded_calls(tmp_path, odd):
+    led = Ledger(tmp_path / "l.sqlite", clock=lambda: T0)
+    rng = np.random.default_rng(7)
+    for i in range(400):
+        at = T0 - float(rng.uniform(0, 30 * 60))
+        led.record(usage(int(rng.integers(1, 5000)), int(rng.integers(0, 900))), model="gpt-4o-mini",
+                   user=f"u{i % 3}", at=at)
+    led.record(usage(3, 4), model="gpt-4o-mini", user="u0", at=T0 - 60)  # exactly on a bin edge
+    if odd == "text":  # more than 12 decimals: no integer column, read from the text
+        led.record(usage(1, 1), model=UNPRICED, cost="0.0000000000001234567", user="u0", at=T0 - 5)
+        led.record(usage(1, 1), model=UNPRICED, cost="5000000.25", user="u1", at=T0 - 125)
+    if odd == "overflow":  # the SQL sum of these overflows 64 bits
+        for i in range(3):
+            led.record(usage(1, 1), model=UNPRICED, cost="4000000.000000000001", user="u2", at=T0 - 70 - i)
+    rows = led.calls()
+    for window, n in ((60.0, 25), (7.5, 200), (3600.0, 3)):
+        got = led.window_sums(T0, window, n, all_users=True)
+        assert got == _binned(rows, T0, window, n)
+        assert sum(c for _, c in got) == sum(rows["cost"][rows["at"] > T0 - n * window], Decimal(0))
+        for u in ("u0", "u1", "u2", None):
+            assert led.window_sums(T0, window, n, u) == _binned(rows[rows.user == u] if u else rows[rows.user.isna()],
+                                                                  T0, window, n)
+    assert all(str(c) == str(c.normalize()) or c == 0 for _, c in led.window_sums(T0, 60.0, 25, all_users=True))
+
+
 def test_priced_by_of_a_new_file_is_append_only(tmp_path):
     p = tmp_path / "new.sqlite"
     with Ledger(p) as led:

@@ -410,11 +410,8 @@ class Governor:
             seen = self._alerted(rule.kind, "scope = 'user' AND user = ? AND at > ?", (call.user, t - w))
         if seen:
             return None
-        bins: list[Any] = [0 if rule.metric == "tokens" else Decimal(0)] * (k + 1)
-        for at, tokens, c in self.ledger.calls_between(t - (k + 1) * w, t, call.user, all_users=everyone):
-            i = int((t - at) // w)
-            if 0 <= i <= k:
-                bins[i] += tokens if rule.metric == "tokens" else Decimal(c)
+        sums = self.ledger.window_sums(t, w, k + 1, call.user, all_users=everyone)
+        bins: list[Any] = [s[0] if rule.metric == "tokens" else s[1] for s in sums]
         value = bins[0]
         if value < rule.floor:
             return None

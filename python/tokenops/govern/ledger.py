@@ -740,14 +740,39 @@ class Ledger:
             total += sum((Decimal(r[0]) for r in rest), Decimal(0))
         return int(n), int(tokens), _trimmed(total)
 
-    def calls_between(self, since: float, until: float, user: str | None = None, *,
-                      all_users: bool = False) -> list[tuple[float, int, str]]:
-        """(at, tokens, cost text) of the calls made at ``since`` < t <= ``until``, of ``user``
-        or of everyone with ``all_users``."""
-        sql = "SELECT at, tokens, cost FROM calls WHERE at > ? AND at <= ?"
-        if all_users:
-            return self._query(sql, (since, until))
-        return self._query(sql + " AND user IS ?", (since, until, user))
+    @exact_decimals
+    def window_sums(self, until: float, window: float, n: int, user: str | None = None, *,
+                    all_users: bool = False) -> list[tuple[int, Decimal]]:
+        """(tokens, exact cost) of the calls in each of ``n`` consecutive windows ending at
+        ``until``: entry i sums the calls made at until - (i+1)·window < t <= until - i·window
+        (t in window i when floor((until - t) / window) = i), of ``user`` or of everyone with
+        ``all_users``. SQLite bins and sums them over the usage index."""
+        since = until - n * window
+        where, params = _of_user("at > ? AND at <= ?", [since, until], user, all_users)
+        tokens, cost = [0] * n, [Decimal(0)] * n
+        bin_of = "CAST((? - at) / ? AS INTEGER)"
+        try:
+            rows = self._query(f"SELECT {bin_of} AS i, COALESCE(SUM(tokens), 0), COALESCE(SUM(cost_pico), 0), "
+                               f"COUNT(*), COUNT(cost_pico) FROM calls WHERE {where} GROUP BY i",
+                               [until, window, *params])
+        except sqlite3.OperationalError as e:  # integer overflow of SUM: every cost from its text
+            if "overflow" not in str(e):
+                raise
+            rows = None
+        if rows is None or any(r[3] != r[4] for r in rows):  # some cost only as text (or overflow)
+            text_rows = self._query(f"SELECT {bin_of}, tokens, cost, cost_pico FROM calls WHERE {where}"
+                                    + ("" if rows is None else " AND cost_pico IS NULL"),
+                                    [until, window, *params])
+            for i, t, c, _ in text_rows:
+                if 0 <= i < n:
+                    if rows is None:
+                        tokens[i] += t
+                    cost[i] += Decimal(c)
+        for i, t, pico, _, _ in rows or ():
+            if 0 <= i < n:  # float rounding at the far edge
+                tokens[i] += int(t)
+                cost[i] += Decimal(pico).scaleb(-12)
+        return [(t, _trimmed(c)) for t, c in zip(tokens, cost)]
 
     @exact_decimals
     def finished_totals(self, n: int, *, exclude: str | None = None) -> list[tuple[Decimal, int]]:
