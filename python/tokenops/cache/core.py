@@ -54,7 +54,17 @@ import numpy as np
 
 from .. import _core
 from .._args import check_threads, is_real, positive_int, sdk_dict
-from .index import HNSW_FROM, VectorIndex, check_kind, faiss_module
+from .index import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_FROM,
+    HNSW_M,
+    VectorIndex,
+    check_kind,
+    faiss_module,
+    read_snapshot,
+    read_snapshot_header,
+    write_snapshot,
+)
 
 if TYPE_CHECKING:
     from ..embed import Embedder
@@ -314,6 +324,8 @@ class Lookup:
 class _Partition:
     index: VectorIndex
     max_id: int = 0  # rows up to this id are in the index (ids only grow: AUTOINCREMENT)
+    saved_version: int = -1  # the index version its snapshot holds (-1: none written or read)
+    restored: bool = False  # the index came from a snapshot
 
 
 _SCHEMA = """
@@ -369,7 +381,10 @@ class Cache:
     ``index``: how a partition's vectors are searched: ``"flat"`` (exact scan, linear in the
     entries), ``"hnsw"`` (FAISS HNSW, approximate) or ``"auto"`` (flat until a partition holds
     ``hnsw_from`` entries, then HNSW; see :mod:`tokenops.cache.index` and docs/cache.md for its
-    measured recall).
+    measured recall). ``persist_index``: a file cache keeps each HNSW graph in a snapshot
+    beside its file (``<path>.index/``), written by :meth:`close` (or :meth:`save_index`) and
+    read by the next process that opens the file instead of building the graph again; a
+    snapshot that no longer matches the file is checked against its rows, or ignored.
     """
 
     def __init__(
@@ -385,6 +400,7 @@ class Cache:
         namespace: str = "default",
         index: str = "auto",
         hnsw_from: int = HNSW_FROM,
+        persist_index: bool = True,
     ) -> None:
         if not is_real(threshold) or not -1.0 <= float(threshold) <= 1.0:
             raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
@@ -402,6 +418,9 @@ class Cache:
         self.top_k = top_k
         self.index_kind = check_kind(index)
         self.hnsw_from = positive_int(hnsw_from, "hnsw_from")
+        if not isinstance(persist_index, bool):
+            raise TypeError(f"persist_index must be a bool, not {type(persist_index).__name__}")
+        self.persist_index = persist_index
         self.namespace = namespace
         if embedder == "default":
             from ..embed import Embedder  # noqa: PLC0415
@@ -563,6 +582,8 @@ class Cache:
             assert self.embedder is not None
             p = _Partition(VectorIndex(self.embedder.dim, self.index_kind, hnsw_from=self.hnsw_from))
             self._partitions[partition] = p
+            if self._snapshots_on() and self.index_kind != "flat":
+                self._restore(partition, p)
         known = known or {}
         new_ids = [r[0] for r in self._db.execute(
             "SELECT id FROM entries WHERE partition = ? AND id > ? AND embedding IS NOT NULL",
@@ -591,6 +612,106 @@ class Cache:
                 p.index.add(np.array(ids, dtype=np.int64), np.vstack(vecs))
             p.max_id = max(new_ids)
         return p
+
+    # ---------------------------------------------------------------- index snapshots
+    def _snapshots_on(self) -> bool:
+        return self.persist_index and self.path is not None and self.embedder is not None
+
+    @property
+    def index_dir(self) -> Path | None:
+        """Where the HNSW snapshots of a file cache live (``<path>.index``); None in memory."""
+        return None if self.path is None else self.path.with_name(self.path.name + ".index")
+
+    def _snapshot_path(self, partition: str) -> Path:
+        assert self.index_dir is not None
+        return self.index_dir / f"{partition}.faiss"
+
+    def _epoch(self, create: bool) -> str | None:
+        """A random id of this cache file, kept in its meta table: a snapshot is of this file
+        only (a new file at the same path restarts the row ids)."""
+        q = "SELECT value FROM meta WHERE key = 'index_epoch'"
+        row = self._db.execute(q).fetchone()
+        if row is None and create:
+            with self._db:
+                self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('index_epoch', ?)",
+                                 (os.urandom(16).hex(),))
+            row = self._db.execute(q).fetchone()
+        return None if row is None else str(row[0])
+
+    def _restore(self, partition: str, p: _Partition) -> None:
+        """Adopts the partition's snapshot if it is of this file, this embedder and partition:
+        its ids deleted since become tombstones and rows it lacks are read from the file, so
+        the index answers as one built from the rows. Anything else leaves ``p`` empty (built
+        from the file's vectors as usual)."""
+        path = self._snapshot_path(partition)
+        if not path.is_file():
+            return
+        try:
+            head, index = read_snapshot(path)
+            want = {"epoch": self._epoch(create=False), "partition": partition,
+                    "embedder": self._embedder_id(), "dim": int(self.embedder.dim), "kind": "hnsw"}
+            stale = [k for k, v in want.items() if head.get(k) != v]
+            max_id = head.get("max_id")
+            if stale or not isinstance(max_id, int) or isinstance(max_id, bool) or max_id < 0:
+                return  # of another file (or embedder): the next save replaces it
+            rows = {r[0] for r in self._db.execute(
+                "SELECT id FROM entries WHERE partition = ? AND id <= ? AND embedding IS NOT NULL",
+                (partition, max_id))}
+            ids = set(faiss_module().vector_to_array(index.id_map).tolist())
+            p.index.adopt(index, ids - rows)
+        except (OSError, ValueError) as e:
+            warnings.warn(f"tokenops cache: the index snapshot {path} is not used ({e}); the index is "
+                          "built from the cache file's vectors", RuntimeWarning, stacklevel=4)
+            return
+        missing = sorted(rows - ids)  # rows the snapshot never saw (a file restored from a copy)
+        for start in range(0, len(missing), 500):
+            read = self._db.execute(
+                f"SELECT id, embedding FROM entries WHERE id IN ({','.join('?' * len(missing[start:start + 500]))})",
+                missing[start:start + 500]).fetchall()
+            if read:
+                p.index.add(np.array([r[0] for r in read], dtype=np.int64),
+                            np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in read]))
+        p.max_id, p.restored = max_id, True
+        if not missing and ids <= rows:
+            p.saved_version = p.index.version  # the file on disk is this index
+
+    def save_index(self) -> int:
+        """Writes a snapshot of every loaded partition's HNSW graph that changed since it was read
+        or written (a graph still being built is skipped); returns how many were written.
+        :meth:`close` calls it for a file cache with ``persist_index``."""
+        with self._lock:
+            if not self._snapshots_on():
+                return 0
+            todo = []
+            for part, p in self._partitions.items():
+                p.index.poll()
+                if p.index.kind == "hnsw" and not p.index.building and p.index.version != p.saved_version:
+                    todo.append((part, p))
+            if not todo:
+                return 0
+            epoch = self._epoch(create=True)
+            assert self.index_dir is not None
+            self.index_dir.mkdir(exist_ok=True)
+            for part, p in todo:
+                head = {"epoch": epoch, "partition": part, "namespace": self.namespace,
+                        "embedder": self._embedder_id(), "dim": int(self.embedder.dim), "kind": "hnsw",
+                        "M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "max_id": int(p.max_id),
+                        "vectors": p.index.ntotal, "written_at": time.time()}
+                write_snapshot(self._snapshot_path(part), head, p.index.serialize())
+                p.saved_version = p.index.version
+            return len(todo)
+
+    def _drop_snapshots(self) -> None:
+        """Removes the snapshots of this namespace's partitions (after :meth:`clear`)."""
+        d = self.index_dir
+        if d is None or not d.is_dir():
+            return
+        for f in d.glob("*.faiss"):
+            try:
+                if read_snapshot_header(f)[0].get("namespace") == self.namespace:
+                    f.unlink(missing_ok=True)
+            except (OSError, ValueError):
+                continue
 
     def _drop_ids(self, ids: Sequence[int], partitions: Sequence[str]) -> None:
         by_part: dict[str, list[int]] = {}
@@ -1006,6 +1127,7 @@ class Cache:
             with self._db:
                 n = self._db.execute("DELETE FROM entries WHERE namespace = ?", (self.namespace,)).rowcount
             self._drop_partitions()
+            self._drop_snapshots()
             return int(n)
 
     def __len__(self) -> int:
@@ -1021,12 +1143,13 @@ class Cache:
         (vetoed candidates), expired entries, misses, puts, the hit rate, and ``saved_cost`` (the
         stored cost of every hit served; see :meth:`savings` for the file's totals); and
         ``indexes``: per partition loaded, its index kind, live vectors, tombstones and whether
-        a new graph is being built in the background."""
+        a new graph is being built in the background, and whether it was restored from a
+        snapshot (``persist_index``)."""
         with self._lock:
             s: dict[str, Any] = dict(self._stats)
             s["indexes"] = {part: {"kind": p.index.kind, "vectors": len(p.index),
                                    "tombstones": p.index.ntotal - len(p.index),
-                                   "building": p.index.building}
+                                   "building": p.index.building, "restored": p.restored}
                             for part, p in self._partitions.items()}
         s["hit_rate"] = (s["exact_hits"] + s["semantic_hits"]) / s["lookups"] if s["lookups"] else 0.0
         return s
@@ -1037,7 +1160,13 @@ class Cache:
         self._partitions.clear()
 
     def close(self) -> None:
+        """Writes the changed HNSW snapshots (``persist_index``), then closes the file."""
         with self._lock:
+            try:
+                self.save_index()
+            except (OSError, ValueError, sqlite3.Error) as e:  # the rows are safe; only a snapshot is lost
+                warnings.warn(f"tokenops cache: the index snapshot was not written ({e}); the next "
+                              "process builds the index from the file", RuntimeWarning, stacklevel=2)
             self._db.close()
             self._drop_partitions()
 

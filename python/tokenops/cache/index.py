@@ -22,15 +22,23 @@ from a flat index shifts the whole array (14 ms at 100k entries). A deleted id b
 the vectors (and at least 1,024) the index is rebuilt from its live vectors (flat: a copy;
 HNSW: a new graph). The vectors are kept by FAISS itself (both kinds store
 them uncompressed), so a rebuild needs no other copy.
+
+A graph can be written to a *snapshot* file (:func:`write_snapshot`: a JSON header with what it
+was built from, then FAISS's serialisation, checked by length and CRC-32) and read back
+(:func:`read_snapshot`), so a process that opens a large cache does not build its graph again
+(:class:`~tokenops.cache.Cache` keeps them beside its file; docs/cache.md).
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import threading
 import warnings
 import weakref
+import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +51,68 @@ HNSW_FROM = 20_000
 INLINE_BUILD = 4096  # graphs up to this many vectors are built in the call (under ~1 s)
 _COMPACT_MIN = 1024
 _BUILD_CHUNK = 2000  # vectors per FAISS call in a background build (a stop is seen between them)
+
+
+SNAPSHOT_FORMAT = 1
+_MAGIC = b"tokenops vector index\n"
+_HEADER_MAX = 1 << 16
+
+
+def write_snapshot(path: str | os.PathLike[str], header: dict[str, Any], payload: np.ndarray) -> None:
+    """Writes ``payload`` (FAISS's serialisation, uint8) under a JSON ``header`` to ``path``,
+    atomically: a temporary file in the same folder, flushed, then renamed over ``path``, so a
+    reader never sees half a snapshot and two writers leave one whole file."""
+    path = Path(path)
+    head = dict(header, format=SNAPSHOT_FORMAT, nbytes=int(payload.nbytes),
+                crc32=zlib.crc32(memoryview(payload)))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(_MAGIC)
+            f.write(json.dumps(head, sort_keys=True).encode() + b"\n")
+            payload.tofile(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_snapshot_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
+    """The header of a snapshot file and the offset of its payload; ValueError if ``path`` is
+    not one."""
+    with open(path, "rb") as f:
+        if f.read(len(_MAGIC)) != _MAGIC:
+            raise ValueError(f"{path} is not a tokenops vector-index snapshot")
+        line = f.readline(_HEADER_MAX)
+        try:
+            head = json.loads(line)
+        except ValueError:
+            head = None
+        if not isinstance(head, dict) or not line.endswith(b"\n"):
+            raise ValueError(f"{path}: the snapshot header is not a JSON object on one line")
+        return head, f.tell()
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
+    """(header, FAISS index) of a snapshot file; ValueError naming the problem if it is of
+    another format, truncated or corrupt (the caller then builds the index from the vectors)."""
+    head, offset = read_snapshot_header(path)
+    if head.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"{path}: snapshot format {head.get('format')!r}, this tokenops reads {SNAPSHOT_FORMAT}")
+    payload = np.fromfile(path, dtype=np.uint8, offset=offset)
+    if payload.nbytes != head.get("nbytes"):
+        raise ValueError(f"{path}: {payload.nbytes} bytes of index where the header says {head.get('nbytes')} "
+                         "(truncated?)")
+    if zlib.crc32(memoryview(payload)) != head.get("crc32"):
+        raise ValueError(f"{path}: the index bytes do not match their CRC-32 (corrupt)")
+    f = faiss_module()
+    try:
+        index = f.deserialize_index(payload)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: FAISS cannot read the index ({str(e).splitlines()[0][:200]})") from None
+    return head, index
 
 
 def check_kind(kind: object) -> str:
@@ -138,6 +208,7 @@ class VectorIndex:
         self._keep: Any = None    # the selectors _params points to (SWIG does not own them)
         self._build: _Build | None = None
         self.rebuilds = 0
+        self.version = 0  # changes with every add, removal and swap (what a snapshot has seen)
 
     def _new(self, kind: str) -> Any:
         f = self._faiss
@@ -186,6 +257,32 @@ class VectorIndex:
             ids, vecs = ids[keep], vecs[keep]
         return np.ascontiguousarray(ids), np.ascontiguousarray(vecs)
 
+    # ------------------------------------------------------------------ snapshots
+    def serialize(self) -> np.ndarray:
+        """The current graph as FAISS's serialisation (uint8); tombstones included (a reader
+        tells them from the file's rows). Only an HNSW index has a graph worth keeping."""
+        if self.kind != "hnsw":
+            raise ValueError(f"only an HNSW index is kept as a snapshot, this one is {self.kind}")
+        return self._faiss.serialize_index(self._index)
+
+    def adopt(self, index: Any, dead: set[int]) -> None:
+        """Makes a read snapshot (an ``IndexIDMap2`` over ``IndexHNSWFlat`` of this dimension,
+        inner product) the index of this still empty object; ``dead``: its ids deleted since."""
+        f = self._faiss
+        if self.ntotal or self._build is not None:
+            raise ValueError("a snapshot is adopted by an empty index only")
+        base = f.downcast_index(index.index) if isinstance(index, f.IndexIDMap2) else None
+        if not isinstance(base, f.IndexHNSWFlat) or base.d != self.dim or \
+                base.metric_type != f.METRIC_INNER_PRODUCT:
+            raise ValueError(f"the snapshot is not an inner-product HNSW index of dimension {self.dim}")
+        ids = f.vector_to_array(index.id_map).astype(np.int64, copy=False).tolist()
+        self._index, self.kind = index, "hnsw"
+        self._live = set(ids) - dead
+        self._dead = set(ids) & dead
+        self._params = None
+        self.version += 1
+        self._compact_if_due()
+
     # ------------------------------------------------------------------ writes
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         self.poll()
@@ -202,6 +299,7 @@ class VectorIndex:
             self._rebuild(self.kind, inline=True)  # its old vector must go first
         self._index.add_with_ids(vecs, ids)
         self._live.update(new)
+        self.version += 1
         if self._build is not None:  # copies: the caller may reuse its arrays before the swap
             self._build.pending_ids.append(ids.copy())
             self._build.pending_vecs.append(vecs.copy())
@@ -217,6 +315,7 @@ class VectorIndex:
         self._live -= gone
         self._dead |= gone
         self._params = None
+        self.version += 1
         self._compact_if_due()
 
     def _compact_if_due(self) -> None:
@@ -250,6 +349,7 @@ class VectorIndex:
         self._dead.clear()
         self._params = None
         self.rebuilds += 1
+        self.version += 1
 
     def poll(self) -> None:
         """Swaps in a background build that has finished (vectors added meanwhile are added to
@@ -272,6 +372,7 @@ class VectorIndex:
         self._dead = built - self._live  # deleted while it was built
         self._params = None
         self.rebuilds += 1
+        self.version += 1
         self._compact_if_due()  # deletions made during the build may already call for one
 
     def close(self) -> None:

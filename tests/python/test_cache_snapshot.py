@@ -1,0 +1,236 @@
+"""HNSW snapshots of a file cache (Cache(persist_index=True)): written on close, adopted by the
+next process only when they are of the same file, embedder and partition, and checked against
+the file's rows (deleted rows become tombstones, rows the snapshot lacks are read)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+import tokenops
+from tokenops.cache import index as vi
+
+
+class ShaEmbedder:
+    """Deterministic 32-d vectors from a text's SHA-256, with "please " ignored: "please q 7" is a
+    semantic (not exact) match of "q 7" at cosine 1.0."""
+
+    name, dim = "sha-test", 32
+
+    def embed(self, texts):
+        out = []
+        for t in texts:
+            seed = int.from_bytes(hashlib.sha256(t.replace("please ", "").encode()).digest()[:8], "little")
+            out.append(np.random.default_rng(seed).standard_normal(self.dim))
+        return np.array(out, dtype=np.float32)
+
+
+def open_cache(path, **kw):
+    kw.setdefault("index", "hnsw")
+    return tokenops.Cache(path, embedder=ShaEmbedder(), guards=(), **kw)
+
+
+def semantic(c, i):
+    """The response a semantic look-up of prompt i gets (None: a miss)."""
+    hit = c.get(f"please q {i}")
+    assert hit is None or hit.kind == "semantic"
+    return None if hit is None else hit.response
+
+
+def fill(path, n, start=0, **kw):
+    c = open_cache(path, **kw)
+    c.put_many([f"q {i}" for i in range(start, start + n)], list(range(start, start + n)))
+    return c
+
+
+def key(c, i):
+    """The exact key of prompt i (what put returned)."""
+    return c._keys(f"q {i}", None, None)[1]
+
+
+def snapshots(path):
+    d = path.with_name(path.name + ".index")
+    return sorted(d.glob("*.faiss")) if d.is_dir() else []
+
+
+def test_a_closed_cache_leaves_a_snapshot_the_next_one_adopts(tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 300)
+    assert semantic(c, 5) == 5  # the partition is loaded: an HNSW graph
+    assert c.stats()["indexes"][next(iter(c._partitions))]["restored"] is False
+    c.close()
+    (snap,) = snapshots(path)
+    head, _ = vi.read_snapshot_header(snap)
+    assert head["vectors"] == 300 and head["kind"] == "hnsw" and head["embedder"] == "sha-test/32"
+    c = open_cache(path)
+    assert [semantic(c, i) for i in range(0, 300, 7)] == list(range(0, 300, 7))
+    (st,) = c.stats()["indexes"].values()
+    assert st == {"kind": "hnsw", "vectors": 300, "tombstones": 0, "building": False, "restored": True}
+    mtime = snap.stat().st_mtime_ns
+    c.close()  # unchanged since it was read: not written again
+    assert snap.stat().st_mtime_ns == mtime
+
+
+def test_rows_changed_after_the_snapshot_are_served_as_the_file_says(tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 200)
+    semantic(c, 0)
+    c.close()
+    other = open_cache(path, persist_index=False)  # another process: changes rows, keeps no snapshot
+    for i in range(0, 50):
+        assert other.delete(key(other, i))
+    other.put_many([f"q {i}" for i in range(200, 260)], list(range(200, 260)))
+    other.put("q 60", "replaced")  # a new row (new id) for an old prompt
+    other.close()
+    c = open_cache(path)
+    assert [semantic(c, i) for i in (0, 10, 49)] == [None, None, None]
+    assert [semantic(c, i) for i in (50, 61, 199, 200, 259)] == [50, 61, 199, 200, 259]
+    assert semantic(c, 60) == "replaced"
+    (st,) = c.stats()["indexes"].values()
+    assert st["restored"] and st["vectors"] == 210 and st["tombstones"] == 51
+    c.close()
+    (snap,) = snapshots(path)
+    assert vi.read_snapshot_header(snap)[0]["vectors"] == 261  # rewritten: it changed
+
+
+def test_rows_the_snapshot_lacks_are_read_from_the_file(tmp_path):
+    path, copy = tmp_path / "c.sqlite", tmp_path / "copy.sqlite"
+    c = fill(path, 100)
+    semantic(c, 0)
+    c.close()
+    shutil.copy(path, copy)  # a copy of the file with rows 0..99
+    c = open_cache(path)
+    for i in range(20):
+        assert c.delete(key(c, i))
+    c.put_many([f"q {i}" for i in range(100, 130)], list(range(100, 130)))
+    semantic(c, 100)
+    c.close()  # the snapshot: rows 20..129
+    shutil.copy(copy, path)  # the older file comes back: rows 0..99, the newer snapshot beside it
+    c = open_cache(path)
+    assert [semantic(c, i) for i in (0, 19, 20, 99)] == [0, 19, 20, 99]  # 0..19: read from the file
+    assert [semantic(c, i) for i in (100, 129)] == [None, None]  # only in the snapshot
+    (st,) = c.stats()["indexes"].values()
+    assert st["restored"] and st["vectors"] == 100
+    c.close()
+
+
+def test_a_new_file_at_the_same_path_ignores_the_old_snapshot(tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 100)
+    semantic(c, 0)
+    c.close()
+    assert snapshots(path)
+    path.unlink()
+    c = open_cache(path)  # a new file: its row ids start again at 1, for other prompts
+    c.put_many([f"q {i}" for i in range(500, 600)], [f"new {i}" for i in range(500, 600)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # of another file: ignored without a warning
+        assert semantic(c, 3) is None  # id 4 of the old file's graph is "q 503" here
+        assert semantic(c, 503) == "new 503"
+    assert next(iter(c.stats()["indexes"].values()))["restored"] is False
+    c.close()
+    c = open_cache(path)
+    assert semantic(c, 503) == "new 503" and next(iter(c.stats()["indexes"].values()))["restored"]
+    c.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "header", "format"])
+def test_a_damaged_snapshot_warns_and_the_index_is_built_from_the_file(tmp_path, damage):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 150)
+    semantic(c, 0)
+    c.close()
+    (snap,) = snapshots(path)
+    data = bytearray(snap.read_bytes())
+    if damage == "truncate":
+        data = data[:len(data) - 100]
+    elif damage == "flip":
+        data[-500] ^= 0x40
+    elif damage == "header":
+        data[len(b"tokenops vector index\n")] = ord("[")
+    else:
+        data = data.replace(b'"format": 1', b'"format": 9', 1)
+    snap.write_bytes(bytes(data))
+    c = open_cache(path)
+    with pytest.warns(RuntimeWarning, match="snapshot .* is not used"):
+        assert semantic(c, 42) == 42
+    assert [semantic(c, i) for i in range(0, 150, 10)] == list(range(0, 150, 10))
+    assert next(iter(c.stats()["indexes"].values()))["restored"] is False
+    c.close()  # replaced by a good one
+    c = open_cache(path)
+    assert semantic(c, 7) == 7 and next(iter(c.stats()["indexes"].values()))["restored"]
+    c.close()
+
+
+def test_no_snapshot_without_persist_index_or_for_a_flat_index_or_in_memory(tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 50, persist_index=False)
+    semantic(c, 1)
+    c.close()
+    assert snapshots(path) == []
+    c = fill(path, 50, start=50, index="flat")
+    semantic(c, 1)
+    assert c.save_index() == 0
+    c.close()
+    assert snapshots(path) == []
+    c = fill(None, 50)
+    semantic(c, 1)
+    assert c.save_index() == 0 and c.index_dir is None
+    c.close()
+    with pytest.raises(TypeError, match="persist_index must be a bool"):
+        tokenops.Cache(path, embedder=ShaEmbedder(), persist_index="yes")
+
+
+def test_clear_removes_the_namespace_snapshots_only(tmp_path):
+    path = tmp_path / "c.sqlite"
+    for ns in ("a", "b"):
+        c = fill(path, 40, namespace=ns)
+        semantic(c, 1)
+        assert c.save_index() == 1 and c.save_index() == 0  # written once until it changes
+        c.close()
+    assert len(snapshots(path)) == 2
+    c = open_cache(path, namespace="a")
+    assert c.clear() == 40
+    (left,) = snapshots(path)
+    assert vi.read_snapshot_header(left)[0]["namespace"] == "b"
+    c.close()
+    c = open_cache(path, namespace="b")
+    assert semantic(c, 3) == 3 and next(iter(c.stats()["indexes"].values()))["restored"]
+    c.close()
+
+
+def test_a_snapshot_that_cannot_be_written_warns_and_loses_nothing(tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 30)
+    semantic(c, 0)
+    path.with_name(path.name + ".index").write_text("a file where the folder should be")
+    with pytest.warns(RuntimeWarning, match="snapshot was not written"):
+        c.close()
+    c = open_cache(path)
+    assert semantic(c, 29) == 29 and len(c) == 30
+    with pytest.warns(RuntimeWarning, match="snapshot was not written"):
+        c.close()
+
+
+def test_snapshot_files_are_checked_before_faiss_reads_them(tmp_path):
+    p = tmp_path / "x.faiss"
+    p.write_bytes(b"not a snapshot at all")
+    with pytest.raises(ValueError, match="not a tokenops vector-index snapshot"):
+        vi.read_snapshot(p)
+    index = vi.VectorIndex(8, "hnsw")
+    index.add(np.arange(1, 11, dtype=np.int64),
+              np.eye(10, 8, dtype=np.float32) + np.float32(0.01))
+    vi.write_snapshot(p, {"kind": "hnsw"}, index.serialize())
+    head, fi = vi.read_snapshot(p)
+    other = vi.VectorIndex(8, "hnsw")
+    other.adopt(fi, {3})
+    assert len(other) == 9 and other.ntotal == 10 and other.kind == "hnsw"
+    with pytest.raises(ValueError, match="dimension 16"):
+        vi.VectorIndex(16, "hnsw").adopt(vi.read_snapshot(p)[1], set())
+    with pytest.raises(ValueError, match="only an HNSW index"):
+        vi.VectorIndex(8, "flat").serialize()
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed
