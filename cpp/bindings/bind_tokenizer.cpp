@@ -7,11 +7,13 @@
 
 #include "common.hpp"
 #include "tokenops/io/hf_tokenizer.hpp"
+#include "tokenops/io/tekken_file.hpp"
 #include "tokenops/io/tiktoken_file.hpp"
 #include "tokenops/text/parallel.hpp"
 #include "tokenops/text/worker_pool.hpp"
 #include "tokenops/tokenizer/encoding.hpp"
 #include "tokenops/tokenizer/hf.hpp"
+#include "tokenops/tokenizer/tekken.hpp"
 
 namespace tokenops::bindings {
 
@@ -74,6 +76,13 @@ EncodingPtr from_hf_json(const std::string& name, py::bytes data, const std::str
   GilRelease release;
   io::HfBpeModel model = io::parse_hf_tokenizer_json(content, source);
   return std::const_pointer_cast<Encoding>(tokenizer::encoding_from_hf(name, model, source));
+}
+
+EncodingPtr from_tekken(const std::string& name, py::bytes data, const std::string& source) {
+  std::string_view content = data;
+  GilRelease release;
+  return std::const_pointer_cast<Encoding>(
+      tokenizer::encoding_from_tekken(name, io::parse_tekken_json(content, source), source));
 }
 
 py::bytes as_bytes(std::string_view s) { return py::bytes(s.data(), s.size()); }
@@ -233,6 +242,7 @@ void bind_tokenizer(py::module_& m) {
                   py::arg("data"), py::arg("specials"), py::arg("source"))
       .def_static("from_hf_json", &from_hf_json, py::arg("name"), py::arg("data"),
                   py::arg("source"))
+      .def_static("from_tekken", &from_tekken, py::arg("name"), py::arg("data"), py::arg("source"))
       .def_property_readonly("name", &Encoding::name)
       .def_property_readonly("pretokenizer",
                              [](const Encoding& e) { return tokenizer::pretokenizer_name(e.pretokenizer()); })

@@ -15,6 +15,9 @@ class CoreEncoding:
     def from_hf_json(name: str, data: bytes, source: str) -> CoreEncoding:
         ...
     @staticmethod
+    def from_tekken(name: str, data: bytes, source: str) -> CoreEncoding:
+        ...
+    @staticmethod
     def from_tiktoken(name: str, pretokenizer: str, data: bytes, specials: dict, source: str) -> CoreEncoding:
         ...
     def count(self, text: typing.Any, allowed: typing.Any) -> int:

@@ -110,6 +110,17 @@ TEST(PreTokenizer, O200kCaseAwareWords) {
   EXPECT_EQ(pieces(PreTokenizer::O200K, "x  \n "), (V{"x", "  \n", " "}));
 }
 
+TEST(PreTokenizer, TekkenIsO200kWithoutContractionsAndWithSingleDigits) {
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "HelloWorld"), (V{"Hello", "World"}));
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "don't"), (V{"don", "'t"}));
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "DON'T stop"), (V{"DON", "'T", " stop"}));
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "2024"), (V{"2", "0", "2", "4"}));
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "x٣١"), (V{"x", "٣", "١"}));  // any \p{N}, one each
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "a/b\n//c"), (V{"a", "/b", "\n", "//", "c"}));
+  EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "naïve's"), (V{"naïve", "'s"}));
+  EXPECT_EQ(tokenops::tokenizer::pretokenizer_from_name("tekken"), PreTokenizer::TEKKEN);
+}
+
 TEST(Encoding, TiktokenVectors) {
   EXPECT_EQ(enc(cl100k(), "hello world"), (std::vector<Rank>{15339, 1917}));
   EXPECT_EQ(enc(cl100k(), "today\n \n"), (std::vector<Rank>{31213, 27907}));

@@ -120,6 +120,8 @@ const char* pretokenizer_name(PreTokenizer p) noexcept {
       return "llama3";
     case PreTokenizer::O200K:
       return "o200k";
+    case PreTokenizer::TEKKEN:
+      return "tekken";
   }
   return "?";
 }
@@ -129,8 +131,9 @@ PreTokenizer pretokenizer_from_name(std::string_view name) {
   if (name == "cl100k") return PreTokenizer::CL100K;
   if (name == "llama3") return PreTokenizer::LLAMA3;
   if (name == "o200k") return PreTokenizer::O200K;
+  if (name == "tekken") return PreTokenizer::TEKKEN;
   throw InvalidArgument(::tokenops::detail::concat("unknown pre-tokenizer '", name,
-                                       "'; known: r50k, cl100k, llama3, o200k"));
+                                       "'; known: r50k, cl100k, llama3, o200k, tekken"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -990,6 +993,7 @@ void Encoding::run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) co
       if constexpr (P == PreTokenizer::R50K) end = pretok::next_r50k(t, pos);
       else if constexpr (P == PreTokenizer::CL100K) end = pretok::next_cl100k<true>(t, pos);
       else if constexpr (P == PreTokenizer::LLAMA3) end = pretok::next_cl100k<false>(t, pos);
+      else if constexpr (P == PreTokenizer::TEKKEN) end = pretok::next_o200k<true>(t, pos);
       else end = pretok::next_o200k(t, pos);
       starts[k] = pos;
       lens[k] = end - pos;
@@ -1057,6 +1061,9 @@ void Encoding::run_plain(std::string_view text, Emit&& emit) const {
       break;
     case PreTokenizer::O200K:
       run_pieces<PreTokenizer::O200K>(s, text.size(), emit);
+      break;
+    case PreTokenizer::TEKKEN:
+      run_pieces<PreTokenizer::TEKKEN>(s, text.size(), emit);
       break;
   }
 }

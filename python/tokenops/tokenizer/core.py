@@ -142,10 +142,23 @@ class Encoding:
         return cls._from_recipe("hf", (name or where, data, where))
 
     @classmethod
+    def from_tekken_file(cls, path: str | os.PathLike[str], *, name: str | None = None) -> Encoding:
+        """Loads a Mistral tekken tokenizer file (``tekken*.json``, as ``mistral-common`` and
+        Mistral's Hugging Face repositories ship them): token ids are Mistral's (rank + the
+        special-token count), and its special tokens (``<s>``, ``[INST]``...) are the
+        encoding's. ``encode_ordinary(text)`` equals mistral-common's
+        ``Tekkenizer.encode(text, bos=False, eos=False)``."""
+        _check_name(name)
+        data = open(path, "rb").read()  # noqa: SIM115
+        where = _display_path(path)
+        return cls._from_recipe("tekken", (name or os.path.basename(where), data, where))
+
+    @classmethod
     def _from_recipe(cls, kind: str, args: tuple[Any, ...]) -> Encoding:
         """An encoding of one's own file from the core's arguments (source last), remembered so
         that it pickles by value (``_rebuild``)."""
-        build = {"tiktoken": _core.CoreEncoding.from_tiktoken, "hf": _core.CoreEncoding.from_hf_json}[kind]
+        build = {"tiktoken": _core.CoreEncoding.from_tiktoken, "hf": _core.CoreEncoding.from_hf_json,
+                 "tekken": _core.CoreEncoding.from_tekken}[kind]
         enc = cls(build(*args), source=args[-1])
         enc._recipe = (kind, args)
         return enc
@@ -607,7 +620,7 @@ def list_encoding_names() -> list[str]:
 
 def _rebuild(kind: str, args: tuple[Any, ...]) -> Encoding:
     """Unpickles an encoding from its recipe (see Encoding.__reduce__)."""
-    if kind in ("tiktoken", "hf"):
+    if kind in ("tiktoken", "hf", "tekken"):
         return Encoding._from_recipe(kind, args)
     if kind != "registered":
         raise ValueError(f"unknown encoding recipe {kind!r}")
@@ -633,6 +646,8 @@ def _build(name: str, path: str | os.PathLike[str] | None) -> Encoding:
 
 def _build_ranks(name: str, data: bytes, src: str) -> Encoding:
     d = registry.ENCODINGS[name]
+    if d.fmt == "tekken":
+        return Encoding(_core.CoreEncoding.from_tekken(name, data, src), source=src)
     core = _core.CoreEncoding.from_tiktoken(name, d.pretokenizer, data, d.special_tokens, src)
     if d.explicit_n_vocab is not None:
         n = core.n_mergeable + len(set(d.special_tokens.values()))

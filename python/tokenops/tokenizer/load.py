@@ -5,11 +5,15 @@ Search order for an encoding's file: an explicit path; ``$TOKENOPS_DATA_DIR/toke
 ``$DATA_GYM_CACHE_DIR`` or ``<tmp>/data-gym-cache``, files named by the sha1 of the public URL);
 tokenops' cache folder, filled by a sha256-verified download from the URL tiktoken uses (only
 when a file is missing everywhere else, never at import, never when ``TOKENOPS_OFFLINE=1``).
+An encoding whose vocabulary ships inside a pip package (Mistral's tekken: ``mistral-common``)
+is also looked for in that package's folder, after the data directory (the package is found,
+never imported).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -99,11 +103,13 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
         if not p.is_file():
             raise VocabularyFileError(f"rank file {p} does not exist")
         data = p.read_bytes()
-        if d.sha256 and sha256_bytes(data) != d.sha256:
+        allowed = (d.sha256,) if isinstance(d.sha256, str) else (d.sha256 or ())
+        if allowed and sha256_bytes(data) not in allowed:
+            how = ("Encoding.from_tekken_file(path, name=...)" if d.fmt == "tekken" else
+                   "Encoding.from_tiktoken_file(path, name=..., pretokenizer=...)")
             raise CorruptVocabularyFileError(
                 f"{p} is not the {d.name!r} vocabulary: sha256 {sha256_bytes(data)}, expected "
-                f"{d.sha256}. To load a different vocabulary, use "
-                "Encoding.from_tiktoken_file(path, name=..., pretokenizer=...)"
+                f"{' or '.join(allowed)}. To load a different vocabulary, use {how}"
             )
         return data, str(p)
     ddir = data_dir()
@@ -116,6 +122,23 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
             return data, str(p)
     else:
         looked.append("$TOKENOPS_DATA_DIR/tokenizers (TOKENOPS_DATA_DIR is not set)")
+    if d.package_files is not None:
+        package, folder, names = d.package_files
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        roots = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not roots:
+            looked.append(f"the {package} package (not installed)")
+        for root in roots:
+            for name in names:
+                p = Path(root) / folder / name
+                looked.append(str(p))
+                if p.is_file():
+                    data = p.read_bytes()
+                    _check(data, d.sha256, p)
+                    return data, str(p)
     if d.url:
         p = tiktoken_cache_dir() / tiktoken_cache_key(d.url)
         looked.append(str(p))

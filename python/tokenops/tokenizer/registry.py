@@ -29,6 +29,16 @@ PATTERNS: dict[str, str] = {
         r"""\s+(?!\S)""",
         r"""\s+""",
     ]),
+    # Mistral's tekken files (config.pattern): o200k's without the contractions, single digits
+    "tekken": "|".join([
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*""",
+        r"""\p{N}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]),
 }
 
 
@@ -37,15 +47,18 @@ class EncodingDef:
     """How to build one encoding."""
 
     name: str
-    pretokenizer: str  # r50k | cl100k | llama3 | o200k
+    pretokenizer: str  # r50k | cl100k | llama3 | o200k | tekken
     rank_file: str  # file name under <data>/tokenizers/
-    sha256: str | None  # expected sha256 of the rank file (None: not verified)
+    sha256: str | tuple[str, ...] | None  # expected sha256 of the rank file (None: not verified)
     url: str | None  # public URL (tiktoken's), used for the cache key and the download
     special_tokens: dict[str, int] = field(default_factory=dict)
     explicit_n_vocab: int | None = None
     hf_json: str | None = None  # optional tokenizer.json under <data>/tokenizers/ (merge mode)
     hf_json_sha256: tuple[str, ...] = ()
     license_note: str | None = None
+    fmt: str = "tiktoken"  # the rank file's format: "tiktoken" or "tekken" (Mistral's JSON)
+    # files of a pip package that ship the vocabulary (package, folder, file names, first wins)
+    package_files: tuple[str, str, tuple[str, ...]] | None = None
 
 
 def _harmony_specials() -> dict[str, int]:
@@ -157,6 +170,24 @@ ENCODINGS: dict[str, EncodingDef] = {
                 "<TOKENOPS_DATA_DIR>/tokenizers/llama3/tokenizer.model."
             ),
         ),
+        EncodingDef(
+            # Mistral's tekken (Mistral NeMo, Pixtral 12B, Ministral 8B, Mistral Small 24.09):
+            # 130,072 ranks after 1,000 special tokens; tekken_240718.json and tekken_240911.json
+            # hold the same vocabulary (the later one adds an image config)
+            "tekken",
+            "tekken",
+            "tekken_240911.json",
+            ("1948e2d48b0e7377f1bb5f1210f1ae5f984934e75713fc07e2452729b8365316",
+             "eccd1665d2e477697c33cb7f0daa6f6dfefc57a0a6bceb66d4be52952f827516"),
+            None,
+            license_note=(
+                "Mistral's tekken file ships in the mistral-common wheel (Apache-2.0): pip install "
+                "mistral-common, or pass path= to a tekken_240911.json / tekken_240718.json, or place "
+                "it at <TOKENOPS_DATA_DIR>/tokenizers/tekken_240911.json."
+            ),
+            fmt="tekken",
+            package_files=("mistral_common", "data", ("tekken_240911.json", "tekken_240718.json")),
+        ),
     ]
 }
 
@@ -188,6 +219,11 @@ MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
     "llama3": "llama3",
     "meta-llama/llama-3": "llama3",
     "meta-llama/meta-llama-3": "llama3",
+    # Mistral models whose tokenizer is tekken v3 (mistral_common's MODEL_NAME_TO_TOKENIZER_CLS
+    # and the Hugging Face repositories' tekken.json)
+    "mistralai/mistral-nemo": "tekken",
+    "mistralai/pixtral-12b": "tekken",
+    "mistralai/ministral-8b-instruct-2410": "tekken",
 }
 
 MODEL_TO_ENCODING: dict[str, str] = {
@@ -236,6 +272,13 @@ MODEL_TO_ENCODING: dict[str, str] = {
     "code-search-ada-code-001": "r50k_base",
     "gpt2": "gpt2",
     "gpt-2": "gpt2",
+    "open-mistral-nemo": "tekken",
+    "open-mistral-nemo-2407": "tekken",
+    "mistral-nemo": "tekken",
+    "ministral-8b-2410": "tekken",
+    "mistral-small-2409": "tekken",
+    "pixtral-12b-2409": "tekken",
+    "pixtral-12b": "tekken",
 }
 
 
@@ -252,7 +295,7 @@ def encoding_name_for_model(model_name: str) -> str:
         raise TypeError(f"model name must be str, not {type(model_name).__name__}")
     candidates = [model_name]
     rest = model_name
-    prefixes = ("openrouter/", "openai/", "azure/", "azure_ai/", "together_ai/")
+    prefixes = ("openrouter/", "openai/", "azure/", "azure_ai/", "together_ai/", "mistral/")
     while True:
         # stacked prefixes in any order ("openrouter/openai/gpt-4o", "azure/openai/gpt-4o"):
         # each is stripped from what is left (the second was cut from the original name)

@@ -12,6 +12,8 @@
 //  O200K  [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
 //         |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
 //         |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//  TEKKEN O200K without the contraction suffixes and with single digits (\p{N} for \p{N}{1,3}):
+//         Mistral's tekken tokenizers (mistral_common's tekken_*.json "pattern")
 //
 // The character classes come from tables pinned to the Unicode version of the reference regex
 // engine (text/unicode.hpp); tests/python/test_unicode_tables.py checks every code point.
@@ -25,9 +27,10 @@
 
 namespace tokenops::tokenizer {
 
-enum class PreTokenizer : std::uint8_t { R50K = 0, CL100K = 1, LLAMA3 = 2, O200K = 3 };
+enum class PreTokenizer : std::uint8_t { R50K = 0, CL100K = 1, LLAMA3 = 2, O200K = 3, TEKKEN = 4 };
 
-/// Parses a family name ("r50k", "cl100k", "llama3", "o200k"); throws InvalidArgument otherwise.
+/// Parses a family name ("r50k", "cl100k", "llama3", "o200k", "tekken"); throws InvalidArgument
+/// otherwise.
 PreTokenizer pretokenizer_from_name(std::string_view name);
 const char* pretokenizer_name(PreTokenizer p) noexcept;
 
@@ -393,17 +396,19 @@ inline std::size_t next_cl100k(const Text& t, std::size_t pos) noexcept {
 }
 
 // ------------------------------------------------------------------------------------------
-// O200K (o200k_base, o200k_harmony)
+// O200K (o200k_base, o200k_harmony) and TEKKEN (kTekken: no contraction suffix, one digit)
 // ------------------------------------------------------------------------------------------
 constexpr std::uint8_t kPrefixExcluded = kLN | kCrLf;  // [^\r\n\p{L}\p{N}]
 
-/// (?i:'s|'t|'re|'ve|'m|'ll|'d)? at i.
+/// (?i:'s|'t|'re|'ve|'m|'ll|'d)? at i (none for TEKKEN).
+template <bool kTekken>
 inline std::size_t o200k_suffix(const Text& t, std::size_t i) noexcept {
-  if (i < t.n && t.s[i] == '\'') return i + contraction(t, i, true);
+  if (!kTekken && i < t.n && t.s[i] == '\'') return i + contraction(t, i, true);
   return i;
 }
 
 /// [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+ then the suffix, from s; 0 = no match.
+template <bool kTekken>
 inline std::size_t o200k_alt1(const Text& t, std::size_t s) noexcept {
   std::size_t i = s;
   std::size_t last_lower_end = 0;  // end of the last char in the upper run that is also lowerish
@@ -413,20 +418,22 @@ inline std::size_t o200k_alt1(const Text& t, std::size_t s) noexcept {
     i += c.len;
     if (c.cls & kLowerish) last_lower_end = i;
   }
-  if (i < t.n && (t.cls(i) & kLowerish)) return o200k_suffix(t, run(t, i, kLowerish));
-  if (last_lower_end) return o200k_suffix(t, last_lower_end);
+  if (i < t.n && (t.cls(i) & kLowerish)) return o200k_suffix<kTekken>(t, run(t, i, kLowerish));
+  if (last_lower_end) return o200k_suffix<kTekken>(t, last_lower_end);
   return 0;
 }
 
 /// [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]* then the suffix, from s; 0 = no match.
+template <bool kTekken>
 inline std::size_t o200k_alt2(const Text& t, std::size_t s) noexcept {
   std::size_t i = run(t, s, kUpperish);
   if (i == s) return 0;
-  return o200k_suffix(t, run(t, i, kLowerish));
+  return o200k_suffix<kTekken>(t, run(t, i, kLowerish));
 }
 
 /// ASCII-only o200k letter alternatives from s: [A-Z]*[a-z]+ or [A-Z]+[a-z]*, then the
-/// contraction suffix. Returns 0 for no match, SIZE_MAX to bail.
+/// contraction suffix (not for TEKKEN). Returns 0 for no match, SIZE_MAX to bail.
+template <bool kTekken>
 inline std::size_t fast_o200k_word(const Text& t, std::size_t s) noexcept {
   constexpr std::size_t kBail = static_cast<std::size_t>(-1);
   std::size_t i = s;
@@ -438,7 +445,7 @@ inline std::size_t fast_o200k_word(const Text& t, std::size_t s) noexcept {
   if (i == s) return 0;  // neither alternative matches here
   // Both alternatives end at i when anything matched (no ASCII letter is both cases).
   (void)upper_end;
-  if (i < t.n && t.s[i] == '\'') {
+  if (!kTekken && i < t.n && t.s[i] == '\'') {
     const long k = ascii_contraction(t, i, true);
     if (k < 0) return kBail;
     i += static_cast<std::size_t>(k);
@@ -446,24 +453,25 @@ inline std::size_t fast_o200k_word(const Text& t, std::size_t s) noexcept {
   return i;
 }
 
+template <bool kTekken>
 inline std::size_t fast_o200k(const Text& t, std::size_t pos) noexcept {
   constexpr std::size_t kBail = static_cast<std::size_t>(-1);
   const unsigned char b0 = t.s[pos];
   const std::uint8_t c0 = kByteClass[b0];
   if (c0 == kNonAscii) return 0;
   if (c0 & kLetter) {
-    const std::size_t e = fast_o200k_word(t, pos);
+    const std::size_t e = fast_o200k_word<kTekken>(t, pos);
     return e == kBail ? 0 : e;
   }
   if (!(c0 & kPrefixExcluded)) {
     // Prefix candidate (space, punctuation, tab...): a word may follow it.
     if (pos + 1 < t.n) {
-      const std::size_t e = fast_o200k_word(t, pos + 1);
+      const std::size_t e = fast_o200k_word<kTekken>(t, pos + 1);
       if (e == kBail) return 0;
       if (e) return e;
     }
   }
-  if (c0 & kNumber) return ascii_digits_1_3(t, pos);
+  if (c0 & kNumber) return kTekken ? pos + 1 : ascii_digits_1_3(t, pos);
   if (std::size_t e = ascii_punct_piece<true>(t, pos, b0, c0))
     return e == static_cast<std::size_t>(-1) ? 0 : e;
   std::size_t last_start, crlf;
@@ -475,20 +483,21 @@ inline std::size_t fast_o200k(const Text& t, std::size_t pos) noexcept {
   return j;
 }
 
+template <bool kTekken = false>
 inline std::size_t next_o200k(const Text& t, std::size_t pos) noexcept {
-  if (std::size_t e = fast_o200k(t, pos)) return e;
+  if (std::size_t e = fast_o200k<kTekken>(t, pos)) return e;
   Text::Char c0 = t.at(pos);
   // Alternatives 1 and 2, each first with the optional prefix character taken, then without it.
   const bool can_prefix = !(c0.cls & kPrefixExcluded);
   if ((c0.cls & (kUpperish | kLowerish)) || can_prefix) {
     if (can_prefix)
-      if (std::size_t e = o200k_alt1(t, pos + c0.len)) return e;
-    if (std::size_t e = o200k_alt1(t, pos)) return e;
+      if (std::size_t e = o200k_alt1<kTekken>(t, pos + c0.len)) return e;
+    if (std::size_t e = o200k_alt1<kTekken>(t, pos)) return e;
     if (can_prefix)
-      if (std::size_t e = o200k_alt2(t, pos + c0.len)) return e;
-    if (std::size_t e = o200k_alt2(t, pos)) return e;
+      if (std::size_t e = o200k_alt2<kTekken>(t, pos + c0.len)) return e;
+    if (std::size_t e = o200k_alt2<kTekken>(t, pos)) return e;
   }
-  if (c0.cls & kNumber) return digits_1_3(t, pos, c0);
+  if (c0.cls & kNumber) return kTekken ? pos + c0.len : digits_1_3(t, pos, c0);
   if (std::size_t e = punct_piece<true>(t, pos, c0)) return e;
   std::size_t last_start, crlf;
   std::size_t j = space_run(t, pos, last_start, crlf);
@@ -511,6 +520,8 @@ inline std::size_t next_piece(PreTokenizer p, const unsigned char* s, std::size_
       return pretok::next_cl100k<true>(t, pos);
     case PreTokenizer::LLAMA3:
       return pretok::next_cl100k<false>(t, pos);
+    case PreTokenizer::TEKKEN:
+      return pretok::next_o200k<true>(t, pos);
     case PreTokenizer::O200K:
     default:
       return pretok::next_o200k(t, pos);
@@ -527,6 +538,7 @@ inline void for_each_piece(const unsigned char* s, std::size_t n, Fn&& fn) {
     if constexpr (P == PreTokenizer::R50K) end = pretok::next_r50k(t, pos);
     else if constexpr (P == PreTokenizer::CL100K) end = pretok::next_cl100k<true>(t, pos);
     else if constexpr (P == PreTokenizer::LLAMA3) end = pretok::next_cl100k<false>(t, pos);
+    else if constexpr (P == PreTokenizer::TEKKEN) end = pretok::next_o200k<true>(t, pos);
     else end = pretok::next_o200k(t, pos);
     fn(pos, end);
     pos = end;
