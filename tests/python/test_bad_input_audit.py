@@ -1749,6 +1749,15 @@ def test_a_dict_is_not_read_as_its_keys_where_a_list_of_texts_is_expected() -> N
         tokenops.Embedder.load().embed({"a": 1})
 
 
+def test_compress_batch_does_not_read_a_dict_as_its_keys() -> None:
+    # compress_batch({"a": 1}) compressed the key "a" as the one text; a dict of questions gave
+    # its keys as the questions
+    with pytest.raises(TypeError, match="texts must be a list of str, not a dict"):
+        tokenops.compress_batch({"alpha beta gamma": 1})
+    with pytest.raises(TypeError, match="questions must be a list of str, not a dict"):
+        tokenops.compress_batch(["alpha beta gamma"], {"alpha?": "beta?"})
+
+
 def test_constructing_router_or_embedder_directly_points_to_the_factories() -> None:
     from tokenops.router import Router
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
-from .._args import INT64_MAX, as_int, check_threads, is_real
+from .._args import INT64_MAX, as_int, check_threads, is_real, not_a_mapping
 from ..tokenizer import Encoding, encoding_for_model, get_encoding
 from . import models
 
@@ -463,10 +463,12 @@ class Compressor:
         :meth:`compress` per text."""
         if isinstance(texts, (str, bytes)):
             raise TypeError("texts must be a list of str, not a single str")
+        not_a_mapping(texts, "texts")  # a dict's keys were compressed as the texts
         texts = list(texts)
         if questions is not None:
             if isinstance(questions, (str, bytes)):
                 raise TypeError("questions must be a list of str (one per text), not a single str")
+            not_a_mapping(questions, "questions")
             questions = list(questions)
             if len(questions) != len(texts):
                 # (an empty list used to mean "no questions" for any number of texts)
