@@ -1332,6 +1332,11 @@ def test_pack_chat_empty_summary_adds_nothing() -> None:
     r = tokenops.pack_chat(msgs, 60, summary="")
     assert all(m["role"] != "system" for m in r.messages) and r.summary is None
     assert r.tokens == tokenops.pack_chat(msgs, 60, summary=None).tokens
+    # "" sets no room aside for a summary it never makes (at 100 tokens it kept 6 turns, None 9)
+    chat = [{"role": "system", "content": "You are helpful."}] + [
+        {"role": ("user", "assistant")[i % 2], "content": f"message {i} about things"} for i in range(40)]
+    for budget in (100, 200):
+        assert tokenops.pack_chat(chat, budget, summary="") == tokenops.pack_chat(chat, budget, summary=None)
 
 
 def test_compress_options_are_checked_and_numpy_numbers_accepted() -> None:

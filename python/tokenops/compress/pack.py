@@ -416,7 +416,7 @@ def pack_chat(
         return kept
 
     reserve = 0
-    if summary is not None:
+    if summary is not None and summary != "":  # "" is no summary: no room is set aside for one
         if summary_tokens is not None:
             reserve = summary_tokens
         else:
