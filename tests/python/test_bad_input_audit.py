@@ -1339,6 +1339,23 @@ def test_pack_chat_empty_summary_adds_nothing() -> None:
         assert tokenops.pack_chat(chat, budget, summary="") == tokenops.pack_chat(chat, budget, summary=None)
 
 
+def test_pack_chat_extractive_summary_is_never_its_header_alone() -> None:
+    # The summary of short turns came back as "Summary of the earlier conversation:\n" and no
+    # more at every budget from 60 to 200: the labels put back on its lines went over its room,
+    # the next target (lowered by the excess) was 1 token, which keeps nothing. 25-54 tokens of
+    # the budget were left unused, and the header was sent as a message of its own.
+    chat = [{"role": "system", "content": "You are helpful."}] + [
+        {"role": ("user", "assistant")[i % 2], "content": f"message {i} about things"} for i in range(40)]
+    for budget in (60, 100, 150, 200):
+        for summary_tokens in (None, 40):
+            r = tokenops.pack_chat(chat, budget, summary_tokens=summary_tokens)
+            assert r.tokens <= budget
+            assert r.summary is None or r.summary.split("\n", 1)[1].strip(), (budget, r.summary)
+            assert all(not m["content"].startswith("Summary") or m["content"] == r.summary for m in r.messages)
+    r = tokenops.pack_chat(chat, 100)
+    assert r.summary and r.summary.split("\n", 1)[1].startswith(("user: ", "assistant: "))
+
+
 def test_compress_options_are_checked_and_numpy_numbers_accepted() -> None:
     text = "hello world how are you. The cat sat on the mat. " * 4
     # 1e40 overflowed float32: every unit scored inf.

@@ -216,6 +216,9 @@ def _anthropic_shaped(msgs: Sequence[Mapping[str, Any]], model: str) -> bool:
     return False
 
 
+_SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+
+
 def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], question: str | None,
                         room: int) -> str:
     """The ``(role, text)`` messages compressed into about ``room`` tokens as "role: text" lines.
@@ -234,7 +237,7 @@ def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], qu
     target = min(room, compressor.count(history))
     data, newline = _core_bytes(history), UNIT_KINDS.index("newline")  # (unit offsets index the bytes)
     out = ""
-    for _ in range(3):  # the labels put back cost tokens: aim lower by what went over
+    for _ in range(3):  # the labels put back cost tokens: aim lower in proportion
         r = compressor.compress(history, question, target_tokens=max(1, target), force_digits=False)
         kept_lines: list[int] = []  # input lines holding a kept unit, in order
         line = 0
@@ -261,11 +264,16 @@ def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], qu
                     x = f"{role}: {x[len(role):].lstrip()}" if x.startswith(f"{role} ") else f"{role}: {x}"
             prev = m
             fixed.append(x)
-        out = "\n".join(fixed)
-        over = compressor.count(out) - room
-        if over <= 0 or target <= 1:
+        if not fixed:  # nothing kept at this target: the longer summary before it (trimmed by the caller)
             break
-        target -= over
+        out = "\n".join(fixed)
+        n = compressor.count(out)
+        if n <= room or target <= 1:
+            break
+        # A label costs about as much per line as the line's kept words, so aiming lower by the
+        # excess alone fell to a target of 1 that keeps nothing: an empty summary for any room
+        # below about twice the labels of the lines it keeps.
+        target = max(1, min(target - 1, target * room // n))
     return out
 
 
@@ -440,14 +448,15 @@ def pack_chat(
         else:
             lines = [(str(msgs[i]["role"]), _summary_source(msgs[i])) for i in dropped]
             lines = [(role, text) for role, text in lines if text]
-            prefix = "Summary of the earlier conversation:\n"
+            prefix = _SUMMARY_PREFIX
             room = budget - tokens_of(keep, [{"role": summary_role, "content": prefix}])
             if room > 8 and lines:
                 # what the kept conversation goes on with: its last user message
                 last = max((i for i in keep if i not in system_set and msgs[i]["role"] == "user"), default=None)
                 source = _summary_source(msgs[last]) if last is not None else ""
                 question = source if source.strip() else None
-                summary_text = prefix + _extractive_summary(default_compressor(enc), lines, question, room)
+                body = _extractive_summary(default_compressor(enc), lines, question, room)
+                summary_text = prefix + body if body.strip() else None  # no header without a summary
         if summary_text is not None:
             head = [{"role": summary_role, "content": summary_text}]
             while tokens_of(keep, head) > budget and summary_text:
@@ -456,6 +465,13 @@ def pack_chat(
                 n = enc.count(summary_text, disallowed_special=())
                 summary_text = enc.truncate(summary_text, max(0, n - over), disallowed_special=())
                 head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+    if summary == "extractive" and not (head and head[0]["content"][len(_SUMMARY_PREFIX):].strip()):
+        # no summary after all (nothing extracted, or trimmed down to its header): no header-only
+        # message, and the room set aside for it goes back to the turns
+        head, summary_text = [], None
+        if reserve:
+            keep = fill(0)
+            dropped = [i for i in range(len(msgs)) if i not in keep]
     if anthropic and not head:
         # Anthropic's Messages API wants a user message first. Filling backwards from the end can
         # stop mid-turn and leave an assistant reply (or a tool call) in front; with no user-role
