@@ -344,6 +344,19 @@ def test_similarity_refuses_none_items_and_non_utf8_paths_load(emb, tmp_path):
     assert e.embed(["hi"]).shape == (1, 32) and e.info["path"] == d
 
 
+def test_similarity_refuses_vectors_that_are_not_real_numbers(emb):
+    # complex vectors lost their imaginary parts (a ComplexWarning only) and bools were read as
+    # 0 / 1; a list of texts holding None failed with "could not convert string to float: 'hello'"
+    v = emb.embed(["hello"])[0]
+    for bad in (v.astype(np.complex64) + 1j, v > 0, np.array([v, v], dtype=object).astype(str)):
+        with pytest.raises(TypeError, match="must be numeric vectors"):
+            cosine_similarity(bad, v)
+    with pytest.raises(TypeError, match="holds NoneType items"):
+        emb.similarity(["hello", None], "None")
+    np.testing.assert_allclose(cosine_similarity(v.astype(np.float16), [list(v)]), [[1.0]], atol=1e-3)
+    assert emb.similarity(np.arange(3), np.arange(3)).shape == (1, 1)
+
+
 def _model_copy(tmp_path):
     d = tmp_path / "m"
     shutil.copytree(default_model_path(), d)

@@ -68,7 +68,12 @@ def _load_named(path: str, name: str) -> Embedder:
 def _as_matrix(x: Any, name: str) -> np.ndarray:
     # float64 until the rows are scaled (_unit_rows): 1e300 or 1e-46 are finite float64 values
     # that float32 turns into inf or 0
-    a = np.asarray(x, dtype=np.float64)
+    a = np.asarray(x)
+    if a.dtype.kind not in "iuf":
+        # a forced cast dropped imaginary parts (a ComplexWarning only), read bools as 0 / 1 and
+        # failed on a list of texts holding None with "could not convert string to float"
+        raise TypeError(f"{name} must be numeric vectors (a float array), not dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
     if a.ndim == 1:
         a = a[None, :]
     if a.ndim != 2:
@@ -237,4 +242,7 @@ class Embedder:
             return x
         if isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x):
             return self.embed(list(x)) if x else np.zeros((0, self.dim), dtype=np.float32)
+        if isinstance(x, (list, tuple)) and any(isinstance(t, str) for t in x):
+            bad = next(t for t in x if not isinstance(t, str))
+            raise TypeError(f"{name} holds {type(bad).__name__} items; give str texts or numeric vectors")
         return _as_matrix(x, name)
