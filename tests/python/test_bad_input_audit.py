@@ -375,6 +375,7 @@ def test_pack_separator_with_a_lone_surrogate_is_replaced_like_passages() -> Non
     ({"summary": 5}, TypeError, "summary must be 'extractive', a str, a callable or None, not int"),
     ({"summary": lambda dropped: None}, TypeError, "summary callable must return str, not NoneType"),
     ({"summary_role": None}, TypeError, "summary_role must be str"),
+    ({"summary_role": "sytem"}, ValueError, "summary_role must be one of 'auto', 'system'"),
 ])
 def test_pack_chat_bad_arguments_are_named(kwargs: dict, err: type, expect: str) -> None:
     # summary_tokens=-5 returned 154 tokens for a budget of 150; summary=5 and summary_role=None
@@ -1883,3 +1884,12 @@ def test_router_report_table_has_the_optimal_row(data_dir: Path) -> None:
     assert opt["APGR (trapezoid, code)"] >= t.loc["gain", "APGR (trapezoid, code)"] - 1e-9
     assert opt["APGR (trapezoid, code)"] > t.loc["random", "APGR (trapezoid, code)"] + 0.2
     assert np.isfinite(opt[["CPT(20%)", "CPT(50%)", "CPT(80%)"]].astype(float)).all()
+
+
+def test_count_messages_names_content_nested_too_deeply() -> None:
+    # 100,000 nested lists raised a bare RecursionError from json.dumps
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match=r"messages\[0\]\.content.* nests too deeply"):
+        tokenops.count_messages([{"role": "user", "content": deep}])

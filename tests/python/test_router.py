@@ -1191,3 +1191,23 @@ def test_route_given_a_list_points_to_route_batch():
         router.route(3, threshold=0.3)
     assert router.route_batch(["hi", "What is 17*23?"], threshold=0.3) == [
         router.route("hi", threshold=0.3), router.route("What is 17*23?", threshold=0.3)]
+
+
+def test_router_file_listing_a_model_twice_is_refused(tmp_path) -> None:
+    # models ["a", "a"] loaded, so route() could answer "a" for either column
+    import json as _json
+    import struct as _struct
+
+    from tokenops.router.core import DEFAULT_ROUTER_PATH
+
+    data = DEFAULT_ROUTER_PATH.read_bytes()
+    (n,) = _struct.unpack("<Q", data[:8])
+    header = _json.loads(data[8:8 + n])
+    cfg = _json.loads(header["__metadata__"]["config"])
+    assert len(cfg["models"]) == 2
+    cfg["models"] = [cfg["models"][0]] * 2
+    header["__metadata__"]["config"] = _json.dumps(cfg)
+    h = _json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with pytest.raises(ValueError, match="twice.router: router config 'models' lists .* twice"):
+        Router.from_bytes(_struct.pack("<Q", len(h)) + h + data[8 + n:], "twice.router")

@@ -156,6 +156,10 @@ RouterFile parse_router_file(std::string_view bytes, std::string_view source) {
   f.task = get_field<std::string>(cfg, "task", source, "binary");
   check_one_of(f.task, {"binary", "nway"}, "task", source);
   f.models = get_field<std::vector<std::string>>(cfg, "models", source, {}, true);
+  for (std::size_t i = 0; i < f.models.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      TOKENOPS_CHECK(f.models[i] != f.models[j], InvalidArgument, source, ": router config 'models' lists '",
+                     f.models[i], "' twice (entries ", j, " and ", i, "); a route names one model");
   f.costs = get_number_list<double>(cfg, "costs", source);
   f.strong = get_field<int>(cfg, "strong", source, -1);
   f.weak = get_field<int>(cfg, "weak", source, -1);

@@ -277,6 +277,9 @@ def _extractive_summary(compressor: Compressor, lines: list[tuple[str, str]], qu
     return out
 
 
+_SUMMARY_ROLES = ("auto", "system", "developer", "user", "assistant")
+
+
 def pack_chat(
     messages: Sequence[Mapping[str, Any]],
     budget: int,
@@ -332,6 +335,8 @@ def pack_chat(
     if summary is not None and not isinstance(summary, str) and not callable(summary):
         raise TypeError(f"summary must be 'extractive', a str, a callable or None, not {type(summary).__name__}")
     _check_text(summary_role, "summary_role")
+    if summary_role not in _SUMMARY_ROLES:
+        raise ValueError(f"summary_role must be one of {', '.join(map(repr, _SUMMARY_ROLES))}, not {summary_role!r}")
     messages = [_message_dict(m) for m in messages]  # SDK message objects (openai) as dicts
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping):

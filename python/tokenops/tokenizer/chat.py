@@ -313,6 +313,9 @@ def _json_text(value: Any, where: str) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as e:
         raise TypeError(f"{where} must be text or JSON-serialisable data ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{where} nests too deeply to be serialised as JSON (Python's recursion "
+                         "limit); no API request holds such content") from None
 
 
 def _message_dict(message: Any) -> Any:
