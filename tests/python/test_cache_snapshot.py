@@ -92,9 +92,35 @@ def test_rows_changed_after_the_snapshot_are_served_as_the_file_says(tmp_path):
     assert semantic(c, 60) == "replaced"
     (st,) = c.stats()["indexes"].values()
     assert st["restored"] and st["vectors"] == 210 and st["tombstones"] == 51
+    (snap,) = snapshots(path)
+    c.close()  # 111 vectors from the snapshot: too few to rewrite it at close
+    assert vi.read_snapshot_header(snap)[0]["vectors"] == 200
+    c = open_cache(path)
+    assert semantic(c, 259) == 259 and semantic(c, 0) is None
+    assert c.save_index() == 1  # asked for: written whatever the change
+    assert vi.read_snapshot_header(snap)[0]["vectors"] == 261
+    c.close()
+
+
+def test_close_rewrites_a_snapshot_once_enough_changed(tmp_path):
+    path = tmp_path / "c.sqlite"
+    c = fill(path, 100)
+    semantic(c, 0)
     c.close()
     (snap,) = snapshots(path)
-    assert vi.read_snapshot_header(snap)[0]["vectors"] == 261  # rewritten: it changed
+    c = open_cache(path)
+    c.put_many([f"q {i}" for i in range(100, 1100)], list(range(100, 1100)))
+    semantic(c, 0)
+    c.close()  # 1,000 added: under 1,024, not rewritten
+    assert vi.read_snapshot_header(snap)[0]["vectors"] == 100
+    c = open_cache(path)
+    c.put_many([f"q {i}" for i in range(1100, 1130)], list(range(1100, 1130)))
+    semantic(c, 0)
+    c.close()  # 1,030 from the snapshot now
+    assert vi.read_snapshot_header(snap)[0]["vectors"] == 1130
+    c = open_cache(path)
+    assert [semantic(c, i) for i in (5, 1099, 1129)] == [5, 1099, 1129]
+    c.close()
 
 
 def test_rows_the_snapshot_lacks_are_read_from_the_file(tmp_path):

@@ -209,6 +209,7 @@ class VectorIndex:
         self._build: _Build | None = None
         self.rebuilds = 0
         self.version = 0  # changes with every add, removal and swap (what a snapshot has seen)
+        self.changes = 0  # vectors added and removed so far (how far the index is from a snapshot)
 
     def _new(self, kind: str) -> Any:
         f = self._faiss
@@ -300,6 +301,7 @@ class VectorIndex:
         self._index.add_with_ids(vecs, ids)
         self._live.update(new)
         self.version += 1
+        self.changes += len(new)
         if self._build is not None:  # copies: the caller may reuse its arrays before the swap
             self._build.pending_ids.append(ids.copy())
             self._build.pending_vecs.append(vecs.copy())
@@ -316,6 +318,7 @@ class VectorIndex:
         self._dead |= gone
         self._params = None
         self.version += 1
+        self.changes += len(gone)
         self._compact_if_due()
 
     def _compact_if_due(self) -> None:
