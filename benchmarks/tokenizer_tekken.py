@@ -12,15 +12,13 @@ cleared); MB/s and the ratio. Also the load time of each (file read, JSON parse,
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 from pathlib import Path
 
 import tokenops
-from tokenops import _core
 from tokenops._paths import data_dir
 
-from tokenizer import CATEGORIES, MAX_CHARS  # noqa: E402 (benchmarks/ is the script's folder)
+from tokenizer import CATEGORIES, MAX_CHARS, best_times  # noqa: E402 (benchmarks/ is the script's folder)
 
 
 def main() -> None:
@@ -46,19 +44,8 @@ def main() -> None:
         if ids != ref.encode(text, bos=False, eos=False):
             raise SystemExit(f"{cat}: ids differ from mistral-common; not timing")
         mb = len(text.encode()) / 1e6
-        best = {"ours": float("inf"), "ref": float("inf")}
-        gc.disable()
-        try:
-            for _ in range(args.repeat):
-                _core.clear_bpe_memo()
-                t0 = time.perf_counter()
-                ours.encode_ordinary(text)
-                best["ours"] = min(best["ours"], time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                ref.encode(text, bos=False, eos=False)
-                best["ref"] = min(best["ref"], time.perf_counter() - t0)
-        finally:
-            gc.enable()
+        best = best_times({"ours": lambda: ours.encode_ordinary(text),
+                           "ref": lambda: ref.encode(text, bos=False, eos=False)}, args.repeat)
         print(f"{cat:<14}{mb / best['ours']:>15.1f}{mb / best['ref']:>21.1f}{best['ref'] / best['ours']:>7.2f}x")
 
 

@@ -128,6 +128,7 @@ std::vector<std::uint32_t> to_ids(const py::handle& seq, const char* what = "tok
 
 void bind_text(py::module_& m);
 void bind_tokenizer(py::module_& m);
+void bind_sentencepiece(py::module_& m);
 void bind_router(py::module_& m);
 void bind_compress(py::module_& m);
 void bind_embed(py::module_& m);

@@ -40,6 +40,7 @@ PYBIND11_MODULE(_core, m) {
   tokenops::bindings::GilRelease::init_main_thread();
   tokenops::bindings::bind_text(m);
   tokenops::bindings::bind_tokenizer(m);
+  tokenops::bindings::bind_sentencepiece(m);
   tokenops::bindings::bind_router(m);
   tokenops::bindings::bind_compress(m);
   tokenops::bindings::bind_embed(m);

@@ -22,6 +22,7 @@ from .pricing import Catalog, CostBreakdown, Usage, cost, cost_batch, normalize_
 from .router import Router
 from .tokenizer import (
     Encoding,
+    SentencePieceEncoding,
     StreamDecoder,
     TokenCount,
     count_messages,
@@ -62,6 +63,7 @@ __all__ = [
     "cost_batch",
     "normalize_usage",
     "Encoding",
+    "SentencePieceEncoding",
     "StreamDecoder",
     "TokenCount",
     "__version__",

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CACHE_GUARD_ENTITIES', 'CACHE_GUARD_NEGATION', 'CACHE_GUARD_NUMBERS', 'CACHE_GUARD_QUOTED', 'CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'cache_guard', 'cache_guard_batch', 'cache_signature', 'check_distribution', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
+__all__: list[str] = ['CACHE_GUARD_ENTITIES', 'CACHE_GUARD_NEGATION', 'CACHE_GUARD_NUMBERS', 'CACHE_GUARD_QUOTED', 'CoreBigramModel', 'CoreCatalog', 'CoreCompressor', 'CoreEmbedder', 'CoreEncoding', 'CoreFrequencyTable', 'CoreRouter', 'CoreRouterFeatures', 'CoreSentencePiece', 'CoreStreamDecoder', 'CoreTokenClassifier', 'ROUTER_FORMAT_VERSION', 'bert_normalize', 'bert_tables_source', 'cache_guard', 'cache_guard_batch', 'cache_signature', 'check_distribution', 'clear_bpe_memo', 'compress_pack', 'compress_terms', 'compress_word_list', 'cost_bucket_names', 'find_invalid_utf8', 'general_category', 'parse_iso_date', 'router_dense_signal_names', 'simulate_workflow', 'unicode_version']
 class CoreEncoding:
     """
     Immutable native BPE encoding; thread-safe, GIL released.
@@ -96,6 +96,36 @@ class CoreStreamDecoder:
         ...
     @property
     def pending(self) -> int:
+        ...
+class CoreSentencePiece:
+    """
+    Immutable native SentencePiece BPE model; thread-safe, GIL released.
+    """
+    @staticmethod
+    def from_model(data: bytes, source: str) -> CoreSentencePiece:
+        ...
+    def count(self, text: typing.Any) -> int:
+        ...
+    def decode_bytes(self, ids: typing.Any) -> bytes:
+        ...
+    def encode(self, text: typing.Any, int_cache: typing.Any = None) -> list:
+        ...
+    def piece(self, id: typing.SupportsInt | typing.SupportsIndex) -> tuple[str, float, int]:
+        ...
+    @property
+    def bos_id(self) -> int:
+        ...
+    @property
+    def byte_fallback(self) -> bool:
+        ...
+    @property
+    def eos_id(self) -> int:
+        ...
+    @property
+    def size(self) -> int:
+        ...
+    @property
+    def unk_id(self) -> int:
         ...
 class CoreRouterFeatures:
     """

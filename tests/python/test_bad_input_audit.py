@@ -1891,5 +1891,5 @@ def test_count_messages_names_content_nested_too_deeply() -> None:
     deep: list = []
     for _ in range(100_000):
         deep = [deep]
-    with pytest.raises(ValueError, match=r"messages\[0\]\.content.* nests too deeply"):
+    with pytest.raises(ValueError, match=r"messages\[0\]\['content'\].* nests too deeply"):
         tokenops.count_messages([{"role": "user", "content": deep}])

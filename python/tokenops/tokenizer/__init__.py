@@ -1,4 +1,5 @@
-"""Exact byte-level BPE tokenization (tiktoken encodings, Llama-3, Hugging Face BPE)."""
+"""Exact BPE tokenization: byte-level (tiktoken encodings, Llama-3, Mistral tekken, Hugging Face BPE)
+and SentencePiece BPE (Mistral v1-v7, Llama 2)."""
 
 from .chat import TokenCount, count_messages, count_tools
 from .core import (
@@ -11,9 +12,11 @@ from .core import (
 )
 from .images import image_size_from_data, image_tokens
 from .registry import encoding_name_for_model
+from .sentencepiece import SentencePieceEncoding
 
 __all__ = [
     "Encoding",
+    "SentencePieceEncoding",
     "StreamDecoder",
     "TokenCount",
     "UnknownEncodingError",

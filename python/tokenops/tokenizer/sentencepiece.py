@@ -1,0 +1,180 @@
+"""SentencePiece BPE tokenizers (a ``tokenizer.model`` protobuf): Mistral's v1 / v2 / v3 / v7
+(Mistral 7B, Mixtral 8x7B and 8x22B, Mistral Small / Large 24.02, Large 24.07 and 24.11,
+Codestral 24.05) and other BPE models with the identity normalizer, such as Llama 2's.
+
+The engine is tokenops' own C++ (``cpp/src/tokenizer/sentencepiece.cpp``), token-for-token equal
+to the ``sentencepiece`` library's ``encode`` (tests/python/test_tokenizer_sentencepiece.py). It
+is a separate class from :class:`~tokenops.Encoding` (byte-level BPE with a pre-tokenizer): it has
+no special-token parsing (SentencePiece reads ``<s>`` or ``[INST]`` in text as text) and is not
+yet accepted as ``model=`` by ``count_messages`` or ``compress``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import _core
+from .._paths import data_dir, sha256_bytes
+from .load import CorruptVocabularyFileError, VocabularyFileError
+
+# name -> (file in mistral-common's data folder, its sha256, what uses it)
+MISTRAL_MODELS: dict[str, tuple[str, str, str]] = {
+    "mistral_v1": ("tokenizer.model.v1",
+                   "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055",
+                   "Mistral 7B, Mixtral 8x7B (open-mistral-7b, open-mixtral-8x7b, mistral-medium-2312)"),
+    "mistral_v2": ("mistral_instruct_tokenizer_240216.model.v2",
+                   "37f00374dea48658ee8f5d0f21895b9bc55cb0103939607c8185bfd1c6ca1f89",
+                   "mistral-small-2312/2402, mistral-large-2402, mistral-tiny-2312"),
+    "mistral_v3": ("mistral_instruct_tokenizer_240323.model.v3",
+                   "9addc8bdce5988448ae81b729336f43a81262160ae8da760674badab9d4c7d33",
+                   "open-mixtral-8x22b, mistral-large-2407, codestral-2405, mistral-tiny-2407"),
+    "mistral_v7": ("mistral_instruct_tokenizer_241114.model.v7",
+                   "1b968b8dc352f42192367337c78ccc61e1eaddc6d641a579372d4f20694beb7a",
+                   "mistral-large-2411"),
+}
+
+
+class SentencePieceEncoding:
+    """A SentencePiece BPE model: ``encode``, ``count``, ``decode``, batch forms; immutable and
+    safe to share across threads (the native calls release the GIL)."""
+
+    def __init__(self, core: Any, name: str, data: bytes, source: str) -> None:
+        self._core = core
+        self.name = name
+        self.source = source
+        self._data = data  # pickled by value, as tiktoken pickles custom encodings
+        self._ints: list[int | None] = [None] * core.size
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, name: str | None = None) -> SentencePieceEncoding:
+        """Loads a ``tokenizer.model``; ValueError naming the file for one that is not a
+        SentencePiece BPE model tokenops implements."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        p = Path(path)
+        data = p.read_bytes()
+        return cls(_core.CoreSentencePiece.from_model(data, str(p)), name or p.name, data, str(p))
+
+    @classmethod
+    def load(cls, name: str, *, path: str | os.PathLike[str] | None = None) -> SentencePieceEncoding:
+        """One of Mistral's tokenizers by name (:data:`MISTRAL_MODELS`), read from ``path``,
+        ``$TOKENOPS_DATA_DIR/tokenizers/<file>`` or the installed ``mistral-common`` wheel
+        (found, never imported), sha256-checked."""
+        if name not in MISTRAL_MODELS:
+            raise KeyError(f"unknown SentencePiece tokenizer {name!r}; known: {', '.join(MISTRAL_MODELS)}")
+        fname, sha, _ = MISTRAL_MODELS[name]
+        looked: list[str] = []
+        candidates: list[Path] = []
+        if path is not None:
+            candidates.append(Path(path))
+        else:
+            ddir = data_dir()
+            if ddir is not None:
+                candidates.append(ddir / "tokenizers" / fname)
+            import importlib.util
+
+            spec = importlib.util.find_spec("mistral_common")
+            for root in (spec.submodule_search_locations or []) if spec is not None else []:
+                candidates.append(Path(root) / "data" / fname)
+            if spec is None:
+                looked.append("the mistral_common package (not installed)")
+        for p in candidates:
+            looked.append(str(p))
+            if p.is_file():
+                data = p.read_bytes()
+                if sha256_bytes(data) != sha:
+                    raise CorruptVocabularyFileError(
+                        f"{p} is not Mistral's {name} tokenizer: sha256 {sha256_bytes(data)}, expected {sha}; "
+                        "use SentencePieceEncoding.from_file for another tokenizer.model")
+                return cls(_core.CoreSentencePiece.from_model(data, str(p)), name, data, str(p))
+        raise VocabularyFileError(
+            f"no file for tokenizer {name!r}. Looked in: {'; '.join(looked)}. It ships in the mistral-common "
+            f"wheel (pip install mistral-common), or pass path= to its {fname}")
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self._data, self.name, self.source))
+
+    def __repr__(self) -> str:
+        return f"<SentencePieceEncoding {self.name!r}>"
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_vocab(self) -> int:
+        return int(self._core.size)
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self._core.bos_id if self._core.bos_id >= 0 else None
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self._core.eos_id if self._core.eos_id >= 0 else None
+
+    def id_to_piece(self, token: int) -> str:
+        return self._core.piece(_token_id(token))[0]
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """Token ids of ``text`` (``SentencePieceProcessor.encode``), with the BOS / EOS ids
+        around them if asked."""
+        _check_text(text)
+        ids = self._core.encode(text, self._ints)
+        if add_bos and self.bos_token_id is not None:
+            ids.insert(0, self.bos_token_id)
+        if add_eos and self.eos_token_id is not None:
+            ids.append(self.eos_token_id)
+        return ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """:meth:`encode` without BOS / EOS (the name tiktoken-style code calls)."""
+        return self.encode(text)
+
+    def count(self, text: str) -> int:
+        """``len(encode(text))`` without building the list."""
+        _check_text(text)
+        return int(self._core.count(text))
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [self.encode(t) for t in _texts(texts)]
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(t) for t in _texts(texts)]
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Text of ``tokens`` as ``SentencePieceProcessor.decode``: control tokens (``<s>``...)
+        dropped, byte tokens joined, the dummy-prefix space removed."""
+        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+
+def _rebuild(data: bytes, name: str, source: str) -> SentencePieceEncoding:
+    return SentencePieceEncoding(_core.CoreSentencePiece.from_model(data, source), name, data, source)
+
+
+def _check_text(text: Any) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, not {type(text).__name__}")
+
+
+def _texts(texts: Any) -> list[str]:
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be str, not {type(t).__name__}")
+    return list(texts)
+
+
+def _token_id(token: Any) -> int:
+    if isinstance(token, bool) or not hasattr(token, "__index__"):
+        raise TypeError(f"a token id must be an int, not {type(token).__name__}")
+    t = int(token)
+    if t < 0:
+        raise ValueError(f"token id {t} is negative")
+    return t
