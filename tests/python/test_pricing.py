@@ -695,6 +695,11 @@ def test_images_and_responses_image_tokens(snap: Catalog) -> None:
     assert (r.usage.api, r.usage.input_text, r.usage.input_image, r.usage.output_image) == \
         ("openai_images", 50, 450, 4160)
     assert r.total_exact == 50 * D("0.000005") + 450 * D("0.000008") + 4160 * D("0.000032") == D("0.13697")
+    # text_tokens + image_tokens past input_tokens: the text tokens would be billed as none
+    # (10 input tokens, 4 text + 10 image priced 10 image and 0 text before)
+    bad = {"input_tokens": 10, "output_tokens": 5, "input_tokens_details": {"text_tokens": 4, "image_tokens": 10}}
+    with pytest.raises(ValueError, match=r"text_tokens \(4\) \+ image_tokens \(10\) exceed input_tokens \(10\)"):
+        tokenops.cost("gpt-image-1.5", bad, catalog=snap)
     split = dict(img, output_tokens_details={"text_tokens": 160, "image_tokens": 4000})
     s = normalize_usage(split)
     assert (s.output_text, s.output_image) == (160, 4000)

@@ -786,6 +786,14 @@ def normalize_usage(usage: Any, api: str | None = None, provider: str | None = N
         if total != billed:
             raise ValueError(f"usage '{spec.total}' = {total}, but the {spec.name} counts add up to {billed} "
                              f"({spec.notes})")
+    if spec.name == "openai_images" and _get(d, "input_tokens_details.text_tokens") is not None:
+        # input_tokens = text_tokens + image_tokens: text is what is left after the image tokens,
+        # so a text_tokens the rest cannot hold would be billed as nothing
+        text_n = _count(d, "input_tokens_details.text_tokens")
+        image_n = _count(d, "input_tokens_details.image_tokens")
+        if text_n + image_n > _count(d, "input_tokens"):
+            raise ValueError(f"usage input_tokens_details text_tokens ({text_n}) + image_tokens ({image_n}) "
+                             f"exceed input_tokens ({_count(d, 'input_tokens')}); {spec.notes}")
     if spec.name == "deepseek" and _get(d, "prompt_cache_miss_tokens") is not None and \
             _get(d, "prompt_tokens") is not None:
         hit, miss = out["cache_read"], _count(d, "prompt_cache_miss_tokens")
