@@ -205,6 +205,13 @@ std::shared_ptr<const SentencePieceBpe> SentencePieceBpe::from_model_proto(std::
     if (!split) break;
   }
   m->split_words_ = split;
+  // ASCII character pairs that some mergeable piece holds side by side: between two ASCII
+  // characters that no piece joins, no merge can ever cross, so the text is cut there too.
+  for (std::string_view t : keys)
+    for (std::size_t k = 0; k + 1 < t.size(); ++k) {
+      const auto a = static_cast<unsigned char>(t[k]), b = static_cast<unsigned char>(t[k + 1]);
+      if (a < 128 && b < 128) m->ascii_pairs_[a * 128 + b] = true;
+    }
   return m;
 }
 
@@ -358,9 +365,13 @@ void SentencePieceBpe::run(std::string_view input, Emit&& emit) const {
     int l;
     text::decode_utf8(s + i, l);
     const bool space = norm.compare(i, kSpace.size(), kSpace) == 0;
-    if (split_words_ && space && start.size() > seg) {
+    if (start.size() > seg) {
       const std::uint32_t ps = start.back(), pl = len.back();
-      if (!(pl == kSpace.size() && norm.compare(ps, pl, kSpace) == 0)) flush();
+      if (split_words_ && space) {
+        if (!(pl == kSpace.size() && norm.compare(ps, pl, kSpace) == 0)) flush();
+      } else if (l == 1 && pl == 1 && s[i] < 128 && s[ps] < 128 && !ascii_pairs_[s[ps] * 128 + s[i]]) {
+        flush();
+      }
     }
     start.push_back(static_cast<std::uint32_t>(i));
     len.push_back(static_cast<std::uint32_t>(l));

@@ -76,6 +76,7 @@ class SentencePieceBpe {
   bool add_dummy_prefix_ = true;
   bool escape_whitespaces_ = true;
   bool split_words_ = false;  // no piece holds a non-"▁" character followed by "▁"
+  std::vector<bool> ascii_pairs_ = std::vector<bool>(128 * 128, false);  // a piece holds a then b
   Id unk_id_ = 0;
   int bos_id_ = -1, eos_id_ = -1;
   std::string unk_surface_ = " \xE2\x81\x87 ";
