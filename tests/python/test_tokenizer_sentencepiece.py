@@ -170,3 +170,16 @@ def test_bad_model_files_are_value_errors(tmp_path):
 
 def test_exported_from_the_package():
     assert tokenops.SentencePieceEncoding is SentencePieceEncoding
+
+
+def test_model_names_map_to_mistral_tokenizers():
+    for model, name in [("open-mixtral-8x7b", "mistral_v1"), ("mistral/open-mistral-7b", "mistral_v1"),
+                        ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mistral_v1"), ("open-mixtral-8x22b", "mistral_v3"),
+                        ("openrouter/mistral-large-2407", "mistral_v3"), ("mistral-large-2411", "mistral_v7"),
+                        ("mistral-small-2402", "mistral_v2")]:
+        enc = SentencePieceEncoding.for_model(model)
+        assert enc.name == name, model
+        assert enc is SentencePieceEncoding.for_model(model)  # loaded once
+        assert enc.count_ordinary("Bonjour, ça va ?") == len(enc.encode("Bonjour, ça va ?"))
+    with pytest.raises(KeyError, match="no SentencePiece tokenizer is known"):
+        SentencePieceEncoding.for_model("open-mistral-nemo")  # tekken: tokenops.encoding_for_model

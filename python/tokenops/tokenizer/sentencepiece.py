@@ -6,7 +6,9 @@ The engine is tokenops' own C++ (``cpp/src/tokenizer/sentencepiece.cpp``), token
 to the ``sentencepiece`` library's ``encode`` (tests/python/test_tokenizer_sentencepiece.py). It
 is a separate class from :class:`~tokenops.Encoding` (byte-level BPE with a pre-tokenizer): it has
 no special-token parsing (SentencePiece reads ``<s>`` or ``[INST]`` in text as text) and is not
-yet accepted as ``model=`` by ``count_messages`` or ``compress``.
+yet accepted as ``model=`` by ``count_messages`` or ``compress`` (which count Mistral model
+names approximately with o200k_base, as before); :meth:`SentencePieceEncoding.for_model` maps
+Mistral model names to their tokenizer.
 """
 
 from __future__ import annotations
@@ -35,6 +37,32 @@ MISTRAL_MODELS: dict[str, tuple[str, str, str]] = {
                    "1b968b8dc352f42192367337c78ccc61e1eaddc6d641a579372d4f20694beb7a",
                    "mistral-large-2411"),
 }
+
+
+# Mistral API and Hugging Face model names -> the tokenizer they use (mistral_common's
+# MODEL_NAME_TO_TOKENIZER_CLS and Mistral's tokenization guide). Exact names, any case.
+MODEL_TO_SENTENCEPIECE: dict[str, str] = {
+    "open-mistral-7b": "mistral_v1", "open-mixtral-8x7b": "mistral_v1", "mistral-medium-2312": "mistral_v1",
+    "mistralai/mistral-7b-v0.1": "mistral_v1", "mistralai/mistral-7b-instruct-v0.1": "mistral_v1",
+    "mistralai/mistral-7b-instruct-v0.2": "mistral_v1", "mistralai/mixtral-8x7b-v0.1": "mistral_v1",
+    "mistralai/mixtral-8x7b-instruct-v0.1": "mistral_v1",
+    "mistral-tiny-2312": "mistral_v2", "mistral-small-2312": "mistral_v2", "mistral-small-2402": "mistral_v2",
+    "mistral-large-2402": "mistral_v2",
+    "open-mixtral-8x22b": "mistral_v3", "open-mixtral-8x22b-2404": "mistral_v3", "mistral-tiny-2407": "mistral_v3",
+    "mistral-large-2407": "mistral_v3", "codestral-2405": "mistral_v3", "codestral-mamba-2407": "mistral_v3",
+    "mistralai/mixtral-8x22b-instruct-v0.1": "mistral_v3", "mistralai/mistral-7b-instruct-v0.3": "mistral_v3",
+    "mistral-large-2411": "mistral_v7",
+}
+
+
+def sentencepiece_name_for_model(model: str) -> str | None:
+    """The SentencePiece tokenizer (:data:`MISTRAL_MODELS`) a model name uses, or None; a
+    ``mistral/``, ``openrouter/`` or ``together_ai/`` prefix is ignored."""
+    name = model.lower()
+    for prefix in ("openrouter/", "together_ai/", "mistral/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return MODEL_TO_SENTENCEPIECE.get(name)
 
 
 class SentencePieceEncoding:
@@ -95,6 +123,19 @@ class SentencePieceEncoding:
             f"no file for tokenizer {name!r}. Looked in: {'; '.join(looked)}. It ships in the mistral-common "
             f"wheel (pip install mistral-common), or pass path= to its {fname}")
 
+    @classmethod
+    def for_model(cls, model: str) -> SentencePieceEncoding:
+        """The tokenizer of a Mistral model that uses SentencePiece (:data:`MODEL_TO_SENTENCEPIECE`:
+        ``open-mixtral-8x7b``, ``mistral/open-mistral-7b``, ``mistralai/Mixtral-8x7B-Instruct-v0.1``...),
+        loaded once per process; KeyError for other names."""
+        if not isinstance(model, str):
+            raise TypeError(f"model must be str, not {type(model).__name__}")
+        name = sentencepiece_name_for_model(model)
+        if name is None:
+            raise KeyError(f"no SentencePiece tokenizer is known for model {model!r}; known: "
+                           f"{', '.join(sorted(MODEL_TO_SENTENCEPIECE))}")
+        return load_cached(name)
+
     def __reduce__(self) -> Any:
         return (_rebuild, (self._data, self.name, self.source))
 
@@ -138,6 +179,10 @@ class SentencePieceEncoding:
         _check_text(text)
         return int(self._core.count(text))
 
+    def count_ordinary(self, text: str) -> int:
+        """:meth:`count` (the name tiktoken-style code calls)."""
+        return self.count(text)
+
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         return [self.encode(t) for t in _texts(texts)]
 
@@ -151,6 +196,17 @@ class SentencePieceEncoding:
         """Text of ``tokens`` as ``SentencePieceProcessor.decode``: control tokens (``<s>``...)
         dropped, byte tokens joined, the dummy-prefix space removed."""
         return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+
+_LOADED: dict[str, SentencePieceEncoding] = {}
+
+
+def load_cached(name: str) -> SentencePieceEncoding:
+    """:meth:`SentencePieceEncoding.load`, once per process and name."""
+    enc = _LOADED.get(name)
+    if enc is None:
+        enc = _LOADED.setdefault(name, SentencePieceEncoding.load(name))
+    return enc
 
 
 def _rebuild(data: bytes, name: str, source: str) -> SentencePieceEncoding:
