@@ -50,16 +50,16 @@ void bind_sentencepiece(py::module_& m) {
            },
            py::arg("text"))
       .def("decode_bytes",
-           [](const SentencePieceBpe& s, const py::handle& ids) {
+           [](const SentencePieceBpe& s, const py::handle& ids, bool replace_invalid) {
              std::vector<std::uint32_t> v = to_ids(ids);
              std::string out;
              {
                GilRelease release;
-               out = s.decode(v.data(), v.size());
+               out = s.decode(v.data(), v.size(), replace_invalid);
              }
              return py::bytes(out);
            },
-           py::arg("ids"));
+           py::arg("ids"), py::arg("replace_invalid") = false);
 }
 
 }  // namespace tokenops::bindings

@@ -64,7 +64,7 @@ def test_a_closed_cache_leaves_a_snapshot_the_next_one_adopts(tmp_path):
     assert c.stats()["indexes"][next(iter(c._partitions))]["restored"] is False
     c.close()
     (snap,) = snapshots(path)
-    head, _ = vi.read_snapshot_header(snap)
+    head = vi.read_snapshot_header(snap)
     assert head["vectors"] == 300 and head["kind"] == "hnsw" and head["embedder"] == "sha-test/32"
     c = open_cache(path)
     assert [semantic(c, i) for i in range(0, 300, 7)] == list(range(0, 300, 7))
@@ -94,11 +94,11 @@ def test_rows_changed_after_the_snapshot_are_served_as_the_file_says(tmp_path):
     assert st["restored"] and st["vectors"] == 210 and st["tombstones"] == 51
     (snap,) = snapshots(path)
     c.close()  # 111 vectors from the snapshot: too few to rewrite it at close
-    assert vi.read_snapshot_header(snap)[0]["vectors"] == 200
+    assert vi.read_snapshot_header(snap)["vectors"] == 200
     c = open_cache(path)
     assert semantic(c, 259) == 259 and semantic(c, 0) is None
     assert c.save_index() == 1  # asked for: written whatever the change
-    assert vi.read_snapshot_header(snap)[0]["vectors"] == 261
+    assert vi.read_snapshot_header(snap)["vectors"] == 261
     c.close()
 
 
@@ -112,35 +112,66 @@ def test_close_rewrites_a_snapshot_once_enough_changed(tmp_path):
     c.put_many([f"q {i}" for i in range(100, 1100)], list(range(100, 1100)))
     semantic(c, 0)
     c.close()  # 1,000 added: under 1,024, not rewritten
-    assert vi.read_snapshot_header(snap)[0]["vectors"] == 100
+    assert vi.read_snapshot_header(snap)["vectors"] == 100
     c = open_cache(path)
     c.put_many([f"q {i}" for i in range(1100, 1130)], list(range(1100, 1130)))
     semantic(c, 0)
     c.close()  # 1,030 from the snapshot now
-    assert vi.read_snapshot_header(snap)[0]["vectors"] == 1130
+    assert vi.read_snapshot_header(snap)["vectors"] == 1130
     c = open_cache(path)
     assert [semantic(c, i) for i in (5, 1099, 1129)] == [5, 1099, 1129]
     c.close()
 
 
-def test_rows_the_snapshot_lacks_are_read_from_the_file(tmp_path):
+def newer_snapshot_older_file(tmp_path, n, added, deleted=0):
+    """A cache file of prompts 0..n-1 put back after a later state (deleted first ones, `added`
+    more) wrote its snapshot: the snapshot is newer than the file beside it."""
     path, copy = tmp_path / "c.sqlite", tmp_path / "copy.sqlite"
-    c = fill(path, 100)
+    c = fill(path, n)
     semantic(c, 0)
     c.close()
-    shutil.copy(path, copy)  # a copy of the file with rows 0..99
+    shutil.copy(path, copy)
     c = open_cache(path)
-    for i in range(20):
+    for i in range(deleted):
         assert c.delete(key(c, i))
-    c.put_many([f"q {i}" for i in range(100, 130)], list(range(100, 130)))
-    semantic(c, 100)
-    c.close()  # the snapshot: rows 20..129
-    shutil.copy(copy, path)  # the older file comes back: rows 0..99, the newer snapshot beside it
+    c.put_many([f"q {i}" for i in range(n, n + added)], list(range(n, n + added)))
+    semantic(c, n)
+    assert c.save_index() == 1
+    c.close()
+    shutil.copy(copy, path)
+    return path
+
+
+def test_an_older_copy_of_the_file_never_serves_the_snapshots_rows(tmp_path):
+    # A snapshot newer than the file (the file restored from a copy) holds ids the file reuses
+    # for other prompts: it must not be adopted, then or after the file catches up.
+    path = newer_snapshot_older_file(tmp_path, 100, 30, deleted=20)  # ids 1..100 / snapshot 21..130
     c = open_cache(path)
-    assert [semantic(c, i) for i in (0, 19, 20, 99)] == [0, 19, 20, 99]  # 0..19: read from the file
-    assert [semantic(c, i) for i in (100, 129)] == [None, None]  # only in the snapshot
-    (st,) = c.stats()["indexes"].values()
-    assert st["restored"] and st["vectors"] == 100
+    assert [semantic(c, i) for i in (0, 19, 20, 99)] == [0, 19, 20, 99]
+    assert [semantic(c, i) for i in (100, 129)] == [None, None]
+    assert next(iter(c.stats()["indexes"].values()))["restored"] is False  # ids above the file's
+    c.put_many([f"q {i}" for i in range(500, 530)], [f"new {i}" for i in range(500, 530)])  # ids 101..130 again
+    assert semantic(c, 500) == "new 500" and semantic(c, 100) is None
+    c.close()
+    (snap,) = snapshots(path)
+    c = open_cache(path)  # the snapshot written by that close is of this file: adopted
+    assert semantic(c, 500) == "new 500" and semantic(c, 100) is None and semantic(c, 3) == 3
+    assert next(iter(c.stats()["indexes"].values()))["restored"] is True
+    c.close()
+
+
+def test_a_snapshot_whose_ids_name_other_rows_is_not_adopted(tmp_path):
+    # The file caught up with the snapshot's highest id, but with other rows under those ids:
+    # the per-id keys tell them apart.
+    path = newer_snapshot_older_file(tmp_path, 50, 10)  # ids 1..50 / snapshot 1..60
+    snap_bytes = snapshots(path)[0].read_bytes()
+    other = open_cache(path, persist_index=False)  # another process, the partition never loaded
+    other.put_many([f"q {i}" for i in range(700, 710)], [f"new {i}" for i in range(700, 710)])  # ids 51..60
+    other.close()
+    snapshots(path)[0].write_bytes(snap_bytes)  # the newer state's snapshot beside it
+    c = open_cache(path)
+    assert semantic(c, 50) is None and semantic(c, 700) == "new 700" and semantic(c, 5) == 5
+    assert next(iter(c.stats()["indexes"].values()))["restored"] is False
     c.close()
 
 
@@ -222,7 +253,7 @@ def test_clear_removes_the_namespace_snapshots_only(tmp_path):
     c = open_cache(path, namespace="a")
     assert c.clear() == 40
     (left,) = snapshots(path)
-    assert vi.read_snapshot_header(left)[0]["namespace"] == "b"
+    assert vi.read_snapshot_header(left)["namespace"] == "b"
     c.close()
     c = open_cache(path, namespace="b")
     assert semantic(c, 3) == 3 and next(iter(c.stats()["indexes"].values()))["restored"]
@@ -251,7 +282,8 @@ def test_snapshot_files_are_checked_before_faiss_reads_them(tmp_path):
     index.add(np.arange(1, 11, dtype=np.int64),
               np.eye(10, 8, dtype=np.float32) + np.float32(0.01))
     vi.write_snapshot(p, {"kind": "hnsw"}, index.serialize())
-    head, fi = vi.read_snapshot(p)
+    head, fi, keys = vi.read_snapshot(p)
+    assert keys.size == 0
     other = vi.VectorIndex(8, "hnsw")
     other.adopt(fi, {3})
     assert len(other) == 9 and other.ntotal == 10 and other.kind == "hnsw"

@@ -207,3 +207,14 @@ def test_bad_vocab_entries_name_the_entry(tmp_path):
         tokenops.Encoding.from_tekken_file(tmp_path / "d.json")
     with pytest.raises(ValueError, match="is not the 'tekken' vocabulary"):
         tokenops.get_encoding("tekken", path=tmp_path / "d.json")
+
+
+def test_count_messages_uses_tekken_for_the_models_that_have_it():
+    # "mistral-nemo" matched the "mistral" prefix of the providers without a public tokenizer
+    # and was counted with o200k_base, though encoding_for_model maps it to tekken
+    msgs = [{"role": "user", "content": "Bonjour, ça va ? 2024"}]
+    for model in ("open-mistral-nemo", "mistral-nemo", "mistral/open-mistral-nemo", "mistral-small-2409"):
+        c = tokenops.count_messages(msgs, model=model)
+        assert c.encoding == "tekken" and c.kind == "approximation", model
+    other = tokenops.count_messages(msgs, model="mistral-large-latest")  # no public tokenizer known here
+    assert other.encoding == "o200k_base" and other.kind == "approximation"

@@ -61,6 +61,14 @@ struct Reader {
   }
 };
 
+// Length of the valid UTF-8 character at b (1-4), 0 when none starts there.
+std::size_t utf8_char_at(const unsigned char* b, std::size_t n) {
+  const std::size_t want = b[0] < 0x80 ? 1 : (b[0] & 0xE0) == 0xC0 ? 2 : (b[0] & 0xF0) == 0xE0 ? 3
+                         : (b[0] & 0xF8) == 0xF0 ? 4 : 0;
+  if (want == 0 || want > n) return 0;
+  return text::is_valid_utf8(std::string_view(reinterpret_cast<const char*>(b), want)) ? want : 0;
+}
+
 struct Trainer {
   int model_type = 1;  // UNIGRAM
   bool byte_fallback = false, suffix = false;
@@ -162,6 +170,13 @@ std::shared_ptr<const SentencePieceBpe> SentencePieceBpe::from_model_proto(std::
     if (p.type < kNormal || p.type > kByte)
       throw InvalidArgument(::tokenops::detail::concat(source, ": piece ", id, " has unknown type ", p.type));
     if (p.type == kUnused) unsupported(::tokenops::detail::concat("UNUSED piece ", id));
+    if ((p.type == kControl || p.type == kUnknown) && !p.text.empty()) {
+      int cl;
+      text::decode_utf8(reinterpret_cast<const unsigned char*>(p.text.data()), cl);
+      if (static_cast<std::size_t>(cl) == p.text.size())
+        unsupported(::tokenops::detail::concat("control or unknown piece ", id, " '", p.text,
+                                               "' is a single character (sentencepiece reads that character as it)"));
+    }
     if (p.text.empty() || !text::is_valid_utf8(p.text))
       throw InvalidArgument(::tokenops::detail::concat(source, ": piece ", id, " is empty or not UTF-8"));
     if (p.type == kByte) {
@@ -381,45 +396,87 @@ void SentencePieceBpe::run(std::string_view input, Emit&& emit) const {
 }
 
 void SentencePieceBpe::encode(std::string_view text, std::vector<Id>& out) const {
-  run(text, [&](Id id) { out.push_back(id); });
+  // Without byte fallback, a run of unknown symbols is one <unk> (sentencepiece's is_prev_unk),
+  // across segment cuts and memo entries alike.
+  bool prev_unk = false;
+  run(text, [&](Id id) {
+    const bool unk = id == unk_id_ && !byte_fallback_;
+    if (!(unk && prev_unk)) out.push_back(id);
+    prev_unk = unk;
+  });
 }
 
 std::size_t SentencePieceBpe::count(std::string_view text) const {
   std::size_t n = 0;
-  run(text, [&](Id) { ++n; });
+  bool prev_unk = false;
+  run(text, [&](Id id) {
+    const bool unk = id == unk_id_ && !byte_fallback_;
+    if (!(unk && prev_unk)) ++n;
+    prev_unk = unk;
+  });
   return n;
 }
 
-std::string SentencePieceBpe::decode(const Id* ids, std::size_t n) const {
-  std::string out;
-  bool first = true;  // the dummy prefix's space comes off the first piece that has text
+std::string SentencePieceBpe::decode(const Id* ids, std::size_t n, bool replace_invalid) const {
+  // As SentencePieceProcessor::Decode: control pieces are invisible, <unk> is its surface, a
+  // run of byte pieces becomes its bytes (each byte that starts no valid UTF-8 character a
+  // U+FFFD when replace_invalid), and while nothing has been written the leading "▁" of the
+  // first normal or user-defined piece is the dummy prefix's, so it is dropped (once).
+  std::string out, bytes;
+  bool bos_ws_seen = false;
+  auto flush_bytes = [&]() {
+    if (bytes.empty()) return;
+    if (!replace_invalid) {
+      out += bytes;
+    } else {
+      const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+      for (std::size_t i = 0; i < bytes.size();) {
+        const std::size_t k = utf8_char_at(b + i, bytes.size() - i);
+        if (k > 0) {
+          out.append(bytes, i, k);
+          i += k;
+        } else {
+          out += "\xEF\xBF\xBD";
+          ++i;
+        }
+      }
+    }
+    bytes.clear();
+  };
   for (std::size_t k = 0; k < n; ++k) {
     if (ids[k] >= pieces_.size())
       throw InvalidArgument(::tokenops::detail::concat("token id ", ids[k], " is out of range (", pieces_.size(),
                                                        " pieces)"));
     const Piece& p = pieces_[ids[k]];
-    std::string t;
-    if (p.type == kControl) continue;
     if (p.type == kByte) {
       unsigned v = 0;
       std::sscanf(p.text.c_str() + 3, "%2x", &v);
-      t.assign(1, static_cast<char>(v));
-    } else if (p.type == kUnknown) {
-      t = unk_surface_;
-    } else {
-      for (std::size_t i = 0; i < p.text.size();) {
-        if (p.text.compare(i, kSpace.size(), kSpace) == 0) {
-          t += ' ';
-          i += kSpace.size();
-        } else {
-          t += p.text[i++];
-        }
+      bytes += static_cast<char>(v);
+      continue;
+    }
+    flush_bytes();
+    if (p.type == kControl) continue;
+    if (p.type == kUnknown) {
+      out += unk_surface_;
+      continue;
+    }
+    std::string_view piece(p.text);
+    const bool is_bos_ws = out.empty() && !bos_ws_seen;
+    bos_ws_seen = false;
+    if (is_bos_ws && add_dummy_prefix_ && piece.substr(0, kSpace.size()) == kSpace) {
+      piece.remove_prefix(kSpace.size());
+      bos_ws_seen = true;
+    }
+    for (std::size_t i = 0; i < piece.size();) {
+      if (piece.compare(i, kSpace.size(), kSpace) == 0) {
+        out += ' ';
+        i += kSpace.size();
+      } else {
+        out += piece[i++];
       }
     }
-    if (first && add_dummy_prefix_ && !t.empty() && t[0] == ' ') t.erase(0, 1);
-    if (!t.empty() || p.type != kByte) first = false;
-    out += t;
   }
+  flush_bytes();
   return out;
 }
 

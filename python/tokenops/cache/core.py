@@ -650,33 +650,49 @@ class Cache:
             row = self._db.execute(q).fetchone()
         return None if row is None else str(row[0])
 
+    def _row_keys(self, partition: str, max_id: int) -> dict[int, int]:
+        """id -> a 64-bit key of the row's exact key, for the partition's rows up to max_id."""
+        return {r[0]: int(r[1][:16], 16) for r in self._db.execute(
+            "SELECT id, exact_key FROM entries WHERE partition = ? AND id <= ? AND embedding IS NOT NULL",
+            (partition, max_id))}
+
     def _restore(self, partition: str, p: _Partition) -> None:
-        """Adopts the partition's snapshot if it is of this file, this embedder and partition:
-        its ids deleted since become tombstones and rows it lacks are read from the file, so
-        the index answers as one built from the rows. Anything else leaves ``p`` empty (built
-        from the file's vectors as usual)."""
+        """Adopts the partition's snapshot if it is of this file (its epoch, no row id above the
+        file's highest, every id it shares with the file naming the same row: a file restored
+        from a copy reuses ids), this embedder and partition: its ids deleted since become
+        tombstones and rows it lacks are read from the file, so the index answers as one built
+        from the rows. Anything else leaves ``p`` empty (built from the file's vectors)."""
         path = self._snapshot_path(partition)
         if not path.is_file():
             return
         try:
-            head, index = read_snapshot(path)
-            want = {"epoch": self._epoch(create=False), "partition": partition,
-                    "embedder": self._embedder_id(), "dim": int(self.embedder.dim), "kind": "hnsw"}
-            stale = [k for k, v in want.items() if head.get(k) != v]
-            max_id = head.get("max_id")
-            if stale or not isinstance(max_id, int) or isinstance(max_id, bool) or max_id < 0:
-                return  # of another file (or embedder): the next save replaces it
-            rows = {r[0] for r in self._db.execute(
-                "SELECT id FROM entries WHERE partition = ? AND id <= ? AND embedding IS NOT NULL",
-                (partition, max_id))}
-            ids = set(faiss_module().vector_to_array(index.id_map).tolist())
-            p.index.adopt(index, ids - rows)
+            head, index, keys = read_snapshot(path)
         except (OSError, ValueError) as e:
             warnings.warn(f"tokenops cache: the index snapshot {path} is not used ({e}); the index is "
                           "built from the cache file's vectors", RuntimeWarning, stacklevel=4)
             return
-        dead = len(ids - rows)
-        missing = sorted(rows - ids)  # rows the snapshot never saw (a file restored from a copy)
+        want = {"epoch": self._epoch(create=False), "partition": partition,
+                "embedder": self._embedder_id(), "dim": int(self.embedder.dim), "kind": "hnsw"}
+        max_id = head.get("max_id")
+        if any(head.get(k) != v for k, v in want.items()) or not isinstance(max_id, int) or \
+                isinstance(max_id, bool) or max_id < 0:
+            return  # of another file (or embedder): the next save replaces it
+        seq = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'").fetchone()
+        if max_id > (seq[0] if seq else 0):
+            return  # it saw rows this file never had: the file is an older copy
+        rows = self._row_keys(partition, max_id)
+        ids = faiss_module().vector_to_array(index.id_map).astype(np.int64).tolist()
+        if len(keys) != len(ids) or any(i in rows and rows[i] != int(k) for i, k in zip(ids, keys)):
+            return  # an id it holds names another row now
+        have = set(ids)
+        dead = have - rows.keys()
+        try:
+            p.index.adopt(index, dead)
+        except ValueError as e:
+            warnings.warn(f"tokenops cache: the index snapshot {path} is not used ({e}); the index is "
+                          "built from the cache file's vectors", RuntimeWarning, stacklevel=4)
+            return
+        missing = sorted(rows.keys() - have)  # rows the snapshot never saw (deleted in a later state)
         for start in range(0, len(missing), 500):
             read = self._db.execute(
                 f"SELECT id, embedding FROM entries WHERE id IN ({','.join('?' * len(missing[start:start + 500]))})",
@@ -686,7 +702,7 @@ class Cache:
                             np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in read]))
         p.max_id, p.restored = max_id, True
         # the file on disk is this index but for its tombstones and the rows read after it
-        p.snapshot_changes = p.index.changes - len(missing) - dead
+        p.snapshot_changes = p.index.changes - len(missing) - len(dead)
         p.snapshot_rebuilds = p.index.rebuilds
 
     def save_index(self, *, min_changes: int = 0) -> int:
@@ -716,7 +732,9 @@ class Cache:
                         "embedder": self._embedder_id(), "dim": int(self.embedder.dim), "kind": "hnsw",
                         "M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "max_id": int(p.max_id),
                         "vectors": p.index.ntotal, "written_at": time.time()}
-                write_snapshot(self._snapshot_path(part), head, p.index.serialize())
+                rows = self._row_keys(part, p.max_id)
+                keys = np.array([rows.get(i, 0) for i in p.index.stored_ids().tolist()], dtype=np.uint64)
+                write_snapshot(self._snapshot_path(part), head, p.index.serialize(), keys)
                 p.snapshot_changes, p.snapshot_rebuilds = p.index.changes, p.index.rebuilds
             return len(todo)
 
@@ -727,7 +745,7 @@ class Cache:
             return
         for f in d.glob("*.faiss"):
             try:
-                if read_snapshot_header(f)[0].get("namespace") == self.namespace:
+                if read_snapshot_header(f).get("namespace") == self.namespace:
                     f.unlink(missing_ok=True)
             except (OSError, ValueError):
                 continue
@@ -1186,8 +1204,9 @@ class Cache:
             except (OSError, ValueError, sqlite3.Error) as e:  # the rows are safe; only a snapshot is lost
                 warnings.warn(f"tokenops cache: the index snapshot was not written ({e}); the next "
                               "process builds the index from the file", RuntimeWarning, stacklevel=2)
-            self._db.close()
-            self._drop_partitions()
+            finally:  # whatever happened to the snapshot (MemoryError...), the file is closed
+                self._db.close()
+                self._drop_partitions()
 
     def __enter__(self) -> Cache:
         return self

@@ -58,19 +58,23 @@ _MAGIC = b"tokenops vector index\n"
 _HEADER_MAX = 1 << 16
 
 
-def write_snapshot(path: str | os.PathLike[str], header: dict[str, Any], payload: np.ndarray) -> None:
-    """Writes ``payload`` (FAISS's serialisation, uint8) under a JSON ``header`` to ``path``,
+def write_snapshot(path: str | os.PathLike[str], header: dict[str, Any], payload: np.ndarray,
+                   keys: np.ndarray | None = None) -> None:
+    """Writes ``payload`` (FAISS's serialisation, uint8) and ``keys`` (uint64, one per vector:
+    what the vector was made from, for the reader to check) under a JSON ``header`` to ``path``,
     atomically: a temporary file in the same folder, flushed, then renamed over ``path``, so a
     reader never sees half a snapshot and two writers leave one whole file."""
     path = Path(path)
-    head = dict(header, format=SNAPSHOT_FORMAT, nbytes=int(payload.nbytes),
-                crc32=zlib.crc32(memoryview(payload)))
+    keys = np.zeros(0, dtype=np.uint64) if keys is None else np.ascontiguousarray(keys, dtype=np.uint64)
+    crc = zlib.crc32(memoryview(keys), zlib.crc32(memoryview(payload)))
+    head = dict(header, format=SNAPSHOT_FORMAT, nbytes=int(payload.nbytes), nkeys=int(keys.size), crc32=crc)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(_MAGIC)
             f.write(json.dumps(head, sort_keys=True).encode() + b"\n")
             payload.tofile(f)
+            keys.tofile(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -79,40 +83,52 @@ def write_snapshot(path: str | os.PathLike[str], header: dict[str, Any], payload
         raise
 
 
-def read_snapshot_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
-    """The header of a snapshot file and the offset of its payload; ValueError if ``path`` is
-    not one."""
+def _read_header(f: Any, path: Any) -> dict[str, Any]:
+    if f.read(len(_MAGIC)) != _MAGIC:
+        raise ValueError(f"{path} is not a tokenops vector-index snapshot")
+    line = f.readline(_HEADER_MAX)
+    try:
+        head = json.loads(line)
+    except ValueError:
+        head = None
+    if not isinstance(head, dict) or not line.endswith(b"\n"):
+        raise ValueError(f"{path}: the snapshot header is not a JSON object on one line")
+    return head
+
+
+def read_snapshot_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The header of a snapshot file; ValueError if ``path`` is not one."""
     with open(path, "rb") as f:
-        if f.read(len(_MAGIC)) != _MAGIC:
-            raise ValueError(f"{path} is not a tokenops vector-index snapshot")
-        line = f.readline(_HEADER_MAX)
-        try:
-            head = json.loads(line)
-        except ValueError:
-            head = None
-        if not isinstance(head, dict) or not line.endswith(b"\n"):
-            raise ValueError(f"{path}: the snapshot header is not a JSON object on one line")
-        return head, f.tell()
+        return _read_header(f, path)
 
 
-def read_snapshot(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
-    """(header, FAISS index) of a snapshot file; ValueError naming the problem if it is of
+def read_snapshot(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any, np.ndarray]:
+    """(header, FAISS index, keys) of a snapshot file, read through one open file (a snapshot
+    replaced meanwhile is read whole, old or new); ValueError naming the problem if it is of
     another format, truncated or corrupt (the caller then builds the index from the vectors)."""
-    head, offset = read_snapshot_header(path)
-    if head.get("format") != SNAPSHOT_FORMAT:
-        raise ValueError(f"{path}: snapshot format {head.get('format')!r}, this tokenops reads {SNAPSHOT_FORMAT}")
-    payload = np.fromfile(path, dtype=np.uint8, offset=offset)
-    if payload.nbytes != head.get("nbytes"):
-        raise ValueError(f"{path}: {payload.nbytes} bytes of index where the header says {head.get('nbytes')} "
-                         "(truncated?)")
-    if zlib.crc32(memoryview(payload)) != head.get("crc32"):
+    with open(path, "rb") as f:
+        head = _read_header(f, path)
+        if head.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"{path}: snapshot format {head.get('format')!r}, this tokenops reads {SNAPSHOT_FORMAT}")
+        nbytes, nkeys = head.get("nbytes"), head.get("nkeys")
+        if not isinstance(nbytes, int) or not isinstance(nkeys, int) or nbytes < 0 or nkeys < 0:
+            raise ValueError(f"{path}: the snapshot header lacks its sizes")
+        payload = np.fromfile(f, dtype=np.uint8, count=nbytes)
+        keys = np.fromfile(f, dtype=np.uint64, count=nkeys)
+        extra = f.read(1)
+    if payload.nbytes != nbytes or keys.size != nkeys or extra:
+        raise ValueError(f"{path}: {payload.nbytes} bytes of index and {keys.size} keys where the header says "
+                         f"{nbytes} and {nkeys}" + (" and more bytes follow" if extra else " (truncated?)"))
+    if zlib.crc32(memoryview(keys), zlib.crc32(memoryview(payload))) != head.get("crc32"):
         raise ValueError(f"{path}: the index bytes do not match their CRC-32 (corrupt)")
     f = faiss_module()
     try:
         index = f.deserialize_index(payload)
     except RuntimeError as e:
         raise ValueError(f"{path}: FAISS cannot read the index ({str(e).splitlines()[0][:200]})") from None
-    return head, index
+    if keys.size and keys.size != index.ntotal:
+        raise ValueError(f"{path}: {keys.size} keys for {index.ntotal} vectors")
+    return head, index, keys
 
 
 def check_kind(kind: object) -> str:
@@ -244,6 +260,10 @@ class VectorIndex:
     def building(self) -> bool:
         """A graph is being built in the background (the current index serves meanwhile)."""
         return self._build is not None
+
+    def stored_ids(self) -> np.ndarray:
+        """The ids the FAISS index stores, in its order (tombstones included)."""
+        return self._ids()
 
     def _ids(self) -> np.ndarray:
         return self._faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)

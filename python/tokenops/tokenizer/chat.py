@@ -129,22 +129,24 @@ def _as_count(other: object, raise_: bool = True) -> int | None:
 def _resolve(model: str) -> tuple[Encoding, str, str]:
     if not isinstance(model, str):
         raise TypeError(f"model must be str, not {type(model).__name__}")
-    low = model.lower()
-    # "claude" / "gemini" anywhere, as image_tokens matches them: Bedrock's
-    # us.anthropic.claude-...-v2:0 and anthropic.claude-... ids were a KeyError here
-    if "claude" in low or "gemini" in low or any(low.startswith(p) or ("/" + p) in low
-                                                  for p in _NON_OPENAI_PREFIXES):
-        return get_encoding("o200k_base"), "approximation", (
-            f"{model} has no public tokenizer; counted with o200k_base. Use the provider's "
-            "count-tokens API for billing-grade numbers."
-        )
-    try:
+    try:  # a public tokenizer first: Mistral's tekken models also match the "mistral" prefix below
         enc = encoding_for_model(model)
     except KeyError:
+        enc = None
+    if enc is None:
+        low = model.lower()
+        # "claude" / "gemini" anywhere, as image_tokens matches them: Bedrock's
+        # us.anthropic.claude-...-v2:0 and anthropic.claude-... ids were a KeyError here
+        if "claude" in low or "gemini" in low or any(low.startswith(p) or ("/" + p) in low
+                                                      for p in _NON_OPENAI_PREFIXES):
+            return get_encoding("o200k_base"), "approximation", (
+                f"{model} has no public tokenizer; counted with o200k_base. Use the provider's "
+                "count-tokens API for billing-grade numbers."
+            )
         raise KeyError(
             f"no tokenizer is known for model {model!r}; pass an OpenAI model name "
             "(gpt-4o, gpt-4.1, gpt-3.5-turbo...) or a claude-/gemini- name for an approximation"
-        ) from None
+        )
     if enc.name not in _OPENAI_ENCODINGS:
         # An open model with a public vocabulary (Llama-3): the text tokens are exact, but its chat
         # template (<|start_header_id|>role<|end_header_id|>...<|eot_id|>) is not OpenAI's, so the

@@ -190,12 +190,14 @@ class SentencePieceEncoding:
         return [self.count(t) for t in _texts(texts)]
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """The bytes of ``tokens`` (byte tokens as they are, even where they form no valid UTF-8)."""
         return self._core.decode_bytes(tokens)
 
-    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+    def decode(self, tokens: Sequence[int]) -> str:
         """Text of ``tokens`` as ``SentencePieceProcessor.decode``: control tokens (``<s>``...)
-        dropped, byte tokens joined, the dummy-prefix space removed."""
-        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+        dropped, byte tokens joined (each byte that starts no valid UTF-8 character a U+FFFD, as
+        there), the dummy prefix's leading space removed."""
+        return self._core.decode_bytes(tokens, True).decode("utf-8")
 
 
 _LOADED: dict[str, SentencePieceEncoding] = {}

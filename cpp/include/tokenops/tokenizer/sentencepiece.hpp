@@ -38,9 +38,10 @@ class SentencePieceBpe {
   void encode(std::string_view text, std::vector<Id>& out) const;
   std::size_t count(std::string_view text) const;
   /// Text of ids, as SentencePieceProcessor.decode: control pieces are dropped, byte pieces
-  /// joined into bytes, "▁" read as a space, the dummy prefix's space removed. Throws
+  /// joined into bytes (with replace_invalid, each byte that starts no valid UTF-8 character
+  /// becomes U+FFFD, as there), "▁" read as a space, the dummy prefix's "▁" removed. Throws
   /// InvalidArgument for an id out of range.
-  std::string decode(const Id* ids, std::size_t n) const;
+  std::string decode(const Id* ids, std::size_t n, bool replace_invalid = true) const;
 
   std::size_t size() const noexcept { return pieces_.size(); }
   const Piece& piece(Id id) const { return pieces_.at(id); }
