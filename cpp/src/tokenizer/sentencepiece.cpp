@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <unordered_map>
 
 #include "tokenops/text/error.hpp"
+#include "tokenops/text/hash.hpp"
 #include "tokenops/text/utf8.hpp"
 
 namespace tokenops::tokenizer {
@@ -162,9 +162,9 @@ std::shared_ptr<const SentencePieceBpe> SentencePieceBpe::from_model_proto(std::
     throw InvalidArgument(::tokenops::detail::concat(source, ": unk_id ", tr.unk_id, " is not an <unk> piece"));
   m->unk_id_ = static_cast<Id>(tr.unk_id);
   std::array<bool, 256> have_byte{};
+  m->byte_of_.assign(n, -1);
   std::vector<std::string_view> keys;
   std::vector<std::uint32_t> values;
-  std::unordered_map<std::string_view, Id> seen;
   for (std::size_t id = 0; id < n; ++id) {
     const Piece& p = m->pieces_[id];
     if (p.type < kNormal || p.type > kByte)
@@ -185,10 +185,9 @@ std::shared_ptr<const SentencePieceBpe> SentencePieceBpe::from_model_proto(std::
           std::sscanf(p.text.c_str() + 3, "%2x", &v) != 1)
         throw InvalidArgument(::tokenops::detail::concat(source, ": byte piece ", id, " '", p.text, "' is not <0xXX>"));
       m->byte_ids_[v] = static_cast<Id>(id);
+      m->byte_of_[id] = static_cast<std::int16_t>(v);
       have_byte[v] = true;
     } else if (p.type == kNormal || p.type == kUserDefined) {
-      if (!seen.emplace(std::string_view(p.text), static_cast<Id>(id)).second)
-        throw InvalidArgument(::tokenops::detail::concat(source, ": piece '", p.text, "' is listed twice"));
       keys.emplace_back(p.text);
       values.push_back(static_cast<Id>(id));
       if (p.type == kUserDefined)
@@ -202,10 +201,13 @@ std::shared_ptr<const SentencePieceBpe> SentencePieceBpe::from_model_proto(std::
                                                          "0123456789ABCDEF"[b >> 4], "0123456789ABCDEF"[b & 15], ">"));
   for (auto& v : m->user_by_first_)
     std::stable_sort(v.begin(), v.end(), [&](Id a, Id b) { return m->pieces_[a].text.size() > m->pieces_[b].text.size(); });
+  if (const auto [dup, first] = text::find_duplicate(keys); dup != static_cast<std::size_t>(-1))
+    throw InvalidArgument(::tokenops::detail::concat(source, ": piece '", keys[dup], "' is listed twice (ids ",
+                                                     values[first], " and ", values[dup], ")"));
+  m->mergeable_.build(keys, values);
   // Words may be encoded apart when no mergeable piece puts "▁" right after another character:
   // no merge can then join the symbols on either side of such a boundary.
   bool split = true;
-  m->mergeable_.build(keys, values);
   for (std::string_view t : keys) {
     const auto* q = reinterpret_cast<const unsigned char*>(t.data());
     bool prev_other = false;  // the previous character is not "▁"
@@ -395,25 +397,25 @@ void SentencePieceBpe::run(std::string_view input, Emit&& emit) const {
   flush();
 }
 
-void SentencePieceBpe::encode(std::string_view text, std::vector<Id>& out) const {
+template <class Emit>
+void SentencePieceBpe::run_ids(std::string_view text, Emit&& emit) const {
   // Without byte fallback, a run of unknown symbols is one <unk> (sentencepiece's is_prev_unk),
   // across segment cuts and memo entries alike.
   bool prev_unk = false;
   run(text, [&](Id id) {
     const bool unk = id == unk_id_ && !byte_fallback_;
-    if (!(unk && prev_unk)) out.push_back(id);
+    if (!(unk && prev_unk)) emit(id);
     prev_unk = unk;
   });
 }
 
+void SentencePieceBpe::encode(std::string_view text, std::vector<Id>& out) const {
+  run_ids(text, [&](Id id) { out.push_back(id); });
+}
+
 std::size_t SentencePieceBpe::count(std::string_view text) const {
   std::size_t n = 0;
-  bool prev_unk = false;
-  run(text, [&](Id id) {
-    const bool unk = id == unk_id_ && !byte_fallback_;
-    if (!(unk && prev_unk)) ++n;
-    prev_unk = unk;
-  });
+  run_ids(text, [&](Id) { ++n; });
   return n;
 }
 
@@ -449,9 +451,7 @@ std::string SentencePieceBpe::decode(const Id* ids, std::size_t n, bool replace_
                                                        " pieces)"));
     const Piece& p = pieces_[ids[k]];
     if (p.type == kByte) {
-      unsigned v = 0;
-      std::sscanf(p.text.c_str() + 3, "%2x", &v);
-      bytes += static_cast<char>(v);
+      bytes += static_cast<char>(byte_of_[ids[k]]);
       continue;
     }
     flush_bytes();

@@ -101,14 +101,17 @@ def read_rank_file(d: EncodingDef, path: str | os.PathLike[str] | None = None) -
         if p.is_dir():
             raise VocabularyFileError(f"rank file {p} is a directory; pass the path of the .tiktoken file")
         if not p.is_file():
-            raise VocabularyFileError(f"rank file {p} does not exist")
+            raise VocabularyFileError(f"no vocabulary file for encoding {d.name!r}. Looked in: {p} (the path "
+                                      "given): it does not exist")
         data = p.read_bytes()
         allowed = (d.sha256,) if isinstance(d.sha256, str) else (d.sha256 or ())
         if allowed and sha256_bytes(data) not in allowed:
-            how = ("Encoding.from_tekken_file(path, name=...)" if d.fmt == "tekken" else
-                   "Encoding.from_tiktoken_file(path, name=..., pretokenizer=...)")
+            what, how = {
+                "tekken": (f"the {d.name!r} vocabulary", "Encoding.from_tekken_file(path, name=...)"),
+                "sentencepiece": (f"Mistral's {d.name} tokenizer", "SentencePieceEncoding.from_file(path)"),
+            }.get(d.fmt, (f"the {d.name!r} vocabulary", "Encoding.from_tiktoken_file(path, name=..., pretokenizer=...)"))
             raise CorruptVocabularyFileError(
-                f"{p} is not the {d.name!r} vocabulary: sha256 {sha256_bytes(data)}, expected "
+                f"{p} is not {what}: sha256 {sha256_bytes(data)}, expected "
                 f"{' or '.join(allowed)}. To load a different vocabulary, use {how}"
             )
         return data, str(p)

@@ -56,7 +56,7 @@ class EncodingDef:
     hf_json: str | None = None  # optional tokenizer.json under <data>/tokenizers/ (merge mode)
     hf_json_sha256: tuple[str, ...] = ()
     license_note: str | None = None
-    fmt: str = "tiktoken"  # the rank file's format: "tiktoken" or "tekken" (Mistral's JSON)
+    fmt: str = "tiktoken"  # the file's format: "tiktoken", "tekken" (Mistral's JSON) or "sentencepiece"
     # files of a pip package that ship the vocabulary (package, folder, file names, first wins)
     package_files: tuple[str, str, tuple[str, ...]] | None = None
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import _core
-from .._paths import data_dir, sha256_bytes
-from .load import CorruptVocabularyFileError, VocabularyFileError
+from .._args import as_int
+from .load import read_rank_file
+from .registry import EncodingDef
 
 # name -> (file in mistral-common's data folder, its sha256, what uses it)
 MISTRAL_MODELS: dict[str, tuple[str, str, str]] = {
@@ -84,44 +85,27 @@ class SentencePieceEncoding:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         p = Path(path)
-        data = p.read_bytes()
-        return cls(_core.CoreSentencePiece.from_model(data, str(p)), name or p.name, data, str(p))
+        return cls._from_bytes(p.read_bytes(), name or p.name, str(p))
+
+    @classmethod
+    def _from_bytes(cls, data: bytes, name: str, source: str) -> SentencePieceEncoding:
+        return cls(_core.CoreSentencePiece.from_model(data, source), name, data, source)
 
     @classmethod
     def load(cls, name: str, *, path: str | os.PathLike[str] | None = None) -> SentencePieceEncoding:
         """One of Mistral's tokenizers by name (:data:`MISTRAL_MODELS`), read from ``path``,
         ``$TOKENOPS_DATA_DIR/tokenizers/<file>`` or the installed ``mistral-common`` wheel
-        (found, never imported), sha256-checked."""
+        (found, never imported), sha256-checked: the search of every registered vocabulary
+        (:func:`tokenops.tokenizer.load.read_rank_file`)."""
         if name not in MISTRAL_MODELS:
             raise KeyError(f"unknown SentencePiece tokenizer {name!r}; known: {', '.join(MISTRAL_MODELS)}")
         fname, sha, _ = MISTRAL_MODELS[name]
-        looked: list[str] = []
-        candidates: list[Path] = []
-        if path is not None:
-            candidates.append(Path(path))
-        else:
-            ddir = data_dir()
-            if ddir is not None:
-                candidates.append(ddir / "tokenizers" / fname)
-            import importlib.util
-
-            spec = importlib.util.find_spec("mistral_common")
-            for root in (spec.submodule_search_locations or []) if spec is not None else []:
-                candidates.append(Path(root) / "data" / fname)
-            if spec is None:
-                looked.append("the mistral_common package (not installed)")
-        for p in candidates:
-            looked.append(str(p))
-            if p.is_file():
-                data = p.read_bytes()
-                if sha256_bytes(data) != sha:
-                    raise CorruptVocabularyFileError(
-                        f"{p} is not Mistral's {name} tokenizer: sha256 {sha256_bytes(data)}, expected {sha}; "
-                        "use SentencePieceEncoding.from_file for another tokenizer.model")
-                return cls(_core.CoreSentencePiece.from_model(data, str(p)), name, data, str(p))
-        raise VocabularyFileError(
-            f"no file for tokenizer {name!r}. Looked in: {'; '.join(looked)}. It ships in the mistral-common "
-            f"wheel (pip install mistral-common), or pass path= to its {fname}")
+        d = EncodingDef(name, "sentencepiece", fname, sha, None, fmt="sentencepiece",
+                        package_files=("mistral_common", "data", (fname,)),
+                        license_note=f"It ships in the mistral-common wheel (pip install mistral-common), or "
+                                     f"pass path= to its {fname}.")
+        data, src = read_rank_file(d, path)
+        return cls._from_bytes(data, name, src)
 
     @classmethod
     def for_model(cls, model: str) -> SentencePieceEncoding:
@@ -137,7 +121,7 @@ class SentencePieceEncoding:
         return load_cached(name)
 
     def __reduce__(self) -> Any:
-        return (_rebuild, (self._data, self.name, self.source))
+        return (SentencePieceEncoding._from_bytes, (self._data, self.name, self.source))
 
     def __repr__(self) -> str:
         return f"<SentencePieceEncoding {self.name!r}>"
@@ -156,13 +140,15 @@ class SentencePieceEncoding:
         return self._core.eos_id if self._core.eos_id >= 0 else None
 
     def id_to_piece(self, token: int) -> str:
-        return self._core.piece(_token_id(token))[0]
+        t = as_int(token, "token")
+        if t < 0:
+            raise ValueError(f"token id {t} is negative")
+        return self._core.piece(t)[0]
 
     # ------------------------------------------------------------------ encoding
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Token ids of ``text`` (``SentencePieceProcessor.encode``), with the BOS / EOS ids
         around them if asked."""
-        _check_text(text)
         ids = self._core.encode(text, self._ints)
         if add_bos and self.bos_token_id is not None:
             ids.insert(0, self.bos_token_id)
@@ -176,7 +162,6 @@ class SentencePieceEncoding:
 
     def count(self, text: str) -> int:
         """``len(encode(text))`` without building the list."""
-        _check_text(text)
         return int(self._core.count(text))
 
     def count_ordinary(self, text: str) -> int:
@@ -211,15 +196,6 @@ def load_cached(name: str) -> SentencePieceEncoding:
     return enc
 
 
-def _rebuild(data: bytes, name: str, source: str) -> SentencePieceEncoding:
-    return SentencePieceEncoding(_core.CoreSentencePiece.from_model(data, source), name, data, source)
-
-
-def _check_text(text: Any) -> None:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be str, not {type(text).__name__}")
-
-
 def _texts(texts: Any) -> list[str]:
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
         raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
@@ -227,12 +203,3 @@ def _texts(texts: Any) -> list[str]:
         if not isinstance(t, str):
             raise TypeError(f"texts[{i}] must be str, not {type(t).__name__}")
     return list(texts)
-
-
-def _token_id(token: Any) -> int:
-    if isinstance(token, bool) or not hasattr(token, "__index__"):
-        raise TypeError(f"a token id must be an int, not {type(token).__name__}")
-    t = int(token)
-    if t < 0:
-        raise ValueError(f"token id {t} is negative")
-    return t

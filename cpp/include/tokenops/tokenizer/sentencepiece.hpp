@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tokenops/tokenizer/byte_table.hpp"
@@ -53,6 +52,8 @@ class SentencePieceBpe {
  private:
   template <class Emit>
   void run(std::string_view text, Emit&& emit) const;
+  template <class Emit>
+  void run_ids(std::string_view text, Emit&& emit) const;  // run, unknown runs collapsed
   struct Scratch {  // per call: the arrays of merge_segment, kept across its segments
     struct Pair {
       float score;
@@ -73,6 +74,7 @@ class SentencePieceBpe {
   ByteTable mergeable_;  // normal and user-defined pieces -> id
   std::array<std::vector<Id>, 256> user_by_first_;      // user-defined pieces by first byte, longest first
   std::array<Id, 256> byte_ids_{};
+  std::vector<std::int16_t> byte_of_;  // per id: the byte of a <0xXX> piece, -1 for others
   bool byte_fallback_ = false;
   bool add_dummy_prefix_ = true;
   bool escape_whitespaces_ = true;
