@@ -47,6 +47,19 @@ def fill(path, n, start=0, **kw):
     return c
 
 
+def closed_with_snapshot(path, n, **kw):
+    """A cache file of prompts 0..n-1 whose graph was loaded and written at close."""
+    c = fill(path, n, **kw)
+    semantic(c, 0)
+    c.close()
+
+
+def restored(c):
+    """Whether the cache's (only) partition index came from a snapshot."""
+    (st,) = c.stats()["indexes"].values()
+    return st["restored"]
+
+
 def key(c, i):
     """The exact key of prompt i (what put returned)."""
     return c._keys(f"q {i}", None, None)[1]
@@ -77,9 +90,7 @@ def test_a_closed_cache_leaves_a_snapshot_the_next_one_adopts(tmp_path):
 
 def test_rows_changed_after_the_snapshot_are_served_as_the_file_says(tmp_path):
     path = tmp_path / "c.sqlite"
-    c = fill(path, 200)
-    semantic(c, 0)
-    c.close()
+    closed_with_snapshot(path, 200)
     other = open_cache(path, persist_index=False)  # another process: changes rows, keeps no snapshot
     for i in range(0, 50):
         assert other.delete(key(other, i))
@@ -104,9 +115,7 @@ def test_rows_changed_after_the_snapshot_are_served_as_the_file_says(tmp_path):
 
 def test_close_rewrites_a_snapshot_once_enough_changed(tmp_path):
     path = tmp_path / "c.sqlite"
-    c = fill(path, 100)
-    semantic(c, 0)
-    c.close()
+    closed_with_snapshot(path, 100)
     (snap,) = snapshots(path)
     c = open_cache(path)
     c.put_many([f"q {i}" for i in range(100, 1100)], list(range(100, 1100)))
@@ -127,9 +136,7 @@ def newer_snapshot_older_file(tmp_path, n, added, deleted=0):
     """A cache file of prompts 0..n-1 put back after a later state (deleted first ones, `added`
     more) wrote its snapshot: the snapshot is newer than the file beside it."""
     path, copy = tmp_path / "c.sqlite", tmp_path / "copy.sqlite"
-    c = fill(path, n)
-    semantic(c, 0)
-    c.close()
+    closed_with_snapshot(path, n)
     shutil.copy(path, copy)
     c = open_cache(path)
     for i in range(deleted):
@@ -149,14 +156,14 @@ def test_an_older_copy_of_the_file_never_serves_the_snapshots_rows(tmp_path):
     c = open_cache(path)
     assert [semantic(c, i) for i in (0, 19, 20, 99)] == [0, 19, 20, 99]
     assert [semantic(c, i) for i in (100, 129)] == [None, None]
-    assert next(iter(c.stats()["indexes"].values()))["restored"] is False  # ids above the file's
+    assert restored(c) is False  # ids above the file's
     c.put_many([f"q {i}" for i in range(500, 530)], [f"new {i}" for i in range(500, 530)])  # ids 101..130 again
     assert semantic(c, 500) == "new 500" and semantic(c, 100) is None
     c.close()
     (snap,) = snapshots(path)
     c = open_cache(path)  # the snapshot written by that close is of this file: adopted
     assert semantic(c, 500) == "new 500" and semantic(c, 100) is None and semantic(c, 3) == 3
-    assert next(iter(c.stats()["indexes"].values()))["restored"] is True
+    assert restored(c) is True
     c.close()
 
 
@@ -171,15 +178,13 @@ def test_a_snapshot_whose_ids_name_other_rows_is_not_adopted(tmp_path):
     snapshots(path)[0].write_bytes(snap_bytes)  # the newer state's snapshot beside it
     c = open_cache(path)
     assert semantic(c, 50) is None and semantic(c, 700) == "new 700" and semantic(c, 5) == 5
-    assert next(iter(c.stats()["indexes"].values()))["restored"] is False
+    assert restored(c) is False
     c.close()
 
 
 def test_a_new_file_at_the_same_path_ignores_the_old_snapshot(tmp_path):
     path = tmp_path / "c.sqlite"
-    c = fill(path, 100)
-    semantic(c, 0)
-    c.close()
+    closed_with_snapshot(path, 100)
     assert snapshots(path)
     path.unlink()
     c = open_cache(path)  # a new file: its row ids start again at 1, for other prompts
@@ -188,19 +193,17 @@ def test_a_new_file_at_the_same_path_ignores_the_old_snapshot(tmp_path):
         warnings.simplefilter("error")  # of another file: ignored without a warning
         assert semantic(c, 3) is None  # id 4 of the old file's graph is "q 503" here
         assert semantic(c, 503) == "new 503"
-    assert next(iter(c.stats()["indexes"].values()))["restored"] is False
+    assert restored(c) is False
     c.close()
     c = open_cache(path)
-    assert semantic(c, 503) == "new 503" and next(iter(c.stats()["indexes"].values()))["restored"]
+    assert semantic(c, 503) == "new 503" and restored(c)
     c.close()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "header", "format"])
 def test_a_damaged_snapshot_warns_and_the_index_is_built_from_the_file(tmp_path, damage):
     path = tmp_path / "c.sqlite"
-    c = fill(path, 150)
-    semantic(c, 0)
-    c.close()
+    closed_with_snapshot(path, 150)
     (snap,) = snapshots(path)
     data = bytearray(snap.read_bytes())
     if damage == "truncate":
@@ -216,10 +219,10 @@ def test_a_damaged_snapshot_warns_and_the_index_is_built_from_the_file(tmp_path,
     with pytest.warns(RuntimeWarning, match="snapshot .* is not used"):
         assert semantic(c, 42) == 42
     assert [semantic(c, i) for i in range(0, 150, 10)] == list(range(0, 150, 10))
-    assert next(iter(c.stats()["indexes"].values()))["restored"] is False
+    assert restored(c) is False
     c.close()  # replaced by a good one
     c = open_cache(path)
-    assert semantic(c, 7) == 7 and next(iter(c.stats()["indexes"].values()))["restored"]
+    assert semantic(c, 7) == 7 and restored(c)
     c.close()
 
 
@@ -256,7 +259,7 @@ def test_clear_removes_the_namespace_snapshots_only(tmp_path):
     assert vi.read_snapshot_header(left)["namespace"] == "b"
     c.close()
     c = open_cache(path, namespace="b")
-    assert semantic(c, 3) == 3 and next(iter(c.stats()["indexes"].values()))["restored"]
+    assert semantic(c, 3) == 3 and restored(c)
     c.close()
 
 
