@@ -29,6 +29,7 @@ RUNS = [
     (["tokenizer_unstable.py", "--repeat", "1", "--encodings", "cl100k_base"], "", ("tiktoken",)),
     (["tokenizer_tekken.py", "--repeat", "1"], "emoji", ("mistral_common",)),
     (["tokenizer_sentencepiece.py", "--repeat", "1"], "messages", ("mistral_common", "sentencepiece")),
+    (["mistral_chat.py", "--conversations", "20", "--repeat", "1"], "mistral_v7", ("mistral_common",)),
     (["embedder.py", "--quick"], "load time and peak RSS", ("torch", "sentence_transformers", "onnxruntime", "onnx")),
     # GPTCache pip-installs what it misses at run time, so all three are required up front
     (["cache.py", "--quick"], "get hit (semantic)", ("gptcache", "sqlalchemy", "faiss")),

@@ -211,10 +211,12 @@ def test_bad_vocab_entries_name_the_entry(tmp_path):
 
 def test_count_messages_uses_tekken_for_the_models_that_have_it():
     # "mistral-nemo" matched the "mistral" prefix of the providers without a public tokenizer
-    # and was counted with o200k_base, though encoding_for_model maps it to tekken
+    # and was counted with o200k_base, though encoding_for_model maps it to tekken; now its chat
+    # template is reproduced too (test_mistral_chat.py): <s>[INST] text [/INST]
     msgs = [{"role": "user", "content": "Bonjour, ça va ? 2024"}]
+    text = tokenops.get_encoding("tekken").count_ordinary(msgs[0]["content"])
     for model in ("open-mistral-nemo", "mistral-nemo", "mistral/open-mistral-nemo", "mistral-small-2409"):
         c = tokenops.count_messages(msgs, model=model)
-        assert c.encoding == "tekken" and c.kind == "approximation", model
+        assert c.encoding == "tekken" and c.kind == "exact" and c.tokens == text + 3, model
     other = tokenops.count_messages(msgs, model="mistral-large-latest")  # no public tokenizer known here
     assert other.encoding == "o200k_base" and other.kind == "approximation"

@@ -496,7 +496,31 @@ def pack_chat(
     lead = 0
     while lead < len(msgs) and lead in system_set:
         lead += 1
-    ordered = sorted(keep)
-    out = [msgs[i] for i in ordered if i < lead] + head + [msgs[i] for i in ordered if i >= lead]
+
+    def assemble(keep: set[int]) -> list[dict[str, Any]]:
+        ordered = sorted(keep)
+        return [msgs[i] for i in ordered if i < lead] + head + [msgs[i] for i in ordered if i >= lead]
+
+    out = assemble(keep)
     final = count_messages(out, model, image_size=image_size)
+    # A chat template that merges turns (Mistral's: consecutive user messages become one turn,
+    # the system prompt moves to the last user turn) makes the per-message shares add up only
+    # approximately: while the exact count of the kept list is over, the summary is trimmed by the
+    # excess, then the oldest droppable turn goes.
+    while final.tokens > budget:
+        if head and summary_text:
+            n = enc.count(summary_text, disallowed_special=())
+            summary_text = enc.truncate(summary_text, max(0, n - (final.tokens - budget)),
+                                        disallowed_special=()) or None
+            head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+        else:
+            droppable = sorted(i for i in keep - system_set if i not in forced_tail)
+            if not droppable:
+                raise ValueError(f"the system messages and the last {keep_last} messages need {final.tokens} "
+                                 f"tokens for {model}, over the budget of {budget}; raise the budget or lower "
+                                 "keep_last")
+            keep -= whole(droppable[:1])
+        out = assemble(keep)
+        final = count_messages(out, model, image_size=image_size)
+    dropped = [i for i in range(len(msgs)) if i not in keep]
     return ChatPackResult(out, final.tokens, original, dropped, summary_text, final.kind, final.notes)

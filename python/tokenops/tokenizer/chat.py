@@ -5,8 +5,11 @@ OpenAI models: the per-message and per-function constants published in the OpenA
 *estimates* of the prompt tokens the API bills: the formatting is not documented and may change.
 Models without a public tokenizer (Anthropic Claude, Google Gemini...) get an explicitly labelled
 *approximation* computed with o200k_base; use the provider's count-tokens endpoint for exact
-numbers. Open models with a public vocabulary but their own chat template (Llama-3) are counted
-with their exact encoding and the cookbook constants, also labelled an *approximation*.
+numbers. Mistral models whose vocabulary tokenops has (Mistral 7B, Mixtral, NeMo, Large 24.07 /
+24.11, Codestral 24.05, Pixtral 12B...) are counted *exactly*: the ids of Mistral's own chat
+template (mistral-common's ``encode_chat_completion``, reproduced in :mod:`.mistral_chat`).
+Other open models with a public vocabulary but their own chat template (Llama-3) are counted
+with their exact encoding and the cookbook constants, labelled an *approximation*.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 from .._args import sdk_dict
 from .core import Encoding, encoding_for_model, get_encoding
 from .images import DETAILS, ImageSize, image_size_from_data, image_tokens, max_image_tokens
+from .mistral_chat import mistral_template, mistral_vocabulary_for_model
+from .sentencepiece import sentencepiece_name_for_model
 
 REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
 
@@ -43,7 +48,8 @@ _NON_OPENAI_PREFIXES = (
 class TokenCount:
     """A prompt-token count for messages and/or tools.
 
-    ``kind`` is ``"estimate"`` (OpenAI's published formula over the model's exact tokenizer) or
+    ``kind`` is ``"exact"`` (the model's own chat template over its own vocabulary: Mistral
+    models), ``"estimate"`` (OpenAI's published formula over the model's exact tokenizer) or
     ``"approximation"`` (no public tokenizer for the model, counted with ``encoding``; or a model
     whose chat template is not OpenAI's, such as Llama-3).
 
@@ -63,7 +69,7 @@ class TokenCount:
 
     @property
     def exact(self) -> bool:
-        return False
+        return self.kind == "exact"
 
     def __int__(self) -> int:
         return self.tokens
@@ -137,6 +143,14 @@ def _resolve(model: str) -> tuple[Encoding, str, str]:
         low = model.lower()
         # "claude" / "gemini" anywhere, as image_tokens matches them: Bedrock's
         # us.anthropic.claude-...-v2:0 and anthropic.claude-... ids were a KeyError here
+        if sentencepiece_name_for_model(model) is not None:
+            # Mixtral 8x7B, Mistral 7B...: count_messages counts their chats exactly with their
+            # SentencePiece vocabulary; plain-text callers (compress, pack_chat's summary) take
+            # tiktoken-style encodings, so o200k_base stands in here
+            return get_encoding("o200k_base"), "approximation", (
+                f"{model}'s SentencePiece vocabulary is not an Encoding; text counted with o200k_base "
+                "(count_messages counts its chat requests exactly)"
+            )
         if "claude" in low or "gemini" in low or any(low.startswith(p) or ("/" + p) in low
                                                       for p in _NON_OPENAI_PREFIXES):
             return get_encoding("o200k_base"), "approximation", (
@@ -340,6 +354,11 @@ def count_messages(
 ) -> TokenCount:
     """Prompt tokens of a Chat Completions ``messages`` list (OpenAI cookbook formula).
 
+    For a Mistral model whose vocabulary tokenops has (``open-mixtral-8x7b``,
+    ``mistral-large-2411``, ``open-mistral-nemo``...) the count is exact (``kind="exact"``): the
+    model's own chat template, as mistral-common's ``encode_chat_completion`` builds it
+    (:mod:`tokenops.tokenizer.mistral_chat`); text parts only.
+
     Image parts are counted by the provider's sizing rule (:func:`tokenops.image_tokens`); the
     size of a base64 ``data:`` image is read from its header. For an image given by URL or file
     id, ``image_size`` supplies it: a ``(width, height)`` for every such image, a dict by URL, or
@@ -347,6 +366,9 @@ def count_messages(
     is counted at the most one image can cost on ``model`` (a note says so)."""
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of dicts like {'role': 'user', 'content': '...'}")
+    mistral = _mistral(model)
+    if mistral is not None:
+        return _count_mistral(mistral, model, messages, None)
     enc, kind, note = _resolve(model)
     per_msg, per_name = _per_message_constants(model)
     acc = _Acc(model, image_size)
@@ -368,6 +390,30 @@ def count_messages(
     total = sum(counts) + REPLY_PRIMING
     return TokenCount(total, kind, model, enc.name, tuple(counts), 0, tuple(dict.fromkeys(acc.notes)),
                       acc.images)
+
+
+def _mistral(model: Any) -> str | None:
+    if not isinstance(model, str):
+        raise TypeError(f"model must be str, not {type(model).__name__}")
+    return mistral_vocabulary_for_model(model)
+
+
+def _count_mistral(vocabulary: str, model: str, messages: Sequence[Any] | None,
+                   tools: Sequence[Any] | None) -> TokenCount:
+    t = mistral_template(vocabulary)
+    notes = [f"exact: Mistral's {t.version} chat template over {vocabulary} (the ids mistral-common's "
+             "encode_chat_completion gives)"]
+    if messages is None:  # the tool schemas alone, as they sit before the last user turn
+        if t.version == "v1":
+            n = 0
+            notes.append("the v1 template has no tool schemas")
+        else:
+            n = t.count([{"role": "user", "content": ""}], tools)[2]
+        return TokenCount(n, "exact", model, vocabulary, (), n, tuple(notes))
+    if t.version == "v1" and tools:
+        notes.append("the v1 template has no tool schemas: tools add no tokens")
+    total, per, tool_tokens = t.count(messages, tools)
+    return TokenCount(total, "exact", model, vocabulary, tuple(per), tool_tokens, tuple(notes))
 
 
 def _schema_text(value: Any) -> str:
@@ -418,9 +464,13 @@ def count_tools(
     image_size: ImageSize = None,
 ) -> TokenCount:
     """Prompt tokens added by a ``tools`` list (function schemas), plus ``messages`` if given,
-    with the cookbook's per-function and per-property constants."""
+    with the cookbook's per-function and per-property constants; for Mistral models, exactly,
+    as their template places the schemas (``[AVAILABLE_TOOLS]`` before the last user turn)."""
     if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
         raise TypeError("tools must be a list of {'type': 'function', 'function': {...}} dicts")
+    mistral = _mistral(model)
+    if mistral is not None:
+        return _count_mistral(mistral, model, messages, tools)
     enc, kind, note = _resolve(model)
     notes = [note]
     if enc.name in ("o200k_base", "o200k_harmony"):

@@ -5,10 +5,11 @@ Codestral 24.05) and other BPE models with the identity normalizer, such as Llam
 The engine is tokenops' own C++ (``cpp/src/tokenizer/sentencepiece.cpp``), token-for-token equal
 to the ``sentencepiece`` library's ``encode`` (tests/python/test_tokenizer_sentencepiece.py). It
 is a separate class from :class:`~tokenops.Encoding` (byte-level BPE with a pre-tokenizer): it has
-no special-token parsing (SentencePiece reads ``<s>`` or ``[INST]`` in text as text) and is not
-yet accepted as ``model=`` by ``count_messages`` or ``compress`` (which count Mistral model
-names approximately with o200k_base, as before); :meth:`SentencePieceEncoding.for_model` maps
-Mistral model names to their tokenizer.
+no special-token parsing (SentencePiece reads ``<s>`` or ``[INST]`` in text as text).
+``count_messages`` / ``count_tools`` count the chat requests of these models exactly, with
+Mistral's own templates over this engine (:mod:`.mistral_chat`); ``compress`` takes
+tiktoken-style encodings and counts their plain text approximately with o200k_base.
+:meth:`SentencePieceEncoding.for_model` maps Mistral model names to their tokenizer.
 """
 
 from __future__ import annotations
