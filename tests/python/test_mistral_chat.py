@@ -278,3 +278,19 @@ def test_pack_chat_fits_exact_mistral_counts(model):
             assert r.kind == "exact"
             assert r.tokens == tokenops.count_messages(r.messages, model).tokens <= budget
             assert r.messages[0] == msgs[0] and r.messages[-1] == msgs[-1]
+
+
+def test_openai_sdk_message_objects_count_like_their_dicts():
+    chat = pytest.importorskip("openai.types.chat")
+    tc_mod = pytest.importorskip("openai.types.chat.chat_completion_message_function_tool_call")
+    call = tc_mod.ChatCompletionMessageFunctionToolCall(
+        id="abcDEF123", type="function", function=tc_mod.Function(name="get_weather", arguments='{"city": "Paris"}'))
+    sdk = chat.ChatCompletionMessage(role="assistant", content=None, tool_calls=[call])
+    plain = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "abcDEF123", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}
+    user = {"role": "user", "content": "Weather in Paris?"}
+    tool = {"role": "tool", "tool_call_id": "abcDEF123", "content": "18C, sunny"}
+    for model in ("mistral-large-2411", "open-mistral-nemo", "mistral-large-2402"):
+        want = tokenops.count_messages([user, plain, tool], model)
+        got = tokenops.count_messages([user, sdk, tool], model)
+        assert got.exact and got.tokens == want.tokens and got.per_message == want.per_message
