@@ -294,3 +294,23 @@ def test_openai_sdk_message_objects_count_like_their_dicts():
         want = tokenops.count_messages([user, plain, tool], model)
         got = tokenops.count_messages([user, sdk, tool], model)
         assert got.exact and got.tokens == want.tokens and got.per_message == want.per_message
+
+
+def test_deep_or_odd_json_is_a_clear_error():
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]
+    user = {"role": "user", "content": "x"}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": deep}}]
+    with pytest.raises(ValueError, match="nests too deeply"):
+        tokenops.count_tools(tools, "mistral-large-2411", [user])
+    call = {"role": "assistant", "content": None, "tool_calls": [{"id": "abcdefghi", "function": {
+        "name": "f", "arguments": "[" * 100_000 + "]" * 100_000}}]}
+    with pytest.raises(ValueError, match="nests too deeply"):
+        tokenops.count_messages([user, call, {"role": "tool", "tool_call_id": "abcdefghi", "content": "1"}],
+                                "mistral-large-2407")
+    odd = [{"type": "function", "function": {"name": "f", "parameters": {"default": object()}}}]
+    with pytest.raises(TypeError, match="JSON"):
+        tokenops.count_tools(odd, "mistral-large-2411", [user])

@@ -84,11 +84,25 @@ def _aggregate(contents: Sequence[Any]) -> str:
     return _JOIN.join(parts)
 
 
+_TOO_DEEP = "nests too deeply for JSON (Python's recursion limit); no API request holds such data"
+
+
 def _json_or_text(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        raise ValueError(f"a tool-call argument or tool result {_TOO_DEEP}") from None
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except RecursionError:
+        raise ValueError(f"{what} {_TOO_DEEP}") from None
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what} must be JSON-serialisable data ({e})") from None
 
 
 def _normalised_json_text(text: str | None) -> str:
@@ -96,9 +110,11 @@ def _normalised_json_text(text: str | None) -> str:
     if not text:
         return "{}"
     try:
-        return json.dumps(json.loads(text), ensure_ascii=False)
+        return _dumps(json.loads(text), "a tool-call argument or tool result")
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        raise ValueError(f"a tool-call argument or tool result {_TOO_DEEP}") from None
 
 
 def _parse_message(i: int, message: Any) -> _Msg:
@@ -144,7 +160,12 @@ def _parse_message(i: int, message: Any) -> _Msg:
                 raise ValueError(f"messages[{i}]['tool_calls'][{j}] needs a function with a str name")
             args = fn.get("arguments")
             if isinstance(args, Mapping):
-                args = json.dumps(args)  # FunctionCall's validator
+                try:  # FunctionCall's validator
+                    args = json.dumps(args)
+                except RecursionError:
+                    raise ValueError(f"messages[{i}]['tool_calls'][{j}] arguments {_TOO_DEEP}") from None
+                except (TypeError, ValueError) as e:
+                    raise TypeError(f"messages[{i}]['tool_calls'][{j}] arguments must be JSON data ({e})") from None
             elif args is None:
                 args = "{}"
             elif not isinstance(args, str):
@@ -301,7 +322,7 @@ class MistralChatTemplate:
                 else:
                     if k == last_user and tool_list:
                         schema = [sp["[AVAILABLE_TOOLS]"],
-                                  *text(json.dumps(tool_list, ensure_ascii=False)), sp["[/AVAILABLE_TOOLS]"]]
+                                  *text(_dumps(tool_list, "tools")), sp["[/AVAILABLE_TOOLS]"]]
                         tool_tokens = len(schema)
                         segs.append((-1, schema))
                     body = f"{system_prompt}{_JOIN}{content}" if sys_here else content
@@ -327,7 +348,7 @@ class MistralChatTemplate:
                         result: Any = [{"name": m.name, "content": _json_or_text(m.content)}]
                     else:
                         result = {"content": _json_or_text(m.content), "call_id": m.tool_call_id}
-                    ids = [sp["[TOOL_RESULTS]"], *text(json.dumps(result, ensure_ascii=False)),
+                    ids = [sp["[TOOL_RESULTS]"], *text(_dumps(result, f"messages[{m.index}] content")),
                            sp["[/TOOL_RESULTS]"]]
                 segs.append((m.index, ids))
             else:  # assistant
@@ -359,7 +380,7 @@ class MistralChatTemplate:
                     if v != "v2" and c["id"] and c["id"] != "null":
                         call["id"] = c["id"]
                     calls.append(call)
-                ids = ids + [self._sp["[TOOL_CALLS]"], *text(json.dumps(calls, ensure_ascii=False))]
+                ids = ids + [self._sp["[TOOL_CALLS]"], *text(_dumps(calls, f"messages[{m.index}] tool calls"))]
         if not m.prefix:
             ids.append(self.eos)
         return ids
