@@ -190,6 +190,25 @@ def test_a_vetoed_nearest_neighbour_is_a_miss_unless_top_k_allows_more(embedder)
     assert r4.similarity > r4.hit.similarity >= 0.8
 
 
+def test_prompts_longer_than_the_embedder_sees_are_matched_exactly_only(embedder):
+    # MiniLM reads 256 word pieces: two prompts that share a long context and differ after it
+    # have the same vector (cosine 1.0), so the semantic level cannot tell them apart
+    doc = " ".join(["The quarterly report covers revenue growth across the European and Asian markets."] * 30)
+    summarise = doc + "\n\nQuestion: summarise this report in one sentence."
+    translate = doc + "\n\nQuestion: translate this report into French."
+    assert embedder.similarity(summarise, translate)[0, 0] > 0.999
+    c = Cache(embedder=embedder)
+    c.put(summarise, "the summary", model="gpt-4o")
+    assert c.get(summarise, model="gpt-4o").kind == "exact"  # the exact level still serves it
+    assert c.get(" ".join(translate.split()), model="gpt-4o") is None
+    assert c.get(translate, model="gpt-4o") is None
+    # a short prompt that is the long entry's beginning is no match for it either
+    assert c.get(doc[:400], model="gpt-4o") is None
+    # prompts within the window still hit semantically, also beside a long entry
+    c.put("How do I reset my PIN?", "pin answer", model="gpt-4o")
+    assert c.get("how can I reset my PIN", model="gpt-4o").kind == "semantic"
+
+
 class CountingEmbedder:
     """The real embedder, counting the texts it embeds."""
 

@@ -7,7 +7,8 @@ A :class:`Cache` answers a prompt it has seen before without calling the model. 
 * **semantic**: a prompt whose sentence embedding (tokenops' native MiniLM) is within
   ``threshold`` cosine of a cached one, in the same *partition* (namespace, model, parameters and,
   for chat prompts, every message but the last user message and that message's non-text parts,
-  such as images), and that no **guard** vetoes.
+  such as images), and that no **guard** vetoes. A prompt longer than the embedder reads
+  (``max_tokens`` word pieces: the rest is truncated) is matched exactly only.
 
 Guards (C++, ``tokenops/cache/guard.hpp``) catch what an embedding blurs: ``"numbers"`` (the sets
 of numbers differ: "iPhone 12" vs "iPhone 13"), ``"negation"`` (one is negated), and, opt-in,
@@ -441,6 +442,12 @@ class Cache:
         elif isinstance(embedder, str):
             raise ValueError(f"embedder must be 'default', an Embedder or None, not {embedder!r}")
         self.embedder = embedder
+        # the word pieces the embedder reads ([CLS] and [SEP] included), when it says: a longer
+        # text is truncated, so its vector shows only its beginning (None: an embedder that does
+        # not say, trusted to see the whole text)
+        window = getattr(embedder, "max_tokens", None)
+        self._window = int(window) if is_real(window) and callable(getattr(embedder, "count_tokens", None)) \
+            else None
         if embedder is not None:
             faiss_module()  # fail now, not at the first put
         self._lock = threading.RLock()
@@ -911,7 +918,7 @@ class Cache:
                 if row is not None:
                     self._stats["exact_hits"] += 1
                     out[i] = Lookup(self._serve(row, "exact", 1.0, now), row[1], 1.0, ())
-                elif self.embedder is not None and self._has_vectors(part):
+                elif self.embedder is not None and self._seen_whole(_text) and self._has_vectors(part):
                     pending.append(i)  # an empty partition is a miss without embedding
         if pending and self.embedder is not None:
             vecs = self._embed([keyed[i][2] for i in pending])  # outside the lock: the slow part
@@ -925,6 +932,17 @@ class Cache:
                 if out[i].hit is None:  # type: ignore[union-attr]
                     self._stats["misses"] += 1
         return out  # type: ignore[return-value]
+
+    def _seen_whole(self, text: str) -> bool:
+        """Whether the embedder reads all of ``text``. A longer one is truncated to its first
+        ``max_tokens`` word pieces: two prompts that share a long beginning (a document, then
+        different questions) get the same vector, so such a prompt is matched exactly only, and
+        a stored one is no semantic candidate. A text that fills the window exactly counts as
+        truncated (the two cannot be told apart)."""
+        if self._window is None:
+            return True
+        assert self.embedder is not None
+        return int(self.embedder.count_tokens(text)) < self._window
 
     def _has_vectors(self, partition: str) -> bool:
         p = self._partitions.get(partition)
@@ -1136,6 +1154,8 @@ class Cache:
                 break
             if self._expired(row[3], now):
                 self._expire(row[0], partition)
+                continue
+            if not self._seen_whole(row[1]):  # its vector shows only its beginning
                 continue
             failed = _core.cache_guard(text, row[1], self._mask) if self._mask else 0
             if failed:
