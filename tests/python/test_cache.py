@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -312,6 +313,53 @@ def test_two_caches_putting_the_same_prompts_at_once(tmp_path):
     assert len(caches[0]) == 5 and caches[1].get("question 4").response.endswith("-199")
     for c in caches:
         c.close()
+
+
+def _open_new_files_at_once(tmp_path, n_workers, rounds, open_one):
+    """n_workers threads (each with its own connection, as processes would have) open the same
+    new file at once, ``rounds`` times; the errors they met."""
+    barrier = threading.Barrier(n_workers)
+
+    def work(w: int) -> list[str]:
+        errors = []
+        for r in range(rounds):
+            barrier.wait(timeout=60)
+            try:
+                open_one(tmp_path / f"{r}.sqlite", w)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"{type(e).__name__}: {e}")
+        return errors
+
+    with ThreadPoolExecutor(n_workers) as pool:
+        return [e for errs in pool.map(work, range(n_workers), timeout=300) for e in errs]
+
+
+def test_caches_opening_a_new_file_at_once_all_open_it(tmp_path):
+    # each opener used to make the tables, the counts and the meta rows in separate steps: one
+    # could see the file half made ("an SQLite database of something else (tables: meta)"), insert
+    # the meta rows a second time ("UNIQUE constraint failed"), or meet the other's switch to WAL
+    # ("database is locked"), each reported as "not a tokenops cache file"
+    def open_one(path, w):
+        with Cache(path, embedder=None) as c:
+            c.put(f"question {w}", "answer")
+
+    assert _open_new_files_at_once(tmp_path, 4, 40, open_one) == []
+    for r in range(40):
+        with Cache(tmp_path / f"{r}.sqlite", embedder=None) as c:
+            assert len(c) == 4 and c.get("question 3").response == "answer"
+
+
+def test_an_exact_only_cache_does_not_write_into_a_file_made_semantic_meanwhile(tmp_path, embedder):
+    path = tmp_path / "c.sqlite"
+    exact = Cache(path, embedder=None)  # a new file: no vectors yet
+    semantic = Cache(path, embedder=embedder)  # empty, so it becomes a semantic file
+    with pytest.raises(ValueError, match="is a semantic cache"):
+        exact.put("q", "a")  # its entry would have no vector: never found by the semantic level
+    assert exact.get("q") is None and len(semantic) == 0
+    semantic.put("How do I reset my PIN?", "pin")
+    assert exact.get("How do I reset my PIN?").response == "pin"  # it still reads the file
+    exact.close()
+    semantic.close()
 
 
 def test_file_errors(tmp_path, embedder):

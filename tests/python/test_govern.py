@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Context, Decimal
 from types import SimpleNamespace
 
@@ -1143,6 +1144,30 @@ def _share_a_cap(path, barrier, results, n_threads, delay):
             th.join(timeout=60)
     led.close()
     results.put((os.getpid(), outs))
+
+
+def test_ledgers_opening_a_new_file_at_once_all_open_it(tmp_path):
+    # the second opener used to meet the first's switch to WAL: "database is locked" at once
+    # (SQLite does not wait on its busy timeout there), reported as "not a tokenops ledger file"
+    n, rounds = 4, 60
+    barrier = threading.Barrier(n)
+
+    def work(w):
+        errors = []
+        for r in range(rounds):
+            barrier.wait(timeout=60)
+            try:
+                with Ledger(tmp_path / f"{r}.sqlite") as led:
+                    led.record(usage(1), model="gpt-4o", task=f"t{w}")
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"{type(e).__name__}: {e}")
+        return errors
+
+    with ThreadPoolExecutor(n) as pool:
+        assert [e for errs in pool.map(work, range(n), timeout=300) for e in errs] == []
+    for r in range(rounds):
+        with Ledger(tmp_path / f"{r}.sqlite") as led:
+            assert len(led) == n
 
 
 def test_processes_sharing_a_ledger_file_cannot_overrun_a_shared_cap(tmp_path):

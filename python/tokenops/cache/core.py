@@ -55,6 +55,7 @@ import numpy as np
 
 from .. import _core
 from .._args import check_threads, is_real, positive_int, sdk_dict
+from .._sqlite import use_wal
 from .index import (
     HNSW_EF_CONSTRUCTION,
     HNSW_FROM,
@@ -363,6 +364,9 @@ CREATE INDEX IF NOT EXISTS entries_namespace_lru ON entries (namespace, last_use
 
 # Entries per namespace, kept by triggers in the same transactions as the rows, so that a put with
 # max_entries does not count the table (it did: 12 ms per put at 100k entries).
+# every table, index and trigger of a complete file (one without some is completed when opened)
+_NAMES = {"meta", "entries", "counts", "entries_partition", "entries_namespace_lru",
+          "entries_counted", "entries_uncounted"}
 _COUNTS = [
     "CREATE TABLE counts (namespace TEXT PRIMARY KEY, n INTEGER NOT NULL)",
     "INSERT INTO counts (namespace, n) SELECT namespace, COUNT(*) FROM entries GROUP BY namespace",
@@ -462,20 +466,7 @@ class Cache:
         except sqlite3.Error as e:
             raise OSError(f"cannot open the cache file {self.path}: {e}") from None
         try:
-            tables = {r[0] for r in self._db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
-            if tables and not {"meta", "entries"} <= tables:
-                raise ValueError(
-                    f"{self.path} is an SQLite database of something else (tables: "
-                    f"{', '.join(sorted(tables))}); a cache needs a file of its own"
-                )
-            if self.path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # each hit updates its counters: FULL would fsync every look-up (0.2-4 ms on disk)
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._ensure_counts()
-            self._check_meta()
+            self._open_file()
         except sqlite3.DatabaseError as e:
             self._db.close()
             raise ValueError(
@@ -491,21 +482,54 @@ class Cache:
         file for other guards)."""
         return self._guards
 
-    def _ensure_counts(self) -> None:
-        """Adds the counts table and its triggers to a new file (or one written before they
-        existed), under the write lock so that two processes opening it do not both add them."""
-        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'counts'"
-        if self._db.execute(exists).fetchone() is not None:
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            if self._db.execute(exists).fetchone() is None:
-                for stmt in _COUNTS:
-                    self._db.execute(stmt)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+    def _layout(self) -> tuple[set[str], set[str], dict[str, str]]:
+        """(tables, every schema name, meta) of the file as it is now."""
+        rows = self._db.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
+        tables = {n for t, n in rows if t == "table"}
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        return tables, {n for _, n in rows}, meta
+
+    def _refuse_foreign(self, tables: set[str], meta: Mapping[str, str]) -> None:
+        if tables and (not {"meta", "entries"} <= tables or (meta and meta.get("format") != "tokenops.cache")):
+            raise ValueError(
+                f"{self.path} is an SQLite database of something else (tables: "
+                f"{', '.join(sorted(tables))}); a cache needs a file of its own"
+            )
+
+    def _open_file(self) -> None:
+        """Checks that the file is a cache (or new) before anything is written to it, then makes
+        what it lacks (all of it for a new file; the counts of one written before they existed)
+        in one write transaction, checked again under the lock: two processes opening a new
+        file at once make it once, and neither sees it half made."""
+        tables, names, meta = self._layout()
+        self._refuse_foreign(tables, meta)
+        if self.path is not None:
+            use_wal(self._db)
+            # each hit updates its counters: FULL would fsync every look-up (0.2-4 ms on disk)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        if not (_NAMES <= names and meta):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                tables, names, meta = self._layout()
+                self._refuse_foreign(tables, meta)
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self._db.execute(stmt)
+                if "counts" not in tables:
+                    for stmt in _COUNTS:
+                        self._db.execute(stmt)
+                if not meta:
+                    self._db.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        [("format", "tokenops.cache"), ("schema_version", str(SCHEMA_VERSION)),
+                         ("embedder", self._embedder_id())],
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._check_meta()
 
     # ---------------------------------------------------------------- file metadata
     def _embedder_id(self) -> str:
@@ -514,41 +538,47 @@ class Cache:
 
     def _check_meta(self) -> None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        self._file_embedder = meta.get("embedder", self._embedder_id())
-        if not meta:
-            with self._db:
-                self._db.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("format", "tokenops.cache"), ("schema_version", str(SCHEMA_VERSION)),
-                     ("embedder", self._embedder_id())],
-                )
-            return
-        if meta.get("format") != "tokenops.cache":
-            raise ValueError(f"{self.path} is an SQLite database of something else; a cache needs a file of its own")
         version = meta.get("schema_version")
         if version != str(SCHEMA_VERSION):
             raise ValueError(
                 f"cache file {self.path} has schema version {version}; this tokenops reads "
                 f"version {SCHEMA_VERSION}"
             )
-        stored = meta.get("embedder", "none")
-        if self.embedder is not None and stored not in ("none", self._embedder_id()):
+        self._file_embedder = self._stored_embedder(meta)
+        if self.embedder is not None and self._file_embedder == "none":
+            # a file without vectors becomes semantic only while it is empty: checked and
+            # changed under the write lock, so that an exact-only cache sharing the file cannot
+            # store an entry between the two (its puts read the embedder under the same lock)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._stored_embedder()
+                if stored == "none":
+                    n = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+                    if n:
+                        raise ValueError(
+                            f"cache file {self.path} was filled without an embedder ({n} entries have "
+                            "no vectors); open it with embedder=None, or use a new file for a semantic cache"
+                        )
+                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'",
+                                     (self._embedder_id(),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._file_embedder = self._embedder_id() if stored == "none" else stored
+        if self.embedder is not None and self._file_embedder != self._embedder_id():
             raise ValueError(
-                f"cache file {self.path} holds embeddings of {stored}, not of "
+                f"cache file {self.path} holds embeddings of {self._file_embedder}, not of "
                 f"{self._embedder_id()}: open it with that embedder, or with embedder=None "
                 "for exact hits only"
             )
-        if self.embedder is not None and stored == "none":
-            n = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-            if n:
-                raise ValueError(
-                    f"cache file {self.path} was filled without an embedder ({n} entries have no "
-                    "vectors); open it with embedder=None, or use a new file for a semantic cache"
-                )
-            with self._db:
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'",
-                                 (self._embedder_id(),))
-            self._file_embedder = self._embedder_id()
+
+    def _stored_embedder(self, meta: Mapping[str, str] | None = None) -> str:
+        """The embedder the file's vectors are of ("none": a file without vectors)."""
+        if meta is None:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+            return "none" if row is None else str(row[0])
+        return meta.get("embedder", "none")
 
     # ---------------------------------------------------------------- keys
     def _keys(self, prompt: Prompt, model: str | None, params: Mapping[str, Any] | None) -> tuple[str, str, str]:
@@ -797,12 +827,7 @@ class Cache:
         """:meth:`put` for many prompts, embedded in one batch and written in one transaction."""
         if isinstance(prompts, str) or isinstance(responses, str):
             raise TypeError("put_many takes lists of prompts and responses; use put for one")
-        if self.embedder is None and self._file_embedder != "none":
-            raise ValueError(
-                f"{self.path} is a semantic cache ({self._file_embedder}): entries written without "
-                "vectors would never be found by its semantic level; open it with that embedder "
-                "to write (embedder=None reads it)"
-            )
+        self._refuse_vectorless_write()
         prompts, responses = list(prompts), list(responses)
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
@@ -828,6 +853,9 @@ class Cache:
                 # the write lock first: another process sharing the file may not insert one of
                 # these keys between the read of the entries replaced and the insert
                 self._db.execute("BEGIN IMMEDIATE")
+                if self.embedder is None:  # another process may have made the file semantic
+                    self._file_embedder = self._stored_embedder()
+                    self._refuse_vectorless_write()
                 old = []
                 for i in order:
                     old += self._db.execute(
@@ -854,6 +882,14 @@ class Cache:
             if self.max_entries is not None:
                 self._evict()
         return [k[1] for k in keyed]
+
+    def _refuse_vectorless_write(self) -> None:
+        if self.embedder is None and self._file_embedder != "none":
+            raise ValueError(
+                f"{self.path} is a semantic cache ({self._file_embedder}): entries written without "
+                "vectors would never be found by its semantic level; open it with that embedder "
+                "to write (embedder=None reads it)"
+            )
 
     def _evict(self) -> None:
         n = self._count()

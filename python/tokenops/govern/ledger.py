@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .._args import is_real
+from .._sqlite import use_wal
 from ..pricing.catalog import Catalog, check_model_name
 from ..pricing.engine import CostBreakdown, _call_tier, _check_tier, _provider_hint, cost
 from ..pricing.usage import BUCKETS, INPUT_BUCKETS, OUTPUT_BUCKETS, Usage, _to_dict, normalize_usage
@@ -458,7 +459,7 @@ class Ledger:
             db.execute("ROLLBACK")
             raise
         if self.path is not None:
-            db.execute("PRAGMA journal_mode=WAL")
+            use_wal(db)
 
     # ------------------------------------------------------------------ writes
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
