@@ -876,6 +876,28 @@ def test_global_cost_quota_and_calls_quota():
         gov.check(user="dan", model="gpt-4o", estimated_tokens=1)
 
 
+def test_a_quota_counts_the_calls_dated_after_now():
+    # the clock stepped back (NTP), or another host sharing the file runs ahead: the calls it
+    # recorded are dated after this process's now, and they were made and billed all the same
+    clock = Clock()
+    led = Ledger(clock=clock)
+    gov = Governor(led, quotas=[Quota("calls", 2, "hour", scope="global"), Quota("cost", "0.005", "hour")])
+    gov.record(usage(1000, 100), model="gpt-4o", user="ana")  # $0.0035
+    gov.record(usage(10), model="gpt-4o", user="bob")
+    with pytest.raises(BudgetExceeded, match="global quota of 2 calls per 3600s exceeded"):
+        gov.check(user="cy")
+    clock.t = T0 - 30  # the clock steps back 30 s
+    with pytest.raises(BudgetExceeded, match=r"global quota of 2 calls per 3600s exceeded \(user 'cy'\): used 2 calls"):
+        gov.check(user="cy")
+    other = Governor(Ledger(clock=Clock()), quotas=[Quota("cost", "0.005", "hour")])
+    other.record(usage(1000, 100), model="gpt-4o", user="ana", at=T0 + 5)  # another host's clock
+    with pytest.raises(BudgetExceeded, match=r"user quota of \$0.005 per 3600s exceeded \(user 'ana'\): "
+                                             r"used \$0.0035 \+ this call's estimate \$0.0035"):
+        other.check(user="ana", model="gpt-4o", estimated_tokens=1100, max_output_tokens=100)
+    clock.t = T0 + 3600  # the window still ends: the calls at T0 have left it
+    assert gov.check(user="cy") == []
+
+
 def test_warn_mode_passes_violations_to_the_callback_or_warns():
     seen = []
     gov = Governor(max_tokens=100, on_exceed="warn", on_violation=seen.append)

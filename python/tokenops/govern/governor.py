@@ -6,7 +6,8 @@ ledger file: by every process sharing the file):
 
 * per task: ``max_calls`` (the iteration cap), ``max_tokens``, ``max_cost`` (USD);
 * :class:`Quota`: calls, tokens or cost per rolling window (minute, hour, day or seconds), per
-  user or for everyone (``scope="global"``); the window ending now, now - window < at <= now.
+  user or for everyone (``scope="global"``); the window ending now, now - window < at, calls
+  dated after now included (a clock stepped back, another host's clock ahead).
 
 Before a call (:meth:`Governor.check`) a limit is exceeded when ``used >= limit`` (nothing left)
 or ``used + estimate > limit``; after a call is recorded, when ``used > limit``. The call is
@@ -271,7 +272,9 @@ class Governor:
                 raise ValueError(f"a per-user quota ({q.kind} per {q.window:g}s) is set: pass user= to check and "
                                  "record calls")
             everyone = q.scope == "global"
-            used = self.ledger.usage_since(now - q.window, user, until=now, all_users=everyone)
+            # no upper bound: a call dated after now (the clock stepped back, another host's clock
+            # runs ahead) was made and billed, and counts until it is window old
+            used = self.ledger.usage_since(now - q.window, user, all_users=everyone)
             if q.scope not in held:  # reservations have no window: one query per scope
                 held[q.scope] = self.ledger.reserved(user=user, all_users=everyone)
             test("quota", q.kind, q.scope, q.limit, used, held[q.scope], q.window)
