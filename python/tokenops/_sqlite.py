@@ -23,3 +23,29 @@ def use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
                 raise
         time.sleep(pause)
         pause = min(2 * pause, 0.05)
+
+
+# SQLite's primary result codes that say the file could not be used (permissions, locks, I/O, a
+# full disk...), not that it holds something else: SQLITE_PERM, BUSY, LOCKED, NOMEM, READONLY,
+# IOERR, FULL, CANTOPEN, PROTOCOL
+_ACCESS_CODES = {3, 5, 6, 7, 8, 10, 13, 14, 15}
+_ACCESS_WORDS = ("unable to open", "readonly", "locked", "disk i/o", "is full", "out of memory",
+                 "permission", "busy")
+
+
+def access_error(e: sqlite3.Error) -> bool:
+    """True when ``e`` says the file could not be opened, read or written (read-only, locked,
+    I/O, full disk), as opposed to a file that is not a database or not of the expected kind."""
+    code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int):
+        return code & 0xFF in _ACCESS_CODES
+    return isinstance(e, sqlite3.OperationalError) and any(w in str(e).lower() for w in _ACCESS_WORDS)
+
+
+def cannot_open(what: str, path: object, e: sqlite3.Error) -> OSError:
+    """The error for a file that SQLite could not open, read or write (see :func:`access_error`)."""
+    return OSError(
+        f"cannot open the {what} {path}: SQLite said: {e}. The file itself was not judged: check "
+        "that it and its folder are writable (SQLite keeps <file>-wal and <file>-shm beside it) and "
+        "not on a read-only or full disk, and that no other process holds it locked"
+    )

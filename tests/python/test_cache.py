@@ -379,6 +379,18 @@ def test_file_errors(tmp_path, embedder):
     assert foreign.read_bytes() == before  # nothing written into the user's database
     with pytest.raises(OSError, match="cannot open the cache file"):
         Cache(tmp_path / "no" / "such" / "dir.sqlite", embedder=None)
+    # a cache file SQLite cannot open (its -wal journal cannot be made: a folder stands in the
+    # way, as a read-only folder or disk would) is not called a file of something else
+    blocked = tmp_path / "blocked.sqlite"
+    with Cache(blocked, embedder=None) as c:
+        c.put("kept", "answer")
+    (tmp_path / "blocked.sqlite-wal").mkdir()
+    with pytest.raises(OSError, match="cannot open the cache file .*unable to open database file.*writable") as e:
+        Cache(blocked, embedder=None)
+    assert "not a tokenops cache" not in str(e.value)
+    (tmp_path / "blocked.sqlite-wal").rmdir()
+    with Cache(blocked, embedder=None) as c:
+        assert c.get("kept").response == "answer"
     exact_only = tmp_path / "exact.sqlite"
     with Cache(exact_only, embedder=None) as c:
         c.put("q", "a")

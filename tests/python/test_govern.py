@@ -233,6 +233,27 @@ def test_persistence_across_reopen_and_files_that_are_not_ledgers(tmp_path):
         Ledger(3)
 
 
+def test_a_ledger_that_cannot_be_opened_is_not_called_a_foreign_file(tmp_path):
+    # SQLite cannot open a WAL file whose -wal journal it cannot create (here a folder stands in
+    # the way; a read-only folder or disk does the same): the ledger is fine, the access is not
+    p = tmp_path / "l.sqlite"
+    with Ledger(p) as led:
+        led.record(usage(10), model="gpt-4o", task="t", user="ana")
+    (tmp_path / "l.sqlite-wal").mkdir()
+    with pytest.raises(OSError, match="cannot open the ledger file .*unable to open database file.*writable") as e:
+        Ledger(p)
+    assert "not a tokenops ledger" not in str(e.value)
+    (tmp_path / "l.sqlite-wal").rmdir()
+    with Ledger(p) as led:
+        assert led.task_usage("t")[:2] == (1, 10)
+    from tokenops._sqlite import access_error  # without sqlite_errorcode (Python < 3.11): the message
+
+    assert access_error(sqlite3.OperationalError("database is locked"))
+    assert access_error(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert not access_error(sqlite3.DatabaseError("file is not a database"))
+    assert not access_error(sqlite3.OperationalError("no such column: partition"))
+
+
 # ------------------------------------------------------------------------- externally priced calls
 UNPRICED = "acme/llama-3-70b-ft"  # a fine-tuned model the catalogue does not know
 

@@ -55,7 +55,7 @@ import numpy as np
 
 from .. import _core
 from .._args import check_threads, is_real, positive_int, sdk_dict
-from .._sqlite import use_wal
+from .._sqlite import access_error, cannot_open, use_wal
 from .index import (
     HNSW_EF_CONSTRUCTION,
     HNSW_FROM,
@@ -469,6 +469,8 @@ class Cache:
             self._open_file()
         except sqlite3.DatabaseError as e:
             self._db.close()
+            if access_error(e):  # read-only, locked, I/O: not a verdict on the file
+                raise cannot_open("cache file", self.path, e) from None
             raise ValueError(
                 f"{self.path} is not a tokenops cache file (SQLite said: {e}); pass another path"
             ) from None

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .._args import is_real
-from .._sqlite import use_wal
+from .._sqlite import access_error, cannot_open, use_wal
 from ..pricing.catalog import Catalog, check_model_name
 from ..pricing.engine import CostBreakdown, _call_tier, _check_tier, _provider_hint, cost
 from ..pricing.usage import BUCKETS, INPUT_BUCKETS, OUTPUT_BUCKETS, Usage, _to_dict, normalize_usage
@@ -420,6 +420,8 @@ class Ledger:
             self._open()
         except sqlite3.DatabaseError as e:
             self._db.close()
+            if access_error(e):  # read-only, locked, I/O: not a verdict on the file
+                raise cannot_open("ledger file", self.path, e) from None
             raise ValueError(f"{self.path} is not a tokenops ledger file (SQLite said: {e}); pass another path") from None
         except ValueError:
             self._db.close()
