@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -360,6 +361,31 @@ def test_an_exact_only_cache_does_not_write_into_a_file_made_semantic_meanwhile(
     assert exact.get("How do I reset my PIN?").response == "pin"  # it still reads the file
     exact.close()
     semantic.close()
+
+
+def test_a_hit_is_served_when_the_file_cannot_take_its_hit_count(tmp_path, monkeypatch):
+    # a look-up writes on the side (the hit count and last use; an expired entry's deletion):
+    # with the file locked by another process's writer past the busy timeout (or read-only), the
+    # look-up raised "database is locked" and the stored answer was lost to the caller
+    path = tmp_path / "c.sqlite"
+    with Cache(path, embedder=None, ttl=60) as c:
+        c.put("q", "a")
+    c = Cache(path, embedder=None, ttl=60)
+    c._db.execute("PRAGMA busy_timeout = 0")  # so that the test need not wait out the timeout
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    with pytest.warns(RuntimeWarning, match="the hit is served, but its count and last use were not recorded"):
+        hit = c.get("q")
+    assert hit is not None and hit.response == "a" and hit.hits == 1
+    later = time.time() + 120
+    monkeypatch.setattr("tokenops.cache.core.time.time", lambda: later)
+    with pytest.warns(RuntimeWarning, match="the expired entry was not deleted"):
+        assert c.get("q") is None  # expired: not served, whether or not it could be deleted
+    writer.execute("ROLLBACK")
+    writer.close()
+    monkeypatch.undo()
+    assert c.get("q").hits == 1  # the entry is intact; the lost count stays lost
+    c.close()
 
 
 def test_file_errors(tmp_path, embedder):

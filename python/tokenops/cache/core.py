@@ -1155,17 +1155,29 @@ class Cache:
         return self.ttl is not None and now - created_at > self.ttl
 
     def _expire(self, pid: int, partition: str) -> None:
-        with self._db:
-            self._db.execute("DELETE FROM entries WHERE id = ?", (pid,))
+        self._bookkeeping("DELETE FROM entries WHERE id = ?", (pid,), "the expired entry was not deleted")
         self._drop_ids([pid], [partition])
         self._stats["expired"] += 1
+
+    def _bookkeeping(self, sql: str, params: Sequence[Any], what: str) -> None:
+        """A write a look-up makes on the side (a hit's count and last use, an expired entry's
+        deletion). When the file cannot be written (read-only, locked by another process past the
+        busy timeout, full), the look-up still answers, with a RuntimeWarning: what it found is
+        in the file, only this bookkeeping is lost."""
+        try:
+            with self._db:
+                self._db.execute(sql, params)
+        except sqlite3.OperationalError as e:
+            if not access_error(e):
+                raise
+            warnings.warn(f"tokenops cache: {what} ({self.path}: {e})", RuntimeWarning, stacklevel=5)
 
     def _serve(self, row: Sequence[Any], kind: str, similarity: float, now: float) -> CacheHit:
         pid, text, response, created_at, hits, key, cost = row
         if cost is not None:
             self._stats["saved_cost"] += float(cost)
-        with self._db:
-            self._db.execute("UPDATE entries SET hits = hits + 1, last_used_at = ? WHERE id = ?", (now, pid))
+        self._bookkeeping("UPDATE entries SET hits = hits + 1, last_used_at = ? WHERE id = ?", (now, pid),
+                          "the hit is served, but its count and last use were not recorded")
         return CacheHit(json.loads(response), kind, float(similarity), text, key,
                         float(created_at), int(hits) + 1)
 
