@@ -919,6 +919,30 @@ def test_a_quota_counts_the_calls_dated_after_now():
     assert gov.check(user="cy") == []
 
 
+@pytest.mark.parametrize("bad, exc", [(float("nan"), ValueError), (-1.0, ValueError), ("now", TypeError),
+                                      (dt.datetime(2027, 1, 1), ValueError)])
+def test_a_broken_clock_is_refused_not_a_quota_that_passes(bad, exc):
+    # a clock giving NaN put every call outside every window: the quota check passed with the
+    # quota spent, and every reservation stopped counting (expires_at > NaN is false)
+    clock = Clock()
+    led = Ledger(clock=clock)
+    gov = Governor(led, quotas=[Quota("calls", 1, "hour", scope="global")])
+    gov.record(usage(10), model="gpt-4o")
+    with pytest.raises(BudgetExceeded):
+        gov.check()
+    clock.t = bad
+    with pytest.raises(exc, match=r"clock\(\) must be"):
+        gov.check()
+    with pytest.raises(exc, match=r"clock\(\) must be"):
+        led.reserved(all_users=True)
+    with pytest.raises(exc, match=r"clock\(\) must be"):
+        led.record(usage(10), model="gpt-4o")
+    assert len(led) == 1
+    clock.t = dt.datetime.fromtimestamp(T0, dt.timezone.utc)  # an aware datetime is a time
+    with pytest.raises(BudgetExceeded):
+        gov.check()
+
+
 def test_warn_mode_passes_violations_to_the_callback_or_warns():
     seen = []
     gov = Governor(max_tokens=100, on_exceed="warn", on_violation=seen.append)

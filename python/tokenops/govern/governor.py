@@ -244,7 +244,7 @@ class Governor:
         call about to be made (before) or (0, 0, 0) after it. Usage: the ledger's records plus
         its live reservations."""
         out: list[Violation] = []
-        now = self.ledger.clock()
+        now = self.ledger._now()
 
         def test(limit: str, kind: str, scope: str, value: int | Decimal, used: tuple[int, int, Decimal],
                  inflight: tuple[int, int, Decimal], window: float | None) -> None:

@@ -463,6 +463,12 @@ class Ledger:
         if self.path is not None:
             use_wal(db)
 
+    def _now(self) -> float:
+        """The ledger's clock, checked: a clock that gives NaN, a negative or a non-number would
+        put every call outside every window (quotas would pass) and every reservation out of
+        force, so it is a ValueError / TypeError naming clock()."""
+        return timestamp(self.clock(), "clock()")
+
     # ------------------------------------------------------------------ writes
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Runs ``fn`` in one IMMEDIATE transaction (other writers wait; all or nothing), after
@@ -479,7 +485,7 @@ class Ledger:
             return out
 
     def _drop_stale(self, db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM reservations WHERE expires_at <= ?", (self.clock(),))
+        db.execute("DELETE FROM reservations WHERE expires_at <= ?", (self._now(),))
         dead = [o for (o,) in db.execute("SELECT DISTINCT owner FROM reservations") if _dead(o)]
         if dead:
             db.execute(f"DELETE FROM reservations WHERE owner IN ({', '.join('?' * len(dead))})", dead)
@@ -503,7 +509,7 @@ class Ledger:
 
         def write(db: sqlite3.Connection) -> int:
             check()
-            now = self.clock()
+            now = self._now()
             cur = db.execute("INSERT INTO reservations (task, user, calls, tokens, cost, owner, created_at, "
                              "expires_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?)",
                              (task, user, n, str(c), _owner(), now, now + life))
@@ -523,7 +529,7 @@ class Ledger:
         live reservations of ``task`` when given, else of ``user`` (None: calls without a user) or
         of everyone with ``all_users``. Expired ones and those of a process found dead on this
         host are left out (the next write deletes them)."""
-        sql, params = "SELECT tokens, cost, owner FROM reservations WHERE expires_at > ?", [self.clock()]
+        sql, params = "SELECT tokens, cost, owner FROM reservations WHERE expires_at > ?", [self._now()]
         if task is not None:
             sql, params = sql + " AND task = ?", [*params, task]
         else:
@@ -580,8 +586,7 @@ class Ledger:
         user = check_id(user, "user")
         step = check_id(step, "step")
         tag_map = _check_tags(tags)
-        t = self.clock() if at is None else at
-        t = timestamp(t, "at" if at is not None else "clock()")
+        t = self._now() if at is None else timestamp(at, "at")
         if model is None:
             model = _model_of(response)
             if model is None:
@@ -682,7 +687,7 @@ class Ledger:
         task = check_id(task, "task", optional=False)
         if not isinstance(success, bool):
             raise TypeError(f"success must be a bool, not {type(success).__name__}")
-        t = timestamp(self.clock() if at is None else at, "at")
+        t = self._now() if at is None else timestamp(at, "at")
 
         def write(db: sqlite3.Connection) -> None:
             done = db.execute("SELECT success FROM outcomes WHERE task = ?", (task,)).fetchone()
