@@ -113,6 +113,8 @@ def test_unknown_model_and_bad_usage_are_errors_and_store_nothing():
         led.record(usage(1), model=4)
     with pytest.raises(TypeError, match="needs the call's response"):
         led.record(None, model="gpt-4o")
+    with pytest.raises(ValueError, match=r"token count \(9,223,372,036,854,775,808\) is more than a ledger can store"):
+        led.record(usage(2**62, 2**62), model="gpt-4o")
     assert len(led) == 0
 
 
@@ -130,6 +132,14 @@ def test_unknown_model_and_bad_usage_are_errors_and_store_nothing():
     ({"saved_cost": "0.1"}, ValueError, "pass cache_hit=True"),
     ({"cache_hit": True, "saved_cost": float("nan")}, ValueError, "finite"),
     ({"cache_hit": True, "saved_cost": -1}, ValueError, ">= 0"),
+    # these were errors of the layers below that named no argument: SQLite's UnicodeEncodeError
+    # "surrogates not allowed", datetime's OverflowError "timestamp out of range for platform
+    # time_t", and SQLite's OverflowError "Python int too large to convert to SQLite INTEGER"
+    ({"task": "t\ud800"}, ValueError, "task is not valid Unicode: it holds a lone surrogate"),
+    ({"user": "\udcff"}, ValueError, "user is not valid Unicode"),
+    ({"step": "s\ud800"}, ValueError, "step is not valid Unicode"),
+    ({"at": 1e20}, ValueError, "at must be seconds since the epoch before the year 10000"),
+    ({"at": 1.8e12}, ValueError, "milliseconds or nanoseconds"),
 ])
 def test_bad_record_arguments_are_named(kw, exc, msg):
     led = Ledger()

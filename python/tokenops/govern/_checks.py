@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from .._args import INT64_MAX, is_int, is_real
 
 WINDOWS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second a datetime holds
 # Sums, comparisons and quotients of USD: 34 significant digits (exact for atto-USD amounts up to
 # 10**16 USD), whatever the caller's context (an application may round its own decimals to 4).
 DECIMAL_CONTEXT = Context(prec=34)
@@ -38,6 +39,12 @@ def check_id(value: Any, name: str, *, optional: bool = True) -> str | None:
         raise TypeError(f"{name} must be a str{' or None' if optional else ''}, not {type(value).__name__} {value!r}")
     if not value:
         raise ValueError(f"{name} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{name} is not valid Unicode: it holds a lone surrogate ({value[e.start]!r} at index "
+                         f"{e.start}), which cannot be stored; clean it first, e.g. "
+                         "s.encode('utf-8', 'replace').decode()") from None
     return value
 
 
@@ -52,6 +59,9 @@ def timestamp(at: Any, name: str = "at") -> float:
     t = float(at)
     if not math.isfinite(t) or t < 0:
         raise ValueError(f"{name} must be finite seconds since the epoch (>= 0), got {at!r}")
+    if t > MAX_TIMESTAMP:  # a call is priced at its UTC day, which a datetime must hold
+        raise ValueError(f"{name} must be seconds since the epoch before the year 10000 (<= {MAX_TIMESTAMP:.0f}), "
+                         f"got {at!r}; milliseconds or nanoseconds? divide by 1e3 or 1e9")
     return t
 
 

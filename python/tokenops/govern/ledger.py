@@ -36,7 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .._args import is_real
+from .._args import INT64_MAX, is_real
 from .._sqlite import access_error, cannot_open, use_wal
 from ..pricing.catalog import Catalog, check_model_name
 from ..pricing.engine import CostBreakdown, _call_tier, _check_tier, _provider_hint, cost
@@ -632,6 +632,9 @@ class Ledger:
         priced_by = "tokenops" if external is None else "external"
         n_in = sum(counts[b] for b in INPUT_BUCKETS) + citation
         n_out = sum(counts[b] for b in OUTPUT_BUCKETS)
+        if n_in + n_out > INT64_MAX:  # SQLite's integers are 64-bit
+            raise ValueError(f"the call's token count ({n_in + n_out:,}) is more than a ledger can store "
+                             "(2**63 - 1); is the usage right?")
         row = {"at": t, "task": task, "user": user, "step": step, "model": key, "requested_model": model,
                "service_tier": tier, **counts, "citation_tokens": citation, "tokens": n_in + n_out,
                "cost": str(total), "cache_hit": int(cache_hit), "saved_cost": None if saved is None else str(saved),
