@@ -592,6 +592,8 @@ def test_threads_share_one_cache(embedder):
         ({"guards": ["typo"]}, ValueError, "unknown cache guard"),
         ({"embedder": "minilm"}, ValueError, "embedder"),
         ({"namespace": 3}, TypeError, "namespace"),
+        # was accepted, then SQLite's UnicodeEncodeError at the first put, naming no argument
+        ({"namespace": "tenant-\ud800"}, ValueError, "namespace is not valid Unicode: it holds a lone surrogate"),
         ({"index": "ivf"}, ValueError, "index must be one of"),
         ({"hnsw_from": 0}, ValueError, "hnsw_from"),
         ({"hnsw_from": 2.5}, TypeError, "hnsw_from"),

@@ -427,6 +427,11 @@ class Cache:
         top_k = positive_int(top_k, "top_k")
         if not isinstance(namespace, str):
             raise TypeError(f"namespace must be str, not {type(namespace).__name__}")
+        try:
+            namespace.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"namespace is not valid Unicode: it holds a lone surrogate ({namespace[e.start]!r} at "
+                             f"index {e.start}), which cannot be stored") from None
         self.threshold = float(threshold)
         self._guards = tuple(guards or ())
         self._mask = _guard_mask(self._guards)
