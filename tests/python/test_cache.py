@@ -639,6 +639,22 @@ def test_an_embedder_that_returns_bad_vectors_is_refused_and_stores_nothing(embe
     assert c.get("how can I reset my PIN").response == "pin"  # the index still works
 
 
+def test_a_nul_in_the_namespace_or_model_is_refused(tmp_path):
+    # the key hashed namespace NUL model NUL ...: namespace "tenant-a" with model "gpt\x00gpt-4o"
+    # and namespace "tenant-a\x00gpt" with model "gpt-4o" had one key, so one tenant was served
+    # the other's entry
+    path = tmp_path / "c.sqlite"
+    a = Cache(path, embedder=None, namespace="tenant-a")
+    with pytest.raises(ValueError, match="model must not contain a NUL"):
+        a.put("What is my balance?", "tenant a: 1,234 USD", model="gpt\x00gpt-4o")
+    with pytest.raises(ValueError, match="model must not contain a NUL"):
+        a.get("What is my balance?", model="gpt\x00gpt-4o")
+    with pytest.raises(ValueError, match="namespace must not contain a NUL"):
+        Cache(path, embedder=None, namespace="tenant-a\x00gpt")
+    assert len(a) == 0
+    a.close()
+
+
 def test_params_keys_must_be_str():
     # JSON writes the key 1 as "1": {1: x} and {"1": x} would share entries
     c = Cache(embedder=None)

@@ -259,6 +259,14 @@ def _check_cost(c: Any, i: int) -> float | None:
     return f
 
 
+def _no_nul(value: str, name: str) -> None:
+    """The namespace and the model enter a key as raw text between NUL separators: a NUL in one
+    would let ("a", "b\\x00c") and ("a\\x00b", "c") share a key, one tenant served another's
+    entries (the params and the chat context enter as JSON, which escapes it)."""
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain a NUL character ('\\x00'), got {value!r}")
+
+
 def _sha(*parts: str) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -432,6 +440,7 @@ class Cache:
         except UnicodeEncodeError as e:
             raise ValueError(f"namespace is not valid Unicode: it holds a lone surrogate ({namespace[e.start]!r} at "
                              f"index {e.start}), which cannot be stored") from None
+        _no_nul(namespace, "namespace")
         self.threshold = float(threshold)
         self._guards = tuple(guards or ())
         self._mask = _guard_mask(self._guards)
@@ -591,6 +600,7 @@ class Cache:
     def _keys(self, prompt: Prompt, model: str | None, params: Mapping[str, Any] | None) -> tuple[str, str, str]:
         if model is not None and not isinstance(model, str):
             raise TypeError(f"model must be str or None, not {type(model).__name__}")
+        _no_nul(model or "", "model")
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
         context, text = _split_prompt(prompt)
