@@ -372,9 +372,6 @@ CREATE INDEX IF NOT EXISTS entries_namespace_lru ON entries (namespace, last_use
 
 # Entries per namespace, kept by triggers in the same transactions as the rows, so that a put with
 # max_entries does not count the table (it did: 12 ms per put at 100k entries).
-# every table, index and trigger of a complete file (one without some is completed when opened)
-_NAMES = {"meta", "entries", "counts", "entries_partition", "entries_namespace_lru",
-          "entries_counted", "entries_uncounted"}
 _COUNTS = [
     "CREATE TABLE counts (namespace TEXT PRIMARY KEY, n INTEGER NOT NULL)",
     "INSERT INTO counts (namespace, n) SELECT namespace, COUNT(*) FROM entries GROUP BY namespace",
@@ -384,6 +381,9 @@ _COUNTS = [
     "CREATE TRIGGER entries_uncounted AFTER DELETE ON entries BEGIN"
     " UPDATE counts SET n = n - 1 WHERE namespace = OLD.namespace; END",
 ]
+# every table, index and trigger of a complete file (one that lacks some is completed when opened)
+_NAMES = {"meta", "entries", "counts", "entries_partition", "entries_namespace_lru",
+          "entries_counted", "entries_uncounted"}
 
 
 class Cache:
