@@ -110,6 +110,48 @@ TEST(PreTokenizer, O200kCaseAwareWords) {
   EXPECT_EQ(pieces(PreTokenizer::O200K, "x  \n "), (V{"x", "  \n", " "}));
 }
 
+// ASCII letter and white-space runs are scanned a block (16 or 32 bytes) at a time where a whole
+// block lies inside the text: runs of every length up to 100 end at the right byte, also when the
+// text ends inside or right after a block.
+TEST(PreTokenizer, LongAsciiRunsAcrossBlocks) {
+  const std::string e = "\xc3\xa9";    // é, a lower-case letter
+  const std::string ideo = "\xe3\x80\x80";  // U+3000, white space
+  for (std::size_t k = 0; k <= 100; ++k) {
+    const std::string a(k, 'a'), A(k, 'A'), sp(k, ' ');
+    SCOPED_TRACE(k);
+    for (PreTokenizer p : {PreTokenizer::CL100K, PreTokenizer::LLAMA3, PreTokenizer::O200K}) {
+      EXPECT_EQ(pieces(p, " " + a + e + "b!"), (V{" " + a + e + "b", "!"}));
+      EXPECT_EQ(pieces(p, sp + "\n" + "x"), (V{sp + "\n", "x"}));
+      EXPECT_EQ(pieces(p, sp + ideo + "x"), (k == 0 ? V{ideo + "x"} : V{sp, ideo + "x"}));
+      if (k > 0) {
+        EXPECT_EQ(pieces(p, a), (V{a}));
+        EXPECT_EQ(pieces(p, "(" + a + "'ll"),
+                  (p == PreTokenizer::O200K ? V{"(" + a + "'ll"} : V{"(" + a, "'ll"}));
+        EXPECT_EQ(pieces(p, sp + "x" + a),
+                  (k == 1 ? V{" x" + a} : V{std::string(k - 1, ' '), " x" + a}));
+        EXPECT_EQ(pieces(p, "x" + sp), (V{"x", sp}));
+      }
+    }
+    EXPECT_EQ(pieces(PreTokenizer::CL100K, A + a + "1"), (k == 0 ? V{"1"} : V{A + a, "1"}));
+    V expected{"x", sp + "\r\n"};
+    if (k > 1) expected.push_back(std::string(k - 1, ' '));
+    expected.push_back(k == 0 ? "y" : " y");
+    EXPECT_EQ(pieces(PreTokenizer::CL100K, "x" + sp + "\r\n" + sp + "y"), expected);
+    for (std::size_t j : {0, 1, 5, 31, 32, 33, 70}) {
+      const std::string lower(j, 'b');
+      if (k + j == 0) continue;
+      // With no lower-case letter between them, "Cd" continues the upper-case run.
+      EXPECT_EQ(pieces(PreTokenizer::O200K, A + lower + "Cd"),
+                (j == 0 ? V{A + "Cd"} : V{A + lower, "Cd"}));
+      EXPECT_EQ(pieces(PreTokenizer::O200K, " " + A + lower + "'S" + e),
+                (V{" " + A + lower + "'S", e}));
+      V expected_nl{"x", sp + "\n"};
+      if (j > 0) expected_nl.push_back(lower);
+      EXPECT_EQ(pieces(PreTokenizer::O200K, "x" + sp + "\n" + lower), expected_nl);
+    }
+  }
+}
+
 TEST(PreTokenizer, TekkenIsO200kWithoutContractionsAndWithSingleDigits) {
   EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "HelloWorld"), (V{"Hello", "World"}));
   EXPECT_EQ(pieces(PreTokenizer::TEKKEN, "don't"), (V{"don", "'t"}));

@@ -97,6 +97,38 @@ def test_random_unicode_matches_tiktoken(tk, enc_name):
     check()
 
 
+# Long runs of one ASCII class (the pre-tokenizers scan them 16 or 32 bytes at a time), each ended
+# by a character that decides the piece boundary: a non-ASCII letter, mark, number or space, an
+# apostrophe, a digit, punctuation, a line break. Runs of 0 to 100 bytes cross one, two or three
+# blocks, and the text may end right after one.
+_run = st.tuples(
+    st.sampled_from(
+        ["a", "Z", "aZ", "Za", "abcXYZ", " ", "\t", "  \r\n", " \n", "\n", "0", "-", ".,", "'"]
+    ),
+    st.integers(min_value=0, max_value=100),
+).map(lambda t: (t[0] * t[1])[: t[1]])
+_stop = st.sampled_from(
+    list("'’sStT \t\r\n\x0b\x85\xa0\u3000é\u0301ǅʰ中٣½.!/_\"A0a")
+    + ["'s", "'ll", "'RE", "ſ", "😀", ""]
+)
+_long_runs = st.lists(st.tuples(_run, _stop).map("".join), min_size=1, max_size=12).map("".join)
+
+
+@pytest.mark.parametrize("enc_name", ["r50k_base", "cl100k_base", "o200k_base", "llama3"])
+def test_long_ascii_runs_match_tiktoken(tk, enc_name):
+    ref = tk(enc_name)
+    ours = tokenops.get_encoding(enc_name)
+
+    @settings(max_examples=600, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_long_runs, st.integers(min_value=0, max_value=40))
+    def check(s, cut):
+        for t in (s, s[cut:], s[: max(0, len(s) - cut)]):
+            assert ours.encode_ordinary(t) == ref.encode_ordinary(t)
+
+    check()
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text(max_size=200))
 def test_round_trip_all_str(s):

@@ -22,6 +22,12 @@
 #include <cstdint>
 #include <string_view>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "tokenops/text/unicode.hpp"
 #include "tokenops/text/utf8.hpp"
 
@@ -173,6 +179,95 @@ constexpr std::array<std::uint8_t, 256> make_byte_classes() {
 }
 inline constexpr std::array<std::uint8_t, 256> kByteClass = make_byte_classes();
 
+// Runs of one ASCII byte class (lower case, upper case, letters, white space), found a block at
+// a time: one compare per byte and a count of trailing ones, instead of a loop whose exit (the
+// word's unpredictable length) the branch predictor misses once per piece. Blocks are read only
+// where they lie wholly inside the text; the bytes after the last full block take the plain loop,
+// which is also the whole implementation in builds without SSE2.
+#if defined(__AVX2__)
+constexpr std::size_t kBlock = 32;
+using BlockBits = std::uint32_t;
+using BlockVec = __m256i;
+[[gnu::always_inline]] inline BlockVec load_block(const unsigned char* p) noexcept {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+/// Bit k set when lo <= p[k] <= hi (unsigned).
+[[gnu::always_inline]] inline BlockBits in_range(BlockVec v, unsigned char lo,
+                                                 unsigned char hi) noexcept {
+  const __m256i x = _mm256_sub_epi8(v, _mm256_set1_epi8(static_cast<char>(lo)));
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(hi - lo));
+  const __m256i m = _mm256_cmpeq_epi8(_mm256_min_epu8(x, top), x);
+  return static_cast<BlockBits>(_mm256_movemask_epi8(m));
+}
+[[gnu::always_inline]] inline BlockVec fold_case(BlockVec v) noexcept {
+  return _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+}
+[[gnu::always_inline]] inline BlockBits equal_to(BlockVec v, unsigned char c) noexcept {
+  return static_cast<BlockBits>(
+      _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(static_cast<char>(c)))));
+}
+#elif defined(__SSE2__)
+constexpr std::size_t kBlock = 16;
+using BlockBits = std::uint32_t;
+using BlockVec = __m128i;
+[[gnu::always_inline]] inline BlockVec load_block(const unsigned char* p) noexcept {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+[[gnu::always_inline]] inline BlockBits in_range(BlockVec v, unsigned char lo,
+                                                 unsigned char hi) noexcept {
+  const __m128i x = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(lo)));
+  const __m128i top = _mm_set1_epi8(static_cast<char>(hi - lo));
+  const __m128i m = _mm_cmpeq_epi8(_mm_min_epu8(x, top), x);
+  return static_cast<BlockBits>(_mm_movemask_epi8(m));
+}
+[[gnu::always_inline]] inline BlockVec fold_case(BlockVec v) noexcept {
+  return _mm_or_si128(v, _mm_set1_epi8(0x20));
+}
+[[gnu::always_inline]] inline BlockBits equal_to(BlockVec v, unsigned char c) noexcept {
+  return static_cast<BlockBits>(
+      _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(c)))));
+}
+#else
+constexpr std::size_t kBlock = 0;
+#endif
+#if defined(__AVX2__) || defined(__SSE2__)
+/// Length of the run of set bits from bit 0 (kBlock when all are set).
+[[gnu::always_inline]] inline std::size_t ones_run(BlockBits bits) noexcept {
+  const std::uint64_t x = ~static_cast<std::uint64_t>(bits);  // bit kBlock and up: zero-ended
+  return static_cast<std::size_t>(__builtin_ctzll(x));
+}
+#endif
+
+/// The byte sets spanned a block at a time.
+enum class Span : std::uint8_t { kLower, kUpper, kAlpha };
+
+template <Span S>
+[[gnu::always_inline]] inline bool in_span(unsigned char b) noexcept {
+  if constexpr (S == Span::kLower) return b >= 'a' && b <= 'z';
+  else if constexpr (S == Span::kUpper) return b >= 'A' && b <= 'Z';
+  else return static_cast<unsigned char>((b | 0x20) - 'a') < 26;
+}
+
+/// End of the run of bytes of set S that starts at i.
+template <Span S>
+[[gnu::always_inline]] inline std::size_t span(const unsigned char* s, std::size_t n,
+                                               std::size_t i) noexcept {
+#if defined(__AVX2__) || defined(__SSE2__)
+  while (i + kBlock <= n) {
+    const BlockVec v = load_block(s + i);
+    BlockBits bits;
+    if constexpr (S == Span::kLower) bits = in_range(v, 'a', 'z');
+    else if constexpr (S == Span::kUpper) bits = in_range(v, 'A', 'Z');
+    else bits = in_range(fold_case(v), 'a', 'z');
+    const std::size_t k = ones_run(bits);
+    if (k < kBlock) return i + k;
+    i += kBlock;
+  }
+#endif
+  while (i < n && in_span<S>(s[i])) ++i;
+  return i;
+}
+
 /// End of the run of ASCII bytes whose class intersects mask; sets `stop` to the class of the
 /// byte that ended it (kNonAscii for a non-ASCII byte, 0 at the end of the text).
 [[gnu::always_inline]] inline std::size_t ascii_run(const Text& t, std::size_t i, std::uint8_t mask,
@@ -190,9 +285,6 @@ inline constexpr std::array<std::uint8_t, 256> kByteClass = make_byte_classes();
 }
 
 inline bool is_ascii_punct(std::uint8_t c) noexcept { return c != kNonAscii && is_punct(c); }
-
-inline bool ascii_lower(unsigned char b) noexcept { return b >= 'a' && b <= 'z'; }
-inline bool ascii_upper(unsigned char b) noexcept { return b >= 'A' && b <= 'Z'; }
 
 /// Contraction at i (t.s[i] == '\''), ASCII only: returns its length, 0 if none, -1 to bail.
 inline long ascii_contraction(const Text& t, std::size_t i, bool ci) noexcept {
@@ -246,6 +338,32 @@ inline std::size_t ascii_punct_piece(const Text& t, std::size_t pos, unsigned ch
                                                           std::size_t& crlf_end) noexcept {
   std::size_t i = pos;
   crlf_end = 0;
+  // Most runs are a byte or two (a space before a word, a line break) and end in the plain
+  // loop; longer ones (indentation) go on a block at a time.
+  for (const std::size_t head_end = pos + 2 < t.n ? pos + 2 : t.n; i < head_end; ++i) {
+    const std::uint8_t c = kByteClass[t.s[i]];
+    if (c == kNonAscii) return 0;
+    if (!(c & kSpace)) {
+      last_start = i - 1;
+      return i;
+    }
+    if (c & kCrLf) crlf_end = i + 1;
+  }
+#if defined(__AVX2__) || defined(__SSE2__)
+  while (i + kBlock <= t.n) {
+    const BlockVec v = load_block(t.s + i);
+    const std::size_t k = ones_run(equal_to(v, ' ') | in_range(v, 0x09, 0x0D));
+    const std::uint64_t crlf = (equal_to(v, '\r') | equal_to(v, '\n')) &
+                               ((std::uint64_t{1} << k) - 1);  // k <= 32
+    if (crlf) crlf_end = i + 64 - static_cast<std::size_t>(__builtin_clzll(crlf));
+    i += k;
+    if (k < kBlock) {
+      if (t.s[i] >= 0x80) return 0;
+      last_start = i - 1;
+      return i;
+    }
+  }
+#endif
   while (i < t.n) {
     const std::uint8_t c = kByteClass[t.s[i]];
     if (c == kNonAscii) return 0;
@@ -341,22 +459,21 @@ inline std::size_t fast_cl100k(const Text& t, std::size_t pos) noexcept {
   const unsigned char b0 = t.s[pos];
   const std::uint8_t c0 = kByteClass[b0];
   if (c0 == kNonAscii) return 0;
-  std::uint8_t stop;
   if (b0 == '\'') {
     const long k = ascii_contraction(t, pos, true);
     if (k < 0) return 0;
     if (k > 0) return pos + static_cast<std::size_t>(k);
   }
   if (c0 & kLetter) {
-    const std::size_t e = ascii_run(t, pos + 1, kLetter, stop);
-    return stop == kNonAscii ? 0 : e;
+    const std::size_t e = span<Span::kAlpha>(t.s, t.n, pos + 1);
+    return e < t.n && t.s[e] >= 0x80 ? 0 : e;
   }
   if (!(c0 & (kLN | kCrLf)) && pos + 1 < t.n) {
     const std::uint8_t c1 = kByteClass[t.s[pos + 1]];
     if (c1 == kNonAscii) return 0;
     if (c1 & kLetter) {
-      const std::size_t e = ascii_run(t, pos + 2, kLetter, stop);
-      return stop == kNonAscii ? 0 : e;
+      const std::size_t e = span<Span::kAlpha>(t.s, t.n, pos + 2);
+      return e < t.n && t.s[e] >= 0x80 ? 0 : e;
     }
   }
   if (c0 & kNumber) return ascii_digits_1_3(t, pos);
@@ -436,15 +553,27 @@ inline std::size_t o200k_alt2(const Text& t, std::size_t s) noexcept {
 template <bool kTekken>
 inline std::size_t fast_o200k_word(const Text& t, std::size_t s) noexcept {
   constexpr std::size_t kBail = static_cast<std::size_t>(-1);
-  std::size_t i = s;
-  while (i < t.n && ascii_upper(t.s[i])) ++i;
+  // Most calls (a space or punctuation that may prefix a word) see no ASCII letter here: answer
+  // those from the one byte (neither alternative matches, or bail on a non-ASCII character).
+  const unsigned char b = t.s[s];
+  if (!in_span<Span::kAlpha>(b)) return b >= 0x80 ? kBail : 0;
+  // [A-Z]* then [a-z]*: when the upper-case run stops at a non-ASCII byte, the lower-case run
+  // is empty and stops at the same byte, so one check after both covers it.
+  std::size_t i;
+#if defined(__AVX2__) || defined(__SSE2__)
+  if (s + kBlock <= t.n) {
+    // One block usually holds the whole word: both runs from the same two masks.
+    const BlockVec v = load_block(t.s + s);
+    const std::size_t u = ones_run(in_range(v, 'A', 'Z'));
+    const std::size_t e = u + ones_run(in_range(v, 'a', 'z') >> (u & (kBlock - 1)));
+    i = e < kBlock ? s + e : span<Span::kLower>(t.s, t.n, span<Span::kUpper>(t.s, t.n, s));
+  } else
+#endif
+  {
+    i = span<Span::kLower>(t.s, t.n, span<Span::kUpper>(t.s, t.n, s));
+  }
   if (i < t.n && t.s[i] >= 0x80) return kBail;
-  const std::size_t upper_end = i;
-  while (i < t.n && ascii_lower(t.s[i])) ++i;
-  if (i < t.n && t.s[i] >= 0x80) return kBail;
-  if (i == s) return 0;  // neither alternative matches here
-  // Both alternatives end at i when anything matched (no ASCII letter is both cases).
-  (void)upper_end;
+  // Both alternatives end at i (> s: t.s[s] is a letter), as no ASCII letter is both cases.
   if (!kTekken && i < t.n && t.s[i] == '\'') {
     const long k = ascii_contraction(t, i, true);
     if (k < 0) return kBail;
