@@ -998,7 +998,8 @@ void Encoding::run_pieces(const unsigned char* s, std::size_t n, Emit&& emit) co
       starts[k] = pos;
       lens[k] = end - pos;
       if (lens[k] > 2 || (merge_mode_ && lens[k] == 2)) {
-        probes[k] = table_.probe(s + pos, lens[k]);
+        probes[k] = pos + 8 <= n ? table_.probe_padded(s + pos, lens[k])
+                                 : table_.probe(s + pos, lens[k]);
         table_.prefetch(probes[k]);
       }
       pos = end;
