@@ -314,3 +314,29 @@ def test_deep_or_odd_json_is_a_clear_error():
     odd = [{"type": "function", "function": {"name": "f", "parameters": {"default": object()}}}]
     with pytest.raises(TypeError, match="JSON"):
         tokenops.count_tools(odd, "mistral-large-2411", [user])
+
+
+def test_merged_turns_share_their_tokens_and_pack_chat_recounts_few_times(monkeypatch):
+    # 2,000 user messages in a row are one [INST] turn: its tokens were all the first message's,
+    # so pack_chat thought the others free, kept them all, and then dropped one per exact
+    # recount (9.5 s for 4,000 messages)
+    import importlib
+
+    pack_mod = importlib.import_module("tokenops.compress.pack")  # the module, not the function
+    msgs = [{"role": "user", "content": f"hello world number {i} is here"} for i in range(2000)]
+    t = mistral_template("mistral_v7")
+    total, per, _ = t.count(msgs)
+    assert total == len(t.encode(msgs)) == sum(per) + 1  # + BOS
+    own = mistral_template("mistral_v7")._text(msgs[5]["content"])
+    assert per[5] == len(own) and per[0] > per[5]
+    calls = []
+    real = pack_mod.count_messages
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(pack_mod, "count_messages", counting)
+    r = pack_mod.pack_chat(msgs, 1000, model="mistral-large-2411", summary=None)
+    assert r.tokens == tokenops.count_messages(r.messages, "mistral-large-2411").tokens <= 1000
+    assert len(r.messages) > 50 and len(calls) <= 4, len(calls)

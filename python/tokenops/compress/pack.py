@@ -519,7 +519,17 @@ def pack_chat(
                 raise ValueError(f"the system messages and the last {keep_last} messages need {final.tokens} "
                                  f"tokens for {model}, over the budget of {budget}; raise the budget or lower "
                                  "keep_last")
-            keep -= whole(droppable[:1])
+            # the oldest turns whose shares cover the excess go at once (one recount per round,
+            # not one per turn: a long history stays linear)
+            excess, freed = final.tokens - budget, 0
+            for i in droppable:
+                if i not in keep:
+                    continue
+                unit = whole([i]) & keep
+                keep -= unit
+                freed += sum(per[j] for j in unit)
+                if freed >= excess:
+                    break
         out = assemble(keep)
         final = count_messages(out, model, image_size=image_size)
     dropped = [i for i in range(len(msgs)) if i not in keep]

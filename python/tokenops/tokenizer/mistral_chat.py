@@ -68,6 +68,8 @@ class _Msg:
     tool_call_id: str | None = None
     name: str | None = None
     prefix: bool = False
+    # a merged turn: (position, own text) of each message it was made of, for their shares
+    members: list[tuple[int, str]] | None = None
 
 
 def _aggregate(contents: Sequence[Any]) -> str:
@@ -212,6 +214,10 @@ def _tool_dicts(tools: Sequence[Any] | None) -> list[dict[str, Any]]:
     return out
 
 
+def _members(group: list[_Msg]) -> list[tuple[int, str]] | None:
+    return [(m.index, _aggregate([m.content])) for m in group] if len(group) > 1 else None
+
+
 class MistralChatTemplate:
     """One of mistral-common's instruct templates over a tokenops vocabulary.
 
@@ -282,9 +288,11 @@ class MistralChatTemplate:
                                          f"in one assistant message of the Mistral {self.version} template")
                     calls.extend(m.tool_calls or [])
                 out.append(_Msg("assistant", _aggregate([m.content for m in group]), group[0].index,
-                                calls or None, prefix=any(m.prefix for m in group)))
+                                calls or None, prefix=any(m.prefix for m in group),
+                                members=_members(group)))
             elif role == "user":
-                out.append(_Msg("user", _aggregate([m.content for m in group]), group[0].index))
+                out.append(_Msg("user", _aggregate([m.content for m in group]), group[0].index,
+                                members=_members(group)))
             elif v7:
                 out.extend(_Msg("system", _aggregate([m.content]), m.index) for m in group)
             group.clear()
@@ -300,9 +308,10 @@ class MistralChatTemplate:
 
     # ------------------------------------------------------------------ encoding
     def _encode(self, messages: Sequence[Any], tools: Sequence[Any] | None
-                ) -> tuple[list[tuple[int, list[int]]], int]:
+                ) -> tuple[list[tuple[int, list[int]]], int, dict[int, list[tuple[int, str]]]]:
         """The prompt as (owner, ids) segments, owner a message index or -1 (BOS, tool schemas,
-        an inserted empty turn); and the number of tool-schema tokens."""
+        an inserted empty turn); the number of tool-schema tokens; and the members of each
+        merged turn, by the owner of its segment."""
         system_prompt, system_idx, msgs = self._normalise(messages)
         tool_list = _tool_dicts(tools)
         text = self._text
@@ -311,6 +320,7 @@ class MistralChatTemplate:
         users = [k for k, m in enumerate(msgs) if m.role == "user"]
         first_user, last_user = (users[0], users[-1]) if users else (-1, -1)
         segs: list[tuple[int, list[int]]] = [(-1, [self.bos])]
+        merged = {m.index: m.members for m in msgs if m.members}
         tool_tokens = 0
         for k, m in enumerate(msgs):
             if m.role == "user":
@@ -353,7 +363,7 @@ class MistralChatTemplate:
                 segs.append((m.index, ids))
             else:  # assistant
                 segs.append((m.index, self._assistant(m, k < last_user)))
-        return segs, tool_tokens
+        return segs, tool_tokens, merged
 
     def _assistant(self, m: _Msg, before_last_user: bool) -> list[int]:
         v = self.version
@@ -387,22 +397,35 @@ class MistralChatTemplate:
 
     def encode(self, messages: Sequence[Any], tools: Sequence[Any] | None = None) -> list[int]:
         """The prompt's token ids, as mistral-common's ``encode_chat_completion(...).tokens``."""
-        segs, _ = self._encode(messages, tools)
+        segs, _, _ = self._encode(messages, tools)
         return [t for _, ids in segs for t in ids]
 
     def count(self, messages: Sequence[Any], tools: Sequence[Any] | None = None
               ) -> tuple[int, list[int], int]:
         """(prompt tokens, each message's share, tool-schema tokens). A message's share is the
-        tokens of the turn it opens (merged turns count with their first message; a system
-        prompt's text with the first system message); the BOS token and the tool schemas belong
-        to no message."""
-        segs, tool_tokens = self._encode(messages, tools)
+        tokens of the turn it opens; in a turn merged from several messages each later message
+        gets the tokens of its own text and the first one the rest (markers, joins, calls); a
+        system prompt's text goes to the first system message; the BOS token and the tool
+        schemas belong to no message. The shares add up to the total less those, but only
+        approximately over a subset: dropping a message can merge turns or move the system
+        prompt."""
+        segs, tool_tokens, merged = self._encode(messages, tools)
         per = [0] * len(messages)
         total = 0
         for owner, ids in segs:
             total += len(ids)
-            if owner >= 0:
+            if owner < 0:
+                continue
+            members = merged.pop(owner, None)  # the turn's own segment (the system share is another)
+            if members is None:
                 per[owner] += len(ids)
+                continue
+            rest = len(ids)
+            for index, text in reversed(members[1:]):
+                own = min(rest, len(self._text(text)) if text else 0)
+                per[index] += own
+                rest -= own
+            per[owner] += rest
         return total, per, tool_tokens
 
 
