@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 import operator
 from collections.abc import Mapping
+from typing import Any
 
 # The native side caps threads at the work size and starts fewer if the system refuses; beyond
 # this a request is certainly a mistake, so it is clamped rather than passed on.
@@ -83,3 +84,18 @@ def sdk_dict(obj: object, **kw: object) -> Mapping | None:
     except Exception:  # noqa: BLE001 - not pydantic v2, or a field JSON cannot hold
         return None
     return d if isinstance(d, Mapping) else None
+
+
+def message_dict(message: Any) -> Any:
+    """A chat message as a mapping. SDK message objects (openai's ``ChatCompletionMessage``, which
+    OpenAI's function-calling guide appends to the history as it is) are read through
+    ``model_dump``: their null fields are absent, and a tool-calling message without text keeps
+    ``content: None``. Anything else is returned unchanged (and refused by the caller)."""
+    if isinstance(message, Mapping):
+        return message
+    d = sdk_dict(message, exclude_none=True)
+    if d is None or "role" not in d:
+        return message
+    d = dict(d)
+    d.setdefault("content", None)
+    return d

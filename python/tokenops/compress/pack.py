@@ -428,6 +428,12 @@ def pack_chat(
                 break
         return kept
 
+    def trim_summary(text: str, over: int) -> tuple[str, list[dict[str, Any]]]:
+        """The summary cut by ``over`` tokens, and the head message holding it (none if empty)."""
+        n = enc.count(text, disallowed_special=())
+        cut = enc.truncate(text, max(0, n - over), disallowed_special=())
+        return cut, [{"role": summary_role, "content": cut}] if cut else []
+
     reserve = 0
     if summary is not None and summary != "":  # "" is no summary: no room is set aside for one
         if summary_tokens is not None:
@@ -466,10 +472,7 @@ def pack_chat(
             head = [{"role": summary_role, "content": summary_text}]
             while tokens_of(keep, head) > budget and summary_text:
                 # trim the summary by the excess (exact counts; usually one step)
-                over = tokens_of(keep, head) - budget
-                n = enc.count(summary_text, disallowed_special=())
-                summary_text = enc.truncate(summary_text, max(0, n - over), disallowed_special=())
-                head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+                summary_text, head = trim_summary(summary_text, tokens_of(keep, head) - budget)
     if summary == "extractive" and not (head and head[0]["content"][len(_SUMMARY_PREFIX):].strip()):
         # no summary after all (nothing extracted, or trimmed down to its header): no header-only
         # message, and the room set aside for it goes back to the turns
@@ -509,10 +512,8 @@ def pack_chat(
     # excess, then the oldest droppable turn goes.
     while final.tokens > budget:
         if head and summary_text:
-            n = enc.count(summary_text, disallowed_special=())
-            summary_text = enc.truncate(summary_text, max(0, n - (final.tokens - budget)),
-                                        disallowed_special=()) or None
-            head = [{"role": summary_role, "content": summary_text}] if summary_text else []
+            cut, head = trim_summary(summary_text, final.tokens - budget)
+            summary_text = cut or None
         else:
             droppable = sorted(i for i in keep - system_set if i not in forced_tail)
             if not droppable:

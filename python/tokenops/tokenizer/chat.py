@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._args import sdk_dict
+from .._args import message_dict as _message_dict
 from .core import Encoding, encoding_for_model, get_encoding
 from .images import DETAILS, ImageSize, image_size_from_data, image_tokens, max_image_tokens
 from .mistral_chat import mistral_template, mistral_vocabulary_for_model
@@ -332,21 +332,6 @@ def _json_text(value: Any, where: str) -> str:
     except RecursionError:
         raise ValueError(f"{where} nests too deeply to be serialised as JSON (Python's recursion "
                          "limit); no API request holds such content") from None
-
-
-def _message_dict(message: Any) -> Any:
-    """A chat message as a mapping. SDK message objects (openai's ``ChatCompletionMessage``, which
-    OpenAI's function-calling guide appends to the history as it is) are read through
-    ``model_dump``: their null fields are absent, and a tool-calling message without text keeps
-    ``content: None``. Anything else is returned unchanged (and refused by the caller)."""
-    if isinstance(message, Mapping):
-        return message
-    d = sdk_dict(message, exclude_none=True)
-    if d is None or "role" not in d:
-        return message
-    d = dict(d)
-    d.setdefault("content", None)
-    return d
 
 
 def count_messages(

@@ -28,14 +28,16 @@ encoders tokenops does not implement for Mistral). The parity suite
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._args import sdk_dict
-from .core import encoding_for_model, get_encoding
+from .._args import message_dict, sdk_dict
+from .core import get_encoding
+from .registry import encoding_name_for_model
 from .sentencepiece import load_cached, sentencepiece_name_for_model
 
 # vocabulary -> the instruct template mistral-common pairs it with (MistralTokenizer.v1/v2/v3/v7)
@@ -46,17 +48,18 @@ _JOIN = "\n\n"  # mistral-common joins merged messages and text chunks with a bl
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
+@functools.lru_cache(maxsize=1024)
 def mistral_vocabulary_for_model(model: str) -> str | None:
     """The vocabulary (a key of :data:`TEMPLATE_OF_VOCABULARY`) of a Mistral model name whose
-    chat template tokenops reproduces, or None."""
+    chat template tokenops reproduces, or None. By name only (no vocabulary is loaded), and
+    remembered: ``count_messages`` asks it for every model on every call."""
     name = sentencepiece_name_for_model(model)
     if name is not None:
         return name
     try:
-        enc = encoding_for_model(model)
+        return "tekken" if encoding_name_for_model(model) == "tekken" else None
     except KeyError:
         return None
-    return "tekken" if enc.name == "tekken" else None
 
 
 @dataclass
@@ -120,11 +123,9 @@ def _normalised_json_text(text: str | None) -> str:
 
 
 def _parse_message(i: int, message: Any) -> _Msg:
+    message = message_dict(message)  # SDK message objects as dicts
     if not isinstance(message, Mapping):
-        d = sdk_dict(message, exclude_none=True)
-        if d is None:
-            raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
-        message = d
+        raise TypeError(f"messages[{i}] must be a dict, not {type(message).__name__}")
     role = message.get("role")
     if role not in _ROLES:
         raise ValueError(f"messages[{i}] has role {role!r}; a Mistral chat takes {', '.join(_ROLES)}")
@@ -241,7 +242,6 @@ class MistralChatTemplate:
 
             def special(name: str) -> int:
                 return pieces[name]
-        self.encoding_name = vocabulary
         self.bos = special("<s>")
         self.eos = special("</s>")
         if self.version != "v1":
