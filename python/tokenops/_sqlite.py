@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 
 
 def use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
@@ -23,6 +25,21 @@ def use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
                 raise
         time.sleep(pause)
         pause = min(2 * pause, 0.05)
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction that takes the file's write lock at once (``BEGIN IMMEDIATE``:
+    other writers wait, no read-then-upgrade deadlock), committed at the end of the block and
+    rolled back if the block or the commit raises (unless SQLite has already ended it)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 # SQLite's primary result codes that say the file could not be used (permissions, locks, I/O, a

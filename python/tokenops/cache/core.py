@@ -55,7 +55,7 @@ import numpy as np
 
 from .. import _core
 from .._args import check_threads, is_real, positive_int, sdk_dict
-from .._sqlite import access_error, cannot_open, use_wal
+from .._sqlite import access_error, cannot_open, immediate, use_wal
 from .index import (
     HNSW_EF_CONSTRUCTION,
     HNSW_FROM,
@@ -525,8 +525,7 @@ class Cache:
             # each hit updates its counters: FULL would fsync every look-up (0.2-4 ms on disk)
             self._db.execute("PRAGMA synchronous=NORMAL")
         if not (_NAMES <= names and meta):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._db):
                 tables, names, meta = self._layout()
                 self._refuse_foreign(tables, meta)
                 for stmt in _SCHEMA.split(";"):
@@ -541,10 +540,6 @@ class Cache:
                         [("format", "tokenops.cache"), ("schema_version", str(SCHEMA_VERSION)),
                          ("embedder", self._embedder_id())],
                     )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
         self._check_meta()
 
     # ---------------------------------------------------------------- file metadata
@@ -565,8 +560,7 @@ class Cache:
             # a file without vectors becomes semantic only while it is empty: checked and
             # changed under the write lock, so that an exact-only cache sharing the file cannot
             # store an entry between the two (its puts read the embedder under the same lock)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._db):
                 stored = self._stored_embedder()
                 if stored == "none":
                     n = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
@@ -577,10 +571,6 @@ class Cache:
                         )
                     self._db.execute("UPDATE meta SET value = ? WHERE key = 'embedder'",
                                      (self._embedder_id(),))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             self._file_embedder = self._embedder_id() if stored == "none" else stored
         if self.embedder is not None and self._file_embedder != self._embedder_id():
             raise ValueError(

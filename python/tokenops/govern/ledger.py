@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .._args import INT64_MAX, is_real
-from .._sqlite import access_error, cannot_open, use_wal
+from .._sqlite import access_error, cannot_open, immediate, use_wal
 from ..pricing.catalog import Catalog, check_model_name
 from ..pricing.engine import CostBreakdown, _call_tier, _check_tier, _provider_hint, cost
 from ..pricing.usage import BUCKETS, INPUT_BUCKETS, OUTPUT_BUCKETS, Usage, _to_dict, normalize_usage
@@ -429,8 +429,7 @@ class Ledger:
 
     def _open(self) -> None:
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             tables.discard("sqlite_sequence")
             if not tables:
@@ -456,10 +455,6 @@ class Ledger:
             db.execute(_RESERVATIONS)  # a file made before the table gets it
             for stmt in _USAGE_INDEXES:  # and a file made before cost_pico, these
                 db.execute(stmt)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         if self.path is not None:
             use_wal(db)
 
@@ -473,16 +468,9 @@ class Ledger:
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Runs ``fn`` in one IMMEDIATE transaction (other writers wait; all or nothing), after
         deleting the stale reservations (expired, or of a dead process)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._drop_stale(self._db)
-                out = fn(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return out
+        with self._lock, immediate(self._db):
+            self._drop_stale(self._db)
+            return fn(self._db)
 
     def _drop_stale(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM reservations WHERE expires_at <= ?", (self._now(),))
